@@ -1,0 +1,65 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/glora/glora/tensor"
+)
+
+// Linear is y = x·Wᵀ + b.
+//
+//	x: (..., in)   w: (out, in)   b: (out) or nil   →   y: (..., out)
+//
+// Backward: dx = dy·W, dW += dyᵀ·x, db += Σ_rows dy.
+func (tp *Tape) Linear(x, w, b *Var) *Var {
+	if !tp.OK(x, w) {
+		return tp.Dead()
+	}
+	xs, ws := x.Value.Shape, w.Value.Shape
+	if len(ws) != 2 || len(xs) < 1 || xs[len(xs)-1] != ws[1] {
+		return tp.Fail(tensor.Errorf("linear", "want x (..., in) and weight (out, in)", xs, ws))
+	}
+	if b != nil && (b.Value.Rank() != 1 || b.Value.Shape[0] != ws[0]) {
+		return tp.Fail(tensor.Errorf("linear", fmt.Sprintf("bias must be (%d)", ws[0]), ws, b.Value.Shape))
+	}
+	in, outF := ws[1], ws[0]
+	rows := x.Value.Numel() / max(in, 1)
+	oshape := append(append([]int(nil), xs[:len(xs)-1]...), outF)
+	inputs := []*Var{x, w}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	y := tp.NewOutputRaw(oshape, inputs...)
+	yd := y.Value.Data
+	beta := float32(0)
+	if b != nil {
+		for r := 0; r < rows; r++ {
+			copy(yd[r*outF:(r+1)*outF], b.Value.Data)
+		}
+		beta = 1
+	}
+	// y (rows,out) = x (rows,in) · Wᵀ
+	tensor.Sgemm(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, beta, yd, outF)
+	tp.Record(y, func() {
+		dy := y.Grad.Data
+		if g := tp.GradOf(x); g != nil {
+			// dx (rows,in) += dy (rows,out) · W (out,in)
+			tensor.Sgemm(false, false, rows, in, outF, 1, dy, outF, w.Value.Data, in, 1, g.Data, in)
+		}
+		if g := tp.GradOf(w); g != nil {
+			// dW (out,in) += dyᵀ (out,rows) · x (rows,in)
+			tensor.Sgemm(true, false, outF, in, rows, 1, dy, outF, x.Value.Data, in, 1, g.Data, in)
+		}
+		if b != nil {
+			if g := tp.GradOf(b); g != nil {
+				for r := 0; r < rows; r++ {
+					row := dy[r*outF : (r+1)*outF]
+					for j, v := range row {
+						g.Data[j] += v
+					}
+				}
+			}
+		}
+	})
+	return y
+}

@@ -1,0 +1,235 @@
+// Package autograd is glora's reverse-mode automatic differentiation.
+//
+// A Tape records, for every operation run on it, a closure that computes the
+// operation's backward pass; Backward replays them in reverse. Operations are
+// coarse (Linear, LayerNorm, attention, …) with hand-written backward passes
+// beside their forward passes, as in llm.c, so no gradient ever builds an
+// outer product that a matmul could have fused.
+//
+// Errors are sticky, as with bufio.Scanner: an operation given operands of the
+// wrong shape records the error on the tape and returns a placeholder; every
+// later operation is a no-op, and Err and Backward return the first error.
+// Nothing panics on bad shapes.
+//
+// Memory: values and gradients that operations allocate come from the tape's
+// buffer pool. Reset returns them all to the pool, so a training loop that
+// calls Reset each step reuses one step's worth of memory; a Var produced on
+// the tape must not be used after Reset (copy what must be kept).
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/glora/glora/tensor"
+)
+
+// Var is a tensor value in a computation, with its gradient.
+type Var struct {
+	Value        *tensor.Tensor
+	Grad         *tensor.Tensor // d(loss)/d(Value); nil until a gradient reaches it
+	RequiresGrad bool           // leaves: whether to compute Grad; outputs: any input requires it
+	Name         string         // optional, for error messages and parameter lists
+
+	tape *Tape // non-nil for op outputs: buffers belong to this tape's pool
+}
+
+// NewVar wraps a tensor as a leaf of the graph.
+func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
+	return &Var{Value: t, RequiresGrad: requiresGrad}
+}
+
+// Param wraps a tensor as a named trainable leaf.
+func Param(name string, t *tensor.Tensor) *Var {
+	return &Var{Value: t, RequiresGrad: true, Name: name}
+}
+
+// Shape is the shape of the value.
+func (v *Var) Shape() []int { return v.Value.Shape }
+
+// ZeroGrad clears the gradient (keeping its buffer).
+func (v *Var) ZeroGrad() {
+	if v.Grad != nil {
+		v.Grad.Zero()
+	}
+}
+
+// Tape records operations for reverse-mode differentiation.
+type Tape struct {
+	// NoGrad turns recording off: operations compute values only
+	// (inference). Set it before running operations.
+	NoGrad bool
+
+	backward []func()
+	err      error
+	pool     map[int][][]float32 // free buffers by length
+	used     [][]float32         // buffers handed out since the last Reset
+}
+
+// NewTape returns an empty tape that records gradients.
+func NewTape() *Tape { return &Tape{pool: map[int][][]float32{}} }
+
+// Err returns the first error an operation recorded.
+func (tp *Tape) Err() error { return tp.err }
+
+// Fail records err (if it is the first) and returns a placeholder Var.
+// Operations call it on bad input.
+func (tp *Tape) Fail(err error) *Var {
+	if tp.err == nil {
+		tp.err = err
+	}
+	return tp.dead()
+}
+
+// OK reports whether the tape has no error and every operand is usable.
+// An operation starts with `if !tp.OK(a, b) { return tp.Dead() }`.
+func (tp *Tape) OK(vs ...*Var) bool {
+	if tp.err != nil {
+		return false
+	}
+	for i, v := range vs {
+		if v == nil || v.Value == nil {
+			tp.err = fmt.Errorf("autograd: operand %d is nil", i)
+			return false
+		}
+	}
+	return true
+}
+
+// Dead is the placeholder returned by operations on a failed tape.
+func (tp *Tape) Dead() *Var { return tp.dead() }
+
+func (tp *Tape) dead() *Var { return &Var{Value: &tensor.Tensor{Shape: []int{0}}, tape: tp} }
+
+// Alloc returns a zeroed tensor from the tape's pool.
+func (tp *Tape) Alloc(shape ...int) *tensor.Tensor {
+	t := tp.AllocRaw(shape...)
+	clear(t.Data)
+	return t
+}
+
+// AllocRaw returns a tensor from the tape's pool whose contents are garbage;
+// the caller must overwrite every element.
+func (tp *Tape) AllocRaw(shape ...int) *tensor.Tensor {
+	n := tensor.Numel(shape)
+	var buf []float32
+	if free := tp.pool[n]; len(free) > 0 {
+		buf = free[len(free)-1]
+		tp.pool[n] = free[:len(free)-1]
+	} else {
+		buf = make([]float32, n)
+	}
+	tp.used = append(tp.used, buf)
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: buf}
+}
+
+// NewOutput allocates an op's output Var (zeroed) that requires a gradient
+// when any of inputs does and the tape records.
+func (tp *Tape) NewOutput(shape []int, inputs ...*Var) *Var {
+	return &Var{Value: tp.Alloc(shape...), RequiresGrad: tp.needsGrad(inputs...), tape: tp}
+}
+
+// NewOutputRaw is NewOutput without zeroing the value.
+func (tp *Tape) NewOutputRaw(shape []int, inputs ...*Var) *Var {
+	return &Var{Value: tp.AllocRaw(shape...), RequiresGrad: tp.needsGrad(inputs...), tape: tp}
+}
+
+// Wrap makes an op output Var from a tensor the op computed itself (its
+// buffer is not from the pool, e.g. a reshaped view of an input's value).
+func (tp *Tape) Wrap(t *tensor.Tensor, inputs ...*Var) *Var {
+	return &Var{Value: t, RequiresGrad: tp.needsGrad(inputs...), tape: tp}
+}
+
+func (tp *Tape) needsGrad(inputs ...*Var) bool {
+	if tp.NoGrad {
+		return false
+	}
+	for _, v := range inputs {
+		if v.RequiresGrad {
+			return true
+		}
+	}
+	return false
+}
+
+// Record adds a backward closure for out. It is kept only if out requires a
+// gradient; the closure runs only if a gradient reached out (out.Grad != nil).
+func (tp *Tape) Record(out *Var, backward func()) {
+	if tp.NoGrad || !out.RequiresGrad {
+		return
+	}
+	tp.backward = append(tp.backward, func() {
+		if out.Grad != nil {
+			backward()
+		}
+	})
+}
+
+// GradOf returns v's gradient buffer, allocating a zeroed one if needed.
+// Backward closures accumulate into it (+=). It returns nil when v does not
+// require a gradient, so closures write `if g := tp.GradOf(x); g != nil { … }`.
+func (tp *Tape) GradOf(v *Var) *tensor.Tensor {
+	if !v.RequiresGrad {
+		return nil
+	}
+	if v.Grad == nil {
+		if v.tape == tp {
+			v.Grad = tp.Alloc(v.Value.Shape...)
+		} else {
+			v.Grad = tensor.New(v.Value.Shape...)
+		}
+	}
+	return v.Grad
+}
+
+// Backward computes the gradients of the scalar loss with respect to every
+// Var that requires one, accumulating into leaves' Grad. It fails on a tape
+// error, a non-scalar loss, or a loss that is NaN or ±Inf.
+func (tp *Tape) Backward(loss *Var) error {
+	if tp.err != nil {
+		return tp.err
+	}
+	if loss.Value.Numel() != 1 {
+		return tensor.Errorf("backward", "loss must hold one element", loss.Value.Shape)
+	}
+	if l := float64(loss.Value.Data[0]); math.IsNaN(l) || math.IsInf(l, 0) {
+		return fmt.Errorf("autograd: loss is %v", l)
+	}
+	if !loss.RequiresGrad {
+		return fmt.Errorf("autograd: loss does not depend on any Var that requires a gradient")
+	}
+	g := tp.GradOf(loss)
+	g.Data[0] = 1
+	for i := len(tp.backward) - 1; i >= 0; i-- {
+		tp.backward[i]()
+	}
+	tp.backward = tp.backward[:0]
+	return tp.err
+}
+
+// Reset forgets the recorded operations and the error, and returns every
+// buffer handed out since the last Reset to the pool.
+func (tp *Tape) Reset() {
+	clear(tp.backward)
+	tp.backward = tp.backward[:0]
+	tp.err = nil
+	for _, b := range tp.used {
+		tp.pool[len(b)] = append(tp.pool[len(b)], b)
+	}
+	clear(tp.used)
+	tp.used = tp.used[:0]
+}
+
+// PoolBytes is the memory the tape's buffers hold (in use and free).
+func (tp *Tape) PoolBytes() int64 {
+	var n int64
+	for _, b := range tp.used {
+		n += int64(len(b)) * 4
+	}
+	for _, fl := range tp.pool {
+		for _, b := range fl {
+			n += int64(len(b)) * 4
+		}
+	}
+	return n
+}

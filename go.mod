@@ -1,0 +1,3 @@
+module github.com/glora/glora
+
+go 1.26

@@ -1,0 +1,165 @@
+// Package bench measures glora's engine: SGEMM throughput and ViT training
+// and inference speed, with peak memory. `glora bench` prints its results;
+// bench/compare.sh runs the same shapes in PyTorch and prints the ratios.
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/nn"
+	"github.com/glora/glora/optim"
+	"github.com/glora/glora/tensor"
+)
+
+// Result is one benchmark's outcome; its JSON form is one line of
+// `glora bench --json`.
+type Result struct {
+	Bench        string  `json:"bench"`
+	Kernel       string  `json:"kernel"`
+	Threads      int     `json:"threads"`
+	Batch        int     `json:"batch,omitempty"`
+	Steps        int     `json:"steps,omitempty"`
+	Seconds      float64 `json:"seconds"`
+	GFLOPS       float64 `json:"gflops,omitempty"`
+	ImgPerS      float64 `json:"img_per_s,omitempty"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+}
+
+// String is the human table row.
+func (r Result) String() string {
+	rate := fmt.Sprintf("%8.1f GFLOP/s", r.GFLOPS)
+	if r.ImgPerS > 0 {
+		rate = fmt.Sprintf("%8.1f img/s  (%6.1f GFLOP/s)", r.ImgPerS, r.GFLOPS)
+	}
+	return fmt.Sprintf("%-16s %s  %5.2fs  threads=%d  peak RSS %6.1f MiB  kernel=%s",
+		r.Bench, rate, r.Seconds, r.Threads, float64(r.PeakRSSBytes)/(1<<20), r.Kernel)
+}
+
+// SGEMM times C = A·B for n×n×n float32 matrices, best of iters runs.
+func SGEMM(n, iters int) Result {
+	rng := rand.New(rand.NewPCG(1, 1))
+	a, b, c := randSlice(rng, n*n), randSlice(rng, n*n), make([]float32, n*n)
+	tensor.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) // warm-up
+	best := time.Duration(1 << 62)
+	for i := 0; i < max(iters, 1); i++ {
+		t0 := time.Now()
+		tensor.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		best = min(best, time.Since(t0))
+	}
+	s := best.Seconds()
+	return Result{Bench: "sgemm", Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+		Seconds: s, GFLOPS: 2 * float64(n) * float64(n) * float64(n) / s / 1e9, PeakRSSBytes: PeakRSS()}
+}
+
+// ViTOptions configures the ViT benchmarks.
+type ViTOptions struct {
+	Config        vit.Config
+	Name          string // bench name, e.g. "vit-train"
+	Batch         int
+	Steps, Warmup int
+	Train         bool
+}
+
+// ViT times training steps (forward, cross-entropy, backward, AdamW) or
+// inference forward passes on random images and labels.
+func ViT(o ViTOptions) (Result, error) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	m, err := vit.New(o.Config, rng)
+	if err != nil {
+		return Result{}, err
+	}
+	c := o.Config
+	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
+	copy(img.Value.Data, randSlice(rng, img.Value.Numel()))
+	labels := make([]int, o.Batch)
+	for i := range labels {
+		labels[i] = rng.IntN(max(c.NumClasses, 1))
+	}
+	params := m.Store.Params()
+	opt := optim.NewAdamW(optim.DecayGroups(params, 0.05, nil), 1e-4, 0.9, 0.999, 1e-8)
+	tp := ag.NewTape()
+	tp.NoGrad = !o.Train
+	step := func() error {
+		tp.Reset()
+		logits := m.Forward(tp, img, nil)
+		if !o.Train {
+			return tp.Err()
+		}
+		loss := nn.CrossEntropy(tp, logits, labels, 0)
+		if err := tp.Backward(loss); err != nil {
+			return err
+		}
+		if err := opt.Update(); err != nil {
+			return err
+		}
+		optim.ZeroGrad(params)
+		return nil
+	}
+	for i := 0; i < o.Warmup; i++ {
+		if err := step(); err != nil {
+			return Result{}, err
+		}
+	}
+	t0 := time.Now()
+	for i := 0; i < o.Steps; i++ {
+		if err := step(); err != nil {
+			return Result{}, err
+		}
+	}
+	s := time.Since(t0).Seconds()
+	flops := ViTFlops(c, o.Batch) * float64(o.Steps)
+	if o.Train {
+		flops *= 3
+	}
+	return Result{Bench: o.Name, Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
+		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
+}
+
+// ViTFlops is the forward pass's multiply-add FLOPs (×2) for one batch:
+// the patch embedding, the four Linears and the two attention matmuls of
+// each block, and the head.
+func ViTFlops(c vit.Config, batch int) float64 {
+	T, D, H := float64(c.Tokens()), float64(c.Dim), float64(c.MLPDim())
+	P := float64(c.PatchSize * c.PatchSize * c.InChans)
+	perImg := 2 * (T - 1) * P * D                              // patch embedding
+	perImg += float64(c.Depth) * 2 * T * (3*D*D + D*D + 2*D*H) // qkv, proj, fc1, fc2
+	perImg += float64(c.Depth) * 2 * 2 * T * T * D             // QKᵀ and PV
+	perImg += 2 * D * float64(c.NumClasses)
+	return perImg * float64(batch)
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// PeakRSS is the process's peak resident set size in bytes (VmHWM from
+// /proc/self/status), or 0 where that is not available.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

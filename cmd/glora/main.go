@@ -1,0 +1,139 @@
+// Command glora fine-tunes transformers with GLoRA (Generalized LoRA).
+//
+// Usage: glora <command> [flags]. Run `glora help` for the list.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"version": {"print glora's version", runVersion},
+		"help":    {"list the commands, or show one command's flags", runHelp},
+		"bench":   {"measure the engine: sgemm, vit-train, vit-forward", runBench},
+		"demo":    {"train a tiny ViT on generated images and print its loss falling", runDemo},
+	}
+}
+
+// errUsage marks errors that come with usage text already printed.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "-help" {
+		name = "help"
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "glora: unknown command %q\n\n", name)
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintf(stderr, "glora %s: %v\n", name, err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "glora: GLoRA (Generalized LoRA) fine-tuning of transformers, in Go.")
+	fmt.Fprintln(w, "\nUsage: glora <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `glora help <command>` for a command's flags.")
+}
+
+func runVersion(args []string, stdout, _ io.Writer) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		fmt.Fprintf(stdout, "glora %s %s\n", v, bi.GoVersion)
+		return nil
+	}
+	fmt.Fprintf(stdout, "glora %s\n", v)
+	return nil
+}
+
+func runHelp(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok || args[0] == "help" {
+		if !ok {
+			return fmt.Errorf("unknown command %q", args[0])
+		}
+		usage(stdout)
+		return nil
+	}
+	return cmd.run([]string{"-h"}, stdout, stdout)
+}
+
+// newFlags returns a FlagSet that prints its usage to w and returns errors.
+func newFlags(name, synopsis string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: glora %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, rejecting stray positional arguments unless allowed.
+func parseFlags(fs *flag.FlagSet, args []string, maxPositional int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > maxPositional {
+		fmt.Fprintf(fs.Output(), "glora %s: unexpected argument %q\n", fs.Name(), fs.Arg(maxPositional))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package vit
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/nn"
+	"github.com/glora/glora/tensor"
+)
+
+// Block is one pre-norm transformer block:
+//
+//	x = x + DropPath(proj(Attention(qkv(LN1(x)))))
+//	x = x + DropPath(fc2(GELU(fc1(LN2(x)))))
+//
+// The four Linear layers are held as nn.Layer so adapters can wrap them.
+type Block struct {
+	Norm1W, Norm1B, Norm2W, Norm2B *ag.Var
+	QKV, Proj, FC1, FC2            nn.Layer
+	dropPath                       float32
+}
+
+// Model is a Vision Transformer with timm's parameter names.
+type Model struct {
+	Cfg    Config
+	Store  *nn.Store
+	PatchW *ag.Var // patch_embed.proj.weight (D, Cin, P, P)
+	PatchB *ag.Var // patch_embed.proj.bias (D)
+	Cls    *ag.Var // cls_token (1, 1, D)
+	Pos    *ag.Var // pos_embed (1, T, D)
+	Blocks []*Block
+	NormW  *ag.Var // norm.weight (D)
+	NormB  *ag.Var // norm.bias (D)
+	Head   *nn.Linear
+}
+
+// New builds a ViT with timm's initialisation (trunc-normal 0.02 for
+// Linear weights, position embedding and head; cls token N(0, 1e-6)),
+// seeded by rng.
+func New(cfg Config, rng *rand.Rand) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{Cfg: cfg, Store: nn.NewStore()}
+	root := nn.NewBuilder(m.Store, rng)
+	D, P := cfg.Dim, cfg.PatchSize
+	var errs []error
+	param := func(b nn.Builder, name string, init nn.Init, shape ...int) *ag.Var {
+		v, err := b.Param(name, init, shape...)
+		errs = append(errs, err)
+		return v
+	}
+	linear := func(b nn.Builder, in, out int, bias bool) *nn.Linear {
+		l, err := nn.NewLinear(b, in, out, bias, nn.TruncNormal(0.02))
+		errs = append(errs, err)
+		if l != nil && l.B != nil {
+			l.B.Value.Zero()
+		}
+		return l
+	}
+	pe := root.Sub("patch_embed.proj")
+	m.PatchW = param(pe, "weight", nn.KaimingUniform, D, cfg.InChans, P, P)
+	m.PatchB = param(pe, "bias", nn.Zeros, D)
+	m.Cls = param(root, "cls_token", nn.TruncNormal(1e-6), 1, 1, D)
+	m.Pos = param(root, "pos_embed", nn.TruncNormal(0.02), 1, cfg.Tokens(), D)
+	hidden := cfg.MLPDim()
+	for i := 0; i < cfg.Depth; i++ {
+		b := root.Subf("blocks.%d", i)
+		blk := &Block{
+			Norm1W: param(b, "norm1.weight", nn.Ones, D),
+			Norm1B: param(b, "norm1.bias", nn.Zeros, D),
+			QKV:    linear(b.Sub("attn.qkv"), D, 3*D, cfg.QKVBias),
+			Proj:   linear(b.Sub("attn.proj"), D, D, true),
+			Norm2W: param(b, "norm2.weight", nn.Ones, D),
+			Norm2B: param(b, "norm2.bias", nn.Zeros, D),
+			FC1:    linear(b.Sub("mlp.fc1"), D, hidden, true),
+			FC2:    linear(b.Sub("mlp.fc2"), hidden, D, true),
+		}
+		if cfg.Depth > 1 {
+			blk.dropPath = cfg.DropPath * float32(i) / float32(cfg.Depth-1)
+		}
+		m.Blocks = append(m.Blocks, blk)
+	}
+	m.NormW = param(root, "norm.weight", nn.Ones, D)
+	m.NormB = param(root, "norm.bias", nn.Zeros, D)
+	if cfg.NumClasses > 0 {
+		m.Head = linear(root.Sub("head"), D, cfg.NumClasses, true)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("vit: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Forward maps normalised images to logits.
+//
+//	img: (B, Cin, H, W)  →  logits (B, classes), or the cls features (B, D) without a head
+//
+// With rng non-nil (training), drop-path is active.
+func (m *Model) Forward(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
+	feat := m.Features(tp, img, rng)
+	if m.Head == nil {
+		return feat
+	}
+	return m.Head.Forward(tp, feat)
+}
+
+// Features is the final-norm cls token: (B, Cin, H, W) → (B, D).
+func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
+	c := m.Cfg
+	if !tp.OK(img) {
+		return tp.Dead()
+	}
+	if s := img.Value.Shape; len(s) != 4 || s[1] != c.InChans || s[2] != c.ImageSize || s[3] != c.ImageSize {
+		return tp.Fail(tensor.Errorf("vit", fmt.Sprintf("want images (B,%d,%d,%d)", c.InChans, c.ImageSize, c.ImageSize), s))
+	}
+	x := nn.PatchEmbed(tp, img, m.PatchW, m.PatchB, c.PatchSize) // (B, N, D)
+	x = embedTokens(tp, x, m.Cls, m.Pos)                         // (B, T, D)
+	for _, blk := range m.Blocks {
+		x = blk.Forward(tp, x, c, rng)
+	}
+	cls := tp.Index(x, 1, 0) // (B, D): LayerNorm is per token, so norm(x)[:,0] = norm(x[:,0])
+	return nn.LayerNorm(tp, cls, m.NormW, m.NormB, c.LNEps)
+}
+
+// Forward runs the block on x: (B, T, D) → (B, T, D).
+func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.Var {
+	h := nn.LayerNorm(tp, x, blk.Norm1W, blk.Norm1B, c.LNEps)
+	h = blk.QKV.Forward(tp, h)              // (B, T, 3D)
+	h = nn.Attention(tp, h, c.Heads, false) // (B, T, D)
+	h = blk.Proj.Forward(tp, h)
+	x = tp.Add(x, blk.dropPathOf(tp, h, rng))
+	h = nn.LayerNorm(tp, x, blk.Norm2W, blk.Norm2B, c.LNEps)
+	h = blk.FC1.Forward(tp, h) // (B, T, hidden)
+	h = nn.GELU(tp, h, c.TanhGELU)
+	h = blk.FC2.Forward(tp, h) // (B, T, D)
+	return tp.Add(x, blk.dropPathOf(tp, h, rng))
+}
+
+func (blk *Block) dropPathOf(tp *ag.Tape, h *ag.Var, rng *rand.Rand) *ag.Var {
+	if rng == nil || blk.dropPath == 0 {
+		return h
+	}
+	return nn.DropPath(tp, h, blk.dropPath, rng)
+}
+
+// embedTokens prepends the cls token to the patch tokens and adds the
+// position embedding: out[b,0] = cls + pos[0], out[b,1+i] = x[b,i] + pos[1+i].
+//
+//	x: (B, N, D)  cls: (1, 1, D)  pos: (1, N+1, D)  →  (B, N+1, D)
+func embedTokens(tp *ag.Tape, x, cls, pos *ag.Var) *ag.Var {
+	if !tp.OK(x, cls, pos) {
+		return tp.Dead()
+	}
+	xs := x.Value.Shape
+	if len(xs) != 3 || !tensor.SameShape(cls.Value.Shape, []int{1, 1, xs[2]}) ||
+		!tensor.SameShape(pos.Value.Shape, []int{1, xs[1] + 1, xs[2]}) {
+		return tp.Fail(tensor.Errorf("vit.embedTokens", "want x (B,N,D), cls (1,1,D), pos (1,N+1,D)",
+			xs, cls.Value.Shape, pos.Value.Shape))
+	}
+	B, N, D := xs[0], xs[1], xs[2]
+	T := N + 1
+	out := tp.NewOutputRaw([]int{B, T, D}, x, cls, pos)
+	o, p := out.Value.Data, pos.Value.Data
+	for b := 0; b < B; b++ {
+		ob := o[b*T*D : (b+1)*T*D]
+		tensor.Add(ob[:D], cls.Value.Data, p[:D])
+		tensor.Add(ob[D:], x.Value.Data[b*N*D:(b+1)*N*D], p[D:])
+	}
+	tp.Record(out, func() {
+		g := out.Grad.Data
+		gx, gc, gp := tp.GradOf(x), tp.GradOf(cls), tp.GradOf(pos)
+		for b := 0; b < B; b++ {
+			gb := g[b*T*D : (b+1)*T*D]
+			if gx != nil {
+				tensor.Axpy(1, gb[D:], gx.Data[b*N*D:(b+1)*N*D])
+			}
+			if gc != nil {
+				tensor.Axpy(1, gb[:D], gc.Data)
+			}
+			if gp != nil {
+				tensor.Axpy(1, gb, gp.Data)
+			}
+		}
+	})
+	return out
+}

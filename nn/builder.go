@@ -1,0 +1,241 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// Store holds a model's named parameters in creation order. Names are the
+// checkpoint's key paths (e.g. "blocks.3.attn.qkv.weight"), so loading and
+// saving a checkpoint is a walk over the store, not string surgery.
+type Store struct {
+	list   []*ag.Var
+	byName map[string]*ag.Var
+}
+
+// NewStore returns an empty parameter store.
+func NewStore() *Store { return &Store{byName: map[string]*ag.Var{}} }
+
+// Params lists every parameter in creation order.
+func (s *Store) Params() []*ag.Var { return s.list }
+
+// Get returns the named parameter.
+func (s *Store) Get(name string) (*ag.Var, bool) {
+	v, ok := s.byName[name]
+	return v, ok
+}
+
+// Names lists the parameter names, sorted.
+func (s *Store) Names() []string {
+	names := make([]string, 0, len(s.list))
+	for _, v := range s.list {
+		names = append(names, v.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Count is the number of scalar parameters; with trainableOnly, only those
+// that require a gradient.
+func (s *Store) Count(trainableOnly bool) int {
+	n := 0
+	for _, v := range s.list {
+		if !trainableOnly || v.RequiresGrad {
+			n += v.Value.Numel()
+		}
+	}
+	return n
+}
+
+// Tensors returns the parameter values by name (shared, not copied).
+func (s *Store) Tensors() map[string]*tensor.Tensor {
+	m := make(map[string]*tensor.Tensor, len(s.list))
+	for _, v := range s.list {
+		m[v.Name] = v.Value
+	}
+	return m
+}
+
+// Load copies values into the parameters of the same names. Every parameter
+// must be present with the same shape; extra entries are an error unless
+// allowExtra. Errors name the tensor.
+func (s *Store) Load(values map[string]*tensor.Tensor, allowExtra bool) error {
+	for _, v := range s.list {
+		t, ok := values[v.Name]
+		if !ok {
+			return fmt.Errorf("load: tensor %q missing", v.Name)
+		}
+		if !tensor.SameShape(t.Shape, v.Value.Shape) {
+			return fmt.Errorf("load: tensor %q has shape %s, model wants %s", v.Name,
+				tensor.ShapeString(t.Shape), tensor.ShapeString(v.Value.Shape))
+		}
+	}
+	if !allowExtra {
+		for name := range values {
+			if _, ok := s.byName[name]; !ok {
+				return fmt.Errorf("load: unexpected tensor %q", name)
+			}
+		}
+	}
+	for _, v := range s.list {
+		copy(v.Value.Data, values[v.Name].Data)
+	}
+	return nil
+}
+
+// Freeze sets RequiresGrad=false on every parameter whose name matches one of
+// the patterns (path.Match-like: '*' matches within one dotted segment,
+// a trailing ".*" or a bare prefix match whole sub-trees; see MatchName) and
+// returns how many parameters it froze. Unfreeze does the reverse.
+func (s *Store) Freeze(patterns ...string) int { return s.setTrainable(false, patterns) }
+
+// Unfreeze marks matching parameters trainable again.
+func (s *Store) Unfreeze(patterns ...string) int { return s.setTrainable(true, patterns) }
+
+func (s *Store) setTrainable(on bool, patterns []string) int {
+	n := 0
+	for _, v := range s.list {
+		for _, p := range patterns {
+			if MatchName(p, v.Name) {
+				v.RequiresGrad = on
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// MatchName matches a dotted parameter name against a pattern whose segments
+// are literal or '*' (any one segment); a final "**" segment matches any
+// remainder, and a pattern that is a whole-segment prefix of the name (e.g.
+// "blocks.0") matches everything under it.
+func MatchName(pattern, name string) bool {
+	ps, ns := strings.Split(pattern, "."), strings.Split(name, ".")
+	for i, p := range ps {
+		if p == "**" {
+			return true
+		}
+		if i >= len(ns) {
+			return false
+		}
+		if p != "*" && p != ns[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Init fills a new parameter's values.
+type Init func(rng *rand.Rand, t *tensor.Tensor)
+
+// Zeros initialises to 0.
+func Zeros(_ *rand.Rand, t *tensor.Tensor) { t.Zero() }
+
+// Ones initialises to 1.
+func Ones(_ *rand.Rand, t *tensor.Tensor) {
+	for i := range t.Data {
+		t.Data[i] = 1
+	}
+}
+
+// TruncNormal draws from N(0, std²) truncated to ±2·std (timm's trunc_normal_).
+func TruncNormal(std float64) Init {
+	return func(rng *rand.Rand, t *tensor.Tensor) {
+		for i := range t.Data {
+			v := rng.NormFloat64()
+			for math.Abs(v) > 2 {
+				v = rng.NormFloat64()
+			}
+			t.Data[i] = float32(v * std)
+		}
+	}
+}
+
+// XavierUniform draws from U(−a, a), a = √(6/(fan_in+fan_out)), for a 2-D
+// (out, in) weight (fans of higher-rank conv weights include the kernel size).
+func XavierUniform(rng *rand.Rand, t *tensor.Tensor) {
+	fanIn, fanOut := fans(t.Shape)
+	a := math.Sqrt(6 / float64(fanIn+fanOut))
+	for i := range t.Data {
+		t.Data[i] = float32((rng.Float64()*2 - 1) * a)
+	}
+}
+
+// KaimingUniform is PyTorch's default Linear/Conv init: U(−b, b),
+// b = √(6/((1+a²)·fan_in)) with a = √5, i.e. b = 1/√fan_in.
+func KaimingUniform(rng *rand.Rand, t *tensor.Tensor) {
+	fanIn, _ := fans(t.Shape)
+	b := 1 / math.Sqrt(float64(max(fanIn, 1)))
+	for i := range t.Data {
+		t.Data[i] = float32((rng.Float64()*2 - 1) * b)
+	}
+}
+
+func fans(shape []int) (in, out int) {
+	switch len(shape) {
+	case 0:
+		return 1, 1
+	case 1:
+		return shape[0], shape[0]
+	}
+	recept := tensor.Numel(shape[2:])
+	return shape[1] * recept, shape[0] * recept
+}
+
+// Builder creates parameters under a dotted scope, mirroring the key paths
+// of a checkpoint: b.Sub("blocks").Sub("0").Sub("attn").Param("qkv.weight")
+// makes "blocks.0.attn.qkv.weight".
+type Builder struct {
+	store  *Store
+	prefix string
+	rng    *rand.Rand
+}
+
+// NewBuilder returns a root builder over store, initialising from rng.
+func NewBuilder(store *Store, rng *rand.Rand) Builder { return Builder{store: store, rng: rng} }
+
+// Sub returns a builder scoped one level deeper.
+func (b Builder) Sub(name string) Builder {
+	return Builder{store: b.store, prefix: b.join(name), rng: b.rng}
+}
+
+// Subf is Sub with a formatted name, e.g. b.Subf("blocks.%d", i).
+func (b Builder) Subf(format string, args ...any) Builder { return b.Sub(fmt.Sprintf(format, args...)) }
+
+func (b Builder) join(name string) string {
+	if b.prefix == "" {
+		return name
+	}
+	return b.prefix + "." + name
+}
+
+// Param creates (or returns the existing, if the shape agrees) trainable
+// parameter name under this scope, initialised by init.
+func (b Builder) Param(name string, init Init, shape ...int) (*ag.Var, error) {
+	full := b.join(name)
+	if v, ok := b.store.byName[full]; ok {
+		if !tensor.SameShape(v.Value.Shape, shape) {
+			return nil, fmt.Errorf("param %q: exists with shape %s, asked for %s", full,
+				tensor.ShapeString(v.Value.Shape), tensor.ShapeString(shape))
+		}
+		return v, nil
+	}
+	t := tensor.New(shape...)
+	if init != nil {
+		init(b.rng, t)
+	}
+	v := ag.Param(full, t)
+	b.store.list = append(b.store.list, v)
+	b.store.byName[full] = v
+	return v, nil
+}
+
+// Prefix is the builder's scope.
+func (b Builder) Prefix() string { return b.prefix }

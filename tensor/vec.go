@@ -9,57 +9,213 @@ import "math"
 // the *Generic versions are the portable reference they are tested against.
 
 // Axpy is y += α·x.
-func Axpy(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
+func Axpy(alpha float32, x, y []float32) {
+	if useAVX512 && len(x) > 0 {
+		y = y[:len(x)]
+		axpyAVX512(alpha, &x[0], &y[0], len(x))
+		return
+	}
+	axpyGeneric(alpha, x, y)
+}
 
 // Scale is x *= α.
-func Scale(alpha float32, x []float32) { scaleGeneric(alpha, x) }
+func Scale(alpha float32, x []float32) {
+	if useAVX512 && len(x) > 0 {
+		scaleAVX512(alpha, &x[0], len(x))
+		return
+	}
+	scaleGeneric(alpha, x)
+}
 
 // Add is dst = a + b.
-func Add(dst, a, b []float32) { addGeneric(dst, a, b) }
+func Add(dst, a, b []float32) {
+	if useAVX512 && len(a) > 0 {
+		b, dst = b[:len(a)], dst[:len(a)]
+		addAVX512(&dst[0], &a[0], &b[0], len(a))
+		return
+	}
+	addGeneric(dst, a, b)
+}
 
 // Mul is dst = a ⊙ b.
-func Mul(dst, a, b []float32) { mulGeneric(dst, a, b) }
+func Mul(dst, a, b []float32) {
+	if useAVX512 && len(a) > 0 {
+		b, dst = b[:len(a)], dst[:len(a)]
+		mulAVX512(&dst[0], &a[0], &b[0], len(a))
+		return
+	}
+	mulGeneric(dst, a, b)
+}
 
 // Dot is Σ a⊙b.
-func Dot(a, b []float32) float32 { return dotGeneric(a, b) }
+func Dot(a, b []float32) float32 {
+	if useAVX512 && len(a) > 0 {
+		b = b[:len(a)]
+		return dotAVX512(&a[0], &b[0], len(a))
+	}
+	return dotGeneric(a, b)
+}
 
 // Sum is Σ x.
-func Sum(x []float32) float32 { return sumGeneric(x) }
+func Sum(x []float32) float32 {
+	if useAVX512 && len(x) > 0 {
+		return sumAVX512(&x[0], len(x))
+	}
+	return sumGeneric(x)
+}
 
-// Max is max x (−Inf for an empty slice).
-func Max(x []float32) float32 { return maxGeneric(x) }
+// Max is max x (−Inf for an empty slice). NaN entries are skipped
+// (a slice of NaNs gives −Inf).
+func Max(x []float32) float32 {
+	if useAVX512 && len(x) > 0 {
+		return maxAVX512(&x[0], len(x))
+	}
+	return maxGeneric(x)
+}
 
-// Exp is dst = eˣ.
-func Exp(dst, x []float32) { expGeneric(dst, x) }
+// Exp is dst = eˣ. The assembly path is a float32 Cephes-style
+// approximation 2ⁿ·p(r) (relative error ≈ 2e-7); e^−∞ = 0, e^+∞ = +Inf,
+// NaN stays NaN, results below ≈ 1e-38 are flushed gradually to 0.
+func Exp(dst, x []float32) {
+	if useAVX512 && len(x) > 0 {
+		dst = dst[:len(x)]
+		expAVX512(&dst[0], &x[0], len(x))
+		return
+	}
+	expGeneric(dst, x)
+}
 
 // SoftmaxRow is x = exp(x − max x) / Σ exp(x − max x), in place.
-func SoftmaxRow(x []float32) { softmaxRowGeneric(x) }
+// −Inf entries (masked positions) become 0; a row that is all −Inf gives NaN.
+func SoftmaxRow(x []float32) {
+	if useAVX512 && len(x) > 0 {
+		softmaxRowAVX512(&x[0], len(x))
+		return
+	}
+	softmaxRowGeneric(x)
+}
 
-// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form).
-func GELU(dst, x []float32) { geluGeneric(dst, x) }
+// SoftmaxRowBackward is the softmax gradient for one row given its output y:
+// dx += y ⊙ (dy − Σ dy⊙y).
+func SoftmaxRowBackward(dx, y, dy []float32) {
+	if useAVX512 && len(y) > 0 {
+		dx, dy = dx[:len(y)], dy[:len(y)]
+		softmaxRowBackwardAVX512(&dx[0], &y[0], &dy[0], len(y))
+		return
+	}
+	softmaxRowBackwardGeneric(dx, y, dy)
+}
+
+// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form). The assembly
+// path evaluates erf with a float32 rational approximation on [−4, 4]
+// (absolute error ≲ 5e-7); GELU(−Inf) is NaN as in the reference.
+func GELU(dst, x []float32) {
+	if useAVX512 && len(x) > 0 {
+		dst = dst[:len(x)]
+		geluAVX512(&dst[0], &x[0], len(x))
+		return
+	}
+	geluGeneric(dst, x)
+}
 
 // GELUBackward is dx += dy · d/dx[x·Φ(x)] = dy·(Φ(x) + x·φ(x)).
-func GELUBackward(dx, x, dy []float32) { geluBackwardGeneric(dx, x, dy) }
+func GELUBackward(dx, x, dy []float32) {
+	if useAVX512 && len(x) > 0 {
+		dx, dy = dx[:len(x)], dy[:len(x)]
+		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		return
+	}
+	geluBackwardGeneric(dx, x, dy)
+}
 
 // GELUTanh is dst = x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))) (tanh form).
-func GELUTanh(dst, x []float32) { geluTanhGeneric(dst, x) }
+// The assembly path uses the identity x/2·(1 + tanh u) = x / (1 + e^(−2u)).
+func GELUTanh(dst, x []float32) {
+	if useAVX512 && len(x) > 0 {
+		dst = dst[:len(x)]
+		geluTanhAVX512(&dst[0], &x[0], len(x))
+		return
+	}
+	geluTanhGeneric(dst, x)
+}
 
 // GELUTanhBackward is dx += dy · d/dx GELUTanh(x).
-func GELUTanhBackward(dx, x, dy []float32) { geluTanhBackwardGeneric(dx, x, dy) }
+func GELUTanhBackward(dx, x, dy []float32) {
+	if useAVX512 && len(x) > 0 {
+		dx, dy = dx[:len(x)], dy[:len(x)]
+		geluTanhBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		return
+	}
+	geluTanhBackwardGeneric(dx, x, dy)
+}
+
+// SiLU is dst = x·σ(x) = x / (1 + e^(−x)).
+func SiLU(dst, x []float32) {
+	if useAVX512 && len(x) > 0 {
+		dst = dst[:len(x)]
+		siluAVX512(&dst[0], &x[0], len(x))
+		return
+	}
+	siluGeneric(dst, x)
+}
+
+// SiLUBackward is dx += dy · d/dx[x·σ(x)] = dy·σ(x)·(1 + x·(1 − σ(x))).
+func SiLUBackward(dx, x, dy []float32) {
+	if useAVX512 && len(x) > 0 {
+		dx, dy = dx[:len(x)], dy[:len(x)]
+		siluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		return
+	}
+	siluBackwardGeneric(dx, x, dy)
+}
 
 // LayerNormRow normalises one row: y = (x − μ)·rstd ⊙ w + b with
 // rstd = 1/√(var + eps) (biased variance); w or b may be nil (1 and 0).
 // It returns μ and rstd for the backward pass.
 func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
-	return layerNormRowGeneric(y, x, w, b, eps)
+	if !useAVX512 || len(x) == 0 {
+		return layerNormRowGeneric(y, x, w, b, eps)
+	}
+	n := len(x)
+	y = y[:n]
+	var wp, bp *float32
+	if w != nil {
+		wp = &w[:n][0]
+	}
+	if b != nil {
+		bp = &b[:n][0]
+	}
+	mean, ss := lnStatsAVX512(&x[0], n)
+	rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+	lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+	return mean, rstd
 }
 
 // LayerNormRowBackward accumulates one row's gradients given dy:
 // with x̂ = (x − μ)·rstd and g = dy ⊙ w,
 // dx += rstd·(g − mean(g) − x̂·mean(g⊙x̂)), dw += dy⊙x̂, db += dy.
-// dw, db may be nil; w nil means 1.
+// dx, dw, db may be nil (not accumulated); w nil means 1.
 func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
-	layerNormRowBackwardGeneric(dx, dw, db, dy, x, w, mean, rstd)
+	if !useAVX512 || len(x) == 0 {
+		layerNormRowBackwardGeneric(dx, dw, db, dy, x, w, mean, rstd)
+		return
+	}
+	n := len(x)
+	var dxp, dwp, dbp, wp *float32
+	if dx != nil {
+		dxp = &dx[:n][0]
+	}
+	if dw != nil {
+		dwp = &dw[:n][0]
+	}
+	if db != nil {
+		dbp = &db[:n][0]
+	}
+	if w != nil {
+		wp = &w[:n][0]
+	}
+	dy = dy[:n]
+	lnBackwardAVX512(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
 }
 
 func axpyGeneric(alpha float32, x, y []float32) {
@@ -132,6 +288,30 @@ func softmaxRowGeneric(x []float32) {
 		s += e
 	}
 	scaleGeneric(1/s, x)
+}
+
+func softmaxRowBackwardGeneric(dx, y, dy []float32) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
+	s := dotGeneric(dy, y)
+	for i, v := range y {
+		dx[i] += v * (dy[i] - s)
+	}
+}
+
+func siluGeneric(dst, x []float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = float32(float64(v) / (1 + math.Exp(-float64(v))))
+	}
+}
+
+func siluBackwardGeneric(dx, x, dy []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for i, v := range x {
+		xv := float64(v)
+		s := 1 / (1 + math.Exp(-xv))
+		dx[i] += dy[i] * float32(s*(1+xv*(1-s)))
+	}
 }
 
 const invSqrt2 = 0.70710678118654752440

@@ -1,0 +1,80 @@
+package nn
+
+import (
+	"math"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// elemGrain is the number of elements per parallel chunk of an elementwise loop.
+const elemGrain = 1 << 15
+
+// GELU is y = x·Φ(x) = x/2·(1 + erf(x/√2)), or with tanhApprox
+// y = x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))) (PyTorch's approximate="tanh").
+//
+//	x: any shape   →   y: same shape
+//
+// Backward: dx += dy·y'(x) (exact: Φ(x) + x·φ(x)).
+func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
+	if !tp.OK(x) {
+		return tp.Dead()
+	}
+	y := tp.NewOutputRaw(x.Value.Shape, x)
+	xd, yd := x.Value.Data, y.Value.Data
+	fwd, bwd := tensor.GELU, tensor.GELUBackward
+	if tanhApprox {
+		fwd, bwd = tensor.GELUTanh, tensor.GELUTanhBackward
+	}
+	n := len(xd)
+	forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+		fwd(yd[lo:hi], xd[lo:hi])
+	})
+	tp.Record(y, func() {
+		g := tp.GradOf(x)
+		if g == nil {
+			return
+		}
+		dy := y.Grad.Data
+		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+			bwd(g.Data[lo:hi], xd[lo:hi], dy[lo:hi])
+		})
+	})
+	return y
+}
+
+// SiLU (swish) is y = x·σ(x) with σ(x) = 1/(1 + e⁻ˣ).
+//
+//	x: any shape   →   y: same shape
+//
+// Backward: dx += dy·σ(x)·(1 + x·(1 − σ(x))).
+func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
+	if !tp.OK(x) {
+		return tp.Dead()
+	}
+	y := tp.NewOutputRaw(x.Value.Shape, x)
+	xd, yd := x.Value.Data, y.Value.Data
+	n := len(xd)
+	forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+		for i, v := range xd[lo:hi] {
+			yd[lo+i] = v * sigmoid(v)
+		}
+	})
+	tp.Record(y, func() {
+		g := tp.GradOf(x)
+		if g == nil {
+			return
+		}
+		dy := y.Grad.Data
+		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+			dx := g.Data[lo:hi]
+			for i, v := range xd[lo:hi] {
+				s := sigmoid(v)
+				dx[i] += dy[lo+i] * s * (1 + v*(1-s))
+			}
+		})
+	})
+	return y
+}
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }

@@ -1,0 +1,254 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// Attention is fused multi-head self-attention on the output of a fused qkv
+// projection, laid out as timm's qkv.reshape(B, T, 3, H, D):
+//
+//	qkv: (B, T, 3C) = [q | k | v], each split into H heads of size D = C/H
+//	y:   (B, T, C), heads concatenated (the input of the output projection)
+//
+// Per batch b and head h: S = q·kᵀ/√D (T,T), P = softmax(S) row-wise (with
+// causal, S[i,j] = −∞ for j > i), y_h = P·v. The heads are read and written
+// in place through strides (no permuted copies); only P is stored for the
+// backward pass, which reads q, k, v from qkv itself.
+//
+// Backward, with dP = dy_h·vᵀ and dS = P ⊙ (dP − Σ_j dP⊙P):
+// dv += Pᵀ·dy_h, dq += dS·k/√D, dk += dSᵀ·q/√D.
+func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
+	if !tp.OK(qkv) {
+		return tp.Dead()
+	}
+	s := qkv.Value.Shape
+	if len(s) != 3 || s[2]%3 != 0 || heads < 1 || (s[2]/3)%heads != 0 {
+		return tp.Fail(tensor.Errorf("attention", fmt.Sprintf("want qkv (B, T, 3C) with C divisible by %d heads", heads), s))
+	}
+	bsz, t, c3 := s[0], s[1], s[2]
+	c := c3 / 3
+	d := c / heads
+	y := tp.NewOutputRaw([]int{bsz, t, c}, qkv)
+	qd := qkv.Value.Data
+	// head h of batch b: q at qkv[b, :, h·D:], k at +C, v at +2C, row stride 3C
+	a := attnCore{
+		b: bsz, h: heads, hkv: heads, tq: t, tk: t, d: d, causal: causal,
+		q: operand{qd, 0, t * c3, d, c3},
+		k: operand{qd, c, t * c3, d, c3},
+		v: operand{qd, 2 * c, t * c3, d, c3},
+		o: operand{y.Value.Data, 0, t * c, d, c},
+	}
+	var p []float32
+	if y.RequiresGrad {
+		// p: (B, H, T, T) attention probabilities for the backward pass
+		p = tp.AllocRaw(bsz, heads, t, t).Data
+	}
+	a.forward(p)
+	tp.Record(y, func() {
+		g := tp.GradOf(qkv)
+		if g == nil {
+			return
+		}
+		dq, dk, dv := a.q, a.k, a.v
+		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
+		do := a.o
+		do.data = y.Grad.Data
+		a.backward(p, do, dq, dk, dv)
+	})
+	return y
+}
+
+// ScaledDotProductAttention is softmax(q·kᵀ/√D)·v per batch and head, with
+// an optional causal mask:
+//
+//	q: (B, H, Tq, D)   k, v: (B, Hkv, Tk, D)   →   y: (B, H, Tq, D)
+//
+// Hkv must divide H (grouped-query attention: query head h reads key/value
+// head h/(H/Hkv)); Hkv = H is ordinary multi-head attention. With causal,
+// query i attends to keys j ≤ i + Tk − Tq (aligned at the end, so that with
+// a key/value cache the last query sees every key; Tq = Tk is the usual
+// lower-triangular mask). A query row that sees no key outputs zeros.
+//
+// Backward as in Attention: dv += Pᵀ·dy, dq += dS·k/√D, dk += dSᵀ·q/√D.
+func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Var {
+	if !tp.OK(q, k, v) {
+		return tp.Dead()
+	}
+	qs, ks, vs := q.Value.Shape, k.Value.Shape, v.Value.Shape
+	if len(qs) != 4 || len(ks) != 4 || !tensor.SameShape(ks, vs) || qs[0] != ks[0] || qs[3] != ks[3] ||
+		ks[1] < 1 || qs[1]%ks[1] != 0 {
+		return tp.Fail(tensor.Errorf("sdpa", "want q (B, H, Tq, D), k and v (B, Hkv, Tk, D) with Hkv dividing H", qs, ks, vs))
+	}
+	bsz, h, tq, d := qs[0], qs[1], qs[2], qs[3]
+	hkv, tk := ks[1], ks[2]
+	y := tp.NewOutputRaw(qs, q, k, v)
+	a := attnCore{
+		b: bsz, h: h, hkv: hkv, tq: tq, tk: tk, d: d, causal: causal,
+		q: operand{q.Value.Data, 0, h * tq * d, tq * d, d},
+		k: operand{k.Value.Data, 0, hkv * tk * d, tk * d, d},
+		v: operand{v.Value.Data, 0, hkv * tk * d, tk * d, d},
+		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
+	}
+	var p []float32
+	if y.RequiresGrad {
+		// p: (B, H, Tq, Tk) attention probabilities for the backward pass
+		p = tp.AllocRaw(bsz, h, tq, tk).Data
+	}
+	a.forward(p)
+	tp.Record(y, func() {
+		dq, dk, dv := a.q, a.k, a.v
+		dq.data, dk.data, dv.data = nil, nil, nil
+		if g := tp.GradOf(q); g != nil {
+			dq.data = g.Data
+		}
+		if g := tp.GradOf(k); g != nil {
+			dk.data = g.Data
+		}
+		if g := tp.GradOf(v); g != nil {
+			dv.data = g.Data
+		}
+		do := a.o
+		do.data = y.Grad.Data
+		a.backward(p, do, dq, dk, dv)
+	})
+	return y
+}
+
+// operand locates the (T, D) matrix of batch b and head h inside a buffer:
+// it starts at off + b·bStride + h·hStride and its rows are ld apart.
+type operand struct {
+	data                      []float32
+	off, bStride, hStride, ld int
+}
+
+func (o operand) at(b, h int) []float32 { return o.data[o.off+b*o.bStride+h*o.hStride:] }
+
+// attnCore is the attention computation shared by Attention and
+// ScaledDotProductAttention: B batches, H query heads reading Hkv key/value
+// heads, Tq queries, Tk keys, head size D.
+type attnCore struct {
+	b, h, hkv, tq, tk, d int
+	causal               bool
+	q, k, v, o           operand
+}
+
+// visible is how many leading keys query row i may attend to.
+func (a *attnCore) visible(i int) int {
+	if !a.causal {
+		return a.tk
+	}
+	return max(0, min(a.tk, i+a.tk-a.tq+1))
+}
+
+// causalBlock is the query-row block size of causal attention: each block of
+// rows multiplies only the keys its last row can see, so the products skip
+// most of the masked upper triangle (half the work for long sequences).
+const causalBlock = 64
+
+// rowBlock is the number of query rows per product: all of them without a
+// mask, causalBlock with one (when that splits the rows at all).
+func (a *attnCore) rowBlock() int {
+	if a.causal && a.tq > causalBlock+causalBlock/2 {
+		return causalBlock
+	}
+	return max(a.tq, 1)
+}
+
+// forward computes o = softmax(q·kᵀ/√D)·v for every batch and head, in
+// parallel over B·Hkv groups. p, if non-nil, receives the probabilities
+// (B, H, Tq, Tk); otherwise they live in per-goroutine scratch.
+func (a *attnCore) forward(p []float32) {
+	tq, tk, d := a.tq, a.tk, a.d
+	rep := a.h / a.hkv
+	scale := float32(1 / math.Sqrt(float64(d)))
+	blk := a.rowBlock()
+	scratch := 0
+	if p == nil {
+		scratch = tq * tk
+	}
+	forEach(a.b*a.hkv, scratch, func(g int, scr []float32) {
+		b, kh := g/a.hkv, g%a.hkv
+		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
+		for h := kh * rep; h < (kh+1)*rep; h++ {
+			s := scr // s: (Tq, Tk)
+			if p != nil {
+				s = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
+			}
+			qb, ob := a.q.at(b, h), a.o.at(b, h)
+			for i0 := 0; i0 < tq; i0 += blk {
+				rows := min(blk, tq-i0)
+				nk := a.visible(i0 + rows - 1) // keys any row of the block sees
+				sb := s[i0*tk:]
+				// S[i0:i0+rows, :nk] = q·kᵀ/√D
+				tensor.Sgemm(false, true, rows, nk, d, scale, qb[i0*a.q.ld:], a.q.ld, kb, a.k.ld, 0, sb, tk)
+				for i := i0; i < i0+rows; i++ {
+					row := s[i*tk : (i+1)*tk]
+					n := a.visible(i)
+					if n > 0 {
+						tensor.SoftmaxRow(row[:n])
+					}
+					clear(row[n:])
+				}
+				// o[i0:i0+rows] (rows, D) = P[i0:i0+rows, :nk]·v[:nk]
+				tensor.Sgemm(false, false, rows, d, nk, 1, sb, tk, vb, a.v.ld, 0, ob[i0*a.o.ld:], a.o.ld)
+			}
+		}
+	})
+}
+
+// backward accumulates the gradients of q, k and v (operands whose data is
+// nil are skipped) from do, the gradient of the output, and the stored
+// probabilities p, in parallel over B·Hkv groups (the query heads that share
+// a key/value head run on one goroutine, so their dk, dv sums do not race).
+func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
+	tq, tk, d := a.tq, a.tk, a.d
+	rep := a.h / a.hkv
+	scale := float32(1 / math.Sqrt(float64(d)))
+	blk := a.rowBlock()
+	needS := dq.data != nil || dk.data != nil
+	// ds: (Tq, Tk) per worker = dP, then dS in place
+	forEach(a.b*a.hkv, tq*tk, func(g int, ds []float32) {
+		b, kh := g/a.hkv, g%a.hkv
+		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
+		for h := kh * rep; h < (kh+1)*rep; h++ {
+			ph := p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
+			dob, qb := do.at(b, h), a.q.at(b, h)
+			for i0 := 0; i0 < tq; i0 += blk {
+				rows := min(blk, tq-i0)
+				nk := a.visible(i0 + rows - 1)
+				pb, dsb, dor := ph[i0*tk:], ds[i0*tk:], dob[i0*do.ld:]
+				if dv.data != nil {
+					// dv[:nk] (nk, D) += P[i0:i0+rows, :nk]ᵀ·do[i0:i0+rows]
+					tensor.Sgemm(true, false, nk, d, rows, 1, pb, tk, dor, do.ld, 1, dv.at(b, kh), dv.ld)
+				}
+				if !needS {
+					continue
+				}
+				// dP (rows, nk) = do·vᵀ
+				tensor.Sgemm(false, true, rows, nk, d, 1, dor, do.ld, vb, a.v.ld, 0, dsb, tk)
+				// dS = P ⊙ (dP − Σ_j dP⊙P)
+				for i := i0; i < i0+rows; i++ {
+					pr, dr := ph[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
+					n := a.visible(i)
+					dot := tensor.Dot(dr[:n], pr[:n])
+					for j := 0; j < n; j++ {
+						dr[j] = pr[j] * (dr[j] - dot)
+					}
+					clear(dr[n:])
+				}
+				if dq.data != nil {
+					// dq[i0:i0+rows] (rows, D) += dS·k[:nk]/√D
+					tensor.Sgemm(false, false, rows, d, nk, scale, dsb, tk, kb, a.k.ld, 1, dq.at(b, h)[i0*dq.ld:], dq.ld)
+				}
+				if dk.data != nil {
+					// dk[:nk] (nk, D) += dSᵀ·q[i0:i0+rows]/√D
+					tensor.Sgemm(true, false, nk, d, rows, scale, dsb, tk, qb[i0*a.q.ld:], a.q.ld, 1, dk.at(b, kh), dk.ld)
+				}
+			}
+		}
+	})
+}

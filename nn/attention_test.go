@@ -1,0 +1,227 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// naiveSDPA is attention with explicit loops in float64:
+// q (B,H,Tq,D), k, v (B,Hkv,Tk,D), causal aligned at the end.
+func naiveSDPA(q, k, v []float32, b, h, hkv, tq, tk, d int, causal bool) []float64 {
+	out := make([]float64, b*h*tq*d)
+	s := make([]float64, tk)
+	for bi := 0; bi < b; bi++ {
+		for hi := 0; hi < h; hi++ {
+			kh := hi / (h / hkv)
+			for i := 0; i < tq; i++ {
+				m := math.Inf(-1)
+				for j := 0; j < tk; j++ {
+					s[j] = math.Inf(-1)
+					if causal && j > i+tk-tq {
+						continue
+					}
+					var dot float64
+					for e := 0; e < d; e++ {
+						dot += float64(q[((bi*h+hi)*tq+i)*d+e]) * float64(k[((bi*hkv+kh)*tk+j)*d+e])
+					}
+					s[j] = dot / math.Sqrt(float64(d))
+					m = math.Max(m, s[j])
+				}
+				var z float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - m)
+					z += s[j]
+				}
+				for j := range s {
+					for e := 0; e < d; e++ {
+						out[((bi*h+hi)*tq+i)*d+e] += s[j] / z * float64(v[((bi*hkv+kh)*tk+j)*d+e])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// splitQKV rearranges timm's qkv (B,T,3C) into q, k, v (B,H,T,D).
+func splitQKV(qkv []float32, b, t, h, d int) (q, k, v []float32) {
+	c := h * d
+	parts := [3][]float32{make([]float32, b*t*c), make([]float32, b*t*c), make([]float32, b*t*c)}
+	for bi := 0; bi < b; bi++ {
+		for ti := 0; ti < t; ti++ {
+			for s := 0; s < 3; s++ {
+				for hi := 0; hi < h; hi++ {
+					for e := 0; e < d; e++ {
+						parts[s][((bi*h+hi)*t+ti)*d+e] = qkv[(bi*t+ti)*3*c+s*c+hi*d+e]
+					}
+				}
+			}
+		}
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// mergeHeads rearranges (B,H,T,D) into (B,T,H·D).
+func mergeHeads(x []float64, b, h, t, d int) []float64 {
+	out := make([]float64, len(x))
+	for bi := 0; bi < b; bi++ {
+		for hi := 0; hi < h; hi++ {
+			for ti := 0; ti < t; ti++ {
+				for e := 0; e < d; e++ {
+					out[(bi*t+ti)*h*d+hi*d+e] = x[((bi*h+hi)*t+ti)*d+e]
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestAttentionForward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 5))
+	const b, tt, h, d = 2, 7, 3, 4
+	qkv := randVar(rng, true, 1, b, tt, 3*h*d)
+	q, k, v := splitQKV(qkv.Value.Data, b, tt, h, d)
+	for _, causal := range []bool{false, true} {
+		want := mergeHeads(naiveSDPA(q, k, v, b, h, h, tt, tt, d, causal), b, h, tt, d)
+		tp := ag.NewTape()
+		y := Attention(tp, qkv, h, causal)
+		if tp.Err() != nil {
+			t.Fatal(tp.Err())
+		}
+		if !tensor.SameShape(y.Value.Shape, []int{b, tt, h * d}) {
+			t.Fatalf("shape %v", y.Value.Shape)
+		}
+		checkClose(t, "attention", y.Value.Data, want, 1e-5, 1e-4)
+		// inference (probabilities in scratch, not stored) gives the same values
+		tp = ag.NewTape()
+		tp.NoGrad = true
+		checkClose(t, "attention nograd", Attention(tp, qkv, h, causal).Value.Data, want, 1e-5, 1e-4)
+	}
+}
+
+func TestAttentionGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 5))
+	qkv := randVar(rng, true, 1, 2, 5, 3*8)
+	for _, causal := range []bool{false, true} {
+		gradCheck(t, "attention", func(tp *ag.Tape, in []*ag.Var) *ag.Var {
+			return Attention(tp, in[0], 2, causal)
+		}, qkv)
+	}
+}
+
+func TestSDPAForward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	cases := []struct{ b, h, hkv, tq, tk, d int }{
+		{2, 2, 2, 6, 6, 4}, // multi-head
+		{1, 4, 2, 3, 7, 8}, // grouped-query, fewer queries than keys (cache)
+		{2, 3, 1, 5, 5, 2}, // multi-query
+	}
+	for _, c := range cases {
+		q := randVar(rng, false, 1, c.b, c.h, c.tq, c.d)
+		k := randVar(rng, false, 1, c.b, c.hkv, c.tk, c.d)
+		v := randVar(rng, false, 1, c.b, c.hkv, c.tk, c.d)
+		for _, causal := range []bool{false, true} {
+			tp := ag.NewTape()
+			y := ScaledDotProductAttention(tp, q, k, v, causal)
+			if tp.Err() != nil {
+				t.Fatal(tp.Err())
+			}
+			checkClose(t, "sdpa", y.Value.Data,
+				naiveSDPA(q.Value.Data, k.Value.Data, v.Value.Data, c.b, c.h, c.hkv, c.tq, c.tk, c.d, causal), 1e-5, 1e-4)
+		}
+	}
+}
+
+func TestSDPAGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	q := randVar(rng, true, 1, 2, 4, 3, 4)
+	k := randVar(rng, true, 1, 2, 2, 5, 4)
+	v := randVar(rng, true, 1, 2, 2, 5, 4)
+	for _, causal := range []bool{false, true} {
+		gradCheck(t, "sdpa gqa", func(tp *ag.Tape, in []*ag.Var) *ag.Var {
+			return ScaledDotProductAttention(tp, in[0], in[1], in[2], causal)
+		}, q, k, v)
+	}
+	// only some inputs need a gradient
+	q2 := randVar(rng, true, 1, 1, 2, 4, 3)
+	k2 := randVar(rng, false, 1, 1, 2, 4, 3)
+	v2 := randVar(rng, true, 1, 1, 2, 4, 3)
+	gradCheck(t, "sdpa partial", func(tp *ag.Tape, in []*ag.Var) *ag.Var {
+		return ScaledDotProductAttention(tp, in[0], in[1], in[2], true)
+	}, q2, k2, v2)
+}
+
+func TestAttentionShapeErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	tp := ag.NewTape()
+	Attention(tp, randVar(rng, true, 1, 2, 3, 10), 1, false) // 10 not divisible by 3
+	wantShapeErr(t, "qkv width", tp)
+	tp = ag.NewTape()
+	Attention(tp, randVar(rng, true, 1, 2, 3, 12), 3, false) // C = 4 not divisible by 3 heads
+	wantShapeErr(t, "heads", tp)
+	tp = ag.NewTape()
+	Attention(tp, randVar(rng, true, 1, 6, 12), 1, false)
+	wantShapeErr(t, "rank", tp)
+	tp = ag.NewTape()
+	q := randVar(rng, true, 1, 1, 4, 3, 8)
+	ScaledDotProductAttention(tp, q, randVar(rng, true, 1, 1, 3, 3, 8), randVar(rng, true, 1, 1, 3, 3, 8), false)
+	wantShapeErr(t, "sdpa kv heads", tp)
+	tp = ag.NewTape()
+	ScaledDotProductAttention(tp, q, randVar(rng, true, 1, 1, 4, 3, 8), randVar(rng, true, 1, 1, 4, 2, 8), false)
+	wantShapeErr(t, "sdpa k vs v", tp)
+	tp = ag.NewTape()
+	ScaledDotProductAttention(tp, q, randVar(rng, true, 1, 1, 4, 3, 4), randVar(rng, true, 1, 1, 4, 3, 4), false)
+	wantShapeErr(t, "sdpa head size", tp)
+}
+
+func BenchmarkAttentionViTTiny(b *testing.B) {
+	const bsz, tt, c, h = 32, 197, 192, 3
+	rng := rand.New(rand.NewPCG(1, 2))
+	qkv := randVar(rng, true, 1, bsz, tt, 3*c)
+	r := make([]float32, bsz*tt*c)
+	for i := range r {
+		r[i] = float32(rng.NormFloat64())
+	}
+	tp := ag.NewTape()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tp.Reset()
+		qkv.ZeroGrad()
+		y := Attention(tp, qkv, h, false)
+		if err := tp.Backward(benchLoss(tp, y, r)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestCausalBlocks covers causal attention long enough to be split into
+// row blocks (each multiplying only the keys it can see).
+func TestCausalBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 5))
+	for _, c := range []struct{ tq, tk int }{{150, 150}, {98, 130}} {
+		q := randVar(rng, true, 1, 1, 2, c.tq, 2)
+		k := randVar(rng, true, 1, 1, 1, c.tk, 2)
+		v := randVar(rng, true, 1, 1, 1, c.tk, 2)
+		tp := ag.NewTape()
+		y := ScaledDotProductAttention(tp, q, k, v, true)
+		checkClose(t, "causal blocks", y.Value.Data, naiveSDPA(q.Value.Data, k.Value.Data, v.Value.Data, 1, 2, 1, c.tq, c.tk, 2, true), 1e-5, 1e-4)
+		// every element: a block's edge rows and keys must not be missed
+		worst, err := ag.GradCheck(func(tp *ag.Tape, in []*ag.Var) *ag.Var {
+			return ScaledDotProductAttention(tp, in[0], in[1], in[2], true)
+		}, []*ag.Var{q, k, v}, 1e-2, 1e-2, 1e-2, 0)
+		t.Logf("tq %d tk %d: max diff %.3g", c.tq, c.tk, worst)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	qkv := randVar(rng, true, 1, 1, 100, 3*8)
+	q, k, v := splitQKV(qkv.Value.Data, 1, 100, 2, 4)
+	tp := ag.NewTape()
+	checkClose(t, "attention causal blocks", Attention(tp, qkv, 2, true).Value.Data,
+		mergeHeads(naiveSDPA(q, k, v, 1, 2, 2, 100, 100, 4, true), 1, 2, 100, 4), 1e-5, 1e-4)
+}

@@ -1,0 +1,79 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// RoPE applies rotary position embeddings in the LLaMA / Hugging Face
+// convention (rotate_half: element i pairs with i + D/2). For position
+// pos = offset + t and i < D/2, with θ_i = pos·base^(−2i/D):
+//
+//	y[i]       = x[i]·cos θ_i − x[i+D/2]·sin θ_i
+//	y[i+D/2]   = x[i+D/2]·cos θ_i + x[i]·sin θ_i
+//
+//	x: (B, H, T, D), D even   →   y: (B, H, T, D)
+//
+// Backward (the inverse rotation): dx[i] += dy[i]·cos θ_i + dy[i+D/2]·sin θ_i,
+// dx[i+D/2] += dy[i+D/2]·cos θ_i − dy[i]·sin θ_i.
+func RoPE(tp *ag.Tape, x *ag.Var, base float32, offset int) *ag.Var {
+	if !tp.OK(x) {
+		return tp.Dead()
+	}
+	xs := x.Value.Shape
+	if len(xs) != 4 || xs[3]%2 != 0 {
+		return tp.Fail(tensor.Errorf("rope", "want x (B, H, T, D) with D even", xs))
+	}
+	if !(base > 0) || offset < 0 {
+		return tp.Fail(fmt.Errorf("nn: rope: base %v must be positive and offset %d non-negative", base, offset))
+	}
+	t, d := xs[2], xs[3]
+	half := d / 2
+	rows := xs[0] * xs[1] * t
+	// cs: (T, D) = cos θ in [:D/2], sin θ in [D/2:] for each position
+	cs := tp.AllocRaw(t, d).Data
+	for ti := 0; ti < t; ti++ {
+		pos := float64(offset + ti)
+		for i := 0; i < half; i++ {
+			th := pos * math.Pow(float64(base), -2*float64(i)/float64(d))
+			cs[ti*d+i], cs[ti*d+half+i] = float32(math.Cos(th)), float32(math.Sin(th))
+		}
+	}
+	y := tp.NewOutputRaw(xs, x)
+	xd, yd := x.Value.Data, y.Value.Data
+	forParts(rows, numParts(rows, grainRows(d)), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c := cs[(r%t)*d : (r%t)*d+d]
+			xr, yr := xd[r*d:(r+1)*d], yd[r*d:(r+1)*d]
+			for i := 0; i < half; i++ {
+				co, si := c[i], c[half+i]
+				a, b := xr[i], xr[half+i]
+				yr[i] = a*co - b*si
+				yr[half+i] = b*co + a*si
+			}
+		}
+	})
+	tp.Record(y, func() {
+		g := tp.GradOf(x)
+		if g == nil {
+			return
+		}
+		dy := y.Grad.Data
+		forParts(rows, numParts(rows, grainRows(d)), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				c := cs[(r%t)*d : (r%t)*d+d]
+				dr, dx := dy[r*d:(r+1)*d], g.Data[r*d:(r+1)*d]
+				for i := 0; i < half; i++ {
+					co, si := c[i], c[half+i]
+					a, b := dr[i], dr[half+i]
+					dx[i] += a*co + b*si
+					dx[half+i] += b*co - a*si
+				}
+			}
+		})
+	})
+	return y
+}

@@ -1,0 +1,182 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
+)
+
+// Softmax is y = exp(x − max x) / Σ exp(x − max x) over the last dimension.
+//
+//	x: (..., C)   →   y: (..., C)
+//
+// Backward: dx += y ⊙ (dy − Σ_c dy⊙y).
+func Softmax(tp *ag.Tape, x *ag.Var) *ag.Var {
+	if !tp.OK(x) {
+		return tp.Dead()
+	}
+	xs := x.Value.Shape
+	if len(xs) < 1 {
+		return tp.Fail(tensor.Errorf("softmax", "want x (..., C)", xs))
+	}
+	rows, c := lastDim(xs)
+	y := tp.NewOutputRaw(xs, x)
+	xd, yd := x.Value.Data, y.Value.Data
+	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+		copy(yd[lo*c:hi*c], xd[lo*c:hi*c])
+		for r := lo; r < hi; r++ {
+			tensor.SoftmaxRow(yd[r*c : (r+1)*c])
+		}
+	})
+	tp.Record(y, func() {
+		g := tp.GradOf(x)
+		if g == nil {
+			return
+		}
+		dy := y.Grad.Data
+		forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				yr, dyr, dx := yd[r*c:(r+1)*c], dy[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
+				s := tensor.Dot(dyr, yr)
+				for i, v := range yr {
+					dx[i] += v * (dyr[i] - s)
+				}
+			}
+		})
+	})
+	return y
+}
+
+// LogSoftmax is y = x − max x − log Σ exp(x − max x) over the last dimension.
+//
+//	x: (..., C)   →   y: (..., C)
+//
+// Backward: dx += dy − exp(y)·Σ_c dy.
+func LogSoftmax(tp *ag.Tape, x *ag.Var) *ag.Var {
+	if !tp.OK(x) {
+		return tp.Dead()
+	}
+	xs := x.Value.Shape
+	if len(xs) < 1 {
+		return tp.Fail(tensor.Errorf("logsoftmax", "want x (..., C)", xs))
+	}
+	rows, c := lastDim(xs)
+	y := tp.NewOutputRaw(xs, x)
+	xd, yd := x.Value.Data, y.Value.Data
+	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			logSoftmaxRow(yd[r*c:(r+1)*c], xd[r*c:(r+1)*c])
+		}
+	})
+	tp.Record(y, func() {
+		g := tp.GradOf(x)
+		if g == nil {
+			return
+		}
+		dy := y.Grad.Data
+		forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				yr, dyr, dx := yd[r*c:(r+1)*c], dy[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
+				s := tensor.Sum(dyr)
+				for i, v := range yr {
+					dx[i] += dyr[i] - float32(math.Exp(float64(v)))*s
+				}
+			}
+		})
+	})
+	return y
+}
+
+// logSoftmaxRow is y = x − max x − log Σ exp(x − max x); y may alias x.
+func logSoftmaxRow(y, x []float32) {
+	m := tensor.Max(x)
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v - m))
+	}
+	lse := m + float32(math.Log(s))
+	for i, v := range x {
+		y[i] = v - lse
+	}
+}
+
+// CrossEntropy is the mean over N of the label-smoothed cross-entropy of
+// logits against integer labels, as PyTorch's
+// cross_entropy(logits, labels, label_smoothing=s):
+//
+//	L = (1/N) Σ_n [ (1−s)·(−log p[n, y_n]) + s·mean_c(−log p[n, c]) ],  p = softmax(logits)
+//
+//	logits: (N, C)   labels: N ints in [0, C)   →   L: ()
+//
+// Backward: dlogits += dL/N · (p − q) with the target distribution
+// q = (1−s)·onehot(y) + s/C.
+func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) *ag.Var {
+	if !tp.OK(logits) {
+		return tp.Dead()
+	}
+	ls := logits.Value.Shape
+	if len(ls) != 2 || ls[0] != len(labels) {
+		return tp.Fail(tensor.Errorf("crossentropy", fmt.Sprintf("want logits (N, C) with N = %d labels", len(labels)), ls))
+	}
+	n, c := ls[0], ls[1]
+	if c == 0 || n == 0 {
+		return tp.Fail(tensor.Errorf("crossentropy", "want at least one row and one class", ls))
+	}
+	for i, lb := range labels {
+		if lb < 0 || lb >= c {
+			return tp.Fail(tensor.Errorf("crossentropy", fmt.Sprintf("label[%d] = %d outside [0, %d)", i, lb, c), ls))
+		}
+	}
+	if smoothing < 0 || smoothing > 1 || math.IsNaN(float64(smoothing)) {
+		return tp.Fail(fmt.Errorf("nn: crossentropy: label smoothing %v outside [0, 1]", smoothing))
+	}
+	labels = append([]int(nil), labels...) // the caller may reuse its slice before Backward
+	out := tp.NewOutput([]int{}, logits)
+	// logp: (N, C) = log softmax(logits), kept for the backward pass
+	logp := tp.AllocRaw(n, c).Data
+	// rowLoss: (N) per-row loss, summed in order for a deterministic result
+	rowLoss := tp.AllocRaw(n).Data
+	xd := logits.Value.Data
+	s := float64(smoothing)
+	forParts(n, numParts(n, grainRows(c)), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			lp := logp[r*c : (r+1)*c]
+			logSoftmaxRow(lp, xd[r*c:(r+1)*c])
+			l := -(1 - s) * float64(lp[labels[r]])
+			if s != 0 {
+				var sum float64
+				for _, v := range lp {
+					sum += float64(v)
+				}
+				l -= s * sum / float64(c)
+			}
+			rowLoss[r] = float32(l)
+		}
+	})
+	var total float64
+	for _, v := range rowLoss {
+		total += float64(v)
+	}
+	out.Value.Data[0] = float32(total / float64(n))
+	tp.Record(out, func() {
+		g := tp.GradOf(logits)
+		if g == nil {
+			return
+		}
+		scale := out.Grad.Data[0] / float32(n)
+		uniform := float32(s) / float32(c)
+		hit := float32(1 - s)
+		forParts(n, numParts(n, grainRows(c)), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				lp, dx := logp[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
+				for i, v := range lp {
+					dx[i] += scale * (float32(math.Exp(float64(v))) - uniform)
+				}
+				dx[labels[r]] -= scale * hit
+			}
+		})
+	})
+	return out
+}

@@ -1,0 +1,959 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 vector kernels (see vec.go for the math). Every loop handles 16
+// float32 lanes per step; the last step runs with a partial opmask K1, so
+// masked-off lanes are neither loaded (no fault) nor stored.
+// Operand order is Go's: OP src2, src1, dst (reverse of Intel).
+// VMINPS/VMAXPS return their Go-first operand (Intel src2) when either input
+// is NaN: clamps are written `VMINPS x, c, x` so that NaN propagates.
+
+DATA expHi<>+0(SB)/4, $0x42b20000 // 89
+GLOBL expHi<>(SB), RODATA|NOPTR, $4
+DATA expLo<>+0(SB)/4, $0xc2d00000 // -104
+GLOBL expLo<>(SB), RODATA|NOPTR, $4
+DATA log2e<>+0(SB)/4, $0x3fb8aa3b // 1.4426950408889634
+GLOBL log2e<>(SB), RODATA|NOPTR, $4
+DATA ln2Hi<>+0(SB)/4, $0x3f318000 // 0.693359375
+GLOBL ln2Hi<>(SB), RODATA|NOPTR, $4
+DATA ln2Lo<>+0(SB)/4, $0xb95e8083 // -0.00021219444
+GLOBL ln2Lo<>(SB), RODATA|NOPTR, $4
+DATA expP0<>+0(SB)/4, $0x39506967 // 0.000198756915
+GLOBL expP0<>(SB), RODATA|NOPTR, $4
+DATA expP1<>+0(SB)/4, $0x3ab743ce // 0.0013981999507
+GLOBL expP1<>(SB), RODATA|NOPTR, $4
+DATA expP2<>+0(SB)/4, $0x3c088908 // 0.0083334519073
+GLOBL expP2<>(SB), RODATA|NOPTR, $4
+DATA expP3<>+0(SB)/4, $0x3d2aa9c1 // 0.041665795894
+GLOBL expP3<>(SB), RODATA|NOPTR, $4
+DATA expP4<>+0(SB)/4, $0x3e2aaaaa // 0.16666665459
+GLOBL expP4<>(SB), RODATA|NOPTR, $4
+DATA expP5<>+0(SB)/4, $0x3f000000 // 0.50000001201
+GLOBL expP5<>(SB), RODATA|NOPTR, $4
+DATA one<>+0(SB)/4, $0x3f800000 // 1
+GLOBL one<>(SB), RODATA|NOPTR, $4
+DATA half<>+0(SB)/4, $0x3f000000 // 0.5
+GLOBL half<>(SB), RODATA|NOPTR, $4
+DATA negHalf<>+0(SB)/4, $0xbf000000 // -0.5
+GLOBL negHalf<>(SB), RODATA|NOPTR, $4
+DATA two<>+0(SB)/4, $0x40000000 // 2
+GLOBL two<>(SB), RODATA|NOPTR, $4
+DATA negTwo<>+0(SB)/4, $0xc0000000 // -2
+GLOBL negTwo<>(SB), RODATA|NOPTR, $4
+DATA erfClamp<>+0(SB)/4, $0x40800000 // 4
+GLOBL erfClamp<>(SB), RODATA|NOPTR, $4
+DATA negErfClamp<>+0(SB)/4, $0xc0800000 // -4
+GLOBL negErfClamp<>(SB), RODATA|NOPTR, $4
+DATA negOne<>+0(SB)/4, $0xbf800000 // -1
+GLOBL negOne<>(SB), RODATA|NOPTR, $4
+DATA erfA13<>+0(SB)/4, $0xaf95df0b // -2.72614225801306e-10
+GLOBL erfA13<>(SB), RODATA|NOPTR, $4
+DATA erfA11<>+0(SB)/4, $0x32edffee // 2.77068142495902e-08
+GLOBL erfA11<>(SB), RODATA|NOPTR, $4
+DATA erfA9<>+0(SB)/4, $0xb60cff51 // -2.10102402082508e-06
+GLOBL erfA9<>(SB), RODATA|NOPTR, $4
+DATA erfA7<>+0(SB)/4, $0xb86ec2d2 // -5.69250639462346e-05
+GLOBL erfA7<>(SB), RODATA|NOPTR, $4
+DATA erfA5<>+0(SB)/4, $0xba40ac63 // -0.000734990630326855
+GLOBL erfA5<>(SB), RODATA|NOPTR, $4
+DATA erfA3<>+0(SB)/4, $0xbb41a1f6 // -0.00295459980854025
+GLOBL erfA3<>(SB), RODATA|NOPTR, $4
+DATA erfA1<>+0(SB)/4, $0xbc83dbd4 // -0.0160960333262415
+GLOBL erfA1<>(SB), RODATA|NOPTR, $4
+DATA erfB8<>+0(SB)/4, $0xb77460cd // -1.45660718464996e-05
+GLOBL erfB8<>(SB), RODATA|NOPTR, $4
+DATA erfB6<>+0(SB)/4, $0xb95fbd29 // -0.000213374055278905
+GLOBL erfB6<>(SB), RODATA|NOPTR, $4
+DATA erfB4<>+0(SB)/4, $0xbadc924e // -0.00168282697438203
+GLOBL erfB4<>(SB), RODATA|NOPTR, $4
+DATA erfB2<>+0(SB)/4, $0xbbf19bf8 // -0.00737332916720468
+GLOBL erfB2<>(SB), RODATA|NOPTR, $4
+DATA erfB0<>+0(SB)/4, $0xbc69b6a7 // -0.0142647390514189
+GLOBL erfB0<>(SB), RODATA|NOPTR, $4
+DATA invSqrt2<>+0(SB)/4, $0x3f3504f3 // 0.7071067811865476
+GLOBL invSqrt2<>(SB), RODATA|NOPTR, $4
+DATA invSqrt2Pi<>+0(SB)/4, $0x3ecc422a // 0.3989422804014327
+GLOBL invSqrt2Pi<>(SB), RODATA|NOPTR, $4
+DATA sqrt2OverPi<>+0(SB)/4, $0x3f4c422a // 0.7978845608028654
+GLOBL sqrt2OverPi<>(SB), RODATA|NOPTR, $4
+DATA gtC3<>+0(SB)/4, $0x3d122279 // 0.035677408136300125
+GLOBL gtC3<>(SB), RODATA|NOPTR, $4
+DATA gtD3<>+0(SB)/4, $0x3ddb33b6 // 0.10703222440890037
+GLOBL gtD3<>(SB), RODATA|NOPTR, $4
+DATA negInf<>+0(SB)/4, $0xff800000 // -Inf
+GLOBL negInf<>(SB), RODATA|NOPTR, $4
+
+// MASKINIT sets K1 to all 16 lanes.
+#define MASKINIT \
+	MOVL $0xffff, AX; \
+	KMOVW AX, K1
+
+// MASKSTEP(cnt, body, done): with cnt elements left, jump to body with K1
+// covering min(cnt,16) lanes (cnt is set to 16 for a partial step so that the
+// trailing SUBQ $16 ends the loop), or to done when nothing is left.
+#define MASKSTEP(cnt, body, done) \
+	CMPQ cnt, $16; \
+	JGE  body; \
+	TESTQ cnt, cnt; \
+	JLE  done; \
+	MOVL $1, AX; \
+	SHLXL cnt, AX, AX; \
+	DECL AX; \
+	KMOVW AX, K1; \
+	MOVQ $16, cnt; \
+	JMP  body
+
+// HSUM reduces the 16 lanes of z into lane 0 of x (y, x: the same register's
+// ymm/xmm names; ty, tx: a scratch register's names).
+#define HSUM(z, y, x, ty, tx) \
+	VEXTRACTF64X4 $1, z, ty; \
+	VADDPS ty, y, y; \
+	VEXTRACTF128 $1, y, tx; \
+	VADDPS tx, x, x; \
+	VPERMILPS $0x4e, x, tx; \
+	VADDPS tx, x, x; \
+	VPERMILPS $0xb1, x, tx; \
+	VADDPS tx, x, x
+
+#define HMAX(z, y, x, ty, tx) \
+	VEXTRACTF64X4 $1, z, ty; \
+	VMAXPS ty, y, y; \
+	VEXTRACTF128 $1, y, tx; \
+	VMAXPS tx, x, x; \
+	VPERMILPS $0x4e, x, tx; \
+	VMAXPS tx, x, x; \
+	VPERMILPS $0xb1, x, tx; \
+	VMAXPS tx, x, x
+
+// EXPZ: x = eˣ (Cephes expf): clamp x to [−104, 89], n = round(x·log₂e),
+// r = x − n·ln2 (two-part ln2), eʳ by a degree-7 Horner polynomial,
+// result = eʳ·2ⁿ via VSCALEFPS (gives +Inf above, 0 below, denormals between).
+// Clobbers n, t.
+#define EXPZ(x, n, t) \
+	VBROADCASTSS expHi<>(SB), t; \
+	VMINPS x, t, x; \
+	VBROADCASTSS expLo<>(SB), t; \
+	VMAXPS x, t, x; \
+	VMULPS.BCST log2e<>(SB), x, n; \
+	VRNDSCALEPS $0, n, n; \
+	VFNMADD231PS.BCST ln2Hi<>(SB), n, x; \
+	VFNMADD231PS.BCST ln2Lo<>(SB), n, x; \
+	VBROADCASTSS expP0<>(SB), t; \
+	VFMADD213PS.BCST expP1<>(SB), x, t; \
+	VFMADD213PS.BCST expP2<>(SB), x, t; \
+	VFMADD213PS.BCST expP3<>(SB), x, t; \
+	VFMADD213PS.BCST expP4<>(SB), x, t; \
+	VFMADD213PS.BCST expP5<>(SB), x, t; \
+	VFMADD213PS.BCST one<>(SB), x, t; \
+	VFMADD213PS.BCST one<>(SB), x, t; \
+	VSCALEFPS n, t, x
+
+// ERFZ: u = erf(u): clamp u to [−4, 4], erf ≈ u·P(u²)/Q(u²) (the rational
+// approximation used by Eigen/XLA), clamped to [−1, 1]. Clobbers u2, p, q.
+#define ERFZ(u, u2, p, q) \
+	VBROADCASTSS erfClamp<>(SB), p; \
+	VMINPS u, p, u; \
+	VBROADCASTSS negErfClamp<>(SB), p; \
+	VMAXPS u, p, u; \
+	VMULPS u, u, u2; \
+	VBROADCASTSS erfA13<>(SB), p; \
+	VFMADD213PS.BCST erfA11<>(SB), u2, p; \
+	VFMADD213PS.BCST erfA9<>(SB), u2, p; \
+	VFMADD213PS.BCST erfA7<>(SB), u2, p; \
+	VFMADD213PS.BCST erfA5<>(SB), u2, p; \
+	VFMADD213PS.BCST erfA3<>(SB), u2, p; \
+	VFMADD213PS.BCST erfA1<>(SB), u2, p; \
+	VMULPS u, p, p; \
+	VBROADCASTSS erfB8<>(SB), q; \
+	VFMADD213PS.BCST erfB6<>(SB), u2, q; \
+	VFMADD213PS.BCST erfB4<>(SB), u2, q; \
+	VFMADD213PS.BCST erfB2<>(SB), u2, q; \
+	VFMADD213PS.BCST erfB0<>(SB), u2, q; \
+	VDIVPS q, p, u; \
+	VBROADCASTSS one<>(SB), p; \
+	VMINPS u, p, u; \
+	VBROADCASTSS negOne<>(SB), p; \
+	VMAXPS u, p, u
+
+// func axpyAVX512(alpha float32, x, y *float32, n int)
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-32
+	VBROADCASTSS alpha+0(FP), Z8
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+
+axpy64:
+	CMPQ CX, $64
+	JL   axpyTail
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VFMADD231PS (SI), Z8, Z0
+	VFMADD231PS 64(SI), Z8, Z1
+	VFMADD231PS 128(SI), Z8, Z2
+	VFMADD231PS 192(SI), Z8, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  axpy64
+
+axpyTail:
+	MASKINIT
+
+axpyLoop:
+	MASKSTEP(CX, axpyBody, axpyDone)
+
+axpyBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VFMADD231PS Z1, Z8, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  axpyLoop
+
+axpyDone:
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(alpha float32, x *float32, n int)
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-24
+	VBROADCASTSS alpha+0(FP), Z8
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	MASKINIT
+
+scaleLoop:
+	MASKSTEP(CX, scaleBody, scaleDone)
+
+scaleBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  scaleLoop
+
+scaleDone:
+	VZEROUPPER
+	RET
+
+// func addAVX512(dst, a, b *float32, n int)
+TEXT ·addAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MASKINIT
+
+addLoop:
+	MASKSTEP(CX, addBody, addDone)
+
+addBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  addLoop
+
+addDone:
+	VZEROUPPER
+	RET
+
+// func mulAVX512(dst, a, b *float32, n int)
+TEXT ·mulAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MASKINIT
+
+mulLoop:
+	MASKSTEP(CX, mulBody, mulDone)
+
+mulBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  mulLoop
+
+mulDone:
+	VZEROUPPER
+	RET
+
+// func dotAVX512(a, b *float32, n int) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+dot64:
+	CMPQ CX, $64
+	JL   dotTail
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VFMADD231PS (DI), Z0, Z10
+	VFMADD231PS 64(DI), Z1, Z11
+	VFMADD231PS 128(DI), Z2, Z12
+	VFMADD231PS 192(DI), Z3, Z13
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  dot64
+
+dotTail:
+	VADDPS Z11, Z10, Z10
+	VADDPS Z13, Z12, Z12
+	VADDPS Z12, Z10, Z10
+	MASKINIT
+
+dotLoop:
+	MASKSTEP(CX, dotBody, dotDone)
+
+dotBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VFMADD231PS Z1, Z0, Z10
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  dotLoop
+
+dotDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VMOVSS X10, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumAVX512(x *float32, n int) float32
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+
+sum64:
+	CMPQ CX, $64
+	JL   sumTail
+	VADDPS (SI), Z10, Z10
+	VADDPS 64(SI), Z11, Z11
+	VADDPS 128(SI), Z12, Z12
+	VADDPS 192(SI), Z13, Z13
+	ADDQ $256, SI
+	SUBQ $64, CX
+	JMP  sum64
+
+sumTail:
+	VADDPS Z11, Z10, Z10
+	VADDPS Z13, Z12, Z12
+	VADDPS Z12, Z10, Z10
+	MASKINIT
+
+sumLoop:
+	MASKSTEP(CX, sumBody, sumDone)
+
+sumBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VADDPS Z0, Z10, Z10
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  sumLoop
+
+sumDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VMOVSS X10, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func maxAVX512(x *float32, n int) float32
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS negInf<>(SB), Z10
+	VMOVAPS Z10, Z11
+	MASKINIT
+
+max32:
+	CMPQ CX, $32
+	JL   maxLoop
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMAXPS Z10, Z0, Z10
+	VMAXPS Z11, Z1, Z11
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP  max32
+
+maxLoop:
+	MASKSTEP(CX, maxBody, maxDone)
+
+maxBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMAXPS Z10, Z0, K1, Z10
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  maxLoop
+
+maxDone:
+	VMAXPS Z10, Z11, Z10
+	HMAX(Z10, Y10, X10, Y11, X11)
+	VMOVSS X10, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func expAVX512(dst, x *float32, n int)
+TEXT ·expAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MASKINIT
+
+expLoop:
+	MASKSTEP(CX, expBody, expDone)
+
+expBody:
+	VMOVUPS.Z (SI), K1, Z0
+	EXPZ(Z0, Z1, Z2)
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  expLoop
+
+expDone:
+	VZEROUPPER
+	RET
+
+// func softmaxRowAVX512(x *float32, n int)
+TEXT ·softmaxRowAVX512(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+
+	// Pass 1: m = max x (NaNs skipped) → Z8.
+	MOVQ SI, DI
+	MOVQ CX, DX
+	VBROADCASTSS negInf<>(SB), Z8
+	MASKINIT
+
+smMaxLoop:
+	MASKSTEP(DX, smMaxBody, smMaxDone)
+
+smMaxBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VMAXPS Z8, Z0, K1, Z8
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  smMaxLoop
+
+smMaxDone:
+	HMAX(Z8, Y8, X8, Y9, X9)
+	VBROADCASTSS X8, Z8
+
+	// Pass 2: x = exp(x − m), s = Σ → Z10.
+	VXORPS Z10, Z10, Z10
+	MOVQ SI, DI
+	MOVQ CX, DX
+	MASKINIT
+
+smExpLoop:
+	MASKSTEP(DX, smExpBody, smExpDone)
+
+smExpBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VSUBPS Z8, Z0, Z0
+	EXPZ(Z0, Z1, Z2)
+	VMOVUPS Z0, K1, (DI)
+	VADDPS Z0, Z10, K1, Z10
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  smExpLoop
+
+smExpDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VBROADCASTSS one<>(SB), X11
+	VDIVSS X10, X11, X11
+	VBROADCASTSS X11, Z11
+
+	// Pass 3: x *= 1/s.
+	MOVQ SI, DI
+	MOVQ CX, DX
+	MASKINIT
+
+smScaleLoop:
+	MASKSTEP(DX, smScaleBody, smScaleDone)
+
+smScaleBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z11, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  smScaleLoop
+
+smScaleDone:
+	VZEROUPPER
+	RET
+
+// func softmaxRowBackwardAVX512(dx, y, dy *float32, n int)
+TEXT ·softmaxRowBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), R8
+	MOVQ y+8(FP), SI
+	MOVQ dy+16(FP), BX
+	MOVQ n+24(FP), CX
+
+	// Pass 1: s = Σ dy⊙y → Z10.
+	VXORPS Z10, Z10, Z10
+	MOVQ SI, DI
+	MOVQ BX, R9
+	MOVQ CX, DX
+	MASKINIT
+
+sbDotLoop:
+	MASKSTEP(DX, sbDotBody, sbDotDone)
+
+sbDotBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (R9), K1, Z1
+	VFMADD231PS Z1, Z0, Z10
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, DX
+	JMP  sbDotLoop
+
+sbDotDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VBROADCASTSS X10, Z10
+
+	// Pass 2: dx += y⊙(dy − s).
+	MASKINIT
+
+sbLoop:
+	MASKSTEP(CX, sbBody, sbDone)
+
+sbBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (BX), K1, Z1
+	VMOVUPS.Z (R8), K1, Z2
+	VSUBPS Z10, Z1, Z1
+	VFMADD231PS Z1, Z0, Z2
+	VMOVUPS Z2, K1, (R8)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, R8
+	SUBQ $16, CX
+	JMP  sbLoop
+
+sbDone:
+	VZEROUPPER
+	RET
+
+// func geluAVX512(dst, x *float32, n int)
+TEXT ·geluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MASKINIT
+
+geluLoop:
+	MASKSTEP(CX, geluBody, geluDone)
+
+geluBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS.BCST invSqrt2<>(SB), Z0, Z1
+	ERFZ(Z1, Z2, Z3, Z4)
+	VMULPS.BCST half<>(SB), Z0, Z0
+	VFMADD213PS Z0, Z0, Z1 // x/2·erf + x/2
+	VMOVUPS Z1, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  geluLoop
+
+geluDone:
+	VZEROUPPER
+	RET
+
+// func geluBackwardAVX512(dx, x, dy *float32, n int)
+TEXT ·geluBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), BX
+	MOVQ n+24(FP), CX
+	MASKINIT
+
+gbLoop:
+	MASKSTEP(CX, gbBody, gbDone)
+
+gbBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (BX), K1, Z5
+	VMOVUPS.Z (DI), K1, Z6
+	VMULPS.BCST invSqrt2<>(SB), Z0, Z1
+	ERFZ(Z1, Z2, Z3, Z4)
+	VBROADCASTSS half<>(SB), Z2
+	VFMADD213PS Z2, Z2, Z1 // Φ = erf/2 + 1/2
+	VMULPS Z0, Z0, Z3
+	VMULPS.BCST negHalf<>(SB), Z3, Z3
+	EXPZ(Z3, Z4, Z2)
+	VMULPS.BCST invSqrt2Pi<>(SB), Z3, Z3 // φ
+	VFMADD231PS Z3, Z0, Z1 // Φ + x·φ
+	VFMADD231PS Z1, Z5, Z6
+	VMOVUPS Z6, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  gbLoop
+
+gbDone:
+	VZEROUPPER
+	RET
+
+// func geluTanhAVX512(dst, x *float32, n int)
+TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MASKINIT
+
+gtLoop:
+	MASKSTEP(CX, gtBody, gtDone)
+
+gtBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z0, Z0, Z1
+	VBROADCASTSS sqrt2OverPi<>(SB), Z2
+	VFMADD231PS.BCST gtC3<>(SB), Z1, Z2
+	VMULPS Z0, Z2, Z2 // u
+	VMULPS.BCST negTwo<>(SB), Z2, Z2
+	EXPZ(Z2, Z3, Z4)
+	VADDPS.BCST one<>(SB), Z2, Z2
+	VDIVPS Z2, Z0, Z1 // x / (1 + e^(−2u))
+	VMOVUPS Z1, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  gtLoop
+
+gtDone:
+	VZEROUPPER
+	RET
+
+// func geluTanhBackwardAVX512(dx, x, dy *float32, n int)
+TEXT ·geluTanhBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), BX
+	MOVQ n+24(FP), CX
+	MASKINIT
+
+gtbLoop:
+	MASKSTEP(CX, gtbBody, gtbDone)
+
+gtbBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (BX), K1, Z5
+	VMOVUPS.Z (DI), K1, Z6
+	VMULPS Z0, Z0, Z1
+	VBROADCASTSS sqrt2OverPi<>(SB), Z2
+	VFMADD231PS.BCST gtC3<>(SB), Z1, Z2
+	VMULPS Z0, Z2, Z2 // u
+	VBROADCASTSS sqrt2OverPi<>(SB), Z7
+	VFMADD231PS.BCST gtD3<>(SB), Z1, Z7 // du/dx
+	VMULPS.BCST negTwo<>(SB), Z2, Z2
+	EXPZ(Z2, Z3, Z4) // e = e^(−2u)
+	VADDPS.BCST one<>(SB), Z2, Z8
+	VBROADCASTSS one<>(SB), Z9
+	VDIVPS Z8, Z9, Z3 // s = 1/(1+e) = σ(2u) = (1 + tanh u)/2
+	VMULPS Z3, Z2, Z4 // 1 − s = e·s without cancellation
+	VMINPS Z9, Z4, Z4 // e = +Inf: Inf·0 = NaN → 1
+	VMULPS Z3, Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VMULPS Z0, Z4, Z4
+	VFMADD231PS.BCST two<>(SB), Z4, Z3 // s + 2x·s(1−s)·du
+	VFMADD231PS Z3, Z5, Z6
+	VMOVUPS Z6, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  gtbLoop
+
+gtbDone:
+	VZEROUPPER
+	RET
+
+// func siluAVX512(dst, x *float32, n int)
+TEXT ·siluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MASKINIT
+
+siluLoop:
+	MASKSTEP(CX, siluBody, siluDone)
+
+siluBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS.BCST negOne<>(SB), Z0, Z1
+	EXPZ(Z1, Z2, Z3)
+	VADDPS.BCST one<>(SB), Z1, Z1
+	VDIVPS Z1, Z0, Z2
+	VMOVUPS Z2, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  siluLoop
+
+siluDone:
+	VZEROUPPER
+	RET
+
+// func siluBackwardAVX512(dx, x, dy *float32, n int)
+TEXT ·siluBackwardAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ dy+16(FP), BX
+	MOVQ n+24(FP), CX
+	MASKINIT
+
+sibLoop:
+	MASKSTEP(CX, sibBody, sibDone)
+
+sibBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (BX), K1, Z5
+	VMOVUPS.Z (DI), K1, Z6
+	VMULPS.BCST negOne<>(SB), Z0, Z1
+	EXPZ(Z1, Z2, Z3) // e = e^(−x)
+	VADDPS.BCST one<>(SB), Z1, Z8
+	VBROADCASTSS one<>(SB), Z9
+	VDIVPS Z8, Z9, Z3 // s = σ(x)
+	VMULPS Z3, Z1, Z4 // 1 − s = e·s without cancellation
+	VMINPS Z9, Z4, Z4 // e = +Inf: Inf·0 = NaN → 1
+	VFMADD213PS.BCST one<>(SB), Z0, Z4 // 1 + x(1−s)
+	VMULPS Z3, Z4, Z4
+	VFMADD231PS Z4, Z5, Z6
+	VMOVUPS Z6, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, BX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  sibLoop
+
+sibDone:
+	VZEROUPPER
+	RET
+
+// func lnStatsAVX512(x *float32, n int) (mean, ss float32)
+TEXT ·lnStatsAVX512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Z10, Z10, Z10
+	MOVQ SI, DI
+	MOVQ CX, DX
+	MASKINIT
+
+lsSumLoop:
+	MASKSTEP(DX, lsSumBody, lsSumDone)
+
+lsSumBody:
+	VMOVUPS.Z (DI), K1, Z0
+	VADDPS Z0, Z10, Z10
+	ADDQ $64, DI
+	SUBQ $16, DX
+	JMP  lsSumLoop
+
+lsSumDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VCVTSI2SSQ CX, X11, X11
+	VDIVSS X11, X10, X10
+	VMOVSS X10, mean+16(FP)
+	VBROADCASTSS X10, Z8
+	VXORPS Z10, Z10, Z10
+	MASKINIT
+
+lsVarLoop:
+	MASKSTEP(CX, lsVarBody, lsVarDone)
+
+lsVarBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z8, Z0, Z0
+	VFMADD231PS Z0, Z0, K1, Z10
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  lsVarLoop
+
+lsVarDone:
+	HSUM(Z10, Y10, X10, Y11, X11)
+	VMOVSS X10, ss+20(FP)
+	VZEROUPPER
+	RET
+
+// func lnApplyAVX512(y, x, w, b *float32, n int, mean, rstd float32)
+TEXT ·lnApplyAVX512(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), R8
+	MOVQ b+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS mean+40(FP), Z8
+	VBROADCASTSS rstd+44(FP), Z9
+	MASKINIT
+
+laLoop:
+	MASKSTEP(CX, laBody, laDone)
+
+laBody:
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS Z8, Z0, Z0
+	VMULPS Z9, Z0, Z0
+	TESTQ R8, R8
+	JZ    laNoW
+	VMULPS.Z (R8), Z0, K1, Z0
+	ADDQ $64, R8
+
+laNoW:
+	TESTQ R9, R9
+	JZ    laNoB
+	VADDPS.Z (R9), Z0, K1, Z0
+	ADDQ $64, R9
+
+laNoB:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  laLoop
+
+laDone:
+	VZEROUPPER
+	RET
+
+// func lnBackwardAVX512(dx, dw, db, dy, x, w *float32, n int, mean, rstd float32)
+TEXT ·lnBackwardAVX512(SB), NOSPLIT, $0-64
+	MOVQ dx+0(FP), R10
+	MOVQ dw+8(FP), R11
+	MOVQ db+16(FP), R12
+	MOVQ dy+24(FP), BX
+	MOVQ x+32(FP), SI
+	MOVQ w+40(FP), R8
+	MOVQ n+48(FP), CX
+	VBROADCASTSS mean+56(FP), Z8
+	VBROADCASTSS rstd+60(FP), Z9
+
+	// Pass 1: Z10 = Σ g, Z11 = Σ g⊙x̂ with g = dy⊙w, x̂ = (x − μ)·rstd.
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ BX, DX
+	MOVQ SI, DI
+	MOVQ R8, R9
+	MOVQ CX, R13
+	MASKINIT
+
+lb1Loop:
+	MASKSTEP(R13, lb1Body, lb1Done)
+
+lb1Body:
+	VMOVUPS.Z (DX), K1, Z0
+	TESTQ R9, R9
+	JZ    lb1NoW
+	VMULPS.Z (R9), Z0, K1, Z0
+	ADDQ $64, R9
+
+lb1NoW:
+	VMOVUPS.Z (DI), K1, Z1
+	VSUBPS Z8, Z1, Z1
+	VMULPS Z9, Z1, Z1
+	VADDPS Z0, Z10, K1, Z10
+	VFMADD231PS Z1, Z0, K1, Z11
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, R13
+	JMP  lb1Loop
+
+lb1Done:
+	VCVTSI2SSQ CX, X12, X12
+	HSUM(Z10, Y10, X10, Y13, X13)
+	HSUM(Z11, Y11, X11, Y13, X13)
+	VDIVSS X12, X10, X10
+	VDIVSS X12, X11, X11
+	VBROADCASTSS X10, Z10
+	VBROADCASTSS X11, Z11
+	MASKINIT
+
+	// Pass 2.
+lb2Loop:
+	MASKSTEP(CX, lb2Body, lb2Done)
+
+lb2Body:
+	VMOVUPS.Z (BX), K1, Z0 // dy
+	VMOVUPS.Z (SI), K1, Z1
+	VSUBPS Z8, Z1, Z1
+	VMULPS Z9, Z1, Z1 // x̂
+	TESTQ R12, R12
+	JZ    lb2NoDB
+	VMOVUPS.Z (R12), K1, Z2
+	VADDPS Z0, Z2, Z2
+	VMOVUPS Z2, K1, (R12)
+	ADDQ $64, R12
+
+lb2NoDB:
+	TESTQ R11, R11
+	JZ    lb2NoDW
+	VMOVUPS.Z (R11), K1, Z2
+	VFMADD231PS Z1, Z0, Z2
+	VMOVUPS Z2, K1, (R11)
+	ADDQ $64, R11
+
+lb2NoDW:
+	VMOVAPS Z0, Z3
+	TESTQ R8, R8
+	JZ    lb2NoW
+	VMULPS.Z (R8), Z0, K1, Z3
+	ADDQ $64, R8
+
+lb2NoW:
+	TESTQ R10, R10
+	JZ    lb2Next
+	VSUBPS Z10, Z3, Z3
+	VFNMADD231PS Z11, Z1, Z3
+	VMULPS Z9, Z3, Z3
+	VMOVUPS.Z (R10), K1, Z2
+	VADDPS Z3, Z2, Z2
+	VMOVUPS Z2, K1, (R10)
+	ADDQ $64, R10
+
+lb2Next:
+	ADDQ $64, BX
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  lb2Loop
+
+lb2Done:
+	VZEROUPPER
+	RET

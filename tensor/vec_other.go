@@ -1,0 +1,77 @@
+//go:build !amd64 || purego
+
+package tensor
+
+import "unsafe"
+
+// Portable build: no assembly kernels. The *AVX512 stubs only keep vec.go
+// compiling; useAVX512 is false so they are never reached.
+
+var haveAVX512 = false
+
+var useAVX512 = false
+
+func vecSlice(p *float32, n int) []float32 {
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice(p, n)
+}
+
+func axpyAVX512(alpha float32, x, y *float32, n int) {
+	axpyGeneric(alpha, vecSlice(x, n), vecSlice(y, n))
+}
+func scaleAVX512(alpha float32, x *float32, n int) { scaleGeneric(alpha, vecSlice(x, n)) }
+func addAVX512(dst, a, b *float32, n int) {
+	addGeneric(vecSlice(dst, n), vecSlice(a, n), vecSlice(b, n))
+}
+func mulAVX512(dst, a, b *float32, n int) {
+	mulGeneric(vecSlice(dst, n), vecSlice(a, n), vecSlice(b, n))
+}
+func dotAVX512(a, b *float32, n int) float32 { return dotGeneric(vecSlice(a, n), vecSlice(b, n)) }
+func sumAVX512(x *float32, n int) float32    { return sumGeneric(vecSlice(x, n)) }
+func maxAVX512(x *float32, n int) float32    { return maxGeneric(vecSlice(x, n)) }
+func expAVX512(dst, x *float32, n int)       { expGeneric(vecSlice(dst, n), vecSlice(x, n)) }
+func softmaxRowAVX512(x *float32, n int)     { softmaxRowGeneric(vecSlice(x, n)) }
+func softmaxRowBackwardAVX512(dx, y, dy *float32, n int) {
+	softmaxRowBackwardGeneric(vecSlice(dx, n), vecSlice(y, n), vecSlice(dy, n))
+}
+func geluAVX512(dst, x *float32, n int) { geluGeneric(vecSlice(dst, n), vecSlice(x, n)) }
+func geluBackwardAVX512(dx, x, dy *float32, n int) {
+	geluBackwardGeneric(vecSlice(dx, n), vecSlice(x, n), vecSlice(dy, n))
+}
+func geluTanhAVX512(dst, x *float32, n int) { geluTanhGeneric(vecSlice(dst, n), vecSlice(x, n)) }
+func geluTanhBackwardAVX512(dx, x, dy *float32, n int) {
+	geluTanhBackwardGeneric(vecSlice(dx, n), vecSlice(x, n), vecSlice(dy, n))
+}
+func siluAVX512(dst, x *float32, n int) { siluGeneric(vecSlice(dst, n), vecSlice(x, n)) }
+func siluBackwardAVX512(dx, x, dy *float32, n int) {
+	siluBackwardGeneric(vecSlice(dx, n), vecSlice(x, n), vecSlice(dy, n))
+}
+
+func lnStatsAVX512(x *float32, n int) (mean, ss float32) {
+	xs := vecSlice(x, n)
+	mean = sumGeneric(xs) / float32(n)
+	for _, v := range xs {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, ss
+}
+
+func lnApplyAVX512(y, x, w, b *float32, n int, mean, rstd float32) {
+	ys, xs, ws, bs := vecSlice(y, n), vecSlice(x, n), vecSlice(w, n), vecSlice(b, n)
+	for i, v := range xs {
+		o := (v - mean) * rstd
+		if ws != nil {
+			o *= ws[i]
+		}
+		if bs != nil {
+			o += bs[i]
+		}
+		ys[i] = o
+	}
+}
+
+func lnBackwardAVX512(dx, dw, db, dy, x, w *float32, n int, mean, rstd float32) {
+	layerNormRowBackwardGeneric(vecSlice(dx, n), vecSlice(dw, n), vecSlice(db, n), vecSlice(dy, n), vecSlice(x, n), vecSlice(w, n), mean, rstd)
+}

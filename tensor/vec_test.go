@@ -1,0 +1,739 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Tests compare every kernel, on the dispatching path (assembly where the CPU
+// has it) and on the forced portable path, against float64 math on random
+// lengths 0..300 (all tail sizes), random offsets, extreme values, and check
+// that no element outside the slice is written.
+
+var inf = math.Inf(1)
+
+// forEachPath runs f once with the portable path forced and, when the CPU
+// supports it, once with the assembly path.
+func forEachPath(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	old := useAVX512
+	defer func() { useAVX512 = old }()
+	useAVX512 = false
+	t.Run("generic", f)
+	if haveAVX512 {
+		useAVX512 = true
+		t.Run("avx512", f)
+	}
+}
+
+// vecBuf returns a length-n window at a random offset of a larger buffer
+// whose other elements hold a sentinel, and a check that they still do.
+func vecBuf(rng *rand.Rand, n int) ([]float32, func(t *testing.T, name string)) {
+	off := rng.IntN(17)
+	buf := make([]float32, off+n+17)
+	const sentinel = -12345.5
+	for i := range buf {
+		buf[i] = sentinel
+	}
+	check := func(t *testing.T, name string) {
+		t.Helper()
+		for i, v := range buf {
+			if (i < off || i >= off+n) && v != sentinel {
+				t.Fatalf("%s n=%d: wrote outside the slice at %d (offset %d)", name, n, i, off)
+			}
+		}
+	}
+	return buf[off : off+n], check
+}
+
+func randInto(rng *rand.Rand, x []float32, lo, hi float64) {
+	for i := range x {
+		x[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+}
+
+// specials are extreme inputs mixed into the random vectors.
+var specials = []float32{0, float32(math.Copysign(0, -1)), 1, -1, 1e-40, -1e-40, 1e-20, -1e-20,
+	3, -3, 5.5, -5.5, 10, -10, 20, -20, 87, -87, 88.7, 89, -103, -104, -110, 1e4, -1e4, 1e30, -1e30,
+	float32(inf), float32(-inf), float32(math.NaN())}
+
+// closeTo reports whether got matches want within abs + rel·|want|, with NaN
+// matching NaN and infinities matching exactly.
+func closeTo(got float32, want, abs, rel float64) bool {
+	g := float64(got)
+	switch {
+	case math.IsNaN(want):
+		return math.IsNaN(g)
+	case math.IsInf(want, 0):
+		return g == want
+	}
+	return math.Abs(g-want) <= abs+rel*math.Abs(want)
+}
+
+// accuracy accumulates the max abs error, the max rel error over |want| > 1e-30
+// and the max rel error over |want| ≥ 1e-3 (outside far tails and subnormals).
+type accuracy struct{ abs, rel, rel3 float64 }
+
+func (a *accuracy) add(got float32, want float64) {
+	if math.IsNaN(want) || math.IsInf(want, 0) {
+		return
+	}
+	d := math.Abs(float64(got) - want)
+	a.abs = max(a.abs, d)
+	if math.Abs(want) > 1e-30 {
+		a.rel = max(a.rel, d/math.Abs(want))
+	}
+	if math.Abs(want) >= 1e-3 {
+		a.rel3 = max(a.rel3, d/math.Abs(want))
+	}
+}
+
+type unaryCase struct {
+	name     string
+	f        func(dst, x []float32)
+	ref      func(x float64) float64
+	lo, hi   float64
+	abs, rel float64
+}
+
+func gelu64(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+func geluTanh64(x float64) float64 {
+	return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+0.044715*x*x*x)))
+}
+func silu64(x float64) float64 { return x / (1 + math.Exp(-x)) }
+
+// deriv is a float64 central difference, used as the truth for backward kernels.
+func deriv(f func(float64) float64, x float64) float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return math.NaN()
+	}
+	h := 1e-6 * max(1, math.Abs(x))
+	return (f(x+h) - f(x-h)) / (2 * h)
+}
+
+var unaryCases = []unaryCase{
+	{"Exp", Exp, math.Exp, -100, 90, 1e-37, 2e-6},
+	{"GELU", GELU, gelu64, -12, 12, 1.2e-6, 4e-7},
+	{"GELUTanh", GELUTanh, geluTanh64, -12, 12, 1e-6, 1e-6},
+	{"SiLU", SiLU, silu64, -30, 30, 1e-6, 1e-6},
+}
+
+func TestUnaryKernels(t *testing.T) {
+	for _, c := range unaryCases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				var acc accuracy
+				for n := 0; n <= 300; n++ {
+					x := make([]float32, n)
+					randInto(rng, x, c.lo, c.hi)
+					for i := range x {
+						if rng.IntN(8) == 0 {
+							x[i] = specials[rng.IntN(len(specials))]
+						}
+					}
+					dst, check := vecBuf(rng, n)
+					c.f(dst, x)
+					check(t, c.name)
+					for i, v := range x {
+						want := c.ref(float64(v))
+						if math.Abs(want) > math.MaxFloat32 && !math.IsInf(want, 0) {
+							want = math.Copysign(inf, want) // overflows float32
+						}
+						if c.name == "Exp" && want < 1.2e-38 && want > 0 {
+							// Subnormal results: absolute error only.
+							if math.Abs(float64(dst[i])-want) > 2e-45 {
+								t.Fatalf("%s(%g) = %g, want %g", c.name, v, dst[i], want)
+							}
+							continue
+						}
+						if math.IsNaN(want) && !(math.IsInf(float64(v), 0) || math.IsNaN(float64(v))) {
+							continue // the float64 reference itself overflowed
+						}
+						if !closeTo(dst[i], want, c.abs, c.rel) {
+							t.Fatalf("%s(%g) = %g, want %g (err %g)", c.name, v, dst[i], want, float64(dst[i])-want)
+						}
+						acc.add(dst[i], want)
+					}
+				}
+				t.Logf("max abs err %.3g, max rel err %.3g (%.3g where |y| ≥ 1e-3)", acc.abs, acc.rel, acc.rel3)
+			})
+		})
+	}
+}
+
+// TestExpSpecial checks the documented limits: e^−∞ = 0, e^+∞ = +Inf, NaN.
+func TestExpSpecial(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		x := []float32{float32(-inf), float32(inf), float32(math.NaN()), -200, 200, 0}
+		want := []float64{0, inf, math.NaN(), 0, inf, 1}
+		dst := make([]float32, len(x))
+		Exp(dst, x)
+		for i := range x {
+			if !closeTo(dst[i], want[i], 0, 0) {
+				t.Errorf("Exp(%g) = %g, want %g", x[i], dst[i], want[i])
+			}
+		}
+	})
+}
+
+type backwardCase struct {
+	name     string
+	f        func(dx, x, dy []float32)
+	fwd      func(float64) float64
+	lo, hi   float64
+	abs, rel float64
+}
+
+var backwardCases = []backwardCase{
+	{"GELUBackward", GELUBackward, gelu64, -12, 12, 2e-6, 2e-6},
+	{"GELUTanhBackward", GELUTanhBackward, geluTanh64, -12, 12, 2e-6, 2e-6},
+	{"SiLUBackward", SiLUBackward, silu64, -30, 30, 2e-6, 2e-6},
+}
+
+func TestBackwardKernels(t *testing.T) {
+	for _, c := range backwardCases {
+		t.Run(c.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(3, 4))
+				var acc accuracy
+				for n := 0; n <= 300; n++ {
+					x := make([]float32, n)
+					dy := make([]float32, n)
+					randInto(rng, x, c.lo, c.hi)
+					randInto(rng, dy, -1, 1)
+					for i := range x {
+						if rng.IntN(8) == 0 {
+							x[i] = specials[rng.IntN(len(specials))]
+						}
+					}
+					dx, check := vecBuf(rng, n)
+					randInto(rng, dx, -1, 1)
+					dx0 := append([]float32(nil), dx...)
+					c.f(dx, x, dy)
+					check(t, c.name)
+					for i, v := range x {
+						xv := float64(v)
+						if math.IsInf(xv, 0) || math.IsNaN(xv) || math.Abs(xv) > 1e3 {
+							continue // the reference derivative is not meaningful there
+						}
+						// Tolerances scale with |dy|·(1 + |x|) for the derivative
+						// (the finite difference itself is accurate to ~1e-9).
+						want := float64(dx0[i]) + float64(dy[i])*deriv(c.fwd, xv)
+						tol := c.abs * (1 + math.Abs(float64(dy[i]))*(1+math.Abs(xv)/8))
+						if !closeTo(dx[i], want, tol, c.rel) {
+							t.Fatalf("%s x=%g dy=%g dx0=%g: got %g, want %g", c.name, v, dy[i], dx0[i], dx[i], want)
+						}
+						acc.add(dx[i]-dx0[i], want-float64(dx0[i]))
+					}
+				}
+				t.Logf("max abs err of the dx increment %.3g", acc.abs)
+			})
+		})
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for n := 0; n <= 300; n++ {
+			a := make([]float32, n)
+			b := make([]float32, n)
+			randInto(rng, a, -10, 10)
+			randInto(rng, b, -10, 10)
+			alpha := float32(rng.NormFloat64())
+
+			dst, check := vecBuf(rng, n)
+			Add(dst, a, b)
+			check(t, "Add")
+			for i := range a {
+				if dst[i] != a[i]+b[i] {
+					t.Fatalf("Add n=%d i=%d: %g, want %g", n, i, dst[i], a[i]+b[i])
+				}
+			}
+			dst, check = vecBuf(rng, n)
+			Mul(dst, a, b)
+			check(t, "Mul")
+			for i := range a {
+				if dst[i] != a[i]*b[i] {
+					t.Fatalf("Mul n=%d i=%d: %g, want %g", n, i, dst[i], a[i]*b[i])
+				}
+			}
+			dst, check = vecBuf(rng, n)
+			copy(dst, a)
+			Scale(alpha, dst)
+			check(t, "Scale")
+			for i := range a {
+				if dst[i] != alpha*a[i] {
+					t.Fatalf("Scale n=%d i=%d: %g, want %g", n, i, dst[i], alpha*a[i])
+				}
+			}
+			dst, check = vecBuf(rng, n)
+			copy(dst, b)
+			Axpy(alpha, a, dst)
+			check(t, "Axpy")
+			for i := range a {
+				want := float64(b[i]) + float64(alpha)*float64(a[i])
+				if !closeTo(dst[i], want, 1e-6*(math.Abs(float64(b[i]))+math.Abs(float64(alpha*a[i]))), 0) {
+					t.Fatalf("Axpy n=%d i=%d: %g, want %g", n, i, dst[i], want)
+				}
+			}
+			// In-place aliasing: dst = a.
+			c := append([]float32(nil), a...)
+			Add(c, c, b)
+			for i := range a {
+				if c[i] != a[i]+b[i] {
+					t.Fatalf("Add aliased n=%d i=%d", n, i)
+				}
+			}
+		}
+	})
+}
+
+func TestReductions(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for n := 0; n <= 300; n++ {
+			a := make([]float32, n)
+			b := make([]float32, n)
+			randInto(rng, a, -10, 10)
+			randInto(rng, b, -10, 10)
+			var dot, sum, mag, smag float64
+			m := float32(math.Inf(-1))
+			for i := range a {
+				dot += float64(a[i]) * float64(b[i])
+				mag += math.Abs(float64(a[i]) * float64(b[i]))
+				sum += float64(a[i])
+				smag += math.Abs(float64(a[i]))
+				m = max(m, a[i])
+			}
+			if got := Dot(a, b); !closeTo(got, dot, 1e-6*mag, 0) {
+				t.Fatalf("Dot n=%d: %g, want %g", n, got, dot)
+			}
+			if got := Sum(a); !closeTo(got, sum, 1e-6*smag, 0) {
+				t.Fatalf("Sum n=%d: %g, want %g", n, got, sum)
+			}
+			if got := Max(a); got != m {
+				t.Fatalf("Max n=%d: %g, want %g", n, got, m)
+			}
+			// NaNs are skipped by Max; an all-NaN slice gives −Inf.
+			if n > 0 {
+				a[rng.IntN(n)] = float32(math.NaN())
+				want := float32(math.Inf(-1))
+				for _, v := range a {
+					if v > want {
+						want = v
+					}
+				}
+				if got := Max(a); got != want {
+					t.Fatalf("Max with NaN n=%d: %g, want %g", n, got, want)
+				}
+				for i := range a {
+					a[i] = float32(math.NaN())
+				}
+				if got := Max(a); !math.IsInf(float64(got), -1) {
+					t.Fatalf("Max of NaNs n=%d: %g", n, got)
+				}
+			}
+		}
+	})
+}
+
+func softmax64(x []float32) []float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = max(m, float64(v))
+	}
+	y := make([]float64, len(x))
+	var s float64
+	for i, v := range x {
+		y[i] = math.Exp(float64(v) - m)
+		s += y[i]
+	}
+	for i := range y {
+		y[i] /= s
+	}
+	return y
+}
+
+func TestSoftmaxRow(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		var acc accuracy
+		for n := 0; n <= 300; n++ {
+			for _, scale := range []float64{1, 30} {
+				x, check := vecBuf(rng, n)
+				for i := range x {
+					x[i] = float32(scale * rng.NormFloat64())
+					if i > 0 && rng.IntN(4) == 0 {
+						x[i] = float32(-inf) // causal-mask style entries
+					}
+				}
+				want := softmax64(x)
+				SoftmaxRow(x)
+				check(t, "SoftmaxRow")
+				for i := range x {
+					if !closeTo(x[i], want[i], 1e-7, 2e-6) {
+						t.Fatalf("SoftmaxRow n=%d i=%d: %g, want %g", n, i, x[i], want[i])
+					}
+					acc.add(x[i], want[i])
+				}
+			}
+		}
+		t.Logf("max abs err %.3g, max rel err %.3g", acc.abs, acc.rel)
+		// An all −Inf row has no defined softmax: NaN, as in the reference.
+		x := []float32{float32(-inf), float32(-inf), float32(-inf)}
+		SoftmaxRow(x)
+		for _, v := range x {
+			if !math.IsNaN(float64(v)) {
+				t.Fatalf("all −Inf row: %v", x)
+			}
+		}
+	})
+}
+
+func TestSoftmaxRowBackward(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for n := 0; n <= 300; n++ {
+			x := make([]float32, n)
+			dy := make([]float32, n)
+			randInto(rng, x, -3, 3)
+			randInto(rng, dy, -1, 1)
+			y := append([]float32(nil), x...)
+			SoftmaxRow(y)
+			dx, check := vecBuf(rng, n)
+			randInto(rng, dx, -1, 1)
+			dx0 := append([]float32(nil), dx...)
+			SoftmaxRowBackward(dx, y, dy)
+			check(t, "SoftmaxRowBackward")
+			var s float64
+			for i := range y {
+				s += float64(dy[i]) * float64(y[i])
+			}
+			for i := range y {
+				want := float64(dx0[i]) + float64(y[i])*(float64(dy[i])-s)
+				if !closeTo(dx[i], want, 1e-6, 1e-6) {
+					t.Fatalf("n=%d i=%d: %g, want %g", n, i, dx[i], want)
+				}
+			}
+		}
+	})
+}
+
+// TestSoftmaxRowBackwardFD checks the documented gradient against central
+// differences of L = Σ dy⊙softmax(x) (float64 softmax, so the check is tight).
+func TestSoftmaxRowBackwardFD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	n := 37
+	x := make([]float32, n)
+	dy := make([]float32, n)
+	randInto(rng, x, -2, 2)
+	randInto(rng, dy, -1, 1)
+	y := append([]float32(nil), x...)
+	SoftmaxRow(y)
+	dx := make([]float32, n)
+	SoftmaxRowBackward(dx, y, dy)
+	loss := func(x []float32) float64 {
+		var l float64
+		for i, v := range softmax64(x) {
+			l += float64(dy[i]) * v
+		}
+		return l
+	}
+	for i := range x {
+		old := x[i]
+		const h = 1e-2
+		x[i] = old + h
+		lp := loss(x)
+		x[i] = old - h
+		lm := loss(x)
+		x[i] = old
+		fd := (lp - lm) / (2 * h)
+		if math.Abs(fd-float64(dx[i])) > 1e-4 {
+			t.Fatalf("i=%d: analytic %g, finite difference %g", i, dx[i], fd)
+		}
+	}
+}
+
+func layerNorm64(x, w, b []float32, eps float32) (y []float64, mean, rstd float64) {
+	n := float64(len(x))
+	for _, v := range x {
+		mean += float64(v)
+	}
+	mean /= n
+	var vr float64
+	for _, v := range x {
+		vr += (float64(v) - mean) * (float64(v) - mean)
+	}
+	rstd = 1 / math.Sqrt(vr/n+float64(eps))
+	y = make([]float64, len(x))
+	for i, v := range x {
+		y[i] = (float64(v) - mean) * rstd
+		if w != nil {
+			y[i] *= float64(w[i])
+		}
+		if b != nil {
+			y[i] += float64(b[i])
+		}
+	}
+	return y, mean, rstd
+}
+
+func TestLayerNormRow(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(15, 16))
+		for n := 1; n <= 300; n++ {
+			x := make([]float32, n)
+			w := make([]float32, n)
+			b := make([]float32, n)
+			randInto(rng, x, -3, 5)
+			randInto(rng, w, 0.5, 1.5)
+			randInto(rng, b, -1, 1)
+			for mode := range 4 {
+				ww, bb := w, b
+				if mode&1 != 0 {
+					ww = nil
+				}
+				if mode&2 != 0 {
+					bb = nil
+				}
+				y, check := vecBuf(rng, n)
+				mean, rstd := LayerNormRow(y, x, ww, bb, 1e-5)
+				check(t, "LayerNormRow")
+				want, wm, wr := layerNorm64(x, ww, bb, 1e-5)
+				if !closeTo(mean, wm, 1e-6, 1e-6) || !closeTo(rstd, wr, 0, 1e-5) {
+					t.Fatalf("n=%d mode=%d: mean, rstd %g %g, want %g %g", n, mode, mean, rstd, wm, wr)
+				}
+				for i := range y {
+					if !closeTo(y[i], want[i], 1e-5, 1e-5) {
+						t.Fatalf("n=%d mode=%d i=%d: %g, want %g", n, mode, i, y[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestLayerNormRowBackward(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for n := 1; n <= 300; n++ {
+			x := make([]float32, n)
+			w := make([]float32, n)
+			dy := make([]float32, n)
+			randInto(rng, x, -3, 5)
+			randInto(rng, w, 0.5, 1.5)
+			randInto(rng, dy, -1, 1)
+			for mode := range 16 {
+				ww := w
+				if mode&8 != 0 {
+					ww = nil
+				}
+				_, mean64, rstd64 := layerNorm64(x, nil, nil, 1e-5)
+				mean, rstd := float32(mean64), float32(rstd64)
+				var sg, sgx float64
+				xh := make([]float64, n)
+				g := make([]float64, n)
+				for i := range x {
+					xh[i] = (float64(x[i]) - float64(mean)) * float64(rstd)
+					g[i] = float64(dy[i])
+					if ww != nil {
+						g[i] *= float64(ww[i])
+					}
+					sg += g[i]
+					sgx += g[i] * xh[i]
+				}
+				sg /= float64(n)
+				sgx /= float64(n)
+				bufs := make([][]float32, 3)
+				inits := make([][]float32, 3)
+				checks := make([]func(*testing.T, string), 3)
+				for k := range bufs {
+					if mode&(1<<k) != 0 {
+						continue // nil output
+					}
+					bufs[k], checks[k] = vecBuf(rng, n)
+					randInto(rng, bufs[k], -1, 1)
+					inits[k] = append([]float32(nil), bufs[k]...)
+				}
+				LayerNormRowBackward(bufs[0], bufs[1], bufs[2], dy, x, ww, mean, rstd)
+				for k := range bufs {
+					if bufs[k] == nil {
+						continue
+					}
+					checks[k](t, "LayerNormRowBackward")
+					for i := range x {
+						var want float64
+						switch k {
+						case 0:
+							want = float64(rstd) * (g[i] - sg - xh[i]*sgx)
+						case 1:
+							want = float64(dy[i]) * xh[i]
+						case 2:
+							want = float64(dy[i])
+						}
+						want += float64(inits[k][i])
+						if !closeTo(bufs[k][i], want, 2e-5, 1e-5) {
+							t.Fatalf("n=%d mode=%d out=%d i=%d: %g, want %g", n, mode, k, i, bufs[k][i], want)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestLayerNormRowBackwardFD checks dx, dw, db against central differences of
+// L = Σ dy⊙LayerNormRow(x, w, b) computed in float64.
+func TestLayerNormRowBackwardFD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	n := 23
+	x, w, b, dy := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	randInto(rng, x, -2, 2)
+	randInto(rng, w, 0.5, 1.5)
+	randInto(rng, b, -1, 1)
+	randInto(rng, dy, -1, 1)
+	y := make([]float32, n)
+	mean, rstd := LayerNormRow(y, x, w, b, 1e-5)
+	dx, dw, db := make([]float32, n), make([]float32, n), make([]float32, n)
+	LayerNormRowBackward(dx, dw, db, dy, x, w, mean, rstd)
+	loss := func() float64 {
+		y, _, _ := layerNorm64(x, w, b, 1e-5)
+		var l float64
+		for i := range y {
+			l += float64(dy[i]) * y[i]
+		}
+		return l
+	}
+	for _, p := range []struct {
+		name string
+		v, g []float32
+	}{{"x", x, dx}, {"w", w, dw}, {"b", b, db}} {
+		for i := range p.v {
+			old := p.v[i]
+			const h = 1e-2
+			p.v[i] = old + h
+			lp := loss()
+			p.v[i] = old - h
+			lm := loss()
+			p.v[i] = old
+			fd := (lp - lm) / (2 * h)
+			if math.Abs(fd-float64(p.g[i])) > 2e-3*(1+math.Abs(fd)) {
+				t.Fatalf("d%s[%d]: analytic %g, finite difference %g", p.name, i, p.g[i], fd)
+			}
+		}
+	}
+}
+
+// Benchmarks: ns/element on the portable and the assembly path, per size.
+
+var benchSizes = []int{197, 768, 1 << 16}
+
+func benchVec(b *testing.B, run func(n int) func()) {
+	old := useAVX512
+	defer func() { useAVX512 = old }()
+	paths := []bool{false}
+	if haveAVX512 {
+		paths = append(paths, true)
+	}
+	for _, n := range benchSizes {
+		for _, asm := range paths {
+			name := "generic"
+			if asm {
+				name = "avx512"
+			}
+			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
+				useAVX512 = asm
+				f := run(n)
+				b.ResetTimer()
+				for range b.N {
+					f()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/elem")
+			})
+		}
+	}
+}
+
+func benchInputs(n int) (x, y, z []float32) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	x, y, z = make([]float32, n), make([]float32, n), make([]float32, n)
+	randInto(rng, x, -4, 4)
+	randInto(rng, y, -1, 1)
+	randInto(rng, z, -1, 1)
+	return
+}
+
+var sinkF32 float32
+
+func BenchmarkAxpy(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, _ := benchInputs(n); return func() { Axpy(1e-3, x, y) } })
+}
+func BenchmarkScale(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, _ := benchInputs(n); return func() { Scale(1, x) } })
+}
+func BenchmarkAdd(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, z := benchInputs(n); return func() { Add(z, x, y) } })
+}
+func BenchmarkMul(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, z := benchInputs(n); return func() { Mul(z, x, y) } })
+}
+func BenchmarkDot(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, _ := benchInputs(n); return func() { sinkF32 = Dot(x, y) } })
+}
+func BenchmarkSum(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, _ := benchInputs(n); return func() { sinkF32 = Sum(x) } })
+}
+func BenchmarkMax(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, _ := benchInputs(n); return func() { sinkF32 = Max(x) } })
+}
+func BenchmarkExp(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, z := benchInputs(n); return func() { Exp(z, x) } })
+}
+func BenchmarkSoftmaxRow(b *testing.B) {
+	benchVec(b, func(n int) func() {
+		x, _, z := benchInputs(n)
+		return func() { copy(z, x); SoftmaxRow(z) }
+	})
+}
+func BenchmarkSoftmaxRowBackward(b *testing.B) {
+	benchVec(b, func(n int) func() {
+		x, y, z := benchInputs(n)
+		return func() { SoftmaxRowBackward(z, x, y) }
+	})
+}
+func BenchmarkGELU(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, z := benchInputs(n); return func() { GELU(z, x) } })
+}
+func BenchmarkGELUBackward(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, z := benchInputs(n); return func() { GELUBackward(z, x, y) } })
+}
+func BenchmarkGELUTanh(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, z := benchInputs(n); return func() { GELUTanh(z, x) } })
+}
+func BenchmarkGELUTanhBackward(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, z := benchInputs(n); return func() { GELUTanhBackward(z, x, y) } })
+}
+func BenchmarkSiLU(b *testing.B) {
+	benchVec(b, func(n int) func() { x, _, z := benchInputs(n); return func() { SiLU(z, x) } })
+}
+func BenchmarkSiLUBackward(b *testing.B) {
+	benchVec(b, func(n int) func() { x, y, z := benchInputs(n); return func() { SiLUBackward(z, x, y) } })
+}
+func BenchmarkLayerNormRow(b *testing.B) {
+	benchVec(b, func(n int) func() {
+		x, w, z := benchInputs(n)
+		bias := make([]float32, n)
+		return func() { LayerNormRow(z, x, w, bias, 1e-5) }
+	})
+}
+func BenchmarkLayerNormRowBackward(b *testing.B) {
+	benchVec(b, func(n int) func() {
+		x, dy, w := benchInputs(n)
+		dx, dw, db := make([]float32, n), make([]float32, n), make([]float32, n)
+		return func() { LayerNormRowBackward(dx, dw, db, dy, x, w, 0.1, 1.2) }
+	})
+}

@@ -1,0 +1,117 @@
+package data
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ResolveOptions configures Resolve for specs that need choices.
+type ResolveOptions struct {
+	// H, W, Channels, Interp: for folder: specs, see FolderOptions.
+	H, W     int
+	Channels int
+	Interp   Interp
+	// Seed draws the stratified 20% test hold-out when a spec names only
+	// training data (folder: without train/ and test/, idx: with 2 files).
+	Seed uint64
+}
+
+// TestHoldout is the fraction of a training-only source held out as test.
+const TestHoldout = 0.2
+
+// Resolve loads the training and test splits named by spec (see the
+// package documentation for the syntax), with default options.
+func Resolve(spec string) (train, test *Dataset, err error) {
+	return ResolveWith(spec, ResolveOptions{})
+}
+
+// ResolveWith is Resolve with options.
+func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err error) {
+	kind, arg, hasArg := strings.Cut(spec, ":")
+	switch {
+	case !hasArg && (spec == "fashion-mnist" || spec == "fashion_mnist" || spec == "fmnist"):
+		return FashionMNIST()
+	case !hasArg && spec == "mnist":
+		return MNIST()
+	case kind == "folder" && arg != "":
+		return resolveFolder(arg, opt)
+	case kind == "idx" && arg != "":
+		return resolveIDX(arg, opt)
+	}
+	return nil, nil, dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+}
+
+func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {
+	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp}
+	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")
+	if isDir(trainDir) && isDir(testDir) {
+		if train, err = LoadFolder(trainDir, fo); err != nil {
+			return nil, nil, err
+		}
+		// The test split follows the training split's classes, size and
+		// channels, so labels and shapes agree.
+		fo.Classes, fo.H, fo.W, fo.Channels = train.Classes, train.H, train.W, train.C
+		if test, err = LoadFolder(testDir, fo); err != nil {
+			return nil, nil, err
+		}
+		name := filepath.Base(filepath.Clean(dir))
+		train.Name, test.Name = name, name
+		return train, test, nil
+	}
+	if isDir(trainDir) != isDir(testDir) {
+		return nil, nil, dataErr("image folder %s: has one of train/ and test/ but not the other", dir)
+	}
+	all, err := LoadFolder(dir, fo)
+	if err != nil {
+		return nil, nil, err
+	}
+	return holdoutTest(all, opt.Seed)
+}
+
+func resolveIDX(arg string, opt ResolveOptions) (train, test *Dataset, err error) {
+	files := strings.Split(arg, ",")
+	switch len(files) {
+	case 2:
+		name := strings.TrimSuffix(filepath.Base(files[0]), ".gz")
+		all, err := LoadIDX(name, files[0], files[1], nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return holdoutTest(all, opt.Seed)
+	case 4:
+		name := strings.TrimSuffix(filepath.Base(files[0]), ".gz")
+		if train, err = LoadIDX(name, files[0], files[1], nil); err != nil {
+			return nil, nil, err
+		}
+		if test, err = LoadIDX(name, files[2], files[3], train.Classes); err != nil {
+			return nil, nil, err
+		}
+		if test.C != train.C || test.H != train.H || test.W != train.W {
+			return nil, nil, dataErr("idx: train images are %dx%dx%d but test images %dx%dx%d",
+				train.C, train.H, train.W, test.C, test.H, test.W)
+		}
+		return train, test, nil
+	}
+	return nil, nil, dataErr("idx spec needs 2 or 4 comma-separated files, got %d in %q", len(files), arg)
+}
+
+// holdoutTest splits a training-only source: a seeded stratified
+// TestHoldout fraction becomes test, the rest train.
+func holdoutTest(all *Dataset, seed uint64) (train, test *Dataset, err error) {
+	scheme := fmt.Sprintf("holdout:%g", TestHoldout)
+	seed ^= 0x74657374 // decorrelate from val draws made later with the same seed
+	if train, err = Split(all, nil, "train", scheme, seed); err != nil {
+		return nil, nil, fmt.Errorf("holding out a test split of %q: %w", all.Name, err)
+	}
+	if test, err = Split(all, nil, "val", scheme, seed); err != nil {
+		return nil, nil, fmt.Errorf("holding out a test split of %q: %w", all.Name, err)
+	}
+	return train, test, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

@@ -53,10 +53,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		if b != nil {
 			if g := tp.GradOf(b); g != nil {
 				for r := 0; r < rows; r++ {
-					row := dy[r*outF : (r+1)*outF]
-					for j, v := range row {
-						g.Data[j] += v
-					}
+					tensor.Axpy(1, dy[r*outF:(r+1)*outF], g.Data) // db += Σ_rows dy
 				}
 			}
 		}

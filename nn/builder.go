@@ -228,7 +228,7 @@ func (b Builder) Param(name string, init Init, shape ...int) (*ag.Var, error) {
 		return v, nil
 	}
 	t := tensor.New(shape...)
-	if init != nil {
+	if init != nil && b.rng != nil { // a nil rng builds uninitialised (zero) parameters, e.g. to load into
 		init(b.rng, t)
 	}
 	v := ag.Param(full, t)

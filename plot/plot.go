@@ -57,6 +57,9 @@ func WritePNG(path string, panels ...Panel) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}

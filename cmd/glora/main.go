@@ -25,10 +25,13 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"version": {"print glora's version", runVersion},
-		"help":    {"list the commands, or show one command's flags", runHelp},
-		"bench":   {"measure the engine: sgemm, vit-train, vit-forward", runBench},
-		"demo":    {"train a tiny ViT on generated images and print its loss falling", runDemo},
+		"version":  {"print glora's version", runVersion},
+		"help":     {"list the commands, or show one command's flags", runHelp},
+		"bench":    {"measure the engine: sgemm, vit-train, vit-forward", runBench},
+		"demo":     {"train a tiny ViT on generated images and print its loss falling", runDemo},
+		"eval":     {"top-1 accuracy of a model on a dataset split", runEval},
+		"inspect":  {"show a checkpoint: config, tensors, parameter counts", runInspect},
+		"pretrain": {"train a ViT (from scratch or a checkpoint) with checkpoints, resume and curves", runPretrain},
 	}
 }
 

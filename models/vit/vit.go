@@ -188,3 +188,19 @@ func embedTokens(tp *ag.Tape, x, cls, pos *ag.Var) *ag.Var {
 	})
 	return out
 }
+
+// SetDropPath sets the stochastic-depth rate: block i of depth L drops its
+// residual branches with probability rate·i/(L−1) during training.
+func (m *Model) SetDropPath(rate float32) error {
+	if rate < 0 || rate >= 1 {
+		return fmt.Errorf("vit: drop-path rate %g must be in [0,1)", rate)
+	}
+	m.Cfg.DropPath = rate
+	for i, blk := range m.Blocks {
+		blk.dropPath = 0
+		if len(m.Blocks) > 1 {
+			blk.dropPath = rate * float32(i) / float32(len(m.Blocks)-1)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/train"
+)
+
+func runPretrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model PRESET|DIR] [flags]", stderr)
+	model := fs.String("model", "vit-fmnist", "preset to train from scratch, or a checkpoint folder to continue from")
+	spec := fs.String("data", "fashion-mnist", "dataset spec (see README)")
+	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot")
+	out := fs.String("out", "", "output folder: checkpoint/, best/, curves.png, summary.json")
+	o := train.Options{}
+	fs.IntVar(&o.Epochs, "epochs", 10, "epochs")
+	fs.IntVar(&o.Batch, "batch", 128, "images per step")
+	fs.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate (AdamW)")
+	fs.Float64Var(&o.MinLR, "min-lr", 1e-5, "final learning rate of the cosine schedule")
+	fs.Float64Var(&o.WarmupEpochs, "warmup", 1, "linear warm-up epochs")
+	fs.Float64Var(&o.WeightDecay, "wd", 0.05, "AdamW weight decay (not on biases, norms, embeddings)")
+	ls := fs.Float64("label-smoothing", 0.1, "label smoothing")
+	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
+	fs.BoolVar(&o.Augment, "augment", false, "random crop (padding 2) and horizontal flip")
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
+	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
+	dropPath := fs.Float64("drop-path", -1, "stochastic depth rate (default: the model's)")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("--out is required (the run's folder)")
+	}
+	o.OutDir, o.LabelSmoothing, o.Log = *out, float32(*ls), stderr
+	m, ck, from, err := loadModel(*model, o.Seed)
+	if err != nil {
+		return err
+	}
+	if *dropPath >= 0 {
+		if err := m.SetDropPath(float32(*dropPath)); err != nil {
+			return fmt.Errorf("--drop-path: %w", err)
+		}
+	}
+	o.Checkpoint = ck
+	trainAll, testSet, err := data.Resolve(*spec)
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", *spec, err)
+	}
+	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, o.Seed)
+	if err != nil {
+		return fmt.Errorf("--scheme %s: %w", *scheme, err)
+	}
+	val, err := data.Split(trainAll, testSet, "val", *scheme, o.Seed)
+	if err != nil {
+		return fmt.Errorf("--scheme %s: %w", *scheme, err)
+	}
+	fmt.Fprintf(stdout, "pretrain %s on %s: %d train / %d val images, %d parameters, %d epochs of %d steps\n",
+		from, *spec, trainSet.Len(), val.Len(), m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	t0 := time.Now()
+	sum, err := train.Run(ctx, m, trainSet, val, o)
+	if errors.Is(err, train.ErrInterrupted) {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png\n",
+		time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out)
+	return nil
+}

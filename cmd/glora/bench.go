@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
+	"strings"
+
 	"fmt"
+	"github.com/glora/glora/backbones"
 	"io"
 
 	"github.com/glora/glora/bench"
@@ -10,9 +14,9 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|all]", stderr)
+	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|backbone-train|backbone-forward|all]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per line instead of a table")
-	batch := fs.Int("batch", 32, "images per step (vit benchmarks)")
+	batch := fs.Int("batch", 32, "images per step (vit benchmarks; the backbone ones default to 128)")
 	steps := fs.Int("steps", 3, "timed steps (vit benchmarks)")
 	warmup := fs.Int("warmup", 1, "untimed warm-up steps (vit benchmarks)")
 	size := fs.Int("n", 1024, "matrix size n for sgemm (n×n×n)")
@@ -47,8 +51,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, r)
 		}
 	}
+	batchSet := false
+	fs.Visit(func(f *flag.Flag) { batchSet = batchSet || f.Name == "batch" })
 	vitBench := func(name string, train bool) error {
-		r, err := bench.ViT(bench.ViTOptions{Config: cfg, Name: name, Batch: *batch, Steps: *steps, Warmup: *warmup, Train: train})
+		c, b := cfg, *batch
+		if strings.HasPrefix(name, "backbone") {
+			m, _, err := backbones.Default()
+			if err != nil {
+				return err
+			}
+			c = m.Cfg
+			if !batchSet {
+				b = 128
+			}
+		}
+		r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: b, Steps: *steps, Warmup: *warmup, Train: train})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -62,14 +79,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return vitBench("vit-train", true)
 	case "vit-forward":
 		return vitBench("vit-forward", false)
+	case "backbone-train":
+		return vitBench("backbone-train", true)
+	case "backbone-forward":
+		return vitBench("backbone-forward", false)
 	case "all":
 		emit(bench.SGEMM(*size, *iters))
-		if err := vitBench("vit-train", true); err != nil {
-			return err
+		for _, name := range []string{"vit-train", "vit-forward", "backbone-train", "backbone-forward"} {
+			if err := vitBench(name, strings.HasSuffix(name, "train")); err != nil {
+				return err
+			}
 		}
-		return vitBench("vit-forward", false)
 	default:
-		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward or all)", which)
+		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, backbone-train, backbone-forward or all)", which)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func init() {
 	commands = map[string]command{
 		"version":  {"print glora's version", runVersion},
 		"help":     {"list the commands, or show one command's flags", runHelp},
-		"bench":    {"measure the engine: sgemm, vit-train, vit-forward", runBench},
+		"bench":    {"measure the engine: sgemm, vit-train, vit-forward, backbone-train, backbone-forward", runBench},
 		"demo":     {"train a tiny ViT on generated images and print its loss falling", runDemo},
 		"eval":     {"top-1 accuracy of a model on a dataset split", runEval},
 		"inspect":  {"show a checkpoint: config, tensors, parameter counts", runInspect},

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	if code, out, _ := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+	code, out, _ := runCLI("help")
+	if code != 0 {
+		t.Fatalf("help: code %d", code)
+	}
+	for name := range commands {
+		if !strings.Contains(out, name) {
+			t.Errorf("help does not list %q", name)
+		}
+	}
+	if code, out, _ := runCLI("help", "bench"); code != 0 || !strings.Contains(out, "-batch") {
+		t.Fatalf("help bench: code %d, out %q", code, out)
+	}
+}
+
+func TestBadInvocations(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"bench", "--batch", "0", "sgemm"}, "--batch must be ≥ 1"},
+		{[]string{"bench", "--nope"}, "flag provided but not defined: -nope"},
+		{[]string{"bench", "warp-drive"}, `unknown benchmark "warp-drive"`},
+		{[]string{"bench", "--model", "vit-giant", "sgemm"}, `unknown ViT preset "vit-giant"`},
+		{[]string{"eval"}, "--data is required"},
+		{[]string{"eval", "--model", "vit-micro", "--data", "no-such-set"}, `unknown dataset spec "no-such-set"`},
+		{[]string{"eval", "--model", "vit-micro", "--data", "folder:/does/not/exist"}, "/does/not/exist"},
+		{[]string{"pretrain", "--data", "fashion-mnist"}, "--out is required"},
+		{[]string{"demo", "--steps", "0"}, "must be ≥ 1"},
+		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"inspect", "/does/not/exist"}, "neither a checkpoint folder nor a preset"},
+	} {
+		code, out, errOut := runCLI(tc.args...)
+		if code == 0 {
+			t.Errorf("%v: exit 0, want failure", tc.args)
+		}
+		if !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s%s", tc.args, tc.want, out, errOut)
+		}
+	}
+}
+
+func TestDemoLossFalls(t *testing.T) {
+	code, out, errOut := runCLI("demo", "--steps", "40", "--batch", "8")
+	if code != 0 {
+		t.Fatalf("demo failed: %s", errOut)
+	}
+	if !strings.Contains(out, "held-out accuracy") || !strings.Contains(out, "step   40") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+}
+
+func TestBenchJSONFields(t *testing.T) {
+	code, out, errOut := runCLI("bench", "--json", "--model", "vit-micro", "--batch", "2", "--steps", "1", "--warmup", "0", "vit-train")
+	if code != 0 {
+		t.Fatalf("bench failed: %s", errOut)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &r); err != nil {
+		t.Fatalf("bench --json printed %q: %v", out, err)
+	}
+	for _, k := range []string{"bench", "img_per_s", "peak_rss_bytes", "gflops"} {
+		if _, ok := r[k]; !ok {
+			t.Errorf("bench --json lacks %q: %v", k, r)
+		}
+	}
+}
+
+func TestInspectPreset(t *testing.T) {
+	code, out, errOut := runCLI("inspect", "vit-micro")
+	if code != 0 {
+		t.Fatalf("inspect failed: %s", errOut)
+	}
+	if !strings.Contains(out, "blocks.0.attn.qkv.weight") {
+		t.Fatalf("inspect output lacks the qkv tensor:\n%s", out)
+	}
+}

@@ -1,0 +1,187 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
+)
+
+// quadrants is a learnable synthetic dataset: a bright square in one of four
+// quadrants of a 16×16 gray image; the label is the quadrant.
+func quadrants(t *testing.T, n int, seed uint64) *data.Dataset {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	px := make([]uint8, n*16*16)
+	labels := make([]int, n)
+	for i := 0; i < n; i++ {
+		q := rng.IntN(4)
+		labels[i] = q
+		img := px[i*256 : (i+1)*256]
+		for j := range img {
+			img[j] = uint8(rng.IntN(60))
+		}
+		y0, x0 := (q/2)*8+rng.IntN(4), (q%2)*8+rng.IntN(4)
+		for y := y0; y < y0+4; y++ {
+			for x := x0; x < x0+4; x++ {
+				img[y*16+x] = 250
+			}
+		}
+	}
+	ds, err := data.FromArrays("quadrants", []string{"tl", "tr", "bl", "br"}, 1, 16, 16, px, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func tinyModel(t *testing.T) *vit.Model {
+	t.Helper()
+	cfg, _ := vit.Preset("vit-micro")
+	cfg.NumClasses = 4
+	cfg.DropPath = 0.1
+	m, err := vit.New(cfg, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func opts(dir string) Options {
+	return Options{OutDir: dir, Epochs: 2, Batch: 16, LR: 3e-3, MinLR: 1e-4, WarmupEpochs: 0.5,
+		WeightDecay: 0.05, LabelSmoothing: 0.1, ClipNorm: 1, Seed: 9, Augment: true, CheckpointEvery: 3,
+		Checkpoint: vit.NewCheckpoint("vit-micro", vit.Config{})}
+}
+
+// stopAfter is a context whose Err turns non-nil after n calls (Run asks
+// once per step).
+type stopAfter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *stopAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+func TestRunLearnsAndWritesOutputs(t *testing.T) {
+	dir := t.TempDir()
+	m := tinyModel(t)
+	o := opts(dir)
+	o.Checkpoint = vit.NewCheckpoint("vit-micro", m.Cfg)
+	o.Epochs = 12
+	o.Augment = false // a horizontal flip would swap the quadrant labels
+	sum, err := Run(context.Background(), m, quadrants(t, 512, 1), quadrants(t, 64, 2), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("best val acc %.3f at epoch %d", sum.Best.Accuracy, sum.BestEpoch)
+	if sum.Best.Accuracy < 0.6 {
+		t.Fatalf("val accuracy %.3f after 12 epochs: not learning", sum.Best.Accuracy)
+	}
+	if first, last := sum.History[0].TrainLoss, sum.History[len(sum.History)-1].TrainLoss; !(last < first) {
+		t.Fatalf("train loss did not fall: %.4f → %.4f", first, last)
+	}
+	for _, f := range []string{"best/config.json", "best/model.safetensors", "checkpoint/state.json", "checkpoint/optim.safetensors", "curves.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing output %s: %v", f, err)
+		}
+	}
+	best, _, err := vit.Load(filepath.Join(dir, "best"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, err := Evaluate(best, quadrants(t, 64, 2), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(mt.Accuracy-sum.Best.Accuracy) > 1e-9 {
+		t.Fatalf("reloaded best model scores %.4f, the run recorded %.4f", mt.Accuracy, sum.Best.Accuracy)
+	}
+}
+
+// A run interrupted mid-epoch and resumed ends with exactly the weights of
+// an uninterrupted run.
+func TestInterruptAndResumeIsExact(t *testing.T) {
+	trainSet, val := quadrants(t, 80, 1), quadrants(t, 32, 2)
+	ref := tinyModel(t)
+	if _, err := Run(context.Background(), ref, trainSet, val, opts(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := tinyModel(t)
+	ctx := &stopAfter{Context: context.Background()}
+	ctx.n.Store(7) // 5 steps an epoch: stop in epoch 2
+	if _, err := Run(ctx, m, trainSet, val, opts(dir)); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	// a fresh process: new model object, state from disk
+	m2 := tinyModel(t)
+	o := opts(dir)
+	o.Resume = true
+	if _, err := Run(context.Background(), m2, trainSet, val, o); err != nil {
+		t.Fatal(err)
+	}
+	a, b := ref.Store.Params(), m2.Store.Params()
+	for i := range a {
+		for j, v := range a[i].Value.Data {
+			if b[i].Value.Data[j] != v {
+				t.Fatalf("%s[%d]: resumed %g, uninterrupted %g", a[i].Name, j, b[i].Value.Data[j], v)
+			}
+		}
+	}
+}
+
+func TestRunRefusesToOverwriteAndChecksResumeOptions(t *testing.T) {
+	dir := t.TempDir()
+	trainSet, val := quadrants(t, 48, 1), quadrants(t, 16, 2)
+	o := opts(dir)
+	o.Epochs = 1
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("second run into the same folder: want an error suggesting --resume, got %v", err)
+	}
+	o.Resume, o.Batch = true, 8
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err == nil || !strings.Contains(err.Error(), "batch 16") {
+		t.Fatalf("resume with another batch size: want an error naming the old one, got %v", err)
+	}
+}
+
+func TestNaNLossNamesTheStep(t *testing.T) {
+	m := tinyModel(t)
+	m.Head.W.Value.Data[0] = float32(math.NaN())
+	_, err := Run(context.Background(), m, quadrants(t, 48, 1), quadrants(t, 16, 2), opts(t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "step 1") || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("want an error naming step 1 and NaN, got %v", err)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	m := tinyModel(t)
+	for _, mut := range []func(*Options){
+		func(o *Options) { o.Epochs = 0 },
+		func(o *Options) { o.Batch = 0 },
+		func(o *Options) { o.LR = 0 },
+		func(o *Options) { o.LabelSmoothing = 1 },
+		func(o *Options) { o.OutDir = "" },
+	} {
+		o := opts(t.TempDir())
+		mut(&o)
+		if _, err := Run(context.Background(), m, quadrants(t, 32, 1), quadrants(t, 16, 2), o); err == nil {
+			t.Errorf("options %+v: want an error", o)
+		}
+	}
+}

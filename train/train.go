@@ -153,7 +153,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	for st.Epoch < o.Epochs {
 		bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), perEpoch)
 		t0 := time.Now()
-		seenAtStart := st.Seen
+		seenAtStart, secsAtStart := st.Seen, st.EpochSecs // the epoch so far, when resumed mid-epoch
 		for b, err := range loader.Epoch(st.Epoch, st.Batch) {
 			if err != nil {
 				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, st.Batch, err)
@@ -181,7 +181,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 			st.LossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
 			st.Correct += countCorrect(logits.Value, b.Labels)
 			st.Seen += len(b.Labels)
-			secs := st.EpochSecs + time.Since(t0).Seconds()
+			secs := secsAtStart + time.Since(t0).Seconds()
 			bar.Update(st.Batch, fmt.Sprintf("loss %.4f acc %.3f lr %.2e %.0f img/s",
 				st.LossSum/float64(st.Seen), float64(st.Correct)/float64(st.Seen), opt.LR,
 				float64(st.Seen-seenAtStart)/time.Since(t0).Seconds()))
@@ -200,7 +200,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 				}
 			}
 		}
-		secs := st.EpochSecs + time.Since(t0).Seconds()
+		secs := secsAtStart + time.Since(t0).Seconds()
 		vm, err := Evaluate(m, val, o.EvalBatch)
 		if err != nil {
 			return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
@@ -82,9 +83,17 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	o.Checkpoint = vit.NewCheckpoint("vit-micro", m.Cfg)
 	o.Epochs = 12
 	o.Augment = false // a horizontal flip would swap the quadrant labels
+	t0 := time.Now()
 	sum, err := Run(context.Background(), m, quadrants(t, 512, 1), quadrants(t, 64, 2), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	wall, epochs := time.Since(t0).Seconds(), 0.0
+	for _, h := range sum.History {
+		epochs += h.Seconds
+	}
+	if epochs > wall {
+		t.Fatalf("epochs report %.3fs in all, the run took %.3fs: time counted twice", epochs, wall)
 	}
 	t.Logf("best val acc %.3f at epoch %d", sum.Best.Accuracy, sum.BestEpoch)
 	if sum.Best.Accuracy < 0.6 {

@@ -2,9 +2,11 @@ package tensor
 
 import "github.com/glora/glora/internal/parallel"
 
-// sgemmRef is the portable reference SGEMM: simple, correct, slow.
-func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	parallel.For(m, 8, func(lo, hi int) {
+// sgemmRef is the portable SGEMM: C = alpha·op(A)·op(B) + beta·C one row of
+// C at a time (row i = Σ_p alpha·op(A)(i,p)·op(B)(p,:)), on the worker pool
+// when par is set. Simple, correct, slow; also the path for tiny products.
+func sgemmRef(par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	body := func(lo, hi int) {
 		row := make([]float32, n)
 		for i := lo; i < hi; i++ {
 			clear(row)
@@ -20,7 +22,7 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 				}
 				av *= alpha
 				if transB {
-					for j := 0; j < n; j++ {
+					for j := range row {
 						row[j] += av * b[j*ldb+p]
 					}
 				} else {
@@ -39,15 +41,10 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 				}
 			}
 		}
-	})
-}
-
-func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-func sgemmBatchedImpl(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
-	for i := 0; i < batch; i++ {
-		sgemmRef(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+	}
+	if par {
+		parallel.For(m, 8, body)
+	} else {
+		body(0, m)
 	}
 }

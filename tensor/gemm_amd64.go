@@ -1,0 +1,135 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+//go:generate go run gemm_asmgen.go
+
+// sgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
+// AVX-512: Â(i,p) is at a + i·rs + p·cs bytes (i < 14), B̂ is packed [k][32],
+// mask selects the valid columns (bit j = column j), rows ≤ 14 are stored.
+// With beta0 != 0, C is written without being read.
+//
+//go:noescape
+func sgemmKernel14x32(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+
+// sgemmKernel14x32pf is sgemmKernel14x32 with software prefetch of B.
+//
+//go:noescape
+func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+
+// sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
+// AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16].
+//
+//go:noescape
+func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int)
+
+// transpose16x16 writes dst[p][i] = src[i][p] for i < 16 and p < 16·blocks
+// (AVX-512); ds and ss are the row strides of dst and src in bytes.
+//
+//go:noescape
+func transpose16x16(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
+
+// packMasked16 copies, for each of k steps, the first bits.Len(mask) ≤ 16
+// floats at src to a 16-float row of dst (zero-filled); src advances ss bytes.
+//
+//go:noescape
+func packMasked16(dst *float32, src *float32, ss uintptr, k int, mask int)
+
+// packMasked32 is packMasked16 with 32-float rows.
+//
+//go:noescape
+func packMasked32(dst *float32, src *float32, ss uintptr, k int, mask int)
+
+//go:noescape
+func cpuid(eax, ecx uint32) (a, b, c, d uint32)
+
+func xgetbv0() (lo, hi uint32)
+
+// cpuFeatures reports AVX2+FMA and AVX-512F support, including the OS
+// saving the ymm/zmm state.
+func cpuFeatures() (avx2fma, avx512 bool) {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false, false
+	}
+	_, _, c1, _ := cpuid(1, 0)
+	fma := c1&(1<<12) != 0
+	osxsave := c1&(1<<27) != 0
+	avx := c1&(1<<28) != 0
+	if !osxsave || !avx {
+		return false, false
+	}
+	xcr0, _ := xgetbv0()
+	osYMM := xcr0&0x6 == 0x6
+	osZMM := xcr0&0xe6 == 0xe6
+	_, b7, _, _ := cpuid(7, 0)
+	avx2 := b7&(1<<5) != 0
+	avx512f := b7&(1<<16) != 0
+	return avx2 && fma && osYMM, avx512f && fma && osZMM
+}
+
+// gemmPrefetch selects the AVX-512 kernel variant with software prefetch.
+var gemmPrefetch = true
+
+func f32p(p unsafe.Pointer) *float32 { return (*float32)(p) }
+
+var kernelAVX512 = &microKernel{
+	name: "avx512-14x32", mr: 14, nr: 32, mrPad: 16, hasT16: true,
+	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		if gemmPrefetch {
+			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+			return
+		}
+		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+	},
+	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
+	},
+	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+		if dw == 16 {
+			packMasked16(f32p(dst), f32p(src), ss, k, 1<<width-1)
+		} else {
+			packMasked32(f32p(dst), f32p(src), ss, k, int(uint32(1)<<width-1))
+		}
+	},
+}
+
+var kernelAVX2 = &microKernel{
+	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6,
+	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+		if rows == 6 && cols == 16 {
+			z := 0
+			if beta0 {
+				z = 1
+			}
+			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z)
+			return
+		}
+		// Edge tile: compute the full tile into a scratch buffer, then merge.
+		var tmp [6 * 16]float32
+		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1)
+		mergeTile(tmp[:], 16, c, ldc, beta, rows, cols, beta0)
+	},
+}
+
+func init() {
+	avx2, avx512 := cpuFeatures()
+	switch {
+	case avx512:
+		defaultKernel = kernelAVX512
+	case avx2:
+		defaultKernel = kernelAVX2
+	}
+	if avx2 {
+		availableKernels = append(availableKernels, kernelAVX2)
+	}
+	if avx512 {
+		availableKernels = append(availableKernels, kernelAVX512)
+	}
+}

@@ -1,0 +1,350 @@
+//go:build ignore
+
+// gemm_asmgen writes gemm_amd64.s: the AVX-512 and AVX2 SGEMM micro-kernels
+// and the 16×16 transpose used to pack transposed operands.
+//
+//	go run gemm_asmgen.go
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var sb strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&sb, "\t"+format+"\n", args...) }
+func label(l string)               { fmt.Fprintf(&sb, "%s:\n", l) }
+
+// rowAddr is the address of row i of the A micro-panel: rows 0-3 hang off SI,
+// 4-7 off R8, 8-11 off R9 and 12-15 off R10; BX = row stride, DX = 3·BX.
+func rowAddr(i int) string {
+	base := []string{"SI", "R8", "R9", "R10"}[i/4]
+	switch i % 4 {
+	case 0:
+		return "(" + base + ")"
+	case 1:
+		return "(" + base + ")(BX*1)"
+	case 2:
+		return "(" + base + ")(BX*2)"
+	}
+	return "(" + base + ")(DX*1)"
+}
+
+// kernel512 emits sgemmKernel14x32 (mr = 14, nr = 32 in zmm registers);
+// with pf, the variant that software-prefetches B 8 steps ahead.
+func kernel512(pf bool) {
+	const mr = 14
+	name, L := "sgemmKernel14x32", "k512"
+	if pf {
+		name, L = "sgemmKernel14x32pf", "k512pf"
+	}
+	sb.WriteString(`
+// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+// C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0).
+// A element (i,p) is at a + i·rs + p·cs bytes; B is packed [k][32].
+TEXT ·` + name + `(SB), NOSPLIT, $0-88
+`)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ rs+16(FP), BX")
+	p("MOVQ cs+24(FP), R11")
+	p("MOVQ b+32(FP), DI")
+	p("LEAQ (BX)(BX*2), DX")
+	p("LEAQ (SI)(BX*4), R8")
+	p("LEAQ (R8)(BX*4), R9")
+	p("LEAQ (R9)(BX*4), R10")
+	for r := 4; r < 32; r++ {
+		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
+	}
+	p("TESTQ CX, CX")
+	p("JEQ %s_store", L)
+	label(L + "_loop")
+	p("VMOVUPS (DI), Z0")
+	p("VMOVUPS 64(DI), Z1")
+	if pf {
+		p("PREFETCHT0 1024(DI)")
+		p("PREFETCHT0 1088(DI)")
+	}
+	for i := 0; i < mr; i++ {
+		t := 2 + i%2
+		p("VBROADCASTSS %s, Z%d", rowAddr(i), t)
+		p("VFMADD231PS Z0, Z%d, Z%d", t, 4+2*i)
+		p("VFMADD231PS Z1, Z%d, Z%d", t, 5+2*i)
+	}
+	p("ADDQ $128, DI")
+	p("ADDQ R11, SI")
+	p("ADDQ R11, R8")
+	p("ADDQ R11, R9")
+	p("ADDQ R11, R10")
+	p("DECQ CX")
+	p("JNE %s_loop", L)
+	label(L + "_store")
+	p("MOVQ c+40(FP), DI")
+	p("MOVQ ldc+48(FP), R11")
+	p("MOVQ rows+64(FP), CX")
+	p("MOVQ mask+72(FP), AX")
+	p("KMOVW AX, K1")
+	p("SHRQ $16, AX")
+	p("KMOVW AX, K2")
+	p("VBROADCASTSS alpha+56(FP), Z2")
+	p("VBROADCASTSS beta+60(FP), Z3")
+	p("MOVQ beta0+80(FP), AX")
+	p("TESTQ AX, AX")
+	p("JNE %s_store0", L)
+	for i := 0; i < mr; i++ {
+		p("VMOVUPS.Z (DI), K1, Z0")
+		p("VMOVUPS.Z 64(DI), K2, Z1")
+		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
+		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+		p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
+		p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
+		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
+		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+		if i < mr-1 {
+			p("DECQ CX")
+			p("JEQ %s_done", L)
+			p("ADDQ R11, DI")
+		}
+	}
+	p("JMP %s_done", L)
+	label(L + "_store0")
+	for i := 0; i < mr; i++ {
+		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
+		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
+		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+		if i < mr-1 {
+			p("DECQ CX")
+			p("JEQ %s_done", L)
+			p("ADDQ R11, DI")
+		}
+	}
+	label(L + "_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// kernelAVX2 emits sgemmKernel6x16 (mr = 6, nr = 16 in ymm registers);
+// it always stores the full 6×16 tile.
+func kernelAVX2() {
+	const mr = 6
+	sb.WriteString(`
+// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int)
+// C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0).
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
+`)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ rs+16(FP), BX")
+	p("MOVQ cs+24(FP), R11")
+	p("MOVQ b+32(FP), DI")
+	p("LEAQ (BX)(BX*2), DX")
+	p("LEAQ (SI)(BX*4), R8")
+	for r := 4; r < 16; r++ {
+		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	p("TESTQ CX, CX")
+	p("JEQ k256_store")
+	label("k256_loop")
+	p("VMOVUPS (DI), Y0")
+	p("VMOVUPS 32(DI), Y1")
+	for i := 0; i < mr; i++ {
+		t := 2 + i%2
+		p("VBROADCASTSS %s, Y%d", rowAddr(i), t)
+		p("VFMADD231PS Y0, Y%d, Y%d", t, 4+2*i)
+		p("VFMADD231PS Y1, Y%d, Y%d", t, 5+2*i)
+	}
+	p("ADDQ $64, DI")
+	p("ADDQ R11, SI")
+	p("ADDQ R11, R8")
+	p("DECQ CX")
+	p("JNE k256_loop")
+	label("k256_store")
+	p("MOVQ c+40(FP), DI")
+	p("MOVQ ldc+48(FP), R11")
+	p("VBROADCASTSS alpha+56(FP), Y2")
+	p("VBROADCASTSS beta+60(FP), Y3")
+	p("MOVQ beta0+64(FP), AX")
+	p("TESTQ AX, AX")
+	p("JNE k256_store0")
+	for i := 0; i < mr; i++ {
+		p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
+		p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
+		p("VFMADD231PS (DI), Y3, Y%d", 4+2*i)
+		p("VFMADD231PS 32(DI), Y3, Y%d", 5+2*i)
+		p("VMOVUPS Y%d, (DI)", 4+2*i)
+		p("VMOVUPS Y%d, 32(DI)", 5+2*i)
+		p("ADDQ R11, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+	label("k256_store0")
+	for i := 0; i < mr; i++ {
+		p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
+		p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
+		p("VMOVUPS Y%d, (DI)", 4+2*i)
+		p("VMOVUPS Y%d, 32(DI)", 5+2*i)
+		p("ADDQ R11, DI")
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// transpose16 emits transpose16x16: for each of blocks 16-column blocks of a
+// 16-row source (row stride ss bytes), writes the transposed 16×16 block to
+// dst (row stride ds bytes), i.e. dst[p][i] = src[i][p].
+func transpose16() {
+	sb.WriteString(`
+// func transpose16x16(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
+TEXT ·transpose16x16(SB), NOSPLIT, $0-40
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ ds+8(FP), R11")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ ss+24(FP), BX")
+	p("MOVQ blocks+32(FP), CX")
+	p("LEAQ (BX)(BX*2), DX")
+	p("TESTQ CX, CX")
+	p("JEQ t16_done")
+	label("t16_loop")
+	// Load 16 rows into Z0..Z15 (rows 0-3 off SI, 4-7 off R8, ...).
+	p("LEAQ (SI)(BX*4), R8")
+	p("LEAQ (R8)(BX*4), R9")
+	p("LEAQ (R9)(BX*4), R10")
+	for i := 0; i < 16; i++ {
+		p("VMOVUPS %s, Z%d", rowAddr(i), i)
+	}
+	// Stage 1: unpack pairs of rows -> Z16..Z31.
+	for i := 0; i < 8; i++ {
+		a, b := 2*i, 2*i+1
+		p("VUNPCKLPS Z%d, Z%d, Z%d", b, a, 16+2*i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", b, a, 17+2*i)
+	}
+	// Stage 2: shufps 0x44/0xEE on (t[4q+0], t[4q+2]) and (t[4q+1], t[4q+3]) -> Z0..Z15.
+	for q := 0; q < 4; q++ {
+		t := 16 + 4*q
+		r := 4 * q
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, r)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, r+1)
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, r+2)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, r+3)
+	}
+	// Stage 3: 128-bit lane shuffles between r[j] and r[j+4] -> Z16..Z31.
+	for h := 0; h < 2; h++ {
+		for j := 0; j < 4; j++ {
+			a, b := 8*h+j, 8*h+j+4
+			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", b, a, 16+8*h+j)
+			p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", b, a, 20+8*h+j)
+		}
+	}
+	// Stage 4: combine halves t[j] with t[j+8] -> rows of the transpose.
+	for j := 0; j < 8; j++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+j, 16+j, j)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", 24+j, 16+j, 8+j)
+	}
+	p("MOVQ DI, AX")
+	for i := 0; i < 16; i++ {
+		p("VMOVUPS Z%d, (AX)", i)
+		p("ADDQ R11, AX")
+	}
+	p("MOVQ AX, DI")
+	p("ADDQ $64, SI")
+	p("DECQ CX")
+	p("JNE t16_loop")
+	label("t16_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// packMasked emits packMasked16/32: for each of k steps, a masked load of
+// 16 (32) floats from src (zeros beyond mask) stored whole to dst; src
+// advances ss bytes and dst 64 (128) bytes per step.
+func packMasked() {
+	sb.WriteString(`
+// func packMasked16(dst *float32, src *float32, ss uintptr, k int, mask int)
+TEXT ·packMasked16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ss+16(FP), BX
+	MOVQ k+24(FP), CX
+	MOVQ mask+32(FP), AX
+	KMOVW AX, K1
+	TESTQ CX, CX
+	JEQ pm16_done
+pm16_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16_loop
+pm16_done:
+	VZEROUPPER
+	RET
+
+// func packMasked32(dst *float32, src *float32, ss uintptr, k int, mask int)
+TEXT ·packMasked32(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ss+16(FP), BX
+	MOVQ k+24(FP), CX
+	MOVQ mask+32(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	TESTQ CX, CX
+	JEQ pm32_done
+pm32_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ BX, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE pm32_loop
+pm32_done:
+	VZEROUPPER
+	RET
+`)
+}
+
+// cpuid emits the CPUID/XGETBV helpers used for feature detection.
+func cpuid() {
+	sb.WriteString(`
+// func cpuid(eax, ecx uint32) (a, b, c, d uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eax+0(FP), AX
+	MOVL ecx+4(FP), CX
+	CPUID
+	MOVL AX, a+8(FP)
+	MOVL BX, b+12(FP)
+	MOVL CX, c+16(FP)
+	MOVL DX, d+20(FP)
+	RET
+
+// func xgetbv0() (lo, hi uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, lo+0(FP)
+	MOVL DX, hi+4(FP)
+	RET
+`)
+}
+
+func main() {
+	sb.WriteString("// Code generated by gemm_asmgen.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
+	kernel512(false)
+	kernel512(true)
+	kernelAVX2()
+	transpose16()
+	packMasked()
+	cpuid()
+	if err := os.WriteFile("gemm_amd64.s", []byte(sb.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

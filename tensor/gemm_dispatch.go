@@ -1,0 +1,20 @@
+//go:build !openblas || !cgo
+
+package tensor
+
+func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmNative(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemmBatchedImpl(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	sgemmBatchedNative(defaultKernel, batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+}
+
+// SgemmKernel names the SGEMM implementation in use, e.g. "avx512-14x32",
+// "avx2-6x16" or "purego" (for benchmark reports).
+func SgemmKernel() string {
+	if defaultKernel == nil {
+		return "purego"
+	}
+	return defaultKernel.name
+}

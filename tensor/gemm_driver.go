@@ -1,0 +1,412 @@
+package tensor
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/glora/glora/internal/parallel"
+)
+
+// microKernel describes a register-blocked SGEMM micro-kernel and what the
+// blocked driver (sgemmBlocked) needs to feed it.
+type microKernel struct {
+	name   string
+	mr, nr int // tile rows (broadcast operand) and columns (vector operand)
+	mrPad  int // floats per k step in a packed A micro-panel (≥ mr)
+	hasT16 bool
+	// tile computes the rows×cols corner of an mr×nr tile:
+	// C = alpha·Â·B̂ + beta·C, where Â(i,p) is at a + i·rs + p·cs bytes and B̂
+	// is packed [k][nr] (zero-padded); with beta0, C is not read.
+	tile func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool)
+	// t16, if hasT16, writes dst[p][i] = src[i][p] for i < 16, p < 16·blocks.
+	t16 func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int)
+	// rowCopy, if set, copies width ≤ dw floats from each of k rows of src
+	// (row stride ss bytes) into k zero-padded rows of dw (16 or 32) floats.
+	rowCopy func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int)
+}
+
+var (
+	// defaultKernel is the micro-kernel Sgemm uses; nil means the portable path.
+	defaultKernel *microKernel
+	// availableKernels lists the micro-kernels this CPU can run (for tests).
+	availableKernels []*microKernel
+)
+
+var (
+	gemmKCMax  = 384     // largest k block
+	gemmBBytes = 1 << 20 // packed B block budget (fits L2 with room to spare)
+)
+
+const gemmParWork = 1 << 17 // m·n·k below which one thread is used
+
+// gemmTinyWork is the m·n·k below which the simple loop is used (a variable
+// so that tests can push small shapes through the micro-kernels).
+var gemmTinyWork = 4096
+
+// bufPool recycles packing buffers.
+var bufPool sync.Pool
+
+// getBuf returns a 64-byte-aligned scratch slice of n floats and its handle.
+func getBuf(n int) ([]float32, *[]float32) {
+	var h *[]float32
+	if v := bufPool.Get(); v != nil {
+		h = v.(*[]float32)
+	} else {
+		h = new([]float32)
+	}
+	if cap(*h) < n+16 {
+		*h = make([]float32, n+16)
+	}
+	s := (*h)[:cap(*h)]
+	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 4)
+	return s[off : off+n], h
+}
+
+func putBuf(h *[]float32) { bufPool.Put(h) }
+
+// scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
+// c: (m, ldc) row-major.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// mergeTile sets C[i][j] = t[i][j] + beta·C[i][j] (or t[i][j] when beta0)
+// for i < rows, j < cols; t has row stride ts floats, C stride ldc bytes.
+func mergeTile(t []float32, ts int, c unsafe.Pointer, ldc uintptr, beta float32, rows, cols int, beta0 bool) {
+	for i := 0; i < rows; i++ {
+		row := unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols)
+		src := t[i*ts : i*ts+cols]
+		if beta0 {
+			copy(row, src)
+			continue
+		}
+		for j, v := range src {
+			row[j] = v + beta*row[j]
+		}
+	}
+}
+
+// checkGemmArgs panics when the strides or slice lengths cannot hold the
+// described matrices: the assembly kernels do not bounds-check, so a bad
+// call must fail here rather than read or write out of range.
+func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if ldc < n || len(c) < (m-1)*ldc+n {
+		panic("tensor: Sgemm: C too short or ldc < n")
+	}
+	if k <= 0 {
+		return
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < ac || len(a) < (ar-1)*lda+ac {
+		panic("tensor: Sgemm: A too short or lda too small")
+	}
+	if ldb < bc || len(b) < (br-1)*ldb+bc {
+		panic("tensor: Sgemm: B too short or ldb too small")
+	}
+}
+
+// sgemmNative is Sgemm on the given micro-kernel (nil: portable loop), using
+// the worker pool when par is set. Semantics as documented on Sgemm.
+func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if kern == nil || m*n*k < gemmTinyWork {
+		sgemmRef(par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	par = par && m*n*k >= gemmParWork
+	if par && parallel.Workers() > 1 && k >= 4*max(m, n) && k >= 2*gemmKCMax {
+		sgemmSplitK(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmBlocked(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmSplitK handles k ≫ m, n (weight gradients dW = dYᵀ·X): worker w
+// computes the partial product over its slice of k independently (no
+// barrier per k block), into C (worker 0) or a scratch m×n buffer, and the
+// partials are summed into C: C = alpha·Σ_w op(A)[:, K_w]·op(B)[K_w, :] + beta·C.
+func sgemmSplitK(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	w := parallel.Workers()
+	tmp, th := getBuf((w - 1) * m * n)
+	defer putBuf(th)
+	parallel.For(w, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			k0, k1 := i*k/w, (i+1)*k/w
+			ao, bo := k0, k0*ldb
+			if transA {
+				ao = k0 * lda
+			}
+			if transB {
+				bo = k0
+			}
+			if i == 0 {
+				sgemmBlocked(kern, false, transA, transB, m, n, k1-k0, alpha, a[ao:], lda, b[bo:], ldb, beta, c, ldc)
+			} else {
+				sgemmBlocked(kern, false, transA, transB, m, n, k1-k0, alpha, a[ao:], lda, b[bo:], ldb, 0, tmp[(i-1)*m*n:], n)
+			}
+		}
+	})
+	parallel.For(m, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for t := 0; t < w-1; t++ {
+				part := tmp[t*m*n+i*n : t*m*n+i*n+n]
+				for j, v := range part {
+					row[j] += v
+				}
+			}
+		}
+	})
+}
+
+// sgemmBlocked is the cache-blocked driver: for each k block and n block it
+// packs op(B) into nr-wide panels shared by all workers, then the workers
+// take (row panel, column group) items; each A micro-panel (mr rows) is
+// either read in place through (row, k) byte strides or packed, and kept in
+// L1 while the B panels stream from L2.
+func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	nkb := (k + gemmKCMax - 1) / gemmKCMax
+	kc := (k + nkb - 1) / nkb
+	ncMax := max(nr, gemmBBytes/4/kc/nr*nr)
+	njb := (n + ncMax - 1) / ncMax
+	nc := ((n+njb-1)/njb + nr - 1) / nr * nr
+	workers := 1
+	if par {
+		workers = parallel.Workers()
+	}
+	bbuf, bh := getBuf(nc * kc)
+	defer putBuf(bh)
+	rowPanels := (m + mr - 1) / mr
+
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		bet, beta0 := beta, beta == 0
+		if pc > 0 {
+			bet, beta0 = 1, false
+		}
+		for jc := 0; jc < n; jc += nc {
+			nb := min(nc, n-jc)
+			npan := (nb + nr - 1) / nr
+			packB := func(lo, hi int) {
+				for jp := lo; jp < hi; jp++ {
+					packBPanel(kern, transB, b, ldb, pc, kb, jc+jp*nr, min(nr, nb-jp*nr), bbuf[jp*kb*nr:(jp+1)*kb*nr])
+				}
+			}
+			if workers > 1 && npan > 1 && kb*nb >= 1<<14 {
+				parallel.For(npan, 1, packB)
+			} else {
+				packB(0, npan)
+			}
+
+			// Split the B panels into groups when there are too few row
+			// panels to keep every worker busy.
+			groups := 1
+			if workers > 1 && rowPanels < 4*workers {
+				groups = min(npan, (4*workers+rowPanels-1)/rowPanels)
+			}
+			// Pack A micro-panels when they are reused over enough B panels
+			// (transposed A: packing is a cheap copy; plain A: a transpose).
+			packA := transA && npan/groups >= 4 || !transA && kern.hasT16 && packPlainA(lda, npan/groups)
+			items := rowPanels * groups
+			var next atomic.Int64
+			work := func(_, _ int) {
+				abuf, ah := getBuf(kb * kern.mrPad)
+				defer putBuf(ah)
+				for {
+					t := int(next.Add(1) - 1)
+					if t >= items {
+						return
+					}
+					rp, g := t/groups, t%groups
+					i0 := rp * mr
+					rows := min(mr, m-i0)
+					var ap unsafe.Pointer
+					var rs, cs uintptr
+					switch {
+					case packA || rows < mr:
+						packAPanel(kern, transA, a, lda, i0, rows, pc, kb, abuf)
+						ap, rs, cs = unsafe.Pointer(&abuf[0]), 4, uintptr(kern.mrPad)*4
+					case transA:
+						ap, rs, cs = unsafe.Pointer(&a[pc*lda+i0]), 4, uintptr(lda)*4
+					default:
+						ap, rs, cs = unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, 4
+					}
+					jlo, jhi := g*npan/groups, (g+1)*npan/groups
+					for jp := jlo; jp < jhi; jp++ {
+						j0 := jp * nr
+						kern.tile(kb, ap, rs, cs, unsafe.Pointer(&bbuf[jp*kb*nr]), unsafe.Pointer(&c[i0*ldc+jc+j0]), uintptr(ldc)*4,
+							alpha, bet, rows, min(nr, nb-j0), beta0)
+					}
+				}
+			}
+			if workers > 1 && items > 1 {
+				parallel.For(min(workers, items), 1, work)
+			} else {
+				work(0, 1)
+			}
+		}
+	}
+}
+
+// packPlainAMode decides whether untransposed A micro-panels are packed:
+// 0 never, 1 always (tests), 2 for L1-aliasing row strides with enough reuse.
+var packPlainAMode = 2
+
+// packPlainA reports whether to pack an untransposed A micro-panel with row
+// stride lda that is used for reuse B panels.
+func packPlainA(lda, reuse int) bool {
+	switch packPlainAMode {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	// Row strides that are a multiple of 1 KiB map the micro-panel's rows onto
+	// few L1 sets; packing (a transpose) avoids the conflict misses but only
+	// pays off when the panel meets many B panels.
+	return reuse >= 16 && (lda*4)%1024 == 0
+}
+
+// packAPanel packs rows [i0, i0+rows) and columns [pc, pc+kb) of op(A) into
+// dst as [kb][mrPad], zero-filling rows rows..mr-1.
+func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, kb int, dst []float32) {
+	mr, ps := kern.mr, kern.mrPad
+	if transA {
+		// op(A)(i,p) = a[p·lda+i]: each k step is a contiguous run.
+		if kern.rowCopy != nil && ps == 16 {
+			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[pc*lda+i0]), uintptr(lda)*4, kb, rows, 16)
+			return
+		}
+		for p := 0; p < kb; p++ {
+			d := dst[p*ps : p*ps+mr]
+			copy(d, a[(pc+p)*lda+i0:(pc+p)*lda+i0+rows])
+			clear(d[rows:])
+		}
+		return
+	}
+	p0 := 0
+	if kern.hasT16 && ps == 16 && rows == mr && (i0+15)*lda+pc+kb <= len(a) && kb >= 16 {
+		// 16 source rows exist (the two past the panel are computed and ignored).
+		blocks := kb / 16
+		kern.t16(unsafe.Pointer(&dst[0]), 64, unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, blocks)
+		p0 = blocks * 16
+	}
+	if p0 == kb {
+		return
+	}
+	for i := 0; i < mr; i++ {
+		if i >= rows {
+			for p := p0; p < kb; p++ {
+				dst[p*ps+i] = 0
+			}
+			continue
+		}
+		src := a[(i0+i)*lda+pc+p0 : (i0+i)*lda+pc+kb]
+		for q, v := range src {
+			dst[(p0+q)*ps+i] = v
+		}
+	}
+}
+
+// packBPanel packs columns [j0, j0+cols) and rows [pc, pc+kb) of op(B) into
+// dst as [kb][nr], zero-filling columns cols..nr-1.
+func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, cols int, dst []float32) {
+	nr := kern.nr
+	if !transB {
+		if kern.rowCopy != nil && nr == 32 {
+			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&b[pc*ldb+j0]), uintptr(ldb)*4, kb, cols, 32)
+			return
+		}
+		for p := 0; p < kb; p++ {
+			d := dst[p*nr : p*nr+nr]
+			copy(d, b[(pc+p)*ldb+j0:(pc+p)*ldb+j0+cols])
+			clear(d[cols:])
+		}
+		return
+	}
+	// op(B)(p,j) = b[j·ldb+p]: a transpose.
+	p0 := 0
+	if kern.hasT16 && cols == nr && nr%16 == 0 && kb >= 16 {
+		blocks := kb / 16
+		for h := 0; h < nr; h += 16 {
+			kern.t16(unsafe.Pointer(&dst[h]), uintptr(nr)*4, unsafe.Pointer(&b[(j0+h)*ldb+pc]), uintptr(ldb)*4, blocks)
+		}
+		p0 = blocks * 16
+	}
+	if p0 == kb {
+		return
+	}
+	for j := 0; j < nr; j++ {
+		if j >= cols {
+			for p := p0; p < kb; p++ {
+				dst[p*nr+j] = 0
+			}
+			continue
+		}
+		src := b[(j0+j)*ldb+pc+p0 : (j0+j)*ldb+pc+kb]
+		for q, v := range src {
+			dst[(p0+q)*nr+j] = v
+		}
+	}
+}
+
+// sgemmBatchedNative runs SgemmStridedBatched on kern: small matrices are
+// spread over the batch (one thread per matrix), large ones use the pool
+// inside each product.
+func sgemmBatchedNative(kern *microKernel, batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if batch <= 0 {
+		return
+	}
+	one := func(i int, par bool) {
+		sgemmNative(kern, par, transA, transB, m, n, k, alpha, a[min(i*strideA, len(a)):], lda, b[min(i*strideB, len(b)):], ldb, beta, c[i*strideC:], ldc)
+	}
+	w := parallel.Workers()
+	work := m * n * max(k, 1)
+	if batch == 1 || w == 1 || batch < w || (batch < 2*w && work >= 1<<21) {
+		for i := 0; i < batch; i++ {
+			one(i, true)
+		}
+		return
+	}
+	var next atomic.Int64
+	parallel.For(w, 1, func(_, _ int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= batch {
+				return
+			}
+			one(i, false)
+		}
+	})
+}

@@ -1,0 +1,361 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// refGemm64 is the float64 reference: C = alpha·op(A)·op(B) + beta·C.
+// It also returns, per element, Σ|alpha·a·b| + |beta·c| for the tolerance.
+func refGemm64(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (want, mag []float64) {
+	want = make([]float64, m*n)
+	mag = make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, sa float64
+			for p := 0; p < k; p++ {
+				var av, bv float64
+				if transA {
+					av = float64(a[p*lda+i])
+				} else {
+					av = float64(a[i*lda+p])
+				}
+				if transB {
+					bv = float64(b[j*ldb+p])
+				} else {
+					bv = float64(b[p*ldb+j])
+				}
+				s += av * bv
+				sa += math.Abs(av * bv)
+			}
+			s *= float64(alpha)
+			sa *= math.Abs(float64(alpha))
+			if beta != 0 {
+				cv := float64(c[i*ldc+j])
+				s += float64(beta) * cv
+				sa += math.Abs(float64(beta) * cv)
+			}
+			want[i*n+j], mag[i*n+j] = s, sa
+		}
+	}
+	return want, mag
+}
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	padA, padB     int // extra row stride beyond the minimum
+	padC           int
+	alpha, beta    float32
+}
+
+func (g gemmCase) String() string {
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d pads=%d/%d/%d alpha=%g beta=%g",
+		g.transA, g.transB, g.m, g.n, g.k, g.padA, g.padB, g.padC, g.alpha, g.beta)
+}
+
+type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// checkGemm runs f on case g with random data and compares with refGemm64,
+// including that C's padding columns are untouched and that beta == 0
+// ignores NaNs in C.
+func checkGemm(t *testing.T, name string, f gemmFunc, g gemmCase, rng *rand.Rand) {
+	t.Helper()
+	ar, ac := g.m, g.k
+	if g.transA {
+		ar, ac = g.k, g.m
+	}
+	br, bc := g.k, g.n
+	if g.transB {
+		br, bc = g.n, g.k
+	}
+	lda, ldb, ldc := max(ac, 1)+g.padA, max(bc, 1)+g.padB, g.n+g.padC
+	a := make([]float32, ar*lda)
+	b := make([]float32, br*ldb)
+	c := make([]float32, g.m*ldc)
+	for i := range a {
+		a[i] = rng.Float32()*2 - 1
+	}
+	for i := range b {
+		b[i] = rng.Float32()*2 - 1
+	}
+	for i := range c {
+		c[i] = rng.Float32()*2 - 1
+		if g.beta == 0 && i%3 == 0 {
+			c[i] = float32(math.NaN())
+		}
+	}
+	const sentinel = 12345.5
+	for i := 0; i < g.m; i++ {
+		for j := g.n; j < ldc; j++ {
+			c[i*ldc+j] = sentinel
+		}
+	}
+	want, mag := refGemm64(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+	f(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+	for i := 0; i < g.m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := c[i*ldc+j]
+			if j >= g.n {
+				if got != sentinel {
+					t.Fatalf("%s %v: padding C[%d,%d] changed to %g", name, g, i, j, got)
+				}
+				continue
+			}
+			w, mg := want[i*g.n+j], mag[i*g.n+j]
+			tol := 1e-6 + 4e-7*float64(g.k+2)*mg
+			if d := math.Abs(float64(got) - w); !(d <= tol) {
+				t.Fatalf("%s %v: C[%d,%d] = %g, want %g (tol %g)", name, g, i, j, got, w, tol)
+			}
+		}
+	}
+}
+
+// gemmCases returns fixed edge cases plus random shapes.
+func gemmCases(rng *rand.Rand, nRandom int, big bool) []gemmCase {
+	var cs []gemmCase
+	shapes := [][3]int{{1, 1, 1}, {1, 1, 0}, {3, 5, 0}, {2, 3, 4}, {14, 32, 16}, {15, 33, 17}, {13, 31, 15},
+		{28, 64, 32}, {29, 65, 48}, {6, 16, 8}, {7, 17, 9}}
+	if big {
+		shapes = append(shapes, [3]int{40, 100, 400}, [3]int{30, 50, 777}, [3]int{197, 197, 64}, [3]int{197, 64, 197})
+	}
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			for _, s := range shapes {
+				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-0.7, 0.5}} {
+					cs = append(cs, gemmCase{transA: tA, transB: tB, m: s[0], n: s[1], k: s[2], alpha: ab[0], beta: ab[1]})
+				}
+			}
+		}
+	}
+	for i := 0; i < nRandom; i++ {
+		g := gemmCase{
+			transA: rng.IntN(2) == 0, transB: rng.IntN(2) == 0,
+			m: 1 + rng.IntN(70), n: 1 + rng.IntN(90), k: rng.IntN(100),
+			padA: rng.IntN(3) * rng.IntN(20), padB: rng.IntN(3) * rng.IntN(20), padC: rng.IntN(2) * rng.IntN(10),
+			alpha: []float32{1, 2, -0.5}[rng.IntN(3)], beta: []float32{0, 1, 0.5}[rng.IntN(3)],
+		}
+		cs = append(cs, g)
+	}
+	return cs
+}
+
+func TestSgemmDefault(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, g := range gemmCases(rng, 150, true) {
+		checkGemm(t, "Sgemm("+SgemmKernel()+")", Sgemm, g, rng)
+	}
+}
+
+// TestSgemmKernels forces every micro-kernel this CPU supports, and the
+// portable path, through the blocked driver, also for tiny shapes and with
+// each A-packing policy.
+func TestSgemmKernels(t *testing.T) {
+	defer func(w, mode int) { gemmTinyWork, packPlainAMode = w, mode }(gemmTinyWork, packPlainAMode)
+	gemmTinyWork = 0
+	kernels := append([]*microKernel{nil}, availableKernels...)
+	if runtime.GOARCH == "amd64" && len(availableKernels) == 0 {
+		t.Log("no SIMD kernels available on this build/CPU; testing the portable path only")
+	}
+	for _, kern := range kernels {
+		name := "purego"
+		if kern != nil {
+			name = kern.name
+		}
+		for mode := 0; mode < 3; mode++ {
+			packPlainAMode = mode
+			rng := rand.New(rand.NewPCG(3, uint64(mode)))
+			for _, par := range []bool{false, true} {
+				big := mode == 2 && par
+				f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+					sgemmNative(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+				}
+				for _, g := range gemmCases(rng, 40, big) {
+					checkGemm(t, fmt.Sprintf("%s mode=%d par=%v", name, mode, par), f, g, rng)
+				}
+			}
+			if kern == nil {
+				break
+			}
+		}
+	}
+}
+
+// TestSgemmLarge exercises k blocking (k > gemmKCMax), several n blocks and
+// the parallel split on one mid-size product per transpose combination.
+func TestSgemmLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tA := range []bool{false, true} {
+		for _, tB := range []bool{false, true} {
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 31, n: 1100, k: 800, padA: 3, padB: 5, padC: 2, alpha: 0.5, beta: 0.25}, rng)
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 130, n: 40, k: 256, alpha: 1, beta: 0}, rng)
+			// k ≫ m, n: the split-k path when more than one worker.
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 40, n: 33, k: 1600, padA: 1, padC: 3, alpha: 1.5, beta: 0.5}, rng)
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 29, n: 70, k: 1000, alpha: 1, beta: 0}, rng)
+		}
+	}
+}
+
+func TestSgemmStridedBatched(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		batch, m, n, k int
+		tA, tB         bool
+	}{{5, 3, 4, 5, false, false}, {7, 20, 33, 17, false, true}, {9, 33, 20, 40, true, false}, {3, 64, 70, 50, true, true}, {4, 197, 197, 64, false, true}} {
+		ar, ac := tc.m, tc.k
+		if tc.tA {
+			ar, ac = tc.k, tc.m
+		}
+		br, bc := tc.k, tc.n
+		if tc.tB {
+			br, bc = tc.n, tc.k
+		}
+		sa, sb, sc := ar*ac+3, br*bc+1, tc.m*tc.n+2
+		a := make([]float32, tc.batch*sa)
+		b := make([]float32, tc.batch*sb)
+		c := make([]float32, tc.batch*sc)
+		for i := range a {
+			a[i] = rng.Float32() - 0.5
+		}
+		for i := range b {
+			b[i] = rng.Float32() - 0.5
+		}
+		for i := range c {
+			c[i] = rng.Float32() - 0.5
+		}
+		c0 := append([]float32(nil), c...)
+		SgemmStridedBatched(tc.batch, tc.tA, tc.tB, tc.m, tc.n, tc.k, 1.5, a, ac, sa, b, bc, sb, 0.5, c, tc.n, sc)
+		for i := 0; i < tc.batch; i++ {
+			want, mag := refGemm64(tc.tA, tc.tB, tc.m, tc.n, tc.k, 1.5, a[i*sa:], ac, b[i*sb:], bc, 0.5, c0[i*sc:], tc.n)
+			for e, w := range want {
+				got := c[i*sc+e]
+				if d := math.Abs(float64(got) - w); !(d <= 1e-6+4e-7*float64(tc.k+2)*mag[e]) {
+					t.Fatalf("batch %+v item %d elem %d: got %g want %g", tc, i, e, got, w)
+				}
+			}
+			for e := tc.m * tc.n; e < sc; e++ {
+				if c[i*sc+e] != c0[i*sc+e] {
+					t.Fatalf("batch %+v item %d: gap element %d changed", tc, i, e)
+				}
+			}
+		}
+	}
+}
+
+func TestSgemmKernelName(t *testing.T) {
+	if SgemmKernel() == "" {
+		t.Fatal("SgemmKernel() is empty")
+	}
+	t.Log("SGEMM kernel:", SgemmKernel())
+}
+
+// benchGemm times Sgemm on one shape and reports GFLOP/s.
+func benchGemm(b *testing.B, transA, transB bool, m, n, k int) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	a := make([]float32, ar*ac)
+	bb := make([]float32, br*bc)
+	c := make([]float32, m*n)
+	for i := range a {
+		a[i] = rng.Float32()
+	}
+	for i := range bb {
+		bb[i] = rng.Float32()
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		Sgemm(transA, transB, m, n, k, 1, a, ac, bb, bc, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm1024 is the square 1024³ product (kernel: SgemmKernel()).
+func BenchmarkSgemm1024(b *testing.B) {
+	b.Logf("kernel %s", SgemmKernel())
+	benchGemm(b, false, false, 1024, 1024, 1024)
+}
+
+// BenchmarkSgemmViT covers the ViT-Tiny (batch 32) linear layers:
+// forward y = x·Wᵀ, backward dX = dY·W and dW = dYᵀ·X, M = 32·197 tokens.
+func BenchmarkSgemmViT(b *testing.B) {
+	const tok = 32 * 197
+	for _, s := range []struct{ in, out int }{{192, 576}, {192, 192}, {192, 768}, {768, 192}} {
+		b.Run(fmt.Sprintf("fwd_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, false, true, tok, s.out, s.in) })
+		b.Run(fmt.Sprintf("dX_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, false, false, tok, s.in, s.out) })
+		b.Run(fmt.Sprintf("dW_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, true, false, s.out, s.in, tok) })
+	}
+}
+
+// BenchmarkSgemmAttention covers the batched per-head attention products of
+// ViT-Tiny (batch 32 × 3 heads, 197 tokens, head dim 64).
+func BenchmarkSgemmAttention(b *testing.B) {
+	const batch, t, d = 96, 197, 64
+	for _, s := range []struct {
+		name    string
+		tA, tB  bool
+		m, n, k int
+	}{
+		{"QKt", false, true, t, t, d}, // S = Q·Kᵀ
+		{"PV", false, false, t, d, t}, // O = P·V
+		{"dP", false, true, t, t, d},  // dP = dO·Vᵀ
+		{"dV", true, false, t, d, t},  // dV = Pᵀ·dO
+		{"dQ", false, false, t, d, t}, // dQ = dS·K
+		{"dK", true, false, t, d, t},  // dK = dSᵀ·Q
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			ar, ac := s.m, s.k
+			if s.tA {
+				ar, ac = s.k, s.m
+			}
+			br, bc := s.k, s.n
+			if s.tB {
+				br, bc = s.n, s.k
+			}
+			rng := rand.New(rand.NewPCG(11, 12))
+			a := make([]float32, batch*ar*ac)
+			bb := make([]float32, batch*br*bc)
+			c := make([]float32, batch*s.m*s.n)
+			for i := range a {
+				a[i] = rng.Float32()
+			}
+			for i := range bb {
+				bb[i] = rng.Float32()
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				SgemmStridedBatched(batch, s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, ar*ac, bb, bc, br*bc, 0, c, s.n, s.m*s.n)
+			}
+			b.ReportMetric(2*float64(batch*s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// TestSgemmBadArgsPanic checks that impossible strides or short slices are
+// rejected before any assembly touches memory.
+func TestSgemmBadArgsPanic(t *testing.T) {
+	buf := make([]float32, 64)
+	for name, f := range map[string]func(){
+		"short C":   func() { Sgemm(false, false, 4, 4, 4, 1, buf, 4, buf, 4, 0, buf[:10], 4) },
+		"lda < k":   func() { Sgemm(false, false, 4, 4, 4, 1, buf, 3, buf, 4, 0, buf, 4) },
+		"short B^T": func() { Sgemm(false, true, 4, 20, 4, 1, buf, 4, buf, 4, 0, make([]float32, 80), 20) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}

@@ -65,10 +65,13 @@ func (tp *Tape) binary(op binOp, a, b *Var) *Var {
 	})
 	tp.Record(y, func() {
 		dy := y.Grad.Data
-		if g := tp.GradOf(a); g != nil {
+		if g, fresh := tp.freshGrad(a, len(yd)); g != nil {
 			ga := g.Data
 			p.each(len(ga) == len(yd), func(o, oa, ob, n int) {
 				d := dy[o : o+n]
+				if fresh {
+					clear(ga[oa : oa+n]) // in cache, just before the accumulation
+				}
 				switch op {
 				case opAdd, opSub:
 					accRun(1, ga[oa:], ia, d)
@@ -79,10 +82,13 @@ func (tp *Tape) binary(op binOp, a, b *Var) *Var {
 				}
 			})
 		}
-		if g := tp.GradOf(b); g != nil {
+		if g, fresh := tp.freshGrad(b, len(yd)); g != nil {
 			gb := g.Data
 			p.each(len(gb) == len(yd), func(o, oa, ob, n int) {
 				d := dy[o : o+n]
+				if fresh {
+					clear(gb[ob : ob+n])
+				}
 				switch op {
 				case opAdd:
 					accRun(1, gb[ob:], ib, d)
@@ -463,4 +469,18 @@ func (tp *Tape) unary(a *Var, fwd func(y, x []float32), bwd func(dx, dy, x, y []
 		}
 	})
 	return y
+}
+
+// freshGrad is GradBuf for an operand of a broadcasting op with n output
+// elements: the "fresh" fast path (clear each run just before accumulating
+// into it) is only valid when the operand is not broadcast, so that every
+// output run maps to its own part of the gradient; otherwise the buffer is
+// cleared up front.
+func (tp *Tape) freshGrad(v *Var, n int) (*tensor.Tensor, bool) {
+	g, fresh := tp.GradBuf(v)
+	if g != nil && fresh && len(g.Data) != n {
+		clear(g.Data)
+		fresh = false
+	}
+	return g, fresh
 }

@@ -42,9 +42,9 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	tensor.Sgemm(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, beta, yd, outF)
 	tp.Record(y, func() {
 		dy := y.Grad.Data
-		if g := tp.GradOf(x); g != nil {
-			// dx (rows,in) += dy (rows,out) · W (out,in)
-			tensor.Sgemm(false, false, rows, in, outF, 1, dy, outF, w.Value.Data, in, 1, g.Data, in)
+		if g, fresh := tp.GradBuf(x); g != nil {
+			// dx (rows,in) += dy (rows,out) · W (out,in)   (= when fresh)
+			tensor.Sgemm(false, false, rows, in, outF, 1, dy, outF, w.Value.Data, in, betaFor(fresh), g.Data, in)
 		}
 		if g := tp.GradOf(w); g != nil {
 			// dW (out,in) += dyᵀ (out,rows) · x (rows,in)
@@ -59,4 +59,13 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		}
 	})
 	return y
+}
+
+// betaFor is the GEMM beta that accumulates into a gradient buffer, or
+// overwrites it when the buffer is fresh (see GradBuf).
+func betaFor(fresh bool) float32 {
+	if fresh {
+		return 0
+	}
+	return 1
 }

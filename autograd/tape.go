@@ -182,6 +182,23 @@ func (tp *Tape) GradOf(v *Var) *tensor.Tensor {
 	return v.Grad
 }
 
+// GradBuf is GradOf for operations that can overwrite a gradient instead of
+// adding to it. When v's gradient buffer is created by this call it comes
+// from the pool uninitialised and fresh is true: the operation must write
+// every element (e.g. a GEMM with beta = 0, or clear-then-accumulate inside
+// its own cache-sized chunks). Otherwise fresh is false and the operation
+// accumulates as with GradOf. This saves a full memory pass per gradient.
+func (tp *Tape) GradBuf(v *Var) (g *tensor.Tensor, fresh bool) {
+	if !v.RequiresGrad {
+		return nil, false
+	}
+	if v.Grad == nil && v.tape == tp {
+		v.Grad = tp.AllocRaw(v.Value.Shape...)
+		return v.Grad, true
+	}
+	return tp.GradOf(v), false
+}
+
 // Backward computes the gradients of the scalar loss with respect to every
 // Var that requires one, accumulating into leaves' Grad. It fails on a tape
 // error, a non-scalar loss, or a loss that is NaN or ±Inf.

@@ -30,3 +30,12 @@ func BenchmarkViTTrainBackbone(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkViTTinyTrain(b *testing.B) {
+	cfg, _ := vit.Preset("vit-tiny")
+	for i := 0; i < b.N; i++ {
+		if _, err := ViT(ViTOptions{Config: cfg, Name: "t", Batch: 16, Steps: 2, Warmup: 1, Train: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -31,12 +31,15 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 		fwd(yd[lo:hi], xd[lo:hi])
 	})
 	tp.Record(y, func() {
-		g := tp.GradOf(x)
+		g, fresh := tp.GradBuf(x)
 		if g == nil {
 			return
 		}
 		dy := y.Grad.Data
 		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+			if fresh {
+				clear(g.Data[lo:hi]) // in cache, just before the accumulation
+			}
 			bwd(g.Data[lo:hi], xd[lo:hi], dy[lo:hi])
 		})
 	})

@@ -49,7 +49,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 	}
 	a.forward(p)
 	tp.Record(y, func() {
-		g := tp.GradOf(qkv)
+		g, fresh := tp.GradBuf(qkv)
 		if g == nil {
 			return
 		}
@@ -57,6 +57,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
 		do := a.o
 		do.data = y.Grad.Data
+		a.fresh = fresh
 		a.backward(p, do, dq, dk, dv)
 	})
 	return y
@@ -134,6 +135,7 @@ type attnCore struct {
 	b, h, hkv, tq, tk, d int
 	causal               bool
 	q, k, v, o           operand
+	fresh                bool // backward: dq, dk, dv hold garbage; each worker clears its heads' rows first
 }
 
 // visible is how many leading keys query row i may attend to.
@@ -214,6 +216,18 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 	forEach(a.b*a.hkv, tq*tk, func(g int, ds []float32) {
 		b, kh := g/a.hkv, g%a.hkv
 		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
+		if a.fresh {
+			for _, o := range []operand{dk, dv} {
+				if o.data != nil {
+					clearRows(o.at(b, kh), tk, d, o.ld)
+				}
+			}
+			if dq.data != nil {
+				for h := kh * rep; h < (kh+1)*rep; h++ {
+					clearRows(dq.at(b, h), tq, d, dq.ld)
+				}
+			}
+		}
 		for h := kh * rep; h < (kh+1)*rep; h++ {
 			ph := p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
 			dob, qb := do.at(b, h), a.q.at(b, h)
@@ -251,4 +265,11 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 			}
 		}
 	})
+}
+
+// clearRows zeroes rows×cols elements of a matrix with row stride ld.
+func clearRows(m []float32, rows, cols, ld int) {
+	for i := 0; i < rows; i++ {
+		clear(m[i*ld : i*ld+cols])
+	}
 }

@@ -1,0 +1,28 @@
+package tensor_test
+
+import (
+	"fmt"
+
+	"github.com/glora/glora/tensor"
+)
+
+// C = A·Bᵀ with B stored row-major as (n, k), as a Linear layer's y = x·Wᵀ.
+func ExampleSgemm() {
+	a := []float32{1, 2, 3, 4, 5, 6} // A: 2×3
+	w := []float32{1, 0, 1, 0, 1, 0} // W: 2×3 (so Wᵀ is 3×2)
+	c := make([]float32, 4)          // C: 2×2
+	tensor.Sgemm(false, true, 2, 2, 3, 1, a, 3, w, 3, 0, c, 2)
+	fmt.Println(c)
+	// Output: [4 2 10 5]
+}
+
+func ExampleTensor_Reshape() {
+	t, _ := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	v, _ := t.Reshape(3, -1)
+	fmt.Println(tensor.ShapeString(v.Shape))
+	_, err := t.Reshape(4, -1)
+	fmt.Println(err)
+	// Output:
+	// (3,2)
+	// reshape: shape mismatch (2,3) vs (4,-1): cannot infer -1 for 6 elements
+}

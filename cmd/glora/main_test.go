@@ -95,3 +95,23 @@ func TestInspectPreset(t *testing.T) {
 		t.Fatalf("inspect output lacks the qkv tensor:\n%s", out)
 	}
 }
+
+func TestConvertRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, e := runCLI("convert", "--model", "vit-micro", "--out", dir+"/hf", "--dialect", "transformers", "--dtype", "bf16"); code != 0 {
+		t.Fatalf("convert to transformers: %s", e)
+	}
+	code, out, e := runCLI("inspect", dir+"/hf")
+	if code != 0 {
+		t.Fatalf("inspect: %s", e)
+	}
+	if !strings.Contains(out, "transformers dialect, transformers tensor names, stored as BF16") {
+		t.Fatalf("inspect of the converted folder:\n%s", out)
+	}
+	if code, _, e := runCLI("convert", "--model", dir+"/hf", "--out", dir+"/timm", "--dialect", "timm"); code != 0 {
+		t.Fatalf("convert back to timm: %s", e)
+	}
+	if code, _, e := runCLI("convert", "--model", "vit-micro", "--out", dir+"/x", "--dtype", "f8"); code == 0 || !strings.Contains(e, `--dtype "f8"`) {
+		t.Fatalf("bad dtype: code %d, %s", code, e)
+	}
+}

@@ -38,11 +38,7 @@ func Softmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 		dy := y.Grad.Data
 		forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
 			for r := lo; r < hi; r++ {
-				yr, dyr, dx := yd[r*c:(r+1)*c], dy[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
-				s := tensor.Dot(dyr, yr)
-				for i, v := range yr {
-					dx[i] += v * (dyr[i] - s)
-				}
+				tensor.SoftmaxRowBackward(g.Data[r*c:(r+1)*c], yd[r*c:(r+1)*c], dy[r*c:(r+1)*c])
 			}
 		})
 	})

@@ -62,12 +62,12 @@ type Tape struct {
 
 	backward []func()
 	err      error
-	pool     map[int][][]float32 // free buffers by length
-	used     [][]float32         // buffers handed out since the last Reset
+	pool     map[int][][]float32    // free buffers by length
+	used     map[*float32][]float32 // buffers handed out since the last Reset, by first element
 }
 
 // NewTape returns an empty tape that records gradients.
-func NewTape() *Tape { return &Tape{pool: map[int][][]float32{}} }
+func NewTape() *Tape { return &Tape{pool: map[int][][]float32{}, used: map[*float32][]float32{}} }
 
 // Err returns the first error an operation recorded.
 func (tp *Tape) Err() error { return tp.err }
@@ -119,7 +119,9 @@ func (tp *Tape) AllocRaw(shape ...int) *tensor.Tensor {
 	} else {
 		buf = make([]float32, n)
 	}
-	tp.used = append(tp.used, buf)
+	if n > 0 {
+		tp.used[&buf[0]] = buf
+	}
 	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: buf}
 }
 
@@ -154,6 +156,8 @@ func (tp *Tape) needsGrad(inputs ...*Var) bool {
 
 // Record adds a backward closure for out. It is kept only if out requires a
 // gradient; the closure runs only if a gradient reached out (out.Grad != nil).
+// After it ran, out's gradient buffer goes back to the pool and out.Grad is
+// nil: gradients of intermediate values are not kept (leaves' are).
 func (tp *Tape) Record(out *Var, backward func()) {
 	if tp.NoGrad || !out.RequiresGrad {
 		return
@@ -161,6 +165,13 @@ func (tp *Tape) Record(out *Var, backward func()) {
 	tp.backward = append(tp.backward, func() {
 		if out.Grad != nil {
 			backward()
+			// Every consumer of out ran its backward before this one: out's
+			// gradient is spent. Hand its buffer back so later gradients of
+			// this pass reuse it (PyTorch likewise keeps no non-leaf grads).
+			if out.tape == tp {
+				tp.release(out.Grad.Data)
+				out.Grad = nil
+			}
 		}
 	})
 }
@@ -230,11 +241,22 @@ func (tp *Tape) Reset() {
 	clear(tp.backward)
 	tp.backward = tp.backward[:0]
 	tp.err = nil
-	for _, b := range tp.used {
+	for k, b := range tp.used {
+		tp.pool[len(b)] = append(tp.pool[len(b)], b)
+		delete(tp.used, k)
+	}
+}
+
+// release returns one buffer handed out by this tape to the pool before
+// Reset (a buffer not from the pool is ignored).
+func (tp *Tape) release(buf []float32) {
+	if len(buf) == 0 {
+		return
+	}
+	if b, ok := tp.used[&buf[0]]; ok && len(b) == len(buf) {
+		delete(tp.used, &buf[0])
 		tp.pool[len(b)] = append(tp.pool[len(b)], b)
 	}
-	clear(tp.used)
-	tp.used = tp.used[:0]
 }
 
 // PoolBytes is the memory the tape's buffers hold (in use and free).

@@ -32,6 +32,7 @@ type Var struct {
 	Name         string         // optional, for error messages and parameter lists
 
 	tape *Tape // non-nil for op outputs: buffers belong to this tape's pool
+	view bool  // the value shares another Var's buffer (Tape.Wrap)
 }
 
 // NewVar wraps a tensor as a leaf of the graph.
@@ -139,7 +140,22 @@ func (tp *Tape) NewOutputRaw(shape []int, inputs ...*Var) *Var {
 // Wrap makes an op output Var from a tensor the op computed itself (its
 // buffer is not from the pool, e.g. a reshaped view of an input's value).
 func (tp *Tape) Wrap(t *tensor.Tensor, inputs ...*Var) *Var {
-	return &Var{Value: t, RequiresGrad: tp.needsGrad(inputs...), tape: tp}
+	return &Var{Value: t, RequiresGrad: tp.needsGrad(inputs...), tape: tp, view: true}
+}
+
+// Free hands the value buffers of op outputs that are no longer needed back
+// to the pool before Reset, so a long forward pass without gradients (NoGrad)
+// holds only the activations still in use. It ignores Vars a recorded
+// backward pass may still read (RequiresGrad), views, and Vars not made by
+// this tape. A freed Var must not be used again.
+func (tp *Tape) Free(vs ...*Var) {
+	for _, v := range vs {
+		if v == nil || v.tape != tp || v.view || v.RequiresGrad || v.Value == nil {
+			continue
+		}
+		tp.release(v.Value.Data)
+		v.Value = nil
+	}
 }
 
 func (tp *Tape) needsGrad(inputs ...*Var) bool {

@@ -41,3 +41,40 @@ func TestBackwardReleasesSpentGradients(t *testing.T) {
 		t.Fatalf("pool holds %d bytes after Backward, want ≤ %d: spent gradients were not reused", got, limit)
 	}
 }
+
+func TestFreeReleasesOnlyDeadValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	x := randVar(rng, false, 4, 250)
+	tp := NewTape()
+	tp.NoGrad = true
+	a := tp.Scale(x, 2)
+	view := tp.Reshape(a, 1000)
+	tp.Free(view) // a view: must not free a's buffer
+	if view.Value == nil || a.Value == nil {
+		t.Fatal("Free released a view")
+	}
+	tp.Free(x) // not the tape's
+	if x.Value == nil {
+		t.Fatal("Free released a leaf it does not own")
+	}
+	b := tp.Scale(a, 3)
+	tp.Free(a)
+	if a.Value != nil {
+		t.Fatal("Free kept a dead intermediate")
+	}
+	c := tp.Scale(b, 1) // reuses a's buffer
+	if c.Value.Data[0] != 6*x.Value.Data[0] {
+		t.Fatalf("c[0] = %v, want %v", c.Value.Data[0], 6*x.Value.Data[0])
+	}
+	if got := tp.PoolBytes(); got != 2*1000*4 {
+		t.Fatalf("pool holds %d bytes, want %d (a's buffer reused by c)", got, 2*1000*4)
+	}
+	// With gradients recorded, values stay for the backward pass.
+	tp2 := NewTape()
+	w := randVar(rng, true, 10)
+	y := tp2.Scale(w, 2)
+	tp2.Free(y)
+	if y.Value == nil {
+		t.Fatal("Free released a value that Backward needs")
+	}
+}

@@ -128,16 +128,22 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 
 // Forward runs the block on x: (B, T, D) → (B, T, D).
 func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.Var {
+	// Without gradients (inference) each intermediate is freed as soon as it
+	// is consumed; tp.Free ignores values a backward pass will need.
+	next := func(prev, v *ag.Var) *ag.Var { tp.Free(prev); return v }
 	h := nn.LayerNorm(tp, x, blk.Norm1W, blk.Norm1B, c.LNEps)
-	h = blk.QKV.Forward(tp, h)              // (B, T, 3D)
-	h = nn.Attention(tp, h, c.Heads, false) // (B, T, D)
-	h = blk.Proj.Forward(tp, h)
-	x = tp.Add(x, blk.dropPathOf(tp, h, rng))
-	h = nn.LayerNorm(tp, x, blk.Norm2W, blk.Norm2B, c.LNEps)
-	h = blk.FC1.Forward(tp, h) // (B, T, hidden)
-	h = nn.GELU(tp, h, c.TanhGELU)
-	h = blk.FC2.Forward(tp, h) // (B, T, D)
-	return tp.Add(x, blk.dropPathOf(tp, h, rng))
+	h = next(h, blk.QKV.Forward(tp, h))              // (B, T, 3D)
+	h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
+	h = next(h, blk.Proj.Forward(tp, h))
+	x1 := tp.Add(x, blk.dropPathOf(tp, h, rng))
+	tp.Free(h, x)
+	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
+	h = next(h, blk.FC1.Forward(tp, h)) // (B, T, hidden)
+	h = next(h, nn.GELU(tp, h, c.TanhGELU))
+	h = next(h, blk.FC2.Forward(tp, h)) // (B, T, D)
+	out := tp.Add(x1, blk.dropPathOf(tp, h, rng))
+	tp.Free(h, x1)
+	return out
 }
 
 func (blk *Block) dropPathOf(tp *ag.Tape, h *ag.Var, rng *rand.Rand) *ag.Var {

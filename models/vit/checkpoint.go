@@ -164,6 +164,20 @@ func load(fsys fs.FS, dir string, open func() (*safetensors.File, error)) (*Mode
 	}
 	defer f.Close()
 	names := f.Names()
+	// Never trust config.json's sizes: refuse to build (allocate) a model
+	// larger than the weights file can fill.
+	var held float64
+	for _, name := range names {
+		if in, ok := f.Info(name); ok {
+			held += float64(tensor.Numel(in.Shape))
+		}
+	}
+	body := ck.Config
+	body.NumClasses = 0 // a transformers folder may turn out headless
+	if want := body.ParamCount(); want > held {
+		return nil, ck, fmt.Errorf("vit: %s describes a model of %.0f parameters, but %s holds only %.0f values",
+			filepath.Join(dir, ConfigFile), want, path, held)
+	}
 	raw := make(map[string]*tensor.Tensor, len(names))
 	count := map[safetensors.DType]int{}
 	for _, name := range names {

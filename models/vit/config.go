@@ -95,3 +95,21 @@ func Preset(name string) (Config, error) {
 	c.Std = append([]float32(nil), c.Std...)
 	return c, nil
 }
+
+// ParamCount is the number of scalar parameters a model of this config has
+// (as a float64, so that absurd configs cannot overflow).
+func (c Config) ParamCount() float64 {
+	d, h := float64(c.Dim), float64(c.MLPDim())
+	p := float64(c.PatchSize * c.PatchSize * c.InChans)
+	n := d*p + d + d + float64(c.Tokens())*d // patch embedding, cls, pos
+	qkvBias := 0.0
+	if c.QKVBias {
+		qkvBias = 3 * d
+	}
+	block := 4*d + 3*d*d + qkvBias + d*d + d + d*h + h + h*d + d
+	n += float64(c.Depth)*block + 2*d
+	if c.NumClasses > 0 {
+		n += float64(c.NumClasses) * (d + 1)
+	}
+	return n
+}

@@ -325,3 +325,36 @@ func TestSummary(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestParamCountMatchesModel(t *testing.T) {
+	for _, name := range []string{"vit-micro", "vit-fmnist", "vit-tiny"} {
+		cfg, _ := Preset(name)
+		m, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cfg.ParamCount(), float64(m.Store.Count(false)); got != want {
+			t.Errorf("%s: ParamCount %.0f, model has %.0f", name, got, want)
+		}
+	}
+}
+
+func TestLoadRefusesConfigLargerThanWeights(t *testing.T) {
+	dir := t.TempDir()
+	m := microModel(t, 1)
+	if err := Save(m, dir, NewCheckpoint("vit-micro", m.Cfg), ""); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"depth": 2`, `"depth": 200000`, 1))
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "holds only") {
+		t.Fatalf("want a refusal naming the weights file, got %v", err)
+	}
+}

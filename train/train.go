@@ -222,7 +222,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 		if err := save(); err != nil {
 			return Summary{}, err
 		}
-		if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History); err != nil {
+		if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0); err != nil {
 			fmt.Fprintf(o.Log, "warning: %v\n", err)
 		}
 	}
@@ -312,7 +312,14 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 	return st, nil
 }
 
-func writePlot(path string, h []EpochRecord) error {
+// writePlot draws loss and accuracy per epoch. With label smoothing the
+// training loss is the smoothed objective, which sits above the plain
+// cross-entropy shown for validation; the legend says so.
+func writePlot(path string, h []EpochRecord, smoothed bool) error {
+	trainLoss := "train"
+	if smoothed {
+		trainLoss = "train (smoothed)"
+	}
 	var ep, tl, vl, ta, va []float64
 	for _, r := range h {
 		ep = append(ep, float64(r.Epoch))
@@ -320,6 +327,6 @@ func writePlot(path string, h []EpochRecord) error {
 		ta, va = append(ta, r.TrainAcc), append(va, r.ValAcc)
 	}
 	return plot.WritePNG(path,
-		plot.Panel{Title: "loss", XLabel: "epoch", Series: []plot.Series{{Name: "train", X: ep, Y: tl}, {Name: "validation", X: ep, Y: vl}}},
+		plot.Panel{Title: "loss", XLabel: "epoch", Series: []plot.Series{{Name: trainLoss, X: ep, Y: tl}, {Name: "validation", X: ep, Y: vl}}},
 		plot.Panel{Title: "top-1 accuracy", XLabel: "epoch", Series: []plot.Series{{Name: "train", X: ep, Y: ta}, {Name: "validation", X: ep, Y: va}}})
 }

@@ -42,6 +42,7 @@ type Options struct {
 	Seed            uint64  `json:"seed"`
 	Augment         bool    `json:"augment"`          // random crop (pad 2) and horizontal flip
 	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = once an epoch
+	StopAfter       int     `json:"-"` // end the run after this many epochs of the schedule (0 = all); resume continues it
 	EvalBatch       int     `json:"-"`
 	Resume          bool    `json:"-"`
 	// Save writes the best model (by validation accuracy) as a checkpoint
@@ -150,7 +151,11 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 
 	tp := ag.NewTape()
 	save := func() error { return saveCheckpoint(ckDir, m, opt, st) }
-	for st.Epoch < o.Epochs {
+	last := o.Epochs
+	if o.StopAfter > 0 {
+		last = min(last, o.StopAfter)
+	}
+	for st.Epoch < last {
 		bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), perEpoch)
 		t0 := time.Now()
 		seenAtStart, secsAtStart := st.Seen, st.EpochSecs // the epoch so far, when resumed mid-epoch

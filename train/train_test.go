@@ -194,3 +194,36 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// StopAfter ends a run early on its schedule; resuming finishes it with the
+// same weights as a run that never stopped.
+func TestStopAfterThenResume(t *testing.T) {
+	trainSet, val := quadrants(t, 80, 1), quadrants(t, 32, 2)
+	ref := tinyModel(t)
+	if _, err := Run(context.Background(), ref, trainSet, val, opts(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := opts(dir)
+	o.StopAfter = 1
+	sum, err := Run(context.Background(), tinyModel(t), trainSet, val, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.History) != 1 {
+		t.Fatalf("stopped run has %d epochs of history, want 1", len(sum.History))
+	}
+	m := tinyModel(t)
+	o.StopAfter, o.Resume = 0, true
+	if _, err := Run(context.Background(), m, trainSet, val, o); err != nil {
+		t.Fatal(err)
+	}
+	a, b := ref.Store.Params(), m.Store.Params()
+	for i := range a {
+		for j, v := range a[i].Value.Data {
+			if b[i].Value.Data[j] != v {
+				t.Fatalf("%s[%d]: stopped+resumed %g, uninterrupted %g", a[i].Name, j, b[i].Value.Data[j], v)
+			}
+		}
+	}
+}

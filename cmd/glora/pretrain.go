@@ -33,6 +33,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Augment, "augment", false, "random crop (padding 2) and horizontal flip")
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
+	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
 	dropPath := fs.Float64("drop-path", -1, "stochastic depth rate (default: the model's)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err

@@ -42,7 +42,7 @@ type Options struct {
 	Seed            uint64  `json:"seed"`
 	Augment         bool    `json:"augment"`          // random crop (pad 2) and horizontal flip
 	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = once an epoch
-	StopAfter       int     `json:"-"` // end the run after this many epochs of the schedule (0 = all); resume continues it
+	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
 	EvalBatch       int     `json:"-"`
 	Resume          bool    `json:"-"`
 	// Save writes the best model (by validation accuracy) as a checkpoint

@@ -115,3 +115,25 @@ func TestConvertRoundTrip(t *testing.T) {
 		t.Fatalf("bad dtype: code %d, %s", code, e)
 	}
 }
+
+func TestAverageOfTwoCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"m1", "m2"} { // two checkpoints of one architecture
+		if code, _, e := runCLI("convert", "--model", "vit-micro", "--out", dir+"/"+name); code != 0 {
+			t.Fatalf("convert: %s", e)
+		}
+	}
+	code, out, e := runCLI("average", "--out", dir+"/avg", dir+"/m1", dir+"/m2")
+	if code != 0 || !strings.Contains(out, "average of 2 checkpoints") {
+		t.Fatalf("average: code %d, %s%s", code, out, e)
+	}
+	if code, _, e := runCLI("average", "--out", dir+"/x", dir+"/m1"); code == 0 || !strings.Contains(e, "at least two") {
+		t.Fatalf("average of one: code %d, %s", code, e)
+	}
+	if code, _, e := runCLI("convert", "--model", "vit-fmnist", "--out", dir+"/other"); code != 0 {
+		t.Fatalf("convert: %s", e)
+	}
+	if code, _, e := runCLI("average", "--out", dir+"/y", dir+"/m1", dir+"/other"); code == 0 || !strings.Contains(e, "differs") {
+		t.Fatalf("average of different architectures: code %d, %s", code, e)
+	}
+}

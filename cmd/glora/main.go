@@ -127,12 +127,24 @@ func newFlags(name, synopsis string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, rejecting stray positional arguments unless allowed.
+// parseFlags parses args, rejecting stray positional arguments unless
+// allowed. Flags may follow positional arguments (`glora bench sgemm --n 512`);
+// afterwards fs.Args() holds the positional ones.
 func parseFlags(fs *flag.FlagSet, args []string, maxPositional int) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return errUsage
 	}
 	if fs.NArg() > maxPositional {

@@ -60,6 +60,16 @@ func TestBadInvocations(t *testing.T) {
 	}
 }
 
+func TestFlagsAfterPositionalArguments(t *testing.T) {
+	code, out, e := runCLI("bench", "sgemm", "--n", "64", "--iters", "1", "--json")
+	if code != 0 || !strings.Contains(out, `"bench":"sgemm"`) {
+		t.Fatalf("bench sgemm --n 64 --json: code %d, %s%s", code, out, e)
+	}
+	if code, _, e := runCLI("bench", "sgemm", "--n", "0"); code == 0 || !strings.Contains(e, "--n must be ≥ 1") {
+		t.Fatalf("a bad flag after the positional argument was not checked: code %d, %s", code, e)
+	}
+}
+
 func TestDemoLossFalls(t *testing.T) {
 	code, out, errOut := runCLI("demo", "--steps", "40", "--batch", "8")
 	if code != 0 {

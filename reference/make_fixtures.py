@@ -19,10 +19,12 @@ spaces to a multiple of 8, then raw little-endian float32 data.
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_writer  # noqa: E402
 import torch.nn.functional as F
 
 torch.manual_seed(0)
@@ -34,24 +36,7 @@ OUT = os.path.join(ROOT, "testdata", "ref")
 
 
 def save(path, tensors, metadata=None):
-    """Write {name: float32 tensor} as safetensors (names sorted)."""
-    header, blobs, off = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    for name in sorted(tensors):
-        t = tensors[name].detach().to(torch.float32).contiguous().cpu()
-        data = struct.pack("<%df" % t.numel(), *t.reshape(-1).tolist())
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    print("wrote %s (%d bytes, %d tensors)" % (os.path.relpath(path, ROOT), 8 + len(h) + off, len(tensors)))
+    st_writer.save(path, tensors, metadata, root=ROOT)
 
 
 def rnd(*shape, scale=1.0):

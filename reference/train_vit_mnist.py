@@ -37,6 +37,9 @@ import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_writer  # noqa: E402
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -180,31 +183,8 @@ class VisionTransformer(nn.Module):
         return self.head(self.norm(x)[:, 0])
 
 
-# -------------------------------------------------------------- safetensors
 def save(path, tensors, metadata=None):
-    """Write {name: tensor} as safetensors (names sorted); uint8 tensors as U8,
-    everything else as F32."""
-    header, blobs, off = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous().cpu()
-        if t.dtype == torch.uint8:
-            dtype, data = "U8", bytes(t.reshape(-1).tolist())
-        else:
-            t = t.to(torch.float32)
-            dtype, data = "F32", struct.pack("<%df" % t.numel(), *t.reshape(-1).tolist())
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    print("wrote %s (%d bytes, %d tensors)" % (os.path.relpath(path, ROOT), 8 + len(h) + off, len(tensors)))
+    st_writer.save(path, tensors, metadata, root=ROOT)
 
 
 def write_json(path, obj):

@@ -16,7 +16,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]")
 	split := fs.String("split", "test", "train, val or test (val is carved from the training split)")
 	scheme := fs.String("scheme", "vtab1k", "how train/val are carved from the training split: full, holdout[:F], vtab1k, Kshot")
-	seed := fs.Uint64("seed", 0, "seed of the split")
+	seed := fs.Uint64("seed", 0, "seed of the split (pretrain's --split-seed)")
 	batch := fs.Int("batch", 256, "images per forward pass")
 	asJSON := fs.Bool("json", false, "end with one JSON line: accuracy, n, loss, …")
 	if err := parseFlags(fs, args, 0); err != nil {

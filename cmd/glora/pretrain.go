@@ -19,6 +19,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "vit-fmnist", "preset to train from scratch, or a checkpoint folder to continue from")
 	spec := fs.String("data", "fashion-mnist", "dataset spec (see README)")
 	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot")
+	splitSeed := fs.Uint64("split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images)")
 	out := fs.String("out", "", "output folder: checkpoint/, best/, curves.png, summary.json")
 	o := train.Options{}
 	fs.IntVar(&o.Epochs, "epochs", 10, "epochs")
@@ -56,11 +57,11 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", *spec, err)
 	}
-	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, o.Seed)
+	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, *splitSeed)
 	if err != nil {
 		return fmt.Errorf("--scheme %s: %w", *scheme, err)
 	}
-	val, err := data.Split(trainAll, testSet, "val", *scheme, o.Seed)
+	val, err := data.Split(trainAll, testSet, "val", *scheme, *splitSeed)
 	if err != nil {
 		return fmt.Errorf("--scheme %s: %w", *scheme, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/safetensors"
 )
 
 // runAverage writes the uniform average of several checkpoints of the same
@@ -21,9 +20,12 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 	if *out == "" || fs.NArg() < 2 {
 		return fmt.Errorf("need --out and at least two checkpoint folders")
 	}
-	dt := map[string]safetensors.DType{"f32": safetensors.F32, "f16": safetensors.F16, "bf16": safetensors.BF16}[*dtype]
-	if dt == "" {
-		return fmt.Errorf("--dtype %q: want f32, f16 or bf16", *dtype)
+	dt, err := parseDType(*dtype)
+	if err == nil && dt == "" {
+		err = fmt.Errorf("--dtype: want f32, f16 or bf16")
+	}
+	if err != nil {
+		return err
 	}
 	avg, ck, err := vit.Load(fs.Arg(0))
 	if err != nil {

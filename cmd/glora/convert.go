@@ -52,21 +52,29 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if n != "" {
 		ck.Naming = n
 	}
-	var dt safetensors.DType
-	switch strings.ToLower(*dtype) {
-	case "":
-	case "f32", "float32":
-		dt = safetensors.F32
-	case "f16", "float16":
-		dt = safetensors.F16
-	case "bf16", "bfloat16":
-		dt = safetensors.BF16
-	default:
-		return fmt.Errorf("--dtype %q: want f32, f16 or bf16", *dtype)
+	dt, err := parseDType(*dtype)
+	if err != nil {
+		return err
 	}
 	if err := vit.Save(m, *out, ck, dt); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names) from %s\n", *out, ck.Dialect, ck.Naming, from)
 	return nil
+}
+
+// parseDType reads a --dtype flag: f32, f16 or bf16 (also float32,
+// float16, bfloat16); "" means "as read" and gives "".
+func parseDType(v string) (safetensors.DType, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return "", nil
+	case "f32", "float32":
+		return safetensors.F32, nil
+	case "f16", "float16":
+		return safetensors.F16, nil
+	case "bf16", "bfloat16":
+		return safetensors.BF16, nil
+	}
+	return "", fmt.Errorf("--dtype %q: want f32, f16 or bf16", v)
 }

@@ -62,7 +62,7 @@ func Evaluate(m *vit.Model, ds *data.Dataset, batch int) (Metrics, error) {
 			return Metrics{}, err
 		}
 		lossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
-		mt.Correct += countCorrect(logits.Value, b.Labels)
+		mt.Correct += CountCorrect(logits.Value, b.Labels)
 		mt.N += len(b.Labels)
 	}
 	mt.Accuracy = float64(mt.Correct) / float64(mt.N)
@@ -70,8 +70,8 @@ func Evaluate(m *vit.Model, ds *data.Dataset, batch int) (Metrics, error) {
 	return mt, nil
 }
 
-// countCorrect counts rows of logits (N, C) whose arg-max is the label.
-func countCorrect(logits *tensor.Tensor, labels []int) int {
+// CountCorrect counts rows of logits (N, C) whose arg-max is the label.
+func CountCorrect(logits *tensor.Tensor, labels []int) int {
 	c := logits.Shape[len(logits.Shape)-1]
 	n := 0
 	for i, y := range labels {

@@ -184,7 +184,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 			st.Step++
 			st.Batch = b.Index + 1
 			st.LossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
-			st.Correct += countCorrect(logits.Value, b.Labels)
+			st.Correct += CountCorrect(logits.Value, b.Labels)
 			st.Seen += len(b.Labels)
 			secs := secsAtStart + time.Since(t0).Seconds()
 			bar.Update(st.Batch, fmt.Sprintf("loss %.4f acc %.3f lr %.2e %.0f img/s",

@@ -11,6 +11,7 @@ import (
 	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/train"
 )
 
 // runDemo trains a tiny ViT to tell which quadrant of a noisy 16×16 image
@@ -70,19 +71,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := tp.Err(); err != nil {
 		return err
 	}
-	correct := 0
-	for i, y := range labels {
-		row := logits.Value.Data[i*4 : i*4+4]
-		best := 0
-		for j := range row {
-			if row[j] > row[best] {
-				best = j
-			}
-		}
-		if best == y {
-			correct++
-		}
-	}
+	correct := train.CountCorrect(logits.Value, labels)
 	fmt.Fprintf(stdout, "loss %.4f → %.4f in %d steps (%.1fs); held-out accuracy %d/%d = %.1f%%\n",
 		first, last, *steps, time.Since(t0).Seconds(), correct, len(labels), 100*float64(correct)/float64(len(labels)))
 	return nil

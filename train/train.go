@@ -40,7 +40,8 @@ type Options struct {
 	LabelSmoothing  float32 `json:"label_smoothing"`
 	ClipNorm        float64 `json:"clip_norm"` // 0 = no clipping
 	Seed            uint64  `json:"seed"`
-	Augment         bool    `json:"augment"`          // random crop (pad 2) and horizontal flip
+	CropPad         int     `json:"crop_pad"`         // augmentation: random crop of the image size from the image zero-padded by CropPad pixels (0 = off)
+	HFlip           bool    `json:"hflip"`            // augmentation: random horizontal flip
 	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = once an epoch
 	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
 	EvalBatch       int     `json:"-"`
@@ -97,8 +98,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("train: batch %d must be ≥ 1", o.Batch)
 	case !(o.LR > 0) || o.MinLR < 0 || o.MinLR > o.LR:
 		return fmt.Errorf("train: need 0 ≤ min lr (%g) ≤ lr (%g), lr > 0", o.MinLR, o.LR)
-	case o.WarmupEpochs < 0 || o.WeightDecay < 0 || o.ClipNorm < 0 || o.CheckpointEvery < 0:
-		return fmt.Errorf("train: warm-up, weight decay, clip norm and checkpoint interval must be ≥ 0")
+	case o.WarmupEpochs < 0 || o.WeightDecay < 0 || o.ClipNorm < 0 || o.CheckpointEvery < 0 || o.CropPad < 0:
+		return fmt.Errorf("train: warm-up, weight decay, clip norm, checkpoint interval and crop padding must be ≥ 0")
 	case o.LabelSmoothing < 0 || o.LabelSmoothing >= 1:
 		return fmt.Errorf("train: label smoothing %g must be in [0,1)", o.LabelSmoothing)
 	}
@@ -113,7 +114,9 @@ func (o *Options) validate() error {
 
 // Run trains all of m's trainable parameters on train with AdamW and a
 // cosine schedule, evaluating on val after every epoch and keeping the best
-// model in OutDir/best. Checkpoints (OutDir/checkpoint) are written every
+// model in OutDir/best. With no validation set (val nil or empty, e.g. when
+// training on the whole training split) OutDir/best holds the last epoch's
+// model. Checkpoints (OutDir/checkpoint) are written every
 // CheckpointEvery steps, at the end of each epoch and when ctx is cancelled;
 // with Resume, a run continues exactly where its checkpoint left off (same
 // data order, augmentation, drop-path draws and optimiser state).
@@ -124,10 +127,9 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("train: %w", err)
 	}
+	hasVal := val != nil && val.Len() > 0
 	pre := PreprocessFor(m.Cfg)
-	if o.Augment {
-		pre.PadCrop, pre.HFlip = 2, true
-	}
+	pre.PadCrop, pre.HFlip = o.CropPad, o.HFlip
 	loader, err := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: o.Batch, DropLast: true, Shuffle: true, Seed: o.Seed, Preprocess: pre})
 	if err != nil {
 		return Summary{}, fmt.Errorf("train: %w", err)
@@ -206,18 +208,24 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 			}
 		}
 		secs := secsAtStart + time.Since(t0).Seconds()
-		vm, err := Evaluate(m, val, o.EvalBatch)
-		if err != nil {
-			return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
-		}
 		rec := EpochRecord{Epoch: st.Epoch + 1, TrainLoss: st.LossSum / float64(max(st.Seen, 1)),
-			TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), ValLoss: vm.Loss, ValAcc: vm.Accuracy,
-			LR: opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}
+			TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), LR: opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}
+		if hasVal {
+			vm, err := Evaluate(m, val, o.EvalBatch)
+			if err != nil {
+				return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
+			}
+			rec.ValLoss, rec.ValAcc = vm.Loss, vm.Accuracy
+			fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0fs, %.0f img/s\n",
+				rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.ValLoss, rec.ValAcc, rec.Seconds, rec.ImgPerS)
+		} else {
+			fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | no validation split | %.0fs, %.0f img/s\n",
+				rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.Seconds, rec.ImgPerS)
+		}
 		st.History = append(st.History, rec)
-		fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0fs, %.0f img/s\n",
-			rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.ValLoss, rec.ValAcc, rec.Seconds, rec.ImgPerS)
-		if vm.Accuracy > st.BestAcc || st.BestEpoch == 0 {
-			st.BestAcc, st.BestEpoch = vm.Accuracy, rec.Epoch
+		// Without a validation split the latest epoch counts as the best.
+		if !hasVal || rec.ValAcc > st.BestAcc || st.BestEpoch == 0 {
+			st.BestAcc, st.BestEpoch = rec.ValAcc, rec.Epoch
 			if err := vit.Save(m, filepath.Join(o.OutDir, "best"), o.Checkpoint, safetensors.F32); err != nil {
 				return Summary{}, fmt.Errorf("train: saving the best model: %w", err)
 			}
@@ -227,13 +235,13 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 		if err := save(); err != nil {
 			return Summary{}, err
 		}
-		if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0); err != nil {
+		if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0, hasVal); err != nil {
 			fmt.Fprintf(o.Log, "warning: %v\n", err)
 		}
 	}
 	sum := Summary{BestEpoch: st.BestEpoch, History: st.History, BestDir: filepath.Join(o.OutDir, "best")}
 	for _, h := range st.History {
-		if h.Epoch == st.BestEpoch {
+		if h.Epoch == st.BestEpoch && hasVal {
 			sum.Best = Metrics{Accuracy: h.ValAcc, Loss: h.ValLoss, N: val.Len()}
 		}
 	}
@@ -295,9 +303,9 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 	if err := json.Unmarshal(js, &st); err != nil {
 		return st, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "state.json"), err)
 	}
-	if p := st.Options; p.Batch != o.Batch || p.Seed != o.Seed || p.LR != o.LR || p.Augment != o.Augment {
-		return st, fmt.Errorf("resume: %s was trained with batch %d, seed %d, lr %g, augment %v; this run asks for batch %d, seed %d, lr %g, augment %v",
-			dir, p.Batch, p.Seed, p.LR, p.Augment, o.Batch, o.Seed, o.LR, o.Augment)
+	if p := st.Options; p.Batch != o.Batch || p.Seed != o.Seed || p.LR != o.LR || p.CropPad != o.CropPad || p.HFlip != o.HFlip {
+		return st, fmt.Errorf("resume: %s was trained with batch %d, seed %d, lr %g, crop padding %d, flip %v; this run asks for batch %d, seed %d, lr %g, crop padding %d, flip %v",
+			dir, p.Batch, p.Seed, p.LR, p.CropPad, p.HFlip, o.Batch, o.Seed, o.LR, o.CropPad, o.HFlip)
 	}
 	ts, _, err := safetensors.ReadFile(filepath.Join(dir, "model.safetensors"))
 	if err != nil {
@@ -320,7 +328,7 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 // writePlot draws loss and accuracy per epoch. With label smoothing the
 // training loss is the smoothed objective, which sits above the plain
 // cross-entropy shown for validation; the legend says so.
-func writePlot(path string, h []EpochRecord, smoothed bool) error {
+func writePlot(path string, h []EpochRecord, smoothed, hasVal bool) error {
 	trainLoss := "train"
 	if smoothed {
 		trainLoss = "train (smoothed)"
@@ -331,7 +339,13 @@ func writePlot(path string, h []EpochRecord, smoothed bool) error {
 		tl, vl = append(tl, r.TrainLoss), append(vl, r.ValLoss)
 		ta, va = append(ta, r.TrainAcc), append(va, r.ValAcc)
 	}
+	loss := []plot.Series{{Name: trainLoss, X: ep, Y: tl}}
+	acc := []plot.Series{{Name: "train", X: ep, Y: ta}}
+	if hasVal {
+		loss = append(loss, plot.Series{Name: "validation", X: ep, Y: vl})
+		acc = append(acc, plot.Series{Name: "validation", X: ep, Y: va})
+	}
 	return plot.WritePNG(path,
-		plot.Panel{Title: "loss", XLabel: "epoch", Series: []plot.Series{{Name: trainLoss, X: ep, Y: tl}, {Name: "validation", X: ep, Y: vl}}},
-		plot.Panel{Title: "top-1 accuracy", XLabel: "epoch", Series: []plot.Series{{Name: "train", X: ep, Y: ta}, {Name: "validation", X: ep, Y: va}}})
+		plot.Panel{Title: "loss", XLabel: "epoch", Series: loss},
+		plot.Panel{Title: "top-1 accuracy", XLabel: "epoch", Series: acc})
 }

@@ -58,7 +58,7 @@ func tinyModel(t *testing.T) *vit.Model {
 
 func opts(dir string) Options {
 	return Options{OutDir: dir, Epochs: 2, Batch: 16, LR: 3e-3, MinLR: 1e-4, WarmupEpochs: 0.5,
-		WeightDecay: 0.05, LabelSmoothing: 0.1, ClipNorm: 1, Seed: 9, Augment: true, CheckpointEvery: 3,
+		WeightDecay: 0.05, LabelSmoothing: 0.1, ClipNorm: 1, Seed: 9, CropPad: 2, HFlip: true, CheckpointEvery: 3,
 		Checkpoint: vit.NewCheckpoint("vit-micro", vit.Config{})}
 }
 
@@ -82,7 +82,7 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	o := opts(dir)
 	o.Checkpoint = vit.NewCheckpoint("vit-micro", m.Cfg)
 	o.Epochs = 12
-	o.Augment = false // a horizontal flip would swap the quadrant labels
+	o.CropPad, o.HFlip = 0, false // a horizontal flip would swap the quadrant labels
 	t0 := time.Now()
 	sum, err := Run(context.Background(), m, quadrants(t, 512, 1), quadrants(t, 64, 2), o)
 	if err != nil {
@@ -117,6 +117,36 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	}
 	if math.Abs(mt.Accuracy-sum.Best.Accuracy) > 1e-9 {
 		t.Fatalf("reloaded best model scores %.4f, the run recorded %.4f", mt.Accuracy, sum.Best.Accuracy)
+	}
+}
+
+// Without a validation set (training on the whole training split) best/
+// holds the model of the last epoch and the history has no validation.
+func TestRunWithoutValidationKeepsLastEpoch(t *testing.T) {
+	dir := t.TempDir()
+	m := tinyModel(t)
+	o := opts(dir)
+	sum, err := Run(context.Background(), m, quadrants(t, 48, 1), nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BestEpoch != o.Epochs || len(sum.History) != o.Epochs || sum.Best.N != 0 {
+		t.Fatalf("best epoch %d, %d epochs of history, best N %d; want %d, %d, 0", sum.BestEpoch, len(sum.History), sum.Best.N, o.Epochs, o.Epochs)
+	}
+	best, _, err := vit.Load(filepath.Join(dir, "best"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := m.Store.Params(), best.Store.Params()
+	for i := range a {
+		for j, v := range a[i].Value.Data {
+			if b[i].Value.Data[j] != v {
+				t.Fatalf("best/%s[%d] = %g, the final model has %g", a[i].Name, j, b[i].Value.Data[j], v)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "curves.png")); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -186,6 +216,7 @@ func TestBadOptions(t *testing.T) {
 		func(o *Options) { o.LR = 0 },
 		func(o *Options) { o.LabelSmoothing = 1 },
 		func(o *Options) { o.OutDir = "" },
+		func(o *Options) { o.CropPad = -1 },
 	} {
 		o := opts(t.TempDir())
 		mut(&o)

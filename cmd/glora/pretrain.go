@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +20,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model PRESET|DIR] [flags]", stderr)
 	model := fs.String("model", "vit-fmnist", "preset to train from scratch, or a checkpoint folder to continue from")
 	spec := fs.String("data", "fashion-mnist", "dataset spec (see README)")
-	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot")
+	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot; full trains on the whole training split, without validation (best/ is then the last epoch)")
 	splitSeed := fs.Uint64("split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images)")
 	out := fs.String("out", "", "output folder: checkpoint/, best/, curves.png, summary.json")
 	o := train.Options{}
@@ -31,7 +33,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	ls := fs.Float64("label-smoothing", 0.1, "label smoothing")
 	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
-	fs.BoolVar(&o.Augment, "augment", false, "random crop (padding 2) and horizontal flip")
+	fs.Var(&augmentFlag{&o}, "augment", "training augmentation: --augment alone is crop:2,flip (random crop from the image zero-padded by 2 pixels, then a horizontal flip); or --augment=crop:N, --augment=flip, --augment=crop:N,flip, --augment=none")
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
@@ -61,9 +63,11 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--scheme %s: %w", *scheme, err)
 	}
-	val, err := data.Split(trainAll, testSet, "val", *scheme, *splitSeed)
-	if err != nil {
-		return fmt.Errorf("--scheme %s: %w", *scheme, err)
+	val := &data.Dataset{} // --scheme full: no validation split
+	if *scheme != "full" {
+		if val, err = data.Split(trainAll, testSet, "val", *scheme, *splitSeed); err != nil {
+			return fmt.Errorf("--scheme %s: %w", *scheme, err)
+		}
 	}
 	fmt.Fprintf(stdout, "pretrain %s on %s: %d train / %d val images, %d parameters, %d epochs of %d steps\n",
 		from, *spec, trainSet.Len(), val.Len(), m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
@@ -77,7 +81,61 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if val.Len() == 0 {
+		fmt.Fprintf(stdout, "done in %s: no validation split; the model of the last epoch (%d) is in %s, curves in %s/curves.png\n",
+			time.Since(t0).Round(time.Second), sum.BestEpoch, sum.BestDir, *out)
+		return nil
+	}
 	fmt.Fprintf(stdout, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png\n",
 		time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out)
+	return nil
+}
+
+// augmentFlag is --augment: alone (a boolean flag) it turns on the standard
+// augmentation, crop:2,flip; with a value it names the parts to use.
+type augmentFlag struct{ o *train.Options }
+
+func (f *augmentFlag) IsBoolFlag() bool { return true }
+
+func (f *augmentFlag) String() string {
+	if f == nil || f.o == nil || (f.o.CropPad == 0 && !f.o.HFlip) {
+		return "none"
+	}
+	var parts []string
+	if f.o.CropPad > 0 {
+		parts = append(parts, fmt.Sprintf("crop:%d", f.o.CropPad))
+	}
+	if f.o.HFlip {
+		parts = append(parts, "flip")
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *augmentFlag) Set(v string) error {
+	crop, flip := 0, false
+	switch v {
+	case "true", "":
+		crop, flip = 2, true
+	case "false", "none":
+	default:
+		for _, p := range strings.Split(v, ",") {
+			name, arg, hasArg := strings.Cut(strings.TrimSpace(p), ":")
+			switch {
+			case name == "flip" && !hasArg:
+				flip = true
+			case name == "crop" && !hasArg:
+				crop = 2
+			case name == "crop":
+				n, err := strconv.Atoi(arg)
+				if err != nil || n < 1 || n > 64 {
+					return fmt.Errorf("crop padding %q: want a whole number of pixels in [1,64]", arg)
+				}
+				crop = n
+			default:
+				return fmt.Errorf("unknown augmentation %q (want crop, crop:N, flip or none)", p)
+			}
+		}
+	}
+	f.o.CropPad, f.o.HFlip = crop, flip
 	return nil
 }

@@ -137,14 +137,7 @@ func TestRunWithoutValidationKeepsLastEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := m.Store.Params(), best.Store.Params()
-	for i := range a {
-		for j, v := range a[i].Value.Data {
-			if b[i].Value.Data[j] != v {
-				t.Fatalf("best/%s[%d] = %g, the final model has %g", a[i].Name, j, b[i].Value.Data[j], v)
-			}
-		}
-	}
+	sameParams(t, "best/ and the final model", best, m)
 	if _, err := os.Stat(filepath.Join(dir, "curves.png")); err != nil {
 		t.Fatal(err)
 	}
@@ -172,11 +165,17 @@ func TestInterruptAndResumeIsExact(t *testing.T) {
 	if _, err := Run(context.Background(), m2, trainSet, val, o); err != nil {
 		t.Fatal(err)
 	}
-	a, b := ref.Store.Params(), m2.Store.Params()
+	sameParams(t, "resumed and uninterrupted runs", m2, ref)
+}
+
+// sameParams fails the test unless got and want hold bit-identical parameters.
+func sameParams(t *testing.T, what string, got, want *vit.Model) {
+	t.Helper()
+	a, b := want.Store.Params(), got.Store.Params()
 	for i := range a {
 		for j, v := range a[i].Value.Data {
 			if b[i].Value.Data[j] != v {
-				t.Fatalf("%s[%d]: resumed %g, uninterrupted %g", a[i].Name, j, b[i].Value.Data[j], v)
+				t.Fatalf("%s differ: %s[%d] is %g, want %g", what, a[i].Name, j, b[i].Value.Data[j], v)
 			}
 		}
 	}
@@ -249,12 +248,5 @@ func TestStopAfterThenResume(t *testing.T) {
 	if _, err := Run(context.Background(), m, trainSet, val, o); err != nil {
 		t.Fatal(err)
 	}
-	a, b := ref.Store.Params(), m.Store.Params()
-	for i := range a {
-		for j, v := range a[i].Value.Data {
-			if b[i].Value.Data[j] != v {
-				t.Fatalf("%s[%d]: stopped+resumed %g, uninterrupted %g", a[i].Name, j, b[i].Value.Data[j], v)
-			}
-		}
-	}
+	sameParams(t, "stopped+resumed and uninterrupted runs", m, ref)
 }

@@ -159,6 +159,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	}
 	for st.Epoch < last {
 		bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), perEpoch)
+		bar.StartAt(st.Batch)
 		t0 := time.Now()
 		seenAtStart, secsAtStart := st.Seen, st.EpochSecs // the epoch so far, when resumed mid-epoch
 		for b, err := range loader.Epoch(st.Epoch, st.Batch) {

@@ -21,6 +21,7 @@ type Bar struct {
 	tty      bool
 	Interval time.Duration // minimum time between non-terminal lines
 	width    int
+	base     int // work already done when the bar started (a resumed run)
 }
 
 // New starts a bar over total units, labelled.
@@ -33,6 +34,11 @@ func New(w io.Writer, label string, total int) *Bar {
 	}
 	return b
 }
+
+// StartAt records that done units were finished before the bar started (a
+// run resumed part-way), so the time left is estimated from this run's pace
+// alone.
+func (b *Bar) StartAt(done int) { b.base = done }
 
 // Update shows done of total with extra fields (e.g. "loss 0.31 lr 1e-3").
 // The final update (done == total) always prints.
@@ -57,8 +63,8 @@ func (b *Bar) Update(done int, fields string) {
 	}
 	el := now.Sub(b.start)
 	eta := "?"
-	if done > 0 {
-		eta = (time.Duration(float64(el) / frac * (1 - frac))).Round(time.Second).String()
+	if done > b.base {
+		eta = (time.Duration(float64(el) / float64(done-b.base) * float64(b.total-done))).Round(time.Second).String()
 	}
 	line := fmt.Sprintf("%s [%s] %d/%d %s elapsed %s eta %s", b.label, bar, done, b.total, fields,
 		el.Round(time.Second), eta)

@@ -23,3 +23,17 @@ func TestBarPrintsThrottledLinesAndFinal(t *testing.T) {
 		t.Fatalf("final line %q lacks count or fields", lines[1])
 	}
 }
+
+// A bar resumed at 90 of 100 estimates the time left from its own pace: 5
+// units in 50 s leave 50 s for the last 5, not the 5 s that counting the 90
+// earlier units as this run's work would give.
+func TestBarResumedEstimatesFromItsOwnPace(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "epoch 7/12", 100)
+	b.StartAt(90)
+	b.start = time.Now().Add(-50 * time.Second) // 5 units took 50 s
+	b.Update(95, "")
+	if !strings.Contains(buf.String(), "eta 50s") {
+		t.Fatalf("resumed bar: %q, want eta 50s", buf.String())
+	}
+}

@@ -66,7 +66,9 @@ func WritePNG(path string, panels ...Panel) error {
 	return nil
 }
 
-func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
+// drawPanel draws one panel into r and returns where its legend went and
+// how many series pixels the legend covers.
+func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectangle, hidden int) {
 	left, right, top, bottom := r.Min.X+60, r.Max.X-15, r.Min.Y+30, r.Max.Y-45
 	text(img, r.Min.X+(r.Dx()-7*len(p.Title))/2, r.Min.Y+18, p.Title, color.Black)
 	text(img, left+(right-left-7*len(p.XLabel))/2, r.Max.Y-8, p.XLabel, color.Black)
@@ -84,7 +86,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 	rect(img, left, top, right, bottom, color.Black)
 	if math.IsInf(xmin, 1) {
 		text(img, left+10, top+20, "no data", color.Black)
-		return
+		return image.Rectangle{}, 0
 	}
 	if xmax == xmin {
 		xmax = xmin + 1
@@ -125,12 +127,59 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) {
 			}
 			x0, y0, prevOK = x1, y1, true
 		}
-		// legend
-		ly := top + 14 + 14*si
-		hline(img, right-140, right-120, ly-4, c)
-		hline(img, right-140, right-120, ly-3, c)
-		text(img, right-115, ly, s.Name, color.Black)
 	}
+	return drawLegend(img, p.Series, left, top, right, bottom)
+}
+
+// drawLegend puts the legend, on a white box, in the corner of the plot
+// area that hides the fewest pixels of the drawn series, and returns its
+// box and the number of series pixels it covers.
+func drawLegend(img *image.RGBA, series []Series, left, top, right, bottom int) (image.Rectangle, int) {
+	if len(series) == 0 {
+		return image.Rectangle{}, 0
+	}
+	longest := 0
+	for _, s := range series {
+		longest = max(longest, len(s.Name))
+	}
+	w, h := 36+7*longest, 8+14*len(series)
+	corners := [][2]int{{right - 4 - w, top + 4}, {left + 4, top + 4}, {right - 4 - w, bottom - 4 - h}, {left + 4, bottom - 4 - h}}
+	best, bestHidden := 0, -1
+	for i, c := range corners {
+		hidden := 0
+		for y := c[1]; y < c[1]+h; y++ {
+			for x := c[0]; x < c[0]+w; x++ {
+				if isSeriesColour(img.RGBAAt(x, y)) {
+					hidden++
+				}
+			}
+		}
+		if bestHidden < 0 || hidden < bestHidden {
+			best, bestHidden = i, hidden
+		}
+	}
+	x0, y0 := corners[best][0], corners[best][1]
+	for y := y0; y < y0+h; y++ {
+		hline(img, x0, x0+w-1, y, color.White)
+	}
+	rect(img, x0, y0, x0+w-1, y0+h-1, color.RGBA{200, 200, 200, 255})
+	for si, s := range series {
+		c := palette[si%len(palette)]
+		ly := y0 + 16 + 14*si
+		hline(img, x0+6, x0+26, ly-4, c)
+		hline(img, x0+6, x0+26, ly-3, c)
+		text(img, x0+31, ly, s.Name, color.Black)
+	}
+	return image.Rect(x0, y0, x0+w, y0+h), bestHidden
+}
+
+func isSeriesColour(c color.RGBA) bool {
+	for _, p := range palette {
+		if c == p {
+			return true
+		}
+	}
+	return false
 }
 
 // ticks returns about n round values covering [lo, hi].

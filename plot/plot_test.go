@@ -1,6 +1,7 @@
 package plot
 
 import (
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -60,5 +61,33 @@ func TestTicksAreRoundAndCover(t *testing.T) {
 func TestWritePNGBadPath(t *testing.T) {
 	if err := WritePNG(filepath.Join(t.TempDir(), "missing", "x.png")); err == nil {
 		t.Fatal("want an error for a missing directory")
+	}
+}
+
+// The legend goes to a corner the curves leave free: top right for a
+// falling loss, elsewhere for a rising accuracy that ends top right.
+func TestLegendAvoidsTheCurves(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8}
+	for _, c := range []struct {
+		name     string
+		y        []float64
+		topRight bool
+	}{
+		{"falling", []float64{0.9, 0.7, 0.6, 0.5, 0.45, 0.4, 0.38, 0.37}, true},
+		{"rising", []float64{0.86, 0.87, 0.875, 0.88, 0.89, 0.9, 0.905, 0.91}, false},
+	} {
+		r := image.Rect(0, 0, panelW, panelH)
+		img := image.NewRGBA(r)
+		for i := range img.Pix {
+			img.Pix[i] = 255
+		}
+		lg, hidden := drawPanel(img, r, Panel{Title: c.name, Series: []Series{
+			{Name: "train", X: xs, Y: c.y}, {Name: "validation", X: xs, Y: c.y[1:]}}})
+		if hidden != 0 {
+			t.Errorf("%s: the legend covers %d pixels of the curves", c.name, hidden)
+		}
+		if atTopRight := lg.Min.Y < panelH/2 && lg.Min.X > panelW/2; atTopRight != c.topRight {
+			t.Errorf("%s: legend at %v, want top right %v", c.name, lg, c.topRight)
+		}
 	}
 }

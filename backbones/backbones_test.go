@@ -22,8 +22,9 @@ func TestDefaultLoads(t *testing.T) {
 	t.Logf("%s: %d parameters, %s dialect, stored as %s", DefaultName, m.Store.Count(false), ck.Dialect, ck.DType)
 }
 
-// The shipped backbone scored 0.8977 top-1 on Fashion-MNIST's test split (f16
-// weights); evaluation must reproduce that (the 0.90 goal is not met yet).
+// The shipped backbone scored 0.9084 top-1 on Fashion-MNIST's test split (f16
+// weights); evaluation must reproduce that, give or take a few images whose
+// arg-max another CPU's rounding could flip (the goal was ≥ 0.90).
 func TestDefaultAccuracyOnFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("evaluates 10,000 images")
@@ -41,8 +42,8 @@ func TestDefaultAccuracyOnFashionMNIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("test accuracy %.4f (%d/%d), loss %.4f", mt.Accuracy, mt.Correct, mt.N, mt.Loss)
-	if mt.N != 10000 || mt.Accuracy < 0.897 {
-		t.Fatalf("shipped backbone: accuracy %.4f on %d test images, want ≥ 0.897 on 10000 (the accuracy it shipped with)", mt.Accuracy, mt.N)
+	if mt.N != 10000 || mt.Correct < 9080 {
+		t.Fatalf("shipped backbone: accuracy %.4f on %d test images, want ≥ 0.9080 on 10000 (it shipped with 0.9084)", mt.Accuracy, mt.N)
 	}
 }
 

@@ -33,12 +33,12 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	ls := fs.Float64("label-smoothing", 0.1, "label smoothing")
 	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
-	fs.Var(&augmentFlag{&o}, "augment", "training augmentation: --augment alone is crop:2,flip (random crop from the image zero-padded by 2 pixels, then a horizontal flip); or --augment=crop:N, --augment=flip, --augment=crop:N,flip, --augment=none")
+	fs.Var(&augmentFlag{&o}, "augment", "training augmentation `SPEC`: crop:N (random crop from the image zero-padded by N pixels), flip (random horizontal flip), both (crop:N,flip) or none; --augment alone is crop:2,flip")
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
 	dropPath := fs.Float64("drop-path", -1, "stochastic depth rate (default: the model's)")
-	if err := parseFlags(fs, args, 0); err != nil {
+	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
 		return err
 	}
 	if *out == "" {
@@ -91,11 +91,22 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// augmentFlag is --augment: alone (a boolean flag) it turns on the standard
-// augmentation, crop:2,flip; with a value it names the parts to use.
+// augmentFlag is --augment SPEC; bareAugment lets it stand alone, meaning
+// the standard augmentation, crop:2,flip.
 type augmentFlag struct{ o *train.Options }
 
-func (f *augmentFlag) IsBoolFlag() bool { return true }
+// bareAugment rewrites a bare --augment (followed by another flag or
+// nothing) into --augment=true.
+func bareAugment(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if (a == "--augment" || a == "-augment") && (i+1 == len(args) || strings.HasPrefix(args[i+1], "-")) {
+			a = "--augment=true"
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 func (f *augmentFlag) String() string {
 	if f == nil || f.o == nil || (f.o.CropPad == 0 && !f.o.HFlip) {

@@ -12,6 +12,21 @@ import (
 	"github.com/glora/glora/train"
 )
 
+func TestBareAugment(t *testing.T) {
+	for _, c := range [][2]string{
+		{"--augment", "--augment=true"},
+		{"--augment --lr 1e-3", "--augment=true --lr 1e-3"},
+		{"-augment --out x", "--augment=true --out x"},
+		{"--augment crop:1 --out x", "--augment crop:1 --out x"},
+		{"--augment=flip", "--augment=flip"},
+		{"--out --augment", "--out --augment=true"},
+	} {
+		if got := strings.Join(bareAugment(strings.Fields(c[0])), " "); got != c[1] {
+			t.Errorf("%q → %q, want %q", c[0], got, c[1])
+		}
+	}
+}
+
 func TestAugmentFlag(t *testing.T) {
 	for _, c := range []struct {
 		in   string
@@ -77,7 +92,7 @@ func TestPretrainOnTheWholeTrainingSplit(t *testing.T) {
 	writeFolder(t, filepath.Join(dir, "data"))
 	out := filepath.Join(dir, "run")
 	code, stdout, stderr := runCLI("pretrain", "--model", "vit-micro", "--data", "folder:"+filepath.Join(dir, "data"),
-		"--scheme", "full", "--epochs", "2", "--batch", "4", "--augment=crop:1", "--out", out)
+		"--scheme", "full", "--epochs", "2", "--batch", "4", "--augment", "crop:1", "--out", out)
 	if code != 0 {
 		t.Fatalf("pretrain: code %d\n%s%s", code, stdout, stderr)
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -27,7 +28,7 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 		fwd, bwd = tensor.GELUTanh, tensor.GELUTanhBackward
 	}
 	n := len(xd)
-	forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+	parallel.For(n, elemGrain, func(lo, hi int) {
 		fwd(yd[lo:hi], xd[lo:hi])
 	})
 	tp.Record(y, func() {
@@ -36,7 +37,7 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+		parallel.For(n, elemGrain, func(lo, hi int) {
 			if fresh {
 				clear(g.Data[lo:hi]) // in cache, just before the accumulation
 			}
@@ -58,7 +59,7 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 	y := tp.NewOutputRaw(x.Value.Shape, x)
 	xd, yd := x.Value.Data, y.Value.Data
 	n := len(xd)
-	forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+	parallel.For(n, elemGrain, func(lo, hi int) {
 		for i, v := range xd[lo:hi] {
 			yd[lo+i] = v * sigmoid(v)
 		}
@@ -69,7 +70,7 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+		parallel.For(n, elemGrain, func(lo, hi int) {
 			dx := g.Data[lo:hi]
 			for i, v := range xd[lo:hi] {
 				s := sigmoid(v)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -41,7 +42,7 @@ func Dropout(tp *ag.Tape, x *ag.Var, p float32, rng *rand.Rand) *ag.Var {
 		mask[i] = m
 	}
 	n := len(xd)
-	forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+	parallel.For(n, elemGrain, func(lo, hi int) {
 		tensor.Mul(yd[lo:hi], xd[lo:hi], mask[lo:hi])
 	})
 	tp.Record(y, func() {
@@ -50,7 +51,7 @@ func Dropout(tp *ag.Tape, x *ag.Var, p float32, rng *rand.Rand) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(n, numParts(n, elemGrain), func(_, lo, hi int) {
+		parallel.For(n, elemGrain, func(lo, hi int) {
 			dx := g.Data[lo:hi]
 			for i, m := range mask[lo:hi] {
 				dx[i] += dy[lo+i] * m
@@ -96,7 +97,7 @@ func DropPath(tp *ag.Tape, x *ag.Var, p float32, rng *rand.Rand) *ag.Var {
 		}
 	}
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(bsz, numParts(bsz, grainRows(per)), func(_, lo, hi int) {
+	parallel.For(bsz, grainRows(per), func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			yr, xr := yd[b*per:(b+1)*per], xd[b*per:(b+1)*per]
 			if mask[b] == 0 {
@@ -114,7 +115,7 @@ func DropPath(tp *ag.Tape, x *ag.Var, p float32, rng *rand.Rand) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(bsz, numParts(bsz, grainRows(per)), func(_, lo, hi int) {
+		parallel.For(bsz, grainRows(per), func(lo, hi int) {
 			for b := lo; b < hi; b++ {
 				if mask[b] != 0 {
 					tensor.Axpy(mask[b], dy[b*per:(b+1)*per], g.Data[b*per:(b+1)*per])

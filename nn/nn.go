@@ -125,7 +125,7 @@ func lastDim(shape []int) (rows, c int) {
 // (a bias gradient), in parallel over column ranges.
 func addColSums(dst, src []float32, rows, cols int) {
 	grain := max(16, rowGrain/max(rows, 1))
-	forParts(cols, numParts(cols, grain), func(_, lo, hi int) {
+	parallel.For(cols, grain, func(lo, hi int) {
 		d := dst[lo:hi]
 		for r := 0; r < rows; r++ {
 			tensor.Axpy(1, src[r*cols+lo:r*cols+hi], d)

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -41,7 +42,7 @@ func LayerNorm(tp *ag.Tape, x, w, b *ag.Var, eps float32) *ag.Var {
 	// stats: (rows, 2) = μ, rstd per row, kept for the backward pass
 	stats := tp.AllocRaw(rows, 2).Data
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+	parallel.For(rows, grainRows(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			stats[2*r], stats[2*r+1] = tensor.LayerNormRow(yd[r*c:(r+1)*c], xd[r*c:(r+1)*c], wd, bd, eps)
 		}
@@ -116,7 +117,7 @@ func RMSNorm(tp *ag.Tape, x, w *ag.Var, eps float32) *ag.Var {
 	// rs: (rows) = r per row, kept for the backward pass
 	rs := tp.AllocRaw(rows).Data
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+	parallel.For(rows, grainRows(c), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			xr, yr := xd[row*c:(row+1)*c], yd[row*c:(row+1)*c]
 			r := float32(1 / math.Sqrt(float64(tensor.Dot(xr, xr)/float32(c)+eps)))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -86,7 +87,7 @@ func (l patchLayout) k() int    { return l.c * l.p * l.p }
 // (batch, patch row) pairs, which own disjoint parts of both buffers.
 func (l patchLayout) visit(fn func(colOff, imgOff int)) {
 	gh, gw, p, k := l.gh(), l.gw(), l.p, l.k()
-	forParts(l.b*gh, numParts(l.b*gh, max(1, rowGrain/max(1, gw*k))), func(_, lo, hi int) {
+	parallel.For(l.b*gh, max(1, rowGrain/max(1, gw*k)), func(lo, hi int) {
 		for bg := lo; bg < hi; bg++ {
 			b, gy := bg/gh, bg%gh
 			for c := 0; c < l.c; c++ {

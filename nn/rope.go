@@ -5,6 +5,7 @@ import (
 	"math"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -44,7 +45,7 @@ func RoPE(tp *ag.Tape, x *ag.Var, base float32, offset int) *ag.Var {
 	}
 	y := tp.NewOutputRaw(xs, x)
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(rows, numParts(rows, grainRows(d)), func(_, lo, hi int) {
+	parallel.For(rows, grainRows(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			c := cs[(r%t)*d : (r%t)*d+d]
 			xr, yr := xd[r*d:(r+1)*d], yd[r*d:(r+1)*d]
@@ -62,7 +63,7 @@ func RoPE(tp *ag.Tape, x *ag.Var, base float32, offset int) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(rows, numParts(rows, grainRows(d)), func(_, lo, hi int) {
+		parallel.For(rows, grainRows(d), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				c := cs[(r%t)*d : (r%t)*d+d]
 				dr, dx := dy[r*d:(r+1)*d], g.Data[r*d:(r+1)*d]

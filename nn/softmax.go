@@ -5,6 +5,7 @@ import (
 	"math"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -24,7 +25,7 @@ func Softmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 	rows, c := lastDim(xs)
 	y := tp.NewOutputRaw(xs, x)
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+	parallel.For(rows, grainRows(c), func(lo, hi int) {
 		copy(yd[lo*c:hi*c], xd[lo*c:hi*c])
 		for r := lo; r < hi; r++ {
 			tensor.SoftmaxRow(yd[r*c : (r+1)*c])
@@ -36,7 +37,7 @@ func Softmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+		parallel.For(rows, grainRows(c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				tensor.SoftmaxRowBackward(g.Data[r*c:(r+1)*c], yd[r*c:(r+1)*c], dy[r*c:(r+1)*c])
 			}
@@ -61,7 +62,7 @@ func LogSoftmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 	rows, c := lastDim(xs)
 	y := tp.NewOutputRaw(xs, x)
 	xd, yd := x.Value.Data, y.Value.Data
-	forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+	parallel.For(rows, grainRows(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			logSoftmaxRow(yd[r*c:(r+1)*c], xd[r*c:(r+1)*c])
 		}
@@ -72,7 +73,7 @@ func LogSoftmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 			return
 		}
 		dy := y.Grad.Data
-		forParts(rows, numParts(rows, grainRows(c)), func(_, lo, hi int) {
+		parallel.For(rows, grainRows(c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				yr, dyr, dx := yd[r*c:(r+1)*c], dy[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
 				s := tensor.Sum(dyr)
@@ -136,7 +137,7 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	rowLoss := tp.AllocRaw(n).Data
 	xd := logits.Value.Data
 	s := float64(smoothing)
-	forParts(n, numParts(n, grainRows(c)), func(_, lo, hi int) {
+	parallel.For(n, grainRows(c), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			lp := logp[r*c : (r+1)*c]
 			logSoftmaxRow(lp, xd[r*c:(r+1)*c])
@@ -164,7 +165,7 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 		scale := out.Grad.Data[0] / float32(n)
 		uniform := float32(s) / float32(c)
 		hit := float32(1 - s)
-		forParts(n, numParts(n, grainRows(c)), func(_, lo, hi int) {
+		parallel.For(n, grainRows(c), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				lp, dx := logp[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
 				for i, v := range lp {

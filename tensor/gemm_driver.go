@@ -112,14 +112,7 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	if k <= 0 {
 		return
 	}
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
 	if lda < ac || len(a) < (ar-1)*lda+ac {
 		panic("tensor: Sgemm: A too short or lda too small")
 	}
@@ -128,15 +121,39 @@ func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []f
 	}
 }
 
-// sgemmNative is Sgemm on the given micro-kernel (nil: portable loop), using
-// the worker pool when par is set. Semantics as documented on Sgemm.
-func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemmOperandDims is the stored (rows, cols) of A and B for C(m,n) = op(A)·op(B)
+// with inner dimension k: A is (m,k), or (k,m) if transA; B is (k,n), or
+// (n,k) if transB.
+func gemmOperandDims(transA, transB bool, m, n, k int) (ar, ac, br, bc int) {
+	ar, ac, br, bc = m, k, k, n
+	if transA {
+		ar, ac = k, m
+	}
+	if transB {
+		br, bc = n, k
+	}
+	return ar, ac, br, bc
+}
+
+// sgemmTrivial checks Sgemm's arguments and does the calls with nothing to
+// multiply: none for m or n ≤ 0, C = beta·C for k ≤ 0 or alpha = 0. It
+// reports whether the call is done.
+func sgemmTrivial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m <= 0 || n <= 0 {
-		return
+		return true
 	}
 	if k <= 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		return true
+	}
+	return false
+}
+
+// sgemmNative is Sgemm on the given micro-kernel (nil: portable loop), using
+// the worker pool when par is set. Semantics as documented on Sgemm.
+func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	if kern == nil || m*n*k < gemmTinyWork {

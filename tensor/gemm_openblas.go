@@ -7,12 +7,7 @@ import "github.com/glora/glora/tensor/internal/cblas"
 // With the openblas build tag, Sgemm calls OpenBLAS's cblas_sgemm.
 
 func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m <= 0 || n <= 0 {
-		return
-	}
-	if k <= 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
 	// OpenBLAS applies beta == 0 by zeroing C, so NaNs in C do not propagate.

@@ -254,14 +254,7 @@ func TestSgemmKernelName(t *testing.T) {
 
 // benchGemm times Sgemm on one shape and reports GFLOP/s.
 func benchGemm(b *testing.B, transA, transB bool, m, n, k int) {
-	ar, ac := m, k
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
 	rng := rand.New(rand.NewPCG(9, 10))
 	a := make([]float32, ar*ac)
 	bb := make([]float32, br*bc)

@@ -233,7 +233,10 @@ func TestHFQKVConcat(t *testing.T) {
 	}
 }
 
-func TestHFPassthroughAndHeadless(t *testing.T) {
+// savedHeadlessHF saves a headless vit-micro in transformers' dialect and
+// returns the model and its folder.
+func savedHeadlessHF(t *testing.T) (*Model, string) {
+	t.Helper()
 	cfg, _ := Preset("vit-micro")
 	cfg.NumClasses = 0
 	m, err := New(cfg, rand.New(rand.NewPCG(1, 2)))
@@ -244,6 +247,12 @@ func TestHFPassthroughAndHeadless(t *testing.T) {
 	if err := Save(m, dir, Checkpoint{Dialect: Transformers}, safetensors.F32); err != nil {
 		t.Fatal(err)
 	}
+	return m, dir
+}
+
+func TestHFPassthroughAndHeadless(t *testing.T) {
+	m, dir := savedHeadlessHF(t)
+	cfg := m.Cfg
 	path := filepath.Join(dir, WeightsFile)
 	ts, meta, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -414,16 +423,7 @@ func TestSaveErrors(t *testing.T) {
 }
 
 func TestHFHeadlessWithoutArchitectures(t *testing.T) {
-	cfg, _ := Preset("vit-micro")
-	cfg.NumClasses = 0
-	m, err := New(cfg, rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := Save(m, dir, Checkpoint{Dialect: Transformers}, safetensors.F32); err != nil {
-		t.Fatal(err)
-	}
+	m, dir := savedHeadlessHF(t)
 	raw, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
 	obj, _ := decodeObject(raw)
 	delete(obj, "architectures")

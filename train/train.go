@@ -40,7 +40,7 @@ type Options struct {
 	LabelSmoothing  float32 `json:"label_smoothing"`
 	ClipNorm        float64 `json:"clip_norm"` // 0 = no clipping
 	Seed            uint64  `json:"seed"`
-	CropPad         int     `json:"crop_pad"`         // augmentation: random crop of the image size from the image zero-padded by CropPad pixels (0 = off)
+	PadCrop         int     `json:"pad_crop"`         // augmentation: random crop of the image size from the image zero-padded by PadCrop pixels (0 = off), as data.Preprocess.PadCrop
 	HFlip           bool    `json:"hflip"`            // augmentation: random horizontal flip
 	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = once an epoch
 	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
@@ -98,7 +98,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("train: batch %d must be ≥ 1", o.Batch)
 	case !(o.LR > 0) || o.MinLR < 0 || o.MinLR > o.LR:
 		return fmt.Errorf("train: need 0 ≤ min lr (%g) ≤ lr (%g), lr > 0", o.MinLR, o.LR)
-	case o.WarmupEpochs < 0 || o.WeightDecay < 0 || o.ClipNorm < 0 || o.CheckpointEvery < 0 || o.CropPad < 0:
+	case o.WarmupEpochs < 0 || o.WeightDecay < 0 || o.ClipNorm < 0 || o.CheckpointEvery < 0 || o.PadCrop < 0:
 		return fmt.Errorf("train: warm-up, weight decay, clip norm, checkpoint interval and crop padding must be ≥ 0")
 	case o.LabelSmoothing < 0 || o.LabelSmoothing >= 1:
 		return fmt.Errorf("train: label smoothing %g must be in [0,1)", o.LabelSmoothing)
@@ -129,7 +129,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	}
 	hasVal := val != nil && val.Len() > 0
 	pre := PreprocessFor(m.Cfg)
-	pre.PadCrop, pre.HFlip = o.CropPad, o.HFlip
+	pre.PadCrop, pre.HFlip = o.PadCrop, o.HFlip
 	loader, err := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: o.Batch, DropLast: true, Shuffle: true, Seed: o.Seed, Preprocess: pre})
 	if err != nil {
 		return Summary{}, fmt.Errorf("train: %w", err)
@@ -242,7 +242,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	}
 	sum := Summary{BestEpoch: st.BestEpoch, History: st.History, BestDir: filepath.Join(o.OutDir, "best")}
 	for _, h := range st.History {
-		if h.Epoch == st.BestEpoch && hasVal {
+		if hasVal && h.Epoch == st.BestEpoch {
 			sum.Best = Metrics{Accuracy: h.ValAcc, Loss: h.ValLoss, N: val.Len()}
 		}
 	}
@@ -304,9 +304,9 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 	if err := json.Unmarshal(js, &st); err != nil {
 		return st, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "state.json"), err)
 	}
-	if p := st.Options; p.Batch != o.Batch || p.Seed != o.Seed || p.LR != o.LR || p.CropPad != o.CropPad || p.HFlip != o.HFlip {
+	if p := st.Options; p.Batch != o.Batch || p.Seed != o.Seed || p.LR != o.LR || p.PadCrop != o.PadCrop || p.HFlip != o.HFlip {
 		return st, fmt.Errorf("resume: %s was trained with batch %d, seed %d, lr %g, crop padding %d, flip %v; this run asks for batch %d, seed %d, lr %g, crop padding %d, flip %v",
-			dir, p.Batch, p.Seed, p.LR, p.CropPad, p.HFlip, o.Batch, o.Seed, o.LR, o.CropPad, o.HFlip)
+			dir, p.Batch, p.Seed, p.LR, p.PadCrop, p.HFlip, o.Batch, o.Seed, o.LR, o.PadCrop, o.HFlip)
 	}
 	ts, _, err := safetensors.ReadFile(filepath.Join(dir, "model.safetensors"))
 	if err != nil {

@@ -58,7 +58,7 @@ func tinyModel(t *testing.T) *vit.Model {
 
 func opts(dir string) Options {
 	return Options{OutDir: dir, Epochs: 2, Batch: 16, LR: 3e-3, MinLR: 1e-4, WarmupEpochs: 0.5,
-		WeightDecay: 0.05, LabelSmoothing: 0.1, ClipNorm: 1, Seed: 9, CropPad: 2, HFlip: true, CheckpointEvery: 3,
+		WeightDecay: 0.05, LabelSmoothing: 0.1, ClipNorm: 1, Seed: 9, PadCrop: 2, HFlip: true, CheckpointEvery: 3,
 		Checkpoint: vit.NewCheckpoint("vit-micro", vit.Config{})}
 }
 
@@ -82,7 +82,7 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	o := opts(dir)
 	o.Checkpoint = vit.NewCheckpoint("vit-micro", m.Cfg)
 	o.Epochs = 12
-	o.CropPad, o.HFlip = 0, false // a horizontal flip would swap the quadrant labels
+	o.PadCrop, o.HFlip = 0, false // a horizontal flip would swap the quadrant labels
 	t0 := time.Now()
 	sum, err := Run(context.Background(), m, quadrants(t, 512, 1), quadrants(t, 64, 2), o)
 	if err != nil {
@@ -215,7 +215,7 @@ func TestBadOptions(t *testing.T) {
 		func(o *Options) { o.LR = 0 },
 		func(o *Options) { o.LabelSmoothing = 1 },
 		func(o *Options) { o.OutDir = "" },
-		func(o *Options) { o.CropPad = -1 },
+		func(o *Options) { o.PadCrop = -1 },
 	} {
 		o := opts(t.TempDir())
 		mut(&o)

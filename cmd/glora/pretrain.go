@@ -95,6 +95,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 // the standard augmentation, crop:2,flip.
 type augmentFlag struct{ o *train.Options }
 
+// defaultPadCrop is the crop padding of a bare --augment or of "crop".
+const defaultPadCrop = 2
+
 // bareAugment rewrites a bare --augment (followed by another flag or
 // nothing) into --augment=true.
 func bareAugment(args []string) []string {
@@ -109,12 +112,12 @@ func bareAugment(args []string) []string {
 }
 
 func (f *augmentFlag) String() string {
-	if f == nil || f.o == nil || (f.o.CropPad == 0 && !f.o.HFlip) {
+	if f == nil || f.o == nil || (f.o.PadCrop == 0 && !f.o.HFlip) {
 		return "none"
 	}
 	var parts []string
-	if f.o.CropPad > 0 {
-		parts = append(parts, fmt.Sprintf("crop:%d", f.o.CropPad))
+	if f.o.PadCrop > 0 {
+		parts = append(parts, fmt.Sprintf("crop:%d", f.o.PadCrop))
 	}
 	if f.o.HFlip {
 		parts = append(parts, "flip")
@@ -126,7 +129,7 @@ func (f *augmentFlag) Set(v string) error {
 	crop, flip := 0, false
 	switch v {
 	case "true", "":
-		crop, flip = 2, true
+		crop, flip = defaultPadCrop, true
 	case "false", "none":
 	default:
 		for _, p := range strings.Split(v, ",") {
@@ -135,7 +138,7 @@ func (f *augmentFlag) Set(v string) error {
 			case name == "flip" && !hasArg:
 				flip = true
 			case name == "crop" && !hasArg:
-				crop = 2
+				crop = defaultPadCrop
 			case name == "crop":
 				n, err := strconv.Atoi(arg)
 				if err != nil || n < 1 || n > 64 {
@@ -147,6 +150,6 @@ func (f *augmentFlag) Set(v string) error {
 			}
 		}
 	}
-	f.o.CropPad, f.o.HFlip = crop, flip
+	f.o.PadCrop, f.o.HFlip = crop, flip
 	return nil
 }

@@ -47,8 +47,8 @@ func TestAugmentFlag(t *testing.T) {
 		if err := f.Set(c.in); err != nil {
 			t.Fatalf("%q: %v", c.in, err)
 		}
-		if o.CropPad != c.crop || o.HFlip != c.flip || f.String() != c.str {
-			t.Errorf("%q: crop %d flip %v (%s); want %d %v (%s)", c.in, o.CropPad, o.HFlip, f.String(), c.crop, c.flip, c.str)
+		if o.PadCrop != c.crop || o.HFlip != c.flip || f.String() != c.str {
+			t.Errorf("%q: crop %d flip %v (%s); want %d %v (%s)", c.in, o.PadCrop, o.HFlip, f.String(), c.crop, c.flip, c.str)
 		}
 	}
 	for _, bad := range []string{"crop:0", "crop:x", "rotate", "flip:1"} {
@@ -108,7 +108,7 @@ func TestPretrainOnTheWholeTrainingSplit(t *testing.T) {
 		}
 	}
 	state, err := os.ReadFile(filepath.Join(out, "checkpoint/state.json"))
-	if err != nil || !strings.Contains(string(state), `"crop_pad": 1`) || !strings.Contains(string(state), `"hflip": false`) {
+	if err != nil || !strings.Contains(string(state), `"pad_crop": 1`) || !strings.Contains(string(state), `"hflip": false`) {
 		t.Fatalf("state.json does not record --augment=crop:1 (%v):\n%s", err, state)
 	}
 }

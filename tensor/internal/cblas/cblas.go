@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && openblas
 
 // Package cblas binds OpenBLAS's cblas_sgemm for the openblas build tag of
 // package tensor (cgo cannot live in a package with Go assembly).

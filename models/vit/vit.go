@@ -33,6 +33,9 @@ type Model struct {
 	NormW  *ag.Var // norm.weight (D)
 	NormB  *ag.Var // norm.bias (D)
 	Head   *nn.Linear
+
+	blockBases [][4]*nn.Linear // each block's qkv, proj, fc1, fc2 as built (see Linears)
+	headWrap   nn.Layer        // a layer set in place of Head by a walker, or nil
 }
 
 // New builds a ViT with timm's initialisation (trunc-normal 0.02 for
@@ -81,6 +84,8 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 			blk.dropPath = cfg.DropPath * float32(i) / float32(cfg.Depth-1)
 		}
 		m.Blocks = append(m.Blocks, blk)
+		m.blockBases = append(m.blockBases, [4]*nn.Linear{
+			blk.QKV.(*nn.Linear), blk.Proj.(*nn.Linear), blk.FC1.(*nn.Linear), blk.FC2.(*nn.Linear)})
 	}
 	m.NormW = param(root, "norm.weight", nn.Ones, D)
 	m.NormB = param(root, "norm.bias", nn.Zeros, D)
@@ -105,7 +110,7 @@ func (m *Model) Forward(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 	if m.Head == nil {
 		return feat
 	}
-	return m.Head.Forward(tp, feat)
+	return m.headLayer().Forward(tp, feat)
 }
 
 // Features is the final-norm cls token: (B, Cin, H, W) → (B, D).

@@ -55,7 +55,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	o.Checkpoint = ck
-	trainAll, testSet, err := data.Resolve(*spec)
+	trainAll, testSet, err := resolveFor(*spec, m.Cfg, stderr)
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", *spec, err)
 	}

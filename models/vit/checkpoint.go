@@ -63,9 +63,9 @@ type Checkpoint struct {
 	// when saving in transformers naming.
 	Passthrough map[string]*tensor.Tensor
 
-	src      Dialect // dialect Extra belongs to; "" = whatever Dialect is
+	src      Dialect    // dialect Extra belongs to; "" = whatever Dialect is
 	labelsAt labelPlace // timm: where label_names was read, to write it there again
-	act string  // transformers hidden_act spelling of the tanh GELU, kept for round trips
+	act      string     // transformers hidden_act spelling of the tanh GELU, kept for round trips
 }
 
 // LoadConfig reads dir's config.json in either dialect (detected) and, for

@@ -1,6 +1,7 @@
 package backbones
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/glora/glora/data"
@@ -18,6 +19,9 @@ func TestDefaultLoads(t *testing.T) {
 	}
 	if n := m.Store.Count(false); n < 500_000 || n > 3_000_000 {
 		t.Fatalf("shipped backbone has %d parameters, want about 1–3 M", n)
+	}
+	if !slices.Equal(ck.Labels, data.FashionMNISTClasses) {
+		t.Fatalf("shipped backbone's class names %q, want Fashion-MNIST's %q", ck.Labels, data.FashionMNISTClasses)
 	}
 	t.Logf("%s: %d parameters, %s dialect, stored as %s", DefaultName, m.Store.Count(false), ck.Dialect, ck.DType)
 }

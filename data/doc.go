@@ -31,9 +31,11 @@
 //	                       ImageFolder: PATH/train/CLASS/*.png|jpg|jpeg and
 //	                       PATH/test/CLASS/…; or only PATH/CLASS/…, in which
 //	                       case a seeded stratified 20% is held out as test.
-//	                       Classes are the sub-folder names in sorted order;
-//	                       images are resized to ResolveOptions.H×W (default:
-//	                       the size of the first image).
+//	                       Classes are the sub-folder names in sorted order
+//	                       (folders without images left out; at least two);
+//	                       each image is converted to ResolveOptions.Channels
+//	                       and resized to H×W as it is read (default: the
+//	                       first image's size), so only those pixels are kept.
 //	idx:IMAGES,LABELS      IDX files (raw or .gz), 20% held out as test as
 //	                       above.
 //	idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS

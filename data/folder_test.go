@@ -122,6 +122,7 @@ func TestLoadFolderRGBAndJPEG(t *testing.T) {
 func TestLoadFolderErrors(t *testing.T) {
 	dir := t.TempDir()
 	saveImage(t, filepath.Join(dir, "a", "ok.png"), grayImage(3, 3, 1))
+	saveImage(t, filepath.Join(dir, "b", "ok.png"), grayImage(3, 3, 2))
 	bad := writeFile(t, filepath.Join(dir, "a"), "bad.png", []byte("not a png"))
 	if _, err := LoadFolder(dir, FolderOptions{}); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("corrupt image: %v", err)

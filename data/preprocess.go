@@ -20,7 +20,7 @@ var (
 //     the image zero-padded by PadCrop pixels on each side (a shift by
 //     dx, dy ∈ [-PadCrop, PadCrop]), then a horizontal flip with p = 1/2;
 //  2. channel conversion: 1 → 3 repeats the gray plane, 3 → 1 takes luma
-//     0.299R + 0.587G + 0.114B;
+//     0.299R + 0.587G + 0.114B (as PIL's convert("L"));
 //  3. resize to Height×Width (Interp; see resizeWeights), clamped to [0,255];
 //  4. x = (v/255 - Mean[c]) / Std[c].
 type Preprocess struct {
@@ -196,11 +196,12 @@ func affineInto(out, plane []float32, scale, bias float32, clamp bool) {
 	}
 }
 
-// luma: gray[p] = round(0.299 R + 0.587 G + 0.114 B), as PIL's convert("L").
+// luma: gray[p] = 0.299 R + 0.587 G + 0.114 B in PIL's convert("L")
+// fixed point (lumaOf), the rule ReadImage uses too.
 func luma(gray, rgb []uint8, hw int) {
 	r, g, b := rgb[:hw], rgb[hw:2*hw], rgb[2*hw:3*hw]
 	for p := range gray[:hw] {
-		gray[p] = uint8((int(r[p])*299 + int(g[p])*587 + int(b[p])*114 + 500) / 1000)
+		gray[p] = lumaOf(r[p], g[p], b[p])
 	}
 }
 

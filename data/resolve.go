@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,10 +10,15 @@ import (
 
 // ResolveOptions configures Resolve for specs that need choices.
 type ResolveOptions struct {
-	// H, W, Channels, Interp: for folder: specs, see FolderOptions.
+	// H, W, Channels, Interp: for folder: specs, see FolderOptions. Pass
+	// the model's input size and channels, so that each image is converted
+	// and resized as it is read and only that many pixels are kept.
 	H, W     int
 	Channels int
 	Interp   Interp
+	// Log, if not nil, receives the folder loader's report of what it
+	// converted and its warnings (see FolderOptions.Log).
+	Log io.Writer
 	// Seed draws the stratified 20% test hold-out when a spec names only
 	// training data (folder: without train/ and test/, idx: with 2 files).
 	Seed uint64
@@ -44,7 +50,7 @@ func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err err
 }
 
 func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {
-	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp}
+	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp, Log: opt.Log}
 	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")
 	if isDir(trainDir) && isDir(testDir) {
 		if train, err = LoadFolder(trainDir, fo); err != nil {

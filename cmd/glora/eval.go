@@ -32,7 +32,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := data.Resolve(*spec)
+	trainSet, testSet, err := resolveFor(*spec, m.Cfg, stderr)
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", *spec, err)
 	}

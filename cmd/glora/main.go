@@ -33,6 +33,7 @@ func init() {
 		"demo":     {"train a tiny ViT on generated images and print its loss falling", runDemo},
 		"eval":     {"top-1 accuracy of a model on a dataset split", runEval},
 		"inspect":  {"show a checkpoint: config, tensors, parameter counts", runInspect},
+		"predict":  {"label images: each image's most probable classes under a model", runPredict},
 		"pretrain": {"train a ViT (from scratch or a checkpoint) with checkpoints, resume and curves", runPretrain},
 	}
 }

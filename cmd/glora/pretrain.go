@@ -55,9 +55,14 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	o.Checkpoint = ck
-	trainAll, testSet, err := data.Resolve(*spec)
+	trainAll, testSet, err := resolveFor(*spec, m.Cfg, stderr)
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", *spec, err)
+	}
+	o.Checkpoint.Labels = trainAll.Classes // best/ names the classes the model learnt
+	if len(trainAll.Classes) != m.Cfg.NumClasses {
+		fmt.Fprintf(stderr, "warning: --data %s has %d classes but the model's head %d: best/ will not name them\n",
+			*spec, len(trainAll.Classes), m.Cfg.NumClasses)
 	}
 	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, *splitSeed)
 	if err != nil {

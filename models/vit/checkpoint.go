@@ -42,6 +42,11 @@ type Checkpoint struct {
 	Dialect      Dialect // config.json layout
 	Naming       Dialect // tensor names in model.safetensors (may differ from Dialect)
 	Architecture string  // timm "architecture", or transformers "architectures"[0]
+	// Labels are the class names: Labels[i] names output i (timm's
+	// label_names, transformers' id2label; transformers' placeholder
+	// names LABEL_i count as none). nil when the folder has none. Save
+	// writes them while there is one per class of the model, else none.
+	Labels []string
 	// Extra holds config.json fields glora does not interpret (for timm
 	// also the uninterpreted parts of model_args and pretrained_cfg), in
 	// the dialect the checkpoint was loaded from; Save writes them back
@@ -58,8 +63,9 @@ type Checkpoint struct {
 	// when saving in transformers naming.
 	Passthrough map[string]*tensor.Tensor
 
-	src Dialect // dialect Extra belongs to; "" = whatever Dialect is
-	act string  // transformers hidden_act spelling of the tanh GELU, kept for round trips
+	src      Dialect    // dialect Extra belongs to; "" = whatever Dialect is
+	labelsAt labelPlace // timm: where label_names was read, to write it there again
+	act      string     // transformers hidden_act spelling of the tanh GELU, kept for round trips
 }
 
 // LoadConfig reads dir's config.json in either dialect (detected) and, for
@@ -407,31 +413,11 @@ func Save(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
 }
 
 // convertExtra drops fields that belong to another dialect than the one
-// being written, carrying over the class names (timm label_names ↔
-// transformers id2label) and the architecture only where it makes sense.
+// being written (the class names live in Labels and carry over).
 func convertExtra(ck Checkpoint) Checkpoint {
 	if ck.src == "" || ck.src == ck.Dialect {
 		return ck
 	}
-	old := ck.Extra
-	ck.Extra, ck.Architecture, ck.Preprocessor, ck.src = map[string]any{}, "", nil, ck.Dialect
-	switch ck.Dialect {
-	case Timm:
-		if id2label, ok := old["id2label"].(map[string]any); ok && labelsFit(id2label, len(id2label)) {
-			names := make([]any, len(id2label))
-			for i := range names {
-				names[i] = id2label[strconv.Itoa(i)]
-			}
-			ck.Extra["label_names"] = names
-		}
-	case Transformers:
-		if names, ok := old["label_names"].([]any); ok {
-			id2label := map[string]any{}
-			for i, n := range names {
-				id2label[strconv.Itoa(i)] = n
-			}
-			ck.Extra["id2label"] = id2label
-		}
-	}
+	ck.Extra, ck.Architecture, ck.Preprocessor, ck.src, ck.labelsAt = map[string]any{}, "", nil, ck.Dialect, 0
 	return ck
 }

@@ -78,6 +78,20 @@ var Presets = map[string]Config{
 		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: []float32{0.2860}, Std: []float32{0.3530}},
 	"vit-micro": {ImageSize: 16, PatchSize: 4, InChans: 1, Dim: 32, Depth: 2, Heads: 2, MLPRatio: 2,
 		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: []float32{0.5}, Std: []float32{0.5}},
+	// Their colour counterparts, for small RGB images (photos are resized
+	// to the input as they are read): vit-fmnist's body on 3×32×32 (patch 4)
+	// or 3×64×64 (patch 8, the same 64 patches), ImageNet's mean/std; and
+	// vit-micro on 3×16×16.
+	"vit-rgb32": small(32, 4, 3, 128, 6, 4),
+	"vit-rgb64": small(64, 8, 3, 128, 6, 4),
+	"vit-micro-rgb": {ImageSize: 16, PatchSize: 4, InChans: 3, Dim: 32, Depth: 2, Heads: 2, MLPRatio: 2,
+		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}},
+}
+
+// small is a small RGB ViT: mlp_ratio 2, 10 classes, ImageNet's mean/std.
+func small(img, patch, chans, dim, depth, heads int) Config {
+	return Config{ImageSize: img, PatchSize: patch, InChans: chans, Dim: dim, Depth: depth, Heads: heads, MLPRatio: 2,
+		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: imagenetMean, Std: imagenetStd}
 }
 
 // Preset returns a copy of the named preset.

@@ -285,8 +285,9 @@ func TestResetHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ck2.Config.NumClasses != 5 || len(ck2.Extra["id2label"].(map[string]any)) != 5 {
-		t.Fatalf("after reset: %d classes, id2label %v", ck2.Config.NumClasses, ck2.Extra["id2label"])
+	cfg2, _ := os.ReadFile(filepath.Join(dir2, ConfigFile))
+	if ck2.Config.NumClasses != 5 || ck2.Labels != nil || !bytes.Contains(cfg2, []byte(`"4": "LABEL_4"`)) {
+		t.Fatalf("after reset: %d classes, labels %q, config:\n%s", ck2.Config.NumClasses, ck2.Labels, cfg2)
 	}
 	sameTensors(t, m, m2)
 

@@ -3,7 +3,6 @@ package vit
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/glora/glora/safetensors"
@@ -142,6 +141,7 @@ func parseHF(raw, pre map[string]any) (Checkpoint, error) {
 	for _, k := range hfOwned {
 		delete(ck.Extra, k)
 	}
+	ck.Labels = takeHFLabels(ck.Extra, c.NumClasses)
 	return ck, nil
 }
 
@@ -211,27 +211,7 @@ func hfConfigJSON(c Config, ck Checkpoint, dtype safetensors.DType) map[string]a
 		delete(out, "label2id")
 		return out
 	}
-	id2label, _ := out["id2label"].(map[string]any)
-	label2id, _ := out["label2id"].(map[string]any)
-	if !labelsFit(id2label, c.NumClasses) {
-		id2label, label2id = map[string]any{}, nil
-		for i := 0; i < c.NumClasses; i++ {
-			id2label[strconv.Itoa(i)] = "LABEL_" + strconv.Itoa(i)
-		}
-	}
-	if len(label2id) != c.NumClasses {
-		label2id = map[string]any{}
-		keys := make([]string, 0, len(id2label))
-		for k := range id2label {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if s, ok := id2label[k].(string); ok {
-				label2id[s] = json.Number(k)
-			}
-		}
-	}
+	id2label, label2id := hfLabelMaps(out, ck.Labels, c.NumClasses)
 	out["id2label"], out["label2id"] = id2label, label2id
 	return out
 }

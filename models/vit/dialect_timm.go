@@ -201,6 +201,7 @@ func parseTimm(raw map[string]any) (Checkpoint, error) {
 		}
 		ck.Extra["pretrained_cfg"] = p
 	}
+	ck.Labels, ck.labelsAt = takeTimmLabels(ck.Extra, c.NumClasses)
 	return ck, nil
 }
 
@@ -304,6 +305,8 @@ func timmConfigJSON(c Config, ck Checkpoint) (map[string]any, error) {
 		out["model_args"] = args
 	}
 	fixLabelList(out, "label_names", c.NumClasses)
+	fixLabelList(pc, "label_names", c.NumClasses)
+	putTimmLabels(out, pc, ck.Labels, ck.labelsAt, c.NumClasses)
 	return out, nil
 }
 

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"image"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/glora/glora/models/vit"
+)
+
+// pretrain stores the training data's class names in best/; convert and
+// average keep them.
+func TestClassNamesSurvivePretrainConvertAverage(t *testing.T) {
+	dir := t.TempDir()
+	writeFolder(t, filepath.Join(dir, "data")) // classes bright, dark
+	start := filepath.Join(dir, "start")
+	saveTinyModel(t, start, "vit-micro", nil) // 2 classes, no names
+	out := filepath.Join(dir, "run")
+	code, stdout, stderr := runCLI("pretrain", "--model", start, "--data", "folder:"+filepath.Join(dir, "data"),
+		"--scheme", "full", "--epochs", "1", "--batch", "8", "--out", out)
+	if code != 0 {
+		t.Fatalf("pretrain: code %d\n%s%s", code, stdout, stderr)
+	}
+	want := []string{"bright", "dark"}
+	best := filepath.Join(out, "best")
+	labelsOf := func(dir string) []string {
+		t.Helper()
+		ck, err := vit.LoadConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ck.Labels
+	}
+	if got := labelsOf(best); !slices.Equal(got, want) {
+		t.Fatalf("best/ class names %q, want %q", got, want)
+	}
+	hf := filepath.Join(dir, "hf")
+	if code, _, e := runCLI("convert", "--model", best, "--out", hf, "--dialect", "transformers"); code != 0 {
+		t.Fatalf("convert: %s", e)
+	}
+	if got := labelsOf(hf); !slices.Equal(got, want) {
+		t.Fatalf("converted class names %q, want %q", got, want)
+	}
+	avg := filepath.Join(dir, "avg")
+	if code, _, e := runCLI("average", "--out", avg, hf, best); code != 0 {
+		t.Fatalf("average: %s", e)
+	}
+	if got := labelsOf(avg); !slices.Equal(got, want) {
+		t.Fatalf("averaged class names %q, want %q", got, want)
+	}
+}
+
+// eval loads a folder at the model's input: colour photos of another size
+// become the grey 16×16 images vit-micro takes, and stderr says so.
+func TestEvalLoadsFoldersAtTheModelsInput(t *testing.T) {
+	dir := t.TempDir()
+	for c, name := range []string{"red", "blue"} {
+		for i := 0; i < 5; i++ {
+			im := image.NewRGBA(image.Rect(0, 0, 40, 30))
+			for p := 0; p < len(im.Pix); p += 4 {
+				im.Pix[p], im.Pix[p+2], im.Pix[p+3] = uint8(200-150*c+i), uint8(50+150*c), 255
+			}
+			savePNG(t, filepath.Join(dir, name, string(rune('a'+i))+".png"), im)
+		}
+	}
+	code, stdout, stderr := runCLI("eval", "--model", "vit-micro", "--data", "folder:"+dir, "--split", "test", "--scheme", "full")
+	if code != 0 {
+		t.Fatalf("eval: code %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"10 images: 10 colour images converted to grey", "10 images resized from 40×30 to 16×16 (bicubic)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stdout, "converted") {
+		t.Errorf("the conversion report went to stdout:\n%s", stdout)
+	}
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/train"
+)
+
+// prediction is one class of an image's top k, as --json writes it.
+type prediction struct {
+	Label string  `json:"label"` // the class name, or the index when the model has none
+	Index int     `json:"index"`
+	Prob  float64 `json:"prob"` // softmax probability
+}
+
+// runPredict labels images: each is read and converted to the model's input
+// exactly as the folder loader does (data.ReadImage at inputOptions), and
+// the k most probable classes are printed with their probabilities.
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...", stderr)
+	model := fs.String("model", "", "checkpoint folder or preset (default: the shipped backbone)")
+	top := fs.Int("top", 3, "classes to print per image, most probable first")
+	batch := fs.Int("batch", 64, "images per forward pass")
+	asJSON := fs.Bool("json", false, `one JSON object per image on stdout: {"file":…, "top":[{"label":…, "index":…, "prob":…}, …]}`)
+	if err := parseFlags(fs, args, 1<<20); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("name at least one image (.png, .jpg, .jpeg) or folder of images")
+	}
+	if *top < 1 {
+		return fmt.Errorf("--top must be ≥ 1, got %d", *top)
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch must be ≥ 1, got %d", *batch)
+	}
+	files, err := imageFiles(fs.Args())
+	if err != nil {
+		return err
+	}
+	m, ck, from, err := loadModel(*model, 0)
+	if err != nil {
+		return err
+	}
+	if m.Head == nil || m.Cfg.NumClasses == 0 {
+		return fmt.Errorf("--model %s has no classification head", from)
+	}
+	labels := ck.Labels
+	if len(labels) != m.Cfg.NumClasses {
+		labels = nil
+		fmt.Fprintf(stderr, "model %s (no class names stored: printing class indices)\n", from)
+	} else {
+		fmt.Fprintf(stderr, "model %s\n", from)
+	}
+	in := inputOptions(m.Cfg, stderr)
+	cv := data.Conversions{C: in.Channels, H: in.H, W: in.W, Interp: in.Interp}
+	k := min(*top, m.Cfg.NumClasses)
+	var failed []string
+	for lo := 0; lo < len(files); lo += *batch {
+		var names []string
+		var pixels []uint8
+		for _, f := range files[lo:min(lo+*batch, len(files))] {
+			px, info, err := data.ReadImage(f, in.Channels, in.H, in.W, in.Interp)
+			if err != nil {
+				fmt.Fprintf(stderr, "glora predict: %v\n", err)
+				failed = append(failed, f)
+				continue
+			}
+			cv.Add(info)
+			names, pixels = append(names, f), append(pixels, px...)
+		}
+		if len(names) == 0 {
+			continue
+		}
+		probs, err := classify(m, in, names, pixels)
+		if err != nil {
+			return err
+		}
+		for i, f := range names {
+			if err := printPrediction(stdout, f, topK(probs[i], k, labels), *asJSON); err != nil {
+				return err
+			}
+		}
+	}
+	if s := cv.String(); s != "" {
+		fmt.Fprintf(stderr, "predict: %d images: %s\n", cv.N, s)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d images could not be read (first: %s)", len(failed), len(files), failed[0])
+	}
+	return nil
+}
+
+// imageFiles expands the arguments: a file stands for itself, a folder for
+// the image files under it (sorted, recursively, hidden ones skipped).
+func imageFiles(args []string) ([]string, error) {
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err // *PathError names a
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		n := len(files)
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != a && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && data.IsImageFile(d.Name()) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == n {
+			return nil, fmt.Errorf("folder %s holds no .png/.jpg/.jpeg images", a)
+		}
+	}
+	return files, nil
+}
+
+// classify returns the softmax probabilities of the images (pixels holds
+// them one after another at the model's input size, as data.ReadImage
+// returns them), normalised as train.PreprocessFor says.
+func classify(m *vit.Model, in data.ResolveOptions, names []string, pixels []uint8) ([][]float64, error) {
+	ds, err := data.FromArrays("predict", []string{"?"}, in.Channels, in.H, in.W, pixels, make([]int, len(names)))
+	if err != nil {
+		return nil, err
+	}
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
+	}
+	x, err := data.Batch(ds, idx, train.PreprocessFor(m.Cfg), nil)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tensor.FromSlice(x, len(names), in.Channels, in.H, in.W)
+	if err != nil {
+		return nil, err
+	}
+	tp := ag.NewTape()
+	tp.NoGrad = true
+	logits := m.Forward(tp, ag.NewVar(t, false), nil)
+	if err := tp.Err(); err != nil {
+		return nil, err
+	}
+	c := m.Cfg.NumClasses
+	out := make([][]float64, len(names))
+	for i := range out {
+		out[i] = softmax(logits.Value.Data[i*c : (i+1)*c])
+	}
+	return out, nil
+}
+
+// softmax in float64, shifted by the maximum.
+func softmax(z []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, float64(v))
+	}
+	p := make([]float64, len(z))
+	var sum float64
+	for i, v := range z {
+		p[i] = math.Exp(float64(v) - mx)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+// topK is the k most probable classes, ties by index; labels nil names
+// each class by its index.
+func topK(p []float64, k int, labels []string) []prediction {
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	out := make([]prediction, k)
+	for j, i := range idx[:k] {
+		label := strconv.Itoa(i)
+		if labels != nil {
+			label = labels[i]
+		}
+		out[j] = prediction{Label: label, Index: i, Prob: p[i]}
+	}
+	return out
+}
+
+// printPrediction writes one line: JSON, or "FILE: label 0.9731, …".
+func printPrediction(w io.Writer, file string, top []prediction, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(struct {
+			File string       `json:"file"`
+			Top  []prediction `json:"top"`
+		}{file, top})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	}
+	parts := make([]string, len(top))
+	for i, p := range top {
+		parts[i] = fmt.Sprintf("%s %.4f", p.Label, p.Prob)
+	}
+	_, err := fmt.Fprintf(w, "%s: %s\n", file, strings.Join(parts, ", "))
+	return err
+}

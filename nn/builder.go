@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/tensor"
@@ -90,9 +89,9 @@ func (s *Store) Load(values map[string]*tensor.Tensor, allowExtra bool) error {
 }
 
 // Freeze sets RequiresGrad=false on every parameter whose name matches one of
-// the patterns (path.Match-like: '*' matches within one dotted segment,
-// a trailing ".*" or a bare prefix match whole sub-trees; see MatchName) and
-// returns how many parameters it froze. Unfreeze does the reverse.
+// the patterns (see MatchName: '*' is one dotted segment, '**' any number of
+// them, and a pattern naming a module matches its whole sub-tree) and returns
+// how many parameters it froze. Unfreeze does the reverse.
 func (s *Store) Freeze(patterns ...string) int { return s.setTrainable(false, patterns) }
 
 // Unfreeze marks matching parameters trainable again.
@@ -110,26 +109,6 @@ func (s *Store) setTrainable(on bool, patterns []string) int {
 		}
 	}
 	return n
-}
-
-// MatchName matches a dotted parameter name against a pattern whose segments
-// are literal or '*' (any one segment); a final "**" segment matches any
-// remainder, and a pattern that is a whole-segment prefix of the name (e.g.
-// "blocks.0") matches everything under it.
-func MatchName(pattern, name string) bool {
-	ps, ns := strings.Split(pattern, "."), strings.Split(name, ".")
-	for i, p := range ps {
-		if p == "**" {
-			return true
-		}
-		if i >= len(ns) {
-			return false
-		}
-		if p != "*" && p != ns[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Init fills a new parameter's values.

@@ -14,9 +14,9 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/train"
 )
 
 // Result is one benchmark's outcome; its JSON form is one line of
@@ -68,49 +68,43 @@ type ViTOptions struct {
 	Train         bool
 }
 
-// ViT times training steps (forward, cross-entropy, backward, AdamW) or
-// inference forward passes on random images and labels.
+// ViT times training steps (train.Trainer.Step: forward, cross-entropy,
+// backward, AdamW) or inference forward passes on random images and labels.
+// Drop-path is off, as on the PyTorch side of bench/compare.sh.
 func ViT(o ViTOptions) (Result, error) {
 	rng := rand.New(rand.NewPCG(42, 42))
-	m, err := vit.New(o.Config, rng)
+	c := o.Config
+	c.DropPath = 0
+	m, err := vit.New(c, rng)
 	if err != nil {
 		return Result{}, err
 	}
-	c := o.Config
 	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
 	copy(img.Value.Data, randSlice(rng, img.Value.Numel()))
 	labels := make([]int, o.Batch)
 	for i := range labels {
 		labels[i] = rng.IntN(max(c.NumClasses, 1))
 	}
-	params := m.Store.Params()
-	opt := optim.NewAdamW(optim.DecayGroups(params, 0.05, nil), 1e-4, 0.9, 0.999, 1e-8)
+	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
 	tp := ag.NewTape()
-	tp.NoGrad = !o.Train
-	step := func() error {
+	tp.NoGrad = true
+	step := func(i int) error {
+		if o.Train {
+			_, err := tr.Step(i, img, labels)
+			return err
+		}
 		tp.Reset()
-		logits := m.Forward(tp, img, nil)
-		if !o.Train {
-			return tp.Err()
-		}
-		loss := nn.CrossEntropy(tp, logits, labels, 0)
-		if err := tp.Backward(loss); err != nil {
-			return err
-		}
-		if err := opt.Update(); err != nil {
-			return err
-		}
-		optim.ZeroGrad(params)
-		return nil
+		m.Forward(tp, img, nil)
+		return tp.Err()
 	}
 	for i := 0; i < o.Warmup; i++ {
-		if err := step(); err != nil {
+		if err := step(i); err != nil {
 			return Result{}, err
 		}
 	}
 	t0 := time.Now()
 	for i := 0; i < o.Steps; i++ {
-		if err := step(); err != nil {
+		if err := step(o.Warmup + i); err != nil {
 			return Result{}, err
 		}
 	}

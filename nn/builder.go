@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/tensor"
@@ -90,13 +89,71 @@ func (s *Store) Load(values map[string]*tensor.Tensor, allowExtra bool) error {
 }
 
 // Freeze sets RequiresGrad=false on every parameter whose name matches one of
-// the patterns (path.Match-like: '*' matches within one dotted segment,
-// a trailing ".*" or a bare prefix match whole sub-trees; see MatchName) and
-// returns how many parameters it froze. Unfreeze does the reverse.
+// the patterns (see MatchName: '*' is one dotted segment, '**' any number of
+// them, and a pattern naming a module matches its whole sub-tree) and returns
+// how many parameters it froze. Unfreeze does the reverse.
 func (s *Store) Freeze(patterns ...string) int { return s.setTrainable(false, patterns) }
 
 // Unfreeze marks matching parameters trainable again.
 func (s *Store) Unfreeze(patterns ...string) int { return s.setTrainable(true, patterns) }
+
+// SetTrainable sets every parameter's RequiresGrad to keep(name, v): true
+// trains it, false freezes it. It returns how many parameters are trainable.
+func (s *Store) SetTrainable(keep func(name string, v *ag.Var) bool) int {
+	n := 0
+	for _, v := range s.list {
+		v.RequiresGrad = keep(v.Name, v)
+		if v.RequiresGrad {
+			n++
+		}
+	}
+	return n
+}
+
+// TrainOnly makes exactly the parameters matching one of patterns (see
+// MatchName) trainable and freezes every other one, e.g.
+// TrainOnly("**.glora_*", "head") for a GLoRA run. It returns how many
+// parameters are trainable. A malformed pattern, or one that matches no
+// parameter (a typo would otherwise freeze the whole model silently), is an
+// error naming it, and then nothing is changed.
+func (s *Store) TrainOnly(patterns ...string) (int, error) {
+	if len(patterns) == 0 {
+		return 0, fmt.Errorf("nn: train only: no patterns")
+	}
+	for _, p := range patterns {
+		if err := ValidatePattern(p); err != nil {
+			return 0, fmt.Errorf("nn: train only: %w", err)
+		}
+		found := false
+		for _, v := range s.list {
+			if found = MatchName(p, v.Name); found {
+				break
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("nn: train only: pattern %q matches no parameter", p)
+		}
+	}
+	return s.SetTrainable(func(name string, _ *ag.Var) bool {
+		for _, p := range patterns {
+			if MatchName(p, name) {
+				return true
+			}
+		}
+		return false
+	}), nil
+}
+
+// Trainable lists the parameters that require a gradient, in creation order.
+func (s *Store) Trainable() []*ag.Var {
+	var out []*ag.Var
+	for _, v := range s.list {
+		if v.RequiresGrad {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 func (s *Store) setTrainable(on bool, patterns []string) int {
 	n := 0
@@ -110,26 +167,6 @@ func (s *Store) setTrainable(on bool, patterns []string) int {
 		}
 	}
 	return n
-}
-
-// MatchName matches a dotted parameter name against a pattern whose segments
-// are literal or '*' (any one segment); a final "**" segment matches any
-// remainder, and a pattern that is a whole-segment prefix of the name (e.g.
-// "blocks.0") matches everything under it.
-func MatchName(pattern, name string) bool {
-	ps, ns := strings.Split(pattern, "."), strings.Split(name, ".")
-	for i, p := range ps {
-		if p == "**" {
-			return true
-		}
-		if i >= len(ns) {
-			return false
-		}
-		if p != "*" && p != ns[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Init fills a new parameter's values.

@@ -41,7 +41,8 @@ func NewAdamW(groups []Group, lr, beta1, beta2, eps float64) *AdamW {
 }
 
 // Update performs one optimisation step with the current gradients and o.LR.
-// Parameters with nil Grad are skipped. It returns an error, changing
+// Parameters with nil Grad, and frozen ones (RequiresGrad false), are
+// skipped: they get no state. It returns an error, changing
 // nothing, if a gradient's size differs from its parameter's.
 func (o *AdamW) Update() error {
 	for _, g := range o.Groups {
@@ -57,7 +58,7 @@ func (o *AdamW) Update() error {
 	o.Step++
 	for _, g := range o.Groups {
 		for _, p := range g.Params {
-			if p.Grad == nil {
+			if p.Grad == nil || !p.RequiresGrad {
 				continue
 			}
 			s := o.state[p]
@@ -103,7 +104,7 @@ func (o *AdamW) updateParam(w, g []float32, s *adamState, wd float64) {
 }
 
 // State returns the optimiser state for a checkpoint, sharing no memory with
-// the optimiser: for each parameter (keyed by its Name, see below)
+// the optimiser: for each trainable parameter (keyed by its Name, see below)
 // "<name>.exp_avg" and "<name>.exp_avg_sq" (the parameter's shape),
 // "<name>.step" (shape (1)), and "step" (shape (1)), o.Step. A parameter
 // never updated has zero moments and step 0. A parameter without a Name is
@@ -128,7 +129,7 @@ func (o *AdamW) State() map[string]*tensor.Tensor {
 	return out
 }
 
-// Load restores a State (copying it). Every parameter needs its
+// Load restores a State (copying it). Every trainable parameter needs its
 // "<name>.exp_avg" and "<name>.exp_avg_sq" entries with the parameter's
 // element count, and "step" must be present; "<name>.step" is optional
 // (default: "step"). On error nothing is changed; the error names the

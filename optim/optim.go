@@ -6,7 +6,9 @@
 //
 // Optimisers work on []*autograd.Var parameters: they read v.Grad.Data and
 // update v.Value.Data in place. A parameter whose Grad is nil is skipped,
-// as PyTorch skips parameters whose .grad is None.
+// as PyTorch skips parameters whose .grad is None, and so is a frozen one
+// (RequiresGrad false): optimisers never allocate, save or load state for
+// frozen parameters.
 package optim
 
 import (
@@ -24,31 +26,64 @@ type Group struct {
 	WeightDecay float64
 }
 
-// NoDecayDefault is DecayGroups' default rule: parameters of rank ≤ 1
-// (biases, norm scales) and parameters whose name ends in "bias",
-// "pos_embed" or "cls_token" get no weight decay.
+// NoDecaySuffixes are the tensor kinds NoDecayDefault exempts from weight
+// decay by name, whatever their rank: biases, the position embedding and cls
+// token of a ViT, and GLoRA's support vectors/scalars D and E (stored as
+// "<layer>.glora_D", "<layer>.glora_E"), which scale and shift a bias.
+var NoDecaySuffixes = []string{"bias", "pos_embed", "cls_token", "glora_D", "glora_E"}
+
+// NoDecayDefault is DecayGroups' default rule: a parameter gets no weight
+// decay when it has rank ≤ 1 (biases, norm scales, vectors) or its name ends
+// in one of NoDecaySuffixes. Everything else (the weight matrices, GLoRA's
+// low-rank factors glora_Ad … glora_Cu) is decayed. NoDecayWith extends the
+// rule per tensor kind.
 func NoDecayDefault(p *autograd.Var) bool {
 	if p.Value == nil || p.Value.Rank() <= 1 {
 		return true
 	}
-	for _, suf := range []string{"bias", "pos_embed", "cls_token"} {
-		if strings.HasSuffix(p.Name, suf) {
+	return hasSuffix(p.Name, NoDecaySuffixes)
+}
+
+// NoDecayWith returns NoDecayDefault extended per tensor kind (a kind is a
+// name suffix, e.g. "glora_D" or "norm1.weight"): parameters whose name ends
+// in one of exempt get no decay either, and parameters whose name ends in one
+// of decay are decayed even when the default (or exempt) would spare them,
+// e.g. NoDecayWith(nil, []string{"glora_D", "glora_E"}) decays GLoRA's D and
+// E. decay wins over exempt.
+func NoDecayWith(exempt, decay []string) func(p *autograd.Var) bool {
+	exempt, decay = append([]string(nil), exempt...), append([]string(nil), decay...)
+	return func(p *autograd.Var) bool {
+		if hasSuffix(p.Name, decay) {
+			return false
+		}
+		return NoDecayDefault(p) || hasSuffix(p.Name, exempt)
+	}
+}
+
+func hasSuffix(name string, suffixes []string) bool {
+	for _, suf := range suffixes {
+		if strings.HasSuffix(name, suf) {
 			return true
 		}
 	}
 	return false
 }
 
-// DecayGroups splits params into two groups: those that get weight decay
-// `decay` and those (noDecay(p) true) that get none. A nil noDecay means
-// NoDecayDefault. Parameter order is kept within each group; an empty group
-// is omitted.
+// DecayGroups splits the trainable parameters of params into two groups:
+// those that get weight decay `decay` and those (noDecay(p) true) that get
+// none. A nil noDecay means NoDecayDefault. Frozen parameters
+// (RequiresGrad false) are left out, so an optimiser built on the groups
+// never holds state for them. Parameter order is kept within each group; an
+// empty group is omitted.
 func DecayGroups(params []*autograd.Var, decay float64, noDecay func(p *autograd.Var) bool) []Group {
 	if noDecay == nil {
 		noDecay = NoDecayDefault
 	}
 	var dec, nodec []*autograd.Var
 	for _, p := range params {
+		if p == nil || !p.RequiresGrad {
+			continue
+		}
 		if noDecay(p) {
 			nodec = append(nodec, p)
 		} else {
@@ -158,9 +193,10 @@ func sumSq(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// paramKeys returns the checkpoint key of every parameter of groups, in
-// order: its Name, or "param<i>" (i its index across all groups) when it
-// has none; a name already taken gets "#<i>" appended.
+// paramKeys returns the checkpoint key of every trainable parameter of
+// groups, in order: its Name, or "param<i>" (i its index across all groups,
+// frozen ones included) when it has none; a name already taken gets "#<i>"
+// appended. Frozen parameters (RequiresGrad false) have no state and no key.
 func paramKeys(groups []Group) ([]*autograd.Var, []string) {
 	var ps []*autograd.Var
 	var keys []string
@@ -168,6 +204,10 @@ func paramKeys(groups []Group) ([]*autograd.Var, []string) {
 	i := 0
 	for _, g := range groups {
 		for _, p := range g.Params {
+			if !p.RequiresGrad {
+				i++
+				continue
+			}
 			k := p.Name
 			if k == "" {
 				k = fmt.Sprintf("param%d", i)

@@ -32,8 +32,8 @@ func NewSGD(groups []Group, lr, momentum float64, nesterov bool) *SGD {
 }
 
 // Update performs one step with the current gradients and o.LR, skipping
-// parameters with nil Grad. It fails, changing nothing, on a gradient whose
-// size differs from its parameter's.
+// parameters with nil Grad and frozen ones (RequiresGrad false). It fails,
+// changing nothing, on a gradient whose size differs from its parameter's.
 func (o *SGD) Update() error {
 	for _, g := range o.Groups {
 		for _, p := range g.Params {
@@ -50,7 +50,7 @@ func (o *SGD) Update() error {
 	for _, grp := range o.Groups {
 		wd = float32(grp.WeightDecay)
 		for _, p := range grp.Params {
-			if p.Grad == nil {
+			if p.Grad == nil || !p.RequiresGrad {
 				continue
 			}
 			w, g := p.Value.Data, p.Grad.Data

@@ -5,13 +5,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/tensor"
 )
 
@@ -240,46 +238,20 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 // wrapForTest, when set by a test, wraps the temporary file's writer.
 var wrapForTest func(io.Writer) io.Writer
 
-// WriteFile writes the file atomically: into a temporary file in the same
-// directory, synced, then renamed over path. On any error the temporary
-// file is removed and path is left as it was.
-func (w *Writer) WriteFile(path string) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+// WriteFile writes the file atomically (internal/atomicfile): into a
+// temporary file in the same directory, synced, then renamed over path, and
+// the directory synced. On any error the temporary file is removed and path
+// is left as it was; the error names path.
+func (w *Writer) WriteFile(path string) error {
+	err := atomicfile.WriteFile(path, func(out io.Writer) error {
+		if wrapForTest != nil {
+			out = wrapForTest(out)
+		}
+		_, err := w.WriteTo(out)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	var out io.Writer = tmp
-	if wrapForTest != nil {
-		out = wrapForTest(out)
-	}
-	if _, err := w.WriteTo(out); err != nil {
-		return fmt.Errorf("%w (writing %s)", err, path)
-	}
-	_ = tmp.Chmod(0o644) // CreateTemp uses 0600; permissions are best effort
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if runtime.GOOS != "windows" { // make the rename durable; best effort
-		if d, err := os.Open(dir); err == nil {
-			_ = d.Sync()
-			d.Close()
-		}
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
-// Package train runs glora's training loops: pretraining or fine-tuning a
-// ViT with a progress bar, periodic and on-interrupt checkpoints that resume
-// exactly, best-model selection on a validation split and a PNG of the
-// curves; and evaluation of a model on a dataset.
+// Package train runs glora's training loops: one training step (Trainer)
+// for any Model, and Run, which pretrains or fine-tunes a model with a
+// progress bar, periodic and on-interrupt checkpoints that resume exactly
+// (optionally holding only the trainable tensors over a frozen base),
+// best-model selection on a validation split and a PNG of the curves; and
+// evaluation of a model on a dataset.
 package train
 
 import (
@@ -30,19 +32,28 @@ func PreprocessFor(c vit.Config) data.Preprocess {
 		Interp: data.Bicubic, Mean: c.Mean, Std: c.Std}
 }
 
-// Evaluate computes top-1 accuracy and mean cross-entropy of m on ds, in
-// batches, without recording gradients.
+// Evaluate computes top-1 accuracy and mean cross-entropy of the ViT m on
+// ds, in batches, without recording gradients, with the ViT's input
+// pipeline (PreprocessFor).
 func Evaluate(m *vit.Model, ds *data.Dataset, batch int) (Metrics, error) {
-	if ds.Len() == 0 {
-		return Metrics{}, fmt.Errorf("evaluate: dataset %q is empty", ds.Name)
-	}
 	if m.Head == nil {
 		return Metrics{}, fmt.Errorf("evaluate: the model has no classification head")
 	}
 	if k := ds.NumClasses(); k > m.Cfg.NumClasses {
 		return Metrics{}, fmt.Errorf("evaluate: dataset %q has %d classes, the model's head has %d", ds.Name, k, m.Cfg.NumClasses)
 	}
-	loader, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: batch, Preprocess: PreprocessFor(m.Cfg)})
+	return EvaluateModel(m, ds, PreprocessFor(m.Cfg), batch)
+}
+
+// EvaluateModel computes top-1 accuracy and mean cross-entropy of any model
+// on ds, in batches of batch images prepared by pre, without recording
+// gradients (Forward gets a nil rng: no drop-path). Logits with fewer
+// columns than ds has classes are an error.
+func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (Metrics, error) {
+	if ds.Len() == 0 {
+		return Metrics{}, fmt.Errorf("evaluate: dataset %q is empty", ds.Name)
+	}
+	loader, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: batch, Preprocess: pre})
 	if err != nil {
 		return Metrics{}, err
 	}
@@ -55,11 +66,20 @@ func Evaluate(m *vit.Model, ds *data.Dataset, batch int) (Metrics, error) {
 			return Metrics{}, err
 		}
 		tp.Reset()
-		x, _ := tensor.FromSlice(b.X, b.Shape[:]...)
+		x, err := tensor.FromSlice(b.X, b.Shape[:]...)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("evaluate: batch %d: %w", b.Index+1, err)
+		}
 		logits := m.Forward(tp, ag.NewVar(x, false), nil)
+		if err := tp.Err(); err != nil {
+			return Metrics{}, fmt.Errorf("evaluate: %w", err)
+		}
+		if s := logits.Value.Shape; len(s) != 2 || s[1] < ds.NumClasses() {
+			return Metrics{}, fmt.Errorf("evaluate: dataset %q has %d classes, the model gives logits of shape %s", ds.Name, ds.NumClasses(), tensor.ShapeString(s))
+		}
 		loss := nn.CrossEntropy(tp, logits, b.Labels, 0)
 		if err := tp.Err(); err != nil {
-			return Metrics{}, err
+			return Metrics{}, fmt.Errorf("evaluate: %w", err)
 		}
 		lossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
 		mt.Correct += CountCorrect(logits.Value, b.Labels)

@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/internal/progress"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
@@ -46,10 +44,30 @@ type Options struct {
 	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
 	EvalBatch       int     `json:"-"`
 	Resume          bool    `json:"-"`
-	// Save writes the best model (by validation accuracy) as a checkpoint
-	// folder; nil means vit.Save with Checkpoint and F32 storage.
+	// CheckpointTrainableOnly makes the checkpoint's model.safetensors hold
+	// only the trainable tensors (RequiresGrad), not the frozen base at every
+	// save: a GLoRA run's support tensors and head. BaseRef then says where
+	// the frozen tensors come from (a folder, a preset, a backbone name); it
+	// is recorded in state.json with a digest of the frozen tensors, and
+	// resuming needs the model rebuilt from the same base.
+	CheckpointTrainableOnly bool   `json:"checkpoint_trainable_only,omitempty"`
+	BaseRef                 string `json:"base_ref,omitempty"`
+	// Checkpoint is the folder layout vit.Save writes the best model in when
+	// SaveBest is nil (F32 storage).
 	Checkpoint vit.Checkpoint `json:"-"`
-	Log        io.Writer      `json:"-"`
+	// SaveBest writes the best model (by validation accuracy) as a folder in
+	// dir; nil means vit.Save with Checkpoint, which needs a *vit.Model.
+	SaveBest func(dir string) error `json:"-"`
+	// Preprocess is the model's input pipeline (channels, size,
+	// normalisation; PadCrop and HFlip are set from the options above); nil
+	// means PreprocessFor the ViT's config, which needs a *vit.Model.
+	Preprocess *data.Preprocess `json:"-"`
+	// NoDecay picks the trainable parameters that get no weight decay; nil
+	// means optim.NoDecayDefault (see there for the rule).
+	NoDecay func(p *ag.Var) bool `json:"-"`
+	// Hook runs before every step's forward pass (see Hook); nil: none.
+	Hook Hook      `json:"-"`
+	Log  io.Writer `json:"-"`
 }
 
 // EpochRecord is one epoch's line of the history.
@@ -78,6 +96,9 @@ type State struct {
 	Correct   int     `json:"epoch_correct"`
 	Seen      int     `json:"epoch_seen"`
 	EpochSecs float64 `json:"epoch_seconds"`
+	// BaseDigest fingerprints the frozen tensors (see frozenDigest) when
+	// the checkpoint holds only the trainable ones.
+	BaseDigest string `json:"base_digest,omitempty"`
 }
 
 // Summary is the outcome of a finished run.
@@ -102,6 +123,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("train: warm-up, weight decay, clip norm, checkpoint interval and crop padding must be ≥ 0")
 	case o.LabelSmoothing < 0 || o.LabelSmoothing >= 1:
 		return fmt.Errorf("train: label smoothing %g must be in [0,1)", o.LabelSmoothing)
+	case o.CheckpointTrainableOnly && o.BaseRef == "":
+		return fmt.Errorf("train: a checkpoint of the trainable tensors only needs BaseRef, the base the frozen tensors come from")
 	}
 	if o.EvalBatch < 1 {
 		o.EvalBatch = 256
@@ -112,30 +135,67 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// Run trains all of m's trainable parameters on train with AdamW and a
-// cosine schedule, evaluating on val after every epoch and keeping the best
-// model in OutDir/best. With no validation set (val nil or empty, e.g. when
-// training on the whole training split) OutDir/best holds the last epoch's
-// model. Checkpoints (OutDir/checkpoint) are written every
-// CheckpointEvery steps, at the end of each epoch and when ctx is cancelled;
-// with Resume, a run continues exactly where its checkpoint left off (same
-// data order, augmentation, drop-path draws and optimiser state).
-func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Options) (Summary, error) {
+// inputs returns the input pipeline and the best-model writer of m: the
+// options', or a ViT's own.
+func (o *Options) inputs(m Model) (data.Preprocess, func(dir string) error, error) {
+	v, isViT := m.(*vit.Model)
+	var pre data.Preprocess
+	switch {
+	case o.Preprocess != nil:
+		pre = *o.Preprocess
+	case isViT:
+		pre = PreprocessFor(v.Cfg)
+	default:
+		return pre, nil, fmt.Errorf("train: model %T is not a *vit.Model: Options.Preprocess must give its input pipeline", m)
+	}
+	pre.PadCrop, pre.HFlip = o.PadCrop, o.HFlip
+	save := o.SaveBest
+	switch {
+	case save != nil:
+	case isViT:
+		save = func(dir string) error { return vit.Save(v, dir, o.Checkpoint, safetensors.F32) }
+	default:
+		return pre, nil, fmt.Errorf("train: model %T is not a *vit.Model: Options.SaveBest must say how to save it", m)
+	}
+	return pre, save, nil
+}
+
+// Run trains m's trainable parameters (RequiresGrad) on train, one
+// Trainer.Step per batch, with AdamW and a cosine schedule, evaluating on
+// val after every epoch and keeping the best model in OutDir/best. With no
+// validation set (val nil or empty, e.g. when training on the whole
+// training split) OutDir/best holds the last epoch's model. Checkpoints
+// (OutDir/checkpoint) are written every CheckpointEvery steps, at the end
+// of each epoch and when ctx is cancelled; with Resume, a run continues
+// exactly where its checkpoint left off (same data order, augmentation,
+// drop-path and Hook draws, and optimiser state). A *vit.Model brings its
+// own input pipeline and best-model writer; other models need
+// Options.Preprocess and Options.SaveBest.
+func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (Summary, error) {
 	if err := o.validate(); err != nil {
 		return Summary{}, err
+	}
+	pre, saveBest, err := o.inputs(m)
+	if err != nil {
+		return Summary{}, err
+	}
+	all := m.Params()
+	if _, err := paramTensors(all, false); err != nil {
+		return Summary{}, fmt.Errorf("train: %w", err)
+	}
+	params := trainable(all)
+	if len(params) == 0 {
+		return Summary{}, fmt.Errorf("train: the model has no trainable parameters")
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("train: %w", err)
 	}
 	hasVal := val != nil && val.Len() > 0
-	pre := PreprocessFor(m.Cfg)
-	pre.PadCrop, pre.HFlip = o.PadCrop, o.HFlip
 	loader, err := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: o.Batch, DropLast: true, Shuffle: true, Seed: o.Seed, Preprocess: pre})
 	if err != nil {
 		return Summary{}, fmt.Errorf("train: %w", err)
 	}
-	params := trainable(m.Store.Params())
-	opt := optim.NewAdamW(optim.DecayGroups(params, o.WeightDecay, nil), o.LR, 0.9, 0.999, 1e-8)
+	opt := optim.NewAdamW(optim.DecayGroups(params, o.WeightDecay, o.NoDecay), o.LR, 0.9, 0.999, 1e-8)
 	perEpoch := loader.NumBatches()
 	sched := optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR,
 		WarmupSteps: int(o.WarmupEpochs * float64(perEpoch)), TotalSteps: o.Epochs * perEpoch}
@@ -150,8 +210,12 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	} else if _, err := os.Stat(filepath.Join(ckDir, "state.json")); err == nil {
 		return Summary{}, fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", ckDir)
 	}
+	if o.CheckpointTrainableOnly && st.BaseDigest == "" {
+		st.BaseDigest = frozenDigest(all)
+	}
 
-	tp := ag.NewTape()
+	tr := NewTrainer(m, opt)
+	tr.LabelSmoothing, tr.ClipNorm, tr.Seed, tr.LR, tr.Hook = o.LabelSmoothing, o.ClipNorm, o.Seed, sched.LR, o.Hook
 	save := func() error { return saveCheckpoint(ckDir, m, opt, st) }
 	last := o.Epochs
 	if o.StopAfter > 0 {
@@ -166,32 +230,22 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 			if err != nil {
 				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, st.Batch, err)
 			}
-			opt.LR = sched.LR(st.Step)
-			rng := rand.New(rand.NewPCG(o.Seed, uint64(st.Step)+1)) // drop-path draws of this step
-			tp.Reset()
-			x, _ := tensor.FromSlice(b.X, b.Shape[:]...)
-			logits := m.Forward(tp, ag.NewVar(x, false), rng)
-			loss := nn.CrossEntropy(tp, logits, b.Labels, o.LabelSmoothing)
-			if err := tp.Backward(loss); err != nil {
-				return Summary{}, fmt.Errorf("train: step %d (epoch %d, batch %d): %w", st.Step+1, st.Epoch+1, b.Index+1, err)
+			x, err := tensor.FromSlice(b.X, b.Shape[:]...)
+			if err != nil {
+				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
 			}
-			if o.ClipNorm > 0 {
-				if n := optim.ClipGradNorm(params, o.ClipNorm); math.IsNaN(n) || math.IsInf(n, 0) {
-					return Summary{}, fmt.Errorf("train: step %d (epoch %d, batch %d): gradient norm is %v", st.Step+1, st.Epoch+1, b.Index+1, n)
-				}
+			r, err := tr.Step(st.Step, ag.NewVar(x, false), b.Labels)
+			if err != nil {
+				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
 			}
-			if err := opt.Update(); err != nil {
-				return Summary{}, fmt.Errorf("train: step %d: %w", st.Step+1, err)
-			}
-			optim.ZeroGrad(params)
 			st.Step++
 			st.Batch = b.Index + 1
-			st.LossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
-			st.Correct += CountCorrect(logits.Value, b.Labels)
+			st.LossSum += r.Loss * float64(len(b.Labels))
+			st.Correct += r.Correct
 			st.Seen += len(b.Labels)
 			secs := secsAtStart + time.Since(t0).Seconds()
 			bar.Update(st.Batch, fmt.Sprintf("loss %.4f acc %.3f lr %.2e %.0f img/s",
-				st.LossSum/float64(st.Seen), float64(st.Correct)/float64(st.Seen), opt.LR,
+				st.LossSum/float64(st.Seen), float64(st.Correct)/float64(st.Seen), r.LR,
 				float64(st.Seen-seenAtStart)/time.Since(t0).Seconds()))
 			if ctx.Err() != nil {
 				st.EpochSecs = secs
@@ -212,7 +266,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 		rec := EpochRecord{Epoch: st.Epoch + 1, TrainLoss: st.LossSum / float64(max(st.Seen, 1)),
 			TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), LR: opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}
 		if hasVal {
-			vm, err := Evaluate(m, val, o.EvalBatch)
+			vm, err := EvaluateModel(m, val, PreprocessEval(pre), o.EvalBatch)
 			if err != nil {
 				return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
 			}
@@ -227,7 +281,7 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 		// Without a validation split the latest epoch counts as the best.
 		if !hasVal || rec.ValAcc > st.BestAcc || st.BestEpoch == 0 {
 			st.BestAcc, st.BestEpoch = rec.ValAcc, rec.Epoch
-			if err := vit.Save(m, filepath.Join(o.OutDir, "best"), o.Checkpoint, safetensors.F32); err != nil {
+			if err := saveBest(filepath.Join(o.OutDir, "best")); err != nil {
 				return Summary{}, fmt.Errorf("train: saving the best model: %w", err)
 			}
 		}
@@ -249,53 +303,41 @@ func Run(ctx context.Context, m *vit.Model, trainSet, val *data.Dataset, o Optio
 	return sum, nil
 }
 
-func trainable(ps []*ag.Var) []*ag.Var {
-	var out []*ag.Var
-	for _, p := range ps {
-		if p.RequiresGrad {
-			out = append(out, p)
-		}
-	}
-	return out
+// PreprocessEval is pre without augmentation: the pipeline evaluation uses.
+func PreprocessEval(pre data.Preprocess) data.Preprocess {
+	pre.PadCrop, pre.HFlip = 0, false
+	return pre
 }
 
 // saveCheckpoint writes model, optimiser and state into a fresh folder and
-// swaps it in with renames, so a crash never leaves a half-written checkpoint.
-func saveCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, st State) error {
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := safetensors.WriteFile(filepath.Join(tmp, "model.safetensors"), m.Store.Tensors(), safetensors.F32, nil); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := safetensors.WriteFile(filepath.Join(tmp, "optim.safetensors"), opt.State(), safetensors.F32, nil); err != nil {
+// swaps it in with renames (atomicfile.WriteDir), so a crash never leaves a
+// half-written checkpoint. With st.Options.CheckpointTrainableOnly the
+// model file holds only the trainable tensors.
+func saveCheckpoint(dir string, m Model, opt *optim.AdamW, st State) error {
+	tensors, err := paramTensors(m.Params(), st.Options.CheckpointTrainableOnly)
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "state.json"), js, 0o644); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	old := dir + ".old"
-	os.RemoveAll(old)
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+	err = atomicfile.WriteDir(dir, func(tmp string) error {
+		if err := safetensors.WriteFile(filepath.Join(tmp, "model.safetensors"), tensors, safetensors.F32, nil); err != nil {
+			return err
 		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+		if err := safetensors.WriteFile(filepath.Join(tmp, "optim.safetensors"), opt.State(), safetensors.F32, nil); err != nil {
+			return err
+		}
+		return atomicfile.WriteBytes(filepath.Join(tmp, "state.json"), js)
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return os.RemoveAll(old)
+	return nil
 }
 
-func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (State, error) {
+func loadCheckpoint(dir string, m Model, opt *optim.AdamW, o Options) (State, error) {
 	var st State
 	js, err := os.ReadFile(filepath.Join(dir, "state.json"))
 	if err != nil {
@@ -312,8 +354,8 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 	if err != nil {
 		return st, fmt.Errorf("resume: %w", err)
 	}
-	if err := m.Store.Load(ts, false); err != nil {
-		return st, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "model.safetensors"), err)
+	if err := loadModelTensors(dir, m, ts, st, o); err != nil {
+		return st, err
 	}
 	ost, _, err := safetensors.ReadFile(filepath.Join(dir, "optim.safetensors"))
 	if err != nil {
@@ -323,7 +365,37 @@ func loadCheckpoint(dir string, m *vit.Model, opt *optim.AdamW, o Options) (Stat
 		return st, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "optim.safetensors"), err)
 	}
 	st.Options = o
+	if !o.CheckpointTrainableOnly {
+		st.BaseDigest = ""
+	}
 	return st, nil
+}
+
+// loadModelTensors loads a checkpoint's model tensors into m: all of them,
+// or, when the checkpoint holds only the trainable ones, those onto a model
+// that must have been rebuilt from the same base: o must name a base
+// (BaseRef; it may have moved), and m's frozen tensors must be the ones the
+// checkpoint's digest recorded. Errors name the base.
+func loadModelTensors(dir string, m Model, ts map[string]*tensor.Tensor, st State, o Options) error {
+	file := filepath.Join(dir, "model.safetensors")
+	ps := m.Params()
+	if !st.Options.CheckpointTrainableOnly {
+		if err := loadParams(ps, ts, false); err != nil {
+			return fmt.Errorf("resume: %s: %w", file, err)
+		}
+		return nil
+	}
+	base := st.Options.BaseRef
+	if o.BaseRef == "" {
+		return fmt.Errorf("resume: %s holds only the trainable tensors, trained over base %q: this run names no base (BaseRef) to rebuild the frozen ones from", dir, base)
+	}
+	if err := loadParams(ps, ts, true); err != nil {
+		return fmt.Errorf("resume: %s holds the trainable tensors over base %q, which do not fit the model built from it: %w", file, base, err)
+	}
+	if d := frozenDigest(ps); d != st.BaseDigest {
+		return fmt.Errorf("resume: %s was trained over base %q, and the frozen tensors of this model differ from it (this run's base %q, digest %s; the checkpoint recorded %s): rebuild the model from that base", dir, base, o.BaseRef, d, st.BaseDigest)
+	}
+	return nil
 }
 
 // writePlot draws loss and accuracy per epoch. With label smoothing the

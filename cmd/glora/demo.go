@@ -8,7 +8,6 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
@@ -34,38 +33,30 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	params := m.Store.Params()
-	opt := optim.NewAdamW(optim.DecayGroups(params, 0.05, nil), 1e-3, 0.9, 0.999, 1e-8)
 	sched := optim.Cosine{Peak: 3e-3, Min: 1e-4, WarmupStart: 1e-4, WarmupSteps: *steps / 10, TotalSteps: *steps}
+	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), sched.Peak, 0.9, 0.999, 1e-8))
+	tr.Seed, tr.LR = *seed, sched.LR
 	fmt.Fprintf(stdout, "demo: ViT %d×%d patch %d, dim %d, depth %d, %d parameters; 4 classes (which quadrant is bright)\n",
 		cfg.ImageSize, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, m.Store.Count(false))
-	tp := ag.NewTape()
 	t0 := time.Now()
-	var first, last float32
+	var first, last float64
 	for step := 1; step <= *steps; step++ {
 		img, labels := quadrantBatch(rng, *batch, cfg.ImageSize)
-		tp.Reset()
-		loss := nn.CrossEntropy(tp, m.Forward(tp, img, rng), labels, 0)
-		if err := tp.Backward(loss); err != nil {
-			return fmt.Errorf("step %d: %w", step, err)
-		}
-		opt.LR = sched.LR(step - 1)
-		if err := opt.Update(); err != nil {
+		r, err := tr.Step(step-1, img, labels)
+		if err != nil {
 			return err
 		}
-		optim.ZeroGrad(params)
-		l := loss.Value.Data[0]
 		if step == 1 {
-			first = l
+			first = r.Loss
 		}
-		last = l
+		last = r.Loss
 		if step == 1 || step%25 == 0 || step == *steps {
-			fmt.Fprintf(stdout, "step %4d  loss %.4f  lr %.2e\n", step, l, opt.LR)
+			fmt.Fprintf(stdout, "step %4d  loss %.4f  lr %.2e\n", step, r.Loss, r.LR)
 		}
 	}
 	// held-out accuracy
 	img, labels := quadrantBatch(rand.New(rand.NewPCG(*seed+1000, 0)), 256, cfg.ImageSize)
-	tp.Reset()
+	tp := ag.NewTape()
 	tp.NoGrad = true
 	logits := m.Forward(tp, img, nil)
 	if err := tp.Err(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"
 )
@@ -404,7 +405,7 @@ func Save(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
 	}
 	for _, name := range []string{ConfigFile, PreprocessorFile} {
 		if data, ok := files[name]; ok {
-			if err := writeFileAtomic(filepath.Join(dir, name), data); err != nil {
+			if err := atomicfile.WriteBytes(filepath.Join(dir, name), data); err != nil {
 				return fmt.Errorf("vit: save: %w", err)
 			}
 		}

@@ -215,3 +215,8 @@ func (m *Model) SetDropPath(rate float32) error {
 	}
 	return nil
 }
+
+// Params lists every parameter of the model in creation order (m.Store's);
+// RequiresGrad marks the trainable ones. With Forward it makes a *Model a
+// train.Model.
+func (m *Model) Params() []*ag.Var { return m.Store.Params() }

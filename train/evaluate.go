@@ -23,6 +23,25 @@ type Metrics struct {
 	Loss     float64 `json:"loss"`     // mean cross-entropy
 	N        int     `json:"n"`        // images evaluated
 	Correct  int     `json:"correct"`
+	// Confusion[t][p] counts images of class t predicted as class p
+	// (classes × logits columns).
+	Confusion [][]int `json:"confusion,omitempty"`
+}
+
+// PerClass is each class's top-1 accuracy (NaN for a class with no images).
+func (m Metrics) PerClass() []float64 {
+	out := make([]float64, len(m.Confusion))
+	for t, row := range m.Confusion {
+		n := 0
+		for _, v := range row {
+			n += v
+		}
+		out[t] = math.NaN()
+		if n > 0 {
+			out[t] = float64(row[t]) / float64(n)
+		}
+	}
+	return out
 }
 
 // PreprocessFor is the input pipeline a ViT wants: its channels, size and
@@ -61,6 +80,7 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (M
 	tp.NoGrad = true
 	var mt Metrics
 	var lossSum float64
+	var pred []int
 	for b, err := range loader.Epoch(0, 0) {
 		if err != nil {
 			return Metrics{}, err
@@ -82,7 +102,20 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (M
 			return Metrics{}, fmt.Errorf("evaluate: %w", err)
 		}
 		lossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
-		mt.Correct += CountCorrect(logits.Value, b.Labels)
+		if mt.Confusion == nil {
+			cols := logits.Value.Shape[1]
+			mt.Confusion = make([][]int, ds.NumClasses())
+			for i := range mt.Confusion {
+				mt.Confusion[i] = make([]int, cols)
+			}
+		}
+		pred = argmaxRows(logits.Value, pred[:0])
+		for i, y := range b.Labels {
+			mt.Confusion[y][pred[i]]++
+			if pred[i] == y {
+				mt.Correct++
+			}
+		}
 		mt.N += len(b.Labels)
 	}
 	mt.Accuracy = float64(mt.Correct) / float64(mt.N)
@@ -92,19 +125,27 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (M
 
 // CountCorrect counts rows of logits (N, C) whose arg-max is the label.
 func CountCorrect(logits *tensor.Tensor, labels []int) int {
-	c := logits.Shape[len(logits.Shape)-1]
 	n := 0
-	for i, y := range labels {
-		row := logits.Data[i*c : (i+1)*c]
+	for i, p := range argmaxRows(logits, nil) {
+		if i < len(labels) && p == labels[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// argmaxRows appends the arg-max column of each row of logits (N, C) to dst.
+func argmaxRows(logits *tensor.Tensor, dst []int) []int {
+	c := logits.Shape[len(logits.Shape)-1]
+	for r := 0; r < len(logits.Data)/max(c, 1); r++ {
+		row := logits.Data[r*c : (r+1)*c]
 		best, bv := 0, float32(math.Inf(-1))
 		for j, v := range row {
 			if v > bv {
 				best, bv = j, v
 			}
 		}
-		if best == y {
-			n++
-		}
+		dst = append(dst, best)
 	}
-	return n
+	return dst
 }

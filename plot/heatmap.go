@@ -79,7 +79,7 @@ func WriteConfusionPNG(path string, cm Confusion) error {
 	// column labels: one character per line, above each column
 	for p := 0; p < cols; p++ {
 		s := label(p)
-		for i, ch := range s {
+		for i, ch := range []rune(s) {
 			text(img, left+p*cell+cell/2-3, top-8-13*(len([]rune(s))-1-i), string(ch), color.Black)
 		}
 	}

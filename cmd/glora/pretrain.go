@@ -5,27 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/train"
 )
 
+// notifyContext is signal.NotifyContext; tests replace it to interrupt a run.
+var notifyContext = signal.NotifyContext
+
 func runPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model PRESET|DIR] [flags]", stderr)
-	model := fs.String("model", "vit-fmnist", "preset to train from scratch, or a checkpoint folder to continue from")
-	spec := fs.String("data", "fashion-mnist", "dataset spec (see README)")
-	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot; full trains on the whole training split, without validation (best/ is then the last epoch)")
-	splitSeed := fs.Uint64("split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images)")
-	out := fs.String("out", "", "output folder: checkpoint/, best/, curves.png, summary.json")
+	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model shipped|PRESET|DIR] [--new-head] [flags]", stderr)
 	o := train.Options{}
+	fs.StringVar(&o.Model, "model", shipped, modelHelp+". A preset takes its class count from the data; an existing model must have a head for the data's classes, or --new-head")
+	fs.StringVar(&o.Data, "data", "fashion-mnist", "dataset spec (see README)")
+	fs.StringVar(&o.Scheme, "scheme", "", schemeHelp+". With full, best/ is the last epoch")
+	fs.Uint64Var(&o.SplitSeed, "split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images; default: the model's record, as --scheme)")
+	fs.BoolVar(&o.NewHead, "new-head", false, "replace the model's classification head with a fresh one for the data's classes (to fine-tune a model on other classes)")
+	out := fs.String("out", "", "output folder: checkpoint/ (to resume), best/ (the model), curves.png, summary.json (final metrics, timings, settings)")
 	fs.IntVar(&o.Epochs, "epochs", 10, "epochs")
-	fs.IntVar(&o.Batch, "batch", 128, "images per step")
+	fs.IntVar(&o.Batch, "batch", 128, "images per step (at most the number of training images: a larger value is lowered, with a notice)")
 	fs.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate (AdamW)")
 	fs.Float64Var(&o.MinLR, "min-lr", 1e-5, "final learning rate of the cosine schedule")
 	fs.Float64Var(&o.WarmupEpochs, "warmup", 1, "linear warm-up epochs")
@@ -34,61 +42,271 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
 	fs.Var(&augmentFlag{&o}, "augment", "training augmentation `SPEC`: crop:N (random crop from the image zero-padded by N pixels), flip (random horizontal flip), both (crop:N,flip) or none; --augment alone is crop:2,flip")
-	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
-	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	fs.BoolVar(&o.Resume, "resume", false, resumeHelp)
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
-	dropPath := fs.Float64("drop-path", -1, "stochastic depth rate (default: the model's)")
+	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1) (default: the model's)")
+	asJSON := fs.Bool("json", false, "print the summary (as summary.json) as one JSON line on stdout; everything else goes to stderr")
 	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
+		return err
+	}
+	o.LabelSmoothing = float32(*ls)
+	explicit := explicitFlags(fs)
+	if err := checkPretrainFlags(o, *ls); err != nil {
 		return err
 	}
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	o.OutDir, o.LabelSmoothing, o.Log = *out, float32(*ls), stderr
-	m, ck, from, err := loadModel(*model, o.Seed)
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	var st train.State
+	if o.Resume {
+		var err error
+		if st, err = train.ReadState(*out); err != nil {
+			return fmt.Errorf("--resume: no run to continue in %s (%w); leave out --resume to start one", *out, err)
+		}
+		o = train.MergeResume(st.Options, o, givenKeys(explicit))
+	}
+	o.Data, o.Model = canonicalData(o.Data), canonicalModel(o.Model)
+
+	trainAll, testSet, err := data.Resolve(o.Data)
 	if err != nil {
+		return fmt.Errorf("--data %s: %w", o.Data, err)
+	}
+	if err := checkSplitClasses(o.Data, trainAll, testSet); err != nil {
 		return err
 	}
-	if *dropPath >= 0 {
-		if err := m.SetDropPath(float32(*dropPath)); err != nil {
+	k := trainAll.NumClasses()
+	m, ck, from, fresh, err := resolveModel(o.Model, o.Seed, k)
+	if err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	if err := fitHead(m, o, fresh, trainAll); err != nil {
+		return err
+	}
+	if o.Scheme == "" {
+		scheme, seed, fromRecord := splitDefaults(ck.Training, o.Data)
+		o.Scheme = scheme
+		if fromRecord && !explicit["split-seed"] {
+			o.SplitSeed = seed
+		}
+		if fromRecord {
+			fmt.Fprintf(stderr, "--scheme %s --split-seed %d, as recorded for %s in the model's config.json\n", o.Scheme, o.SplitSeed, o.Data)
+		}
+	}
+	record := &vit.TrainingInfo{Data: o.Data, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
+	if rec := ck.Training; rec != nil && sameData(rec.Data, o.Data) && o.Scheme != "full" &&
+		(rec.Scheme != o.Scheme || rec.SplitSeed != o.SplitSeed) {
+		fmt.Fprintf(stderr, "warning: the model was already trained on %s with --scheme %s --split-seed %d: this run's validation images are not all new to it; its record will say --scheme full\n",
+			o.Data, rec.Scheme, rec.SplitSeed)
+		record.Scheme = "full"
+	}
+	trainSet, err := data.Split(trainAll, testSet, "train", o.Scheme, o.SplitSeed)
+	if err != nil {
+		return fmt.Errorf("--scheme %s: %w", o.Scheme, err)
+	}
+	val := &data.Dataset{} // --scheme full: no validation split
+	if o.Scheme != "full" {
+		if val, err = data.Split(trainAll, testSet, "val", o.Scheme, o.SplitSeed); err != nil {
+			return fmt.Errorf("--scheme %s: %w", o.Scheme, err)
+		}
+	}
+	if o.Batch > trainSet.Len() {
+		fmt.Fprintf(stderr, "--batch %d is more than the %d training images: using --batch %d\n", o.Batch, trainSet.Len(), trainSet.Len())
+		o.Batch = trainSet.Len()
+	}
+	if o.Resume {
+		if err := train.CheckResume(st, o); err != nil {
+			return resumeError(*out, err)
+		}
+		if o.Epochs != st.Options.Epochs {
+			fmt.Fprintf(stderr, "--epochs %d (the run was saved with %d): the cosine schedule is recomputed for %d epochs from step %d\n",
+				o.Epochs, st.Options.Epochs, o.Epochs, st.Step)
+		}
+		if done := finishedMessage(st, o, *out); done != "" {
+			fmt.Fprintln(human, done)
+			return nil
+		}
+	}
+	if o.DropPath >= 0 {
+		if err := m.SetDropPath(float32(o.DropPath)); err != nil {
 			return fmt.Errorf("--drop-path: %w", err)
 		}
 	}
-	o.Checkpoint = ck
-	trainAll, testSet, err := data.Resolve(*spec)
-	if err != nil {
-		return fmt.Errorf("--data %s: %w", *spec, err)
-	}
-	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, *splitSeed)
-	if err != nil {
-		return fmt.Errorf("--scheme %s: %w", *scheme, err)
-	}
-	val := &data.Dataset{} // --scheme full: no validation split
-	if *scheme != "full" {
-		if val, err = data.Split(trainAll, testSet, "val", *scheme, *splitSeed); err != nil {
-			return fmt.Errorf("--scheme %s: %w", *scheme, err)
-		}
-	}
-	fmt.Fprintf(stdout, "pretrain %s on %s: %d train / %d val images, %d parameters, %d epochs of %d steps\n",
-		from, *spec, trainSet.Len(), val.Len(), m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ck.Training = record
+	o.Checkpoint, o.OutDir, o.Log = ck, *out, stderr
+	fmt.Fprintf(human, "pretrain %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes, %d parameters, %d epochs of %d steps\n",
+		from, o.Data, o.Scheme, o.SplitSeed, trainSet.Len(), val.Len(), k, m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
+
+	dir := newOutFolder(*out)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t0 := time.Now()
 	sum, err := train.Run(ctx, m, trainSet, val, o)
 	if errors.Is(err, train.ErrInterrupted) {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",
+			filepath.Join(*out, "checkpoint"), *out)}
+	}
+	if err != nil {
+		dir.cleanup()
 		return err
 	}
+	s := newPretrainSummary(sum, o, from, *out, trainSet, val, time.Since(t0))
+	if err := writeJSONAtomic(filepath.Join(*out, "summary.json"), s); err != nil {
+		return err
+	}
+	switch {
+	case val.Len() == 0:
+		fmt.Fprintf(human, "done in %s: no validation split; the model of the last epoch (%d) is in %s, curves in %s/curves.png, summary in %s/summary.json\n",
+			time.Since(t0).Round(time.Second), sum.BestEpoch, sum.BestDir, *out, *out)
+	default:
+		fmt.Fprintf(human, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png, summary in %s/summary.json\n",
+			time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out, *out)
+	}
+	if s.Stopped {
+		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora pretrain --resume --out %s\n",
+			o.StopAfter, o.Epochs, *out)
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(s))
+	}
+	return nil
+}
+
+// checkPretrainFlags checks pretrain's numeric flags before any work.
+func checkPretrainFlags(o train.Options, ls float64) error {
+	err := firstErr(
+		checkInt("epochs", o.Epochs, 1, maxEpochs),
+		checkInt("batch", o.Batch, 1, maxBatch),
+		checkFloat("lr", o.LR, 0, 10, true, false),
+		checkFloat("min-lr", o.MinLR, 0, math.Max(o.LR, 0), false, false),
+		checkFloat("warmup", o.WarmupEpochs, 0, float64(o.Epochs), false, false),
+		checkFloat("wd", o.WeightDecay, 0, 10, false, false),
+		checkFloat("label-smoothing", ls, 0, 1, false, true),
+		checkFloat("clip", o.ClipNorm, 0, math.Inf(1), false, false),
+		checkInt("checkpoint-every", o.CheckpointEvery, 0, maxSteps),
+		checkInt("stop-after", o.StopAfter, 0, o.Epochs),
+	)
 	if err != nil {
 		return err
 	}
-	if val.Len() == 0 {
-		fmt.Fprintf(stdout, "done in %s: no validation split; the model of the last epoch (%d) is in %s, curves in %s/curves.png\n",
-			time.Since(t0).Round(time.Second), sum.BestEpoch, sum.BestDir, *out)
+	if o.DropPath != -1 {
+		if err := checkFloat("drop-path", o.DropPath, 0, 1, false, true); err != nil {
+			return fmt.Errorf("%w (or leave it out for the model's own)", err)
+		}
+	}
+	return nil
+}
+
+// canonicalModel spells --model one way per model, for state.json: the
+// shipped backbone as "shipped", a folder as its absolute path.
+func canonicalModel(spec string) string {
+	if spec == "" {
+		return shipped
+	}
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
+		return absPath(spec)
+	}
+	return spec
+}
+
+// checkSplitClasses refuses data whose test split has another class count
+// than its training split.
+func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
+	if testSet == nil || testSet.NumClasses() == trainSet.NumClasses() {
 		return nil
 	}
-	fmt.Fprintf(stdout, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png\n",
-		time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out)
+	return fmt.Errorf("--data %s: the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
+		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
+}
+
+// classList shows up to 8 class names.
+func classList(c []string) string {
+	if len(c) > 8 {
+		return strings.Join(c[:8], ", ") + fmt.Sprintf(", … %d more", len(c)-8)
+	}
+	return strings.Join(c, ", ")
+}
+
+// fitHead makes m's head fit the data's classes: a fresh preset already
+// does; --new-head replaces the head (seeded by --seed); otherwise a head
+// of another size is refused, saying how to replace it.
+func fitHead(m *vit.Model, o train.Options, fresh bool, trainSet *data.Dataset) error {
+	k := trainSet.NumClasses()
+	switch {
+	case o.NewHead:
+		if err := m.ResetHead(k, rand.New(rand.NewPCG(o.Seed, 0x68656164))); err != nil {
+			return fmt.Errorf("--new-head: %w", err)
+		}
+	case fresh:
+	case m.Head == nil || m.Cfg.NumClasses == 0:
+		return fmt.Errorf("--model %s has no classification head; add --new-head to give it one for the %d classes of --data %s", o.Model, k, o.Data)
+	case m.Cfg.NumClasses != k:
+		return fmt.Errorf("--model %s has a %d-class head but --data %s has %d classes (%s); add --new-head to replace the head with a fresh %d-class one (the rest of the model is kept and fine-tuned)",
+			o.Model, m.Cfg.NumClasses, o.Data, k, classList(trainSet.Classes), k)
+	}
 	return nil
+}
+
+// finishedMessage says why a resumed run has nothing left to train ("" if
+// it has): its schedule is done, or --stop-after is already reached.
+func finishedMessage(st train.State, o train.Options, out string) string {
+	best := filepath.Join(out, "best")
+	switch {
+	case st.Epoch >= o.Epochs:
+		return fmt.Sprintf("the run in %s already finished its %d epochs: nothing to train (its model is in %s; give a larger --epochs to train on)", out, st.Epoch, best)
+	case o.StopAfter > 0 && st.Epoch >= o.StopAfter:
+		return fmt.Sprintf("the run in %s has done %d of %d epochs, which --stop-after %d already reaches: nothing to train (raise or leave out --stop-after to go on)", out, st.Epoch, o.Epochs, o.StopAfter)
+	}
+	return ""
+}
+
+// pretrainSummary is summary.json: the outcome, timings and settings of a
+// pretrain run (also its --json line).
+type pretrainSummary struct {
+	Model       string              `json:"model"`
+	Out         string              `json:"out"`
+	Settings    train.Options       `json:"settings"`
+	TrainImages int                 `json:"train_images"`
+	ValImages   int                 `json:"val_images"`
+	Classes     []string            `json:"classes"`
+	Epochs      int                 `json:"epochs_done"`
+	Stopped     bool                `json:"stopped_early"` // --stop-after ended it before --epochs
+	BestEpoch   int                 `json:"best_epoch"`
+	BestVal     *train.Metrics      `json:"best_val"` // null without a validation split
+	Final       *train.EpochRecord  `json:"final_epoch"`
+	History     []train.EpochRecord `json:"history"`
+	BestDir     string              `json:"best_dir"`
+	Seconds     float64             `json:"seconds"`       // wall time of this invocation
+	TrainSecs   float64             `json:"train_seconds"` // the epochs' training time, over all resumes
+	ImgPerS     float64             `json:"img_per_s"`     // training images per second over all epochs
+}
+
+func newPretrainSummary(sum train.Summary, o train.Options, from, out string, trainSet, val *data.Dataset, wall time.Duration) pretrainSummary {
+	s := pretrainSummary{Model: from, Out: out, Settings: o, TrainImages: trainSet.Len(), ValImages: val.Len(),
+		Classes: trainSet.Classes, Epochs: len(sum.History), BestEpoch: sum.BestEpoch, History: sum.History,
+		BestDir: sum.BestDir, Seconds: wall.Seconds()}
+	s.Stopped = o.StopAfter > 0 && o.StopAfter < o.Epochs
+	if val.Len() > 0 {
+		b := sum.Best
+		s.BestVal = &b
+	}
+	var imgs float64
+	for _, h := range sum.History {
+		s.TrainSecs += h.Seconds
+		imgs += h.ImgPerS * h.Seconds
+	}
+	if s.TrainSecs > 0 {
+		s.ImgPerS = imgs / s.TrainSecs
+	}
+	if n := len(sum.History); n > 0 {
+		f := sum.History[n-1]
+		s.Final = &f
+	}
+	return s
 }
 
 // augmentFlag is --augment SPEC; bareAugment lets it stand alone, meaning

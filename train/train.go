@@ -52,9 +52,9 @@ type Options struct {
 	Model     string  `json:"model,omitempty"`
 	NewHead   bool    `json:"new_head"`
 	DropPath  float64 `json:"drop_path"`
-	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
-	EvalBatch       int     `json:"-"`
-	Resume          bool    `json:"-"`
+	StopAfter int     `json:"-"` // end the run after this many epochs of the schedule (0 = all); resume continues it
+	EvalBatch int     `json:"-"`
+	Resume    bool    `json:"-"`
 	// Save writes the best model (by validation accuracy) as a checkpoint
 	// folder; nil means vit.Save with Checkpoint and F32 storage.
 	Checkpoint vit.Checkpoint `json:"-"`

@@ -54,8 +54,8 @@ type Checkpoint struct {
 	// DTypes is the storage dtype of each model tensor as read, by glora
 	// name (a fused qkv: its query part's); nil for a model not read from a
 	// file.
-	DTypes map[string]safetensors.DType
-	Metadata     map[string]string // safetensors __metadata__
+	DTypes   map[string]safetensors.DType
+	Metadata map[string]string // safetensors __metadata__
 	// Passthrough holds tolerated tensors glora does not use
 	// (transformers' pooler.dense.* and embeddings.mask_token), by
 	// transformers name without the "vit." prefix; Save writes them back

@@ -43,6 +43,14 @@ type Options struct {
 	PadCrop         int     `json:"pad_crop"`         // augmentation: random crop of the image size from the image zero-padded by PadCrop pixels (0 = off), as data.Preprocess.PadCrop
 	HFlip           bool    `json:"hflip"`            // augmentation: random horizontal flip
 	CheckpointEvery int     `json:"checkpoint_every"` // steps between checkpoints; 0 = once an epoch
+	StopAfter       int     `json:"-"`                // end the run after this many epochs of the schedule (0 = all); resume continues it
+	EvalBatch       int     `json:"-"`
+	Resume          bool    `json:"-"`
+	// Save writes the best model (by validation accuracy) as a checkpoint
+	// folder; nil means vit.Save with Checkpoint and F32 storage.
+	Checkpoint vit.Checkpoint `json:"-"`
+	Log        io.Writer      `json:"-"`
+
 	// What the run trains on, recorded for resume checks (see CheckResume):
 	// the caller's data spec, split scheme and seed, model spec, whether
 	// the head was replaced, and the drop-path rate (-1 = the model's).
@@ -52,13 +60,6 @@ type Options struct {
 	Model     string  `json:"model,omitempty"`
 	NewHead   bool    `json:"new_head"`
 	DropPath  float64 `json:"drop_path"`
-	StopAfter int     `json:"-"` // end the run after this many epochs of the schedule (0 = all); resume continues it
-	EvalBatch int     `json:"-"`
-	Resume    bool    `json:"-"`
-	// Save writes the best model (by validation accuracy) as a checkpoint
-	// folder; nil means vit.Save with Checkpoint and F32 storage.
-	Checkpoint vit.Checkpoint `json:"-"`
-	Log        io.Writer      `json:"-"`
 }
 
 // EpochRecord is one epoch's line of the history.

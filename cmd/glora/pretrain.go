@@ -71,6 +71,13 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		o = train.MergeResume(st.Options, o, givenKeys(explicit))
 	}
 	o.Data, o.Model = canonicalData(o.Data), canonicalModel(o.Model)
+	if o.Resume { // before any data is read; the batch is checked once it is fitted to the data
+		early := o
+		early.Batch = st.Options.Batch
+		if err := train.CheckResume(st, early); err != nil {
+			return resumeError(*out, err)
+		}
+	}
 
 	trainAll, testSet, err := data.Resolve(o.Data)
 	if err != nil {

@@ -41,26 +41,16 @@ func resolveModel(spec string, seed uint64, classes int) (m *vit.Model, ck vit.C
 		m, ck, err := backbones.Default()
 		return m, ck, "the shipped backbone (" + backbones.DefaultName + ")", false, err
 	}
-	if st, err := os.Stat(spec); err == nil {
-		if !st.IsDir() {
-			return nil, ck, "", false, fmt.Errorf("model %s is a file; want a checkpoint folder (config.json + model.safetensors)", spec)
-		}
-		if err := checkModelFolder(spec); err != nil {
-			return nil, ck, "", false, err
-		}
+	if err := checkModelSpec(spec); err != nil {
+		return nil, ck, "", false, err
+	}
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
 		m, ck, err := vit.Load(spec)
 		return m, ck, spec, false, err
 	}
-	if spec == oldFmnistPreset {
-		return nil, ck, "", false, fmt.Errorf("model %q is ambiguous: the pretrained backbone shipped with glora is --model %s; "+
-			"its architecture, randomly initialised, is the preset vit-fmnist-arch", spec, shipped)
-	}
 	cfg, err := vit.Preset(spec)
 	if err != nil {
-		if strings.ContainsAny(spec, `/\`) || strings.HasPrefix(spec, ".") {
-			return nil, ck, "", false, fmt.Errorf("model %s: no such checkpoint folder", spec)
-		}
-		return nil, ck, "", false, fmt.Errorf("model %q is neither a checkpoint folder, nor %q (the shipped backbone), nor a preset: %w", spec, shipped, err)
+		return nil, ck, "", false, err
 	}
 	if classes > 0 {
 		cfg.NumClasses = classes
@@ -70,6 +60,32 @@ func resolveModel(spec string, seed uint64, classes int) (m *vit.Model, ck vit.C
 		return nil, ck, "", false, err
 	}
 	return m, vit.NewCheckpoint(spec, cfg), "preset " + spec + " (random init)", true, nil
+}
+
+// checkModelSpec checks --model without loading anything: the shipped
+// backbone, a checkpoint folder or a known preset; it explains the usual
+// mistakes (see checkModelFolder, and the old preset name vit-fmnist).
+func checkModelSpec(spec string) error {
+	if spec == "" || spec == shipped {
+		return nil
+	}
+	if st, err := os.Stat(spec); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("model %s is a file; want a checkpoint folder (config.json + model.safetensors)", spec)
+		}
+		return checkModelFolder(spec)
+	}
+	if spec == oldFmnistPreset {
+		return fmt.Errorf("model %q is ambiguous: the pretrained backbone shipped with glora is --model %s; "+
+			"its architecture, randomly initialised, is the preset vit-fmnist-arch", spec, shipped)
+	}
+	if _, err := vit.Preset(spec); err != nil {
+		if strings.ContainsAny(spec, `/\`) || strings.HasPrefix(spec, ".") {
+			return fmt.Errorf("model %s: no such checkpoint folder", spec)
+		}
+		return fmt.Errorf("model %q is neither a checkpoint folder, nor %q (the shipped backbone), nor a preset: %w", spec, shipped, err)
+	}
+	return nil
 }
 
 // checkModelFolder explains folders that are not checkpoints: a training

@@ -79,6 +79,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if err := checkModelSpec(o.Model); err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
 	trainAll, testSet, err := data.Resolve(o.Data)
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", o.Data, err)

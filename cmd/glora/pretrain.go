@@ -45,7 +45,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
 	fs.BoolVar(&o.Resume, "resume", false, resumeHelp)
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
-	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1) (default: the model's)")
+	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1); -1 keeps the model's")
 	asJSON := fs.Bool("json", false, "print the summary (as summary.json) as one JSON line on stdout; everything else goes to stderr")
 	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
 		return err

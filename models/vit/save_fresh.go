@@ -28,6 +28,7 @@ func SaveFresh(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) err
 	if statErr == nil && !st.IsDir() {
 		return fmt.Errorf("vit: save: %s exists and is not a folder", dir)
 	}
+	created := missingAncestors(parent)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("vit: save: %w", err)
 	}
@@ -36,12 +37,22 @@ func SaveFresh(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) err
 		return fmt.Errorf("vit: save: %w", err)
 	}
 	defer os.RemoveAll(tmp) // gone after a rename; removes the rest after an error
+	ok := false
+	defer func() {
+		if !ok { // a failed save leaves no folder it made
+			os.RemoveAll(tmp)
+			for _, d := range created {
+				os.Remove(d) // only while empty
+			}
+		}
+	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("vit: save: %w", err)
 	}
 	if err := Save(m, tmp, ck, dtype); err != nil {
 		return err
 	}
+	ok = true // from here dir is replaced or left as it was; nothing to undo
 	if statErr != nil { // no dir yet
 		if err := os.Rename(tmp, dir); err != nil {
 			return fmt.Errorf("vit: save: %w", err)
@@ -90,4 +101,19 @@ func SaveFresh(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) err
 		}
 	}
 	return nil
+}
+
+// missingAncestors lists dir and its parents that do not exist yet,
+// deepest first.
+func missingAncestors(dir string) []string {
+	var out []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			return out
+		}
+		out = append(out, d)
+		if filepath.Dir(d) == d {
+			return out
+		}
+	}
 }

@@ -60,7 +60,7 @@ func TestSaveFreshReplacesStaleFiles(t *testing.T) {
 	// A failed save creates nothing.
 	bad := NewCheckpoint("vit-micro", m.Cfg)
 	bad.Dialect = "onnx"
-	if err := SaveFresh(m, filepath.Join(parent, "new"), bad, ""); err == nil {
+	if err := SaveFresh(m, filepath.Join(parent, "a", "b", "new"), bad, ""); err == nil {
 		t.Fatal("bad dialect saved")
 	}
 	if got := listDir(t, parent); !slices.Equal(got, []string{"out"}) {

@@ -52,7 +52,7 @@ func SaveFresh(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) err
 	if err := Save(m, tmp, ck, dtype); err != nil {
 		return err
 	}
-	ok = true // from here dir is replaced or left as it was; nothing to undo
+	ok = true           // from here dir is replaced or left as it was; nothing to undo
 	if statErr != nil { // no dir yet
 		if err := os.Rename(tmp, dir); err != nil {
 			return fmt.Errorf("vit: save: %w", err)

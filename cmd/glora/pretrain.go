@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,9 +51,6 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	}
 	o.LabelSmoothing = float32(*ls)
 	explicit := explicitFlags(fs)
-	if err := checkPretrainFlags(o, *ls); err != nil {
-		return err
-	}
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
@@ -69,6 +65,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: no run to continue in %s (%w); leave out --resume to start one", *out, err)
 		}
 		o = train.MergeResume(st.Options, o, givenKeys(explicit))
+	}
+	if err := checkPretrainFlags(o); err != nil {
+		return err
 	}
 	o.Data, o.Model = canonicalData(o.Data), canonicalModel(o.Model)
 	if o.Resume { // before any data is read; the batch is checked once it is fitted to the data
@@ -186,8 +185,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// checkPretrainFlags checks pretrain's numeric flags before any work.
-func checkPretrainFlags(o train.Options, ls float64) error {
+// checkPretrainFlags checks pretrain's numeric flags (after a resume's
+// saved settings are merged in) before any work.
+func checkPretrainFlags(o train.Options) error {
 	err := firstErr(
 		checkInt("epochs", o.Epochs, 1, maxEpochs),
 		checkInt("batch", o.Batch, 1, maxBatch),
@@ -195,7 +195,7 @@ func checkPretrainFlags(o train.Options, ls float64) error {
 		checkFloat("min-lr", o.MinLR, 0, math.Max(o.LR, 0), false, false),
 		checkFloat("warmup", o.WarmupEpochs, 0, float64(o.Epochs), false, false),
 		checkFloat("wd", o.WeightDecay, 0, 10, false, false),
-		checkFloat("label-smoothing", ls, 0, 1, false, true),
+		checkFloat("label-smoothing", float64(o.LabelSmoothing), 0, 1, false, true),
 		checkFloat("clip", o.ClipNorm, 0, math.Inf(1), false, false),
 		checkInt("checkpoint-every", o.CheckpointEvery, 0, maxSteps),
 		checkInt("stop-after", o.StopAfter, 0, o.Epochs),
@@ -209,114 +209,6 @@ func checkPretrainFlags(o train.Options, ls float64) error {
 		}
 	}
 	return nil
-}
-
-// canonicalModel spells --model one way per model, for state.json: the
-// shipped backbone as "shipped", a folder as its absolute path.
-func canonicalModel(spec string) string {
-	if spec == "" {
-		return shipped
-	}
-	if st, err := os.Stat(spec); err == nil && st.IsDir() {
-		return absPath(spec)
-	}
-	return spec
-}
-
-// checkSplitClasses refuses data whose test split has another class count
-// than its training split.
-func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
-	if testSet == nil || testSet.NumClasses() == trainSet.NumClasses() {
-		return nil
-	}
-	return fmt.Errorf("--data %s: the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
-		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
-}
-
-// classList shows up to 8 class names.
-func classList(c []string) string {
-	if len(c) > 8 {
-		return strings.Join(c[:8], ", ") + fmt.Sprintf(", … %d more", len(c)-8)
-	}
-	return strings.Join(c, ", ")
-}
-
-// fitHead makes m's head fit the data's classes: a fresh preset already
-// does; --new-head replaces the head (seeded by --seed); otherwise a head
-// of another size is refused, saying how to replace it.
-func fitHead(m *vit.Model, o train.Options, fresh bool, trainSet *data.Dataset) error {
-	k := trainSet.NumClasses()
-	switch {
-	case o.NewHead:
-		if err := m.ResetHead(k, rand.New(rand.NewPCG(o.Seed, 0x68656164))); err != nil {
-			return fmt.Errorf("--new-head: %w", err)
-		}
-	case fresh:
-	case m.Head == nil || m.Cfg.NumClasses == 0:
-		return fmt.Errorf("--model %s has no classification head; add --new-head to give it one for the %d classes of --data %s", o.Model, k, o.Data)
-	case m.Cfg.NumClasses != k:
-		return fmt.Errorf("--model %s has a %d-class head but --data %s has %d classes (%s); add --new-head to replace the head with a fresh %d-class one (the rest of the model is kept and fine-tuned)",
-			o.Model, m.Cfg.NumClasses, o.Data, k, classList(trainSet.Classes), k)
-	}
-	return nil
-}
-
-// finishedMessage says why a resumed run has nothing left to train ("" if
-// it has): its schedule is done, or --stop-after is already reached.
-func finishedMessage(st train.State, o train.Options, out string) string {
-	best := filepath.Join(out, "best")
-	switch {
-	case st.Epoch >= o.Epochs:
-		return fmt.Sprintf("the run in %s already finished its %d epochs: nothing to train (its model is in %s; give a larger --epochs to train on)", out, st.Epoch, best)
-	case o.StopAfter > 0 && st.Epoch >= o.StopAfter:
-		return fmt.Sprintf("the run in %s has done %d of %d epochs, which --stop-after %d already reaches: nothing to train (raise or leave out --stop-after to go on)", out, st.Epoch, o.Epochs, o.StopAfter)
-	}
-	return ""
-}
-
-// pretrainSummary is summary.json: the outcome, timings and settings of a
-// pretrain run (also its --json line).
-type pretrainSummary struct {
-	Model       string              `json:"model"`
-	Out         string              `json:"out"`
-	Settings    train.Options       `json:"settings"`
-	TrainImages int                 `json:"train_images"`
-	ValImages   int                 `json:"val_images"`
-	Classes     []string            `json:"classes"`
-	Epochs      int                 `json:"epochs_done"`
-	Stopped     bool                `json:"stopped_early"` // --stop-after ended it before --epochs
-	BestEpoch   int                 `json:"best_epoch"`
-	BestVal     *train.Metrics      `json:"best_val"` // null without a validation split
-	Final       *train.EpochRecord  `json:"final_epoch"`
-	History     []train.EpochRecord `json:"history"`
-	BestDir     string              `json:"best_dir"`
-	Seconds     float64             `json:"seconds"`       // wall time of this invocation
-	TrainSecs   float64             `json:"train_seconds"` // the epochs' training time, over all resumes
-	ImgPerS     float64             `json:"img_per_s"`     // training images per second over all epochs
-}
-
-func newPretrainSummary(sum train.Summary, o train.Options, from, out string, trainSet, val *data.Dataset, wall time.Duration) pretrainSummary {
-	s := pretrainSummary{Model: from, Out: out, Settings: o, TrainImages: trainSet.Len(), ValImages: val.Len(),
-		Classes: trainSet.Classes, Epochs: len(sum.History), BestEpoch: sum.BestEpoch, History: sum.History,
-		BestDir: sum.BestDir, Seconds: wall.Seconds()}
-	s.Stopped = o.StopAfter > 0 && o.StopAfter < o.Epochs
-	if val.Len() > 0 {
-		b := sum.Best
-		s.BestVal = &b
-	}
-	var imgs float64
-	for _, h := range sum.History {
-		s.TrainSecs += h.Seconds
-		imgs += h.ImgPerS * h.Seconds
-	}
-	if s.TrainSecs > 0 {
-		s.ImgPerS = imgs / s.TrainSecs
-	}
-	if n := len(sum.History); n > 0 {
-		f := sum.History[n-1]
-		s.Final = &f
-	}
-	return s
 }
 
 // augmentFlag is --augment SPEC; bareAugment lets it stand alone, meaning

@@ -91,3 +91,22 @@ func TestInterruptExits130(t *testing.T) {
 		t.Fatal("no checkpoint saved on interrupt")
 	}
 }
+
+// Flags are checked against the resumed run's settings, not the defaults:
+// --stop-after 12 is fine for a 15-epoch run resumed without --epochs.
+func TestResumeChecksFlagsAgainstTheSavedRun(t *testing.T) {
+	dir := t.TempDir()
+	writeClasses(t, filepath.Join(dir, "data"), classNames(2), 4, true)
+	out := filepath.Join(dir, "run")
+	if code, o, e := runCLI("pretrain", "--model", "vit-micro", "--data", "folder:"+filepath.Join(dir, "data"), "--scheme", "full",
+		"--epochs", "15", "--stop-after", "1", "--batch", "8", "--out", out); code != 0 {
+		t.Fatalf("pretrain: %s%s", o, e)
+	}
+	code, o, e := runCLI("pretrain", "--resume", "--out", out, "--stop-after", "12")
+	if code != 0 {
+		t.Fatalf("resume --stop-after 12: exit %d\n%s%s", code, o, e)
+	}
+	if st, _ := train.ReadState(out); st.Epoch != 12 {
+		t.Fatalf("resumed to epoch %d, want 12", st.Epoch)
+	}
+}

@@ -23,12 +23,16 @@ func canonicalData(spec string) string {
 	switch {
 	case !ok && (spec == "fashion_mnist" || spec == "fmnist"):
 		return "fashion-mnist"
+	case ok && arg == "":
+		return spec // malformed: data.Resolve says so
 	case ok && kind == "folder":
 		return "folder:" + absPath(arg)
 	case ok && kind == "idx":
 		parts := strings.Split(arg, ",")
 		for i, p := range parts {
-			parts[i] = absPath(p)
+			if p != "" {
+				parts[i] = absPath(p)
+			}
 		}
 		return "idx:" + strings.Join(parts, ",")
 	}

@@ -78,6 +78,7 @@ func TestSameData(t *testing.T) {
 		{"folder:a/b", "folder:a/./b/", true},
 		{"folder:a", "folder:b", false},
 		{"idx:x,y", "idx:./x,y", true},
+		{"folder:", "folder:.", false}, // a malformed spec stays malformed
 	} {
 		if got := sameData(c.a, c.b); got != c.same {
 			t.Errorf("sameData(%q, %q) = %v", c.a, c.b, got)

@@ -56,3 +56,15 @@ func TestUnknownBackbone(t *testing.T) {
 		t.Fatal("want an error for an unknown backbone")
 	}
 }
+
+// The shipped backbone records that it was trained on the whole of
+// Fashion-MNIST's training split, so that no command scores its "val".
+func TestDefaultRecordsItsTraining(t *testing.T) {
+	_, ck, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ck.Training; r == nil || r.Data != "fashion-mnist" || r.Scheme != "full" {
+		t.Fatalf("training record %+v, want fashion-mnist, scheme full", r)
+	}
+}

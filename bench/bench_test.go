@@ -23,7 +23,7 @@ func TestViTTrainAndForwardRun(t *testing.T) {
 }
 
 func BenchmarkViTTrainBackbone(b *testing.B) {
-	cfg, _ := vit.Preset("vit-fmnist")
+	cfg, _ := vit.Preset("vit-fmnist-arch")
 	for i := 0; i < b.N; i++ {
 		if _, err := ViT(ViTOptions{Config: cfg, Name: "t", Batch: 128, Steps: 4, Warmup: 1, Train: true}); err != nil {
 			b.Fatal(err)

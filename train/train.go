@@ -68,6 +68,16 @@ type Options struct {
 	// Hook runs before every step's forward pass (see Hook); nil: none.
 	Hook Hook      `json:"-"`
 	Log  io.Writer `json:"-"`
+
+	// What the run trains on, recorded for resume checks (see CheckResume):
+	// the caller's data spec, split scheme and seed, model spec, whether
+	// the head was replaced, and the drop-path rate (-1 = the model's).
+	Data      string  `json:"data,omitempty"`
+	Scheme    string  `json:"scheme,omitempty"`
+	SplitSeed uint64  `json:"split_seed"`
+	Model     string  `json:"model,omitempty"`
+	NewHead   bool    `json:"new_head"`
+	DropPath  float64 `json:"drop_path"`
 }
 
 // EpochRecord is one epoch's line of the history.
@@ -346,9 +356,8 @@ func loadCheckpoint(dir string, m Model, opt *optim.AdamW, o Options) (State, er
 	if err := json.Unmarshal(js, &st); err != nil {
 		return st, fmt.Errorf("resume: %s: %w", filepath.Join(dir, "state.json"), err)
 	}
-	if p := st.Options; p.Batch != o.Batch || p.Seed != o.Seed || p.LR != o.LR || p.PadCrop != o.PadCrop || p.HFlip != o.HFlip {
-		return st, fmt.Errorf("resume: %s was trained with batch %d, seed %d, lr %g, crop padding %d, flip %v; this run asks for batch %d, seed %d, lr %g, crop padding %d, flip %v",
-			dir, p.Batch, p.Seed, p.LR, p.PadCrop, p.HFlip, o.Batch, o.Seed, o.LR, o.PadCrop, o.HFlip)
+	if err := CheckResume(st, o); err != nil {
+		return st, fmt.Errorf("resume: %s: %w", dir, err)
 	}
 	ts, _, err := safetensors.ReadFile(filepath.Join(dir, "model.safetensors"))
 	if err != nil {

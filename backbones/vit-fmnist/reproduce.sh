@@ -13,7 +13,7 @@ go build -o runs/glora ./cmd/glora
 G=runs/glora
 common=(--data fashion-mnist --scheme holdout:0.05 --batch 128 --seed 0 --label-smoothing 0.1)
 # 1. from scratch, with augmentation, on a 15-epoch schedule stopped after 4 epochs (val 0.7933)
-$G pretrain --model vit-fmnist --out runs/fmnist-1 "${common[@]}" --epochs 15 --stop-after 4 \
+$G pretrain --model vit-fmnist-arch --out runs/fmnist-1 "${common[@]}" --epochs 15 --stop-after 4 \
   --lr 1e-3 --min-lr 1e-5 --warmup 1 --wd 0.05 --augment --drop-path 0.05
 # 2. continued without augmentation, a fresh 10-epoch cosine schedule (best val 0.9000 at epoch 9)
 $G pretrain --model runs/fmnist-1/best --out runs/fmnist-2 "${common[@]}" --epochs 10 \

@@ -11,9 +11,10 @@ import (
 // architecture (checkpoint averaging, a "uniform model soup"): models
 // fine-tuned from one starting point usually average into a better one.
 func runAverage(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("average", "average --out DIR CHECKPOINT_DIR CHECKPOINT_DIR...", stderr)
-	out := fs.String("out", "", "folder to write the averaged checkpoint to (config and dialect of the first)")
+	fs := newFlags("average", "average --out DIR MODEL MODEL... [--json]   (MODEL: a checkpoint folder, or shipped)", stderr)
+	out := fs.String("out", "", "folder to write the averaged checkpoint to (config and dialect of the first), written as convert's --out")
 	dtype := fs.String("dtype", "f32", "storage of the result: f32, f16 or bf16")
+	asJSON := fs.Bool("json", false, "print what was written as one JSON line on stdout; everything else goes to stderr")
 	if err := parseFlags(fs, args, 1<<20); err != nil {
 		return err
 	}
@@ -27,15 +28,16 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	avg, ck, err := vit.Load(fs.Arg(0))
+	avg, ck, _, err := loadModel(fs.Arg(0), 0)
 	if err != nil {
 		return err
 	}
 	for _, dir := range fs.Args()[1:] {
-		m, _, err := vit.Load(dir)
+		m, mck, _, err := loadModel(dir, 0)
 		if err != nil {
 			return err
 		}
+		ck.Training = mergeRecords(ck.Training, mck.Training)
 		for _, p := range avg.Store.Params() {
 			q, ok := m.Store.Get(p.Name)
 			if !ok || len(q.Value.Data) != len(p.Value.Data) {
@@ -52,9 +54,29 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 			p.Value.Data[i] *= inv
 		}
 	}
-	if err := vit.Save(avg, *out, ck, dt); err != nil {
-		return err
+	if err := vit.SaveFresh(avg, *out, ck, dt); err != nil {
+		return fmt.Errorf("--out %s: %w", *out, err)
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": *out, "models": fs.Args(), "dtype": dt}))
+		return nil
 	}
 	fmt.Fprintf(stdout, "wrote the average of %d checkpoints to %s\n", fs.NArg(), *out)
+	return nil
+}
+
+// mergeRecords is the training record of an average of two models: the
+// common one; on the same data with other splits, scheme full (together
+// they have seen images outside either split's training part); on other
+// data, none can say.
+func mergeRecords(a, b *vit.TrainingInfo) *vit.TrainingInfo {
+	switch {
+	case a == nil || b == nil:
+		return nil
+	case *a == *b:
+		return a
+	case sameData(a.Data, b.Data):
+		return &vit.TrainingInfo{Data: a.Data, Scheme: "full", SplitSeed: a.SplitSeed}
+	}
 	return nil
 }

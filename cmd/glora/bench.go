@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
+	"fmt"
+	"io"
 	"strings"
 
-	"fmt"
 	"github.com/glora/glora/backbones"
-	"io"
-
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/models/vit"
 )
@@ -29,15 +27,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 1 {
 		which = fs.Arg(0)
 	}
-	switch {
-	case *batch < 1:
-		return fmt.Errorf("--batch must be ≥ 1, got %d", *batch)
-	case *steps < 1:
-		return fmt.Errorf("--steps must be ≥ 1, got %d", *steps)
-	case *warmup < 0:
-		return fmt.Errorf("--warmup must be ≥ 0, got %d", *warmup)
-	case *size < 1:
-		return fmt.Errorf("--n must be ≥ 1, got %d", *size)
+	if err := firstErr(
+		checkInt("batch", *batch, 1, maxBatch),
+		checkInt("steps", *steps, 1, maxSteps),
+		checkInt("warmup", *warmup, 0, maxSteps),
+		checkInt("n", *size, 1, 16384),
+		checkInt("iters", *iters, 1, 1_000_000),
+	); err != nil {
+		return err
 	}
 	cfg, err := vit.Preset(*preset)
 	if err != nil {
@@ -45,8 +42,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	emit := func(r bench.Result) {
 		if *asJSON {
-			b, _ := json.Marshal(r)
-			fmt.Fprintln(stdout, string(b))
+			fmt.Fprintln(stdout, jsonLine(r))
 		} else {
 			fmt.Fprintln(stdout, r)
 		}

@@ -11,21 +11,26 @@ import (
 
 // runConvert rewrites a checkpoint in another dialect, naming or dtype.
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("convert", "convert [--model DIR] --out DIR [--dialect timm|transformers] [--naming timm|transformers] [--dtype f32|f16|bf16]", stderr)
-	model := fs.String("model", "", "checkpoint folder or preset (default: the shipped backbone)")
-	out := fs.String("out", "", "folder to write (config.json, model.safetensors)")
+	fs := newFlags("convert", "convert [--model shipped|DIR] --out DIR [--dialect timm|transformers] [--naming timm|transformers] [--dtype f32|f16|bf16] [--json]", stderr)
+	model := fs.String("model", shipped, modelHelp)
+	out := fs.String("out", "", "folder to write (config.json, model.safetensors): written in a fresh temporary folder that then replaces it, so no file of an earlier checkpoint there is left; other files in it are kept")
 	dialect := fs.String("dialect", "", "config.json dialect: timm or transformers (default: as read)")
 	naming := fs.String("naming", "", "tensor names: timm or transformers (default: the dialect's)")
 	dtype := fs.String("dtype", "", "storage: f32, f16 or bf16 (default: as read)")
+	asJSON := fs.Bool("json", false, "print what was written as one JSON line on stdout; everything else goes to stderr")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *out == "" {
 		return fmt.Errorf("--out is required")
 	}
-	m, ck, from, err := loadModel(*model, 0)
+	dt, err := parseDType(*dtype)
 	if err != nil {
 		return err
+	}
+	m, ck, from, err := loadModel(*model, 0)
+	if err != nil {
+		return fmt.Errorf("--model: %w", err)
 	}
 	parse := func(flag, v string) (vit.Dialect, error) {
 		switch strings.ToLower(v) {
@@ -52,14 +57,14 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if n != "" {
 		ck.Naming = n
 	}
-	dt, err := parseDType(*dtype)
-	if err != nil {
-		return err
+	if err := vit.SaveFresh(m, *out, ck, dt); err != nil {
+		return fmt.Errorf("--out %s: %w", *out, err)
 	}
-	if err := vit.Save(m, *out, ck, dt); err != nil {
-		return err
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": *out, "dialect": ck.Dialect, "naming": ck.Naming, "dtype": savedDType(dt, ck), "model": from}))
+		return nil
 	}
-	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names) from %s\n", *out, ck.Dialect, ck.Naming, from)
+	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names, %s) from %s\n", *out, ck.Dialect, ck.Naming, savedDType(dt, ck), from)
 	return nil
 }
 
@@ -77,4 +82,15 @@ func parseDType(v string) (safetensors.DType, error) {
 		return safetensors.BF16, nil
 	}
 	return "", fmt.Errorf("--dtype %q: want f32, f16 or bf16", v)
+}
+
+// savedDType is the dtype vit.Save writes for --dtype dt ("" = as read).
+func savedDType(dt safetensors.DType, ck vit.Checkpoint) safetensors.DType {
+	if dt == "" {
+		dt = ck.DType
+		if dt != safetensors.F16 && dt != safetensors.BF16 {
+			dt = safetensors.F32
+		}
+	}
+	return dt
 }

@@ -23,8 +23,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *steps < 1 || *batch < 1 {
-		return fmt.Errorf("--steps and --batch must be ≥ 1")
+	if err := firstErr(checkInt("steps", *steps, 1, maxSteps), checkInt("batch", *batch, 1, maxBatch)); err != nil {
+		return err
 	}
 	cfg, _ := vit.Preset("vit-micro")
 	cfg.NumClasses = 4

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -11,32 +10,52 @@ import (
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval [--model DIR] --data SPEC [--split test] [--json]", stderr)
-	model := fs.String("model", "", "checkpoint folder or preset (default: the shipped backbone)")
+	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--json]", stderr)
+	model := fs.String("model", shipped, modelHelp)
 	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]")
-	split := fs.String("split", "test", "train, val or test (val is carved from the training split)")
-	scheme := fs.String("scheme", "vtab1k", "how train/val are carved from the training split: full, holdout[:F], vtab1k, Kshot")
-	seed := fs.Uint64("seed", 0, "seed of the split (pretrain's --split-seed)")
+	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
+	scheme := fs.String("scheme", "", schemeHelp)
+	var seed uint64
+	fs.Uint64Var(&seed, "split-seed", 0, "seed of the split, as pretrain's --split-seed (default: the model's record, as --scheme)")
+	fs.Uint64Var(&seed, "seed", 0, "the same as --split-seed")
 	batch := fs.Int("batch", 256, "images per forward pass")
-	asJSON := fs.Bool("json", false, "end with one JSON line: accuracy, n, loss, …")
+	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, …); everything else goes to stderr")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *spec == "" {
 		return fmt.Errorf("--data is required (e.g. --data fashion-mnist)")
 	}
-	if *batch < 1 {
-		return fmt.Errorf("--batch must be ≥ 1, got %d", *batch)
+	if err := checkInt("batch", *batch, 1, maxBatch); err != nil {
+		return err
 	}
-	m, _, from, err := loadModel(*model, *seed)
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	explicit := explicitFlags(fs)
+	m, ck, from, err := loadModel(*model, seed)
 	if err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	if *scheme == "" {
+		s, recSeed, fromRecord := splitDefaults(ck.Training, *spec)
+		*scheme = s
+		if fromRecord && !explicit["split-seed"] && !explicit["seed"] {
+			seed = recSeed
+		}
+	}
+	if err := checkHeldOut(ck.Training, *spec, *split, *scheme, seed); err != nil {
 		return err
 	}
 	trainSet, testSet, err := resolveFor(*spec, m.Cfg, stderr)
 	if err != nil {
 		return fmt.Errorf("--data %s: %w", *spec, err)
 	}
-	ds, err := data.Split(trainSet, testSet, *split, *scheme, *seed)
+	if err := checkSplitClasses(*spec, trainSet, testSet); err != nil {
+		return err
+	}
+	ds, err := data.Split(trainSet, testSet, *split, *scheme, seed)
 	if err != nil {
 		return fmt.Errorf("--split %s --scheme %s: %w", *split, *scheme, err)
 	}
@@ -46,12 +65,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	secs := time.Since(t0).Seconds()
-	fmt.Fprintf(stdout, "model %s\ndata %s, split %s: %d images\ntop-1 accuracy %.4f (%d/%d), loss %.4f, %.1fs (%.0f img/s)\n",
-		from, *spec, *split, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
+	splitDesc := *split
+	if *split != "test" {
+		splitDesc = fmt.Sprintf("%s (--scheme %s --split-seed %d)", *split, *scheme, seed)
+	}
+	fmt.Fprintf(human, "model %s\ndata %s, split %s: %d images\ntop-1 accuracy %.4f (%d/%d), loss %.4f, %.1fs (%.0f img/s)\n",
+		from, *spec, splitDesc, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
 	if *asJSON {
-		b, _ := json.Marshal(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
-			"model": from, "data": *spec, "split": *split, "seconds": secs})
-		fmt.Fprintln(stdout, string(b))
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
+			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs}))
 	}
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"io"
 
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/safetensors"
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", "inspect [DIR]   (default: the shipped backbone)", stderr)
+	fs := newFlags("inspect", "inspect [shipped|DIR|PRESET] [--json]   (default: the shipped backbone)", stderr)
+	asJSON := fs.Bool("json", false, "print the config and tensors as one JSON line on stdout instead of tables")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
@@ -16,11 +18,33 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := m.Cfg
-	fmt.Fprintf(stdout, "%s: %s dialect, %s tensor names, stored as %s\n", from, ck.Dialect, ck.Naming, ck.DType)
-	fmt.Fprintf(stdout, "ViT %d×%d×%d, patch %d, dim %d, depth %d, heads %d, MLP %d, classes %d, LayerNorm eps %g, GELU %s\n",
-		c.InChans, c.ImageSize, c.ImageSize, c.PatchSize, c.Dim, c.Depth, c.Heads, c.MLPDim(), c.NumClasses, c.LNEps,
-		map[bool]string{false: "erf", true: "tanh"}[c.TanhGELU])
-	vit.Summary(m, stdout)
-	return nil
+	stored := "not saved (a fresh preset)"
+	if ck.DTypes != nil {
+		stored = "stored as " + string(ck.DType)
+	}
+	if *asJSON {
+		type tensorInfo struct {
+			Name      string            `json:"name"`
+			Shape     []int             `json:"shape"`
+			DType     safetensors.DType `json:"dtype"`
+			Count     int               `json:"count"`
+			Trainable bool              `json:"trainable"`
+		}
+		var ts []tensorInfo
+		for _, v := range m.Store.Params() {
+			dt := ck.DTypes[v.Name]
+			if dt == "" {
+				dt = safetensors.F32
+			}
+			ts = append(ts, tensorInfo{v.Name, v.Value.Shape, dt, v.Value.Numel(), v.RequiresGrad})
+		}
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"model": from, "dialect": ck.Dialect, "naming": ck.Naming,
+			"dtype": ck.DType, "config": m.Cfg, "training": ck.Training, "parameters": m.Store.Count(false), "tensors": ts}))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s: %s dialect, %s tensor names, %s\n", from, ck.Dialect, ck.Naming, stored)
+	if t := ck.Training; t != nil {
+		fmt.Fprintf(stdout, "trained on %s, --scheme %s --split-seed %d\n", t.Data, t.Scheme, t.SplitSeed)
+	}
+	return vit.SummaryOf(m, ck.DTypes, stdout)
 }

@@ -38,6 +38,25 @@ func init() {
 	}
 }
 
+// exitError ends glora with an exit code other than 1, printing err when
+// it is not nil (e.g. 130 after Ctrl-C, as shells expect).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitInterrupted is the exit code after Ctrl-C (128 + SIGINT).
+const exitInterrupted = 130
+
 // errUsage marks errors that come with usage text already printed.
 var errUsage = errors.New("usage")
 
@@ -63,6 +82,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cmd.run(args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(stderr, "glora %s: %v\n", name, ee.err)
+			}
+			return ee.code
 		}
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "glora %s: %v\n", name, err)

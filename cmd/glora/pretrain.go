@@ -5,27 +5,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/train"
 )
 
+// notifyContext is signal.NotifyContext; tests replace it to interrupt a run.
+var notifyContext = signal.NotifyContext
+
 func runPretrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model PRESET|DIR] [flags]", stderr)
-	model := fs.String("model", "vit-fmnist", "preset to train from scratch, or a checkpoint folder to continue from")
-	spec := fs.String("data", "fashion-mnist", "dataset spec (see README)")
-	scheme := fs.String("scheme", "holdout", "validation carved from the training split: holdout[:F], vtab1k, Kshot; full trains on the whole training split, without validation (best/ is then the last epoch)")
-	splitSeed := fs.Uint64("split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images)")
-	out := fs.String("out", "", "output folder: checkpoint/, best/, curves.png, summary.json")
+	fs := newFlags("pretrain", "pretrain --data SPEC --out DIR [--model shipped|PRESET|DIR] [--new-head] [flags]", stderr)
 	o := train.Options{}
+	fs.StringVar(&o.Model, "model", shipped, modelHelp+". A preset takes its class count from the data; an existing model must have a head for the data's classes, or --new-head")
+	fs.StringVar(&o.Data, "data", "fashion-mnist", "dataset spec (see README)")
+	fs.StringVar(&o.Scheme, "scheme", "", schemeHelp+". With full, best/ is the last epoch")
+	fs.Uint64Var(&o.SplitSeed, "split-seed", 0, "seed of the train/validation split (kept apart from --seed, so runs with other seeds keep the same validation images; default: the model's record, as --scheme)")
+	fs.BoolVar(&o.NewHead, "new-head", false, "replace the model's classification head with a fresh one for the data's classes (to fine-tune a model on other classes)")
+	out := fs.String("out", "", "output folder: checkpoint/ (to resume), best/ (the model), curves.png, summary.json (final metrics, timings, settings)")
 	fs.IntVar(&o.Epochs, "epochs", 10, "epochs")
-	fs.IntVar(&o.Batch, "batch", 128, "images per step")
+	fs.IntVar(&o.Batch, "batch", 128, "images per step (at most the number of training images: a larger value is lowered, with a notice)")
 	fs.Float64Var(&o.LR, "lr", 1e-3, "peak learning rate (AdamW)")
 	fs.Float64Var(&o.MinLR, "min-lr", 1e-5, "final learning rate of the cosine schedule")
 	fs.Float64Var(&o.WarmupEpochs, "warmup", 1, "linear warm-up epochs")
@@ -34,65 +41,178 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
 	fs.Var(&augmentFlag{&o}, "augment", "training augmentation `SPEC`: crop:N (random crop from the image zero-padded by N pixels), flip (random horizontal flip), both (crop:N,flip) or none; --augment alone is crop:2,flip")
-	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C)")
-	fs.BoolVar(&o.Resume, "resume", false, "continue the run saved in --out")
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	fs.BoolVar(&o.Resume, "resume", false, resumeHelp)
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
-	dropPath := fs.Float64("drop-path", -1, "stochastic depth rate (default: the model's)")
+	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1); -1 keeps the model's")
+	asJSON := fs.Bool("json", false, "print the summary (as summary.json) as one JSON line on stdout; everything else goes to stderr")
 	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
 		return err
 	}
+	o.LabelSmoothing = float32(*ls)
+	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	o.OutDir, o.LabelSmoothing, o.Log = *out, float32(*ls), stderr
-	m, ck, from, err := loadModel(*model, o.Seed)
-	if err != nil {
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	var st train.State
+	if o.Resume {
+		var err error
+		if st, err = train.ReadState(*out); err != nil {
+			return fmt.Errorf("--resume: no run to continue in %s (%w); leave out --resume to start one", *out, err)
+		}
+		o = train.MergeResume(st.Options, o, givenKeys(explicit))
+	}
+	if err := checkPretrainFlags(o); err != nil {
 		return err
 	}
-	if *dropPath >= 0 {
-		if err := m.SetDropPath(float32(*dropPath)); err != nil {
+	o.Data, o.Model = canonicalData(o.Data), canonicalModel(o.Model)
+	if o.Resume { // before any data is read; the batch is checked once it is fitted to the data
+		early := o
+		early.Batch = st.Options.Batch
+		if err := train.CheckResume(st, early); err != nil {
+			return resumeError(*out, err)
+		}
+	}
+
+	if err := checkModelSpec(o.Model); err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	inCfg, err := modelInputConfig(o.Model)
+	if err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	trainAll, testSet, err := resolveFor(o.Data, inCfg, stderr) // at the model's input size and channels
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", o.Data, err)
+	}
+	if err := checkSplitClasses(o.Data, trainAll, testSet); err != nil {
+		return err
+	}
+	k := trainAll.NumClasses()
+	m, ck, from, fresh, err := resolveModel(o.Model, o.Seed, k)
+	if err != nil {
+		return fmt.Errorf("--model: %w", err)
+	}
+	if err := fitHead(m, o, fresh, trainAll); err != nil {
+		return err
+	}
+	if o.Scheme == "" {
+		scheme, seed, fromRecord := splitDefaults(ck.Training, o.Data)
+		o.Scheme = scheme
+		if fromRecord && !explicit["split-seed"] {
+			o.SplitSeed = seed
+		}
+		if fromRecord {
+			fmt.Fprintf(stderr, "--scheme %s --split-seed %d, as recorded for %s in the model's config.json\n", o.Scheme, o.SplitSeed, o.Data)
+		}
+	}
+	record := &vit.TrainingInfo{Data: o.Data, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
+	if rec := ck.Training; rec != nil && sameData(rec.Data, o.Data) && o.Scheme != "full" &&
+		(rec.Scheme != o.Scheme || rec.SplitSeed != o.SplitSeed) {
+		fmt.Fprintf(stderr, "warning: the model was already trained on %s with --scheme %s --split-seed %d: this run's validation images are not all new to it; its record will say --scheme full\n",
+			o.Data, rec.Scheme, rec.SplitSeed)
+		record.Scheme = "full"
+	}
+	trainSet, err := data.Split(trainAll, testSet, "train", o.Scheme, o.SplitSeed)
+	if err != nil {
+		return fmt.Errorf("--scheme %s: %w", o.Scheme, err)
+	}
+	val := &data.Dataset{} // --scheme full: no validation split
+	if o.Scheme != "full" {
+		if val, err = data.Split(trainAll, testSet, "val", o.Scheme, o.SplitSeed); err != nil {
+			return fmt.Errorf("--scheme %s: %w", o.Scheme, err)
+		}
+	}
+	if o.Batch > trainSet.Len() {
+		fmt.Fprintf(stderr, "--batch %d is more than the %d training images: using --batch %d\n", o.Batch, trainSet.Len(), trainSet.Len())
+		o.Batch = trainSet.Len()
+	}
+	if o.Resume {
+		if err := train.CheckResume(st, o); err != nil {
+			return resumeError(*out, err)
+		}
+		if o.Epochs != st.Options.Epochs {
+			fmt.Fprintf(stderr, "--epochs %d (the run was saved with %d): the cosine schedule is recomputed for %d epochs from step %d\n",
+				o.Epochs, st.Options.Epochs, o.Epochs, st.Step)
+		}
+		if done := finishedMessage(st, o, *out); done != "" {
+			fmt.Fprintln(human, done)
+			return nil
+		}
+	}
+	if o.DropPath >= 0 {
+		if err := m.SetDropPath(float32(o.DropPath)); err != nil {
 			return fmt.Errorf("--drop-path: %w", err)
 		}
 	}
-	o.Checkpoint = ck
-	trainAll, testSet, err := resolveFor(*spec, m.Cfg, stderr)
-	if err != nil {
-		return fmt.Errorf("--data %s: %w", *spec, err)
-	}
-	o.Checkpoint.Labels = trainAll.Classes // best/ names the classes the model learnt
-	if len(trainAll.Classes) != m.Cfg.NumClasses {
-		fmt.Fprintf(stderr, "warning: --data %s has %d classes but the model's head %d: best/ will not name them\n",
-			*spec, len(trainAll.Classes), m.Cfg.NumClasses)
-	}
-	trainSet, err := data.Split(trainAll, testSet, "train", *scheme, *splitSeed)
-	if err != nil {
-		return fmt.Errorf("--scheme %s: %w", *scheme, err)
-	}
-	val := &data.Dataset{} // --scheme full: no validation split
-	if *scheme != "full" {
-		if val, err = data.Split(trainAll, testSet, "val", *scheme, *splitSeed); err != nil {
-			return fmt.Errorf("--scheme %s: %w", *scheme, err)
-		}
-	}
-	fmt.Fprintf(stdout, "pretrain %s on %s: %d train / %d val images, %d parameters, %d epochs of %d steps\n",
-		from, *spec, trainSet.Len(), val.Len(), m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ck.Training = record
+	ck.Labels = trainAll.Classes // best/ names the classes the model learnt (fitHead made the head match)
+	o.Checkpoint, o.OutDir, o.Log = ck, *out, stderr
+	fmt.Fprintf(human, "pretrain %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes, %d parameters, %d epochs of %d steps\n",
+		from, o.Data, o.Scheme, o.SplitSeed, trainSet.Len(), val.Len(), k, m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
+
+	dir := newOutFolder(*out)
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t0 := time.Now()
 	sum, err := train.Run(ctx, m, trainSet, val, o)
 	if errors.Is(err, train.ErrInterrupted) {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",
+			filepath.Join(*out, "checkpoint"), *out)}
+	}
+	if err != nil {
+		dir.cleanup()
 		return err
 	}
+	s := newPretrainSummary(sum, o, from, *out, trainSet, val, time.Since(t0))
+	if err := writeJSONAtomic(filepath.Join(*out, "summary.json"), s); err != nil {
+		return err
+	}
+	switch {
+	case val.Len() == 0:
+		fmt.Fprintf(human, "done in %s: no validation split; the model of the last epoch (%d) is in %s, curves in %s/curves.png, summary in %s/summary.json\n",
+			time.Since(t0).Round(time.Second), sum.BestEpoch, sum.BestDir, *out, *out)
+	default:
+		fmt.Fprintf(human, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png, summary in %s/summary.json\n",
+			time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out, *out)
+	}
+	if s.Stopped {
+		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora pretrain --resume --out %s\n",
+			o.StopAfter, o.Epochs, *out)
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(s))
+	}
+	return nil
+}
+
+// checkPretrainFlags checks pretrain's numeric flags (after a resume's
+// saved settings are merged in) before any work.
+func checkPretrainFlags(o train.Options) error {
+	err := firstErr(
+		checkInt("epochs", o.Epochs, 1, maxEpochs),
+		checkInt("batch", o.Batch, 1, maxBatch),
+		checkFloat("lr", o.LR, 0, 10, true, false),
+		checkFloat("min-lr", o.MinLR, 0, math.Max(o.LR, 0), false, false),
+		checkFloat("warmup", o.WarmupEpochs, 0, float64(o.Epochs), false, false),
+		checkFloat("wd", o.WeightDecay, 0, 10, false, false),
+		checkFloat("label-smoothing", float64(o.LabelSmoothing), 0, 1, false, true),
+		checkFloat("clip", o.ClipNorm, 0, math.Inf(1), false, false),
+		checkInt("checkpoint-every", o.CheckpointEvery, 0, maxSteps),
+		checkInt("stop-after", o.StopAfter, 0, o.Epochs),
+	)
 	if err != nil {
 		return err
 	}
-	if val.Len() == 0 {
-		fmt.Fprintf(stdout, "done in %s: no validation split; the model of the last epoch (%d) is in %s, curves in %s/curves.png\n",
-			time.Since(t0).Round(time.Second), sum.BestEpoch, sum.BestDir, *out)
-		return nil
+	if o.DropPath != -1 {
+		if err := checkFloat("drop-path", o.DropPath, 0, 1, false, true); err != nil {
+			return fmt.Errorf("%w (or leave it out for the model's own)", err)
+		}
 	}
-	fmt.Fprintf(stdout, "done in %s: best validation accuracy %.4f at epoch %d; model in %s, curves in %s/curves.png\n",
-		time.Since(t0).Round(time.Second), sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, *out)
 	return nil
 }
 

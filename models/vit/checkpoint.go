@@ -57,12 +57,20 @@ type Checkpoint struct {
 	// image_mean / image_std (transformers; nil when there was none).
 	Preprocessor map[string]any
 	DType        safetensors.DType // storage dtype of the weights read (the most common one)
-	Metadata     map[string]string // safetensors __metadata__
+	// DTypes is the storage dtype of each model tensor as read, by glora
+	// name (a fused qkv: its query part's); nil for a model not read from a
+	// file.
+	DTypes   map[string]safetensors.DType
+	Metadata map[string]string // safetensors __metadata__
 	// Passthrough holds tolerated tensors glora does not use
 	// (transformers' pooler.dense.* and embeddings.mask_token), by
 	// transformers name without the "vit." prefix; Save writes them back
 	// when saving in transformers naming.
 	Passthrough map[string]*tensor.Tensor
+	// Training records the data and split the model was trained on
+	// (config.json's glora_training, kept in both dialects); nil when
+	// unrecorded. See TrainingInfo.
+	Training *TrainingInfo
 
 	src      Dialect    // dialect Extra belongs to; "" = whatever Dialect is
 	labelsAt labelPlace // timm: where label_names was read, to write it there again
@@ -80,6 +88,9 @@ func loadConfig(fsys fs.FS, dir string) (Checkpoint, error) {
 	path := filepath.Join(dir, ConfigFile)
 	data, err := fs.ReadFile(fsys, ConfigFile)
 	if err != nil {
+		if dir != "" {
+			return Checkpoint{}, fmt.Errorf("vit: checkpoint folder %s: %w", dir, err)
+		}
 		return Checkpoint{}, fmt.Errorf("vit: %w", err)
 	}
 	raw, err := decodeObject(data)
@@ -107,6 +118,9 @@ func loadConfig(fsys fs.FS, dir string) (Checkpoint, error) {
 	}
 	if err == nil {
 		err = ck.Config.Validate()
+	}
+	if err == nil {
+		ck.Training, err = takeTrainingInfo(ck.Extra)
 	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("vit: %s: %w", path, err)
@@ -258,8 +272,18 @@ func load(fsys fs.FS, dir string, open func() (*safetensors.File, error)) (*Mode
 		return nil, ck, fmt.Errorf("vit: %s: unexpected tensors %s%s (not part of a ViT with this config: %d blocks, %d classes)",
 			path, strings.Join(quoteAll(unknown), ", "), more, ck.Config.Depth, ck.Config.NumClasses)
 	}
+	ck.DTypes = map[string]safetensors.DType{}
 	for _, v := range m.Store.Params() {
 		v.Value = values[v.Name] // same shape, freshly decoded: adopt instead of copying
+		name := fileName(v.Name)
+		if i := strings.Index(name, "{query,key,value}"); i >= 0 {
+			name = name[:i] + "query" + name[i+len("{query,key,value}"):]
+		}
+		if in, ok := f.Info(name); ok {
+			ck.DTypes[v.Name] = in.DType
+		} else {
+			ck.DTypes[v.Name] = ck.DType
+		}
 	}
 	return m, ck, nil
 }
@@ -390,6 +414,9 @@ func Save(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
 			return fmt.Errorf("vit: save: %w", err)
 		}
 		files[PreprocessorFile] = pre
+	}
+	if ck.Training != nil {
+		cfgObj[TrainingKey] = trainingJSON(ck.Training)
 	}
 	cfgData, err := encodeObject(cfgObj)
 	if err != nil {

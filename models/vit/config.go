@@ -73,8 +73,9 @@ var Presets = map[string]Config{
 	"vit-tiny":  base(192, 12, 3),
 	"vit-small": base(384, 12, 6),
 	"vit-base":  base(768, 12, 12),
-	// glora's shipped small backbones: 28×28 grayscale resized to 32, patch 4.
-	"vit-fmnist": {ImageSize: 28, PatchSize: 4, InChans: 1, Dim: 128, Depth: 6, Heads: 4, MLPRatio: 2,
+	// The architecture of glora's shipped backbone (28×28 grayscale, patch
+	// 4); the trained backbone itself is in package backbones.
+	"vit-fmnist-arch": {ImageSize: 28, PatchSize: 4, InChans: 1, Dim: 128, Depth: 6, Heads: 4, MLPRatio: 2,
 		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: []float32{0.2860}, Std: []float32{0.3530}},
 	"vit-micro": {ImageSize: 16, PatchSize: 4, InChans: 1, Dim: 32, Depth: 2, Heads: 2, MLPRatio: 2,
 		NumClasses: 10, QKVBias: true, LNEps: 1e-6, Mean: []float32{0.5}, Std: []float32{0.5}},

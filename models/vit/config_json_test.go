@@ -328,7 +328,7 @@ func TestSummary(t *testing.T) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestParamCountMatchesModel(t *testing.T) {
-	for _, name := range []string{"vit-micro", "vit-fmnist", "vit-tiny"} {
+	for _, name := range []string{"vit-micro", "vit-fmnist-arch", "vit-tiny"} {
 		cfg, _ := Preset(name)
 		m, err := New(cfg, nil)
 		if err != nil {

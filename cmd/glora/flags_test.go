@@ -1,0 +1,53 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every numeric flag is checked before any work: the error names the flag
+// and its range, nothing panics and no output folder appears.
+func TestNumericFlagsAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	data := "folder:" + filepath.Join(dir, "data")
+	writeClasses(t, filepath.Join(dir, "data"), classNames(2), 4, true)
+	out := filepath.Join(dir, "run")
+	pre := []string{"pretrain", "--model", "vit-micro", "--data", data, "--out", out}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append(pre, "--batch", "0"), "--batch 0: want a whole number in [1, 65536]"},
+		{append(pre, "--batch", "-3"), "--batch -3"},
+		{append(pre, "--epochs", "0"), "--epochs 0: want a whole number in [1, "},
+		{append(pre, "--lr", "0"), "--lr 0: want a number in (0, 10]"},
+		{append(pre, "--lr", "NaN"), "--lr NaN"},
+		{append(pre, "--min-lr", "0.1"), "--min-lr 0.1: want a number in [0, 0.001]"},
+		{append(pre, "--warmup", "-1"), "--warmup -1"},
+		{append(pre, "--warmup", "11"), "--warmup 11: want a number in [0, 10]"},
+		{append(pre, "--wd", "-0.1"), "--wd -0.1"},
+		{append(pre, "--label-smoothing", "1"), "--label-smoothing 1: want a number in [0, 1)"},
+		{append(pre, "--clip", "-1"), "--clip -1"},
+		{append(pre, "--clip", "+Inf"), "--clip +Inf"},
+		{append(pre, "--checkpoint-every", "-1"), "--checkpoint-every -1"},
+		{append(pre, "--stop-after", "11"), "--stop-after 11: want a whole number in [0, 10]"},
+		{append(pre, "--drop-path", "1.5"), "--drop-path 1.5: want a number in [0, 1)"},
+		{[]string{"eval", "--model", "vit-micro", "--data", data, "--batch", "0"}, "--batch 0: want a whole number"},
+		{[]string{"bench", "--steps", "0", "vit-train"}, "--steps 0"},
+		{[]string{"bench", "--warmup", "-1", "vit-train"}, "--warmup -1"},
+		{[]string{"bench", "--iters", "0", "sgemm"}, "--iters 0"},
+		{[]string{"bench", "--n", "100000", "sgemm"}, "--n 100000: want a whole number in [1, 16384]"},
+		{[]string{"demo", "--batch", "0"}, "--batch 0"},
+		{[]string{"average", "--out", out, "--dtype", "f8", "a", "b"}, `--dtype "f8"`},
+		{[]string{"convert", "--out", out, "--dtype", "int4"}, `--dtype "int4"`},
+	} {
+		code, o, e := runCLI(tc.args...)
+		if code != 1 || !strings.Contains(e, tc.want) {
+			t.Errorf("%v: exit %d, want 1 and an error containing %q:\n%s%s", tc.args[len(tc.args)-2:], code, tc.want, o, e)
+		}
+		if exists(out) {
+			t.Fatalf("%v: left %s behind", tc.args, out)
+		}
+	}
+}

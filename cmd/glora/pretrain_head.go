@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/train"
+)
+
+// canonicalModel spells --model one way per model, for state.json: the
+// shipped backbone as "shipped", a folder as its absolute path.
+func canonicalModel(spec string) string {
+	if spec == "" {
+		return shipped
+	}
+	if st, err := os.Stat(spec); err == nil && st.IsDir() {
+		return absPath(spec)
+	}
+	return spec
+}
+
+// checkSplitClasses refuses data whose test split has another class count
+// than its training split.
+func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
+	if testSet == nil || testSet.NumClasses() == trainSet.NumClasses() {
+		return nil
+	}
+	return fmt.Errorf("--data %s: the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
+		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
+}
+
+// classList shows up to 8 class names.
+func classList(c []string) string {
+	if len(c) > 8 {
+		return strings.Join(c[:8], ", ") + fmt.Sprintf(", … %d more", len(c)-8)
+	}
+	return strings.Join(c, ", ")
+}
+
+// fitHead makes m's head fit the data's classes: a fresh preset already
+// does; --new-head replaces the head (seeded by --seed); otherwise a head
+// of another size is refused, saying how to replace it.
+func fitHead(m *vit.Model, o train.Options, fresh bool, trainSet *data.Dataset) error {
+	k := trainSet.NumClasses()
+	switch {
+	case o.NewHead:
+		if err := m.ResetHead(k, rand.New(rand.NewPCG(o.Seed, 0x68656164))); err != nil {
+			return fmt.Errorf("--new-head: %w", err)
+		}
+	case fresh:
+	case m.Head == nil || m.Cfg.NumClasses == 0:
+		return fmt.Errorf("--model %s has no classification head; add --new-head to give it one for the %d classes of --data %s", o.Model, k, o.Data)
+	case m.Cfg.NumClasses != k:
+		return fmt.Errorf("--model %s has a %d-class head but --data %s has %d classes (%s); add --new-head to replace the head with a fresh %d-class one (the rest of the model is kept and fine-tuned)",
+			o.Model, m.Cfg.NumClasses, o.Data, k, classList(trainSet.Classes), k)
+	}
+	return nil
+}

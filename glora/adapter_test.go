@@ -349,7 +349,9 @@ func TestBadAdaptersAreClearErrors(t *testing.T) {
 		}, `layer "blocks.0.attn.qkv": tensor glora_Ad has rank 5`},
 		{"missing tensor", func(_ map[string]any, ts map[string]*tensor.Tensor) { delete(ts, qkv+"glora_Cu") },
 			`tensor "base_model.model.blocks.0.attn.qkv.glora_Cu" missing`},
-		{"unknown tensor", func(_ map[string]any, ts map[string]*tensor.Tensor) { ts[PeftPrefix+"blocks.0.attn.qkv.lora_A"] = tensor.New(2) },
+		{"unknown tensor", func(_ map[string]any, ts map[string]*tensor.Tensor) {
+			ts[PeftPrefix+"blocks.0.attn.qkv.lora_A"] = tensor.New(2)
+		},
 			`unexpected tensor "base_model.model.blocks.0.attn.qkv.lora_A"`},
 		{"unprefixed tensor", func(_ map[string]any, ts map[string]*tensor.Tensor) { ts["blocks.0.norm1.weight"] = tensor.New(2) },
 			`"blocks.0.norm1.weight" lacks PEFT's prefix`},
@@ -386,7 +388,9 @@ func TestBadAdaptersAreClearErrors(t *testing.T) {
 		}, "disagree with glora_structure at layer"},
 		{"head without bias", func(_ map[string]any, ts map[string]*tensor.Tensor) { delete(ts, PeftPrefix+"head.bias") },
 			`modules_to_save names "head"`},
-		{"head Inf", func(_ map[string]any, ts map[string]*tensor.Tensor) { ts[PeftPrefix+"head.weight"].Data[0] = float32(math.Inf(1)) },
+		{"head Inf", func(_ map[string]any, ts map[string]*tensor.Tensor) {
+			ts[PeftPrefix+"head.weight"].Data[0] = float32(math.Inf(1))
+		},
 			"head tensor head.weight has +Inf"},
 		{"not GLoRA", func(cfg map[string]any, _ map[string]*tensor.Tensor) { cfg["peft_type"] = "LORA" },
 			`peft_type "LORA": want "GLORA"`},

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/nn"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"
 )
@@ -475,4 +477,63 @@ func FuzzParseAdapterConfig(f *testing.F) {
 			t.Fatalf("encode is not stable:\n%s\n%s", enc, enc2)
 		}
 	})
+}
+
+// linearSites builds sites with real Linears for the targets (qkv without
+// bias) and a head.
+func linearSites(ts []Target) []nn.LinearSite {
+	var s []nn.LinearSite
+	for _, t := range ts {
+		l := &nn.Linear{W: ag.Param(t.Path+".weight", tensor.New(t.Out, t.In))}
+		if !strings.HasSuffix(t.Path, "qkv") {
+			l.B = ag.Param(t.Path+".bias", tensor.New(t.Out))
+		}
+		s = append(s, nn.LinearSite{Path: t.Path, Base: l})
+	}
+	head := &nn.Linear{W: ag.Param("head.weight", tensor.New(3, 8)), B: ag.Param("head.bias", tensor.New(3))}
+	return append(s, nn.LinearSite{Path: "head", Base: head, Head: true})
+}
+
+func TestMergeChecksTheBase(t *testing.T) {
+	ts := adapterTargets()
+	layers := supernetTensors(ts, 4, 41)
+	st := Uniform(ts, LayerChoice{A: ChoiceVector, E: ChoiceVector}, true)
+	a, err := NewAdapter(st, layers, testHead(3, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := linearSites(ts)
+	ms, err := a.Merge(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.AddsBias != strings.HasSuffix(m.Path, "qkv") {
+			t.Errorf("%s: AddsBias %v", m.Path, m.AddsBias)
+		}
+	}
+	if sites[0].Base.W.Value.Data[0] != 0 {
+		t.Fatal("Merge modified the base")
+	}
+	if _, err := a.Merge(sites[1:]); err == nil || !strings.Contains(err.Error(), `adapter layer "blocks.0.attn.qkv": the base model has no such Linear`) {
+		t.Errorf("missing site: %v", err)
+	}
+	narrow := linearSites(ts)
+	narrow[2].Base.W.Value = tensor.New(16, 4)
+	if _, err := a.Merge(narrow); err == nil || !strings.Contains(err.Error(), `adapter layer "blocks.0.mlp.fc1" is 8→16, the base's Linear is 4→16`) {
+		t.Errorf("width: %v", err)
+	}
+	headed := linearSites(ts)
+	headed[len(headed)-1].Base.W.Value = tensor.New(3, 5)
+	if _, err := a.Merge(headed); err == nil || !strings.Contains(err.Error(), `head "head" reads 8 features, the base's 5`) {
+		t.Errorf("head width: %v", err)
+	}
+	huge := linearSites(ts)
+	for i := range huge[1].Base.W.Value.Data {
+		huge[1].Base.W.Value.Data[i] = 3e38
+	}
+	a.Layers["blocks.0.attn.proj"].Ad.Data[0] = 10
+	if _, err := a.Merge(huge); err == nil || !strings.Contains(err.Error(), `layer "blocks.0.attn.proj": merged weight has +Inf`) {
+		t.Errorf("overflow: %v", err)
+	}
 }

@@ -53,7 +53,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		if *overwrite {
 			return nil
 		}
-		return fmt.Errorf("--out %s exists and is not empty (pass --overwrite to replace it)", existing)
+		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
 	}
 	if err := atomicdir.Write(*out, func(tmp string) error { return vit.Save(m, tmp, ck, dt) }, replace); err != nil {
 		return fmt.Errorf("--out: %w", err)

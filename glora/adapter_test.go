@@ -295,6 +295,15 @@ func TestSupernetFolder(t *testing.T) {
 	if _, err := b.Merge(nil); err == nil {
 		t.Fatal("a supernet merged")
 	}
+	again := filepath.Join(t.TempDir(), "again")
+	if err := Save(again, b, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c1, w1 := readAll(t, dir)
+	c2, w2 := readAll(t, again)
+	if !bytes.Equal(c1, c2) || !bytes.Equal(w1, w2) || !strings.Contains(string(c1), `"glora_supernet": true`) {
+		t.Fatalf("supernet save → load → save changed the bytes:\n%s\n%s", c1, c2)
+	}
 	a, _ := NewAdapter(mixedStructure(ts, 1), layers, nil)
 	adir := t.TempDir()
 	Save(adir, a, SaveOptions{})

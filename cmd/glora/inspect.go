@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 )
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", "inspect [shipped|DIR|PRESET] [--json]   (default: the shipped backbone)", stderr)
+	fs := newFlags("inspect", "inspect [shipped|DIR|PRESET|ADAPTER_DIR] [--json] [--base DIR]   (default: the shipped backbone; an adapter folder shows its structure)", stderr)
 	asJSON := fs.Bool("json", false, "print the config and tensors as one JSON line on stdout instead of tables")
+	base := fs.String("base", "", "for an adapter folder: its base model, to count all params (default: base_model_name_or_path when it is a folder)")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
+	}
+	if dir := fs.Arg(0); dir != "" && glora.IsAdapterFolder(dir) {
+		return inspectAdapter(dir, *base, stdout)
 	}
 	m, ck, from, err := loadModel(fs.Arg(0), 0)
 	if err != nil {

@@ -32,7 +32,8 @@ func init() {
 		"convert":  {"rewrite a checkpoint in another dialect (timm, transformers) or dtype", runConvert},
 		"demo":     {"train a tiny ViT on generated images and print its loss falling", runDemo},
 		"eval":     {"top-1 accuracy of a model on a dataset split", runEval},
-		"inspect":  {"show a checkpoint: config, tensors, parameter counts", runInspect},
+		"inspect":  {"show a checkpoint (config, tensors, parameter counts) or an adapter (structure, trainable params)", runInspect},
+		"merge":    {"fold a GLoRA adapter into its base model and write a plain model folder", runMerge},
 		"predict":  {"label images: each image's most probable classes under a model", runPredict},
 		"pretrain": {"train a ViT (from scratch or a checkpoint) with checkpoints, resume and curves", runPretrain},
 	}

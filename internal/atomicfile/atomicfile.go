@@ -135,3 +135,36 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// CheckReplace tells whether WriteDir may replace dir: nil when dir does
+// not exist or is an empty folder; otherwise what replace(dir) returns (nil
+// allows it; a nil replace refuses a non-empty folder). A file in dir's
+// place is an error.
+func CheckReplace(dir string, replace func(existing string) error) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s exists and is not a folder", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(1)
+	f.Close()
+	if len(names) == 0 && errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if replace == nil {
+		return fmt.Errorf("%s exists and is not empty", dir)
+	}
+	return replace(dir)
+}

@@ -113,3 +113,23 @@ func TestWriteDir(t *testing.T) {
 		t.Fatalf("parent holds %v after a failed build, want only checkpoint", es)
 	}
 }
+
+func TestCheckReplace(t *testing.T) {
+	dir := t.TempDir()
+	missing, empty, full, file := filepath.Join(dir, "missing"), filepath.Join(dir, "empty"), filepath.Join(dir, "full"), filepath.Join(dir, "file")
+	os.Mkdir(empty, 0o755)
+	os.Mkdir(full, 0o755)
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	os.WriteFile(file, nil, 0o644)
+	refuse := func(string) error { return errors.New("refused") }
+	for _, c := range []struct {
+		dir     string
+		replace func(string) error
+		ok      bool
+	}{{missing, refuse, true}, {empty, refuse, true}, {full, refuse, false}, {full, nil, false},
+		{full, func(string) error { return nil }, true}, {file, nil, false}} {
+		if err := CheckReplace(c.dir, c.replace); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.dir, err)
+		}
+	}
+}

@@ -6,6 +6,10 @@
 //	                     DIR/input.safetensors and DIR/glora_logits.safetensors
 //	interop logits MODEL_DIR INPUT OUT
 //	                     glora's logits for the images in INPUT (tensor "x") → OUT (tensor "logits")
+//	interop adapter BASE_DIR OUT_DIR
+//	                     a GLoRA adapter for BASE_DIR with random support tensors and
+//	                     PEFT's default structure (glora-fixed, rank 4) on every block
+//	                     Linear, and a new 3-class head (check_peft_glora.py)
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"
@@ -51,7 +56,10 @@ func run(args []string) error {
 		}
 		return safetensors.WriteFile(args[3], map[string]*tensor.Tensor{"logits": y}, safetensors.F32, nil)
 	}
-	return fmt.Errorf("usage: interop export DIR | interop logits MODEL_DIR INPUT OUT")
+	if len(args) == 3 && args[0] == "adapter" {
+		return randomAdapter(args[1], args[2])
+	}
+	return fmt.Errorf("usage: interop export DIR | interop logits MODEL_DIR INPUT OUT | interop adapter BASE_DIR OUT_DIR")
 }
 
 func logits(m *vit.Model, x *tensor.Tensor) (*tensor.Tensor, error) {
@@ -119,4 +127,47 @@ func export(dir string) error {
 		return err
 	}
 	return safetensors.WriteFile(filepath.Join(dir, "glora_logits.safetensors"), out, safetensors.F32, nil)
+}
+
+// randomAdapter writes a glora-fixed (PEFT's default) adapter of rank 4 for
+// the model in base, with random support tensors and head, to out.
+func randomAdapter(base, out string) error {
+	m, _, err := vit.Load(base)
+	if err != nil {
+		return err
+	}
+	sites, err := glora.SelectTargets(m.Linears(), []string{glora.AllLinear}, nil)
+	if err != nil {
+		return err
+	}
+	ts := glora.TargetsOf(sites)
+	st, err := glora.Named("glora-fixed", ts, 4, false)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(11, 11))
+	fill := func(t *tensor.Tensor) {
+		for i := range t.Data {
+			t.Data[i] = float32(rng.NormFloat64() * 0.05)
+		}
+	}
+	layers := map[string]*glora.LayerTensors{}
+	for _, t := range ts {
+		lt := glora.NewLayerTensors(t.Out, t.In, 4, nil)
+		for _, x := range lt.List() {
+			fill(x)
+		}
+		layers[t.Path] = &lt
+	}
+	head := &glora.Head{Path: "head", W: tensor.New(3, m.Cfg.Dim), B: tensor.New(3)}
+	fill(head.W)
+	fill(head.B)
+	a, err := glora.NewAdapter(st, layers, head)
+	if err != nil {
+		return err
+	}
+	if abs, err := filepath.Abs(base); err == nil {
+		a.BaseModel = abs
+	}
+	return glora.Save(out, a, glora.SaveOptions{})
 }

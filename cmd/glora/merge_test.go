@@ -1,0 +1,246 @@
+package main
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/glora"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
+)
+
+// microBase saves a random vit-micro (qkv bias as given) in dialect d.
+func microBase(t *testing.T, dir string, qkvBias bool, d vit.Dialect) *vit.Model {
+	t.Helper()
+	cfg, _ := vit.Preset("vit-micro")
+	cfg.QKVBias = qkvBias
+	m, err := vit.New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := vit.NewCheckpoint("vit-micro", cfg)
+	ck.Dialect, ck.Naming = d, d
+	if err := vit.Save(m, dir, ck, ""); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// randomAdapter draws a structure over every block Linear of m (C, D and E
+// allowed on bias-less layers) and random stored tensors, with a head of
+// 3 classes.
+func randomAdapter(t *testing.T, m *vit.Model, seed uint64) *glora.Adapter {
+	t.Helper()
+	sites, err := glora.SelectTargets(m.Linears(), []string{glora.AllLinear}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := glora.TargetsOf(sites)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	sp := glora.Space{Ranks: []int{2, 4}, AddBias: true}
+	st := sp.Sample(rng, ts)
+	layers := map[string]*glora.LayerTensors{}
+	for _, tg := range ts {
+		lt := glora.NewLayerTensors(tg.Out, tg.In, 4, rng)
+		for _, x := range lt.List() {
+			for i := range x.Data {
+				x.Data[i] = float32(rng.NormFloat64() * 0.05)
+			}
+		}
+		layers[tg.Path] = &lt
+	}
+	w, b := tensor.New(3, m.Cfg.Dim), tensor.New(3)
+	for i := range w.Data {
+		w.Data[i] = float32(rng.NormFloat64())
+	}
+	b.Data[1] = 0.5
+	a, err := glora.NewAdapter(st, layers, &glora.Head{Path: "head", W: w, B: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func logits(t *testing.T, m *vit.Model) []float32 {
+	t.Helper()
+	img := tensor.New(2, 1, 16, 16)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range img.Data {
+		img.Data[i] = float32(rng.NormFloat64())
+	}
+	tp := ag.NewTape()
+	out := m.Forward(tp, ag.NewVar(img, false), nil)
+	if err := tp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(out.Value.Data)
+}
+
+func TestMergeEqualsMergeLinearAndLogits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		qkvBias bool
+		dialect vit.Dialect
+	}{{"timm", true, vit.Timm}, {"timm, qkv without bias", false, vit.Timm}, {"transformers", true, vit.Transformers}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			base, adir, out := filepath.Join(dir, "base"), filepath.Join(dir, "adapter"), filepath.Join(dir, "merged")
+			m := microBase(t, base, tc.qkvBias, tc.dialect)
+			a := randomAdapter(t, m, 3)
+			if err := glora.Save(adir, a, glora.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI("merge", "--base", base, "--adapter", adir, "--out", out)
+			if code != 0 {
+				t.Fatalf("merge: %s%s", stdout, stderr)
+			}
+			t.Log(stdout)
+			got, ck, err := vit.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ck.Dialect != tc.dialect || ck.Naming != tc.dialect || got.Cfg.NumClasses != 3 {
+				t.Fatalf("merged folder: dialect %s, naming %s, %d classes", ck.Dialect, ck.Naming, got.Cfg.NumClasses)
+			}
+			// The reference: MergeLinear on the base's sites, set into the base.
+			ref, _, err := vit.Load(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotSites := map[string]int{}
+			gl := got.Linears()
+			for i, s := range gl {
+				gotSites[s.Path] = i
+			}
+			gained := false
+			for _, s := range ref.Linears() {
+				lc, ok := a.Structure[s.Path]
+				if !ok {
+					continue
+				}
+				var b0 *tensor.Tensor
+				if s.Base.B != nil {
+					b0 = s.Base.B.Value
+				}
+				w, b, err := glora.MergeLinear(s.Base.W.Value, b0, a.Layers[s.Path], lc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := gl[gotSites[s.Path]].Base
+				if !slices.Equal(g.W.Value.Data, w.Data) {
+					t.Fatalf("layer %s: merged weight differs from MergeLinear's", s.Path)
+				}
+				switch {
+				case b == nil && g.B != nil && slices.ContainsFunc(g.B.Value.Data, func(v float32) bool { return v != 0 }):
+					t.Fatalf("layer %s: a bias appeared", s.Path)
+				case b != nil && (g.B == nil || !slices.Equal(g.B.Value.Data, b.Data)):
+					t.Fatalf("layer %s: merged bias differs from MergeLinear's", s.Path)
+				}
+				gained = gained || (b0 == nil && b != nil)
+				s.Base.W.Value, s.Base.B = w, nil
+				if b != nil {
+					s.Base.B = &ag.Var{Value: b}
+				}
+			}
+			if !tc.qkvBias && !gained {
+				t.Fatal("the random structure gave no bias-less qkv a bias; pick another seed")
+			}
+			if tc.qkvBias == false && !got.Cfg.QKVBias {
+				t.Fatal("a qkv that gained a bias was not written with qkv_bias")
+			}
+			if err := ref.ResetHead(3, nil); err != nil {
+				t.Fatal(err)
+			}
+			ref.Head.W.Value, ref.Head.B.Value = a.Head.W, a.Head.B
+			lg, lr := logits(t, got), logits(t, ref)
+			if !slices.Equal(lg, lr) {
+				t.Fatalf("logits of the merged folder %v differ from the merged weights' %v", lg, lr)
+			}
+			// glora eval loads the merged folder.
+			writeFolder(t, filepath.Join(dir, "data"))
+			if code, o, e := runCLI("eval", "--model", out, "--data", "folder:"+filepath.Join(dir, "data")); code != 0 {
+				t.Fatalf("eval of the merged folder: %s%s", o, e)
+			}
+		})
+	}
+}
+
+func TestMergeRefusals(t *testing.T) {
+	dir := t.TempDir()
+	base, adir, out := filepath.Join(dir, "base"), filepath.Join(dir, "adapter"), filepath.Join(dir, "merged")
+	m := microBase(t, base, true, vit.Timm)
+	if err := glora.Save(adir, randomAdapter(t, m, 3), glora.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(out, 0o755)
+	os.WriteFile(filepath.Join(out, "keep.txt"), []byte("x"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", "--adapter", adir, "--out", out}, "--base is required"},
+		{[]string{"merge", "--base", base, "--adapter", adir, "--out", out}, "exists and is not empty (pass --overwrite"},
+		{[]string{"merge", "--base", base, "--adapter", dir, "--out", out + "2"}, "adapter_config.json missing"},
+		{[]string{"merge", "--base", base, "--adapter", adir, "--out", out + "2", "--dtype", "f8"}, `--dtype "f8"`},
+		{[]string{"merge", "--base", "vit-tiny", "--adapter", adir, "--out", out + "2"}, `adapter layer "blocks.0.attn.proj" is 32→32, the base's Linear is 192→192`},
+	} {
+		code, o, e := runCLI(tc.args...)
+		if code == 0 || !strings.Contains(o+e, tc.want) {
+			t.Errorf("%v: code %d, want %q in\n%s%s", tc.args, code, tc.want, o, e)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "keep.txt")); string(b) != "x" {
+		t.Fatal("a refused merge touched --out")
+	}
+	if code, o, e := runCLI("merge", "--base", base, "--adapter", adir, "--out", out, "--overwrite", "--dtype", "bf16"); code != 0 ||
+		!strings.Contains(o, "BF16") {
+		t.Fatalf("--overwrite: %s%s", o, e)
+	}
+	if _, err := os.Stat(filepath.Join(out, "keep.txt")); !os.IsNotExist(err) {
+		t.Fatal("--overwrite kept the old folder's files")
+	}
+}
+
+func TestInspectAdapter(t *testing.T) {
+	dir := t.TempDir()
+	base, adir := filepath.Join(dir, "base"), filepath.Join(dir, "adapter")
+	m := microBase(t, base, true, vit.Timm)
+	a := randomAdapter(t, m, 3)
+	if err := glora.Save(adir, a, glora.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	support, head := a.Params()
+	code, out, e := runCLI("inspect", adir)
+	if code != 0 {
+		t.Fatalf("inspect: %s", e)
+	}
+	for _, want := range []string{"GLoRA adapter, stored rank 4, 8 layers", "blocks.1.mlp.fc2", "config_A_B/C/D_E null",
+		"trainable params: " + group(support+head) + " (the adapter's own count"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, e = runCLI("inspect", adir, "--base", base)
+	if code != 0 {
+		t.Fatalf("inspect --base: %s", e)
+	}
+	all := m.Store.Count(false) + support + head
+	if want := "trainable params: " + group(support+head) + " || all params: " + group(all) + " || trainable%: "; !strings.Contains(out, want) {
+		t.Fatalf("inspect --base lacks %q:\n%s", want, out)
+	}
+	t.Log(out)
+	// base_model_name_or_path, when a folder, is found without --base.
+	a.BaseModel = base
+	glora.Save(adir, a, glora.SaveOptions{})
+	if _, out, _ := runCLI("inspect", adir); !strings.Contains(out, "|| all params: "+group(all)) {
+		t.Fatalf("inspect with base_model_name_or_path:\n%s", out)
+	}
+	if group(1234567) != "1,234,567" || group(12) != "12" || group(-1000) != "-1,000" {
+		t.Fatal("group")
+	}
+}

@@ -35,11 +35,11 @@ type fusedState struct {
 	R          int
 	x          *ag.Var
 	w0, b0     []float32
-	wp         *ag.Var   // A lora: W' (out, in), kept when x needs a gradient
-	y0         *ag.Var   // A vector/constant: x·W0ᵀ (N, out), kept when A needs a gradient
-	t          *ag.Var   // B lora: x·Bu[:r]ᵀ (N, r), kept when Bd needs a gradient
-	sx         []float32 // B vector/constant: Σᵢ x[n,i] (N), kept when Bd needs a gradient
-	sA, bv     []float32 // 1+a and B's row values (out), for vector/constant A and B
+	wp         *tensor.Tensor // A lora: W' (out, in), kept when x needs a gradient
+	y0         *tensor.Tensor // A vector/constant: x·W0ᵀ (N, out), kept when A needs a gradient
+	t          *tensor.Tensor // B lora: x·Bu[:r]ᵀ (N, r), kept when Bd needs a gradient
+	sx         []float32      // B vector/constant: Σᵢ x[n,i] (N), kept when Bd needs a gradient
+	sA, bv     []float32      // 1+a and B's row values (out), for vector/constant A and B
 }
 
 // elemGrain is the number of elements a parallel chunk of an elementwise
@@ -51,9 +51,9 @@ func forRows(n, width int, fn func(lo, hi int)) {
 	parallel.For(n, max(1, elemGrain/max(width, 1)), fn)
 }
 
-// scratch is a temporary buffer from the tape's pool that the op can hand
-// back early with tp.Free (it is an op output that needs no gradient).
-func scratch(tp *ag.Tape, shape ...int) *ag.Var { return tp.NewOutputRaw(shape) }
+// scratch is a temporary buffer from the tape's pool (contents garbage),
+// handed back early with tp.Release.
+func scratch(tp *ag.Tape, shape ...int) *tensor.Tensor { return tp.AllocRaw(shape...) }
 
 // used lists the stored tensors the choice reads.
 func (l *Layer) used(lc LayerChoice) []*ag.Var {
@@ -188,7 +188,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 	if lc[A].Kind == LoRA {
 		r := lc[A].Rank
 		wp := scratch(tp, out, in)
-		w := wp.Value.Data
+		w := wp.Data
 		// W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) (+ B)
 		tensor.Sgemm(false, false, out, in, r, 1, v[iAd].Value.Data, R, v[iAu].Value.Data, in, 0, w, in)
 		forRows(out, in, func(lo, hi int) {
@@ -212,7 +212,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		if rec && x.RequiresGrad {
 			s.wp = wp
 		} else {
-			tp.Free(wp)
+			tp.Release(wp)
 		}
 	} else {
 		switch lc[A].Kind {
@@ -227,7 +227,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			src := yd // y0 = x·W0ᵀ, kept apart from y when da needs it
 			if rec && v[iAd].RequiresGrad {
 				s.y0 = scratch(tp, n, out)
-				src = s.y0.Value.Data
+				src = s.y0.Data
 			}
 			tensor.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
 			// y = y0 ⊙ (1+a) + b'
@@ -249,12 +249,12 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			r := lc[B].Rank
 			t := scratch(tp, n, r)
 			// t (N, r) = x·Bu[:r]ᵀ;  y += t·Bd[:, :r]ᵀ
-			tensor.Sgemm(false, true, n, r, in, 1, xd, in, v[iBu].Value.Data, in, 0, t.Value.Data, r)
-			tensor.Sgemm(false, true, n, out, r, 1, t.Value.Data, r, v[iBd].Value.Data, R, 1, yd, out)
+			tensor.Sgemm(false, true, n, r, in, 1, xd, in, v[iBu].Value.Data, in, 0, t.Data, r)
+			tensor.Sgemm(false, true, n, out, r, 1, t.Data, r, v[iBd].Value.Data, R, 1, yd, out)
 			if rec && v[iBd].RequiresGrad {
 				s.t = t
 			} else {
-				tp.Free(t)
+				tp.Release(t)
 			}
 		case Vector, Constant:
 			sx := rowSums(xd, n, in)
@@ -345,19 +345,19 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 	wantG := (lc[C].Kind != None && needs(iCd, iCu)) || (lc[D].Kind != None && needs(iD)) || (lc[E].Kind != None && needs(iE))
 	var y0 []float32
 	if s.y0 != nil {
-		y0 = s.y0.Value.Data
+		y0 = s.y0.Data
 	}
 	g, da, db := colReduce(dy, n, out, wantG, y0, s.sx)
 
 	if lc[A].Kind == LoRA {
 		if gx, fresh := tp.GradBuf(s.x); gx != nil {
 			// dx (N, in) = dy · W'
-			tensor.Sgemm(false, false, n, in, out, 1, dy, out, s.wp.Value.Data, in, betaFor(fresh), gx.Data, in)
+			tensor.Sgemm(false, false, n, in, out, 1, dy, out, s.wp.Data, in, betaFor(fresh), gx.Data, in)
 		}
 		needB := lc[B].Kind != None && needs(iBd) || lc[B].Kind == LoRA && needs(iBu)
 		if needs(iAd, iAu) || needB {
 			gw := scratch(tp, out, in)
-			G := gw.Value.Data
+			G := gw.Data
 			// dW' (out, in) = dyᵀ · x
 			tensor.Sgemm(true, false, out, in, n, 1, dy, out, xd, in, 0, G, in)
 			s.weightPathGrads(tp, B, G)
@@ -366,9 +366,9 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 				forRows(out, in, func(lo, hi int) { tensor.Mul(G[lo*in:hi*in], G[lo*in:hi*in], w0[lo*in:hi*in]) })
 				s.weightPathGrads(tp, A, G)
 			}
-			tp.Free(gw)
+			tp.Release(gw)
 		}
-		tp.Free(s.wp)
+		tp.Release(s.wp)
 	} else {
 		if da != nil {
 			addRowGrad(tp.GradOf(v[iAd]).Data, R, lc[A].Kind, da)
@@ -376,32 +376,34 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 		if db != nil {
 			addRowGrad(tp.GradOf(v[iBd]).Data, R, lc[B].Kind, db)
 		}
-		var dt *ag.Var
+		var dt *tensor.Tensor
 		if lc[B].Kind == LoRA {
 			r := lc[B].Rank
 			bd, bu := v[iBd].Value.Data, v[iBu].Value.Data
 			if gb := tp.GradOf(v[iBd]); gb != nil {
 				// dBd[:, :r] (out, r) += dyᵀ · t
-				tensor.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Value.Data, r, 1, gb.Data, R)
+				tensor.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Data, r, 1, gb.Data, R)
 			}
 			if v[iBu].RequiresGrad || s.x.RequiresGrad {
 				dt = scratch(tp, n, r)
 				// dt (N, r) = dy · Bd[:, :r]
-				tensor.Sgemm(false, false, n, r, out, 1, dy, out, bd, R, 0, dt.Value.Data, r)
+				tensor.Sgemm(false, false, n, r, out, 1, dy, out, bd, R, 0, dt.Data, r)
 			}
 			if gu := tp.GradOf(v[iBu]); gu != nil {
 				// dBu[:r] (r, in) += dtᵀ · x
-				tensor.Sgemm(true, false, r, in, n, 1, dt.Value.Data, r, xd, in, 1, gu.Data, in)
+				tensor.Sgemm(true, false, r, in, n, 1, dt.Data, r, xd, in, 1, gu.Data, in)
 			}
 			if gx, fresh := tp.GradBuf(s.x); gx != nil {
 				// dx (N, in) = dt · Bu[:r], then the A/W0 term adds onto it
-				tensor.Sgemm(false, false, n, in, r, 1, dt.Value.Data, r, bu, in, betaFor(fresh), gx.Data, in)
+				tensor.Sgemm(false, false, n, in, r, 1, dt.Data, r, bu, in, betaFor(fresh), gx.Data, in)
 			}
 		}
 		if gx, fresh := tp.GradBuf(s.x); gx != nil {
 			s.inputGrad(tp, dy, gx.Data, fresh)
 		}
-		tp.Free(dt, s.t, s.y0)
+		tp.Release(dt)
+		tp.Release(s.t)
+		tp.Release(s.y0)
 	}
 	if g != nil {
 		l.biasGrads(tp, lc, g, w0, s.b0, out, in)
@@ -415,7 +417,7 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 	w := s.w0
 	if s.sA != nil {
 		ws := scratch(tp, out, in)
-		w = ws.Value.Data
+		w = ws.Data
 		forRows(out, in, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
 				row, sa := w[o*in:(o+1)*in], s.sA[o]
@@ -424,7 +426,7 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 				}
 			}
 		})
-		defer tp.Free(ws)
+		defer tp.Release(ws)
 	}
 	// dx (N, in) = dy · W0  (rows of W0 scaled by 1+a)
 	tensor.Sgemm(false, false, n, in, out, 1, dy, out, w, in, betaFor(fresh), gx, in)

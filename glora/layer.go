@@ -73,24 +73,34 @@ func NewLayerWith(path string, base *nn.Linear, t LayerTensors) (*Layer, error) 
 	if err := checkBase(path, base); err != nil {
 		return nil, err
 	}
-	out, in := base.W.Value.Shape[0], base.W.Value.Shape[1]
 	list := t.List()
-	if list[iAd] == nil || list[iAd].Rank() != 2 {
+	var vars [8]*ag.Var
+	for i, v := range list {
+		if v != nil {
+			vars[i] = ag.Param(path+"."+TensorNames[i], v)
+		}
+	}
+	return newLayerVars(path, base, vars)
+}
+
+// newLayerVars wraps base with the given parameters (TensorNames' order),
+// checking their shapes.
+func newLayerVars(path string, base *nn.Linear, vars [8]*ag.Var) (*Layer, error) {
+	out, in := base.W.Value.Shape[0], base.W.Value.Shape[1]
+	if vars[iAd] == nil || vars[iAd].Value.Rank() != 2 {
 		return nil, fmt.Errorf("glora: layer %q: tensor %s missing or not 2-D", path, TensorNames[iAd])
 	}
-	sh := Shapes(out, in, list[iAd].Shape[1])
-	l := &Layer{path: path, base: base}
-	for i, v := range list {
-		if v == nil || !tensor.SameShape(v.Shape, sh[i]) {
+	sh := Shapes(out, in, vars[iAd].Value.Shape[1])
+	for i, v := range vars {
+		if v == nil || v.Value == nil || !tensor.SameShape(v.Value.Shape, sh[i]) {
 			got := "missing"
-			if v != nil {
-				got = tensor.ShapeString(v.Shape)
+			if v != nil && v.Value != nil {
+				got = tensor.ShapeString(v.Value.Shape)
 			}
 			return nil, fmt.Errorf("glora: layer %q: tensor %s is %s, want %s", path, TensorNames[i], got, tensor.ShapeString(sh[i]))
 		}
-		l.vars[i] = ag.Param(path+"."+TensorNames[i], v)
 	}
-	return l, nil
+	return &Layer{path: path, base: base, vars: vars}, nil
 }
 
 func checkBase(path string, base *nn.Linear) error {

@@ -11,17 +11,27 @@ import (
 // The fused GLoRA op: y = x·W'ᵀ + b' with W' = W0 + W0⊙A + B and
 // b' = b0 + b0⊙D + E + W0·C, as one autograd operation whose backward pass
 // is written by hand so that a step pays only for the paths the choice
-// uses. With x: (N, in), W0: (out, in), dy = ∂L/∂y: (N, out):
+// uses. With x: (N, in), W0: (out, in), dy = ∂L/∂y: (N, out), the forward
+// pass is one GEMM and dx is one GEMM, as for a frozen Linear; only A = lora_r
+// adds the (out, in) weight gradient:
 //
-//	A none           y  = x·W0ᵀ                       dx = dy·W0              (2 GEMMs: as a frozen Linear)
-//	A vector/const   y  = y0 ⊙ (1+a),  y0 = x·W0ᵀ      dx = (dy⊙(1+a))·W0 = dy·(diag(1+a)·W0)
-//	                 da[o] = Σₙ dy[n,o]·y0[n,o]                               (no out×in gradient)
-//	B vector/const   y[n,o] += b[o]·Σᵢ x[n,i]          db[o] = Σₙ dy[n,o]·Σᵢ x[n,i],  dx[n,i] += Σₒ dy[n,o]·b[o]
-//	B lora_r         y  += (x·Bu[:r]ᵀ)·Bd[:, :r]ᵀ      two thin GEMMs each way, never the (out, in) product
-//	C, D, E          y[n,o] += b'[o] − b0[o]           from g = Σₙ dy: dD = b0⊙g, dE = g, dC = W0ᵀ·g
-//	A lora_r         W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) + B, built once (B folded in);
-//	                 y = x·W'ᵀ, dx = dy·W', dW' = dyᵀ·x, dA = dW'⊙W0,
-//	                 dAd[:, :r] = dA·Au[:r]ᵀ, dAu[:r] = Ad[:, :r]ᵀ·dA  (3 GEMMs: as full fine-tuning)
+//	A none            y = x·(W0 + B)ᵀ + b'                  dx = dy·(W0 + B)
+//	A vector/const    y = y0⊙(1+a) + x·Bᵀ + b', y0 = x·W0ᵀ   dx = dy·(diag(1+a)·W0 + B)
+//	                  da[o] = Σₙ dy[n,o]·y0[n,o]             (y0 kept: no (out, in) gradient)
+//	A lora_r          y = x·W'ᵀ + b', W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) + B built once
+//	                  dx = dy·W', dW' = dyᵀ·x, dA = dW'⊙W0,
+//	                  dAd[:, :r] = dA·Au[:r]ᵀ, dAu[:r] = Ad[:, :r]ᵀ·dA, dB from dW'
+//	B vector/const    W'[o,i] += b[o]: x·Bᵀ = b[o]·Σᵢ x[n,i]  db[o] = Σₙ dy[n,o]·Σᵢ x[n,i]
+//	B lora_r          x·Bᵀ = (x·Bu[:r]ᵀ)·Bd[:, :r]ᵀ          dBd[:, :r] = dyᵀ·t, t = x·Bu[:r]ᵀ (N, r)
+//	                                                          dBu[:r] = (dy·Bd[:, :r])ᵀ·x
+//	C, D, E           b' − b0 = b0⊙D + E + W0·C              from g = Σₙ dy: dD = b0⊙g, dE = g, dC = W0ᵀ·g
+//
+// Where the GEMM reads an (out, in) weight anyway (A none or lora, and every
+// dx), B is added into it (Bd[:, :r]·Bu[:r] costs out·in·r, against the
+// N·out·in of the layer) instead of running thin GEMMs over (N, out) and
+// (N, in); with A vector/constant the forward pass keeps y0 apart and adds
+// B with two thin GEMMs. The gradients of a lora B are always thin GEMMs
+// (never the (out, in) gradient) unless A is lora too.
 //
 // A vector reads column 0 of Xd (Xd[o, 0]), a constant Xd[0, 0] (D, E: X[0]);
 // lora_r slices the first r columns of Xd and rows of Xu through the GEMM's
@@ -185,67 +195,75 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		s.bv = rowValues(v[iBd].Value.Data, R, out, k)
 	}
 
-	if lc[A].Kind == LoRA {
+	switch lc[A].Kind {
+	case LoRA:
 		r := lc[A].Rank
 		wp := scratch(tp, out, in)
 		w := wp.Data
-		// W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) (+ B)
+		// W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) + B
 		tensor.Sgemm(false, false, out, in, r, 1, v[iAd].Value.Data, R, v[iAu].Value.Data, in, 0, w, in)
 		forRows(out, in, func(lo, hi int) {
 			for i := lo * in; i < hi*in; i++ {
 				w[i] = w0[i] + w0[i]*w[i]
 			}
 		})
-		switch lc[B].Kind {
-		case LoRA:
-			tensor.Sgemm(false, false, out, in, lc[B].Rank, 1, v[iBd].Value.Data, R, v[iBu].Value.Data, in, 1, w, in)
-		case Vector, Constant:
-			for o := 0; o < out; o++ {
-				row, b := w[o*in:(o+1)*in], s.bv[o]
-				for i := range row {
-					row[i] += b
-				}
-			}
-		}
+		s.addB(w)
 		// y (N, out) = x (N, in) · W'ᵀ + b'
 		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
-		if rec && x.RequiresGrad {
-			s.wp = wp
-		} else {
-			tp.Release(wp)
+		s.keepWeight(tp, wp, rec)
+	case None:
+		w := w0
+		var wp *tensor.Tensor
+		if lc[B].Kind != None {
+			// W0 + B: the B path folded into the weight the GEMM reads
+			wp = scratch(tp, out, in)
+			w = wp.Data
+			copy(w, w0)
+			s.addB(w)
 		}
-	} else {
-		switch lc[A].Kind {
-		case None:
-			// y = x·W0ᵀ + b'
-			tensor.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, fillBias(), yd, out)
-		default: // Vector, Constant
-			s.sA = rowValues(v[iAd].Value.Data, R, out, lc[A].Kind)
-			for o := range s.sA {
-				s.sA[o]++
-			}
-			src := yd // y0 = x·W0ᵀ, kept apart from y when da needs it
-			if rec && v[iAd].RequiresGrad {
-				s.y0 = scratch(tp, n, out)
-				src = s.y0.Data
-			}
-			tensor.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
-			// y = y0 ⊙ (1+a) + b'
-			forRows(n, out, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					yr, y0r := yd[r*out:(r+1)*out], src[r*out:(r+1)*out]
-					if bias == nil {
-						tensor.Mul(yr, y0r, s.sA)
-						continue
-					}
+		// y = x·(W0 + B)ᵀ + b'
+		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
+		s.keepWeight(tp, wp, rec)
+		s.keepBInputs(tp, rec)
+	default: // Vector, Constant: y = y0 ⊙ (1+a) + B-term + b', y0 = x·W0ᵀ
+		s.sA = rowValues(v[iAd].Value.Data, R, out, lc[A].Kind)
+		for o := range s.sA {
+			s.sA[o]++
+		}
+		src := yd // y0, kept apart from y when da needs it
+		if rec && v[iAd].RequiresGrad {
+			s.y0 = scratch(tp, n, out)
+			src = s.y0.Data
+		}
+		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
+		var sx []float32
+		if s.bv != nil {
+			sx = rowSums(xd, n, in)
+		}
+		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant)
+		forRows(n, out, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				yr, y0r := yd[r*out:(r+1)*out], src[r*out:(r+1)*out]
+				switch {
+				case bias == nil && sx == nil:
+					tensor.Mul(yr, y0r, s.sA)
+				case sx == nil:
 					for o, sa := range s.sA {
 						yr[o] = y0r[o]*sa + bias[o]
 					}
+				default:
+					sr := sx[r]
+					for o, sa := range s.sA {
+						v := y0r[o] * sa
+						if bias != nil {
+							v += bias[o]
+						}
+						yr[o] = v + s.bv[o]*sr
+					}
 				}
-			})
-		}
-		switch lc[B].Kind {
-		case LoRA:
+			}
+		})
+		if lc[B].Kind == LoRA {
 			r := lc[B].Rank
 			t := scratch(tp, n, r)
 			// t (N, r) = x·Bu[:r]ᵀ;  y += t·Bd[:, :r]ᵀ
@@ -256,21 +274,62 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			} else {
 				tp.Release(t)
 			}
-		case Vector, Constant:
-			sx := rowSums(xd, n, in)
-			// y[n,o] += b[o]·Σᵢ x[n,i]
-			forRows(n, out, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					tensor.Axpy(sx[r], s.bv, yd[r*out:(r+1)*out])
-				}
-			})
-			if rec && v[iBd].RequiresGrad {
-				s.sx = sx
-			}
+		}
+		if rec && v[iBd].RequiresGrad {
+			s.sx = sx
 		}
 	}
 	tp.Record(y, func() { s.backward(tp, y.Grad.Data) })
 	return y
+}
+
+// addB adds support B to an (out, in) matrix w: lora_r: Bd[:, :r]·Bu[:r]
+// (a GEMM of out·in·r multiply-adds, far below the N·out·in of the layer);
+// vector/constant: b[o] to every element of row o.
+func (s *fusedState) addB(w []float32) {
+	v, in, out := s.l.vars, s.in, s.out
+	switch c := s.lc[B]; c.Kind {
+	case LoRA:
+		tensor.Sgemm(false, false, out, in, c.Rank, 1, v[iBd].Value.Data, s.R, v[iBu].Value.Data, in, 1, w, in)
+	case Vector, Constant:
+		forRows(out, in, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				row, b := w[o*in:(o+1)*in], s.bv[o]
+				for i := range row {
+					row[i] += b
+				}
+			}
+		})
+	}
+}
+
+// keepWeight keeps the (out, in) weight the forward GEMM read (nil: W0)
+// for the backward pass's dx = dy·W when x needs a gradient, and hands it
+// back to the pool otherwise.
+func (s *fusedState) keepWeight(tp *ag.Tape, w *tensor.Tensor, rec bool) {
+	if rec && s.x.RequiresGrad {
+		s.wp = w
+	} else {
+		tp.Release(w)
+	}
+}
+
+// keepBInputs computes, when A is none and B's down tensor Bd needs a
+// gradient, what dBd reads: t = x·Bu[:r]ᵀ (N, r) for lora, Σᵢ x[n,i] for
+// vector/constant.
+func (s *fusedState) keepBInputs(tp *ag.Tape, rec bool) {
+	v := s.l.vars
+	if !rec || !v[iBd].RequiresGrad {
+		return
+	}
+	xd, n, in := s.x.Value.Data, s.n, s.in
+	switch c := s.lc[B]; c.Kind {
+	case LoRA:
+		s.t = scratch(tp, n, c.Rank)
+		tensor.Sgemm(false, true, n, c.Rank, in, 1, xd, in, v[iBu].Value.Data, in, 0, s.t.Data, c.Rank)
+	case Vector, Constant:
+		s.sx = rowSums(xd, n, in)
+	}
 }
 
 // rowSums is Σᵢ x[n,i] for each row of an (n, width) matrix.
@@ -301,19 +360,52 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 		return
 	}
 	parallel.For(out, max(16, elemGrain/max(n, 1)), func(lo, hi int) {
-		for r := 0; r < n; r++ {
-			row := dy[r*out+lo : r*out+hi]
-			if g != nil {
-				tensor.Axpy(1, row, g[lo:hi])
-			}
-			if da != nil {
-				y0r, d := y0[r*out+lo:r*out+hi], da[lo:hi]
-				for j, v := range row {
-					d[j] += v * y0r[j]
+		w := hi - lo
+		var gs, das, dbs []float32
+		if g != nil {
+			gs = g[lo:hi]
+		}
+		if da != nil {
+			das = da[lo:hi]
+		}
+		if db != nil {
+			dbs = db[lo:hi]
+		}
+		row := func(m []float32, r int) []float32 { return m[r*out+lo : r*out+lo+w] }
+		r := 0
+		for ; r+4 <= n; r += 4 { // four rows per pass over the accumulators
+			d0, d1, d2, d3 := row(dy, r), row(dy, r+1), row(dy, r+2), row(dy, r+3)
+			if gs != nil {
+				for j := range gs {
+					gs[j] += (d0[j] + d1[j]) + (d2[j] + d3[j])
 				}
 			}
-			if db != nil {
-				tensor.Axpy(sx[r], row, db[lo:hi])
+			if das != nil {
+				p0, p1, p2, p3 := row(y0, r), row(y0, r+1), row(y0, r+2), row(y0, r+3)
+				for j := range das {
+					das[j] += (d0[j]*p0[j] + d1[j]*p1[j]) + (d2[j]*p2[j] + d3[j]*p3[j])
+				}
+			}
+			if dbs != nil {
+				s0, s1, s2, s3 := sx[r], sx[r+1], sx[r+2], sx[r+3]
+				for j := range dbs {
+					dbs[j] += (d0[j]*s0 + d1[j]*s1) + (d2[j]*s2 + d3[j]*s3)
+				}
+			}
+		}
+		for ; r < n; r++ {
+			d := row(dy, r)
+			if gs != nil {
+				tensor.Axpy(1, d, gs)
+			}
+			if das != nil {
+				yr := row(y0, r)
+				for j := range das {
+					das[j] += d[j] * yr[j]
+				}
+			}
+			if dbs != nil {
+				tensor.Axpy(sx[r], d, dbs)
 			}
 		}
 	})
@@ -376,32 +468,12 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 		if db != nil {
 			addRowGrad(tp.GradOf(v[iBd]).Data, R, lc[B].Kind, db)
 		}
-		var dt *tensor.Tensor
 		if lc[B].Kind == LoRA {
-			r := lc[B].Rank
-			bd, bu := v[iBd].Value.Data, v[iBu].Value.Data
-			if gb := tp.GradOf(v[iBd]); gb != nil {
-				// dBd[:, :r] (out, r) += dyᵀ · t
-				tensor.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Data, r, 1, gb.Data, R)
-			}
-			if v[iBu].RequiresGrad || s.x.RequiresGrad {
-				dt = scratch(tp, n, r)
-				// dt (N, r) = dy · Bd[:, :r]
-				tensor.Sgemm(false, false, n, r, out, 1, dy, out, bd, R, 0, dt.Data, r)
-			}
-			if gu := tp.GradOf(v[iBu]); gu != nil {
-				// dBu[:r] (r, in) += dtᵀ · x
-				tensor.Sgemm(true, false, r, in, n, 1, dt.Data, r, xd, in, 1, gu.Data, in)
-			}
-			if gx, fresh := tp.GradBuf(s.x); gx != nil {
-				// dx (N, in) = dt · Bu[:r], then the A/W0 term adds onto it
-				tensor.Sgemm(false, false, n, in, r, 1, dt.Data, r, bu, in, betaFor(fresh), gx.Data, in)
-			}
+			s.loraBGrads(tp, dy)
 		}
 		if gx, fresh := tp.GradBuf(s.x); gx != nil {
 			s.inputGrad(tp, dy, gx.Data, fresh)
 		}
-		tp.Release(dt)
 		tp.Release(s.t)
 		tp.Release(s.y0)
 	}
@@ -410,12 +482,31 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 	}
 }
 
-// inputGrad adds the W0 (and A, B vector/constant) terms of dx when A is
-// not lora: dx += dy·(diag(1+a)·W0) + (Σₒ dy[n,o]·b[o]) in every column.
+// loraBGrads are B = lora_r's gradients when A is not lora (no out×in
+// gradient): dBd[:, :r] += dyᵀ·t with t = x·Bu[:r]ᵀ, and
+// dBu[:r] += dtᵀ·x with dt = dy·Bd[:, :r] (N, r).
+func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32) {
+	v, n, in, out, R := s.l.vars, s.n, s.in, s.out, s.R
+	r := s.lc[B].Rank
+	if gb := tp.GradOf(v[iBd]); gb != nil {
+		tensor.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Data, r, 1, gb.Data, R)
+	}
+	if gu := tp.GradOf(v[iBu]); gu != nil {
+		dt := scratch(tp, n, r)
+		tensor.Sgemm(false, false, n, r, out, 1, dy, out, v[iBd].Value.Data, R, 0, dt.Data, r)
+		tensor.Sgemm(true, false, r, in, n, 1, dt.Data, r, s.x.Value.Data, in, 1, gu.Data, in)
+		tp.Release(dt)
+	}
+}
+
+// inputGrad is dx = dy·W when A is not lora, with one GEMM: W is the weight
+// the forward GEMM read (W0 + B, or W0) or, for A vector/constant,
+// diag(1+a)·W0 + B built here.
 func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 	n, in, out := s.n, s.in, s.out
 	w := s.w0
-	if s.sA != nil {
+	switch {
+	case s.sA != nil:
 		ws := scratch(tp, out, in)
 		w = ws.Data
 		forRows(out, in, func(lo, hi int) {
@@ -426,21 +517,14 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 				}
 			}
 		})
+		s.addB(w)
 		defer tp.Release(ws)
+	case s.wp != nil:
+		w = s.wp.Data
+		defer tp.Release(s.wp)
 	}
-	// dx (N, in) = dy · W0  (rows of W0 scaled by 1+a)
+	// dx (N, in) = dy · W
 	tensor.Sgemm(false, false, n, in, out, 1, dy, out, w, in, betaFor(fresh), gx, in)
-	if s.bv != nil {
-		forRows(n, out+in, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				u := tensor.Dot(dy[r*out:(r+1)*out], s.bv)
-				row := gx[r*in : (r+1)*in]
-				for i := range row {
-					row[i] += u
-				}
-			}
-		})
-	}
 }
 
 // weightPathGrads maps G = ∂L/∂(path s) (out, in) onto support s's stored

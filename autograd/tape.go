@@ -145,16 +145,31 @@ func (tp *Tape) Wrap(t *tensor.Tensor, inputs ...*Var) *Var {
 
 // Free hands the value buffers of op outputs that are no longer needed back
 // to the pool before Reset, so a long forward pass without gradients (NoGrad)
-// holds only the activations still in use. It ignores Vars a recorded
-// backward pass may still read (RequiresGrad), views, and Vars not made by
-// this tape. A freed Var must not be used again.
+// holds only the activations still in use. It frees nothing on a tape that
+// records gradients: a recorded backward pass may read a value that needs no
+// gradient itself (the input of a layer whose weights train while the layer
+// before it is frozen, e.g. an adapter on a frozen backbone). It ignores
+// views and Vars not made by this tape. A freed Var must not be used again.
 func (tp *Tape) Free(vs ...*Var) {
+	if !tp.NoGrad {
+		return
+	}
 	for _, v := range vs {
 		if v == nil || v.tape != tp || v.view || v.RequiresGrad || v.Value == nil {
 			continue
 		}
 		tp.release(v.Value.Data)
 		v.Value = nil
+	}
+}
+
+// Release hands a scratch buffer an operation got from Alloc or AllocRaw
+// back to the pool before Reset (e.g. a temporary of a backward pass, or
+// a forward temporary the backward pass will not need). The caller must
+// not use t afterwards. A tensor not from this tape's pool is ignored.
+func (tp *Tape) Release(t *tensor.Tensor) {
+	if t != nil {
+		tp.release(t.Data)
 	}
 }
 

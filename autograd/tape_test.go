@@ -3,6 +3,8 @@ package autograd
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/glora/glora/tensor"
 )
 
 // Backward hands each intermediate gradient back to the pool once it is
@@ -76,5 +78,27 @@ func TestFreeReleasesOnlyDeadValues(t *testing.T) {
 	tp2.Free(y)
 	if y.Value == nil {
 		t.Fatal("Free released a value that Backward needs")
+	}
+	// A frozen input of an op with a trainable weight needs no gradient,
+	// but the weight's gradient reads it: a recording tape keeps it.
+	tp3 := NewTape()
+	h := tp3.Scale(x, 1) // frozen
+	out := tp3.Linear(h, randVar(rng, true, 3, 250), nil)
+	tp3.Free(h)
+	if h.Value == nil {
+		t.Fatal("Free released the input of a Linear whose weight trains")
+	}
+	if err := tp3.Backward(tp3.SumAll(out)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReleaseReturnsScratch(t *testing.T) {
+	tp := NewTape()
+	s := tp.AllocRaw(64)
+	tp.Release(s)
+	tp.Release(tensor.New(8)) // not the tape's: ignored
+	if got := tp.AllocRaw(64); &got.Data[0] != &s.Data[0] {
+		t.Fatal("a released buffer was not reused")
 	}
 }

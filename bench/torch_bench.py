@@ -1,9 +1,15 @@
 #!/usr/bin/python3
 """PyTorch reference for `glora bench`: the same shapes, timed the same way.
 
-Run with Debian's python3 (torch 1.13): /usr/bin/python3 bench/torch_bench.py [sgemm|vit-train|vit-forward]
+Run with Debian's python3 (torch 1.13): /usr/bin/python3 bench/torch_bench.py [sgemm|vit-train|vit-forward|glora-train]
 Prints one JSON object per line with the fields of `glora bench --json`.
 The ViT mirrors timm's VisionTransformer (pre-norm blocks, fused qkv, exact GELU).
+glora-train wraps every block Linear in the GLoRA layer as the reference code
+(ViT-Slim's SuperScalableLinear) writes it: every path read from the stored
+tensors by slicing, W' = W0 + W0*A + B and b' = b0 + b0*D + E + W0@C built in
+full each forward, then F.linear; the backbone frozen, the head and the support
+tensors trained, one random structure per step (the same ones glora draws:
+bench_structure mirrors cmd/glora's benchStructure).
 """
 import argparse, json, resource, time
 
@@ -12,16 +18,61 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class GLoRALinear(nn.Linear):
+    """A Linear with GLoRA's support tensors (stored rank R), the reference code's forward."""
+
+    def __init__(self, in_features, out_features, rank):
+        super().__init__(in_features, out_features)
+        self.Ad = nn.Parameter(torch.zeros(out_features, rank))
+        self.Au = nn.Parameter(nn.init.xavier_uniform_(torch.empty(rank, in_features)))
+        self.Bd = nn.Parameter(torch.zeros(out_features, rank))
+        self.Bu = nn.Parameter(nn.init.xavier_uniform_(torch.empty(rank, in_features)))
+        self.Cd = nn.Parameter(torch.zeros(in_features, rank))
+        self.Cu = nn.Parameter(nn.init.xavier_uniform_(torch.empty(rank, 1)))
+        self.D = nn.Parameter(torch.zeros(out_features))
+        self.E = nn.Parameter(torch.zeros(out_features))
+        self.eval_config = dict(A="none", B="none", C="none", D="none", E="none")
+
+    @staticmethod
+    def prepare_path(config, Xd, Xu=None):
+        if Xu is not None:
+            if config.startswith("lora_"):
+                r = int(config.split("_")[1])
+                return torch.matmul(Xd[:, :r], Xu[:r, :])
+            if config == "vector":
+                return Xd[:, 0].unsqueeze(1)
+            if config == "constant":
+                return Xd[0, 0]
+            return torch.zeros(Xd.shape[0], Xu.shape[1])
+        if config == "vector":
+            return Xd
+        if config == "constant":
+            return Xd[0]
+        return torch.zeros(1)
+
+    def forward(self, x):
+        c = self.eval_config
+        A = self.prepare_path(c["A"], self.Ad, self.Au)
+        B = self.prepare_path(c["B"], self.Bd, self.Bu)
+        C = self.prepare_path(c["C"], self.Cd, self.Cu)
+        D = self.prepare_path(c["D"], self.D)
+        E = self.prepare_path(c["E"], self.E)
+        w = self.weight + self.weight * A + B
+        b = self.bias + self.bias * D + E
+        return F.linear(x, w, b + torch.matmul(self.weight, C).squeeze())
+
+
 class Block(nn.Module):
-    def __init__(self, dim, heads, mlp):
+    def __init__(self, dim, heads, mlp, glora_rank=0):
         super().__init__()
         self.heads = heads
+        lin = (lambda i, o: GLoRALinear(i, o, glora_rank)) if glora_rank else nn.Linear
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
+        self.qkv = lin(dim, 3 * dim)
+        self.proj = lin(dim, dim)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.fc1 = nn.Linear(dim, mlp)
-        self.fc2 = nn.Linear(mlp, dim)
+        self.fc1 = lin(dim, mlp)
+        self.fc2 = lin(mlp, dim)
 
     def forward(self, x):
         B, T, C = x.shape
@@ -36,13 +87,13 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    def __init__(self, img=224, patch=16, chans=3, dim=192, depth=12, heads=3, mlp_ratio=4, classes=1000):
+    def __init__(self, img=224, patch=16, chans=3, dim=192, depth=12, heads=3, mlp_ratio=4, classes=1000, glora_rank=0):
         super().__init__()
         self.patch_embed = nn.Conv2d(chans, dim, patch, patch)
         n = (img // patch) ** 2
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
-        self.blocks = nn.ModuleList([Block(dim, heads, int(dim * mlp_ratio)) for _ in range(depth)])
+        self.blocks = nn.ModuleList([Block(dim, heads, int(dim * mlp_ratio), glora_rank) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, classes)
 
@@ -52,6 +103,28 @@ class ViT(nn.Module):
         for b in self.blocks:
             x = b(x)
         return self.head(self.norm(x)[:, 0])
+
+
+M64 = (1 << 64) - 1
+
+
+def bench_structure(layers, rank, seed, step):
+    """cmd/glora's benchStructure: per layer and support A..E, choice splitmix64() mod n of the
+    allowed choices, in glora.Space.Allowed's order (every layer here has a bias)."""
+    allowed = {"A": ["lora_%d" % rank, "vector", "constant", "none"], "C": ["lora_%d" % rank, "vector", "none"],
+               "D": ["vector", "constant", "none"]}
+    allowed["B"], allowed["E"] = allowed["A"], allowed["D"]
+    state = (seed + step * 0x100000001B3) & M64
+
+    def nxt():
+        nonlocal state
+        state = (state + 0x9E3779B97F4A7C15) & M64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+    for layer in layers:
+        layer.eval_config = {s: allowed[s][nxt() % len(allowed[s])] for s in "ABCDE"}
 
 
 def peak_rss():
@@ -69,7 +142,8 @@ def vit_flops(img, patch, chans, dim, depth, mlp, classes, batch):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("bench", choices=["sgemm", "vit-train", "vit-forward"])
+    ap.add_argument("bench", choices=["sgemm", "vit-train", "vit-forward", "glora-train"])
+    ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
@@ -88,13 +162,27 @@ def main():
             t0 = time.perf_counter(); x @ y; best = min(best, time.perf_counter() - t0)
         out.update(seconds=best, gflops=2 * a.n ** 3 / best / 1e9)
     else:
-        train = a.bench == "vit-train"
-        m = ViT()
+        train = a.bench in ("vit-train", "glora-train")
+        glora = a.bench == "glora-train"
+        m = ViT(glora_rank=a.rank if glora else 0)
         img = torch.randn(a.batch, 3, 224, 224)
         labels = torch.randint(0, 1000, (a.batch,))
-        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.05)
+        params = list(m.parameters())
+        layers = [l for l in m.modules() if isinstance(l, GLoRALinear)]
+        if glora:  # backbone frozen; the head and the support tensors train
+            support = [p for l in layers for p in (l.Ad, l.Au, l.Bd, l.Bu, l.Cd, l.Cu, l.D, l.E)]
+            for p in m.parameters():
+                p.requires_grad_(False)
+            params = support + list(m.head.parameters())
+            for p in params:
+                p.requires_grad_(True)
+        opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.05)
+        n_step = [0]
 
         def step():
+            if glora:
+                bench_structure(layers, a.rank, 1, n_step[0])
+                n_step[0] += 1
             if train:
                 loss = F.cross_entropy(m(img), labels)
                 loss.backward()

@@ -12,7 +12,7 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|backbone-train|backbone-forward|all]", stderr)
+	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|all]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per line instead of a table")
 	batch := fs.Int("batch", 32, "images per step (vit benchmarks; the backbone ones default to 128)")
 	steps := fs.Int("steps", 3, "timed steps (vit benchmarks)")
@@ -20,6 +20,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	size := fs.Int("n", 1024, "matrix size n for sgemm (n×n×n)")
 	iters := fs.Int("iters", 5, "sgemm repetitions (best is reported)")
 	preset := fs.String("model", "vit-tiny", "ViT preset for the vit benchmarks")
+	rank := fs.Int("rank", 8, "GLoRA rank for glora-train")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
@@ -31,6 +32,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		checkInt("batch", *batch, 1, maxBatch),
 		checkInt("steps", *steps, 1, maxSteps),
 		checkInt("warmup", *warmup, 0, maxSteps),
+		checkInt("rank", *rank, 1, 1024),
 		checkInt("n", *size, 1, 16384),
 		checkInt("iters", *iters, 1, 1_000_000),
 	); err != nil {
@@ -75,6 +77,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return vitBench("vit-train", true)
 	case "vit-forward":
 		return vitBench("vit-forward", false)
+	case "glora-train":
+		r, err := benchGLoRATrain(gloraBenchOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1})
+		if err != nil {
+			return fmt.Errorf("glora-train: %w", err)
+		}
+		emit(r)
 	case "backbone-train":
 		return vitBench("backbone-train", true)
 	case "backbone-forward":
@@ -87,7 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, backbone-train, backbone-forward or all)", which)
+		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward or all)", which)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func init() {
 		"version":  {"print glora's version", runVersion},
 		"help":     {"list the commands, or show one command's flags", runHelp},
 		"average":  {"average checkpoints of one architecture (a uniform model soup)", runAverage},
-		"bench":    {"measure the engine: sgemm, vit-train, vit-forward, backbone-train, backbone-forward", runBench},
+		"bench":    {"measure the engine: sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward", runBench},
 		"convert":  {"rewrite a checkpoint in another dialect (timm, transformers) or dtype", runConvert},
 		"demo":     {"train a tiny ViT on generated images and print its loss falling", runDemo},
 		"eval":     {"top-1 accuracy of a model on a dataset split", runEval},

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/bench"
+	"github.com/glora/glora/glora"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/nn"
+	"github.com/glora/glora/optim"
+	"github.com/glora/glora/tensor"
+)
+
+// gloraBenchOptions configures `glora bench glora-train`.
+type gloraBenchOptions struct {
+	Config        vit.Config
+	Batch         int
+	Steps, Warmup int
+	Rank          int
+	Seed          uint64
+}
+
+// benchGLoRATrain times GLoRA supernet training steps (GLORA.md §2) on a
+// ViT: every Linear of the blocks wrapped (all-linear: 48 layers for
+// ViT-Tiny), stored rank Rank, a new random structure every step, the
+// backbone frozen, the head and the support tensors trained by AdamW
+// (forward, cross-entropy, backward, update), on random images and labels.
+// The structures come from benchStructure, which bench/torch_bench.py
+// reproduces, so both sides run the same ones. GFLOP/s counts full
+// fine-tuning's FLOPs (3× the forward pass, as vit-train), so it reads as
+// an effective rate comparable with vit-train's.
+func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	m, err := vit.New(o.Config, rng)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	if m.Head == nil {
+		return bench.Result{}, fmt.Errorf("glora-train needs a model with a classification head")
+	}
+	m.Store.Freeze("**")
+	m.Store.Unfreeze("head")
+	sn, err := glora.Attach(m, glora.Options{Space: glora.Space{Ranks: []int{o.Rank}}, Seed: o.Seed})
+	if err != nil {
+		return bench.Result{}, err
+	}
+	c := o.Config
+	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
+	for i := range img.Value.Data {
+		img.Value.Data[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int, o.Batch)
+	for i := range labels {
+		labels[i] = rng.IntN(c.NumClasses)
+	}
+	params := append(sn.Trainable(), m.Head.W, m.Head.B)
+	opt := optim.NewAdamW(optim.DecayGroups(params, 0.05, nil), 1e-4, 0.9, 0.999, 1e-8)
+	tp := ag.NewTape()
+	step := func(i int) error {
+		tp.Reset()
+		if err := sn.SetStructure(benchStructure(sn.Targets(), sn.Space(), o.Seed, i)); err != nil {
+			return err
+		}
+		logits := m.Forward(tp, img, nil)
+		loss := nn.CrossEntropy(tp, logits, labels, 0)
+		if err := tp.Backward(loss); err != nil {
+			return err
+		}
+		if err := opt.Update(); err != nil {
+			return err
+		}
+		optim.ZeroGrad(params)
+		return nil
+	}
+	for i := 0; i < o.Warmup; i++ {
+		if err := step(i); err != nil {
+			return bench.Result{}, err
+		}
+	}
+	t0 := time.Now()
+	for i := 0; i < o.Steps; i++ {
+		if err := step(o.Warmup + i); err != nil {
+			return bench.Result{}, err
+		}
+	}
+	s := time.Since(t0).Seconds()
+	flops := 3 * bench.ViTFlops(c, o.Batch) * float64(o.Steps)
+	return bench.Result{Bench: "glora-train", Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
+		GFLOPS: flops / s / 1e9, PeakRSSBytes: bench.PeakRSS()}, nil
+}
+
+// benchStructure is step's structure for the benchmark: for every target
+// in order and every support A..E, choice number splitmix64() mod n of the
+// space's allowed choices (Space.Allowed's order), from a splitmix64 state
+// seeded with seed + step·0x100000001B3. bench/torch_bench.py draws the same
+// structures with the same arithmetic. (Training draws with Supernet.Sample.)
+func benchStructure(targets []glora.Target, sp glora.Space, seed uint64, step int) glora.Structure {
+	state := seed + uint64(step)*0x100000001B3
+	next := func() uint64 {
+		state += 0x9E3779B97F4A7C15
+		z := state
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		return z ^ (z >> 31)
+	}
+	st := make(glora.Structure, len(targets))
+	for _, t := range targets {
+		var lc glora.LayerChoice
+		for s := glora.A; s <= glora.E; s++ {
+			allowed := sp.Allowed(s, t.HasBias)
+			lc[s] = allowed[next()%uint64(len(allowed))]
+		}
+		st[t.Path] = lc
+	}
+	return st
+}

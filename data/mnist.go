@@ -2,10 +2,10 @@ package data
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,5 +175,13 @@ func goEnv(key string) string {
 
 // knownNames lists the spec forms, for error messages.
 func knownNames() string {
-	return fmt.Sprintf("%q, %q, \"folder:PATH\", \"idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]\"", "fashion-mnist", "mnist")
+	q := func(prefix string, names []string) string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = strconv.Quote(prefix + n)
+		}
+		return strings.Join(out, ", ")
+	}
+	return `"fashion-mnist", "mnist", ` + q("mnist:", Shifts) + `, "digits", "emoji", ` + q("synth:", SynthTasks) +
+		` (each [:seed=N,train=N,test=N]), "folder:PATH", "idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]"`
 }

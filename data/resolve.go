@@ -10,14 +10,15 @@ import (
 
 // ResolveOptions configures Resolve for specs that need choices.
 type ResolveOptions struct {
-	// H, W, Channels, Interp: for folder: specs, see FolderOptions. Pass
-	// the model's input size and channels, so that each image is converted
-	// and resized as it is read and only that many pixels are kept.
+	// H, W, Channels, Interp: for folder: and emoji specs, see
+	// FolderOptions. Pass the model's input size and channels, so that each
+	// image is converted and resized as it is read and only that many
+	// pixels are kept. (Other specs keep their own size; Batch resizes.)
 	H, W     int
 	Channels int
 	Interp   Interp
-	// Log, if not nil, receives the folder loader's report of what it
-	// converted and its warnings (see FolderOptions.Log).
+	// Log, if not nil, receives the folder and emoji loaders' report of
+	// what they converted and their warnings (see FolderOptions.Log).
 	Log io.Writer
 	// Seed draws the stratified 20% test hold-out when a spec names only
 	// training data (folder: without train/ and test/, idx: with 2 files).
@@ -41,12 +42,45 @@ func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err err
 		return FashionMNIST()
 	case !hasArg && spec == "mnist":
 		return MNIST()
+	case kind == "mnist" && arg != "":
+		return mnistShifted(arg)
+	case !hasArg && spec == "digits":
+		return Digits()
+	case !hasArg && spec == "emoji":
+		return Emoji(opt)
+	case kind == "synth" && arg != "":
+		s, err := ParseSynthSpec(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return Synth(s)
 	case kind == "folder" && arg != "":
 		return resolveFolder(arg, opt)
 	case kind == "idx" && arg != "":
 		return resolveIDX(arg, opt)
 	}
 	return nil, nil, dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+}
+
+// TrainingSpec names the training split of spec in one spelling: the
+// domain-shift variants mnist:SHIFT train on mnist, and a synth spec is
+// written with its seed and training size (its test size left out). Other
+// specs, and malformed ones, are returned as they are. Two specs with the
+// same TrainingSpec have the same training split, so the same validation
+// draws.
+func TrainingSpec(spec string) string {
+	kind, arg, hasArg := strings.Cut(spec, ":")
+	switch {
+	case kind == "mnist" && hasArg && isShift(arg):
+		return "mnist"
+	case kind == "synth" && hasArg:
+		s, err := ParseSynthSpec(arg)
+		if err != nil {
+			return spec
+		}
+		return fmt.Sprintf("synth:%s:seed=%d,train=%d", s.Task, s.Seed, s.Train)
+	}
+	return spec
 }
 
 func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {

@@ -1,0 +1,198 @@
+package data
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/glora/glora/internal/parallel"
+)
+
+const (
+	// EmojiEnv overrides the folder of the emoji-datasource-google package.
+	EmojiEnv = "GLORA_EMOJI_DIR"
+	// EmojiPackage is the npm package the emoji data set comes from.
+	EmojiPackage = "emoji-datasource-google"
+	// EmojiTrain is the size of the emoji training split; the rest (906
+	// images with emoji-datasource-google 16.0.0) is the test split.
+	EmojiTrain = 1000
+
+	emojiSeed    = 0x656d6f6a69000001 // fixed: the split never changes
+	emojiImages  = "img/google/64"
+	maxEmojiJSON = 64 << 20
+)
+
+// EmojiClasses are the emoji categories of Unicode's emoji-test.txt, in its
+// order, without "Component" (the five skin-tone swatches).
+var EmojiClasses = []string{"Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink",
+	"Travel & Places", "Activities", "Objects", "Symbols", "Flags"}
+
+// EmojiInstall is the command that installs the emoji data where EmojiDir
+// looks by default.
+const EmojiInstall = "npm install --prefix ~/.cache/glora/emoji " + EmojiPackage
+
+// EmojiDirs lists the folders Emoji looks in, in order: $GLORA_EMOJI_DIR,
+// then the user cache's glora/emoji (~/.cache/glora/emoji). Each may be the
+// package itself (holding emoji.json and img/google/64/), an npm prefix
+// (node_modules/emoji-datasource-google/ in it) or an unpacked `npm pack`
+// tarball (package/ in it).
+func EmojiDirs() []string {
+	var dirs []string
+	if d := os.Getenv(EmojiEnv); d != "" {
+		dirs = append(dirs, d)
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(c, "glora", "emoji"))
+	}
+	return dirs
+}
+
+// findEmojiPackage returns the package folder under one of dirs.
+func findEmojiPackage(dirs []string) (string, bool) {
+	for _, d := range dirs {
+		for _, p := range []string{d, filepath.Join(d, "node_modules", EmojiPackage), filepath.Join(d, "package")} {
+			if st, err := os.Stat(filepath.Join(p, "emoji.json")); err == nil && st.Mode().IsRegular() && isDir(filepath.Join(p, emojiImages)) {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// emojiEntry is what Emoji reads of an emoji.json entry.
+type emojiEntry struct {
+	Image     string `json:"image"`
+	Category  string `json:"category"`
+	HasGoogle *bool  `json:"has_img_google"`
+}
+
+// Emoji loads the emoji of npm's emoji-datasource-google (Google's Noto
+// emoji as 64×64 RGBA PNGs, img/google/64/, listed in emoji.json), each
+// labelled by its category (EmojiClasses). Skin-tone variants are left out
+// (near-copies of their base emoji, all People & Body), as is the Component
+// category. Each image is composited on white and converted to
+// opt.Channels and resized to opt.H×opt.W as it is read (as folder:
+// images; default 3×64×64). The split is fixed: a seeded, stratified
+// EmojiTrain = 1,000 images train, the rest test (906 with version 16.0.0,
+// which has 1,906 such emoji).
+//
+// The package is found in $GLORA_EMOJI_DIR or ~/.cache/glora/emoji (see
+// EmojiDirs); install it with EmojiInstall.
+func Emoji(opt ResolveOptions) (train, test *Dataset, err error) {
+	dirs := EmojiDirs()
+	dir, ok := findEmojiPackage(dirs)
+	if !ok {
+		return nil, nil, dataErr("emoji: the npm package %s (emoji.json and %s/) is not in %s; install it with `%s` "+
+			"(or `npm pack %s` and untar it there), or set %s to its folder",
+			EmojiPackage, emojiImages, strings.Join(dirs, " or "), EmojiInstall, EmojiPackage, EmojiEnv)
+	}
+	all, err := LoadEmoji(dir, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if all.Len() <= EmojiTrain {
+		return nil, nil, dataErr("emoji %s: %d images, need more than the %d of the training split", dir, all.Len(), EmojiTrain)
+	}
+	return fixedSplit(all, EmojiTrain, emojiSeed)
+}
+
+// LoadEmoji reads the emoji-datasource-google package folder dir (see
+// Emoji) as one data set, in emoji.json's order.
+func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
+	jsonPath := filepath.Join(dir, "emoji.json")
+	st, err := os.Stat(jsonPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+	}
+	if st.Size() > maxEmojiJSON {
+		return nil, dataErr("emoji %s: %d bytes, more than %d", jsonPath, st.Size(), maxEmojiJSON)
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+	}
+	var entries []emojiEntry
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, dataErr("emoji %s: %v", jsonPath, err)
+	}
+	index := map[string]int{}
+	for i, c := range EmojiClasses {
+		index[c] = i
+	}
+	var items []folderItem
+	other := map[string]int{}
+	noImage := 0
+	for _, e := range entries {
+		label, ok := index[e.Category]
+		switch {
+		case !ok:
+			other[e.Category]++
+			continue
+		case e.HasGoogle != nil && !*e.HasGoogle:
+			noImage++
+			continue
+		case e.Image == "" || e.Image != filepath.Base(e.Image) || !IsImageFile(e.Image):
+			return nil, dataErr("emoji %s: entry with image %q", jsonPath, e.Image)
+		}
+		p := filepath.Join(dir, emojiImages, e.Image)
+		if _, err := os.Stat(p); err != nil {
+			noImage++
+			continue
+		}
+		items = append(items, folderItem{p, label})
+	}
+	if len(items) == 0 {
+		return nil, dataErr("emoji %s: no images of the categories %s", jsonPath, strings.Join(EmojiClasses, ", "))
+	}
+	h, w, c := opt.H, opt.W, opt.Channels
+	if h <= 0 || w <= 0 {
+		h, w = 64, 64
+	}
+	if c == 0 {
+		c = 3
+	}
+	if c != 1 && c != 3 {
+		return nil, dataErr("emoji: %d channels requested, want 1 or 3", c)
+	}
+	if h > 1<<14 || w > 1<<14 {
+		return nil, dataErr("emoji: bad target size %dx%d", h, w)
+	}
+	d := &Dataset{Name: "emoji", Classes: EmojiClasses, C: c, H: h, W: w,
+		Pixels: make([]uint8, len(items)*c*h*w), Labels: make([]int, len(items))}
+	infos := make([]ImageInfo, len(items))
+	errs := make([]error, len(items))
+	parallel.For(len(items), 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			infos[i], errs[i] = readImageInto(d.Image(i), items[i].path, c, h, w, opt.Interp)
+			d.Labels[i] = items[i].label
+		}
+	})
+	if err := firstErr(errs); err != nil {
+		return nil, err
+	}
+	if opt.Log != nil {
+		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp}
+		for _, in := range infos {
+			cv.Add(in)
+		}
+		msg := fmt.Sprintf("emoji %s: %d images", dir, len(items))
+		if s := cv.String(); s != "" {
+			msg += ": " + s
+		}
+		cats := slices.Sorted(maps.Keys(other))
+		for _, cat := range cats {
+			if cat != "Component" {
+				msg += fmt.Sprintf("; %d of category %q left out", other[cat], cat)
+			}
+		}
+		if noImage > 0 {
+			msg += fmt.Sprintf("; %d entries without a Google image left out", noImage)
+		}
+		fmt.Fprintln(opt.Log, msg)
+	}
+	return d, nil
+}

@@ -38,6 +38,11 @@ func Digits() (train, test *Dataset, err error) {
 	if p := os.Getenv(DigitsEnv); p != "" {
 		paths = append([]string{p}, paths...)
 	}
+	return digitsFrom(paths)
+}
+
+// digitsFrom loads the first of paths that exists.
+func digitsFrom(paths []string) (train, test *Dataset, err error) {
 	for _, p := range paths {
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 			all, err := LoadDigitsCSV(p)

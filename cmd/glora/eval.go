@@ -12,7 +12,7 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--json]", stderr)
 	model := fs.String("model", shipped, modelHelp)
-	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]")
+	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, synth:count|position|orientation, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see README)")
 	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
 	scheme := fs.String("scheme", "", schemeHelp)
 	var seed uint64

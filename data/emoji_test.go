@@ -20,11 +20,16 @@ func fakeEmojiPackage(t *testing.T, dir string) {
 	if err := os.MkdirAll(img, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	type entry struct {
+	type variant struct {
 		Image     string `json:"image"`
-		Category  string `json:"category"`
 		HasGoogle bool   `json:"has_img_google"`
-		Unified   string `json:"unified"`
+	}
+	type entry struct {
+		Image     string             `json:"image"`
+		Category  string             `json:"category"`
+		HasGoogle bool               `json:"has_img_google"`
+		Unified   string             `json:"unified"`
+		Skin      map[string]variant `json:"skin_variations,omitempty"`
 	}
 	var entries []entry
 	clear := image.NewNRGBA(image.Rect(0, 0, 64, 64))
@@ -33,7 +38,7 @@ func fakeEmojiPackage(t *testing.T, dir string) {
 		copy(red.Pix[i:], []uint8{255, 0, 0, 255})
 	}
 	add := func(name, cat string, has bool, im image.Image) {
-		entries = append(entries, entry{name, cat, has, strings.TrimSuffix(name, ".png")})
+		entries = append(entries, entry{Image: name, Category: cat, HasGoogle: has, Unified: strings.TrimSuffix(name, ".png")})
 		if im != nil {
 			saveImage(t, filepath.Join(img, name), im)
 		}
@@ -41,6 +46,15 @@ func fakeEmojiPackage(t *testing.T, dir string) {
 	for c, cat := range EmojiClasses {
 		add(string(rune('a'+c))+"1.png", cat, true, clear)
 		add(string(rune('a'+c))+"2.png", cat, true, red)
+	}
+	// Two skin-tone variants of each People & Body emoji, the second of
+	// them without a Google image.
+	for i := range entries {
+		if e := &entries[i]; e.Category == "People & Body" {
+			v := strings.TrimSuffix(e.Image, ".png") + "-1f3fb.png"
+			e.Skin = map[string]variant{"1F3FB": {v, true}, "1F3FC": {"none.png", false}}
+			saveImage(t, filepath.Join(img, v), red)
+		}
 	}
 	add("skin.png", "Component", true, red)
 	add("new.png", "Emoji of the Future", true, red)
@@ -77,6 +91,9 @@ func TestLoadEmoji(t *testing.T) {
 			t.Errorf("log %q does not say %q", msg, want)
 		}
 	}
+	if !strings.Contains(msg, "4 skin-tone variants left out") {
+		t.Errorf("log %q does not count the skin-tone variants", msg)
+	}
 	if strings.Contains(msg, "Component") {
 		t.Errorf("log %q mentions the Component category", msg)
 	}
@@ -87,6 +104,14 @@ func TestLoadEmoji(t *testing.T) {
 	}
 	if rgb.C != 3 || rgb.H != 64 || rgb.W != 64 {
 		t.Fatalf("default %v", rgb)
+	}
+	// With the variants: each after its base emoji, numbered with it.
+	all, base, err := loadEmoji(dir, ResolveOptions{H: 8, W: 8, Channels: 1}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Len() != 20 || all.Name != "emoji:all" || all.Labels[3] != 1 || all.Labels[6] != 2 || base[2] != 2 || base[3] != 2 || base[4] != 3 || base[19] != 17 {
+		t.Fatalf("with variants: %v, labels %v, bases %v", all, all.Labels, base)
 	}
 	if im := rgb.Image(1); im[0] != 255 || im[64*64] != 0 || im[2*64*64] != 0 {
 		t.Fatalf("red emoji reads as %d %d %d", im[0], im[64*64], im[2*64*64])
@@ -154,5 +179,26 @@ func TestEmojiPackage(t *testing.T) {
 		if a, b := labels(tr), labels(te); a != "ebb04f5559686e7a" || b != "54609eda60be0092" {
 			t.Fatalf("16.0.0: label hashes %s %s", a, b)
 		}
+	}
+	// emoji:all: the variants join their base emoji's side, so its test
+	// split holds emoji's and no image of its training split.
+	atr, ate, err := ResolveWith("emoji:all", ResolveOptions{H: 28, W: 28, Channels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atr.Len()+ate.Len() <= 3000 || ate.Len() < 1000 || atr.Len() < 1000 {
+		t.Fatalf("emoji:all: %v, %v", atr, ate)
+	}
+	inTest := map[string]bool{}
+	for i := range ate.Len() {
+		inTest[string(ate.Image(i))] = true
+	}
+	for i := range te.Len() {
+		if !inTest[string(te.Image(i))] {
+			t.Fatalf("emoji test image %d is not in emoji:all's test split", i)
+		}
+	}
+	if pkg.Version == EmojiVersion && (atr.Len() != 1935 || ate.Len() != 1846) {
+		t.Fatalf("16.0.0: emoji:all %d train, %d test; want 1935, 1846", atr.Len(), ate.Len())
 	}
 }

@@ -182,6 +182,6 @@ func knownNames() string {
 		}
 		return strings.Join(out, ", ")
 	}
-	return `"fashion-mnist", "mnist", ` + q("mnist:", Shifts) + `, "digits", "emoji", ` + q("synth:", SynthTasks) +
+	return `"fashion-mnist", "mnist", ` + q("mnist:", Shifts) + `, "digits", "emoji", "emoji:all", ` + q("synth:", SynthTasks) +
 		` (each [:seed=N,train=N,test=N]), "folder:PATH", "idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS]"`
 }

@@ -47,7 +47,9 @@ func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err err
 	case !hasArg && spec == "digits":
 		return Digits()
 	case !hasArg && spec == "emoji":
-		return Emoji(opt)
+		return Emoji(opt, false)
+	case spec == "emoji:all":
+		return Emoji(opt, true)
 	case kind == "synth" && arg != "":
 		s, err := ParseSynthSpec(arg)
 		if err != nil {

@@ -48,8 +48,9 @@
 //	synth:TASK[:OPTS]      Generated structured tasks, 28×28 grey: count (how
 //	                       many shapes, 1–6), position (the x bin of the
 //	                       filled sprite, 8 bins), orientation (the angle bin
-//	                       of the bar, 8 bins over 180°), with distractors and
-//	                       noise; 2,000 train + 1,000 test, balanced. OPTS:
+//	                       of the bar, 8 bins over 180°), distance (between
+//	                       the two filled discs, 6 bins of 3 px), with
+//	                       distractors and noise; 2,000 train + 1,000 test, balanced. OPTS:
 //	                       seed=N (default 1), train=N, test=N. The same
 //	                       seed gives the same bytes on every machine.
 //	folder:PATH            Images in class sub-folders, as torchvision's

@@ -19,7 +19,7 @@ import (
 // every machine.
 
 // SynthTasks lists the synth:TASK names.
-var SynthTasks = []string{"count", "position", "orientation"}
+var SynthTasks = []string{"count", "position", "orientation", "distance"}
 
 const (
 	// SynthSize is the side of the synthetic images (1 channel).
@@ -91,7 +91,7 @@ func ParseSynthSpec(arg string) (SynthSpec, error) {
 // synthClasses is the number of classes of a task, 0 if unknown.
 func synthClasses(task string) int {
 	switch task {
-	case "count":
+	case "count", "distance":
 		return 6
 	case "position", "orientation":
 		return 8
@@ -100,7 +100,8 @@ func synthClasses(task string) int {
 }
 
 // SynthClassNames are the class names of a task: "count 1"…"count 6",
-// "x bin 0 (x 4.0–6.5 px)"…, "angle bin 0 (0–22.5°)"….
+// "x bin 0 (x 4–6.5 px)"…, "angle bin 0 (0–22.5°)"…, "distance bin 0
+// (4–7 px)"….
 func SynthClassNames(task string) []string {
 	k := synthClasses(task)
 	names := make([]string, k)
@@ -114,6 +115,9 @@ func SynthClassNames(task string) []string {
 			names[c] = fmt.Sprintf("x bin %d (x %s–%s px)", c, eighths(lo+int64(c)*step), eighths(lo+int64(c+1)*step))
 		case "orientation":
 			names[c] = fmt.Sprintf("angle bin %d (%s–%s°)", c, tenthsStr(c*1800/k), tenthsStr((c+1)*1800/k))
+		case "distance":
+			lo, step := distRange(k)
+			names[c] = fmt.Sprintf("distance bin %d (%s–%s px)", c, eighths(lo+int64(c)*step), eighths(lo+int64(c+1)*step))
 		}
 	}
 	return names
@@ -282,6 +286,10 @@ func randomLine(cv *canvas, rng *rand.Rand) (shape, int64) {
 		hl: 2 * W, hw: between(rng, 2, 4)}, between(rng, 60, 120)
 }
 
+// distRange is the smallest distance and the bin width (1/8 px) of the
+// distance task's k bins: 4 px up, 3 px a bin.
+func distRange(k int) (lo, step int64) { return 4 * sub, 3 * sub }
+
 // posRange is the range of a position sprite's centre x, 1/8 px.
 func posRange() (lo, hi int64) { return 4 * sub, (SynthSize - 4) * sub }
 
@@ -363,5 +371,32 @@ func drawSynth(cv *canvas, rng *rand.Rand, task string, label, k int) {
 		for i := 0; i < over; i++ {
 			cv.paint(&blobs[i], between(rng, 100, 220))
 		}
+	case "distance":
+		// Two filled discs whose centres are a distance in bin label apart
+		// (a relation between objects, as CLEVR's), in any direction; two
+		// hollow rings and a faint line as distractors.
+		for d := 0; d < 2; d++ {
+			r := between(rng, 14, 24)
+			ring := shape{kind: shapeRing, r: r, r2: r - between(rng, 5, 8),
+				cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
+			cv.paint(&ring, between(rng, 80, 160))
+		}
+		ln, lv := randomLine(cv, rng)
+		cv.paint(&ln, lv)
+		lo, step := distRange(k)
+		a := shape{kind: shapeDisc, r: between(rng, 10, 16)}
+		b := shape{kind: shapeDisc, r: between(rng, 10, 16)}
+		for {
+			dist := lo + int64(label)*step + rng.Int64N(step)
+			c, sn := cosSinQ16(rng.IntN(3600))
+			m := a.r + sub
+			a.cx, a.cy = between(rng, m, W-1-m), between(rng, m, W-1-m)
+			b.cx, b.cy = a.cx+(dist*c)>>16, a.cy-(dist*sn)>>16
+			if m := b.r + sub; b.cx >= m && b.cx <= W-1-m && b.cy >= m && b.cy <= W-1-m {
+				break
+			}
+		}
+		cv.paint(&a, between(rng, 170, 255))
+		cv.paint(&b, between(rng, 170, 255))
 	}
 }

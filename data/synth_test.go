@@ -53,6 +53,7 @@ var goldenSynth = map[string][2]string{
 	"count":       {"877094e436f561a9", "d9d5db7c348f4d91"},
 	"position":    {"c54cea0849fd68f2", "db78968f6550d58f"},
 	"orientation": {"bb79d2f8d48e33d1", "59dd3959d17c5096"},
+	"distance":    {"97272d00d5da35ce", "d954abae7c26796d"},
 }
 
 func TestSynthTasks(t *testing.T) {
@@ -84,7 +85,7 @@ func TestSynthTasks(t *testing.T) {
 				hi++
 			}
 		}
-		if n := len(te.Pixels); lo < n/20 || hi < n/100 || lo > n*9/10 {
+		if n := len(te.Pixels); lo < n/20 || hi < n/200 || lo > n*9/10 {
 			t.Errorf("%s: %d dark and %d bright pixels of %d", task, lo, hi, n)
 		}
 		// No two images are the same, within or across the splits.
@@ -138,6 +139,9 @@ func TestSynthSeedsAndSizes(t *testing.T) {
 	}
 	if n := SynthClassNames("count"); n[0] != "count 1" || n[5] != "count 6" {
 		t.Fatalf("count classes %q", n)
+	}
+	if n := SynthClassNames("distance"); len(n) != 6 || n[0] != "distance bin 0 (4–7 px)" || n[5] != "distance bin 5 (19–22 px)" {
+		t.Fatalf("distance classes %q", n)
 	}
 }
 

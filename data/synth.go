@@ -29,7 +29,7 @@ const (
 	// SynthNoiseSigma is the pixel noise, in grey levels.
 	SynthNoiseSigma = 12
 
-	maxSynthImages = 1 << 20
+	maxSynthImages = 200000
 )
 
 // SynthSpec is a parsed synth:TASK[:OPTIONS] spec.
@@ -46,7 +46,7 @@ func (s SynthSpec) String() string {
 
 // ParseSynthSpec reads "TASK" or "TASK:OPT=V[,OPT=V…]" (the part after
 // "synth:"), with options seed (uint64), train and test (image counts, at
-// least one image per class, at most 2^20), each at most once.
+// least one image per class, at most 200,000), each at most once.
 func ParseSynthSpec(arg string) (SynthSpec, error) {
 	task, opts, hasOpts := strings.Cut(arg, ":")
 	s := SynthSpec{Task: task, Seed: 1, Train: SynthTrain, Test: SynthTest}

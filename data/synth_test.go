@@ -19,7 +19,7 @@ func TestParseSynthSpec(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "colour", "count:", "count:seed", "count:seed=-1", "count:seed=1,seed=2",
-		"count:train=5", "position:test=7", "count:train=99999999", "count:size=3", "count:seed=1,"} {
+		"count:train=5", "position:test=7", "count:train=200001", "count:size=3", "count:seed=1,"} {
 		if _, err := ParseSynthSpec(bad); err == nil || !errors.Is(err, ErrData) {
 			t.Errorf("%q: error %v", bad, err)
 		}

@@ -66,19 +66,21 @@ func splitDefaults(rec *vit.TrainingInfo, data string) (scheme string, seed uint
 // that holds images the model was trained on, per its record: all of them
 // under scheme full, some under another scheme or split seed.
 func checkHeldOut(rec *vit.TrainingInfo, data, split, scheme string, seed uint64) error {
+	// The messages name the spec the model was trained on (rec.Data): data
+	// may be another spelling of it, or a test-only variant (mnist:blur).
 	if rec == nil || !sameData(rec.Data, data) || (split != "val" && split != "trainval") {
 		return nil
 	}
 	if rec.Scheme == "full" {
 		return fmt.Errorf("--split %s: the model was trained on the whole training split of %s (--scheme full, recorded in its config.json), so every %s image is a training image; evaluate on --split test",
-			split, data, split)
+			split, rec.Data, split)
 	}
 	if split == "trainval" {
-		return fmt.Errorf("--split trainval: the model was trained on part of it (--scheme %s --split-seed %d on %s); evaluate on --split val or test", rec.Scheme, rec.SplitSeed, data)
+		return fmt.Errorf("--split trainval: the model was trained on part of it (--scheme %s --split-seed %d on %s); evaluate on --split val or test", rec.Scheme, rec.SplitSeed, rec.Data)
 	}
 	if scheme != rec.Scheme || seed != rec.SplitSeed {
 		return fmt.Errorf("--split val with --scheme %s --split-seed %d: the model was trained with --scheme %s --split-seed %d on %s (recorded in its config.json), and this validation split would hold its training images; leave out --scheme and --split-seed to use the recorded ones",
-			scheme, seed, rec.Scheme, rec.SplitSeed, data)
+			scheme, seed, rec.Scheme, rec.SplitSeed, rec.Data)
 	}
 	return nil
 }

@@ -242,24 +242,27 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		}
 		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant)
 		forRows(n, out, func(lo, hi int) {
+			sa, bs := s.sA, bias
+			if bs == nil && sx != nil {
+				bs = make([]float32, out)
+			}
 			for r := lo; r < hi; r++ {
 				yr, y0r := yd[r*out:(r+1)*out], src[r*out:(r+1)*out]
-				switch {
-				case bias == nil && sx == nil:
-					tensor.Mul(yr, y0r, s.sA)
-				case sx == nil:
-					for o, sa := range s.sA {
-						yr[o] = y0r[o]*sa + bias[o]
+				yr, y0r = yr[:len(sa)], y0r[:len(sa)]
+				if bs == nil {
+					tensor.Mul(yr, y0r, sa)
+					continue
+				}
+				bs := bs[:len(sa)]
+				if sx == nil {
+					for o, a := range sa {
+						yr[o] = y0r[o]*a + bs[o]
 					}
-				default:
-					sr := sx[r]
-					for o, sa := range s.sA {
-						v := y0r[o] * sa
-						if bias != nil {
-							v += bias[o]
-						}
-						yr[o] = v + s.bv[o]*sr
-					}
+					continue
+				}
+				sr, bv := sx[r], s.bv[:len(sa)]
+				for o, a := range sa {
+					yr[o] = y0r[o]*a + bs[o] + bv[o]*sr
 				}
 			}
 		})

@@ -15,7 +15,10 @@ type countingLayer struct {
 	calls *int
 }
 
-func (c countingLayer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var { *c.calls++; return c.inner.Forward(tp, x) }
+func (c countingLayer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var {
+	*c.calls++
+	return c.inner.Forward(tp, x)
+}
 
 func TestLinearsWalksEveryLinearByModulePath(t *testing.T) {
 	m := microModel(t, 3)

@@ -191,10 +191,13 @@ func runWithGrads(t *testing.T, f func(tp *ag.Tape) *ag.Var, proj *tensor.Tensor
 	tp := ag.NewTape()
 	y := f(tp)
 	loss := tp.SumAll(tp.Mul(y, ag.NewVar(proj, false)))
+	grads := make([]*tensor.Tensor, len(vs))
+	if !loss.RequiresGrad { // everything the choice reads is frozen
+		return y.Value.Clone(), grads
+	}
 	if err := tp.Backward(loss); err != nil {
 		t.Fatal(err)
 	}
-	grads := make([]*tensor.Tensor, len(vs))
 	for i, v := range vs {
 		if v.Grad != nil {
 			grads[i] = v.Grad.Clone()
@@ -222,7 +225,7 @@ func maxAbsDiff(a, b []float32) float64 {
 // TestFusedMatchesNaive compares the fused op with W' built in full from
 // plain autograd ops: outputs and the gradients of x and every stored
 // tensor, for every path choice and random structures, with and without a
-// bias.
+// bias, with everything trainable and with x or some stored tensors frozen.
 func TestFusedMatchesNaive(t *testing.T) {
 	const out, in, R = 24, 16, 4
 	sp := Space{Ranks: []int{2, 4}, AddBias: true}
@@ -232,19 +235,25 @@ func TestFusedMatchesNaive(t *testing.T) {
 		choices = append(choices, sp.SampleLayer(rng, Target{In: in, Out: out, HasBias: true}))
 	}
 	worstY, worstG := 0.0, 0.0
-	for _, bias := range []bool{true, false} {
+	// frozen: 0 everything trains; 1 x frozen (a layer after a frozen one);
+	// 2 x and the down halves Ad, Bd, Cd frozen (only the up halves, D, E train)
+	for run := range 6 {
+		bias, frozen := run%2 == 0, run/2
 		for i, lc := range choices {
 			l := testLayer(t, out, in, R, bias, uint64(100+i))
 			if err := l.SetChoice(lc); err != nil {
 				t.Fatal(err)
 			}
-			x := ag.NewVar(randTensor(rng, 1, 3, 7, in), true)
-			proj := randTensor(rng, 1, 3, 7, out)
+			x := ag.NewVar(randTensor(rng, 1, 3, 7, in), frozen == 0)
 			lv := l.Vars()
+			if frozen == 2 {
+				lv[iAd].RequiresGrad, lv[iBd].RequiresGrad, lv[iCd].RequiresGrad = false, false, false
+			}
+			proj := randTensor(rng, 1, 3, 7, out)
 			vs := append([]*ag.Var{x}, lv[:]...)
 			yF, gF := runWithGrads(t, func(tp *ag.Tape) *ag.Var { return l.Forward(tp, x) }, proj, vs)
 			yN, gN := runWithGrads(t, func(tp *ag.Tape) *ag.Var { return naiveForward(tp, l, x) }, proj, vs)
-			name := fmt.Sprintf("bias=%v %v", bias, lc)
+			name := fmt.Sprintf("bias=%v frozen=%d %v", bias, frozen, lc)
 			d := maxAbsDiff(yF.Data, yN.Data)
 			worstY = max(worstY, d)
 			if d > 1e-4 {

@@ -27,8 +27,8 @@ func sameBits(a, b *tensor.Tensor) bool {
 	return true
 }
 
-// checkTensor logs the max abs difference (llm.c's check_tensor) and fails
-// above tol·(1 + max |want|).
+// checkTensor logs the max abs difference (llm.c's check_tensor, shown by
+// go test -v) and fails above tol·(1 + max |want|).
 func checkTensor(t *testing.T, label string, got, want *tensor.Tensor, tol float64) float64 {
 	t.Helper()
 	d := maxAbsDiff(got.Data, want.Data)
@@ -36,6 +36,7 @@ func checkTensor(t *testing.T, label string, got, want *tensor.Tensor, tol float
 	for _, v := range want.Data {
 		scale = max(scale, math.Abs(float64(v)))
 	}
+	t.Logf("%-64s max abs diff %.3g", label, d)
 	if d > tol*(1+scale) {
 		t.Errorf("%s: max abs diff %.3g (values up to %.3g)", label, d, scale)
 	}

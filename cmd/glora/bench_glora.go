@@ -8,11 +8,12 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/bench"
+	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/train"
 )
 
 // gloraBenchOptions configures `glora bench glora-train`.
@@ -35,20 +36,21 @@ type gloraBenchOptions struct {
 // an effective rate comparable with vit-train's.
 func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
 	rng := rand.New(rand.NewPCG(42, 42))
-	m, err := vit.New(o.Config, rng)
+	c := o.Config
+	c.DropPath = 0 // the same work every step (as vit-train)
+	m, err := vit.New(c, rng)
 	if err != nil {
 		return bench.Result{}, err
 	}
 	if m.Head == nil {
 		return bench.Result{}, fmt.Errorf("glora-train needs a model with a classification head")
 	}
-	m.Store.Freeze("**")
-	m.Store.Unfreeze("head")
-	sn, err := glora.Attach(m, glora.Options{Space: glora.Space{Ranks: []int{o.Rank}}, Seed: o.Seed})
+	// Backbone frozen; the head and every support tensor trainable.
+	model, err := finetune.Attach(m, finetune.Setup{Method: finetune.Supernet, Ranks: []int{o.Rank}, Seed: o.Seed})
 	if err != nil {
 		return bench.Result{}, err
 	}
-	c := o.Config
+	sn := model.Net
 	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
 	for i := range img.Value.Data {
 		img.Value.Data[i] = float32(rng.NormFloat64())
@@ -57,24 +59,16 @@ func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
 	for i := range labels {
 		labels[i] = rng.IntN(c.NumClasses)
 	}
-	params := append(sn.Trainable(), m.Head.W, m.Head.B)
-	opt := optim.NewAdamW(optim.DecayGroups(params, 0.05, nil), 1e-4, 0.9, 0.999, 1e-8)
-	tp := ag.NewTape()
+	// The one training step (train.Trainer) with the supernet's structure of
+	// each step set by the hook, as training does (here from benchStructure,
+	// which the PyTorch side reproduces, instead of Supernet.Sample).
+	tr := train.NewTrainer(model, optim.NewAdamW(optim.DecayGroups(model.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
+	tr.Hook = func(i int, _ *rand.Rand) error {
+		return sn.SetStructure(benchStructure(sn.Targets(), sn.Space(), o.Seed, i))
+	}
 	step := func(i int) error {
-		tp.Reset()
-		if err := sn.SetStructure(benchStructure(sn.Targets(), sn.Space(), o.Seed, i)); err != nil {
-			return err
-		}
-		logits := m.Forward(tp, img, nil)
-		loss := nn.CrossEntropy(tp, logits, labels, 0)
-		if err := tp.Backward(loss); err != nil {
-			return err
-		}
-		if err := opt.Update(); err != nil {
-			return err
-		}
-		optim.ZeroGrad(params)
-		return nil
+		_, err := tr.Step(i, img, labels)
+		return err
 	}
 	for i := 0; i < o.Warmup; i++ {
 		if err := step(i); err != nil {

@@ -5,14 +5,19 @@ import "math"
 // Vector kernels: the fused loops that the elementwise, normalisation and
 // activation operations are built from. Each works on equal-length slices
 // (the caller checks lengths); dst may alias a source unless noted.
-// The exported functions dispatch to assembly where the CPU allows;
+// The exported functions dispatch to assembly where the CPU allows (AVX-512,
+// else AVX2+FMA, on amd64);
 // the *Generic versions are the portable reference they are tested against.
 
 // Axpy is y += α·x.
 func Axpy(alpha float32, x, y []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		y = y[:len(x)]
-		axpyAVX512(alpha, &x[0], &y[0], len(x))
+		if useAVX512 {
+			axpyAVX512(alpha, &x[0], &y[0], len(x))
+		} else {
+			axpyAVX2(alpha, &x[0], &y[0], len(x))
+		}
 		return
 	}
 	axpyGeneric(alpha, x, y)
@@ -20,8 +25,12 @@ func Axpy(alpha float32, x, y []float32) {
 
 // Scale is x *= α.
 func Scale(alpha float32, x []float32) {
-	if useAVX512 && len(x) > 0 {
-		scaleAVX512(alpha, &x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			scaleAVX512(alpha, &x[0], len(x))
+		} else {
+			scaleAVX2(alpha, &x[0], len(x))
+		}
 		return
 	}
 	scaleGeneric(alpha, x)
@@ -29,9 +38,13 @@ func Scale(alpha float32, x []float32) {
 
 // Add is dst = a + b.
 func Add(dst, a, b []float32) {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b, dst = b[:len(a)], dst[:len(a)]
-		addAVX512(&dst[0], &a[0], &b[0], len(a))
+		if useAVX512 {
+			addAVX512(&dst[0], &a[0], &b[0], len(a))
+		} else {
+			addAVX2(&dst[0], &a[0], &b[0], len(a))
+		}
 		return
 	}
 	addGeneric(dst, a, b)
@@ -39,9 +52,13 @@ func Add(dst, a, b []float32) {
 
 // Mul is dst = a ⊙ b.
 func Mul(dst, a, b []float32) {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b, dst = b[:len(a)], dst[:len(a)]
-		mulAVX512(&dst[0], &a[0], &b[0], len(a))
+		if useAVX512 {
+			mulAVX512(&dst[0], &a[0], &b[0], len(a))
+		} else {
+			mulAVX2(&dst[0], &a[0], &b[0], len(a))
+		}
 		return
 	}
 	mulGeneric(dst, a, b)
@@ -49,17 +66,23 @@ func Mul(dst, a, b []float32) {
 
 // Dot is Σ a⊙b.
 func Dot(a, b []float32) float32 {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b = b[:len(a)]
-		return dotAVX512(&a[0], &b[0], len(a))
+		if useAVX512 {
+			return dotAVX512(&a[0], &b[0], len(a))
+		}
+		return dotAVX2(&a[0], &b[0], len(a))
 	}
 	return dotGeneric(a, b)
 }
 
 // Sum is Σ x.
 func Sum(x []float32) float32 {
-	if useAVX512 && len(x) > 0 {
-		return sumAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			return sumAVX512(&x[0], len(x))
+		}
+		return sumAVX2(&x[0], len(x))
 	}
 	return sumGeneric(x)
 }
@@ -67,8 +90,11 @@ func Sum(x []float32) float32 {
 // Max is max x (−Inf for an empty slice). NaN entries are skipped
 // (a slice of NaNs gives −Inf).
 func Max(x []float32) float32 {
-	if useAVX512 && len(x) > 0 {
-		return maxAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			return maxAVX512(&x[0], len(x))
+		}
+		return maxAVX2(&x[0], len(x))
 	}
 	return maxGeneric(x)
 }
@@ -77,9 +103,13 @@ func Max(x []float32) float32 {
 // approximation 2ⁿ·p(r) (relative error ≈ 2e-7); e^−∞ = 0, e^+∞ = +Inf,
 // NaN stays NaN, results below ≈ 1e-38 are flushed gradually to 0.
 func Exp(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		expAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			expAVX512(&dst[0], &x[0], len(x))
+		} else {
+			expAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	expGeneric(dst, x)
@@ -88,8 +118,12 @@ func Exp(dst, x []float32) {
 // SoftmaxRow is x = exp(x − max x) / Σ exp(x − max x), in place.
 // −Inf entries (masked positions) become 0; a row that is all −Inf gives NaN.
 func SoftmaxRow(x []float32) {
-	if useAVX512 && len(x) > 0 {
-		softmaxRowAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			softmaxRowAVX512(&x[0], len(x))
+		} else {
+			softmaxRowAVX2(&x[0], len(x))
+		}
 		return
 	}
 	softmaxRowGeneric(x)
@@ -98,9 +132,13 @@ func SoftmaxRow(x []float32) {
 // SoftmaxRowBackward is the softmax gradient for one row given its output y:
 // dx += y ⊙ (dy − Σ dy⊙y).
 func SoftmaxRowBackward(dx, y, dy []float32) {
-	if useAVX512 && len(y) > 0 {
+	if (useAVX512 || useAVX2) && len(y) > 0 {
 		dx, dy = dx[:len(y)], dy[:len(y)]
-		softmaxRowBackwardAVX512(&dx[0], &y[0], &dy[0], len(y))
+		if useAVX512 {
+			softmaxRowBackwardAVX512(&dx[0], &y[0], &dy[0], len(y))
+		} else {
+			softmaxRowBackwardAVX2(&dx[0], &y[0], &dy[0], len(y))
+		}
 		return
 	}
 	softmaxRowBackwardGeneric(dx, y, dy)
@@ -110,9 +148,13 @@ func SoftmaxRowBackward(dx, y, dy []float32) {
 // path evaluates erf with a float32 rational approximation on [−4, 4]
 // (absolute error ≲ 5e-7); GELU(−Inf) is NaN as in the reference.
 func GELU(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		geluAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			geluAVX512(&dst[0], &x[0], len(x))
+		} else {
+			geluAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	geluGeneric(dst, x)
@@ -120,9 +162,13 @@ func GELU(dst, x []float32) {
 
 // GELUBackward is dx += dy · d/dx[x·Φ(x)] = dy·(Φ(x) + x·φ(x)).
 func GELUBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			geluBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	geluBackwardGeneric(dx, x, dy)
@@ -131,9 +177,13 @@ func GELUBackward(dx, x, dy []float32) {
 // GELUTanh is dst = x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))) (tanh form).
 // The assembly path uses the identity x/2·(1 + tanh u) = x / (1 + e^(−2u)).
 func GELUTanh(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		geluTanhAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			geluTanhAVX512(&dst[0], &x[0], len(x))
+		} else {
+			geluTanhAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	geluTanhGeneric(dst, x)
@@ -141,9 +191,13 @@ func GELUTanh(dst, x []float32) {
 
 // GELUTanhBackward is dx += dy · d/dx GELUTanh(x).
 func GELUTanhBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		geluTanhBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			geluTanhBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			geluTanhBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	geluTanhBackwardGeneric(dx, x, dy)
@@ -151,9 +205,13 @@ func GELUTanhBackward(dx, x, dy []float32) {
 
 // SiLU is dst = x·σ(x) = x / (1 + e^(−x)).
 func SiLU(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		siluAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			siluAVX512(&dst[0], &x[0], len(x))
+		} else {
+			siluAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	siluGeneric(dst, x)
@@ -161,9 +219,13 @@ func SiLU(dst, x []float32) {
 
 // SiLUBackward is dx += dy · d/dx[x·σ(x)] = dy·σ(x)·(1 + x·(1 − σ(x))).
 func SiLUBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		siluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			siluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			siluBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	siluBackwardGeneric(dx, x, dy)
@@ -173,7 +235,7 @@ func SiLUBackward(dx, x, dy []float32) {
 // rstd = 1/√(var + eps) (biased variance); w or b may be nil (1 and 0).
 // It returns μ and rstd for the backward pass.
 func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
-	if !useAVX512 || len(x) == 0 {
+	if !(useAVX512 || useAVX2) || len(x) == 0 {
 		return layerNormRowGeneric(y, x, w, b, eps)
 	}
 	n := len(x)
@@ -185,9 +247,15 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 	if b != nil {
 		bp = &b[:n][0]
 	}
-	mean, ss := lnStatsAVX512(&x[0], n)
+	if useAVX512 {
+		mean, ss := lnStatsAVX512(&x[0], n)
+		rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+		lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+		return mean, rstd
+	}
+	mean, ss := lnStatsAVX2(&x[0], n)
 	rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
-	lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+	lnApplyAVX2(&y[0], &x[0], wp, bp, n, mean, rstd)
 	return mean, rstd
 }
 
@@ -196,7 +264,7 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 // dx += rstd·(g − mean(g) − x̂·mean(g⊙x̂)), dw += dy⊙x̂, db += dy.
 // dx, dw, db may be nil (not accumulated); w nil means 1.
 func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
-	if !useAVX512 || len(x) == 0 {
+	if !(useAVX512 || useAVX2) || len(x) == 0 {
 		layerNormRowBackwardGeneric(dx, dw, db, dy, x, w, mean, rstd)
 		return
 	}
@@ -215,7 +283,11 @@ func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
 		wp = &w[:n][0]
 	}
 	dy = dy[:n]
-	lnBackwardAVX512(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
+	if useAVX512 {
+		lnBackwardAVX512(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
+		return
+	}
+	lnBackwardAVX2(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
 }
 
 func axpyGeneric(alpha float32, x, y []float32) {

@@ -14,17 +14,40 @@ import (
 
 var inf = math.Inf(1)
 
-// forEachPath runs f once with the portable path forced and, when the CPU
-// supports it, once with the assembly path.
+// vecPath is one implementation of the vector kernels: the portable Go
+// reference, AVX2+FMA or AVX-512 assembly.
+type vecPath struct {
+	name         string
+	avx2, avx512 bool
+}
+
+// vecPaths lists the paths this CPU can run, the portable one first.
+func vecPaths() []vecPath {
+	ps := []vecPath{{name: "generic"}}
+	if haveAVX2 {
+		ps = append(ps, vecPath{name: "avx2", avx2: true})
+	}
+	if haveAVX512 {
+		ps = append(ps, vecPath{name: "avx512", avx2: haveAVX2, avx512: true})
+	}
+	return ps
+}
+
+// usePath selects path p and returns a function that restores the default.
+func usePath(p vecPath) (restore func()) {
+	old2, old512 := useAVX2, useAVX512
+	useAVX2, useAVX512 = p.avx2, p.avx512
+	return func() { useAVX2, useAVX512 = old2, old512 }
+}
+
+// forEachPath runs f once on each path the CPU supports: the portable path
+// forced, AVX2 (with AVX-512 off) and AVX-512.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	old := useAVX512
-	defer func() { useAVX512 = old }()
-	useAVX512 = false
-	t.Run("generic", f)
-	if haveAVX512 {
-		useAVX512 = true
-		t.Run("avx512", f)
+	for _, p := range vecPaths() {
+		restore := usePath(p)
+		t.Run(p.name, f)
+		restore()
 	}
 }
 
@@ -630,23 +653,13 @@ func TestLayerNormRowBackwardFD(t *testing.T) {
 
 // Benchmarks: ns/element on the portable and the assembly path, per size.
 
-var benchSizes = []int{197, 768, 1 << 16}
+var benchSizes = []int{197, 768, 4096, 1 << 16}
 
 func benchVec(b *testing.B, run func(n int) func()) {
-	old := useAVX512
-	defer func() { useAVX512 = old }()
-	paths := []bool{false}
-	if haveAVX512 {
-		paths = append(paths, true)
-	}
 	for _, n := range benchSizes {
-		for _, asm := range paths {
-			name := "generic"
-			if asm {
-				name = "avx512"
-			}
-			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
-				useAVX512 = asm
+		for _, p := range vecPaths() {
+			b.Run(fmt.Sprintf("n=%d/%s", n, p.name), func(b *testing.B) {
+				defer usePath(p)()
 				f := run(n)
 				b.ResetTimer()
 				for range b.N {

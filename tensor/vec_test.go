@@ -750,3 +750,145 @@ func BenchmarkLayerNormRowBackward(b *testing.B) {
 		return func() { LayerNormRowBackward(dx, dw, db, dy, x, w, 0.1, 1.2) }
 	})
 }
+
+// ulps is the distance between two float32 values in units in the last place
+// (0 for equal values, including ±0; large across a sign change).
+func ulps(a, b float32) int64 {
+	key := func(v float32) int64 {
+		u := int64(math.Float32bits(v))
+		if u&(1<<31) != 0 {
+			u = (1 << 31) - u
+		}
+		return u
+	}
+	d := key(a) - key(b)
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+// agreeVals are the inputs of TestPathsAgree: random values, every special
+// value and large magnitudes.
+func agreeVals(rng *rand.Rand, n int, lo, hi float64, big bool) []float32 {
+	x := make([]float32, n)
+	randInto(rng, x, lo, hi)
+	for i := range x {
+		if rng.IntN(4) == 0 {
+			x[i] = specials[rng.IntN(len(specials))]
+			if !big && math.Abs(float64(x[i])) > 1e4 && !math.IsInf(float64(x[i]), 0) {
+				x[i] = float32(math.Copysign(1e4, float64(x[i])))
+			}
+		}
+	}
+	return x
+}
+
+// sameClass reports whether got and want are both NaN, the same infinity, or
+// both finite.
+func sameClass(got, want float32) bool {
+	g, w := float64(got), float64(want)
+	switch {
+	case math.IsNaN(w) || math.IsNaN(g):
+		return math.IsNaN(w) && math.IsNaN(g)
+	case math.IsInf(w, 0) || math.IsInf(g, 0):
+		return g == w
+	}
+	return true
+}
+
+// TestPathsAgree runs every assembly path (AVX2, AVX-512) against the
+// portable path on the same inputs: all tail lengths 0..17 and a few longer
+// rows, random values with ±0, subnormals, ±Inf, NaN and large |x| mixed in.
+// NaN and Inf must appear in the same places; finite results must agree within
+// twice the tolerance each path has against float64 math.
+func TestPathsAgree(t *testing.T) {
+	ps := vecPaths()
+	lens := []int{31, 32, 33, 63, 64, 65, 197, 768}
+	for n := 0; n <= 17; n++ {
+		lens = append(lens, n)
+	}
+	for _, p := range ps[1:] {
+		t.Run(p.name, func(t *testing.T) {
+			run := func(q vecPath, f func()) {
+				defer usePath(q)()
+				f()
+			}
+			generic := ps[0]
+			for _, c := range unaryCases {
+				rng := rand.New(rand.NewPCG(23, 24))
+				var maxAbs float64
+				var maxUlp int64
+				for _, n := range lens {
+					x := agreeVals(rng, n, c.lo, c.hi, true)
+					want, got := make([]float32, n), make([]float32, n)
+					run(generic, func() { c.f(want, x) })
+					run(p, func() { c.f(got, x) })
+					for i := range x {
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), 2*c.abs, 2*c.rel) {
+							t.Fatalf("%s n=%d x=%g: %s %g, generic %g", c.name, n, x[i], p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+							if math.Abs(float64(want[i])) >= 1e-3 {
+								maxUlp = max(maxUlp, ulps(got[i], want[i]))
+							}
+						}
+					}
+				}
+				t.Logf("%-16s max |%s − generic| %.3g, %d ulp where |y| ≥ 1e-3", c.name, p.name, maxAbs, maxUlp)
+			}
+			for _, c := range backwardCases {
+				rng := rand.New(rand.NewPCG(25, 26))
+				var maxAbs float64
+				for _, n := range lens {
+					// |x| ≤ 1e4: past ≈ 1e19 x² overflows float32 in the
+					// assembly (as on AVX-512) and the derivative is NaN.
+					x := agreeVals(rng, n, c.lo, c.hi, false)
+					dy := make([]float32, n)
+					randInto(rng, dy, -1, 1)
+					dx0 := make([]float32, n)
+					randInto(rng, dx0, -1, 1)
+					want, got := append([]float32(nil), dx0...), append([]float32(nil), dx0...)
+					run(generic, func() { c.f(want, x, dy) })
+					run(p, func() { c.f(got, x, dy) })
+					for i := range x {
+						tol := 2 * c.abs * (1 + math.Abs(float64(dy[i]))*(1+math.Abs(float64(x[i]))/8))
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), tol, 2*c.rel) {
+							t.Fatalf("%s n=%d x=%g dy=%g: %s %g, generic %g", c.name, n, x[i], dy[i], p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+						}
+					}
+				}
+				t.Logf("%-16s max |%s − generic| %.3g", c.name, p.name, maxAbs)
+			}
+			rng := rand.New(rand.NewPCG(27, 28))
+			var maxAbs float64
+			for _, n := range lens {
+				for _, special := range []float32{0, float32(-inf), float32(inf), float32(math.NaN())} {
+					x := make([]float32, n)
+					for i := range x {
+						x[i] = float32(8 * rng.NormFloat64())
+						if special != 0 && rng.IntN(8) == 0 {
+							x[i] = special
+						}
+					}
+					want, got := append([]float32(nil), x...), append([]float32(nil), x...)
+					run(generic, func() { SoftmaxRow(want) })
+					run(p, func() { SoftmaxRow(got) })
+					for i := range x {
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), 2e-7, 4e-6) {
+							t.Fatalf("SoftmaxRow n=%d i=%d x=%v: %s %g, generic %g", n, i, x, p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+						}
+					}
+				}
+			}
+			t.Logf("%-16s max |%s − generic| %.3g", "SoftmaxRow", p.name, maxAbs)
+		})
+	}
+}

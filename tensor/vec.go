@@ -355,7 +355,7 @@ func softmaxRowGeneric(x []float32) {
 	m := maxGeneric(x)
 	var s float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - m)))
+		e := exp32(v - m)
 		x[i] = e
 		s += e
 	}
@@ -389,21 +389,71 @@ func siluBackwardGeneric(dx, x, dy []float32) {
 const invSqrt2 = 0.70710678118654752440
 const invSqrt2Pi = 0.39894228040143267794
 
+// geluGeneric and geluBackwardGeneric evaluate in float32 with the
+// assembly kernels' approximations (erf32, exp32): float64 math.Erf and
+// math.Exp cost several times more and GELU is a large share of a
+// transformer's elementwise work on the portable path.
 func geluGeneric(dst, x []float32) {
 	dst = dst[:len(x)]
 	for i, v := range x {
-		dst[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)*invSqrt2)))
+		h := 0.5 * v
+		dst[i] = h*erf32(v*invSqrt2) + h
 	}
 }
 
 func geluBackwardGeneric(dx, x, dy []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		xv := float64(v)
-		cdf := 0.5 * (1 + math.Erf(xv*invSqrt2))
-		pdf := invSqrt2Pi * math.Exp(-0.5*xv*xv)
-		dx[i] += dy[i] * float32(cdf+xv*pdf)
+		cdf := 0.5*erf32(v*invSqrt2) + 0.5
+		pdf := invSqrt2Pi * exp32(-0.5*v*v)
+		dx[i] += dy[i] * (cdf + v*pdf)
 	}
+}
+
+// erf32 is erf(x) by the float32 rational approximation of the assembly
+// kernels (Eigen/XLA's: x·P(x²)/Q(x²) on [−4, 4], absolute error ≲ 5e-7);
+// NaN stays NaN.
+func erf32(x float32) float32 {
+	x = min(max(x, -4), 4) // min/max keep NaN
+	x2 := x * x
+	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
+	p = p*x2 - 2.10102402082508e-06
+	p = p*x2 - 5.69250639462346e-05
+	p = p*x2 - 0.000734990630326855
+	p = p*x2 - 0.00295459980854025
+	p = p*x2 - 0.0160960333262415
+	q := x2*-1.45660718464996e-05 - 0.000213374055278905
+	q = q*x2 - 0.00168282697438203
+	q = q*x2 - 0.00737332916720468
+	q = q*x2 - 0.0142647390514189
+	return min(max(x*p/q, -1), 1)
+}
+
+// exp32 is eˣ by the assembly kernels' Cephes-style float32 method:
+// n = round(x·log₂e), r = x − n·ln2 (two-part ln2), eʳ by a degree-7
+// polynomial, scaled by 2ⁿ in two steps so that results overflow to +Inf
+// and underflow gradually (relative error ≈ 2e-7); NaN stays NaN.
+func exp32(x float32) float32 {
+	if x != x {
+		return x
+	}
+	x = min(max(x, -104), 89)
+	// Round to nearest: adding and subtracting 1.5·2²³ leaves the integer
+	// part (|x·log₂e| < 2²²).
+	n := x*1.44269504088896341 + 12582912
+	n -= 12582912
+	r := x - n*0.693359375
+	r = r - n*-2.12194440e-4
+	p := r*1.9875691500e-4 + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r + 1
+	p = p*r + 1
+	k := int32(n)
+	k1 := k >> 1
+	return p * math.Float32frombits(uint32(k1+127)<<23) * math.Float32frombits(uint32(k-k1+127)<<23)
 }
 
 const sqrt2OverPi = 0.79788456080286535588

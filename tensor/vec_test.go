@@ -892,3 +892,41 @@ func TestPathsAgree(t *testing.T) {
 		})
 	}
 }
+
+// TestScalarApprox checks the portable float32 exp32 and erf32 (used by the
+// generic GELU and softmax) against float64 math, including subnormal
+// results, ±Inf and NaN.
+func TestScalarApprox(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	var eAcc, fAcc accuracy
+	for i := range 200000 {
+		x := float32(-110 + 200*rng.Float64())
+		if i < len(specials) {
+			x = specials[i]
+		}
+		want := math.Exp(float64(x))
+		if want > math.MaxFloat32 {
+			want = inf
+		}
+		got := exp32(x)
+		ok := closeTo(got, want, 0, 2e-6)
+		if want < 1.2e-38 {
+			ok = math.Abs(float64(got)-want) <= 2e-45 // subnormal: absolute error
+		}
+		if !ok {
+			t.Fatalf("exp32(%g) = %g, want %g", x, got, want)
+		}
+		eAcc.add(got, want)
+		u := float32(-6 + 12*rng.Float64())
+		if i < len(specials) {
+			u = specials[i]
+		}
+		fw := math.Erf(float64(u))
+		if g := erf32(u); !closeTo(g, fw, 6e-7, 0) {
+			t.Fatalf("erf32(%g) = %g, want %g", u, g, fw)
+		} else {
+			fAcc.add(g, fw)
+		}
+	}
+	t.Logf("exp32: max rel err %.3g; erf32: max abs err %.3g", eAcc.rel3, fAcc.abs)
+}

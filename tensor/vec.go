@@ -144,9 +144,9 @@ func SoftmaxRowBackward(dx, y, dy []float32) {
 	softmaxRowBackwardGeneric(dx, y, dy)
 }
 
-// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form). The assembly
-// path evaluates erf with a float32 rational approximation on [−4, 4]
-// (absolute error ≲ 5e-7); GELU(−Inf) is NaN as in the reference.
+// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form). Every path
+// (assembly and portable) evaluates erf with a float32 rational approximation
+// on [−4, 4] (absolute error ≲ 5e-7); GELU(−Inf) is NaN.
 func GELU(dst, x []float32) {
 	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
@@ -355,7 +355,7 @@ func softmaxRowGeneric(x []float32) {
 	m := maxGeneric(x)
 	var s float32
 	for i, v := range x {
-		e := exp32(v - m)
+		e := float32(math.Exp(float64(v - m)))
 		x[i] = e
 		s += e
 	}

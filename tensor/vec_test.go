@@ -894,7 +894,7 @@ func TestPathsAgree(t *testing.T) {
 }
 
 // TestScalarApprox checks the portable float32 exp32 and erf32 (used by the
-// generic GELU and softmax) against float64 math, including subnormal
+// generic GELU) against float64 math, including subnormal
 // results, ±Inf and NaN.
 func TestScalarApprox(t *testing.T) {
 	rng := rand.New(rand.NewPCG(29, 30))

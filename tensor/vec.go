@@ -5,14 +5,19 @@ import "math"
 // Vector kernels: the fused loops that the elementwise, normalisation and
 // activation operations are built from. Each works on equal-length slices
 // (the caller checks lengths); dst may alias a source unless noted.
-// The exported functions dispatch to assembly where the CPU allows;
+// The exported functions dispatch to assembly where the CPU allows (AVX-512,
+// else AVX2+FMA, on amd64);
 // the *Generic versions are the portable reference they are tested against.
 
 // Axpy is y += α·x.
 func Axpy(alpha float32, x, y []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		y = y[:len(x)]
-		axpyAVX512(alpha, &x[0], &y[0], len(x))
+		if useAVX512 {
+			axpyAVX512(alpha, &x[0], &y[0], len(x))
+		} else {
+			axpyAVX2(alpha, &x[0], &y[0], len(x))
+		}
 		return
 	}
 	axpyGeneric(alpha, x, y)
@@ -20,8 +25,12 @@ func Axpy(alpha float32, x, y []float32) {
 
 // Scale is x *= α.
 func Scale(alpha float32, x []float32) {
-	if useAVX512 && len(x) > 0 {
-		scaleAVX512(alpha, &x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			scaleAVX512(alpha, &x[0], len(x))
+		} else {
+			scaleAVX2(alpha, &x[0], len(x))
+		}
 		return
 	}
 	scaleGeneric(alpha, x)
@@ -29,9 +38,13 @@ func Scale(alpha float32, x []float32) {
 
 // Add is dst = a + b.
 func Add(dst, a, b []float32) {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b, dst = b[:len(a)], dst[:len(a)]
-		addAVX512(&dst[0], &a[0], &b[0], len(a))
+		if useAVX512 {
+			addAVX512(&dst[0], &a[0], &b[0], len(a))
+		} else {
+			addAVX2(&dst[0], &a[0], &b[0], len(a))
+		}
 		return
 	}
 	addGeneric(dst, a, b)
@@ -39,9 +52,13 @@ func Add(dst, a, b []float32) {
 
 // Mul is dst = a ⊙ b.
 func Mul(dst, a, b []float32) {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b, dst = b[:len(a)], dst[:len(a)]
-		mulAVX512(&dst[0], &a[0], &b[0], len(a))
+		if useAVX512 {
+			mulAVX512(&dst[0], &a[0], &b[0], len(a))
+		} else {
+			mulAVX2(&dst[0], &a[0], &b[0], len(a))
+		}
 		return
 	}
 	mulGeneric(dst, a, b)
@@ -49,17 +66,23 @@ func Mul(dst, a, b []float32) {
 
 // Dot is Σ a⊙b.
 func Dot(a, b []float32) float32 {
-	if useAVX512 && len(a) > 0 {
+	if (useAVX512 || useAVX2) && len(a) > 0 {
 		b = b[:len(a)]
-		return dotAVX512(&a[0], &b[0], len(a))
+		if useAVX512 {
+			return dotAVX512(&a[0], &b[0], len(a))
+		}
+		return dotAVX2(&a[0], &b[0], len(a))
 	}
 	return dotGeneric(a, b)
 }
 
 // Sum is Σ x.
 func Sum(x []float32) float32 {
-	if useAVX512 && len(x) > 0 {
-		return sumAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			return sumAVX512(&x[0], len(x))
+		}
+		return sumAVX2(&x[0], len(x))
 	}
 	return sumGeneric(x)
 }
@@ -67,8 +90,11 @@ func Sum(x []float32) float32 {
 // Max is max x (−Inf for an empty slice). NaN entries are skipped
 // (a slice of NaNs gives −Inf).
 func Max(x []float32) float32 {
-	if useAVX512 && len(x) > 0 {
-		return maxAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			return maxAVX512(&x[0], len(x))
+		}
+		return maxAVX2(&x[0], len(x))
 	}
 	return maxGeneric(x)
 }
@@ -77,9 +103,13 @@ func Max(x []float32) float32 {
 // approximation 2ⁿ·p(r) (relative error ≈ 2e-7); e^−∞ = 0, e^+∞ = +Inf,
 // NaN stays NaN, results below ≈ 1e-38 are flushed gradually to 0.
 func Exp(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		expAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			expAVX512(&dst[0], &x[0], len(x))
+		} else {
+			expAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	expGeneric(dst, x)
@@ -88,8 +118,12 @@ func Exp(dst, x []float32) {
 // SoftmaxRow is x = exp(x − max x) / Σ exp(x − max x), in place.
 // −Inf entries (masked positions) become 0; a row that is all −Inf gives NaN.
 func SoftmaxRow(x []float32) {
-	if useAVX512 && len(x) > 0 {
-		softmaxRowAVX512(&x[0], len(x))
+	if (useAVX512 || useAVX2) && len(x) > 0 {
+		if useAVX512 {
+			softmaxRowAVX512(&x[0], len(x))
+		} else {
+			softmaxRowAVX2(&x[0], len(x))
+		}
 		return
 	}
 	softmaxRowGeneric(x)
@@ -98,21 +132,29 @@ func SoftmaxRow(x []float32) {
 // SoftmaxRowBackward is the softmax gradient for one row given its output y:
 // dx += y ⊙ (dy − Σ dy⊙y).
 func SoftmaxRowBackward(dx, y, dy []float32) {
-	if useAVX512 && len(y) > 0 {
+	if (useAVX512 || useAVX2) && len(y) > 0 {
 		dx, dy = dx[:len(y)], dy[:len(y)]
-		softmaxRowBackwardAVX512(&dx[0], &y[0], &dy[0], len(y))
+		if useAVX512 {
+			softmaxRowBackwardAVX512(&dx[0], &y[0], &dy[0], len(y))
+		} else {
+			softmaxRowBackwardAVX2(&dx[0], &y[0], &dy[0], len(y))
+		}
 		return
 	}
 	softmaxRowBackwardGeneric(dx, y, dy)
 }
 
-// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form). The assembly
-// path evaluates erf with a float32 rational approximation on [−4, 4]
-// (absolute error ≲ 5e-7); GELU(−Inf) is NaN as in the reference.
+// GELU is dst = x·Φ(x) = x/2·(1 + erf(x/√2)) (exact form). Every path
+// (assembly and portable) evaluates erf with a float32 rational approximation
+// on [−4, 4] (absolute error ≲ 5e-7); GELU(−Inf) is NaN.
 func GELU(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		geluAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			geluAVX512(&dst[0], &x[0], len(x))
+		} else {
+			geluAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	geluGeneric(dst, x)
@@ -120,9 +162,13 @@ func GELU(dst, x []float32) {
 
 // GELUBackward is dx += dy · d/dx[x·Φ(x)] = dy·(Φ(x) + x·φ(x)).
 func GELUBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			geluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			geluBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	geluBackwardGeneric(dx, x, dy)
@@ -131,9 +177,13 @@ func GELUBackward(dx, x, dy []float32) {
 // GELUTanh is dst = x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))) (tanh form).
 // The assembly path uses the identity x/2·(1 + tanh u) = x / (1 + e^(−2u)).
 func GELUTanh(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		geluTanhAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			geluTanhAVX512(&dst[0], &x[0], len(x))
+		} else {
+			geluTanhAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	geluTanhGeneric(dst, x)
@@ -141,9 +191,13 @@ func GELUTanh(dst, x []float32) {
 
 // GELUTanhBackward is dx += dy · d/dx GELUTanh(x).
 func GELUTanhBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		geluTanhBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			geluTanhBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			geluTanhBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	geluTanhBackwardGeneric(dx, x, dy)
@@ -151,9 +205,13 @@ func GELUTanhBackward(dx, x, dy []float32) {
 
 // SiLU is dst = x·σ(x) = x / (1 + e^(−x)).
 func SiLU(dst, x []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dst = dst[:len(x)]
-		siluAVX512(&dst[0], &x[0], len(x))
+		if useAVX512 {
+			siluAVX512(&dst[0], &x[0], len(x))
+		} else {
+			siluAVX2(&dst[0], &x[0], len(x))
+		}
 		return
 	}
 	siluGeneric(dst, x)
@@ -161,9 +219,13 @@ func SiLU(dst, x []float32) {
 
 // SiLUBackward is dx += dy · d/dx[x·σ(x)] = dy·σ(x)·(1 + x·(1 − σ(x))).
 func SiLUBackward(dx, x, dy []float32) {
-	if useAVX512 && len(x) > 0 {
+	if (useAVX512 || useAVX2) && len(x) > 0 {
 		dx, dy = dx[:len(x)], dy[:len(x)]
-		siluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		if useAVX512 {
+			siluBackwardAVX512(&dx[0], &x[0], &dy[0], len(x))
+		} else {
+			siluBackwardAVX2(&dx[0], &x[0], &dy[0], len(x))
+		}
 		return
 	}
 	siluBackwardGeneric(dx, x, dy)
@@ -173,7 +235,7 @@ func SiLUBackward(dx, x, dy []float32) {
 // rstd = 1/√(var + eps) (biased variance); w or b may be nil (1 and 0).
 // It returns μ and rstd for the backward pass.
 func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
-	if !useAVX512 || len(x) == 0 {
+	if !(useAVX512 || useAVX2) || len(x) == 0 {
 		return layerNormRowGeneric(y, x, w, b, eps)
 	}
 	n := len(x)
@@ -185,9 +247,15 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 	if b != nil {
 		bp = &b[:n][0]
 	}
-	mean, ss := lnStatsAVX512(&x[0], n)
+	if useAVX512 {
+		mean, ss := lnStatsAVX512(&x[0], n)
+		rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+		lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+		return mean, rstd
+	}
+	mean, ss := lnStatsAVX2(&x[0], n)
 	rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
-	lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+	lnApplyAVX2(&y[0], &x[0], wp, bp, n, mean, rstd)
 	return mean, rstd
 }
 
@@ -196,7 +264,7 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 // dx += rstd·(g − mean(g) − x̂·mean(g⊙x̂)), dw += dy⊙x̂, db += dy.
 // dx, dw, db may be nil (not accumulated); w nil means 1.
 func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
-	if !useAVX512 || len(x) == 0 {
+	if !(useAVX512 || useAVX2) || len(x) == 0 {
 		layerNormRowBackwardGeneric(dx, dw, db, dy, x, w, mean, rstd)
 		return
 	}
@@ -215,7 +283,11 @@ func LayerNormRowBackward(dx, dw, db, dy, x, w []float32, mean, rstd float32) {
 		wp = &w[:n][0]
 	}
 	dy = dy[:n]
-	lnBackwardAVX512(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
+	if useAVX512 {
+		lnBackwardAVX512(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
+		return
+	}
+	lnBackwardAVX2(dxp, dwp, dbp, &dy[0], &x[0], wp, n, mean, rstd)
 }
 
 func axpyGeneric(alpha float32, x, y []float32) {
@@ -317,21 +389,71 @@ func siluBackwardGeneric(dx, x, dy []float32) {
 const invSqrt2 = 0.70710678118654752440
 const invSqrt2Pi = 0.39894228040143267794
 
+// geluGeneric and geluBackwardGeneric evaluate in float32 with the
+// assembly kernels' approximations (erf32, exp32): float64 math.Erf and
+// math.Exp cost several times more and GELU is a large share of a
+// transformer's elementwise work on the portable path.
 func geluGeneric(dst, x []float32) {
 	dst = dst[:len(x)]
 	for i, v := range x {
-		dst[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)*invSqrt2)))
+		h := 0.5 * v
+		dst[i] = h*erf32(v*invSqrt2) + h
 	}
 }
 
 func geluBackwardGeneric(dx, x, dy []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		xv := float64(v)
-		cdf := 0.5 * (1 + math.Erf(xv*invSqrt2))
-		pdf := invSqrt2Pi * math.Exp(-0.5*xv*xv)
-		dx[i] += dy[i] * float32(cdf+xv*pdf)
+		cdf := 0.5*erf32(v*invSqrt2) + 0.5
+		pdf := invSqrt2Pi * exp32(-0.5*v*v)
+		dx[i] += dy[i] * (cdf + v*pdf)
 	}
+}
+
+// erf32 is erf(x) by the float32 rational approximation of the assembly
+// kernels (Eigen/XLA's: x·P(x²)/Q(x²) on [−4, 4], absolute error ≲ 5e-7);
+// NaN stays NaN.
+func erf32(x float32) float32 {
+	x = min(max(x, -4), 4) // min/max keep NaN
+	x2 := x * x
+	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
+	p = p*x2 - 2.10102402082508e-06
+	p = p*x2 - 5.69250639462346e-05
+	p = p*x2 - 0.000734990630326855
+	p = p*x2 - 0.00295459980854025
+	p = p*x2 - 0.0160960333262415
+	q := x2*-1.45660718464996e-05 - 0.000213374055278905
+	q = q*x2 - 0.00168282697438203
+	q = q*x2 - 0.00737332916720468
+	q = q*x2 - 0.0142647390514189
+	return min(max(x*p/q, -1), 1)
+}
+
+// exp32 is eˣ by the assembly kernels' Cephes-style float32 method:
+// n = round(x·log₂e), r = x − n·ln2 (two-part ln2), eʳ by a degree-7
+// polynomial, scaled by 2ⁿ in two steps so that results overflow to +Inf
+// and underflow gradually (relative error ≈ 2e-7); NaN stays NaN.
+func exp32(x float32) float32 {
+	if x != x {
+		return x
+	}
+	x = min(max(x, -104), 89)
+	// Round to nearest: adding and subtracting 1.5·2²³ leaves the integer
+	// part (|x·log₂e| < 2²²).
+	n := x*1.44269504088896341 + 12582912
+	n -= 12582912
+	r := x - n*0.693359375
+	r = r - n*-2.12194440e-4
+	p := r*1.9875691500e-4 + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r + 1
+	p = p*r + 1
+	k := int32(n)
+	k1 := k >> 1
+	return p * math.Float32frombits(uint32(k1+127)<<23) * math.Float32frombits(uint32(k-k1+127)<<23)
 }
 
 const sqrt2OverPi = 0.79788456080286535588

@@ -75,3 +75,30 @@ func lnApplyAVX512(y, x, w, b *float32, n int, mean, rstd float32) {
 func lnBackwardAVX512(dx, dw, db, dy, x, w *float32, n int, mean, rstd float32) {
 	layerNormRowBackwardGeneric(vecSlice(dx, n), vecSlice(dw, n), vecSlice(db, n), vecSlice(dy, n), vecSlice(x, n), vecSlice(w, n), mean, rstd)
 }
+
+// No AVX2 kernels either: the AVX2 names stand for the same portable stubs.
+var haveAVX2 = false
+
+var useAVX2 = false
+
+var (
+	axpyAVX2               = axpyAVX512
+	scaleAVX2              = scaleAVX512
+	addAVX2                = addAVX512
+	mulAVX2                = mulAVX512
+	dotAVX2                = dotAVX512
+	sumAVX2                = sumAVX512
+	maxAVX2                = maxAVX512
+	expAVX2                = expAVX512
+	softmaxRowAVX2         = softmaxRowAVX512
+	softmaxRowBackwardAVX2 = softmaxRowBackwardAVX512
+	geluAVX2               = geluAVX512
+	geluBackwardAVX2       = geluBackwardAVX512
+	geluTanhAVX2           = geluTanhAVX512
+	geluTanhBackwardAVX2   = geluTanhBackwardAVX512
+	siluAVX2               = siluAVX512
+	siluBackwardAVX2       = siluBackwardAVX512
+	lnStatsAVX2            = lnStatsAVX512
+	lnApplyAVX2            = lnApplyAVX512
+	lnBackwardAVX2         = lnBackwardAVX512
+)

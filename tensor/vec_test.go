@@ -14,17 +14,40 @@ import (
 
 var inf = math.Inf(1)
 
-// forEachPath runs f once with the portable path forced and, when the CPU
-// supports it, once with the assembly path.
+// vecPath is one implementation of the vector kernels: the portable Go
+// reference, AVX2+FMA or AVX-512 assembly.
+type vecPath struct {
+	name         string
+	avx2, avx512 bool
+}
+
+// vecPaths lists the paths this CPU can run, the portable one first.
+func vecPaths() []vecPath {
+	ps := []vecPath{{name: "generic"}}
+	if haveAVX2 {
+		ps = append(ps, vecPath{name: "avx2", avx2: true})
+	}
+	if haveAVX512 {
+		ps = append(ps, vecPath{name: "avx512", avx2: haveAVX2, avx512: true})
+	}
+	return ps
+}
+
+// usePath selects path p and returns a function that restores the default.
+func usePath(p vecPath) (restore func()) {
+	old2, old512 := useAVX2, useAVX512
+	useAVX2, useAVX512 = p.avx2, p.avx512
+	return func() { useAVX2, useAVX512 = old2, old512 }
+}
+
+// forEachPath runs f once on each path the CPU supports: the portable path
+// forced, AVX2 (with AVX-512 off) and AVX-512.
 func forEachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	old := useAVX512
-	defer func() { useAVX512 = old }()
-	useAVX512 = false
-	t.Run("generic", f)
-	if haveAVX512 {
-		useAVX512 = true
-		t.Run("avx512", f)
+	for _, p := range vecPaths() {
+		restore := usePath(p)
+		t.Run(p.name, f)
+		restore()
 	}
 }
 
@@ -630,23 +653,13 @@ func TestLayerNormRowBackwardFD(t *testing.T) {
 
 // Benchmarks: ns/element on the portable and the assembly path, per size.
 
-var benchSizes = []int{197, 768, 1 << 16}
+var benchSizes = []int{197, 768, 4096, 1 << 16}
 
 func benchVec(b *testing.B, run func(n int) func()) {
-	old := useAVX512
-	defer func() { useAVX512 = old }()
-	paths := []bool{false}
-	if haveAVX512 {
-		paths = append(paths, true)
-	}
 	for _, n := range benchSizes {
-		for _, asm := range paths {
-			name := "generic"
-			if asm {
-				name = "avx512"
-			}
-			b.Run(fmt.Sprintf("n=%d/%s", n, name), func(b *testing.B) {
-				useAVX512 = asm
+		for _, p := range vecPaths() {
+			b.Run(fmt.Sprintf("n=%d/%s", n, p.name), func(b *testing.B) {
+				defer usePath(p)()
 				f := run(n)
 				b.ResetTimer()
 				for range b.N {
@@ -736,4 +749,184 @@ func BenchmarkLayerNormRowBackward(b *testing.B) {
 		dx, dw, db := make([]float32, n), make([]float32, n), make([]float32, n)
 		return func() { LayerNormRowBackward(dx, dw, db, dy, x, w, 0.1, 1.2) }
 	})
+}
+
+// ulps is the distance between two float32 values in units in the last place
+// (0 for equal values, including ±0; large across a sign change).
+func ulps(a, b float32) int64 {
+	key := func(v float32) int64 {
+		u := int64(math.Float32bits(v))
+		if u&(1<<31) != 0 {
+			u = (1 << 31) - u
+		}
+		return u
+	}
+	d := key(a) - key(b)
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+// agreeVals are the inputs of TestPathsAgree: random values, every special
+// value and large magnitudes.
+func agreeVals(rng *rand.Rand, n int, lo, hi float64, big bool) []float32 {
+	x := make([]float32, n)
+	randInto(rng, x, lo, hi)
+	for i := range x {
+		if rng.IntN(4) == 0 {
+			x[i] = specials[rng.IntN(len(specials))]
+			if !big && math.Abs(float64(x[i])) > 1e4 && !math.IsInf(float64(x[i]), 0) {
+				x[i] = float32(math.Copysign(1e4, float64(x[i])))
+			}
+		}
+	}
+	return x
+}
+
+// sameClass reports whether got and want are both NaN, the same infinity, or
+// both finite.
+func sameClass(got, want float32) bool {
+	g, w := float64(got), float64(want)
+	switch {
+	case math.IsNaN(w) || math.IsNaN(g):
+		return math.IsNaN(w) && math.IsNaN(g)
+	case math.IsInf(w, 0) || math.IsInf(g, 0):
+		return g == w
+	}
+	return true
+}
+
+// TestPathsAgree runs every assembly path (AVX2, AVX-512) against the
+// portable path on the same inputs: all tail lengths 0..17 and a few longer
+// rows, random values with ±0, subnormals, ±Inf, NaN and large |x| mixed in.
+// NaN and Inf must appear in the same places; finite results must agree within
+// twice the tolerance each path has against float64 math.
+func TestPathsAgree(t *testing.T) {
+	ps := vecPaths()
+	lens := []int{31, 32, 33, 63, 64, 65, 197, 768}
+	for n := 0; n <= 17; n++ {
+		lens = append(lens, n)
+	}
+	for _, p := range ps[1:] {
+		t.Run(p.name, func(t *testing.T) {
+			run := func(q vecPath, f func()) {
+				defer usePath(q)()
+				f()
+			}
+			generic := ps[0]
+			for _, c := range unaryCases {
+				rng := rand.New(rand.NewPCG(23, 24))
+				var maxAbs float64
+				var maxUlp int64
+				for _, n := range lens {
+					x := agreeVals(rng, n, c.lo, c.hi, true)
+					want, got := make([]float32, n), make([]float32, n)
+					run(generic, func() { c.f(want, x) })
+					run(p, func() { c.f(got, x) })
+					for i := range x {
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), 2*c.abs, 2*c.rel) {
+							t.Fatalf("%s n=%d x=%g: %s %g, generic %g", c.name, n, x[i], p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+							if math.Abs(float64(want[i])) >= 1e-3 {
+								maxUlp = max(maxUlp, ulps(got[i], want[i]))
+							}
+						}
+					}
+				}
+				t.Logf("%-16s max |%s − generic| %.3g, %d ulp where |y| ≥ 1e-3", c.name, p.name, maxAbs, maxUlp)
+			}
+			for _, c := range backwardCases {
+				rng := rand.New(rand.NewPCG(25, 26))
+				var maxAbs float64
+				for _, n := range lens {
+					// |x| ≤ 1e4: past ≈ 1e19 x² overflows float32 in the
+					// assembly (as on AVX-512) and the derivative is NaN.
+					x := agreeVals(rng, n, c.lo, c.hi, false)
+					dy := make([]float32, n)
+					randInto(rng, dy, -1, 1)
+					dx0 := make([]float32, n)
+					randInto(rng, dx0, -1, 1)
+					want, got := append([]float32(nil), dx0...), append([]float32(nil), dx0...)
+					run(generic, func() { c.f(want, x, dy) })
+					run(p, func() { c.f(got, x, dy) })
+					for i := range x {
+						tol := 2 * c.abs * (1 + math.Abs(float64(dy[i]))*(1+math.Abs(float64(x[i]))/8))
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), tol, 2*c.rel) {
+							t.Fatalf("%s n=%d x=%g dy=%g: %s %g, generic %g", c.name, n, x[i], dy[i], p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+						}
+					}
+				}
+				t.Logf("%-16s max |%s − generic| %.3g", c.name, p.name, maxAbs)
+			}
+			rng := rand.New(rand.NewPCG(27, 28))
+			var maxAbs float64
+			for _, n := range lens {
+				for _, special := range []float32{0, float32(-inf), float32(inf), float32(math.NaN())} {
+					x := make([]float32, n)
+					for i := range x {
+						x[i] = float32(8 * rng.NormFloat64())
+						if special != 0 && rng.IntN(8) == 0 {
+							x[i] = special
+						}
+					}
+					want, got := append([]float32(nil), x...), append([]float32(nil), x...)
+					run(generic, func() { SoftmaxRow(want) })
+					run(p, func() { SoftmaxRow(got) })
+					for i := range x {
+						if !sameClass(got[i], want[i]) || !closeTo(got[i], float64(want[i]), 2e-7, 4e-6) {
+							t.Fatalf("SoftmaxRow n=%d i=%d x=%v: %s %g, generic %g", n, i, x, p.name, got[i], want[i])
+						}
+						if d := math.Abs(float64(got[i]) - float64(want[i])); d < inf && d == d {
+							maxAbs = max(maxAbs, d)
+						}
+					}
+				}
+			}
+			t.Logf("%-16s max |%s − generic| %.3g", "SoftmaxRow", p.name, maxAbs)
+		})
+	}
+}
+
+// TestScalarApprox checks the portable float32 exp32 and erf32 (used by the
+// generic GELU) against float64 math, including subnormal
+// results, ±Inf and NaN.
+func TestScalarApprox(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 30))
+	var eAcc, fAcc accuracy
+	for i := range 200000 {
+		x := float32(-110 + 200*rng.Float64())
+		if i < len(specials) {
+			x = specials[i]
+		}
+		want := math.Exp(float64(x))
+		if want > math.MaxFloat32 {
+			want = inf
+		}
+		got := exp32(x)
+		ok := closeTo(got, want, 0, 2e-6)
+		if want < 1.2e-38 {
+			ok = math.Abs(float64(got)-want) <= 2e-45 // subnormal: absolute error
+		}
+		if !ok {
+			t.Fatalf("exp32(%g) = %g, want %g", x, got, want)
+		}
+		eAcc.add(got, want)
+		u := float32(-6 + 12*rng.Float64())
+		if i < len(specials) {
+			u = specials[i]
+		}
+		fw := math.Erf(float64(u))
+		if g := erf32(u); !closeTo(g, fw, 6e-7, 0) {
+			t.Fatalf("erf32(%g) = %g, want %g", u, g, fw)
+		} else {
+			fAcc.add(g, fw)
+		}
+	}
+	t.Logf("exp32: max rel err %.3g; erf32: max abs err %.3g", eAcc.rel3, fAcc.abs)
 }

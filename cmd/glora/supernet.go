@@ -94,7 +94,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	if saved != nil {
 		keys := map[string]string{"ranks": "ranks", "targets": "targets", "exclude": "exclude"}
 		for k, v := range stageFlagKeys {
-			keys[k] = v
+			if k != "epochs" { // may grow, as pretrain's
+				keys[k] = v
+			}
 		}
 		g := s
 		if explicit["scheme"] && s.Scheme == autoScheme {
@@ -105,7 +107,10 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		}
 		s.CheckpointEvery = g.CheckpointEvery
 		if explicit["epochs"] {
-			s.Epochs = g.Epochs // may grow, as pretrain's
+			if st, err := train.ReadState(*out); err == nil && g.Epochs < st.Epoch {
+				return fmt.Errorf("--epochs %d: the run in %s has already done %d epochs", g.Epochs, *out, st.Epoch)
+			}
+			s.Epochs = g.Epochs
 		}
 	}
 	human := stdout

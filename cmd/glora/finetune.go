@@ -242,6 +242,16 @@ func finetuneStage(ctx context.Context, s finetuneSettings, out string, resume, 
 		if setup.Init, err = loadInit(s.Init); err != nil {
 			return nil, err
 		}
+		need := setup.Structure.MaxRank()
+		if setup.Structure == nil && (s.Method == finetune.LoRA || s.Method == finetune.GLoRAFixed) {
+			need = max(s.Rank, 1)
+			if s.Rank == 0 {
+				need = finetune.DefaultRank
+			}
+		}
+		if need > setup.Init.R {
+			return nil, fmt.Errorf("--init %s stores rank %d, below the rank %d this run trains: its tensors cannot start it", s.Init, setup.Init.R, need)
+		}
 		// Attach checks the init's layers and shapes against the model
 		// before any training: try it on a throwaway copy of the base.
 		probe, err := p.freshBase(s.baseSpec)

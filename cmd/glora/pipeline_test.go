@@ -262,6 +262,7 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{[]string{"supernet", "--resume", "--out", sn, "--lr", "0.5"}, "--lr 0.5, but the run was saved with 0.003"},
 		{[]string{"search", "--run", out}, "is not a glora supernet run"},
 		{append([]string{"finetune", "--method", "lora", "--init", "adapter:" + filepath.Join(sn, "supernet"), "--out", out}, base...), "holds a whole supernet"},
+		{append([]string{"finetune", "--method", "lora", "--rank", "16", "--init", "supernet:" + sn, "--out", out}, base...), "stores rank 8, below the rank 16 this run trains"},
 		{append([]string{"supernet", "--ranks", "8,4,8", "--out", out}, base...), "rank 8 given twice"},
 		{append([]string{"supernet", "--epochs", "-1", "--out", out}, base...), "--epochs -1: want a whole number"},
 	} {

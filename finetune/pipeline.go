@@ -398,12 +398,14 @@ func writeSearchOutputs(m *Model, o *SearchOutcome, dir string) error {
 // WriteSearchPlot draws validation accuracy against support parameters,
 // coloured by generation, with the best candidate highlighted.
 func WriteSearchPlot(path string, cs []search.Candidate, best search.Candidate) error {
-	s := plot.Scatter{Title: "search: validation accuracy of each candidate", XLabel: "support parameters",
+	// Thousands of parameters (the axis labels keep their digits); groups
+	// are the log's generations, from 0.
+	s := plot.Scatter{Title: "search: validation accuracy of each candidate", XLabel: "support parameters (thousands)",
 		YLabel: "val acc", GroupName: "generation"}
 	for _, c := range cs {
-		s.Points = append(s.Points, plot.Point{X: float64(c.Params), Y: c.Accuracy, Group: c.Generation + 1})
+		s.Points = append(s.Points, plot.Point{X: float64(c.Params) / 1000, Y: c.Accuracy, Group: c.Generation})
 	}
-	s.Highlight = &plot.Point{X: float64(best.Params), Y: best.Accuracy, Group: best.Generation + 1}
+	s.Highlight = &plot.Point{X: float64(best.Params) / 1000, Y: best.Accuracy, Group: best.Generation}
 	return plot.WriteScatterPNG(path, s)
 }
 

@@ -54,7 +54,7 @@ type Hyper struct {
 // (VTAB-1k's 800 training images), per method (Supernet for the supernet):
 // chosen on validation accuracy with the shipped backbone on MNIST-1k (see
 // the README's table): adapters 3e-3 (1e-3 trailed, 1e-2 tied), full
-// fine-tuning 1e-3 (1e-4 and 3e-4 trailed), the head alone 1e-2 or more.
+// fine-tuning 1e-3 (1e-4 and 3e-4 trailed), the head alone 3e-2.
 func DefaultHyper(method string) Hyper {
 	h := Hyper{Epochs: 20, Batch: 64, LR: 3e-3, MinLR: 1e-5, WarmupEpochs: 1, WeightDecay: 1e-4, ClipNorm: 1}
 	switch method {
@@ -63,7 +63,7 @@ func DefaultHyper(method string) Hyper {
 	case Full:
 		h.LR = 1e-3
 	case Linear:
-		h.LR = 1e-2
+		h.LR = 3e-2
 	}
 	return h
 }

@@ -100,7 +100,7 @@ func TestPipelineCommandsResumeExactly(t *testing.T) {
 	a, b := filepath.Join(dir, "sn-a"), filepath.Join(dir, "sn-b")
 	mustRun(t, sn(a)...)
 	mustInterrupt(t, 4, sn(b)...)
-	if code, _, e := runCLI(sn(b)...); code != 1 || !strings.Contains(e, "holds a glora supernet run") {
+	if code, _, e := runCLI(sn(b)...); code != 1 || !strings.Contains(e, "holds a run of glora supernet") {
 		t.Fatalf("a second supernet into a run folder: exit %d, %s", code, e)
 	}
 	mustRun(t, "supernet", "--resume", "--out", b)
@@ -258,7 +258,7 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{[]string{"finetune", "--method", "lora", "--base", "vit-micro", "--data", "nosuchset", "--out", out}, `unknown dataset spec "nosuchset"`},
 		{[]string{"supernet", "--base", "vit-micro", "--data", "folder:" + mismatch, "--out", out}, `class folder "c03" is not one of the classes [c00 c01 c02]`},
 		{append([]string{"supernet", "--out", notEmpty}, base...), "is not empty and holds no glora supernet run"},
-		{append([]string{"supernet", "--out", sn}, base...), "holds a glora supernet run (supernet.settings.json): continue it with --resume, start it again with --overwrite"},
+		{append([]string{"supernet", "--out", sn}, base...), "holds a run of glora supernet (supernet.settings.json): continue it with --resume, start it again with --overwrite"},
 		{[]string{"supernet", "--resume", "--out", sn, "--lr", "0.5"}, "--lr 0.5, but the run was saved with 0.003"},
 		{[]string{"search", "--run", out}, "is not a glora supernet run"},
 		{append([]string{"finetune", "--method", "lora", "--init", "adapter:" + filepath.Join(sn, "supernet"), "--out", out}, base...), "holds a whole supernet"},

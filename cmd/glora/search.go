@@ -68,6 +68,11 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	if err := checkSearchFlags(c); err != nil {
 		return err
 	}
+	if c.Budget != -1 {
+		if err := finetune.CheckBudget(c.Budget); err != nil {
+			return fmt.Errorf("--budget: %w", err)
+		}
+	}
 	explicit := explicitFlags(fs)
 	human := stdout
 	if *asJSON {

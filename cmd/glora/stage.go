@@ -293,7 +293,7 @@ func claimOut(flag, dir, cmd string, resume, overwrite bool) ([]byte, error) {
 		case overwrite:
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%s %s holds a glora %s run (%s): continue it with --resume, start it again with --overwrite, or choose another folder",
+		return nil, fmt.Errorf("%s %s holds a run of glora %s (%s): continue it with --resume, start it again with --overwrite, or choose another folder",
 			flag, dir, cmd, filepath.Base(settingsFile(dir, cmd)))
 	}
 	if !errors.Is(err, os.ErrNotExist) {

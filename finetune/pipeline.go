@@ -53,7 +53,8 @@ type Hyper struct {
 // DefaultHyper is the stage's default for small backbones and small data
 // (VTAB-1k's 800 training images), per method (Supernet for the supernet):
 // chosen on validation accuracy with the shipped backbone on MNIST-1k (see
-// the README's table): adapters 3e-3 (1e-3 trailed, 1e-2 tied), full
+// the README's table): lora, glora-fixed, glora and the supernet 3e-3 (1e-3
+// trailed, 1e-2 tied), the vector methods (ssf, ia3, bitfit) 1e-2, full
 // fine-tuning 1e-3 (1e-4 and 3e-4 trailed), the head alone 3e-2.
 func DefaultHyper(method string) Hyper {
 	h := Hyper{Epochs: 20, Batch: 64, LR: 3e-3, MinLR: 1e-5, WarmupEpochs: 1, WeightDecay: 1e-4, ClipNorm: 1}
@@ -64,6 +65,8 @@ func DefaultHyper(method string) Hyper {
 		h.LR = 1e-3
 	case Linear:
 		h.LR = 3e-2
+	case SSF, IA3, BitFit:
+		h.LR = 1e-2 // vectors only: few parameters, a larger step
 	}
 	return h
 }

@@ -36,6 +36,10 @@ func init() {
 		"merge":    {"fold a GLoRA adapter into its base model and write a plain model folder", runMerge},
 		"predict":  {"label images: each image's most probable classes under a model", runPredict},
 		"pretrain": {"train a ViT (from scratch or a checkpoint) with checkpoints, resume and curves", runPretrain},
+		"supernet": {"train a GLoRA supernet on a base model and data (the first step of GLoRA)", runSupernet},
+		"search":   {"evolutionary search of a supernet run for the best structure under a parameter budget (validation only)", runSearch},
+		"finetune": {"fine-tune a base with one method (glora, glora-fixed, lora, ssf, ia3, bitfit, linear, full)", runFinetune},
+		"run":      {"the whole GLoRA chain: supernet, search, retrain, merge, test evaluation", runRun},
 	}
 }
 

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/glora"
+	"github.com/glora/glora/train"
+)
+
+// finetuneSettings is DIR/finetune.settings.json.
+type finetuneSettings struct {
+	baseSpec
+	Method    string   `json:"method"`
+	Structure string   `json:"structure,omitempty"` // structure file (absolute path)
+	Init      string   `json:"init,omitempty"`      // supernet:RUN_DIR or adapter:DIR
+	Rank      int      `json:"rank,omitempty"`      // lora, glora-fixed
+	Targets   []string `json:"targets"`
+	Exclude   []string `json:"exclude"`
+	finetune.Hyper
+	CheckpointEvery int      `json:"checkpoint_every"`
+	Classes         []string `json:"classes"`
+	NewHead         bool     `json:"new_head"`
+}
+
+// finetuneResult is DIR/finetune.json (and finetune's --json line).
+type finetuneResult struct {
+	Command         string              `json:"command"`
+	Method          string              `json:"method"`
+	ValAccuracy     float64             `json:"val_accuracy"`
+	ValLoss         float64             `json:"val_loss"`
+	NVal            int                 `json:"n_val"`
+	NTrain          int                 `json:"n_train"`
+	TrainableParams int                 `json:"trainable_params"` // support + head
+	SupportParams   int                 `json:"support_params"`
+	HeadParams      int                 `json:"head_params"`
+	BestEpoch       int                 `json:"best_epoch"`
+	Epochs          int                 `json:"epochs"`
+	Seconds         float64             `json:"seconds"`
+	Adapter         string              `json:"adapter,omitempty"`
+	Merged          string              `json:"merged"`
+	History         []train.EpochRecord `json:"history"`
+	Settings        finetuneSettings    `json:"settings"`
+}
+
+const methodHelp = "glora (a searched --structure), glora-fixed (PEFT's default: A = B = C = lora_r, D = E = constant), lora (B = lora_r), ssf (A, D, E vectors), ia3 (A, D vectors), bitfit (E vector), linear (the head only), full (every weight)"
+
+func runFinetune(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("finetune", "finetune --base MODEL --data SPEC --method METHOD --out DIR [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
+	var s finetuneSettings
+	fs.StringVar(&s.Base, "base", shipped, modelHelp)
+	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
+	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
+	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the support tensors, the head and the data order")
+	fs.StringVar(&s.Method, "method", "", "the method: "+methodHelp)
+	fs.StringVar(&s.Structure, "structure", "", "structure file for --method glora (search's structure.json)")
+	fs.StringVar(&s.Init, "init", "", "start from trained tensors: supernet:RUN_DIR (a supernet run's shared weights and head) or adapter:DIR")
+	fs.IntVar(&s.Rank, "rank", 0, fmt.Sprintf("lora rank of lora and glora-fixed (default %d)", finetune.DefaultRank))
+	targets := fs.String("targets", "", "layers to adapt, comma-separated (default all-linear; with --structure, the structure's layers)")
+	exclude := fs.String("exclude", "", "layers to leave out of --targets")
+	var hf hyperFlags
+	hf.register(fs, "the method")
+	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
+	out := fs.String("out", "", "output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json")
+	resume := fs.Bool("resume", false, "continue the run in --out with its saved settings (a flag given again must match them)")
+	overwrite := fs.Bool("overwrite", false, "start again in an --out that holds a finetune run (it is removed)")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	explicit := explicitFlags(fs)
+	if *out == "" {
+		return fmt.Errorf("--out is required (the run's folder)")
+	}
+	s.Targets, s.Exclude = splitList(*targets), splitList(*exclude)
+	saved, err := claimOut("--out", *out, "finetune", *resume, *overwrite)
+	if err != nil {
+		return err
+	}
+	if saved == nil {
+		if err := checkMethodFlags(&s); err != nil {
+			return err
+		}
+		if s.Data == "" {
+			return fmt.Errorf("--data is required (the images to adapt the base to)")
+		}
+	}
+	s.Hyper = hf.fill(finetune.DefaultHyper(s.Method))
+	s.canonical()
+	if s.Structure != "" {
+		s.Structure = absPath(s.Structure)
+	}
+	if saved != nil {
+		keys := map[string]string{"method": "method", "structure": "structure", "init": "init", "rank": "rank", "targets": "targets", "exclude": "exclude"}
+		for k, v := range stageFlagKeys {
+			keys[k] = v
+		}
+		if explicit["scheme"] && s.Scheme == autoScheme {
+			delete(explicit, "scheme")
+		}
+		g := s
+		if s, err = mergeSaved(saved, g, explicit, keys, *out); err != nil {
+			return err
+		}
+		s.CheckpointEvery = g.CheckpointEvery
+	}
+	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
+		checkInt("stop-after", *stopAfter, 0, s.Epochs), checkInt("rank", s.Rank, 0, 4096)); err != nil {
+		return err
+	}
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := finetuneStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	if errors.Is(err, train.ErrInterrupted) {
+		return interrupted("finetune", "--out "+*out)
+	}
+	if err != nil || res == nil {
+		return err
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(res))
+	}
+	return nil
+}
+
+// checkMethodFlags checks --method against --structure and --rank.
+func checkMethodFlags(s *finetuneSettings) error {
+	switch {
+	case s.Method == "":
+		return fmt.Errorf("--method is required: %s", methodHelp)
+	case !slices.Contains(finetune.Methods, s.Method):
+		return fmt.Errorf("--method %q is not a method; want one of %s", s.Method, strings.Join(finetune.Methods, ", "))
+	case s.Method == finetune.GLoRA && s.Structure == "":
+		return fmt.Errorf("--method glora needs --structure FILE (a search's structure.json); for PEFT's fixed GLoRA use --method glora-fixed")
+	case s.Method != finetune.GLoRA && s.Structure != "":
+		return fmt.Errorf("--structure is for --method glora only (--method %s has its own structure)", s.Method)
+	case s.Rank != 0 && s.Method != finetune.LoRA && s.Method != finetune.GLoRAFixed:
+		return fmt.Errorf("--rank is for --method lora and glora-fixed only")
+	}
+	if s.Init != "" {
+		kind, _, _ := strings.Cut(s.Init, ":")
+		if kind != "supernet" && kind != "adapter" {
+			return fmt.Errorf("--init %q: want supernet:RUN_DIR or adapter:DIR", s.Init)
+		}
+	}
+	return nil
+}
+
+// readStructure reads a structure file and checks it against the base's
+// layers (paths, widths, allowed choices); errors name the file.
+func readStructure(file string, p *prepared, targets, exclude []string) (glora.Structure, []string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--structure: %w", err)
+	}
+	var st glora.Structure
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, nil, fmt.Errorf("--structure %s: not a structure file: %w", file, err)
+	}
+	if len(st) == 0 {
+		return nil, nil, fmt.Errorf("--structure %s: the structure names no layer", file)
+	}
+	if len(targets) == 0 {
+		targets = st.Paths()
+	}
+	tg, err := checkTargets(p.v, targets, exclude)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--structure %s: it is not for this base (%s): %w", file, p.from, err)
+	}
+	var ranks []int
+	for _, lc := range st {
+		for _, c := range lc {
+			if c.Kind == glora.LoRA && !slices.Contains(ranks, c.Rank) {
+				ranks = append(ranks, c.Rank)
+			}
+		}
+	}
+	if len(ranks) == 0 {
+		ranks = []int{1}
+	}
+	slices.Sort(ranks)
+	if err := (glora.Space{Ranks: ranks}).ValidateStructure(st, tg); err != nil {
+		return nil, nil, fmt.Errorf("--structure %s: it does not fit this base (%s): %w", file, p.from, err)
+	}
+	return st, targets, nil
+}
+
+// loadInit reads --init: a supernet run (or supernet folder) or an adapter folder.
+func loadInit(spec string) (*glora.Adapter, error) {
+	kind, dir, _ := strings.Cut(spec, ":")
+	if dir == "" {
+		return nil, fmt.Errorf("--init %q: want supernet:RUN_DIR or adapter:DIR", spec)
+	}
+	var a *glora.Adapter
+	var err error
+	if kind == "supernet" {
+		if fileExists(finetune.SupernetDir(dir)) {
+			dir = finetune.SupernetDir(dir)
+		}
+		a, err = glora.LoadSupernet(dir)
+	} else {
+		a, err = glora.LoadAdapter(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--init %s: %w", spec, err)
+	}
+	return a, nil
+}
+
+// finetuneStage trains (or resumes, or finds finished) the finetune run of
+// s in out: every check before any work.
+func finetuneStage(ctx context.Context, s finetuneSettings, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*finetuneResult, error) {
+	p, err := prepare(s.baseSpec, log)
+	if err != nil {
+		return nil, err
+	}
+	setup := finetune.Setup{Method: s.Method, Rank: s.Rank, Targets: s.Targets, Exclude: s.Exclude}
+	if s.Structure != "" {
+		if setup.Structure, setup.Targets, err = readStructure(s.Structure, p, s.Targets, s.Exclude); err != nil {
+			return nil, err
+		}
+	} else if _, err := checkTargets(p.v, s.Targets, s.Exclude); err != nil {
+		return nil, err
+	}
+	if s.Init != "" {
+		if setup.Init, err = loadInit(s.Init); err != nil {
+			return nil, err
+		}
+		need := setup.Structure.MaxRank()
+		if setup.Structure == nil && (s.Method == finetune.LoRA || s.Method == finetune.GLoRAFixed) {
+			need = max(s.Rank, 1)
+			if s.Rank == 0 {
+				need = finetune.DefaultRank
+			}
+		}
+		if need > setup.Init.R {
+			return nil, fmt.Errorf("--init %s stores rank %d, below the rank %d this run trains: its tensors cannot start it", s.Init, setup.Init.R, need)
+		}
+		// Attach checks the init's layers and shapes against the model
+		// before any training: try it on a throwaway copy of the base.
+		probe, err := p.freshBase(s.baseSpec)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := finetune.Attach(probe, setup); err != nil {
+			return nil, fmt.Errorf("--init %s: %w", s.Init, err)
+		}
+	}
+	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
+	fitBatch(&s.Hyper, p.task.Train.Len(), log)
+	if err := startOut(out, "finetune", overwrite, resume, s); err != nil {
+		return nil, err
+	}
+	init := ""
+	if s.Init != "" {
+		init = ", starting from " + s.Init
+	}
+	fmt.Fprintf(human, "finetune %s: %s%s; %d epochs of %d steps, lr %g\n", s.Method, p.describe(), init, s.Epochs, p.task.Train.Len()/s.Batch, s.LR)
+	t0 := time.Now()
+	tr, err := finetune.Finetune(ctx, p.v, p.task, setup, s.Hyper,
+		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})
+	if err != nil {
+		return nil, err
+	}
+	if tr.Stopped {
+		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora finetune --resume --out %s\n", len(tr.History), s.Epochs, out)
+		return nil, nil
+	}
+	res := &finetuneResult{Command: "finetune", Method: s.Method, ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
+		NTrain: p.task.Train.Len(), TrainableParams: tr.Support + tr.Head, SupportParams: tr.Support, HeadParams: tr.Head,
+		BestEpoch: tr.BestEpoch, Epochs: len(tr.History), Seconds: tr.Seconds, Merged: filepath.Join(out, finetune.MergedDir),
+		History: tr.History, Settings: s}
+	if tr.Model.Net != nil {
+		res.Adapter = filepath.Join(out, finetune.AdapterDir)
+	}
+	if err := writeJSONAtomic(filepath.Join(out, "finetune.json"), res); err != nil {
+		return nil, err
+	}
+	where := "merged model in " + res.Merged
+	if res.Adapter != "" {
+		where = "adapter in " + res.Adapter + ", " + where
+	}
+	fmt.Fprintf(human, "finetune %s done in %s: val accuracy %.4f (epoch %d of %d), %d trainable parameters (%d support + %d head); %s\n",
+		s.Method, time.Since(t0).Round(time.Second), res.ValAccuracy, res.BestEpoch, res.Epochs, res.TrainableParams, res.SupportParams, res.HeadParams, where)
+	return res, nil
+}

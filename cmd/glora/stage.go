@@ -1,0 +1,391 @@
+package main
+
+// What the GLoRA pipeline commands (supernet, search, finetune, run) share:
+// loading the base and the data into a finetune.Task (training and
+// validation splits only; the test split stays behind testSplit), the run
+// folder's settings file and its --resume / --overwrite rules.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/glora"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/train"
+)
+
+// autoScheme is the pipeline commands' default --scheme: vtab1k (800
+// train + 200 validation images) when the training split has at least
+// 1000 images, else holdout. Parameter-efficient fine-tuning is for small
+// data, and 800 images train in minutes on 2 cores; --scheme holdout uses
+// every training image.
+const autoScheme = "auto"
+
+const pipelineSchemeHelp = "how validation is carved from the training split: auto (vtab1k when the training split has ≥ 1000 images: 800 train + 200 val, the VTAB-1k regime, minutes on 2 cores; else holdout), holdout[:F] (a stratified 10%, or F, the rest trains), vtab1k, Kshot"
+
+// testReads counts, per command, the times a pipeline command took the
+// test split (testSplit): only run's final evaluation may. A test checks it.
+var testReads = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+// prepared is a base with its head fitted to the data, and the data split
+// into a finetune.Task. The test split is reachable only through testSplit.
+type prepared struct {
+	v        *vit.Model
+	ck       vit.Checkpoint // with the data's class names and training record
+	from     string         // the base, for messages
+	task     finetune.Task
+	classes  []string
+	newHead  bool
+	scheme   string // the resolved scheme
+	trainAll *data.Dataset
+	test     *data.Dataset
+}
+
+// testSplit hands out the test split, counting who asked.
+func (p *prepared) testSplit(cmd string) *data.Dataset {
+	testReads.Lock()
+	testReads.n[cmd]++
+	testReads.Unlock()
+	return p.test
+}
+
+// baseSpec is a run's data and base: what prepare needs.
+type baseSpec struct {
+	Base      string `json:"base"`
+	Data      string `json:"data"`
+	Scheme    string `json:"scheme"`
+	SplitSeed uint64 `json:"split_seed"`
+	Seed      uint64 `json:"seed"`
+}
+
+// checkBase checks --base and --data without loading anything heavy.
+func (b *baseSpec) canonical() {
+	b.Base, b.Data = canonicalModel(b.Base), canonicalData(b.Data)
+}
+
+// prepare loads b's base and data: the base at its input size, the head
+// replaced by a fresh one (seeded by b.Seed) unless it already names the
+// data's classes, the training split divided by the scheme. Errors name
+// the flag.
+func prepare(b baseSpec, log io.Writer) (*prepared, error) {
+	if err := checkModelSpec(b.Base); err != nil {
+		return nil, fmt.Errorf("--base: %w", err)
+	}
+	inCfg, err := modelInputConfig(b.Base)
+	if err != nil {
+		return nil, fmt.Errorf("--base: %w", err)
+	}
+	trainAll, testSet, err := resolveFor(b.Data, inCfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("--data %s: %w", b.Data, err)
+	}
+	if err := checkSplitClasses(b.Data, trainAll, testSet); err != nil {
+		return nil, err
+	}
+	v, ck, from, _, err := resolveModel(b.Base, b.Seed, trainAll.NumClasses())
+	if err != nil {
+		return nil, fmt.Errorf("--base: %w", err)
+	}
+	newHead, err := finetune.FitHead(v, ck.Labels, trainAll.Classes, b.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("--base: %w", err)
+	}
+	scheme := b.Scheme
+	if scheme == "" || scheme == autoScheme {
+		scheme = "holdout"
+		if trainAll.Len() >= 1000 {
+			scheme = "vtab1k"
+		}
+	}
+	if scheme == "full" {
+		return nil, fmt.Errorf("--scheme full: the pipeline chooses on a validation split; use holdout, vtab1k or Kshot")
+	}
+	trainSet, err := data.Split(trainAll, testSet, "train", scheme, b.SplitSeed)
+	if err != nil {
+		return nil, fmt.Errorf("--scheme %s: %w", scheme, err)
+	}
+	val, err := data.Split(trainAll, testSet, "val", scheme, b.SplitSeed)
+	if err != nil {
+		return nil, fmt.Errorf("--scheme %s: %w", scheme, err)
+	}
+	record := &vit.TrainingInfo{Data: b.Data, Scheme: scheme, SplitSeed: b.SplitSeed}
+	if rec := ck.Training; rec != nil && sameData(rec.Data, b.Data) && (rec.Scheme != scheme || rec.SplitSeed != b.SplitSeed) {
+		fmt.Fprintf(log, "warning: the base was trained on %s (--scheme %s): the validation images here are not all new to it, so validation accuracy flatters\n", b.Data, rec.Scheme)
+		record.Scheme = "full"
+	}
+	ck.Training = record
+	ck.Labels = trainAll.Classes
+	ck.Config = v.Cfg
+	p := &prepared{v: v, ck: ck, from: from, classes: trainAll.Classes, newHead: newHead, scheme: scheme, trainAll: trainAll, test: testSet}
+	p.task = finetune.Task{Train: trainSet, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: b.Base, Checkpoint: ck,
+		Data: b.Data, Scheme: scheme, SplitSeed: b.SplitSeed, Log: log}
+	return p, nil
+}
+
+// freshBase loads the base again (a stage attaches to and changes its
+// model), with the head fitted as prepare did.
+func (p *prepared) freshBase(b baseSpec) (*vit.Model, error) {
+	v, _, _, _, err := resolveModel(b.Base, b.Seed, len(p.classes))
+	if err != nil {
+		return nil, err
+	}
+	_, err = finetune.FitHead(v, p.baseLabels(b), p.classes, b.Seed)
+	return v, err
+}
+
+func (p *prepared) baseLabels(b baseSpec) []string {
+	if p.newHead {
+		return nil
+	}
+	return p.classes
+}
+
+// describe is one line on what a stage trains on.
+func (p *prepared) describe() string {
+	head := "its own head"
+	if p.newHead {
+		head = fmt.Sprintf("a fresh %d-class head", len(p.classes))
+	}
+	return fmt.Sprintf("%s with %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes",
+		p.from, head, p.task.Data, p.scheme, p.task.SplitSeed, p.task.Train.Len(), p.task.Val.Len(), len(p.classes))
+}
+
+// hyperFlags registers the training flags; zero values mean the method's
+// default (finetune.DefaultHyper), filled in by fill.
+type hyperFlags struct{ h finetune.Hyper }
+
+func (hf *hyperFlags) register(fs interface {
+	IntVar(*int, string, int, string)
+	Float64Var(*float64, string, float64, string)
+}, what string) {
+	fs.IntVar(&hf.h.Epochs, "epochs", 0, "epochs (default: "+what+"'s, see README)")
+	fs.IntVar(&hf.h.Batch, "batch", 0, "images per step (default 64; lowered to the training images when larger)")
+	fs.Float64Var(&hf.h.LR, "lr", 0, "peak learning rate, AdamW (default: "+what+"'s, see README)")
+	fs.Float64Var(&hf.h.MinLR, "min-lr", -1, "final learning rate of the cosine schedule (default 1e-5)")
+	fs.Float64Var(&hf.h.WarmupEpochs, "warmup", -1, "linear warm-up epochs (default 1)")
+	fs.Float64Var(&hf.h.WeightDecay, "wd", -1, "AdamW weight decay (default 1e-4)")
+	fs.Float64Var(&hf.h.ClipNorm, "clip", -1, "clip the gradient's global norm, 0 = off (default 1)")
+}
+
+// fill replaces unset values by def's.
+func (hf *hyperFlags) fill(def finetune.Hyper) finetune.Hyper {
+	h := hf.h
+	if h.Epochs == 0 {
+		h.Epochs = def.Epochs
+	}
+	if h.Batch == 0 {
+		h.Batch = def.Batch
+	}
+	if h.LR == 0 {
+		h.LR = def.LR
+	}
+	if h.MinLR == -1 {
+		h.MinLR = min(def.MinLR, h.LR)
+	}
+	if h.WarmupEpochs == -1 {
+		h.WarmupEpochs = min(def.WarmupEpochs, float64(h.Epochs))
+	}
+	if h.WeightDecay == -1 {
+		h.WeightDecay = def.WeightDecay
+	}
+	if h.ClipNorm == -1 {
+		h.ClipNorm = def.ClipNorm
+	}
+	return h
+}
+
+func checkHyper(h finetune.Hyper) error {
+	return firstErr(
+		checkInt("epochs", h.Epochs, 1, maxEpochs),
+		checkInt("batch", h.Batch, 1, maxBatch),
+		checkFloat("lr", h.LR, 0, 10, true, false),
+		checkFloat("min-lr", h.MinLR, 0, h.LR, false, false),
+		checkFloat("warmup", h.WarmupEpochs, 0, float64(h.Epochs), false, false),
+		checkFloat("wd", h.WeightDecay, 0, 10, false, false),
+		checkFloat("clip", h.ClipNorm, 0, 1e9, false, false),
+	)
+}
+
+// fitBatch lowers the batch to the training images.
+func fitBatch(h *finetune.Hyper, n int, log io.Writer) {
+	if h.Batch > n {
+		fmt.Fprintf(log, "--batch %d is more than the %d training images: using --batch %d\n", h.Batch, n, n)
+		h.Batch = n
+	}
+}
+
+// parseInts reads "4,8".
+func parseInts(flag, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return nil, fmt.Errorf("--%s %q: want whole numbers in [1, 4096], comma-separated, e.g. 4,8", flag, s)
+		}
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	for i := 1; i < len(out); i++ {
+		if out[i] == out[i-1] {
+			return nil, fmt.Errorf("--%s %q: rank %d given twice", flag, s, out[i])
+		}
+	}
+	return out, nil
+}
+
+// splitList reads a comma-separated list ("" is none).
+func splitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkTargets checks --targets / --exclude against the base's layers.
+func checkTargets(v *vit.Model, targets, exclude []string) ([]glora.Target, error) {
+	if len(targets) == 0 {
+		targets = []string{glora.AllLinear}
+	}
+	sites, err := glora.SelectTargets(v.Linears(), targets, exclude)
+	if err != nil {
+		return nil, fmt.Errorf("--targets: %w", err)
+	}
+	return glora.TargetsOf(sites), nil
+}
+
+// settingsFile is the file each pipeline command keeps its settings in,
+// in its output folder: it marks the folder as that command's run.
+func settingsFile(dir, cmd string) string { return filepath.Join(dir, cmd+".settings.json") }
+
+// claimOut applies the --out rules before any work: a new or empty folder
+// starts a run; one holding this command's run needs --resume (continue)
+// or --overwrite (start again); anything else is refused. It returns the
+// saved settings' raw JSON when resuming.
+func claimOut(flag, dir, cmd string, resume, overwrite bool) ([]byte, error) {
+	if resume && overwrite {
+		return nil, fmt.Errorf("--resume and --overwrite contradict each other: continue the run, or start it again")
+	}
+	saved, err := os.ReadFile(settingsFile(dir, cmd))
+	if err == nil {
+		switch {
+		case resume:
+			return saved, nil
+		case overwrite:
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s %s holds a run of glora %s (%s): continue it with --resume, start it again with --overwrite, or choose another folder",
+			flag, dir, cmd, filepath.Base(settingsFile(dir, cmd)))
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
+	}
+	if resume {
+		return nil, fmt.Errorf("--resume: no glora %s run to continue in %s (no %s); leave out --resume to start one", cmd, dir, filepath.Base(settingsFile(dir, cmd)))
+	}
+	ents, err := os.ReadDir(dir)
+	if err == nil && len(ents) > 0 && !overwrite {
+		return nil, fmt.Errorf("%s %s is not empty and holds no glora %s run: choose a new or empty folder", flag, dir, cmd)
+	}
+	if err == nil && len(ents) > 0 && overwrite {
+		return nil, fmt.Errorf("%s %s is not empty and holds no glora %s run: --overwrite replaces only a run of this command; choose a new or empty folder", flag, dir, cmd)
+	}
+	return nil, nil
+}
+
+// mergeSaved returns saved with every explicitly given flag checked
+// against it: flagKeys maps a flag to its JSON key in the settings; a
+// given flag whose value differs is an error naming it. given holds the
+// settings built from this invocation's flags.
+func mergeSaved[T any](saved []byte, given T, explicit map[string]bool, flagKeys map[string]string, out string) (T, error) {
+	var s T
+	if err := json.Unmarshal(saved, &s); err != nil {
+		return s, fmt.Errorf("--resume: %s: %w", out, err)
+	}
+	sm, gm := toMap(s), toMap(given)
+	var conflicts []string
+	for f := range explicit {
+		k, ok := flagKeys[f]
+		if !ok {
+			continue
+		}
+		if !reflect.DeepEqual(sm[k], gm[k]) {
+			conflicts = append(conflicts, fmt.Sprintf("--%s %v, but the run was saved with %v", f, show(gm[k]), show(sm[k])))
+		}
+	}
+	if len(conflicts) > 0 {
+		sort.Strings(conflicts)
+		return s, fmt.Errorf("--resume: cannot continue the run in %s: %s; leave a flag out to use the saved value, or start a new run in another folder",
+			out, strings.Join(conflicts, "; "))
+	}
+	return s, nil
+}
+
+func toMap(v any) map[string]any {
+	b, _ := json.Marshal(v)
+	m := map[string]any{}
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func show(v any) string {
+	if v == nil {
+		return "none"
+	}
+	b, _ := json.Marshal(v)
+	return strings.Trim(string(b), `"`)
+}
+
+// startOut prepares the output folder of a run that passed claimOut: a
+// fresh one (overwrite: the previous run removed) with the settings saved.
+func startOut(dir, cmd string, overwrite, resume bool, settings any) error {
+	if overwrite && !resume {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeJSONAtomic(settingsFile(dir, cmd), settings)
+}
+
+// hasCheckpoint reports whether a stage in dir saved a checkpoint.
+func hasCheckpoint(dir string) bool { return fileExists(train.StateFile(dir)) }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// interrupted is the error of a command stopped by Ctrl-C: exit 130 and
+// how to continue.
+func interrupted(cmd, out string) error {
+	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the checkpoint is saved: continue with glora %s --resume %s", cmd, out)}
+}
+
+// stageFlagKeys maps the shared flags to their settings keys.
+var stageFlagKeys = map[string]string{
+	"base": "base", "data": "data", "scheme": "scheme", "split-seed": "split_seed", "seed": "seed",
+	"epochs": "epochs", "batch": "batch", "lr": "lr", "min-lr": "min_lr", "warmup": "warmup_epochs",
+	"wd": "weight_decay", "clip": "clip_norm",
+}

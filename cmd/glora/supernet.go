@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/train"
+)
+
+// supernetSettings is RUN_DIR/supernet.settings.json: everything search
+// (and a resume) needs to rebuild the run's base, data and supernet.
+type supernetSettings struct {
+	baseSpec
+	Ranks   []int    `json:"ranks"`
+	Targets []string `json:"targets"` // nil: all-linear
+	Exclude []string `json:"exclude"`
+	finetune.Hyper
+	CheckpointEvery int      `json:"checkpoint_every"`
+	Classes         []string `json:"classes"`
+	NewHead         bool     `json:"new_head"`
+}
+
+// supernetResult is RUN_DIR/supernet.json (and supernet's --json line).
+type supernetResult struct {
+	Command      string              `json:"command"`
+	Run          string              `json:"run"`
+	Supernet     string              `json:"supernet"`
+	ValStructure string              `json:"val_structure"` // what the validation curve follows
+	ValAccuracy  float64             `json:"val_accuracy"`
+	ValLoss      float64             `json:"val_loss"`
+	NVal         int                 `json:"n_val"`
+	NTrain       int                 `json:"n_train"`
+	SupportParam int                 `json:"support_params"` // every stored support tensor
+	HeadParams   int                 `json:"head_params"`
+	Epochs       int                 `json:"epochs"`
+	Seconds      float64             `json:"seconds"`
+	History      []train.EpochRecord `json:"history"`
+	Settings     supernetSettings    `json:"settings"`
+}
+
+func runSupernet(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("supernet", "supernet --base MODEL --data SPEC --out RUN_DIR [--ranks 4,8] [--targets …] [flags]", stderr)
+	var s supernetSettings
+	fs.StringVar(&s.Base, "base", shipped, modelHelp)
+	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
+	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
+	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
+	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the support tensors, the head, the data order and the per-step structure draws")
+	ranks := fs.String("ranks", "4,8", "the supernet's lora ranks (stored at the largest, sliced for the smaller)")
+	targets := fs.String("targets", "", "layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)")
+	exclude := fs.String("exclude", "", "layers to leave out of --targets, same rules")
+	var hf hyperFlags
+	hf.register(fs, "the supernet")
+	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
+	out := fs.String("out", "", "the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too")
+	resume := fs.Bool("resume", false, "continue the run in --out with its saved settings (a flag given again must match them)")
+	overwrite := fs.Bool("overwrite", false, "start again in an --out that holds a supernet run (it is removed)")
+	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	explicit := explicitFlags(fs)
+	if *out == "" {
+		return fmt.Errorf("--out is required (the run's folder)")
+	}
+	var err error
+	if s.Ranks, err = parseInts("ranks", *ranks); err != nil {
+		return err
+	}
+	s.Targets, s.Exclude = splitList(*targets), splitList(*exclude)
+	s.Hyper = hf.fill(finetune.DefaultHyper(finetune.Supernet))
+	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
+		checkInt("stop-after", *stopAfter, 0, s.Epochs)); err != nil {
+		return err
+	}
+	saved, err := claimOut("--out", *out, "supernet", *resume, *overwrite)
+	if err != nil {
+		return err
+	}
+	if !*resume && s.Data == "" {
+		return fmt.Errorf("--data is required (the images to adapt the base to)")
+	}
+	s.canonical()
+	if saved != nil {
+		keys := map[string]string{"ranks": "ranks", "targets": "targets", "exclude": "exclude"}
+		for k, v := range stageFlagKeys {
+			if k != "epochs" { // may grow, as pretrain's
+				keys[k] = v
+			}
+		}
+		g := s
+		if explicit["scheme"] && s.Scheme == autoScheme {
+			delete(explicit, "scheme")
+		}
+		if s, err = mergeSaved(saved, g, explicit, keys, *out); err != nil {
+			return err
+		}
+		s.CheckpointEvery = g.CheckpointEvery
+		if explicit["epochs"] {
+			if st, err := train.ReadState(*out); err == nil && g.Epochs < st.Epoch {
+				return fmt.Errorf("--epochs %d: the run in %s has already done %d epochs", g.Epochs, *out, st.Epoch)
+			}
+			s.Epochs = g.Epochs
+		}
+	}
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := supernetStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	if errors.Is(err, train.ErrInterrupted) {
+		return interrupted("supernet", "--out "+*out)
+	}
+	if err != nil {
+		return err
+	}
+	if res == nil { // stopped by --stop-after
+		return nil
+	}
+	if *asJSON {
+		fmt.Fprintln(stdout, jsonLine(res))
+	}
+	return nil
+}
+
+// supernetStage trains (or resumes, or finds finished) the supernet run of
+// s in out: every check before any work, then the training.
+func supernetStage(ctx context.Context, s supernetSettings, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*supernetResult, error) {
+	p, err := prepare(s.baseSpec, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkTargets(p.v, s.Targets, s.Exclude); err != nil {
+		return nil, err
+	}
+	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
+	fitBatch(&s.Hyper, p.task.Train.Len(), log)
+	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(human, "supernet: %s; ranks %v, %d epochs of %d steps, lr %g\n", p.describe(), s.Ranks, s.Epochs, p.task.Train.Len()/s.Batch, s.LR)
+	t0 := time.Now()
+	tr, err := finetune.TrainSupernet(ctx, p.v, p.task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
+		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})
+	if err != nil {
+		return nil, err
+	}
+	if tr.Stopped {
+		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora supernet --resume --out %s\n", len(tr.History), s.Epochs, out)
+		return nil, nil
+	}
+	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out),
+		ValStructure: fmt.Sprintf("lora rank %d on every layer", s.Ranks[len(s.Ranks)-1]),
+		ValAccuracy:  tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: p.task.Val.Len(), NTrain: p.task.Train.Len(),
+		SupportParam: tr.Support, HeadParams: tr.Head, Epochs: len(tr.History), Seconds: tr.Seconds, History: tr.History, Settings: s}
+	if err := writeJSONAtomic(filepath.Join(out, "supernet.json"), res); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(human, "supernet done in %s: val accuracy %.4f with %s; %d support + %d head parameters; supernet in %s, curves in %s; next: glora search --run %s\n",
+		time.Since(t0).Round(time.Second), res.ValAccuracy, res.ValStructure, res.SupportParam, res.HeadParams,
+		res.Supernet, filepath.Join(out, "curves.png"), out)
+	return res, nil
+}
+
+// readSupernetSettings reads a supernet run's settings (for search and run).
+func readSupernetSettings(run string) (supernetSettings, error) {
+	var s supernetSettings
+	b, err := os.ReadFile(settingsFile(run, "supernet"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return s, fmt.Errorf("--run %s is not a glora supernet run (no %s): train one with glora supernet --out %s", run, filepath.Base(settingsFile(run, "supernet")), run)
+		}
+		return s, fmt.Errorf("--run: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("--run: %s: %w", settingsFile(run, "supernet"), err)
+	}
+	if !fileExists(filepath.Join(finetune.SupernetDir(run), "adapter_config.json")) || !fileExists(filepath.Join(run, "supernet.json")) {
+		return s, fmt.Errorf("--run %s: the supernet has not finished training (no %s): continue it with glora supernet --resume --out %s", run, finetune.SupernetDir(run), run)
+	}
+	return s, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}

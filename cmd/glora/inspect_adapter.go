@@ -82,8 +82,8 @@ func inspectAdapter(dir, base string, w io.Writer) error {
 }
 
 // adapterBase loads the base model for counting: --base when given
-// (folder or preset), else base_model_name_or_path when it is a folder
-// (as written, or relative to the adapter folder); nil when neither.
+// (folder or preset), else base_model_name_or_path when it is "shipped" or
+// a folder (as written, or relative to the adapter folder); nil when neither.
 func adapterBase(dir, flagBase, recorded string) (*vit.Model, string, error) {
 	if flagBase != "" {
 		m, _, from, err := loadModel(flagBase, 0)
@@ -94,6 +94,10 @@ func adapterBase(dir, flagBase, recorded string) (*vit.Model, string, error) {
 	}
 	if recorded == "" {
 		return nil, "", nil
+	}
+	if recorded == shipped { // the backbone embedded in glora
+		m, _, from, err := loadModel(shipped, 0)
+		return m, from, err
 	}
 	for _, p := range []string{recorded, filepath.Join(dir, recorded)} {
 		if st, err := os.Stat(filepath.Join(p, vit.ConfigFile)); err == nil && st.Mode().IsRegular() {

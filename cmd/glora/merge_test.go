@@ -240,6 +240,12 @@ func TestInspectAdapter(t *testing.T) {
 	if _, out, _ := runCLI("inspect", adir); !strings.Contains(out, "|| all params: "+group(all)) {
 		t.Fatalf("inspect with base_model_name_or_path:\n%s", out)
 	}
+	// "shipped" names the embedded backbone.
+	a.BaseModel = "shipped"
+	glora.Save(adir, a, glora.SaveOptions{})
+	if _, out, _ := runCLI("inspect", adir); !strings.Contains(out, "|| all params: ") || !strings.Contains(out, "the shipped backbone") {
+		t.Fatalf("inspect with base_model_name_or_path shipped:\n%s", out)
+	}
 	if group(1234567) != "1,234,567" || group(12) != "12" || group(-1000) != "-1,000" {
 		t.Fatal("group")
 	}

@@ -83,6 +83,41 @@ func (l *Layer) mergeCopy(lc LayerChoice) (*mergedCopy, error) {
 	return c, nil
 }
 
+// MergeCacheBytes bounds the merged copies a supernet keeps for
+// MergeStructure: each layer keeps up to MergeCacheCopies, fewer when
+// that many copies of every wrapped layer's weight would exceed this
+// many bytes (at least one).
+const (
+	MergeCacheBytes  = 256 << 20
+	MergeCacheCopies = 8
+)
+
+// remember puts c first in layer i's cache (most recently used first),
+// dropping the least recently used copy beyond the layer's share.
+func (s *Supernet) remember(i int, c *mergedCopy) {
+	list := s.mcache[i]
+	for j, o := range list {
+		if o == c {
+			list = append(list[:j], list[j+1:]...)
+			break
+		}
+	}
+	list = append([]*mergedCopy{c}, list...)
+	if len(list) > s.cacheCopies() {
+		list = list[:s.cacheCopies()]
+	}
+	s.mcache[i] = list
+}
+
+// cacheCopies is how many merged copies each layer keeps.
+func (s *Supernet) cacheCopies() int {
+	total := 0
+	for _, l := range s.layers {
+		total += 4 * (l.Out()*l.In() + l.Out())
+	}
+	return max(1, min(MergeCacheCopies, MergeCacheBytes/max(total, 1)))
+}
+
 // MergeStats counts what the last MergeStructure did per layer.
 type MergeStats struct {
 	Merged int // layers whose weights were computed
@@ -94,32 +129,39 @@ type MergeStats struct {
 // and folds it into the base layers, like SetStructure followed by Merge,
 // but incrementally: a layer whose merged weights for its choice are at
 // hand (it was merged with that choice by an earlier MergeStructure, is
-// merged with it now, or was and has been unmerged since) and whose W0,
-// b0 and read support values have not changed since keeps or gets back
-// those very tensors without computing anything; a layer whose choice is
+// merged with it now, or was and has been unmerged since: each layer keeps
+// its last few merged copies, see MergeCacheCopies) and whose W0, b0 and
+// read support values have not changed since keeps or gets back those very
+// tensors without computing anything; a layer whose choice is
 // every path none computes with its original W0 and b0 (not a copy); only
 // the others are merged (from the original W0, GLORA.md §4). Either every
 // layer gets st's choice or, on an error (an invalid structure, NaN or Inf
 // in a result, naming the layer), nothing changes. Unmerge restores W0 and
-// b0 bit for bit as after Merge. The supernet keeps one merged copy per
-// layer (the last choice merged), so it holds up to one extra set of the
-// wrapped layers' weights.
+// b0 bit for bit as after Merge. The merged copies kept take at most
+// MergeCacheBytes (or one copy of each wrapped layer, if more).
 func (s *Supernet) MergeStructure(st Structure) (MergeStats, error) {
 	var stats MergeStats
 	if err := s.space.ValidateStructure(st, s.targets); err != nil {
 		return stats, err
 	}
 	if s.mcache == nil {
-		s.mcache = make([]*mergedCopy, len(s.layers))
+		s.mcache = make([][]*mergedCopy, len(s.layers))
 	}
 	next := make([]*mergedCopy, len(s.layers))
 	for i, l := range s.layers {
 		lc := st[l.path]
-		switch {
-		case lc.IsBase():
+		if lc.IsBase() {
 			stats.Base++
-		case s.mcache[i].valid(l, lc):
-			next[i] = s.mcache[i]
+			continue
+		}
+		for _, c := range s.mcache[i] {
+			if c.valid(l, lc) {
+				next[i] = c
+				break
+			}
+		}
+		switch {
+		case next[i] != nil:
 			stats.Reused++
 		default:
 			c, err := l.mergeCopy(lc)
@@ -140,7 +182,11 @@ func (s *Supernet) MergeStructure(st Structure) (MergeStats, error) {
 		l.choice = lc
 		if c != nil {
 			l.commit(c.w, c.b)
-			s.mcache[i] = c
+		}
+	}
+	for i, c := range next {
+		if c != nil {
+			s.remember(i, c)
 		}
 	}
 	for _, l := range s.layers {

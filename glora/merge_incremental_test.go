@@ -192,3 +192,36 @@ func TestMergeStructureAllOrNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeStructureKeepsSeveralCopies: A, then B, then A again reuses
+// every layer of A's first merge (the very tensors).
+func TestMergeStructureKeepsSeveralCopies(t *testing.T) {
+	m := microViT(t, true)
+	s, err := Attach(m, Options{Space: Space{Ranks: []int{4}}, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomizeSupport(s, 2, 0.05)
+	a, _ := Named("lora", s.Targets(), 4, false)
+	b, _ := Named("ssf", s.Targets(), 4, false)
+	if _, err := s.MergeStructure(a); err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]*tensor.Tensor{}
+	for _, l := range s.Layers() {
+		first[l.Path()] = l.Base().W.Value
+	}
+	if st, err := s.MergeStructure(b); err != nil || st.Merged != len(s.Layers()) {
+		t.Fatalf("%+v %v", st, err)
+	}
+	s.Unmerge()
+	st, err := s.MergeStructure(a)
+	if err != nil || st.Reused != len(s.Layers()) {
+		t.Fatalf("A again: %+v %v", st, err)
+	}
+	for _, l := range s.Layers() {
+		if l.Base().W.Value != first[l.Path()] {
+			t.Fatalf("%s: A's merged weight was not reused", l.Path())
+		}
+	}
+}

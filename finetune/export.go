@@ -122,7 +122,8 @@ func (m *Model) SaveMerged(dir string, ck vit.Checkpoint, dt safetensors.DType) 
 
 // Evaluator scores structures for the search (GLORA.md §3): the supernet
 // with the structure fixed, its weights merged into plain Linears (as fast
-// as the base), top-1 accuracy and loss on val, the shared weights
+// as the base; each layer merged once and reused by later candidates with
+// the same choice there while its support values are unchanged), top-1 accuracy and loss on val, the shared weights
 // inherited, nothing fine-tuned.
 func (m *Model) Evaluator(val *data.Dataset, pre data.Preprocess, batch int) search.Evaluator {
 	return func(ctx context.Context, st glora.Structure) (search.Score, error) {
@@ -130,11 +131,9 @@ func (m *Model) Evaluator(val *data.Dataset, pre data.Preprocess, batch int) sea
 			return search.Score{}, fmt.Errorf("finetune: no supernet to search")
 		}
 		m.EvalStructure = nil
-		m.Net.Unmerge()
-		if err := m.Net.SetStructure(st); err != nil {
-			return search.Score{}, err
-		}
-		if err := m.Net.Merge(); err != nil {
+		// Merged incrementally: layers whose choice the last candidate
+		// shared keep their merged weights (glora.Supernet.MergeStructure).
+		if _, err := m.Net.MergeStructure(st); err != nil {
 			return search.Score{}, err
 		}
 		defer m.Net.Unmerge()

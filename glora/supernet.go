@@ -64,7 +64,8 @@ type Supernet struct {
 	store   *nn.Store
 	mode    Mode
 	merged  bool
-	cur     Structure // the structure the layers use (all none when disabled)
+	cur     Structure       // the structure the layers use (all none when disabled)
+	mcache  [][]*mergedCopy // per layer, its last MergeStructure results, most recent first (merge_incremental.go)
 }
 
 // initStream and sampleTag separate the seeded sources of initialisation

@@ -12,7 +12,7 @@ import (
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|all]", stderr)
+	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|search|merged-forward|all]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per line instead of a table")
 	batch := fs.Int("batch", 32, "images per step (vit benchmarks; the backbone ones default to 128)")
 	steps := fs.Int("steps", 3, "timed steps (vit benchmarks)")
@@ -21,6 +21,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	iters := fs.Int("iters", 5, "sgemm repetitions (best is reported)")
 	preset := fs.String("model", "vit-tiny", "ViT preset for the vit benchmarks")
 	rank := fs.Int("rank", 8, "GLoRA rank for glora-train")
+	val := fs.Int("val", 200, "search: validation images each candidate is scored on")
+	cands := fs.Int("candidates", 30, "search: candidates timed (each scored three ways)")
+	rounds := fs.Int("rounds", 5, "merged-forward: rounds, each timing --steps forward passes of the base and of the merged model")
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
@@ -35,11 +38,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		checkInt("rank", *rank, 1, 1024),
 		checkInt("n", *size, 1, 16384),
 		checkInt("iters", *iters, 1, 1_000_000),
+		checkInt("val", *val, 1, 1_000_000),
+		checkInt("candidates", *cands, 1, 100_000),
+		checkInt("rounds", *rounds, 1, 100_000),
 	); err != nil {
 		return err
 	}
+	// search and merged-forward run on the shipped backbone unless --model
+	// names a preset.
+	gloraModel := shipped
+	if explicitFlags(fs)["model"] {
+		gloraModel = *preset
+	}
 	cfg, err := vit.Preset(*preset)
-	if err != nil {
+	if err != nil && (gloraModel != shipped || which != "search" && which != "merged-forward") {
 		return fmt.Errorf("--model: %w", err)
 	}
 	emit := func(r bench.Result) {
@@ -83,6 +95,34 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("glora-train: %w", err)
 		}
 		emit(r)
+	case "search":
+		b := 256
+		if batchSet {
+			b = *batch
+		}
+		r, err := benchSearch(searchBenchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1})
+		if err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		if *asJSON {
+			fmt.Fprintln(stdout, jsonLine(r))
+		} else {
+			fmt.Fprintln(stdout, r)
+		}
+	case "merged-forward":
+		b := 128
+		if batchSet {
+			b = *batch
+		}
+		r, err := benchMergedForward(gloraModel, b, *steps, *rounds, 1)
+		if err != nil {
+			return fmt.Errorf("merged-forward: %w", err)
+		}
+		if *asJSON {
+			fmt.Fprintln(stdout, jsonLine(r))
+		} else {
+			fmt.Fprintln(stdout, r)
+		}
 	case "backbone-train":
 		return vitBench("backbone-train", true)
 	case "backbone-forward":
@@ -95,7 +135,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	default:
-		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward or all)", which)
+		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward, search, merged-forward or all)", which)
 	}
 	return nil
 }

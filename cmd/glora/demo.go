@@ -1,47 +1,207 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
-// runDemo trains a tiny ViT to tell which quadrant of a noisy 16×16 image
-// holds a bright square, and prints the loss falling.
+// runDemo is what a newcomer runs first: the shipped backbone adapted to
+// MNIST-1k by four methods (runMNISTDemo); --synthetic is the older demo,
+// which needs no data.
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "demo [flags]", stderr)
-	steps := fs.Int("steps", 300, "training steps")
+	d, full := defaultDemo(), fullDemo()
+	fs := newFlags("demo", "demo [--full] [--data mnist] [--json] [flags]  |  demo --synthetic [--steps N]", stderr)
+	synthetic := fs.Bool("synthetic", false, "the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling")
+	steps := fs.Int("steps", 300, "--synthetic: training steps")
 	batch := fs.Int("batch", 32, "images per step")
-	seed := fs.Uint64("seed", 1, "random seed")
+	seed := fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
+	fullSize := fs.Bool("full", false, fmt.Sprintf("the full-size run: supernet %d epochs, search population %d × %d generations, the other runs %d epochs (defaults below apply otherwise)",
+		full.SupernetEpochs, full.Population, full.Generations, full.RetrainEpochs))
+	spec := fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
+	scheme := fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
+	methods := fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
+	ep := map[string]*int{}
+	lr := map[string]*float64{}
+	for _, m := range []struct {
+		name  string
+		epoch int
+		lr    float64
+	}{{"linear", d.LinearEpochs, d.LinearLR}, {"lora", d.LoRAEpochs, d.LoRALR}, {"glora-fixed", d.FixedEpochs, d.FixedLR},
+		{"supernet", d.SupernetEpochs, d.SupernetLR}, {"retrain", d.RetrainEpochs, d.RetrainLR}} {
+		ep[m.name] = fs.Int("epochs-"+m.name, m.epoch, "epochs of the "+m.name+" run")
+		lr[m.name] = fs.Float64("lr-"+m.name, m.lr, "peak learning rate of the "+m.name+" run")
+	}
+	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
+	pop := fs.Int("population", d.Population, "search population")
+	topk := fs.Int("topk", d.TopK, "search parents kept")
+	gens := fs.Int("generations", d.Generations, "search generations")
+	muts := fs.Int("mutations", d.Mutations, "search mutations per generation")
+	cross := fs.Int("crossovers", d.Crossovers, "search crossovers per generation")
+	fresh := fs.Bool("fresh-retrain", false, "retrain the searched structure from fresh support tensors instead of the supernet's")
+	noTest := fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
+	out := fs.String("out", "", "keep the runs (checkpoints, best models, curves) in this folder (default: a temporary folder, removed)")
+	asJSON := fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if err := firstErr(checkInt("steps", *steps, 1, maxSteps), checkInt("batch", *batch, 1, maxBatch)); err != nil {
 		return err
 	}
+	if *synthetic {
+		return runSyntheticDemo(*steps, *batch, *seed, stdout)
+	}
+	o := d
+	if *fullSize {
+		o = full
+	}
+	set := explicitFlags(fs)
+	pick := func(name string, dst *int, v int) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	pickF := func(name string, dst *float64, v float64) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	pick("epochs-linear", &o.LinearEpochs, *ep["linear"])
+	pick("epochs-lora", &o.LoRAEpochs, *ep["lora"])
+	pick("epochs-glora-fixed", &o.FixedEpochs, *ep["glora-fixed"])
+	pick("epochs-supernet", &o.SupernetEpochs, *ep["supernet"])
+	pick("epochs-retrain", &o.RetrainEpochs, *ep["retrain"])
+	pickF("lr-linear", &o.LinearLR, *lr["linear"])
+	pickF("lr-lora", &o.LoRALR, *lr["lora"])
+	pickF("lr-glora-fixed", &o.FixedLR, *lr["glora-fixed"])
+	pickF("lr-supernet", &o.SupernetLR, *lr["supernet"])
+	pickF("lr-retrain", &o.RetrainLR, *lr["retrain"])
+	pick("population", &o.Population, *pop)
+	pick("topk", &o.TopK, *topk)
+	pick("generations", &o.Generations, *gens)
+	pick("mutations", &o.Mutations, *muts)
+	pick("crossovers", &o.Crossovers, *cross)
+	o.Batch, o.Seed, o.Scheme, o.WeightDecay, o.Inherit, o.NoTest, o.OutDir = *batch, *seed, *scheme, *wd, !*fresh, *noTest, *out
+	o.Methods = nil
+	for _, m := range strings.Split(*methods, ",") {
+		if !slices.Contains(demoMethods, m) {
+			return fmt.Errorf("--methods: unknown method %q (want %s)", m, strings.Join(demoMethods, ", "))
+		}
+		o.Methods = append(o.Methods, m)
+	}
+	checks := []error{checkInt("batch", o.Batch, 1, maxBatch), checkFloat("weight-decay", o.WeightDecay, 0, 1, false, false),
+		checkInt("population", o.Population, 1, 100_000), checkInt("topk", o.TopK, 1, o.Population),
+		checkInt("generations", o.Generations, 1, 100_000), checkInt("mutations", o.Mutations, 0, 100_000),
+		checkInt("crossovers", o.Crossovers, 0, 100_000)}
+	for name, e := range map[string]int{"linear": o.LinearEpochs, "lora": o.LoRAEpochs, "glora-fixed": o.FixedEpochs,
+		"supernet": o.SupernetEpochs, "retrain": o.RetrainEpochs} {
+		checks = append(checks, checkInt("epochs-"+name, e, 1, maxEpochs))
+	}
+	for name, v := range map[string]float64{"linear": o.LinearLR, "lora": o.LoRALR, "glora-fixed": o.FixedLR,
+		"supernet": o.SupernetLR, "retrain": o.RetrainLR} {
+		checks = append(checks, checkFloat("lr-"+name, v, 0, 10, true, false))
+	}
+	if err := firstErr(checks...); err != nil {
+		return err
+	}
+	human := stdout
+	if *asJSON {
+		human = stderr
+	}
+	t0, cpu0 := time.Now(), cpuSeconds()
+	_, ck, err := backbones.Default()
+	if err != nil {
+		return err
+	}
+	trainSet, _, err := resolveFor(*spec, ck.Config, stderr)
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", *spec, err)
+	}
+	loadTest := func() (*data.Dataset, error) {
+		_, test, err := resolveFor(*spec, ck.Config, io.Discard)
+		if err == nil && test == nil {
+			err = fmt.Errorf("--data %s has no test split", *spec)
+		}
+		if err == nil {
+			err = checkSplitClasses(*spec, trainSet, test)
+		}
+		return test, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rows, err := runMNISTDemo(ctx, o, *spec, trainSet, loadTest, stderr)
+	if err != nil {
+		return err
+	}
+	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
+	fmt.Fprintf(human, "\nglora demo: the shipped backbone (Fashion-MNIST) adapted to %s, %s split (seed %d)\n", *spec, o.Scheme, o.SplitSeed)
+	printDemoTable(human, rows, !o.NoTest)
+	if len(rows) > 0 && !o.NoTest {
+		fmt.Fprintf(human, "test: %d images, read once, at the end. ", rows[0].NTest)
+	}
+	fmt.Fprintf(human, "Total %.1f min wall, %.1f CPU-min, on %d cores (a shared machine's wall time can be far above CPU time / cores).\n",
+		secs/60, cpu/60, runtime.GOMAXPROCS(0))
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(human, "%s: %s.\n", r.Method, r.Note)
+		}
+	}
+	if !*fullSize {
+		fmt.Fprintf(human, "The full-size version (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --full\n",
+			full.SupernetEpochs, full.Population, full.Generations, full.RetrainEpochs)
+	}
+	if *asJSON {
+		for _, r := range rows {
+			fmt.Fprintln(stdout, jsonLine(r))
+		}
+	}
+	return nil
+}
+
+// cpuSeconds is the process's CPU time so far (user + system).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// runSyntheticDemo trains a tiny ViT to tell which quadrant of a noisy
+// 16×16 image holds a bright square, and prints the loss falling.
+func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) error {
 	cfg, _ := vit.Preset("vit-micro")
 	cfg.NumClasses = 4
-	rng := rand.New(rand.NewPCG(*seed, 0))
+	rng := rand.New(rand.NewPCG(seed, 0))
 	m, err := vit.New(cfg, rng)
 	if err != nil {
 		return err
 	}
-	sched := optim.Cosine{Peak: 3e-3, Min: 1e-4, WarmupStart: 1e-4, WarmupSteps: *steps / 10, TotalSteps: *steps}
+	sched := optim.Cosine{Peak: 3e-3, Min: 1e-4, WarmupStart: 1e-4, WarmupSteps: steps / 10, TotalSteps: steps}
 	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), sched.Peak, 0.9, 0.999, 1e-8))
-	tr.Seed, tr.LR = *seed, sched.LR
+	tr.Seed, tr.LR = seed, sched.LR
 	fmt.Fprintf(stdout, "demo: ViT %d×%d patch %d, dim %d, depth %d, %d parameters; 4 classes (which quadrant is bright)\n",
 		cfg.ImageSize, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, m.Store.Count(false))
 	t0 := time.Now()
 	var first, last float64
-	for step := 1; step <= *steps; step++ {
-		img, labels := quadrantBatch(rng, *batch, cfg.ImageSize)
+	for step := 1; step <= steps; step++ {
+		img, labels := quadrantBatch(rng, batch, cfg.ImageSize)
 		r, err := tr.Step(step-1, img, labels)
 		if err != nil {
 			return err
@@ -50,12 +210,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			first = r.Loss
 		}
 		last = r.Loss
-		if step == 1 || step%25 == 0 || step == *steps {
+		if step == 1 || step%25 == 0 || step == steps {
 			fmt.Fprintf(stdout, "step %4d  loss %.4f  lr %.2e\n", step, r.Loss, r.LR)
 		}
 	}
 	// held-out accuracy
-	img, labels := quadrantBatch(rand.New(rand.NewPCG(*seed+1000, 0)), 256, cfg.ImageSize)
+	img, labels := quadrantBatch(rand.New(rand.NewPCG(seed+1000, 0)), 256, cfg.ImageSize)
 	tp := ag.NewTape()
 	tp.NoGrad = true
 	logits := m.Forward(tp, img, nil)
@@ -64,7 +224,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	correct := train.CountCorrect(logits.Value, labels)
 	fmt.Fprintf(stdout, "loss %.4f → %.4f in %d steps (%.1fs); held-out accuracy %d/%d = %.1f%%\n",
-		first, last, *steps, time.Since(t0).Seconds(), correct, len(labels), 100*float64(correct)/float64(len(labels)))
+		first, last, steps, time.Since(t0).Seconds(), correct, len(labels), 100*float64(correct)/float64(len(labels)))
 	return nil
 }
 

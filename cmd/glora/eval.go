@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/plot"
 	"github.com/glora/glora/train"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--json]", stderr)
+	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--plot FILE.png] [--json]", stderr)
 	model := fs.String("model", shipped, modelHelp)
 	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, synth:count|position|orientation, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see README)")
 	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
@@ -19,7 +23,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&seed, "split-seed", 0, "seed of the split, as pretrain's --split-seed (default: the model's record, as --scheme)")
 	fs.Uint64Var(&seed, "seed", 0, "the same as --split-seed")
 	batch := fs.Int("batch", 256, "images per forward pass")
-	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, …); everything else goes to stderr")
+	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, per_class, confusion, …); everything else goes to stderr")
+	plotFile := fs.String("plot", "", "write the confusion matrix as a PNG to this file")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -27,6 +32,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--data is required (e.g. --data fashion-mnist)")
 	}
 	if err := checkInt("batch", *batch, 1, maxBatch); err != nil {
+		return err
+	}
+	if err := checkPlotPath(*plotFile); err != nil {
 		return err
 	}
 	human := stdout
@@ -71,9 +79,96 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(human, "model %s\ndata %s, split %s: %d images\ntop-1 accuracy %.4f (%d/%d), loss %.4f, %.1fs (%.0f img/s)\n",
 		from, *spec, splitDesc, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
+	names := outputNames(ck.Labels, ds.Classes, len(mt.Confusion[0])) // rows are the first len(mt.Confusion) outputs
+	perClass := perClassRows(mt, names)
+	printPerClass(human, perClass)
+	if *plotFile != "" {
+		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(from), *spec, *split, mt.Accuracy)
+		if err := plot.WriteConfusionPNG(*plotFile, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		fmt.Fprintf(human, "confusion matrix: %s\n", *plotFile)
+	}
 	if *asJSON {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
-			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs}))
+			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs,
+			"per_class": perClass, "confusion": mt.Confusion}))
+	}
+	return nil
+}
+
+// classAccuracy is one class's line of eval's per-class table.
+type classAccuracy struct {
+	Index    int      `json:"index"`
+	Class    string   `json:"class"`
+	N        int      `json:"n"`
+	Correct  int      `json:"correct"`
+	Accuracy *float64 `json:"accuracy"` // null for a class without images
+}
+
+// outputNames names a model's n outputs: the model's labels when it has
+// one per output, else the data's class names, else indices.
+func outputNames(model, data []string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		switch {
+		case len(model) == n && model[i] != "":
+			out[i] = model[i]
+		case i < len(data) && data[i] != "":
+			out[i] = data[i]
+		case i < len(model) && model[i] != "":
+			out[i] = model[i]
+		default:
+			out[i] = fmt.Sprint(i)
+		}
+	}
+	return out
+}
+
+// perClassRows is each class's accuracy from the confusion matrix.
+func perClassRows(mt train.Metrics, names []string) []classAccuracy {
+	acc := mt.PerClass()
+	rows := make([]classAccuracy, len(mt.Confusion))
+	for t, row := range mt.Confusion {
+		r := classAccuracy{Index: t, Class: names[t], Correct: row[t]}
+		for _, v := range row {
+			r.N += v
+		}
+		if r.N > 0 {
+			a := acc[t]
+			r.Accuracy = &a
+		}
+		rows[t] = r
+	}
+	return rows
+}
+
+// printPerClass writes the per-class table.
+func printPerClass(w io.Writer, rows []classAccuracy) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "class\timages\tcorrect\taccuracy")
+	for _, r := range rows {
+		a := "-"
+		if r.Accuracy != nil {
+			a = fmt.Sprintf("%.4f", *r.Accuracy)
+		}
+		fmt.Fprintf(tw, "%d %s\t%d\t%d\t%s\n", r.Index, r.Class, r.N, r.Correct, a)
+	}
+	tw.Flush()
+}
+
+// checkPlotPath refuses, before any work, a --plot file whose folder does
+// not exist or that is a folder.
+func checkPlotPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("--plot %s is a folder; want a file name such as confusion.png", path)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--plot %s: folder %s does not exist", path, dir)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func TestFlagsAfterPositionalArguments(t *testing.T) {
 }
 
 func TestDemoLossFalls(t *testing.T) {
-	code, out, errOut := runCLI("demo", "--steps", "40", "--batch", "8")
+	code, out, errOut := runCLI("demo", "--synthetic", "--steps", "40", "--batch", "8")
 	if code != 0 {
 		t.Fatalf("demo failed: %s", errOut)
 	}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/glora/glora/data"
+)
+
+// toyDigits: n 28×28 grey images, a bright square in one of four
+// quadrants (the class).
+func toyDigits(t *testing.T, n int, seed uint64) *data.Dataset {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	px := make([]uint8, n*28*28)
+	labels := make([]int, n)
+	for i := range labels {
+		q := i % 4
+		labels[i] = q
+		img := px[i*784 : (i+1)*784]
+		for j := range img {
+			img[j] = uint8(rng.IntN(40))
+		}
+		y0, x0 := (q/2)*14+rng.IntN(6), (q%2)*14+rng.IntN(6)
+		for y := y0; y < y0+7; y++ {
+			for x := x0; x < x0+7; x++ {
+				img[y*28+x] = 255
+			}
+		}
+	}
+	ds, err := data.FromArrays("toy", []string{"tl", "tr", "bl", "br"}, 1, 28, 28, px, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// The demo runs every method on train and val only, reads the test split
+// once, as its last step, and reports what each method trains; with
+// NoTest it never reads it.
+func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
+	trainSet, test := toyDigits(t, 48, 1), toyDigits(t, 20, 2)
+	o := defaultDemo()
+	o.Scheme, o.Batch = "holdout:0.25", 12
+	o.LinearEpochs, o.LoRAEpochs, o.FixedEpochs, o.SupernetEpochs, o.RetrainEpochs = 1, 1, 1, 1, 1
+	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = 4, 2, 2, 2, 2
+	for _, noTest := range []bool{false, true} {
+		o.NoTest = noTest
+		var log bytes.Buffer
+		reads := 0
+		loadTest := func() (*data.Dataset, error) {
+			reads++
+			// everything else is done by now
+			if !strings.Contains(log.String(), "GLoRA searched: validation accuracy") {
+				t.Errorf("the test split was read before the last method finished:\n%s", log.String())
+			}
+			return test, nil
+		}
+		rows, err := runMNISTDemo(context.Background(), o, "toy", trainSet, loadTest, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{false: 1, true: 0}[noTest]; reads != want {
+			t.Fatalf("NoTest %v: the test split was read %d times, want %d", noTest, reads, want)
+		}
+		if len(rows) != 4 {
+			t.Fatalf("%d rows", len(rows))
+		}
+		head := 4*128 + 4
+		lora := rows[1].Support
+		for i, r := range rows {
+			if r.Head != head || r.ValAcc < 0 || r.ValAcc > 1 || r.Seconds <= 0 {
+				t.Errorf("row %d: %+v", i, r)
+			}
+			if !noTest && (r.NTest != test.Len() || r.TestAcc < 0 || r.TestAcc > 1) {
+				t.Errorf("row %d: test %v on %d images", i, r.TestAcc, r.NTest)
+			}
+		}
+		// rank 8 on each block's qkv (128→384), proj (128→128), fc1 (128→256), fc2 (256→128)
+		if rows[0].Support != 0 || lora != 6*8*(512+256+384+384) {
+			t.Errorf("linear %d, lora %d support parameters", rows[0].Support, lora)
+		}
+		if rows[3].Support > lora || rows[3].Support <= 0 {
+			t.Errorf("searched GLoRA reads %d support parameters, over LoRA's budget %d", rows[3].Support, lora)
+		}
+		var table bytes.Buffer
+		printDemoTable(&table, rows, !noTest)
+		for _, w := range []string{"linear probe", "LoRA (rank 8)", "GLoRA fixed", "GLoRA searched", "val acc", "test acc"} {
+			if !strings.Contains(table.String(), w) {
+				t.Errorf("the table lacks %q:\n%s", w, table.String())
+			}
+		}
+	}
+}
+
+// The demo's flags are checked before any work; --synthetic needs no data.
+func TestDemoFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--epochs-lora", "0"}, "--epochs-lora 0"},
+		{[]string{"demo", "--lr-supernet", "-1"}, "--lr-supernet -1"},
+		{[]string{"demo", "--methods", "linear,nope"}, `unknown method "nope"`},
+		{[]string{"demo", "--topk", "99"}, "--topk 99"},
+	} {
+		code, _, stderr := runCLI(c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: code %d, stderr %q", c.args, code, stderr)
+		}
+	}
+	code, stdout, stderr := runCLI("demo", "--synthetic", "--steps", "5")
+	if code != 0 || !strings.Contains(stdout, "held-out accuracy") {
+		t.Fatalf("demo --synthetic: code %d\n%s%s", code, stdout, stderr)
+	}
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// eval reports each class's accuracy (named by the model's labels, else the
+// data's classes) on stderr with --json and in the JSON object, consistent
+// with the confusion matrix and the overall count, and draws the matrix.
+func TestEvalPerClassAndConfusionPlot(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeClasses(t, data, classNames(3), 4, true) // c00, c01, c02; 4 test images each
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   []string
+	}{{"labelled", []string{"cat", "dog", "eel"}, []string{"cat", "dog", "eel"}}, {"unlabelled", []string{"", "", ""}, classNames(3)}} {
+		model := filepath.Join(dir, c.name)
+		saveTinyModel(t, model, "vit-micro", c.labels)
+		png := filepath.Join(dir, c.name+".png")
+		code, stdout, stderr := runCLI("eval", "--model", model, "--data", "folder:"+data, "--split", "test", "--json", "--plot", png)
+		if code != 0 {
+			t.Fatalf("%s: code %d\n%s", c.name, code, stderr)
+		}
+		obj := jsonLines(t, "eval --json", stdout)[0]
+		rows, _ := obj["per_class"].([]any)
+		if len(rows) != 3 {
+			t.Fatalf("%s: per_class %v", c.name, obj["per_class"])
+		}
+		conf, _ := obj["confusion"].([]any)
+		n, correct := 0.0, 0.0
+		for i, r := range rows {
+			row := r.(map[string]any)
+			if row["class"] != c.want[i] || row["index"].(float64) != float64(i) {
+				t.Errorf("%s: class %d is %v", c.name, i, row)
+			}
+			crow := conf[i].([]any)
+			if row["correct"] != crow[i] || row["n"].(float64) != 4 {
+				t.Errorf("%s: class %d: %v against confusion row %v", c.name, i, row, crow)
+			}
+			if acc := row["accuracy"].(float64); acc != row["correct"].(float64)/4 {
+				t.Errorf("%s: class %d accuracy %v", c.name, i, acc)
+			}
+			n += row["n"].(float64)
+			correct += row["correct"].(float64)
+			if !strings.Contains(stderr, c.want[i]) {
+				t.Errorf("%s: stderr lacks class %q:\n%s", c.name, c.want[i], stderr)
+			}
+		}
+		if n != obj["n"].(float64) || correct != obj["correct"].(float64) {
+			t.Errorf("%s: per-class totals %v/%v, overall %v/%v", c.name, correct, n, obj["correct"], obj["n"])
+		}
+		if !strings.Contains(stderr, "class") || !strings.Contains(stderr, "accuracy") {
+			t.Errorf("%s: no per-class table on stderr:\n%s", c.name, stderr)
+		}
+		f, err := os.Open(png)
+		if err != nil {
+			t.Fatalf("%s: --plot wrote nothing: %v", c.name, err)
+		}
+		if _, err := pngDecode(f); err != nil {
+			t.Errorf("%s: %s is not a PNG: %v", c.name, png, err)
+		}
+		f.Close()
+	}
+	// --plot into a folder that does not exist is refused before any work.
+	code, _, stderr := runCLI("eval", "--model", "vit-micro", "--data", "folder:/does/not/exist", "--plot", filepath.Join(dir, "no", "c.png"))
+	if code == 0 || !strings.Contains(stderr, "--plot") {
+		t.Fatalf("--plot into a missing folder: code %d, %s", code, stderr)
+	}
+}
+
+var pngDecode = png.Decode

@@ -56,7 +56,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	cross := fs.Int("crossovers", d.Crossovers, "search crossovers per generation")
 	fresh := fs.Bool("fresh-retrain", false, "retrain the searched structure from fresh support tensors instead of the supernet's")
 	noTest := fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
-	out := fs.String("out", "", "keep the runs (checkpoints, best models, curves) in this folder (default: a temporary folder, removed)")
+	out := fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
 	asJSON := fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err

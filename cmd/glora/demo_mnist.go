@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +13,7 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/search"
 	"github.com/glora/glora/train"
 )
@@ -112,7 +109,9 @@ func demoLabel(method string, rank int) string {
 // runMNISTDemo adapts the shipped backbone to trainSet's train and val
 // splits (o.Scheme) with each method, then, as its last step and only
 // there, calls loadTest and evaluates every method's best model (by
-// validation accuracy) on the test split. Progress goes to log.
+// validation accuracy) on the test split. Progress goes to log. The
+// stages are the pipeline's (finetune.Finetune, TrainSupernet, Search):
+// the demo only picks the methods and their hyperparameters.
 func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet *data.Dataset, loadTest func() (*data.Dataset, error), log io.Writer) ([]demoRow, error) {
 	tr, err := data.Split(trainSet, nil, "train", o.Scheme, o.SplitSeed)
 	if err != nil {
@@ -131,43 +130,37 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 	}
 	fmt.Fprintf(log, "demo: the shipped backbone (%s) adapted to %s: %d train, %d validation images (--scheme %s); runs in %s\n",
 		backbones.DefaultName, dataName, tr.Len(), val.Len(), o.Scheme, out)
-	classes := trainSet.Classes
-	fresh := func() (*vit.Model, vit.Checkpoint, error) {
-		v, ck, err := backbones.Default()
+	// fresh is the shipped backbone with a new head for the data's classes
+	// (always new, even for classes named as the backbone's).
+	fresh := func() (*vit.Model, error) {
+		v, _, err := backbones.Default()
 		if err != nil {
-			return nil, ck, err
+			return nil, err
 		}
-		if err := v.ResetHead(len(classes), rand.New(rand.NewPCG(o.Seed, 0x68656164))); err != nil {
-			return nil, ck, err
-		}
-		ck.Config = v.Cfg
-		ck.Labels = classes
-		ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
-		return v, ck, nil
+		_, err = finetune.FitHead(v, nil, trainSet.Classes, o.Seed)
+		return v, err
 	}
-	fit := func(m *finetune.Model, ck vit.Checkpoint, name string, epochs int, lr float64, hook train.Hook) (train.Summary, error) {
-		pre := train.PreprocessFor(m.ViT.Cfg)
-		dir := filepath.Join(out, name)
-		saveBest := func(d string) error { return m.SaveMerged(d, ck, safetensors.F32) }
-		if hook != nil {
-			saveBest = func(string) error { return nil } // the supernet is used as it ends, not saved
-		}
-		return train.Run(ctx, m, tr, val, train.Options{OutDir: dir, Epochs: epochs, Batch: o.Batch, LR: lr, MinLR: lr / 100,
-			WarmupEpochs: min(1, float64(epochs)/10), WeightDecay: o.WeightDecay, ClipNorm: 1, Seed: o.Seed,
-			CheckpointTrainableOnly: true, BaseRef: "shipped", Preprocess: &pre, SaveBest: saveBest, Hook: hook, Log: log,
-			Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Model: "shipped", NewHead: true, DropPath: -1})
+	v0, ck, err := backbones.Default()
+	if err != nil {
+		return nil, err
+	}
+	ck.Labels = trainSet.Classes // Finetune saves merged models with the trained model's Config
+	ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
+	task := finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v0.Cfg), BaseRef: "shipped", Checkpoint: ck,
+		Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Log: log}
+	stage := func(name string) finetune.StageOptions {
+		return finetune.StageOptions{OutDir: filepath.Join(out, name), Seed: o.Seed}
 	}
 	var rows []demoRow
 	for i, method := range o.Methods {
 		t0 := time.Now()
 		row := demoRow{Method: demoLabel(method, o.Rank)}
 		fmt.Fprintf(log, "\n[%d/%d] %s\n", i+1, len(o.Methods), row.Method)
-		v, ck, err := fresh()
+		v, err := fresh()
 		if err != nil {
 			return nil, err
 		}
-		var m *finetune.Model
-		var sum train.Summary
+		var res *finetune.Trained
 		switch method {
 		case demoLinear, demoLoRA, demoFixed:
 			epochs, lr := o.LinearEpochs, o.LinearLR
@@ -176,23 +169,24 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 			} else if method == demoFixed {
 				epochs, lr = o.FixedEpochs, o.FixedLR
 			}
-			if m, err = finetune.Attach(v, finetune.Setup{Method: method, Rank: o.Rank, Seed: o.Seed}); err != nil {
-				return nil, err
-			}
-			if sum, err = fit(m, ck, method, epochs, lr, nil); err != nil {
+			s := finetune.Setup{Method: method, Rank: o.Rank}
+			if res, err = finetune.Finetune(ctx, v, task, s, o.hyper(epochs, lr), stage(method)); err != nil {
 				return nil, err
 			}
 		case demoSearched:
-			if m, sum, row.Note, err = demoSearch(ctx, o, v, ck, val, fresh, fit, log); err != nil {
+			if res, row.Note, err = demoSearch(ctx, o, v, task, stage, fresh, log); err != nil {
 				return nil, err
 			}
 		default:
 			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
 		}
-		row.Support, row.Head = m.Trainable()
-		row.ValAcc, row.BestEpoch = sum.Best.Accuracy, sum.BestEpoch
+		row.Support, row.Head = res.Support, res.Head
+		row.ValAcc, row.BestEpoch = res.Val.Accuracy, res.BestEpoch
 		row.Seconds = time.Since(t0).Seconds()
-		row.model = sum.BestDir
+		row.model = filepath.Join(stage(method).OutDir, finetune.MergedDir)
+		if method == demoSearched {
+			row.model = filepath.Join(stage("retrain").OutDir, finetune.MergedDir)
+		}
 		fmt.Fprintf(log, "%s: validation accuracy %.4f (epoch %d), %d trainable parameters, %.0fs\n",
 			row.Method, row.ValAcc, row.BestEpoch, row.Support+row.Head, row.Seconds)
 		rows = append(rows, row)
@@ -220,76 +214,63 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 	return rows, nil
 }
 
+// hyper is a demo run's hyperparameters: the demo's batch and weight
+// decay, the cosine schedule down to lr/100, a warm-up of a tenth of the
+// run (at most one epoch), gradients clipped at norm 1.
+func (o demoOptions) hyper(epochs int, lr float64) finetune.Hyper {
+	return finetune.Hyper{Epochs: epochs, Batch: o.Batch, LR: lr, MinLR: lr / 100,
+		WarmupEpochs: min(1, float64(epochs)/10), WeightDecay: o.WeightDecay, ClipNorm: 1}
+}
+
 // demoSearch is searched GLoRA at LoRA's budget: a supernet (ranks 4 and
-// the LoRA rank) trained on train, an evolutionary search scored on val
-// with merged weights, and the chosen structure retrained (from the
-// supernet's weights with o.Inherit).
-func demoSearch(ctx context.Context, o demoOptions, v *vit.Model, ck vit.Checkpoint, val *data.Dataset,
-	fresh func() (*vit.Model, vit.Checkpoint, error),
-	fit func(*finetune.Model, vit.Checkpoint, string, int, float64, train.Hook) (train.Summary, error),
-	log io.Writer) (*finetune.Model, train.Summary, string, error) {
+// the LoRA rank) trained on train (finetune.TrainSupernet, validated with
+// LoRA's structure), an evolutionary search scored on val with merged
+// weights (finetune.Search, in OUT/search), and the chosen structure
+// retrained (finetune.Finetune, from the supernet's weights with
+// o.Inherit).
+func demoSearch(ctx context.Context, o demoOptions, v *vit.Model, task finetune.Task,
+	stage func(string) finetune.StageOptions, fresh func() (*vit.Model, error), log io.Writer) (*finetune.Trained, string, error) {
 	ranks := []int{4, o.Rank}
 	if o.Rank <= 4 {
 		ranks = []int{o.Rank}
 	}
-	sn, err := finetune.Attach(v, finetune.Setup{Method: finetune.Supernet, Ranks: ranks, Seed: o.Seed})
-	if err != nil {
-		return nil, train.Summary{}, "", err
-	}
-	lora, err := glora.Named("lora", sn.Net.Targets(), o.Rank, false)
-	if err != nil {
-		return nil, train.Summary{}, "", err
-	}
-	budget := glora.Params(lora, sn.Net.Targets())
-	sn.EvalStructure = lora // the validation curve follows LoRA's structure
 	fmt.Fprintf(log, "supernet (ranks %v), %d epochs; validation with the LoRA structure\n", ranks, o.SupernetEpochs)
-	if _, err := fit(sn, ck, "supernet", o.SupernetEpochs, o.SupernetLR, sn.SampleHook()); err != nil {
-		return nil, train.Summary{}, "", err
+	sn, err := finetune.TrainSupernet(ctx, v, task, finetune.Setup{Ranks: ranks}, o.hyper(o.SupernetEpochs, o.SupernetLR), stage("supernet"))
+	if err != nil {
+		return nil, "", err
 	}
+	budget := finetune.LoRABudget(sn.Model.Net.Targets(), o.Rank)
 	cfg := search.Config{Population: o.Population, TopK: o.TopK, Generations: o.Generations, Mutations: o.Mutations,
 		Crossovers: o.Crossovers, MutationProb: 0.2, Budget: budget, Seed: o.Seed}
-	n, t0 := 0, time.Now()
-	best := search.Score{Accuracy: -1}
-	cfg.Record = func(c search.Candidate) error {
-		n++
-		if c.Score.Better(best) {
-			best = c.Score
-		}
-		if n%10 == 0 {
-			fmt.Fprintf(log, "search: %d candidates (generation %d), best val accuracy %.4f, %.1f candidates/min\n",
-				n, c.Generation+1, best.Accuracy, float64(n)/time.Since(t0).Minutes())
-		}
-		return nil
-	}
 	fmt.Fprintf(log, "search: budget %d parameters (LoRA rank %d's), population %d, %d generations, scored on validation\n",
 		budget, o.Rank, o.Population, o.Generations)
-	res, err := search.Run(ctx, cfg, sn.Net.Space(), sn.Net.Targets(), sn.Evaluator(val, train.PreprocessFor(sn.ViT.Cfg), 256))
+	dir := stage("search").OutDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	res, err := finetune.Search(ctx, sn.Model, task.Val, task.Pre, cfg, dir, 256, log)
 	if err != nil {
-		return nil, train.Summary{}, "", err
+		return nil, "", err
 	}
 	fmt.Fprintf(log, "search: %d candidates in %.0fs; best %s: val accuracy %.4f with the supernet's weights, %d parameters\n",
-		res.Total, time.Since(t0).Seconds(), res.Best.Hash, res.Best.Accuracy, res.Best.Params)
-	setup := finetune.Setup{Method: finetune.GLoRA, Structure: res.Best.Structure, Seed: o.Seed}
+		len(res.Candidates), res.Seconds, res.Best.Hash, res.Best.Accuracy, res.Best.Params)
+	setup := finetune.Setup{Method: finetune.GLoRA, Structure: res.Best.Structure}
 	how := "fresh support tensors"
 	if o.Inherit {
-		a, err := sn.Adapter("shipped")
+		a, err := sn.Model.Adapter(task.BaseRef)
 		if err != nil {
-			return nil, train.Summary{}, "", err
+			return nil, "", err
 		}
 		setup.Init, how = a, "the supernet's weights"
 	}
-	rv, rck, err := fresh()
+	rv, err := fresh()
 	if err != nil {
-		return nil, train.Summary{}, "", err
-	}
-	m, err := finetune.Attach(rv, setup)
-	if err != nil {
-		return nil, train.Summary{}, "", err
+		return nil, "", err
 	}
 	fmt.Fprintf(log, "retraining the chosen structure from %s, %d epochs\n", how, o.RetrainEpochs)
-	sum, err := fit(m, rck, "retrain", o.RetrainEpochs, o.RetrainLR, nil)
-	note := fmt.Sprintf("%d candidates searched (best %.3f with shared weights), retrained from %s", res.Total, res.Best.Accuracy, how)
-	return m, sum, note, err
+	m, err := finetune.Finetune(ctx, rv, task, setup, o.hyper(o.RetrainEpochs, o.RetrainLR), stage("retrain"))
+	note := fmt.Sprintf("%d candidates searched (best %.3f with shared weights), retrained from %s", len(res.Candidates), res.Best.Accuracy, how)
+	return m, note, err
 }
 
 // printDemoTable writes the demo's table.

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/finetune"
 )
 
 // toyDigits: n 28×28 grey images, a bright square in one of four
@@ -49,6 +52,7 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = 4, 2, 2, 2, 2
 	for _, noTest := range []bool{false, true} {
 		o.NoTest = noTest
+		o.OutDir = t.TempDir()
 		var log bytes.Buffer
 		reads := 0
 		loadTest := func() (*data.Dataset, error) {
@@ -85,6 +89,13 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 		}
 		if rows[3].Support > lora || rows[3].Support <= 0 {
 			t.Errorf("searched GLoRA reads %d support parameters, over LoRA's budget %d", rows[3].Support, lora)
+		}
+		// the stages are the pipeline's: each run keeps its merged model, the search its log
+		for _, f := range []string{"linear/merged", "lora/merged", "glora-fixed/merged", "supernet/supernet",
+			"search/" + finetune.SearchLogFile, "search/" + finetune.StructureFile, "retrain/adapter", "retrain/merged"} {
+			if _, err := os.Stat(filepath.Join(o.OutDir, f)); err != nil {
+				t.Errorf("the demo's --out lacks %s: %v", f, err)
+			}
 		}
 		var table bytes.Buffer
 		printDemoTable(&table, rows, !noTest)

@@ -73,10 +73,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	hf.register(fs, "the method")
 	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
-	out := fs.String("out", "", "output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json")
-	resume := fs.Bool("resume", false, "continue the run in --out with its saved settings (a flag given again must match them)")
-	overwrite := fs.Bool("overwrite", false, "start again in an --out that holds a finetune run (it is removed)")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	out, resume, overwrite, asJSON := runFolderFlags(fs,
+		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
+		resumeWithSaved, "a finetune run")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}

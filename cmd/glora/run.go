@@ -87,10 +87,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&s.Search.Generations, "generations", s.Search.Generations, "search generations")
 	fs.IntVar(&s.Search.Mutations, "mutations", s.Search.Mutations, "search mutations per generation")
 	fs.IntVar(&s.Search.Crossovers, "crossovers", s.Search.Crossovers, "search crossovers per generation")
-	out := fs.String("out", "", "output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder")
-	resume := fs.Bool("resume", false, "continue the run in --out: finished stages are skipped, an interrupted one resumes")
-	overwrite := fs.Bool("overwrite", false, "start again in an --out that holds a run (it is removed)")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	out, resume, overwrite, asJSON := runFolderFlags(fs,
+		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
+		"continue the run in --out: finished stages are skipped, an interrupted one resumes", "a run")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}

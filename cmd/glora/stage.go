@@ -8,6 +8,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -389,3 +390,18 @@ var stageFlagKeys = map[string]string{
 	"epochs": "epochs", "batch": "batch", "lr": "lr", "min-lr": "min_lr", "warmup": "warmup_epochs",
 	"wd": "weight_decay", "clip": "clip_norm",
 }
+
+// runFolderFlags registers the flags every pipeline command shares: the
+// run folder (--out, whose help is outHelp), how to treat a folder that holds
+// a run (--resume, whose help is resumeHelp; --overwrite for a run of
+// `what`), and --json. The returned pointers are the flags' values.
+func runFolderFlags(fs *flag.FlagSet, outHelp, resumeHelp, what string) (out *string, resume, overwrite, asJSON *bool) {
+	out = fs.String("out", "", outHelp)
+	resume = fs.Bool("resume", false, resumeHelp)
+	overwrite = fs.Bool("overwrite", false, "start again in an --out that holds "+what+" (it is removed)")
+	asJSON = fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	return out, resume, overwrite, asJSON
+}
+
+// resumeWithSaved is --resume's help for a command that keeps its settings.
+const resumeWithSaved = "continue the run in --out with its saved settings (a flag given again must match them)"

@@ -62,10 +62,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	hf.register(fs, "the supernet")
 	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
-	out := fs.String("out", "", "the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too")
-	resume := fs.Bool("resume", false, "continue the run in --out with its saved settings (a flag given again must match them)")
-	overwrite := fs.Bool("overwrite", false, "start again in an --out that holds a supernet run (it is removed)")
-	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	out, resume, overwrite, asJSON := runFolderFlags(fs,
+		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
+		resumeWithSaved, "a supernet run")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}

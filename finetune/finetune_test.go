@@ -11,6 +11,7 @@ import (
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/glora"
+	"github.com/glora/glora/internal/toydata"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"
@@ -20,24 +21,7 @@ import (
 // quadrants: a bright square in one of four quadrants of a 16×16 image.
 func quadrants(t *testing.T, n int, seed uint64) *data.Dataset {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 0))
-	px := make([]uint8, n*16*16)
-	labels := make([]int, n)
-	for i := 0; i < n; i++ {
-		q := rng.IntN(4)
-		labels[i] = q
-		img := px[i*256 : (i+1)*256]
-		for j := range img {
-			img[j] = uint8(rng.IntN(60))
-		}
-		y0, x0 := (q/2)*8+rng.IntN(4), (q%2)*8+rng.IntN(4)
-		for y := y0; y < y0+4; y++ {
-			for x := x0; x < x0+4; x++ {
-				img[y*16+x] = 250
-			}
-		}
-	}
-	ds, err := data.FromArrays("quadrants", []string{"tl", "tr", "bl", "br"}, 1, 16, 16, px, labels)
+	ds, err := toydata.Quadrants(n, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,6 +265,10 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{append([]string{"finetune", "--method", "lora", "--rank", "16", "--init", "supernet:" + sn, "--out", out}, base...), "stores rank 8, below the rank 16 this run trains"},
 		{append([]string{"supernet", "--ranks", "8,4,8", "--out", out}, base...), "rank 8 given twice"},
 		{append([]string{"supernet", "--epochs", "-1", "--out", out}, base...), "--epochs -1: want a whole number"},
+		// 0 is not "the default": it is refused like any value out of range.
+		{append([]string{"finetune", "--method", "lora", "--epochs", "0", "--out", out}, base...), "--epochs 0: want a whole number"},
+		{append([]string{"supernet", "--batch", "0", "--out", out}, base...), "--batch 0: want a whole number"},
+		{append([]string{"finetune", "--method", "lora", "--lr", "0", "--out", out}, base...), "--lr 0: want a number"},
 	} {
 		code, o, e := runCLI(tc.args...)
 		if code == 0 || !strings.Contains(o+e, tc.want) {

@@ -167,43 +167,49 @@ func (p *prepared) describe() string {
 
 // hyperFlags registers the training flags; zero values mean the method's
 // default (finetune.DefaultHyper), filled in by fill.
-type hyperFlags struct{ h finetune.Hyper }
+type hyperFlags struct {
+	h   finetune.Hyper
+	set map[string]bool // the flags given
+}
 
 func (hf *hyperFlags) register(fs interface {
-	IntVar(*int, string, int, string)
-	Float64Var(*float64, string, float64, string)
+	Var(flag.Value, string, string)
 }, what string) {
-	fs.IntVar(&hf.h.Epochs, "epochs", 0, "epochs (default: "+what+"'s, see README)")
-	fs.IntVar(&hf.h.Batch, "batch", 0, "images per step (default 64; lowered to the training images when larger)")
-	fs.Float64Var(&hf.h.LR, "lr", 0, "peak learning rate, AdamW (default: "+what+"'s, see README)")
-	fs.Float64Var(&hf.h.MinLR, "min-lr", -1, "final learning rate of the cosine schedule (default 1e-5)")
-	fs.Float64Var(&hf.h.WarmupEpochs, "warmup", -1, "linear warm-up epochs (default 1)")
-	fs.Float64Var(&hf.h.WeightDecay, "wd", -1, "AdamW weight decay (default 1e-4)")
-	fs.Float64Var(&hf.h.ClipNorm, "clip", -1, "clip the gradient's global norm, 0 = off (default 1)")
+	// A flag left unset takes the method's default in fill; the values
+	// record which were given, so an explicit 0 or -1 reaches checkHyper
+	// and is refused, and the help text shows no misleading default.
+	hf.set = map[string]bool{}
+	fs.Var(optInt{&hf.h.Epochs, hf.set, "epochs"}, "epochs", "epochs (default: "+what+"'s, see README)")
+	fs.Var(optInt{&hf.h.Batch, hf.set, "batch"}, "batch", "images per step (default 64; lowered to the training images when larger)")
+	fs.Var(optFloat{&hf.h.LR, hf.set, "lr"}, "lr", "peak learning rate, AdamW (default: "+what+"'s, see README)")
+	fs.Var(optFloat{&hf.h.MinLR, hf.set, "min-lr"}, "min-lr", "final learning rate of the cosine schedule (default 1e-5)")
+	fs.Var(optFloat{&hf.h.WarmupEpochs, hf.set, "warmup"}, "warmup", "linear warm-up epochs (default 1)")
+	fs.Var(optFloat{&hf.h.WeightDecay, hf.set, "wd"}, "wd", "AdamW weight decay (default 1e-4)")
+	fs.Var(optFloat{&hf.h.ClipNorm, hf.set, "clip"}, "clip", "clip the gradient's global norm, 0 = off (default 1)")
 }
 
 // fill replaces unset values by def's.
 func (hf *hyperFlags) fill(def finetune.Hyper) finetune.Hyper {
 	h := hf.h
-	if h.Epochs == 0 {
+	if !hf.set["epochs"] {
 		h.Epochs = def.Epochs
 	}
-	if h.Batch == 0 {
+	if !hf.set["batch"] {
 		h.Batch = def.Batch
 	}
-	if h.LR == 0 {
+	if !hf.set["lr"] {
 		h.LR = def.LR
 	}
-	if h.MinLR == -1 {
+	if !hf.set["min-lr"] {
 		h.MinLR = min(def.MinLR, h.LR)
 	}
-	if h.WarmupEpochs == -1 {
+	if !hf.set["warmup"] {
 		h.WarmupEpochs = min(def.WarmupEpochs, float64(h.Epochs))
 	}
-	if h.WeightDecay == -1 {
+	if !hf.set["wd"] {
 		h.WeightDecay = def.WeightDecay
 	}
-	if h.ClipNorm == -1 {
+	if !hf.set["clip"] {
 		h.ClipNorm = def.ClipNorm
 	}
 	return h
@@ -405,3 +411,49 @@ func runFolderFlags(fs *flag.FlagSet, outHelp, resumeHelp, what string) (out *st
 
 // resumeWithSaved is --resume's help for a command that keeps its settings.
 const resumeWithSaved = "continue the run in --out with its saved settings (a flag given again must match them)"
+
+// optInt and optFloat are flag values that record, in set, that they were
+// given; their help text shows no default (it depends on the method).
+type optInt struct {
+	p    *int
+	set  map[string]bool
+	name string
+}
+
+func (v optInt) String() string {
+	if v.p == nil || !v.set[v.name] {
+		return ""
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v optInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v.p, v.set[v.name] = n, true
+	return nil
+}
+
+type optFloat struct {
+	p    *float64
+	set  map[string]bool
+	name string
+}
+
+func (v optFloat) String() string {
+	if v.p == nil || !v.set[v.name] {
+		return ""
+	}
+	return strconv.FormatFloat(*v.p, 'g', -1, 64)
+}
+
+func (v optFloat) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("want a number")
+	}
+	*v.p, v.set[v.name] = f, true
+	return nil
+}

@@ -83,6 +83,9 @@ func (m *Model) Adapter(base string) (*glora.Adapter, error) {
 		return nil, err
 	}
 	a.BaseModel = base
+	if a.Head != nil && len(m.Labels) == m.ViT.Cfg.NumClasses {
+		a.Labels = m.Labels
+	}
 	return a, nil
 }
 

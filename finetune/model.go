@@ -72,6 +72,9 @@ type Model struct {
 	ViT    *vit.Model
 	Net    *glora.Supernet // nil for linear and full
 	Method string
+	// Labels are the head's class names, written into adapter folders
+	// (glora_labels) so that a merged model names its classes; nil if unknown.
+	Labels []string
 	// EvalStructure, for a supernet, is the structure inference uses (the
 	// validation curve during supernet training follows it); nil keeps
 	// whatever structure is set.

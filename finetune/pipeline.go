@@ -158,6 +158,7 @@ func TrainSupernet(ctx context.Context, v *vit.Model, t Task, s Setup, h Hyper, 
 	if err != nil {
 		return nil, err
 	}
+	m.Labels = t.Checkpoint.Labels
 	if m.EvalStructure, err = EvalStructureOf(m); err != nil {
 		return nil, err
 	}
@@ -458,6 +459,7 @@ func Finetune(ctx context.Context, v *vit.Model, t Task, s Setup, h Hyper, so St
 	if err != nil {
 		return nil, err
 	}
+	m.Labels = t.Checkpoint.Labels
 	ck := t.Checkpoint
 	ck.Config = v.Cfg
 	saveBest := func(dir string) error {

@@ -64,6 +64,8 @@ type Adapter struct {
 	Head *Head
 	// BaseModel is base_model_name_or_path ("" for none).
 	BaseModel string
+	// Labels are the head's class names (nil when unknown or no head).
+	Labels []string
 	// Supernet marks a whole supernet; Ranks and AddBias are its space.
 	Supernet bool
 	Ranks    []int
@@ -291,6 +293,9 @@ func (a *Adapter) check() error {
 		if h.W == nil || h.B == nil || len(h.W.Shape) != 2 || len(h.B.Shape) != 1 || h.B.Shape[0] != h.W.Shape[0] || h.W.Shape[0] < 1 {
 			return fmt.Errorf("head %q: want weight (classes, in) and bias (classes)", h.Path)
 		}
+		if a.Labels != nil && len(a.Labels) != h.W.Shape[0] {
+			return fmt.Errorf("glora_labels has %d class names, the head %q %d classes", len(a.Labels), h.Path, h.W.Shape[0])
+		}
 		for _, x := range []struct {
 			n string
 			t *tensor.Tensor
@@ -323,9 +328,10 @@ func (a *Adapter) config() *AdapterConfig {
 		paths[p] = LayerChoice{}
 	}
 	c.TargetModules = TargetModules{Names: paths.Paths()}
-	c.ModulesToSave = nil
+	c.ModulesToSave, c.Labels = nil, nil
 	if a.Head != nil {
 		c.ModulesToSave = []string{a.Head.Path}
+		c.Labels = a.Labels
 	}
 	if a.Supernet {
 		c.Structure, c.Ranks = nil, slices.Clone(a.Ranks)
@@ -543,6 +549,7 @@ func fromFile(f *safetensors.File, cfg *AdapterConfig) (*Adapter, error) {
 	if cfg.BaseModelNameOrPath != nil {
 		a.BaseModel = *cfg.BaseModelNameOrPath
 	}
+	a.Labels = slices.Clone(cfg.Labels)
 	if !cfg.Supernet {
 		a.Structure = st.Clone()
 		a.Ranks = nil

@@ -143,6 +143,9 @@ type AdapterConfig struct {
 	Supernet bool `json:"glora_supernet"`
 	// AddBias is the supernet space's AddBias (C, D, E on bias-less layers).
 	AddBias bool `json:"glora_add_bias"`
+	// Labels are the saved head's class names (glora_labels; written only
+	// when known), so a merged model names its classes. PEFT ignores it.
+	Labels []string `json:"glora_labels,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -153,6 +156,7 @@ var configKeys = map[string]bool{
 	"task_type": true, "inference_mode": true, "r": true, "target_modules": true,
 	"config_A_B": true, "config_C": true, "config_D_E": true, "modules_to_save": true,
 	"glora_structure": true, "glora_ranks": true, "glora_supernet": true, "glora_add_bias": true,
+	"glora_labels": true,
 }
 
 // ParseAdapterConfig reads adapter_config.json. It checks each field's
@@ -197,6 +201,7 @@ func ParseAdapterConfig(data []byte) (*AdapterConfig, error) {
 		field("glora_ranks", &ranks),
 		field("glora_supernet", &c.Supernet),
 		field("glora_add_bias", &c.AddBias),
+		field("glora_labels", &c.Labels),
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -484,6 +489,11 @@ func (c *AdapterConfig) Encode() ([]byte, error) {
 		{"glora_supernet", c.Supernet}, {"glora_add_bias", c.AddBias},
 	} {
 		if err := put(kv.k, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.Labels) > 0 {
+		if err := put("glora_labels", c.Labels); err != nil {
 			return nil, err
 		}
 	}

@@ -76,6 +76,7 @@ func TestAdapterRoundTripIsByteIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.BaseModel = "some/base"
+		a.Labels = []string{"cat", "dog", "emu"}
 		root := t.TempDir()
 		d1, d2 := filepath.Join(root, "one"), filepath.Join(root, "two")
 		if err := Save(d1, a, SaveOptions{DType: dt}); err != nil {
@@ -85,8 +86,9 @@ func TestAdapterRoundTripIsByteIdentical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Structure.Key() != st.Key() || b.R != st.MaxRank() || b.BaseModel != "some/base" || b.Head == nil {
-			t.Fatalf("loaded adapter differs: R %d, base %q", b.R, b.BaseModel)
+		if b.Structure.Key() != st.Key() || b.R != st.MaxRank() || b.BaseModel != "some/base" || b.Head == nil ||
+			strings.Join(b.Labels, ",") != "cat,dog,emu" {
+			t.Fatalf("loaded adapter differs: R %d, base %q, labels %q", b.R, b.BaseModel, b.Labels)
 		}
 		if err := Save(d2, b, SaveOptions{DType: dt}); err != nil {
 			t.Fatal(err)
@@ -95,6 +97,12 @@ func TestAdapterRoundTripIsByteIdentical(t *testing.T) {
 		c2, w2 := readAll(t, d2)
 		if !bytes.Equal(c1, c2) || !bytes.Equal(w1, w2) {
 			t.Fatalf("%s: save → load → save changed the bytes:\n%s\n%s", dt, c1, c2)
+		}
+		// Class names that do not fit the head are refused before writing.
+		bad := *b
+		bad.Labels = []string{"one"}
+		if err := Save(filepath.Join(root, "bad"), &bad, SaveOptions{DType: dt}); err == nil || !strings.Contains(err.Error(), "glora_labels has 1 class names") {
+			t.Fatalf("labels of another head: %v", err)
 		}
 		// Saving over an adapter folder replaces it.
 		if err := Save(d1, b, SaveOptions{DType: dt}); err != nil {

@@ -49,6 +49,12 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ck.Config = m.Cfg
+	switch {
+	case a.Head != nil && a.Labels != nil: // the adapter's head, with its class names
+		ck.Labels = a.Labels
+	case a.Head != nil && len(ck.Labels) != m.Cfg.NumClasses:
+		ck.Labels = nil // the base's names belong to its own head
+	}
 	replace := func(existing string) error {
 		if *overwrite {
 			return nil

@@ -92,6 +92,7 @@ func TestMergeEqualsMergeLinearAndLogits(t *testing.T) {
 			base, adir, out := filepath.Join(dir, "base"), filepath.Join(dir, "adapter"), filepath.Join(dir, "merged")
 			m := microBase(t, base, tc.qkvBias, tc.dialect)
 			a := randomAdapter(t, m, 3)
+			a.Labels = []string{"ant", "bee", "cow"} // the adapter head's classes (glora_labels)
 			if err := glora.Save(adir, a, glora.SaveOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -106,6 +107,9 @@ func TestMergeEqualsMergeLinearAndLogits(t *testing.T) {
 			}
 			if ck.Dialect != tc.dialect || ck.Naming != tc.dialect || got.Cfg.NumClasses != 3 {
 				t.Fatalf("merged folder: dialect %s, naming %s, %d classes", ck.Dialect, ck.Naming, got.Cfg.NumClasses)
+			}
+			if strings.Join(ck.Labels, ",") != "ant,bee,cow" {
+				t.Fatalf("merged folder names its classes %q, want the adapter's", ck.Labels)
 			}
 			// The reference: MergeLinear on the base's sites, set into the base.
 			ref, _, err := vit.Load(base)

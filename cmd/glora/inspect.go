@@ -17,7 +17,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if dir := fs.Arg(0); dir != "" && glora.IsAdapterFolder(dir) {
-		return inspectAdapter(dir, *base, stdout)
+		return inspectAdapter(dir, *base, *asJSON, stdout)
 	}
 	m, ck, from, err := loadModel(fs.Arg(0), 0)
 	if err != nil {

@@ -16,11 +16,15 @@ import (
 // structure and PEFT's trainable-parameter line, counting what the
 // structure reads plus the saved head; "all params" adds the base model's
 // parameters, from base (--base) or the adapter's base_model_name_or_path
-// when that is a folder.
-func inspectAdapter(dir, base string, w io.Writer) error {
+// when that is a folder. With asJSON, one JSON object goes to w instead
+// (the structure, the counts, the base).
+func inspectAdapter(dir, base string, asJSON bool, w io.Writer) error {
 	a, err := glora.Load(dir)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return inspectAdapterJSON(dir, base, a, w)
 	}
 	kind := "GLoRA adapter"
 	if a.Supernet {
@@ -129,4 +133,28 @@ func group(n int) string {
 		return "-" + string(out)
 	}
 	return string(out)
+}
+
+// inspectAdapterJSON writes inspectAdapter's content as one JSON line.
+func inspectAdapterJSON(dir, base string, a *glora.Adapter, w io.Writer) error {
+	support, head := a.Params()
+	out := map[string]any{"adapter": dir, "supernet": a.Supernet, "rank": a.R, "layers": len(a.Layers),
+		"support_params": support, "head_params": head, "trainable_params": support + head,
+		"base_model_name_or_path": a.BaseModel, "labels": a.Labels}
+	if a.Supernet {
+		out["ranks"] = a.Ranks
+	} else {
+		out["structure"] = a.Structure
+	}
+	m, from, err := adapterBase(dir, base, a.BaseModel)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		all := m.Store.Count(false) + support + head
+		out["base"], out["all_params"] = from, all
+		out["trainable_percent"] = 100 * float64(support+head) / float64(all)
+	}
+	fmt.Fprintln(w, jsonLine(out))
+	return nil
 }

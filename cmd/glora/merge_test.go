@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -243,6 +244,13 @@ func TestInspectAdapter(t *testing.T) {
 	glora.Save(adir, a, glora.SaveOptions{})
 	if _, out, _ := runCLI("inspect", adir); !strings.Contains(out, "|| all params: "+group(all)) {
 		t.Fatalf("inspect with base_model_name_or_path:\n%s", out)
+	}
+	// --json: one JSON object on stdout, the structure and the counts.
+	code, out, e = runCLI("inspect", adir, "--json")
+	var js map[string]any
+	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 || json.Unmarshal([]byte(out), &js) != nil ||
+		js["trainable_params"] != float64(support+head) || js["structure"] == nil || js["all_params"] != float64(all) {
+		t.Fatalf("inspect --json: %s%s", out, e)
 	}
 	// "shipped" names the embedded backbone.
 	a.BaseModel = "shipped"

@@ -382,9 +382,9 @@ func loadCheckpoint(dir string, m Model, opt *optim.AdamW, o Options) (State, er
 
 // loadModelTensors loads a checkpoint's model tensors into m: all of them,
 // or, when the checkpoint holds only the trainable ones, those onto a model
-// that must have been rebuilt from the same base: o must name a base
-// (BaseRef; it may have moved), and m's frozen tensors must be the ones the
-// checkpoint's digest recorded. Errors name the base.
+// that must have been rebuilt from the same base (o.BaseRef; it may have
+// moved): m's frozen tensors must be the ones the checkpoint's digest
+// recorded. Errors name the base.
 func loadModelTensors(dir string, m Model, ts map[string]*tensor.Tensor, st State, o Options) error {
 	file := filepath.Join(dir, "model.safetensors")
 	ps := m.Params()
@@ -394,10 +394,9 @@ func loadModelTensors(dir string, m Model, ts map[string]*tensor.Tensor, st Stat
 		}
 		return nil
 	}
+	// (Options.validate has made sure o names a base: CheckResume refused
+	// a run that does not checkpoint the trainable tensors only.)
 	base := st.Options.BaseRef
-	if o.BaseRef == "" {
-		return fmt.Errorf("resume: %s holds only the trainable tensors, trained over base %q: this run names no base (BaseRef) to rebuild the frozen ones from", dir, base)
-	}
 	if err := loadParams(ps, ts, true); err != nil {
 		return fmt.Errorf("resume: %s holds the trainable tensors over base %q, which do not fit the model built from it: %w", file, base, err)
 	}

@@ -1,10 +1,13 @@
 package backbones
 
 import (
+	"math"
 	"slices"
 	"testing"
 
+	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -67,4 +70,70 @@ func TestDefaultRecordsItsTraining(t *testing.T) {
 	if r := ck.Training; r == nil || r.Data != "fashion-mnist" || r.Scheme != "full" {
 		t.Fatalf("training record %+v, want fashion-mnist, scheme full", r)
 	}
+}
+
+// TestBF16ForwardNearF32 runs the shipped backbone on 512 generated images
+// (no data to install) with float32 and with bfloat16 matrix products:
+// the logits differ (the rounding happened) by at most 2% of their range,
+// and the arg-max agrees on at least 98% of the images.
+func TestBF16ForwardNearF32(t *testing.T) {
+	_, test, err := data.Synth(data.SynthSpec{Task: "orientation", Seed: 1, Train: 8, Test: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := make([]int, test.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	x, err := data.Batch(test, idx, train.PreprocessFor(m.Cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := func(p tensor.Precision) []float32 {
+		defer tensor.SetMatmulPrecision(tensor.SetMatmulPrecision(p))
+		tp := ag.NewTape()
+		tp.NoGrad = true
+		xt, err := tensor.FromSlice(append([]float32(nil), x...), len(idx), 1, 28, 28)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := ag.NewVar(xt, false)
+		out := m.Forward(tp, img, nil)
+		if err := tp.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), out.Value.Data...)
+	}
+	f32, bf16 := forward(tensor.F32), forward(tensor.BF16)
+	lo, hi, worst := math.Inf(1), math.Inf(-1), 0.0
+	for i := range f32 {
+		lo, hi = min(lo, float64(f32[i])), max(hi, float64(f32[i]))
+		worst = max(worst, math.Abs(float64(f32[i]-bf16[i])))
+	}
+	agree := 0
+	k := len(f32) / len(idx)
+	for i := range idx {
+		if argmax(f32[i*k:(i+1)*k]) == argmax(bf16[i*k:(i+1)*k]) {
+			agree++
+		}
+	}
+	t.Logf("logits in [%.2f, %.2f]; bf16 against f32: max-abs-diff %.4f (%.2f%% of the range), arg-max agrees on %d/%d",
+		lo, hi, worst, 100*worst/(hi-lo), agree, len(idx))
+	if worst == 0 || worst > 0.02*(hi-lo) || agree < len(idx)*98/100 {
+		t.Fatalf("bf16 logits off by %.4f (range %.2f), arg-max agrees on %d/%d", worst, hi-lo, agree, len(idx))
+	}
+}
+
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }

@@ -24,6 +24,7 @@ import (
 type Result struct {
 	Bench        string  `json:"bench"`
 	Kernel       string  `json:"kernel"`
+	Precision    string  `json:"precision"` // of the matrix products: f32 or bf16 (tensor.SetMatmulPrecision)
 	Threads      int     `json:"threads"`
 	Batch        int     `json:"batch,omitempty"`
 	Steps        int     `json:"steps,omitempty"`
@@ -39,9 +40,20 @@ func (r Result) String() string {
 	if r.ImgPerS > 0 {
 		rate = fmt.Sprintf("%8.1f img/s  (%6.1f GFLOP/s)", r.ImgPerS, r.GFLOPS)
 	}
-	return fmt.Sprintf("%-16s %s  %5.2fs  threads=%d  peak RSS %6.1f MiB  kernel=%s",
-		r.Bench, rate, r.Seconds, r.Threads, float64(r.PeakRSSBytes)/(1<<20), r.Kernel)
+	return fmt.Sprintf("%-16s %s  %5.2fs  threads=%d  peak RSS %6.1f MiB  %s kernel=%s",
+		r.Bench, rate, r.Seconds, r.Threads, float64(r.PeakRSSBytes)/(1<<20), r.Precision, r.Kernel)
 }
+
+// Kernel names the matrix-product kernel at the current precision.
+func Kernel() string {
+	if tensor.MatmulPrecision() == tensor.BF16 {
+		return tensor.BF16Kernel()
+	}
+	return tensor.SgemmKernel()
+}
+
+// Precision is the current matrix-product precision, as Result records it.
+func Precision() string { return tensor.MatmulPrecision().String() }
 
 // SGEMM times C = A·B for n×n×n float32 matrices, best of iters runs.
 func SGEMM(n, iters int) Result {
@@ -55,7 +67,7 @@ func SGEMM(n, iters int) Result {
 		best = min(best, time.Since(t0))
 	}
 	s := best.Seconds()
-	return Result{Bench: "sgemm", Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: "sgemm", Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
 		Seconds: s, GFLOPS: 2 * float64(n) * float64(n) * float64(n) / s / 1e9, PeakRSSBytes: PeakRSS()}
 }
 
@@ -113,7 +125,7 @@ func ViT(o ViTOptions) (Result, error) {
 	if o.Train {
 		flops *= 3
 	}
-	return Result{Bench: o.Name, Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: o.Name, Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
 		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
 }

@@ -25,15 +25,19 @@ type Series struct {
 	X, Y []float64
 }
 
-// Panel is one chart: a title, axis labels and its lines.
+// Panel is one chart: a title, axis labels and its lines. With Markers,
+// every point also gets a 5×5 square (for series of one or a few points).
 type Panel struct {
 	Title, XLabel string
 	Series        []Series
+	Markers       bool
 }
 
+// palette is matplotlib's tab10: a series' colour is palette[i mod 10].
 var palette = []color.RGBA{
 	{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
-	{148, 103, 189, 255}, {140, 86, 75, 255},
+	{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255},
+	{188, 189, 34, 255}, {23, 190, 207, 255},
 }
 
 const panelW, panelH = 520, 340
@@ -106,6 +110,11 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectan
 				continue
 			}
 			x1, y1 := px(s.X[i]), py(s.Y[i])
+			if p.Markers {
+				for d := -2; d <= 2; d++ {
+					hline(img, x1-2, x1+2, y1+d, c)
+				}
+			}
 			if prevOK {
 				line(img, x0, y0, x1, y1, c)
 			} else if len(s.X) == 1 || (i+1 < len(s.X) && (i+1 >= len(s.Y) || math.IsNaN(s.Y[i+1]))) {

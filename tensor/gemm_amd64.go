@@ -70,6 +70,29 @@ func cpuFeatures() (avx2fma, avx512 bool) {
 	return avx2 && fma && osYMM, avx512f && fma && osZMM
 }
 
+// bf16CPU reports the CPU's bfloat16 instructions: AVX512-BF16 (CPUID
+// leaf 7 subleaf 1, EAX bit 5, with the zmm state saved) and AMX-BF16
+// (leaf 7 EDX bits 22 and 24, AMX-BF16 and AMX-TILE, with the tile state
+// enabled in XCR0 bits 17 and 18; Linux still requires a process to ask
+// for it with arch_prctl before the first tile instruction).
+func bf16CPU() BF16Features {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return BF16Features{}
+	}
+	_, _, c1, _ := cpuid(1, 0)
+	if c1&(1<<27) == 0 { // no OSXSAVE: no XCR0 to read
+		return BF16Features{}
+	}
+	xcr0, _ := xgetbv0()
+	_, b7, _, d7 := cpuid(7, 0)
+	a71, _, _, _ := cpuid(7, 1)
+	return BF16Features{
+		AVX512BF16: b7&(1<<16) != 0 && a71&(1<<5) != 0 && xcr0&0xe6 == 0xe6,
+		AMXBF16:    d7&(1<<22) != 0 && d7&(1<<24) != 0 && xcr0&(3<<17) == 3<<17,
+	}
+}
+
 // gemmPrefetch selects the AVX-512 kernel variant with software prefetch.
 var gemmPrefetch = true
 

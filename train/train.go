@@ -231,6 +231,7 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 	if o.StopAfter > 0 {
 		last = min(last, o.StopAfter)
 	}
+	var lastPlot time.Time // the first epoch's curves are drawn
 	for st.Epoch < last {
 		bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), perEpoch)
 		bar.StartAt(st.Batch)
@@ -300,8 +301,14 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 		if err := save(); err != nil {
 			return Summary{}, err
 		}
-		if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0, hasVal); err != nil {
-			fmt.Fprintf(o.Log, "warning: %v\n", err)
+		// The curves are redrawn at most every plotEvery (drawing a PNG
+		// costs more than a step of a tiny few-shot epoch), and always
+		// after the last epoch.
+		if st.Epoch == last || time.Since(lastPlot) >= plotEvery {
+			if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0, hasVal); err != nil {
+				fmt.Fprintf(o.Log, "warning: %v\n", err)
+			}
+			lastPlot = time.Now()
 		}
 	}
 	sum := Summary{BestEpoch: st.BestEpoch, History: st.History, BestDir: filepath.Join(o.OutDir, "best")}
@@ -312,6 +319,9 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 	}
 	return sum, nil
 }
+
+// plotEvery is the least time between two redraws of curves.png.
+const plotEvery = 10 * time.Second
 
 // PreprocessEval is pre without augmentation: the pipeline evaluation uses.
 func PreprocessEval(pre data.Preprocess) data.Preprocess {

@@ -9,10 +9,14 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|search|merged-forward|all]", stderr)
+	if len(args) > 0 && args[0] == "transfer" {
+		return runBenchTransfer(args[1:], stdout, stderr)
+	}
+	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|search|merged-forward|all]  |  bench transfer --out DIR [flags] (the transfer suite; bench transfer --help)", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per line instead of a table")
 	batch := fs.Int("batch", 32, "images per step (vit benchmarks; the backbone ones default to 128)")
 	steps := fs.Int("steps", 3, "timed steps (vit benchmarks)")
@@ -24,9 +28,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	val := fs.Int("val", 200, "search: validation images each candidate is scored on")
 	cands := fs.Int("candidates", 30, "search: candidates timed (each scored three ways)")
 	rounds := fs.Int("rounds", 5, "merged-forward: rounds, each timing --steps forward passes of the base and of the merged model")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
+	if _, err := applyPrecision(*precision, stderr); err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	which := "all"
 	if fs.NArg() == 1 {
 		which = fs.Arg(0)

@@ -83,7 +83,7 @@ func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
 	}
 	s := time.Since(t0).Seconds()
 	flops := 3 * bench.ViTFlops(c, o.Batch) * float64(o.Steps)
-	return bench.Result{Bench: "glora-train", Kernel: tensor.SgemmKernel(), Threads: runtime.GOMAXPROCS(0),
+	return bench.Result{Bench: "glora-train", Kernel: bench.Kernel(), Precision: bench.Precision(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
 		GFLOPS: flops / s / 1e9, PeakRSSBytes: bench.PeakRSS()}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/bench"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/glora"
@@ -234,7 +235,7 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 	}
 	fullMs := 1000 * time.Since(t0).Seconds() / float64(len(cands))
 	perMin := func(s float64) float64 { return 60 * float64(len(cands)) / s }
-	r := searchBenchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: tensor.SgemmKernel(),
+	r := searchBenchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: bench.Kernel(),
 		Val: o.Val, Candidates: len(cands), Layers: len(m.Net.Layers()), Budget: budget,
 		Unmerged: perMin(secs[0]), MergedFull: perMin(secs[1]), Merged: perMin(secs[2]),
 		MergeMs: incMs, FullMs: fullMs, SameScores: same}
@@ -339,7 +340,7 @@ func benchMergedForward(model string, batch, steps, rounds int, seed uint64) (me
 		}
 	}
 	n := float64(batch * steps * rounds)
-	res := mergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: tensor.SgemmKernel(),
+	res := mergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: bench.Kernel(),
 		Batch: batch, Steps: steps * rounds, Base: n / secs[0], Merged: n / secs[1], Structure: structure, MaxDiff: diff}
 	res.Ratio = res.Merged / res.Base
 	return res, nil

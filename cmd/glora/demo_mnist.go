@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/search"
 	"github.com/glora/glora/train"
+	"github.com/glora/glora/transfer"
 )
 
 // The demo's methods, in the table's order.
@@ -23,7 +24,7 @@ const (
 	demoLinear   = "linear"
 	demoLoRA     = "lora"
 	demoFixed    = "glora-fixed"
-	demoSearched = "glora-searched"
+	demoSearched = transfer.Searched
 )
 
 var demoMethods = []string{demoLinear, demoLoRA, demoFixed, demoSearched}
@@ -66,12 +67,34 @@ type demoOptions struct {
 	OutDir string // where runs are kept ("" = a temporary folder, removed)
 }
 
+// defaultDemo is the demo at the transfer suite's default recipe
+// (transfer.DefaultRecipe, the numbers above): one table for both.
 func defaultDemo() demoOptions {
-	return demoOptions{Scheme: "vtab1k", Batch: 32, Rank: finetune.DefaultRank,
-		Methods:      demoMethods,
-		LinearEpochs: 6, LoRAEpochs: 8, FixedEpochs: 8, SupernetEpochs: 8, RetrainEpochs: 6,
-		LinearLR: 1e-1, LoRALR: 5e-3, FixedLR: 5e-3, SupernetLR: 5e-3, RetrainLR: 5e-3, WeightDecay: 1e-4,
-		Population: 16, TopK: 4, Generations: 4, Mutations: 6, Crossovers: 6, Inherit: true}
+	r := transfer.DefaultRecipe()
+	run := func(name string) (int, float64) { return r.Runs[name].Epochs, r.Runs[name].LR }
+	o := demoOptions{Scheme: "vtab1k", Batch: r.Batch, Rank: r.Rank, Methods: demoMethods, WeightDecay: r.WeightDecay,
+		Population: r.Population, TopK: r.TopK, Generations: r.Generations, Mutations: r.Mutations, Crossovers: r.Crossovers,
+		Inherit: r.Inherit}
+	o.LinearEpochs, o.LinearLR = run(finetune.Linear)
+	o.LoRAEpochs, o.LoRALR = run(finetune.LoRA)
+	o.FixedEpochs, o.FixedLR = run(finetune.GLoRAFixed)
+	o.SupernetEpochs, o.SupernetLR = run(transfer.SupernetRun)
+	o.RetrainEpochs, o.RetrainLR = run(transfer.RetrainRun)
+	return o
+}
+
+// recipe is o's training budget as a transfer.Recipe (what
+// transfer.TrainMethod runs).
+func (o demoOptions) recipe() transfer.Recipe {
+	r := transfer.DefaultRecipe()
+	r.Batch, r.WeightDecay, r.Rank, r.Inherit = o.Batch, o.WeightDecay, o.Rank, o.Inherit
+	r.Population, r.TopK, r.Generations, r.Mutations, r.Crossovers = o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers
+	r.Runs = map[string]transfer.Schedule{
+		finetune.Linear: {Epochs: o.LinearEpochs, LR: o.LinearLR}, finetune.LoRA: {Epochs: o.LoRAEpochs, LR: o.LoRALR},
+		finetune.GLoRAFixed: {Epochs: o.FixedEpochs, LR: o.FixedLR}, transfer.SupernetRun: {Epochs: o.SupernetEpochs, LR: o.SupernetLR},
+		transfer.RetrainRun: {Epochs: o.RetrainEpochs, LR: o.RetrainLR},
+	}
+	return r
 }
 
 // fullDemo is the reference run's size (issue 9): supernet 100 epochs,
@@ -154,45 +177,23 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 	ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
 	task := finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v0.Cfg), BaseRef: "shipped", Checkpoint: ck,
 		Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Log: log}
-	stage := func(name string) finetune.StageOptions {
-		return finetune.StageOptions{OutDir: filepath.Join(out, name), Seed: o.Seed}
-	}
 	var rows []demoRow
 	for i, method := range o.Methods {
 		t0 := time.Now()
 		row := demoRow{Method: demoLabel(method, o.Rank)}
 		fmt.Fprintf(log, "\n[%d/%d] %s\n", i+1, len(o.Methods), row.Method)
-		v, err := fresh()
+		if !slices.Contains(demoMethods, method) {
+			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
+		}
+		res, err := transfer.TrainMethod(ctx, method, task, o.recipe(), out, o.Seed, fresh, log)
 		if err != nil {
 			return nil, err
 		}
-		var res *finetune.Trained
-		switch method {
-		case demoLinear, demoLoRA, demoFixed:
-			epochs, lr := o.LinearEpochs, o.LinearLR
-			if method == demoLoRA {
-				epochs, lr = o.LoRAEpochs, o.LoRALR
-			} else if method == demoFixed {
-				epochs, lr = o.FixedEpochs, o.FixedLR
-			}
-			s := finetune.Setup{Method: method, Rank: o.Rank}
-			if res, err = finetune.Finetune(ctx, v, task, s, o.hyper(epochs, lr), stage(method)); err != nil {
-				return nil, err
-			}
-		case demoSearched:
-			if res, row.Note, err = demoSearch(ctx, o, v, task, stage, fresh, log); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
-		}
+		row.Note = res.Note
 		row.Support, row.Head = res.Support, res.Head
 		row.ValAcc, row.BestEpoch = res.Val.Accuracy, res.BestEpoch
 		row.Seconds = time.Since(t0).Seconds()
-		row.model = filepath.Join(stage(method).OutDir, finetune.MergedDir)
-		if method == demoSearched {
-			row.model = filepath.Join(stage("retrain").OutDir, finetune.MergedDir)
-		}
+		row.model = res.Merged
 		fmt.Fprintf(log, "%s: validation accuracy %.4f (epoch %d), %d trainable parameters, %.0fs\n",
 			row.Method, row.ValAcc, row.BestEpoch, row.Support+row.Head, row.Seconds)
 		rows = append(rows, row)
@@ -218,65 +219,6 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		rows[i].TestAcc, rows[i].NTest = mt.Accuracy, mt.N
 	}
 	return rows, nil
-}
-
-// hyper is a demo run's hyperparameters: the demo's batch and weight
-// decay, the cosine schedule down to lr/100, a warm-up of a tenth of the
-// run (at most one epoch), gradients clipped at norm 1.
-func (o demoOptions) hyper(epochs int, lr float64) finetune.Hyper {
-	return finetune.Hyper{Epochs: epochs, Batch: o.Batch, LR: lr, MinLR: lr / 100,
-		WarmupEpochs: min(1, float64(epochs)/10), WeightDecay: o.WeightDecay, ClipNorm: 1}
-}
-
-// demoSearch is searched GLoRA at LoRA's budget: a supernet (ranks 4 and
-// the LoRA rank) trained on train (finetune.TrainSupernet, validated with
-// LoRA's structure), an evolutionary search scored on val with merged
-// weights (finetune.Search, in OUT/search), and the chosen structure
-// retrained (finetune.Finetune, from the supernet's weights with
-// o.Inherit).
-func demoSearch(ctx context.Context, o demoOptions, v *vit.Model, task finetune.Task,
-	stage func(string) finetune.StageOptions, fresh func() (*vit.Model, error), log io.Writer) (*finetune.Trained, string, error) {
-	ranks := []int{4, o.Rank}
-	if o.Rank <= 4 {
-		ranks = []int{o.Rank}
-	}
-	fmt.Fprintf(log, "supernet (ranks %v), %d epochs; validation with the LoRA structure\n", ranks, o.SupernetEpochs)
-	sn, err := finetune.TrainSupernet(ctx, v, task, finetune.Setup{Ranks: ranks}, o.hyper(o.SupernetEpochs, o.SupernetLR), stage("supernet"))
-	if err != nil {
-		return nil, "", err
-	}
-	budget := finetune.LoRABudget(sn.Model.Net.Targets(), o.Rank)
-	cfg := search.Config{Population: o.Population, TopK: o.TopK, Generations: o.Generations, Mutations: o.Mutations,
-		Crossovers: o.Crossovers, MutationProb: 0.2, Budget: budget, Seed: o.Seed}
-	fmt.Fprintf(log, "search: budget %d parameters (LoRA rank %d's), population %d, %d generations, scored on validation\n",
-		budget, o.Rank, o.Population, o.Generations)
-	dir := stage("search").OutDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, "", err
-	}
-	res, err := finetune.Search(ctx, sn.Model, task.Val, task.Pre, cfg, dir, 256, log)
-	if err != nil {
-		return nil, "", err
-	}
-	fmt.Fprintf(log, "search: %d candidates in %.0fs; best %s: val accuracy %.4f with the supernet's weights, %d parameters\n",
-		len(res.Candidates), res.Seconds, res.Best.Hash, res.Best.Accuracy, res.Best.Params)
-	setup := finetune.Setup{Method: finetune.GLoRA, Structure: res.Best.Structure}
-	how := "fresh support tensors"
-	if o.Inherit {
-		a, err := sn.Model.Adapter(task.BaseRef)
-		if err != nil {
-			return nil, "", err
-		}
-		setup.Init, how = a, "the supernet's weights"
-	}
-	rv, err := fresh()
-	if err != nil {
-		return nil, "", err
-	}
-	fmt.Fprintf(log, "retraining the chosen structure from %s, %d epochs\n", how, o.RetrainEpochs)
-	m, err := finetune.Finetune(ctx, rv, task, setup, o.hyper(o.RetrainEpochs, o.RetrainLR), stage("retrain"))
-	note := fmt.Sprintf("%d candidates searched (best %.3f with shared weights), retrained from %s", len(res.Candidates), res.Best.Accuracy, how)
-	return m, note, err
 }
 
 // printDemoTable writes the demo's table.

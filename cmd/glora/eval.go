@@ -10,6 +10,7 @@ import (
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/plot"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -25,6 +26,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 256, "images per forward pass")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, per_class, confusion, …); everything else goes to stderr")
 	plotFile := fs.String("plot", "", "write the confusion matrix as a PNG to this file")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -41,6 +43,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		human = stderr
 	}
+	prec, err := applyPrecision(*precision, stderr)
+	if err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	m, ck, from, err := loadModel(*model, seed)
 	if err != nil {
@@ -91,7 +98,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *asJSON {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
-			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs,
+			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs, "precision": prec.String(),
 			"per_class": perClass, "confusion": mt.Confusion}))
 	}
 	return nil

@@ -28,7 +28,7 @@ func init() {
 		"version":  {"print glora's version", runVersion},
 		"help":     {"list the commands, or show one command's flags", runHelp},
 		"average":  {"average checkpoints of one architecture (a uniform model soup)", runAverage},
-		"bench":    {"measure the engine: sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward, search, merged-forward", runBench},
+		"bench":    {"measure the engine (sgemm, vit-train, …, merged-forward) or, with bench transfer, every method on the transfer suite", runBench},
 		"convert":  {"rewrite a checkpoint in another dialect (timm, transformers) or dtype", runConvert},
 		"demo":     {"adapt the shipped backbone to MNIST-1k: linear probe, LoRA, GLoRA fixed and searched (--synthetic: the tiny generated-image demo)", runDemo},
 		"eval":     {"top-1 and per-class accuracy of a model on a dataset split (--plot: confusion matrix)", runEval},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -46,9 +47,15 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
 	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1); -1 keeps the model's")
 	asJSON := fs.Bool("json", false, "print the summary (as summary.json) as one JSON line on stdout; everything else goes to stderr")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
 		return err
 	}
+	prec, err := applyPrecision(*precision, stderr)
+	if err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	o.LabelSmoothing = float32(*ls)
 	explicit := explicitFlags(fs)
 	if *out == "" {
@@ -141,6 +148,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		}
 		if done := finishedMessage(st, o, *out); done != "" {
 			fmt.Fprintln(human, done)
+			if *asJSON { // the run's summary, as the run that finished it printed it
+				return printFinishedSummary(stdout, *out, done)
+			}
 			return nil
 		}
 	}
@@ -169,6 +179,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	s := newPretrainSummary(sum, o, from, *out, trainSet, val, time.Since(t0))
+	s.Precision = prec.String()
 	if err := writeJSONAtomic(filepath.Join(*out, "summary.json"), s); err != nil {
 		return err
 	}

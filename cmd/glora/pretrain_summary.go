@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -20,6 +25,26 @@ func finishedMessage(st train.State, o train.Options, out string) string {
 		return fmt.Sprintf("the run in %s has done %d of %d epochs, which --stop-after %d already reaches: nothing to train (raise or leave out --stop-after to go on)", out, st.Epoch, o.Epochs, o.StopAfter)
 	}
 	return ""
+}
+
+// printFinishedSummary prints, for --json, the summary.json of a run that
+// has nothing left to train as one line; a run stopped before it wrote one
+// (killed at its end) gets {"out", "finished": true, "note"}.
+func printFinishedSummary(stdout io.Writer, out, note string) error {
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": out, "finished": true, "note": note}))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var line bytes.Buffer
+	if err := json.Compact(&line, b); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(out, "summary.json"), err)
+	}
+	fmt.Fprintln(stdout, line.String())
+	return nil
 }
 
 // pretrainSummary is summary.json: the outcome, timings and settings of a
@@ -41,6 +66,7 @@ type pretrainSummary struct {
 	Seconds     float64             `json:"seconds"`       // wall time of this invocation
 	TrainSecs   float64             `json:"train_seconds"` // the epochs' training time, over all resumes
 	ImgPerS     float64             `json:"img_per_s"`     // training images per second over all epochs
+	Precision   string              `json:"precision"`     // of this invocation's matrix products (f32, bf16)
 }
 
 func newPretrainSummary(sum train.Summary, o train.Options, from, out string, trainSet, val *data.Dataset, wall time.Duration) pretrainSummary {

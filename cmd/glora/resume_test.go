@@ -58,6 +58,12 @@ func TestResumeUsesAndChecksTheSavedSettings(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "already finished its 3 epochs: nothing to train") {
 		t.Fatalf("resume of a finished run: exit %d\n%s%s", code, o, e)
 	}
+	// With --json, a finished run prints its summary line (and only that) on stdout.
+	code, o, e = runCLI("pretrain", "--resume", "--out", out, "--json")
+	if lines := jsonLines(t, "finished resume --json", o); code != 0 || len(lines) != 1 || lines[0]["epochs_done"] != 3.0 ||
+		!strings.Contains(e, "already finished") {
+		t.Fatalf("resume --json of a finished run: exit %d\n%s%s", code, o, e)
+	}
 	code, o, e = runCLI("pretrain", "--resume", "--out", out, "--epochs", "4")
 	if code != 0 || !strings.Contains(e, "--epochs 4 (the run was saved with 3): the cosine schedule is recomputed") {
 		t.Fatalf("resume with more epochs: exit %d\n%s%s", code, o, e)

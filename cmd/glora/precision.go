@@ -1,0 +1,35 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/glora/glora/tensor"
+)
+
+// precisionHelp is the --precision flag's text (pretrain, eval, bench).
+const precisionHelp = "arithmetic of the matrix products (Linear, attention, patch embedding, forward and backward): f32, or bf16 (operands rounded to bfloat16, float32 accumulation, as PyTorch's CPU autocast; weights, optimiser state, LayerNorm, softmax and the loss stay float32)"
+
+// precisionFlag registers --precision (default f32).
+func precisionFlag(fs *flag.FlagSet) *string { return fs.String("precision", "f32", precisionHelp) }
+
+// applyPrecision sets the process's matrix-product precision from the
+// flag's value and, for bf16, tells log how it runs on this CPU.
+func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
+	p, err := tensor.ParsePrecision(v)
+	if err != nil {
+		return tensor.F32, fmt.Errorf("--precision: %w", err)
+	}
+	tensor.SetMatmulPrecision(p)
+	if p == tensor.BF16 {
+		cpu := tensor.BF16CPU()
+		why := "this CPU has no AVX512-BF16 or AMX"
+		if cpu.AVX512BF16 || cpu.AMXBF16 {
+			why = fmt.Sprintf("this CPU has %s, but no native kernel uses it yet", cpu)
+		}
+		fmt.Fprintf(log, "precision bf16: bfloat16 operands, float32 accumulation, %s: the numerics of bf16, not its speed (%s; expect it slower than f32)\n",
+			tensor.BF16Kernel(), why)
+	}
+	return p, nil
+}

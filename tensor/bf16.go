@@ -1,0 +1,177 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+
+	"github.com/glora/glora/internal/parallel"
+)
+
+// bfloat16: the top 16 bits of a float32 (sign, 8-bit exponent, 7-bit
+// mantissa, 8 significant bits). Rounding keeps float32's range and drops
+// 16 mantissa bits, so a rounded value has a relative error of at most
+// 2⁻⁸ (the unit roundoff of 8 significant bits).
+
+// BF16Bits rounds x to bfloat16, to nearest with ties to even, and returns
+// its bits. ±Inf stay infinite, a value past the largest bfloat16 rounds to
+// ±Inf, and a NaN stays a (quiet) NaN.
+func BF16Bits(x float32) uint16 {
+	b := math.Float32bits(x)
+	if b&0x7fffffff > 0x7f800000 { // NaN: keep the sign and top payload, set the quiet bit
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// FromBF16Bits is the float32 of bfloat16 bits (exact).
+func FromBF16Bits(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// RoundBF16 is x rounded to the nearest bfloat16 (ties to even), as a float32.
+func RoundBF16(x float32) float32 { return FromBF16Bits(BF16Bits(x)) }
+
+// RoundBF16Slice sets dst[i] = RoundBF16(src[i]); dst and src may be the
+// same slice. It panics if dst is shorter than src.
+func RoundBF16Slice(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		b := math.Float32bits(v)
+		if b&0x7fffffff > 0x7f800000 {
+			dst[i] = math.Float32frombits((b | 0x00400000) &^ 0xffff)
+			continue
+		}
+		b += 0x7fff + (b>>16)&1
+		dst[i] = math.Float32frombits(b &^ 0xffff)
+	}
+}
+
+// Precision is the arithmetic of the matrix products (Sgemm and
+// SgemmStridedBatched): F32, or BF16 (both operands rounded to bfloat16,
+// products accumulated in float32), as PyTorch's CPU autocast runs its
+// matmuls in bfloat16.
+type Precision int32
+
+// The precisions.
+const (
+	F32 Precision = iota
+	BF16
+)
+
+func (p Precision) String() string {
+	switch p {
+	case F32:
+		return "f32"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("Precision(%d)", int32(p))
+}
+
+// ParsePrecision reads "f32" or "bf16" (also "fp32", "float32", "bfloat16").
+func ParsePrecision(s string) (Precision, error) {
+	switch strings.ToLower(s) {
+	case "f32", "fp32", "float32":
+		return F32, nil
+	case "bf16", "bfloat16":
+		return BF16, nil
+	}
+	return F32, fmt.Errorf("unknown precision %q (want f32 or bf16)", s)
+}
+
+var matmulPrecision atomic.Int32
+
+// SetMatmulPrecision sets the precision of every later Sgemm and
+// SgemmStridedBatched call in the process and returns the previous one.
+// With BF16, C = alpha·bf16(op(A))·bf16(op(B)) + beta·C: the operands are
+// rounded to bfloat16 (nearest even), each product of two bfloat16 values
+// is exact in float32 and the sums, alpha, beta and C stay float32.
+// Everything outside the matrix products (LayerNorm, softmax, losses,
+// reductions, the optimiser and its master weights) is float32 either way.
+func SetMatmulPrecision(p Precision) Precision {
+	if p != F32 && p != BF16 {
+		panic(fmt.Sprintf("tensor: SetMatmulPrecision(%v)", p))
+	}
+	return Precision(matmulPrecision.Swap(int32(p)))
+}
+
+// MatmulPrecision is the precision Sgemm uses now.
+func MatmulPrecision() Precision { return Precision(matmulPrecision.Load()) }
+
+// BF16Features are the CPU's bfloat16 instructions, as usable by this
+// process (the OS saving the state they need).
+type BF16Features struct {
+	AVX512BF16 bool // VDPBF16PS: bfloat16 pair dot products into float32
+	AMXBF16    bool // AMX tiles with TDPBF16PS (the OS saves the tile state)
+}
+
+// BF16Kernel names how BF16 matrix products run: "emulated (KERNEL)": the
+// operands rounded to bfloat16 as they are copied, then multiplied by the
+// float32 kernel KERNEL; the numerics of a bfloat16 GEMM with float32
+// accumulation (up to the order of the sums), not its speed. No native
+// AVX512-BF16 or AMX kernel is written yet; BF16CPU says whether this CPU
+// has them.
+func BF16Kernel() string { return "emulated (" + SgemmKernel() + ")" }
+
+// roundedOperand returns the stored rows×cols matrix at x (row stride ld)
+// rounded to bfloat16 in a dense scratch buffer (row stride cols), and the
+// buffer's handle for putBuf.
+func roundedOperand(x []float32, rows, cols, ld int) ([]float32, *[]float32) {
+	buf, h := getBuf(rows * cols)
+	if rows == 1 || ld == cols { // one contiguous span: round it in chunks
+		n := rows * cols
+		const chunk = 1 << 15
+		parallel.For((n+chunk-1)/chunk, 1, func(lo, hi int) {
+			RoundBF16Slice(buf[lo*chunk:min(hi*chunk, n)], x[lo*chunk:min(hi*chunk, n)])
+		})
+		return buf, h
+	}
+	parallel.For(rows, max(1, chunkRows(cols)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			RoundBF16Slice(buf[r*cols:(r+1)*cols], x[r*ld:r*ld+cols])
+		}
+	})
+	return buf, h
+}
+
+// chunkRows is how many rows of cols floats make one parallel work item.
+func chunkRows(cols int) int { return (1 << 15) / max(cols, 1) }
+
+// sgemmBF16 is Sgemm at BF16 precision: both operands rounded into dense
+// scratch copies, then the float32 product.
+func sgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+		return
+	}
+	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
+	ra, ha := roundedOperand(a, ar, ac, lda)
+	defer putBuf(ha)
+	rb, hb := roundedOperand(b, br, bc, ldb)
+	defer putBuf(hb)
+	sgemmImpl(transA, transB, m, n, k, alpha, ra, ac, rb, bc, beta, c, ldc)
+}
+
+// sgemmBatchedBF16 is SgemmStridedBatched at BF16 precision: the spans
+// of A and B that the batch reads are rounded into scratch copies with the
+// same strides, then the float32 batched product runs.
+func sgemmBatchedBF16(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if batch <= 0 || m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || alpha == 0 {
+		sgemmBatchedImpl(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+		return
+	}
+	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
+	spanA := (batch-1)*strideA + (ar-1)*lda + ac
+	spanB := (batch-1)*strideB + (br-1)*ldb + bc
+	if strideA < 0 || strideB < 0 || len(a) < spanA || len(b) < spanB {
+		panic("tensor: SgemmStridedBatched: A or B too short for the batch")
+	}
+	ra, ha := roundedOperand(a, 1, spanA, spanA)
+	defer putBuf(ha)
+	rb, hb := roundedOperand(b, 1, spanB, spanB)
+	defer putBuf(hb)
+	sgemmBatchedImpl(batch, transA, transB, m, n, k, alpha, ra, lda, strideA, rb, ldb, strideB, beta, c, ldc, strideC)
+}

@@ -1,0 +1,5 @@
+//go:build amd64 && !purego
+
+package tensor
+
+func bf16CPUImpl() BF16Features { return bf16CPU() }

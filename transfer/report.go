@@ -1,0 +1,477 @@
+package transfer
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/plot"
+)
+
+// Plots in the suite's folder.
+const (
+	ParamsPlot  = "accuracy-vs-params.png"
+	FewShotPlot = "few-shot.png"
+	ShiftPlot   = "domain-shift.png"
+)
+
+// stat is a mean and sample standard deviation over seeds.
+type stat struct {
+	Mean, Std float64
+	N         int
+}
+
+func statOf(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{Mean: math.NaN()}
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	m := s / float64(len(xs))
+	v := 0.0
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	sd := 0.0
+	if len(xs) > 1 {
+		sd = math.Sqrt(v / float64(len(xs)-1))
+	}
+	return stat{Mean: m, Std: sd, N: len(xs)}
+}
+
+// fmtStat prints a test accuracy in percent: "84.04 ± 0.35", or
+// "84.04" for one seed, "–" for none.
+func fmtStat(s stat) string {
+	switch {
+	case s.N == 0:
+		return "–"
+	case s.N == 1:
+		return fmt.Sprintf("%.2f", 100*s.Mean)
+	}
+	return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std)
+}
+
+// table gathers results by row key and method.
+type table struct {
+	rows    []string
+	acc     map[string]map[string][]float64 // row → method → accuracies over seeds
+	params  map[string][]float64            // method → trainable counts
+	seconds map[string][]float64            // method → seconds
+}
+
+func newTable() *table {
+	return &table{acc: map[string]map[string][]float64{}, params: map[string][]float64{}, seconds: map[string][]float64{}}
+}
+
+func (t *table) add(row, method string, acc float64) {
+	if t.acc[row] == nil {
+		t.acc[row] = map[string][]float64{}
+		t.rows = append(t.rows, row)
+	}
+	t.acc[row][method] = append(t.acc[row][method], acc)
+}
+
+func (t *table) stat(row, method string) stat { return statOf(t.acc[row][method]) }
+
+// rowMeans is each method's mean over rows of the per-row means (rows
+// where the method has no result are left out of its mean).
+func (t *table) rowMeans(rows []string, method string) stat {
+	var xs []float64
+	for _, r := range rows {
+		if s := t.stat(r, method); s.N > 0 {
+			xs = append(xs, s.Mean)
+		}
+	}
+	s := statOf(xs)
+	s.Std, s.N = 0, min(s.N, 1) // a mean of means: no spread over seeds shown
+	return s
+}
+
+// writeRow writes a markdown row with the best mean bolded.
+func writeRow(b *bytes.Buffer, label string, stats []stat) {
+	best := math.Inf(-1)
+	for _, s := range stats {
+		if s.N > 0 && s.Mean > best {
+			best = s.Mean
+		}
+	}
+	b.WriteString("| " + label + " |")
+	for _, s := range stats {
+		cell := fmtStat(s)
+		if s.N > 0 && s.Mean == best {
+			cell = "**" + cell + "**"
+		}
+		b.WriteString(" " + cell + " |")
+	}
+	b.WriteString("\n")
+}
+
+func header(b *bytes.Buffer, first []string, methods []string) {
+	b.WriteString("| " + strings.Join(first, " | ") + " |")
+	for _, m := range methods {
+		b.WriteString(" " + m + " |")
+	}
+	b.WriteString("\n|" + strings.Repeat(" --- |", len(first)+len(methods)) + "\n")
+}
+
+// WriteReport writes results.md, results.csv and the plots from results
+// (skipped: tasks left out, with why).
+func WriteReport(out string, c Config, results []Result, skipped map[string]string) error {
+	methods := c.Methods
+	vt, fs, sh := newTable(), newTable(), newTable()
+	var vtabRows []string
+	fewRows := map[string][]string{} // task → its rows
+	shots := map[string]int{}
+	nTest := map[string]int{}
+	for _, r := range results {
+		switch r.Group {
+		case GroupVTAB:
+			vt.add(r.Task, r.Method, r.TestAcc)
+			nTest[r.Task] = r.NTest
+			vt.params[r.Method] = append(vt.params[r.Method], float64(r.Trainable()))
+			vt.seconds[r.Method] = append(vt.seconds[r.Method], r.Seconds)
+			if !slices.Contains(vtabRows, r.Task) {
+				vtabRows = append(vtabRows, r.Task)
+			}
+			if r.Shifted != nil {
+				sh.add("clean", r.Method, r.TestAcc)
+				for _, s := range c.Shifts {
+					if a, ok := r.Shifted[s]; ok {
+						sh.add(s, r.Method, a)
+					}
+				}
+			}
+		case GroupFewShot:
+			row := fmt.Sprintf("%s|%d", r.Task, r.Shots)
+			fs.add(row, r.Method, r.TestAcc)
+			fs.seconds[r.Method] = append(fs.seconds[r.Method], r.Seconds)
+			if !slices.Contains(fewRows[r.Task], row) {
+				fewRows[r.Task] = append(fewRows[r.Task], row)
+			}
+			shots[row] = r.Shots
+		}
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Transfer benchmark\n\n")
+	fmt.Fprintf(&b, "The backbone (%s) adapted by each method under one recipe (below), the same for every task. "+
+		"Test accuracy in %% (mean ± sample std over seeds; seeds draw their own train/val images and initialisations), "+
+		"on each task's held-out test split", c.BaseRef)
+	if c.TestLimit > 0 {
+		fmt.Fprintf(&b, " (cut to a fixed stratified %d images where larger)", c.TestLimit)
+	}
+	fmt.Fprintf(&b, ". Every choice (best epoch, the searched structure) was made on validation; each cell's test split was read once. "+
+		"Bold: the best mean in the row. %d cells finished.\n\n", len(results))
+	if len(vtabRows) > 0 {
+		fmt.Fprintf(&b, "## VTAB-1k protocol (800 train + 200 validation images)\n\n")
+		header(&b, []string{"task", "test images"}, methods)
+		for _, row := range vtabRows {
+			stats := make([]stat, len(methods))
+			for i, m := range methods {
+				stats[i] = vt.stat(row, m)
+			}
+			writeRow(&b, row+" | "+strconv.Itoa(nTest[row]), stats)
+		}
+		for _, g := range taskGroups(vtabRows) {
+			means := make([]stat, len(methods))
+			for i, m := range methods {
+				means[i] = vt.rowMeans(g.rows, m)
+			}
+			writeRow(&b, g.label+" | ", means)
+		}
+		b.WriteString("| trainable params (mean) | |")
+		for _, m := range methods {
+			b.WriteString(" " + fmtCount(statOf(vt.params[m])) + " |")
+		}
+		b.WriteString("\n| time per task (mean, s) | |")
+		for _, m := range methods {
+			b.WriteString(" " + fmtSeconds(statOf(vt.seconds[m])) + " |")
+		}
+		b.WriteString("\n\n")
+	}
+	var fewTasks []string
+	for _, t := range c.FewShot {
+		if len(fewRows[t]) > 0 {
+			fewTasks = append(fewTasks, t)
+		}
+	}
+	var lowRows []string // 1–4 shots, every task
+	if len(fewTasks) > 0 {
+		fmt.Fprintf(&b, "## Few-shot (K training + K validation images per class)\n\n")
+		header(&b, []string{"task", "shots"}, methods)
+		var allRows []string
+		for _, t := range fewTasks {
+			rows := fewRows[t]
+			sort.Slice(rows, func(i, j int) bool { return shots[rows[i]] < shots[rows[j]] })
+			for _, row := range rows {
+				stats := make([]stat, len(methods))
+				for i, m := range methods {
+					stats[i] = fs.stat(row, m)
+				}
+				writeRow(&b, t+" | "+strconv.Itoa(shots[row]), stats)
+				allRows = append(allRows, row)
+				if shots[row] <= 4 {
+					lowRows = append(lowRows, row)
+				}
+			}
+		}
+		for _, g := range []struct {
+			label string
+			rows  []string
+		}{{"**mean, 1–4 shots**", lowRows}, {"**mean**", allRows}} {
+			if len(g.rows) == 0 {
+				continue
+			}
+			stats := make([]stat, len(methods))
+			for i, m := range methods {
+				stats[i] = fs.rowMeans(g.rows, m)
+			}
+			writeRow(&b, g.label+" | ", stats)
+		}
+		b.WriteString("\n")
+	}
+	shiftRows := append([]string{"clean"}, c.Shifts...)
+	if len(sh.rows) > 0 {
+		fmt.Fprintf(&b, "## Domain shift (the mnist task's models, MNIST test images shifted)\n\n")
+		header(&b, []string{"test set"}, methods)
+		for _, row := range shiftRows {
+			stats := make([]stat, len(methods))
+			for i, m := range methods {
+				stats[i] = sh.stat(row, m)
+			}
+			label := "mnist:" + row
+			if row == "clean" {
+				label = "mnist (clean)"
+			}
+			writeRow(&b, label, stats)
+		}
+		means := make([]stat, len(methods))
+		for i, m := range methods {
+			means[i] = sh.rowMeans(c.Shifts, m)
+		}
+		writeRow(&b, "**mean of the shifts**", means)
+		b.WriteString("\n")
+	}
+	writeTargets(&b, vt, vtabRows, fs, lowRows)
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, "## Not run\n\n")
+		keys := make([]string, 0, len(skipped))
+		for k := range skipped {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "- %s: %s\n", k, skipped[k])
+		}
+		b.WriteString("\n")
+	}
+	writeRecipe(&b, c.Recipe)
+	if err := atomicfile.WriteBytes(filepath.Join(out, ResultsMD), b.Bytes()); err != nil {
+		return err
+	}
+	if err := writeCSV(filepath.Join(out, ResultsCSV), c, results); err != nil {
+		return err
+	}
+	return writePlots(out, c, vt, vtabRows, fs, fewTasks, fewRows, shots, sh, shiftRows)
+}
+
+// rowGroup is a labelled set of table rows averaged together.
+type rowGroup struct {
+	label string
+	rows  []string
+}
+
+// taskGroups are the VTAB-1k rows' averages, as VTAB groups its tasks:
+// natural images (every task but the generated ones) and structured
+// (synth:*), then all of them.
+func taskGroups(rows []string) []rowGroup {
+	var natural, structured []string
+	for _, r := range rows {
+		if strings.HasPrefix(r, "synth:") {
+			structured = append(structured, r)
+		} else {
+			natural = append(natural, r)
+		}
+	}
+	var out []rowGroup
+	if len(natural) > 0 && len(structured) > 0 {
+		out = append(out, rowGroup{"mean, natural", natural}, rowGroup{"mean, structured (synth)", structured})
+	}
+	return append(out, rowGroup{"**mean**", rows})
+}
+
+func fmtCount(s stat) string {
+	if s.N == 0 {
+		return "–"
+	}
+	return strconv.Itoa(int(math.Round(s.Mean)))
+}
+
+func fmtSeconds(s stat) string {
+	if s.N == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", s.Mean)
+}
+
+// writeTargets checks the targets on the means: searched GLoRA
+// against LoRA (at no more parameters), linear probing and full
+// fine-tuning on the VTAB-1k mean, and against LoRA + 2 points at 1–4 shots.
+func writeTargets(b *bytes.Buffer, vt *table, vtabRows []string, fs *table, lowRows []string) {
+	var lines []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	g := vt.rowMeans(vtabRows, Searched)
+	if g.N > 0 {
+		gp := statOf(vt.params[Searched]).Mean
+		for _, other := range []string{"lora", "linear", "full"} {
+			o := vt.rowMeans(vtabRows, other)
+			if o.N == 0 {
+				continue
+			}
+			op := statOf(vt.params[other]).Mean
+			ok := g.Mean >= o.Mean
+			extra := ""
+			if other == "lora" {
+				ok = ok && gp <= op
+				extra = fmt.Sprintf(", at %.0f against %.0f trainable parameters", gp, op)
+			}
+			lines = append(lines, fmt.Sprintf("- VTAB-1k mean, searched GLoRA ≥ %s: %.2f against %.2f (%+.2f points%s): %s",
+				other, 100*g.Mean, 100*o.Mean, 100*(g.Mean-o.Mean), extra, verdict(ok)))
+		}
+	}
+	if len(lowRows) > 0 {
+		g, l := fs.rowMeans(lowRows, Searched), fs.rowMeans(lowRows, "lora")
+		if g.N > 0 && l.N > 0 {
+			d := 100 * (g.Mean - l.Mean)
+			lines = append(lines, fmt.Sprintf("- 1–4 shots, searched GLoRA ≥ LoRA + 2 points: %.2f against %.2f (%+.2f points): %s",
+				100*g.Mean, 100*l.Mean, d, verdict(d >= 2)))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Targets\n\n%s\n\n", strings.Join(lines, "\n"))
+}
+
+func writeRecipe(b *bytes.Buffer, r Recipe) {
+	fmt.Fprintf(b, "## Recipe\n\nBatch %d, AdamW (weight decay %g), cosine schedule to lr/100 with a warm-up of a tenth of the run "+
+		"(at most one epoch), gradients clipped at norm 1; lora and glora-fixed at rank %d; searched GLoRA: a supernet of ranks 4 and %d, "+
+		"a search of %d candidates × %d generations at LoRA rank %d's parameter count, the chosen structure retrained",
+		r.Batch, r.WeightDecay, r.Rank, r.Rank, r.Population, r.Generations, r.Rank)
+	if r.Inherit {
+		b.WriteString(" from the supernet's weights")
+	}
+	fmt.Fprintf(b, ". Epochs are counted on %d training images; a smaller (few-shot) training set gets as many optimiser steps.\n\n", RefTrain)
+	b.WriteString("| run | epochs | peak lr |\n| --- | --- | --- |\n")
+	keys := make([]string, 0, len(r.Runs))
+	for k := range r.Runs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "| %s | %d | %g |\n", k, r.Runs[k].Epochs, r.Runs[k].LR)
+	}
+}
+
+// writeCSV writes one row per finished cell.
+func writeCSV(path string, c Config, results []Result) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	head := []string{"group", "task", "scheme", "shots", "method", "seed", "n_train", "n_val", "n_test",
+		"support_params", "head_params", "val_accuracy", "test_accuracy", "best_epoch", "epochs", "seconds"}
+	for _, s := range c.Shifts {
+		head = append(head, "test_accuracy_"+s)
+	}
+	w.Write(append(head, "note"))
+	for _, r := range results {
+		row := []string{r.Group, r.Task, r.Scheme, strconv.Itoa(r.Shots), r.Method, strconv.FormatUint(r.Seed, 10),
+			strconv.Itoa(r.NTrain), strconv.Itoa(r.NVal), strconv.Itoa(r.NTest), strconv.Itoa(r.Support), strconv.Itoa(r.Head),
+			fmt.Sprintf("%.4f", r.ValAcc), fmt.Sprintf("%.4f", r.TestAcc), strconv.Itoa(r.BestEpoch), strconv.Itoa(r.Epochs),
+			fmt.Sprintf("%.1f", r.Seconds)}
+		for _, s := range c.Shifts {
+			v := ""
+			if a, ok := r.Shifted[s]; ok {
+				v = fmt.Sprintf("%.4f", a)
+			}
+			row = append(row, v)
+		}
+		w.Write(append(row, r.Note))
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(path, buf.Bytes())
+}
+
+// writePlots draws accuracy against trainable parameters (VTAB-1k means),
+// the few-shot curves (one panel per task) and the domain-shift bars.
+func writePlots(out string, c Config, vt *table, vtabRows []string, fs *table, fewTasks []string,
+	fewRows map[string][]string, shots map[string]int, sh *table, shiftRows []string) error {
+	if len(vtabRows) > 0 {
+		p := plot.Panel{Title: "VTAB-1k mean test accuracy against trainable parameters", XLabel: "trainable parameters (log10)", Markers: true}
+		for _, m := range c.Methods {
+			s := vt.rowMeans(vtabRows, m)
+			if s.N == 0 {
+				continue
+			}
+			p.Series = append(p.Series, plot.Series{Name: m, X: []float64{math.Log10(statOf(vt.params[m]).Mean)}, Y: []float64{s.Mean}})
+		}
+		if err := plot.WritePNG(filepath.Join(out, ParamsPlot), p); err != nil {
+			return err
+		}
+	}
+	if len(fewTasks) > 0 {
+		var panels []plot.Panel
+		for _, t := range fewTasks {
+			p := plot.Panel{Title: t + ": test accuracy", XLabel: "shots per class (log2)", Markers: true}
+			for _, m := range c.Methods {
+				s := plot.Series{Name: m}
+				for _, row := range fewRows[t] {
+					if st := fs.stat(row, m); st.N > 0 {
+						s.X = append(s.X, math.Log2(float64(shots[row])))
+						s.Y = append(s.Y, st.Mean)
+					}
+				}
+				if len(s.X) > 0 {
+					p.Series = append(p.Series, s)
+				}
+			}
+			panels = append(panels, p)
+		}
+		if err := plot.WritePNG(filepath.Join(out, FewShotPlot), panels...); err != nil {
+			return err
+		}
+	}
+	if len(sh.rows) > 0 {
+		bars := plot.Bars{Title: "domain shift: MNIST-1k models on shifted MNIST test sets", YLabel: "test acc", Categories: shiftRows}
+		for _, m := range c.Methods {
+			s := plot.Series{Name: m}
+			for _, row := range shiftRows {
+				st := sh.stat(row, m)
+				if st.N == 0 {
+					st.Mean = math.NaN()
+				}
+				s.Y = append(s.Y, st.Mean)
+			}
+			bars.Series = append(bars.Series, s)
+		}
+		if err := plot.WriteBarsPNG(filepath.Join(out, ShiftPlot), bars); err != nil {
+			return err
+		}
+	}
+	return nil
+}

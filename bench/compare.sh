@@ -14,14 +14,18 @@
 # 0.3.21 misdetects newer Xeons as "Prescott" and runs ~5× slower.
 # Override with TORCH_OPENBLAS_CORETYPE=NAME (or =auto to let OpenBLAS detect).
 # Each benchmark runs in its own process, so peak RSS is per benchmark.
+# vit-train and vit-forward also run in bf16: glora --precision bf16 against
+# PyTorch's torch.autocast("cpu", dtype=torch.bfloat16), both thread
+# settings, the faster kept (--no-bf16 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BATCH=32 STEPS=3
+BATCH=32 STEPS=3 BF16=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --batch) BATCH=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
-    *) echo "usage: $0 [--batch N] [--steps N]" >&2; exit 2 ;;
+    --no-bf16) BF16=0; shift ;;
+    *) echo "usage: $0 [--batch N] [--steps N] [--no-bf16]" >&2; exit 2 ;;
   esac
 done
 PY=/usr/bin/python3
@@ -33,10 +37,13 @@ coretype=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 [ -n "$CT" ] && coretype+=(OPENBLAS_CORETYPE="$CT")
 go build -o /tmp/glora-bench ./cmd/glora
 out=$(mktemp)
-for b in sgemm vit-train vit-forward glora-train; do
-  /tmp/glora-bench bench --json --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/go /' >>"$out"
-  env "${coretype[@]}" OMP_NUM_THREADS=2 "$PY" bench/torch_bench.py --threads 2 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
-  env "${coretype[@]}" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 "$PY" bench/torch_bench.py --threads 1 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
+runs=(sgemm:f32 vit-train:f32 vit-forward:f32 glora-train:f32)
+[ "$BF16" = 1 ] && runs+=(vit-train:bf16 vit-forward:bf16)
+for run in "${runs[@]}"; do
+  b=${run%%:*} p=${run##*:}
+  /tmp/glora-bench bench --json --precision "$p" --batch "$BATCH" --steps "$STEPS" "$b" 2>/dev/null | sed 's/^/go /' >>"$out"
+  env "${coretype[@]}" OMP_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 2 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
+  env "${coretype[@]}" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 1 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
 done
 echo "PyTorch: OPENBLAS_CORETYPE=${CT:-<autodetected>}"
 "$PY" - "$out" <<'PY'
@@ -46,17 +53,22 @@ for line in open(sys.argv[1]):
     who, js = line.split(" ", 1)
     r = json.loads(js)
     k = "img_per_s" if "img_per_s" in r else "gflops"
-    best = rows.setdefault(r["bench"], {}).get(who)
+    name = r["bench"] + ("" if r.get("precision", "f32") == "f32" else " " + r["precision"])
+    best = rows.setdefault(name, {}).get(who)
     if best is None or r[k] > best[k]:
-        rows[r["bench"]][who] = r
-print(f"{'bench':<12} {'metric':<10} {'glora':>10} {'pytorch':>10} {'ratio':>7}   {'RSS glora':>10} {'RSS torch':>10} {'ratio':>6}  torch threads")
+        rows[name][who] = r
+print(f"{'bench':<17} {'metric':<10} {'glora':>10} {'pytorch':>10} {'ratio':>7}   {'RSS glora':>10} {'RSS torch':>10} {'ratio':>6}  torch threads")
 for b, r in rows.items():
     g, t = r["go"], r["torch"]
     k = "img_per_s" if "img_per_s" in g else "gflops"
     mg, mt = g["peak_rss_bytes"] / 2**20, t["peak_rss_bytes"] / 2**20
-    print(f"{b:<12} {k:<10} {g[k]:>10.1f} {t[k]:>10.1f} {g[k]/t[k]:>6.2f}x   {mg:>8.0f}Mi {mt:>8.0f}Mi {mg/mt:>5.2f}x  {t['threads']}")
+    print(f"{b:<17} {k:<10} {g[k]:>10.1f} {t[k]:>10.1f} {g[k]/t[k]:>6.2f}x   {mg:>8.0f}Mi {mt:>8.0f}Mi {mg/mt:>5.2f}x  {t['threads']}")
 if "glora-train" in rows and "vit-train" in rows:
     g, f = rows["glora-train"]["go"], rows["vit-train"]["go"]
     print(f"glora: GLoRA supernet step / full fine-tuning step: {g['img_per_s']/f['img_per_s']:.2f}x")
+for b in ("vit-train", "vit-forward"):
+    if b + " bf16" in rows and b in rows:
+        print(f"{b}: bf16 / f32 speed: glora {rows[b + ' bf16']['go']['img_per_s'] / rows[b]['go']['img_per_s']:.2f}x "
+              f"({rows[b + ' bf16']['go']['kernel']}), PyTorch {rows[b + ' bf16']['torch']['img_per_s'] / rows[b]['torch']['img_per_s']:.2f}x")
 PY
 rm -f "$out"

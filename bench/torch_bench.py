@@ -11,7 +11,7 @@ full each forward, then F.linear; the backbone frozen, the head and the support
 tensors trained, one random structure per step (the same ones glora draws:
 bench_structure mirrors cmd/glora's benchStructure).
 """
-import argparse, json, resource, time
+import argparse, contextlib, json, resource, time
 
 import torch
 import torch.nn as nn
@@ -150,10 +150,13 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                    help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around the forward (and so the loss)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    out = {"bench": a.bench, "kernel": "torch-%s" % torch.__version__, "threads": a.threads}
+    out = {"bench": a.bench, "kernel": "torch-%s" % torch.__version__, "threads": a.threads, "precision": a.precision}
+    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.precision == "bf16" else contextlib.nullcontext
     if a.bench == "sgemm":
         x, y = torch.randn(a.n, a.n), torch.randn(a.n, a.n)
         x @ y
@@ -184,12 +187,13 @@ def main():
                 bench_structure(layers, a.rank, 1, n_step[0])
                 n_step[0] += 1
             if train:
-                loss = F.cross_entropy(m(img), labels)
+                with cast():
+                    loss = F.cross_entropy(m(img), labels)
                 loss.backward()
                 opt.step()
                 opt.zero_grad(set_to_none=False)
             else:
-                with torch.no_grad():
+                with torch.no_grad(), cast():
                     m(img)
         for _ in range(a.warmup):
             step()

@@ -24,11 +24,20 @@ type Bars struct {
 // WriteBarsPNG draws the chart and writes it to path atomically. The value
 // axis starts at 0 unless a value is negative.
 func WriteBarsPNG(path string, b Bars) error {
-	width := max(2*panelW-160, 120+len(b.Categories)*(12*len(b.Series)+24))
+	// The legend sits right of the plot area, so it never hides a bar.
+	longest := 0
+	for _, s := range b.Series {
+		longest = max(longest, len(s.Name))
+	}
+	legendW := 0
+	if len(b.Series) > 0 {
+		legendW = 36 + 7*longest + 20
+	}
+	width := max(2*panelW-160, 120+len(b.Categories)*(12*len(b.Series)+24)) + legendW
 	img := image.NewRGBA(image.Rect(0, 0, width, panelH+40))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	r := img.Bounds()
-	left, right, top, bottom := 60, r.Max.X-15, 30, r.Max.Y-45
+	left, right, top, bottom := 60, r.Max.X-15-legendW, 30, r.Max.Y-45
 	text(img, (r.Dx()-7*len(b.Title))/2, 18, b.Title, color.Black)
 	text(img, 4, top-8, b.YLabel, color.Black)
 	rect(img, left, top, right, bottom, color.Black)
@@ -75,7 +84,9 @@ func WriteBarsPNG(path string, b Bars) error {
 			cx := left + int(slot*(float64(ci)+0.5))
 			text(img, cx-7*len(name)/2, bottom+15, name, color.Black)
 		}
-		drawLegend(img, b.Series, left, top, right, bottom)
+		if legendW > 0 {
+			drawLegend(img, b.Series, right+8, top-4, r.Max.X-4, bottom)
+		}
 	}
 	if err := atomicfile.WriteFile(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 		return fmt.Errorf("plot: %w", err)

@@ -86,6 +86,10 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectan
 	}
 	pad := (ymax - ymin) * 0.05
 	ymin, ymax = ymin-pad, ymax+pad
+	if p.Markers { // keep the markers at the ends inside the frame
+		xpad := (xmax - xmin) * 0.04
+		xmin, xmax = xmin-xpad, xmax+xpad
+	}
 	px := func(x float64) int { return left + int((x-xmin)/(xmax-xmin)*float64(right-left)) }
 	py := func(y float64) int { return bottom - int((y-ymin)/(ymax-ymin)*float64(bottom-top)) }
 	for _, t := range ticks(ymin, ymax, 5) {

@@ -169,7 +169,7 @@ func WriteReport(out string, c Config, results []Result, skipped map[string]stri
 		fmt.Fprintf(&b, " (cut to a fixed stratified %d images where larger)", c.TestLimit)
 	}
 	fmt.Fprintf(&b, ". Every choice (best epoch, the searched structure) was made on validation; each cell's test split was read once. "+
-		"Bold: the best mean in the row. %d cells finished.\n\n", len(results))
+		"Bold: the best mean in the row. Cells finished: %d.\n\n", len(results))
 	if len(vtabRows) > 0 {
 		fmt.Fprintf(&b, "## VTAB-1k protocol (800 train + 200 validation images)\n\n")
 		header(&b, []string{"task", "test images"}, methods)

@@ -326,6 +326,40 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	return results, nil
 }
 
+// Report rewrites the report (results.md, results.csv, the plots) from
+// the plan's finished cells in c.Out, running nothing (e.g. after a suite
+// was stopped, or with fewer seeds or tasks than it ran). It returns the
+// results it found.
+func Report(c Config) ([]Result, error) {
+	if c.TestLimit == 0 {
+		c.TestLimit = DefaultTestLimit
+	}
+	if c.BaseRef == "" && c.Backbone == nil {
+		c.BaseRef = "shipped"
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(c.Out, ConfigFile)); err != nil {
+		return nil, fmt.Errorf("transfer: %s holds no suite (%s): %w", c.Out, ConfigFile, err)
+	}
+	if err := checkRecord(c); err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, cell := range c.Plan() {
+		r, err := readResult(c.Out, cell)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	return results, WriteReport(c.Out, c, results, nil)
+}
+
 // checkRecord writes suite.json, or refuses a suite folder whose finished
 // cells were made with other settings.
 func checkRecord(c Config) error {

@@ -226,3 +226,31 @@ func TestTooSmallTaskRefusedUpFront(t *testing.T) {
 		t.Fatalf("the refused suite left %s behind", c.Out)
 	}
 }
+
+// Report rewrites the report from finished cells without running any, and
+// refuses a folder that holds no suite.
+func TestReportOnly(t *testing.T) {
+	out := t.TempDir()
+	var log bytes.Buffer
+	c := tinySuite(out, &log)
+	if _, err := Report(c); err == nil {
+		t.Fatal("a report of an empty folder was written")
+	}
+	c.Methods = []string{finetune.Linear}
+	c.FewShot = nil
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(out, ResultsMD)); err != nil {
+		t.Fatal(err)
+	}
+	c.Methods = []string{finetune.Linear, Searched} // one finished cell, one not: nothing runs
+	res, err := Report(c)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("report: %d results, %v", len(res), err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, ResultsMD))
+	if err != nil || !bytes.Contains(md, []byte("Cells finished: 1.")) {
+		t.Fatalf("results.md: %v\n%s", err, md)
+	}
+}

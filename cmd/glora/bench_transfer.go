@@ -31,6 +31,7 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	quick := fs.Bool("quick", false, "a tiny suite that tests the suite itself: synth:count (VTAB-1k and 2-shot), lora and glora-searched, one seed, one epoch per run; its numbers mean nothing")
 	keep := fs.Bool("keep-runs", false, "keep each cell's run folder (checkpoints, adapters, merged model) in OUT/runs")
 	verbose := fs.Bool("verbose", false, "print every run's epochs and the search's progress (default: a line per cell)")
+	reportOnly := fs.Bool("report", false, "only rewrite the report (results.md, results.csv, plots) from the finished cells in --out, running nothing")
 	dry := fs.Bool("dry-run", false, "list the cells (and which are finished) and stop")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -97,6 +98,14 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "%-9s %-22s %-8s %-15s seed %d  %s\n", cell.Group, cell.Task, cell.Scheme, cell.Method, cell.Seed, state)
 		}
+		return nil
+	}
+	if *reportOnly {
+		results, err := transfer.Report(c)
+		if err != nil {
+			return flagError(err)
+		}
+		fmt.Fprintf(stdout, "report of %d finished cells: %s\n", len(results), filepath.Join(*out, transfer.ResultsMD))
 		return nil
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -37,13 +37,7 @@ func RoundBF16(x float32) float32 { return FromBF16Bits(BF16Bits(x)) }
 func RoundBF16Slice(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, v := range src {
-		b := math.Float32bits(v)
-		if b&0x7fffffff > 0x7f800000 {
-			dst[i] = math.Float32frombits((b | 0x00400000) &^ 0xffff)
-			continue
-		}
-		b += 0x7fff + (b>>16)&1
-		dst[i] = math.Float32frombits(b &^ 0xffff)
+		dst[i] = RoundBF16(v)
 	}
 }
 
@@ -127,16 +121,13 @@ func roundedOperand(x []float32, rows, cols, ld int) ([]float32, *[]float32) {
 		})
 		return buf, h
 	}
-	parallel.For(rows, max(1, chunkRows(cols)), func(lo, hi int) {
+	parallel.For(rows, max(1, (1<<15)/max(cols, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			RoundBF16Slice(buf[r*cols:(r+1)*cols], x[r*ld:r*ld+cols])
 		}
 	})
 	return buf, h
 }
-
-// chunkRows is how many rows of cols floats make one parallel work item.
-func chunkRows(cols int) int { return (1 << 15) / max(cols, 1) }
 
 // sgemmBF16 is Sgemm at BF16 precision: both operands rounded into dense
 // scratch copies, then the float32 product.

@@ -151,6 +151,21 @@ func (c Config) Plan() []Cell {
 	return out
 }
 
+// withDefaults fills what c leaves unset: the test limit and the shipped
+// backbone (named "shipped" in adapters).
+func (c Config) withDefaults() Config {
+	if c.TestLimit == 0 {
+		c.TestLimit = DefaultTestLimit
+	}
+	if c.Backbone == nil {
+		c.Backbone = backbones.Default
+		if c.BaseRef == "" {
+			c.BaseRef = "shipped"
+		}
+	}
+	return c
+}
+
 // Validate checks the configuration before any work.
 func (c Config) Validate() error {
 	switch {
@@ -215,21 +230,13 @@ type task struct {
 // each one. It returns the results of the whole plan (those of skipped
 // tasks left out).
 func Run(ctx context.Context, c Config) ([]Result, error) {
-	if c.TestLimit == 0 {
-		c.TestLimit = DefaultTestLimit
-	}
+	c = c.withDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	log := c.Log
 	if log == nil {
 		log = io.Discard
-	}
-	if c.Backbone == nil {
-		c.Backbone = backbones.Default
-		if c.BaseRef == "" {
-			c.BaseRef = "shipped"
-		}
 	}
 	v0, ck, err := c.Backbone()
 	if err != nil {
@@ -256,17 +263,23 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		return nil, err
 	}
 	var results []Result
-	done, todo := 0, 0
+	finished := map[Cell]Result{} // read once: the count below, then the loop
+	todo := 0
 	for _, cell := range plan {
 		if _, ok := tasks[cell.Task]; !ok {
 			continue
 		}
-		if _, err := readResult(c.Out, cell); err == nil {
-			done++
-		} else {
+		r, err := readResult(c.Out, cell)
+		switch {
+		case err == nil:
+			finished[cell] = r
+		case errors.Is(err, os.ErrNotExist):
 			todo++
+		default:
+			return nil, err
 		}
 	}
+	done := len(finished)
 	fmt.Fprintf(log, "transfer suite: %d cells (%d finished before, %d to run), %d methods, %d seeds; in %s\n",
 		done+todo, done, todo, len(c.Methods), c.Seeds, c.Out)
 	t0 := time.Now()
@@ -276,11 +289,9 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		if !ok {
 			continue
 		}
-		if r, err := readResult(c.Out, cell); err == nil {
+		if r, ok := finished[cell]; ok {
 			results = append(results, r)
 			continue
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -331,12 +342,7 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 // was stopped, or with fewer seeds or tasks than it ran). It returns the
 // results it found.
 func Report(c Config) ([]Result, error) {
-	if c.TestLimit == 0 {
-		c.TestLimit = DefaultTestLimit
-	}
-	if c.BaseRef == "" && c.Backbone == nil {
-		c.BaseRef = "shipped"
-	}
+	c = c.withDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -383,21 +389,22 @@ func checkRecord(c Config) error {
 	return atomicfile.WriteBytes(path, append(want, '\n'))
 }
 
-func cellPath(out string, c Cell) string {
+// CellPath is where a finished cell's result is kept in a suite folder.
+func CellPath(out string, c Cell) string {
 	return filepath.Join(out, CellsDir, c.Key()+".json")
 }
 
 func readResult(out string, c Cell) (Result, error) {
-	b, err := os.ReadFile(cellPath(out, c))
+	b, err := os.ReadFile(CellPath(out, c))
 	if err != nil {
 		return Result{}, err
 	}
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Result{}, fmt.Errorf("transfer: %s: %w (delete it to run the cell again)", cellPath(out, c), err)
+		return Result{}, fmt.Errorf("transfer: %s: %w (delete it to run the cell again)", CellPath(out, c), err)
 	}
 	if r.Cell != c {
-		return Result{}, fmt.Errorf("transfer: %s holds cell %+v, want %+v (delete it to run the cell again)", cellPath(out, c), r.Cell, c)
+		return Result{}, fmt.Errorf("transfer: %s holds cell %+v, want %+v (delete it to run the cell again)", CellPath(out, c), r.Cell, c)
 	}
 	return r, nil
 }
@@ -407,7 +414,7 @@ func writeResult(out string, r Result) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(cellPath(out, r.Cell), append(b, '\n'))
+	return atomicfile.WriteBytes(CellPath(out, r.Cell), append(b, '\n'))
 }
 
 // loadTasks loads every task's dataset at the model's input, its test

@@ -150,7 +150,7 @@ func TestSuiteRunsResumesAndReports(t *testing.T) {
 
 	// Resume: delete one finished cell; only it runs again.
 	gone := first[1].Cell
-	if err := os.Remove(cellPath(out, gone)); err != nil {
+	if err := os.Remove(CellPath(out, gone)); err != nil {
 		t.Fatal(err)
 	}
 	log.Reset()

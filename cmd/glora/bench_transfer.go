@@ -93,7 +93,7 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	if *dry {
 		for _, cell := range c.Plan() {
 			state := "to run"
-			if _, err := os.Stat(filepath.Join(*out, transfer.CellsDir, cell.Key()+".json")); err == nil {
+			if _, err := os.Stat(transfer.CellPath(*out, cell)); err == nil {
 				state = "finished"
 			}
 			fmt.Fprintf(stdout, "%-9s %-22s %-8s %-15s seed %d  %s\n", cell.Group, cell.Task, cell.Scheme, cell.Method, cell.Seed, state)

@@ -33,9 +33,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	yd := y.Value.Data
 	beta := float32(0)
 	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(yd[r*outF:(r+1)*outF], b.Value.Data)
-		}
+		tensor.BroadcastRows(yd, b.Value.Data, rows) // y = b, then y += x·Wᵀ
 		beta = 1
 	}
 	// y (rows,out) = x (rows,in) · Wᵀ
@@ -52,9 +50,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		}
 		if b != nil {
 			if g := tp.GradOf(b); g != nil {
-				for r := 0; r < rows; r++ {
-					tensor.Axpy(1, dy[r*outF:(r+1)*outF], g.Data) // db += Σ_rows dy
-				}
+				tensor.AddColSums(g.Data, dy, rows, outF) // db += Σ_rows dy
 			}
 		}
 	})

@@ -249,9 +249,8 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 					pr, dr := ph[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
 					n := a.visible(i)
 					dot := tensor.Dot(dr[:n], pr[:n])
-					for j := 0; j < n; j++ {
-						dr[j] = pr[j] * (dr[j] - dot)
-					}
+					tensor.Mul(dr[:n], dr[:n], pr[:n]) // dP⊙P
+					tensor.Axpy(-dot, pr[:n], dr[:n])  // − (Σ dP⊙P)·P
 					clear(dr[n:])
 				}
 				if dq.data != nil {

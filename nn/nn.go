@@ -15,7 +15,6 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/internal/parallel"
-	"github.com/glora/glora/tensor"
 )
 
 // rowGrain is the number of elements a parallel chunk of a row-wise loop
@@ -119,16 +118,4 @@ func lastDim(shape []int) (rows, c int) {
 		rows *= d
 	}
 	return rows, c
-}
-
-// addColSums is dst[j] += Σ_r src[r·cols + j] for a (rows, cols) matrix
-// (a bias gradient), in parallel over column ranges.
-func addColSums(dst, src []float32, rows, cols int) {
-	grain := max(16, rowGrain/max(rows, 1))
-	parallel.For(cols, grain, func(lo, hi int) {
-		d := dst[lo:hi]
-		for r := 0; r < rows; r++ {
-			tensor.Axpy(1, src[r*cols+lo:r*cols+hi], d)
-		}
-	})
 }

@@ -13,13 +13,11 @@ import (
 //
 //	img: (B, Cin, H, W)   w: (D, Cin, P, P)   b: (D) or nil   →   y: (B, N, D)
 //
-// with N = (H/P)·(W/P) patches in row-major order. It is computed as
-// patchify (im2col into X of shape (B·N, K), K = Cin·P·P, column index
-// c·P² + py·P + px, matching w flattened to (D, K)) and one GEMM:
-// y = X·wᵀ + b.
-//
-// Backward: dw += dyᵀ·X, db += Σ_rows dy, dimg += col2im(dy·w) (the patches
-// do not overlap, so col2im is a permutation).
+// with N = (H/P)·(W/P) patches in row-major order. It is Patchify (im2col
+// into X of shape (B, N, K), K = Cin·P·P, column index c·P² + py·P + px,
+// matching w flattened to (D, K)) followed by a Linear layer:
+// y = X·wᵀ + b, so the patch embedding runs on the same GEMM paths
+// (and precision) as every Linear.
 func PatchEmbed(tp *ag.Tape, img, w, b *ag.Var, patch int) *ag.Var {
 	if !tp.OK(img, w) {
 		return tp.Dead()
@@ -34,42 +32,35 @@ func PatchEmbed(tp *ag.Tape, img, w, b *ag.Var, patch int) *ag.Var {
 	if b != nil && (b.Value.Rank() != 1 || b.Value.Shape[0] != dim) {
 		return tp.Fail(tensor.Errorf("patchembed", fmt.Sprintf("bias must be (%d)", dim), ws, b.Value.Shape))
 	}
-	bsz, cin, ih, iw := is[0], is[1], is[2], is[3]
-	pt := patchLayout{b: bsz, c: cin, h: ih, w: iw, p: patch}
-	rows, k := pt.rows(), pt.k()
-	y := tp.NewOutputRaw([]int{bsz, pt.n(), dim}, inputs(img, w, b)...)
-	// cols: (B·N, K) patches, kept for dw
-	cols := tp.AllocRaw(rows, k).Data
-	pt.im2col(cols, img.Value.Data)
-	yd := y.Value.Data
-	beta := float32(0)
-	if b != nil {
-		for r := 0; r < rows; r++ {
-			copy(yd[r*dim:(r+1)*dim], b.Value.Data)
-		}
-		beta = 1
+	x := Patchify(tp, img, patch)               // (B, N, K)
+	wf := tp.Reshape(w, dim, ws[1]*patch*patch) // (D, K), a view of w
+	return tp.Linear(x, wf, b)                  // (B, N, D)
+}
+
+// Patchify cuts an image into non-overlapping P×P patches, one row each:
+//
+//	img: (B, C, H, W)   →   x: (B, N, K),   N = (H/P)·(W/P), K = C·P·P
+//
+// with patches in row-major order and x[b, n, c·P² + py·P + px] the pixel
+// (c, py, px) of patch n (im2col). Backward: dimg += col2im(dx), a
+// permutation, as the patches do not overlap.
+func Patchify(tp *ag.Tape, img *ag.Var, patch int) *ag.Var {
+	if !tp.OK(img) {
+		return tp.Dead()
 	}
-	// y (B·N, D) = X (B·N, K) · wᵀ
-	tensor.Sgemm(false, true, rows, dim, k, 1, cols, k, w.Value.Data, k, beta, yd, dim)
-	tp.Record(y, func() {
-		dy := y.Grad.Data
-		if g := tp.GradOf(w); g != nil {
-			// dw (D, K) += dyᵀ (D, B·N) · X (B·N, K)
-			tensor.Sgemm(true, false, dim, k, rows, 1, dy, dim, cols, k, 1, g.Data, k)
-		}
-		if b != nil {
-			if g := tp.GradOf(b); g != nil {
-				addColSums(g.Data, dy, rows, dim)
-			}
-		}
+	is := img.Value.Shape
+	if len(is) != 4 || patch < 1 || is[2]%patch != 0 || is[3]%patch != 0 {
+		return tp.Fail(tensor.Errorf("patchify", fmt.Sprintf("want img (B, C, H, W) with H, W divisible by %d", patch), is))
+	}
+	pt := patchLayout{b: is[0], c: is[1], h: is[2], w: is[3], p: patch}
+	x := tp.NewOutputRaw([]int{pt.b, pt.n(), pt.k()}, img)
+	pt.im2col(x.Value.Data, img.Value.Data)
+	tp.Record(x, func() {
 		if g := tp.GradOf(img); g != nil {
-			// dX (B·N, K) = dy (B·N, D) · w (D, K), then scattered back
-			dcols := tp.AllocRaw(rows, k).Data
-			tensor.Sgemm(false, false, rows, k, dim, 1, dy, dim, w.Value.Data, k, 0, dcols, k)
-			pt.col2imAdd(g.Data, dcols)
+			pt.col2imAdd(g.Data, x.Grad.Data)
 		}
 	})
-	return y
+	return x
 }
 
 // patchLayout describes the patchification of a (B, C, H, W) image into

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -100,13 +101,58 @@ type BF16Features struct {
 	AMXBF16    bool // AMX tiles with TDPBF16PS (the OS saves the tile state)
 }
 
-// BF16Kernel names how BF16 matrix products run: "emulated (KERNEL)": the
-// operands rounded to bfloat16 as they are copied, then multiplied by the
-// float32 kernel KERNEL; the numerics of a bfloat16 GEMM with float32
-// accumulation (up to the order of the sums), not its speed. No native
-// AVX512-BF16 or AMX kernel is written yet; BF16CPU says whether this CPU
-// has them.
-func BF16Kernel() string { return "emulated (" + SgemmKernel() + ")" }
+// BF16Kernel names how BF16 matrix products run: a native kernel
+// ("amx-32x32": AMX tiles, TDPBF16PS; "avx512bf16-14x32": VDPBF16PS), or
+// "emulated (KERNEL)": the operands rounded to bfloat16 as they are
+// copied, then multiplied by the float32 kernel KERNEL (the numerics of a
+// bfloat16 GEMM with float32 accumulation, up to the order of the sums,
+// not its speed). BF16CPU says what this CPU has; UseBF16Kernel chooses.
+func BF16Kernel() string {
+	if k := nativeBF16; k != nil {
+		return k.name
+	}
+	return "emulated (" + SgemmKernel() + ")"
+}
+
+// BF16Kernels lists the BF16 paths this process can run: "emulated" and
+// the native kernels of this CPU, the fastest last.
+func BF16Kernels() []string {
+	names := []string{"emulated"}
+	for _, k := range bf16Kernels {
+		if !strings.HasPrefix(k.name, "go-") {
+			names = append(names, k.name)
+		}
+	}
+	return names
+}
+
+// UseBF16Kernel makes BF16 products run on the named path (one of
+// BF16Kernels; "emulated" turns the native kernels off). The environment
+// variable GLORA_BF16_KERNEL does the same at start-up.
+func UseBF16Kernel(name string) error {
+	if !useBF16KernelByName(name) {
+		msg := fmt.Sprintf("tensor: no bf16 kernel %q on this CPU (have %s)", name, strings.Join(BF16Kernels(), ", "))
+		if amxRefused != "" {
+			msg += "; AMX: " + amxRefused
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func useBF16KernelByName(name string) bool {
+	if name == "emulated" {
+		nativeBF16 = nil
+		return true
+	}
+	for _, k := range bf16Kernels {
+		if k.name == name && !strings.HasPrefix(k.name, "go-") {
+			nativeBF16 = k
+			return true
+		}
+	}
+	return false
+}
 
 // roundedOperand returns the stored rows×cols matrix at x (row stride ld)
 // rounded to bfloat16 in a dense scratch buffer (row stride cols), and the
@@ -135,6 +181,10 @@ func sgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
+	if kern := nativeBF16; kern != nil && m*n*k >= gemmTinyWork {
+		sbgemmBlocked(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
 	ra, ha := roundedOperand(a, ar, ac, lda)
 	defer putBuf(ha)
@@ -159,6 +209,12 @@ func sgemmBatchedBF16(batch int, transA, transB bool, m, n, k int, alpha float32
 	spanB := (batch-1)*strideB + (br-1)*ldb + bc
 	if strideA < 0 || strideB < 0 || len(a) < spanA || len(b) < spanB {
 		panic("tensor: SgemmStridedBatched: A or B too short for the batch")
+	}
+	if kern := nativeBF16; kern != nil && m*n*k >= gemmTinyWork {
+		forBatch(batch, m*n*k, func(i int, par bool) {
+			sbgemmNative(kern, par, transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)
+		})
+		return
 	}
 	ra, ha := roundedOperand(a, 1, spanA, spanA)
 	defer putBuf(ha)

@@ -405,11 +405,16 @@ func sgemmBatchedNative(kern *microKernel, batch int, transA, transB bool, m, n,
 	if batch <= 0 {
 		return
 	}
-	one := func(i int, par bool) {
+	forBatch(batch, m*n*max(k, 1), func(i int, par bool) {
 		sgemmNative(kern, par, transA, transB, m, n, k, alpha, a[min(i*strideA, len(a)):], lda, b[min(i*strideB, len(b)):], ldb, beta, c[i*strideC:], ldc)
-	}
+	})
+}
+
+// forBatch runs one(i, par) for i < batch: small products (work = m·n·k
+// each) spread over the batch, one thread per product (par false); large
+// ones in turn, each on the whole pool (par true).
+func forBatch(batch, work int, one func(i int, par bool)) {
 	w := parallel.Workers()
-	work := m * n * max(k, 1)
 	if batch == 1 || w == 1 || batch < w || (batch < 2*w && work >= 1<<21) {
 		for i := 0; i < batch; i++ {
 			one(i, true)

@@ -64,6 +64,14 @@ type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32,
 // ignores NaNs in C.
 func checkGemm(t *testing.T, name string, f gemmFunc, g gemmCase, rng *rand.Rand) {
 	t.Helper()
+	checkGemmRounded(t, name, f, g, rng, false)
+}
+
+// checkGemmRounded is checkGemm; with bf16 the reference multiplies the
+// operands rounded to bfloat16 (what a bf16 GEMM must compute, up to
+// float32 summation).
+func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *rand.Rand, bf16 bool) {
+	t.Helper()
 	ar, ac := g.m, g.k
 	if g.transA {
 		ar, ac = g.k, g.m
@@ -94,7 +102,13 @@ func checkGemm(t *testing.T, name string, f gemmFunc, g gemmCase, rng *rand.Rand
 			c[i*ldc+j] = sentinel
 		}
 	}
-	want, mag := refGemm64(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+	ra, rb := a, b
+	if bf16 {
+		ra, rb = make([]float32, len(a)), make([]float32, len(b))
+		RoundBF16Slice(ra, a)
+		RoundBF16Slice(rb, b)
+	}
+	want, mag := refGemm64(g.transA, g.transB, g.m, g.n, g.k, g.alpha, ra, lda, rb, ldb, g.beta, c, ldc)
 	f(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
 	for i := 0; i < g.m; i++ {
 		for j := 0; j < ldc; j++ {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/glora/glora/tensor"
 )
@@ -21,15 +23,23 @@ func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 	if err != nil {
 		return tensor.F32, fmt.Errorf("--precision: %w", err)
 	}
+	if name := os.Getenv("GLORA_BF16_KERNEL"); name != "" {
+		if err := tensor.UseBF16Kernel(name); err != nil {
+			return tensor.F32, fmt.Errorf("GLORA_BF16_KERNEL: %w", err)
+		}
+	}
 	tensor.SetMatmulPrecision(p)
 	if p == tensor.BF16 {
 		cpu := tensor.BF16CPU()
-		why := "this CPU has no AVX512-BF16 or AMX"
-		if cpu.AVX512BF16 || cpu.AMXBF16 {
-			why = fmt.Sprintf("this CPU has %s, but no native kernel uses it yet", cpu)
+		kern := tensor.BF16Kernel()
+		switch {
+		case !strings.HasPrefix(kern, "emulated"):
+			fmt.Fprintf(log, "precision bf16: bfloat16 operands, float32 accumulation, on the %s kernel (CPU: %s)\n", kern, cpu)
+		case cpu.AVX512BF16 || cpu.AMXBF16:
+			fmt.Fprintf(log, "precision bf16: bfloat16 operands, float32 accumulation, %s: the native kernels are turned off (GLORA_BF16_KERNEL); the numerics of bf16, not its speed\n", kern)
+		default:
+			fmt.Fprintf(log, "precision bf16: bfloat16 operands, float32 accumulation, %s: the numerics of bf16, not its speed (this CPU has no AVX512-BF16 or AMX; expect it slower than f32)\n", kern)
 		}
-		fmt.Fprintf(log, "precision bf16: bfloat16 operands, float32 accumulation, %s: the numerics of bf16, not its speed (%s; expect it slower than f32)\n",
-			tensor.BF16Kernel(), why)
 	}
 	return p, nil
 }

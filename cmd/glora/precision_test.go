@@ -26,4 +26,15 @@ func TestEvalPrecisionFlag(t *testing.T) {
 	if tensor.MatmulPrecision() != tensor.F32 {
 		t.Fatal("eval left the process at bf16")
 	}
+	// GLORA_BF16_KERNEL picks the kernel; an unknown one is refused by name.
+	saved := strings.Fields(tensor.BF16Kernel())[0] // "emulated" or a native kernel's name
+	t.Cleanup(func() { _ = tensor.UseBF16Kernel(saved) })
+	t.Setenv("GLORA_BF16_KERNEL", "emulated")
+	if code, _, e := runCLI("eval", "--data", spec, "--precision", "bf16"); code != 0 || !strings.Contains(e, "emulated (") {
+		t.Fatalf("GLORA_BF16_KERNEL=emulated: exit %d, %s", code, e)
+	}
+	t.Setenv("GLORA_BF16_KERNEL", "gpu")
+	if code, _, e := runCLI("eval", "--data", spec, "--precision", "bf16"); code == 0 || !strings.Contains(e, `GLORA_BF16_KERNEL: tensor: no bf16 kernel "gpu"`) {
+		t.Fatalf("GLORA_BF16_KERNEL=gpu: exit %d, %s", code, e)
+	}
 }

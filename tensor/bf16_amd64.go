@@ -1,0 +1,277 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+//go:generate go run bf16_asmgen.go -check
+
+// sbgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
+// AVX512-BF16 (VDPBF16PS): Â is packed [kp][16] bf16 pairs, B̂ [kp][32];
+// mask selects the valid columns; with beta0 != 0, C is not read.
+//
+//go:noescape
+func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+
+// amxRowPanel computes, with AMX tiles, for each of npan B panels the 32×32
+// block C = Â·B̂ (zero != 0) or C += Â·B̂: Â is [32][32·kc32] bf16 with row
+// stride lda bytes, each B panel [16·kc32][32] bf16 pairs, panels bs bytes
+// apart; C has row stride ldc bytes and moves 32 columns per panel. cfg is
+// the 64-byte tile configuration (amxTileConfig).
+//
+//go:noescape
+func amxRowPanel(kc32 int, a *uint16, lda uintptr, b *uint16, bs uintptr, npan int, c *float32, ldc uintptr, zero int, cfg *byte)
+
+// bf16PackPairs interleaves two f32 rows as bf16 pairs:
+// dst[2j] = bf16(r0[j]), dst[2j+1] = bf16(r1[j]) for j < n (n a multiple
+// of 16); perm is bf16PairPerm.
+//
+//go:noescape
+func bf16PackPairs(dst *uint16, r0, r1 *float32, n int, perm *uint16)
+
+// bf16ConvertRow sets dst[i] = bf16(src[i]) for i < n (n a multiple of 32).
+//
+//go:noescape
+func bf16ConvertRow(dst *uint16, src *float32, n int)
+
+// bf16PairPerm is VPERMW's index vector that interleaves the low 16 words
+// (row 0) with the high 16 (row 1).
+var bf16PairPerm = func() (p [32]uint16) {
+	for j := 0; j < 16; j++ {
+		p[2*j], p[2*j+1] = uint16(j), uint16(16+j)
+	}
+	return p
+}()
+
+// amxTileConfig is LDTILECFG's 64 bytes: palette 1, tiles 0-7 all 16 rows
+// of 64 bytes (C quarters: 16×16 f32; A: 16 rows × 32 bf16; B: 16 pair
+// rows × 16 columns).
+var amxTileConfig = func() (cfg [64]byte) {
+	cfg[0] = 1
+	for t := 0; t < 8; t++ {
+		cfg[16+2*t] = 64
+		cfg[48+t] = 16
+	}
+	return cfg
+}()
+
+// hasAVX512BF16 gates the AVX512-BF16 packing helpers.
+var hasAVX512BF16 bool
+
+var kernelDPBF16 = &bf16Kernel{
+	name: "avx512bf16-14x32", mr: 14, nr: 32, mrPad: 16, kAlign: 2, kcMax: 384, layout: pairLayout,
+	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		for jp := 0; jp < npan; jp++ {
+			cols := 32
+			if jp == npan-1 {
+				cols = lastCols
+			}
+			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+		}
+	},
+}
+
+var kernelAMX = &bf16Kernel{
+	name: "amx-32x32", mr: 32, nr: 32, kAlign: 32, kcMax: 768, layout: rowLayout,
+	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
+		const panel = 32 * 32
+		lda := uintptr(kbp) * 2
+		bs := uintptr(kbp*32) * 2
+		direct := npan
+		if lastCols < 32 {
+			direct--
+		}
+		if rows < 32 || alpha != 1 || !(beta0 || beta == 1) {
+			direct = 0
+		}
+		if direct > 0 {
+			// Whole 32×32 blocks with C = Â·B̂ or C += Â·B̂: the tiles load
+			// and store C in place.
+			z := 0
+			if beta0 {
+				z = 1
+			}
+			amxRowPanel(kbp/32, &a[0], lda, &b[0], bs, direct, (*float32)(c), ldc, z, &amxTileConfig[0])
+		}
+		var tmp [panel]float32
+		for jp := direct; jp < npan; jp++ {
+			cols := 32
+			if jp == npan-1 {
+				cols = lastCols
+			}
+			amxRowPanel(kbp/32, &a[0], lda, &b[jp*kbp*32], bs, 1, &tmp[0], 128, 1, &amxTileConfig[0])
+			storeTile(tmp[:], 32, unsafe.Add(c, jp*32*4), ldc, alpha, beta, rows, cols, beta0)
+		}
+	},
+}
+
+// Linux's arch_prctl request for a dynamically enabled state component.
+const (
+	sysArchPrctl        = 158
+	archReqXcompPerm    = 0x1023
+	xfeatureXtileData   = 18
+	envBF16KernelChoice = "GLORA_BF16_KERNEL"
+)
+
+// requestAMX asks Linux for the AMX tile-data state (kernel ≥ 5.16); a
+// process that has not may not execute tile instructions.
+func requestAMX() bool {
+	_, _, errno := syscall.RawSyscall(sysArchPrctl, archReqXcompPerm, xfeatureXtileData, 0)
+	return errno == 0
+}
+
+// amxRefused says why AMX is not used although the CPU has it ("" if it is).
+var amxRefused string
+
+func init() {
+	f := bf16CPU()
+	if f.AVX512BF16 {
+		hasAVX512BF16 = true
+		bf16Kernels = append(bf16Kernels, kernelDPBF16)
+		nativeBF16 = kernelDPBF16
+	}
+	if f.AMXBF16 {
+		if requestAMX() {
+			bf16Kernels = append(bf16Kernels, kernelAMX)
+			nativeBF16 = kernelAMX
+		} else {
+			amxRefused = "the OS refused the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM)"
+		}
+	}
+	if name := os.Getenv(envBF16KernelChoice); name != "" {
+		useBF16KernelByName(name)
+	}
+}
+
+// zeroRow stands in for the rows of k past kb when packing pairs.
+var zeroRow [64]float32
+
+// interleaveRows packs pair steps q < kp of a stored matrix whose rows are
+// k (row p at x[off + p·ld], width floats from there, width a multiple of
+// 16): dst[(q·width + j)·2 + e] = bf16(row 2q+e [j]), rows ≥ kb as zeros.
+func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width int) {
+	for q := 0; q < kp; q++ {
+		r0, r1 := &zeroRow[0], &zeroRow[0]
+		if p := 2 * q; p < kb {
+			r0 = &x[off+p*ld]
+		}
+		if p := 2*q + 1; p < kb {
+			r1 = &x[off+p*ld]
+		}
+		bf16PackPairs(&dst[q*2*width], r0, r1, width, &bf16PairPerm[0])
+	}
+}
+
+// transpose32 is transpose16x16 on 32-bit bf16 pairs: dst[p][i] = src[i][p]
+// for i < 16, p < 16·blocks; strides in bytes.
+func transpose32(dst *uint16, ds uintptr, src *uint16, ss uintptr, blocks int) {
+	transpose16x16((*float32)(unsafe.Pointer(dst)), ds, (*float32)(unsafe.Pointer(src)), ss, blocks)
+}
+
+// rowsToPairs turns 16·groups rows of bf16 (row r at src[r·kbp:], kbp a
+// multiple of 32) into the pair layout dst [kbp/2][16·groups] dwords.
+func rowsToPairs(dst []uint16, src []uint16, kbp, groups int) {
+	width := 16 * groups
+	for g := 0; g < groups; g++ {
+		transpose32(&dst[2*16*g], uintptr(width)*4, &src[16*g*kbp], uintptr(kbp)*2, kbp/32)
+	}
+}
+
+// packBPairsFast packs whole 32-column B panels (k padded to a multiple
+// of 32) with VCVTNE2PS2BF16: untransposed B interleaves row pairs
+// (VPERMW), transposed B converts its rows and transposes the pairs; it
+// reports false when it did not.
+func packBPairsFast(transB bool, b []float32, ldb, pc, kb, kbp, j0, cols, nr int, dst []uint16) bool {
+	if !hasAVX512BF16 || cols != nr || nr%16 != 0 {
+		return false
+	}
+	if !transB {
+		interleaveRows(dst, b, pc*ldb+j0, ldb, kb, kbp/2, nr)
+		return true
+	}
+	if kbp%32 != 0 {
+		return false
+	}
+	tmp, h := getU16(nr * kbp)
+	defer putU16(h)
+	for j := 0; j < nr; j++ {
+		bf16Row(tmp[j*kbp:j*kbp+kb], b[(j0+j)*ldb+pc:(j0+j)*ldb+pc+kb])
+		clear(tmp[j*kbp+kb : (j+1)*kbp])
+	}
+	rowsToPairs(dst, tmp, kbp, nr/16)
+	return true
+}
+
+// packAPairsFast packs an A micro-panel in the pair layout with AVX-512
+// (mrPad = 16): transposed A interleaves row pairs, plain A converts 16
+// rows and transposes the pairs (rows past the panel's are zeros); it
+// reports false when it did not.
+func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp int, dst []uint16) bool {
+	if !hasAVX512BF16 || mrPad != 16 {
+		return false
+	}
+	if transA {
+		// Each pair step reads 16 floats from i0: they must exist.
+		if (pc+kb-1)*lda+i0+16 > len(a) {
+			return false
+		}
+		interleaveRows(dst, a, pc*lda+i0, lda, kb, kbp/2, 16)
+		return true
+	}
+	if kbp%32 != 0 {
+		return false
+	}
+	tmp, h := getU16(16 * kbp)
+	defer putU16(h)
+	for i := 0; i < 16; i++ {
+		row := tmp[i*kbp : (i+1)*kbp]
+		if i >= rows {
+			clear(row)
+			continue
+		}
+		bf16Row(row[:kb], a[(i0+i)*lda+pc:(i0+i)*lda+pc+kb])
+		clear(row[kb:])
+	}
+	rowsToPairs(dst, tmp, kbp, 1)
+	return true
+}
+
+// packARowsFast packs a transposed-A panel in the row layout (mr = 32):
+// row pairs interleaved into [kbp/2][32] dwords, then transposed 16×16
+// dwords at a time into [32][kbp]; it reports false when it did not.
+func packARowsFast(transA bool, a []float32, lda, i0, rows, mr, pc, kb, kbp int, dst []uint16) bool {
+	if !hasAVX512BF16 || !transA || mr != 32 || kbp%32 != 0 || (pc+kb-1)*lda+i0+32 > len(a) {
+		return false
+	}
+	kp := kbp / 2
+	tmp, h := getU16(kp * 64)
+	defer putU16(h)
+	interleaveRows(tmp, a, pc*lda+i0, lda, kb, kp, 32)
+	for qb := 0; qb < kp/16; qb++ {
+		// src: pair steps 16·qb.., 32 dwords each; dst: A rows, dwords 16·qb..
+		transpose32(&dst[2*16*qb], uintptr(kbp)*2, &tmp[qb*16*64], 128, 2)
+	}
+	for i := rows; i < mr; i++ { // rows past the panel: read from a, must be zero
+		clear(dst[i*kbp : (i+1)*kbp])
+	}
+	return true
+}
+
+// bf16RowFast converts the longest multiple of 32 of src with
+// VCVTNE2PS2BF16 and returns how many it converted.
+func bf16RowFast(dst []uint16, src []float32) int {
+	n := len(src) &^ 31
+	if !hasAVX512BF16 || n == 0 {
+		return 0
+	}
+	bf16ConvertRow(&dst[0], &src[0], n)
+	return n
+}

@@ -1,0 +1,348 @@
+package tensor
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/glora/glora/internal/parallel"
+)
+
+// Native bfloat16 GEMM: C = alpha·bf16(op(A))·bf16(op(B)) + beta·C with
+// float32 accumulation. Both operands are converted to bfloat16 (round to
+// nearest even) while they are packed, so callers keep float32 tensors.
+//
+// Two packed layouts serve the two instruction sets:
+//
+//   - pair layout (AVX512-BF16, VDPBF16PS): a dword holds the bf16 values
+//     of k = 2q and 2q+1. A micro-panel is [kp][mrPad] dwords (row i of
+//     pair step q at dword q·mrPad + i), a B panel [kp][nr] dwords; one
+//     VDPBF16PS multiplies 16 columns by a broadcast A pair and adds both
+//     products into 16 float32 sums.
+//   - row layout (AMX, TDPBF16PS): an A panel is [mr][kbp] bf16, row after
+//     row, so a 16-row × 32-bf16 tile is one TILELOADD with row stride
+//     2·kbp bytes; B panels use the pair layout, which is exactly AMX's
+//     "VNNI" B tile (16 pair rows × 16 columns × 2 bf16 = 64 bytes a row).
+//
+// k is padded with zeros to a multiple of kAlign (2, or 32 for AMX tiles).
+
+// bf16Layout says how a bf16 kernel wants its A panels packed.
+type bf16Layout int
+
+const (
+	pairLayout bf16Layout = iota
+	rowLayout
+)
+
+// bf16Kernel is one native bfloat16 GEMM path and what the blocked driver
+// (sbgemmBlocked) must feed it.
+type bf16Kernel struct {
+	name   string
+	mr, nr int // rows of an A panel, columns of a B panel
+	mrPad  int // dwords per pair step of an A panel (pair layout)
+	kAlign int // k is zero-padded to a multiple of this
+	kcMax  int // largest k block
+	layout bf16Layout
+	// tiles computes, for the packed A panel a (rows ≤ mr valid rows) and
+	// npan consecutive packed B panels b (each kbp·nr bf16 values):
+	// C[0:rows, panel j] = alpha·Â·B̂_j + beta·C (beta0: C is not read),
+	// where C's panel j starts nr·j columns right of c (row stride ldc
+	// bytes) and the last panel has lastCols valid columns.
+	tiles func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool)
+}
+
+var (
+	// nativeBF16 is the bf16 kernel BF16 products use, nil when this CPU
+	// has neither AVX512-BF16 nor AMX (the emulated path runs instead).
+	nativeBF16 *bf16Kernel
+	// bf16Kernels lists every bf16 kernel this process can run, the
+	// portable Go ones first (they define the packed layouts; for tests).
+	bf16Kernels = []*bf16Kernel{goPairKernel, goRowKernel}
+)
+
+// sbgemmNative is Sgemm at BF16 precision on kern, on the worker pool when par.
+func sbgemmNative(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+		return
+	}
+	sbgemmBlocked(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// u16Pool recycles bf16 packing buffers.
+var u16Pool sync.Pool
+
+// getU16 returns a 64-byte-aligned scratch slice of n uint16 and its handle.
+func getU16(n int) ([]uint16, *[]uint16) {
+	var h *[]uint16
+	if v := u16Pool.Get(); v != nil {
+		h = v.(*[]uint16)
+	} else {
+		h = new([]uint16)
+	}
+	if cap(*h) < n+32 {
+		*h = make([]uint16, n+32)
+	}
+	s := (*h)[:cap(*h)]
+	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 2)
+	return s[off : off+n], h
+}
+
+func putU16(h *[]uint16) { u16Pool.Put(h) }
+
+// sbgemmBlocked is the cache-blocked bf16 driver, shaped like sgemmBlocked:
+// per k block and n block, op(B) is converted and packed into nr-wide
+// panels shared by the workers; each worker converts and packs one A panel
+// at a time and runs it over its group of B panels.
+func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	nkb := (k + kern.kcMax - 1) / kern.kcMax
+	kc := (k + nkb - 1) / nkb
+	kcp := (kc + kern.kAlign - 1) / kern.kAlign * kern.kAlign
+	ncMax := max(nr, gemmBBytes/2/kcp/nr*nr)
+	njb := (n + ncMax - 1) / ncMax
+	nc := ((n+njb-1)/njb + nr - 1) / nr * nr
+	workers := 1
+	if par {
+		workers = parallel.Workers()
+	}
+	bbuf, bh := getU16(nc * kcp)
+	defer putU16(bh)
+	rowPanels := (m + mr - 1) / mr
+	aLen := kcp * kern.mrPad * 2
+	if kern.layout == rowLayout {
+		aLen = mr * kcp
+	}
+
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		kbp := (kb + kern.kAlign - 1) / kern.kAlign * kern.kAlign
+		bet, beta0 := beta, beta == 0
+		if pc > 0 {
+			bet, beta0 = 1, false
+		}
+		for jc := 0; jc < n; jc += nc {
+			nb := min(nc, n-jc)
+			npan := (nb + nr - 1) / nr
+			packB := func(lo, hi int) {
+				for jp := lo; jp < hi; jp++ {
+					packBPairs(transB, b, ldb, pc, kb, kbp, jc+jp*nr, min(nr, nb-jp*nr), nr, bbuf[jp*kbp*nr:(jp+1)*kbp*nr])
+				}
+			}
+			if workers > 1 && npan > 1 && kb*nb >= 1<<14 {
+				parallel.For(npan, 1, packB)
+			} else {
+				packB(0, npan)
+			}
+			groups := 1
+			if workers > 1 && rowPanels < 4*workers {
+				groups = min(npan, (4*workers+rowPanels-1)/rowPanels)
+			}
+			items := rowPanels * groups
+			var next atomic.Int64
+			work := func(_, _ int) {
+				abuf, ah := getU16(aLen)
+				defer putU16(ah)
+				lastRP := -1
+				for {
+					t := int(next.Add(1) - 1)
+					if t >= items {
+						return
+					}
+					rp, g := t/groups, t%groups
+					i0 := rp * mr
+					rows := min(mr, m-i0)
+					if rp != lastRP {
+						if kern.layout == rowLayout {
+							packARows(transA, a, lda, i0, rows, mr, pc, kb, kbp, abuf[:mr*kbp])
+						} else {
+							packAPairs(transA, a, lda, i0, rows, kern.mrPad, pc, kb, kbp, abuf[:kbp*kern.mrPad])
+						}
+						lastRP = rp
+					}
+					jlo, jhi := g*npan/groups, (g+1)*npan/groups
+					if jlo == jhi {
+						continue
+					}
+					lastCols := min(nr, nb-(jhi-1)*nr)
+					kern.tiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
+						alpha, bet, rows, lastCols, beta0)
+				}
+			}
+			if workers > 1 && items > 1 {
+				parallel.For(min(workers, items), 1, work)
+			} else {
+				work(0, 1)
+			}
+		}
+	}
+}
+
+// opAt is op(X)(i, p) of a stored matrix with row stride ld.
+func opAt(x []float32, ld int, trans bool, i, p int) float32 {
+	if trans {
+		return x[p*ld+i]
+	}
+	return x[i*ld+p]
+}
+
+// packBPairs packs columns [j0, j0+cols) and rows [pc, pc+kb) of op(B)
+// into dst in the pair layout [kbp/2][nr][2] bf16, zero beyond cols and kb.
+func packBPairs(transB bool, b []float32, ldb, pc, kb, kbp, j0, cols, nr int, dst []uint16) {
+	if packBPairsFast(transB, b, ldb, pc, kb, kbp, j0, cols, nr, dst) {
+		return
+	}
+	kp := kbp / 2
+	for q := 0; q < kp; q++ {
+		row := dst[q*2*nr : (q+1)*2*nr]
+		for e := 0; e < 2; e++ {
+			p := 2*q + e
+			if p >= kb {
+				for j := 0; j < nr; j++ {
+					row[2*j+e] = 0
+				}
+				continue
+			}
+			if !transB {
+				src := b[(pc+p)*ldb+j0 : (pc+p)*ldb+j0+cols]
+				for j, v := range src {
+					row[2*j+e] = BF16Bits(v)
+				}
+			} else {
+				for j := 0; j < cols; j++ {
+					row[2*j+e] = BF16Bits(b[(j0+j)*ldb+pc+p])
+				}
+			}
+			for j := cols; j < nr; j++ {
+				row[2*j+e] = 0
+			}
+		}
+	}
+}
+
+// packAPairs packs rows [i0, i0+rows) and columns [pc, pc+kb) of op(A)
+// into dst in the pair layout [kbp/2][mrPad][2] bf16, zero beyond rows and kb.
+func packAPairs(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp int, dst []uint16) {
+	if packAPairsFast(transA, a, lda, i0, rows, mrPad, pc, kb, kbp, dst) {
+		return
+	}
+	kp := kbp / 2
+	clear(dst[:kp*mrPad*2])
+	for i := 0; i < rows; i++ {
+		if !transA {
+			src := a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
+			for p, v := range src {
+				dst[((p>>1)*mrPad+i)*2+p&1] = BF16Bits(v)
+			}
+			continue
+		}
+		for p := 0; p < kb; p++ {
+			dst[((p>>1)*mrPad+i)*2+p&1] = BF16Bits(a[(pc+p)*lda+i0+i])
+		}
+	}
+}
+
+// packARows packs rows [i0, i0+rows) and columns [pc, pc+kb) of op(A)
+// into dst in the row layout [mr][kbp] bf16, zero beyond rows and kb.
+func packARows(transA bool, a []float32, lda, i0, rows, mr, pc, kb, kbp int, dst []uint16) {
+	if packARowsFast(transA, a, lda, i0, rows, mr, pc, kb, kbp, dst) {
+		return
+	}
+	for i := 0; i < mr; i++ {
+		d := dst[i*kbp : (i+1)*kbp]
+		if i >= rows {
+			clear(d)
+			continue
+		}
+		if !transA {
+			bf16Row(d[:kb], a[(i0+i)*lda+pc:(i0+i)*lda+pc+kb])
+		} else {
+			for p := 0; p < kb; p++ {
+				d[p] = BF16Bits(a[(pc+p)*lda+i0+i])
+			}
+		}
+		clear(d[kb:])
+	}
+}
+
+// bf16Row sets dst[i] = BF16Bits(src[i]).
+func bf16Row(dst []uint16, src []float32) {
+	n := bf16RowFast(dst, src)
+	for i := n; i < len(src); i++ {
+		dst[i] = BF16Bits(src[i])
+	}
+}
+
+// storeTile sets C[i][j] = alpha·t[i][j] + beta·C[i][j] (C not read when
+// beta0) for i < rows, j < cols; t has row stride ts floats, C ldc bytes.
+func storeTile(t []float32, ts int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+	for i := 0; i < rows; i++ {
+		row := unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols)
+		src := t[i*ts : i*ts+cols]
+		if beta0 {
+			for j, v := range src {
+				row[j] = alpha * v
+			}
+			continue
+		}
+		for j, v := range src {
+			row[j] = alpha*v + beta*row[j]
+		}
+	}
+}
+
+// goPairKernel is the portable reference of the pair layout: VDPBF16PS's
+// arithmetic (each bf16 product is exact in float32; the odd product is
+// added before the even one) in Go. It is for tests, not speed.
+var goPairKernel = &bf16Kernel{
+	name: "go-pairs-14x32", mr: 14, nr: 32, mrPad: 16, kAlign: 2, kcMax: 384, layout: pairLayout,
+	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
+		const mr, nr, mrPad = 14, 32, 16
+		var acc [mr * nr]float32
+		for jp := 0; jp < npan; jp++ {
+			clear(acc[:])
+			bp := b[jp*kbp*nr:]
+			for q := 0; q < kbp/2; q++ {
+				for i := 0; i < rows; i++ {
+					a0, a1 := FromBF16Bits(a[(q*mrPad+i)*2]), FromBF16Bits(a[(q*mrPad+i)*2+1])
+					for j := 0; j < nr; j++ {
+						s := acc[i*nr+j] + a1*FromBF16Bits(bp[(q*nr+j)*2+1])
+						acc[i*nr+j] = s + a0*FromBF16Bits(bp[(q*nr+j)*2])
+					}
+				}
+			}
+			cols := nr
+			if jp == npan-1 {
+				cols = lastCols
+			}
+			storeTile(acc[:], nr, unsafe.Add(c, jp*nr*4), ldc, alpha, beta, rows, cols, beta0)
+		}
+	},
+}
+
+// goRowKernel is the portable reference of the row layout (AMX's
+// TDPBF16PS arithmetic in Go, A rows against pair-packed B). For tests.
+var goRowKernel = &bf16Kernel{
+	name: "go-rows-32x32", mr: 32, nr: 32, mrPad: 32, kAlign: 32, kcMax: 768, layout: rowLayout,
+	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
+		const nr = 32
+		var acc [32 * nr]float32
+		for jp := 0; jp < npan; jp++ {
+			clear(acc[:])
+			bp := b[jp*kbp*nr:]
+			for i := 0; i < rows; i++ {
+				ar := a[i*kbp : (i+1)*kbp]
+				for q := 0; q < kbp/2; q++ {
+					a0, a1 := FromBF16Bits(ar[2*q]), FromBF16Bits(ar[2*q+1])
+					for j := 0; j < nr; j++ {
+						acc[i*nr+j] += a0*FromBF16Bits(bp[(q*nr+j)*2]) + a1*FromBF16Bits(bp[(q*nr+j)*2+1])
+					}
+				}
+			}
+			cols := nr
+			if jp == npan-1 {
+				cols = lastCols
+			}
+			storeTile(acc[:], nr, unsafe.Add(c, jp*nr*4), ldc, alpha, beta, rows, cols, beta0)
+		}
+	},
+}

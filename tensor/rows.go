@@ -1,0 +1,34 @@
+package tensor
+
+import "github.com/glora/glora/internal/parallel"
+
+// rowGrain is the number of elements a parallel chunk of the row helpers
+// gets at least.
+const rowGrain = 1 << 14
+
+// BroadcastRows sets every row of the (rows, cols) matrix dst to v
+// (len(v) = cols): dst[r·cols + j] = v[j], as a bias is laid down before
+// a GEMM accumulates onto it. Large matrices are filled on the worker pool.
+func BroadcastRows(dst, v []float32, rows int) {
+	cols := len(v)
+	dst = dst[:rows*cols]
+	parallel.For(rows, max(1, rowGrain/max(cols, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(dst[r*cols:(r+1)*cols], v)
+		}
+	})
+}
+
+// AddColSums is dst[j] += Σ_r src[r·cols + j] for a (rows, cols) matrix
+// src (a bias gradient: the column sums of dy), in parallel over column
+// ranges, each a vectorised Axpy per row.
+func AddColSums(dst, src []float32, rows, cols int) {
+	dst, src = dst[:cols], src[:rows*cols]
+	grain := max(16, rowGrain/max(rows, 1))
+	parallel.For(cols, grain, func(lo, hi int) {
+		d := dst[lo:hi]
+		for r := 0; r < rows; r++ {
+			Axpy(1, src[r*cols+lo:r*cols+hi], d)
+		}
+	})
+}

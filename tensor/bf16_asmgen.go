@@ -218,37 +218,39 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
 	p("MOVQ beta0+64(FP), AX")
 	p("TESTQ AX, AX")
 	p("JNE kdp_store0")
-	for i := 0; i < mr; i++ {
-		p("VMOVUPS.Z (DI), K1, Z0")
-		p("VMOVUPS.Z 64(DI), K2, Z1")
-		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-		p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
-		p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
-		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-		if i < mr-1 {
-			p("DECQ CX")
-			p("JEQ kdp_done")
-			p("ADDQ R11, DI")
-		}
-	}
+	storeTileRows(mr, true, "kdp_done")
 	p("JMP kdp_done")
 	label("kdp_store0")
-	for i := 0; i < mr; i++ {
-		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-		if i < mr-1 {
-			p("DECQ CX")
-			p("JEQ kdp_done")
-			p("ADDQ R11, DI")
-		}
-	}
+	storeTileRows(mr, false, "kdp_done")
 	label("kdp_done")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// storeTileRows emits the store of the accumulators Z4.. (two zmm per
+// row): for each of CX ≥ 1 rows at DI (row stride R11), C = alpha·acc
+// (Z2 = alpha) or, with beta, alpha·acc + beta·C (Z3 = beta), columns
+// masked by K1/K2; it jumps to done after the last row.
+func storeTileRows(mr int, beta bool, done string) {
+	for i := 0; i < mr; i++ {
+		if beta {
+			p("VMOVUPS.Z (DI), K1, Z0")
+			p("VMOVUPS.Z 64(DI), K2, Z1")
+		}
+		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
+		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+		if beta {
+			p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
+			p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
+		}
+		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
+		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+		if i < mr-1 {
+			p("DECQ CX")
+			p("JEQ %s", done)
+			p("ADDQ R11, DI")
+		}
+	}
 }
 
 // kernelAMX emits amxRowPanel: for each of npan B panels, the 32×32 f32

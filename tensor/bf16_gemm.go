@@ -72,20 +72,7 @@ func sbgemmNative(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, 
 var u16Pool sync.Pool
 
 // getU16 returns a 64-byte-aligned scratch slice of n uint16 and its handle.
-func getU16(n int) ([]uint16, *[]uint16) {
-	var h *[]uint16
-	if v := u16Pool.Get(); v != nil {
-		h = v.(*[]uint16)
-	} else {
-		h = new([]uint16)
-	}
-	if cap(*h) < n+32 {
-		*h = make([]uint16, n+32)
-	}
-	s := (*h)[:cap(*h)]
-	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 2)
-	return s[off : off+n], h
-}
+func getU16(n int) ([]uint16, *[]uint16) { return alignedScratch[uint16](&u16Pool, n) }
 
 func putU16(h *[]uint16) { u16Pool.Put(h) }
 

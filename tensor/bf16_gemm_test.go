@@ -23,6 +23,9 @@ func TestSbgemmKernels(t *testing.T) {
 }
 
 func testSbgemmKernel(t *testing.T, kern *bf16Kernel) {
+	if testing.Short() && nativeBF16 != nil && strings.HasPrefix(kern.name, "go-") {
+		t.Skip("the portable kernels are tested without -short (slow under an emulator)")
+	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, par := range []bool{false, true} {
 		f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -48,18 +48,24 @@ var gemmTinyWork = 4096
 var bufPool sync.Pool
 
 // getBuf returns a 64-byte-aligned scratch slice of n floats and its handle.
-func getBuf(n int) ([]float32, *[]float32) {
-	var h *[]float32
-	if v := bufPool.Get(); v != nil {
-		h = v.(*[]float32)
+func getBuf(n int) ([]float32, *[]float32) { return alignedScratch[float32](&bufPool, n) }
+
+// alignedScratch returns a slice of n elements from pool (grown when too
+// small) starting on a 64-byte boundary, and its handle for pool.Put.
+func alignedScratch[T float32 | uint16](pool *sync.Pool, n int) ([]T, *[]T) {
+	var h *[]T
+	if v := pool.Get(); v != nil {
+		h = v.(*[]T)
 	} else {
-		h = new([]float32)
+		h = new([]T)
 	}
-	if cap(*h) < n+16 {
-		*h = make([]float32, n+16)
+	size := int(unsafe.Sizeof(T(0)))
+	pad := 64 / size
+	if cap(*h) < n+pad {
+		*h = make([]T, n+pad)
 	}
 	s := (*h)[:cap(*h)]
-	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 4)
+	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / uintptr(size))
 	return s[off : off+n], h
 }
 

@@ -26,8 +26,9 @@ need g++ g++
 
 # The archive's file name of a trixie package (binary or source).
 pool_file() { # INDEX PACKAGE-REGEX
-  [ -e "$1.idx" ] || curl -fsSL "$mirror/dists/trixie/main/$1.xz" | xz -dc > "$1.idx"
-  awk -v re="$2" '$1=="Package:" {p = ($2 ~ re)} p && $1=="Filename:" {print $2}' "$1.idx" | sort -V | tail -1
+  local idx="${1//\//-}.idx"
+  [ -s "$idx" ] || curl -fsSL "$mirror/dists/trixie/main/$1.xz" | xz -dc > "$idx"
+  awk -v re="$2" '$1=="Package:" {p = ($2 ~ re)} p && $1=="Filename:" {print $2}' "$idx" | sort -V | tail -1
 }
 
 # 1. Bochs 3.0 with AVX-512 and AMX, patched (bochs-amx.patch).
@@ -38,7 +39,7 @@ if ! [ -x bochs-3.0/bochs ]; then
   (cd bochs-3.0 && patch -p1 < "$here/bochs-amx.patch" >/dev/null &&
     ./configure --enable-x86-64 --enable-cpu-level=6 --enable-avx --enable-evex --enable-amx \
       --enable-all-optimizations --enable-pci --enable-cdrom --with-nogui --disable-plugins >/dev/null &&
-    make -j"$(nproc)" >/dev/null)
+    make -j"$(nproc)" >build.log 2>&1) || { tail -20 bochs-3.0/build.log; exit 1; }
 fi
 # BIOS images: Bochs's own (bochsbios) and the LGPL VGA BIOS (vgabios).
 for pkg in bochsbios vgabios; do

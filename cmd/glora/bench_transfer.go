@@ -114,7 +114,7 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	results, err := transfer.Run(ctx, c)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-			return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; finished cells are kept in %s: run the same command again to continue", *out)}
+			return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; finished cells are kept in %s: run the same command again to continue", *out)}
 		}
 		return err
 	}

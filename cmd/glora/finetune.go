@@ -71,7 +71,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	exclude := fs.String("exclude", "", "layers to leave out of --targets")
 	var hf hyperFlags
 	hf.register(fs, "the method")
-	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
@@ -127,7 +127,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := finetuneStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
-		return interrupted("finetune", "--out "+*out)
+		return interrupted(ctx, "finetune", "--out "+*out)
 	}
 	if err != nil || res == nil {
 		return err

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strings"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -61,6 +64,16 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // exitInterrupted is the exit code after Ctrl-C (128 + SIGINT).
 const exitInterrupted = 130
+
+// interruptCode is the exit code of a command whose context a signal
+// ended, as shells report one: 128 + the signal's number (143 for
+// SIGTERM, 130 for Ctrl-C and anything else).
+func interruptCode(ctx context.Context) int {
+	if c := context.Cause(ctx); c != nil && strings.HasPrefix(c.Error(), syscall.SIGTERM.String()+" ") {
+		return 128 + int(syscall.SIGTERM)
+	}
+	return exitInterrupted
+}
 
 // errUsage marks errors that come with usage text already printed.
 var errUsage = errors.New("usage")

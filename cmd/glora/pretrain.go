@@ -42,7 +42,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.ClipNorm, "clip", 1.0, "clip the gradient's global norm (0 = off)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of initialisation, data order, augmentation and drop-path")
 	fs.Var(&augmentFlag{&o}, "augment", "training augmentation `SPEC`: crop:N (random crop from the image zero-padded by N pixels), flip (random horizontal flip), both (crop:N,flip) or none; --augment alone is crop:2,flip")
-	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
 	fs.BoolVar(&o.Resume, "resume", false, resumeHelp)
 	fs.IntVar(&o.StopAfter, "stop-after", 0, "stop after this many epochs of the --epochs schedule (0 = all); --resume continues")
 	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1); -1 keeps the model's")
@@ -171,7 +171,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	t0 := time.Now()
 	sum, err := train.Run(ctx, m, trainSet, val, o)
 	if errors.Is(err, train.ErrInterrupted) {
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",
+		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",
 			filepath.Join(*out, "checkpoint"), *out)}
 	}
 	if err != nil {

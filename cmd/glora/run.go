@@ -148,7 +148,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := runStages(ctx, s, *out, *resume, *overwrite, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) || errors.Is(err, search.ErrInterrupted) {
-		return interrupted("run", "--out "+*out)
+		return interrupted(ctx, "run", "--out "+*out)
 	}
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := searchStage(ctx, *run, searchSettings{Config: c}, explicit, *resume, *overwrite, human, stderr)
 	if errors.Is(err, search.ErrInterrupted) {
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
+		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
 			filepath.Join(*run, finetune.SearchLogFile), *run)}
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ package main
 // folder's settings file and its --resume / --overwrite rules.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -384,10 +385,10 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// interrupted is the error of a command stopped by Ctrl-C: exit 130 and
-// how to continue.
-func interrupted(cmd, out string) error {
-	return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the checkpoint is saved: continue with glora %s --resume %s", cmd, out)}
+// interrupted is the error of a command stopped by Ctrl-C or SIGTERM
+// (exit 130 or 143) and how to continue.
+func interrupted(ctx context.Context, cmd, out string) error {
+	return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint is saved: continue with glora %s --resume %s", cmd, out)}
 }
 
 // stageFlagKeys maps the shared flags to their settings keys.

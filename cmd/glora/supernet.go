@@ -60,7 +60,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	exclude := fs.String("exclude", "", "layers to leave out of --targets, same rules")
 	var hf hyperFlags
 	hf.register(fs, "the supernet")
-	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C, which exits with status 130)")
+	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
@@ -120,7 +120,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := supernetStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
-		return interrupted("supernet", "--out "+*out)
+		return interrupted(ctx, "supernet", "--out "+*out)
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/nn"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
@@ -83,22 +84,8 @@ func TestBF16ForwardNearF32(t *testing.T) {
 	if testing.Short() { // e.g. under an instruction-set emulator
 		images = 16
 	}
-	_, test, err := data.Synth(data.SynthSpec{Task: "orientation", Seed: 1, Train: 8, Test: images})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := make([]int, test.Len())
-	for i := range idx {
-		idx[i] = i
-	}
-	x, err := data.Batch(test, idx, train.PreprocessFor(m.Cfg), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, x, _ := shippedOnSynth(t, data.SynthSpec{Task: "orientation", Seed: 1, Train: 8, Test: images}, true)
+	idx := make([]int, images)
 	forward := func(p tensor.Precision) []float32 {
 		defer tensor.SetMatmulPrecision(tensor.SetMatmulPrecision(p))
 		tp := ag.NewTape()
@@ -156,31 +143,14 @@ func TestBF16GradientsNearF32(t *testing.T) {
 	if testing.Short() {
 		images = 8
 	}
-	train0, _, err := data.Synth(data.SynthSpec{Task: "orientation", Seed: 2, Train: images, Test: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := make([]int, train0.Len())
-	labels := make([]int, len(idx))
-	for i := range idx {
-		idx[i] = i
-		labels[i] = train0.Labels[i]
-	}
-	x, err := data.Batch(train0, idx, train.PreprocessFor(m.Cfg), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, x, labels := shippedOnSynth(t, data.SynthSpec{Task: "orientation", Seed: 2, Train: images, Test: 8}, false)
 	step := func(p tensor.Precision) (float32, [][]float32) {
 		defer tensor.SetMatmulPrecision(tensor.SetMatmulPrecision(p))
 		for _, v := range m.Params() {
 			v.Grad = nil
 		}
 		tp := ag.NewTape()
-		xt, err := tensor.FromSlice(append([]float32(nil), x...), len(idx), 1, 28, 28)
+		xt, err := tensor.FromSlice(append([]float32(nil), x...), len(labels), 1, 28, 28)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,4 +183,32 @@ func TestBF16GradientsNearF32(t *testing.T) {
 	if math.Abs(float64(l16-l32)) > 0.01*math.Abs(float64(l32)) || worst < 0.98 {
 		t.Fatalf("bf16 step strays from f32: loss %.5f vs %.5f, worst gradient cosine %.5f", l16, l32, worst)
 	}
+}
+
+// shippedOnSynth loads the shipped backbone and the generated images of
+// spec's test split (useTest) or training split, preprocessed for it:
+// (B, 1, 28, 28) values and the labels.
+func shippedOnSynth(t *testing.T, spec data.SynthSpec, useTest bool) (*vit.Model, []float32, []int) {
+	t.Helper()
+	trainSet, testSet, err := data.Synth(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := trainSet
+	if useTest {
+		set = testSet
+	}
+	m, _, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := make([]int, set.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	x, err := data.Batch(set, idx, train.PreprocessFor(m.Cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, x, set.Labels
 }

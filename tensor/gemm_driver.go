@@ -232,11 +232,25 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 	defer putBuf(bh)
 	rowPanels := (m + mr - 1) / mr
 
+	// Transposed A with several row panels: all its micro-panels of a k
+	// block are packed at once, reading A's rows in order (packing one
+	// panel at a time reads a few floats from each of kb rows: one cache
+	// line per k step, fetched again for the next panel).
+	var apk []float32
+	if transA && rowPanels > 1 && packTransAAll {
+		var aph *[]float32
+		apk, aph = getBuf(rowPanels * kc * kern.mrPad)
+		defer putBuf(aph)
+	}
+
 	for pc := 0; pc < k; pc += kc {
 		kb := min(kc, k-pc)
 		bet, beta0 := beta, beta == 0
 		if pc > 0 {
 			bet, beta0 = 1, false
+		}
+		if apk != nil {
+			packATransAll(kern, par && workers > 1, a, lda, m, pc, kb, apk)
 		}
 		for jc := 0; jc < n; jc += nc {
 			nb := min(nc, n-jc)
@@ -277,6 +291,8 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 					var ap unsafe.Pointer
 					var rs, cs uintptr
 					switch {
+					case apk != nil:
+						ap, rs, cs = unsafe.Pointer(&apk[rp*kb*kern.mrPad]), 4, uintptr(kern.mrPad)*4
 					case packA || rows < mr:
 						packAPanel(kern, transA, a, lda, i0, rows, pc, kb, abuf)
 						ap, rs, cs = unsafe.Pointer(&abuf[0]), 4, uintptr(kern.mrPad)*4
@@ -321,6 +337,39 @@ func packPlainA(lda, reuse int) bool {
 	return reuse >= 16 && (lda*4)%1024 == 0
 }
 
+// packTransAAll turns on packATransAll (off: tests of the per-panel path).
+var packTransAAll = true
+
+// packATransAll packs every micro-panel of op(A) = Aᵀ (A stored k×m) for
+// the k block [pc, pc+kb): panel rp into dst[rp·kb·mrPad:] as [kb][mrPad],
+// zero-padding the last panel's missing rows. Each row of A is read once,
+// in order; with par, ranges of k rows go to the workers.
+func packATransAll(kern *microKernel, par bool, a []float32, lda, m, pc, kb int, dst []float32) {
+	mr, ps := kern.mr, kern.mrPad
+	rowPanels := (m + mr - 1) / mr
+	body := func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			row := a[(pc+p)*lda : (pc+p)*lda+m]
+			for rp := 0; rp < rowPanels; rp++ {
+				i0 := rp * mr
+				d := dst[(rp*kb+p)*ps : (rp*kb+p+1)*ps]
+				if i0+mr <= m && mr == 6 {
+					s := row[i0 : i0+6 : i0+6]
+					d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+					continue
+				}
+				n := copy(d[:min(mr, m-i0)], row[i0:])
+				clear(d[n:])
+			}
+		}
+	}
+	if par && kb*m >= 1<<15 {
+		parallel.For(kb, max(1, (1<<13)/max(m, 1)), body)
+	} else {
+		body(0, kb)
+	}
+}
+
 // packAPanel packs rows [i0, i0+rows) and columns [pc, pc+kb) of op(A) into
 // dst as [kb][mrPad], zero-filling rows rows..mr-1.
 func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, kb int, dst []float32) {
@@ -329,6 +378,14 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 		// op(A)(i,p) = a[p·lda+i]: each k step is a contiguous run.
 		if kern.rowCopy != nil && ps == 16 {
 			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[pc*lda+i0]), uintptr(lda)*4, kb, rows, 16)
+			return
+		}
+		if mr == 6 && rows == 6 { // the AVX2 kernel: a fixed-size move, no memmove call per step
+			for p := 0; p < kb; p++ {
+				o := (pc+p)*lda + i0
+				s, d := a[o:o+6:o+6], dst[p*ps:p*ps+6:p*ps+6]
+				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+			}
 			return
 		}
 		for p := 0; p < kb; p++ {
@@ -369,6 +426,15 @@ func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, co
 	if !transB {
 		if kern.rowCopy != nil && nr == 32 {
 			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&b[pc*ldb+j0]), uintptr(ldb)*4, kb, cols, 32)
+			return
+		}
+		if nr == 16 && cols == 16 { // the AVX2 kernel: a fixed-size move, no memmove call per step
+			for p := 0; p < kb; p++ {
+				o := (pc+p)*ldb + j0
+				s, d := b[o:o+16:o+16], dst[p*16:p*16+16:p*16+16]
+				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+				d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15] = s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]
+			}
 			return
 		}
 		for p := 0; p < kb; p++ {

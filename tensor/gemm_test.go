@@ -166,9 +166,10 @@ func TestSgemmDefault(t *testing.T) {
 
 // TestSgemmKernels forces every micro-kernel this CPU supports, and the
 // portable path, through the blocked driver, also for tiny shapes and with
-// each A-packing policy.
+// each A-packing policy (plain A: never, always, by stride; transposed A:
+// all panels of a k block at once, or one at a time).
 func TestSgemmKernels(t *testing.T) {
-	defer func(w, mode int) { gemmTinyWork, packPlainAMode = w, mode }(gemmTinyWork, packPlainAMode)
+	defer func(w, mode int, all bool) { gemmTinyWork, packPlainAMode, packTransAAll = w, mode, all }(gemmTinyWork, packPlainAMode, packTransAAll)
 	gemmTinyWork = 0
 	kernels := append([]*microKernel{nil}, availableKernels...)
 	if runtime.GOARCH == "amd64" && len(availableKernels) == 0 {
@@ -181,6 +182,7 @@ func TestSgemmKernels(t *testing.T) {
 		}
 		for mode := 0; mode < 3; mode++ {
 			packPlainAMode = mode
+			packTransAAll = mode != 0 // mode 0 also packs transposed A panel by panel (or reads it in place)
 			rng := rand.New(rand.NewPCG(3, uint64(mode)))
 			for _, par := range []bool{false, true} {
 				big := mode == 2 && par

@@ -15,6 +15,7 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/glora"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -47,6 +48,7 @@ type finetuneResult struct {
 	BestEpoch       int                 `json:"best_epoch"`
 	Epochs          int                 `json:"epochs"`
 	Seconds         float64             `json:"seconds"`
+	Precision       string              `json:"precision"` // of the matrix products: f32 or bf16
 	Adapter         string              `json:"adapter,omitempty"`
 	Merged          string              `json:"merged"`
 	History         []train.EpochRecord `json:"history"`
@@ -76,9 +78,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
 		resumeWithSaved, "a finetune run")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if _, err := applyPrecision(*precision, stderr); err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -281,7 +288,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, out string, resume, 
 		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora finetune --resume --out %s\n", len(tr.History), s.Epochs, out)
 		return nil, nil
 	}
-	res := &finetuneResult{Command: "finetune", Method: s.Method, ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
+	res := &finetuneResult{Command: "finetune", Method: s.Method, Precision: tensor.MatmulPrecision().String(), ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
 		NTrain: p.task.Train.Len(), TrainableParams: tr.Support + tr.Head, SupportParams: tr.Support, HeadParams: tr.Head,
 		BestEpoch: tr.BestEpoch, Epochs: len(tr.History), Seconds: tr.Seconds, Merged: filepath.Join(out, finetune.MergedDir),
 		History: tr.History, Settings: s}

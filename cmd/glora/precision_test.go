@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +38,37 @@ func TestEvalPrecisionFlag(t *testing.T) {
 	t.Setenv("GLORA_BF16_KERNEL", "gpu")
 	if code, _, e := runCLI("eval", "--data", spec, "--precision", "bf16"); code == 0 || !strings.Contains(e, `GLORA_BF16_KERNEL: tensor: no bf16 kernel "gpu"`) {
 		t.Fatalf("GLORA_BF16_KERNEL=gpu: exit %d, %s", code, e)
+	}
+}
+
+// The GLoRA commands take --precision too: the run records it, a bad
+// value is refused before the run folder is made, and the process is back
+// at f32 afterwards.
+func TestPipelinePrecisionFlag(t *testing.T) {
+	dir := t.TempDir()
+	data := pipelineData(t, filepath.Join(dir, "data"))
+	sn := filepath.Join(dir, "sn")
+	o, e := mustRun(t, "supernet", "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25", "--epochs", "1", "--batch", "8",
+		"--out", sn, "--precision", "bf16", "--json")
+	if lines := jsonLines(t, "supernet --precision bf16", o); lines[0]["precision"] != "bf16" || !strings.Contains(e, "precision bf16") {
+		t.Fatalf("supernet --precision bf16: %s\n%s", o, e)
+	}
+	if b, err := os.ReadFile(filepath.Join(sn, "supernet.json")); err != nil || !strings.Contains(string(b), `"precision": "bf16"`) {
+		t.Fatalf("supernet.json does not record bf16 (%v): %.300s", err, b)
+	}
+	o, _ = mustRun(t, "search", "--run", sn, "--population", "4", "--generations", "1", "--topk", "2", "--json")
+	if lines := jsonLines(t, "search", o); lines[0]["precision"] != "f32" {
+		t.Fatalf("search without --precision: %s", o)
+	}
+	out := filepath.Join(dir, "ft")
+	code, _, e := runCLI("finetune", "--method", "lora", "--base", "vit-micro", "--data", data, "--out", out, "--precision", "fp16")
+	if code == 0 || !strings.Contains(e, `--precision: unknown precision "fp16"`) {
+		t.Fatalf("finetune --precision fp16: exit %d, %s", code, e)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatalf("finetune made %s although its flags were refused", out)
+	}
+	if tensor.MatmulPrecision() != tensor.F32 {
+		t.Fatal("a command left the process at bf16")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/search"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -44,7 +45,8 @@ type runResult struct {
 	NTrain          int     `json:"n_train"`
 	NVal            int     `json:"n_val"`
 	NTest           int     `json:"n_test"`
-	Seconds         float64 `json:"seconds"` // all stages, over all resumes
+	Seconds         float64 `json:"seconds"`   // all stages, over all resumes
+	Precision       string  `json:"precision"` // of the matrix products (this invocation's --precision)
 	Structure       string  `json:"structure"`
 	Adapter         string  `json:"adapter"`
 	Merged          string  `json:"merged"`
@@ -90,9 +92,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are skipped, an interrupted one resumes", "a run")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if _, err := applyPrecision(*precision, stderr); err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -178,7 +185,7 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 		return nil, err
 	}
 	fmt.Fprintf(human, "run: %s\n", p.describe())
-	res := &runResult{Method: "glora", Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len()}
+	res := &runResult{Method: "glora", Precision: tensor.MatmulPrecision().String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len()}
 
 	// 1. Supernet.
 	snDir := filepath.Join(out, runSupernetDir)

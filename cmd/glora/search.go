@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glora/glora/tensor"
 	"io"
 	"os"
 	"path/filepath"
@@ -37,6 +38,7 @@ type searchResult struct {
 	Evaluated   int            `json:"evaluated"` // in this invocation
 	NVal        int            `json:"n_val"`
 	Seconds     float64        `json:"seconds"`
+	Precision   string         `json:"precision"` // of the matrix products that scored the candidates
 	PerMinute   float64        `json:"candidates_per_minute"`
 	Structure   string         `json:"structure_file"`
 	Adapter     string         `json:"adapter"`
@@ -59,9 +61,14 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	resume := fs.Bool("resume", false, "continue the search of --run (its search.jsonl is replayed: every candidate scored before is not scored again)")
 	overwrite := fs.Bool("overwrite", false, "start the search of --run again (its search files are removed)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if _, err := applyPrecision(*precision, stderr); err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	if *run == "" {
 		return fmt.Errorf("--run is required (a glora supernet run folder)")
 	}
@@ -170,7 +177,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		return nil, err
 	}
 	b := o.Best
-	res := &searchResult{Command: "search", Run: run, Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
+	res := &searchResult{Command: "search", Run: run, Precision: tensor.MatmulPrecision().String(), Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
 		Generation: b.Generation, Candidates: len(o.Candidates), Evaluated: o.Evaluated, NVal: p.task.Val.Len(), Seconds: o.Seconds,
 		Structure: filepath.Join(run, finetune.StructureFile), Adapter: filepath.Join(run, finetune.SearchedAdapter),
 		Plot: filepath.Join(run, finetune.SearchPlotFile), Settings: s}

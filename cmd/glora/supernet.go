@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -43,6 +44,7 @@ type supernetResult struct {
 	HeadParams   int                 `json:"head_params"`
 	Epochs       int                 `json:"epochs"`
 	Seconds      float64             `json:"seconds"`
+	Precision    string              `json:"precision"` // of the matrix products: f32 or bf16
 	History      []train.EpochRecord `json:"history"`
 	Settings     supernetSettings    `json:"settings"`
 }
@@ -65,9 +67,14 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
 		resumeWithSaved, "a supernet run")
+	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if _, err := applyPrecision(*precision, stderr); err != nil {
+		return err
+	}
+	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -160,7 +167,7 @@ func supernetStage(ctx context.Context, s supernetSettings, out string, resume, 
 		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora supernet --resume --out %s\n", len(tr.History), s.Epochs, out)
 		return nil, nil
 	}
-	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out),
+	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out), Precision: tensor.MatmulPrecision().String(),
 		ValStructure: fmt.Sprintf("lora rank %d on every layer", s.Ranks[len(s.Ranks)-1]),
 		ValAccuracy:  tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: p.task.Val.Len(), NTrain: p.task.Train.Len(),
 		SupportParam: tr.Support, HeadParams: tr.Head, Epochs: len(tr.History), Seconds: tr.Seconds, History: tr.History, Settings: s}

@@ -82,12 +82,9 @@ func putU16(h *[]uint16) { u16Pool.Put(h) }
 // at a time and runs it over its group of B panels.
 func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
-	nkb := (k + kern.kcMax - 1) / kern.kcMax
-	kc := (k + nkb - 1) / nkb
+	kc := kBlock(k, kern.kcMax)
 	kcp := (kc + kern.kAlign - 1) / kern.kAlign * kern.kAlign
-	ncMax := max(nr, gemmBBytes/2/kcp/nr*nr)
-	njb := (n + ncMax - 1) / ncMax
-	nc := ((n+njb-1)/njb + nr - 1) / nr * nr
+	nc := nBlock(n, nr, kcp, 2)
 	workers := 1
 	if par {
 		workers = parallel.Workers()
@@ -120,10 +117,7 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 			} else {
 				packB(0, npan)
 			}
-			groups := 1
-			if workers > 1 && rowPanels < 4*workers {
-				groups = min(npan, (4*workers+rowPanels-1)/rowPanels)
-			}
+			groups := panelGroups(workers, rowPanels, npan)
 			items := rowPanels * groups
 			var next atomic.Int64
 			work := func(_, _ int) {
@@ -162,14 +156,6 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 			}
 		}
 	}
-}
-
-// opAt is op(X)(i, p) of a stored matrix with row stride ld.
-func opAt(x []float32, ld int, trans bool, i, p int) float32 {
-	if trans {
-		return x[p*ld+i]
-	}
-	return x[i*ld+p]
 }
 
 // packBPairs packs columns [j0, j0+cols) and rows [pc, pc+kb) of op(B)

@@ -194,3 +194,11 @@ func BenchmarkSgemmBF16(b *testing.B) {
 		}
 	}
 }
+
+// opAt is op(X)(i, p) of a stored matrix with row stride ld.
+func opAt(x []float32, ld int, trans bool, i, p int) float32 {
+	if trans {
+		return x[p*ld+i]
+	}
+	return x[i*ld+p]
+}

@@ -212,6 +212,31 @@ func sgemmSplitK(kern *microKernel, transA, transB bool, m, n, k int, alpha floa
 	})
 }
 
+// kBlock is the k block size of the blocked drivers: k split evenly into
+// blocks of at most kcMax.
+func kBlock(k, kcMax int) int {
+	nkb := (k + kcMax - 1) / kcMax
+	return (k + nkb - 1) / nkb
+}
+
+// nBlock is the n block size: a multiple of nr whose packed B block (kc
+// rows of elements of size bytes) fits gemmBBytes, n split evenly.
+func nBlock(n, nr, kc, size int) int {
+	ncMax := max(nr, gemmBBytes/size/kc/nr*nr)
+	njb := (n + ncMax - 1) / ncMax
+	return ((n+njb-1)/njb + nr - 1) / nr * nr
+}
+
+// panelGroups is how many groups the npan B panels of an n block are split
+// into, so that workers have at least about four items each when there are
+// few row panels (each item is one row panel against one group).
+func panelGroups(workers, rowPanels, npan int) int {
+	if workers > 1 && rowPanels < 4*workers {
+		return min(npan, (4*workers+rowPanels-1)/rowPanels)
+	}
+	return 1
+}
+
 // sgemmBlocked is the cache-blocked driver: for each k block and n block it
 // packs op(B) into nr-wide panels shared by all workers, then the workers
 // take (row panel, column group) items; each A micro-panel (mr rows) is
@@ -219,11 +244,8 @@ func sgemmSplitK(kern *microKernel, transA, transB bool, m, n, k int, alpha floa
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
-	nkb := (k + gemmKCMax - 1) / gemmKCMax
-	kc := (k + nkb - 1) / nkb
-	ncMax := max(nr, gemmBBytes/4/kc/nr*nr)
-	njb := (n + ncMax - 1) / ncMax
-	nc := ((n+njb-1)/njb + nr - 1) / nr * nr
+	kc := kBlock(k, gemmKCMax)
+	nc := nBlock(n, nr, kc, 4)
 	workers := 1
 	if par {
 		workers = parallel.Workers()
@@ -266,12 +288,7 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 				packB(0, npan)
 			}
 
-			// Split the B panels into groups when there are too few row
-			// panels to keep every worker busy.
-			groups := 1
-			if workers > 1 && rowPanels < 4*workers {
-				groups = min(npan, (4*workers+rowPanels-1)/rowPanels)
-			}
+			groups := panelGroups(workers, rowPanels, npan)
 			// Pack A micro-panels when they are reused over enough B panels
 			// (transposed A: packing is a cheap copy; plain A: a transpose).
 			packA := transA && npan/groups >= 4 || !transA && kern.hasT16 && packPlainA(lda, npan/groups)

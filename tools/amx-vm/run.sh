@@ -11,6 +11,10 @@
 # (default ~/.cache/glora/amx-vm); a run takes 3-10 minutes. Exit status 0
 # when every test binary passed.
 set -euo pipefail
+if [ $(($# % 2)) -ne 0 ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+  echo "usage: $0 [PACKAGE TEST-REGEX]...   (e.g. $0 ./tensor 'Sbgemm|BF16')" >&2
+  exit 2
+fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/tools/amx-vm"
 work=${AMXVM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glora/amx-vm}

@@ -51,6 +51,9 @@ type bf16Kernel struct {
 	tiles func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool)
 }
 
+// padK is k rounded up to the kernel's multiple (the zero padding of a packed k block).
+func (kern *bf16Kernel) padK(k int) int { return (k + kern.kAlign - 1) / kern.kAlign * kern.kAlign }
+
 var (
 	// nativeBF16 is the bf16 kernel BF16 products use, nil when this CPU
 	// has neither AVX512-BF16 nor AMX (the emulated path runs instead).
@@ -83,7 +86,7 @@ func putU16(h *[]uint16) { u16Pool.Put(h) }
 func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, kern.kcMax)
-	kcp := (kc + kern.kAlign - 1) / kern.kAlign * kern.kAlign
+	kcp := kern.padK(kc)
 	nc := nBlock(n, nr, kcp, 2)
 	workers := 1
 	if par {
@@ -99,7 +102,7 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 
 	for pc := 0; pc < k; pc += kc {
 		kb := min(kc, k-pc)
-		kbp := (kb + kern.kAlign - 1) / kern.kAlign * kern.kAlign
+		kbp := kern.padK(kb)
 		bet, beta0 := beta, beta == 0
 		if pc > 0 {
 			bet, beta0 = 1, false

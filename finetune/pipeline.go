@@ -31,6 +31,7 @@ import (
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/glora"
+	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
@@ -386,7 +387,7 @@ func truncateToRecords(path string, known []search.Candidate) error {
 // writeSearchOutputs writes structure.json, the searched adapter and search.png.
 func writeSearchOutputs(m *Model, o *SearchOutcome, dir string) error {
 	st := o.Best.Structure
-	if err := writeFileAtomic(filepath.Join(dir, StructureFile), st.Format()); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, StructureFile), st.Format()); err != nil {
 		return err
 	}
 	a, err := glora.NewAdapter(st, m.layerTensors(), m.head())
@@ -411,26 +412,6 @@ func WriteSearchPlot(path string, cs []search.Candidate, best search.Candidate) 
 	}
 	s.Highlight = &plot.Point{X: float64(best.Params) / 1000, Y: best.Accuracy, Group: best.Generation}
 	return plot.WriteScatterPNG(path, s)
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(b)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }
 
 // Finetune outputs in a stage's OutDir.

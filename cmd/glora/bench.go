@@ -29,10 +29,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	cands := fs.Int("candidates", 30, "search: candidates timed (each scored three ways)")
 	rounds := fs.Int("rounds", 5, "merged-forward: rounds, each timing --steps forward passes of the base and of the merged model")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, args, 1); err != nil {
-		return err
-	}
-	if _, err := applyPrecision(*precision, stderr); err != nil {
+	if _, err := parseWithPrecision(fs, args, 1, precision, stderr); err != nil {
 		return err
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)

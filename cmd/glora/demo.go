@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
+	"github.com/glora/glora/transfer"
 )
 
 // runDemo is what a newcomer runs first: the shipped backbone adapted to
@@ -33,20 +35,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 32, "images per step")
 	seed := fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
 	fullSize := fs.Bool("full", false, fmt.Sprintf("the full-size run: supernet %d epochs, search population %d × %d generations, the other runs %d epochs (defaults below apply otherwise)",
-		full.SupernetEpochs, full.Population, full.Generations, full.RetrainEpochs))
+		full.Runs[transfer.SupernetRun].Epochs, full.Population, full.Generations, full.Runs[transfer.RetrainRun].Epochs))
 	spec := fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
 	scheme := fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
 	methods := fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
 	ep := map[string]*int{}
 	lr := map[string]*float64{}
-	for _, m := range []struct {
-		name  string
-		epoch int
-		lr    float64
-	}{{"linear", d.LinearEpochs, d.LinearLR}, {"lora", d.LoRAEpochs, d.LoRALR}, {"glora-fixed", d.FixedEpochs, d.FixedLR},
-		{"supernet", d.SupernetEpochs, d.SupernetLR}, {"retrain", d.RetrainEpochs, d.RetrainLR}} {
-		ep[m.name] = fs.Int("epochs-"+m.name, m.epoch, "epochs of the "+m.name+" run")
-		lr[m.name] = fs.Float64("lr-"+m.name, m.lr, "peak learning rate of the "+m.name+" run")
+	for _, name := range demoRuns {
+		ep[name] = fs.Int("epochs-"+name, d.Runs[name].Epochs, "epochs of the "+name+" run")
+		lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
 	}
 	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
 	pop := fs.Int("population", d.Population, "search population")
@@ -77,21 +74,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			*dst = v
 		}
 	}
-	pickF := func(name string, dst *float64, v float64) {
-		if set[name] {
-			*dst = v
+	o.Runs = maps.Clone(o.Runs)
+	for _, name := range demoRuns {
+		r := o.Runs[name]
+		pick("epochs-"+name, &r.Epochs, *ep[name])
+		if set["lr-"+name] {
+			r.LR = *lr[name]
 		}
+		o.Runs[name] = r
 	}
-	pick("epochs-linear", &o.LinearEpochs, *ep["linear"])
-	pick("epochs-lora", &o.LoRAEpochs, *ep["lora"])
-	pick("epochs-glora-fixed", &o.FixedEpochs, *ep["glora-fixed"])
-	pick("epochs-supernet", &o.SupernetEpochs, *ep["supernet"])
-	pick("epochs-retrain", &o.RetrainEpochs, *ep["retrain"])
-	pickF("lr-linear", &o.LinearLR, *lr["linear"])
-	pickF("lr-lora", &o.LoRALR, *lr["lora"])
-	pickF("lr-glora-fixed", &o.FixedLR, *lr["glora-fixed"])
-	pickF("lr-supernet", &o.SupernetLR, *lr["supernet"])
-	pickF("lr-retrain", &o.RetrainLR, *lr["retrain"])
 	pick("population", &o.Population, *pop)
 	pick("topk", &o.TopK, *topk)
 	pick("generations", &o.Generations, *gens)
@@ -109,13 +100,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		checkInt("population", o.Population, 1, 100_000), checkInt("topk", o.TopK, 1, o.Population),
 		checkInt("generations", o.Generations, 1, 100_000), checkInt("mutations", o.Mutations, 0, 100_000),
 		checkInt("crossovers", o.Crossovers, 0, 100_000)}
-	for name, e := range map[string]int{"linear": o.LinearEpochs, "lora": o.LoRAEpochs, "glora-fixed": o.FixedEpochs,
-		"supernet": o.SupernetEpochs, "retrain": o.RetrainEpochs} {
-		checks = append(checks, checkInt("epochs-"+name, e, 1, maxEpochs))
-	}
-	for name, v := range map[string]float64{"linear": o.LinearLR, "lora": o.LoRALR, "glora-fixed": o.FixedLR,
-		"supernet": o.SupernetLR, "retrain": o.RetrainLR} {
-		checks = append(checks, checkFloat("lr-"+name, v, 0, 10, true, false))
+	for _, name := range demoRuns {
+		checks = append(checks, checkInt("epochs-"+name, o.Runs[name].Epochs, 1, maxEpochs),
+			checkFloat("lr-"+name, o.Runs[name].LR, 0, 10, true, false))
 	}
 	if err := firstErr(checks...); err != nil {
 		return err
@@ -164,7 +151,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	if !*fullSize {
 		fmt.Fprintf(human, "The full-size version (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --full\n",
-			full.SupernetEpochs, full.Population, full.Generations, full.RetrainEpochs)
+			full.Runs[transfer.SupernetRun].Epochs, full.Population, full.Generations, full.Runs[transfer.RetrainRun].Epochs)
 	}
 	if *asJSON {
 		for _, r := range rows {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -52,56 +53,49 @@ type demoOptions struct {
 	Scheme    string // how train and val are carved from MNIST's training split
 	SplitSeed uint64
 	Seed      uint64
-	Batch     int
 	Methods   []string
-	Rank      int // lora and glora-fixed; the search's budget is lora's
-
-	LinearEpochs, LoRAEpochs, FixedEpochs, SupernetEpochs, RetrainEpochs int
-	LinearLR, LoRALR, FixedLR, SupernetLR, RetrainLR                     float64
-	WeightDecay                                                          float64
-
-	Population, TopK, Generations, Mutations, Crossovers int
-	Inherit                                              bool // retrain from the supernet's weights (else fresh support tensors)
+	// Recipe is the training budget: batch, weight decay, rank (lora and
+	// glora-fixed; the search's budget is lora's), each run's epochs and
+	// learning rate (by method, plus the supernet and the retraining of
+	// the searched structure), the search's size and Inherit.
+	transfer.Recipe
 
 	NoTest bool   // stop before the test split (for choosing settings on validation)
 	OutDir string // where runs are kept ("" = a temporary folder, removed)
 }
 
+// demoRuns are the runs whose epochs and learning rate the demo's flags
+// set (--epochs-NAME, --lr-NAME): its methods' and searched GLoRA's two.
+var demoRuns = []string{finetune.Linear, finetune.LoRA, finetune.GLoRAFixed, transfer.SupernetRun, transfer.RetrainRun}
+
 // defaultDemo is the demo at the transfer suite's default recipe
 // (transfer.DefaultRecipe, the numbers above): one table for both.
 func defaultDemo() demoOptions {
-	r := transfer.DefaultRecipe()
-	run := func(name string) (int, float64) { return r.Runs[name].Epochs, r.Runs[name].LR }
-	o := demoOptions{Scheme: "vtab1k", Batch: r.Batch, Rank: r.Rank, Methods: demoMethods, WeightDecay: r.WeightDecay,
-		Population: r.Population, TopK: r.TopK, Generations: r.Generations, Mutations: r.Mutations, Crossovers: r.Crossovers,
-		Inherit: r.Inherit}
-	o.LinearEpochs, o.LinearLR = run(finetune.Linear)
-	o.LoRAEpochs, o.LoRALR = run(finetune.LoRA)
-	o.FixedEpochs, o.FixedLR = run(finetune.GLoRAFixed)
-	o.SupernetEpochs, o.SupernetLR = run(transfer.SupernetRun)
-	o.RetrainEpochs, o.RetrainLR = run(transfer.RetrainRun)
-	return o
+	return demoOptions{Scheme: "vtab1k", Methods: demoMethods, Recipe: transfer.DefaultRecipe()}
 }
 
-// recipe is o's training budget as a transfer.Recipe (what
-// transfer.TrainMethod runs).
-func (o demoOptions) recipe() transfer.Recipe {
-	r := transfer.DefaultRecipe()
-	r.Batch, r.WeightDecay, r.Rank, r.Inherit = o.Batch, o.WeightDecay, o.Rank, o.Inherit
-	r.Population, r.TopK, r.Generations, r.Mutations, r.Crossovers = o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers
-	r.Runs = map[string]transfer.Schedule{
-		finetune.Linear: {Epochs: o.LinearEpochs, LR: o.LinearLR}, finetune.LoRA: {Epochs: o.LoRAEpochs, LR: o.LoRALR},
-		finetune.GLoRAFixed: {Epochs: o.FixedEpochs, LR: o.FixedLR}, transfer.SupernetRun: {Epochs: o.SupernetEpochs, LR: o.SupernetLR},
-		transfer.RetrainRun: {Epochs: o.RetrainEpochs, LR: o.RetrainLR},
+// setRuns sets the epochs of every demo run to epochs (for tests and
+// --full); the learning rates stay.
+func (o *demoOptions) setRuns(epochs func(run string) int) {
+	runs := maps.Clone(o.Runs)
+	for _, name := range demoRuns {
+		s := runs[name]
+		s.Epochs = epochs(name)
+		runs[name] = s
 	}
-	return r
+	o.Runs = runs
 }
 
 // fullDemo is the reference run's size (issue 9): supernet 100 epochs,
 // the reference search (population 50, 20 generations), 50-epoch runs.
 func fullDemo() demoOptions {
 	o := defaultDemo()
-	o.LinearEpochs, o.LoRAEpochs, o.FixedEpochs, o.SupernetEpochs, o.RetrainEpochs = 50, 50, 50, 100, 50
+	o.setRuns(func(run string) int {
+		if run == transfer.SupernetRun {
+			return 100
+		}
+		return 50
+	})
 	c := search.Defaults()
 	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = c.Population, c.TopK, c.Generations, c.Mutations, c.Crossovers
 	return o
@@ -185,7 +179,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		if !slices.Contains(demoMethods, method) {
 			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
 		}
-		res, err := transfer.TrainMethod(ctx, method, task, o.recipe(), out, o.Seed, fresh, log)
+		res, err := transfer.TrainMethod(ctx, method, task, o.Recipe, out, o.Seed, fresh, log)
 		if err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 	trainSet, test := toyDigits(t, 48, 1), toyDigits(t, 20, 2)
 	o := defaultDemo()
 	o.Scheme, o.Batch = "holdout:0.25", 12
-	o.LinearEpochs, o.LoRAEpochs, o.FixedEpochs, o.SupernetEpochs, o.RetrainEpochs = 1, 1, 1, 1, 1
+	o.setRuns(func(string) int { return 1 })
 	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = 4, 2, 2, 2, 2
 	for _, noTest := range []bool{false, true} {
 		o.NoTest = noTest

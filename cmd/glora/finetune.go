@@ -79,10 +79,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
 		resumeWithSaved, "a finetune run")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	if _, err := applyPrecision(*precision, stderr); err != nil {
+	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
 		return err
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)

@@ -44,3 +44,13 @@ func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 	}
 	return p, nil
 }
+
+// parseWithPrecision parses args (at most nargs positional arguments) and
+// then applies the parsed --precision (precision is precisionFlag's
+// result); the caller defers tensor.SetMatmulPrecision(tensor.F32).
+func parseWithPrecision(fs *flag.FlagSet, args []string, nargs int, precision *string, log io.Writer) (tensor.Precision, error) {
+	if err := parseFlags(fs, args, nargs); err != nil {
+		return tensor.F32, err
+	}
+	return applyPrecision(*precision, log)
+}

@@ -48,10 +48,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.DropPath, "drop-path", -1, "stochastic depth rate in [0,1); -1 keeps the model's")
 	asJSON := fs.Bool("json", false, "print the summary (as summary.json) as one JSON line on stdout; everything else goes to stderr")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, bareAugment(args), 0); err != nil {
-		return err
-	}
-	prec, err := applyPrecision(*precision, stderr)
+	prec, err := parseWithPrecision(fs, bareAugment(args), 0, precision, stderr)
 	if err != nil {
 		return err
 	}

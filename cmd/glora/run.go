@@ -93,10 +93,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are skipped, an interrupted one resumes", "a run")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	if _, err := applyPrecision(*precision, stderr); err != nil {
+	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
 		return err
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)

@@ -62,10 +62,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	overwrite := fs.Bool("overwrite", false, "start the search of --run again (its search files are removed)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	if _, err := applyPrecision(*precision, stderr); err != nil {
+	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
 		return err
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)

@@ -68,10 +68,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
 		resumeWithSaved, "a supernet run")
 	precision := precisionFlag(fs)
-	if err := parseFlags(fs, args, 0); err != nil {
-		return err
-	}
-	if _, err := applyPrecision(*precision, stderr); err != nil {
+	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
 		return err
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)

@@ -32,6 +32,7 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/glora"
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/internal/progress"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
@@ -328,6 +329,11 @@ func searchWith(ctx context.Context, m *Model, val *data.Dataset, cfg search.Con
 			best = c
 		}
 	}
+	// The bar's total is the most candidates the search can score (it may
+	// score fewer: children that repeat earlier ones are not scored again).
+	total := max(1, search.MaxCandidates(cfg))
+	bar := progress.New(log, "search", total)
+	bar.StartAt(len(known))
 	cfg.Record = func(c search.Candidate) error {
 		b, err := json.Marshal(c)
 		if err != nil {
@@ -343,12 +349,12 @@ func searchWith(ctx context.Context, m *Model, val *data.Dataset, cfg search.Con
 		if best.Structure == nil || c.Score.Better(best.Score) {
 			best = c
 		}
-		fmt.Fprintf(log, "\rsearch: generation %d, %d candidates scored (%.1f/min), best val acc %.4f (%d params)   ",
-			c.Generation+1, len(all), 60*float64(len(all)-len(known))/time.Since(t0).Seconds(), best.Accuracy, best.Params)
+		bar.Update(min(len(all), total), fmt.Sprintf("generation %d/%d, %d scored (%.1f/min), best val acc %.4f (%d params)",
+			c.Generation+1, cfg.Generations, len(all), 60*float64(len(all)-len(known))/time.Since(t0).Seconds(), best.Accuracy, best.Params))
 		return nil
 	}
 	res, err := search.Run(ctx, cfg, m.Net.Space(), m.Net.Targets(), eval)
-	fmt.Fprintln(log)
+	bar.Finish()
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,16 @@ func (c *Config) validate(sp glora.Space) error {
 	return sp.Validate()
 }
 
+// MaxCandidates is the most structures a search with cfg scores: the
+// first generation's population, then each later generation's children
+// (its mutations and crossovers, or as many random structures as fill the
+// population beside the topk parents, whichever is more). Children that
+// repeat a structure scored before are not scored again, so a search may
+// score fewer.
+func MaxCandidates(cfg Config) int {
+	return cfg.Population + (cfg.Generations-1)*max(cfg.Mutations+cfg.Crossovers, cfg.Population-cfg.TopK)
+}
+
 // maxTries bounds the draws for one child that fits the budget and is new.
 const maxTries = 100
 

@@ -65,6 +65,9 @@ func TestSearchRespectsBudgetEvaluatesOnceAndImproves(t *testing.T) {
 	if len(records) != len(calls) || res.Evaluated != len(calls) {
 		t.Fatalf("%d records, %d evaluations, result says %d", len(records), len(calls), res.Evaluated)
 	}
+	if n := MaxCandidates(cfg); len(records) > n || len(records) < cfg.Population {
+		t.Fatalf("%d candidates scored, want between the population %d and MaxCandidates %d", len(records), cfg.Population, n)
+	}
 	first := math.Inf(1)
 	for _, r := range records {
 		if r.Params > budget {

@@ -21,7 +21,8 @@ type Bar struct {
 	tty      bool
 	Interval time.Duration // minimum time between non-terminal lines
 	width    int
-	base     int // work already done when the bar started (a resumed run)
+	base     int  // work already done when the bar started (a resumed run)
+	open     bool // a terminal line is drawn and not yet ended
 }
 
 // New starts a bar over total units, labelled.
@@ -70,10 +71,21 @@ func (b *Bar) Update(done int, fields string) {
 		el.Round(time.Second), eta)
 	if b.tty {
 		fmt.Fprintf(b.w, "\r\033[K%s", line)
+		b.open = !final
 		if final {
 			fmt.Fprintln(b.w)
 		}
 	} else {
 		fmt.Fprintln(b.w, line)
+	}
+}
+
+// Finish ends the bar's line on a terminal when the work stopped short of
+// total (an estimate that was too high, an error, an interruption), so
+// what is printed next starts on a line of its own.
+func (b *Bar) Finish() {
+	if b.open {
+		fmt.Fprintln(b.w)
+		b.open = false
 	}
 }

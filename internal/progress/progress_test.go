@@ -37,3 +37,30 @@ func TestBarResumedEstimatesFromItsOwnPace(t *testing.T) {
 		t.Fatalf("resumed bar: %q, want eta 50s", buf.String())
 	}
 }
+
+// Finish ends a terminal line left open by a bar that stopped short of its
+// total, once; a finished bar, or one writing to a log, adds nothing.
+func TestBarFinishEndsAnOpenTerminalLine(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "search", 10)
+	b.tty = true
+	b.Update(3, "")
+	b.Finish()
+	b.Finish()
+	if got := buf.String(); !strings.HasPrefix(got, "\r") || strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\n") {
+		t.Fatalf("open terminal bar after Finish: %q", got)
+	}
+	buf.Reset()
+	b.Update(10, "")
+	b.Finish()
+	if got := buf.String(); strings.Count(got, "\n") != 1 {
+		t.Fatalf("final terminal bar after Finish: %q, want one newline", got)
+	}
+	var log bytes.Buffer
+	l := New(&log, "search", 10)
+	l.Update(3, "")
+	l.Finish()
+	if got := log.String(); strings.Count(got, "\n") != 1 {
+		t.Fatalf("log bar after Finish: %q, want its one line", got)
+	}
+}

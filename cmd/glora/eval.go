@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -49,7 +51,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
-	m, ck, from, err := loadModel(*model, seed)
+	m, ck, from, fresh, err := resolveModel(*model, seed, 0)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
@@ -68,6 +70,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--data %s: %w", *spec, err)
 	}
 	if err := checkSplitClasses(*spec, trainSet, testSet); err != nil {
+		return err
+	}
+	if fresh && m.Cfg.NumClasses != trainSet.NumClasses() {
+		// a preset takes its class count from the data (as in pretrain)
+		m, _, _, _, err = resolveModel(*model, seed, trainSet.NumClasses())
+		if err != nil {
+			return fmt.Errorf("--model: %w", err)
+		}
+	}
+	if err := checkEvalClasses(*model, m.Cfg.NumClasses, ck.Labels, *spec, trainSet.Classes, stderr); err != nil {
 		return err
 	}
 	ds, err := data.Split(trainSet, testSet, *split, *scheme, seed)
@@ -100,6 +112,30 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
 			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs, "precision": prec.String(),
 			"per_class": perClass, "confusion": mt.Confusion}))
+	}
+	return nil
+}
+
+// checkEvalClasses refuses to score a model whose head has another number
+// of outputs than the data has classes (output i is scored as the data's
+// class i, so the accuracy would mean nothing), and warns when both name
+// their classes and the names differ.
+func checkEvalClasses(model string, outputs int, labels []string, spec string, classes []string, log io.Writer) error {
+	if outputs == 0 {
+		return fmt.Errorf("--model %s has no classification head: nothing to score (give it one for --data %s with glora pretrain --new-head or glora finetune)", model, spec)
+	}
+	known := len(labels) == outputs && !slices.Contains(labels, "")
+	named := "its class names unknown"
+	if known {
+		named = classList(labels)
+	}
+	if outputs != len(classes) {
+		return fmt.Errorf("--model %s has a %d-class head (%s) but --data %s has %d classes (%s): output i would be scored as the data's class i; adapt the model to this data first (glora finetune, glora run) or evaluate it on the data it was trained for",
+			model, outputs, named, spec, len(classes), classList(classes))
+	}
+	if known && !slices.EqualFunc(labels, classes, strings.EqualFold) {
+		fmt.Fprintf(log, "warning: --model %s names its classes %s, --data %s names them %s: output i is scored as the data's class i\n",
+			model, classList(labels), spec, classList(classes))
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ func TestEvalPerClassAndConfusionPlot(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: code %d\n%s", c.name, code, stderr)
 		}
+		// cat, dog, eel are not the data's c00, c01, c02: said, not refused
+		if warned := strings.Contains(stderr, "warning: --model "+model+" names its classes cat, dog, eel, --data folder:"+data+" names them c00, c01, c02"); warned != (c.name == "labelled") {
+			t.Errorf("%s: class-name warning %v:\n%s", c.name, warned, stderr)
+		}
 		obj := jsonLines(t, "eval --json", stdout)[0]
 		rows, _ := obj["per_class"].([]any)
 		if len(rows) != 3 {
@@ -75,3 +79,18 @@ func TestEvalPerClassAndConfusionPlot(t *testing.T) {
 }
 
 var pngDecode = png.Decode
+
+// A model whose head has another number of outputs than the data has
+// classes is not scored: its accuracy would compare output i with
+// whatever class i of the data is.
+func TestEvalRefusesAHeadOfAnotherSize(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeClasses(t, data, classNames(2), 3, true)
+	model := filepath.Join(dir, "m")
+	saveTinyModel(t, model, "vit-micro", []string{"cat", "dog", "eel"})
+	code, _, stderr := runCLI("eval", "--model", model, "--data", "folder:"+data)
+	if code == 0 || !strings.Contains(stderr, "has a 3-class head (cat, dog, eel) but --data folder:"+data+" has 2 classes (c00, c01)") {
+		t.Fatalf("eval of a 3-class model on 2 classes: exit %d\n%s", code, stderr)
+	}
+}

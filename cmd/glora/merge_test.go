@@ -166,8 +166,8 @@ func TestMergeEqualsMergeLinearAndLogits(t *testing.T) {
 			if !slices.Equal(lg, lr) {
 				t.Fatalf("logits of the merged folder %v differ from the merged weights' %v", lg, lr)
 			}
-			// glora eval loads the merged folder.
-			writeFolder(t, filepath.Join(dir, "data"))
+			// glora eval loads the merged folder (and scores its 3 classes).
+			writeClasses(t, filepath.Join(dir, "data"), a.Labels, 4, true)
 			if code, o, e := runCLI("eval", "--model", out, "--data", "folder:"+filepath.Join(dir, "data")); code != 0 {
 				t.Fatalf("eval of the merged folder: %s%s", o, e)
 			}

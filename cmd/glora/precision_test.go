@@ -12,7 +12,10 @@ import (
 // --precision bf16 runs eval with bfloat16 matrix products and says so;
 // an unknown precision is refused naming the flag.
 func TestEvalPrecisionFlag(t *testing.T) {
-	spec := "synth:count:train=20,test=64"
+	spec := "synth:count:train=20,test=64" // 6 classes
+	model := filepath.Join(t.TempDir(), "m")
+	saveTinyModel(t, model, "vit-micro", []string{"count 1", "count 2", "count 3", "count 4", "count 5", "count 6"})
+	runCLI := func(args ...string) (int, string, string) { return runCLI(append(args, "--model", model)...) }
 	code, o, e := runCLI("eval", "--data", spec, "--json", "--precision", "bf16")
 	lines := jsonLines(t, "eval --precision bf16", o)
 	if code != 0 || lines[0]["precision"] != "bf16" || !strings.Contains(e, "precision bf16: bfloat16 operands") {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -133,7 +132,7 @@ func checkEvalClasses(model string, outputs int, labels []string, spec string, c
 		return fmt.Errorf("--model %s has a %d-class head (%s) but --data %s has %d classes (%s): output i would be scored as the data's class i; adapt the model to this data first (glora finetune, glora run) or evaluate it on the data it was trained for",
 			model, outputs, named, spec, len(classes), classList(classes))
 	}
-	if known && !slices.EqualFunc(labels, classes, strings.EqualFold) {
+	if otherClassNames(labels, classes) {
 		fmt.Fprintf(log, "warning: --model %s names its classes %s, --data %s names them %s: output i is scored as the data's class i\n",
 			model, classList(labels), spec, classList(classes))
 	}

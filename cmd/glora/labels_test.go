@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,9 @@ func TestClassNamesSurvivePretrainConvertAverage(t *testing.T) {
 		"--scheme", "full", "--epochs", "1", "--batch", "8", "--out", out)
 	if code != 0 {
 		t.Fatalf("pretrain: code %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stderr, "note: the model's head names") {
+		t.Fatalf("a head without class names drew the other-names note:\n%s", stderr)
 	}
 	want := []string{"bright", "dark"}
 	best := filepath.Join(out, "best")
@@ -49,6 +53,28 @@ func TestClassNamesSurvivePretrainConvertAverage(t *testing.T) {
 	}
 	if got := labelsOf(avg); !slices.Equal(got, want) {
 		t.Fatalf("averaged class names %q, want %q", got, want)
+	}
+}
+
+// A head whose class names are not the data's is trained on as it is (the
+// counts match), and pretrain says so; --new-head says nothing.
+func TestPretrainNotesAHeadNamedForOtherClasses(t *testing.T) {
+	dir := t.TempDir()
+	data := "folder:" + filepath.Join(dir, "data")
+	writeFolder(t, filepath.Join(dir, "data")) // classes bright, dark
+	start := filepath.Join(dir, "start")
+	saveTinyModel(t, start, "vit-micro", []string{"ant", "bee"})
+	for _, newHead := range []bool{false, true} {
+		args := []string{"pretrain", "--model", start, "--data", data, "--scheme", "full", "--epochs", "1", "--batch", "8",
+			"--out", filepath.Join(dir, fmt.Sprint("run", newHead))}
+		if newHead {
+			args = append(args, "--new-head")
+		}
+		code, _, stderr := runCLI(args...)
+		note := strings.Contains(stderr, "note: the model's head names its classes ant, bee, --data "+data+" names them bright, dark")
+		if code != 0 || note == newHead {
+			t.Fatalf("pretrain --new-head=%v: exit %d, note %v\n%s", newHead, code, note, stderr)
+		}
 	}
 }
 

@@ -104,6 +104,10 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err := fitHead(m, o, fresh, trainAll); err != nil {
 		return err
 	}
+	if !o.NewHead && !fresh && otherClassNames(ck.Labels, trainAll.Classes) {
+		fmt.Fprintf(stderr, "note: the model's head names its classes %s, --data %s names them %s: output i is trained as the data's class i (--new-head starts a fresh head)\n",
+			classList(ck.Labels), o.Data, classList(trainAll.Classes))
+	}
 	if o.Scheme == "" {
 		scheme, seed, fromRecord := splitDefaults(ck.Training, o.Data)
 		o.Scheme = scheme

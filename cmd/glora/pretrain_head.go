@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/glora/glora/data"
@@ -31,6 +32,12 @@ func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
 	}
 	return fmt.Errorf("--data %s: the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
 		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
+}
+
+// otherClassNames reports whether a model's labels name each of as many
+// outputs as the data has classes, and not as the data names them.
+func otherClassNames(labels, classes []string) bool {
+	return len(labels) == len(classes) && !slices.Contains(labels, "") && !slices.EqualFunc(labels, classes, strings.EqualFold)
 }
 
 // classList shows up to 8 class names.

@@ -86,8 +86,8 @@ func inspectAdapter(dir, base string, asJSON bool, w io.Writer) error {
 }
 
 // adapterBase loads the base model for counting: --base when given
-// (folder or preset), else base_model_name_or_path when it is "shipped" or
-// a folder (as written, or relative to the adapter folder); nil when neither.
+// (folder or preset), else the one the adapter records (recordedBase);
+// nil when neither.
 func adapterBase(dir, flagBase, recorded string) (*vit.Model, string, error) {
 	if flagBase != "" {
 		m, _, from, err := loadModel(flagBase, 0)
@@ -96,23 +96,34 @@ func adapterBase(dir, flagBase, recorded string) (*vit.Model, string, error) {
 		}
 		return m, from, nil
 	}
-	if recorded == "" {
+	spec := recordedBase(dir, recorded)
+	if spec == "" {
 		return nil, "", nil
 	}
-	if recorded == shipped { // the backbone embedded in glora
-		m, _, from, err := loadModel(shipped, 0)
-		return m, from, err
+	m, _, from, err := loadModel(spec, 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("base_model_name_or_path %q: %w", recorded, err)
+	}
+	return m, from, nil
+}
+
+// recordedBase is the base model an adapter in dir records
+// (base_model_name_or_path) as a model spec glora can load here: "shipped"
+// (the backbone embedded in glora) or a model folder, as written or
+// relative to dir; "" when it is neither.
+func recordedBase(dir, recorded string) string {
+	switch recorded {
+	case "":
+		return ""
+	case shipped:
+		return shipped
 	}
 	for _, p := range []string{recorded, filepath.Join(dir, recorded)} {
 		if st, err := os.Stat(filepath.Join(p, vit.ConfigFile)); err == nil && st.Mode().IsRegular() {
-			m, _, err := vit.Load(p)
-			if err != nil {
-				return nil, "", fmt.Errorf("base_model_name_or_path %q: %w", recorded, err)
-			}
-			return m, p, nil
+			return p
 		}
 	}
-	return nil, "", nil
+	return ""
 }
 
 // group writes n with thousands separators, as Python's "{:,d}".

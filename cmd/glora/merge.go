@@ -15,8 +15,8 @@ import (
 // folder: the base's dialect, tensor names and shapes, the adapter's head
 // when it has one.
 func runMerge(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("merge", "merge --base MODEL_DIR --adapter ADAPTER_DIR --out MODEL_DIR [--dtype f32|f16|bf16] [--overwrite]", stderr)
-	base := fs.String("base", "", "the model the adapter was trained on: checkpoint folder (timm or transformers dialect) or preset")
+	fs := newFlags("merge", "merge [--base MODEL] --adapter ADAPTER_DIR --out MODEL_DIR [--dtype f32|f16|bf16] [--overwrite]", stderr)
+	base := fs.String("base", "", "the model the adapter was trained on: shipped, a checkpoint folder (timm or transformers dialect) or a preset (default: the adapter's base_model_name_or_path, when that is shipped or a folder here)")
 	adapter := fs.String("adapter", "", "adapter folder (adapter_config.json + adapter_model.safetensors)")
 	out := fs.String("out", "", "folder to write the merged model to (config.json, model.safetensors)")
 	dtype := fs.String("dtype", "f32", "storage of the merged weights: f32, f16 or bf16")
@@ -24,7 +24,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, v string }{{"base", *base}, {"adapter", *adapter}, {"out", *out}} {
+	for _, f := range []struct{ name, v string }{{"adapter", *adapter}, {"out", *out}} {
 		if f.v == "" {
 			return fmt.Errorf("--%s is required", f.name)
 		}
@@ -39,6 +39,15 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	a, err := glora.LoadAdapter(*adapter)
 	if err != nil {
 		return fmt.Errorf("--adapter: %w", err)
+	}
+	if *base == "" {
+		if a.BaseModel == "" {
+			return fmt.Errorf("--base is required (the adapter does not record its base model)")
+		}
+		if *base = recordedBase(*adapter, a.BaseModel); *base == "" {
+			return fmt.Errorf("--base is required: the adapter's base model (base_model_name_or_path %q) is neither shipped nor a model folder here", a.BaseModel)
+		}
+		fmt.Fprintf(stderr, "--base %s: the adapter's base_model_name_or_path\n", *base)
 	}
 	m, ck, from, err := loadModel(*base, 0)
 	if err != nil {

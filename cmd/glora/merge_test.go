@@ -211,6 +211,31 @@ func TestMergeRefusals(t *testing.T) {
 	}
 }
 
+// Without --base, merge takes the base the adapter records when glora can
+// load it here (a folder, or the shipped backbone), and says so; a base
+// that is not here is refused naming it.
+func TestMergeTakesTheAdaptersRecordedBase(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	a := randomAdapter(t, microBase(t, base, true, vit.Timm), 3)
+	for _, tc := range []struct {
+		recorded string
+		code     int
+		want     string
+	}{{base, 0, "--base " + base + ": the adapter's base_model_name_or_path"},
+		{"google/vit-base-patch16-224", 1, `--base is required: the adapter's base model (base_model_name_or_path "google/vit-base-patch16-224") is neither shipped nor a model folder here`}} {
+		a.BaseModel = tc.recorded
+		adir := filepath.Join(dir, "adapter-"+filepath.Base(tc.recorded))
+		if err := glora.Save(adir, a, glora.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		code, o, e := runCLI("merge", "--adapter", adir, "--out", filepath.Join(dir, "merged"), "--overwrite")
+		if (code == 0) != (tc.code == 0) || !strings.Contains(e, tc.want) {
+			t.Errorf("recorded base %s: exit %d, want %q in\n%s%s", tc.recorded, code, tc.want, o, e)
+		}
+	}
+}
+
 func TestInspectAdapter(t *testing.T) {
 	dir := t.TempDir()
 	base, adir := filepath.Join(dir, "base"), filepath.Join(dir, "adapter")

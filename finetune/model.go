@@ -65,6 +65,27 @@ type Setup struct {
 	Init *glora.Adapter
 }
 
+// LoRARank is the largest lora rank s trains: the structure's, lora's and
+// glora-fixed's Rank (or DefaultRank), the supernet's largest; 0 when s
+// trains no lora path.
+func (s Setup) LoRARank() int {
+	switch {
+	case s.Structure != nil:
+		return s.Structure.MaxRank()
+	case s.Method == LoRA || s.Method == GLoRAFixed:
+		if s.Rank == 0 {
+			return DefaultRank
+		}
+		return s.Rank
+	case s.Method == Supernet:
+		if len(s.Ranks) == 0 {
+			return slices.Max(DefaultRanks)
+		}
+		return slices.Max(s.Ranks)
+	}
+	return 0
+}
+
 // Model is a ViT with the method's adapter attached: what train runs and
 // evaluates. Params lists the ViT's parameters and the support tensors;
 // RequiresGrad marks what the method trains.

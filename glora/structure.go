@@ -93,11 +93,11 @@ func ParseChoice(s string) (Choice, error) {
 		return ChoiceVector, nil
 	}
 	if rs, ok := strings.CutPrefix(s, "lora_"); ok {
-		if r, err := strconv.Atoi(rs); err == nil && r >= 1 && strconv.Itoa(r) == rs {
+		if r, err := strconv.Atoi(rs); err == nil && r >= 1 && r <= MaxRank && strconv.Itoa(r) == rs {
 			return LoRAChoice(r), nil
 		}
 	}
-	return Choice{}, fmt.Errorf("unknown choice %q (want none, constant, vector or lora_<r> with r ≥ 1)", s)
+	return Choice{}, fmt.Errorf("unknown choice %q (want none, constant, vector or lora_<r> with 1 ≤ r ≤ %d)", s, MaxRank)
 }
 
 // MarshalText writes the choice's spelling.
@@ -330,15 +330,31 @@ func (sp Space) MaxRank() int {
 	return slices.Max(sp.Ranks)
 }
 
+// MaxRank is the largest lora rank glora takes (in a space, a structure
+// file or a flag): far above what parameter-efficient tuning uses, and a
+// bound on what a mistyped or hostile file can make it allocate.
+const MaxRank = 4096
+
 // Validate checks the ranks.
 func (sp Space) Validate() error {
 	if len(sp.Ranks) == 0 {
 		return fmt.Errorf("glora: no lora ranks")
 	}
 	for i, r := range sp.Ranks {
-		if r < 1 || (i > 0 && r <= sp.Ranks[i-1]) {
-			return fmt.Errorf("glora: ranks %v must be ≥ 1, increasing and distinct", sp.Ranks)
+		if r < 1 || r > MaxRank || (i > 0 && r <= sp.Ranks[i-1]) {
+			return fmt.Errorf("glora: ranks %v must be in [1, %d], increasing and distinct", sp.Ranks, MaxRank)
 		}
+	}
+	return nil
+}
+
+// CheckRank refuses a lora rank above min(in, out) of target t: the
+// product of an out×r and an r×in factor has rank at most min(in, out), so
+// a larger r adds parameters and memory, never expressivity.
+func CheckRank(t Target, r int) error {
+	if m := min(t.In, t.Out); r > m {
+		return fmt.Errorf("glora: layer %q (%d→%d): lora rank %d is above min(in, out) = %d, where a lora path can reach no higher rank; use a rank ≤ %d",
+			t.Path, t.In, t.Out, r, m, m)
 	}
 	return nil
 }
@@ -387,6 +403,11 @@ func (sp Space) ValidateStructure(st Structure, targets []Target) error {
 				}
 				return fmt.Errorf("glora: layer %q: %s = %s is not allowed%s; valid: %s",
 					t.Path, s, lc[s], why, strings.Join(names, ", "))
+			}
+			if lc[s].Kind == LoRA {
+				if err := CheckRank(t, lc[s].Rank); err != nil {
+					return err
+				}
 			}
 		}
 	}

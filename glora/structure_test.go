@@ -22,7 +22,7 @@ func TestChoiceSpelling(t *testing.T) {
 			t.Errorf("%q → %v, %v", s, c, err)
 		}
 	}
-	for _, s := range []string{"", "lora", "lora_0", "lora_-1", "lora_08", "Vector", "lora_x"} {
+	for _, s := range []string{"", "lora", "lora_0", "lora_-1", "lora_08", "Vector", "lora_x", "lora_4097", "lora_1000000000"} {
 		if _, err := ParseChoice(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}
@@ -118,6 +118,15 @@ func TestValidateNamesLayerAndValidValues(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error containing %q, got %v", want, err)
 		}
+	}
+	// A rank the space allows but the layer cannot use (fc1 is 8→32).
+	wide := Space{Ranks: []int{4, 16}}
+	st := good.Clone()
+	l := st["blocks.10.mlp.fc1"]
+	l[B] = LoRAChoice(16)
+	st["blocks.10.mlp.fc1"] = l
+	if err := wide.ValidateStructure(st, tg); err == nil || !strings.Contains(err.Error(), `layer "blocks.10.mlp.fc1" (8→32): lora rank 16 is above min(in, out) = 8`) {
+		t.Errorf("lora_16 on an 8→32 layer: %v", err)
 	}
 	err := sp.ValidateStructure(Structure{"blocks.0.attn.qkv": {D: LoRAChoice(4)}, "blocks.10.mlp.fc1": {}, "blocks.2.mlp.fc2": {}}, tg)
 	if err == nil || !strings.Contains(err.Error(), "valid: vector, constant, none") {

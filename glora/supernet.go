@@ -103,6 +103,11 @@ func Attach(model nn.LinearWalker, o Options) (*Supernet, error) {
 	s := &Supernet{space: o.Space, seed: o.Seed, sites: sites, targets: TargetsOf(sites),
 		byPath: make(map[string]*Layer, len(sites)), store: nn.NewStore(), cur: Structure{}}
 	R := o.Space.MaxRank()
+	for _, t := range s.targets {
+		if err := CheckRank(t, R); err != nil {
+			return nil, err
+		}
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, initStream))
 	// The same initialisation as NewLayerTensors, in the same draw order.
 	inits := [8]nn.Init{nn.Zeros, nn.XavierUniform, nn.Zeros, nn.XavierUniform, nn.Zeros, nn.XavierUniform, nn.Zeros, nn.Zeros}

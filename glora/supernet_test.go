@@ -97,6 +97,17 @@ func TestAttachNamesAndTargets(t *testing.T) {
 		t.Error("a second Attach wrapped the wrappers")
 	}
 	s.Detach()
+	// A rank above a layer's min(in, out) is refused before anything is allocated.
+	wide := m.Cfg.Dim + 1
+	if _, err := Attach(m, Options{Space: Space{Ranks: []int{4, wide}}}); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("lora rank %d is above min(in, out) = %d", wide, m.Cfg.Dim)) {
+		t.Errorf("ranks 4,%d on dim-%d layers: %v", wide, m.Cfg.Dim, err)
+	}
+	for _, st := range m.Linears() {
+		if st.Current() != nn.Layer(st.Base) {
+			t.Fatalf("%s: a refused Attach left a wrapper", st.Path)
+		}
+	}
 	for _, st := range m.Linears() {
 		if st.Current() != nn.Layer(st.Base) {
 			t.Errorf("%s: Detach left a wrapper", st.Path)

@@ -120,7 +120,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		s.CheckpointEvery = g.CheckpointEvery
 	}
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
-		checkInt("stop-after", *stopAfter, 0, s.Epochs), checkInt("rank", s.Rank, 0, 4096)); err != nil {
+		checkInt("stop-after", *stopAfter, 0, s.Epochs), checkInt("rank", s.Rank, 0, glora.MaxRank)); err != nil {
 		return err
 	}
 	human := stdout
@@ -182,7 +182,7 @@ func readStructure(file string, p *prepared, targets, exclude []string) (glora.S
 	if len(targets) == 0 {
 		targets = st.Paths()
 	}
-	tg, err := checkTargets(p.v, targets, exclude)
+	tg, err := checkTargets(p.v, targets, exclude, 0) // the structure's ranks: ValidateStructure below
 	if err != nil {
 		return nil, nil, fmt.Errorf("--structure %s: it is not for this base (%s): %w", file, p.from, err)
 	}
@@ -238,21 +238,14 @@ func finetuneStage(ctx context.Context, s finetuneSettings, out string, resume, 
 		if setup.Structure, setup.Targets, err = readStructure(s.Structure, p, s.Targets, s.Exclude); err != nil {
 			return nil, err
 		}
-	} else if _, err := checkTargets(p.v, s.Targets, s.Exclude); err != nil {
+	} else if _, err := checkTargets(p.v, s.Targets, s.Exclude, setup.LoRARank()); err != nil {
 		return nil, err
 	}
 	if s.Init != "" {
 		if setup.Init, err = loadInit(s.Init); err != nil {
 			return nil, err
 		}
-		need := setup.Structure.MaxRank()
-		if setup.Structure == nil && (s.Method == finetune.LoRA || s.Method == finetune.GLoRAFixed) {
-			need = max(s.Rank, 1)
-			if s.Rank == 0 {
-				need = finetune.DefaultRank
-			}
-		}
-		if need > setup.Init.R {
+		if need := setup.LoRARank(); need > setup.Init.R {
 			return nil, fmt.Errorf("--init %s stores rank %d, below the rank %d this run trains: its tensors cannot start it", s.Init, setup.Init.R, need)
 		}
 		// Attach checks the init's layers and shapes against the model

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,6 +43,15 @@ func TestNumericFlagsAreChecked(t *testing.T) {
 		{[]string{"demo", "--batch", "0"}, "--batch 0"},
 		{[]string{"average", "--out", out, "--dtype", "f8", "a", "b"}, `--dtype "f8"`},
 		{[]string{"convert", "--out", out, "--dtype", "int4"}, `--dtype "int4"`},
+		// lora ranks: at most glora.MaxRank, and at most a layer's min(in, out) (vit-micro's are 32)
+		{[]string{"supernet", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,5000"}, `--ranks "4,5000": want whole numbers in [1, 4096]`},
+		{[]string{"supernet", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,33"}, `layer "blocks.0.attn.qkv" (32→96): lora rank 33 is above min(in, out) = 32`},
+		{[]string{"run", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,33"}, "lora rank 33 is above min(in, out) = 32"},
+		{[]string{"finetune", "--base", "vit-micro", "--data", data, "--out", out, "--method", "lora", "--rank", "33"}, "lora rank 33 is above min(in, out) = 32"},
+		{[]string{"finetune", "--base", "vit-micro", "--data", data, "--out", out, "--method", "glora", "--structure", structure(t, dir, "lora_33")},
+			`layer "blocks.0.attn.qkv" (32→96): lora rank 33 is above min(in, out) = 32`},
+		{[]string{"finetune", "--base", "vit-micro", "--data", data, "--out", out, "--method", "glora", "--structure", structure(t, dir, "lora_100000")},
+			`unknown choice "lora_100000" (want none, constant, vector or lora_<r> with 1 ≤ r ≤ 4096)`},
 	} {
 		code, o, e := runCLI(tc.args...)
 		if code != 1 || !strings.Contains(e, tc.want) {
@@ -50,4 +61,25 @@ func TestNumericFlagsAreChecked(t *testing.T) {
 			t.Fatalf("%v: left %s behind", tc.args, out)
 		}
 	}
+}
+
+// structure writes a structure file for vit-micro that puts choice on
+// every layer's B and returns its path.
+func structure(t *testing.T, dir, choice string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("{")
+	for i, p := range []string{"blocks.0.attn.qkv", "blocks.0.attn.proj", "blocks.0.mlp.fc1", "blocks.0.mlp.fc2",
+		"blocks.1.attn.qkv", "blocks.1.attn.proj", "blocks.1.mlp.fc1", "blocks.1.mlp.fc2"} {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%q: {\"A\": \"none\", \"B\": %q, \"C\": \"none\", \"D\": \"none\", \"E\": \"none\"}", p, choice)
+	}
+	b.WriteString("}")
+	path := filepath.Join(dir, choice+".json")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -176,6 +177,9 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	t0 := time.Now()
 	p, err := prepare(s.baseSpec, log) // every check of base and data before any work
 	if err != nil {
+		return nil, err
+	}
+	if _, err := checkTargets(p.v, nil, nil, slices.Max(s.Ranks)); err != nil {
 		return nil, err
 	}
 	if err := startOut(out, "run", overwrite, resume, s); err != nil {

@@ -241,8 +241,8 @@ func parseInts(flag, s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 4096 {
-			return nil, fmt.Errorf("--%s %q: want whole numbers in [1, 4096], comma-separated, e.g. 4,8", flag, s)
+		if err != nil || n < 1 || n > glora.MaxRank {
+			return nil, fmt.Errorf("--%s %q: want whole numbers in [1, %d], comma-separated, e.g. 4,8", flag, s, glora.MaxRank)
 		}
 		out = append(out, n)
 	}
@@ -270,7 +270,7 @@ func splitList(s string) []string {
 }
 
 // checkTargets checks --targets / --exclude against the base's layers.
-func checkTargets(v *vit.Model, targets, exclude []string) ([]glora.Target, error) {
+func checkTargets(v *vit.Model, targets, exclude []string, rank int) ([]glora.Target, error) {
 	if len(targets) == 0 {
 		targets = []string{glora.AllLinear}
 	}
@@ -278,7 +278,13 @@ func checkTargets(v *vit.Model, targets, exclude []string) ([]glora.Target, erro
 	if err != nil {
 		return nil, fmt.Errorf("--targets: %w", err)
 	}
-	return glora.TargetsOf(sites), nil
+	tg := glora.TargetsOf(sites)
+	for _, t := range tg {
+		if err := glora.CheckRank(t, rank); err != nil {
+			return nil, err
+		}
+	}
+	return tg, nil
 }
 
 // settingsFile is the file each pipeline command keeps its settings in,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -145,7 +146,7 @@ func supernetStage(ctx context.Context, s supernetSettings, out string, resume, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkTargets(p.v, s.Targets, s.Exclude); err != nil {
+	if _, err := checkTargets(p.v, s.Targets, s.Exclude, slices.Max(s.Ranks)); err != nil {
 		return nil, err
 	}
 	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead

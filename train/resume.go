@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,4 +127,28 @@ func ReadState(outDir string) (State, error) {
 		return st, fmt.Errorf("resume: %s: %w", path, err)
 	}
 	return st, nil
+}
+
+// checkState refuses a resume state that cannot have been saved by a run
+// with perEpoch batches an epoch (a damaged or edited state.json): the
+// position (epoch, batch, step) must agree, one history record per
+// finished epoch, and the running sums of the epoch in progress must be
+// possible. Resuming from it would train silently wrong.
+func checkState(st State, perEpoch int, path string) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("resume: %s is not a state this run could have saved: %s; start the run again (--overwrite) or restore the file", path, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case st.Epoch < 0 || st.Batch < 0 || st.Batch > perEpoch:
+		return bad("epoch %d, batch %d (an epoch has %d batches)", st.Epoch, st.Batch, perEpoch)
+	case st.Step != st.Epoch*perEpoch+st.Batch:
+		return bad("step %d, but epoch %d batch %d at %d batches an epoch is step %d", st.Step, st.Epoch, st.Batch, perEpoch, st.Epoch*perEpoch+st.Batch)
+	case len(st.History) != st.Epoch:
+		return bad("%d epoch records for %d finished epochs", len(st.History), st.Epoch)
+	case st.BestEpoch < 0 || st.BestEpoch > st.Epoch:
+		return bad("best epoch %d of %d finished", st.BestEpoch, st.Epoch)
+	case st.Seen < 0 || st.Correct < 0 || st.Correct > st.Seen || !(st.LossSum >= 0) || math.IsInf(st.LossSum, 0) || !(st.EpochSecs >= 0):
+		return bad("the epoch in progress has %d images seen, %d correct, loss sum %g, %g s", st.Seen, st.Correct, st.LossSum, st.EpochSecs)
+	}
+	return nil
 }

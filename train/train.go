@@ -216,6 +216,9 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 		if st, err = loadCheckpoint(ckDir, m, opt, o); err != nil {
 			return Summary{}, err
 		}
+		if err := checkState(st, perEpoch, filepath.Join(ckDir, "state.json")); err != nil {
+			return Summary{}, err
+		}
 		fmt.Fprintf(o.Log, "resumed from %s at epoch %d batch %d (step %d)\n", ckDir, st.Epoch+1, st.Batch, st.Step)
 	} else if _, err := os.Stat(filepath.Join(ckDir, "state.json")); err == nil {
 		return Summary{}, fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", ckDir)

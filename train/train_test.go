@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -150,6 +151,59 @@ func TestInterruptAndResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameParams(t, "resumed and uninterrupted runs", m2, ref)
+}
+
+// A damaged or edited state.json is refused by name instead of resuming
+// at a position no run could have reached (which would skip or repeat
+// training silently).
+func TestResumeRefusesAnImpossibleState(t *testing.T) {
+	trainSet, val := quadrants(t, 80, 1), quadrants(t, 32, 2)
+	dir := t.TempDir()
+	ctx := &stopAfter{Context: context.Background()}
+	ctx.n.Store(7) // 5 steps an epoch: stop in epoch 2, after its batch 2
+	if _, err := Run(ctx, tinyModel(t), trainSet, val, opts(dir)); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	path := StateFile(dir)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*State){
+		"epoch -3":          func(s *State) { s.Epoch = -3 },
+		"batch 1e12":        func(s *State) { s.Batch = 1e12 },
+		"step -1":           func(s *State) { s.Step = -1 },
+		"step +1":           func(s *State) { s.Step++ },
+		"no history":        func(s *State) { s.History = nil },
+		"best epoch 9":      func(s *State) { s.BestEpoch = 9 },
+		"correct>seen":      func(s *State) { s.Correct = s.Seen + 1 },
+		"loss sum -1":       func(s *State) { s.LossSum = -1 },
+		"epoch 2, 1 record": func(s *State) { s.Epoch, s.Step = 2, 10+s.Batch },
+	} {
+		var st State
+		if err := json.Unmarshal(good, &st); err != nil {
+			t.Fatal(err)
+		}
+		edit(&st)
+		b, _ := json.Marshal(st)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o := opts(dir)
+		o.Resume = true
+		if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err == nil || !strings.Contains(err.Error(), "is not a state this run could have saved") {
+			t.Errorf("%s: resumed (%v)", name, err)
+		}
+	}
+	// the untouched state still resumes
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(dir)
+	o.Resume = true
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // sameParams fails the test unless got and want hold bit-identical parameters.

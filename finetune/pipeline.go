@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -272,6 +273,12 @@ func ReadSearchLog(path string) ([]search.Candidate, error) {
 				break
 			}
 			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		switch {
+		case c.Structure == nil || c.Hash != c.Structure.Hash():
+			return nil, fmt.Errorf("%s line %d: hash %q is not its structure's (%s): the log was edited or damaged", path, i+1, c.Hash, c.Structure.Hash())
+		case !(c.Accuracy >= 0 && c.Accuracy <= 1) || !(c.Loss >= 0) || math.IsInf(c.Loss, 0) || c.Params < 0 || c.Generation < 0:
+			return nil, fmt.Errorf("%s line %d: val accuracy %g, loss %g, %d params, generation %d: not a candidate a search scored", path, i+1, c.Accuracy, c.Loss, c.Params, c.Generation)
 		}
 		out = append(out, c)
 	}

@@ -2,9 +2,11 @@ package finetune
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/glora/glora/glora"
@@ -117,4 +119,44 @@ func searchWithHook(ctx context.Context, m *Model, task Task, cfg search.Config,
 		return s, err
 	}
 	return searchWith(ctx, m, task.Val, cfg, dir, nil, wrapped)
+}
+
+// A search log whose line was edited (a score or a structure changed) is
+// refused, naming the line, instead of feeding a resumed search scores it
+// never measured; a last line cut short by a kill is dropped.
+func TestReadSearchLogRefusesEditedLines(t *testing.T) {
+	st := glora.Structure{"blocks.0.attn.qkv": glora.LayerChoice{glora.B: glora.LoRAChoice(4)}}
+	good := search.Candidate{Hash: st.Hash(), Params: 1536, Generation: 0, Score: search.Score{Accuracy: 0.5, Loss: 1.2}, Structure: st}
+	line := func(c search.Candidate) string {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	path := filepath.Join(t.TempDir(), SearchLogFile)
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(line(good) + `{"hash":"01`)
+	if cs, err := ReadSearchLog(path); err != nil || len(cs) != 1 || cs[0].Hash != good.Hash {
+		t.Fatalf("good log with a cut last line: %v, %v", cs, err)
+	}
+	other := st.Clone()
+	other["blocks.0.attn.qkv"] = glora.LayerChoice{glora.B: glora.LoRAChoice(8)}
+	for name, edit := range map[string]func(*search.Candidate){
+		"structure changed": func(c *search.Candidate) { c.Structure = other },
+		"accuracy 5":        func(c *search.Candidate) { c.Accuracy = 5 },
+		"loss -1":           func(c *search.Candidate) { c.Loss = -1 },
+		"generation -1":     func(c *search.Candidate) { c.Generation = -1 },
+	} {
+		c := good
+		edit(&c)
+		write(line(good) + line(c))
+		if _, err := ReadSearchLog(path); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -88,12 +88,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := args[0]
-	if name == "-h" || name == "--help" || name == "-help" {
+	switch name {
+	case "-h", "--help", "-help":
 		name = "help"
+	case "-version", "--version":
+		name = "version"
 	}
 	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "glora: unknown command %q\n\n", name)
+		fmt.Fprintf(stderr, "glora: unknown command %q", name)
+		if near := nearestCommand(name); near != "" {
+			fmt.Fprintf(stderr, " (did you mean %s?)", near)
+		}
+		fmt.Fprint(stderr, "\n\n")
 		usage(stderr)
 		return 2
 	}
@@ -128,6 +135,44 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `glora help <command>` for a command's flags.")
+}
+
+// nearestCommand is the command within edit distance 2 of name (a typo),
+// the closest first and then the first in order; "" when none is.
+func nearestCommand(name string) string {
+	best, bestD := "", 3
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func runVersion(args []string, stdout, _ io.Writer) error {

@@ -37,7 +37,9 @@ func TestBadInvocations(t *testing.T) {
 		want string
 	}{
 		{nil, "Usage"},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"` + "\n"},
+		{[]string{"evl"}, `unknown command "evl" (did you mean eval?)`},
+		{[]string{"fine-tune"}, `unknown command "fine-tune" (did you mean finetune?)`},
 		{[]string{"bench", "--batch", "0", "sgemm"}, "--batch 0: want a whole number in [1, "},
 		{[]string{"bench", "--nope"}, "flag provided but not defined: -nope"},
 		{[]string{"bench", "warp-drive"}, `unknown benchmark "warp-drive"`},
@@ -57,6 +59,14 @@ func TestBadInvocations(t *testing.T) {
 		}
 		if !strings.Contains(out+errOut, tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s%s", tc.args, tc.want, out, errOut)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-version"} {
+		if code, out, e := runCLI(arg); code != 0 || !strings.HasPrefix(out, "glora ") {
+			t.Errorf("%s: exit %d, %q%s", arg, code, out, e)
 		}
 	}
 }

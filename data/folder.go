@@ -179,7 +179,7 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 			cv.Add(in)
 		}
 		if s := cv.String(); s != "" {
-			fmt.Fprintf(opt.Log, "folder %s: %d images: %s\n", dir, len(items), s)
+			fmt.Fprintf(opt.Log, "folder %s: %d %s: %s\n", dir, len(items), plural(len(items), "image", "images"), s)
 		}
 	}
 	return d, nil

@@ -96,7 +96,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if s := cv.String(); s != "" {
-		fmt.Fprintf(stderr, "predict: %d images: %s\n", cv.N, s)
+		images := "images"
+		if cv.N == 1 {
+			images = "image"
+		}
+		fmt.Fprintf(stderr, "predict: %d %s: %s\n", cv.N, images, s)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d images could not be read (first: %s)", len(failed), len(files), failed[0])

@@ -155,6 +155,18 @@ func TestPipelineCommandsResumeExactly(t *testing.T) {
 	}
 }
 
+// run evaluates on the test split its --data names: a synth spec's test
+// size and a domain shift are kept, not replaced by the training split's
+// defaults.
+func TestRunTestsOnTheDataSpecsTestSplit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	o, _ := mustRun(t, "run", "--base", "vit-micro", "--data", "synth:count:train=24,test=7", "--scheme", "holdout:0.25", "--out", out,
+		"--supernet-epochs", "1", "--epochs", "1", "--population", "2", "--topk", "1", "--generations", "1", "--json")
+	if got := jsonLines(t, "run --json", o)[0]["n_test"]; got != 7.0 {
+		t.Fatalf("run tested on %v images, want the spec's 7", got)
+	}
+}
+
 // run, killed in each stage and resumed, ends as an uninterrupted run; it
 // reads the test split once, at the end.
 func TestRunResumesExactly(t *testing.T) {

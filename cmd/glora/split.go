@@ -16,11 +16,11 @@ const defaultScheme = "holdout"
 // schemeHelp documents --scheme for pretrain and eval alike.
 const schemeHelp = "how validation is carved from the training split: holdout[:F] (a stratified 10%, or F), vtab1k (800 train + 200 val), Kshot, or full (the whole training split trains, no validation). Default: the scheme recorded in the model's config.json when it was trained on the same data, else " + defaultScheme
 
-// canonicalData is spec in one spelling per training split: the
-// Fashion-MNIST aliases as fashion-mnist, folder and idx paths absolute and
-// clean, so that records compare across working directories; a test-only
-// variant as the spec it shares its training split with (mnist:rotate30 as
-// mnist, see data.TrainingSpec).
+// canonicalData is spec in one spelling: the Fashion-MNIST aliases as
+// fashion-mnist, folder and idx paths absolute and clean (so that records
+// compare across working directories), a synth spec with every option
+// written. It names the same images, test split included: a run keeps it
+// and reads its test split from it (sameData compares training splits).
 func canonicalData(spec string) string {
 	kind, arg, ok := strings.Cut(spec, ":")
 	switch {
@@ -38,8 +38,12 @@ func canonicalData(spec string) string {
 			}
 		}
 		return "idx:" + strings.Join(parts, ",")
+	case ok && kind == "synth":
+		if s, err := data.ParseSynthSpec(arg); err == nil {
+			return s.String()
+		}
 	}
-	return data.TrainingSpec(spec)
+	return spec
 }
 
 func absPath(p string) string {
@@ -49,8 +53,12 @@ func absPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// sameData reports whether two data specs name the same data.
-func sameData(a, b string) bool { return canonicalData(a) == canonicalData(b) }
+// sameData reports whether two data specs share their training split (so
+// the same validation draws): mnist:rotate30 trains as mnist, a synth spec
+// with another test size as the one without (data.TrainingSpec).
+func sameData(a, b string) bool {
+	return data.TrainingSpec(canonicalData(a)) == data.TrainingSpec(canonicalData(b))
+}
 
 // splitDefaults returns the scheme and split seed to use on data when the
 // flags leave them out: the model's record when it trained on the same

@@ -67,6 +67,23 @@ func TestEvalFollowsTheModelsTrainingRecord(t *testing.T) {
 	}
 }
 
+// canonicalData spells a spec one way and keeps what it names, test split
+// included: a run reads its test split from the kept spec.
+func TestCanonicalDataKeepsTheTestSplit(t *testing.T) {
+	for in, want := range map[string]string{
+		"fmnist":                      "fashion-mnist",
+		"mnist:rotate30":              "mnist:rotate30",
+		"synth:count":                 "synth:count:seed=1,train=2000,test=1000",
+		"synth:count:test=7,train=24": "synth:count:seed=1,train=24,test=7",
+		"synth:count:bogus=1":         "synth:count:bogus=1", // malformed: data.Resolve says so
+		"digits":                      "digits",
+	} {
+		if got := canonicalData(in); got != want {
+			t.Errorf("canonicalData(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestSameData(t *testing.T) {
 	for _, c := range []struct {
 		a, b string

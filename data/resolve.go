@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -36,8 +37,33 @@ func Resolve(spec string) (train, test *Dataset, err error) {
 	return ResolveWith(spec, ResolveOptions{})
 }
 
+// CheckSpec checks spec's syntax without reading anything: a known name,
+// a known mnist variant, valid synth options, a folder or idx with paths
+// (whether those exist is for ResolveWith to say).
+func CheckSpec(spec string) error {
+	kind, arg, hasArg := strings.Cut(spec, ":")
+	switch {
+	case !hasArg && slices.Contains([]string{"fashion-mnist", "fashion_mnist", "fmnist", "mnist", "digits", "emoji"}, spec), spec == "emoji:all":
+		return nil
+	case kind == "mnist" && arg != "":
+		if !isShift(arg) {
+			return dataErr("unknown mnist variant %q (want mnist:%s)", spec, strings.Join(Shifts, ", mnist:"))
+		}
+		return nil
+	case kind == "synth" && arg != "":
+		_, err := ParseSynthSpec(arg)
+		return err
+	case (kind == "folder" || kind == "idx") && arg != "":
+		return nil
+	}
+	return dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+}
+
 // ResolveWith is Resolve with options.
 func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err error) {
+	if err := CheckSpec(spec); err != nil {
+		return nil, nil, err
+	}
 	kind, arg, hasArg := strings.Cut(spec, ":")
 	switch {
 	case !hasArg && (spec == "fashion-mnist" || spec == "fashion_mnist" || spec == "fmnist"):

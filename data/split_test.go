@@ -1,8 +1,10 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -153,6 +155,33 @@ func TestApportion(t *testing.T) {
 	} {
 		if got := apportion(c.total, c.sizes); !slices.Equal(got, c.want) {
 			t.Errorf("apportion(%d, %v) = %v, want %v", c.total, c.sizes, got, c.want)
+		}
+	}
+}
+
+// CheckSpec accepts every spec ResolveWith can load and refuses the rest
+// with ResolveWith's own words, without reading anything.
+func TestCheckSpec(t *testing.T) {
+	for _, ok := range []string{"fashion-mnist", "fmnist", "fashion_mnist", "mnist", "mnist:rotate30", "mnist:blur", "digits",
+		"emoji", "emoji:all", "synth:count", "synth:distance:seed=3,train=10,test=10", "folder:/no/such/dir", "idx:a,b"} {
+		if err := CheckSpec(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for bad, want := range map[string]string{
+		"nope":            `unknown dataset spec "nope"`,
+		"mnist:rot":       `unknown mnist variant "mnist:rot"`,
+		"synth:count:x=1": `unknown option "x"`,
+		"synth:":          `unknown dataset spec "synth:"`,
+		"folder:":         `unknown dataset spec "folder:"`,
+		"emoji:some":      `unknown dataset spec "emoji:some"`,
+	} {
+		err := CheckSpec(bad)
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrData) {
+			t.Errorf("%q: %v, want an ErrData containing %q", bad, err, want)
+		}
+		if _, _, rerr := Resolve(bad); rerr == nil || rerr.Error() != err.Error() {
+			t.Errorf("%q: Resolve says %v, CheckSpec %v", bad, rerr, err)
 		}
 	}
 }

@@ -193,6 +193,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("transfer: unknown method %q (want %s)", m, strings.Join(Methods, ", "))
 		}
 	}
+	for _, t := range append(slices.Clone(c.Tasks), c.FewShot...) {
+		if err := data.CheckSpec(t); err != nil {
+			return fmt.Errorf("transfer: task %s: %w", t, err)
+		}
+	}
 	for _, s := range c.Shifts {
 		if !slices.Contains(data.Shifts, s) {
 			return fmt.Errorf("transfer: unknown domain shift %q (want %s)", s, strings.Join(data.Shifts, ", "))

@@ -53,6 +53,8 @@ func TestValidateRefusesBadSuites(t *testing.T) {
 		"shift no task": func(c *Config) { c.Tasks, c.Shifts = []string{"digits"}, []string{"invert"} },
 		"recipe":        func(c *Config) { c.Recipe.Runs = map[string]Schedule{} },
 		"no tasks":      func(c *Config) { c.Tasks = nil },
+		"task spec":     func(c *Config) { c.Tasks = []string{"mnist", "nope"} },
+		"few-shot spec": func(c *Config) { c.FewShot = []string{"synth:count:x=1"} },
 	} {
 		bad := ok
 		c(&bad)

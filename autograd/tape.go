@@ -20,6 +20,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/glora/glora/tensor"
 )
@@ -183,6 +184,48 @@ func (tp *Tape) needsGrad(inputs ...*Var) bool {
 		}
 	}
 	return false
+}
+
+// Mark is the tape's position: the number of backward closures recorded
+// so far. Recompute takes the Mark made right after its Var was produced.
+func (tp *Tape) Mark() int { return len(tp.backward) }
+
+// Recompute trades memory for time (activation recomputation): it hands
+// v's value buffer back to the pool now, so the rest of the forward pass
+// reuses it, and has the backward pass rebuild it with fill just before
+// the backward closures recorded since mark (v's consumers, mark being
+// Mark() right after v was produced) run, and hand it back again once
+// they have. fill must write every element of dst from values the
+// backward pass still holds (e.g. the input v was computed from), exactly
+// as the forward pass did, so that gradients do not change.
+//
+// Call it after v's last use in the forward pass. v's consumers must read
+// v.Value when their backward runs, not a slice of it taken in the forward
+// pass (autograd's Linear and glora's layers do); v's own backward closure
+// must not read v's value. Without consumers that recorded a closure, the
+// buffer is simply released; without gradients (NoGrad) it does nothing
+// (Free releases values there).
+func (tp *Tape) Recompute(v *Var, mark int, fill func(dst []float32)) {
+	if tp.NoGrad || v.tape != tp || v.view || v.Value == nil || mark < 0 || mark > len(tp.backward) {
+		return
+	}
+	shape := v.Value.Shape
+	tp.release(v.Value.Data)
+	v.Value = &tensor.Tensor{Shape: shape} // no data until the backward pass refills it
+	if mark == len(tp.backward) {
+		return
+	}
+	tp.backward = append(tp.backward, func() {
+		t := tp.AllocRaw(shape...)
+		fill(t.Data)
+		v.Value = t
+	})
+	// The closures from mark on run before this one, in reverse order: it
+	// runs once every consumer's backward has.
+	tp.backward = slices.Insert(tp.backward, mark, func() {
+		tp.release(v.Value.Data)
+		v.Value = &tensor.Tensor{Shape: shape}
+	})
 }
 
 // Record adds a backward closure for out. It is kept only if out requires a

@@ -22,15 +22,13 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 		return tp.Dead()
 	}
 	y := tp.NewOutputRaw(x.Value.Shape, x)
-	xd, yd := x.Value.Data, y.Value.Data
-	fwd, bwd := tensor.GELU, tensor.GELUBackward
+	xd := x.Value.Data
+	bwd := tensor.GELUBackward
 	if tanhApprox {
-		fwd, bwd = tensor.GELUTanh, tensor.GELUTanhBackward
+		bwd = tensor.GELUTanhBackward
 	}
 	n := len(xd)
-	parallel.For(n, elemGrain, func(lo, hi int) {
-		fwd(yd[lo:hi], xd[lo:hi])
-	})
+	GELUValues(y.Value.Data, xd, tanhApprox)
 	tp.Record(y, func() {
 		g, fresh := tp.GradBuf(x)
 		if g == nil {
@@ -45,6 +43,28 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 		})
 	})
 	return y
+}
+
+// GELUValues sets y = GELU(x) elementwise, on the worker pool: GELU's
+// forward pass, also for recomputing its output in the backward pass
+// (see GELURecompute).
+func GELUValues(y, x []float32, tanhApprox bool) {
+	fwd := tensor.GELU
+	if tanhApprox {
+		fwd = tensor.GELUTanh
+	}
+	parallel.For(len(x), elemGrain, func(lo, hi int) {
+		fwd(y[lo:hi], x[lo:hi])
+	})
+}
+
+// GELURecompute drops y = GELU(tp, x, tanhApprox) from memory until the
+// backward pass, which recomputes it from x for the consumers recorded
+// since mark (tp.Mark() right after y was made; see Tape.Recompute): the
+// MLP's hidden activation, the largest a transformer block keeps, is then
+// held once (x) instead of twice, for one more GELU pass in backward.
+func GELURecompute(tp *ag.Tape, y, x *ag.Var, mark int, tanhApprox bool) {
+	tp.Recompute(y, mark, func(dst []float32) { GELUValues(dst, x.Value.Data, tanhApprox) })
 }
 
 // SiLU (swish) is y = x·σ(x) with σ(x) = 1/(1 + e⁻ˣ).

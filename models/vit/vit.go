@@ -131,6 +131,10 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 	return nn.LayerNorm(tp, cls, m.NormW, m.NormB, c.LNEps)
 }
 
+// recomputeGELU turns on the recomputation of the MLP's GELU output in the
+// backward pass (nn.GELURecompute); off only in tests, to compare.
+var recomputeGELU = true
+
 // Forward runs the block on x: (B, T, D) → (B, T, D).
 func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.Var {
 	// Without gradients (inference) each intermediate is freed as soon as it
@@ -143,9 +147,16 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	x1 := tp.Add(x, blk.dropPathOf(tp, h, rng))
 	tp.Free(h, x)
 	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
-	h = next(h, blk.FC1.Forward(tp, h)) // (B, T, hidden)
-	h = next(h, nn.GELU(tp, h, c.TanhGELU))
-	h = next(h, blk.FC2.Forward(tp, h)) // (B, T, D)
+	u := next(h, blk.FC1.Forward(tp, h)) // (B, T, hidden)
+	g := next(u, nn.GELU(tp, u, c.TanhGELU))
+	mark := tp.Mark()
+	h = blk.FC2.Forward(tp, g) // (B, T, D)
+	// Training keeps u for GELU's backward; g, as large, is recomputed
+	// from it when fc2's backward needs it.
+	if recomputeGELU {
+		nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
+	}
+	tp.Free(g)
 	out := tp.Add(x1, blk.dropPathOf(tp, h, rng))
 	tp.Free(h, x1)
 	return out

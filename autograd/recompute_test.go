@@ -1,0 +1,83 @@
+package autograd
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// inUse is the memory of the buffers the tape has handed out and not got back.
+func (tp *Tape) inUse() int64 {
+	var n int64
+	for _, b := range tp.used {
+		n += int64(len(b)) * 4
+	}
+	return n
+}
+
+// A recomputed activation gives the same gradients bit for bit, is not
+// held between the forward and the backward pass, and comes back only
+// while its consumer's backward runs.
+func TestRecomputeSameGradientsLessMemory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randVar(rng, true, 6, 8)
+	w1, b1 := randVar(rng, true, 16, 8), randVar(rng, true, 16)
+	w2 := randVar(rng, true, 4, 16)
+	run := func(recompute, trainW2 bool) (grads [][]float32, held int64, fills int) {
+		for _, v := range []*Var{x, w1, b1, w2} {
+			v.Grad = nil
+		}
+		w2.RequiresGrad = trainW2
+		tp := NewTape()
+		h := tp.Linear(x, w1, b1) // (6,16)
+		g := tp.Mul(h, h)         // its backward reads h, not g
+		mark := tp.Mark()
+		y := tp.Linear(g, w2, nil) // reads g in its backward (dW2 = dyᵀ·g)
+		if recompute {
+			tp.Recompute(g, mark, func(dst []float32) {
+				fills++
+				for i, v := range h.Value.Data {
+					dst[i] = v * v
+				}
+			})
+			if g.Value.Data != nil {
+				t.Fatal("Recompute kept the value")
+			}
+		}
+		loss := tp.SumAll(tp.Mul(y, y))
+		held = tp.inUse()
+		if err := tp.Backward(loss); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []*Var{x, w1, b1, w2} {
+			if v.Grad != nil {
+				grads = append(grads, slices.Clone(v.Grad.Data))
+			}
+		}
+		return grads, held, fills
+	}
+	for _, trainW2 := range []bool{true, false} {
+		want, heldPlain, _ := run(false, trainW2)
+		got, heldRecomputed, fills := run(true, trainW2)
+		if len(got) != len(want) {
+			t.Fatalf("trainW2 %v: %d gradients, want %d", trainW2, len(got), len(want))
+		}
+		for i := range want {
+			if !slices.Equal(got[i], want[i]) {
+				t.Errorf("trainW2 %v: gradient %d differs with recomputation:\n%v\n%v", trainW2, i, got[i], want[i])
+			}
+		}
+		if heldPlain-heldRecomputed != 6*16*4 || fills != 1 {
+			t.Errorf("trainW2 %v: after the forward pass %d bytes held with recomputation, %d without (want 384 less); %d fills",
+				trainW2, heldRecomputed, heldPlain, fills)
+		}
+	}
+	// Without gradients it does nothing (Free releases values there).
+	tp := NewTape()
+	tp.NoGrad = true
+	g := tp.Mul(x, x)
+	tp.Recompute(g, tp.Mark(), func([]float32) { t.Fatal("filled without a backward pass") })
+	if g.Value.Data == nil {
+		t.Fatal("Recompute under NoGrad dropped the value")
+	}
+}

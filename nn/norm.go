@@ -42,11 +42,7 @@ func LayerNorm(tp *ag.Tape, x, w, b *ag.Var, eps float32) *ag.Var {
 	// stats: (rows, 2) = μ, rstd per row, kept for the backward pass
 	stats := tp.AllocRaw(rows, 2).Data
 	xd, yd := x.Value.Data, y.Value.Data
-	parallel.For(rows, grainRows(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			stats[2*r], stats[2*r+1] = tensor.LayerNormRow(yd[r*c:(r+1)*c], xd[r*c:(r+1)*c], wd, bd, eps)
-		}
-	})
+	layerNormValues(yd, stats, xd, wd, bd, eps, c)
 	tp.Record(y, func() {
 		dy := y.Grad.Data
 		gx := tp.GradOf(x)
@@ -89,6 +85,37 @@ func LayerNorm(tp *ag.Tape, x, w, b *ag.Var, eps float32) *ag.Var {
 		}
 	})
 	return y
+}
+
+// layerNormValues is LayerNorm's forward pass over rows of c values, on
+// the worker pool: y = (x − μ)·rstd ⊙ w + b per row, and (μ, rstd) per row
+// in stats when it is not nil.
+func layerNormValues(y, stats, x, w, b []float32, eps float32, c int) {
+	parallel.For(len(x)/c, grainRows(c), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			mu, rstd := tensor.LayerNormRow(y[r*c:(r+1)*c], x[r*c:(r+1)*c], w, b, eps)
+			if stats != nil {
+				stats[2*r], stats[2*r+1] = mu, rstd
+			}
+		}
+	})
+}
+
+// LayerNormRecompute drops y = LayerNorm(tp, x, w, b, eps) from memory
+// until the backward pass, which recomputes it from x, exactly as the
+// forward pass did, for the consumers recorded since mark (tp.Mark()
+// right after y was made; see Tape.Recompute). LayerNorm's own backward
+// reads x and its statistics, not y.
+func LayerNormRecompute(tp *ag.Tape, y, x, w, b *ag.Var, eps float32, mark int) {
+	var wd, bd []float32
+	if w != nil {
+		wd = w.Value.Data
+	}
+	if b != nil {
+		bd = b.Value.Data
+	}
+	_, c := lastDim(x.Value.Shape)
+	tp.Recompute(y, mark, func(dst []float32) { layerNormValues(dst, nil, x.Value.Data, wd, bd, eps, c) })
 }
 
 // RMSNorm is y = x·r ⊙ w with r = 1/√(mean(x²) + eps) over the last

@@ -131,29 +131,42 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 	return nn.LayerNorm(tp, cls, m.NormW, m.NormB, c.LNEps)
 }
 
-// recomputeGELU turns on the recomputation of the MLP's GELU output in the
-// backward pass (nn.GELURecompute); off only in tests, to compare.
-var recomputeGELU = true
+// recompute turns on the recomputation of the blocks' LayerNorm and GELU
+// outputs in the backward pass (Block.Forward); off only in tests, to
+// compare.
+var recompute = true
 
 // Forward runs the block on x: (B, T, D) → (B, T, D).
 func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.Var {
 	// Without gradients (inference) each intermediate is freed as soon as it
 	// is consumed; tp.Free ignores values a backward pass will need.
+	// In training, the LayerNorms' and the GELU's outputs are not kept for
+	// the backward pass: it recomputes them from the inputs it keeps anyway
+	// (x, x1, u) just before the next layer's backward reads them
+	// (Tape.Recompute), for a little more arithmetic and far less memory.
 	next := func(prev, v *ag.Var) *ag.Var { tp.Free(prev); return v }
 	h := nn.LayerNorm(tp, x, blk.Norm1W, blk.Norm1B, c.LNEps)
-	h = next(h, blk.QKV.Forward(tp, h))              // (B, T, 3D)
+	mark := tp.Mark()
+	q := blk.QKV.Forward(tp, h) // (B, T, 3D)
+	if recompute {
+		nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark)
+	}
+	h = next(h, q)
 	h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
 	h = next(h, blk.Proj.Forward(tp, h))
 	x1 := tp.Add(x, blk.dropPathOf(tp, h, rng))
 	tp.Free(h, x)
 	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
-	u := next(h, blk.FC1.Forward(tp, h)) // (B, T, hidden)
+	mark = tp.Mark()
+	u := blk.FC1.Forward(tp, h) // (B, T, hidden)
+	if recompute {
+		nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark)
+	}
+	u = next(h, u)
 	g := next(u, nn.GELU(tp, u, c.TanhGELU))
-	mark := tp.Mark()
+	mark = tp.Mark()
 	h = blk.FC2.Forward(tp, g) // (B, T, D)
-	// Training keeps u for GELU's backward; g, as large, is recomputed
-	// from it when fc2's backward needs it.
-	if recomputeGELU {
+	if recompute {
 		nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
 	}
 	tp.Free(g)

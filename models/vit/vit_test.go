@@ -9,12 +9,12 @@ import (
 	"github.com/glora/glora/tensor"
 )
 
-// The MLP's GELU output, recomputed in the backward pass instead of kept,
-// gives every parameter the same gradient bit for bit, with drop-path on.
-func TestGELURecomputationKeepsGradients(t *testing.T) {
-	step := func(recompute bool) [][]float32 {
-		defer func(old bool) { recomputeGELU = old }(recomputeGELU)
-		recomputeGELU = recompute
+// The LayerNorm and GELU outputs, recomputed in the backward pass instead
+// of kept, give every parameter the same gradient bit for bit.
+func TestRecomputationKeepsGradients(t *testing.T) {
+	step := func(on bool) [][]float32 {
+		defer func(old bool) { recompute = old }(recompute)
+		recompute = on
 		m := microModel(t, 3)
 		img := tensor.New(4, m.Cfg.InChans, m.Cfg.ImageSize, m.Cfg.ImageSize)
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -38,7 +38,7 @@ func TestGELURecomputationKeepsGradients(t *testing.T) {
 	want, got := step(false), step(true)
 	for i := range want {
 		if !slices.Equal(got[i], want[i]) {
-			t.Fatalf("parameter %d: gradients differ with the GELU output recomputed", i)
+			t.Fatalf("parameter %d: gradients differ with the activations recomputed", i)
 		}
 	}
 }

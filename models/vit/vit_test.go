@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/glora"
 	"github.com/glora/glora/tensor"
 )
 
@@ -39,6 +40,61 @@ func TestRecomputationKeepsGradients(t *testing.T) {
 	for i := range want {
 		if !slices.Equal(got[i], want[i]) {
 			t.Fatalf("parameter %d: gradients differ with the activations recomputed", i)
+		}
+	}
+}
+
+// The same with GLoRA layers in every Linear slot (their backward reads
+// the recomputed inputs too), for several random structures: every
+// support tensor's gradient is the same bit for bit.
+func TestRecomputationKeepsGLoRAGradients(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		step := func(on bool) [][]float32 {
+			defer func(old bool) { recompute = old }(recompute)
+			recompute = on
+			m := microModel(t, 3)
+			sn, err := glora.Attach(m, glora.Options{Space: glora.Space{Ranks: []int{2, 4}}, Seed: seed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(seed, 9))
+			for _, p := range sn.Trainable() { // non-zero support tensors
+				for i := range p.Value.Data {
+					p.Value.Data[i] = 0.1 * float32(rng.NormFloat64())
+				}
+			}
+			st, err := sn.SampleFrom(rng)
+			if err == nil {
+				err = sn.SetStructure(st)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := tensor.New(3, m.Cfg.InChans, m.Cfg.ImageSize, m.Cfg.ImageSize)
+			for i := range img.Data {
+				img.Data[i] = float32(rng.NormFloat64())
+			}
+			tp := ag.NewTape()
+			out := m.Forward(tp, ag.NewVar(img, false), nil)
+			if err := tp.Backward(tp.SumAll(tp.Mul(out, out))); err != nil {
+				t.Fatal(err)
+			}
+			var g [][]float32
+			for _, p := range sn.Trainable() {
+				if p.Grad != nil {
+					g = append(g, slices.Clone(p.Grad.Data))
+				}
+			}
+			return g
+		}
+		want, got := step(false), step(true)
+		if len(want) == 0 || len(got) != len(want) {
+			t.Fatalf("seed %d: %d and %d support gradients", seed, len(got), len(want))
+		}
+		for i := range want {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("seed %d, support tensor %d: gradients differ with the activations recomputed", seed, i)
+			}
 		}
 	}
 }

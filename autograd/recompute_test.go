@@ -81,3 +81,39 @@ func TestRecomputeSameGradientsLessMemory(t *testing.T) {
 		t.Fatal("Recompute under NoGrad dropped the value")
 	}
 }
+
+// Discard frees a value no backward reads (a Linear's output consumed by
+// Add) on a recording tape: the gradients stay the same and the value is
+// gone (a backward reading it would find no data).
+func TestDiscardKeepsGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	x, w, r := randVar(rng, true, 5, 8), randVar(rng, true, 8, 8), randVar(rng, false, 5, 8)
+	run := func(discard bool) (grads [][]float32, held int64) {
+		x.Grad, w.Grad = nil, nil
+		tp := NewTape()
+		h := tp.Linear(x, w, nil)
+		y := tp.Add(x, h)
+		if discard {
+			tp.Discard(h)
+			if h.Value.Data != nil || len(h.Value.Shape) != 2 {
+				t.Fatalf("discarded value: %v", h.Value)
+			}
+		}
+		loss := tp.SumAll(tp.Mul(y, r))
+		held = tp.inUse()
+		if err := tp.Backward(loss); err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{slices.Clone(x.Grad.Data), slices.Clone(w.Grad.Data)}, held
+	}
+	want, keep := run(false)
+	got, drop := run(true)
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("gradient %d differs after Discard", i)
+		}
+	}
+	if keep-drop != 5*8*4 {
+		t.Errorf("held %d bytes with Discard, %d without", drop, keep)
+	}
+}

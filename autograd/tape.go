@@ -228,6 +228,23 @@ func (tp *Tape) Recompute(v *Var, mark int, fill func(dst []float32)) {
 	})
 }
 
+// Discard hands the value buffers of op outputs that no backward closure
+// reads back to the pool before Reset, also on a tape that records
+// gradients (where Free does nothing): e.g. a Linear's output consumed only
+// by Add, whose backward passes gradients through without reading values.
+// The caller vouches for that; a Var keeps its shape (its gradient is still
+// made), but its value has no data and must not be read again. Views and
+// Vars not made by this tape are ignored.
+func (tp *Tape) Discard(vs ...*Var) {
+	for _, v := range vs {
+		if v == nil || v.tape != tp || v.view || v.Value == nil || v.Value.Data == nil {
+			continue
+		}
+		tp.release(v.Value.Data)
+		v.Value = &tensor.Tensor{Shape: v.Value.Shape}
+	}
+}
+
 // Record adds a backward closure for out. It is kept only if out requires a
 // gradient; the closure runs only if a gradient reached out (out.Grad != nil).
 // After it ran, out's gradient buffer goes back to the pool and out.Grad is

@@ -132,8 +132,8 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 }
 
 // recompute turns on the recomputation of the blocks' LayerNorm and GELU
-// outputs in the backward pass (Block.Forward); off only in tests, to
-// compare.
+// outputs in the backward pass and the discarding of the residual
+// branches' outputs (Block.Forward); off only in tests, to compare.
 var recompute = true
 
 // Forward runs the block on x: (B, T, D) → (B, T, D).
@@ -154,7 +154,11 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	h = next(h, q)
 	h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
 	h = next(h, blk.Proj.Forward(tp, h))
-	x1 := tp.Add(x, blk.dropPathOf(tp, h, rng))
+	d := blk.dropPathOf(tp, h, rng)
+	x1 := tp.Add(x, d)
+	if recompute { // no backward reads the branch's output: Add and DropPath pass gradients through
+		tp.Discard(h, d)
+	}
 	tp.Free(h, x)
 	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
 	mark = tp.Mark()
@@ -170,7 +174,11 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 		nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
 	}
 	tp.Free(g)
-	out := tp.Add(x1, blk.dropPathOf(tp, h, rng))
+	d = blk.dropPathOf(tp, h, rng)
+	out := tp.Add(x1, d)
+	if recompute {
+		tp.Discard(h, d)
+	}
 	tp.Free(h, x1)
 	return out
 }

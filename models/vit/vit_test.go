@@ -11,12 +11,17 @@ import (
 )
 
 // The LayerNorm and GELU outputs, recomputed in the backward pass instead
-// of kept, give every parameter the same gradient bit for bit.
+// of kept, and the residual branches' outputs, discarded, give every
+// parameter the same gradient bit for bit (a backward that read a
+// discarded value would find no data and fail).
 func TestRecomputationKeepsGradients(t *testing.T) {
 	step := func(on bool) [][]float32 {
 		defer func(old bool) { recompute = old }(recompute)
 		recompute = on
 		m := microModel(t, 3)
+		for _, blk := range m.Blocks {
+			blk.dropPath = 0.3 // the residual branches go through DropPath too
+		}
 		img := tensor.New(4, m.Cfg.InChans, m.Cfg.ImageSize, m.Cfg.ImageSize)
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range img.Data {

@@ -187,7 +187,9 @@ func (tp *Tape) needsGrad(inputs ...*Var) bool {
 }
 
 // Mark is the tape's position: the number of backward closures recorded
-// so far. Recompute takes the Mark made right after its Var was produced.
+// so far. Recompute takes the Mark made right after its Var was produced;
+// a Recompute call moves the positions after its own mark, so a mark must
+// be taken after every earlier Recompute call whose mark is not later.
 func (tp *Tape) Mark() int { return len(tp.backward) }
 
 // Recompute trades memory for time (activation recomputation): it hands

@@ -220,14 +220,29 @@ func newFlags(name, synopsis string, w io.Writer) *flag.FlagSet {
 // parseFlags parses args, rejecting stray positional arguments unless
 // allowed. Flags may follow positional arguments (`glora bench sgemm --n 512`);
 // afterwards fs.Args() holds the positional ones.
+//
+// -h prints the command's usage; a bad flag or argument prints what is
+// wrong and where the flags are listed, not the whole list.
 func parseFlags(fs *flag.FlagSet, args []string, maxPositional int) error {
+	out, full := fs.Output(), fs.Usage
+	// flag reports an error itself and then calls Usage (also for -h):
+	// silence both, and say it here.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = full }()
+	hint := func(err error) error {
+		fmt.Fprintf(out, "glora %s: %v\n(glora %s --help lists its flags)\n", fs.Name(), err, fs.Name())
+		return errUsage
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				full()
 				return err
 			}
-			return errUsage
+			return hint(err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -235,12 +250,10 @@ func parseFlags(fs *flag.FlagSet, args []string, maxPositional int) error {
 		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
 	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
-		return errUsage
+		return hint(err)
 	}
 	if fs.NArg() > maxPositional {
-		fmt.Fprintf(fs.Output(), "glora %s: unexpected argument %q\n", fs.Name(), fs.Arg(maxPositional))
-		fs.Usage()
-		return errUsage
+		return hint(fmt.Errorf("unexpected argument %q", fs.Arg(maxPositional)))
 	}
 	return nil
 }

@@ -158,3 +158,21 @@ func TestAverageOfTwoCheckpoints(t *testing.T) {
 		t.Fatalf("average of different architectures: code %d, %s", code, e)
 	}
 }
+
+// A bad flag prints what is wrong and where the flags are listed, not the
+// whole flag list; --help prints the list and exits 0.
+func TestBadFlagPrintsAHintNotTheList(t *testing.T) {
+	code, _, e := runCLI("pretrain", "--augment=spin")
+	if code != 1 || !strings.HasPrefix(e, `glora pretrain: invalid value "spin" for flag -augment`) ||
+		!strings.Contains(e, "(glora pretrain --help lists its flags)") || strings.Contains(e, "Usage:") {
+		t.Errorf("bad flag: exit %d\n%s", code, e)
+	}
+	code, o, e := runCLI("bench", "transfer", "--bogus")
+	if code != 1 || !strings.Contains(e, "glora bench transfer: flag provided but not defined: -bogus\n(glora bench transfer --help lists its flags)") {
+		t.Errorf("bench transfer --bogus: exit %d\n%s%s", code, o, e)
+	}
+	code, o, e = runCLI("pretrain", "--help")
+	if code != 0 || !strings.Contains(o+e, "Usage: glora pretrain") || !strings.Contains(o+e, "-augment") {
+		t.Errorf("--help: exit %d\n%s%s", code, o, e)
+	}
+}

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -525,7 +524,7 @@ func FitHead(v *vit.Model, labels, classes []string, seed uint64) (bool, error) 
 	if v.Head != nil && v.Cfg.NumClasses == len(classes) && equalStrings(labels, classes) {
 		return false, nil
 	}
-	return true, v.ResetHead(len(classes), rand.New(rand.NewPCG(seed, 0x68656164)))
+	return true, v.ResetHead(len(classes), vit.HeadRNG(seed))
 }
 
 func equalStrings(a, b []string) bool {

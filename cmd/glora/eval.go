@@ -5,11 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
@@ -73,8 +73,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if fresh && m.Cfg.NumClasses != trainSet.NumClasses() {
 		// a preset takes its class count from the data (as in pretrain)
-		m, _, _, _, err = resolveModel(*model, seed, trainSet.NumClasses())
-		if err != nil {
+		if err := m.ResetHead(trainSet.NumClasses(), vit.HeadRNG(seed)); err != nil {
 			return fmt.Errorf("--model: %w", err)
 		}
 	}
@@ -123,9 +122,8 @@ func checkEvalClasses(model string, outputs int, labels []string, spec string, c
 	if outputs == 0 {
 		return fmt.Errorf("--model %s has no classification head: nothing to score (give it one for --data %s with glora pretrain --new-head or glora finetune)", model, spec)
 	}
-	known := len(labels) == outputs && !slices.Contains(labels, "")
 	named := "its class names unknown"
-	if known {
+	if namesEvery(labels, outputs) {
 		named = classList(labels)
 	}
 	if outputs != len(classes) {

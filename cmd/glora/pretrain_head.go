@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -34,10 +33,15 @@ func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
 		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
 }
 
+// namesEvery reports whether labels name each of n outputs.
+func namesEvery(labels []string, n int) bool {
+	return len(labels) == n && !slices.Contains(labels, "")
+}
+
 // otherClassNames reports whether a model's labels name each of as many
 // outputs as the data has classes, and not as the data names them.
 func otherClassNames(labels, classes []string) bool {
-	return len(labels) == len(classes) && !slices.Contains(labels, "") && !slices.EqualFunc(labels, classes, strings.EqualFold)
+	return namesEvery(labels, len(classes)) && !slices.EqualFunc(labels, classes, strings.EqualFold)
 }
 
 // classList shows up to 8 class names.
@@ -55,7 +59,7 @@ func fitHead(m *vit.Model, o train.Options, fresh bool, trainSet *data.Dataset) 
 	k := trainSet.NumClasses()
 	switch {
 	case o.NewHead:
-		if err := m.ResetHead(k, rand.New(rand.NewPCG(o.Seed, 0x68656164))); err != nil {
+		if err := m.ResetHead(k, vit.HeadRNG(o.Seed)); err != nil {
 			return fmt.Errorf("--new-head: %w", err)
 		}
 	case fresh:

@@ -10,6 +10,10 @@ import (
 	"github.com/glora/glora/tensor"
 )
 
+// HeadRNG is the seeded source a fresh head is drawn from: stream "head"
+// of seed, so that a run's head does not depend on other draws.
+func HeadRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x68656164)) }
+
 // ResetHead replaces the classification head with a new one of classes
 // outputs: head.weight (classes, D) drawn from a normal of std 0.02
 // truncated at ±0.04 (timm's head init) when rng is non-nil, zeros when rng

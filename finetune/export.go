@@ -11,6 +11,7 @@ import (
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/search"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -20,6 +21,9 @@ import (
 // draws the same), and drops the gradient buffers of the support tensors
 // the draw does not read, so that AdamW leaves them alone that step (no
 // momentum step, no decay), as PyTorch's zero_grad(set_to_none=True) does.
+// With m.UndrawnMomentum they get a zero gradient instead, so AdamW moves
+// them every step from their momentum (and decays them), as the reference
+// code's PyTorch 1.10 zero_grad() did.
 func (m *Model) SampleHook() train.Hook {
 	return func(step int, _ *rand.Rand) error {
 		if m.Net == nil {
@@ -33,8 +37,12 @@ func (m *Model) SampleHook() train.Hook {
 			active[p] = true
 		}
 		for _, p := range m.Net.Store().Params() {
-			if !active[p] {
+			switch {
+			case active[p]:
+			case !m.UndrawnMomentum:
 				p.Grad = nil
+			case p.Grad == nil:
+				p.Grad = tensor.New(p.Value.Shape...)
 			}
 		}
 		return nil

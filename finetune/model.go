@@ -63,6 +63,9 @@ type Setup struct {
 	// (e.g. a supernet's shared weights for a searched structure) instead
 	// of GLoRA's zero-path initialisation.
 	Init *glora.Adapter
+	// UndrawnMomentum (Supernet): support tensors a step's draw does not
+	// read still take an AdamW step from their momentum (see SampleHook).
+	UndrawnMomentum bool
 }
 
 // LoRARank is the largest lora rank s trains: the structure's, lora's and
@@ -100,6 +103,9 @@ type Model struct {
 	// validation curve during supernet training follows it); nil keeps
 	// whatever structure is set.
 	EvalStructure glora.Structure
+	// UndrawnMomentum, for a supernet, keeps moving the support tensors a
+	// step's structure does not read (see SampleHook).
+	UndrawnMomentum bool
 }
 
 // Forward maps images to logits (train.Model). A supernet in inference
@@ -151,7 +157,7 @@ func Attach(v *vit.Model, s Setup) (*Model, error) {
 	if v.Head == nil {
 		return nil, fmt.Errorf("finetune: the model has no classification head")
 	}
-	m := &Model{ViT: v, Method: s.Method}
+	m := &Model{ViT: v, Method: s.Method, UndrawnMomentum: s.UndrawnMomentum}
 	v.Store.SetTrainable(func(string, *ag.Var) bool { return s.Method == Full })
 	v.Store.Unfreeze("head")
 	rank := s.Rank

@@ -30,7 +30,13 @@ type Config struct {
 	Crossovers   int     `json:"crossovers"`    // children by crossover per generation
 	MutationProb float64 `json:"mutation_prob"` // chance each layer's each tensor is redrawn
 	Budget       int     `json:"budget"`        // most support parameters a structure may read
+	MinParams    int     `json:"min_params"`    // fewest support parameters a structure may read (0: no bound)
 	Seed         uint64  `json:"seed"`
+	// Initial structures join the first generation before the random ones
+	// (e.g. the named structures that fit the budget, so that the search
+	// starts no worse than them); those outside the budget bounds or the
+	// space are left out.
+	Initial []glora.Structure `json:"-"`
 	// Known holds candidates evaluated before (a resumed run's records),
 	// looked up by structure key instead of evaluated again.
 	Known []Candidate `json:"-"`
@@ -86,6 +92,8 @@ func (c *Config) validate(sp glora.Space) error {
 		return fmt.Errorf("search: mutation probability %g must be in (0, 1]", c.MutationProb)
 	case c.Budget < 0:
 		return fmt.Errorf("search: budget %d must be ≥ 0", c.Budget)
+	case c.MinParams < 0 || c.MinParams > c.Budget:
+		return fmt.Errorf("search: the parameter floor %d must be in [0, budget %d]", c.MinParams, c.Budget)
 	}
 	return sp.Validate()
 }
@@ -124,7 +132,7 @@ func Run(ctx context.Context, cfg Config, sp glora.Space, targets []glora.Target
 		}
 		add := func(st glora.Structure) bool {
 			k := st.Key()
-			if seen[k] || glora.Params(st, targets) > cfg.Budget {
+			if seen[k] || !s.fits(st) {
 				return false
 			}
 			seen[k] = true
@@ -152,6 +160,13 @@ func Run(ctx context.Context, cfg Config, sp glora.Space, targets []glora.Target
 					if add(s.crossover(rng, parents[i].Structure, parents[j].Structure)) {
 						break
 					}
+				}
+			}
+		}
+		if g == 0 {
+			for _, st := range cfg.Initial {
+				if len(children) < cfg.Population && sp.ValidateStructure(st, targets) == nil {
+					add(st.Clone())
 				}
 			}
 		}
@@ -225,14 +240,24 @@ func (s *state) score(ctx context.Context, st glora.Structure, gen int) (Candida
 // candidate evaluated so far has been recorded.
 var ErrInterrupted = errors.New("search interrupted")
 
-// random draws a structure uniformly; if it is over the budget, it is
-// shrunk by setting randomly chosen tensors to none until it fits (under a
-// tight budget, such as LoRA-rank-8's, plain rejection sampling would
-// almost never draw a structure that fits).
+// fits reports whether st reads between MinParams and Budget parameters.
+func (s *state) fits(st glora.Structure) bool {
+	n := glora.Params(st, s.targets)
+	return n <= s.cfg.Budget && n >= s.cfg.MinParams
+}
+
 func (s *state) random(rng *rand.Rand) glora.Structure {
-	st := s.sp.Sample(rng, s.targets)
-	for glora.Params(st, s.targets) > s.cfg.Budget {
-		t := s.targets[rng.IntN(len(s.targets))]
+	return Random(rng, s.sp, s.targets, s.cfg.Budget)
+}
+
+// Random draws a structure of sp over targets uniformly; if it is over the
+// budget, it is shrunk by setting randomly chosen tensors to none until it
+// fits (under a tight budget, such as LoRA-rank-8's, plain rejection
+// sampling would almost never draw a structure that fits).
+func Random(rng *rand.Rand, sp glora.Space, targets []glora.Target, budget int) glora.Structure {
+	st := sp.Sample(rng, targets)
+	for glora.Params(st, targets) > budget {
+		t := targets[rng.IntN(len(targets))]
 		lc := st[t.Path]
 		lc[rng.IntN(len(lc))] = glora.ChoiceNone
 		st[t.Path] = lc

@@ -149,3 +149,45 @@ func TestSearchRejectsBadSettings(t *testing.T) {
 		t.Fatalf("zero budget: %+v %v", res, err)
 	}
 }
+
+// Initial structures join the first generation (those that fit the
+// budget bounds and the space), and MinParams keeps every candidate at or
+// above the floor.
+func TestSearchInitialAndFloor(t *testing.T) {
+	sp := glora.Space{Ranks: []int{2, 4}}
+	tg := targets()
+	lora4, _ := glora.Named("lora", tg, 4, false)
+	lora2, _ := glora.Named("lora", tg, 2, false)
+	ssf, _ := glora.Named("ssf", tg, 4, false)
+	fixed8, _ := glora.Named("glora-fixed", tg, 8, false) // rank 8: not in the space
+	budget := glora.Params(lora4, tg)
+	cfg := smallConfig(budget)
+	cfg.MinParams = glora.Params(ssf, tg) + 1 // ssf falls under the floor
+	cfg.Initial = []glora.Structure{lora4, lora2, ssf, fixed8}
+	var first []Candidate
+	cfg.Record = func(c Candidate) error {
+		if c.Params < cfg.MinParams || c.Params > budget {
+			t.Fatalf("candidate %s with %d params outside [%d, %d]", c.Hash, c.Params, cfg.MinParams, budget)
+		}
+		if c.Generation == 0 {
+			first = append(first, c)
+		}
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg, sp, tg, fakeEval(map[string]int{})); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != cfg.Population || first[0].Hash != lora4.Hash() || first[1].Hash != lora2.Hash() {
+		t.Fatalf("first generation: %d candidates, starting %s, %s; want %d starting with lora4 %s and lora2 %s",
+			len(first), first[0].Hash, first[1].Hash, cfg.Population, lora4.Hash(), lora2.Hash())
+	}
+	for _, c := range first[2:] {
+		if c.Hash == ssf.Hash() || c.Hash == fixed8.Hash() {
+			t.Fatalf("an initial structure outside the floor or the space was scored: %s", c.Hash)
+		}
+	}
+	cfg.MinParams = budget + 1
+	if _, err := Run(context.Background(), cfg, sp, tg, fakeEval(map[string]int{})); err == nil {
+		t.Fatal("a floor above the budget was accepted")
+	}
+}

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,8 +10,10 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/optim"
+	"github.com/glora/glora/search"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
@@ -155,6 +158,59 @@ func TestUndrawnMomentum(t *testing.T) {
 		}
 		if checked == 0 {
 			t.Fatalf("no tensor read at step 0 and not at step 1: pick other draws")
+		}
+	}
+}
+
+// A rank check scores each structure with the shared weights and alone,
+// returns τ over them and writes its JSON and plot; a resumed check gives
+// the same numbers.
+func TestCheckRanking(t *testing.T) {
+	task := tinyTask(t)
+	h := Hyper{Epochs: 1, Batch: 16, LR: 3e-3, MinLR: 1e-4, ClipNorm: 1}
+	sn, err := TrainSupernet(context.Background(), base(t), task, Setup{Ranks: []int{2}}, h, StageOptions{OutDir: t.TempDir(), Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []RankItem
+	for _, name := range []string{"lora", "ssf", "bitfit"} {
+		st, err := glora.Named(name, sn.Model.Net.Targets(), 2, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, RankItem{Name: name, Structure: st})
+	}
+	fresh := func() (*vit.Model, error) { return base(t), nil }
+	dir := t.TempDir()
+	rc, err := CheckRanking(context.Background(), sn.Model, fresh, task, items, h, StageOptions{OutDir: dir, Seed: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Items) != 3 || rc.Tau != nil && !(*rc.Tau >= -1 && *rc.Tau <= 1) {
+		t.Fatalf("rank check: %+v", rc)
+	}
+	var x, y []float64
+	for _, it := range rc.Items {
+		if it.Params == 0 || it.Hash != it.Structure.Hash() || it.Standalone == 0 && it.Loss == 0 {
+			t.Fatalf("item %+v", it)
+		}
+		x, y = append(x, it.Shared.Accuracy), append(y, it.Standalone)
+	}
+	if tau := search.KendallTau(x, y); !(rc.Tau != nil && tau == *rc.Tau || math.IsNaN(tau) && rc.Tau == nil) {
+		t.Fatalf("τ %s, items give %v", FormatTau(rc.Tau), tau)
+	}
+	for _, f := range []string{RankCheckFile, RankCheckPlot} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := CheckRanking(context.Background(), sn.Model, fresh, task, items, h, StageOptions{OutDir: dir, Seed: 3, Resume: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rc.Items {
+		if again.Items[i].Standalone != rc.Items[i].Standalone || again.Items[i].Shared != rc.Items[i].Shared {
+			t.Fatalf("resumed item %d: %+v, first %+v", i, again.Items[i], rc.Items[i])
 		}
 	}
 }

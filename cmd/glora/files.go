@@ -2,38 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/glora/glora/internal/atomicfile"
 )
 
-// writeJSONAtomic writes v as indented JSON to a temporary file beside path
-// and renames it into place.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	_, werr := tmp.Write(append(b, '\n'))
-	cerr := tmp.Close()
-	if err := firstErr(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
+// writeJSONAtomic writes v as indented JSON to path atomically.
+func writeJSONAtomic(path string, v any) error { return atomicfile.WriteJSON(path, v) }
 
 // outFolder remembers whether a command's output folder existed before it
 // started, so that a failure can remove a folder it created and left empty.

@@ -80,8 +80,8 @@ func Rerank(ctx context.Context, fresh func() (*vit.Model, error), t Task, entra
 		rounds[i].Name = entrants[i].Name
 	}
 	started := make([]bool, len(entrants))
+	runs := make([]*Trained, len(entrants))
 	rungs := Rungs(len(entrants), h.Epochs)
-	var winner *Trained
 	for ri, rung := range rungs {
 		for _, i := range alive {
 			if err := ctx.Err(); err != nil {
@@ -102,18 +102,14 @@ func Rerank(ctx context.Context, fresh func() (*vit.Model, error), t Task, entra
 			if err != nil {
 				return nil, fmt.Errorf("rerank %s: %w", entrants[i].Name, err)
 			}
-			started[i] = true
+			started[i], runs[i] = true, tr
 			r := &rounds[i]
 			r.Epochs, r.Seconds = len(tr.History), r.Seconds+time.Since(t1).Seconds()
 			r.Accuracy, r.Loss = bestOf(tr)
 			fmt.Fprintf(log, "rerank: %-24s %d/%d epochs, best val accuracy %.4f (loss %.4f)\n", entrants[i].Name, r.Epochs, h.Epochs, r.Accuracy, r.Loss)
-			if !tr.Stopped {
-				winner = tr
-			}
 		}
-		if ri == len(rungs)-1 {
-			break
-		}
+		// The better half goes on (the best alone after the last rung, or
+		// before one that finishes the run).
 		slices.SortStableFunc(alive, func(a, b int) int {
 			ra, rb := rounds[a], rounds[b]
 			switch {
@@ -125,13 +121,14 @@ func Rerank(ctx context.Context, fresh func() (*vit.Model, error), t Task, entra
 			return a - b
 		})
 		alive = alive[:(len(alive)+1)/2]
-		if rungs[ri+1] == h.Epochs {
+		if ri == len(rungs)-1 || rungs[ri+1] == h.Epochs {
 			alive = alive[:1]
 		}
 		slices.Sort(alive)
 	}
-	if winner == nil || len(alive) != 1 {
-		return nil, fmt.Errorf("finetune: rerank ended without a winner")
+	winner := runs[alive[0]]
+	if winner == nil || winner.Stopped {
+		return nil, fmt.Errorf("finetune: rerank ended without a finished winner")
 	}
 	rounds[alive[0]].Winner = true
 	return &RerankResult{Winner: winner, Index: alive[0], Dir: dir(alive[0]), Rounds: rounds, Seconds: time.Since(t0).Seconds()}, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/plot"
 )
 
@@ -333,9 +334,9 @@ func writeTargets(b *bytes.Buffer, vt *table, vtabRows []string, fs *table, lowR
 		}
 		return "**not met**"
 	}
-	g := vt.rowMeans(vtabRows, Searched)
+	g := vt.rowMeans(vtabRows, pipeline.Searched)
 	if g.N > 0 {
-		gp := statOf(vt.params[Searched]).Mean
+		gp := statOf(vt.params[pipeline.Searched]).Mean
 		for _, other := range []string{"lora", "linear", "full"} {
 			o := vt.rowMeans(vtabRows, other)
 			if o.N == 0 {
@@ -353,7 +354,7 @@ func writeTargets(b *bytes.Buffer, vt *table, vtabRows []string, fs *table, lowR
 		}
 	}
 	if len(lowRows) > 0 {
-		g, l := fs.rowMeans(lowRows, Searched), fs.rowMeans(lowRows, "lora")
+		g, l := fs.rowMeans(lowRows, pipeline.Searched), fs.rowMeans(lowRows, "lora")
 		if g.N > 0 && l.N > 0 {
 			d := 100 * (g.Mean - l.Mean)
 			lines = append(lines, fmt.Sprintf("- 1–4 shots, searched GLoRA ≥ LoRA + 2 points: %.2f against %.2f (%+.2f points): %s",
@@ -366,24 +367,8 @@ func writeTargets(b *bytes.Buffer, vt *table, vtabRows []string, fs *table, lowR
 	fmt.Fprintf(b, "## Targets\n\n%s\n\n", strings.Join(lines, "\n"))
 }
 
-func writeRecipe(b *bytes.Buffer, r Recipe) {
-	fmt.Fprintf(b, "## Recipe\n\nBatch %d, AdamW (weight decay %g), cosine schedule to lr/100 with a warm-up of a tenth of the run "+
-		"(at most one epoch), gradients clipped at norm 1; lora and glora-fixed at rank %d; searched GLoRA: a supernet of ranks 4 and %d, "+
-		"a search of %d candidates × %d generations at LoRA rank %d's parameter count, the chosen structure retrained",
-		r.Batch, r.WeightDecay, r.Rank, r.Rank, r.Population, r.Generations, r.Rank)
-	if r.Inherit {
-		b.WriteString(" from the supernet's weights")
-	}
-	fmt.Fprintf(b, ". Epochs are counted on %d training images; a smaller (few-shot) training set gets as many optimiser steps.\n\n", RefTrain)
-	b.WriteString("| run | epochs | peak lr |\n| --- | --- | --- |\n")
-	keys := make([]string, 0, len(r.Runs))
-	for k := range r.Runs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(b, "| %s | %d | %g |\n", k, r.Runs[k].Epochs, r.Runs[k].LR)
-	}
+func writeRecipe(b *bytes.Buffer, r pipeline.Recipe) {
+	fmt.Fprintf(b, "## Recipe\n\nRecipe `%s`: %s", r.Name, r.Describe())
 }
 
 // writeCSV writes one row per finished cell.

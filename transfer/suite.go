@@ -1,6 +1,6 @@
 // Package transfer is glora's transfer benchmark: the shipped backbone
 // adapted by every fine-tuning method to several tasks under one budget
-// (a Recipe), and tested once per run on a held-out split.
+// (a pipeline.Recipe), and tested once per run on a held-out split.
 //
 //	vtab1k    the VTAB-1k protocol per task: 800 training and 200
 //	          validation images drawn (seeded, stratified) from the task's
@@ -36,6 +36,7 @@ import (
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/train"
 )
 
@@ -69,11 +70,11 @@ type Config struct {
 	FewShot []string // few-shot tasks (data specs)
 	Shots   []int    // shots per class of the few-shot tasks
 	Shifts  []string // MNIST test shifts the vtab1k mnist models are tested on (needs "mnist" in Tasks)
-	Methods []string // of Methods
+	Methods []string // of pipeline.Methods
 	Seeds   int      // seeds 0 … Seeds-1: each draws its own split and trains its own runs
 	// TestLimit caps every test split (0: DefaultTestLimit; -1: no cap).
 	TestLimit int
-	Recipe    Recipe
+	Recipe    pipeline.Recipe
 	// SkipMissing leaves out, with a message, tasks whose data is not
 	// installed (the default task lists); otherwise a missing dataset is
 	// an error.
@@ -189,8 +190,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, m := range c.Methods {
-		if !slices.Contains(Methods, m) {
-			return fmt.Errorf("transfer: unknown method %q (want %s)", m, strings.Join(Methods, ", "))
+		if !slices.Contains(pipeline.Methods, m) {
+			return fmt.Errorf("transfer: unknown method %q (want %s)", m, strings.Join(pipeline.Methods, ", "))
 		}
 	}
 	for _, t := range append(slices.Clone(c.Tasks), c.FewShot...) {
@@ -218,9 +219,9 @@ const (
 // suiteRecord is what suite.json keeps: the settings the finished cells
 // were made with, so that a resumed suite with another recipe is refused.
 type suiteRecord struct {
-	Recipe    Recipe `json:"recipe"`
-	TestLimit int    `json:"test_limit"`
-	BaseRef   string `json:"base"`
+	Recipe    pipeline.Recipe `json:"recipe"`
+	TestLimit int             `json:"test_limit"`
+	BaseRef   string          `json:"base"`
 }
 
 // task is a loaded dataset: its training split, its (capped) test split
@@ -523,7 +524,7 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, cfg vit.Config,
 		_, err = finetune.FitHead(v, nil, tk.train.Classes, cell.Seed)
 		return v, err
 	}
-	o, err := TrainMethod(ctx, cell.Method, t, c.Recipe, dir, cell.Seed, fresh, log)
+	o, err := pipeline.TrainMethod(ctx, cell.Method, t, c.Recipe, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: fresh, Log: log})
 	if err != nil {
 		return Result{}, err
 	}

@@ -11,35 +11,11 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/pipeline"
 )
 
-func TestRecipeHyperKeepsStepsForSmallSets(t *testing.T) {
-	r := DefaultRecipe()
-	h := r.Hyper(finetune.LoRA, RefTrain)
-	if h.Epochs != 8 || h.Batch != 32 || h.LR != 5e-3 || h.MinLR != 5e-5 || h.WarmupEpochs != 0.8 {
-		t.Fatalf("800 images: %+v", h)
-	}
-	steps := 8 * 25 // 8 epochs of ceil(800/32) steps
-	for _, n := range []int{10, 20, 100, 160, 799} {
-		h := r.Hyper(finetune.LoRA, n)
-		perEpoch := (n + h.Batch - 1) / h.Batch
-		if h.Batch != min(32, n) {
-			t.Errorf("n=%d: batch %d", n, h.Batch)
-		}
-		if got := h.Epochs * perEpoch; got < steps || got >= steps+perEpoch {
-			t.Errorf("n=%d: %d epochs × %d steps = %d, want the %d steps of 800 images", n, h.Epochs, perEpoch, got, steps)
-		}
-		if want := 0.8 * float64(h.Epochs) / 8; h.WarmupEpochs != want {
-			t.Errorf("n=%d: warm-up %g epochs, want %g (a tenth of the run)", n, h.WarmupEpochs, want)
-		}
-	}
-	if h := r.Hyper(finetune.LoRA, 5000); h.Epochs != 8 {
-		t.Errorf("a larger set keeps the epochs: %+v", h)
-	}
-}
-
 func TestValidateRefusesBadSuites(t *testing.T) {
-	ok := Config{Out: "x", Tasks: []string{"mnist"}, Methods: []string{"lora"}, Seeds: 1, Recipe: DefaultRecipe()}
+	ok := Config{Out: "x", Tasks: []string{"mnist"}, Methods: []string{"lora"}, Seeds: 1, Recipe: pipeline.MustNamed(pipeline.Default)}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +27,7 @@ func TestValidateRefusesBadSuites(t *testing.T) {
 		"no shots":      func(c *Config) { c.FewShot = []string{"digits"} },
 		"shift":         func(c *Config) { c.Shifts = []string{"sketch"} },
 		"shift no task": func(c *Config) { c.Tasks, c.Shifts = []string{"digits"}, []string{"invert"} },
-		"recipe":        func(c *Config) { c.Recipe.Runs = map[string]Schedule{} },
+		"recipe":        func(c *Config) { c.Recipe.Runs = map[string]pipeline.Schedule{} },
 		"no tasks":      func(c *Config) { c.Tasks = nil },
 		"task spec":     func(c *Config) { c.Tasks = []string{"mnist", "nope"} },
 		"few-shot spec": func(c *Config) { c.FewShot = []string{"synth:count:x=1"} },
@@ -65,9 +41,9 @@ func TestValidateRefusesBadSuites(t *testing.T) {
 }
 
 func TestPlanKeysAreUnique(t *testing.T) {
-	c := Config{Tasks: DefaultTasks, FewShot: DefaultFewShot, Shots: DefaultShots, Methods: Methods, Seeds: 3}
+	c := Config{Tasks: DefaultTasks, FewShot: DefaultFewShot, Shots: DefaultShots, Methods: pipeline.Methods, Seeds: 3}
 	plan := c.Plan()
-	if want := 3 * (len(DefaultTasks) + len(DefaultFewShot)*len(DefaultShots)) * len(Methods); len(plan) != want {
+	if want := 3 * (len(DefaultTasks) + len(DefaultFewShot)*len(DefaultShots)) * len(pipeline.Methods); len(plan) != want {
 		t.Fatalf("%d cells, want %d", len(plan), want)
 	}
 	seen := map[string]bool{}
@@ -93,10 +69,10 @@ func tinyBackbone() (*vit.Model, vit.Checkpoint, error) {
 }
 
 func tinySuite(out string, log *bytes.Buffer) Config {
-	r := QuickRecipe()
-	r.Population, r.TopK, r.Generations, r.Mutations, r.Crossovers = 3, 1, 1, 1, 1
+	r := pipeline.MustNamed(pipeline.Quick)
+	r.Search.Population, r.Search.TopK, r.Search.Generations, r.Search.Mutations, r.Search.Crossovers = 3, 1, 1, 1, 1
 	return Config{Out: out, Tasks: []string{"synth:orientation:train=1000,test=120"}, FewShot: []string{"synth:orientation:train=1000,test=120"},
-		Shots: []int{1}, Methods: []string{Searched, finetune.Linear}, Seeds: 1, Recipe: r,
+		Shots: []int{1}, Methods: []string{pipeline.Searched, finetune.Linear}, Seeds: 1, Recipe: r,
 		Log: log, Backbone: tinyBackbone, BaseRef: "tiny"}
 }
 
@@ -172,7 +148,7 @@ func TestSuiteRunsResumesAndReports(t *testing.T) {
 	}
 
 	// Another recipe in the same folder is refused.
-	c.Recipe.Runs[finetune.Linear] = Schedule{Epochs: 2, LR: 0.1}
+	c.Recipe.Runs[finetune.Linear] = pipeline.Schedule{Epochs: 2, LR: 0.1}
 	if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "other settings") {
 		t.Fatalf("a changed recipe was accepted: %v", err)
 	}
@@ -246,7 +222,7 @@ func TestReportOnly(t *testing.T) {
 	if err := os.Remove(filepath.Join(out, ResultsMD)); err != nil {
 		t.Fatal(err)
 	}
-	c.Methods = []string{finetune.Linear, Searched} // one finished cell, one not: nothing runs
+	c.Methods = []string{finetune.Linear, pipeline.Searched} // one finished cell, one not: nothing runs
 	res, err := Report(c)
 	if err != nil || len(res) != 1 {
 		t.Fatalf("report: %d results, %v", len(res), err)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/transfer"
 )
 
@@ -25,10 +26,11 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	few := fs.String("few-shot", strings.Join(transfer.DefaultFewShot, ","), "few-shot tasks (data specs; none for no few-shot)")
 	shots := fs.String("shots", joinInts(transfer.DefaultShots), "few-shot training images per class (comma-separated)")
 	shifts := fs.String("shifts", strings.Join(transfer.DefaultShifts, ","), "MNIST test shifts the mnist task's models are also tested on (none for no domain-shift test)")
-	methods := fs.String("methods", strings.Join(transfer.Methods, ","), "methods (comma-separated)")
+	methods := fs.String("methods", strings.Join(pipeline.Methods, ","), "methods (comma-separated)")
+	recipe := fs.String("recipe", pipeline.Default, "the training budget of every method: "+strings.Join(pipeline.Names, ", ")+" (--quick implies quick)")
 	seeds := fs.Int("seeds", transfer.DefaultSeeds, "seeds per cell (0 … N-1): mean ± std over them")
 	testLimit := fs.Int("test-limit", transfer.DefaultTestLimit, "cut a larger test split to a fixed stratified subset of this many images (0: no cut)")
-	quick := fs.Bool("quick", false, "a tiny suite that tests the suite itself: synth:count (VTAB-1k and 2-shot), lora and glora-searched, one seed, one epoch per run; its numbers mean nothing")
+	quick := fs.Bool("quick", false, "a tiny suite that tests the suite itself: synth:count (VTAB-1k and 2-shot), lora and glora-searched, one seed, --recipe quick (one epoch per run); its numbers mean nothing")
 	keep := fs.Bool("keep-runs", false, "keep each cell's run folder (checkpoints, adapters, merged model) in OUT/runs")
 	verbose := fs.Bool("verbose", false, "print every run's epochs and the search's progress (default: a line per cell)")
 	reportOnly := fs.Bool("report", false, "only rewrite the report (results.md, results.csv, plots) from the finished cells in --out, running nothing")
@@ -40,11 +42,17 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--out: the suite needs a folder (it keeps every finished cell there, so a stopped suite continues)")
 	}
 	set := explicitFlags(fs)
-	c := transfer.Config{Out: *out, Seeds: *seeds, TestLimit: *testLimit, Recipe: transfer.DefaultRecipe(), KeepRuns: *keep, Verbose: *verbose, Log: stderr}
+	if *quick && !set["recipe"] {
+		*recipe = pipeline.Quick
+	}
+	r, err := pipeline.Named(*recipe)
+	if err != nil {
+		return fmt.Errorf("--recipe: %w", err)
+	}
+	c := transfer.Config{Out: *out, Seeds: *seeds, TestLimit: *testLimit, Recipe: r, KeepRuns: *keep, Verbose: *verbose, Log: stderr}
 	if *testLimit == 0 {
 		c.TestLimit = -1
 	}
-	var err error
 	if c.Tasks, err = specList("tasks", *tasks); err != nil {
 		return err
 	}
@@ -69,14 +77,13 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 		pick("tasks", &c.Tasks, []string{"synth:count"})
 		pick("few-shot", &c.FewShot, []string{"synth:count"})
 		pick("shifts", &c.Shifts, nil)
-		pick("methods", &c.Methods, []string{"lora", transfer.Searched})
+		pick("methods", &c.Methods, []string{"lora", pipeline.Searched})
 		if !set["shots"] {
 			c.Shots = []int{2}
 		}
 		if !set["seeds"] {
 			c.Seeds = 1
 		}
-		c.Recipe = transfer.QuickRecipe()
 	}
 	// The default task lists skip what is not installed; a task named on
 	// the command line must load.

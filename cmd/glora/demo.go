@@ -19,9 +19,9 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/optim"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
-	"github.com/glora/glora/transfer"
 )
 
 // runDemo is what a newcomer runs first: the shipped backbone adapted to
@@ -29,13 +29,14 @@ import (
 // which needs no data.
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	d, full := defaultDemo(), fullDemo()
-	fs := newFlags("demo", "demo [--full] [--data mnist] [--json] [flags]  |  demo --synthetic [--steps N]", stderr)
+	fs := newFlags("demo", "demo [--recipe quick|default|paper] [--data mnist] [--json] [flags]  |  demo --synthetic [--steps N]", stderr)
 	synthetic := fs.Bool("synthetic", false, "the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling")
 	steps := fs.Int("steps", 300, "--synthetic: training steps")
-	batch := fs.Int("batch", 32, "images per step")
+	batch := fs.Int("batch", d.Batch, "images per step")
 	seed := fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
-	fullSize := fs.Bool("full", false, fmt.Sprintf("the full-size run: supernet %d epochs, search population %d × %d generations, the other runs %d epochs (defaults below apply otherwise)",
-		full.Runs[transfer.SupernetRun].Epochs, full.Population, full.Generations, full.Runs[transfer.RetrainRun].Epochs))
+	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts)")
+	fullSize := fs.Bool("full", false, fmt.Sprintf("the full-size run, --recipe paper: supernet %d epochs, search population %d × %d generations, the other runs %d epochs",
+		full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs))
 	spec := fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
 	scheme := fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
 	methods := fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
@@ -46,12 +47,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
 	}
 	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
-	pop := fs.Int("population", d.Population, "search population")
-	topk := fs.Int("topk", d.TopK, "search parents kept")
-	gens := fs.Int("generations", d.Generations, "search generations")
-	muts := fs.Int("mutations", d.Mutations, "search mutations per generation")
-	cross := fs.Int("crossovers", d.Crossovers, "search crossovers per generation")
-	fresh := fs.Bool("fresh-retrain", false, "retrain the searched structure from fresh support tensors instead of the supernet's")
+	pop := fs.Int("population", d.Search.Population, "search population")
+	topk := fs.Int("topk", d.Search.TopK, "search parents kept")
+	gens := fs.Int("generations", d.Search.Generations, "search generations")
+	muts := fs.Int("mutations", d.Search.Mutations, "search mutations per generation")
+	cross := fs.Int("crossovers", d.Search.Crossovers, "search crossovers per generation")
+	finalists := fs.Int("finalists", d.Search.Finalists, "the search's best structures retrained by successive halving on validation")
+	fresh := fs.Bool("fresh-retrain", false, "retrain the searched structures from fresh support tensors instead of the supernet's")
 	noTest := fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
 	out := fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
 	asJSON := fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
@@ -64,11 +66,19 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if *synthetic {
 		return runSyntheticDemo(*steps, *batch, *seed, stdout)
 	}
-	o := d
-	if *fullSize {
-		o = full
-	}
 	set := explicitFlags(fs)
+	if *fullSize {
+		if set["recipe"] && *recipe != pipeline.Paper {
+			return fmt.Errorf("--full is --recipe paper: drop one of them")
+		}
+		*recipe = pipeline.Paper
+	}
+	r, err := pipeline.Named(*recipe)
+	if err != nil {
+		return fmt.Errorf("--recipe: %w", err)
+	}
+	o := d
+	o.Recipe = r
 	pick := func(name string, dst *int, v int) {
 		if set[name] {
 			*dst = v
@@ -83,12 +93,21 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		o.Runs[name] = r
 	}
-	pick("population", &o.Population, *pop)
-	pick("topk", &o.TopK, *topk)
-	pick("generations", &o.Generations, *gens)
-	pick("mutations", &o.Mutations, *muts)
-	pick("crossovers", &o.Crossovers, *cross)
-	o.Batch, o.Seed, o.Scheme, o.WeightDecay, o.Inherit, o.NoTest, o.OutDir = *batch, *seed, *scheme, *wd, !*fresh, *noTest, *out
+	sr := &o.Search
+	pick("population", &sr.Population, *pop)
+	pick("topk", &sr.TopK, *topk)
+	pick("generations", &sr.Generations, *gens)
+	pick("mutations", &sr.Mutations, *muts)
+	pick("crossovers", &sr.Crossovers, *cross)
+	pick("finalists", &sr.Finalists, *finalists)
+	pick("batch", &o.Batch, *batch)
+	if set["weight-decay"] {
+		o.WeightDecay = *wd
+	}
+	if set["fresh-retrain"] {
+		sr.Inherit = !*fresh
+	}
+	o.Seed, o.Scheme, o.NoTest, o.OutDir = *seed, *scheme, *noTest, *out
 	o.Methods = nil
 	for _, m := range strings.Split(*methods, ",") {
 		if !slices.Contains(demoMethods, m) {
@@ -97,9 +116,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		o.Methods = append(o.Methods, m)
 	}
 	checks := []error{checkInt("batch", o.Batch, 1, maxBatch), checkFloat("weight-decay", o.WeightDecay, 0, 1, false, false),
-		checkInt("population", o.Population, 1, 100_000), checkInt("topk", o.TopK, 1, o.Population),
-		checkInt("generations", o.Generations, 1, 100_000), checkInt("mutations", o.Mutations, 0, 100_000),
-		checkInt("crossovers", o.Crossovers, 0, 100_000)}
+		checkInt("population", sr.Population, 1, 100_000), checkInt("topk", sr.TopK, 1, sr.Population),
+		checkInt("generations", sr.Generations, 1, 100_000), checkInt("mutations", sr.Mutations, 0, 100_000),
+		checkInt("crossovers", sr.Crossovers, 0, 100_000), checkInt("finalists", sr.Finalists, 1, 1000)}
 	for _, name := range demoRuns {
 		checks = append(checks, checkInt("epochs-"+name, o.Runs[name].Epochs, 1, maxEpochs),
 			checkFloat("lr-"+name, o.Runs[name].LR, 0, 10, true, false))
@@ -149,9 +168,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(human, "%s: %s.\n", r.Method, r.Note)
 		}
 	}
-	if !*fullSize {
-		fmt.Fprintf(human, "The full-size version (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --full\n",
-			full.Runs[transfer.SupernetRun].Epochs, full.Population, full.Generations, full.Runs[transfer.RetrainRun].Epochs)
+	if o.Recipe.Name != pipeline.Paper {
+		fmt.Fprintf(human, "The reference code's budget (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --recipe paper\n",
+			full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs)
 	}
 	if *asJSON {
 		for _, r := range rows {

@@ -15,9 +15,8 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/search"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/train"
-	"github.com/glora/glora/transfer"
 )
 
 // The demo's methods, in the table's order.
@@ -25,7 +24,7 @@ const (
 	demoLinear   = "linear"
 	demoLoRA     = "lora"
 	demoFixed    = "glora-fixed"
-	demoSearched = transfer.Searched
+	demoSearched = pipeline.Searched
 )
 
 var demoMethods = []string{demoLinear, demoLoRA, demoFixed, demoSearched}
@@ -57,8 +56,8 @@ type demoOptions struct {
 	// Recipe is the training budget: batch, weight decay, rank (lora and
 	// glora-fixed; the search's budget is lora's), each run's epochs and
 	// learning rate (by method, plus the supernet and the retraining of
-	// the searched structure), the search's size and Inherit.
-	transfer.Recipe
+	// the searched structures), and the search's settings.
+	pipeline.Recipe
 
 	NoTest bool   // stop before the test split (for choosing settings on validation)
 	OutDir string // where runs are kept ("" = a temporary folder, removed)
@@ -66,12 +65,12 @@ type demoOptions struct {
 
 // demoRuns are the runs whose epochs and learning rate the demo's flags
 // set (--epochs-NAME, --lr-NAME): its methods' and searched GLoRA's two.
-var demoRuns = []string{finetune.Linear, finetune.LoRA, finetune.GLoRAFixed, transfer.SupernetRun, transfer.RetrainRun}
+var demoRuns = []string{finetune.Linear, finetune.LoRA, finetune.GLoRAFixed, pipeline.SupernetRun, pipeline.RetrainRun}
 
-// defaultDemo is the demo at the transfer suite's default recipe
-// (transfer.DefaultRecipe, the numbers above): one table for both.
+// defaultDemo is the demo at the default recipe (pipeline.Named, the
+// numbers above), the transfer suite's and the CLI's: one table for all.
 func defaultDemo() demoOptions {
-	return demoOptions{Scheme: "vtab1k", Methods: demoMethods, Recipe: transfer.DefaultRecipe()}
+	return demoOptions{Scheme: "vtab1k", Seed: 1, Methods: demoMethods, Recipe: pipeline.MustNamed(pipeline.Default)}
 }
 
 // setRuns sets the epochs of every demo run to epochs (for tests and
@@ -86,18 +85,10 @@ func (o *demoOptions) setRuns(epochs func(run string) int) {
 	o.Runs = runs
 }
 
-// fullDemo is the reference run's size (issue 9): supernet 100 epochs,
-// the reference search (population 50, 20 generations), 50-epoch runs.
+// fullDemo is the demo at the reference code's budget (recipe paper).
 func fullDemo() demoOptions {
 	o := defaultDemo()
-	o.setRuns(func(run string) int {
-		if run == transfer.SupernetRun {
-			return 100
-		}
-		return 50
-	})
-	c := search.Defaults()
-	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = c.Population, c.TopK, c.Generations, c.Mutations, c.Crossovers
+	o.Recipe = pipeline.MustNamed(pipeline.Paper)
 	return o
 }
 
@@ -179,7 +170,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		if !slices.Contains(demoMethods, method) {
 			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
 		}
-		res, err := transfer.TrainMethod(ctx, method, task, o.Recipe, out, o.Seed, fresh, log)
+		res, err := pipeline.TrainMethod(ctx, method, task, o.Recipe, pipeline.Options{Dir: out, Seed: o.Seed, Fresh: fresh, Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -49,7 +49,8 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 	o := defaultDemo()
 	o.Scheme, o.Batch = "holdout:0.25", 12
 	o.setRuns(func(string) int { return 1 })
-	o.Population, o.TopK, o.Generations, o.Mutations, o.Crossovers = 4, 2, 2, 2, 2
+	o.Search.Population, o.Search.TopK, o.Search.Generations, o.Search.Mutations, o.Search.Crossovers = 4, 2, 2, 2, 2
+	o.Search.Finalists = 2
 	for _, noTest := range []bool{false, true} {
 		o.NoTest = noTest
 		o.OutDir = t.TempDir()
@@ -92,10 +93,16 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 		}
 		// the stages are the pipeline's: each run keeps its merged model, the search its log
 		for _, f := range []string{"linear/merged", "lora/merged", "glora-fixed/merged", "supernet/supernet",
-			"search/" + finetune.SearchLogFile, "search/" + finetune.StructureFile, "retrain/adapter", "retrain/merged"} {
+			"search/" + finetune.SearchLogFile, "search/" + finetune.StructureFile, "finalists/entrant-1/checkpoint"} {
 			if _, err := os.Stat(filepath.Join(o.OutDir, f)); err != nil {
 				t.Errorf("the demo's --out lacks %s: %v", f, err)
 			}
+		}
+		// searched GLoRA's kept model is its winning finalist's
+		if dir := filepath.Dir(rows[3].model); filepath.Dir(dir) != filepath.Join(o.OutDir, "finalists") {
+			t.Errorf("searched GLoRA's model %s is not a finalist's", rows[3].model)
+		} else if _, err := os.Stat(filepath.Join(dir, finetune.AdapterDir)); err != nil {
+			t.Error(err)
 		}
 		var table bytes.Buffer
 		printDemoTable(&table, rows, !noTest)

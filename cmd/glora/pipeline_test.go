@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/pipeline"
 )
 
 // stopAfterChecks is a context whose Err turns Canceled after n calls: the
@@ -203,12 +206,11 @@ func TestRunResumesExactly(t *testing.T) {
 	b := filepath.Join(dir, "b")
 	stage := func(want string) {
 		t.Helper()
-		sn := filepath.Join(b, runSupernetDir)
 		var at string
 		switch {
-		case !exists(filepath.Join(sn, "supernet.json")):
+		case !exists(finetune.SupernetDir(filepath.Join(b, pipeline.SupernetStage))):
 			at = "supernet"
-		case !exists(filepath.Join(sn, "search.json")):
+		case !exists(filepath.Join(b, pipeline.SearchStage, finetune.StructureFile)):
 			at = "search"
 		default:
 			at = "retrain"
@@ -219,23 +221,31 @@ func TestRunResumesExactly(t *testing.T) {
 	}
 	mustInterrupt(t, 1, args(b)...)
 	stage("supernet")
-	mustInterrupt(t, 4, "run", "--resume", "--out", b)
+	mustInterrupt(t, 51, "run", "--resume", "--out", b)
 	stage("search")
-	mustInterrupt(t, 5, "run", "--resume", "--out", b)
+	mustInterrupt(t, 12, "run", "--resume", "--out", b)
 	stage("retrain")
 	o, _ = mustRun(t, "run", "--resume", "--out", b, "--json")
 	got := jsonLines(t, "run --resume --json", o)[0]
-	for _, k := range []string{"val_accuracy", "test_accuracy", "trainable_params", "retrain", "search_val_accuracy"} {
+	for _, k := range []string{"val_accuracy", "test_accuracy", "trainable_params", "finalist", "search_val_accuracy", "search_candidates"} {
 		if got[k] != want[k] {
 			t.Errorf("%s: resumed %v, uninterrupted %v", k, got[k], want[k])
 		}
 	}
 	sameFile(t, filepath.Join(a, "merged", "model.safetensors"), filepath.Join(b, "merged", "model.safetensors"))
-	// Finished: a resume skips every stage.
+	// Finished: a resume runs nothing and reads no test split again.
+	testReads.Lock()
+	testReads.n = map[string]int{}
+	testReads.Unlock()
 	o, _ = mustRun(t, "run", "--resume", "--out", b)
-	if strings.Count(o, "finished before") != 4 {
+	if !strings.Contains(o, "run: finished before") {
 		t.Fatalf("resume of a finished run:\n%s", o)
 	}
+	testReads.Lock()
+	if len(testReads.n) != 0 {
+		t.Errorf("a finished run, resumed, read the test split again: %v", testReads.n)
+	}
+	testReads.Unlock()
 }
 
 // Bad input is refused before any work, naming the flag or file.

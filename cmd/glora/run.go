@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/search"
 	"github.com/glora/glora/tensor"
@@ -25,17 +28,15 @@ import (
 // runSettings is DIR/run.settings.json.
 type runSettings struct {
 	baseSpec
-	Budget   int            `json:"budget"` // -1: LoRA rank 8's count
-	Ranks    []int          `json:"ranks"`
-	Supernet finetune.Hyper `json:"supernet"`
-	Retrain  finetune.Hyper `json:"retrain"`
-	Search   search.Config  `json:"search"`
+	Budget    int             `json:"budget"`     // -1: LoRA's count at the recipe's rank
+	RankCheck int             `json:"rank_check"` // structures the rank check retrains alone (0: none)
+	Recipe    pipeline.Recipe `json:"recipe"`     // the named recipe with this run's flags applied
 }
 
 // runResult is DIR/summary.json and run's --json line.
 type runResult struct {
 	Method          string  `json:"method"`
-	Retrain         string  `json:"retrain"` // fresh or inherited: the one chosen on validation
+	Finalist        string  `json:"finalist"` // the finalist kept on validation
 	ValAccuracy     float64 `json:"val_accuracy"`
 	TestAccuracy    float64 `json:"test_accuracy"`
 	TestLoss        float64 `json:"test_loss"`
@@ -53,46 +54,46 @@ type runResult struct {
 	Merged          string  `json:"merged"`
 	Report          string  `json:"report"`
 	// the stages
-	SupernetValAcc float64     `json:"supernet_val_accuracy"`
-	SearchValAcc   float64     `json:"search_val_accuracy"`
-	Candidates     int         `json:"search_candidates"`
-	FreshValAcc    float64     `json:"fresh_val_accuracy"`
-	InheritValAcc  float64     `json:"inherited_val_accuracy"`
-	StageSeconds   [4]float64  `json:"stage_seconds"` // supernet, search, fresh, inherited
-	Settings       runSettings `json:"settings"`
+	SupernetValAcc float64          `json:"supernet_val_accuracy"`
+	SearchValAcc   float64          `json:"search_val_accuracy"`
+	Candidates     int              `json:"search_candidates"`
+	Finalists      []finetune.Round `json:"finalists"`
+	RankCheckTau   *float64         `json:"rank_check_tau,omitempty"`
+	StageSeconds   [4]float64       `json:"stage_seconds"` // supernet, search, finalists, rank check
+	Settings       runSettings      `json:"settings"`
 }
 
-// Stage folders inside run's DIR.
-const (
-	runSupernetDir  = "supernet-run"
-	runFreshDir     = "retrain-fresh"
-	runInheritedDir = "retrain-inherited"
-)
+// recipeFlags are run's flags that set parts of the recipe: each applies
+// its value to a recipe.
+type recipeFlags map[string]func(r *pipeline.Recipe)
 
 func runRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run --base MODEL --data SPEC --out DIR [--budget PARAMS] [flags]", stderr)
+	fs := newFlags("run", "run --data SPEC --out DIR [--base MODEL] [--recipe quick|default|paper] [--budget PARAMS] [flags]", stderr)
 	var s runSettings
-	s.Search = defaultSearch
+	d := pipeline.MustNamed(pipeline.Default)
 	fs.StringVar(&s.Base, "base", shipped, modelHelp)
 	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
 	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
 	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of every stage (initialisation, data order, structure draws, search)")
-	fs.IntVar(&s.Budget, "budget", -1, "most support parameters the searched structure may read (default: LoRA rank 8's count over the layers)")
-	ranks := fs.String("ranks", "4,8", "the supernet's lora ranks")
-	sh, rh := finetune.DefaultHyper(finetune.Supernet), finetune.DefaultHyper(finetune.GLoRA)
-	fs.IntVar(&s.Supernet.Epochs, "supernet-epochs", sh.Epochs, "supernet epochs")
-	fs.Float64Var(&s.Supernet.LR, "supernet-lr", sh.LR, "supernet peak learning rate")
-	fs.IntVar(&s.Retrain.Epochs, "epochs", rh.Epochs, "retraining epochs of the searched structure")
-	fs.Float64Var(&s.Retrain.LR, "lr", rh.LR, "retraining peak learning rate")
-	fs.IntVar(&s.Search.Population, "population", s.Search.Population, "search population")
-	fs.IntVar(&s.Search.TopK, "topk", s.Search.TopK, "search parents kept")
-	fs.IntVar(&s.Search.Generations, "generations", s.Search.Generations, "search generations")
-	fs.IntVar(&s.Search.Mutations, "mutations", s.Search.Mutations, "search mutations per generation")
-	fs.IntVar(&s.Search.Crossovers, "crossovers", s.Search.Crossovers, "search crossovers per generation")
+	fs.IntVar(&s.Budget, "budget", -1, "most support parameters the searched structure may read (default: LoRA's count at the recipe's rank, 8, over the layers)")
+	fs.IntVar(&s.RankCheck, "rank-check", 0, "after the search, retrain this many structures alone (half the search's best, half random) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (costs that many runs; 0: none)")
+	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts; see README)")
+	ranks := fs.String("ranks", joinInts(d.Search.Ranks), "the supernet's lora ranks")
+	snEpochs := fs.Int("supernet-epochs", d.Runs[pipeline.SupernetRun].Epochs, "supernet epochs")
+	snLR := fs.Float64("supernet-lr", d.Runs[pipeline.SupernetRun].LR, "supernet peak learning rate")
+	epochs := fs.Int("epochs", d.Runs[pipeline.RetrainRun].Epochs, "epochs of each finalist's retraining")
+	lr := fs.Float64("lr", d.Runs[pipeline.RetrainRun].LR, "peak learning rate of the retraining")
+	pop := fs.Int("population", d.Search.Population, "search population")
+	topk := fs.Int("topk", d.Search.TopK, "search parents kept")
+	gens := fs.Int("generations", d.Search.Generations, "search generations")
+	muts := fs.Int("mutations", d.Search.Mutations, "search mutations per generation")
+	cross := fs.Int("crossovers", d.Search.Crossovers, "search crossovers per generation")
+	finalists := fs.Int("finalists", d.Search.Finalists, "the search's best structures retrained alone by successive halving on validation (1: the best alone)")
+	fresh := fs.Bool("fresh-retrain", !d.Search.Inherit, "retrain the finalists from fresh support tensors instead of the supernet's weights")
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
-		"continue the run in --out: finished stages are skipped, an interrupted one resumes", "a run")
+		"continue the run in --out: finished stages are replayed, an interrupted one resumes", "a run")
 	precision := precisionFlag(fs)
 	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
 		return err
@@ -102,14 +103,38 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	var err error
-	if s.Ranks, err = parseInts("ranks", *ranks); err != nil {
+	rankList, err := parseInts("ranks", *ranks)
+	if err != nil {
 		return err
 	}
-	s.Supernet = fillHyper(s.Supernet, sh)
-	s.Retrain = fillHyper(s.Retrain, rh)
-	if err := firstErr(checkHyper(s.Supernet), checkHyper(s.Retrain), checkSearchFlags(s.Search)); err != nil {
+	apply := recipeFlags{
+		"ranks":           func(r *pipeline.Recipe) { r.Search.Ranks = rankList },
+		"supernet-epochs": func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, *snEpochs, 0) },
+		"supernet-lr":     func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, 0, *snLR) },
+		"epochs":          func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, *epochs, 0) },
+		"lr":              func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, 0, *lr) },
+		"population":      func(r *pipeline.Recipe) { r.Search.Population = *pop },
+		"topk":            func(r *pipeline.Recipe) { r.Search.TopK = *topk },
+		"generations":     func(r *pipeline.Recipe) { r.Search.Generations = *gens },
+		"mutations":       func(r *pipeline.Recipe) { r.Search.Mutations = *muts },
+		"crossovers":      func(r *pipeline.Recipe) { r.Search.Crossovers = *cross },
+		"finalists":       func(r *pipeline.Recipe) { r.Search.Finalists = *finalists },
+		"fresh-retrain":   func(r *pipeline.Recipe) { r.Search.Inherit = !*fresh },
+	}
+	if s.Recipe, err = pipeline.Named(*recipe); err != nil {
+		return fmt.Errorf("--recipe: %w", err)
+	}
+	s.Recipe = apply.on(s.Recipe, explicit)
+	sn, rt := s.Recipe.Runs[pipeline.SupernetRun], s.Recipe.Runs[pipeline.RetrainRun]
+	sr := s.Recipe.Search
+	if err := firstErr(checkInt("supernet-epochs", sn.Epochs, 1, maxEpochs), checkFloat("supernet-lr", sn.LR, 0, 10, true, false),
+		checkInt("epochs", rt.Epochs, 1, maxEpochs), checkFloat("lr", rt.LR, 0, 10, true, false),
+		checkSearchFlags(search.Config{Population: sr.Population, TopK: sr.TopK, Generations: sr.Generations, Mutations: sr.Mutations, Crossovers: sr.Crossovers, MutationProb: sr.MutationProb}),
+		checkInt("finalists", sr.Finalists, 1, 1000), checkInt("rank-check", s.RankCheck, 0, 1000)); err != nil {
 		return err
+	}
+	if s.RankCheck == 1 {
+		return fmt.Errorf("--rank-check 1: a rank needs at least 2 structures (0 turns the check off)")
 	}
 	if s.Budget != -1 {
 		if err := finetune.CheckBudget(s.Budget); err != nil {
@@ -125,24 +150,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		keys := map[string]string{"budget": "budget", "ranks": "ranks"}
-		for _, k := range []string{"base", "data", "scheme", "split-seed", "seed"} {
-			keys[k] = stageFlagKeys[k]
-		}
-		if explicit["scheme"] && s.Scheme == autoScheme {
-			delete(explicit, "scheme")
-		}
-		g := s
-		if s, err = mergeSaved(saved, g, explicit, keys, *out); err != nil {
+		if s, err = resumeRunSettings(saved, s, explicit, apply, *out); err != nil {
 			return err
-		}
-		for f, same := range map[string]bool{"supernet-epochs": g.Supernet.Epochs == s.Supernet.Epochs, "supernet-lr": g.Supernet.LR == s.Supernet.LR,
-			"epochs": g.Retrain.Epochs == s.Retrain.Epochs, "lr": g.Retrain.LR == s.Retrain.LR, "population": g.Search.Population == s.Search.Population,
-			"topk": g.Search.TopK == s.Search.TopK, "generations": g.Search.Generations == s.Search.Generations,
-			"mutations": g.Search.Mutations == s.Search.Mutations, "crossovers": g.Search.Crossovers == s.Search.Crossovers} {
-			if explicit[f] && !same {
-				return fmt.Errorf("--resume: cannot continue the run in %s: --%s differs from the saved run's; leave it out to use the saved value", *out, f)
-			}
 		}
 	}
 	human := stdout
@@ -152,7 +161,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := runStages(ctx, s, *out, *resume, *overwrite, human, stderr)
-	if errors.Is(err, train.ErrInterrupted) || errors.Is(err, search.ErrInterrupted) {
+	if errors.Is(err, train.ErrInterrupted) || errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		return interrupted(ctx, "run", "--out "+*out)
 	}
 	if err != nil {
@@ -164,117 +173,133 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// fillHyper completes a stage's hyperparameters from its default.
-func fillHyper(h, def finetune.Hyper) finetune.Hyper {
-	def.Epochs, def.LR = h.Epochs, h.LR
-	def.MinLR = min(def.MinLR, def.LR)
-	def.WarmupEpochs = min(def.WarmupEpochs, float64(def.Epochs))
-	return def
+// setRun sets a run's epochs or learning rate (a zero leaves it).
+func setRun(r *pipeline.Recipe, run string, epochs int, lr float64) {
+	sc := r.Runs[run]
+	if epochs != 0 {
+		sc.Epochs = epochs
+	}
+	if lr != 0 {
+		sc.LR = lr
+	}
+	r.Runs[run] = sc
 }
 
-// runStages runs the chain in out, skipping the stages that finished.
+// on applies the flags given to a copy of r.
+func (a recipeFlags) on(r pipeline.Recipe, explicit map[string]bool) pipeline.Recipe {
+	r.Runs = maps.Clone(r.Runs)
+	r.Search.Ranks = slices.Clone(r.Search.Ranks)
+	for _, f := range slices.Sorted(maps.Keys(explicit)) {
+		if set, ok := a[f]; ok {
+			set(&r)
+		}
+	}
+	return r
+}
+
+// resumeRunSettings is the saved run's settings, after checking that every
+// flag given again agrees with them.
+func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool, apply recipeFlags, out string) (runSettings, error) {
+	keys := map[string]string{"budget": "budget", "rank-check": "rank_check"}
+	for _, k := range []string{"base", "data", "scheme", "split-seed", "seed"} {
+		keys[k] = stageFlagKeys[k]
+	}
+	if explicit["scheme"] && given.Scheme == autoScheme {
+		delete(explicit, "scheme")
+	}
+	s, err := mergeSaved(saved, given, explicit, keys, out)
+	if err != nil {
+		return s, err
+	}
+	for _, f := range slices.Sorted(maps.Keys(explicit)) {
+		if _, ok := apply[f]; !ok {
+			continue
+		}
+		if again := apply.on(s.Recipe, map[string]bool{f: true}); !reflect.DeepEqual(again, apply.on(s.Recipe, nil)) {
+			return s, fmt.Errorf("--resume: cannot continue the run in %s: --%s differs from the saved run's; leave it out to use the saved value", out, f)
+		}
+	}
+	return s, nil
+}
+
+// Files of a run folder besides the chain's stage folders.
+const (
+	runSummaryFile = "summary.json"
+	runReportFile  = "report.md"
+)
+
+// runStages runs the chain (pipeline.SearchGLoRA) in out, then tests the
+// kept model: the only read of the test split. A finished run (its
+// summary.json written) is not run or tested again.
 func runStages(ctx context.Context, s runSettings, out string, resume, overwrite bool, human, log io.Writer) (*runResult, error) {
 	t0 := time.Now()
 	p, err := prepare(s.baseSpec, log) // every check of base and data before any work
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkTargets(p.v, nil, nil, slices.Max(s.Ranks)); err != nil {
+	if _, err := checkTargets(p.v, nil, nil, slices.Max(s.Recipe.Search.Ranks)); err != nil {
 		return nil, err
+	}
+	if resume {
+		var done runResult
+		if err := readJSON(filepath.Join(out, runSummaryFile), &done); err == nil {
+			fmt.Fprintf(human, "run: finished before, in %s: %s, val accuracy %.4f, test accuracy %.4f (the test split is read once, when the run finishes)\n",
+				out, done.Method, done.ValAccuracy, done.TestAccuracy)
+			return &done, nil
+		}
 	}
 	if err := startOut(out, "run", overwrite, resume, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "run: %s\n", p.describe())
-	res := &runResult{Method: "glora", Precision: tensor.MatmulPrecision().String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len()}
-
-	// 1. Supernet.
-	snDir := filepath.Join(out, runSupernetDir)
-	if _, err := readSupernetSettings(snDir); err == nil {
-		fmt.Fprintf(human, "1/4 supernet: finished before, in %s\n", snDir)
-	} else {
-		fmt.Fprintf(human, "1/4 supernet (%s)\n", snDir)
-		ss := supernetSettings{baseSpec: s.baseSpec, Ranks: s.Ranks, Hyper: s.Supernet, CheckpointEvery: 100}
-		if _, err := supernetStage(ctx, ss, snDir, fileExists(settingsFile(snDir, "supernet")), false, 0, human, log); err != nil {
-			return nil, err
-		}
-	}
-	var sn supernetResult
-	if err := readJSON(filepath.Join(snDir, "supernet.json"), &sn); err != nil {
+	fmt.Fprintf(human, "run: %s; recipe %s\n", p.describe(), s.Recipe.Name)
+	budget := max(s.Budget, 0)
+	o := pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: budget, RankCheck: s.RankCheck, CheckpointEvery: 100, Log: human,
+		Fresh: func() (*vit.Model, error) { return p.freshBase(s.baseSpec) }}
+	ch, err := pipeline.SearchGLoRA(ctx, p.task, s.Recipe, o)
+	if err != nil {
 		return nil, err
 	}
-	res.SupernetValAcc, res.StageSeconds[0] = sn.ValAccuracy, sn.Seconds
-
-	// 2. Search.
-	var sr searchResult
-	if err := readJSON(filepath.Join(snDir, finetune.SearchResultFile), &sr); err == nil {
-		fmt.Fprintf(human, "2/4 search: finished before, in %s\n", snDir)
-	} else {
-		fmt.Fprintf(human, "2/4 search\n")
-		cfg := s.Search
-		cfg.Budget = s.Budget
-		r, err := searchStage(ctx, snDir, searchSettings{Config: cfg}, nil, fileExists(settingsFile(snDir, "search")), false, human, log)
-		if err != nil {
-			return nil, err
-		}
-		sr = *r
+	res := &runResult{Method: "glora (searched structure)", Finalist: ch.FinalistNames[ch.Finalists.Index],
+		Precision: tensor.MatmulPrecision().String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len(),
+		ValAccuracy: ch.Val.Accuracy, SupportParams: ch.Support, HeadParams: ch.Head, TrainableParams: ch.Support + ch.Head,
+		Budget: ch.Budget, SupernetValAcc: ch.Supernet.Val.Accuracy, SearchValAcc: ch.Search.Best.Accuracy,
+		Candidates: len(ch.Search.Candidates), Finalists: ch.Finalists.Rounds, StageSeconds: ch.StageSeconds}
+	if ch.RankCheck != nil {
+		res.RankCheckTau = ch.RankCheck.Tau
 	}
-	res.SearchValAcc, res.Candidates, res.Budget, res.StageSeconds[1] = sr.ValAccuracy, sr.Candidates, sr.Budget, sr.Seconds
-	res.Structure = filepath.Join(out, finetune.StructureFile)
-
-	// 3. Retrain the structure, fresh and from the supernet's weights.
-	var results [2]finetuneResult
-	for i, how := range []string{"fresh", "inherited"} {
-		dir := filepath.Join(out, runFreshDir)
-		fs := finetuneSettings{baseSpec: s.baseSpec, Method: finetune.GLoRA, Structure: absPath(sr.Structure), Hyper: s.Retrain, CheckpointEvery: 100}
-		if how == "inherited" {
-			dir = filepath.Join(out, runInheritedDir)
-			fs.Init = "supernet:" + absPath(snDir)
-		}
-		if err := readJSON(filepath.Join(dir, "finetune.json"), &results[i]); err == nil {
-			fmt.Fprintf(human, "3/4 retrain %s: finished before, in %s\n", how, dir)
-		} else {
-			fmt.Fprintf(human, "3/4 retrain the structure, %s (%s)\n", how, dir)
-			r, err := finetuneStage(ctx, fs, dir, fileExists(settingsFile(dir, "finetune")), false, 0, human, log)
-			if err != nil {
-				return nil, err
-			}
-			results[i] = *r
-		}
-		res.StageSeconds[2+i] = results[i].Seconds
+	res.Seconds = ch.Supernet.Seconds
+	for _, sec := range ch.StageSeconds[1:] {
+		res.Seconds += sec
 	}
-	res.FreshValAcc, res.InheritValAcc = results[0].ValAccuracy, results[1].ValAccuracy
-	pick := 0 // fresh on a tie of accuracy and loss
-	if b, a := results[1], results[0]; b.ValAccuracy > a.ValAccuracy || (b.ValAccuracy == a.ValAccuracy && b.ValLoss < a.ValLoss) {
-		pick = 1
-	}
-	chosen := results[pick]
-	res.Retrain = []string{"fresh", "inherited"}[pick]
-	res.Method = "glora (searched structure, retrained " + res.Retrain + ")"
-	res.ValAccuracy, res.TrainableParams, res.SupportParams, res.HeadParams = chosen.ValAccuracy, chosen.TrainableParams, chosen.SupportParams, chosen.HeadParams
-	chosenDir := filepath.Join(out, []string{runFreshDir, runInheritedDir}[pick])
 
-	// 4. Merge (done by the retraining: its merged/) and the test split, once.
+	// The kept finalist's adapter and merged model, its structure and the plots.
 	res.Adapter, res.Merged = filepath.Join(out, finetune.AdapterDir), filepath.Join(out, finetune.MergedDir)
-	for _, c := range [][2]string{
-		{filepath.Join(chosenDir, finetune.AdapterDir), res.Adapter},
-		{filepath.Join(chosenDir, finetune.MergedDir), res.Merged},
-	} {
+	res.Structure = filepath.Join(out, finetune.StructureFile)
+	for _, c := range [][2]string{{filepath.Join(ch.Dir, finetune.AdapterDir), res.Adapter}, {filepath.Join(ch.Dir, finetune.MergedDir), res.Merged}} {
 		if err := copyDir(c[0], c[1]); err != nil {
 			return nil, err
 		}
 	}
+	if err := atomicfile.WriteBytes(res.Structure, ch.Structure.Format()); err != nil {
+		return nil, err
+	}
 	for _, c := range [][2]string{
-		{filepath.Join(snDir, finetune.StructureFile), res.Structure},
-		{filepath.Join(snDir, "curves.png"), filepath.Join(out, "supernet-curves.png")},
-		{filepath.Join(snDir, finetune.SearchPlotFile), filepath.Join(out, "search.png")},
-		{filepath.Join(chosenDir, "curves.png"), filepath.Join(out, "retrain-curves.png")},
+		{filepath.Join(out, pipeline.SupernetStage, "curves.png"), filepath.Join(out, "supernet-curves.png")},
+		{filepath.Join(out, pipeline.SearchStage, finetune.SearchPlotFile), filepath.Join(out, "search.png")},
+		{filepath.Join(ch.Dir, "curves.png"), filepath.Join(out, "retrain-curves.png")},
 	} {
 		if err := copyFile(c[0], c[1]); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(human, "4/4 test: the merged model of the %s retraining on the test split\n", res.Retrain)
+	if ch.RankCheck != nil {
+		if err := copyFile(filepath.Join(out, pipeline.RankCheckStage, finetune.RankCheckPlot), filepath.Join(out, finetune.RankCheckPlot)); err != nil {
+			return nil, err
+		}
+	}
+
+	// The test split, once.
+	fmt.Fprintf(human, "test: the merged model of %s on the test split\n", res.Finalist)
 	merged, _, err := vit.Load(res.Merged)
 	if err != nil {
 		return nil, err
@@ -292,18 +317,15 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 		Labels: p.classes, Counts: tm.Confusion}); err != nil {
 		fmt.Fprintf(log, "warning: %v\n", err)
 	}
-	for _, sec := range res.StageSeconds {
-		res.Seconds += sec
-	}
-	res.Report = filepath.Join(out, "report.md")
-	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, p, sn, sr, results, time.Since(t0)))); err != nil {
+	res.Report = filepath.Join(out, runReportFile)
+	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, p, ch, time.Since(t0)))); err != nil {
 		return nil, err
 	}
-	if err := writeJSONAtomic(filepath.Join(out, "summary.json"), res); err != nil {
+	if err := writeJSONAtomic(filepath.Join(out, runSummaryFile), res); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "run done: %s, %d trainable parameters (%d support + %d head, budget %d): val accuracy %.4f, test accuracy %.4f (%d images); %.0fs of training and search; adapter in %s, merged model in %s, report in %s\n",
-		res.Method, res.TrainableParams, res.SupportParams, res.HeadParams, res.Budget, res.ValAccuracy, res.TestAccuracy, res.NTest,
+	fmt.Fprintf(human, "run done: %s (%s), %d trainable parameters (%d support + %d head, budget %d): val accuracy %.4f, test accuracy %.4f (%d images); %.0fs of training and search; adapter in %s, merged model in %s, report in %s\n",
+		res.Method, res.Finalist, res.TrainableParams, res.SupportParams, res.HeadParams, res.Budget, res.ValAccuracy, res.TestAccuracy, res.NTest,
 		res.Seconds, res.Adapter, res.Merged, res.Report)
 	return res, nil
 }
@@ -352,30 +374,46 @@ func copyFile(src, dst string) error {
 }
 
 // runReport is report.md.
-func runReport(r *runResult, p *prepared, sn supernetResult, sr searchResult, ft [2]finetuneResult, wall time.Duration) string {
+func runReport(r *runResult, p *prepared, ch *pipeline.SearchedOutcome, wall time.Duration) string {
 	var b strings.Builder
 	s := r.Settings
+	rc := s.Recipe
 	fmt.Fprintf(&b, "# glora run\n\n")
 	fmt.Fprintf(&b, "Base %s, data %s (--scheme %s --split-seed %d): %d train / %d validation images, %d classes (%s); test split: %d images, read once, at the end.\n\n",
 		p.from, s.Data, p.scheme, s.SplitSeed, r.NTrain, r.NVal, len(p.classes), classList(p.classes), r.NTest)
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
+	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
+	sn, rt := rc.Hyper(pipeline.SupernetRun, r.NTrain), rc.Hyper(pipeline.RetrainRun, r.NTrain)
 	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %d epochs, batch %d, lr %g (min %g, warm-up %g epochs), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
-		s.Ranks, s.Supernet.Epochs, s.Supernet.Batch, s.Supernet.LR, s.Supernet.MinLR, s.Supernet.WarmupEpochs, s.Supernet.WeightDecay, s.Supernet.ClipNorm, s.Seed,
-		sn.SupportParam, sn.HeadParams, sn.Seconds, sn.ValAccuracy, s.Ranks[len(s.Ranks)-1])
-	fmt.Fprintf(&b, "| 2 search | budget %d (%s), population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g); %d candidates scored with merged weights on the validation split | %.0f | %.4f (best: %s, %d params, generation %d) |\n",
-		sr.Budget, sr.Settings.BudgetFrom, sr.Settings.Population, sr.Settings.TopK, sr.Settings.Generations, sr.Settings.Mutations, sr.Settings.Crossovers,
-		sr.Settings.MutationProb, sr.Candidates, sr.Seconds, sr.ValAccuracy, sr.Hash, sr.Params, sr.Generation+1)
-	for i, how := range []string{"fresh support tensors and head", "the supernet's weights and head (inherited)"} {
-		f := ft[i]
-		fmt.Fprintf(&b, "| 3 retrain, %s | %d epochs, batch %d, lr %g; best epoch %d | %.0f | %.4f |\n",
-			how, f.Settings.Epochs, f.Settings.Batch, f.Settings.LR, f.BestEpoch, f.Seconds, f.ValAccuracy)
+		rc.Search.Ranks, sn.Epochs, sn.Batch, sn.LR, sn.MinLR, sn.WarmupEpochs, sn.WeightDecay, sn.ClipNorm, s.Seed,
+		ch.Supernet.Support, ch.Supernet.Head, r.StageSeconds[0], r.SupernetValAcc, slices.Max(rc.Search.Ranks))
+	fmt.Fprintf(&b, "| 2 search | budget %d, population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g)%s; %d candidates scored with merged weights on the validation split | %.0f | %.4f (best with the supernet's weights: %s, %d params) |\n",
+		r.Budget, rc.Search.Population, rc.Search.TopK, rc.Search.Generations, rc.Search.Mutations, rc.Search.Crossovers, rc.Search.MutationProb,
+		map[bool]string{true: ", starting from the named structures that fit", false: ""}[rc.Search.SeedNamed],
+		r.Candidates, r.StageSeconds[1], r.SearchValAcc, ch.Search.Best.Hash, ch.Search.Best.Params)
+	from := map[bool]string{true: "the supernet's weights", false: "fresh support tensors"}[rc.Search.Inherit]
+	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
+		len(ch.FinalistNames), from, rt.Epochs, rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
+	if ch.RankCheck != nil {
+		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %d epochs each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
+			len(ch.RankCheck.Items), ch.RankCheck.Epochs, r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
 	}
-	fmt.Fprintf(&b, "| 4 merge + test | the %s retraining, chosen on validation accuracy | | test %.4f (loss %.4f) |\n\n", r.Retrain, r.TestAccuracy, r.TestLoss)
-	fmt.Fprintf(&b, "Training and search took %.0f s in all (this invocation: %.0f s wall).\n\n", r.Seconds, wall.Seconds())
-	fmt.Fprintf(&b, "## Plots\n\n- `supernet-curves.png`: the supernet's loss and accuracy (validation with lora rank %d everywhere)\n- `search.png`: validation accuracy against parameters, by generation, the best highlighted\n- `retrain-curves.png`: the chosen retraining\n- `confusion.png`: the test split's confusion matrix\n",
-		s.Ranks[len(s.Ranks)-1])
+	fmt.Fprintf(&b, "| 4 merge + test | %s, chosen on validation | | test %.4f (loss %.4f) |\n\n", r.Finalist, r.TestAccuracy, r.TestLoss)
+	fmt.Fprintf(&b, "### Finalists\n\n| finalist | epochs trained | best val accuracy | val loss |\n|---|---|---|---|\n")
+	for _, f := range r.Finalists {
+		name := f.Name
+		if f.Winner {
+			name = "**" + name + "** (kept)"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", name, f.Epochs, f.Accuracy, f.Loss)
+	}
+	fmt.Fprintf(&b, "\nTraining and search took %.0f s in all (this invocation: %.0f s wall).\n\n", r.Seconds, wall.Seconds())
+	fmt.Fprintf(&b, "## Plots\n\n- `supernet-curves.png`: the supernet's loss and accuracy (validation with lora rank %d everywhere)\n- `search.png`: validation accuracy against parameters, by generation, the best highlighted\n- `retrain-curves.png`: the kept finalist's retraining\n- `confusion.png`: the test split's confusion matrix\n",
+		slices.Max(rc.Search.Ranks))
+	if ch.RankCheck != nil {
+		b.WriteString("- `rank-check.png`: each structure's validation accuracy trained alone against its accuracy with the supernet's weights\n")
+	}
 	return b.String()
 }

@@ -131,7 +131,7 @@ func (m *Model) SaveMerged(dir string, ck vit.Checkpoint, dt safetensors.DType) 
 	return vit.SaveFresh(m.ViT, dir, ck, dt)
 }
 
-// Evaluator scores structures for the search (GLORA.md §3): the supernet
+// Evaluator scores structures for the search (docs/DESIGN.md §3): the supernet
 // with the structure fixed, its weights merged into plain Linears (as fast
 // as the base; each layer merged once and reused by later candidates with
 // the same choice there while its support values are unchanged), top-1 accuracy and loss on val, the shared weights

@@ -75,7 +75,7 @@ func maxAbsDiff(a, b []float32) float64 {
 }
 
 // Every method starts as the base model, trains exactly what it should, and
-// counts its trainable parameters by GLORA.md's rules.
+// counts its trainable parameters by docs/DESIGN.md's rules.
 func TestAttachEveryMethod(t *testing.T) {
 	x := batch(t)
 	want := logits(t, base(t), x)

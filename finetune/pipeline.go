@@ -42,6 +42,7 @@ import (
 
 // Hyper holds one training stage's hyperparameters (AdamW, cosine schedule
 // with linear warm-up from MinLR, no augmentation, plain cross-entropy).
+// The defaults live in the named recipes (pipeline.Named).
 type Hyper struct {
 	Epochs       int     `json:"epochs"`
 	Batch        int     `json:"batch"`
@@ -50,27 +51,6 @@ type Hyper struct {
 	WarmupEpochs float64 `json:"warmup_epochs"`
 	WeightDecay  float64 `json:"weight_decay"`
 	ClipNorm     float64 `json:"clip_norm"`
-}
-
-// DefaultHyper is the stage's default for small backbones and small data
-// (VTAB-1k's 800 training images), per method (Supernet for the supernet):
-// chosen on validation accuracy with the shipped backbone on MNIST-1k (see
-// the README's table): lora, glora-fixed, glora and the supernet 3e-3 (1e-3
-// trailed, 1e-2 tied), the vector methods (ssf, ia3, bitfit) 1e-2, full
-// fine-tuning 1e-3 (1e-4 and 3e-4 trailed), the head alone 3e-2.
-func DefaultHyper(method string) Hyper {
-	h := Hyper{Epochs: 20, Batch: 64, LR: 3e-3, MinLR: 1e-5, WarmupEpochs: 1, WeightDecay: 1e-4, ClipNorm: 1}
-	switch method {
-	case Supernet:
-		h.Epochs = 30
-	case Full:
-		h.LR = 1e-3
-	case Linear:
-		h.LR = 3e-2
-	case SSF, IA3, BitFit:
-		h.LR = 1e-2 // vectors only: few parameters, a larger step
-	}
-	return h
 }
 
 // Task is what a stage trains on: the training and validation splits

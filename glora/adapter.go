@@ -615,7 +615,7 @@ func (a *Adapter) Targets() []Target {
 }
 
 // Params counts what the adapter trains: the parameters its structure
-// reads (GLORA.md §1; a supernet: every stored entry) and, separately, the
+// reads (docs/DESIGN.md §1; a supernet: every stored entry) and, separately, the
 // head's.
 func (a *Adapter) Params() (support, head int) {
 	for _, t := range a.Targets() {

@@ -5,7 +5,7 @@ package glora
 // PEFT's GLoRA tuner is not part of a PEFT release: it is an open pull
 // request (huggingface/peft #3098, "Add Generalized Low Rank Adaptation
 // (GLoRA) to PEFT"), whose revisions differ. glora follows the revision
-// that GLORA.md §7 describes, stored as src/peft/tuners/glora/{config,
+// that docs/DESIGN.md §7 describes, stored as src/peft/tuners/glora/{config,
 // layer,model}.py in huggingface/peft's history:
 //
 //   - config.py: GLoraConfig(PeftConfig) with r (default 4), target_modules,

@@ -22,7 +22,7 @@ const (
 )
 
 // Layer is a frozen Linear layer (W0: (out, in), b0: (out) or none) with
-// GLoRA's support paths (GLORA.md §1):
+// GLoRA's support paths (docs/DESIGN.md §1):
 //
 //	W' = W0 + W0⊙A + B
 //	b' = b0 + b0⊙D + E + W0·C
@@ -229,7 +229,7 @@ func (l *Layer) commit(w, b *tensor.Tensor) {
 	l.merged = true
 }
 
-// Merge folds the current choice into the base layer (GLORA.md §4):
+// Merge folds the current choice into the base layer (docs/DESIGN.md §4):
 //
 //	W = W0 + W0⊙A + B,   b = b0 + b0⊙D + E + W0·C
 //

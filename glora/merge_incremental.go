@@ -7,7 +7,7 @@ import (
 	"github.com/glora/glora/tensor"
 )
 
-// Incremental merging for the search (GLORA.md §3): consecutive candidates
+// Incremental merging for the search (docs/DESIGN.md §3): consecutive candidates
 // share many layers' choices, so MergeStructure merges each layer's weights
 // once and reuses them while the layer's choice, its original W0 and b0,
 // and the support values its choice reads are all unchanged.
@@ -134,7 +134,7 @@ type MergeStats struct {
 // read support values have not changed since keeps or gets back those very
 // tensors without computing anything; a layer whose choice is
 // every path none computes with its original W0 and b0 (not a copy); only
-// the others are merged (from the original W0, GLORA.md §4). Either every
+// the others are merged (from the original W0, docs/DESIGN.md §4). Either every
 // layer gets st's choice or, on an error (an invalid structure, NaN or Inf
 // in a result, naming the layer), nothing changes. Unmerge restores W0 and
 // b0 bit for bit as after Merge. The merged copies kept take at most

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Named structures (GLORA.md §5): known methods as GLoRA structures, so
+// Named structures (docs/DESIGN.md §5): known methods as GLoRA structures, so
 // every baseline runs through the same layer.
 //
 //	lora         B = lora_r, all others none

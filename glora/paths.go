@@ -48,7 +48,7 @@ func Shapes(out, in, R int) [8][]int {
 	return [8][]int{{out, R}, {R, in}, {out, R}, {R, in}, {in, R}, {R, 1}, {out}, {out}}
 }
 
-// NewLayerTensors allocates a layer's tensors at rank R with GLORA.md's
+// NewLayerTensors allocates a layer's tensors at rank R with docs/DESIGN.md's
 // initialisation: Au, Bu, Cu Xavier-uniform (fans from their (R, in) and
 // (R, 1) shapes), everything else zero. Every path then reads exactly 0
 // (each product has a zero factor), so the wrapped layer computes the base
@@ -174,7 +174,7 @@ func (t *LayerTensors) biasPath(s Support, c Choice, out int) []float32 {
 	return nil
 }
 
-// MergeLinear folds choice lc into a layer (GLORA.md §4), from the
+// MergeLinear folds choice lc into a layer (docs/DESIGN.md §4), from the
 // original W0 (out, in) and b0 (out, or nil):
 //
 //	W = W0 + W0⊙A + B

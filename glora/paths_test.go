@@ -23,7 +23,7 @@ func randomTensors(out, in, R int, seed uint64) LayerTensors {
 	return t
 }
 
-// scalarMerge is GLORA.md §4 written element by element from the stored
+// scalarMerge is docs/DESIGN.md §4 written element by element from the stored
 // tensors, in float64: the reference MergeLinear must agree with.
 func scalarMerge(w0, b0 *tensor.Tensor, t LayerTensors, lc LayerChoice) (w, b []float64) {
 	out, in, R := w0.Shape[0], w0.Shape[1], t.Rank()

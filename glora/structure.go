@@ -7,7 +7,7 @@
 // nothing. A structure says which for every wrapped layer; a supernet
 // shares one set of stored tensors across every structure and samples one
 // per step; Merge folds a structure into W and b. The method, its
-// defaults and its pitfalls: shared/GLORA.md.
+// defaults and its pitfalls: docs/DESIGN.md.
 //
 // The package reaches models only through nn.LinearSite (a walk over their
 // Linear layers by module path), so it works for any model that lists them.
@@ -167,7 +167,7 @@ func (lc *LayerChoice) UnmarshalJSON(data []byte) error {
 }
 
 // Params is the number of parameters the choice reads in a layer with the
-// given widths (GLORA.md §1): A or B lora_r: r·(out+in), vector: out,
+// given widths (docs/DESIGN.md §1): A or B lora_r: r·(out+in), vector: out,
 // constant: 1; C lora_r: r·(in+1), vector: in; D or E vector: out,
 // constant: 1.
 func (lc LayerChoice) Params(in, out int) int {
@@ -360,7 +360,7 @@ func CheckRank(t Target, r int) error {
 }
 
 // Allowed lists the choices of support tensor s in a layer with or without
-// a bias (GLORA.md §1): A, B ∈ {lora_r…, vector, constant, none};
+// a bias (docs/DESIGN.md §1): A, B ∈ {lora_r…, vector, constant, none};
 // C ∈ {lora_r…, vector, none}; D, E ∈ {vector, constant, none}. A layer
 // without a bias allows only none for C, D and E unless AddBias.
 func (sp Space) Allowed(s Support, hasBias bool) []Choice {
@@ -420,7 +420,7 @@ func (sp Space) ValidateStructure(st Structure, targets []Target) error {
 }
 
 // Params counts the support parameters st reads over the targets
-// (GLORA.md §1; the head is counted separately).
+// (docs/DESIGN.md §1; the head is counted separately).
 func Params(st Structure, targets []Target) int {
 	n := 0
 	for _, t := range targets {

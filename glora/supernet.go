@@ -18,7 +18,7 @@ const (
 	// ModeDisabled: every layer computes its base Linear (the adapter is off).
 	ModeDisabled Mode = iota
 	// ModeSample: every layer uses the choice the last Sample drew
-	// (supernet training, GLORA.md §2).
+	// (supernet training, docs/DESIGN.md §2).
 	ModeSample
 	// ModeFixed: every layer uses the structure SetStructure gave.
 	ModeFixed
@@ -52,7 +52,7 @@ type Options struct {
 
 // Supernet is a model whose selected Linear layers are wrapped by GLoRA
 // layers sharing one set of stored support tensors for every structure
-// (GLORA.md §2). It starts disabled: the model computes exactly what it did
+// (docs/DESIGN.md §2). It starts disabled: the model computes exactly what it did
 // before Attach until Sample or SetStructure picks a structure.
 type Supernet struct {
 	space   Space
@@ -203,7 +203,7 @@ func StepRand(seed uint64, step int) *rand.Rand {
 }
 
 // Sample draws training step's structure, every layer's choice uniform over
-// its combinations (GLORA.md §2), from StepRand(seed, step), installs it
+// its combinations (docs/DESIGN.md §2), from StepRand(seed, step), installs it
 // and switches to ModeSample. A merged supernet refuses (Unmerge first).
 func (s *Supernet) Sample(step int) (Structure, error) {
 	return s.SampleFrom(StepRand(s.seed, step))
@@ -273,7 +273,7 @@ func (s *Supernet) install(st Structure) error {
 func (s *Supernet) Merged() bool { return s.merged }
 
 // Merge folds the current structure into every wrapped base Linear
-// (GLORA.md §4, from the original W0; see Layer.Merge): the model then
+// (docs/DESIGN.md §4, from the original W0; see Layer.Merge): the model then
 // computes with plain Linears. It is all or nothing: a NaN or Inf in any
 // layer's result is an error naming the layer, and no layer is changed.
 // Merging a merged supernet does nothing.

@@ -5,7 +5,7 @@ Run from the repository root with Debian's torch (1.13):
 
     /usr/bin/python3 reference/make_glora_fixtures.py
 
-The layer is written from shared/GLORA.md the way the reference code (ViT-Slim, GLoRA's
+The layer is written from docs/DESIGN.md the way the reference code (ViT-Slim, GLoRA's
 SuperScalableLinear) does it: every path read from the stored tensors by slicing
 (prepare_path), W' and b' built in full, then one F.linear:
 

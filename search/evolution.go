@@ -1,4 +1,4 @@
-// Package search finds a GLoRA structure by evolutionary search (GLORA.md
+// Package search finds a GLoRA structure by evolutionary search (docs/DESIGN.md
 // §3): a population of structures under a parameter budget, scored by a
 // caller-supplied evaluator (on a validation split, never the test split),
 // improved by mutation and crossover of the best.

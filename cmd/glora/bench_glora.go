@@ -25,7 +25,7 @@ type gloraBenchOptions struct {
 	Seed          uint64
 }
 
-// benchGLoRATrain times GLoRA supernet training steps (GLORA.md §2) on a
+// benchGLoRATrain times GLoRA supernet training steps (docs/DESIGN.md §2) on a
 // ViT: every Linear of the blocks wrapped (all-linear: 48 layers for
 // ViT-Tiny), stored rank Rank, a new random structure every step, the
 // backbone frozen, the head and the support tensors trained by AdamW

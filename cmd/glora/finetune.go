@@ -15,6 +15,7 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/glora"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
@@ -68,9 +69,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&s.Method, "method", "", "the method: "+methodHelp)
 	fs.StringVar(&s.Structure, "structure", "", "structure file for --method glora (search's structure.json)")
 	fs.StringVar(&s.Init, "init", "", "start from trained tensors: supernet:RUN_DIR (a supernet run's shared weights and head) or adapter:DIR")
-	fs.IntVar(&s.Rank, "rank", 0, fmt.Sprintf("lora rank of lora and glora-fixed (default %d)", finetune.DefaultRank))
+	fs.IntVar(&s.Rank, "rank", 0, fmt.Sprintf("lora rank of lora and glora-fixed (default: the recipe's, %d)", finetune.DefaultRank))
 	targets := fs.String("targets", "", "layers to adapt, comma-separated (default all-linear; with --structure, the structure's layers)")
 	exclude := fs.String("exclude", "", "layers to leave out of --targets")
+	recipe := recipeFlag(fs)
 	var hf hyperFlags
 	hf.register(fs, "the method")
 	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
@@ -100,7 +102,11 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--data is required (the images to adapt the base to)")
 		}
 	}
-	s.Hyper = hf.fill(finetune.DefaultHyper(s.Method))
+	def, err := stageDefaults(*recipe, s.Method, pipeline.RefTrain)
+	if err != nil {
+		return err
+	}
+	s.Hyper = hf.fill(def)
 	s.canonical()
 	if s.Structure != "" {
 		s.Structure = absPath(s.Structure)
@@ -129,7 +135,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := finetuneStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size
+	if saved == nil {
+		refill = func(n int) finetune.Hyper {
+			def, _ := stageDefaults(*recipe, s.Method, n)
+			return hf.fill(def)
+		}
+	}
+	res, err := finetuneStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
 		return interrupted(ctx, "finetune", "--out "+*out)
 	}
@@ -228,10 +241,16 @@ func loadInit(spec string) (*glora.Adapter, error) {
 
 // finetuneStage trains (or resumes, or finds finished) the finetune run of
 // s in out: every check before any work.
-func finetuneStage(ctx context.Context, s finetuneSettings, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*finetuneResult, error) {
+func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*finetuneResult, error) {
 	p, err := prepare(s.baseSpec, log)
 	if err != nil {
 		return nil, err
+	}
+	if refill != nil {
+		s.Hyper = refill(p.task.Train.Len())
+		if err := checkInt("stop-after", stopAfter, 0, s.Epochs); err != nil {
+			return nil, err
+		}
 	}
 	setup := finetune.Setup{Method: s.Method, Rank: s.Rank, Targets: s.Targets, Exclude: s.Exclude}
 	if s.Structure != "" {

@@ -281,7 +281,7 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{[]string{"supernet", "--base", "vit-micro", "--data", "folder:" + mismatch, "--out", out}, `class folder "c03" is not one of the classes [c00 c01 c02]`},
 		{append([]string{"supernet", "--out", notEmpty}, base...), "is not empty and holds no glora supernet run"},
 		{append([]string{"supernet", "--out", sn}, base...), "holds a run of glora supernet (supernet.settings.json): continue it with --resume, start it again with --overwrite"},
-		{[]string{"supernet", "--resume", "--out", sn, "--lr", "0.5"}, "--lr 0.5, but the run was saved with 0.003"},
+		{[]string{"supernet", "--resume", "--out", sn, "--lr", "0.5"}, "--lr 0.5, but the run was saved with 0.005"},
 		{[]string{"search", "--run", out}, "is not a glora supernet run"},
 		{append([]string{"finetune", "--method", "lora", "--init", "adapter:" + filepath.Join(sn, "supernet"), "--out", out}, base...), "holds a whole supernet"},
 		{append([]string{"finetune", "--method", "lora", "--rank", "16", "--init", "supernet:" + sn, "--out", out}, base...), "stores rank 8, below the rank 16 this run trains"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/glora/glora/tensor"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,16 +11,19 @@ import (
 	"time"
 
 	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/search"
+	"github.com/glora/glora/tensor"
 )
-
-// Default search size: see the README's table (chosen on validation).
-var defaultSearch = search.Config{Population: 20, TopK: 5, Generations: 10, Mutations: 10, Crossovers: 10, MutationProb: 0.2}
 
 // searchSettings is RUN_DIR/search.settings.json.
 type searchSettings struct {
 	search.Config
 	BudgetFrom string `json:"budget_from"` // how the budget was chosen
+	Recipe     string `json:"recipe"`      // the named recipe the defaults came from
+	SeedNamed  bool   `json:"seed_named"`  // the first generation starts from the named structures that fit
+	RankCheck  int    `json:"rank_check"`  // structures retrained alone for the rank check (0: none)
 }
 
 // searchResult is RUN_DIR/search.json (and search's --json line).
@@ -43,12 +45,15 @@ type searchResult struct {
 	Structure   string         `json:"structure_file"`
 	Adapter     string         `json:"adapter"`
 	Plot        string         `json:"plot"`
+	RankCheck   *float64       `json:"rank_check_tau,omitempty"` // Kendall's τ of the rank check, when run
 	Settings    searchSettings `json:"settings"`
 }
 
 func runSearch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", "search --run RUN_DIR [--budget PARAMS] [--population N --topk N --generations N --mutations N --crossovers N --mutation-prob P] [--seed N]", stderr)
-	c := defaultSearch
+	recipe := recipeFlag(fs)
+	d := pipeline.MustNamed(pipeline.Default).Search
+	c := search.Config{Population: d.Population, TopK: d.TopK, Generations: d.Generations, Mutations: d.Mutations, Crossovers: d.Crossovers, MutationProb: d.MutationProb}
 	run := fs.String("run", "", "a finished glora supernet run folder (search writes search.jsonl, structure.json, searched/, search.png, search.json there)")
 	fs.IntVar(&c.Budget, "budget", -1, "most support parameters a structure may read (default: LoRA rank 8's count over the supernet's layers)")
 	fs.IntVar(&c.Population, "population", c.Population, "structures per generation")
@@ -58,6 +63,8 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Crossovers, "crossovers", c.Crossovers, "children by crossover per generation")
 	fs.Float64Var(&c.MutationProb, "mutation-prob", c.MutationProb, "chance each layer's each tensor is redrawn in a mutation")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the search's draws")
+	seedNamed := fs.Bool("seed-named", d.SeedNamed, "start the first generation from the named structures (lora, glora-fixed, ssf, ia3, bitfit at the supernet's ranks) that fit the budget")
+	rankCheck := fs.Int("rank-check", 0, "after the search, retrain this many structures alone (half the search's best, half random at the budget; the recipe's retraining schedule) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (rank-check.json, rank-check.png; costs that many runs)")
 	resume := fs.Bool("resume", false, "continue the search of --run (its search.jsonl is replayed: every candidate scored before is not scored again)")
 	overwrite := fs.Bool("overwrite", false, "start the search of --run again (its search files are removed)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
@@ -69,23 +76,48 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	if *run == "" {
 		return fmt.Errorf("--run is required (a glora supernet run folder)")
 	}
-	if err := checkSearchFlags(c); err != nil {
+	explicit := explicitFlags(fs)
+	r, err := pipeline.Named(*recipe)
+	if err != nil {
+		return fmt.Errorf("--recipe: %w", err)
+	}
+	// Flags not given take the recipe's values (the help shows the default recipe's).
+	rs := r.Search
+	for _, f := range []struct {
+		name string
+		dst  *int
+		v    int
+	}{{"population", &c.Population, rs.Population}, {"topk", &c.TopK, rs.TopK}, {"generations", &c.Generations, rs.Generations},
+		{"mutations", &c.Mutations, rs.Mutations}, {"crossovers", &c.Crossovers, rs.Crossovers}} {
+		if !explicit[f.name] {
+			*f.dst = f.v
+		}
+	}
+	if !explicit["mutation-prob"] {
+		c.MutationProb = rs.MutationProb
+	}
+	if !explicit["seed-named"] {
+		*seedNamed = rs.SeedNamed
+	}
+	if err := firstErr(checkSearchFlags(c), checkInt("rank-check", *rankCheck, 0, 1000)); err != nil {
 		return err
+	}
+	if *rankCheck == 1 {
+		return fmt.Errorf("--rank-check 1: a rank needs at least 2 structures (0 turns the check off)")
 	}
 	if c.Budget != -1 {
 		if err := finetune.CheckBudget(c.Budget); err != nil {
 			return fmt.Errorf("--budget: %w", err)
 		}
 	}
-	explicit := explicitFlags(fs)
 	human := stdout
 	if *asJSON {
 		human = stderr
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := searchStage(ctx, *run, searchSettings{Config: c}, explicit, *resume, *overwrite, human, stderr)
-	if errors.Is(err, search.ErrInterrupted) {
+	res, err := searchStage(ctx, *run, searchSettings{Config: c, Recipe: *recipe, SeedNamed: *seedNamed, RankCheck: *rankCheck}, explicit, *resume, *overwrite, human, stderr)
+	if errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
 			filepath.Join(*run, finetune.SearchLogFile), *run)}
 	}
@@ -112,7 +144,7 @@ func checkSearchFlags(c search.Config) error {
 
 // searchFiles are what a search writes in its run folder.
 var searchFiles = []string{finetune.SearchLogFile, finetune.StructureFile, finetune.SearchedAdapter, finetune.SearchPlotFile,
-	finetune.SearchResultFile, "search.settings.json"}
+	finetune.SearchResultFile, "search.settings.json", pipeline.RankCheckStage}
 
 // searchStage searches the supernet run in run: every check (settings,
 // resume, budget) before any candidate is scored.
@@ -128,7 +160,8 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	switch {
 	case err == nil && resume:
 		keys := map[string]string{"budget": "budget", "population": "population", "topk": "topk", "generations": "generations",
-			"mutations": "mutations", "crossovers": "crossovers", "mutation-prob": "mutation_prob", "seed": "seed"}
+			"mutations": "mutations", "crossovers": "crossovers", "mutation-prob": "mutation_prob", "seed": "seed",
+			"recipe": "recipe", "seed-named": "seed_named", "rank-check": "rank_check"}
 		if explicit["budget"] && s.Budget == -1 {
 			delete(explicit, "budget")
 		}
@@ -169,9 +202,33 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	}
 	fmt.Fprintf(human, "search: %d layers, budget %d support parameters (%s; LoRA rank 8: %d), population %d, top %d, %d generations, %d mutations + %d crossovers each, scored on %d validation images\n",
 		len(m.Net.Targets()), s.Budget, s.BudgetFrom, lora8, s.Population, s.TopK, s.Generations, s.Mutations, s.Crossovers, p.task.Val.Len())
-	o, err := finetune.Search(ctx, m, p.task.Val, p.task.Pre, s.Config, run, 256, log)
+	cfg := s.Config
+	var named map[string]string
+	if s.SeedNamed {
+		cfg.Initial, named = pipeline.NamedStructures(m.Net.Space(), m.Net.Targets(), s.Budget)
+		fmt.Fprintf(human, "search: the first generation starts from %d named structures that fit the budget\n", len(cfg.Initial))
+	}
+	o, err := finetune.Search(ctx, m, p.task.Val, p.task.Pre, cfg, run, 256, log)
 	if err != nil {
 		return nil, err
+	}
+	var rc *finetune.RankCheck
+	if s.RankCheck > 0 {
+		r, err := pipeline.Named(s.Recipe)
+		if err != nil {
+			return nil, fmt.Errorf("--recipe: %w", err)
+		}
+		h := r.Hyper(pipeline.RetrainRun, p.task.Train.Len())
+		items := pipeline.RankCheckItems(o.Candidates, m.Net.Space(), m.Net.Targets(), s.Budget, s.RankCheck, s.Seed, named)
+		fmt.Fprintf(human, "rank check: %d structures (half the search's best, half random) trained alone, %d epochs each at lr %g\n", len(items), h.Epochs, h.LR)
+		dir := filepath.Join(run, pipeline.RankCheckStage)
+		fresh := func() (*vit.Model, error) { return p.freshBase(sn.baseSpec) }
+		rc, err = finetune.CheckRanking(ctx, m, fresh, p.task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100}, human)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(human, "rank check: Kendall's tau %s between shared-weight and standalone validation accuracy (by shared-weight loss: %s); %s\n",
+			finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss), filepath.Join(dir, finetune.RankCheckPlot))
 	}
 	b := o.Best
 	res := &searchResult{Command: "search", Run: run, Precision: tensor.MatmulPrecision().String(), Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
@@ -180,6 +237,9 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		Plot: filepath.Join(run, finetune.SearchPlotFile), Settings: s}
 	if o.Seconds > 0 {
 		res.PerMinute = 60 * float64(o.Evaluated) / o.Seconds
+	}
+	if rc != nil {
+		res.RankCheck = rc.Tau
 	}
 	if err := writeJSONAtomic(filepath.Join(run, finetune.SearchResultFile), res); err != nil {
 		return nil, err

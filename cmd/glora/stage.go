@@ -24,6 +24,7 @@ import (
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/glora"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/train"
 )
 
@@ -166,8 +167,36 @@ func (p *prepared) describe() string {
 		p.from, head, p.task.Data, p.scheme, p.task.SplitSeed, p.task.Train.Len(), p.task.Val.Len(), len(p.classes))
 }
 
-// hyperFlags registers the training flags; zero values mean the method's
-// default (finetune.DefaultHyper), filled in by fill.
+// recipeRun is the recipe's run a finetune method or the supernet trains
+// with: the method's own, the retraining's for a searched structure.
+func recipeRun(method string) string {
+	switch method {
+	case finetune.GLoRA:
+		return pipeline.RetrainRun
+	case finetune.Supernet:
+		return pipeline.SupernetRun
+	}
+	return method
+}
+
+// recipeFlag registers --recipe for a stage command.
+func recipeFlag(fs *flag.FlagSet) *string {
+	return fs.String("recipe", pipeline.Default, "where the training flags' defaults come from: "+strings.Join(pipeline.Names, ", ")+
+		" (epochs counted on 800 training images; a smaller training set gets as many optimiser steps)")
+}
+
+// stageDefaults is a stage's defaults from the named recipe for n
+// training images (pipeline.RefTrain before the data is loaded).
+func stageDefaults(recipe, method string, n int) (finetune.Hyper, error) {
+	r, err := pipeline.Named(recipe)
+	if err != nil {
+		return finetune.Hyper{}, fmt.Errorf("--recipe: %w", err)
+	}
+	return r.Hyper(recipeRun(method), n), nil
+}
+
+// hyperFlags registers the training flags; zero values mean the recipe's
+// default for the method (stageDefaults), filled in by fill.
 type hyperFlags struct {
 	h   finetune.Hyper
 	set map[string]bool // the flags given
@@ -180,13 +209,13 @@ func (hf *hyperFlags) register(fs interface {
 	// record which were given, so an explicit 0 or -1 reaches checkHyper
 	// and is refused, and the help text shows no misleading default.
 	hf.set = map[string]bool{}
-	fs.Var(optInt{&hf.h.Epochs, hf.set, "epochs"}, "epochs", "epochs (default: "+what+"'s, see README)")
-	fs.Var(optInt{&hf.h.Batch, hf.set, "batch"}, "batch", "images per step (default 64; lowered to the training images when larger)")
-	fs.Var(optFloat{&hf.h.LR, hf.set, "lr"}, "lr", "peak learning rate, AdamW (default: "+what+"'s, see README)")
-	fs.Var(optFloat{&hf.h.MinLR, hf.set, "min-lr"}, "min-lr", "final learning rate of the cosine schedule (default 1e-5)")
-	fs.Var(optFloat{&hf.h.WarmupEpochs, hf.set, "warmup"}, "warmup", "linear warm-up epochs (default 1)")
-	fs.Var(optFloat{&hf.h.WeightDecay, hf.set, "wd"}, "wd", "AdamW weight decay (default 1e-4)")
-	fs.Var(optFloat{&hf.h.ClipNorm, hf.set, "clip"}, "clip", "clip the gradient's global norm, 0 = off (default 1)")
+	fs.Var(optInt{&hf.h.Epochs, hf.set, "epochs"}, "epochs", "epochs (default: the recipe's for "+what+", see README)")
+	fs.Var(optInt{&hf.h.Batch, hf.set, "batch"}, "batch", "images per step (default: the recipe's, 32; lowered to the training images when larger)")
+	fs.Var(optFloat{&hf.h.LR, hf.set, "lr"}, "lr", "peak learning rate, AdamW (default: the recipe's for "+what+", see README)")
+	fs.Var(optFloat{&hf.h.MinLR, hf.set, "min-lr"}, "min-lr", "final learning rate of the cosine schedule (default: the recipe's, lr/100)")
+	fs.Var(optFloat{&hf.h.WarmupEpochs, hf.set, "warmup"}, "warmup", "linear warm-up epochs (default: the recipe's, a tenth of the run, at most 1)")
+	fs.Var(optFloat{&hf.h.WeightDecay, hf.set, "wd"}, "wd", "AdamW weight decay (default: the recipe's, 1e-4)")
+	fs.Var(optFloat{&hf.h.ClipNorm, hf.set, "clip"}, "clip", "clip the gradient's global norm, 0 = off (default: the recipe's, 1)")
 }
 
 // fill replaces unset values by def's.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
@@ -61,6 +62,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	ranks := fs.String("ranks", "4,8", "the supernet's lora ranks (stored at the largest, sliced for the smaller)")
 	targets := fs.String("targets", "", "layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)")
 	exclude := fs.String("exclude", "", "layers to leave out of --targets, same rules")
+	recipe := recipeFlag(fs)
 	var hf hyperFlags
 	hf.register(fs, "the supernet")
 	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
@@ -82,7 +84,11 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	s.Targets, s.Exclude = splitList(*targets), splitList(*exclude)
-	s.Hyper = hf.fill(finetune.DefaultHyper(finetune.Supernet))
+	def, err := stageDefaults(*recipe, finetune.Supernet, pipeline.RefTrain)
+	if err != nil {
+		return err
+	}
+	s.Hyper = hf.fill(def)
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
 		checkInt("stop-after", *stopAfter, 0, s.Epochs)); err != nil {
 		return err
@@ -123,7 +129,14 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := supernetStage(ctx, s, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size
+	if saved == nil {
+		refill = func(n int) finetune.Hyper {
+			def, _ := stageDefaults(*recipe, finetune.Supernet, n)
+			return hf.fill(def)
+		}
+	}
+	res, err := supernetStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
 		return interrupted(ctx, "supernet", "--out "+*out)
 	}
@@ -141,10 +154,16 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 
 // supernetStage trains (or resumes, or finds finished) the supernet run of
 // s in out: every check before any work, then the training.
-func supernetStage(ctx context.Context, s supernetSettings, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*supernetResult, error) {
+func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*supernetResult, error) {
 	p, err := prepare(s.baseSpec, log)
 	if err != nil {
 		return nil, err
+	}
+	if refill != nil {
+		s.Hyper = refill(p.task.Train.Len())
+		if err := checkInt("stop-after", stopAfter, 0, s.Epochs); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := checkTargets(p.v, s.Targets, s.Exclude, slices.Max(s.Ranks)); err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ BASE_DIR: a timm-dialect model folder; ADAPTER_DIR: a glora adapter for it whose
 for every layer (config_A_B / config_C / config_D_E not null).
 1. glora → PEFT: timm loads BASE_DIR, PEFT applies ADAPTER_DIR; its logits must equal those of the
    folder `glora merge` writes (PEFT's forward, not its merge: PEFT's merge adds W·C after updating W,
-   the bug GLORA.md §4 warns about).
+   the bug docs/DESIGN.md §4 warns about).
 2. PEFT → glora: PEFT wraps a fresh copy of the base (r 4, LoRA/LoRA/constant, head saved), random
    support tensors, save_pretrained; `glora merge` of that folder must give PEFT's logits.
 Prints one line per check with the max-abs-diff; exits 1 if any fails.

@@ -33,7 +33,6 @@ import (
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
-	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
@@ -86,7 +85,16 @@ type Config struct {
 	// backbone), and BaseRef names it in adapters.
 	Backbone func() (*vit.Model, vit.Checkpoint, error)
 	BaseRef  string
+	// Shard and Shards split the plan over processes (machines sharing
+	// Out): this one runs the cells whose index in Plan is ≡ Shard mod
+	// Shards (Shards 0 or 1: every cell). Each finished cell is its own
+	// file, and the report is made from every finished cell in Out, so the
+	// shards' reports converge on the unsharded one.
+	Shard, Shards int
 }
+
+// Mine reports whether the cell at index i of the plan is this shard's.
+func (c Config) Mine(i int) bool { return c.Shards <= 1 || i%c.Shards == c.Shard }
 
 // Cell is one run of one method on one task with one seed.
 type Cell struct {
@@ -178,6 +186,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("transfer: no tasks")
 	case c.Seeds < 1 || c.Seeds > 100:
 		return fmt.Errorf("transfer: seeds %d, want 1 to 100", c.Seeds)
+	case c.Shards < 0 || c.Shards > 0 && (c.Shard < 0 || c.Shard >= c.Shards):
+		return fmt.Errorf("transfer: shard %d of %d: want 0 ≤ shard < shards", c.Shard, c.Shards)
 	case len(c.FewShot) > 0 && len(c.Shots) == 0:
 		return fmt.Errorf("transfer: few-shot tasks without shot counts")
 	case len(c.Shifts) > 0 && !slices.Contains(c.Tasks, "mnist"):
@@ -244,7 +254,7 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	v0, ck, err := c.Backbone()
+	v0, _, err := c.Backbone()
 	if err != nil {
 		return nil, fmt.Errorf("transfer: the backbone: %w", err)
 	}
@@ -268,11 +278,10 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	if err := checkRecord(c); err != nil {
 		return nil, err
 	}
-	var results []Result
 	finished := map[Cell]Result{} // read once: the count below, then the loop
 	todo := 0
-	for _, cell := range plan {
-		if _, ok := tasks[cell.Task]; !ok {
+	for i, cell := range plan {
+		if _, ok := tasks[cell.Task]; !ok || !c.Mine(i) {
 			continue
 		}
 		r, err := readResult(c.Out, cell)
@@ -286,17 +295,20 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		}
 	}
 	done := len(finished)
-	fmt.Fprintf(log, "transfer suite: %d cells (%d finished before, %d to run), %d methods, %d seeds; in %s\n",
-		done+todo, done, todo, len(c.Methods), c.Seeds, c.Out)
+	shard := ""
+	if c.Shards > 1 {
+		shard = fmt.Sprintf(" (shard %d of %d: every %d-th cell from %d)", c.Shard, c.Shards, c.Shards, c.Shard)
+	}
+	fmt.Fprintf(log, "transfer suite%s: %d cells (%d finished before, %d to run), %d methods, %d seeds; in %s\n",
+		shard, done+todo, done, todo, len(c.Methods), c.Seeds, c.Out)
 	t0 := time.Now()
 	ran := 0
-	for _, cell := range plan {
+	for i, cell := range plan {
 		tk, ok := tasks[cell.Task]
-		if !ok {
+		if !ok || !c.Mine(i) {
 			continue
 		}
-		if r, ok := finished[cell]; ok {
-			results = append(results, r)
+		if _, ok := finished[cell]; ok {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -319,7 +331,7 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		if c.Verbose {
 			runLog = log
 		}
-		r, err := runCell(ctx, c, cell, tk, v0.Cfg, ck, runLog)
+		r, err := runCell(ctx, c, cell, tk, runLog)
 		if err != nil {
 			return nil, fmt.Errorf("transfer: %s %s (%s, seed %d): %w", cell.Task, cell.Method, cell.Scheme, cell.Seed, err)
 		}
@@ -327,20 +339,36 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 			return nil, err
 		}
 		ran++
-		results = append(results, r)
 		if c.Verbose {
 			fmt.Fprintf(log, "%s %s seed %d: ", cell.Task, cell.Method, cell.Seed)
 		}
 		fmt.Fprintf(log, "test accuracy %.4f (val %.4f), %d trainable parameters, %.0fs\n",
 			r.TestAcc, r.ValAcc, r.Trainable(), r.Seconds)
-		if err := WriteReport(c.Out, c, results, skipped); err != nil {
+		if _, err := reportFinished(c, tasks, skipped); err != nil {
 			return nil, err
 		}
 	}
-	if err := WriteReport(c.Out, c, results, skipped); err != nil {
-		return nil, err
+	return reportFinished(c, tasks, skipped)
+}
+
+// reportFinished writes the report from every finished cell of the plan
+// in c.Out (this shard's and the others'), and returns them.
+func reportFinished(c Config, tasks map[string]*task, skipped map[string]string) ([]Result, error) {
+	var results []Result
+	for _, cell := range c.Plan() {
+		if _, ok := tasks[cell.Task]; !ok {
+			continue
+		}
+		r, err := readResult(c.Out, cell)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
 	}
-	return results, nil
+	return results, WriteReport(c.Out, c, results, skipped)
 }
 
 // Report rewrites the report (results.md, results.csv, the plots) from
@@ -496,51 +524,41 @@ func testSubset(test *data.Dataset, limit int) ([]int, error) {
 }
 
 // runCell trains the cell's method on its task and tests the kept model.
-func runCell(ctx context.Context, c Config, cell Cell, tk *task, cfg vit.Config, ck vit.Checkpoint, log io.Writer) (Result, error) {
-	tr, err := data.Split(tk.train, nil, "train", cell.Scheme, cell.Seed)
+func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) (Result, error) {
+	t, err := pipeline.NewTask(c.Backbone, c.BaseRef, tk.train, tk.test, cell.Task, cell.Scheme, cell.Seed, cell.Seed)
 	if err != nil {
 		return Result{}, err
 	}
-	val, err := data.Split(tk.train, nil, "val", cell.Scheme, cell.Seed)
+	t.Log = log
+	// Each attempt trains in a folder of its own (a cell cut short starts
+	// over; two shards given the same cell do not share one), kept as
+	// runs/KEY with KeepRuns.
+	if err := os.MkdirAll(filepath.Join(c.Out, RunsDir), 0o755); err != nil {
+		return Result{}, err
+	}
+	dir, err := os.MkdirTemp(filepath.Join(c.Out, RunsDir), cell.Key()+".tmp-")
 	if err != nil {
 		return Result{}, err
 	}
-	dir := filepath.Join(c.Out, RunsDir, cell.Key())
-	if err := os.RemoveAll(dir); err != nil { // a cell cut short starts over
-		return Result{}, err
-	}
-	if !c.KeepRuns {
-		defer os.RemoveAll(dir)
-	}
-	ck.Labels = tk.train.Classes
-	ck.Training = &vit.TrainingInfo{Data: cell.Task, Scheme: cell.Scheme, SplitSeed: cell.Seed}
-	t := finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(cfg), BaseRef: c.BaseRef, Checkpoint: ck,
-		Data: cell.Task, Scheme: cell.Scheme, SplitSeed: cell.Seed, Log: log}
-	fresh := func() (*vit.Model, error) {
-		v, _, err := c.Backbone()
-		if err != nil {
-			return nil, err
-		}
-		_, err = finetune.FitHead(v, nil, tk.train.Classes, cell.Seed)
-		return v, err
-	}
-	o, err := pipeline.TrainMethod(ctx, cell.Method, t, c.Recipe, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: fresh, Log: log})
+	defer os.RemoveAll(dir)
+	o, err := pipeline.TrainMethod(ctx, cell.Method, t.Task, c.Recipe, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: t.Fresh, Log: log})
 	if err != nil {
 		return Result{}, err
 	}
+	tr, val := t.Train, t.Val
 	r := Result{Cell: cell, NTrain: tr.Len(), NVal: val.Len(), Support: o.Support, Head: o.Head,
 		ValAcc: o.Val.Accuracy, BestEpoch: o.BestEpoch, Epochs: len(o.History), Seconds: o.Seconds, Note: o.Note}
 	// The test split: read here, once per cell, by the kept model only.
-	m, _, err := vit.Load(o.Merged)
-	if err != nil {
-		return Result{}, err
-	}
-	mt, err := train.Evaluate(m, tk.test, 256)
+	mt, err := t.Test(o.Merged)
 	if err != nil {
 		return Result{}, err
 	}
 	r.TestAcc, r.NTest = mt.Accuracy, mt.N
 	if cell.Group == GroupVTAB && len(tk.shifted) > 0 {
+		m, _, err := vit.Load(o.Merged)
+		if err != nil {
+			return Result{}, err
+		}
 		r.Shifted = map[string]float64{}
 		for _, s := range c.Shifts {
 			mt, err := train.Evaluate(m, tk.shifted[s], 256)
@@ -552,6 +570,15 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, cfg vit.Config,
 	}
 	if math.IsNaN(r.TestAcc) {
 		return Result{}, fmt.Errorf("test accuracy is NaN")
+	}
+	if c.KeepRuns {
+		keep := filepath.Join(c.Out, RunsDir, cell.Key())
+		if err := os.RemoveAll(keep); err != nil {
+			return Result{}, err
+		}
+		if err := os.Rename(dir, keep); err != nil {
+			return Result{}, err
+		}
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -230,5 +231,85 @@ func TestReportOnly(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, ResultsMD))
 	if err != nil || !bytes.Contains(md, []byte("Cells finished: 1.")) {
 		t.Fatalf("results.md: %v\n%s", err, md)
+	}
+}
+
+// Sharded processes sharing one folder make the unsharded suite's cells
+// and report; two processes racing on the same shard leave whole cells.
+func TestShardsMatchOneRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the tiny suite four times")
+	}
+	one := t.TempDir()
+	var log bytes.Buffer
+	if _, err := Run(context.Background(), tinySuite(one, &log)); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	run := func(out string, shards ...[2]int) {
+		t.Helper()
+		errs := make(chan error, len(shards))
+		for _, sh := range shards {
+			go func() {
+				c := tinySuite(out, &bytes.Buffer{})
+				c.Log = nil
+				c.Shard, c.Shards = sh[0], sh[1]
+				_, err := Run(context.Background(), c)
+				errs <- err
+			}()
+		}
+		for range shards {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sharded, raced := t.TempDir(), t.TempDir()
+	run(sharded, [2]int{0, 3}, [2]int{1, 3}, [2]int{2, 3})
+	run(raced, [2]int{0, 2}, [2]int{0, 2}, [2]int{1, 2})
+	// The report of whatever cells are there, as a finished shard leaves it.
+	c := tinySuite(sharded, &bytes.Buffer{})
+	if _, err := Report(c); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{sharded, raced} {
+		for _, cell := range c.Plan() {
+			want, err := readResult(one, cell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readResult(out, cell)
+			if err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			want.Seconds, got.Seconds = 0, 0
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("cell %s: sharded %+v, one run %+v", cell.Key(), got, want)
+			}
+		}
+	}
+	// results.md is the same but for the time row.
+	noTimes := func(dir string) string {
+		b, err := os.ReadFile(filepath.Join(dir, ResultsMD))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(line, "| time per task") {
+				keep = append(keep, line)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if a, b := noTimes(one), noTimes(sharded); a != b {
+		t.Errorf("results.md of the shards differs from one run's:\n%s\n---\n%s", b, a)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(raced, RunsDir)); len(entries) != 0 {
+		t.Errorf("run folders left behind: %d", len(entries))
+	}
+	bad := tinySuite(t.TempDir(), &bytes.Buffer{})
+	bad.Shard, bad.Shards = 2, 2
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "shard 2 of 2") {
+		t.Errorf("shard 2 of 2: %v", err)
 	}
 }

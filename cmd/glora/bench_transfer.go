@@ -35,6 +35,7 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("verbose", false, "print every run's epochs and the search's progress (default: a line per cell)")
 	reportOnly := fs.Bool("report", false, "only rewrite the report (results.md, results.csv, plots) from the finished cells in --out, running nothing")
 	dry := fs.Bool("dry-run", false, "list the cells (and which are finished) and stop")
+	shard := fs.String("shard", "", "I/N: run only the cells whose index in the plan is ≡ I mod N (0 ≤ I < N), for N processes or machines sharing --out; each writes its own cells, and the report covers every finished cell (deploy/ runs it as a Kubernetes Indexed Job)")
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -52,6 +53,11 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	c := transfer.Config{Out: *out, Seeds: *seeds, TestLimit: *testLimit, Recipe: r, KeepRuns: *keep, Verbose: *verbose, Log: stderr}
 	if *testLimit == 0 {
 		c.TestLimit = -1
+	}
+	if *shard != "" {
+		if c.Shard, c.Shards, err = parseShard(*shard); err != nil {
+			return err
+		}
 	}
 	if c.Tasks, err = specList("tasks", *tasks); err != nil {
 		return err
@@ -98,7 +104,10 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 		return flagError(err)
 	}
 	if *dry {
-		for _, cell := range c.Plan() {
+		for i, cell := range c.Plan() {
+			if !c.Mine(i) {
+				continue
+			}
 			state := "to run"
 			if _, err := os.Stat(transfer.CellPath(*out, cell)); err == nil {
 				state = "finished"
@@ -131,6 +140,17 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 		filepath.Join(*out, transfer.ResultsMD), filepath.Join(*out, transfer.ResultsCSV),
 		transfer.ParamsPlot, transfer.FewShotPlot, transfer.ShiftPlot)
 	return nil
+}
+
+// parseShard reads --shard I/N.
+func parseShard(v string) (shard, shards int, err error) {
+	i, n, ok := strings.Cut(v, "/")
+	shard, err1 := strconv.Atoi(strings.TrimSpace(i))
+	shards, err2 := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err1 != nil || err2 != nil || shards < 1 || shard < 0 || shard >= shards {
+		return 0, 0, fmt.Errorf("--shard %q: want I/N with whole numbers 0 ≤ I < N, e.g. 0/4 (Kubernetes: $JOB_COMPLETION_INDEX/N)", v)
+	}
+	return shard, shards, nil
 }
 
 // flagError turns the suite's validation error into a flag error.

@@ -127,14 +127,12 @@ func demoLabel(method string, rank int) string {
 // stages are the pipeline's (finetune.Finetune, TrainSupernet, Search):
 // the demo only picks the methods and their hyperparameters.
 func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet *data.Dataset, loadTest func() (*data.Dataset, error), log io.Writer) ([]demoRow, error) {
-	tr, err := data.Split(trainSet, nil, "train", o.Scheme, o.SplitSeed)
+	// The test split stays behind loadTest, read at the very end.
+	t, err := pipeline.NewTask(backbones.Default, "shipped", trainSet, nil, dataName, o.Scheme, o.SplitSeed, o.Seed)
 	if err != nil {
 		return nil, err
 	}
-	val, err := data.Split(trainSet, nil, "val", o.Scheme, o.SplitSeed)
-	if err != nil {
-		return nil, err
-	}
+	t.Log = log
 	out := o.OutDir
 	if out == "" {
 		if out, err = os.MkdirTemp("", "glora-demo-"); err != nil {
@@ -143,25 +141,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		defer os.RemoveAll(out)
 	}
 	fmt.Fprintf(log, "demo: the shipped backbone (%s) adapted to %s: %d train, %d validation images (--scheme %s); runs in %s\n",
-		backbones.DefaultName, dataName, tr.Len(), val.Len(), o.Scheme, out)
-	// fresh is the shipped backbone with a new head for the data's classes
-	// (always new, even for classes named as the backbone's).
-	fresh := func() (*vit.Model, error) {
-		v, _, err := backbones.Default()
-		if err != nil {
-			return nil, err
-		}
-		_, err = finetune.FitHead(v, nil, trainSet.Classes, o.Seed)
-		return v, err
-	}
-	v0, ck, err := backbones.Default()
-	if err != nil {
-		return nil, err
-	}
-	ck.Labels = trainSet.Classes // Finetune saves merged models with the trained model's Config
-	ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
-	task := finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v0.Cfg), BaseRef: "shipped", Checkpoint: ck,
-		Data: dataName, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Log: log}
+		backbones.DefaultName, dataName, t.Train.Len(), t.Val.Len(), o.Scheme, out)
 	var rows []demoRow
 	for i, method := range o.Methods {
 		t0 := time.Now()
@@ -170,7 +150,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		if !slices.Contains(demoMethods, method) {
 			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
 		}
-		res, err := pipeline.TrainMethod(ctx, method, task, o.Recipe, pipeline.Options{Dir: out, Seed: o.Seed, Fresh: fresh, Log: log})
+		res, err := pipeline.TrainMethod(ctx, method, t.Task, o.Recipe, pipeline.Options{Dir: out, Seed: o.Seed, Fresh: t.Fresh, Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -51,8 +51,13 @@ type SearchRecipe struct {
 	// Finalists is how many of the search's best structures are retrained
 	// alone, by successive halving on validation (finetune.Rerank); 1
 	// retrains the best alone.
-	Finalists int  `json:"finalists"`
-	Inherit   bool `json:"inherit"` // retrain from the supernet's weights (else fresh support tensors)
+	Finalists int `json:"finalists"`
+	// LoRAFinalist makes LoRA at the recipe's rank a finalist too when the
+	// search did not rank it among the best: the structure to beat is
+	// always in the final, and a structure replaces it only by winning on
+	// validation.
+	LoRAFinalist bool `json:"lora_finalist"`
+	Inherit      bool `json:"inherit"` // retrain from the supernet's weights (else fresh support tensors)
 	// UndrawnMomentum: the supernet's AdamW keeps moving the support
 	// tensors a step does not draw (PyTorch 1.10's zero_grad, as the
 	// reference code ran).
@@ -244,9 +249,16 @@ func (r Recipe) Describe() string {
 		from = "the supernet's weights"
 	}
 	if s.Finalists > 1 {
-		fmt.Fprintf(&b, ", its %d best structures retrained from %s by successive halving on validation", s.Finalists, from)
+		fmt.Fprintf(&b, ", its %d best structures", s.Finalists)
 	} else {
-		fmt.Fprintf(&b, ", the best structure retrained from %s", from)
+		b.WriteString(", the best structure")
+	}
+	if s.LoRAFinalist {
+		fmt.Fprintf(&b, " (and LoRA rank %d, if the search did not rank it there)", r.Rank)
+	}
+	fmt.Fprintf(&b, " retrained from %s", from)
+	if s.Finalists > 1 || s.LoRAFinalist {
+		b.WriteString(" by successive halving on validation")
 	}
 	fmt.Fprintf(&b, ". Epochs are counted on %d training images; a smaller (few-shot) training set gets as many optimiser steps.\n\n", RefTrain)
 	b.WriteString("| run | epochs | peak lr |\n| --- | --- | --- |\n")

@@ -153,10 +153,21 @@ func SearchGLoRA(ctx context.Context, t finetune.Task, r Recipe, o Options) (*Se
 		how = "the supernet's weights"
 	}
 	var entrants []finetune.Entrant
-	for _, c := range Best(res.Candidates, s.Finalists) {
-		name := nameOf(c, named)
+	add := func(name string, st glora.Structure) {
 		out.FinalistNames = append(out.FinalistNames, name)
-		entrants = append(entrants, finetune.Entrant{Name: name, Setup: finetune.Setup{Method: finetune.GLoRA, Structure: c.Structure, Init: init}})
+		entrants = append(entrants, finetune.Entrant{Name: name, Setup: finetune.Setup{Method: finetune.GLoRA, Structure: st, Init: init}})
+	}
+	lora, err := glora.Named(finetune.LoRA, targets, r.Rank, false)
+	if err != nil {
+		return nil, err
+	}
+	hasLoRA := false
+	for _, c := range Best(res.Candidates, s.Finalists) {
+		hasLoRA = hasLoRA || c.Structure.Key() == lora.Key()
+		add(nameOf(c, named), c.Structure)
+	}
+	if s.LoRAFinalist && !hasLoRA && glora.Params(lora, targets) <= out.Budget && sn.Model.Net.Space().ValidateStructure(lora, targets) == nil {
+		add(fmt.Sprintf("lora r%d (the baseline)", r.Rank), lora)
 	}
 	hr := r.Hyper(RetrainRun, n)
 	fmt.Fprintf(log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) on validation\n",

@@ -162,7 +162,7 @@ func SearchGLoRA(ctx context.Context, t finetune.Task, r Recipe, o Options) (*Se
 		return nil, err
 	}
 	hasLoRA := false
-	for _, c := range Best(res.Candidates, s.Finalists) {
+	for _, c := range search.Best(res.Candidates, s.Finalists) {
 		hasLoRA = hasLoRA || c.Structure.Key() == lora.Key()
 		add(nameOf(c, named), c.Structure)
 	}
@@ -226,36 +226,12 @@ func NamedStructures(sp glora.Space, targets []glora.Target, budget int) ([]glor
 	return out, names
 }
 
-// Best is the n best distinct candidates by validation accuracy (then
-// loss; the earlier scored on a tie).
-func Best(cs []search.Candidate, n int) []search.Candidate {
-	sorted := slices.Clone(cs)
-	slices.SortStableFunc(sorted, func(a, b search.Candidate) int {
-		switch {
-		case a.Score.Better(b.Score):
-			return -1
-		case b.Score.Better(a.Score):
-			return 1
-		}
-		return 0
-	})
-	var out []search.Candidate
-	seen := map[string]bool{}
-	for _, c := range sorted {
-		if k := c.Structure.Key(); !seen[k] && len(out) < n {
-			seen[k] = true
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // RankCheckItems are the structures of a rank check of n: the search's
 // ⌈n/2⌉ best and random structures at the budget (seeded) for the rest.
 func RankCheckItems(cs []search.Candidate, sp glora.Space, targets []glora.Target, budget, n int, seed uint64, named map[string]string) []finetune.RankItem {
 	var items []finetune.RankItem
 	seen := map[string]bool{}
-	for i, c := range Best(cs, (n+1)/2) {
+	for i, c := range search.Best(cs, (n+1)/2) {
 		seen[c.Structure.Key()] = true
 		name := fmt.Sprintf("top %d", i+1)
 		if nm := named[c.Structure.Key()]; nm != "" {

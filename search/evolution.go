@@ -63,6 +63,33 @@ func (s Score) Better(o Score) bool {
 	return s.Loss < o.Loss
 }
 
+// byScore orders candidates best first (for slices.SortStableFunc).
+func byScore(a, b Candidate) int {
+	switch {
+	case a.Score.Better(b.Score):
+		return -1
+	case b.Score.Better(a.Score):
+		return 1
+	}
+	return 0
+}
+
+// Best is the n best distinct structures of cs by score (the earlier on a
+// tie).
+func Best(cs []Candidate, n int) []Candidate {
+	sorted := slices.Clone(cs)
+	slices.SortStableFunc(sorted, byScore)
+	var out []Candidate
+	seen := map[string]bool{}
+	for _, c := range sorted {
+		if k := c.Structure.Key(); !seen[k] && len(out) < n {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Candidate is one evaluated structure.
 type Candidate struct {
 	Hash       string          `json:"hash"`
@@ -180,15 +207,7 @@ func Run(ctx context.Context, cfg Config, sp glora.Space, targets []glora.Target
 			}
 			pop = append(pop, c)
 		}
-		slices.SortStableFunc(pop, func(a, b Candidate) int {
-			switch {
-			case a.Score.Better(b.Score):
-				return -1
-			case b.Score.Better(a.Score):
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(pop, byScore)
 		pop = pop[:min(cfg.TopK, len(pop))]
 	}
 	if len(pop) == 0 {

@@ -2,7 +2,10 @@ package search
 
 import (
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/glora/glora/glora"
 )
 
 func TestKendallTau(t *testing.T) {
@@ -38,5 +41,25 @@ func TestRanks(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("Ranks = %v, want %v", got, want)
 		}
+	}
+}
+
+func TestBest(t *testing.T) {
+	tg := targets()
+	a, _ := glora.Named("lora", tg, 4, false)
+	b, _ := glora.Named("ssf", tg, 4, false)
+	c, _ := glora.Named("bitfit", tg, 4, false)
+	cs := []Candidate{
+		{Hash: "b", Score: Score{Accuracy: 0.5, Loss: 1}, Structure: b},
+		{Hash: "a", Score: Score{Accuracy: 0.7, Loss: 2}, Structure: a},
+		{Hash: "a again", Score: Score{Accuracy: 0.7, Loss: 1}, Structure: a.Clone()}, // the same structure: counted once
+		{Hash: "c", Score: Score{Accuracy: 0.5, Loss: 0.5}, Structure: c},
+	}
+	var got []string
+	for _, x := range Best(cs, 3) {
+		got = append(got, x.Hash)
+	}
+	if want := []string{"a again", "c", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("Best = %v, want %v", got, want)
 	}
 }

@@ -352,11 +352,12 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 }
 
 // reportFinished writes the report from every finished cell of the plan
-// in c.Out (this shard's and the others'), and returns them.
+// in c.Out (this shard's and the others') whose task loaded (tasks; nil:
+// every task), and returns them.
 func reportFinished(c Config, tasks map[string]*task, skipped map[string]string) ([]Result, error) {
 	var results []Result
 	for _, cell := range c.Plan() {
-		if _, ok := tasks[cell.Task]; !ok {
+		if _, ok := tasks[cell.Task]; !ok && tasks != nil {
 			continue
 		}
 		r, err := readResult(c.Out, cell)
@@ -386,18 +387,7 @@ func Report(c Config) ([]Result, error) {
 	if err := checkRecord(c); err != nil {
 		return nil, err
 	}
-	var results []Result
-	for _, cell := range c.Plan() {
-		r, err := readResult(c.Out, cell)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, r)
-	}
-	return results, WriteReport(c.Out, c, results, nil)
+	return reportFinished(c, nil, nil)
 }
 
 // checkRecord writes suite.json, or refuses a suite folder whose finished

@@ -47,13 +47,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
 	}
 	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
-	pop := fs.Int("population", d.Search.Population, "search population")
-	topk := fs.Int("topk", d.Search.TopK, "search parents kept")
-	gens := fs.Int("generations", d.Search.Generations, "search generations")
-	muts := fs.Int("mutations", d.Search.Mutations, "search mutations per generation")
-	cross := fs.Int("crossovers", d.Search.Crossovers, "search crossovers per generation")
-	finalists := fs.Int("finalists", d.Search.Finalists, "the search's best structures retrained by successive halving on validation")
-	fresh := fs.Bool("fresh-retrain", false, "retrain the searched structures from fresh support tensors instead of the supernet's")
+	searchFlags := searchRecipeFlags(fs, d.Recipe)
 	noTest := fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
 	out := fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
 	asJSON := fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
@@ -93,19 +87,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		o.Runs[name] = r
 	}
-	sr := &o.Search
-	pick("population", &sr.Population, *pop)
-	pick("topk", &sr.TopK, *topk)
-	pick("generations", &sr.Generations, *gens)
-	pick("mutations", &sr.Mutations, *muts)
-	pick("crossovers", &sr.Crossovers, *cross)
-	pick("finalists", &sr.Finalists, *finalists)
+	o.Recipe = searchFlags.on(o.Recipe, set)
 	pick("batch", &o.Batch, *batch)
 	if set["weight-decay"] {
 		o.WeightDecay = *wd
-	}
-	if set["fresh-retrain"] {
-		sr.Inherit = !*fresh
 	}
 	o.Seed, o.Scheme, o.NoTest, o.OutDir = *seed, *scheme, *noTest, *out
 	o.Methods = nil
@@ -116,9 +101,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		o.Methods = append(o.Methods, m)
 	}
 	checks := []error{checkInt("batch", o.Batch, 1, maxBatch), checkFloat("weight-decay", o.WeightDecay, 0, 1, false, false),
-		checkInt("population", sr.Population, 1, 100_000), checkInt("topk", sr.TopK, 1, sr.Population),
-		checkInt("generations", sr.Generations, 1, 100_000), checkInt("mutations", sr.Mutations, 0, 100_000),
-		checkInt("crossovers", sr.Crossovers, 0, 100_000), checkInt("finalists", sr.Finalists, 1, 1000)}
+		checkSearchRecipe(o.Recipe)}
 	for _, name := range demoRuns {
 		checks = append(checks, checkInt("epochs-"+name, o.Runs[name].Epochs, 1, maxEpochs),
 			checkFloat("lr-"+name, o.Runs[name].LR, 0, 10, true, false))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -84,13 +85,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	snLR := fs.Float64("supernet-lr", d.Runs[pipeline.SupernetRun].LR, "supernet peak learning rate")
 	epochs := fs.Int("epochs", d.Runs[pipeline.RetrainRun].Epochs, "epochs of each finalist's retraining")
 	lr := fs.Float64("lr", d.Runs[pipeline.RetrainRun].LR, "peak learning rate of the retraining")
-	pop := fs.Int("population", d.Search.Population, "search population")
-	topk := fs.Int("topk", d.Search.TopK, "search parents kept")
-	gens := fs.Int("generations", d.Search.Generations, "search generations")
-	muts := fs.Int("mutations", d.Search.Mutations, "search mutations per generation")
-	cross := fs.Int("crossovers", d.Search.Crossovers, "search crossovers per generation")
-	finalists := fs.Int("finalists", d.Search.Finalists, "the search's best structures retrained alone by successive halving on validation (1: the best alone)")
-	fresh := fs.Bool("fresh-retrain", !d.Search.Inherit, "retrain the finalists from fresh support tensors instead of the supernet's weights")
+	apply := searchRecipeFlags(fs, d)
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are replayed, an interrupted one resumes", "a run")
@@ -107,30 +102,19 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	apply := recipeFlags{
-		"ranks":           func(r *pipeline.Recipe) { r.Search.Ranks = rankList },
-		"supernet-epochs": func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, *snEpochs, 0) },
-		"supernet-lr":     func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, 0, *snLR) },
-		"epochs":          func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, *epochs, 0) },
-		"lr":              func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, 0, *lr) },
-		"population":      func(r *pipeline.Recipe) { r.Search.Population = *pop },
-		"topk":            func(r *pipeline.Recipe) { r.Search.TopK = *topk },
-		"generations":     func(r *pipeline.Recipe) { r.Search.Generations = *gens },
-		"mutations":       func(r *pipeline.Recipe) { r.Search.Mutations = *muts },
-		"crossovers":      func(r *pipeline.Recipe) { r.Search.Crossovers = *cross },
-		"finalists":       func(r *pipeline.Recipe) { r.Search.Finalists = *finalists },
-		"fresh-retrain":   func(r *pipeline.Recipe) { r.Search.Inherit = !*fresh },
-	}
+	apply["ranks"] = func(r *pipeline.Recipe) { r.Search.Ranks = rankList }
+	apply["supernet-epochs"] = func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, *snEpochs, 0) }
+	apply["supernet-lr"] = func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, 0, *snLR) }
+	apply["epochs"] = func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, *epochs, 0) }
+	apply["lr"] = func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, 0, *lr) }
 	if s.Recipe, err = pipeline.Named(*recipe); err != nil {
 		return fmt.Errorf("--recipe: %w", err)
 	}
 	s.Recipe = apply.on(s.Recipe, explicit)
 	sn, rt := s.Recipe.Runs[pipeline.SupernetRun], s.Recipe.Runs[pipeline.RetrainRun]
-	sr := s.Recipe.Search
 	if err := firstErr(checkInt("supernet-epochs", sn.Epochs, 1, maxEpochs), checkFloat("supernet-lr", sn.LR, 0, 10, true, false),
 		checkInt("epochs", rt.Epochs, 1, maxEpochs), checkFloat("lr", rt.LR, 0, 10, true, false),
-		checkSearchFlags(search.Config{Population: sr.Population, TopK: sr.TopK, Generations: sr.Generations, Mutations: sr.Mutations, Crossovers: sr.Crossovers, MutationProb: sr.MutationProb}),
-		checkInt("finalists", sr.Finalists, 1, 1000), checkInt("rank-check", s.RankCheck, 0, 1000)); err != nil {
+		checkSearchRecipe(s.Recipe), checkInt("rank-check", s.RankCheck, 0, 1000)); err != nil {
 		return err
 	}
 	if s.RankCheck == 1 {
@@ -171,6 +155,38 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, jsonLine(res))
 	}
 	return nil
+}
+
+// searchRecipeFlags registers the flags that set searched GLoRA's search
+// and finalists in a recipe (run's and the demo's), with d's values as
+// their defaults.
+func searchRecipeFlags(fs *flag.FlagSet, d pipeline.Recipe) recipeFlags {
+	s := d.Search
+	pop := fs.Int("population", s.Population, "search population")
+	topk := fs.Int("topk", s.TopK, "search parents kept")
+	gens := fs.Int("generations", s.Generations, "search generations")
+	muts := fs.Int("mutations", s.Mutations, "search mutations per generation")
+	cross := fs.Int("crossovers", s.Crossovers, "search crossovers per generation")
+	finalists := fs.Int("finalists", s.Finalists, "the search's best structures retrained alone by successive halving on validation (1: the best alone)")
+	lora := fs.Bool("lora-finalist", s.LoRAFinalist, "LoRA joins the finalists when the search did not rank it among them")
+	fresh := fs.Bool("fresh-retrain", !s.Inherit, "retrain the finalists from fresh support tensors instead of the supernet's weights")
+	return recipeFlags{
+		"population":    func(r *pipeline.Recipe) { r.Search.Population = *pop },
+		"topk":          func(r *pipeline.Recipe) { r.Search.TopK = *topk },
+		"generations":   func(r *pipeline.Recipe) { r.Search.Generations = *gens },
+		"mutations":     func(r *pipeline.Recipe) { r.Search.Mutations = *muts },
+		"crossovers":    func(r *pipeline.Recipe) { r.Search.Crossovers = *cross },
+		"finalists":     func(r *pipeline.Recipe) { r.Search.Finalists = *finalists },
+		"lora-finalist": func(r *pipeline.Recipe) { r.Search.LoRAFinalist = *lora },
+		"fresh-retrain": func(r *pipeline.Recipe) { r.Search.Inherit = !*fresh },
+	}
+}
+
+// checkSearchRecipe checks the search and finalists of r, naming the flags.
+func checkSearchRecipe(r pipeline.Recipe) error {
+	s := r.Search
+	return firstErr(checkSearchFlags(search.Config{Population: s.Population, TopK: s.TopK, Generations: s.Generations,
+		Mutations: s.Mutations, Crossovers: s.Crossovers, MutationProb: s.MutationProb}), checkInt("finalists", s.Finalists, 1, 1000))
 }
 
 // setRun sets a run's epochs or learning rate (a zero leaves it).

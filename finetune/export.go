@@ -7,10 +7,10 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )

@@ -21,7 +21,7 @@ import (
 	"slices"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 )
 

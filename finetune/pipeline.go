@@ -30,13 +30,13 @@ import (
 	"time"
 
 	"github.com/glora/glora/data"
-	"github.com/glora/glora/glora"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/internal/progress"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/train"
 )
 

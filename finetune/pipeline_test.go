@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/glora/glora/glora"
-	"github.com/glora/glora/search"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/train"
 )
 

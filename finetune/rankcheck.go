@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/glora/glora/glora"
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
-	"github.com/glora/glora/search"
 )
 
 // RankItem is one structure of a rank check: its score with the

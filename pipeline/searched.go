@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/train"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/nn"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"

@@ -36,10 +36,10 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/train"
 )
 

@@ -9,7 +9,7 @@ import (
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 )
 

@@ -14,9 +14,9 @@ import (
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"

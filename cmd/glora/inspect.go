@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 )

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 )
 

@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/glora/glora/glora"
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 )

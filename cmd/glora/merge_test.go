@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
 )

@@ -18,10 +18,10 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/plot"
-	"github.com/glora/glora/search"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )

@@ -22,7 +22,7 @@ import (
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/train"

@@ -1,7 +1,7 @@
 """Interoperability of glora's adapter folders with PEFT's GLoRA tuner (not run by go test).
 
 Needs torch, timm, safetensors and a PEFT that has the GLoRA tuner (the open pull request
-huggingface/peft #3098, revision with glora_Ad … glora_E parameters; see glora/adapter_config.go).
+huggingface/peft #3098, revision with glora_Ad … glora_E parameters; see method/glora/adapter_config.go).
   go build -o /tmp/glora ./cmd/glora && go build -o /tmp/interop ./reference/interop
   python3 reference/interop/check_peft_glora.py /tmp/glora /tmp/interop BASE_DIR ADAPTER_DIR WORKDIR
 BASE_DIR: a timm-dialect model folder; ADAPTER_DIR: a glora adapter for it whose structure is the same

@@ -20,7 +20,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"

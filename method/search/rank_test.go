@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 )
 
 func TestKendallTau(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 )
 
 // Config holds the search's settings (reference defaults in Defaults).

@@ -7,7 +7,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/glora/glora/glora"
+	"github.com/glora/glora/method/glora"
 )
 
 func targets() []glora.Target {

@@ -531,6 +531,9 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 		return Result{}, err
 	}
 	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // MkdirTemp's 0700 would stay on a kept run
+		return Result{}, err
+	}
 	o, err := pipeline.TrainMethod(ctx, cell.Method, t.Task, c.Recipe, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: t.Fresh, Log: log})
 	if err != nil {
 		return Result{}, err

@@ -85,118 +85,149 @@ func SearchGLoRA(ctx context.Context, t finetune.Task, r Recipe, o Options) (*Se
 	if o.Fresh == nil {
 		return nil, fmt.Errorf("pipeline: Options.Fresh is nil")
 	}
-	log := o.Log
-	if log == nil {
-		log = io.Discard
+	if o.Log == nil {
+		o.Log = io.Discard
 	}
-	n := t.Train.Len()
-	stage := func(name string) finetune.StageOptions {
-		dir := filepath.Join(o.Dir, name)
-		return finetune.StageOptions{OutDir: dir, Seed: o.Seed, CheckpointEvery: o.CheckpointEvery, Resume: o.Resume && hasCheckpoint(dir)}
+	c := &chain{ctx: ctx, t: t, r: r, o: o, out: &SearchedOutcome{}}
+	for i, stage := range []func() error{c.supernet, c.search, c.finalists, c.rankCheck} {
+		t0 := time.Now()
+		if err := stage(); err != nil {
+			return nil, err
+		}
+		c.out.StageSeconds[i] = time.Since(t0).Seconds()
 	}
-	out := &SearchedOutcome{}
+	return c.out, nil
+}
 
-	// 1. The supernet.
-	t0 := time.Now()
-	v, err := o.Fresh()
+// chain is one SearchGLoRA call: its stages fill out in order.
+type chain struct {
+	ctx   context.Context
+	t     finetune.Task
+	r     Recipe
+	o     Options
+	out   *SearchedOutcome
+	named map[string]string // structure key → name of the named structures, for the logs
+}
+
+// stage is a stage's options in its folder, resumed when it holds a checkpoint.
+func (c *chain) stage(name string) finetune.StageOptions {
+	dir := filepath.Join(c.o.Dir, name)
+	return finetune.StageOptions{OutDir: dir, Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume && hasCheckpoint(dir)}
+}
+
+// supernet trains the supernet (stage 1).
+func (c *chain) supernet() error {
+	v, err := c.o.Fresh()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h := r.Hyper(SupernetRun, n)
-	fmt.Fprintf(log, "1/3 supernet: lora ranks %v, %d epochs at lr %g; validation with lora rank %d on every layer\n",
-		r.Search.Ranks, h.Epochs, h.LR, slices.Max(r.Search.Ranks))
-	sn, err := finetune.TrainSupernet(ctx, v, t, finetune.Setup{Ranks: r.Search.Ranks, UndrawnMomentum: r.Search.UndrawnMomentum}, h, stage(SupernetStage))
+	s := c.r.Search
+	h := c.r.Hyper(SupernetRun, c.t.Train.Len())
+	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d epochs at lr %g; validation with lora rank %d on every layer\n",
+		s.Ranks, h.Epochs, h.LR, slices.Max(s.Ranks))
+	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum}, h, c.stage(SupernetStage))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if sn.Stopped {
-		return nil, fmt.Errorf("pipeline: the supernet stopped early")
+		return fmt.Errorf("pipeline: the supernet stopped early")
 	}
-	out.Supernet, out.StageSeconds[0] = sn, time.Since(t0).Seconds()
-	targets := sn.Model.Net.Targets()
+	c.out.Supernet = sn
+	return nil
+}
 
-	// 2. The search.
-	t0 = time.Now()
-	out.Budget = o.Budget
-	if out.Budget <= 0 {
-		out.Budget = finetune.LoRABudget(targets, r.Rank)
+// search runs the evolutionary search on validation (stage 2).
+func (c *chain) search() error {
+	sn, s := c.out.Supernet.Model, c.r.Search
+	targets := sn.Net.Targets()
+	if c.out.Budget = c.o.Budget; c.out.Budget <= 0 {
+		c.out.Budget = finetune.LoRABudget(targets, c.r.Rank)
 	}
-	s := r.Search
 	cfg := search.Config{Population: s.Population, TopK: s.TopK, Generations: s.Generations, Mutations: s.Mutations,
-		Crossovers: s.Crossovers, MutationProb: s.MutationProb, Budget: out.Budget, Seed: o.Seed}
-	var named map[string]string // structure key → name, for the logs
+		Crossovers: s.Crossovers, MutationProb: s.MutationProb, Budget: c.out.Budget, Seed: c.o.Seed}
 	if s.SeedNamed {
-		cfg.Initial, named = NamedStructures(sn.Model.Net.Space(), targets, out.Budget)
+		cfg.Initial, c.named = NamedStructures(sn.Net.Space(), targets, c.out.Budget)
 	}
-	fmt.Fprintf(log, "2/3 search: budget %d parameters, population %d, %d generations (%d named structures to start from), scored on validation\n",
-		out.Budget, s.Population, s.Generations, len(cfg.Initial))
-	sdir := filepath.Join(o.Dir, SearchStage)
-	if err := os.MkdirAll(sdir, 0o755); err != nil {
-		return nil, err
+	fmt.Fprintf(c.o.Log, "2/3 search: budget %d parameters, population %d, %d generations (%d named structures to start from), scored on validation\n",
+		c.out.Budget, s.Population, s.Generations, len(cfg.Initial))
+	dir := filepath.Join(c.o.Dir, SearchStage)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	res, err := finetune.Search(ctx, sn.Model, t.Val, t.Pre, cfg, sdir, 256, t.Log)
+	res, err := finetune.Search(c.ctx, sn, c.t.Val, c.t.Pre, cfg, dir, 256, c.t.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out.Search, out.StageSeconds[1] = res, time.Since(t0).Seconds()
-	fmt.Fprintf(log, "search: %d candidates in %.0fs; best %s: val accuracy %.4f with the supernet's weights, %d parameters\n",
-		len(res.Candidates), res.Seconds, nameOf(res.Best, named), res.Best.Accuracy, res.Best.Params)
+	c.out.Search = res
+	fmt.Fprintf(c.o.Log, "search: %d candidates in %.0fs; best %s: val accuracy %.4f with the supernet's weights, %d parameters\n",
+		len(res.Candidates), res.Seconds, nameOf(res.Best, c.named), res.Best.Accuracy, res.Best.Params)
+	return nil
+}
 
-	// 3. The finalists.
-	t0 = time.Now()
+// finalists retrains the search's best structures by successive halving
+// and keeps the winner (stage 3).
+func (c *chain) finalists() error {
+	sn, s := c.out.Supernet.Model, c.r.Search
+	targets := sn.Net.Targets()
 	var init *glora.Adapter
 	how := "fresh support tensors"
 	if s.Inherit {
-		if init, err = sn.Model.Adapter(t.BaseRef); err != nil {
-			return nil, err
+		var err error
+		if init, err = sn.Adapter(c.t.BaseRef); err != nil {
+			return err
 		}
 		how = "the supernet's weights"
 	}
 	var entrants []finetune.Entrant
 	add := func(name string, st glora.Structure) {
-		out.FinalistNames = append(out.FinalistNames, name)
+		c.out.FinalistNames = append(c.out.FinalistNames, name)
 		entrants = append(entrants, finetune.Entrant{Name: name, Setup: finetune.Setup{Method: finetune.GLoRA, Structure: st, Init: init}})
 	}
-	lora, err := glora.Named(finetune.LoRA, targets, r.Rank, false)
+	lora, err := glora.Named(finetune.LoRA, targets, c.r.Rank, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hasLoRA := false
-	for _, c := range search.Best(res.Candidates, s.Finalists) {
-		hasLoRA = hasLoRA || c.Structure.Key() == lora.Key()
-		add(nameOf(c, named), c.Structure)
+	for _, cand := range search.Best(c.out.Search.Candidates, s.Finalists) {
+		hasLoRA = hasLoRA || cand.Structure.Key() == lora.Key()
+		add(nameOf(cand, c.named), cand.Structure)
 	}
-	if s.LoRAFinalist && !hasLoRA && glora.Params(lora, targets) <= out.Budget && sn.Model.Net.Space().ValidateStructure(lora, targets) == nil {
-		add(fmt.Sprintf("lora r%d (the baseline)", r.Rank), lora)
+	if s.LoRAFinalist && !hasLoRA && glora.Params(lora, targets) <= c.out.Budget && sn.Net.Space().ValidateStructure(lora, targets) == nil {
+		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora)
 	}
-	hr := r.Hyper(RetrainRun, n)
-	fmt.Fprintf(log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) on validation\n",
-		len(entrants), how, hr.Epochs, hr.LR, finetune.Rungs(len(entrants), hr.Epochs))
-	fdir := filepath.Join(o.Dir, FinalistsStage)
-	so := finetune.StageOptions{OutDir: fdir, Seed: o.Seed, CheckpointEvery: o.CheckpointEvery, Resume: o.Resume}
-	rr, err := finetune.Rerank(ctx, o.Fresh, t, entrants, hr, so, log)
+	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
+	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) on validation\n",
+		len(entrants), how, h.Epochs, h.LR, finetune.Rungs(len(entrants), h.Epochs))
+	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume}
+	rr, err := finetune.Rerank(c.ctx, c.o.Fresh, c.t, entrants, h, so, c.o.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out.Finalists, out.StageSeconds[2] = rr, time.Since(t0).Seconds()
-	out.Trained, out.Dir, out.Structure = rr.Winner, rr.Dir, entrants[rr.Index].Setup.Structure
-	fmt.Fprintf(log, "kept %s: val accuracy %.4f (epoch %d), %d support parameters\n", entrants[rr.Index].Name, rr.Winner.Val.Accuracy,
+	c.out.Finalists = rr
+	c.out.Trained, c.out.Dir, c.out.Structure = rr.Winner, rr.Dir, entrants[rr.Index].Setup.Structure
+	fmt.Fprintf(c.o.Log, "kept %s: val accuracy %.4f (epoch %d), %d support parameters\n", entrants[rr.Index].Name, rr.Winner.Val.Accuracy,
 		rr.Winner.BestEpoch, rr.Winner.Support)
+	return nil
+}
 
-	// 4. The rank check.
-	if o.RankCheck > 0 {
-		t0 = time.Now()
-		items := RankCheckItems(res.Candidates, sn.Model.Net.Space(), targets, out.Budget, o.RankCheck, o.Seed, named)
-		fmt.Fprintf(log, "rank check: %d structures trained alone, %d epochs each\n", len(items), hr.Epochs)
-		rs := stage(RankCheckStage)
-		rs.Resume = o.Resume
-		if out.RankCheck, err = finetune.CheckRanking(ctx, sn.Model, o.Fresh, t, items, hr, rs, log); err != nil {
-			return nil, err
-		}
-		out.StageSeconds[3] = time.Since(t0).Seconds()
-		fmt.Fprintf(log, "rank check: Kendall's tau %s (by shared-weight loss %s)\n", finetune.FormatTau(out.RankCheck.Tau), finetune.FormatTau(out.RankCheck.TauLoss))
+// rankCheck measures the supernet's ranking when asked (stage 4).
+func (c *chain) rankCheck() error {
+	if c.o.RankCheck <= 0 {
+		return nil
 	}
-	return out, nil
+	sn := c.out.Supernet.Model
+	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
+	items := RankCheckItems(c.out.Search.Candidates, sn.Net.Space(), sn.Net.Targets(), c.out.Budget, c.o.RankCheck, c.o.Seed, c.named)
+	fmt.Fprintf(c.o.Log, "rank check: %d structures trained alone, %d epochs each\n", len(items), h.Epochs)
+	so := c.stage(RankCheckStage)
+	so.Resume = c.o.Resume
+	rc, err := finetune.CheckRanking(c.ctx, sn, c.o.Fresh, c.t, items, h, so, c.o.Log)
+	if err != nil {
+		return err
+	}
+	c.out.RankCheck = rc
+	fmt.Fprintf(c.o.Log, "rank check: Kendall's tau %s (by shared-weight loss %s)\n", finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss))
+	return nil
 }
 
 // NamedStructures are the named structures (lora, glora-fixed, ssf, ia3,

@@ -96,7 +96,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "vit-forward":
 		return vitBench("vit-forward", false)
 	case "glora-train":
-		r, err := benchGLoRATrain(gloraBenchOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1})
+		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1})
 		if err != nil {
 			return fmt.Errorf("glora-train: %w", err)
 		}
@@ -106,7 +106,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if batchSet {
 			b = *batch
 		}
-		r, err := benchSearch(searchBenchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1})
+		r, err := bench.Search(bench.SearchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1})
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
@@ -120,7 +120,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if batchSet {
 			b = *batch
 		}
-		r, err := benchMergedForward(gloraModel, b, *steps, *rounds, 1)
+		r, err := bench.MergedForward(gloraModel, b, *steps, *rounds, 1)
 		if err != nil {
 			return fmt.Errorf("merged-forward: %w", err)
 		}

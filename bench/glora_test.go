@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"testing"
@@ -24,7 +24,7 @@ func TestBenchStructureMatchesTorchBench(t *testing.T) {
 			"A=constant B=constant C=vector D=none E=none", "A=constant B=vector C=lora_8 D=vector E=none"},
 	}
 	for step, w := range want {
-		st := benchStructure(targets, glora.Space{Ranks: []int{8}}, 1, step)
+		st := Structure(targets, glora.Space{Ranks: []int{8}}, 1, step)
 		for i, tg := range targets {
 			if got := st[tg.Path].String(); got != w[i] {
 				t.Errorf("step %d %s: %s, torch_bench draws %s", step, tg.Path, got, w[i])
@@ -38,7 +38,7 @@ func TestBenchGLoRATrainRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := benchGLoRATrain(gloraBenchOptions{Config: cfg, Batch: 2, Steps: 2, Warmup: 1, Rank: 4, Seed: 1})
+	r, err := GLoRATrain(GLoRAOptions{Config: cfg, Batch: 2, Steps: 2, Warmup: 1, Rank: 4, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/bench"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/method/glora"
@@ -21,8 +20,8 @@ import (
 	"github.com/glora/glora/train"
 )
 
-// searchBenchOptions configures `glora bench search`.
-type searchBenchOptions struct {
+// SearchOptions configures `glora bench search`.
+type SearchOptions struct {
 	Model      string // "shipped" or a preset
 	Val        int    // validation images
 	Candidates int
@@ -30,9 +29,9 @@ type searchBenchOptions struct {
 	Seed       uint64
 }
 
-// searchBenchResult is `glora bench search`'s report: candidates per
+// SearchResult is `glora bench search`'s report: candidates per
 // minute for each way of scoring a candidate, over the same candidates.
-type searchBenchResult struct {
+type SearchResult struct {
 	Bench      string  `json:"bench"`
 	Model      string  `json:"model"`
 	Threads    int     `json:"threads"`
@@ -51,7 +50,7 @@ type searchBenchResult struct {
 	SameScores bool    `json:"same_scores"` // every mode scored every candidate alike
 }
 
-func (r searchBenchResult) String() string {
+func (r SearchResult) String() string {
 	return fmt.Sprintf("search           %d candidates on %d validation images, %s (%d GLoRA layers, budget %d), threads=%d kernel=%s\n"+
 		"  unmerged (fused layers)        %7.1f candidates/min\n"+
 		"  merged, every layer            %7.1f candidates/min  (merge %.1f ms/candidate)\n"+
@@ -61,10 +60,10 @@ func (r searchBenchResult) String() string {
 		r.Unmerged, r.MergedFull, r.FullMs, r.Merged, r.MergeMs, 100*r.Reused, r.Ratio, r.SameScores)
 }
 
-// benchModel is the bench's ViT: the shipped backbone or a fresh preset,
-// with a 10-class head.
+// benchModel is the bench's ViT: the shipped backbone ("shipped") or a
+// fresh preset, with a 10-class head.
 func benchModel(name string) (*vit.Model, string, error) {
-	if name == "" || name == shipped {
+	if name == "" || name == "shipped" {
 		m, _, err := backbones.Default()
 		return m, "the shipped backbone (" + backbones.DefaultName + ")", err
 	}
@@ -128,20 +127,20 @@ func searchCandidates(net *glora.Supernet, budget, n int, seed uint64) ([]glora.
 	return out, nil
 }
 
-// benchSearch times scoring search candidates on validation images three
+// Search times scoring search candidates on validation images three
 // ways, over the same candidates, interleaved candidate by candidate (so
 // that a shared machine's load falls on all three alike): the supernet's
 // fused layers with the structure fixed (unmerged), every layer merged
 // for every candidate, and finetune's search Evaluator, which merges
 // incrementally (glora.Supernet.MergeStructure).
-func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
+func Search(o SearchOptions) (SearchResult, error) {
 	v, desc, err := benchModel(o.Model)
 	if err != nil {
-		return searchBenchResult{}, err
+		return SearchResult{}, err
 	}
 	m, err := finetune.Attach(v, finetune.Setup{Method: finetune.Supernet, Seed: o.Seed})
 	if err != nil {
-		return searchBenchResult{}, err
+		return SearchResult{}, err
 	}
 	// Trained-looking support tensors (a fresh supernet's paths are zero).
 	rng := rand.New(rand.NewPCG(o.Seed, 7))
@@ -152,16 +151,16 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 	}
 	lora, err := glora.Named("lora", m.Net.Targets(), finetune.DefaultRank, false)
 	if err != nil {
-		return searchBenchResult{}, err
+		return SearchResult{}, err
 	}
 	budget := glora.Params(lora, m.Net.Targets())
 	cands, err := searchCandidates(m.Net, budget, o.Candidates, o.Seed)
 	if err != nil {
-		return searchBenchResult{}, err
+		return SearchResult{}, err
 	}
 	val, err := randomImages(v.Cfg, o.Val, o.Seed)
 	if err != nil {
-		return searchBenchResult{}, err
+		return SearchResult{}, err
 	}
 	pre := train.PreprocessFor(v.Cfg)
 	incremental := m.Evaluator(val, pre, o.Batch)
@@ -199,7 +198,7 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 			t0 := time.Now()
 			sc, err := modes[j](st)
 			if err != nil {
-				return searchBenchResult{}, err
+				return SearchResult{}, err
 			}
 			secs[j] += time.Since(t0).Seconds()
 			scores[j] = sc
@@ -216,7 +215,7 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 	for _, st := range cands {
 		s, err := m.Net.MergeStructure(st)
 		if err != nil {
-			return searchBenchResult{}, err
+			return SearchResult{}, err
 		}
 		stats.Merged += s.Merged
 		stats.Reused += s.Reused
@@ -226,16 +225,16 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 	t0 = time.Now()
 	for _, st := range cands {
 		if err := m.Net.SetStructure(st); err != nil {
-			return searchBenchResult{}, err
+			return SearchResult{}, err
 		}
 		if err := m.Net.Merge(); err != nil {
-			return searchBenchResult{}, err
+			return SearchResult{}, err
 		}
 		m.Net.Unmerge()
 	}
 	fullMs := 1000 * time.Since(t0).Seconds() / float64(len(cands))
 	perMin := func(s float64) float64 { return 60 * float64(len(cands)) / s }
-	r := searchBenchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: bench.Kernel(),
+	r := SearchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(),
 		Val: o.Val, Candidates: len(cands), Layers: len(m.Net.Layers()), Budget: budget,
 		Unmerged: perMin(secs[0]), MergedFull: perMin(secs[1]), Merged: perMin(secs[2]),
 		MergeMs: incMs, FullMs: fullMs, SameScores: same}
@@ -246,8 +245,8 @@ func benchSearch(o searchBenchOptions) (searchBenchResult, error) {
 	return r, nil
 }
 
-// mergedForwardResult is `glora bench merged-forward`'s report.
-type mergedForwardResult struct {
+// MergedForwardResult is `glora bench merged-forward`'s report.
+type MergedForwardResult struct {
 	Bench     string  `json:"bench"`
 	Model     string  `json:"model"`
 	Threads   int     `json:"threads"`
@@ -261,29 +260,29 @@ type mergedForwardResult struct {
 	MaxDiff   float64 `json:"max_abs_diff_vs_unmerged"`
 }
 
-func (r mergedForwardResult) String() string {
+func (r MergedForwardResult) String() string {
 	return fmt.Sprintf("merged-forward   %s, batch %d, %d steps each: base %.1f img/s, merged (%s) %.1f img/s, merged / base %.3f  "+
 		"(merged logits vs unmerged adapter: max abs diff %.2g)  threads=%d kernel=%s",
 		r.Model, r.Batch, r.Steps, r.Base, r.Structure, r.Merged, r.Ratio, r.MaxDiff, r.Threads, r.Kernel)
 }
 
-// benchMergedForward times the base model's forward pass and that of the
+// MergedForward times the base model's forward pass and that of the
 // same model with a GLoRA adapter (PEFT's default structure, glora-fixed,
 // random support values) merged in, alternating the two round by round so
 // that a shared machine's load falls on both alike.
-func benchMergedForward(model string, batch, steps, rounds int, seed uint64) (mergedForwardResult, error) {
+func MergedForward(model string, batch, steps, rounds int, seed uint64) (MergedForwardResult, error) {
 	base, desc, err := benchModel(model)
 	if err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	other, _, err := benchModel(model)
 	if err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	const structure = finetune.GLoRAFixed
 	m, err := finetune.Attach(other, finetune.Setup{Method: structure, Seed: seed})
 	if err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 9))
 	for _, p := range m.Net.Store().Params() {
@@ -305,16 +304,16 @@ func benchMergedForward(model string, batch, steps, rounds int, seed uint64) (me
 	}
 	unmerged, err := forward(m.Forward)
 	if err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	unmerged = unmerged.Clone()
 	if err := m.Net.MergeAndDetach(); err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	merged := other // a plain ViT now
 	got, err := forward(merged.Forward)
 	if err != nil {
-		return mergedForwardResult{}, err
+		return MergedForwardResult{}, err
 	}
 	diff := 0.0
 	for i, v := range got.Data {
@@ -323,7 +322,7 @@ func benchMergedForward(model string, batch, steps, rounds int, seed uint64) (me
 	models := [2]*vit.Model{base, merged}
 	for _, mm := range models { // warm-up
 		if _, err := forward(mm.Forward); err != nil {
-			return mergedForwardResult{}, err
+			return MergedForwardResult{}, err
 		}
 	}
 	var secs [2]float64
@@ -333,14 +332,14 @@ func benchMergedForward(model string, batch, steps, rounds int, seed uint64) (me
 			t0 := time.Now()
 			for s := 0; s < steps; s++ {
 				if _, err := forward(models[j].Forward); err != nil {
-					return mergedForwardResult{}, err
+					return MergedForwardResult{}, err
 				}
 			}
 			secs[j] += time.Since(t0).Seconds()
 		}
 	}
 	n := float64(batch * steps * rounds)
-	res := mergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: bench.Kernel(),
+	res := MergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(),
 		Batch: batch, Steps: steps * rounds, Base: n / secs[0], Merged: n / secs[1], Structure: structure, MaxDiff: diff}
 	res.Ratio = res.Merged / res.Base
 	return res, nil

@@ -1,7 +1,6 @@
-package main
+package bench
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -9,7 +8,7 @@ import (
 // results, reports each rate, and reuses merged layers; no timing is
 // checked.
 func TestBenchSearchRuns(t *testing.T) {
-	r, err := benchSearch(searchBenchOptions{Model: "vit-micro", Val: 20, Candidates: 12, Batch: 8, Seed: 1})
+	r, err := Search(SearchOptions{Model: "vit-micro", Val: 20, Candidates: 12, Batch: 8, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +27,7 @@ func TestBenchSearchRuns(t *testing.T) {
 // bench merged-forward: the merged model computes the unmerged adapter's
 // logits and both rates are reported.
 func TestBenchMergedForwardRuns(t *testing.T) {
-	r, err := benchMergedForward("vit-micro", 4, 1, 2, 1)
+	r, err := MergedForward("vit-micro", 4, 1, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,22 +35,4 @@ func TestBenchMergedForwardRuns(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	t.Logf("%s", r)
-}
-
-// The two benchmarks through the command line, with --json.
-func TestBenchSearchCLI(t *testing.T) {
-	for _, which := range []string{"search", "merged-forward"} {
-		code, stdout, stderr := runCLI("bench", which, "--model", "vit-micro", "--json", "--val", "10", "--candidates", "2",
-			"--steps", "1", "--rounds", "1", "--batch", "4")
-		if code != 0 {
-			t.Fatalf("%s: code %d: %s", which, code, stderr)
-		}
-		obj := jsonLines(t, "bench "+which, stdout)[0]
-		if obj["bench"] != which {
-			t.Fatalf("%s: %v", which, obj)
-		}
-	}
-	if code, _, stderr := runCLI("bench", "search", "--candidates", "0"); code == 0 || !strings.Contains(stderr, "--candidates 0") {
-		t.Fatalf("--candidates 0: code %d, %s", code, stderr)
-	}
 }

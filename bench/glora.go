@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/bench"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
@@ -16,8 +15,8 @@ import (
 	"github.com/glora/glora/train"
 )
 
-// gloraBenchOptions configures `glora bench glora-train`.
-type gloraBenchOptions struct {
+// GLoRAOptions configures `glora bench glora-train`.
+type GLoRAOptions struct {
 	Config        vit.Config
 	Batch         int
 	Steps, Warmup int
@@ -25,30 +24,30 @@ type gloraBenchOptions struct {
 	Seed          uint64
 }
 
-// benchGLoRATrain times GLoRA supernet training steps (docs/DESIGN.md §2) on a
+// GLoRATrain times GLoRA supernet training steps (docs/DESIGN.md §2) on a
 // ViT: every Linear of the blocks wrapped (all-linear: 48 layers for
 // ViT-Tiny), stored rank Rank, a new random structure every step, the
 // backbone frozen, the head and the support tensors trained by AdamW
 // (forward, cross-entropy, backward, update), on random images and labels.
-// The structures come from benchStructure, which bench/torch_bench.py
+// The structures come from Structure, which bench/torch_bench.py
 // reproduces, so both sides run the same ones. GFLOP/s counts full
 // fine-tuning's FLOPs (3× the forward pass, as vit-train), so it reads as
 // an effective rate comparable with vit-train's.
-func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
+func GLoRATrain(o GLoRAOptions) (Result, error) {
 	rng := rand.New(rand.NewPCG(42, 42))
 	c := o.Config
 	c.DropPath = 0 // the same work every step (as vit-train)
 	m, err := vit.New(c, rng)
 	if err != nil {
-		return bench.Result{}, err
+		return Result{}, err
 	}
 	if m.Head == nil {
-		return bench.Result{}, fmt.Errorf("glora-train needs a model with a classification head")
+		return Result{}, fmt.Errorf("glora-train needs a model with a classification head")
 	}
 	// Backbone frozen; the head and every support tensor trainable.
 	model, err := finetune.Attach(m, finetune.Setup{Method: finetune.Supernet, Ranks: []int{o.Rank}, Seed: o.Seed})
 	if err != nil {
-		return bench.Result{}, err
+		return Result{}, err
 	}
 	sn := model.Net
 	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
@@ -60,11 +59,11 @@ func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
 		labels[i] = rng.IntN(c.NumClasses)
 	}
 	// The one training step (train.Trainer) with the supernet's structure of
-	// each step set by the hook, as training does (here from benchStructure,
+	// each step set by the hook, as training does (here from Structure,
 	// which the PyTorch side reproduces, instead of Supernet.Sample).
 	tr := train.NewTrainer(model, optim.NewAdamW(optim.DecayGroups(model.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
 	tr.Hook = func(i int, _ *rand.Rand) error {
-		return sn.SetStructure(benchStructure(sn.Targets(), sn.Space(), o.Seed, i))
+		return sn.SetStructure(Structure(sn.Targets(), sn.Space(), o.Seed, i))
 	}
 	step := func(i int) error {
 		_, err := tr.Step(i, img, labels)
@@ -72,28 +71,28 @@ func benchGLoRATrain(o gloraBenchOptions) (bench.Result, error) {
 	}
 	for i := 0; i < o.Warmup; i++ {
 		if err := step(i); err != nil {
-			return bench.Result{}, err
+			return Result{}, err
 		}
 	}
 	t0 := time.Now()
 	for i := 0; i < o.Steps; i++ {
 		if err := step(o.Warmup + i); err != nil {
-			return bench.Result{}, err
+			return Result{}, err
 		}
 	}
 	s := time.Since(t0).Seconds()
-	flops := 3 * bench.ViTFlops(c, o.Batch) * float64(o.Steps)
-	return bench.Result{Bench: "glora-train", Kernel: bench.Kernel(), Precision: bench.Precision(), Threads: runtime.GOMAXPROCS(0),
+	flops := 3 * ViTFlops(c, o.Batch) * float64(o.Steps)
+	return Result{Bench: "glora-train", Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
-		GFLOPS: flops / s / 1e9, PeakRSSBytes: bench.PeakRSS()}, nil
+		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
 }
 
-// benchStructure is step's structure for the benchmark: for every target
+// Structure is step's structure for the benchmark: for every target
 // in order and every support A..E, choice number splitmix64() mod n of the
 // space's allowed choices (Space.Allowed's order), from a splitmix64 state
 // seeded with seed + step·0x100000001B3. bench/torch_bench.py draws the same
 // structures with the same arithmetic. (Training draws with Supernet.Sample.)
-func benchStructure(targets []glora.Target, sp glora.Space, seed uint64, step int) glora.Structure {
+func Structure(targets []glora.Target, sp glora.Space, seed uint64, step int) glora.Structure {
 	state := seed + uint64(step)*0x100000001B3
 	next := func() uint64 {
 		state += 0x9E3779B97F4A7C15

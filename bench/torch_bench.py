@@ -9,7 +9,7 @@ glora-train wraps every block Linear in the GLoRA layer as the reference code
 tensors by slicing, W' = W0 + W0*A + B and b' = b0 + b0*D + E + W0@C built in
 full each forward, then F.linear; the backbone frozen, the head and the support
 tensors trained, one random structure per step (the same ones glora draws:
-bench_structure mirrors cmd/glora's benchStructure).
+bench_structure mirrors bench.Structure (bench/glora.go)).
 """
 import argparse, contextlib, json, resource, time
 
@@ -109,7 +109,7 @@ M64 = (1 << 64) - 1
 
 
 def bench_structure(layers, rank, seed, step):
-    """cmd/glora's benchStructure: per layer and support A..E, choice splitmix64() mod n of the
+    """bench.Structure (bench/glora.go): per layer and support A..E, choice splitmix64() mod n of the
     allowed choices, in glora.Space.Allowed's order (every layer here has a bias)."""
     allowed = {"A": ["lora_%d" % rank, "vector", "constant", "none"], "C": ["lora_%d" % rank, "vector", "none"],
                "D": ["vector", "constant", "none"]}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
@@ -50,7 +51,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
-	m, ck, from, fresh, err := resolveModel(*model, seed, 0)
+	m, ck, from, fresh, err := backbones.Resolve(*model, seed, 0)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
@@ -82,10 +83,10 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	if err := checkModelSpec(o.Model); err != nil {
+	if err := backbones.CheckSpec(o.Model); err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
-	inCfg, err := modelInputConfig(o.Model)
+	inCfg, err := backbones.InputConfig(o.Model)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
@@ -97,7 +98,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	k := trainAll.NumClasses()
-	m, ck, from, fresh, err := resolveModel(o.Model, o.Seed, k)
+	m, ck, from, fresh, err := backbones.Resolve(o.Model, o.Seed, k)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}

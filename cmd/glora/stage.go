@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/method/glora"
@@ -85,10 +86,10 @@ func (b *baseSpec) canonical() {
 // data's classes, the training split divided by the scheme. Errors name
 // the flag.
 func prepare(b baseSpec, log io.Writer) (*prepared, error) {
-	if err := checkModelSpec(b.Base); err != nil {
+	if err := backbones.CheckSpec(b.Base); err != nil {
 		return nil, fmt.Errorf("--base: %w", err)
 	}
-	inCfg, err := modelInputConfig(b.Base)
+	inCfg, err := backbones.InputConfig(b.Base)
 	if err != nil {
 		return nil, fmt.Errorf("--base: %w", err)
 	}
@@ -99,7 +100,7 @@ func prepare(b baseSpec, log io.Writer) (*prepared, error) {
 	if err := checkSplitClasses(b.Data, trainAll, testSet); err != nil {
 		return nil, err
 	}
-	v, ck, from, _, err := resolveModel(b.Base, b.Seed, trainAll.NumClasses())
+	v, ck, from, _, err := backbones.Resolve(b.Base, b.Seed, trainAll.NumClasses())
 	if err != nil {
 		return nil, fmt.Errorf("--base: %w", err)
 	}
@@ -142,7 +143,7 @@ func prepare(b baseSpec, log io.Writer) (*prepared, error) {
 // freshBase loads the base again (a stage attaches to and changes its
 // model), with the head fitted as prepare did.
 func (p *prepared) freshBase(b baseSpec) (*vit.Model, error) {
-	v, _, _, _, err := resolveModel(b.Base, b.Seed, len(p.classes))
+	v, _, _, _, err := backbones.Resolve(b.Base, b.Seed, len(p.classes))
 	if err != nil {
 		return nil, err
 	}

@@ -135,6 +135,24 @@ func SplitIndices(train *Dataset, split, scheme string, seed uint64) ([]int, err
 	return out, nil
 }
 
+// CheckScheme checks a split scheme's spelling without any data: full,
+// holdout[:F] with F in (0, 1), vtab1k, or Kshot with K ≥ 1.
+func CheckScheme(scheme string) error {
+	switch name, arg, _ := strings.Cut(scheme, ":"); {
+	case scheme == "full", scheme == "vtab1k", name == "holdout" && arg == "":
+		return nil
+	case name == "holdout":
+		if f, err := strconv.ParseFloat(arg, 64); err != nil || !(f > 0 && f < 1) {
+			return dataErr("split: holdout fraction %q, want a number in (0,1)", arg)
+		}
+		return nil
+	}
+	if _, ok := parseShots(scheme); !ok {
+		return dataErr("split: unknown scheme %q (want full, holdout[:F], vtab1k or Kshot)", scheme)
+	}
+	return nil
+}
+
 // parseShots reads "K-shot", "Kshot" or "kshot:K" (K ≥ 1).
 func parseShots(s string) (int, bool) {
 	var num string

@@ -185,3 +185,16 @@ func TestCheckSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckScheme(t *testing.T) {
+	for _, ok := range []string{"full", "vtab1k", "holdout", "holdout:0.25", "16shot", "1-shot", "kshot:4"} {
+		if err := CheckScheme(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"bogus", "holdout:1.5", "holdout:NaN", "holdout:0", "0shot", "", "vtab"} {
+		if err := CheckScheme(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -317,7 +318,8 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 	sum := Summary{BestEpoch: st.BestEpoch, History: st.History, BestDir: filepath.Join(o.OutDir, "best")}
 	for _, h := range st.History {
 		if hasVal && h.Epoch == st.BestEpoch {
-			sum.Best = Metrics{Accuracy: h.ValAcc, Loss: h.ValLoss, N: val.Len()}
+			// ValAcc is correct/N exactly, so the count is recovered without error.
+			sum.Best = Metrics{Accuracy: h.ValAcc, Loss: h.ValLoss, N: val.Len(), Correct: int(math.Round(h.ValAcc * float64(val.Len())))}
 		}
 	}
 	return sum, nil

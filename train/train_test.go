@@ -100,8 +100,9 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(mt.Accuracy-sum.Best.Accuracy) > 1e-9 {
-		t.Fatalf("reloaded best model scores %.4f, the run recorded %.4f", mt.Accuracy, sum.Best.Accuracy)
+	if math.Abs(mt.Accuracy-sum.Best.Accuracy) > 1e-9 || mt.Correct != sum.Best.Correct || mt.N != sum.Best.N {
+		t.Fatalf("reloaded best model scores %.4f (%d/%d), the run recorded %.4f (%d/%d)", mt.Accuracy, mt.Correct, mt.N,
+			sum.Best.Accuracy, sum.Best.Correct, sum.Best.N)
 	}
 }
 

@@ -62,6 +62,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			seed = recSeed
 		}
 	}
+	if err := data.CheckScheme(*scheme); err != nil {
+		return fmt.Errorf("--scheme %s: %w", *scheme, err)
+	}
 	if err := checkHeldOut(ck.Training, *spec, *split, *scheme, seed); err != nil {
 		return err
 	}

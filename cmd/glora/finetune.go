@@ -126,8 +126,13 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		s.CheckpointEvery = g.CheckpointEvery
 	}
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
-		checkInt("stop-after", *stopAfter, 0, s.Epochs), checkInt("rank", s.Rank, 0, glora.MaxRank)); err != nil {
+		checkInt("stop-after", *stopAfter, 0, s.Epochs)); err != nil {
 		return err
+	}
+	if explicit["rank"] { // 0 is not "the default": refused like any rank out of range
+		if err := checkInt("rank", s.Rank, 1, glora.MaxRank); err != nil {
+			return err
+		}
 	}
 	human := stdout
 	if *asJSON {

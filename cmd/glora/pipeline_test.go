@@ -291,6 +291,7 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{append([]string{"finetune", "--method", "lora", "--epochs", "0", "--out", out}, base...), "--epochs 0: want a whole number"},
 		{append([]string{"supernet", "--batch", "0", "--out", out}, base...), "--batch 0: want a whole number"},
 		{append([]string{"finetune", "--method", "lora", "--lr", "0", "--out", out}, base...), "--lr 0: want a number"},
+		{append([]string{"finetune", "--method", "lora", "--rank", "0", "--out", out}, base...), "--rank 0: want a whole number"},
 	} {
 		code, o, e := runCLI(tc.args...)
 		if code == 0 || !strings.Contains(o+e, tc.want) {

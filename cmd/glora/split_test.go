@@ -36,6 +36,13 @@ func TestEvalFollowsTheModelsTrainingRecord(t *testing.T) {
 			t.Errorf("eval --split val %v: exit %d\n%s%s", flags, code, o, e)
 		}
 	}
+	// A misspelt scheme is named as such, not taken for another split.
+	for _, bad := range []string{"bogus", "holdout:1.5", "holdout:NaN", "0shot"} {
+		code, o, e := runCLI("eval", "--model", best, "--data", data, "--split", "val", "--scheme", bad)
+		if code != 1 || !strings.Contains(e, "--scheme "+bad+": split:") {
+			t.Errorf("eval --scheme %s: exit %d\n%s%s", bad, code, o, e)
+		}
+	}
 	// Trained on the whole training split: no val.
 	full := filepath.Join(dir, "full")
 	if code, o, e := runCLI("pretrain", "--model", "vit-micro", "--data", data, "--scheme", "full",

@@ -37,80 +37,138 @@ func Resolve(spec string) (train, test *Dataset, err error) {
 	return ResolveWith(spec, ResolveOptions{})
 }
 
-// CheckSpec checks spec's syntax without reading anything: a known name,
-// a known mnist variant, valid synth options, a folder or idx with paths
-// (whether those exist is for ResolveWith to say).
-func CheckSpec(spec string) error {
+// Spec is a parsed data spec (see the package documentation for the
+// syntax): its kind and argument, each spelling folded into one.
+type Spec struct {
+	Kind  string    // fashion-mnist, mnist, digits, emoji, synth, folder or idx
+	Arg   string    // mnist: a shift; emoji: "all"; folder: the path; idx: the comma-separated files
+	Synth SynthSpec // synth: the task and its options
+}
+
+// ParseSpec parses spec's syntax without reading anything: a known name, a
+// known mnist variant, valid synth options, a folder or idx with paths
+// (whether those exist is for Resolve to say).
+func ParseSpec(spec string) (Spec, error) {
 	kind, arg, hasArg := strings.Cut(spec, ":")
 	switch {
-	case !hasArg && slices.Contains([]string{"fashion-mnist", "fashion_mnist", "fmnist", "mnist", "digits", "emoji"}, spec), spec == "emoji:all":
-		return nil
+	case !hasArg && slices.Contains([]string{"fashion-mnist", "fashion_mnist", "fmnist"}, spec):
+		return Spec{Kind: "fashion-mnist"}, nil
+	case !hasArg && slices.Contains([]string{"mnist", "digits", "emoji"}, spec):
+		return Spec{Kind: spec}, nil
+	case spec == "emoji:all":
+		return Spec{Kind: "emoji", Arg: "all"}, nil
 	case kind == "mnist" && arg != "":
 		if !isShift(arg) {
-			return dataErr("unknown mnist variant %q (want mnist:%s)", spec, strings.Join(Shifts, ", mnist:"))
+			return Spec{}, dataErr("unknown mnist variant %q (want mnist:%s)", spec, strings.Join(Shifts, ", mnist:"))
 		}
-		return nil
+		return Spec{Kind: kind, Arg: arg}, nil
 	case kind == "synth" && arg != "":
-		_, err := ParseSynthSpec(arg)
-		return err
+		s, err := ParseSynthSpec(arg)
+		return Spec{Kind: kind, Synth: s}, err
 	case (kind == "folder" || kind == "idx") && arg != "":
-		return nil
+		return Spec{Kind: kind, Arg: arg}, nil
 	}
-	return dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+	return Spec{}, dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+}
+
+// String is the spec in one spelling: fashion-mnist for its aliases, a
+// synth spec with every option.
+func (s Spec) String() string {
+	switch {
+	case s.Kind == "synth":
+		return s.Synth.String()
+	case s.Arg != "":
+		return s.Kind + ":" + s.Arg
+	}
+	return s.Kind
+}
+
+// Training names the spec's training split in one spelling: the
+// domain-shift variants mnist:SHIFT train on mnist, and a synth spec is
+// written with its seed and training size (its test size left out). Two
+// specs with the same Training have the same training split, so the same
+// validation draws.
+func (s Spec) Training() string {
+	switch s.Kind {
+	case "mnist":
+		return "mnist"
+	case "synth":
+		return fmt.Sprintf("synth:%s:seed=%d,train=%d", s.Synth.Task, s.Synth.Seed, s.Synth.Train)
+	}
+	return s.String()
+}
+
+// Abs is the spec with a folder's or IDX files' paths made absolute (so a
+// recorded spec still names them from another working directory).
+func (s Spec) Abs() Spec {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	switch s.Kind {
+	case "folder":
+		s.Arg = abs(s.Arg)
+	case "idx":
+		parts := strings.Split(s.Arg, ",")
+		for i, p := range parts {
+			if p != "" {
+				parts[i] = abs(p)
+			}
+		}
+		s.Arg = strings.Join(parts, ",")
+	}
+	return s
+}
+
+// Resolve loads the spec's training and test splits.
+func (s Spec) Resolve(opt ResolveOptions) (train, test *Dataset, err error) {
+	switch s.Kind {
+	case "fashion-mnist":
+		return FashionMNIST()
+	case "mnist":
+		if s.Arg != "" {
+			return mnistShifted(s.Arg)
+		}
+		return MNIST()
+	case "digits":
+		return Digits()
+	case "emoji":
+		return Emoji(opt, s.Arg == "all")
+	case "synth":
+		return Synth(s.Synth)
+	case "folder":
+		return resolveFolder(s.Arg, opt)
+	case "idx":
+		return resolveIDX(s.Arg, opt)
+	}
+	return nil, nil, dataErr("unknown dataset spec %q (want %s)", s.Kind, knownNames())
+}
+
+// CheckSpec checks spec's syntax without reading anything (ParseSpec).
+func CheckSpec(spec string) error {
+	_, err := ParseSpec(spec)
+	return err
 }
 
 // ResolveWith is Resolve with options.
 func ResolveWith(spec string, opt ResolveOptions) (train, test *Dataset, err error) {
-	if err := CheckSpec(spec); err != nil {
+	s, err := ParseSpec(spec)
+	if err != nil {
 		return nil, nil, err
 	}
-	kind, arg, hasArg := strings.Cut(spec, ":")
-	switch {
-	case !hasArg && (spec == "fashion-mnist" || spec == "fashion_mnist" || spec == "fmnist"):
-		return FashionMNIST()
-	case !hasArg && spec == "mnist":
-		return MNIST()
-	case kind == "mnist" && arg != "":
-		return mnistShifted(arg)
-	case !hasArg && spec == "digits":
-		return Digits()
-	case !hasArg && spec == "emoji":
-		return Emoji(opt, false)
-	case spec == "emoji:all":
-		return Emoji(opt, true)
-	case kind == "synth" && arg != "":
-		s, err := ParseSynthSpec(arg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return Synth(s)
-	case kind == "folder" && arg != "":
-		return resolveFolder(arg, opt)
-	case kind == "idx" && arg != "":
-		return resolveIDX(arg, opt)
-	}
-	return nil, nil, dataErr("unknown dataset spec %q (want %s)", spec, knownNames())
+	return s.Resolve(opt)
 }
 
-// TrainingSpec names the training split of spec in one spelling: the
-// domain-shift variants mnist:SHIFT train on mnist, and a synth spec is
-// written with its seed and training size (its test size left out). Other
-// specs, and malformed ones, are returned as they are. Two specs with the
-// same TrainingSpec have the same training split, so the same validation
-// draws.
+// TrainingSpec is Spec.Training of spec; a malformed spec is returned as
+// it is.
 func TrainingSpec(spec string) string {
-	kind, arg, hasArg := strings.Cut(spec, ":")
-	switch {
-	case kind == "mnist" && hasArg && isShift(arg):
-		return "mnist"
-	case kind == "synth" && hasArg:
-		s, err := ParseSynthSpec(arg)
-		if err != nil {
-			return spec
-		}
-		return fmt.Sprintf("synth:%s:seed=%d,train=%d", s.Task, s.Seed, s.Train)
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return spec
 	}
-	return spec
+	return s.Training()
 }
 
 func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
@@ -22,28 +21,11 @@ const schemeHelp = "how validation is carved from the training split: holdout[:F
 // written. It names the same images, test split included: a run keeps it
 // and reads its test split from it (sameData compares training splits).
 func canonicalData(spec string) string {
-	kind, arg, ok := strings.Cut(spec, ":")
-	switch {
-	case !ok && (spec == "fashion_mnist" || spec == "fmnist"):
-		return "fashion-mnist"
-	case ok && arg == "":
+	s, err := data.ParseSpec(spec)
+	if err != nil {
 		return spec // malformed: data.Resolve says so
-	case ok && kind == "folder":
-		return "folder:" + absPath(arg)
-	case ok && kind == "idx":
-		parts := strings.Split(arg, ",")
-		for i, p := range parts {
-			if p != "" {
-				parts[i] = absPath(p)
-			}
-		}
-		return "idx:" + strings.Join(parts, ",")
-	case ok && kind == "synth":
-		if s, err := data.ParseSynthSpec(arg); err == nil {
-			return s.String()
-		}
 	}
-	return spec
+	return s.Abs().String()
 }
 
 func absPath(p string) string {

@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -114,9 +115,9 @@ func Rerank(ctx context.Context, fresh func() (*vit.Model, error), t Task, entra
 			ra, rb := rounds[a], rounds[b]
 			switch {
 			case ra.Accuracy != rb.Accuracy:
-				return cmpFloat(rb.Accuracy, ra.Accuracy)
+				return cmp.Compare(rb.Accuracy, ra.Accuracy)
 			case ra.Loss != rb.Loss:
-				return cmpFloat(ra.Loss, rb.Loss)
+				return cmp.Compare(ra.Loss, rb.Loss)
 			}
 			return a - b
 		})
@@ -145,16 +146,6 @@ func bestOf(tr *Trained) (acc, loss float64) {
 		}
 	}
 	return 0, 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // hasCheckpoint reports whether a stage folder holds a training checkpoint.

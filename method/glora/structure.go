@@ -145,16 +145,22 @@ func (lc LayerChoice) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the object MarshalJSON writes; every one of A..E
 // must be present, and nothing else.
 func (lc *LayerChoice) UnmarshalJSON(data []byte) error {
-	var m map[string]Choice
-	if err := json.Unmarshal(data, &m); err != nil {
+	raw, err := objectFields(data, "support tensor")
+	if err != nil {
 		return err
 	}
-	var out LayerChoice
-	for k := range m {
+	m := make(map[string]Choice, len(raw))
+	for k, r := range raw {
 		if len(k) != 1 || !strings.Contains("ABCDE", k) {
 			return fmt.Errorf("unknown support tensor %q (want A, B, C, D, E)", k)
 		}
+		var c Choice
+		if err := json.Unmarshal(r, &c); err != nil {
+			return fmt.Errorf("support tensor %s: %w", k, err)
+		}
+		m[k] = c
 	}
+	var out LayerChoice
 	for s := range numSupports {
 		c, ok := m[s.String()]
 		if !ok {
@@ -164,6 +170,41 @@ func (lc *LayerChoice) UnmarshalJSON(data []byte) error {
 	}
 	*lc = out
 	return nil
+}
+
+// objectFields reads a JSON object's fields, refusing a name given twice
+// (which encoding/json would let the last one win), naming it as a what.
+func objectFields(data []byte, what string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		if err == nil {
+			err = fmt.Errorf("want a JSON object, have %v", t)
+		}
+		return nil, err
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k := t.(string) // inside an object, a key comes next
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%s %q given twice", what, k)
+		}
+		var r json.RawMessage
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", what, k, err)
+		}
+		out[k] = r
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the JSON object")
+	}
+	return out, nil
 }
 
 // Params is the number of parameters the choice reads in a layer with the
@@ -274,8 +315,8 @@ func (st Structure) Format() []byte {
 
 // UnmarshalJSON reads what MarshalJSON writes; errors name the layer.
 func (st *Structure) UnmarshalJSON(data []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	raw, err := objectFields(data, "layer")
+	if err != nil {
 		return err
 	}
 	out := make(Structure, len(raw))

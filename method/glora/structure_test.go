@@ -190,3 +190,19 @@ func TestNamedStructures(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+// A layer or support tensor named twice is refused (encoding/json would
+// silently keep the last).
+func TestStructureJSONRefusesDuplicates(t *testing.T) {
+	lc := `{"A": "none", "B": "lora_4", "C": "none", "D": "none", "E": "vector"}`
+	var st Structure
+	if err := json.Unmarshal([]byte(`{"blocks.0.attn.qkv": `+lc+`, "blocks.0.attn.qkv": `+lc+`}`), &st); err == nil || !strings.Contains(err.Error(), `layer "blocks.0.attn.qkv" given twice`) {
+		t.Errorf("duplicate layer: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`{"x": {"A": "none", "A": "vector", "B": "none", "C": "none", "D": "none", "E": "none"}}`), &st); err == nil || !strings.Contains(err.Error(), `support tensor "A" given twice`) {
+		t.Errorf("duplicate support tensor: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`{"x": `+lc+`}`), &st); err != nil || st["x"][B] != LoRAChoice(4) {
+		t.Errorf("a good structure: %v %v", st, err)
+	}
+}

@@ -342,22 +342,34 @@ func (t TargetModules) String() string {
 // choices (nil when any is null), with PEFT's rule that any lora spelling
 // means rank r.
 func (c *AdapterConfig) peftChoices() (*LayerChoice, error) {
+	// Each one given is checked, even when another is null: a misspelt
+	// value is an error, not silently ignored.
+	var lc LayerChoice
+	for _, f := range []struct {
+		name           string
+		v              *string
+		lora, constant bool
+		dst            []Support
+	}{
+		{"config_A_B", c.ConfigAB, true, true, []Support{A, B}},
+		{"config_C", c.ConfigC, true, false, []Support{C}},
+		{"config_D_E", c.ConfigDE, false, true, []Support{D, E}},
+	} {
+		if f.v == nil {
+			continue
+		}
+		ch, err := parsePeftChoice(f.name, *f.v, c.R, f.lora, f.constant)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range f.dst {
+			lc[s] = ch
+		}
+	}
 	if c.ConfigAB == nil || c.ConfigC == nil || c.ConfigDE == nil {
 		return nil, nil
 	}
-	ab, err := parsePeftChoice("config_A_B", *c.ConfigAB, c.R, true, true)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := parsePeftChoice("config_C", *c.ConfigC, c.R, true, false)
-	if err != nil {
-		return nil, err
-	}
-	de, err := parsePeftChoice("config_D_E", *c.ConfigDE, c.R, false, true)
-	if err != nil {
-		return nil, err
-	}
-	return &LayerChoice{A: ab, B: ab, C: cc, D: de, E: de}, nil
+	return &lc, nil
 }
 
 // parsePeftChoice reads one of PEFT's spellings: LoRA / LoRA_<r> / lora /

@@ -391,6 +391,9 @@ func TestBadAdaptersAreClearErrors(t *testing.T) {
 			st["E"] = "vector"
 			ts[qkv+"glora_E"].Data[3] = float32(math.NaN())
 		}, `layer "blocks.0.attn.qkv": tensor glora_E has NaN at [0, 3]`},
+		{"a misspelt config_A_B beside glora_structure", func(cfg map[string]any, _ map[string]*tensor.Tensor) {
+			cfg["config_A_B"] = "banana"
+		}, `config_A_B "banana"`},
 		{"structure vs target_modules", func(cfg map[string]any, _ map[string]*tensor.Tensor) {
 			cfg["target_modules"] = []any{"attn.qkv", "attn.proj", "mlp.fc1"}
 		}, `glora_structure names layer "blocks.0.mlp.fc2", which target_modules`},

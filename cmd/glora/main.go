@@ -175,7 +175,10 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func runVersion(args []string, stdout, _ io.Writer) error {
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	if err := parseFlags(newFlags("version", "version", stderr), args, 0); err != nil {
+		return err
+	}
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {

@@ -14,6 +14,9 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
+	if code, _, e := runCLI("version", "--bogus"); code == 0 || !strings.Contains(e, "-bogus") {
+		t.Errorf("version --bogus: exit %d, %s", code, e)
+	}
 	if code, out, _ := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
 		t.Fatalf("version: code %d, out %q", code, out)
 	}

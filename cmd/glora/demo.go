@@ -58,7 +58,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *synthetic {
-		return runSyntheticDemo(*steps, *batch, *seed, stdout)
+		human := stdout
+		if *asJSON {
+			human = stderr
+		}
+		r, err := runSyntheticDemo(*steps, *batch, *seed, human)
+		if err == nil && *asJSON {
+			fmt.Fprintln(stdout, jsonLine(r))
+		}
+		return err
 	}
 	set := explicitFlags(fs)
 	if *fullSize {
@@ -172,15 +180,27 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
+// syntheticResult is demo --synthetic's --json line.
+type syntheticResult struct {
+	Demo       string  `json:"demo"`
+	Steps      int     `json:"steps"`
+	FirstLoss  float64 `json:"first_loss"`
+	LastLoss   float64 `json:"last_loss"`
+	HeldOutAcc float64 `json:"held_out_accuracy"`
+	HeldOutN   int     `json:"held_out_images"`
+	Seconds    float64 `json:"seconds"`
+	Parameters int     `json:"parameters"`
+}
+
 // runSyntheticDemo trains a tiny ViT to tell which quadrant of a noisy
 // 16×16 image holds a bright square, and prints the loss falling.
-func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) error {
+func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) (syntheticResult, error) {
 	cfg, _ := vit.Preset("vit-micro")
 	cfg.NumClasses = 4
 	rng := rand.New(rand.NewPCG(seed, 0))
 	m, err := vit.New(cfg, rng)
 	if err != nil {
-		return err
+		return syntheticResult{}, err
 	}
 	sched := optim.Cosine{Peak: 3e-3, Min: 1e-4, WarmupStart: 1e-4, WarmupSteps: steps / 10, TotalSteps: steps}
 	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), sched.Peak, 0.9, 0.999, 1e-8))
@@ -193,7 +213,7 @@ func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) error {
 		img, labels := quadrantBatch(rng, batch, cfg.ImageSize)
 		r, err := tr.Step(step-1, img, labels)
 		if err != nil {
-			return err
+			return syntheticResult{}, err
 		}
 		if step == 1 {
 			first = r.Loss
@@ -209,12 +229,14 @@ func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) error {
 	tp.NoGrad = true
 	logits := m.Forward(tp, img, nil)
 	if err := tp.Err(); err != nil {
-		return err
+		return syntheticResult{}, err
 	}
 	correct := train.CountCorrect(logits.Value, labels)
+	secs := time.Since(t0).Seconds()
 	fmt.Fprintf(stdout, "loss %.4f → %.4f in %d steps (%.1fs); held-out accuracy %d/%d = %.1f%%\n",
-		first, last, steps, time.Since(t0).Seconds(), correct, len(labels), 100*float64(correct)/float64(len(labels)))
-	return nil
+		first, last, steps, secs, correct, len(labels), 100*float64(correct)/float64(len(labels)))
+	return syntheticResult{Demo: "synthetic", Steps: steps, FirstLoss: first, LastLoss: last, HeldOutAcc: float64(correct) / float64(len(labels)),
+		HeldOutN: len(labels), Seconds: secs, Parameters: m.Store.Count(false)}, nil
 }
 
 // quadrantBatch makes n noisy size×size images; label q ∈ 0..3 is the

@@ -134,4 +134,9 @@ func TestDemoFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "held-out accuracy") {
 		t.Fatalf("demo --synthetic: code %d\n%s%s", code, stdout, stderr)
 	}
+	// --json: one JSON object on stdout, the text on stderr.
+	code, stdout, stderr = runCLI("demo", "--synthetic", "--steps", "5", "--json")
+	if obj := jsonLines(t, "demo --synthetic --json", stdout); code != 0 || len(obj) != 1 || obj[0]["steps"] != 5.0 || !strings.Contains(stderr, "held-out accuracy") {
+		t.Fatalf("demo --synthetic --json: code %d\n%s%s", code, stdout, stderr)
+	}
 }

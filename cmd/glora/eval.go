@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -209,6 +210,9 @@ func checkPlotPath(path string) error {
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return fmt.Errorf("--plot %s is a folder; want a file name such as confusion.png", path)
+	}
+	if !strings.EqualFold(filepath.Ext(path), ".png") {
+		return fmt.Errorf("--plot %s: the plot is a PNG image; name it FILE.png", path)
 	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {

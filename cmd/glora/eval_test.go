@@ -76,6 +76,11 @@ func TestEvalPerClassAndConfusionPlot(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "--plot") {
 		t.Fatalf("--plot into a missing folder: code %d, %s", code, stderr)
 	}
+	// A name that is not .png would hold PNG bytes under another type's name.
+	code, _, stderr = runCLI("eval", "--model", "vit-micro", "--data", "folder:/does/not/exist", "--plot", filepath.Join(dir, "c.jpg"))
+	if code == 0 || !strings.Contains(stderr, "name it FILE.png") {
+		t.Fatalf("--plot c.jpg: code %d, %s", code, stderr)
+	}
 }
 
 var pngDecode = png.Decode

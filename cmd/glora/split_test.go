@@ -39,7 +39,7 @@ func TestEvalFollowsTheModelsTrainingRecord(t *testing.T) {
 	// A misspelt scheme is named as such, not taken for another split.
 	for _, bad := range []string{"bogus", "holdout:1.5", "holdout:NaN", "0shot"} {
 		code, o, e := runCLI("eval", "--model", best, "--data", data, "--split", "val", "--scheme", bad)
-		if code != 1 || !strings.Contains(e, "--scheme "+bad+": split:") {
+		if code != 1 || !strings.Contains(e, "--scheme "+bad+": data: split:") {
 			t.Errorf("eval --scheme %s: exit %d\n%s%s", bad, code, o, e)
 		}
 	}

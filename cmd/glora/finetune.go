@@ -123,7 +123,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		if s, err = mergeSaved(saved, g, explicit, keys, *out); err != nil {
 			return err
 		}
-		s.CheckpointEvery = g.CheckpointEvery
+		if explicit["checkpoint-every"] { // else the saved value stays
+			s.CheckpointEvery = g.CheckpointEvery
+		}
 	}
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
 		checkInt("stop-after", *stopAfter, 0, s.Epochs)); err != nil {

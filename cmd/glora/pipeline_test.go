@@ -140,6 +140,11 @@ func TestPipelineCommandsResumeExactly(t *testing.T) {
 	}
 	mustInterrupt(t, 3, ft(fb)...)
 	mustRun(t, "finetune", "--resume", "--out", fb)
+	// The resume kept the saved --checkpoint-every (2), not the flag's default.
+	var fs finetuneSettings
+	if err := readJSON(settingsFile(fb, "finetune"), &fs); err != nil || fs.CheckpointEvery != 2 {
+		t.Fatalf("finetune --resume rewrote checkpoint_every: %d, %v", fs.CheckpointEvery, err)
+	}
 	sameFile(t, filepath.Join(fa, "adapter", "adapter_model.safetensors"), filepath.Join(fb, "adapter", "adapter_model.safetensors"))
 	sameFile(t, filepath.Join(fa, "merged", "model.safetensors"), filepath.Join(fb, "merged", "model.safetensors"))
 

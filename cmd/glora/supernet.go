@@ -115,7 +115,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		if s, err = mergeSaved(saved, g, explicit, keys, *out); err != nil {
 			return err
 		}
-		s.CheckpointEvery = g.CheckpointEvery
+		if explicit["checkpoint-every"] { // else the saved value stays
+			s.CheckpointEvery = g.CheckpointEvery
+		}
 		if explicit["epochs"] {
 			if st, err := train.ReadState(*out); err == nil && g.Epochs < st.Epoch {
 				return fmt.Errorf("--epochs %d: the run in %s has already done %d epochs", g.Epochs, *out, st.Epoch)

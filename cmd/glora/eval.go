@@ -20,12 +20,12 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--plot FILE.png] [--json]", stderr)
 	model := fs.String("model", shipped, modelHelp)
-	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, synth:count|position|orientation, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see README)")
+	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, emoji:all, synth:count|position|orientation|distance, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see docs/CLI.md)")
 	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
 	scheme := fs.String("scheme", "", schemeHelp)
-	var seed uint64
+	var seed, alias uint64
 	fs.Uint64Var(&seed, "split-seed", 0, "seed of the split, as pretrain's --split-seed (default: the model's record, as --scheme)")
-	fs.Uint64Var(&seed, "seed", 0, "the same as --split-seed")
+	fs.Uint64Var(&alias, "seed", 0, "the same as --split-seed")
 	batch := fs.Int("batch", 256, "images per forward pass")
 	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, per_class, confusion, …); everything else goes to stderr")
 	plotFile := fs.String("plot", "", "write the confusion matrix as a PNG to this file")
@@ -35,6 +35,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *spec == "" {
 		return fmt.Errorf("--data is required (e.g. --data fashion-mnist)")
+	}
+	if set := explicitFlags(fs); set["seed"] {
+		if set["split-seed"] && alias != seed {
+			return fmt.Errorf("--seed %d and --split-seed %d: --seed is another name for --split-seed; give one", alias, seed)
+		}
+		seed = alias
 	}
 	if err := checkInt("batch", *batch, 1, maxBatch); err != nil {
 		return err

@@ -76,6 +76,11 @@ func TestEvalPerClassAndConfusionPlot(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "--plot") {
 		t.Fatalf("--plot into a missing folder: code %d, %s", code, stderr)
 	}
+	// --seed is another name for --split-seed: two different values are refused.
+	code, _, stderr = runCLI("eval", "--data", "digits", "--seed", "3", "--split-seed", "5")
+	if code == 0 || !strings.Contains(stderr, "--seed is another name for --split-seed") {
+		t.Fatalf("--seed 3 --split-seed 5: code %d, %s", code, stderr)
+	}
 	// A name that is not .png would hold PNG bytes under another type's name.
 	code, _, stderr = runCLI("eval", "--model", "vit-micro", "--data", "folder:/does/not/exist", "--plot", filepath.Join(dir, "c.jpg"))
 	if code == 0 || !strings.Contains(stderr, "name it FILE.png") {

@@ -293,7 +293,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 	if s.Init != "" {
 		init = ", starting from " + s.Init
 	}
-	fmt.Fprintf(human, "finetune %s: %s%s; %d epochs of %d steps, lr %g\n", s.Method, p.describe(), init, s.Epochs, p.task.Train.Len()/s.Batch, s.LR)
+	fmt.Fprintf(human, "finetune %s: %s%s; %s of %s, lr %g\n", s.Method, p.describe(), init, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
 	tr, err := finetune.Finetune(ctx, p.v, p.task, setup, s.Hyper,
 		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})

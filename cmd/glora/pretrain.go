@@ -164,8 +164,8 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	ck.Training = record
 	ck.Labels = trainAll.Classes // best/ names the classes the model learnt (fitHead made the head match)
 	o.Checkpoint, o.OutDir, o.Log = ck, *out, stderr
-	fmt.Fprintf(human, "pretrain %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes, %d parameters, %d epochs of %d steps\n",
-		from, o.Data, o.Scheme, o.SplitSeed, trainSet.Len(), val.Len(), k, m.Store.Count(true), o.Epochs, trainSet.Len()/o.Batch)
+	fmt.Fprintf(human, "pretrain %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes, %d parameters, %s of %s\n",
+		from, o.Data, o.Scheme, o.SplitSeed, trainSet.Len(), val.Len(), k, m.Store.Count(true), nOf(o.Epochs, "epoch"), nOf(trainSet.Len()/o.Batch, "step"))
 
 	dir := newOutFolder(*out)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

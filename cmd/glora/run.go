@@ -402,8 +402,12 @@ func runReport(r *runResult, p *prepared, ch *pipeline.SearchedOutcome, wall tim
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
 	sn, rt := rc.Hyper(pipeline.SupernetRun, r.NTrain), rc.Hyper(pipeline.RetrainRun, r.NTrain)
 	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %d epochs, batch %d, lr %g (min %g, warm-up %g epochs), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
-		rc.Search.Ranks, sn.Epochs, sn.Batch, sn.LR, sn.MinLR, sn.WarmupEpochs, sn.WeightDecay, sn.ClipNorm, s.Seed,
+	warm := fmt.Sprintf("%g epochs", sn.WarmupEpochs)
+	if sn.WarmupEpochs == 1 {
+		warm = "1 epoch"
+	}
+	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %s, batch %d, lr %g (min %g, warm-up %s), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
+		rc.Search.Ranks, nOf(sn.Epochs, "epoch"), sn.Batch, sn.LR, sn.MinLR, warm, sn.WeightDecay, sn.ClipNorm, s.Seed,
 		ch.Supernet.Support, ch.Supernet.Head, r.StageSeconds[0], r.SupernetValAcc, slices.Max(rc.Search.Ranks))
 	fmt.Fprintf(&b, "| 2 search | budget %d, population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g)%s; %d candidates scored with merged weights on the validation split | %.0f | %.4f (best with the supernet's weights: %s, %d params) |\n",
 		r.Budget, rc.Search.Population, rc.Search.TopK, rc.Search.Generations, rc.Search.Mutations, rc.Search.Crossovers, rc.Search.MutationProb,

@@ -168,6 +168,14 @@ func (p *prepared) describe() string {
 		p.from, head, p.task.Data, p.scheme, p.task.SplitSeed, p.task.Train.Len(), p.task.Val.Len(), len(p.classes))
 }
 
+// nOf is n with its noun, singular or plural: "1 epoch", "2 epochs".
+func nOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // recipeRun is the recipe's run a finetune method or the supernet trains
 // with: the method's own, the retraining's for a searched structure.
 func recipeRun(method string) string {
@@ -344,7 +352,7 @@ func claimOut(flag, dir, cmd string, resume, overwrite bool) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w", flag, dir, err)
 	}
 	if resume {
-		return nil, fmt.Errorf("--resume: no glora %s run to continue in %s (no %s); leave out --resume to start one", cmd, dir, filepath.Base(settingsFile(dir, cmd)))
+		return nil, fmt.Errorf("--resume: nothing to continue in %s (no %s, which glora %s writes); leave out --resume to start one", dir, filepath.Base(settingsFile(dir, cmd)), cmd)
 	}
 	ents, err := os.ReadDir(dir)
 	if err == nil && len(ents) > 0 && !overwrite {

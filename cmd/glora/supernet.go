@@ -175,7 +175,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "supernet: %s; ranks %v, %d epochs of %d steps, lr %g\n", p.describe(), s.Ranks, s.Epochs, p.task.Train.Len()/s.Batch, s.LR)
+	fmt.Fprintf(human, "supernet: %s; ranks %v, %s of %s, lr %g\n", p.describe(), s.Ranks, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
 	tr, err := finetune.TrainSupernet(ctx, p.v, p.task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
 		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})

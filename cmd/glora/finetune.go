@@ -59,7 +59,7 @@ type finetuneResult struct {
 const methodHelp = "glora (a searched --structure), glora-fixed (PEFT's default: A = B = C = lora_r, D = E = constant), lora (B = lora_r), ssf (A, D, E vectors), ia3 (A, D vectors), bitfit (E vector), linear (the head only), full (every weight)"
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("finetune", "finetune --base MODEL --data SPEC --method METHOD --out DIR [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
+	fs := newFlags("finetune", "finetune --data SPEC --method METHOD --out DIR [--base MODEL] [--recipe NAME] [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
 	var s finetuneSettings
 	fs.StringVar(&s.Base, "base", shipped, modelHelp)
 	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")

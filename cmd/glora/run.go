@@ -77,7 +77,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
 	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
 	fs.Uint64Var(&s.Seed, "seed", 0, "seed of every stage (initialisation, data order, structure draws, search)")
-	fs.IntVar(&s.Budget, "budget", -1, "most support parameters the searched structure may read (default: LoRA's count at the recipe's rank, 8, over the layers)")
+	fs.IntVar(&s.Budget, "budget", -1, "most support parameters the searched structure may read; -1: LoRA's count at the recipe's rank, 8, over the layers")
 	fs.IntVar(&s.RankCheck, "rank-check", 0, "after the search, retrain this many structures alone (half the search's best, half random) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (costs that many runs; 0: none)")
 	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts; see README)")
 	ranks := fs.String("ranks", joinInts(d.Search.Ranks), "the supernet's lora ranks")

@@ -50,12 +50,12 @@ type searchResult struct {
 }
 
 func runSearch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("search", "search --run RUN_DIR [--budget PARAMS] [--population N --topk N --generations N --mutations N --crossovers N --mutation-prob P] [--seed N]", stderr)
+	fs := newFlags("search", "search --run RUN_DIR [--budget PARAMS] [--recipe NAME] [--rank-check N] [--population N --topk N --generations N --mutations N --crossovers N --mutation-prob P] [--seed N]", stderr)
 	recipe := recipeFlag(fs)
 	d := pipeline.MustNamed(pipeline.Default).Search
 	c := search.Config{Population: d.Population, TopK: d.TopK, Generations: d.Generations, Mutations: d.Mutations, Crossovers: d.Crossovers, MutationProb: d.MutationProb}
 	run := fs.String("run", "", "a finished glora supernet run folder (search writes search.jsonl, structure.json, searched/, search.png, search.json there)")
-	fs.IntVar(&c.Budget, "budget", -1, "most support parameters a structure may read (default: LoRA rank 8's count over the supernet's layers)")
+	fs.IntVar(&c.Budget, "budget", -1, "most support parameters a structure may read; -1: LoRA rank 8's count over the supernet's layers")
 	fs.IntVar(&c.Population, "population", c.Population, "structures per generation")
 	fs.IntVar(&c.TopK, "topk", c.TopK, "parents kept each generation")
 	fs.IntVar(&c.Generations, "generations", c.Generations, "generations")

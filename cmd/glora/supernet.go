@@ -52,7 +52,7 @@ type supernetResult struct {
 }
 
 func runSupernet(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("supernet", "supernet --base MODEL --data SPEC --out RUN_DIR [--ranks 4,8] [--targets …] [flags]", stderr)
+	fs := newFlags("supernet", "supernet --data SPEC --out RUN_DIR [--base MODEL] [--recipe NAME] [--ranks 4,8] [--targets …] [flags]", stderr)
 	var s supernetSettings
 	fs.StringVar(&s.Base, "base", shipped, modelHelp)
 	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")

@@ -147,7 +147,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
-	fmt.Fprintf(human, "\nglora demo: the shipped backbone (Fashion-MNIST) adapted to %s, %s split (seed %d)\n", *spec, o.Scheme, o.SplitSeed)
+	if human == stderr {
+		fmt.Fprintln(human) // apart from the progress above it
+	}
+	fmt.Fprintf(human, "glora demo: the shipped backbone (Fashion-MNIST) adapted to %s, %s split (seed %d)\n", *spec, o.Scheme, o.SplitSeed)
 	printDemoTable(human, rows, !o.NoTest)
 	if len(rows) > 0 && !o.NoTest {
 		fmt.Fprintf(human, "test: %d images, read once, at the end. ", rows[0].NTest)

@@ -189,13 +189,13 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 // printDemoTable writes the demo's table.
 func printDemoTable(w io.Writer, rows []demoRow, tested bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "method\ttrainable params\t(support + head)\tval acc\ttest acc\ttime\t")
+	fmt.Fprintln(tw, "method\ttrainable params\t(support + head)\tval acc\ttest acc\ttime")
 	for _, r := range rows {
 		test := "-"
 		if tested {
 			test = fmt.Sprintf("%.4f", r.TestAcc)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t(%d + %d)\t%.4f\t%s\t%.0fs\t\n", r.Method, r.Support+r.Head, r.Support, r.Head, r.ValAcc, test, r.Seconds)
+		fmt.Fprintf(tw, "%s\t%d\t(%d + %d)\t%.4f\t%s\t%.0fs\n", r.Method, r.Support+r.Head, r.Support, r.Head, r.ValAcc, test, r.Seconds)
 	}
 	tw.Flush()
 }

@@ -90,7 +90,7 @@ func (m *Model) Adapter(base string) (*glora.Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.BaseModel = base
+	a.BaseModel, a.Training = base, m.Training
 	if a.Head != nil && len(m.Labels) == m.ViT.Cfg.NumClasses {
 		a.Labels = m.Labels
 	}

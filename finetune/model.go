@@ -106,6 +106,9 @@ type Model struct {
 	// UndrawnMomentum, for a supernet, keeps moving the support tensors a
 	// step's structure does not read (see SampleHook).
 	UndrawnMomentum bool
+	// Training is the data the model trains on, recorded in its adapter
+	// folders (glora_training); nil if unknown.
+	Training *glora.TrainingRecord
 }
 
 // Forward maps images to logits (train.Model). A supernet in inference

@@ -99,6 +99,19 @@ func (t Task) options(h Hyper, so StageOptions, method string, hook train.Hook, 
 		DropPath: -1}
 }
 
+// record is the task's data, split scheme and seed as an adapter records
+// them (nil without a data spec). The checkpoint's record, when set, wins:
+// it says "full" for a base that had already seen the validation images.
+func (t Task) record() *glora.TrainingRecord {
+	if r := t.Checkpoint.Training; r != nil {
+		return &glora.TrainingRecord{Data: r.Data, Scheme: r.Scheme, SplitSeed: r.SplitSeed}
+	}
+	if t.Data == "" {
+		return nil
+	}
+	return &glora.TrainingRecord{Data: t.Data, Scheme: t.Scheme, SplitSeed: t.SplitSeed}
+}
+
 func (t Task) logw() io.Writer {
 	if t.Log == nil {
 		return io.Discard
@@ -140,7 +153,7 @@ func TrainSupernet(ctx context.Context, v *vit.Model, t Task, s Setup, h Hyper, 
 	if err != nil {
 		return nil, err
 	}
-	m.Labels = t.Checkpoint.Labels
+	m.Labels, m.Training = t.Checkpoint.Labels, t.record()
 	if m.EvalStructure, err = EvalStructureOf(m); err != nil {
 		return nil, err
 	}
@@ -432,7 +445,7 @@ func Finetune(ctx context.Context, v *vit.Model, t Task, s Setup, h Hyper, so St
 	if err != nil {
 		return nil, err
 	}
-	m.Labels = t.Checkpoint.Labels
+	m.Labels, m.Training = t.Checkpoint.Labels, t.record()
 	ck := t.Checkpoint
 	ck.Config = v.Cfg
 	saveBest := func(dir string) error {

@@ -58,6 +58,13 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ck.Config = m.Cfg
+	// The merged model was trained on what the adapter was: its record, or
+	// none (the base's record would let eval --split val score the
+	// adapter's training images).
+	ck.Training = nil
+	if r := a.Training; r != nil {
+		ck.Training = &vit.TrainingInfo{Data: r.Data, Scheme: r.Scheme, SplitSeed: r.SplitSeed}
+	}
 	switch {
 	case a.Head != nil && a.Labels != nil: // the adapter's head, with its class names
 		ck.Labels = a.Labels

@@ -287,3 +287,57 @@ func TestInspectAdapter(t *testing.T) {
 		t.Fatal("group")
 	}
 }
+
+// The merged model records what its adapter was trained on, never the
+// base's training: eval --split val then follows the adapter's split (and
+// refuses another), and an adapter without a record gives a model without
+// one.
+func TestMergeRecordsTheAdaptersTraining(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	writeClasses(t, dataDir, classNames(3), 10, false)
+	spec := "folder:" + dataDir
+	base := filepath.Join(dir, "base")
+	if code, o, e := runCLI("pretrain", "--model", "vit-micro", "--data", spec, "--scheme", "full", "--epochs", "1", "--batch", "8", "--out", base); code != 0 {
+		t.Fatalf("pretrain: %s%s", o, e)
+	}
+	ft := filepath.Join(dir, "ft")
+	if code, o, e := runCLI("finetune", "--base", filepath.Join(base, "best"), "--data", spec, "--method", "lora", "--rank", "2", "--epochs", "1",
+		"--scheme", "holdout:0.3", "--split-seed", "5", "--out", ft); code != 0 {
+		t.Fatalf("finetune: %s%s", o, e)
+	}
+	merged := filepath.Join(dir, "merged")
+	if code, o, e := runCLI("merge", "--adapter", filepath.Join(ft, "adapter"), "--out", merged); code != 0 {
+		t.Fatalf("merge: %s%s", o, e)
+	}
+	ck, err := vit.LoadConfig(merged)
+	// the base had seen every image (--scheme full), so the run's record says full
+	if err != nil || ck.Training == nil || ck.Training.Data != canonicalData(spec) || ck.Training.Scheme != "full" {
+		t.Fatalf("merged model's record: %+v, %v", ck.Training, err)
+	}
+	if code, _, e := runCLI("eval", "--model", merged, "--data", spec, "--split", "val"); code == 0 || !strings.Contains(e, "trained on the whole training split") {
+		t.Fatalf("eval --split val of the merged model: exit %d, %s", code, e)
+	}
+	// A base that never saw the data: the adapter's own split is recorded.
+	ft2 := filepath.Join(dir, "ft2")
+	if code, o, e := runCLI("finetune", "--base", "vit-micro", "--data", spec, "--method", "lora", "--rank", "2", "--epochs", "1",
+		"--scheme", "holdout:0.3", "--split-seed", "5", "--out", ft2); code != 0 {
+		t.Fatalf("finetune: %s%s", o, e)
+	}
+	a, err := glora.LoadAdapter(filepath.Join(ft2, "adapter"))
+	if err != nil || a.Training == nil || *a.Training != (glora.TrainingRecord{Data: canonicalData(spec), Scheme: "holdout:0.3", SplitSeed: 5}) {
+		t.Fatalf("the adapter's glora_training: %+v, %v", a.Training, err)
+	}
+	a.Training = nil
+	a.BaseModel = ""
+	bare := filepath.Join(dir, "bare")
+	if err := glora.Save(bare, a, glora.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, o, e := runCLI("merge", "--adapter", bare, "--base", filepath.Join(base, "best"), "--out", filepath.Join(dir, "merged2")); code != 0 {
+		t.Fatalf("merge: %s%s", o, e)
+	}
+	if ck, err := vit.LoadConfig(filepath.Join(dir, "merged2")); err != nil || ck.Training != nil {
+		t.Fatalf("an adapter without a record merged into a model with the base's record: %+v, %v", ck.Training, err)
+	}
+}

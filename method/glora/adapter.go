@@ -60,6 +60,8 @@ type Adapter struct {
 	BaseModel string
 	// Labels are the head's class names (nil when unknown or no head).
 	Labels []string
+	// Training is the data it was trained on (nil when unknown).
+	Training *TrainingRecord
 	// Supernet marks a whole supernet; Ranks and AddBias are its space.
 	Supernet bool
 	Ranks    []int
@@ -322,7 +324,7 @@ func (a *Adapter) config() *AdapterConfig {
 		paths[p] = LayerChoice{}
 	}
 	c.TargetModules = TargetModules{Names: paths.Paths()}
-	c.ModulesToSave, c.Labels = nil, nil
+	c.ModulesToSave, c.Labels, c.Training = nil, nil, a.Training
 	if a.Head != nil {
 		c.ModulesToSave = []string{a.Head.Path}
 		c.Labels = a.Labels

@@ -146,6 +146,10 @@ type AdapterConfig struct {
 	// Labels are the saved head's class names (glora_labels; written only
 	// when known), so a merged model names its classes. PEFT ignores it.
 	Labels []string `json:"glora_labels,omitempty"`
+	// Training is what the adapter was trained on (glora_training: data
+	// spec, split scheme and seed; written only when known), so a merged
+	// model keeps the record its validation split is judged by.
+	Training *TrainingRecord `json:"glora_training,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -155,7 +159,7 @@ var configKeys = map[string]bool{
 	"auto_mapping": true, "base_model_name_or_path": true, "revision": true, "peft_type": true,
 	"task_type": true, "inference_mode": true, "r": true, "target_modules": true,
 	"config_A_B": true, "config_C": true, "config_D_E": true, "modules_to_save": true,
-	"glora_structure": true, "glora_ranks": true, "glora_supernet": true, "glora_add_bias": true,
+	"glora_structure": true, "glora_ranks": true, "glora_supernet": true, "glora_add_bias": true, "glora_training": true,
 	"glora_labels": true,
 }
 
@@ -202,6 +206,7 @@ func ParseAdapterConfig(data []byte) (*AdapterConfig, error) {
 		field("glora_supernet", &c.Supernet),
 		field("glora_add_bias", &c.AddBias),
 		field("glora_labels", &c.Labels),
+		field("glora_training", &c.Training),
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -253,6 +258,9 @@ func (c *AdapterConfig) Validate() error {
 	}
 	if len(c.ModulesToSave) > 1 {
 		return fmt.Errorf("modules_to_save %q: glora saves at most one module, the classification head", c.ModulesToSave)
+	}
+	if t := c.Training; t != nil && (t.Data == "" || t.Scheme == "") {
+		return fmt.Errorf("glora_training %+v: a record needs the data spec and the split scheme", *t)
 	}
 	for _, m := range c.ModulesToSave {
 		if !validModulePath(m) {
@@ -330,6 +338,14 @@ func (c *AdapterConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// TrainingRecord is the data an adapter was trained on, in the keys a
+// model folder's config.json records it (glora_training).
+type TrainingRecord struct {
+	Data      string `json:"data"`
+	Scheme    string `json:"scheme"`
+	SplitSeed uint64 `json:"split_seed"`
 }
 
 // String spells target_modules as in the file.
@@ -506,6 +522,11 @@ func (c *AdapterConfig) Encode() ([]byte, error) {
 	}
 	if len(c.Labels) > 0 {
 		if err := put("glora_labels", c.Labels); err != nil {
+			return nil, err
+		}
+	}
+	if c.Training != nil {
+		if err := put("glora_training", c.Training); err != nil {
 			return nil, err
 		}
 	}

@@ -226,6 +226,7 @@ func fromFile(f *safetensors.File, cfg *AdapterConfig) (*Adapter, error) {
 		a.BaseModel = *cfg.BaseModelNameOrPath
 	}
 	a.Labels = slices.Clone(cfg.Labels)
+	a.Training = cfg.Training
 	if !cfg.Supernet {
 		a.Structure = st.Clone()
 		a.Ranks = nil

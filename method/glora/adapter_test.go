@@ -391,6 +391,9 @@ func TestBadAdaptersAreClearErrors(t *testing.T) {
 			st["E"] = "vector"
 			ts[qkv+"glora_E"].Data[3] = float32(math.NaN())
 		}, `layer "blocks.0.attn.qkv": tensor glora_E has NaN at [0, 3]`},
+		{"an empty training record", func(cfg map[string]any, _ map[string]*tensor.Tensor) {
+			cfg["glora_training"] = map[string]any{"data": "", "scheme": "full"}
+		}, `glora_training`},
 		{"a misspelt config_A_B beside glora_structure", func(cfg map[string]any, _ map[string]*tensor.Tensor) {
 			cfg["config_A_B"] = "banana"
 		}, `config_A_B "banana"`},

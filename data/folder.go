@@ -57,26 +57,24 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 	var found []string
 	loose := 0 // images directly in dir, outside any class folder
 	for _, e := range entries {
+		isDir := e.IsDir() || e.Type()&os.ModeSymlink != 0 && isDir(filepath.Join(dir, e.Name())) // a class folder may be a link
 		switch {
-		case e.IsDir() && !strings.HasPrefix(e.Name(), "."):
+		case isDir && !strings.HasPrefix(e.Name(), "."):
 			found = append(found, e.Name())
-		case !e.IsDir() && IsImageFile(e.Name()):
+		case !isDir && IsImageFile(e.Name()):
 			loose++
 		}
 	}
 	slices.Sort(found)
 	files := map[string][]string{}
 	var empty []string
+	nested := 0 // images in sub-folders of class folders
 	for _, c := range found {
-		list, err := os.ReadDir(filepath.Join(dir, c))
+		list, n, err := imagesUnder(filepath.Join(dir, c))
 		if err != nil {
 			return nil, fmt.Errorf("%w: image folder: %w", ErrData, err)
 		}
-		for _, f := range list {
-			if !f.IsDir() && IsImageFile(f.Name()) {
-				files[c] = append(files[c], filepath.Join(dir, c, f.Name()))
-			}
-		}
+		files[c], nested = list, nested+n
 		if len(files[c]) == 0 {
 			empty = append(empty, c)
 		}
@@ -174,15 +172,61 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		return nil, err
 	}
 	if opt.Log != nil {
+		read := fmt.Sprintf("%d %s in %d classes", len(items), plural(len(items), "image", "images"), len(classes))
+		if nested > 0 {
+			read += fmt.Sprintf(" (%d in sub-folders of the class folders)", nested)
+		}
 		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp}
 		for _, in := range infos {
 			cv.Add(in)
 		}
 		if s := cv.String(); s != "" {
-			fmt.Fprintf(opt.Log, "folder %s: %d %s: %s\n", dir, len(items), plural(len(items), "image", "images"), s)
+			read += ": " + s
 		}
+		fmt.Fprintf(opt.Log, "folder %s: %s\n", dir, read)
 	}
 	return d, nil
+}
+
+// imagesUnder lists the image files under a class folder, as torchvision's
+// ImageFolder does: in its sub-folders too, following links to folders (a
+// folder reached twice, through a link cycle, is read once), hidden files
+// and folders left out, in sorted path order. nested counts those below
+// the class folder itself.
+func imagesUnder(root string) (files []string, nested int, err error) {
+	seen := map[string]bool{}
+	var walk func(dir string, depth int) error
+	walk = func(dir string, depth int) error {
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return err
+		}
+		if seen[real] {
+			return nil
+		}
+		seen[real] = true
+		list, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, f := range list { // ReadDir sorts by name
+			p := filepath.Join(dir, f.Name())
+			switch {
+			case strings.HasPrefix(f.Name(), "."):
+			case f.IsDir() || f.Type()&os.ModeSymlink != 0 && isDir(p):
+				if err := walk(p, depth+1); err != nil {
+					return err
+				}
+			case IsImageFile(f.Name()):
+				files = append(files, p)
+				if depth > 0 {
+					nested++
+				}
+			}
+		}
+		return nil
+	}
+	return files, nested, walk(root, 0)
 }
 
 func plural(n int, one, many string) string {

@@ -1,12 +1,14 @@
 package data
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,5 +178,34 @@ func TestResolveFolder(t *testing.T) {
 	}
 	if c := te.ClassCounts(); c[0] != 2 || c[1] != 2 {
 		t.Fatalf("test class counts %v, want [2 2]", c)
+	}
+}
+
+// As torchvision's ImageFolder: images in sub-folders of a class folder
+// belong to it, a class folder may be a link, and a link cycle is read
+// once; the log says what was read.
+func TestLoadFolderNestedAndLinked(t *testing.T) {
+	root, other := t.TempDir(), t.TempDir()
+	saveImage(t, filepath.Join(root, "a", "1.png"), grayImage(4, 4, 10))
+	saveImage(t, filepath.Join(root, "a", "deeper", "2.png"), grayImage(4, 4, 20))
+	saveImage(t, filepath.Join(root, "a", "deeper", "still", "3.png"), grayImage(4, 4, 30))
+	saveImage(t, filepath.Join(root, "a", ".hidden", "4.png"), grayImage(4, 4, 40))
+	saveImage(t, filepath.Join(other, "b", "1.png"), grayImage(4, 4, 200))
+	if err := os.Symlink(filepath.Join(other, "b"), filepath.Join(root, "b")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	if err := os.Symlink(filepath.Join(root, "a"), filepath.Join(root, "a", "deeper", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	d, err := LoadFolder(root, FolderOptions{Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 4 || !slices.Equal(d.Classes, []string{"a", "b"}) || !slices.Equal(d.Labels, []int{0, 0, 0, 1}) {
+		t.Fatalf("%d images, classes %v, labels %v; want 3 of a (nested, the loop read once, the hidden one left out) and 1 of b (a link)", d.Len(), d.Classes, d.Labels)
+	}
+	if !strings.Contains(log.String(), "4 images in 2 classes (2 in sub-folders of the class folders)") {
+		t.Errorf("log: %s", log.String())
 	}
 }

@@ -104,7 +104,7 @@ func TestLoadFolderConvertsAsItReads(t *testing.T) {
 		t.Fatalf("pixel %d, want the luma %d", got, lumaOf(10, 20, 200))
 	}
 	msg := log.String()
-	for _, want := range []string{"6 images: 6 colour images converted to grey", "6 images resized from 64×48…72×48 to 8×8 (bicubic)"} {
+	for _, want := range []string{"6 images in 3 classes: 6 colour images converted to grey", "6 images resized from 64×48…72×48 to 8×8 (bicubic)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("log lacks %q:\n%s", want, msg)
 		}

@@ -1,8 +1,10 @@
 package data
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 )
 
@@ -27,6 +29,26 @@ type Dataset struct {
 	C, H, W int
 	Pixels  []uint8
 	Labels  []int
+}
+
+// Fingerprint identifies the data's content: its size, classes and an
+// FNV-1a hash of every pixel and label, in one line that says what it
+// counted ("1000 images of 1×28×28, 10 classes, fnv 3f2a…"). Two loads of
+// the same files give the same fingerprint; any added, removed or changed
+// image changes it.
+func (d *Dataset) Fingerprint() string {
+	h := fnv.New64a()
+	h.Write(d.Pixels)
+	var b [8]byte
+	for _, l := range d.Labels {
+		binary.LittleEndian.PutUint64(b[:], uint64(l))
+		h.Write(b[:])
+	}
+	for _, c := range d.Classes {
+		h.Write([]byte(c))
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%d images of %d×%d×%d, %d classes, fnv %016x", d.Len(), d.C, d.H, d.W, len(d.Classes), h.Sum64())
 }
 
 // Len is the number of images N.

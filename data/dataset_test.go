@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,4 +44,25 @@ func TestFromArrays(t *testing.T) {
 func nanf() float64 {
 	z := 0.0
 	return z / z
+}
+
+func TestFingerprint(t *testing.T) {
+	d, err := FromArrays("x", []string{"a", "b"}, 1, 2, 2, []uint8{1, 2, 3, 4, 5, 6, 7, 8}, []int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := d.Fingerprint()
+	if !strings.HasPrefix(fp, "2 images of 1×2×2, 2 classes, fnv ") {
+		t.Fatalf("fingerprint %q", fp)
+	}
+	for name, edit := range map[string]func(*Dataset){
+		"a pixel": func(e *Dataset) { e.Pixels[5]++ },
+		"a label": func(e *Dataset) { e.Labels[0] = 1 },
+		"a class": func(e *Dataset) { e.Classes[1] = "c" },
+	} {
+		e := &Dataset{Name: d.Name, Classes: slices.Clone(d.Classes), C: 1, H: 2, W: 2, Pixels: slices.Clone(d.Pixels), Labels: slices.Clone(d.Labels)}
+		if edit(e); e.Fingerprint() == fp {
+			t.Errorf("changing %s kept the fingerprint", name)
+		}
+	}
 }

@@ -285,6 +285,9 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		}
 	}
 	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
+	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+		return nil, err
+	}
 	fitBatch(&s.Hyper, p.task.Train.Len(), log)
 	if err := startOut(out, "finetune", overwrite, resume, s); err != nil {
 		return nil, err

@@ -116,3 +116,24 @@ func TestResumeChecksFlagsAgainstTheSavedRun(t *testing.T) {
 		t.Fatalf("resumed to epoch %d, want 12", st.Epoch)
 	}
 }
+
+// A run resumed after its data changed is refused, naming both: another
+// split drawn from other data could hold training images in validation.
+func TestResumeRefusesChangedData(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeClasses(t, data, classNames(3), 10, false)
+	out := filepath.Join(dir, "ft")
+	args := []string{"finetune", "--base", "vit-micro", "--data", "folder:" + data, "--method", "lora", "--rank", "2", "--scheme", "holdout:0.3",
+		"--epochs", "3", "--stop-after", "1", "--batch", "4", "--out", out}
+	if code, o, e := runCLI(args...); code != 0 {
+		t.Fatalf("finetune: %s%s", o, e)
+	}
+	if err := os.Remove(filepath.Join(data, classNames(3)[1], "3.png")); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e := runCLI("finetune", "--resume", "--out", out)
+	if code == 0 || !strings.Contains(e, "the data changed since the run started") || strings.Count(e, " images of ") != 2 {
+		t.Fatalf("resume on changed data: exit %d\n%s%s", code, o, e)
+	}
+}

@@ -264,6 +264,9 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 			return &done, nil
 		}
 	}
+	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+		return nil, err
+	}
 	if err := startOut(out, "run", overwrite, resume, s); err != nil {
 		return nil, err
 	}

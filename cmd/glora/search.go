@@ -177,6 +177,9 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	if err != nil {
 		return nil, fmt.Errorf("--run %s: %w", run, err)
 	}
+	if err := p.checkSameData(&sn.baseSpec, true); err != nil { // the supernet trained on the recorded data
+		return nil, fmt.Errorf("--run %s: %w", run, err)
+	}
 	m, err := finetune.LoadSupernet(p.v, finetune.SupernetDir(run), sn.Targets, sn.Exclude)
 	if err != nil {
 		return nil, fmt.Errorf("--run %s: %w", run, err)

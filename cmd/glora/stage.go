@@ -74,6 +74,21 @@ type baseSpec struct {
 	Scheme    string `json:"scheme"`
 	SplitSeed uint64 `json:"split_seed"`
 	Seed      uint64 `json:"seed"`
+	// Fingerprint is the training split's content when the run started
+	// (data.Dataset.Fingerprint): a resume on other data is refused.
+	Fingerprint string `json:"data_fingerprint,omitempty"`
+}
+
+// checkSameData refuses to resume a run on data that changed since it
+// started (files added, removed or edited), which would re-draw its split.
+func (p *prepared) checkSameData(b *baseSpec, resume bool) error {
+	now := p.trainAll.Fingerprint()
+	if resume && b.Fingerprint != "" && b.Fingerprint != now {
+		return fmt.Errorf("--resume: the data changed since the run started: --data %s now has %s; the run was started on %s. A split drawn from other data could put training images in its validation split: start a new run instead",
+			b.Data, now, b.Fingerprint)
+	}
+	b.Fingerprint = now
+	return nil
 }
 
 // checkBase checks --base and --data without loading anything heavy.

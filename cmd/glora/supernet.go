@@ -171,6 +171,9 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 		return nil, err
 	}
 	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
+	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+		return nil, err
+	}
 	fitBatch(&s.Hyper, p.task.Train.Len(), log)
 	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
 		return nil, err

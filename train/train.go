@@ -110,6 +110,9 @@ type State struct {
 	// BaseDigest fingerprints the frozen tensors (see frozenDigest) when
 	// the checkpoint holds only the trainable ones.
 	BaseDigest string `json:"base_digest,omitempty"`
+	// Data fingerprints the training and validation images the run
+	// started on (data.Dataset.Fingerprint): a resume on others is refused.
+	Data string `json:"data_fingerprint,omitempty"`
 }
 
 // Summary is the outcome of a finished run.
@@ -213,9 +216,17 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 
 	st := State{Options: o}
 	ckDir := filepath.Join(o.OutDir, "checkpoint")
+	fp := "train " + trainSet.Fingerprint()
+	if hasVal {
+		fp += "; val " + val.Fingerprint()
+	}
 	if o.Resume {
 		if st, err = loadCheckpoint(ckDir, m, opt, o); err != nil {
 			return Summary{}, err
+		}
+		if st.Data != "" && st.Data != fp {
+			return Summary{}, fmt.Errorf("train: cannot resume the run in %s: it started on other images (%s), this call has %s; a split of other data can put training images in validation, so start a new run",
+				o.OutDir, st.Data, fp)
 		}
 		if err := checkState(st, perEpoch, filepath.Join(ckDir, "state.json")); err != nil {
 			return Summary{}, err
@@ -224,6 +235,7 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 	} else if _, err := os.Stat(filepath.Join(ckDir, "state.json")); err == nil {
 		return Summary{}, fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", ckDir)
 	}
+	st.Data = fp
 	if o.CheckpointTrainableOnly && st.BaseDigest == "" {
 		st.BaseDigest = frozenDigest(all)
 	}

@@ -289,3 +289,24 @@ func TestStopAfterThenResume(t *testing.T) {
 	}
 	sameParams(t, "stopped+resumed and uninterrupted runs", m, ref)
 }
+
+// A run resumed on other training or validation images is refused.
+func TestResumeRefusesOtherData(t *testing.T) {
+	trainSet, val := quadrants(t, 80, 1), quadrants(t, 32, 2)
+	dir := t.TempDir()
+	o := opts(dir)
+	o.StopAfter = 1
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err != nil {
+		t.Fatal(err)
+	}
+	o.StopAfter, o.Resume = 0, true
+	for name, sets := range map[string][2]*data.Dataset{"train": {quadrants(t, 79, 1), val}, "val": {trainSet, quadrants(t, 32, 3)}} {
+		_, err := Run(context.Background(), tinyModel(t), sets[0], sets[1], o)
+		if err == nil || !strings.Contains(err.Error(), "it started on other images") {
+			t.Errorf("other %s images: %v", name, err)
+		}
+	}
+	if _, err := Run(context.Background(), tinyModel(t), trainSet, val, o); err != nil {
+		t.Fatalf("the same images: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,14 +24,14 @@ import (
 // finetuneSettings is DIR/finetune.settings.json.
 type finetuneSettings struct {
 	baseSpec
-	Method    string   `json:"method"`
-	Structure string   `json:"structure,omitempty"` // structure file (absolute path)
-	Init      string   `json:"init,omitempty"`      // supernet:RUN_DIR or adapter:DIR
-	Rank      int      `json:"rank,omitempty"`      // lora, glora-fixed
-	Targets   []string `json:"targets"`
-	Exclude   []string `json:"exclude"`
+	Method    string   `json:"method" flag:"method" help:"the method: {method}"`
+	Structure string   `json:"structure,omitempty" flag:"structure" help:"structure file for --method glora (search's structure.json)"` // absolute path
+	Init      string   `json:"init,omitempty" flag:"init" help:"start from trained tensors: supernet:RUN_DIR (a supernet run's shared weights and head) or adapter:DIR"`
+	Rank      int      `json:"rank,omitempty" flag:"rank" help:"lora rank of lora and glora-fixed (default: the recipe's, 8)"`
+	Targets   []string `json:"targets" flag:"targets" help:"layers to adapt, comma-separated (default all-linear; with --structure, the structure's layers)"`
+	Exclude   []string `json:"exclude" flag:"exclude" help:"layers to leave out of --targets"`
 	finetune.Hyper
-	CheckpointEvery int      `json:"checkpoint_every"`
+	CheckpointEvery int      `json:"checkpoint_every" flag:"checkpoint-every" help:"steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)"`
 	Classes         []string `json:"classes"`
 	NewHead         bool     `json:"new_head"`
 }
@@ -60,22 +61,11 @@ const methodHelp = "glora (a searched --structure), glora-fixed (PEFT's default:
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("finetune", "finetune --data SPEC --method METHOD --out DIR [--base MODEL] [--recipe NAME] [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
-	var s finetuneSettings
-	fs.StringVar(&s.Base, "base", shipped, modelHelp)
-	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
-	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
-	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
-	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the support tensors, the head and the data order")
-	fs.StringVar(&s.Method, "method", "", "the method: "+methodHelp)
-	fs.StringVar(&s.Structure, "structure", "", "structure file for --method glora (search's structure.json)")
-	fs.StringVar(&s.Init, "init", "", "start from trained tensors: supernet:RUN_DIR (a supernet run's shared weights and head) or adapter:DIR")
-	fs.IntVar(&s.Rank, "rank", 0, fmt.Sprintf("lora rank of lora and glora-fixed (default: the recipe's, %d)", finetune.DefaultRank))
-	targets := fs.String("targets", "", "layers to adapt, comma-separated (default all-linear; with --structure, the structure's layers)")
-	exclude := fs.String("exclude", "", "layers to leave out of --targets")
+	s := finetuneSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100}
+	keys := bindFlags(fs, &s)
 	recipe := recipeFlag(fs)
 	var hf hyperFlags
 	hf.register(fs, "the method")
-	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
@@ -89,7 +79,6 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	s.Targets, s.Exclude = splitList(*targets), splitList(*exclude)
 	saved, err := claimOut("--out", *out, "finetune", *resume, *overwrite)
 	if err != nil {
 		return err
@@ -112,10 +101,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		s.Structure = absPath(s.Structure)
 	}
 	if saved != nil {
-		keys := map[string]string{"method": "method", "structure": "structure", "init": "init", "rank": "rank", "targets": "targets", "exclude": "exclude"}
-		for k, v := range stageFlagKeys {
-			keys[k] = v
-		}
+		maps.Copy(keys, hyperKeys)
 		if explicit["scheme"] && s.Scheme == autoScheme {
 			delete(explicit, "scheme")
 		}

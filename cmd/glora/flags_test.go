@@ -1,9 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,4 +84,29 @@ func structure(t *testing.T, dir, choice string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// bindFlags registers each tagged field with its value as the default and
+// its help, and maps the flag to the settings key.
+func TestBindFlags(t *testing.T) {
+	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100, Ranks: []int{4, 8}}
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	keys := bindFlags(fs, &s)
+	for f, k := range map[string]string{"base": "base", "split-seed": "split_seed", "ranks": "ranks", "targets": "targets", "checkpoint-every": "checkpoint_every"} {
+		if keys[f] != k {
+			t.Errorf("--%s: key %q, want %q", f, keys[f], k)
+		}
+	}
+	if d := fs.Lookup("ranks").DefValue; d != "4,8" {
+		t.Errorf("--ranks default %q", d)
+	}
+	if err := fs.Parse([]string{"--ranks", "2,16", "--targets", "attn.qkv, mlp.fc1", "--split-seed", "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Ranks, []int{2, 16}) || !slices.Equal(s.Targets, []string{"attn.qkv", "mlp.fc1"}) || s.SplitSeed != 7 || s.Base != shipped {
+		t.Errorf("parsed %+v", s)
+	}
+	if err := fs.Parse([]string{"--ranks", "8,4,8"}); err == nil || !strings.Contains(err.Error(), "rank 8 given twice") {
+		t.Errorf("--ranks 8,4,8: %v", err)
+	}
 }

@@ -29,9 +29,9 @@ import (
 // runSettings is DIR/run.settings.json.
 type runSettings struct {
 	baseSpec
-	Budget    int             `json:"budget"`     // -1: LoRA's count at the recipe's rank
-	RankCheck int             `json:"rank_check"` // structures the rank check retrains alone (0: none)
-	Recipe    pipeline.Recipe `json:"recipe"`     // the named recipe with this run's flags applied
+	Budget    int             `json:"budget" flag:"budget" help:"most support parameters the searched structure may read; -1: LoRA's count at the recipe's rank, 8, over the layers"`
+	RankCheck int             `json:"rank_check" flag:"rank-check" help:"after the search, retrain this many structures alone (half the search's best, half random) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (costs that many runs; 0: none)"`
+	Recipe    pipeline.Recipe `json:"recipe"` // the named recipe with this run's flags applied
 }
 
 // runResult is DIR/summary.json and run's --json line.
@@ -70,15 +70,9 @@ type recipeFlags map[string]func(r *pipeline.Recipe)
 
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "run --data SPEC --out DIR [--base MODEL] [--recipe quick|default|paper] [--budget PARAMS] [flags]", stderr)
-	var s runSettings
+	s := runSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, Budget: -1}
+	keys := bindFlags(fs, &s)
 	d := pipeline.MustNamed(pipeline.Default)
-	fs.StringVar(&s.Base, "base", shipped, modelHelp)
-	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
-	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
-	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
-	fs.Uint64Var(&s.Seed, "seed", 0, "seed of every stage (initialisation, data order, structure draws, search)")
-	fs.IntVar(&s.Budget, "budget", -1, "most support parameters the searched structure may read; -1: LoRA's count at the recipe's rank, 8, over the layers")
-	fs.IntVar(&s.RankCheck, "rank-check", 0, "after the search, retrain this many structures alone (half the search's best, half random) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (costs that many runs; 0: none)")
 	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts; see README)")
 	ranks := fs.String("ranks", joinInts(d.Search.Ranks), "the supernet's lora ranks")
 	snEpochs := fs.Int("supernet-epochs", d.Runs[pipeline.SupernetRun].Epochs, "supernet epochs")
@@ -134,7 +128,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		if s, err = resumeRunSettings(saved, s, explicit, apply, *out); err != nil {
+		if s, err = resumeRunSettings(saved, s, explicit, keys, apply, *out); err != nil {
 			return err
 		}
 	}
@@ -215,11 +209,7 @@ func (a recipeFlags) on(r pipeline.Recipe, explicit map[string]bool) pipeline.Re
 
 // resumeRunSettings is the saved run's settings, after checking that every
 // flag given again agrees with them.
-func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool, apply recipeFlags, out string) (runSettings, error) {
-	keys := map[string]string{"budget": "budget", "rank-check": "rank_check"}
-	for _, k := range []string{"base", "data", "scheme", "split-seed", "seed"} {
-		keys[k] = stageFlagKeys[k]
-	}
+func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool, keys map[string]string, apply recipeFlags, out string) (runSettings, error) {
 	if explicit["scheme"] && given.Scheme == autoScheme {
 		delete(explicit, "scheme")
 	}

@@ -19,11 +19,31 @@ import (
 
 // searchSettings is RUN_DIR/search.settings.json.
 type searchSettings struct {
-	search.Config
-	BudgetFrom string `json:"budget_from"` // how the budget was chosen
-	Recipe     string `json:"recipe"`      // the named recipe the defaults came from
-	SeedNamed  bool   `json:"seed_named"`  // the first generation starts from the named structures that fit
-	RankCheck  int    `json:"rank_check"`  // structures retrained alone for the rank check (0: none)
+	Budget       int     `json:"budget" flag:"budget" help:"most support parameters a structure may read; -1: LoRA rank 8's count over the supernet's layers"`
+	Recipe       string  `json:"recipe" flag:"recipe" help:"{recipe}"` // the named recipe the search's defaults come from
+	Population   int     `json:"population" flag:"population" help:"structures per generation"`
+	TopK         int     `json:"topk" flag:"topk" help:"parents kept each generation"`
+	Generations  int     `json:"generations" flag:"generations" help:"generations"`
+	Mutations    int     `json:"mutations" flag:"mutations" help:"children by mutation per generation"`
+	Crossovers   int     `json:"crossovers" flag:"crossovers" help:"children by crossover per generation"`
+	MutationProb float64 `json:"mutation_prob" flag:"mutation-prob" help:"chance each layer's each tensor is redrawn in a mutation"`
+	Seed         uint64  `json:"seed" flag:"seed" help:"seed of the search's draws"`
+	SeedNamed    bool    `json:"seed_named" flag:"seed-named" help:"start the first generation from the named structures (lora, glora-fixed, ssf, ia3, bitfit at the supernet's ranks) that fit the budget"`
+	RankCheck    int     `json:"rank_check" flag:"rank-check" help:"after the search, retrain this many structures alone (half the search's best, half random at the budget; the recipe's retraining schedule) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (rank-check.json, rank-check.png; costs that many runs)"`
+	BudgetFrom   string  `json:"budget_from"` // how the budget was chosen
+}
+
+// newSearchSettings is the settings of recipe r's search.
+func newSearchSettings(r pipeline.Recipe) searchSettings {
+	s := r.Search
+	return searchSettings{Budget: -1, Recipe: r.Name, Population: s.Population, TopK: s.TopK, Generations: s.Generations,
+		Mutations: s.Mutations, Crossovers: s.Crossovers, MutationProb: s.MutationProb, SeedNamed: s.SeedNamed}
+}
+
+// config is the search's configuration (no Initial, Known or Record).
+func (s searchSettings) config() search.Config {
+	return search.Config{Population: s.Population, TopK: s.TopK, Generations: s.Generations, Mutations: s.Mutations,
+		Crossovers: s.Crossovers, MutationProb: s.MutationProb, Budget: s.Budget, Seed: s.Seed}
 }
 
 // searchResult is RUN_DIR/search.json (and search's --json line).
@@ -51,20 +71,9 @@ type searchResult struct {
 
 func runSearch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("search", "search --run RUN_DIR [--budget PARAMS] [--recipe NAME] [--rank-check N] [--population N --topk N --generations N --mutations N --crossovers N --mutation-prob P] [--seed N]", stderr)
-	recipe := recipeFlag(fs)
-	d := pipeline.MustNamed(pipeline.Default).Search
-	c := search.Config{Population: d.Population, TopK: d.TopK, Generations: d.Generations, Mutations: d.Mutations, Crossovers: d.Crossovers, MutationProb: d.MutationProb}
+	c := newSearchSettings(pipeline.MustNamed(pipeline.Default))
+	keys := bindFlags(fs, &c)
 	run := fs.String("run", "", "a finished glora supernet run folder (search writes search.jsonl, structure.json, searched/, search.png, search.json there)")
-	fs.IntVar(&c.Budget, "budget", -1, "most support parameters a structure may read; -1: LoRA rank 8's count over the supernet's layers")
-	fs.IntVar(&c.Population, "population", c.Population, "structures per generation")
-	fs.IntVar(&c.TopK, "topk", c.TopK, "parents kept each generation")
-	fs.IntVar(&c.Generations, "generations", c.Generations, "generations")
-	fs.IntVar(&c.Mutations, "mutations", c.Mutations, "children by mutation per generation")
-	fs.IntVar(&c.Crossovers, "crossovers", c.Crossovers, "children by crossover per generation")
-	fs.Float64Var(&c.MutationProb, "mutation-prob", c.MutationProb, "chance each layer's each tensor is redrawn in a mutation")
-	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the search's draws")
-	seedNamed := fs.Bool("seed-named", d.SeedNamed, "start the first generation from the named structures (lora, glora-fixed, ssf, ia3, bitfit at the supernet's ranks) that fit the budget")
-	rankCheck := fs.Int("rank-check", 0, "after the search, retrain this many structures alone (half the search's best, half random at the budget; the recipe's retraining schedule) and report Kendall's tau between their shared-weight and standalone validation accuracy: how well the supernet ranks structures (rank-check.json, rank-check.png; costs that many runs)")
 	resume := fs.Bool("resume", false, "continue the search of --run (its search.jsonl is replayed: every candidate scored before is not scored again)")
 	overwrite := fs.Bool("overwrite", false, "start the search of --run again (its search files are removed)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
@@ -77,32 +86,16 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--run is required (a glora supernet run folder)")
 	}
 	explicit := explicitFlags(fs)
-	r, err := pipeline.Named(*recipe)
+	r, err := pipeline.Named(c.Recipe)
 	if err != nil {
 		return fmt.Errorf("--recipe: %w", err)
 	}
 	// Flags not given take the recipe's values (the help shows the default recipe's).
-	rs := r.Search
-	for _, f := range []struct {
-		name string
-		dst  *int
-		v    int
-	}{{"population", &c.Population, rs.Population}, {"topk", &c.TopK, rs.TopK}, {"generations", &c.Generations, rs.Generations},
-		{"mutations", &c.Mutations, rs.Mutations}, {"crossovers", &c.Crossovers, rs.Crossovers}} {
-		if !explicit[f.name] {
-			*f.dst = f.v
-		}
-	}
-	if !explicit["mutation-prob"] {
-		c.MutationProb = rs.MutationProb
-	}
-	if !explicit["seed-named"] {
-		*seedNamed = rs.SeedNamed
-	}
-	if err := firstErr(checkSearchFlags(c), checkInt("rank-check", *rankCheck, 0, 1000)); err != nil {
+	c = withGiven(newSearchSettings(r), c, explicit, keys)
+	if err := firstErr(checkSearchFlags(c.config()), checkInt("rank-check", c.RankCheck, 0, 1000)); err != nil {
 		return err
 	}
-	if *rankCheck == 1 {
+	if c.RankCheck == 1 {
 		return fmt.Errorf("--rank-check 1: a rank needs at least 2 structures (0 turns the check off)")
 	}
 	if c.Budget != -1 {
@@ -116,7 +109,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := searchStage(ctx, *run, searchSettings{Config: c, Recipe: *recipe, SeedNamed: *seedNamed, RankCheck: *rankCheck}, explicit, *resume, *overwrite, human, stderr)
+	res, err := searchStage(ctx, *run, c, explicit, keys, *resume, *overwrite, human, stderr)
 	if errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
 			filepath.Join(*run, finetune.SearchLogFile), *run)}
@@ -148,7 +141,7 @@ var searchFiles = []string{finetune.SearchLogFile, finetune.StructureFile, finet
 
 // searchStage searches the supernet run in run: every check (settings,
 // resume, budget) before any candidate is scored.
-func searchStage(ctx context.Context, run string, s searchSettings, explicit map[string]bool, resume, overwrite bool, human, log io.Writer) (*searchResult, error) {
+func searchStage(ctx context.Context, run string, s searchSettings, explicit map[string]bool, keys map[string]string, resume, overwrite bool, human, log io.Writer) (*searchResult, error) {
 	sn, err := readSupernetSettings(run)
 	if err != nil {
 		return nil, err
@@ -159,9 +152,6 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	saved, err := os.ReadFile(settingsFile(run, "search"))
 	switch {
 	case err == nil && resume:
-		keys := map[string]string{"budget": "budget", "population": "population", "topk": "topk", "generations": "generations",
-			"mutations": "mutations", "crossovers": "crossovers", "mutation-prob": "mutation_prob", "seed": "seed",
-			"recipe": "recipe", "seed-named": "seed_named", "rank-check": "rank_check"}
 		if explicit["budget"] && s.Budget == -1 {
 			delete(explicit, "budget")
 		}
@@ -205,7 +195,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	}
 	fmt.Fprintf(human, "search: %d layers, budget %d support parameters (%s; LoRA rank 8: %d), population %d, top %d, %d generations, %d mutations + %d crossovers each, scored on %d validation images\n",
 		len(m.Net.Targets()), s.Budget, s.BudgetFrom, lora8, s.Population, s.TopK, s.Generations, s.Mutations, s.Crossovers, p.task.Val.Len())
-	cfg := s.Config
+	cfg := s.config()
 	var named map[string]string
 	if s.SeedNamed {
 		cfg.Initial, named = pipeline.NamedStructures(m.Net.Space(), m.Net.Targets(), s.Budget)

@@ -69,11 +69,11 @@ func (p *prepared) testSplit(cmd string) *data.Dataset {
 
 // baseSpec is a run's data and base: what prepare needs.
 type baseSpec struct {
-	Base      string `json:"base"`
-	Data      string `json:"data"`
-	Scheme    string `json:"scheme"`
-	SplitSeed uint64 `json:"split_seed"`
-	Seed      uint64 `json:"seed"`
+	Base      string `json:"base" flag:"base" help:"{model}"`
+	Data      string `json:"data" flag:"data" help:"dataset spec (see docs/CLI.md)"`
+	Scheme    string `json:"scheme" flag:"scheme" help:"{scheme}"`
+	SplitSeed uint64 `json:"split_seed" flag:"split-seed" help:"seed of the train/validation split"`
+	Seed      uint64 `json:"seed" flag:"seed" help:"seed of the run's random draws: initialisation, data order, the supernet's structures, the search"`
 	// Fingerprint is the training split's content when the run started
 	// (data.Dataset.Fingerprint): a resume on other data is refused.
 	Fingerprint string `json:"data_fingerprint,omitempty"`
@@ -203,10 +203,13 @@ func recipeRun(method string) string {
 	return method
 }
 
+// recipeHelp is --recipe's help for the stage commands.
+var recipeHelp = "where the defaults come from: " + strings.Join(pipeline.Names, ", ") +
+	" (epochs counted on 800 training images; a smaller training set gets as many optimiser steps)"
+
 // recipeFlag registers --recipe for a stage command.
 func recipeFlag(fs *flag.FlagSet) *string {
-	return fs.String("recipe", pipeline.Default, "where the training flags' defaults come from: "+strings.Join(pipeline.Names, ", ")+
-		" (epochs counted on 800 training images; a smaller training set gets as many optimiser steps)")
+	return fs.String("recipe", pipeline.Default, recipeHelp)
 }
 
 // stageDefaults is a stage's defaults from the named recipe for n
@@ -450,9 +453,9 @@ func interrupted(ctx context.Context, cmd, out string) error {
 	return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint is saved: continue with glora %s --resume %s", cmd, out)}
 }
 
-// stageFlagKeys maps the shared flags to their settings keys.
-var stageFlagKeys = map[string]string{
-	"base": "base", "data": "data", "scheme": "scheme", "split-seed": "split_seed", "seed": "seed",
+// hyperKeys maps the training flags (hyperFlags) to their settings keys
+// (finetune.Hyper's json tags).
+var hyperKeys = map[string]string{
 	"epochs": "epochs", "batch": "batch", "lr": "lr", "min-lr": "min_lr", "warmup": "warmup_epochs",
 	"wd": "weight_decay", "clip": "clip_norm",
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,11 +24,11 @@ import (
 // (and a resume) needs to rebuild the run's base, data and supernet.
 type supernetSettings struct {
 	baseSpec
-	Ranks   []int    `json:"ranks"`
-	Targets []string `json:"targets"` // nil: all-linear
-	Exclude []string `json:"exclude"`
+	Ranks   []int    `json:"ranks" flag:"ranks" help:"the supernet's lora ranks (stored at the largest, sliced for the smaller)"`
+	Targets []string `json:"targets" flag:"targets" help:"layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)"` // nil: all-linear
+	Exclude []string `json:"exclude" flag:"exclude" help:"layers to leave out of --targets, same rules"`
 	finetune.Hyper
-	CheckpointEvery int      `json:"checkpoint_every"`
+	CheckpointEvery int      `json:"checkpoint_every" flag:"checkpoint-every" help:"steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)"`
 	Classes         []string `json:"classes"`
 	NewHead         bool     `json:"new_head"`
 }
@@ -53,19 +54,12 @@ type supernetResult struct {
 
 func runSupernet(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("supernet", "supernet --data SPEC --out RUN_DIR [--base MODEL] [--recipe NAME] [--ranks 4,8] [--targets …] [flags]", stderr)
-	var s supernetSettings
-	fs.StringVar(&s.Base, "base", shipped, modelHelp)
-	fs.StringVar(&s.Data, "data", "", "dataset spec (see README)")
-	fs.StringVar(&s.Scheme, "scheme", autoScheme, pipelineSchemeHelp)
-	fs.Uint64Var(&s.SplitSeed, "split-seed", 0, "seed of the train/validation split")
-	fs.Uint64Var(&s.Seed, "seed", 0, "seed of the support tensors, the head, the data order and the per-step structure draws")
-	ranks := fs.String("ranks", "4,8", "the supernet's lora ranks (stored at the largest, sliced for the smaller)")
-	targets := fs.String("targets", "", "layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)")
-	exclude := fs.String("exclude", "", "layers to leave out of --targets, same rules")
+	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100,
+		Ranks: slices.Clone(pipeline.MustNamed(pipeline.Default).Search.Ranks)}
+	keys := bindFlags(fs, &s)
 	recipe := recipeFlag(fs)
 	var hf hyperFlags
 	hf.register(fs, "the supernet")
-	fs.IntVar(&s.CheckpointEvery, "checkpoint-every", 100, "steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)")
 	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
@@ -79,11 +73,6 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	var err error
-	if s.Ranks, err = parseInts("ranks", *ranks); err != nil {
-		return err
-	}
-	s.Targets, s.Exclude = splitList(*targets), splitList(*exclude)
 	def, err := stageDefaults(*recipe, finetune.Supernet, pipeline.RefTrain)
 	if err != nil {
 		return err
@@ -102,12 +91,8 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		keys := map[string]string{"ranks": "ranks", "targets": "targets", "exclude": "exclude"}
-		for k, v := range stageFlagKeys {
-			if k != "epochs" { // may grow, as pretrain's
-				keys[k] = v
-			}
-		}
+		maps.Copy(keys, hyperKeys)
+		delete(keys, "epochs") // may grow, as pretrain's
 		g := s
 		if explicit["scheme"] && s.Scheme == autoScheme {
 			delete(explicit, "scheme")

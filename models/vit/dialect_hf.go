@@ -233,8 +233,10 @@ func labelsFit(id2label map[string]any, n int) bool {
 func hfPreprocessorJSON(c Config, ck Checkpoint) map[string]any {
 	out := ck.Preprocessor
 	if out == nil {
+		// resample 3 is PIL's bicubic: what glora resizes with (2, bilinear,
+		// is ViTImageProcessor's default, but not how this model was fed).
 		out = map[string]any{"do_normalize": true, "do_rescale": true, "do_resize": true,
-			"image_processor_type": "ViTImageProcessor", "resample": numInt(2),
+			"image_processor_type": "ViTImageProcessor", "resample": numInt(3),
 			"rescale_factor": json.Number("0.00392156862745098")}
 	}
 	out = copyObject(out)

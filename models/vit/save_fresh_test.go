@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,10 @@ func TestSaveFreshReplacesStaleFiles(t *testing.T) {
 	}
 	if got := listDir(t, dir); !slices.Contains(got, PreprocessorFile) {
 		t.Fatalf("transformers save wrote %v", got)
+	}
+	// The preprocessor says how glora resizes: bicubic (PIL's 3).
+	if b, err := os.ReadFile(filepath.Join(dir, PreprocessorFile)); err != nil || !strings.Contains(string(b), `"resample": 3`) {
+		t.Fatalf("preprocessor_config.json: %s, %v", b, err)
 	}
 	if err := SaveFresh(m, dir, NewCheckpoint("vit-micro", m.Cfg), ""); err != nil {
 		t.Fatal(err)

@@ -249,7 +249,7 @@ func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base 
 	errs := make([]error, len(items))
 	parallel.For(len(items), 16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			infos[i], errs[i] = readImageInto(d.Image(i), items[i].path, c, h, w, opt.Interp)
+			infos[i], errs[i] = readImageInto(d.Image(i), items[i].path, c, h, w, opt.Interp, opt.CropPct)
 			d.Labels[i] = items[i].label
 		}
 	})
@@ -257,7 +257,7 @@ func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base 
 		return nil, nil, err
 	}
 	if opt.Log != nil {
-		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp}
+		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp, CropPct: opt.CropPct}
 		for _, in := range infos {
 			cv.Add(in)
 		}

@@ -25,6 +25,10 @@ type FolderOptions struct {
 	// is grey, else 3. Transparent pixels are composited on white.
 	Channels int
 	Interp   Interp
+	// CropPct > 0 resizes as timm's evaluation transform (the shorter side
+	// to floor(min(H, W)/CropPct), the centre H×W cut out) instead of
+	// squashing every image to H×W: a timm model's pretrained_cfg crop_pct.
+	CropPct float64
 	// Classes fixes the class list and order (e.g. the training split's,
 	// when loading its test split); a class sub-folder not in it is an error,
 	// a class of it without a folder is allowed. nil = the sub-folders that
@@ -164,7 +168,7 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 	errs := make([]error, len(items))
 	parallel.For(len(items), 4, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			infos[i], errs[i] = readImageInto(d.Image(i), items[i].path, c, h, w, opt.Interp)
+			infos[i], errs[i] = readImageInto(d.Image(i), items[i].path, c, h, w, opt.Interp, opt.CropPct)
 			d.Labels[i] = items[i].label
 		}
 	})
@@ -176,7 +180,7 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		if nested > 0 {
 			read += fmt.Sprintf(" (%d in sub-folders of the class folders)", nested)
 		}
-		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp}
+		cv := Conversions{C: c, H: h, W: w, Interp: opt.Interp, CropPct: opt.CropPct}
 		for _, in := range infos {
 			cv.Add(in)
 		}

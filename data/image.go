@@ -7,6 +7,7 @@ import (
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
 	_ "image/png"  // register the PNG decoder
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,11 @@ func IsImageFile(name string) bool {
 // opaque composited on white, resized to h×w with interp (antialiased when
 // shrinking), as (c,h,w) uint8. Only one decoded picture is alive during
 // the call. Errors wrap ErrData and name the file.
-func ReadImage(path string, c, h, w int, interp Interp) ([]uint8, ImageInfo, error) {
+//
+// cropPct 0 squashes the image to h×w; otherwise it is timm's evaluation
+// transform: the shorter side resized to floor(min(h, w)/cropPct), the
+// centre h×w cut out (the model's pretrained_cfg crop_pct).
+func ReadImage(path string, c, h, w int, interp Interp, cropPct float64) ([]uint8, ImageInfo, error) {
 	if c != 1 && c != 3 {
 		return nil, ImageInfo{}, dataErr("image %s: %d channels requested, want 1 or 3", path, c)
 	}
@@ -51,7 +56,7 @@ func ReadImage(path string, c, h, w int, interp Interp) ([]uint8, ImageInfo, err
 		return nil, ImageInfo{}, dataErr("image %s: bad target size %dx%d", path, h, w)
 	}
 	out := make([]uint8, c*h*w)
-	info, err := readImageInto(out, path, c, h, w, interp)
+	info, err := readImageInto(out, path, c, h, w, interp, cropPct)
 	if err != nil {
 		return nil, info, err
 	}
@@ -59,17 +64,17 @@ func ReadImage(path string, c, h, w int, interp Interp) ([]uint8, ImageInfo, err
 }
 
 // readImageInto is ReadImage writing into dst (len c·h·w).
-func readImageInto(dst []uint8, path string, c, h, w int, interp Interp) (ImageInfo, error) {
+func readImageInto(dst []uint8, path string, c, h, w int, interp Interp, cropPct float64) (ImageInfo, error) {
 	im, err := decodeImage(path)
 	if err != nil {
 		return ImageInfo{}, err
 	}
 	chw, info := toCHW(im, c)
-	if info.H == h && info.W == w {
+	if info.H == h && info.W == w && cropPct <= 0 {
 		copy(dst, chw)
 		return info, nil
 	}
-	copy(dst, resizeU8(chw, c, info.H, info.W, h, w, interp))
+	copy(dst, resizeCropU8(chw, c, info.H, info.W, h, w, interp, cropPct))
 	return info, nil
 }
 
@@ -220,13 +225,14 @@ func isColor(im image.Image) bool {
 // Conversions tallies what ReadImage did to a set of images read at one
 // target size, for a one-line report (String).
 type Conversions struct {
-	C, H, W int    // the target channels and size
-	Interp  Interp // the resampling filter
-	N       int    // images read
-	ToGrey  int    // colour images reduced to luma
-	ToRGB   int    // grey images repeated to three channels
-	OnWhite int    // images with transparency composited on white
-	Resized int    // images whose size was not H×W
+	C, H, W int     // the target channels and size
+	Interp  Interp  // the resampling filter
+	CropPct float64 // > 0: resized as timm's evaluation transform with this crop fraction
+	N       int     // images read
+	ToGrey  int     // colour images reduced to luma
+	ToRGB   int     // grey images repeated to three channels
+	OnWhite int     // images with transparency composited on white
+	Resized int     // images whose size was not H×W
 
 	minW, minH, maxW, maxH int
 }
@@ -243,7 +249,7 @@ func (cv *Conversions) Add(info ImageInfo) {
 	if info.Alpha {
 		cv.OnWhite++
 	}
-	if info.W != cv.W || info.H != cv.H {
+	if info.W != cv.W || info.H != cv.H || cv.CropPct > 0 {
 		if cv.Resized == 0 {
 			cv.minW, cv.minH, cv.maxW, cv.maxH = info.W, info.H, info.W, info.H
 		}
@@ -276,7 +282,13 @@ func (cv *Conversions) String() string {
 		if cv.minW != cv.maxW || cv.minH != cv.maxH {
 			from += fmt.Sprintf("…%d×%d", cv.maxW, cv.maxH)
 		}
-		parts = append(parts, fmt.Sprintf("%d %s resized from %s to %d×%d (%v)", cv.Resized, images(cv.Resized), from, cv.W, cv.H, cv.Interp))
+		how := fmt.Sprint(cv.Interp)
+		if cv.CropPct > 0 {
+			how += fmt.Sprintf("; the shorter side to %d, then the centre cut out: crop_pct %g, as the model's preprocessing", int(math.Floor(float64(min(cv.H, cv.W))/cv.CropPct)), cv.CropPct)
+		} else {
+			how += "; squashed, the aspect ratio not kept"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s resized from %s to %d×%d (%s)", cv.Resized, images(cv.Resized), from, cv.W, cv.H, how))
 	}
 	return strings.Join(parts, ", ")
 }

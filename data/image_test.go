@@ -32,7 +32,7 @@ func TestLumaIsPILs(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "blue.png")
 	saveImage(t, path, rgbImage(2, 2, color.RGBA{0, 0, 250, 255}))
-	px, info, err := ReadImage(path, 1, 2, 2, Bicubic)
+	px, info, err := ReadImage(path, 1, 2, 2, Bicubic, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestReadImageCompositesOnWhite(t *testing.T) {
 	im.Pix = []uint8{10, 20, 30, 0, 100, 0, 0, 128} // fully transparent; half-transparent red
 	path := filepath.Join(dir, "a.png")
 	saveImage(t, path, im)
-	px, info, err := ReadImage(path, 3, 1, 2, Bilinear)
+	px, info, err := ReadImage(path, 3, 1, 2, Bilinear, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestReadImageCompositesOnWhite(t *testing.T) {
 	if onWhite(100, 128) != 177 { // (100·128 + 255·127)/255 = 177.2
 		t.Fatalf("onWhite(100,128) = %d", onWhite(100, 128))
 	}
-	grey, _, err := ReadImage(path, 1, 1, 2, Bilinear)
+	grey, _, err := ReadImage(path, 1, 1, 2, Bilinear, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +73,11 @@ func TestReadImageErrorsNameTheFile(t *testing.T) {
 	bad := writeFile(t, dir, "bad.jpg", []byte("not a jpeg"))
 	missing := filepath.Join(dir, "missing.png")
 	for _, p := range []string{bad, missing} {
-		if _, _, err := ReadImage(p, 1, 4, 4, Bicubic); err == nil || !strings.Contains(err.Error(), p) {
+		if _, _, err := ReadImage(p, 1, 4, 4, Bicubic, 0); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
-	if _, _, err := ReadImage(bad, 2, 4, 4, Bicubic); err == nil {
+	if _, _, err := ReadImage(bad, 2, 4, 4, Bicubic, 0); err == nil {
 		t.Error("2 channels accepted")
 	}
 }
@@ -104,7 +104,7 @@ func TestLoadFolderConvertsAsItReads(t *testing.T) {
 		t.Fatalf("pixel %d, want the luma %d", got, lumaOf(10, 20, 200))
 	}
 	msg := log.String()
-	for _, want := range []string{"6 images in 3 classes: 6 colour images converted to grey", "6 images resized from 64×48…72×48 to 8×8 (bicubic)"} {
+	for _, want := range []string{"6 images in 3 classes: 6 colour images converted to grey", "6 images resized from 64×48…72×48 to 8×8 (bicubic; squashed"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("log lacks %q:\n%s", want, msg)
 		}

@@ -21,11 +21,16 @@ var (
 //     dx, dy ∈ [-PadCrop, PadCrop]), then a horizontal flip with p = 1/2;
 //  2. channel conversion: 1 → 3 repeats the gray plane, 3 → 1 takes luma
 //     0.299R + 0.587G + 0.114B (as PIL's convert("L"));
-//  3. resize to Height×Width (Interp; see resizeWeights), clamped to [0,255];
+//  3. resize to Height×Width (Interp; see resizeWeights), clamped to [0,255]:
+//     squashed, or with CropPct > 0 as timm's evaluation transform (the
+//     shorter side to floor(min(Height, Width)/CropPct), the centre cut out);
+//     an image already at Height×Width is taken as it is (a loader that read
+//     it at the model's size applied the transform then);
 //  4. x = (v/255 - Mean[c]) / Std[c].
 type Preprocess struct {
 	Channels, Height, Width int // model input; 0 = the dataset's
 	Interp                  Interp
+	CropPct                 float64 // > 0: resize and centre-crop (step 3), 0: squash
 	// Mean, Std: per output channel (or one value for all); nil = 0 and 1,
 	// i.e. x = v/255 ∈ [0,1].
 	Mean, Std []float32
@@ -111,11 +116,29 @@ func Batch(ds *Dataset, indices []int, opts Preprocess, dst []float32) ([]float3
 	}
 	dst = dst[:n]
 	cs, hs, ws := ds.C, ds.H, ds.W
+	// The resize's output: the model's size, or with a crop the larger
+	// picture the model's size is cut from (at top, left).
+	hr, wr, top, left := hm, wm, 0, 0
+	if opts.CropPct > 0 && (hs != hm || ws != wm) {
+		hr, wr, top, left = cropGeometry(hs, ws, hm, wm, opts.CropPct)
+	}
 	parallel.For(len(indices), 4, func(lo, hi int) {
-		rz := newResizer(hs, ws, hm, wm, opts.Interp)
+		rz := newResizer(hs, ws, hr, wr, opts.Interp)
 		src := make([]uint8, cs*hs*ws) // augmented source
 		gray := make([]uint8, hs*ws)   // luma plane (3 → 1)
 		plane := make([]float32, hm*wm)
+		full := plane // the resize's output, before the crop
+		if hr != hm || wr != wm {
+			full = make([]float32, hr*wr)
+		}
+		resize := func(src []uint8) {
+			rz.resize(src, full)
+			if hr != hm || wr != wm {
+				for y := range hm {
+					copy(plane[y*wm:(y+1)*wm], full[(top+y)*wr+left:])
+				}
+			}
+		}
 		for b := lo; b < hi; b++ {
 			img := ds.Image(indices[b])
 			if aug != nil {
@@ -126,16 +149,16 @@ func Batch(ds *Dataset, indices []int, opts Preprocess, dst []float32) ([]float3
 			switch {
 			case cs == 3 && cm == 1:
 				luma(gray, img, hs*ws)
-				rz.resize(gray, plane)
+				resize(gray)
 				affineInto(out, plane, scale[0], bias[0], rz.needsClamp)
 			case cs == 1 && cm == 3:
-				rz.resize(img, plane)
+				resize(img)
 				for c := 0; c < 3; c++ {
 					affineInto(out[c*hm*wm:(c+1)*hm*wm], plane, scale[c], bias[c], rz.needsClamp)
 				}
 			default:
 				for c := 0; c < cm; c++ {
-					rz.resize(img[c*hs*ws:(c+1)*hs*ws], plane)
+					resize(img[c*hs*ws : (c+1)*hs*ws])
 					affineInto(out[c*hm*wm:(c+1)*hm*wm], plane, scale[c], bias[c], rz.needsClamp)
 				}
 			}

@@ -215,3 +215,39 @@ func BenchmarkBatch256Gray28To32x3(b *testing.B) {
 		}
 	})
 }
+
+// With CropPct, Batch resizes as timm's evaluation transform: the same
+// pixels as the loaders' uint8 path (resizeCropU8), within rounding; an
+// image already at the model's size is taken as it is.
+func TestBatchCrop(t *testing.T) {
+	const h, w = 37, 53
+	px := make([]uint8, h*w)
+	for y := range h {
+		for x := range w {
+			px[y*w+x] = uint8(128 + 60*math.Sin(float64(x)/3) + 50*math.Cos(float64(y)/4))
+		}
+	}
+	ds, err := FromArrays("one", []string{"a"}, 1, h, w, px, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Batch(ds, []int{0}, Preprocess{Height: 24, Width: 24, Interp: Bicubic, CropPct: 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := resizeCropU8(px, 1, h, w, 24, 24, Bicubic, 0.9)
+	for i := range want {
+		if d := math.Abs(float64(got[i])*255 - float64(want[i])); d > 0.51 {
+			t.Fatalf("pixel %d: %v, the loaders' path %d", i, got[i]*255, want[i])
+		}
+	}
+	same, err := Batch(ds, []int{0}, Preprocess{Height: h, Width: w, Interp: Bicubic, CropPct: 0.9}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range px {
+		if same[i]*255 != float32(px[i]) && math.Abs(float64(same[i])*255-float64(px[i])) > 1e-3 {
+			t.Fatalf("an image at the model's size was changed: pixel %d %v, was %d", i, same[i]*255, px[i])
+		}
+	}
+}

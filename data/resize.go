@@ -266,3 +266,39 @@ func resizeU8(src []uint8, c, hs, ws, hd, wd int, interp Interp) []uint8 {
 	}
 	return out
 }
+
+// cropGeometry is timm's evaluation transform for a (hs, ws) source and an
+// (h, w) target with crop fraction pct (crop_mode "center"): the shorter
+// side resized to floor(min(h, w)/pct), the longer to keep the aspect ratio
+// (int(s·long/short), as torchvision's Resize), then the centre h×w cut out
+// (its corner rounded as torchvision's CenterCrop). It returns the
+// intermediate size and the crop's corner.
+func cropGeometry(hs, ws, h, w int, pct float64) (hi, wi, top, left int) {
+	s := int(math.Floor(float64(min(h, w))/pct + 1e-9)) // (224/(224/256) is 256, not 255.99…)
+	if hs <= ws {
+		hi, wi = s, int(float64(s)*float64(ws)/float64(hs))
+	} else {
+		hi, wi = int(float64(s)*float64(hs)/float64(ws)), s
+	}
+	hi, wi = max(hi, h), max(wi, w)
+	// torchvision rounds the corner with Python's round: halves to even.
+	return hi, wi, int(math.RoundToEven(float64(hi-h) / 2)), int(math.RoundToEven(float64(wi-w) / 2))
+}
+
+// resizeCropU8 resamples a (c,hs,ws) uint8 image to (c,hd,wd): squashed
+// when pct is 0, else by timm's evaluation transform (cropGeometry).
+func resizeCropU8(src []uint8, c, hs, ws, hd, wd int, interp Interp, pct float64) []uint8 {
+	if pct <= 0 {
+		return resizeU8(src, c, hs, ws, hd, wd, interp)
+	}
+	hi, wi, top, left := cropGeometry(hs, ws, hd, wd, pct)
+	mid := resizeU8(src, c, hs, ws, hi, wi, interp)
+	out := make([]uint8, c*hd*wd)
+	for ch := 0; ch < c; ch++ {
+		for y := 0; y < hd; y++ {
+			row := mid[(ch*hi+top+y)*wi+left:]
+			copy(out[(ch*hd+y)*wd:(ch*hd+y+1)*wd], row[:wd])
+		}
+	}
+	return out
+}

@@ -18,6 +18,7 @@ type ResolveOptions struct {
 	H, W     int
 	Channels int
 	Interp   Interp
+	CropPct  float64 // see FolderOptions
 	// Log, if not nil, receives the folder and emoji loaders' report of
 	// what they converted and their warnings (see FolderOptions.Log).
 	Log io.Writer
@@ -172,7 +173,7 @@ func TrainingSpec(spec string) string {
 }
 
 func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {
-	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp, Log: opt.Log}
+	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp, CropPct: opt.CropPct, Log: opt.Log}
 	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")
 	if isDir(trainDir) && isDir(testDir) {
 		if train, err = LoadFolder(trainDir, fo); err != nil {

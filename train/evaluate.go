@@ -45,10 +45,15 @@ func (m Metrics) PerClass() []float64 {
 }
 
 // PreprocessFor is the input pipeline a ViT wants: its channels, size and
-// normalisation, bicubic resizing.
+// normalisation, and its checkpoint's resizing (bicubic and squashed
+// unless its preprocessing says otherwise: see vit.Config.CropPct).
 func PreprocessFor(c vit.Config) data.Preprocess {
+	interp := data.Bicubic
+	if c.Interpolation == "bilinear" {
+		interp = data.Bilinear
+	}
 	return data.Preprocess{Channels: c.InChans, Height: c.ImageSize, Width: c.ImageSize,
-		Interp: data.Bicubic, Mean: c.Mean, Std: c.Std}
+		Interp: interp, CropPct: c.CropPct, Mean: c.Mean, Std: c.Std}
 }
 
 // Evaluate computes top-1 accuracy and mean cross-entropy of the ViT m on

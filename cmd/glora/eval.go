@@ -20,6 +20,7 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--plot FILE.png] [--json]", stderr)
 	model := fs.String("model", shipped, modelHelp)
+	resize := fs.String("resize", "model", resizeHelp)
 	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, emoji:all, synth:count|position|orientation|distance, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see docs/CLI.md)")
 	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
 	scheme := fs.String("scheme", "", schemeHelp)
@@ -61,6 +62,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	m, ck, from, fresh, err := backbones.Resolve(*model, seed, 0)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
+	}
+	if err := applyResize(*resize, &m.Cfg, stderr); err != nil {
+		return err
 	}
 	if *scheme == "" {
 		s, recSeed, fromRecord := splitDefaults(ck.Training, *spec)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/glora/glora/models/vit"
 )
 
 // eval reports each class's accuracy (named by the model's labels, else the
@@ -102,5 +105,35 @@ func TestEvalRefusesAHeadOfAnotherSize(t *testing.T) {
 	code, _, stderr := runCLI("eval", "--model", model, "--data", "folder:"+data)
 	if code == 0 || !strings.Contains(stderr, "has a 3-class head (cat, dog, eel) but --data folder:"+data+" has 2 classes (c00, c01)") {
 		t.Fatalf("eval of a 3-class model on 2 classes: exit %d\n%s", code, stderr)
+	}
+}
+
+// A checkpoint whose preprocessing centre-crops (timm's crop_pct) gets its
+// images that way, and says so; --resize squash stretches them instead.
+func TestEvalFollowsTheCheckpointsCrop(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := vit.Preset("vit-micro")
+	cfg.NumClasses, cfg.CropPct = 2, 0.875
+	m, err := vit.New(cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m")
+	if err := vit.Save(m, model, vit.NewCheckpoint("vit-micro", cfg), ""); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	writeClasses(t, data, classNames(2), 3, true)
+	_, _, e := runCLI("eval", "--model", model, "--data", "folder:"+data)
+	if !strings.Contains(e, "input: the shorter side resized to 18 (bicubic), the centre 16×16 cut out (crop_pct 0.875") ||
+		!strings.Contains(e, "the shorter side to 18, then the centre cut out") {
+		t.Fatalf("eval of a crop_pct checkpoint:\n%s", e)
+	}
+	_, _, e = runCLI("eval", "--model", model, "--data", "folder:"+data, "--resize", "squash")
+	if strings.Contains(e, "cut out") || !strings.Contains(e, "squashed") {
+		t.Fatalf("eval --resize squash:\n%s", e)
+	}
+	if code, _, e := runCLI("eval", "--model", model, "--data", "folder:"+data, "--resize", "zoom"); code == 0 || !strings.Contains(e, `--resize "zoom"`) {
+		t.Fatalf("--resize zoom: %d %s", code, e)
 	}
 }

@@ -95,7 +95,7 @@ func TestEvalLoadsFoldersAtTheModelsInput(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("eval: code %d\n%s%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"10 images in 2 classes: 10 colour images converted to grey", "10 images resized from 40×30 to 16×16 (bicubic)"} {
+	for _, want := range []string{"10 images in 2 classes: 10 colour images converted to grey", "10 images resized from 40×30 to 16×16 (bicubic; squashed"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

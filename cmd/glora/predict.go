@@ -32,6 +32,7 @@ type prediction struct {
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...", stderr)
 	model := fs.String("model", "", "checkpoint folder or preset (default: the shipped backbone)")
+	resize := fs.String("resize", "model", resizeHelp)
 	top := fs.Int("top", 3, "classes to print per image, most probable first")
 	batch := fs.Int("batch", 64, "images per forward pass")
 	asJSON := fs.Bool("json", false, `one JSON object per image on stdout: {"file":…, "top":[{"label":…, "index":…, "prob":…}, …]}`)
@@ -65,15 +66,18 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stderr, "model %s\n", from)
 	}
+	if err := applyResize(*resize, &m.Cfg, stderr); err != nil {
+		return err
+	}
 	in := inputOptions(m.Cfg, stderr)
-	cv := data.Conversions{C: in.Channels, H: in.H, W: in.W, Interp: in.Interp}
+	cv := data.Conversions{C: in.Channels, H: in.H, W: in.W, Interp: in.Interp, CropPct: in.CropPct}
 	k := min(*top, m.Cfg.NumClasses)
 	var failed []string
 	for lo := 0; lo < len(files); lo += *batch {
 		var names []string
 		var pixels []uint8
 		for _, f := range files[lo:min(lo+*batch, len(files))] {
-			px, info, err := data.ReadImage(f, in.Channels, in.H, in.W, in.Interp)
+			px, info, err := data.ReadImage(f, in.Channels, in.H, in.W, in.Interp, in.CropPct)
 			if err != nil {
 				fmt.Fprintf(stderr, "glora predict: %v\n", err)
 				failed = append(failed, f)

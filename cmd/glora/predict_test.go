@@ -98,7 +98,7 @@ func TestPredictFolderJSON(t *testing.T) {
 		}
 	}
 	// The grey images were repeated to RGB and resized, as the loader does.
-	if !strings.Contains(stderr, "32 grey images repeated to RGB") || !strings.Contains(stderr, "resized from 8×8 to 16×16 (bicubic)") {
+	if !strings.Contains(stderr, "32 grey images repeated to RGB") || !strings.Contains(stderr, "resized from 8×8 to 16×16 (bicubic; squashed") {
 		t.Fatalf("stderr lacks the conversion report:\n%s", stderr)
 	}
 }

@@ -120,6 +120,9 @@ func loadConfig(fsys fs.FS, dir string) (Checkpoint, error) {
 		err = ck.Config.Validate()
 	}
 	if err == nil {
+		err = ck.readTransform()
+	}
+	if err == nil {
 		ck.Training, err = takeTrainingInfo(ck.Extra)
 	}
 	if err != nil {

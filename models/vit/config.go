@@ -26,6 +26,14 @@ type Config struct {
 	DropPath   float32   `json:"drop_path_rate"` // stochastic depth, linearly increasing over blocks
 	Mean       []float32 `json:"mean"`           // input normalisation per channel
 	Std        []float32 `json:"std"`
+	// How images are resized to the input, from the checkpoint's own
+	// preprocessing (timm's pretrained_cfg, transformers'
+	// preprocessor_config.json); not part of the architecture:
+	// CropPct > 0 resizes the shorter side to floor(ImageSize/CropPct) and
+	// cuts out the centre (timm's crop_pct), 0 squashes; Interpolation is
+	// "" (bicubic, glora's default) or "bilinear".
+	CropPct       float64 `json:"-"`
+	Interpolation string  `json:"-"`
 }
 
 // Tokens is the sequence length: patches plus the cls token.

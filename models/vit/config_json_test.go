@@ -21,7 +21,8 @@ func TestLoadConfigTimmHub(t *testing.T) {
 	}
 	want := Config{ImageSize: 224, PatchSize: 16, InChans: 3, Dim: 192, Depth: 12, Heads: 3, MLPRatio: 4,
 		NumClasses: 1000, QKVBias: true, LNEps: 1e-6,
-		Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}}
+		Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
+		CropPct: 0.9} // timm's evaluation transform: pretrained_cfg crop_pct 0.9, bicubic
 	if !reflect.DeepEqual(ck.Config, want) {
 		t.Fatalf("config\n%+v\nwant\n%+v", ck.Config, want)
 	}
@@ -49,7 +50,7 @@ func TestLoadConfigTimmModelArgs(t *testing.T) {
 	}
 	want := Config{ImageSize: 96, PatchSize: 8, InChans: 3, Dim: 256, Depth: 4, Heads: 4, MLPRatio: 3,
 		NumClasses: 3, QKVBias: false, LNEps: 1e-6, DropPath: 0.1,
-		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}}
+		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}, CropPct: 0.9}
 	if !reflect.DeepEqual(ck.Config, want) {
 		t.Fatalf("config\n%+v\nwant\n%+v", ck.Config, want)
 	}
@@ -66,7 +67,8 @@ func TestLoadConfigHF(t *testing.T) {
 	}
 	want := Config{ImageSize: 224, PatchSize: 16, InChans: 3, Dim: 768, Depth: 12, Heads: 12, MLPRatio: 4,
 		NumClasses: 3, QKVBias: true, LNEps: 1e-12,
-		Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}}
+		Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5},
+		Interpolation: "bilinear"} // ViTImageProcessor: resample 2, a resize to 224×224 (no centre crop)
 	if !reflect.DeepEqual(ck.Config, want) {
 		t.Fatalf("config\n%+v\nwant\n%+v", ck.Config, want)
 	}
@@ -230,6 +232,9 @@ func TestDialectConversionKeepsLabels(t *testing.T) {
 	}
 	want := ck.Config
 	want.DropPath = 0 // transformers' ViTConfig has no drop-path rate
+	// transformers keeps the crop as sizes (shortest edge 106, crop 96): the
+	// same transform as crop_pct 0.9, spelt 96/106.
+	want.CropPct = 96.0 / 106
 	if !reflect.DeepEqual(ck3.Config, want) {
 		t.Fatalf("after timm→hf→timm %+v\nwant %+v", ck3.Config, ck.Config)
 	}
@@ -357,5 +362,39 @@ func TestLoadRefusesConfigLargerThanWeights(t *testing.T) {
 	_, _, err = Load(dir)
 	if err == nil || !strings.Contains(err.Error(), "holds only") {
 		t.Fatalf("want a refusal naming the weights file, got %v", err)
+	}
+}
+
+// The evaluation transform follows the checkpoint's own preprocessing:
+// timm's crop_pct (centre mode only), transformers' centre crop.
+func TestReadTransform(t *testing.T) {
+	timm := func(pc map[string]any) Checkpoint {
+		return Checkpoint{Dialect: Timm, Extra: map[string]any{"pretrained_cfg": pc}}
+	}
+	hf := func(p map[string]any) Checkpoint { return Checkpoint{Dialect: Transformers, Preprocessor: p} }
+	for _, c := range []struct {
+		name   string
+		ck     Checkpoint
+		pct    float64
+		interp string
+		bad    bool
+	}{
+		{"timm center", timm(map[string]any{"crop_pct": json.Number("0.875"), "interpolation": "bilinear"}), 0.875, "bilinear", false},
+		{"timm no mode", timm(map[string]any{"crop_pct": json.Number("0.9")}), 0.9, "", false},
+		{"timm squash mode", timm(map[string]any{"crop_pct": json.Number("0.9"), "crop_mode": "squash"}), 0, "", false},
+		{"timm without crop_pct (glora's own)", timm(map[string]any{"mean": []any{}}), 0, "", false},
+		{"timm crop_pct 1.5", timm(map[string]any{"crop_pct": json.Number("1.5")}), 0, "", true},
+		{"hf centre crop", hf(map[string]any{"do_center_crop": true, "size": map[string]any{"shortest_edge": json.Number("256")},
+			"crop_size": map[string]any{"height": json.Number("224"), "width": json.Number("224")}, "resample": json.Number("3")}), 0.875, "", false},
+		{"hf resize only", hf(map[string]any{"do_resize": true, "size": map[string]any{"height": json.Number("224"), "width": json.Number("224")},
+			"resample": json.Number("2")}), 0, "bilinear", false},
+		{"hf crop larger than the edge", hf(map[string]any{"do_center_crop": true, "size": map[string]any{"shortest_edge": json.Number("200")},
+			"crop_size": json.Number("224")}), 0, "", true},
+	} {
+		ck := c.ck
+		err := ck.readTransform()
+		if (err != nil) != c.bad || !c.bad && (ck.Config.CropPct != c.pct || ck.Config.Interpolation != c.interp) {
+			t.Errorf("%s: crop %g, interpolation %q, err %v; want %g, %q, error %v", c.name, ck.Config.CropPct, ck.Config.Interpolation, err, c.pct, c.interp, c.bad)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package vit
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/glora/glora/safetensors"
@@ -254,6 +255,19 @@ func hfPreprocessorJSON(c Config, ck Checkpoint) map[string]any {
 		} else {
 			out["size"] = map[string]any{"height": numInt(c.ImageSize), "width": numInt(c.ImageSize)}
 		}
+	}
+	// The evaluation transform (Config.CropPct, Interpolation), so that
+	// transformers prepares images as the model was fed.
+	if c.CropPct > 0 {
+		out["do_resize"], out["do_center_crop"] = true, true
+		out["size"] = map[string]any{"shortest_edge": numInt(int(math.Floor(float64(c.ImageSize)/c.CropPct + 1e-9)))}
+		out["crop_size"] = map[string]any{"height": numInt(c.ImageSize), "width": numInt(c.ImageSize)}
+	} else if out["do_center_crop"] == true {
+		out["do_center_crop"] = false
+	}
+	out["resample"] = numInt(3)
+	if c.Interpolation == "bilinear" {
+		out["resample"] = numInt(2)
 	}
 	return out
 }

@@ -277,6 +277,15 @@ func timmConfigJSON(c Config, ck Checkpoint) (map[string]any, error) {
 	pc["input_size"] = []any{numInt(c.InChans), numInt(c.ImageSize), numInt(c.ImageSize)}
 	pc["mean"], pc["std"] = listF32(c.Mean), listF32(c.Std)
 	pc["num_classes"] = numInt(c.NumClasses)
+	if c.CropPct > 0 { // the evaluation transform, for timm and for glora reading it back
+		pc["crop_pct"] = numF64(c.CropPct)
+		if _, ok := pc["crop_mode"]; !ok {
+			pc["crop_mode"] = "center"
+		}
+	}
+	if c.Interpolation != "" {
+		pc["interpolation"] = c.Interpolation
+	}
 	out["pretrained_cfg"] = pc
 	// model_args: kept when the source had them, added when the name alone
 	// does not give c's sizes.

@@ -447,7 +447,7 @@ func writeResult(out string, r Result) error {
 // and reported in skipped (task → why).
 func loadTasks(c Config, cfg vit.Config, log io.Writer) (map[string]*task, map[string]string, error) {
 	pre := train.PreprocessFor(cfg)
-	opt := data.ResolveOptions{H: pre.Height, W: pre.Width, Channels: pre.Channels, Interp: pre.Interp}
+	opt := data.ResolveOptions{H: pre.Height, W: pre.Width, Channels: pre.Channels, Interp: pre.Interp, CropPct: pre.CropPct}
 	tasks := map[string]*task{}
 	skipped := map[string]string{}
 	for _, spec := range append(slices.Clone(c.Tasks), c.FewShot...) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -28,83 +29,143 @@ import (
 // MNIST-1k by four methods (runMNISTDemo); --synthetic is the older demo,
 // which needs no data.
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	d, full := defaultDemo(), fullDemo()
+	d := defaultDemo()
 	fs := newFlags("demo", "demo [--recipe quick|default|paper] [--data mnist] [--json] [flags]  |  demo --synthetic [--steps N]", stderr)
-	synthetic := fs.Bool("synthetic", false, "the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling")
-	steps := fs.Int("steps", 300, "--synthetic: training steps")
-	batch := fs.Int("batch", d.Batch, "images per step")
-	seed := fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
-	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts)")
-	fullSize := fs.Bool("full", false, fmt.Sprintf("the full-size run, --recipe paper: supernet %d epochs, search population %d × %d generations, the other runs %d epochs",
-		full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs))
-	spec := fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
-	scheme := fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
-	methods := fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
-	ep := map[string]*int{}
-	lr := map[string]*float64{}
-	for _, name := range demoRuns {
-		ep[name] = fs.Int("epochs-"+name, d.Runs[name].Epochs, "epochs of the "+name+" run")
-		lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
-	}
-	wd := fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
-	searchFlags := searchRecipeFlags(fs, d.Recipe)
-	noTest := fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
-	out := fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
-	asJSON := fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
+	f := registerDemoFlags(fs, d)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if err := firstErr(checkInt("steps", *steps, 1, maxSteps), checkInt("batch", *batch, 1, maxBatch)); err != nil {
+	if err := firstErr(checkInt("steps", *f.steps, 1, maxSteps), checkInt("batch", *f.batch, 1, maxBatch)); err != nil {
 		return err
 	}
-	if *synthetic {
-		human := stdout
-		if *asJSON {
-			human = stderr
-		}
-		r, err := runSyntheticDemo(*steps, *batch, *seed, human)
-		if err == nil && *asJSON {
+	human := stdout
+	if *f.asJSON {
+		human = stderr
+	}
+	if *f.synthetic {
+		r, err := runSyntheticDemo(*f.steps, *f.batch, *f.seed, human)
+		if err == nil && *f.asJSON {
 			fmt.Fprintln(stdout, jsonLine(r))
 		}
 		return err
 	}
-	set := explicitFlags(fs)
-	if *fullSize {
-		if set["recipe"] && *recipe != pipeline.Paper {
-			return fmt.Errorf("--full is --recipe paper: drop one of them")
-		}
-		*recipe = pipeline.Paper
-	}
-	r, err := pipeline.Named(*recipe)
+	o, err := f.options(d, explicitFlags(fs))
 	if err != nil {
-		return fmt.Errorf("--recipe: %w", err)
+		return err
+	}
+	t0, cpu0 := time.Now(), cpuSeconds()
+	_, ck, err := backbones.Default()
+	if err != nil {
+		return err
+	}
+	spec := *f.spec
+	trainSet, _, err := resolveFor(spec, ck.Config, stderr)
+	if err != nil {
+		return fmt.Errorf("--data %s: %w", spec, err)
+	}
+	loadTest := func() (*data.Dataset, error) {
+		_, test, err := resolveFor(spec, ck.Config, io.Discard)
+		if err == nil && test == nil {
+			err = fmt.Errorf("--data %s has no test split", spec)
+		}
+		if err == nil {
+			err = checkSplitClasses(spec, trainSet, test)
+		}
+		return test, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rows, err := runMNISTDemo(ctx, o, spec, trainSet, loadTest, stderr)
+	if err != nil {
+		return err
+	}
+	if human == stderr {
+		fmt.Fprintln(human) // apart from the progress above it
+	}
+	printDemoResult(human, o, spec, rows, time.Since(t0).Seconds(), cpuSeconds()-cpu0)
+	if *f.asJSON {
+		for _, r := range rows {
+			fmt.Fprintln(stdout, jsonLine(r))
+		}
+	}
+	return nil
+}
+
+// demoFlags are the demo's flags.
+type demoFlags struct {
+	synthetic, fullSize, noTest, asJSON *bool
+	steps, batch                        *int
+	seed                                *uint64
+	recipe, spec, scheme, methods, out  *string
+	wd                                  *float64
+	ep                                  map[string]*int
+	lr                                  map[string]*float64
+	search                              recipeFlags
+}
+
+func registerDemoFlags(fs *flag.FlagSet, d demoOptions) *demoFlags {
+	full := fullDemo()
+	f := &demoFlags{ep: map[string]*int{}, lr: map[string]*float64{}}
+	f.synthetic = fs.Bool("synthetic", false, "the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling")
+	f.steps = fs.Int("steps", 300, "--synthetic: training steps")
+	f.batch = fs.Int("batch", d.Batch, "images per step")
+	f.seed = fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
+	f.recipe = fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts)")
+	f.fullSize = fs.Bool("full", false, fmt.Sprintf("the full-size run, --recipe paper: supernet %d epochs, search population %d × %d generations, the other runs %d epochs",
+		full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs))
+	f.spec = fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
+	f.scheme = fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
+	f.methods = fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
+	for _, name := range demoRuns {
+		f.ep[name] = fs.Int("epochs-"+name, d.Runs[name].Epochs, "epochs of the "+name+" run")
+		f.lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
+	}
+	f.wd = fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
+	f.search = searchRecipeFlags(fs, d.Recipe)
+	f.noTest = fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
+	f.out = fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
+	f.asJSON = fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
+	return f
+}
+
+// options are d with the named recipe and the flags given (set) applied,
+// every value checked.
+func (f *demoFlags) options(d demoOptions, set map[string]bool) (demoOptions, error) {
+	if *f.fullSize {
+		if set["recipe"] && *f.recipe != pipeline.Paper {
+			return d, fmt.Errorf("--full is --recipe paper: drop one of them")
+		}
+		*f.recipe = pipeline.Paper
+	}
+	r, err := pipeline.Named(*f.recipe)
+	if err != nil {
+		return d, fmt.Errorf("--recipe: %w", err)
 	}
 	o := d
 	o.Recipe = r
-	pick := func(name string, dst *int, v int) {
-		if set[name] {
-			*dst = v
-		}
-	}
 	o.Runs = maps.Clone(o.Runs)
 	for _, name := range demoRuns {
 		r := o.Runs[name]
-		pick("epochs-"+name, &r.Epochs, *ep[name])
+		if set["epochs-"+name] {
+			r.Epochs = *f.ep[name]
+		}
 		if set["lr-"+name] {
-			r.LR = *lr[name]
+			r.LR = *f.lr[name]
 		}
 		o.Runs[name] = r
 	}
-	o.Recipe = searchFlags.on(o.Recipe, set)
-	pick("batch", &o.Batch, *batch)
-	if set["weight-decay"] {
-		o.WeightDecay = *wd
+	o.Recipe = f.search.on(o.Recipe, set)
+	if set["batch"] {
+		o.Batch = *f.batch
 	}
-	o.Seed, o.Scheme, o.NoTest, o.OutDir = *seed, *scheme, *noTest, *out
+	if set["weight-decay"] {
+		o.WeightDecay = *f.wd
+	}
+	o.Seed, o.Scheme, o.NoTest, o.OutDir = *f.seed, *f.scheme, *f.noTest, *f.out
 	o.Methods = nil
-	for _, m := range strings.Split(*methods, ",") {
+	for _, m := range strings.Split(*f.methods, ",") {
 		if !slices.Contains(demoMethods, m) {
-			return fmt.Errorf("--methods: unknown method %q (want %s)", m, strings.Join(demoMethods, ", "))
+			return d, fmt.Errorf("--methods: unknown method %q (want %s)", m, strings.Join(demoMethods, ", "))
 		}
 		o.Methods = append(o.Methods, m)
 	}
@@ -114,64 +175,27 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		checks = append(checks, checkInt("epochs-"+name, o.Runs[name].Epochs, 1, maxEpochs),
 			checkFloat("lr-"+name, o.Runs[name].LR, 0, 10, true, false))
 	}
-	if err := firstErr(checks...); err != nil {
-		return err
-	}
-	human := stdout
-	if *asJSON {
-		human = stderr
-	}
-	t0, cpu0 := time.Now(), cpuSeconds()
-	_, ck, err := backbones.Default()
-	if err != nil {
-		return err
-	}
-	trainSet, _, err := resolveFor(*spec, ck.Config, stderr)
-	if err != nil {
-		return fmt.Errorf("--data %s: %w", *spec, err)
-	}
-	loadTest := func() (*data.Dataset, error) {
-		_, test, err := resolveFor(*spec, ck.Config, io.Discard)
-		if err == nil && test == nil {
-			err = fmt.Errorf("--data %s has no test split", *spec)
-		}
-		if err == nil {
-			err = checkSplitClasses(*spec, trainSet, test)
-		}
-		return test, err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	rows, err := runMNISTDemo(ctx, o, *spec, trainSet, loadTest, stderr)
-	if err != nil {
-		return err
-	}
-	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
-	if human == stderr {
-		fmt.Fprintln(human) // apart from the progress above it
-	}
-	fmt.Fprintf(human, "glora demo: the shipped backbone (Fashion-MNIST) adapted to %s, %s split (seed %d)\n", *spec, o.Scheme, o.SplitSeed)
-	printDemoTable(human, rows, !o.NoTest)
+	return o, firstErr(checks...)
+}
+
+// printDemoResult prints the demo's title, table and notes.
+func printDemoResult(w io.Writer, o demoOptions, spec string, rows []demoRow, secs, cpu float64) {
+	fmt.Fprintf(w, "glora demo: the shipped backbone (Fashion-MNIST) adapted to %s, %s split (seed %d)\n", spec, o.Scheme, o.SplitSeed)
+	printDemoTable(w, rows, !o.NoTest)
 	if len(rows) > 0 && !o.NoTest {
-		fmt.Fprintf(human, "test: %d images, read once, at the end. ", rows[0].NTest)
+		fmt.Fprintf(w, "test: %d images, read once, at the end. ", rows[0].NTest)
 	}
-	fmt.Fprintf(human, "Total %.1f min wall, %.1f CPU-min, on %d cores (a shared machine's wall time can be far above CPU time / cores).\n",
+	fmt.Fprintf(w, "Total %.1f min wall, %.1f CPU-min, on %d cores (a shared machine's wall time can be far above CPU time / cores).\n",
 		secs/60, cpu/60, runtime.GOMAXPROCS(0))
 	for _, r := range rows {
 		if r.Note != "" {
-			fmt.Fprintf(human, "%s: %s.\n", r.Method, r.Note)
+			fmt.Fprintf(w, "%s: %s.\n", r.Method, r.Note)
 		}
 	}
-	if o.Recipe.Name != pipeline.Paper {
-		fmt.Fprintf(human, "The reference code's budget (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --recipe paper\n",
+	if full := fullDemo(); o.Recipe.Name != pipeline.Paper {
+		fmt.Fprintf(w, "The reference code's budget (supernet %d epochs, search %d × %d generations, %d-epoch runs): glora demo --recipe paper\n",
 			full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs)
 	}
-	if *asJSON {
-		for _, r := range rows {
-			fmt.Fprintln(stdout, jsonLine(r))
-		}
-	}
-	return nil
 }
 
 // cpuSeconds is the process's CPU time so far (user + system).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -127,40 +128,7 @@ func header(b *bytes.Buffer, first []string, methods []string) {
 // WriteReport writes results.md, results.csv and the plots from results
 // (skipped: tasks left out, with why).
 func WriteReport(out string, c Config, results []Result, skipped map[string]string) error {
-	methods := c.Methods
-	vt, fs, sh := newTable(), newTable(), newTable()
-	var vtabRows []string
-	fewRows := map[string][]string{} // task → its rows
-	shots := map[string]int{}
-	nTest := map[string]int{}
-	for _, r := range results {
-		switch r.Group {
-		case GroupVTAB:
-			vt.add(r.Task, r.Method, r.TestAcc)
-			nTest[r.Task] = r.NTest
-			vt.params[r.Method] = append(vt.params[r.Method], float64(r.Trainable()))
-			vt.seconds[r.Method] = append(vt.seconds[r.Method], r.Seconds)
-			if !slices.Contains(vtabRows, r.Task) {
-				vtabRows = append(vtabRows, r.Task)
-			}
-			if r.Shifted != nil {
-				sh.add("clean", r.Method, r.TestAcc)
-				for _, s := range c.Shifts {
-					if a, ok := r.Shifted[s]; ok {
-						sh.add(s, r.Method, a)
-					}
-				}
-			}
-		case GroupFewShot:
-			row := fmt.Sprintf("%s|%d", r.Task, r.Shots)
-			fs.add(row, r.Method, r.TestAcc)
-			fs.seconds[r.Method] = append(fs.seconds[r.Method], r.Seconds)
-			if !slices.Contains(fewRows[r.Task], row) {
-				fewRows[r.Task] = append(fewRows[r.Task], row)
-			}
-			shots[row] = r.Shots
-		}
-	}
+	t := collect(results, c.Shifts)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Transfer benchmark\n\n")
 	fmt.Fprintf(&b, "The backbone (%s) adapted by each method under one recipe (below), the same for every task. "+
@@ -171,105 +139,20 @@ func WriteReport(out string, c Config, results []Result, skipped map[string]stri
 	}
 	fmt.Fprintf(&b, ". Every choice (best epoch, the searched structure) was made on validation; each cell's test split was read once. "+
 		"Bold: the best mean in the row. Cells finished: %d.\n\n", len(results))
-	if len(vtabRows) > 0 {
-		fmt.Fprintf(&b, "## VTAB-1k protocol (800 train + 200 validation images)\n\n")
-		header(&b, []string{"task", "test images"}, methods)
-		for _, row := range vtabRows {
-			stats := make([]stat, len(methods))
-			for i, m := range methods {
-				stats[i] = vt.stat(row, m)
-			}
-			writeRow(&b, row+" | "+strconv.Itoa(nTest[row]), stats)
-		}
-		for _, g := range taskGroups(vtabRows) {
-			means := make([]stat, len(methods))
-			for i, m := range methods {
-				means[i] = vt.rowMeans(g.rows, m)
-			}
-			writeRow(&b, g.label+" | ", means)
-		}
-		b.WriteString("| trainable params (mean) | |")
-		for _, m := range methods {
-			b.WriteString(" " + fmtCount(statOf(vt.params[m])) + " |")
-		}
-		b.WriteString("\n| time per task (mean, s) | |")
-		for _, m := range methods {
-			b.WriteString(" " + fmtSeconds(statOf(vt.seconds[m])) + " |")
-		}
-		b.WriteString("\n\n")
-	}
+	t.writeVTAB(&b, c.Methods)
 	var fewTasks []string
-	for _, t := range c.FewShot {
-		if len(fewRows[t]) > 0 {
-			fewTasks = append(fewTasks, t)
+	for _, task := range c.FewShot {
+		if len(t.fewRows[task]) > 0 {
+			fewTasks = append(fewTasks, task)
 		}
 	}
-	var lowRows []string // 1–4 shots, every task
-	if len(fewTasks) > 0 {
-		fmt.Fprintf(&b, "## Few-shot (K training + K validation images per class)\n\n")
-		header(&b, []string{"task", "shots"}, methods)
-		var allRows []string
-		for _, t := range fewTasks {
-			rows := fewRows[t]
-			sort.Slice(rows, func(i, j int) bool { return shots[rows[i]] < shots[rows[j]] })
-			for _, row := range rows {
-				stats := make([]stat, len(methods))
-				for i, m := range methods {
-					stats[i] = fs.stat(row, m)
-				}
-				writeRow(&b, t+" | "+strconv.Itoa(shots[row]), stats)
-				allRows = append(allRows, row)
-				if shots[row] <= 4 {
-					lowRows = append(lowRows, row)
-				}
-			}
-		}
-		for _, g := range []struct {
-			label string
-			rows  []string
-		}{{"**mean, 1–4 shots**", lowRows}, {"**mean**", allRows}} {
-			if len(g.rows) == 0 {
-				continue
-			}
-			stats := make([]stat, len(methods))
-			for i, m := range methods {
-				stats[i] = fs.rowMeans(g.rows, m)
-			}
-			writeRow(&b, g.label+" | ", stats)
-		}
-		b.WriteString("\n")
-	}
+	lowRows := t.writeFewShot(&b, c.Methods, fewTasks)
 	shiftRows := append([]string{"clean"}, c.Shifts...)
-	if len(sh.rows) > 0 {
-		fmt.Fprintf(&b, "## Domain shift (the mnist task's models, MNIST test images shifted)\n\n")
-		header(&b, []string{"test set"}, methods)
-		for _, row := range shiftRows {
-			stats := make([]stat, len(methods))
-			for i, m := range methods {
-				stats[i] = sh.stat(row, m)
-			}
-			label := "mnist:" + row
-			if row == "clean" {
-				label = "mnist (clean)"
-			}
-			writeRow(&b, label, stats)
-		}
-		means := make([]stat, len(methods))
-		for i, m := range methods {
-			means[i] = sh.rowMeans(c.Shifts, m)
-		}
-		writeRow(&b, "**mean of the shifts**", means)
-		b.WriteString("\n")
-	}
-	writeTargets(&b, vt, vtabRows, fs, lowRows)
+	t.writeShift(&b, c.Methods, c.Shifts)
+	writeTargets(&b, t.vt, t.vtabRows, t.fs, lowRows)
 	if len(skipped) > 0 {
 		fmt.Fprintf(&b, "## Not run\n\n")
-		keys := make([]string, 0, len(skipped))
-		for k := range skipped {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(skipped)) {
 			fmt.Fprintf(&b, "- %s: %s\n", k, skipped[k])
 		}
 		b.WriteString("\n")
@@ -281,7 +164,136 @@ func WriteReport(out string, c Config, results []Result, skipped map[string]stri
 	if err := writeCSV(filepath.Join(out, ResultsCSV), c, results); err != nil {
 		return err
 	}
-	return writePlots(out, c, vt, vtabRows, fs, fewTasks, fewRows, shots, sh, shiftRows)
+	return writePlots(out, c, t.vt, t.vtabRows, t.fs, fewTasks, t.fewRows, t.shots, t.sh, shiftRows)
+}
+
+// tables are the results laid out for the report: VTAB-1k by task, few-shot
+// by task and shot count, domain shift by test set.
+type tables struct {
+	vt, fs, sh *table
+	vtabRows   []string
+	fewRows    map[string][]string // task → its rows ("task|K")
+	shots      map[string]int      // row → K
+	nTest      map[string]int      // VTAB task → test images
+}
+
+func collect(results []Result, shifts []string) *tables {
+	t := &tables{vt: newTable(), fs: newTable(), sh: newTable(), fewRows: map[string][]string{}, shots: map[string]int{}, nTest: map[string]int{}}
+	for _, r := range results {
+		switch r.Group {
+		case GroupVTAB:
+			t.vt.add(r.Task, r.Method, r.TestAcc)
+			t.nTest[r.Task] = r.NTest
+			t.vt.params[r.Method] = append(t.vt.params[r.Method], float64(r.Trainable()))
+			t.vt.seconds[r.Method] = append(t.vt.seconds[r.Method], r.Seconds)
+			if !slices.Contains(t.vtabRows, r.Task) {
+				t.vtabRows = append(t.vtabRows, r.Task)
+			}
+			if r.Shifted != nil {
+				t.sh.add("clean", r.Method, r.TestAcc)
+				for _, s := range shifts {
+					if a, ok := r.Shifted[s]; ok {
+						t.sh.add(s, r.Method, a)
+					}
+				}
+			}
+		case GroupFewShot:
+			row := fmt.Sprintf("%s|%d", r.Task, r.Shots)
+			t.fs.add(row, r.Method, r.TestAcc)
+			t.fs.seconds[r.Method] = append(t.fs.seconds[r.Method], r.Seconds)
+			if !slices.Contains(t.fewRows[r.Task], row) {
+				t.fewRows[r.Task] = append(t.fewRows[r.Task], row)
+			}
+			t.shots[row] = r.Shots
+		}
+	}
+	return t
+}
+
+// stats are one row's statistics over methods.
+func (t *table) stats(row string, methods []string) []stat {
+	out := make([]stat, len(methods))
+	for i, m := range methods {
+		out[i] = t.stat(row, m)
+	}
+	return out
+}
+
+// means are the mean over rows of each method.
+func (t *table) means(rows, methods []string) []stat {
+	out := make([]stat, len(methods))
+	for i, m := range methods {
+		out[i] = t.rowMeans(rows, m)
+	}
+	return out
+}
+
+func (t *tables) writeVTAB(b *bytes.Buffer, methods []string) {
+	if len(t.vtabRows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## VTAB-1k protocol (800 train + 200 validation images)\n\n")
+	header(b, []string{"task", "test images"}, methods)
+	for _, row := range t.vtabRows {
+		writeRow(b, row+" | "+strconv.Itoa(t.nTest[row]), t.vt.stats(row, methods))
+	}
+	for _, g := range taskGroups(t.vtabRows) {
+		writeRow(b, g.label+" | ", t.vt.means(g.rows, methods))
+	}
+	b.WriteString("| trainable params (mean) | |")
+	for _, m := range methods {
+		b.WriteString(" " + fmtCount(statOf(t.vt.params[m])) + " |")
+	}
+	b.WriteString("\n| time per task (mean, s) | |")
+	for _, m := range methods {
+		b.WriteString(" " + fmtSeconds(statOf(t.vt.seconds[m])) + " |")
+	}
+	b.WriteString("\n\n")
+}
+
+// writeFewShot writes the few-shot table and returns its 1–4-shot rows.
+func (t *tables) writeFewShot(b *bytes.Buffer, methods, tasks []string) (lowRows []string) {
+	if len(tasks) == 0 {
+		return nil
+	}
+	fmt.Fprintf(b, "## Few-shot (K training + K validation images per class)\n\n")
+	header(b, []string{"task", "shots"}, methods)
+	var allRows []string
+	for _, task := range tasks {
+		rows := t.fewRows[task]
+		sort.Slice(rows, func(i, j int) bool { return t.shots[rows[i]] < t.shots[rows[j]] })
+		for _, row := range rows {
+			writeRow(b, task+" | "+strconv.Itoa(t.shots[row]), t.fs.stats(row, methods))
+			allRows = append(allRows, row)
+			if t.shots[row] <= 4 {
+				lowRows = append(lowRows, row)
+			}
+		}
+	}
+	for _, g := range []rowGroup{{"**mean, 1–4 shots**", lowRows}, {"**mean**", allRows}} {
+		if len(g.rows) > 0 {
+			writeRow(b, g.label+" | ", t.fs.means(g.rows, methods))
+		}
+	}
+	b.WriteString("\n")
+	return lowRows
+}
+
+func (t *tables) writeShift(b *bytes.Buffer, methods, shifts []string) {
+	if len(t.sh.rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Domain shift (the mnist task's models, MNIST test images shifted)\n\n")
+	header(b, []string{"test set"}, methods)
+	for _, row := range append([]string{"clean"}, shifts...) {
+		label := "mnist:" + row
+		if row == "clean" {
+			label = "mnist (clean)"
+		}
+		writeRow(b, label, t.sh.stats(row, methods))
+	}
+	writeRow(b, "**mean of the shifts**", t.sh.means(shifts, methods))
+	b.WriteString("\n")
 }
 
 // rowGroup is a labelled set of table rows averaged together.

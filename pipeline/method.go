@@ -39,6 +39,7 @@ func TrainMethod(ctx context.Context, method string, t finetune.Task, r Recipe, 
 		out.Note = fmt.Sprintf("%d candidates searched (best %.3f with shared weights); %d finalists retrained from %s, kept %s",
 			len(s.Search.Candidates), s.Search.Best.Accuracy, len(s.FinalistNames), map[bool]string{true: "the supernet's weights", false: "fresh support tensors"}[r.Search.Inherit],
 			s.FinalistNames[s.Finalists.Index])
+		out.Note += "; structure " + s.Structure.Summary()
 		return out, nil
 	}
 	v, err := o.Fresh()

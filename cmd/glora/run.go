@@ -393,6 +393,7 @@ func runReport(r *runResult, p *prepared, ch *pipeline.SearchedOutcome, wall tim
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
+	fmt.Fprintf(&b, "The structure, choices counted over the %d layers: %s.\n\n", len(ch.Structure), ch.Structure.Summary())
 	sn, rt := rc.Hyper(pipeline.SupernetRun, r.NTrain), rc.Hyper(pipeline.RetrainRun, r.NTrain)
 	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
 	warm := fmt.Sprintf("%g epochs", sn.WarmupEpochs)

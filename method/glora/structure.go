@@ -503,3 +503,34 @@ func Uniform(targets []Target, lc LayerChoice, addBias bool) Structure {
 	}
 	return st
 }
+
+// Summary counts each support tensor's choices over the layers, e.g.
+// "A lora_8×4 none×20; B lora_8×24; C none×24; D none×24; E none×24"
+// (LoRA rank 8 on 24 layers), lora paths first (highest rank first), then
+// vector, constant, none.
+func (st Structure) Summary() string {
+	var parts []string
+	for s := range numSupports {
+		count := map[Choice]int{}
+		for _, lc := range st {
+			count[lc[s]]++
+		}
+		keys := make([]Choice, 0, len(count))
+		for c := range count {
+			keys = append(keys, c)
+		}
+		slices.SortFunc(keys, func(a, b Choice) int {
+			if a.Kind != b.Kind {
+				return int(b.Kind) - int(a.Kind)
+			}
+			return b.Rank - a.Rank
+		})
+		var b strings.Builder
+		b.WriteString(s.String())
+		for _, c := range keys {
+			fmt.Fprintf(&b, " %s×%d", c, count[c])
+		}
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, "; ")
+}

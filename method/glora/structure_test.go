@@ -206,3 +206,12 @@ func TestStructureJSONRefusesDuplicates(t *testing.T) {
 		t.Errorf("a good structure: %v %v", st, err)
 	}
 }
+
+func TestStructureSummary(t *testing.T) {
+	tg := []Target{{Path: "a", In: 4, Out: 4, HasBias: true}, {Path: "b", In: 4, Out: 4, HasBias: true}, {Path: "c", In: 4, Out: 4, HasBias: true}}
+	st := Uniform(tg, LayerChoice{B: LoRAChoice(8)}, false)
+	st["b"] = LayerChoice{A: ChoiceVector, B: LoRAChoice(4), C: LoRAChoice(8), E: ChoiceConstant}
+	if got, want := st.Summary(), "A vector×1 none×2; B lora_8×2 lora_4×1; C lora_8×1 none×2; D none×3; E constant×1 none×2"; got != want {
+		t.Fatalf("Summary = %q, want %q", got, want)
+	}
+}

@@ -227,6 +227,24 @@ func (r Recipe) Hyper(run string, n int) finetune.Hyper {
 		WarmupEpochs: warm, WeightDecay: r.WeightDecay, ClipNorm: r.ClipNorm}
 }
 
+// EpochsNote explains, for the log, why run's epochs on n training images
+// differ from the recipe's (see Hyper); it is empty when they do not.
+func (r Recipe) EpochsNote(run string, n int) string {
+	rn := r.Runs[run]
+	if e := r.Hyper(run, n).Epochs; e != rn.Epochs {
+		return fmt.Sprintf(" (the recipe's %d %s count %d images: %d training images get as many optimiser steps in %d epochs)",
+			rn.Epochs, plural(rn.Epochs, "epoch", "epochs"), RefTrain, n, e)
+	}
+	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // Describe is the recipe in a few sentences (reports, --help).

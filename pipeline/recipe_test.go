@@ -30,3 +30,17 @@ func TestRecipeHyperKeepsStepsForSmallSets(t *testing.T) {
 		t.Errorf("a larger set keeps the epochs: %+v", h)
 	}
 }
+
+// A user who sets 1 epoch and sees 25 is told why (found trying run on a
+// 36-image folder).
+func TestRecipeEpochsNote(t *testing.T) {
+	r := MustNamed(Default)
+	if n := r.EpochsNote(finetune.LoRA, RefTrain); n != "" {
+		t.Fatalf("800 images: %q", n)
+	}
+	r.Runs[SupernetRun] = Schedule{Epochs: 1, LR: 5e-3}
+	want := " (the recipe's 1 epoch count 800 images: 26 training images get as many optimiser steps in 25 epochs)"
+	if n := r.EpochsNote(SupernetRun, 26); n != want {
+		t.Fatalf("got %q\nwant %q", n, want)
+	}
+}

@@ -123,8 +123,8 @@ func (c *chain) supernet() error {
 	}
 	s := c.r.Search
 	h := c.r.Hyper(SupernetRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d epochs at lr %g; validation with lora rank %d on every layer\n",
-		s.Ranks, h.Epochs, h.LR, slices.Max(s.Ranks))
+	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d epochs at lr %g%s; validation with lora rank %d on every layer\n",
+		s.Ranks, h.Epochs, h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
 	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum}, h, c.stage(SupernetStage))
 	if err != nil {
 		return err
@@ -196,8 +196,8 @@ func (c *chain) finalists() error {
 		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora)
 	}
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) on validation\n",
-		len(entrants), how, h.Epochs, h.LR, finetune.Rungs(len(entrants), h.Epochs))
+	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g%s, by successive halving (rungs %v) on validation\n",
+		len(entrants), how, h.Epochs, h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
 	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume}
 	rr, err := finetune.Rerank(c.ctx, c.o.Fresh, c.t, entrants, h, so, c.o.Log)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"unicode/utf8"
 
 	"github.com/glora/glora/internal/atomicfile"
 )
@@ -27,18 +28,18 @@ func WriteBarsPNG(path string, b Bars) error {
 	// The legend sits right of the plot area, so it never hides a bar.
 	longest := 0
 	for _, s := range b.Series {
-		longest = max(longest, len(s.Name))
+		longest = max(longest, utf8.RuneCountInString(s.Name))
 	}
 	legendW := 0
 	if len(b.Series) > 0 {
-		legendW = 36 + 7*longest + 20
+		legendW = 36 + charW*longest + 20
 	}
-	width := max(2*panelW-160, 120+len(b.Categories)*(12*len(b.Series)+24)) + legendW
-	img := image.NewRGBA(image.Rect(0, 0, width, panelH+40))
+	imgW := max(2*panelW-160, 120+len(b.Categories)*(12*len(b.Series)+24)) + legendW
+	img := image.NewRGBA(image.Rect(0, 0, imgW, panelH+40))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	r := img.Bounds()
 	left, right, top, bottom := 60, r.Max.X-15-legendW, 30, r.Max.Y-45
-	text(img, (r.Dx()-7*len(b.Title))/2, 18, b.Title, color.Black)
+	text(img, (r.Dx()-width(b.Title))/2, 18, b.Title, color.Black)
 	text(img, 4, top-8, b.YLabel, color.Black)
 	rect(img, left, top, right, bottom, color.Black)
 	lo, hi := 0.0, math.Inf(-1)
@@ -62,7 +63,7 @@ func WriteBarsPNG(path string, b Bars) error {
 			y := py(t)
 			hline(img, left+1, right-1, y, grey)
 			lbl := fmtTick(t)
-			text(img, left-5-7*len(lbl), y+4, lbl, color.Black)
+			text(img, left-5-width(lbl), y+4, lbl, color.Black)
 		}
 		slot := float64(right-left) / float64(len(b.Categories))
 		barW := max(2, int(slot*0.8)/max(len(b.Series), 1))
@@ -82,7 +83,7 @@ func WriteBarsPNG(path string, b Bars) error {
 				}
 			}
 			cx := left + int(slot*(float64(ci)+0.5))
-			text(img, cx-7*len(name)/2, bottom+15, name, color.Black)
+			text(img, cx-width(name)/2, bottom+15, name, color.Black)
 		}
 		if legendW > 0 {
 			drawLegend(img, b.Series, right+8, top-4, r.Max.X-4, bottom)

@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"image/png"
 	"io"
+	"unicode/utf8"
 
 	"github.com/glora/glora/internal/atomicfile"
 )
@@ -31,28 +32,24 @@ func WriteConfusionPNG(path string, cm Confusion) error {
 	cols := len(cm.Counts[0])
 	label := func(i int) string {
 		if i < len(cm.Labels) && cm.Labels[i] != "" {
-			s := cm.Labels[i]
-			if len(s) > 14 {
-				s = s[:13] + "."
-			}
-			return s
+			return clip(cm.Labels[i], 14)
 		}
 		return fmt.Sprint(i)
 	}
 	longest := 1
 	for i := 0; i < max(n, cols); i++ {
-		longest = max(longest, len(label(i)))
+		longest = max(longest, utf8.RuneCountInString(label(i)))
 	}
 	cell := max(14, min(48, 640/max(n, cols)))
-	left, top := max(20+7*longest+10, 90), 60+13*longest
+	left, top := max(20+charW*longest+10, 90), 60+13*longest
 	w, h := left+cell*cols+20, top+cell*n+40
-	img := image.NewRGBA(image.Rect(0, 0, max(w, 7*len(cm.Title)+40), h))
+	img := image.NewRGBA(image.Rect(0, 0, max(w, width(cm.Title)+40), h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	text(img, 10, 18, cm.Title, color.Black)
 	text(img, left, 36, "predicted (columns)", color.Black)
 	text(img, 4, top-8, "true (rows)", color.Black)
 	for t := 0; t < n; t++ {
-		text(img, left-7*len(label(t))-6, top+t*cell+cell/2+4, label(t), color.Black)
+		text(img, left-width(label(t))-6, top+t*cell+cell/2+4, label(t), color.Black)
 		total := 0
 		for _, v := range cm.Counts[t] {
 			total += v
@@ -67,12 +64,12 @@ func WriteConfusionPNG(path string, cm Confusion) error {
 			c := color.RGBA{uint8(255 - frac*224), uint8(255 - frac*178), uint8(255 - frac*75), 255}
 			r := image.Rect(left+p*cell, top+t*cell, left+(p+1)*cell, top+(t+1)*cell)
 			draw.Draw(img, r, image.NewUniform(c), image.Point{}, draw.Src)
-			if s := fmt.Sprint(v); v > 0 && 7*len(s) < cell-2 {
+			if s := fmt.Sprint(v); v > 0 && width(s) < cell-2 {
 				tc := color.Color(color.Black)
 				if frac > 0.5 {
 					tc = color.White
 				}
-				text(img, r.Min.X+(cell-7*len(s))/2, r.Min.Y+cell/2+4, s, tc)
+				text(img, r.Min.X+(cell-width(s))/2, r.Min.Y+cell/2+4, s, tc)
 			}
 		}
 	}

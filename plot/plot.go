@@ -1,6 +1,6 @@
 // Package plot draws simple line charts (training curves) to PNG, with axes,
 // tick labels, a title and a legend, using only the standard library and
-// golang.org/x/image's built-in bitmap font.
+// golang.org/x/image's font renderer with the Go Mono font.
 package plot
 
 import (
@@ -11,10 +11,7 @@ import (
 	"image/png"
 	"io"
 	"math"
-
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
+	"unicode/utf8"
 
 	"github.com/glora/glora/internal/atomicfile"
 )
@@ -60,8 +57,8 @@ func WritePNG(path string, panels ...Panel) error {
 // how many series pixels the legend covers.
 func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectangle, hidden int) {
 	left, right, top, bottom := r.Min.X+60, r.Max.X-15, r.Min.Y+30, r.Max.Y-45
-	text(img, r.Min.X+(r.Dx()-7*len(p.Title))/2, r.Min.Y+18, p.Title, color.Black)
-	text(img, left+(right-left-7*len(p.XLabel))/2, r.Max.Y-8, p.XLabel, color.Black)
+	text(img, r.Min.X+(r.Dx()-width(p.Title))/2, r.Min.Y+18, p.Title, color.Black)
+	text(img, left+(right-left-width(p.XLabel))/2, r.Max.Y-8, p.XLabel, color.Black)
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, s := range p.Series {
 		for i := range s.X {
@@ -96,13 +93,13 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectan
 		y := py(t)
 		hline(img, left+1, right-1, y, grey)
 		lbl := fmtTick(t)
-		text(img, left-5-7*len(lbl), y+4, lbl, color.Black)
+		text(img, left-5-width(lbl), y+4, lbl, color.Black)
 	}
 	for _, t := range ticks(xmin, xmax, 6) {
 		x := px(t)
 		vline(img, x, top+1, bottom-1, grey)
 		lbl := fmtTick(t)
-		text(img, x-7*len(lbl)/2, bottom+15, lbl, color.Black)
+		text(img, x-width(lbl)/2, bottom+15, lbl, color.Black)
 	}
 	for si, s := range p.Series {
 		c := palette[si%len(palette)]
@@ -139,9 +136,9 @@ func drawLegend(img *image.RGBA, series []Series, left, top, right, bottom int) 
 	}
 	longest := 0
 	for _, s := range series {
-		longest = max(longest, len(s.Name))
+		longest = max(longest, utf8.RuneCountInString(s.Name))
 	}
-	w, h := 36+7*longest, 8+14*len(series)
+	w, h := 36+charW*longest, 8+14*len(series)
 	corners := [][2]int{{right - 4 - w, top + 4}, {left + 4, top + 4}, {right - 4 - w, bottom - 4 - h}, {left + 4, bottom - 4 - h}}
 	best, bestHidden := 0, -1
 	for i, c := range corners {
@@ -212,11 +209,6 @@ func fmtTick(v float64) string {
 		s := fmt.Sprintf("%.3g", v)
 		return s
 	}
-}
-
-func text(img *image.RGBA, x, y int, s string, c color.Color) {
-	d := &font.Drawer{Dst: img, Src: image.NewUniform(c), Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-	d.DrawString(s)
 }
 
 func hline(img *image.RGBA, x0, x1, y int, c color.Color) {

@@ -34,8 +34,8 @@ func WriteScatterPNG(path string, s Scatter) error {
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	r := img.Bounds()
 	left, right, top, bottom := 70, r.Max.X-110, 30, r.Max.Y-45
-	text(img, (r.Dx()-7*len(s.Title))/2, 18, s.Title, color.Black)
-	text(img, left+(right-left-7*len(s.XLabel))/2, r.Max.Y-8, s.XLabel, color.Black)
+	text(img, (r.Dx()-width(s.Title))/2, 18, s.Title, color.Black)
+	text(img, left+(right-left-width(s.XLabel))/2, r.Max.Y-8, s.XLabel, color.Black)
 	text(img, 4, top-8, s.YLabel, color.Black)
 	rect(img, left, top, right, bottom, color.Black)
 	if len(s.Points) == 0 {
@@ -62,12 +62,12 @@ func WriteScatterPNG(path string, s Scatter) error {
 		for _, t := range ticks(ymin, ymax, 5) {
 			hline(img, left+1, right-1, py(t), grey)
 			lbl := fmtTick(t)
-			text(img, left-5-7*len(lbl), py(t)+4, lbl, color.Black)
+			text(img, left-5-width(lbl), py(t)+4, lbl, color.Black)
 		}
 		for _, t := range ticks(xmin, xmax, 6) {
 			vline(img, px(t), top+1, bottom-1, grey)
 			lbl := fmtTick(t)
-			text(img, px(t)-7*len(lbl)/2, bottom+15, lbl, color.Black)
+			text(img, px(t)-width(lbl)/2, bottom+15, lbl, color.Black)
 		}
 		shade := func(g int) color.RGBA {
 			f := 0.0

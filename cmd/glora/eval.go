@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,6 +121,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--plot: %w", err)
 		}
 		fmt.Fprintf(human, "confusion matrix: %s\n", *plotFile)
+		noteGlyphs(human, names)
 	}
 	if *asJSON {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
@@ -229,4 +231,13 @@ func checkPlotPath(path string) error {
 		return fmt.Errorf("--plot %s: folder %s does not exist", path, dir)
 	}
 	return nil
+}
+
+// noteGlyphs says which characters of the class names the confusion
+// plot's font (Go Mono: Latin, Greek, Cyrillic) cannot draw; they are drawn
+// as '?' there, and the text outputs keep the names as they are.
+func noteGlyphs(w io.Writer, names []string) {
+	if m := plot.Unsupported(strings.Join(names, "")); len(m) > 0 {
+		fmt.Fprintf(w, "note: the confusion plot's font has no glyph for %s; they are drawn as '?' (the names are kept as they are everywhere else)\n", strconv.Quote(string(m)))
+	}
 }

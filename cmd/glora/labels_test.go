@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,5 +103,31 @@ func TestEvalLoadsFoldersAtTheModelsInput(t *testing.T) {
 	}
 	if strings.Contains(stdout, "converted") {
 		t.Errorf("the conversion report went to stdout:\n%s", stdout)
+	}
+}
+
+// Class names the plot's font lacks are named on the way out (issue 20:
+// they used to be drawn as empty boxes without a word).
+func TestEvalPlotNotesMissingGlyphs(t *testing.T) {
+	dir := t.TempDir()
+	for c, name := range []string{"café", "猫"} {
+		for i := 0; i < 3; i++ {
+			im := image.NewGray(image.Rect(0, 0, 16, 16))
+			for p := range im.Pix {
+				im.Pix[p] = uint8(40 + 150*c + i)
+			}
+			savePNG(t, filepath.Join(dir, name, string(rune('a'+i))+".png"), im)
+		}
+	}
+	plotFile := filepath.Join(t.TempDir(), "cm.png")
+	code, stdout, stderr := runCLI("eval", "--model", "vit-micro", "--data", "folder:"+dir, "--split", "test", "--scheme", "full", "--plot", plotFile)
+	if code != 0 {
+		t.Fatalf("eval: code %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout+stderr, `no glyph for "猫"`) || strings.Contains(stdout+stderr, `"é`) {
+		t.Fatalf("no note naming 猫 alone:\n%s%s", stdout, stderr)
+	}
+	if _, err := os.Stat(plotFile); err != nil {
+		t.Fatal(err)
 	}
 }

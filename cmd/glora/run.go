@@ -75,9 +75,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	d := pipeline.MustNamed(pipeline.Default)
 	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts; see README)")
 	ranks := fs.String("ranks", joinInts(d.Search.Ranks), "the supernet's lora ranks")
-	snEpochs := fs.Int("supernet-epochs", d.Runs[pipeline.SupernetRun].Epochs, "supernet epochs")
+	snEpochs := fs.Int("supernet-epochs", d.Runs[pipeline.SupernetRun].Epochs, "supernet epochs, counted on 800 training images (a smaller set gets as many optimiser steps)")
 	snLR := fs.Float64("supernet-lr", d.Runs[pipeline.SupernetRun].LR, "supernet peak learning rate")
-	epochs := fs.Int("epochs", d.Runs[pipeline.RetrainRun].Epochs, "epochs of each finalist's retraining")
+	epochs := fs.Int("epochs", d.Runs[pipeline.RetrainRun].Epochs, "epochs of each finalist's retraining, counted on 800 training images like --supernet-epochs")
 	lr := fs.Float64("lr", d.Runs[pipeline.RetrainRun].LR, "peak learning rate of the retraining")
 	apply := searchRecipeFlags(fs, d)
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
@@ -326,6 +326,7 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 		Labels: p.classes, Counts: tm.Confusion}); err != nil {
 		fmt.Fprintf(log, "warning: %v\n", err)
 	}
+	noteGlyphs(log, p.classes)
 	res.Report = filepath.Join(out, runReportFile)
 	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, p, ch, time.Since(t0)))); err != nil {
 		return nil, err

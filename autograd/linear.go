@@ -37,16 +37,16 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		beta = 1
 	}
 	// y (rows,out) = x (rows,in) · Wᵀ
-	tensor.Sgemm(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, beta, yd, outF)
+	tp.Precision.Sgemm(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, beta, yd, outF)
 	tp.Record(y, func() {
 		dy := y.Grad.Data
 		if g, fresh := tp.GradBuf(x); g != nil {
 			// dx (rows,in) += dy (rows,out) · W (out,in)   (= when fresh)
-			tensor.Sgemm(false, false, rows, in, outF, 1, dy, outF, w.Value.Data, in, betaFor(fresh), g.Data, in)
+			tp.Precision.Sgemm(false, false, rows, in, outF, 1, dy, outF, w.Value.Data, in, betaFor(fresh), g.Data, in)
 		}
 		if g := tp.GradOf(w); g != nil {
 			// dW (out,in) += dyᵀ (out,rows) · x (rows,in)
-			tensor.Sgemm(true, false, outF, in, rows, 1, dy, outF, x.Value.Data, in, 1, g.Data, in)
+			tp.Precision.Sgemm(true, false, outF, in, rows, 1, dy, outF, x.Value.Data, in, 1, g.Data, in)
 		}
 		if b != nil {
 			if g := tp.GradOf(b); g != nil {

@@ -70,10 +70,10 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 	foldA := sharedB && !transA
 	if foldA || batch == 1 {
 		// y (batch·M, N) = op(a) (batch·M, K) · op(b) (K, N)
-		tensor.Sgemm(transA, transB, batch*m, n, k, 1, ad, lda, bd, ldb, 0, yd, n)
+		tp.Precision.Sgemm(transA, transB, batch*m, n, k, 1, ad, lda, bd, ldb, 0, yd, n)
 	} else {
 		// y_i (M,N) = op(a_i) (M,K) · op(b_i) (K,N)
-		tensor.SgemmStridedBatched(batch, transA, transB, m, n, k, 1, ad, lda, strideA, bd, ldb, strideB, 0, yd, n, m*n)
+		tp.Precision.SgemmStridedBatched(batch, transA, transB, m, n, k, 1, ad, lda, strideA, bd, ldb, strideB, 0, yd, n, m*n)
 	}
 	tp.Record(y, func() {
 		dy := y.Grad.Data
@@ -83,27 +83,27 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			case foldA || batch == 1:
 				if !transA {
 					// da (batch·M, K) += dy (batch·M, N) · op(b)ᵀ (N, K)
-					tensor.Sgemm(false, !transB, batch*m, k, n, 1, dy, n, bd, ldb, 1, ga, k)
+					tp.Precision.Sgemm(false, !transB, batch*m, k, n, 1, dy, n, bd, ldb, 1, ga, k)
 				} else {
 					// da (K, M) += op(b) (K, N) · dyᵀ (N, M)
-					tensor.Sgemm(transB, true, k, m, n, 1, bd, ldb, dy, n, 1, ga, m)
+					tp.Precision.Sgemm(transB, true, k, m, n, 1, bd, ldb, dy, n, 1, ga, m)
 				}
 			case sharedA:
 				// da += Σ_i dy_i·op(b_i)ᵀ (or op(b_i)·dy_iᵀ): one GEMM per batch into the same buffer
 				for i := 0; i < batch; i++ {
 					dyi, bi := dy[i*m*n:], bd[i*strideB:]
 					if !transA {
-						tensor.Sgemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, 1, ga, k)
+						tp.Precision.Sgemm(false, !transB, m, k, n, 1, dyi, n, bi, ldb, 1, ga, k)
 					} else {
-						tensor.Sgemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, 1, ga, m)
+						tp.Precision.Sgemm(transB, true, k, m, n, 1, bi, ldb, dyi, n, 1, ga, m)
 					}
 				}
 			case !transA:
 				// da_i (M, K) += dy_i (M, N) · op(b_i)ᵀ (N, K)
-				tensor.SgemmStridedBatched(batch, false, !transB, m, k, n, 1, dy, n, m*n, bd, ldb, strideB, 1, ga, k, m*k)
+				tp.Precision.SgemmStridedBatched(batch, false, !transB, m, k, n, 1, dy, n, m*n, bd, ldb, strideB, 1, ga, k, m*k)
 			default:
 				// da_i (K, M) += op(b_i) (K, N) · dy_iᵀ (N, M)
-				tensor.SgemmStridedBatched(batch, transB, true, k, m, n, 1, bd, ldb, strideB, dy, n, m*n, 1, ga, m, m*k)
+				tp.Precision.SgemmStridedBatched(batch, transB, true, k, m, n, 1, bd, ldb, strideB, dy, n, m*n, 1, ga, m, m*k)
 			}
 		}
 		if g := tp.GradOf(b); g != nil {
@@ -112,27 +112,27 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			case foldA || batch == 1:
 				if !transB {
 					// db (K, N) += op(a)ᵀ (K, batch·M) · dy (batch·M, N)
-					tensor.Sgemm(!transA, false, k, n, batch*m, 1, ad, lda, dy, n, 1, gb, n)
+					tp.Precision.Sgemm(!transA, false, k, n, batch*m, 1, ad, lda, dy, n, 1, gb, n)
 				} else {
 					// db (N, K) += dyᵀ (N, batch·M) · op(a) (batch·M, K)
-					tensor.Sgemm(true, transA, n, k, batch*m, 1, dy, n, ad, lda, 1, gb, k)
+					tp.Precision.Sgemm(true, transA, n, k, batch*m, 1, dy, n, ad, lda, 1, gb, k)
 				}
 			case sharedB:
 				// db += Σ_i op(a_i)ᵀ·dy_i (or dy_iᵀ·op(a_i)): one GEMM per batch into the same buffer
 				for i := 0; i < batch; i++ {
 					ai, dyi := ad[i*strideA:], dy[i*m*n:]
 					if !transB {
-						tensor.Sgemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, 1, gb, n)
+						tp.Precision.Sgemm(!transA, false, k, n, m, 1, ai, lda, dyi, n, 1, gb, n)
 					} else {
-						tensor.Sgemm(true, transA, n, k, m, 1, dyi, n, ai, lda, 1, gb, k)
+						tp.Precision.Sgemm(true, transA, n, k, m, 1, dyi, n, ai, lda, 1, gb, k)
 					}
 				}
 			case !transB:
 				// db_i (K, N) += op(a_i)ᵀ (K, M) · dy_i (M, N)
-				tensor.SgemmStridedBatched(batch, !transA, false, k, n, m, 1, ad, lda, strideA, dy, n, m*n, 1, gb, n, k*n)
+				tp.Precision.SgemmStridedBatched(batch, !transA, false, k, n, m, 1, ad, lda, strideA, dy, n, m*n, 1, gb, n, k*n)
 			default:
 				// db_i (N, K) += dy_iᵀ (N, M) · op(a_i) (M, K)
-				tensor.SgemmStridedBatched(batch, true, transA, n, k, m, 1, dy, n, m*n, ad, lda, strideA, 1, gb, k, k*n)
+				tp.Precision.SgemmStridedBatched(batch, true, transA, n, k, m, 1, dy, n, m*n, ad, lda, strideA, 1, gb, k, k*n)
 			}
 		}
 	})

@@ -61,6 +61,11 @@ type Tape struct {
 	// NoGrad turns recording off: operations compute values only
 	// (inference). Set it before running operations.
 	NoGrad bool
+	// Precision is the arithmetic of the matrix products run on this tape,
+	// forward and backward (Linear, MatMul, attention, GLoRA's layers):
+	// tensor.F32 (the zero value) or tensor.BF16. Set it before running
+	// operations; it is the one place a computation's precision is chosen.
+	Precision tensor.Precision
 
 	backward []func()
 	err      error

@@ -46,7 +46,7 @@ func TestDefaultAccuracyOnFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, err := train.Evaluate(m, test, 500)
+	mt, err := train.Evaluate(m, test, 500, tensor.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,8 @@ func TestBF16ForwardNearF32(t *testing.T) {
 	m, x, _ := shippedOnSynth(t, data.SynthSpec{Task: "orientation", Seed: 1, Train: 8, Test: images}, true)
 	idx := make([]int, images)
 	forward := func(p tensor.Precision) []float32 {
-		defer tensor.SetMatmulPrecision(tensor.SetMatmulPrecision(p))
 		tp := ag.NewTape()
-		tp.NoGrad = true
+		tp.NoGrad, tp.Precision = true, p
 		xt, err := tensor.FromSlice(append([]float32(nil), x...), len(idx), 1, 28, 28)
 		if err != nil {
 			t.Fatal(err)
@@ -145,11 +144,11 @@ func TestBF16GradientsNearF32(t *testing.T) {
 	}
 	m, x, labels := shippedOnSynth(t, data.SynthSpec{Task: "orientation", Seed: 2, Train: images, Test: 8}, false)
 	step := func(p tensor.Precision) (float32, [][]float32) {
-		defer tensor.SetMatmulPrecision(tensor.SetMatmulPrecision(p))
 		for _, v := range m.Params() {
 			v.Grad = nil
 		}
 		tp := ag.NewTape()
+		tp.Precision = p
 		xt, err := tensor.FromSlice(append([]float32(nil), x...), len(labels), 1, 28, 28)
 		if err != nil {
 			t.Fatal(err)

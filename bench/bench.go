@@ -24,7 +24,7 @@ import (
 type Result struct {
 	Bench        string  `json:"bench"`
 	Kernel       string  `json:"kernel"`
-	Precision    string  `json:"precision"` // of the matrix products: f32 or bf16 (tensor.SetMatmulPrecision)
+	Precision    string  `json:"precision"` // of the matrix products: f32 or bf16 (tensor.Precision)
 	Threads      int     `json:"threads"`
 	Batch        int     `json:"batch,omitempty"`
 	Steps        int     `json:"steps,omitempty"`
@@ -44,30 +44,28 @@ func (r Result) String() string {
 		r.Bench, rate, r.Seconds, r.Threads, float64(r.PeakRSSBytes)/(1<<20), r.Precision, r.Kernel)
 }
 
-// Kernel names the matrix-product kernel at the current precision.
-func Kernel() string {
-	if tensor.MatmulPrecision() == tensor.BF16 {
+// Kernel names the matrix-product kernel at precision p.
+func Kernel(p tensor.Precision) string {
+	if p == tensor.BF16 {
 		return tensor.BF16Kernel()
 	}
 	return tensor.SgemmKernel()
 }
 
-// Precision is the current matrix-product precision, as Result records it.
-func Precision() string { return tensor.MatmulPrecision().String() }
-
-// SGEMM times C = A·B for n×n×n float32 matrices, best of iters runs.
-func SGEMM(n, iters int) Result {
+// SGEMM times C = A·B for n×n×n float32 matrices at precision p, best of
+// iters runs.
+func SGEMM(n, iters int, p tensor.Precision) Result {
 	rng := rand.New(rand.NewPCG(1, 1))
 	a, b, c := randSlice(rng, n*n), randSlice(rng, n*n), make([]float32, n*n)
-	tensor.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) // warm-up
+	p.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) // warm-up
 	best := time.Duration(1 << 62)
 	for i := 0; i < max(iters, 1); i++ {
 		t0 := time.Now()
-		tensor.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		p.Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
 		best = min(best, time.Since(t0))
 	}
 	s := best.Seconds()
-	return Result{Bench: "sgemm", Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: "sgemm", Kernel: Kernel(p), Precision: p.String(), Threads: runtime.GOMAXPROCS(0),
 		Seconds: s, GFLOPS: 2 * float64(n) * float64(n) * float64(n) / s / 1e9, PeakRSSBytes: PeakRSS()}
 }
 
@@ -78,6 +76,7 @@ type ViTOptions struct {
 	Batch         int
 	Steps, Warmup int
 	Train         bool
+	Precision     tensor.Precision // of the matrix products
 }
 
 // ViT times training steps (train.Trainer.Step: forward, cross-entropy,
@@ -98,8 +97,9 @@ func ViT(o ViTOptions) (Result, error) {
 		labels[i] = rng.IntN(max(c.NumClasses, 1))
 	}
 	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
+	tr.Precision = o.Precision
 	tp := ag.NewTape()
-	tp.NoGrad = true
+	tp.NoGrad, tp.Precision = true, o.Precision
 	step := func(i int) error {
 		if o.Train {
 			_, err := tr.Step(i, img, labels)
@@ -125,7 +125,7 @@ func ViT(o ViTOptions) (Result, error) {
 	if o.Train {
 		flops *= 3
 	}
-	return Result{Bench: o.Name, Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: o.Name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
 		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
 }

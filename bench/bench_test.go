@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 )
 
 func TestViTTrainAndForwardRun(t *testing.T) {
@@ -17,7 +18,7 @@ func TestViTTrainAndForwardRun(t *testing.T) {
 			t.Fatalf("result %+v", r)
 		}
 	}
-	if r := SGEMM(64, 2); !(r.GFLOPS > 0) {
+	if r := SGEMM(64, 2, tensor.F32); !(r.GFLOPS > 0) {
 		t.Fatalf("sgemm result %+v", r)
 	}
 }

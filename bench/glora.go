@@ -22,6 +22,7 @@ type GLoRAOptions struct {
 	Steps, Warmup int
 	Rank          int
 	Seed          uint64
+	Precision     tensor.Precision // of the matrix products
 }
 
 // GLoRATrain times GLoRA supernet training steps (docs/DESIGN.md §2) on a
@@ -62,6 +63,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 	// each step set by the hook, as training does (here from Structure,
 	// which the PyTorch side reproduces, instead of Supernet.Sample).
 	tr := train.NewTrainer(model, optim.NewAdamW(optim.DecayGroups(model.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
+	tr.Precision = o.Precision
 	tr.Hook = func(i int, _ *rand.Rand) error {
 		return sn.SetStructure(Structure(sn.Targets(), sn.Space(), o.Seed, i))
 	}
@@ -82,7 +84,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 	}
 	s := time.Since(t0).Seconds()
 	flops := 3 * ViTFlops(c, o.Batch) * float64(o.Steps)
-	return Result{Bench: "glora-train", Kernel: Kernel(), Precision: Precision(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: "glora-train", Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
 		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
 }

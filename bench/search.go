@@ -27,6 +27,7 @@ type SearchOptions struct {
 	Candidates int
 	Batch      int
 	Seed       uint64
+	Precision  tensor.Precision // of the matrix products
 }
 
 // SearchResult is `glora bench search`'s report: candidates per
@@ -163,7 +164,7 @@ func Search(o SearchOptions) (SearchResult, error) {
 		return SearchResult{}, err
 	}
 	pre := train.PreprocessFor(v.Cfg)
-	incremental := m.Evaluator(val, pre, o.Batch)
+	incremental := m.Evaluator(val, pre, o.Batch, o.Precision)
 	modes := []func(glora.Structure) (search.Score, error){
 		func(st glora.Structure) (search.Score, error) { // unmerged
 			m.Net.Unmerge()
@@ -171,7 +172,7 @@ func Search(o SearchOptions) (SearchResult, error) {
 				return search.Score{}, err
 			}
 			m.EvalStructure = st
-			mt, err := train.EvaluateModel(m, val, pre, o.Batch)
+			mt, err := train.EvaluateModel(m, val, pre, o.Batch, o.Precision)
 			return search.Score{Accuracy: mt.Accuracy, Loss: mt.Loss}, err
 		},
 		func(st glora.Structure) (search.Score, error) { // every layer merged
@@ -184,7 +185,7 @@ func Search(o SearchOptions) (SearchResult, error) {
 				return search.Score{}, err
 			}
 			defer m.Net.Unmerge()
-			mt, err := train.EvaluateModel(m, val, pre, o.Batch)
+			mt, err := train.EvaluateModel(m, val, pre, o.Batch, o.Precision)
 			return search.Score{Accuracy: mt.Accuracy, Loss: mt.Loss}, err
 		},
 		func(st glora.Structure) (search.Score, error) { return incremental(context.Background(), st) },
@@ -234,7 +235,7 @@ func Search(o SearchOptions) (SearchResult, error) {
 	}
 	fullMs := 1000 * time.Since(t0).Seconds() / float64(len(cands))
 	perMin := func(s float64) float64 { return 60 * float64(len(cands)) / s }
-	r := SearchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(),
+	r := SearchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(o.Precision),
 		Val: o.Val, Candidates: len(cands), Layers: len(m.Net.Layers()), Budget: budget,
 		Unmerged: perMin(secs[0]), MergedFull: perMin(secs[1]), Merged: perMin(secs[2]),
 		MergeMs: incMs, FullMs: fullMs, SameScores: same}
@@ -269,8 +270,9 @@ func (r MergedForwardResult) String() string {
 // MergedForward times the base model's forward pass and that of the
 // same model with a GLoRA adapter (PEFT's default structure, glora-fixed,
 // random support values) merged in, alternating the two round by round so
-// that a shared machine's load falls on both alike.
-func MergedForward(model string, batch, steps, rounds int, seed uint64) (MergedForwardResult, error) {
+// that a shared machine's load falls on both alike; the matrix products
+// at precision prec.
+func MergedForward(model string, batch, steps, rounds int, seed uint64, prec tensor.Precision) (MergedForwardResult, error) {
 	base, desc, err := benchModel(model)
 	if err != nil {
 		return MergedForwardResult{}, err
@@ -296,7 +298,7 @@ func MergedForward(model string, batch, steps, rounds int, seed uint64) (MergedF
 		img.Value.Data[i] = float32(rng.NormFloat64())
 	}
 	tp := ag.NewTape()
-	tp.NoGrad = true
+	tp.NoGrad, tp.Precision = true, prec
 	forward := func(f func(*ag.Tape, *ag.Var, *rand.Rand) *ag.Var) (*tensor.Tensor, error) {
 		tp.Reset()
 		y := f(tp, img, nil)
@@ -339,7 +341,7 @@ func MergedForward(model string, batch, steps, rounds int, seed uint64) (MergedF
 		}
 	}
 	n := float64(batch * steps * rounds)
-	res := MergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(),
+	res := MergedForwardResult{Bench: "merged-forward", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(prec),
 		Batch: batch, Steps: steps * rounds, Base: n / secs[0], Merged: n / secs[1], Structure: structure, MaxDiff: diff}
 	res.Ratio = res.Merged / res.Base
 	return res, nil

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"testing"
+
+	"github.com/glora/glora/tensor"
 )
 
 // bench search scores the same candidates three ways with the same
@@ -27,7 +29,7 @@ func TestBenchSearchRuns(t *testing.T) {
 // bench merged-forward: the merged model computes the unmerged adapter's
 // logits and both rates are reported.
 func TestBenchMergedForwardRuns(t *testing.T) {
-	r, err := MergedForward("vit-micro", 4, 1, 2, 1)
+	r, err := MergedForward("vit-micro", 4, 1, 2, 1, tensor.F32)
 	if err != nil {
 		t.Fatal(err)
 	}

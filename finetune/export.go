@@ -135,8 +135,8 @@ func (m *Model) SaveMerged(dir string, ck vit.Checkpoint, dt safetensors.DType) 
 // with the structure fixed, its weights merged into plain Linears (as fast
 // as the base; each layer merged once and reused by later candidates with
 // the same choice there while its support values are unchanged), top-1 accuracy and loss on val, the shared weights
-// inherited, nothing fine-tuned.
-func (m *Model) Evaluator(val *data.Dataset, pre data.Preprocess, batch int) search.Evaluator {
+// inherited, nothing fine-tuned; the matrix products at precision prec.
+func (m *Model) Evaluator(val *data.Dataset, pre data.Preprocess, batch int, prec tensor.Precision) search.Evaluator {
 	return func(ctx context.Context, st glora.Structure) (search.Score, error) {
 		if m.Net == nil {
 			return search.Score{}, fmt.Errorf("finetune: no supernet to search")
@@ -148,7 +148,7 @@ func (m *Model) Evaluator(val *data.Dataset, pre data.Preprocess, batch int) sea
 			return search.Score{}, err
 		}
 		defer m.Net.Unmerge()
-		mt, err := train.EvaluateModel(m, val, pre, batch)
+		mt, err := train.EvaluateModel(m, val, pre, batch, prec)
 		if err != nil {
 			return search.Score{}, err
 		}

@@ -213,12 +213,12 @@ func TestSupernetTrainSearchExport(t *testing.T) {
 	m.EvalStructure = st
 	unmerged := logits(t, m, x)
 	pre = train.PreprocessFor(m.ViT.Cfg)
-	score, err := m.Evaluator(val, pre, 16)(context.Background(), st)
+	score, err := m.Evaluator(val, pre, 16, tensor.F32)(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.EvalStructure = st
-	direct, err := train.EvaluateModel(m, val, pre, 16)
+	direct, err := train.EvaluateModel(m, val, pre, 16, tensor.F32)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -74,6 +75,16 @@ type StageOptions struct {
 	Seed            uint64 // data order, support initialisation, supernet draws
 	CheckpointEvery int    // steps between checkpoints (0: once an epoch)
 	StopAfter       int    // end after this many epochs (0: all); Resume continues
+	// Precision is the arithmetic of the matrix products, in training and
+	// on validation (zero: tensor.F32; tensor.BF16 as PyTorch's autocast).
+	Precision tensor.Precision
+}
+
+// EvalOptions are how a search scores its candidates: images per forward
+// pass (0: 256) and the matrix products' precision.
+type EvalOptions struct {
+	Batch     int
+	Precision tensor.Precision
 }
 
 // Trained is a finished training stage.
@@ -93,7 +104,7 @@ func (t Task) options(h Hyper, so StageOptions, method string, hook train.Hook, 
 	pre := t.Pre
 	return train.Options{OutDir: so.OutDir, Epochs: h.Epochs, Batch: h.Batch, LR: h.LR, MinLR: h.MinLR,
 		WarmupEpochs: h.WarmupEpochs, WeightDecay: h.WeightDecay, ClipNorm: h.ClipNorm, Seed: so.Seed,
-		CheckpointEvery: so.CheckpointEvery, StopAfter: so.StopAfter, Resume: so.Resume,
+		CheckpointEvery: so.CheckpointEvery, StopAfter: so.StopAfter, Resume: so.Resume, Precision: so.Precision,
 		CheckpointTrainableOnly: true, BaseRef: t.BaseRef, Preprocess: &pre, Hook: hook, SaveBest: saveBest,
 		Log: t.logw(), Data: t.Data, Scheme: t.Scheme, SplitSeed: t.SplitSeed, Model: t.BaseRef + " (" + method + ")",
 		DropPath: -1}
@@ -286,11 +297,11 @@ func ReadSearchLog(path string) ([]search.Candidate, error) {
 // dir/searched (the best structure's adapter with the supernet's weights
 // and head) and dir/search.png (validation accuracy against parameters,
 // by generation, the best highlighted).
-func Search(ctx context.Context, m *Model, val *data.Dataset, pre data.Preprocess, cfg search.Config, dir string, evalBatch int, log io.Writer) (*SearchOutcome, error) {
-	if evalBatch < 1 {
-		evalBatch = 256
+func Search(ctx context.Context, m *Model, val *data.Dataset, pre data.Preprocess, cfg search.Config, dir string, ev EvalOptions, log io.Writer) (*SearchOutcome, error) {
+	if ev.Batch < 1 {
+		ev.Batch = 256
 	}
-	return searchWith(ctx, m, val, cfg, dir, log, m.Evaluator(val, pre, evalBatch))
+	return searchWith(ctx, m, val, cfg, dir, log, m.Evaluator(val, pre, ev.Batch, ev.Precision))
 }
 
 func searchWith(ctx context.Context, m *Model, val *data.Dataset, cfg search.Config, dir string, log io.Writer, eval search.Evaluator) (*SearchOutcome, error) {
@@ -468,7 +479,7 @@ func Finetune(ctx context.Context, v *vit.Model, t Task, s Setup, h Hyper, so St
 	if err := restoreBest(m, sum.BestDir); err != nil {
 		return nil, fmt.Errorf("finetune: restoring the best epoch from %s: %w", sum.BestDir, err)
 	}
-	if out.Val, err = train.EvaluateModel(m, t.Val, train.PreprocessEval(t.Pre), 256); err != nil {
+	if out.Val, err = train.EvaluateModel(m, t.Val, train.PreprocessEval(t.Pre), 256, so.Precision); err != nil {
 		return nil, err
 	}
 	if m.Net != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/method/search"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -43,7 +44,7 @@ func TestPipelineStages(t *testing.T) {
 	m := load()
 	budget := LoRABudget(m.Net.Targets(), 2)
 	cfg := search.Config{Population: 6, TopK: 3, Generations: 3, Mutations: 3, Crossovers: 3, MutationProb: 0.3, Budget: budget, Seed: 5}
-	full, err := Search(context.Background(), m, task.Val, task.Pre, cfg, t.TempDir(), 16, nil)
+	full, err := Search(context.Background(), m, task.Val, task.Pre, cfg, t.TempDir(), EvalOptions{Batch: 16}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestPipelineStages(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(sdir, SearchLogFile), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"hash":"0123`)
 	f.Close()
-	again, err := Search(context.Background(), load(), task.Val, task.Pre, cfg, sdir, 16, nil)
+	again, err := Search(context.Background(), load(), task.Val, task.Pre, cfg, sdir, EvalOptions{Batch: 16}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestPipelineStages(t *testing.T) {
 
 // searchWithHook is Search with a callback after each recorded candidate.
 func searchWithHook(ctx context.Context, m *Model, task Task, cfg search.Config, dir string, hook func()) (*SearchOutcome, error) {
-	ev := m.Evaluator(task.Val, task.Pre, 16)
+	ev := m.Evaluator(task.Val, task.Pre, 16, tensor.F32)
 	wrapped := func(ctx context.Context, st glora.Structure) (search.Score, error) {
 		s, err := ev(ctx, st)
 		hook()

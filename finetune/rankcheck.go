@@ -60,7 +60,7 @@ func CheckRanking(ctx context.Context, m *Model, fresh func() (*vit.Model, error
 		log = io.Discard
 	}
 	t0 := time.Now()
-	eval := m.Evaluator(t.Val, t.Pre, 256)
+	eval := m.Evaluator(t.Val, t.Pre, 256, so.Precision)
 	rc := &RankCheck{Items: make([]RankItem, len(items)), Epochs: h.Epochs}
 	var shared, sharedLoss, alone []float64
 	for i, it := range items {

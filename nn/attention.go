@@ -36,7 +36,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 	qd := qkv.Value.Data
 	// head h of batch b: q at qkv[b, :, h·D:], k at +C, v at +2C, row stride 3C
 	a := attnCore{
-		b: bsz, h: heads, hkv: heads, tq: t, tk: t, d: d, causal: causal,
+		b: bsz, h: heads, hkv: heads, tq: t, tk: t, d: d, causal: causal, prec: tp.Precision,
 		q: operand{qd, 0, t * c3, d, c3},
 		k: operand{qd, c, t * c3, d, c3},
 		v: operand{qd, 2 * c, t * c3, d, c3},
@@ -88,7 +88,7 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 	hkv, tk := ks[1], ks[2]
 	y := tp.NewOutputRaw(qs, q, k, v)
 	a := attnCore{
-		b: bsz, h: h, hkv: hkv, tq: tq, tk: tk, d: d, causal: causal,
+		b: bsz, h: h, hkv: hkv, tq: tq, tk: tk, d: d, causal: causal, prec: tp.Precision,
 		q: operand{q.Value.Data, 0, h * tq * d, tq * d, d},
 		k: operand{k.Value.Data, 0, hkv * tk * d, tk * d, d},
 		v: operand{v.Value.Data, 0, hkv * tk * d, tk * d, d},
@@ -134,6 +134,7 @@ func (o operand) at(b, h int) []float32 { return o.data[o.off+b*o.bStride+h*o.hS
 type attnCore struct {
 	b, h, hkv, tq, tk, d int
 	causal               bool
+	prec                 tensor.Precision // of the products (the tape's)
 	q, k, v, o           operand
 	fresh                bool // backward: dq, dk, dv hold garbage; each worker clears its heads' rows first
 }
@@ -186,7 +187,7 @@ func (a *attnCore) forward(p []float32) {
 				nk := a.visible(i0 + rows - 1) // keys any row of the block sees
 				sb := s[i0*tk:]
 				// S[i0:i0+rows, :nk] = q·kᵀ/√D
-				tensor.Sgemm(false, true, rows, nk, d, scale, qb[i0*a.q.ld:], a.q.ld, kb, a.k.ld, 0, sb, tk)
+				a.prec.Sgemm(false, true, rows, nk, d, scale, qb[i0*a.q.ld:], a.q.ld, kb, a.k.ld, 0, sb, tk)
 				for i := i0; i < i0+rows; i++ {
 					row := s[i*tk : (i+1)*tk]
 					n := a.visible(i)
@@ -196,7 +197,7 @@ func (a *attnCore) forward(p []float32) {
 					clear(row[n:])
 				}
 				// o[i0:i0+rows] (rows, D) = P[i0:i0+rows, :nk]·v[:nk]
-				tensor.Sgemm(false, false, rows, d, nk, 1, sb, tk, vb, a.v.ld, 0, ob[i0*a.o.ld:], a.o.ld)
+				a.prec.Sgemm(false, false, rows, d, nk, 1, sb, tk, vb, a.v.ld, 0, ob[i0*a.o.ld:], a.o.ld)
 			}
 		}
 	})
@@ -237,13 +238,13 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 				pb, dsb, dor := ph[i0*tk:], ds[i0*tk:], dob[i0*do.ld:]
 				if dv.data != nil {
 					// dv[:nk] (nk, D) += P[i0:i0+rows, :nk]ᵀ·do[i0:i0+rows]
-					tensor.Sgemm(true, false, nk, d, rows, 1, pb, tk, dor, do.ld, 1, dv.at(b, kh), dv.ld)
+					a.prec.Sgemm(true, false, nk, d, rows, 1, pb, tk, dor, do.ld, 1, dv.at(b, kh), dv.ld)
 				}
 				if !needS {
 					continue
 				}
 				// dP (rows, nk) = do·vᵀ
-				tensor.Sgemm(false, true, rows, nk, d, 1, dor, do.ld, vb, a.v.ld, 0, dsb, tk)
+				a.prec.Sgemm(false, true, rows, nk, d, 1, dor, do.ld, vb, a.v.ld, 0, dsb, tk)
 				// dS = P ⊙ (dP − Σ_j dP⊙P)
 				for i := i0; i < i0+rows; i++ {
 					pr, dr := ph[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
@@ -255,11 +256,11 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 				}
 				if dq.data != nil {
 					// dq[i0:i0+rows] (rows, D) += dS·k[:nk]/√D
-					tensor.Sgemm(false, false, rows, d, nk, scale, dsb, tk, kb, a.k.ld, 1, dq.at(b, h)[i0*dq.ld:], dq.ld)
+					a.prec.Sgemm(false, false, rows, d, nk, scale, dsb, tk, kb, a.k.ld, 1, dq.at(b, h)[i0*dq.ld:], dq.ld)
 				}
 				if dk.data != nil {
 					// dk[:nk] (nk, D) += dSᵀ·q[i0:i0+rows]/√D
-					tensor.Sgemm(true, false, nk, d, rows, scale, dsb, tk, qb[i0*a.q.ld:], a.q.ld, 1, dk.at(b, kh), dk.ld)
+					a.prec.Sgemm(true, false, nk, d, rows, scale, dsb, tk, qb[i0*a.q.ld:], a.q.ld, 1, dk.at(b, kh), dk.ld)
 				}
 			}
 		}

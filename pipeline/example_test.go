@@ -9,6 +9,7 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 )
 
 // A recipe's epochs are counted on 800 training images; a few-shot
@@ -44,7 +45,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := task.Test(out.Merged) // the merged model: a plain ViT, as fast as the base
+	m, err := task.Test(out.Merged, tensor.F32) // the merged model: a plain ViT, as fast as the base
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TrainMethod(ctx context.Context, method string, t finetune.Task, r Recipe, 
 		return nil, err
 	}
 	dir := filepath.Join(o.Dir, method)
-	so := finetune.StageOptions{OutDir: dir, Seed: o.Seed, CheckpointEvery: o.CheckpointEvery, Resume: o.Resume && hasCheckpoint(dir)}
+	so := finetune.StageOptions{OutDir: dir, Seed: o.Seed, CheckpointEvery: o.CheckpointEvery, Resume: o.Resume && hasCheckpoint(dir), Precision: o.Precision}
 	tr, err := finetune.Finetune(ctx, v, t, finetune.Setup{Method: method, Rank: r.Rank}, r.Hyper(method, t.Train.Len()), so)
 	if err != nil {
 		return nil, err

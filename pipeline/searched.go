@@ -14,6 +14,7 @@ import (
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -38,6 +39,10 @@ type Options struct {
 	RankCheck       int
 	CheckpointEvery int       // steps between checkpoints (0: once an epoch)
 	Log             io.Writer // a line per stage and finalist; nil: none
+	// Precision is the arithmetic of every matrix product of the chain:
+	// training, the search's scoring, validation (zero: tensor.F32;
+	// tensor.BF16 as PyTorch's autocast). Test takes its own.
+	Precision tensor.Precision
 }
 
 // Stage folders of SearchGLoRA in Options.Dir.
@@ -112,7 +117,7 @@ type chain struct {
 // stage is a stage's options in its folder, resumed when it holds a checkpoint.
 func (c *chain) stage(name string) finetune.StageOptions {
 	dir := filepath.Join(c.o.Dir, name)
-	return finetune.StageOptions{OutDir: dir, Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume && hasCheckpoint(dir)}
+	return finetune.StageOptions{OutDir: dir, Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume && hasCheckpoint(dir), Precision: c.o.Precision}
 }
 
 // supernet trains the supernet (stage 1).
@@ -154,7 +159,7 @@ func (c *chain) search() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	res, err := finetune.Search(c.ctx, sn, c.t.Val, c.t.Pre, cfg, dir, 256, c.t.Log)
+	res, err := finetune.Search(c.ctx, sn, c.t.Val, c.t.Pre, cfg, dir, finetune.EvalOptions{Batch: 256, Precision: c.o.Precision}, c.t.Log)
 	if err != nil {
 		return err
 	}
@@ -198,7 +203,7 @@ func (c *chain) finalists() error {
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
 	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g%s, by successive halving (rungs %v) on validation\n",
 		len(entrants), how, h.Epochs, h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
-	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume}
+	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume, Precision: c.o.Precision}
 	rr, err := finetune.Rerank(c.ctx, c.o.Fresh, c.t, entrants, h, so, c.o.Log)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -72,8 +73,9 @@ func (t *Task) Fresh() (*vit.Model, error) {
 }
 
 // Test scores a merged model folder (Outcome.Merged) on the test split:
-// the one read of it a task should make, at the very end.
-func (t *Task) Test(merged string) (train.Metrics, error) {
+// the one read of it a task should make, at the very end; the matrix
+// products at precision prec.
+func (t *Task) Test(merged string, prec tensor.Precision) (train.Metrics, error) {
 	if t.test == nil || t.test.Len() == 0 {
 		return train.Metrics{}, fmt.Errorf("pipeline: %s has no test split", t.Data)
 	}
@@ -81,5 +83,5 @@ func (t *Task) Test(merged string) (train.Metrics, error) {
 	if err != nil {
 		return train.Metrics{}, err
 	}
-	return train.Evaluate(m, t.test, 256)
+	return train.Evaluate(m, t.test, 256, prec)
 }

@@ -87,7 +87,7 @@ func TestViTMNISTMatchesTorch(t *testing.T) {
 	}
 
 	// 1. The public evaluation path: train.Evaluate.
-	mt, err := train.Evaluate(m, test, 500)
+	mt, err := train.Evaluate(m, test, 500, tensor.F32)
 	if err != nil {
 		t.Fatalf("train.Evaluate: %v", err)
 	}

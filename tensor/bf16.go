@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync/atomic"
 
 	"github.com/glora/glora/internal/parallel"
 )
@@ -42,10 +41,15 @@ func RoundBF16Slice(dst, src []float32) {
 	}
 }
 
-// Precision is the arithmetic of the matrix products (Sgemm and
-// SgemmStridedBatched): F32, or BF16 (both operands rounded to bfloat16,
-// products accumulated in float32), as PyTorch's CPU autocast runs its
-// matmuls in bfloat16.
+// Precision is the arithmetic of a matrix product (Precision.Sgemm and
+// Precision.SgemmStridedBatched): F32, or BF16, where
+// C = alpha·bf16(op(A))·bf16(op(B)) + beta·C — the operands rounded to
+// bfloat16 (nearest even), each product of two bfloat16 values exact in
+// float32, the sums, alpha, beta and C float32 — as PyTorch's CPU autocast
+// runs its matmuls. It is a value passed with the work (an autograd tape
+// carries one), not a process-wide mode: everything outside the matrix
+// products (LayerNorm, softmax, losses, reductions, the optimiser and its
+// master weights) is float32 either way. The zero value is F32.
 type Precision int32
 
 // The precisions.
@@ -75,24 +79,8 @@ func ParsePrecision(s string) (Precision, error) {
 	return F32, fmt.Errorf("unknown precision %q (want f32 or bf16)", s)
 }
 
-var matmulPrecision atomic.Int32
-
-// SetMatmulPrecision sets the precision of every later Sgemm and
-// SgemmStridedBatched call in the process and returns the previous one.
-// With BF16, C = alpha·bf16(op(A))·bf16(op(B)) + beta·C: the operands are
-// rounded to bfloat16 (nearest even), each product of two bfloat16 values
-// is exact in float32 and the sums, alpha, beta and C stay float32.
-// Everything outside the matrix products (LayerNorm, softmax, losses,
-// reductions, the optimiser and its master weights) is float32 either way.
-func SetMatmulPrecision(p Precision) Precision {
-	if p != F32 && p != BF16 {
-		panic(fmt.Sprintf("tensor: SetMatmulPrecision(%v)", p))
-	}
-	return Precision(matmulPrecision.Swap(int32(p)))
-}
-
-// MatmulPrecision is the precision Sgemm uses now.
-func MatmulPrecision() Precision { return Precision(matmulPrecision.Load()) }
+// Valid reports whether p is F32 or BF16.
+func (p Precision) Valid() bool { return p == F32 || p == BF16 }
 
 // BF16Features are the CPU's bfloat16 instructions, as usable by this
 // process (the OS saving the state they need).

@@ -53,15 +53,14 @@ func TestSgemmBF16NativeMatchesEmulated(t *testing.T) {
 	if nativeBF16 == nil {
 		t.Skipf("no native bf16 kernel on this CPU (%s)", BF16CPU())
 	}
-	defer SetMatmulPrecision(SetMatmulPrecision(BF16))
 	rng := rand.New(rand.NewPCG(9, 10))
 	m, n, k := 197, 576, 192 // a ViT-Tiny qkv projection of one image
 	a, b := randSlice(rng, m*k), randSlice(rng, n*k)
 	got, want := make([]float32, m*n), make([]float32, m*n)
-	Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, got, n)
+	BF16.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, got, n)
 	kern := nativeBF16
 	nativeBF16 = nil
-	Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, want, n)
+	BF16.Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, want, n)
 	nativeBF16 = kern
 	worst := float32(0)
 	for i := range got {
@@ -180,7 +179,6 @@ func TestBF16PackingLayouts(t *testing.T) {
 // BenchmarkSgemmBF16 measures each bf16 path (emulated and native) at
 // 1024³ and on a ViT-Tiny qkv projection; GFLOP/s are reported.
 func BenchmarkSgemmBF16(b *testing.B) {
-	defer SetMatmulPrecision(SetMatmulPrecision(BF16))
 	saved := nativeBF16
 	defer func() { nativeBF16 = saved }()
 	for _, name := range BF16Kernels() {
@@ -189,7 +187,7 @@ func BenchmarkSgemmBF16(b *testing.B) {
 		}
 		for _, sh := range [][3]int{{1024, 1024, 1024}, {6304, 576, 192}} {
 			b.Run(fmt.Sprintf("%s/%dx%dx%d", name, sh[0], sh[1], sh[2]), func(b *testing.B) {
-				benchGemm(b, 1, false, true, sh[0], sh[1], sh[2])
+				benchGemm(b, BF16, 1, false, true, sh[0], sh[1], sh[2])
 			})
 		}
 	}

@@ -65,7 +65,6 @@ func TestParsePrecision(t *testing.T) {
 // k·2⁻²⁴ of Σ|a||b|; the tolerance is that bound (×1.5). The result must
 // also differ from the float32 product (the rounding happened).
 func TestSgemmBF16AgainstFloat64(t *testing.T) {
-	defer SetMatmulPrecision(SetMatmulPrecision(BF16))
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, sh := range []struct {
 		m, n, k        int
@@ -76,7 +75,7 @@ func TestSgemmBF16AgainstFloat64(t *testing.T) {
 		a, b := randSlice(rng, (ar-1)*lda+ac), randSlice(rng, (br-1)*ldb+bc)
 		c := randSlice(rng, sh.m*sh.n)
 		c0 := append([]float32(nil), c...)
-		Sgemm(sh.transA, sh.transB, sh.m, sh.n, sh.k, 0.5, a, lda, b, ldb, 2, c, sh.n)
+		BF16.Sgemm(sh.transA, sh.transB, sh.m, sh.n, sh.k, 0.5, a, lda, b, ldb, 2, c, sh.n)
 		at := func(x []float32, ld int, tr bool, i, p int) float64 {
 			if tr {
 				return float64(x[p*ld+i])
@@ -108,30 +107,29 @@ func TestSgemmBF16AgainstFloat64(t *testing.T) {
 		}
 		t.Logf("%+v: worst error %.3f of the tolerance", sh, worst)
 	}
-	// SgemmF32 ignores the precision.
+	// Sgemm itself is float32.
 	a, b := []float32{1.00390625 + 1.0/1024}, []float32{1}
 	c := []float32{0}
-	SgemmF32(false, false, 1, 1, 1, 1, a, 1, b, 1, 0, c, 1)
+	Sgemm(false, false, 1, 1, 1, 1, a, 1, b, 1, 0, c, 1)
 	if c[0] != a[0] {
-		t.Errorf("SgemmF32 rounded its operands: %v", c[0])
+		t.Errorf("Sgemm rounded its operands: %v", c[0])
 	}
 }
 
 // The batched BF16 product equals the float32 products of the operands
 // rounded by RoundBF16Slice, matrix by matrix, up to float32 summation.
 func TestSgemmStridedBatchedBF16(t *testing.T) {
-	defer SetMatmulPrecision(SetMatmulPrecision(BF16))
 	rng := rand.New(rand.NewPCG(5, 6))
 	batch, m, n, k := 3, 17, 40, 64
 	a, b := randSlice(rng, batch*m*k+5), randSlice(rng, batch*n*k+7)
 	c := make([]float32, batch*m*n)
-	SgemmStridedBatched(batch, false, true, m, n, k, 1, a, k, m*k, b, k, n*k, 0, c, n, m*n)
+	BF16.SgemmStridedBatched(batch, false, true, m, n, k, 1, a, k, m*k, b, k, n*k, 0, c, n, m*n)
 	ra, rb := make([]float32, len(a)), make([]float32, len(b))
 	RoundBF16Slice(ra, a)
 	RoundBF16Slice(rb, b)
 	want := make([]float32, len(c))
 	for i := 0; i < batch; i++ {
-		SgemmF32(false, true, m, n, k, 1, ra[i*m*k:], k, rb[i*n*k:], k, 0, want[i*m*n:], n)
+		Sgemm(false, true, m, n, k, 1, ra[i*m*k:], k, rb[i*n*k:], k, 0, want[i*m*n:], n)
 	}
 	// Equal up to the order of the float32 sums (a native kernel sums in
 	// another order than the float32 kernel does): k·2⁻²⁴ of Σ|a||b| ≤ k.

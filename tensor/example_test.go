@@ -29,13 +29,15 @@ func ExampleTensor_Reshape() {
 
 // At BF16 precision the operands of every matrix product are rounded to
 // bfloat16 (8 significant bits) and the sums kept in float32.
-func ExampleSetMatmulPrecision() {
+func ExamplePrecision_Sgemm() {
 	a := []float32{1 + 1.0/512} // a quarter of bfloat16's step (2⁻⁷) above 1: rounds to 1
 	b := []float32{3}
 	c := []float32{0}
-	prev := tensor.SetMatmulPrecision(tensor.BF16)
-	tensor.Sgemm(false, false, 1, 1, 1, 1, a, 1, b, 1, 0, c, 1)
-	tensor.SetMatmulPrecision(prev)
+	tensor.BF16.Sgemm(false, false, 1, 1, 1, 1, a, 1, b, 1, 0, c, 1)
 	fmt.Println(c[0], tensor.RoundBF16(a[0]))
-	// Output: 3 1
+	tensor.F32.Sgemm(false, false, 1, 1, 1, 1, a, 1, b, 1, 0, c, 1)
+	fmt.Println(c[0])
+	// Output:
+	// 3 1
+	// 3.0058594
 }

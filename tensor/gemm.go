@@ -1,21 +1,20 @@
 package tensor
 
-// SgemmF32 is Sgemm in float32 whatever the matmul precision: for products
-// that must stay exact to float32 (merging adapters into weights).
-func SgemmF32(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices.
 //
 // op(A) is m×k and op(B) is k×n. A is stored m×k with row stride lda, or k×m
 // when transA; B is stored k×n with row stride ldb, or n×k when transB.
 // C is m×n with row stride ldc. With beta == 0, C is not read (NaNs in it
-// do not propagate). Large products run on the worker pool. At BF16
-// precision (SetMatmulPrecision) op(A) and op(B) are rounded to bfloat16
-// first.
+// do not propagate). Large products run on the worker pool. Sgemm is
+// float32; Precision.Sgemm runs the same product at a given precision.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if MatmulPrecision() == BF16 {
+	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Sgemm is the package's Sgemm at precision p: at BF16, op(A) and op(B)
+// are rounded to bfloat16 (on the native kernel where the CPU has one).
+func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if p == BF16 {
 		sgemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -25,7 +24,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // SgemmStridedBatched runs batch independent Sgemm calls; matrix i of A
 // starts at a[i*strideA], of B at b[i*strideB] and of C at c[i*strideC].
 func SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
-	if MatmulPrecision() == BF16 {
+	F32.SgemmStridedBatched(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+}
+
+// SgemmStridedBatched is the package's SgemmStridedBatched at precision p.
+func (p Precision) SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if p == BF16 {
 		sgemmBatchedBF16(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
 		return
 	}

@@ -270,7 +270,7 @@ func TestSgemmKernelName(t *testing.T) {
 
 // benchGemm times batch products of one shape (Sgemm for batch 1,
 // SgemmStridedBatched otherwise) and reports GFLOP/s.
-func benchGemm(b *testing.B, batch int, transA, transB bool, m, n, k int) {
+func benchGemm(b *testing.B, p Precision, batch int, transA, transB bool, m, n, k int) {
 	ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
 	rng := rand.New(rand.NewPCG(9, 10))
 	a := make([]float32, batch*ar*ac)
@@ -285,9 +285,9 @@ func benchGemm(b *testing.B, batch int, transA, transB bool, m, n, k int) {
 	b.ResetTimer()
 	for b.Loop() {
 		if batch == 1 {
-			Sgemm(transA, transB, m, n, k, 1, a, ac, bb, bc, 0, c, n)
+			p.Sgemm(transA, transB, m, n, k, 1, a, ac, bb, bc, 0, c, n)
 		} else {
-			SgemmStridedBatched(batch, transA, transB, m, n, k, 1, a, ac, ar*ac, bb, bc, br*bc, 0, c, n, m*n)
+			p.SgemmStridedBatched(batch, transA, transB, m, n, k, 1, a, ac, ar*ac, bb, bc, br*bc, 0, c, n, m*n)
 		}
 	}
 	b.ReportMetric(2*float64(batch)*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -296,7 +296,7 @@ func benchGemm(b *testing.B, batch int, transA, transB bool, m, n, k int) {
 // BenchmarkSgemm1024 is the square 1024³ product (kernel: SgemmKernel()).
 func BenchmarkSgemm1024(b *testing.B) {
 	b.Logf("kernel %s", SgemmKernel())
-	benchGemm(b, 1, false, false, 1024, 1024, 1024)
+	benchGemm(b, F32, 1, false, false, 1024, 1024, 1024)
 }
 
 // BenchmarkSgemmViT covers the ViT-Tiny (batch 32) linear layers:
@@ -304,9 +304,9 @@ func BenchmarkSgemm1024(b *testing.B) {
 func BenchmarkSgemmViT(b *testing.B) {
 	const tok = 32 * 197
 	for _, s := range []struct{ in, out int }{{192, 576}, {192, 192}, {192, 768}, {768, 192}} {
-		b.Run(fmt.Sprintf("fwd_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, 1, false, true, tok, s.out, s.in) })
-		b.Run(fmt.Sprintf("dX_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, 1, false, false, tok, s.in, s.out) })
-		b.Run(fmt.Sprintf("dW_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, 1, true, false, s.out, s.in, tok) })
+		b.Run(fmt.Sprintf("fwd_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, F32, 1, false, true, tok, s.out, s.in) })
+		b.Run(fmt.Sprintf("dX_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, F32, 1, false, false, tok, s.in, s.out) })
+		b.Run(fmt.Sprintf("dW_%dx%d", s.in, s.out), func(b *testing.B) { benchGemm(b, F32, 1, true, false, s.out, s.in, tok) })
 	}
 }
 
@@ -326,7 +326,7 @@ func BenchmarkSgemmAttention(b *testing.B) {
 		{"dQ", false, false, t, d, t}, // dQ = dS·K
 		{"dK", true, false, t, d, t},  // dK = dSᵀ·Q
 	} {
-		b.Run(s.name, func(b *testing.B) { benchGemm(b, batch, s.tA, s.tB, s.m, s.n, s.k) })
+		b.Run(s.name, func(b *testing.B) { benchGemm(b, F32, batch, s.tA, s.tB, s.m, s.n, s.k) })
 	}
 }
 

@@ -58,22 +58,23 @@ func PreprocessFor(c vit.Config) data.Preprocess {
 
 // Evaluate computes top-1 accuracy and mean cross-entropy of the ViT m on
 // ds, in batches, without recording gradients, with the ViT's input
-// pipeline (PreprocessFor).
-func Evaluate(m *vit.Model, ds *data.Dataset, batch int) (Metrics, error) {
+// pipeline (PreprocessFor), its matrix products at precision prec.
+func Evaluate(m *vit.Model, ds *data.Dataset, batch int, prec tensor.Precision) (Metrics, error) {
 	if m.Head == nil {
 		return Metrics{}, fmt.Errorf("evaluate: the model has no classification head")
 	}
 	if k := ds.NumClasses(); k > m.Cfg.NumClasses {
 		return Metrics{}, fmt.Errorf("evaluate: dataset %q has %d classes, the model's head has %d", ds.Name, k, m.Cfg.NumClasses)
 	}
-	return EvaluateModel(m, ds, PreprocessFor(m.Cfg), batch)
+	return EvaluateModel(m, ds, PreprocessFor(m.Cfg), batch, prec)
 }
 
 // EvaluateModel computes top-1 accuracy and mean cross-entropy of any model
 // on ds, in batches of batch images prepared by pre, without recording
 // gradients (Forward gets a nil rng: no drop-path). Logits with fewer
-// columns than ds has classes are an error.
-func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (Metrics, error) {
+// columns than ds has classes are an error. The matrix products run at
+// precision prec.
+func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int, prec tensor.Precision) (Metrics, error) {
 	if ds.Len() == 0 {
 		return Metrics{}, fmt.Errorf("evaluate: dataset %q is empty", ds.Name)
 	}
@@ -82,7 +83,7 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int) (M
 		return Metrics{}, err
 	}
 	tp := ag.NewTape()
-	tp.NoGrad = true
+	tp.NoGrad, tp.Precision = true, prec
 	var mt Metrics
 	var lossSum float64
 	var pred []int

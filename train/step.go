@@ -8,6 +8,7 @@ import (
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
+	"github.com/glora/glora/tensor"
 )
 
 // Model is what train trains and evaluates: anything that maps a batch of
@@ -41,6 +42,7 @@ type Trainer struct {
 	Seed           uint64                 // seeds the per-step sources of Forward and Hook
 	LR             func(step int) float64 // the learning rate of a step; nil keeps Opt.LR
 	Hook           Hook                   // nil: none
+	Precision      tensor.Precision       // of the step's matrix products, forward and backward (zero: F32)
 
 	tp     *ag.Tape
 	params []*ag.Var // the trainable ones, fixed at NewTrainer
@@ -93,6 +95,7 @@ func (t *Trainer) Step(step int, x *ag.Var, labels []int) (StepResult, error) {
 	}
 	rng := rand.New(rand.NewPCG(t.Seed, uint64(step)+1)) // drop-path draws of this step
 	t.tp.Reset()
+	t.tp.Precision = t.Precision
 	logits := t.Model.Forward(t.tp, x, rng)
 	loss := nn.CrossEntropy(t.tp, logits, labels, t.LabelSmoothing)
 	if err := t.tp.Backward(loss); err != nil {

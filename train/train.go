@@ -67,8 +67,11 @@ type Options struct {
 	// means optim.NoDecayDefault (see there for the rule).
 	NoDecay func(p *ag.Var) bool `json:"-"`
 	// Hook runs before every step's forward pass (see Hook); nil: none.
-	Hook Hook      `json:"-"`
-	Log  io.Writer `json:"-"`
+	Hook Hook `json:"-"`
+	// Precision is the arithmetic of the matrix products, in training and
+	// validation (zero: tensor.F32).
+	Precision tensor.Precision `json:"-"`
+	Log       io.Writer        `json:"-"`
 
 	// What the run trains on, recorded for resume checks (see CheckResume):
 	// the caller's data spec, split scheme and seed, model spec, whether
@@ -241,7 +244,7 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 	}
 
 	tr := NewTrainer(m, opt)
-	tr.LabelSmoothing, tr.ClipNorm, tr.Seed, tr.LR, tr.Hook = o.LabelSmoothing, o.ClipNorm, o.Seed, sched.LR, o.Hook
+	tr.LabelSmoothing, tr.ClipNorm, tr.Seed, tr.LR, tr.Hook, tr.Precision = o.LabelSmoothing, o.ClipNorm, o.Seed, sched.LR, o.Hook, o.Precision
 	save := func() error { return saveCheckpoint(ckDir, m, opt, st) }
 	last := o.Epochs
 	if o.StopAfter > 0 {
@@ -293,7 +296,7 @@ func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (
 		rec := EpochRecord{Epoch: st.Epoch + 1, TrainLoss: st.LossSum / float64(max(st.Seen, 1)),
 			TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), LR: opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}
 		if hasVal {
-			vm, err := EvaluateModel(m, val, PreprocessEval(pre), o.EvalBatch)
+			vm, err := EvaluateModel(m, val, PreprocessEval(pre), o.EvalBatch, o.Precision)
 			if err != nil {
 				return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/internal/toydata"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 )
 
 // quadrants is a learnable synthetic dataset: a bright square in one of four
@@ -96,7 +97,7 @@ func TestRunLearnsAndWritesOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, err := Evaluate(best, quadrants(t, 64, 2), 32)
+	mt, err := Evaluate(best, quadrants(t, 64, 2), 32, tensor.F32)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -542,7 +543,7 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 	r := Result{Cell: cell, NTrain: tr.Len(), NVal: val.Len(), Support: o.Support, Head: o.Head,
 		ValAcc: o.Val.Accuracy, BestEpoch: o.BestEpoch, Epochs: len(o.History), Seconds: o.Seconds, Note: o.Note}
 	// The test split: read here, once per cell, by the kept model only.
-	mt, err := t.Test(o.Merged)
+	mt, err := t.Test(o.Merged, tensor.F32) // the suite runs in float32
 	if err != nil {
 		return Result{}, err
 	}
@@ -554,7 +555,7 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 		}
 		r.Shifted = map[string]float64{}
 		for _, s := range c.Shifts {
-			mt, err := train.Evaluate(m, tk.shifted[s], 256)
+			mt, err := train.Evaluate(m, tk.shifted[s], 256, tensor.F32)
 			if err != nil {
 				return Result{}, err
 			}

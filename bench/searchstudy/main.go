@@ -40,6 +40,7 @@ import (
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -206,7 +207,7 @@ func (c *cell) devAcc(merged string) float64 {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mt, err := train.Evaluate(m, c.dev, 256)
+	mt, err := train.Evaluate(m, c.dev, 256, tensor.F32)
 	if err != nil {
 		log.Fatal(err)
 	}

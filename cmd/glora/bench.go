@@ -9,7 +9,6 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/tensor"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -29,10 +28,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	cands := fs.Int("candidates", 30, "search: candidates timed (each scored three ways)")
 	rounds := fs.Int("rounds", 5, "merged-forward: rounds, each timing --steps forward passes of the base and of the merged model")
 	precision := precisionFlag(fs)
-	if _, err := parseWithPrecision(fs, args, 1, precision, stderr); err != nil {
+	prec, err := parseWithPrecision(fs, args, 1, precision, stderr)
+	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	which := "all"
 	if fs.NArg() == 1 {
 		which = fs.Arg(0)
@@ -81,7 +80,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 				b = 128
 			}
 		}
-		r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: b, Steps: *steps, Warmup: *warmup, Train: train})
+		r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: b, Steps: *steps, Warmup: *warmup, Train: train, Precision: prec})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -90,13 +89,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	switch which {
 	case "sgemm":
-		emit(bench.SGEMM(*size, *iters))
+		emit(bench.SGEMM(*size, *iters, prec))
 	case "vit-train":
 		return vitBench("vit-train", true)
 	case "vit-forward":
 		return vitBench("vit-forward", false)
 	case "glora-train":
-		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1})
+		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1, Precision: prec})
 		if err != nil {
 			return fmt.Errorf("glora-train: %w", err)
 		}
@@ -106,7 +105,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if batchSet {
 			b = *batch
 		}
-		r, err := bench.Search(bench.SearchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1})
+		r, err := bench.Search(bench.SearchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1, Precision: prec})
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
@@ -120,7 +119,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if batchSet {
 			b = *batch
 		}
-		r, err := bench.MergedForward(gloraModel, b, *steps, *rounds, 1)
+		r, err := bench.MergedForward(gloraModel, b, *steps, *rounds, 1, prec)
 		if err != nil {
 			return fmt.Errorf("merged-forward: %w", err)
 		}
@@ -134,7 +133,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "backbone-forward":
 		return vitBench("backbone-forward", false)
 	case "all":
-		emit(bench.SGEMM(*size, *iters))
+		emit(bench.SGEMM(*size, *iters, prec))
 		for _, name := range []string{"vit-train", "vit-forward", "backbone-train", "backbone-forward"} {
 			if err := vitBench(name, strings.HasSuffix(name, "train")); err != nil {
 				return err

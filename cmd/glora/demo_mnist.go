@@ -16,6 +16,7 @@ import (
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -177,7 +178,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet 
 		if err != nil {
 			return nil, err
 		}
-		mt, err := train.Evaluate(v, test, 256)
+		mt, err := train.Evaluate(v, test, 256, tensor.F32)
 		if err != nil {
 			return nil, err
 		}

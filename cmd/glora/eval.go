@@ -14,7 +14,6 @@ import (
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
-	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -58,7 +57,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	m, ck, from, fresh, err := backbones.Resolve(*model, seed, 0)
 	if err != nil {
@@ -101,7 +99,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--split %s --scheme %s: %w", *split, *scheme, err)
 	}
 	t0 := time.Now()
-	mt, err := train.Evaluate(m, ds, *batch)
+	mt, err := train.Evaluate(m, ds, *batch, prec)
 	if err != nil {
 		return err
 	}

@@ -71,10 +71,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
 		resumeWithSaved, "a finetune run")
 	precision := precisionFlag(fs)
-	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
+	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
+	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -135,7 +135,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			return hf.fill(def)
 		}
 	}
-	res, err := finetuneStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	res, err := finetuneStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, prec, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
 		return interrupted(ctx, "finetune", "--out "+*out)
 	}
@@ -234,7 +234,7 @@ func loadInit(spec string) (*glora.Adapter, error) {
 
 // finetuneStage trains (or resumes, or finds finished) the finetune run of
 // s in out: every check before any work.
-func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*finetuneResult, error) {
+func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, prec tensor.Precision, human, log io.Writer) (*finetuneResult, error) {
 	p, err := prepare(s.baseSpec, log)
 	if err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 	fmt.Fprintf(human, "finetune %s: %s%s; %s of %s, lr %g\n", s.Method, p.describe(), init, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
 	tr, err := finetune.Finetune(ctx, p.v, p.task, setup, s.Hyper,
-		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})
+		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter, Precision: prec})
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora finetune --resume --out %s\n", len(tr.History), s.Epochs, out)
 		return nil, nil
 	}
-	res := &finetuneResult{Command: "finetune", Method: s.Method, Precision: tensor.MatmulPrecision().String(), ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
+	res := &finetuneResult{Command: "finetune", Method: s.Method, Precision: prec.String(), ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
 		NTrain: p.task.Train.Len(), TrainableParams: tr.Support + tr.Head, SupportParams: tr.Support, HeadParams: tr.Head,
 		BestEpoch: tr.BestEpoch, Epochs: len(tr.History), Seconds: tr.Seconds, Merged: filepath.Join(out, finetune.MergedDir),
 		History: tr.History, Settings: s}

@@ -17,8 +17,9 @@ const precisionHelp = "arithmetic of the matrix products (Linear, attention, pat
 // precisionFlag registers --precision (default f32).
 func precisionFlag(fs *flag.FlagSet) *string { return fs.String("precision", "f32", precisionHelp) }
 
-// applyPrecision sets the process's matrix-product precision from the
-// flag's value and, for bf16, tells log how it runs on this CPU.
+// applyPrecision reads the flag's value (the precision the command then
+// passes to the library with its work) and, for bf16, tells log how it
+// runs on this CPU.
 func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 	p, err := tensor.ParsePrecision(v)
 	if err != nil {
@@ -29,7 +30,6 @@ func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 			return tensor.F32, fmt.Errorf("GLORA_BF16_KERNEL: %w", err)
 		}
 	}
-	tensor.SetMatmulPrecision(p)
 	if p == tensor.BF16 {
 		cpu := tensor.BF16CPU()
 		kern := tensor.BF16Kernel()
@@ -46,8 +46,7 @@ func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 }
 
 // parseWithPrecision parses args (at most nargs positional arguments) and
-// then applies the parsed --precision (precision is precisionFlag's
-// result); the caller defers tensor.SetMatmulPrecision(tensor.F32).
+// then reads the parsed --precision (precision is precisionFlag's result).
 func parseWithPrecision(fs *flag.FlagSet, args []string, nargs int, precision *string, log io.Writer) (tensor.Precision, error) {
 	if err := parseFlags(fs, args, nargs); err != nil {
 		return tensor.F32, err

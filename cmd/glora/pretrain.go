@@ -17,7 +17,6 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -53,7 +52,6 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	o.LabelSmoothing = float32(*ls)
 	explicit := explicitFlags(fs)
 	if *out == "" {
@@ -171,6 +169,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t0 := time.Now()
+	o.Precision = prec
 	sum, err := train.Run(ctx, m, trainSet, val, o)
 	if errors.Is(err, train.ErrInterrupted) {
 		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",

@@ -84,10 +84,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are replayed, an interrupted one resumes", "a run")
 	precision := precisionFlag(fs)
-	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
+	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
+	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -138,7 +138,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := runStages(ctx, s, *out, *resume, *overwrite, human, stderr)
+	res, err := runStages(ctx, s, *out, *resume, *overwrite, prec, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) || errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		return interrupted(ctx, "run", "--out "+*out)
 	}
@@ -237,7 +237,7 @@ const (
 // runStages runs the chain (pipeline.SearchGLoRA) in out, then tests the
 // kept model: the only read of the test split. A finished run (its
 // summary.json written) is not run or tested again.
-func runStages(ctx context.Context, s runSettings, out string, resume, overwrite bool, human, log io.Writer) (*runResult, error) {
+func runStages(ctx context.Context, s runSettings, out string, resume, overwrite bool, prec tensor.Precision, human, log io.Writer) (*runResult, error) {
 	t0 := time.Now()
 	p, err := prepare(s.baseSpec, log) // every check of base and data before any work
 	if err != nil {
@@ -262,14 +262,14 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	}
 	fmt.Fprintf(human, "run: %s; recipe %s\n", p.describe(), s.Recipe.Name)
 	budget := max(s.Budget, 0)
-	o := pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: budget, RankCheck: s.RankCheck, CheckpointEvery: 100, Log: human,
+	o := pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: budget, RankCheck: s.RankCheck, CheckpointEvery: 100, Log: human, Precision: prec,
 		Fresh: func() (*vit.Model, error) { return p.freshBase(s.baseSpec) }}
 	ch, err := pipeline.SearchGLoRA(ctx, p.task, s.Recipe, o)
 	if err != nil {
 		return nil, err
 	}
 	res := &runResult{Method: "glora (searched structure)", Finalist: ch.FinalistNames[ch.Finalists.Index],
-		Precision: tensor.MatmulPrecision().String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len(),
+		Precision: prec.String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len(),
 		ValAccuracy: ch.Val.Accuracy, SupportParams: ch.Support, HeadParams: ch.Head, TrainableParams: ch.Support + ch.Head,
 		Budget: ch.Budget, SupernetValAcc: ch.Supernet.Val.Accuracy, SearchValAcc: ch.Search.Best.Accuracy,
 		Candidates: len(ch.Search.Candidates), Finalists: ch.Finalists.Rounds, StageSeconds: ch.StageSeconds}
@@ -317,7 +317,7 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	if test == nil || test.Len() == 0 {
 		return nil, fmt.Errorf("--data %s has no test split to evaluate on", s.Data)
 	}
-	tm, err := train.Evaluate(merged, test, 256)
+	tm, err := train.Evaluate(merged, test, 256, prec)
 	if err != nil {
 		return nil, err
 	}

@@ -78,10 +78,10 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	overwrite := fs.Bool("overwrite", false, "start the search of --run again (its search files are removed)")
 	asJSON := fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
 	precision := precisionFlag(fs)
-	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
+	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
+	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	if *run == "" {
 		return fmt.Errorf("--run is required (a glora supernet run folder)")
 	}
@@ -109,7 +109,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := searchStage(ctx, *run, c, explicit, keys, *resume, *overwrite, human, stderr)
+	res, err := searchStage(ctx, *run, c, explicit, keys, *resume, *overwrite, prec, human, stderr)
 	if errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
 		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
 			filepath.Join(*run, finetune.SearchLogFile), *run)}
@@ -141,7 +141,7 @@ var searchFiles = []string{finetune.SearchLogFile, finetune.StructureFile, finet
 
 // searchStage searches the supernet run in run: every check (settings,
 // resume, budget) before any candidate is scored.
-func searchStage(ctx context.Context, run string, s searchSettings, explicit map[string]bool, keys map[string]string, resume, overwrite bool, human, log io.Writer) (*searchResult, error) {
+func searchStage(ctx context.Context, run string, s searchSettings, explicit map[string]bool, keys map[string]string, resume, overwrite bool, prec tensor.Precision, human, log io.Writer) (*searchResult, error) {
 	sn, err := readSupernetSettings(run)
 	if err != nil {
 		return nil, err
@@ -201,7 +201,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		cfg.Initial, named = pipeline.NamedStructures(m.Net.Space(), m.Net.Targets(), s.Budget)
 		fmt.Fprintf(human, "search: the first generation starts from %d named structures that fit the budget\n", len(cfg.Initial))
 	}
-	o, err := finetune.Search(ctx, m, p.task.Val, p.task.Pre, cfg, run, 256, log)
+	o, err := finetune.Search(ctx, m, p.task.Val, p.task.Pre, cfg, run, finetune.EvalOptions{Batch: 256, Precision: prec}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		fmt.Fprintf(human, "rank check: %d structures (half the search's best, half random) trained alone, %d epochs each at lr %g\n", len(items), h.Epochs, h.LR)
 		dir := filepath.Join(run, pipeline.RankCheckStage)
 		fresh := func() (*vit.Model, error) { return p.freshBase(sn.baseSpec) }
-		rc, err = finetune.CheckRanking(ctx, m, fresh, p.task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100}, human)
+		rc, err = finetune.CheckRanking(ctx, m, fresh, p.task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100, Precision: prec}, human)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +224,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 			finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss), filepath.Join(dir, finetune.RankCheckPlot))
 	}
 	b := o.Best
-	res := &searchResult{Command: "search", Run: run, Precision: tensor.MatmulPrecision().String(), Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
+	res := &searchResult{Command: "search", Run: run, Precision: prec.String(), Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
 		Generation: b.Generation, Candidates: len(o.Candidates), Evaluated: o.Evaluated, NVal: p.task.Val.Len(), Seconds: o.Seconds,
 		Structure: filepath.Join(run, finetune.StructureFile), Adapter: filepath.Join(run, finetune.SearchedAdapter),
 		Plot: filepath.Join(run, finetune.SearchPlotFile), Settings: s}

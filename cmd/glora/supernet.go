@@ -65,10 +65,10 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
 		resumeWithSaved, "a supernet run")
 	precision := precisionFlag(fs)
-	if _, err := parseWithPrecision(fs, args, 0, precision, stderr); err != nil {
+	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
+	if err != nil {
 		return err
 	}
-	defer tensor.SetMatmulPrecision(tensor.F32)
 	explicit := explicitFlags(fs)
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
@@ -123,7 +123,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 			return hf.fill(def)
 		}
 	}
-	res, err := supernetStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, human, stderr)
+	res, err := supernetStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, prec, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {
 		return interrupted(ctx, "supernet", "--out "+*out)
 	}
@@ -141,7 +141,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 
 // supernetStage trains (or resumes, or finds finished) the supernet run of
 // s in out: every check before any work, then the training.
-func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, human, log io.Writer) (*supernetResult, error) {
+func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, prec tensor.Precision, human, log io.Writer) (*supernetResult, error) {
 	p, err := prepare(s.baseSpec, log)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 	fmt.Fprintf(human, "supernet: %s; ranks %v, %s of %s, lr %g\n", p.describe(), s.Ranks, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
 	tr, err := finetune.TrainSupernet(ctx, p.v, p.task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
-		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter})
+		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter, Precision: prec})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 		fmt.Fprintf(human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora supernet --resume --out %s\n", len(tr.History), s.Epochs, out)
 		return nil, nil
 	}
-	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out), Precision: tensor.MatmulPrecision().String(),
+	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out), Precision: prec.String(),
 		ValStructure: fmt.Sprintf("lora rank %d on every layer", s.Ranks[len(s.Ranks)-1]),
 		ValAccuracy:  tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: p.task.Val.Len(), NTrain: p.task.Train.Len(),
 		SupportParam: tr.Support, HeadParams: tr.Head, Epochs: len(tr.History), Seconds: tr.Seconds, History: tr.History, Settings: s}

@@ -40,6 +40,7 @@ import (
 // fusedState is what the backward pass of one fused call needs.
 type fusedState struct {
 	l          *Layer
+	prec       tensor.Precision // of the products (the tape's)
 	lc         LayerChoice
 	n, in, out int
 	R          int
@@ -120,7 +121,7 @@ func addRowGrad(dx []float32, stride int, k Kind, g []float32) {
 // biasTerm is b' = b0 + b0⊙D + E + W0·C (out), or nil when the base has no
 // bias and C, D, E are none. It adds in MergeLinear's order, so the merged
 // bias is the same floats.
-func (l *Layer) biasTerm(lc LayerChoice, w0, b0 []float32, out, in int) []float32 {
+func (l *Layer) biasTerm(prec tensor.Precision, lc LayerChoice, w0, b0 []float32, out, in int) []float32 {
 	if b0 == nil && lc[C].Kind == None && lc[D].Kind == None && lc[E].Kind == None {
 		return nil
 	}
@@ -138,20 +139,20 @@ func (l *Layer) biasTerm(lc LayerChoice, w0, b0 []float32, out, in int) []float3
 	if k := lc[E].Kind; k != None {
 		tensor.Axpy(1, rowValues(v[iE].Value.Data, 1, out, k), b)
 	}
-	if c := l.cValues(lc[C], in); c != nil {
+	if c := l.cValues(prec, lc[C], in); c != nil {
 		// b (out) += W0 (out, in) · c (in)
-		tensor.Sgemm(false, false, out, 1, in, 1, w0, in, c, 1, 1, b, 1)
+		prec.Sgemm(false, false, out, 1, in, 1, w0, in, c, 1, 1, b, 1)
 	}
 	return b
 }
 
 // cValues is support C as an (in) vector: lora_r: Cd[:, :r]·Cu[:r]; vector: Cd[:, 0].
-func (l *Layer) cValues(c Choice, in int) []float32 {
+func (l *Layer) cValues(prec tensor.Precision, c Choice, in int) []float32 {
 	cd, cu, R := l.vars[iCd].Value.Data, l.vars[iCu].Value.Data, l.Rank()
 	switch c.Kind {
 	case LoRA:
 		v := make([]float32, in)
-		tensor.Sgemm(false, false, in, 1, c.Rank, 1, cd, R, cu, 1, 0, v, 1)
+		prec.Sgemm(false, false, in, 1, c.Rank, 1, cd, R, cu, 1, 0, v, 1)
 		return v
 	case Vector:
 		return rowValues(cd, R, in, Vector)
@@ -168,7 +169,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 	}
 	lc := l.choice
 	v := l.vars
-	s := &fusedState{l: l, lc: lc, n: x.Value.Numel() / in, in: in, out: out, R: R, x: x, w0: l.base.W.Value.Data}
+	s := &fusedState{l: l, prec: tp.Precision, lc: lc, n: x.Value.Numel() / in, in: in, out: out, R: R, x: x, w0: l.base.W.Value.Data}
 	if l.base.B != nil {
 		s.b0 = l.base.B.Value.Data
 	}
@@ -178,7 +179,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 	rec := y.RequiresGrad
 	yd := y.Value.Data
 
-	bias := l.biasTerm(lc, w0, s.b0, out, in)
+	bias := l.biasTerm(s.prec, lc, w0, s.b0, out, in)
 	// fillBias sets every row of y to b' and returns the GEMM beta to add onto it.
 	fillBias := func() float32 {
 		if bias == nil {
@@ -201,7 +202,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		wp := scratch(tp, out, in)
 		w := wp.Data
 		// W' = W0 + W0⊙(Ad[:, :r]·Au[:r]) + B
-		tensor.Sgemm(false, false, out, in, r, 1, v[iAd].Value.Data, R, v[iAu].Value.Data, in, 0, w, in)
+		s.prec.Sgemm(false, false, out, in, r, 1, v[iAd].Value.Data, R, v[iAu].Value.Data, in, 0, w, in)
 		forRows(out, in, func(lo, hi int) {
 			for i := lo * in; i < hi*in; i++ {
 				w[i] = w0[i] + w0[i]*w[i]
@@ -209,7 +210,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		})
 		s.addB(w)
 		// y (N, out) = x (N, in) · W'ᵀ + b'
-		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
+		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
 		s.keepWeight(tp, wp, rec)
 	case None:
 		w := w0
@@ -222,7 +223,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			s.addB(w)
 		}
 		// y = x·(W0 + B)ᵀ + b'
-		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
+		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
 		s.keepWeight(tp, wp, rec)
 		s.keepBInputs(tp, rec)
 	default: // Vector, Constant: y = y0 ⊙ (1+a) + B-term + b', y0 = x·W0ᵀ
@@ -235,7 +236,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			s.y0 = scratch(tp, n, out)
 			src = s.y0.Data
 		}
-		tensor.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
+		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
 		var sx []float32
 		if s.bv != nil {
 			sx = rowSums(xd, n, in)
@@ -270,8 +271,8 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			r := lc[B].Rank
 			t := scratch(tp, n, r)
 			// t (N, r) = x·Bu[:r]ᵀ;  y += t·Bd[:, :r]ᵀ
-			tensor.Sgemm(false, true, n, r, in, 1, xd, in, v[iBu].Value.Data, in, 0, t.Data, r)
-			tensor.Sgemm(false, true, n, out, r, 1, t.Data, r, v[iBd].Value.Data, R, 1, yd, out)
+			s.prec.Sgemm(false, true, n, r, in, 1, xd, in, v[iBu].Value.Data, in, 0, t.Data, r)
+			s.prec.Sgemm(false, true, n, out, r, 1, t.Data, r, v[iBd].Value.Data, R, 1, yd, out)
 			if rec && v[iBd].RequiresGrad {
 				s.t = t
 			} else {
@@ -293,7 +294,7 @@ func (s *fusedState) addB(w []float32) {
 	v, in, out := s.l.vars, s.in, s.out
 	switch c := s.lc[B]; c.Kind {
 	case LoRA:
-		tensor.Sgemm(false, false, out, in, c.Rank, 1, v[iBd].Value.Data, s.R, v[iBu].Value.Data, in, 1, w, in)
+		s.prec.Sgemm(false, false, out, in, c.Rank, 1, v[iBd].Value.Data, s.R, v[iBu].Value.Data, in, 1, w, in)
 	case Vector, Constant:
 		forRows(out, in, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
@@ -329,7 +330,7 @@ func (s *fusedState) keepBInputs(tp *ag.Tape, rec bool) {
 	switch c := s.lc[B]; c.Kind {
 	case LoRA:
 		s.t = scratch(tp, n, c.Rank)
-		tensor.Sgemm(false, true, n, c.Rank, in, 1, xd, in, v[iBu].Value.Data, in, 0, s.t.Data, c.Rank)
+		s.prec.Sgemm(false, true, n, c.Rank, in, 1, xd, in, v[iBu].Value.Data, in, 0, s.t.Data, c.Rank)
 	case Vector, Constant:
 		s.sx = rowSums(xd, n, in)
 	}

@@ -109,14 +109,14 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 	if lc[A].Kind == LoRA {
 		if gx, fresh := tp.GradBuf(s.x); gx != nil {
 			// dx (N, in) = dy · W'
-			tensor.Sgemm(false, false, n, in, out, 1, dy, out, s.wp.Data, in, betaFor(fresh), gx.Data, in)
+			s.prec.Sgemm(false, false, n, in, out, 1, dy, out, s.wp.Data, in, betaFor(fresh), gx.Data, in)
 		}
 		needB := lc[B].Kind != None && needs(iBd) || lc[B].Kind == LoRA && needs(iBu)
 		if needs(iAd, iAu) || needB {
 			gw := scratch(tp, out, in)
 			G := gw.Data
 			// dW' (out, in) = dyᵀ · x
-			tensor.Sgemm(true, false, out, in, n, 1, dy, out, xd, in, 0, G, in)
+			s.prec.Sgemm(true, false, out, in, n, 1, dy, out, xd, in, 0, G, in)
 			s.weightPathGrads(tp, B, G)
 			if needs(iAd, iAu) {
 				// dA = dW' ⊙ W0
@@ -154,12 +154,12 @@ func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32) {
 	v, n, in, out, R := s.l.vars, s.n, s.in, s.out, s.R
 	r := s.lc[B].Rank
 	if gb := tp.GradOf(v[iBd]); gb != nil {
-		tensor.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Data, r, 1, gb.Data, R)
+		s.prec.Sgemm(true, false, out, r, n, 1, dy, out, s.t.Data, r, 1, gb.Data, R)
 	}
 	if gu := tp.GradOf(v[iBu]); gu != nil {
 		dt := scratch(tp, n, r)
-		tensor.Sgemm(false, false, n, r, out, 1, dy, out, v[iBd].Value.Data, R, 0, dt.Data, r)
-		tensor.Sgemm(true, false, r, in, n, 1, dt.Data, r, s.x.Value.Data, in, 1, gu.Data, in)
+		s.prec.Sgemm(false, false, n, r, out, 1, dy, out, v[iBd].Value.Data, R, 0, dt.Data, r)
+		s.prec.Sgemm(true, false, r, in, n, 1, dt.Data, r, s.x.Value.Data, in, 1, gu.Data, in)
 		tp.Release(dt)
 	}
 }
@@ -189,7 +189,7 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 		defer tp.Release(s.wp)
 	}
 	// dx (N, in) = dy · W
-	tensor.Sgemm(false, false, n, in, out, 1, dy, out, w, in, betaFor(fresh), gx, in)
+	s.prec.Sgemm(false, false, n, in, out, 1, dy, out, w, in, betaFor(fresh), gx, in)
 }
 
 // weightPathGrads maps G = ∂L/∂(path s) (out, in) onto support s's stored
@@ -204,10 +204,10 @@ func (s *fusedState) weightPathGrads(tp *ag.Tape, sp Support, G []float32) {
 	switch c := s.lc[sp]; c.Kind {
 	case LoRA:
 		if gd := tp.GradOf(xd); gd != nil {
-			tensor.Sgemm(false, true, out, c.Rank, in, 1, G, in, xu.Value.Data, in, 1, gd.Data, R)
+			s.prec.Sgemm(false, true, out, c.Rank, in, 1, G, in, xu.Value.Data, in, 1, gd.Data, R)
 		}
 		if gu := tp.GradOf(xu); gu != nil {
-			tensor.Sgemm(true, false, c.Rank, in, out, 1, xd.Value.Data, R, G, in, 1, gu.Data, in)
+			s.prec.Sgemm(true, false, c.Rank, in, out, 1, xd.Value.Data, R, G, in, 1, gu.Data, in)
 		}
 	case Vector, Constant:
 		if gd := tp.GradOf(xd); gd != nil {
@@ -239,7 +239,7 @@ func (l *Layer) biasGrads(tp *ag.Tape, lc LayerChoice, g, w0, b0 []float32, out,
 	}
 	dc := make([]float32, in)
 	// dc (in) = W0ᵀ (in, out) · g (out)
-	tensor.Sgemm(true, false, in, 1, out, 1, w0, in, g, 1, 0, dc, 1)
+	tp.Precision.Sgemm(true, false, in, 1, out, 1, w0, in, g, 1, 0, dc, 1)
 	cd, cu := v[iCd].Value.Data, v[iCu].Value.Data
 	if c.Kind == Vector {
 		if gcd := tp.GradOf(v[iCd]); gcd != nil {

@@ -114,7 +114,7 @@ func (t *LayerTensors) weightPath(s Support, c Choice, out, in int) *tensor.Tens
 	case LoRA:
 		m := tensor.New(out, in)
 		// m (out, in) = Xd[:, :r] (out, r; row stride R) · Xu[:r, :] (r, in)
-		tensor.SgemmF32(false, false, out, in, c.Rank, 1, xd.Data, R, xu.Data, in, 0, m.Data, in)
+		tensor.Sgemm(false, false, out, in, c.Rank, 1, xd.Data, R, xu.Data, in, 0, m.Data, in)
 		return m
 	case Vector:
 		m := tensor.New(out, in)
@@ -143,7 +143,7 @@ func (t *LayerTensors) cPath(c Choice, in int) []float32 {
 	case LoRA:
 		v := make([]float32, in)
 		// v (in, 1) = Cd[:, :r] (in, r) · Cu[:r, :] (r, 1)
-		tensor.SgemmF32(false, false, in, 1, c.Rank, 1, t.Cd.Data, R, t.Cu.Data, 1, 0, v, 1)
+		tensor.Sgemm(false, false, in, 1, c.Rank, 1, t.Cd.Data, R, t.Cu.Data, 1, 0, v, 1)
 		return v
 	case Vector:
 		v := make([]float32, in)
@@ -214,7 +214,7 @@ func MergeLinear(w0, b0 *tensor.Tensor, t *LayerTensors, lc LayerChoice) (w, b *
 		}
 		if c != nil {
 			// b (out) += W0 (out, in) · c (in): the original W0, not the merged W
-			tensor.SgemmF32(false, false, out, 1, in, 1, w0.Data, in, c, 1, 1, b.Data, 1)
+			tensor.Sgemm(false, false, out, 1, in, 1, w0.Data, in, c, 1, 1, b.Data, 1)
 		}
 	}
 	if i := firstNonFinite(w.Data); i >= 0 {

@@ -129,3 +129,34 @@ func (f *intsFlag) Set(s string) error {
 	*f.p = v
 	return nil
 }
+
+// flagKeys maps each flag of fs that was registered on a field of the
+// struct v points to (fs.StringVar(&v.Data, …) and the like: the flag's
+// value is that field's address) to the field's json key.
+func flagKeys(fs *flag.FlagSet, v any) map[string]string {
+	fields := map[uintptr]string{}
+	var walk func(rv reflect.Value)
+	walk = func(rv reflect.Value) {
+		rt := rv.Type()
+		for i := range rt.NumField() {
+			f, fv := rt.Field(i), rv.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(fv)
+				continue
+			}
+			if key, _, _ := strings.Cut(f.Tag.Get("json"), ","); key != "" && key != "-" {
+				fields[fv.Addr().Pointer()] = key
+			}
+		}
+	}
+	walk(reflect.ValueOf(v).Elem())
+	keys := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if rv := reflect.ValueOf(f.Value); rv.Kind() == reflect.Pointer {
+			if k, ok := fields[rv.Pointer()]; ok {
+				keys[f.Name] = k
+			}
+		}
+	})
+	return keys
+}

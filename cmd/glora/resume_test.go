@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -135,5 +137,22 @@ func TestResumeRefusesChangedData(t *testing.T) {
 	code, o, e := runCLI("finetune", "--resume", "--out", out)
 	if code == 0 || !strings.Contains(e, "the data changed since the run started") || strings.Count(e, " images of ") != 2 {
 		t.Fatalf("resume on changed data: exit %d\n%s%s", code, o, e)
+	}
+}
+
+// Every pretrain flag that a resume compares is found from its
+// registration (pretrainKeys), none kept by hand: a flag bound to a
+// variable outside train.Options would silently escape the comparison.
+func TestPretrainKeysFromRegistration(t *testing.T) {
+	var o train.Options
+	c := registerPretrainFlags(&o, io.Discard)
+	got := pretrainKeys(c.fs, &o)
+	want := map[string][]string{"data": {"data"}, "scheme": {"scheme"}, "split-seed": {"split_seed"}, "model": {"model"},
+		"new-head": {"new_head"}, "drop-path": {"drop_path"}, "epochs": {"epochs"}, "batch": {"batch"},
+		"lr": {"lr"}, "min-lr": {"min_lr"}, "warmup": {"warmup_epochs"}, "wd": {"weight_decay"},
+		"label-smoothing": {"label_smoothing"}, "clip": {"clip_norm"}, "seed": {"seed"},
+		"augment": {"pad_crop", "hflip"}, "checkpoint-every": {"checkpoint_every"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("pretrainKeys:\n got %v\nwant %v", got, want)
 	}
 }

@@ -1,32 +1,45 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/bench"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 )
+
+// benchSettings are `glora bench`'s flags (declarative: see decl.go).
+type benchSettings struct {
+	JSON       bool   `flag:"json" json:"json" help:"print one JSON object per line instead of a table"`
+	Batch      int    `flag:"batch" json:"batch" help:"images per step (vit benchmarks; the backbone ones default to 128)"`
+	Steps      int    `flag:"steps" json:"steps" help:"timed steps (vit benchmarks)"`
+	Warmup     int    `flag:"warmup" json:"warmup" help:"untimed warm-up steps (vit benchmarks)"`
+	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
+	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
+	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks"`
+	Rank       int    `flag:"rank" json:"rank" help:"GLoRA rank for glora-train"`
+	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
+	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
+	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
+}
+
+var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters: 5, Model: "vit-tiny", Rank: 8, Val: 200, Candidates: 30, Rounds: 5}
+
+// benchNames are the benchmarks `glora bench NAME` runs ("all": sgemm and
+// the four vit ones).
+var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "all"}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer" {
 		return runBenchTransfer(args[1:], stdout, stderr)
 	}
-	fs := newFlags("bench", "bench [flags] [sgemm|vit-train|vit-forward|glora-train|backbone-train|backbone-forward|search|merged-forward|all]  |  bench transfer --out DIR [flags] (the transfer suite; bench transfer --help)", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per line instead of a table")
-	batch := fs.Int("batch", 32, "images per step (vit benchmarks; the backbone ones default to 128)")
-	steps := fs.Int("steps", 3, "timed steps (vit benchmarks)")
-	warmup := fs.Int("warmup", 1, "untimed warm-up steps (vit benchmarks)")
-	size := fs.Int("n", 1024, "matrix size n for sgemm (n×n×n)")
-	iters := fs.Int("iters", 5, "sgemm repetitions (best is reported)")
-	preset := fs.String("model", "vit-tiny", "ViT preset for the vit benchmarks")
-	rank := fs.Int("rank", 8, "GLoRA rank for glora-train")
-	val := fs.Int("val", 200, "search: validation images each candidate is scored on")
-	cands := fs.Int("candidates", 30, "search: candidates timed (each scored three ways)")
-	rounds := fs.Int("rounds", 5, "merged-forward: rounds, each timing --steps forward passes of the base and of the merged model")
+	fs := newFlags("bench", "bench [flags] ["+strings.Join(benchNames, "|")+"]  |  bench transfer --out DIR [flags] (the transfer suite; bench transfer --help)", stderr)
+	s := benchDefaults
+	bindFlags(fs, &s)
 	precision := precisionFlag(fs)
 	prec, err := parseWithPrecision(fs, args, 1, precision, stderr)
 	if err != nil {
@@ -36,111 +49,112 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 1 {
 		which = fs.Arg(0)
 	}
+	if !slices.Contains(benchNames, which) {
+		return fmt.Errorf("unknown benchmark %q (want %s or all)", which, strings.Join(benchNames[:len(benchNames)-1], ", "))
+	}
 	if err := firstErr(
-		checkInt("batch", *batch, 1, maxBatch),
-		checkInt("steps", *steps, 1, maxSteps),
-		checkInt("warmup", *warmup, 0, maxSteps),
-		checkInt("rank", *rank, 1, 1024),
-		checkInt("n", *size, 1, 16384),
-		checkInt("iters", *iters, 1, 1_000_000),
-		checkInt("val", *val, 1, 1_000_000),
-		checkInt("candidates", *cands, 1, 100_000),
-		checkInt("rounds", *rounds, 1, 100_000),
+		checkInt("batch", s.Batch, 1, maxBatch),
+		checkInt("steps", s.Steps, 1, maxSteps),
+		checkInt("warmup", s.Warmup, 0, maxSteps),
+		checkInt("rank", s.Rank, 1, 1024),
+		checkInt("n", s.N, 1, 16384),
+		checkInt("iters", s.Iters, 1, 1_000_000),
+		checkInt("val", s.Val, 1, 1_000_000),
+		checkInt("candidates", s.Candidates, 1, 100_000),
+		checkInt("rounds", s.Rounds, 1, 100_000),
 	); err != nil {
 		return err
 	}
+	explicit := explicitFlags(fs)
+	b := &benchRun{s: s, prec: prec, batchSet: explicit["batch"], gloraModel: shipped, out: stdout}
 	// search and merged-forward run on the shipped backbone unless --model
 	// names a preset.
-	gloraModel := shipped
-	if explicitFlags(fs)["model"] {
-		gloraModel = *preset
+	if explicit["model"] {
+		b.gloraModel = s.Model
 	}
-	cfg, err := vit.Preset(*preset)
-	if err != nil && (gloraModel != shipped || which != "search" && which != "merged-forward") {
+	if b.cfg, err = vit.Preset(s.Model); err != nil && (b.gloraModel != shipped || which != "search" && which != "merged-forward") {
 		return fmt.Errorf("--model: %w", err)
 	}
-	emit := func(r bench.Result) {
-		if *asJSON {
-			fmt.Fprintln(stdout, jsonLine(r))
-		} else {
-			fmt.Fprintln(stdout, r)
-		}
-	}
-	batchSet := false
-	fs.Visit(func(f *flag.Flag) { batchSet = batchSet || f.Name == "batch" })
-	vitBench := func(name string, train bool) error {
-		c, b := cfg, *batch
-		if strings.HasPrefix(name, "backbone") {
-			m, _, err := backbones.Default()
-			if err != nil {
-				return err
-			}
-			c = m.Cfg
-			if !batchSet {
-				b = 128
-			}
-		}
-		r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: b, Steps: *steps, Warmup: *warmup, Train: train, Precision: prec})
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		emit(r)
-		return nil
-	}
+	return b.run(which)
+}
+
+// benchRun is one `glora bench` invocation, settled.
+type benchRun struct {
+	s          benchSettings
+	prec       tensor.Precision
+	batchSet   bool       // --batch given (else each benchmark's own default)
+	cfg        vit.Config // --model's preset
+	gloraModel string     // search and merged-forward: "shipped" or --model
+	out        io.Writer
+}
+
+// run runs the benchmark named which.
+func (b *benchRun) run(which string) error {
 	switch which {
 	case "sgemm":
-		emit(bench.SGEMM(*size, *iters, prec))
-	case "vit-train":
-		return vitBench("vit-train", true)
-	case "vit-forward":
-		return vitBench("vit-forward", false)
+		b.emit(bench.SGEMM(b.s.N, b.s.Iters, b.prec))
+	case "vit-train", "vit-forward", "backbone-train", "backbone-forward":
+		return b.vit(which, strings.HasSuffix(which, "train"))
 	case "glora-train":
-		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: cfg, Batch: *batch, Steps: *steps, Warmup: *warmup, Rank: *rank, Seed: 1, Precision: prec})
+		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: b.cfg, Batch: b.s.Batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Rank: b.s.Rank, Seed: 1, Precision: b.prec})
 		if err != nil {
 			return fmt.Errorf("glora-train: %w", err)
 		}
-		emit(r)
+		b.emit(r)
 	case "search":
-		b := 256
-		if batchSet {
-			b = *batch
-		}
-		r, err := bench.Search(bench.SearchOptions{Model: gloraModel, Val: *val, Candidates: *cands, Batch: b, Seed: 1, Precision: prec})
+		r, err := bench.Search(bench.SearchOptions{Model: b.gloraModel, Val: b.s.Val, Candidates: b.s.Candidates, Batch: b.batch(256), Seed: 1, Precision: b.prec})
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
-		if *asJSON {
-			fmt.Fprintln(stdout, jsonLine(r))
-		} else {
-			fmt.Fprintln(stdout, r)
-		}
+		b.emit(r)
 	case "merged-forward":
-		b := 128
-		if batchSet {
-			b = *batch
-		}
-		r, err := bench.MergedForward(gloraModel, b, *steps, *rounds, 1, prec)
+		r, err := bench.MergedForward(b.gloraModel, b.batch(128), b.s.Steps, b.s.Rounds, 1, b.prec)
 		if err != nil {
 			return fmt.Errorf("merged-forward: %w", err)
 		}
-		if *asJSON {
-			fmt.Fprintln(stdout, jsonLine(r))
-		} else {
-			fmt.Fprintln(stdout, r)
-		}
-	case "backbone-train":
-		return vitBench("backbone-train", true)
-	case "backbone-forward":
-		return vitBench("backbone-forward", false)
+		b.emit(r)
 	case "all":
-		emit(bench.SGEMM(*size, *iters, prec))
-		for _, name := range []string{"vit-train", "vit-forward", "backbone-train", "backbone-forward"} {
-			if err := vitBench(name, strings.HasSuffix(name, "train")); err != nil {
+		for _, name := range []string{"sgemm", "vit-train", "vit-forward", "backbone-train", "backbone-forward"} {
+			if err := b.run(name); err != nil {
 				return err
 			}
 		}
-	default:
-		return fmt.Errorf("unknown benchmark %q (want sgemm, vit-train, vit-forward, glora-train, backbone-train, backbone-forward, search, merged-forward or all)", which)
 	}
+	return nil
+}
+
+// batch is --batch when given, else def.
+func (b *benchRun) batch(def int) int {
+	if b.batchSet {
+		return b.s.Batch
+	}
+	return def
+}
+
+// emit prints a result as a table row or, with --json, a JSON line.
+func (b *benchRun) emit(r fmt.Stringer) {
+	if b.s.JSON {
+		fmt.Fprintln(b.out, jsonLine(r))
+	} else {
+		fmt.Fprintln(b.out, r)
+	}
+}
+
+// vit times the ViT benchmarks: the --model preset, or the shipped
+// backbone (batch 128 unless --batch) for the backbone ones.
+func (b *benchRun) vit(name string, train bool) error {
+	c, batch := b.cfg, b.s.Batch
+	if strings.HasPrefix(name, "backbone") {
+		m, _, err := backbones.Default()
+		if err != nil {
+			return err
+		}
+		c, batch = m.Cfg, b.batch(128)
+	}
+	r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Train: train, Precision: b.prec})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	b.emit(r)
 	return nil
 }

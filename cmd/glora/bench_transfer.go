@@ -19,62 +19,91 @@ import (
 
 // runBenchTransfer is `glora bench transfer`: the transfer suite
 // (package transfer) with its report in --out.
+// transferSettings are `glora bench transfer`'s flags (declarative: see
+// decl.go); config turns them into a transfer.Config.
+type transferSettings struct {
+	Out       string `flag:"out" json:"out" help:"the suite's folder: finished cells (cells/), results.md, results.csv, plots; run the same command again to continue a stopped suite (required)"`
+	Tasks     string `flag:"tasks" json:"tasks" help:"VTAB-1k tasks (data specs, comma-separated; none for no task)"`
+	FewShot   string `flag:"few-shot" json:"few_shot" help:"few-shot tasks (data specs; none for no few-shot)"`
+	Shots     string `flag:"shots" json:"shots" help:"few-shot training images per class (comma-separated)"`
+	Shifts    string `flag:"shifts" json:"shifts" help:"MNIST test shifts the mnist task's models are also tested on (none for no domain-shift test)"`
+	Methods   string `flag:"methods" json:"methods" help:"methods (comma-separated)"`
+	Recipe    string `flag:"recipe" json:"recipe" help:"the training budget of every method: {recipes} (--quick implies quick)"`
+	Seeds     int    `flag:"seeds" json:"seeds" help:"seeds per cell (0 … N-1): mean ± std over them"`
+	TestLimit int    `flag:"test-limit" json:"test_limit" help:"cut a larger test split to a fixed stratified subset of this many images (0: no cut)"`
+	Quick     bool   `flag:"quick" json:"quick" help:"a tiny suite that tests the suite itself: synth:count (VTAB-1k and 2-shot), lora and glora-searched, one seed, --recipe quick (one epoch per run); its numbers mean nothing"`
+	KeepRuns  bool   `flag:"keep-runs" json:"keep_runs" help:"keep each cell's run folder (checkpoints, adapters, merged model) in OUT/runs"`
+	Verbose   bool   `flag:"verbose" json:"verbose" help:"print every run's epochs and the search's progress (default: a line per cell)"`
+	Report    bool   `flag:"report" json:"report" help:"only rewrite the report (results.md, results.csv, plots) from the finished cells in --out, running nothing"`
+	DryRun    bool   `flag:"dry-run" json:"dry_run" help:"list the cells (and which are finished) and stop"`
+	Shard     string `flag:"shard" json:"shard" help:"I/N: run only the cells whose index in the plan is ≡ I mod N (0 ≤ I < N), for N processes or machines sharing --out; each writes its own cells, and the report covers every finished cell (deploy/ runs it as a Kubernetes Indexed Job)"`
+}
+
+func transferDefaults() transferSettings {
+	return transferSettings{Tasks: strings.Join(transfer.DefaultTasks, ","), FewShot: strings.Join(transfer.DefaultFewShot, ","),
+		Shots: joinInts(transfer.DefaultShots), Shifts: strings.Join(transfer.DefaultShifts, ","), Methods: strings.Join(pipeline.Methods, ","),
+		Recipe: pipeline.Default, Seeds: transfer.DefaultSeeds, TestLimit: transfer.DefaultTestLimit}
+}
+
 func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench transfer", "bench transfer --out DIR [--quick] [--tasks …] [--methods …] [--seeds N] [flags]", stderr)
-	out := fs.String("out", "", "the suite's folder: finished cells (cells/), results.md, results.csv, plots; run the same command again to continue a stopped suite (required)")
-	tasks := fs.String("tasks", strings.Join(transfer.DefaultTasks, ","), "VTAB-1k tasks (data specs, comma-separated; none for no task)")
-	few := fs.String("few-shot", strings.Join(transfer.DefaultFewShot, ","), "few-shot tasks (data specs; none for no few-shot)")
-	shots := fs.String("shots", joinInts(transfer.DefaultShots), "few-shot training images per class (comma-separated)")
-	shifts := fs.String("shifts", strings.Join(transfer.DefaultShifts, ","), "MNIST test shifts the mnist task's models are also tested on (none for no domain-shift test)")
-	methods := fs.String("methods", strings.Join(pipeline.Methods, ","), "methods (comma-separated)")
-	recipe := fs.String("recipe", pipeline.Default, "the training budget of every method: "+strings.Join(pipeline.Names, ", ")+" (--quick implies quick)")
-	seeds := fs.Int("seeds", transfer.DefaultSeeds, "seeds per cell (0 … N-1): mean ± std over them")
-	testLimit := fs.Int("test-limit", transfer.DefaultTestLimit, "cut a larger test split to a fixed stratified subset of this many images (0: no cut)")
-	quick := fs.Bool("quick", false, "a tiny suite that tests the suite itself: synth:count (VTAB-1k and 2-shot), lora and glora-searched, one seed, --recipe quick (one epoch per run); its numbers mean nothing")
-	keep := fs.Bool("keep-runs", false, "keep each cell's run folder (checkpoints, adapters, merged model) in OUT/runs")
-	verbose := fs.Bool("verbose", false, "print every run's epochs and the search's progress (default: a line per cell)")
-	reportOnly := fs.Bool("report", false, "only rewrite the report (results.md, results.csv, plots) from the finished cells in --out, running nothing")
-	dry := fs.Bool("dry-run", false, "list the cells (and which are finished) and stop")
-	shard := fs.String("shard", "", "I/N: run only the cells whose index in the plan is ≡ I mod N (0 ≤ I < N), for N processes or machines sharing --out; each writes its own cells, and the report covers every finished cell (deploy/ runs it as a Kubernetes Indexed Job)")
+	s := transferDefaults()
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *out == "" {
+	if s.Out == "" {
 		return fmt.Errorf("--out: the suite needs a folder (it keeps every finished cell there, so a stopped suite continues)")
 	}
-	set := explicitFlags(fs)
-	if *quick && !set["recipe"] {
-		*recipe = pipeline.Quick
-	}
-	r, err := pipeline.Named(*recipe)
+	c, err := s.config(explicitFlags(fs), stderr)
 	if err != nil {
-		return fmt.Errorf("--recipe: %w", err)
+		return err
 	}
-	c := transfer.Config{Out: *out, Seeds: *seeds, TestLimit: *testLimit, Recipe: r, KeepRuns: *keep, Verbose: *verbose, Log: stderr}
-	if *testLimit == 0 {
+	switch {
+	case s.DryRun:
+		printPlan(stdout, c)
+		return nil
+	case s.Report:
+		results, err := transfer.Report(c)
+		if err != nil {
+			return flagError(err)
+		}
+		fmt.Fprintf(stdout, "report of %d finished cells: %s\n", len(results), filepath.Join(c.Out, transfer.ResultsMD))
+		return nil
+	}
+	return runSuite(c, stdout)
+}
+
+// config is the suite the flags ask for (set: the flags given), checked.
+func (s transferSettings) config(set map[string]bool, log io.Writer) (transfer.Config, error) {
+	if s.Quick && !set["recipe"] {
+		s.Recipe = pipeline.Quick
+	}
+	r, err := pipeline.Named(s.Recipe)
+	if err != nil {
+		return transfer.Config{}, fmt.Errorf("--recipe: %w", err)
+	}
+	c := transfer.Config{Out: s.Out, Seeds: s.Seeds, TestLimit: s.TestLimit, Recipe: r, KeepRuns: s.KeepRuns, Verbose: s.Verbose, Log: log}
+	if s.TestLimit == 0 {
 		c.TestLimit = -1
 	}
-	if *shard != "" {
-		if c.Shard, c.Shards, err = parseShard(*shard); err != nil {
-			return err
+	if s.Shard != "" {
+		if c.Shard, c.Shards, err = parseShard(s.Shard); err != nil {
+			return c, err
 		}
 	}
-	if c.Tasks, err = specList("tasks", *tasks); err != nil {
-		return err
+	for _, l := range []struct {
+		flag, v string
+		dst     *[]string
+	}{{"tasks", s.Tasks, &c.Tasks}, {"few-shot", s.FewShot, &c.FewShot}, {"shifts", s.Shifts, &c.Shifts}, {"methods", s.Methods, &c.Methods}} {
+		if *l.dst, err = specList(l.flag, l.v); err != nil {
+			return c, err
+		}
 	}
-	if c.FewShot, err = specList("few-shot", *few); err != nil {
-		return err
+	if c.Shots, err = intList("shots", s.Shots); err != nil {
+		return c, err
 	}
-	if c.Shifts, err = specList("shifts", *shifts); err != nil {
-		return err
-	}
-	if c.Methods, err = specList("methods", *methods); err != nil {
-		return err
-	}
-	if c.Shots, err = intList("shots", *shots); err != nil {
-		return err
-	}
-	if *quick {
+	if s.Quick {
 		pick := func(name string, dst *[]string, v []string) {
 			if !set[name] {
 				*dst = v
@@ -97,47 +126,45 @@ func runBenchTransfer(args []string, stdout, stderr io.Writer) error {
 	if len(c.Shifts) > 0 && !slices.Contains(c.Tasks, "mnist") && !set["shifts"] {
 		c.Shifts = nil
 	}
-	if err := firstErr(checkInt("seeds", c.Seeds, 1, 100), checkInt("test-limit", *testLimit, 0, 1_000_000)); err != nil {
-		return err
+	if err := firstErr(checkInt("seeds", c.Seeds, 1, 100), checkInt("test-limit", s.TestLimit, 0, 1_000_000)); err != nil {
+		return c, err
 	}
 	if err := c.Validate(); err != nil {
-		return flagError(err)
+		return c, flagError(err)
 	}
-	if *dry {
-		for i, cell := range c.Plan() {
-			if !c.Mine(i) {
-				continue
-			}
-			state := "to run"
-			if _, err := os.Stat(transfer.CellPath(*out, cell)); err == nil {
-				state = "finished"
-			}
-			fmt.Fprintf(stdout, "%-9s %-22s %-8s %-15s seed %d  %s\n", cell.Group, cell.Task, cell.Scheme, cell.Method, cell.Seed, state)
+	return c, nil
+}
+
+// printPlan lists this process's cells of the plan and which are finished.
+func printPlan(w io.Writer, c transfer.Config) {
+	for i, cell := range c.Plan() {
+		if !c.Mine(i) {
+			continue
 		}
-		return nil
-	}
-	if *reportOnly {
-		results, err := transfer.Report(c)
-		if err != nil {
-			return flagError(err)
+		state := "to run"
+		if _, err := os.Stat(transfer.CellPath(c.Out, cell)); err == nil {
+			state = "finished"
 		}
-		fmt.Fprintf(stdout, "report of %d finished cells: %s\n", len(results), filepath.Join(*out, transfer.ResultsMD))
-		return nil
+		fmt.Fprintf(w, "%-9s %-22s %-8s %-15s seed %d  %s\n", cell.Group, cell.Task, cell.Scheme, cell.Method, cell.Seed, state)
 	}
+}
+
+// runSuite runs the suite's cells (those not finished) and the report.
+func runSuite(c transfer.Config, stdout io.Writer) error {
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	t0, cpu0 := time.Now(), cpuSeconds()
 	results, err := transfer.Run(ctx, c)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-			return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; finished cells are kept in %s: run the same command again to continue", *out)}
+			return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; finished cells are kept in %s: run the same command again to continue", c.Out)}
 		}
 		return err
 	}
 	fmt.Fprintf(stdout, "transfer suite: %d cells in %s; this call %.1f min wall, %.1f CPU-min\n",
-		len(results), *out, time.Since(t0).Minutes(), (cpuSeconds()-cpu0)/60)
+		len(results), c.Out, time.Since(t0).Minutes(), (cpuSeconds()-cpu0)/60)
 	fmt.Fprintf(stdout, "report: %s (table), %s (one row per cell), plots %s, %s, %s\n",
-		filepath.Join(*out, transfer.ResultsMD), filepath.Join(*out, transfer.ResultsCSV),
+		filepath.Join(c.Out, transfer.ResultsMD), filepath.Join(c.Out, transfer.ResultsCSV),
 		transfer.ParamsPlot, transfer.FewShotPlot, transfer.ShiftPlot)
 	return nil
 }

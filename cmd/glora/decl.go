@@ -14,15 +14,18 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/glora/glora/pipeline"
 )
 
 // helpTexts are the help texts several commands share, named in help tags
 // as {name}.
 var helpTexts = map[string]string{
-	"model":  modelHelp,
-	"scheme": pipelineSchemeHelp,
-	"method": methodHelp,
-	"recipe": recipeHelp,
+	"model":   modelHelp,
+	"scheme":  pipelineSchemeHelp,
+	"method":  methodHelp,
+	"recipe":  recipeHelp,
+	"recipes": strings.Join(pipeline.Names, ", "),
 }
 
 // bindFlags registers a flag for every field of the struct v points to

@@ -189,155 +189,210 @@ func (o *Options) inputs(m Model) (data.Preprocess, func(dir string) error, erro
 // own input pipeline and best-model writer; other models need
 // Options.Preprocess and Options.SaveBest.
 func Run(ctx context.Context, m Model, trainSet, val *data.Dataset, o Options) (Summary, error) {
-	if err := o.validate(); err != nil {
-		return Summary{}, err
-	}
-	pre, saveBest, err := o.inputs(m)
+	r, err := newRunner(m, trainSet, val, o)
 	if err != nil {
 		return Summary{}, err
 	}
-	all := m.Params()
-	if _, err := paramTensors(all, false); err != nil {
-		return Summary{}, fmt.Errorf("train: %w", err)
+	if err := r.start(trainSet, val); err != nil {
+		return Summary{}, err
 	}
-	params := trainable(all)
-	if len(params) == 0 {
-		return Summary{}, fmt.Errorf("train: the model has no trainable parameters")
-	}
-	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return Summary{}, fmt.Errorf("train: %w", err)
-	}
-	hasVal := val != nil && val.Len() > 0
-	loader, err := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: o.Batch, DropLast: true, Shuffle: true, Seed: o.Seed, Preprocess: pre})
-	if err != nil {
-		return Summary{}, fmt.Errorf("train: %w", err)
-	}
-	opt := optim.NewAdamW(optim.DecayGroups(params, o.WeightDecay, o.NoDecay), o.LR, 0.9, 0.999, 1e-8)
-	perEpoch := loader.NumBatches()
-	sched := optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR,
-		WarmupSteps: int(o.WarmupEpochs * float64(perEpoch)), TotalSteps: o.Epochs * perEpoch}
-
-	st := State{Options: o}
-	ckDir := filepath.Join(o.OutDir, "checkpoint")
-	fp := "train " + trainSet.Fingerprint()
-	if hasVal {
-		fp += "; val " + val.Fingerprint()
-	}
-	if o.Resume {
-		if st, err = loadCheckpoint(ckDir, m, opt, o); err != nil {
-			return Summary{}, err
-		}
-		if st.Data != "" && st.Data != fp {
-			return Summary{}, fmt.Errorf("train: cannot resume the run in %s: it started on other images (%s), this call has %s; a split of other data can put training images in validation, so start a new run",
-				o.OutDir, st.Data, fp)
-		}
-		if err := checkState(st, perEpoch, filepath.Join(ckDir, "state.json")); err != nil {
-			return Summary{}, err
-		}
-		fmt.Fprintf(o.Log, "resumed from %s at epoch %d batch %d (step %d)\n", ckDir, st.Epoch+1, st.Batch, st.Step)
-	} else if _, err := os.Stat(filepath.Join(ckDir, "state.json")); err == nil {
-		return Summary{}, fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", ckDir)
-	}
-	st.Data = fp
-	if o.CheckpointTrainableOnly && st.BaseDigest == "" {
-		st.BaseDigest = frozenDigest(all)
-	}
-
-	tr := NewTrainer(m, opt)
-	tr.LabelSmoothing, tr.ClipNorm, tr.Seed, tr.LR, tr.Hook, tr.Precision = o.LabelSmoothing, o.ClipNorm, o.Seed, sched.LR, o.Hook, o.Precision
-	save := func() error { return saveCheckpoint(ckDir, m, opt, st) }
 	last := o.Epochs
 	if o.StopAfter > 0 {
 		last = min(last, o.StopAfter)
 	}
 	var lastPlot time.Time // the first epoch's curves are drawn
-	for st.Epoch < last {
-		bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), perEpoch)
-		bar.StartAt(st.Batch)
-		t0 := time.Now()
-		seenAtStart, secsAtStart := st.Seen, st.EpochSecs // the epoch so far, when resumed mid-epoch
-		for b, err := range loader.Epoch(st.Epoch, st.Batch) {
-			if err != nil {
-				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, st.Batch, err)
-			}
-			x, err := tensor.FromSlice(b.X, b.Shape[:]...)
-			if err != nil {
-				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
-			}
-			r, err := tr.Step(st.Step, ag.NewVar(x, false), b.Labels)
-			if err != nil {
-				return Summary{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
-			}
-			st.Step++
-			st.Batch = b.Index + 1
-			st.LossSum += r.Loss * float64(len(b.Labels))
-			st.Correct += r.Correct
-			st.Seen += len(b.Labels)
-			secs := secsAtStart + time.Since(t0).Seconds()
-			bar.Update(st.Batch, fmt.Sprintf("loss %.4f acc %.3f lr %.2e %.0f img/s",
-				st.LossSum/float64(st.Seen), float64(st.Correct)/float64(st.Seen), r.LR,
-				float64(st.Seen-seenAtStart)/time.Since(t0).Seconds()))
-			if ctx.Err() != nil {
-				st.EpochSecs = secs
-				if err := save(); err != nil {
-					return Summary{}, err
-				}
-				fmt.Fprintf(o.Log, "\ninterrupted at step %d; checkpoint saved in %s (resume with --resume)\n", st.Step, ckDir)
-				return Summary{}, ErrInterrupted
-			}
-			if o.CheckpointEvery > 0 && st.Step%o.CheckpointEvery == 0 {
-				st.EpochSecs = secs
-				if err := save(); err != nil {
-					return Summary{}, err
-				}
-			}
+	for r.st.Epoch < last {
+		rec, err := r.epoch(ctx)
+		if err != nil {
+			return Summary{}, err
 		}
-		secs := secsAtStart + time.Since(t0).Seconds()
-		rec := EpochRecord{Epoch: st.Epoch + 1, TrainLoss: st.LossSum / float64(max(st.Seen, 1)),
-			TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), LR: opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}
-		if hasVal {
-			vm, err := EvaluateModel(m, val, PreprocessEval(pre), o.EvalBatch, o.Precision)
-			if err != nil {
-				return Summary{}, fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
-			}
-			rec.ValLoss, rec.ValAcc = vm.Loss, vm.Accuracy
-			fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0fs, %.0f img/s\n",
-				rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.ValLoss, rec.ValAcc, rec.Seconds, rec.ImgPerS)
-		} else {
-			fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | no validation split | %.0fs, %.0f img/s\n",
-				rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.Seconds, rec.ImgPerS)
-		}
-		st.History = append(st.History, rec)
-		// Without a validation split the latest epoch counts as the best.
-		if !hasVal || rec.ValAcc > st.BestAcc || st.BestEpoch == 0 {
-			st.BestAcc, st.BestEpoch = rec.ValAcc, rec.Epoch
-			if err := saveBest(filepath.Join(o.OutDir, "best")); err != nil {
-				return Summary{}, fmt.Errorf("train: saving the best model: %w", err)
-			}
-		}
-		st.Epoch++
-		st.Batch, st.LossSum, st.Correct, st.Seen, st.EpochSecs = 0, 0, 0, 0, 0
-		if err := save(); err != nil {
+		if err := r.endEpoch(rec); err != nil {
 			return Summary{}, err
 		}
 		// The curves are redrawn at most every plotEvery (drawing a PNG
 		// costs more than a step of a tiny few-shot epoch), and always
 		// after the last epoch.
-		if st.Epoch == last || time.Since(lastPlot) >= plotEvery {
-			if err := writePlot(filepath.Join(o.OutDir, "curves.png"), st.History, o.LabelSmoothing > 0, hasVal); err != nil {
+		if r.st.Epoch == last || time.Since(lastPlot) >= plotEvery {
+			if err := writePlot(filepath.Join(o.OutDir, "curves.png"), r.st.History, o.LabelSmoothing > 0, r.hasVal); err != nil {
 				fmt.Fprintf(o.Log, "warning: %v\n", err)
 			}
 			lastPlot = time.Now()
 		}
 	}
-	sum := Summary{BestEpoch: st.BestEpoch, History: st.History, BestDir: filepath.Join(o.OutDir, "best")}
-	for _, h := range st.History {
-		if hasVal && h.Epoch == st.BestEpoch {
+	sum := Summary{BestEpoch: r.st.BestEpoch, History: r.st.History, BestDir: filepath.Join(o.OutDir, "best")}
+	for _, h := range r.st.History {
+		if r.hasVal && h.Epoch == r.st.BestEpoch {
 			// ValAcc is correct/N exactly, so the count is recovered without error.
 			sum.Best = Metrics{Accuracy: h.ValAcc, Loss: h.ValLoss, N: val.Len(), Correct: int(math.Round(h.ValAcc * float64(val.Len())))}
 		}
 	}
 	return sum, nil
+}
+
+// runner is one Run's working state: the model and its trainer, the
+// loader, the optimiser and the checkpointed State.
+type runner struct {
+	o        Options
+	m        Model
+	all      []*ag.Var // every parameter (the frozen ones too)
+	val      *data.Dataset
+	hasVal   bool
+	pre      data.Preprocess
+	saveBest func(dir string) error
+	loader   *data.Loader
+	opt      *optim.AdamW
+	tr       *Trainer
+	perEpoch int
+	st       State
+	ckDir    string
+}
+
+// newRunner checks the options and the model and builds the loader, the
+// optimiser, the schedule and the trainer.
+func newRunner(m Model, trainSet, val *data.Dataset, o Options) (*runner, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	pre, saveBest, err := o.inputs(m)
+	if err != nil {
+		return nil, err
+	}
+	all := m.Params()
+	if _, err := paramTensors(all, false); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	params := trainable(all)
+	if len(params) == 0 {
+		return nil, fmt.Errorf("train: the model has no trainable parameters")
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	loader, err := data.NewLoader(trainSet, data.LoaderConfig{BatchSize: o.Batch, DropLast: true, Shuffle: true, Seed: o.Seed, Preprocess: pre})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	r := &runner{o: o, m: m, all: all, val: val, hasVal: val != nil && val.Len() > 0, pre: pre, saveBest: saveBest, loader: loader,
+		opt: optim.NewAdamW(optim.DecayGroups(params, o.WeightDecay, o.NoDecay), o.LR, 0.9, 0.999, 1e-8), perEpoch: loader.NumBatches(),
+		st: State{Options: o}, ckDir: filepath.Join(o.OutDir, "checkpoint")}
+	sched := optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR,
+		WarmupSteps: int(o.WarmupEpochs * float64(r.perEpoch)), TotalSteps: o.Epochs * r.perEpoch}
+	r.tr = NewTrainer(m, r.opt)
+	r.tr.LabelSmoothing, r.tr.ClipNorm, r.tr.Seed, r.tr.LR, r.tr.Hook, r.tr.Precision = o.LabelSmoothing, o.ClipNorm, o.Seed, sched.LR, o.Hook, o.Precision
+	return r, nil
+}
+
+// start resumes the checkpoint (refusing one of other data or one no run
+// could have saved) or checks that there is none to overwrite.
+func (r *runner) start(trainSet, val *data.Dataset) error {
+	o := r.o
+	fp := "train " + trainSet.Fingerprint()
+	if r.hasVal {
+		fp += "; val " + val.Fingerprint()
+	}
+	if o.Resume {
+		st, err := loadCheckpoint(r.ckDir, r.m, r.opt, o)
+		if err != nil {
+			return err
+		}
+		if st.Data != "" && st.Data != fp {
+			return fmt.Errorf("train: cannot resume the run in %s: it started on other images (%s), this call has %s; a split of other data can put training images in validation, so start a new run",
+				o.OutDir, st.Data, fp)
+		}
+		if err := checkState(st, r.perEpoch, filepath.Join(r.ckDir, "state.json")); err != nil {
+			return err
+		}
+		r.st = st
+		fmt.Fprintf(o.Log, "resumed from %s at epoch %d batch %d (step %d)\n", r.ckDir, st.Epoch+1, st.Batch, st.Step)
+	} else if _, err := os.Stat(filepath.Join(r.ckDir, "state.json")); err == nil {
+		return fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", r.ckDir)
+	}
+	r.st.Data = fp
+	if o.CheckpointTrainableOnly && r.st.BaseDigest == "" {
+		r.st.BaseDigest = frozenDigest(r.all)
+	}
+	return nil
+}
+
+func (r *runner) save() error { return saveCheckpoint(r.ckDir, r.m, r.opt, r.st) }
+
+// epoch trains the rest of the current epoch (all of it unless resumed
+// mid-epoch), checkpointing every CheckpointEvery steps and when ctx is
+// cancelled (then ErrInterrupted), and returns its record so far.
+func (r *runner) epoch(ctx context.Context) (EpochRecord, error) {
+	o, st := r.o, &r.st
+	bar := progress.New(o.Log, fmt.Sprintf("epoch %d/%d", st.Epoch+1, o.Epochs), r.perEpoch)
+	bar.StartAt(st.Batch)
+	t0 := time.Now()
+	seenAtStart, secsAtStart := st.Seen, st.EpochSecs // the epoch so far, when resumed mid-epoch
+	for b, err := range r.loader.Epoch(st.Epoch, st.Batch) {
+		if err != nil {
+			return EpochRecord{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, st.Batch, err)
+		}
+		x, err := tensor.FromSlice(b.X, b.Shape[:]...)
+		if err != nil {
+			return EpochRecord{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
+		}
+		res, err := r.tr.Step(st.Step, ag.NewVar(x, false), b.Labels)
+		if err != nil {
+			return EpochRecord{}, fmt.Errorf("train: epoch %d batch %d: %w", st.Epoch+1, b.Index+1, err)
+		}
+		st.Step++
+		st.Batch = b.Index + 1
+		st.LossSum += res.Loss * float64(len(b.Labels))
+		st.Correct += res.Correct
+		st.Seen += len(b.Labels)
+		secs := secsAtStart + time.Since(t0).Seconds()
+		bar.Update(st.Batch, fmt.Sprintf("loss %.4f acc %.3f lr %.2e %.0f img/s",
+			st.LossSum/float64(st.Seen), float64(st.Correct)/float64(st.Seen), res.LR,
+			float64(st.Seen-seenAtStart)/time.Since(t0).Seconds()))
+		if ctx.Err() != nil {
+			st.EpochSecs = secs
+			if err := r.save(); err != nil {
+				return EpochRecord{}, err
+			}
+			fmt.Fprintf(o.Log, "\ninterrupted at step %d; checkpoint saved in %s (resume with --resume)\n", st.Step, r.ckDir)
+			return EpochRecord{}, ErrInterrupted
+		}
+		if o.CheckpointEvery > 0 && st.Step%o.CheckpointEvery == 0 {
+			st.EpochSecs = secs
+			if err := r.save(); err != nil {
+				return EpochRecord{}, err
+			}
+		}
+	}
+	secs := secsAtStart + time.Since(t0).Seconds()
+	return EpochRecord{Epoch: st.Epoch + 1, TrainLoss: st.LossSum / float64(max(st.Seen, 1)),
+		TrainAcc: float64(st.Correct) / float64(max(st.Seen, 1)), LR: r.opt.LR, Seconds: secs, ImgPerS: float64(st.Seen) / secs}, nil
+}
+
+// endEpoch validates the epoch's model, keeps it in best/ when it is the
+// best so far (by validation accuracy; without a validation split, the
+// latest), and checkpoints the finished epoch.
+func (r *runner) endEpoch(rec EpochRecord) error {
+	o, st := r.o, &r.st
+	if r.hasVal {
+		vm, err := EvaluateModel(r.m, r.val, PreprocessEval(r.pre), o.EvalBatch, o.Precision)
+		if err != nil {
+			return fmt.Errorf("train: validation after epoch %d: %w", st.Epoch+1, err)
+		}
+		rec.ValLoss, rec.ValAcc = vm.Loss, vm.Accuracy
+		fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.0fs, %.0f img/s\n",
+			rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.ValLoss, rec.ValAcc, rec.Seconds, rec.ImgPerS)
+	} else {
+		fmt.Fprintf(o.Log, "epoch %d: train loss %.4f acc %.4f | no validation split | %.0fs, %.0f img/s\n",
+			rec.Epoch, rec.TrainLoss, rec.TrainAcc, rec.Seconds, rec.ImgPerS)
+	}
+	st.History = append(st.History, rec)
+	if !r.hasVal || rec.ValAcc > st.BestAcc || st.BestEpoch == 0 {
+		st.BestAcc, st.BestEpoch = rec.ValAcc, rec.Epoch
+		if err := r.saveBest(filepath.Join(o.OutDir, "best")); err != nil {
+			return fmt.Errorf("train: saving the best model: %w", err)
+		}
+	}
+	st.Epoch++
+	st.Batch, st.LossSum, st.Correct, st.Seen, st.EpochSecs = 0, 0, 0, 0, 0
+	return r.save()
 }
 
 // plotEvery is the least time between two redraws of curves.png.

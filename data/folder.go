@@ -54,111 +54,13 @@ type folderItem struct {
 // classes with images is an error. A file that does not decode is an error
 // naming it.
 func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
-	entries, err := os.ReadDir(dir)
+	items, classes, nested, err := folderItems(dir, opt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: image folder: %w", ErrData, err)
+		return nil, err
 	}
-	var found []string
-	loose := 0 // images directly in dir, outside any class folder
-	for _, e := range entries {
-		isDir := e.IsDir() || e.Type()&os.ModeSymlink != 0 && isDir(filepath.Join(dir, e.Name())) // a class folder may be a link
-		switch {
-		case isDir && !strings.HasPrefix(e.Name(), "."):
-			found = append(found, e.Name())
-		case !isDir && IsImageFile(e.Name()):
-			loose++
-		}
-	}
-	slices.Sort(found)
-	files := map[string][]string{}
-	var empty []string
-	nested := 0 // images in sub-folders of class folders
-	for _, c := range found {
-		list, n, err := imagesUnder(filepath.Join(dir, c))
-		if err != nil {
-			return nil, fmt.Errorf("%w: image folder: %w", ErrData, err)
-		}
-		files[c], nested = list, nested+n
-		if len(files[c]) == 0 {
-			empty = append(empty, c)
-		}
-	}
-	classes := opt.Classes
-	if classes == nil {
-		for _, c := range found {
-			if len(files[c]) > 0 {
-				classes = append(classes, c)
-			}
-		}
-	}
-	if len(empty) > 0 && opt.Log != nil {
-		what := "left out"
-		if opt.Classes != nil {
-			what = "no images of these classes"
-		}
-		fmt.Fprintf(opt.Log, "folder %s: warning: class %s %s %s no .png/.jpg/.jpeg images (%s)\n",
-			dir, plural(len(empty), "folder", "folders"), strings.Join(quoteAll(empty), ", "),
-			plural(len(empty), "has", "have"), what)
-	}
-	index := map[string]int{}
-	for i, c := range classes {
-		index[c] = i
-	}
-	var items []folderItem
-	for _, c := range found {
-		label, ok := index[c]
-		if !ok {
-			if len(files[c]) == 0 {
-				continue
-			}
-			return nil, dataErr("image folder %s: class folder %q is not one of the classes %v", dir, c, classes)
-		}
-		for _, f := range files[c] {
-			items = append(items, folderItem{f, label})
-		}
-	}
-	switch {
-	case len(found) == 0 && loose > 0:
-		return nil, dataErr("image folder %s: %d images but no class sub-folders (put the images of each class in a sub-folder named after it)", dir, loose)
-	case len(found) == 0:
-		return nil, dataErr("image folder %s: no class sub-folders", dir)
-	case len(items) == 0:
-		return nil, dataErr("image folder %s: no .png/.jpg/.jpeg images in its class sub-folders", dir)
-	case opt.Classes == nil && len(classes) == 1:
-		return nil, dataErr("image folder %s: only one class folder (%q) holds images; a classifier needs at least two classes", dir, classes[0])
-	}
-
-	h, w, c := opt.H, opt.W, opt.Channels
-	if h <= 0 || w <= 0 || c == 0 {
-		// Pass 1, headers only: the size and colour model the options leave open.
-		cfgs := make([]image.Config, len(items))
-		errs := make([]error, len(items))
-		parallel.For(len(items), 16, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				cfgs[i], errs[i] = decodeConfig(items[i].path)
-			}
-		})
-		if err := firstErr(errs); err != nil {
-			return nil, err
-		}
-		if h <= 0 || w <= 0 {
-			h, w = cfgs[0].Height, cfgs[0].Width
-		}
-		if c == 0 {
-			c = 1
-			for _, cfg := range cfgs {
-				if cfg.ColorModel != color.GrayModel && cfg.ColorModel != color.Gray16Model {
-					c = 3
-					break
-				}
-			}
-		}
-	}
-	if c != 1 && c != 3 {
-		return nil, dataErr("image folder %s: %d channels requested, want 1 or 3", dir, c)
-	}
-	if h > 1<<14 || w > 1<<14 {
-		return nil, dataErr("image folder %s: bad target size %dx%d", dir, h, w)
+	c, h, w, err := folderShape(dir, items, opt)
+	if err != nil {
+		return nil, err
 	}
 	// Decode, convert and resize straight into the dataset, so only a few
 	// decoded images are alive at a time.
@@ -190,6 +92,124 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		fmt.Fprintf(opt.Log, "folder %s: %s\n", dir, read)
 	}
 	return d, nil
+}
+
+// folderItems lists the folder's images with their labels (class folders
+// in name order, or opt.Classes), the classes, and how many images lie in
+// sub-folders of the class folders; it refuses a folder that is not a
+// classification data set (no class folders, images loose, one class).
+func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []string, nested int, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: image folder: %w", ErrData, err)
+	}
+	var found []string
+	loose := 0 // images directly in dir, outside any class folder
+	for _, e := range entries {
+		isDir := e.IsDir() || e.Type()&os.ModeSymlink != 0 && isDir(filepath.Join(dir, e.Name())) // a class folder may be a link
+		switch {
+		case isDir && !strings.HasPrefix(e.Name(), "."):
+			found = append(found, e.Name())
+		case !isDir && IsImageFile(e.Name()):
+			loose++
+		}
+	}
+	slices.Sort(found)
+	files := map[string][]string{}
+	var empty []string
+	for _, c := range found {
+		list, n, err := imagesUnder(filepath.Join(dir, c))
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: image folder: %w", ErrData, err)
+		}
+		files[c], nested = list, nested+n
+		if len(files[c]) == 0 {
+			empty = append(empty, c)
+		}
+	}
+	classes = opt.Classes
+	if classes == nil {
+		for _, c := range found {
+			if len(files[c]) > 0 {
+				classes = append(classes, c)
+			}
+		}
+	}
+	if len(empty) > 0 && opt.Log != nil {
+		what := "left out"
+		if opt.Classes != nil {
+			what = "no images of these classes"
+		}
+		fmt.Fprintf(opt.Log, "folder %s: warning: class %s %s %s no .png/.jpg/.jpeg images (%s)\n",
+			dir, plural(len(empty), "folder", "folders"), strings.Join(quoteAll(empty), ", "),
+			plural(len(empty), "has", "have"), what)
+	}
+	index := map[string]int{}
+	for i, c := range classes {
+		index[c] = i
+	}
+	for _, c := range found {
+		label, ok := index[c]
+		if !ok {
+			if len(files[c]) == 0 {
+				continue
+			}
+			return nil, nil, 0, dataErr("image folder %s: class folder %q is not one of the classes %v", dir, c, classes)
+		}
+		for _, f := range files[c] {
+			items = append(items, folderItem{f, label})
+		}
+	}
+	switch {
+	case len(found) == 0 && loose > 0:
+		return nil, nil, 0, dataErr("image folder %s: %d images but no class sub-folders (put the images of each class in a sub-folder named after it)", dir, loose)
+	case len(found) == 0:
+		return nil, nil, 0, dataErr("image folder %s: no class sub-folders", dir)
+	case len(items) == 0:
+		return nil, nil, 0, dataErr("image folder %s: no .png/.jpg/.jpeg images in its class sub-folders", dir)
+	case opt.Classes == nil && len(classes) == 1:
+		return nil, nil, 0, dataErr("image folder %s: only one class folder (%q) holds images; a classifier needs at least two classes", dir, classes[0])
+	}
+	return items, classes, nested, nil
+}
+
+// folderShape is the channels and size the images are read at: opt's,
+// and what opt leaves open from the images' headers (the first image's
+// size; 3 channels when any image has colour).
+func folderShape(dir string, items []folderItem, opt FolderOptions) (c, h, w int, err error) {
+	h, w, c = opt.H, opt.W, opt.Channels
+	if h <= 0 || w <= 0 || c == 0 {
+		// Pass 1, headers only.
+		cfgs := make([]image.Config, len(items))
+		errs := make([]error, len(items))
+		parallel.For(len(items), 16, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				cfgs[i], errs[i] = decodeConfig(items[i].path)
+			}
+		})
+		if err := firstErr(errs); err != nil {
+			return 0, 0, 0, err
+		}
+		if h <= 0 || w <= 0 {
+			h, w = cfgs[0].Height, cfgs[0].Width
+		}
+		if c == 0 {
+			c = 1
+			for _, cfg := range cfgs {
+				if cfg.ColorModel != color.GrayModel && cfg.ColorModel != color.Gray16Model {
+					c = 3
+					break
+				}
+			}
+		}
+	}
+	if c != 1 && c != 3 {
+		return 0, 0, 0, dataErr("image folder %s: %d channels requested, want 1 or 3", dir, c)
+	}
+	if h > 1<<14 || w > 1<<14 {
+		return 0, 0, 0, dataErr("image folder %s: bad target size %dx%d", dir, h, w)
+	}
+	return c, h, w, nil
 }
 
 // imagesUnder lists the image files under a class folder, as torchvision's

@@ -21,11 +21,13 @@ import (
 // helpTexts are the help texts several commands share, named in help tags
 // as {name}.
 var helpTexts = map[string]string{
-	"model":   modelHelp,
-	"scheme":  pipelineSchemeHelp,
-	"method":  methodHelp,
-	"recipe":  recipeHelp,
-	"recipes": strings.Join(pipeline.Names, ", "),
+	"model":        modelHelp,
+	"scheme":       pipelineSchemeHelp,
+	"method":       methodHelp,
+	"recipe":       recipeHelp,
+	"recipes":      strings.Join(pipeline.Names, ", "),
+	"resize":       resizeHelp,
+	"split-scheme": schemeHelp,
 }
 
 // bindFlags registers a flag for every field of the struct v points to

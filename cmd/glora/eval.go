@@ -17,116 +17,140 @@ import (
 	"github.com/glora/glora/train"
 )
 
+// evalSettings are eval's flags (declarative: see decl.go).
+type evalSettings struct {
+	Model     string `flag:"model" json:"model" help:"{model}"`
+	Resize    string `flag:"resize" json:"resize" help:"{resize}"`
+	Data      string `flag:"data" json:"data" help:"dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, emoji:all, synth:count|position|orientation|distance, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see docs/CLI.md)"`
+	Split     string `flag:"split" json:"split" help:"train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)"`
+	Scheme    string `flag:"scheme" json:"scheme" help:"{split-scheme}"`
+	SplitSeed uint64 `flag:"split-seed" json:"split_seed" help:"seed of the split, as pretrain's --split-seed (default: the model's record, as --scheme)"`
+	Seed      uint64 `flag:"seed" json:"-" help:"the same as --split-seed"`
+	Batch     int    `flag:"batch" json:"batch" help:"images per forward pass"`
+	JSON      bool   `flag:"json" json:"-" help:"print the result as one JSON line on stdout (accuracy, n, loss, per_class, confusion, …); everything else goes to stderr"`
+	Plot      string `flag:"plot" json:"plot" help:"write the confusion matrix as a PNG to this file"`
+}
+
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "eval [--model shipped|DIR] --data SPEC [--split test] [--plot FILE.png] [--json]", stderr)
-	model := fs.String("model", shipped, modelHelp)
-	resize := fs.String("resize", "model", resizeHelp)
-	spec := fs.String("data", "", "dataset: fashion-mnist, mnist, mnist:rotate30|invert|noise|blur, digits, emoji, emoji:all, synth:count|position|orientation|distance, folder:PATH, idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS] (see docs/CLI.md)")
-	split := fs.String("split", "test", "train, val or test (val is carved from the training split by --scheme; a model trained with --scheme full has no val)")
-	scheme := fs.String("scheme", "", schemeHelp)
-	var seed, alias uint64
-	fs.Uint64Var(&seed, "split-seed", 0, "seed of the split, as pretrain's --split-seed (default: the model's record, as --scheme)")
-	fs.Uint64Var(&alias, "seed", 0, "the same as --split-seed")
-	batch := fs.Int("batch", 256, "images per forward pass")
-	asJSON := fs.Bool("json", false, "print the result as one JSON line on stdout (accuracy, n, loss, per_class, confusion, …); everything else goes to stderr")
-	plotFile := fs.String("plot", "", "write the confusion matrix as a PNG to this file")
+	s := evalSettings{Model: shipped, Resize: "model", Split: "test", Batch: 256}
+	bindFlags(fs, &s)
 	precision := precisionFlag(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *spec == "" {
+	if s.Data == "" {
 		return fmt.Errorf("--data is required (e.g. --data fashion-mnist)")
 	}
-	if set := explicitFlags(fs); set["seed"] {
-		if set["split-seed"] && alias != seed {
-			return fmt.Errorf("--seed %d and --split-seed %d: --seed is another name for --split-seed; give one", alias, seed)
+	explicit := explicitFlags(fs)
+	if explicit["seed"] {
+		if explicit["split-seed"] && s.Seed != s.SplitSeed {
+			return fmt.Errorf("--seed %d and --split-seed %d: --seed is another name for --split-seed; give one", s.Seed, s.SplitSeed)
 		}
-		seed = alias
+		s.SplitSeed = s.Seed
 	}
-	if err := checkInt("batch", *batch, 1, maxBatch); err != nil {
-		return err
-	}
-	if err := checkPlotPath(*plotFile); err != nil {
+	if err := firstErr(checkInt("batch", s.Batch, 1, maxBatch), checkPlotPath(s.Plot)); err != nil {
 		return err
 	}
 	human := stdout
-	if *asJSON {
+	if s.JSON {
 		human = stderr
 	}
 	prec, err := applyPrecision(*precision, stderr)
 	if err != nil {
 		return err
 	}
-	explicit := explicitFlags(fs)
-	m, ck, from, fresh, err := backbones.Resolve(*model, seed, 0)
+	ev, err := loadEval(&s, explicit["split-seed"] || explicit["seed"], stderr)
 	if err != nil {
-		return fmt.Errorf("--model: %w", err)
-	}
-	if err := applyResize(*resize, &m.Cfg, stderr); err != nil {
 		return err
-	}
-	if *scheme == "" {
-		s, recSeed, fromRecord := splitDefaults(ck.Training, *spec)
-		*scheme = s
-		if fromRecord && !explicit["split-seed"] && !explicit["seed"] {
-			seed = recSeed
-		}
-	}
-	if err := data.CheckScheme(*scheme); err != nil {
-		return fmt.Errorf("--scheme %s: %w", *scheme, err)
-	}
-	if err := checkHeldOut(ck.Training, *spec, *split, *scheme, seed); err != nil {
-		return err
-	}
-	trainSet, testSet, err := resolveFor(*spec, m.Cfg, stderr)
-	if err != nil {
-		return fmt.Errorf("--data %s: %w", *spec, err)
-	}
-	if err := checkSplitClasses(*spec, trainSet, testSet); err != nil {
-		return err
-	}
-	if fresh && m.Cfg.NumClasses != trainSet.NumClasses() {
-		// a preset takes its class count from the data (as in pretrain)
-		if err := m.ResetHead(trainSet.NumClasses(), vit.HeadRNG(seed)); err != nil {
-			return fmt.Errorf("--model: %w", err)
-		}
-	}
-	if err := checkEvalClasses(*model, m.Cfg.NumClasses, ck.Labels, *spec, trainSet.Classes, stderr); err != nil {
-		return err
-	}
-	ds, err := data.Split(trainSet, testSet, *split, *scheme, seed)
-	if err != nil {
-		return fmt.Errorf("--split %s --scheme %s: %w", *split, *scheme, err)
 	}
 	t0 := time.Now()
-	mt, err := train.Evaluate(m, ds, *batch, prec)
+	mt, err := train.Evaluate(ev.m, ev.ds, s.Batch, prec)
 	if err != nil {
 		return err
 	}
 	secs := time.Since(t0).Seconds()
-	splitDesc := *split
-	if *split != "test" {
-		splitDesc = fmt.Sprintf("%s (--scheme %s --split-seed %d)", *split, *scheme, seed)
+	splitDesc := s.Split
+	if s.Split != "test" {
+		splitDesc = fmt.Sprintf("%s (--scheme %s --split-seed %d)", s.Split, s.Scheme, s.SplitSeed)
 	}
 	fmt.Fprintf(human, "model %s\ndata %s, split %s: %d images\ntop-1 accuracy %.4f (%d/%d), loss %.4f, %.1fs (%.0f img/s)\n",
-		from, *spec, splitDesc, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
-	names := outputNames(ck.Labels, ds.Classes, len(mt.Confusion[0])) // rows are the first len(mt.Confusion) outputs
+		ev.from, s.Data, splitDesc, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
+	names := outputNames(ev.labels, ev.ds.Classes, len(mt.Confusion[0])) // rows are the first len(mt.Confusion) outputs
 	perClass := perClassRows(mt, names)
 	printPerClass(human, perClass)
-	if *plotFile != "" {
-		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(from), *spec, *split, mt.Accuracy)
-		if err := plot.WriteConfusionPNG(*plotFile, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
+	if s.Plot != "" {
+		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(ev.from), s.Data, s.Split, mt.Accuracy)
+		if err := plot.WriteConfusionPNG(s.Plot, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
 			return fmt.Errorf("--plot: %w", err)
 		}
-		fmt.Fprintf(human, "confusion matrix: %s\n", *plotFile)
+		fmt.Fprintf(human, "confusion matrix: %s\n", s.Plot)
 		noteGlyphs(human, names)
 	}
-	if *asJSON {
+	if s.JSON {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
-			"model": from, "data": *spec, "split": *split, "scheme": *scheme, "split_seed": seed, "seconds": secs, "precision": prec.String(),
+			"model": ev.from, "data": s.Data, "split": s.Split, "scheme": s.Scheme, "split_seed": s.SplitSeed, "seconds": secs, "precision": prec.String(),
 			"per_class": perClass, "confusion": mt.Confusion}))
 	}
 	return nil
+}
+
+// evalJob is what eval scores: the model (and where it came from, its
+// class names) and the split.
+type evalJob struct {
+	m      *vit.Model
+	from   string
+	labels []string
+	ds     *data.Dataset
+}
+
+// loadEval loads the model and the data at the model's input, settles
+// --scheme and --split-seed (the model's record for the same data when not
+// given; seedGiven: either seed flag was), refuses a split that would hold
+// the model's training images or classes the head does not have, and
+// draws the split.
+func loadEval(s *evalSettings, seedGiven bool, log io.Writer) (*evalJob, error) {
+	m, ck, from, fresh, err := backbones.Resolve(s.Model, s.SplitSeed, 0)
+	if err != nil {
+		return nil, fmt.Errorf("--model: %w", err)
+	}
+	if err := applyResize(s.Resize, &m.Cfg, log); err != nil {
+		return nil, err
+	}
+	if s.Scheme == "" {
+		scheme, recSeed, fromRecord := splitDefaults(ck.Training, s.Data)
+		s.Scheme = scheme
+		if fromRecord && !seedGiven {
+			s.SplitSeed = recSeed
+		}
+	}
+	if err := data.CheckScheme(s.Scheme); err != nil {
+		return nil, fmt.Errorf("--scheme %s: %w", s.Scheme, err)
+	}
+	if err := checkHeldOut(ck.Training, s.Data, s.Split, s.Scheme, s.SplitSeed); err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := resolveFor(s.Data, m.Cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("--data %s: %w", s.Data, err)
+	}
+	if err := checkSplitClasses(s.Data, trainSet, testSet); err != nil {
+		return nil, err
+	}
+	if fresh && m.Cfg.NumClasses != trainSet.NumClasses() {
+		// a preset takes its class count from the data (as in pretrain)
+		if err := m.ResetHead(trainSet.NumClasses(), vit.HeadRNG(s.SplitSeed)); err != nil {
+			return nil, fmt.Errorf("--model: %w", err)
+		}
+	}
+	if err := checkEvalClasses(s.Model, m.Cfg.NumClasses, ck.Labels, s.Data, trainSet.Classes, log); err != nil {
+		return nil, err
+	}
+	ds, err := data.Split(trainSet, testSet, s.Split, s.Scheme, s.SplitSeed)
+	if err != nil {
+		return nil, fmt.Errorf("--split %s --scheme %s: %w", s.Split, s.Scheme, err)
+	}
+	return &evalJob{m: m, from: from, labels: ck.Labels, ds: ds}, nil
 }
 
 // checkEvalClasses refuses to score a model whose head has another number

@@ -15,8 +15,11 @@ import (
 	"github.com/glora/glora/train"
 )
 
-// GLoRAOptions configures `glora bench glora-train`.
+// GLoRAOptions configures `glora bench glora-train` and `lora-train`.
 type GLoRAOptions struct {
+	// LoRA times a LoRA step instead of the supernet's: LoRA of rank Rank
+	// on the same layers (GLoRA's B path alone), the backbone frozen.
+	LoRA          bool
 	Config        vit.Config
 	Batch         int
 	Steps, Warmup int
@@ -46,7 +49,11 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 		return Result{}, fmt.Errorf("glora-train needs a model with a classification head")
 	}
 	// Backbone frozen; the head and every support tensor trainable.
-	model, err := finetune.Attach(m, finetune.Setup{Method: finetune.Supernet, Ranks: []int{o.Rank}, Seed: o.Seed})
+	setup, name := finetune.Setup{Method: finetune.Supernet, Ranks: []int{o.Rank}, Seed: o.Seed}, "glora-train"
+	if o.LoRA {
+		setup, name = finetune.Setup{Method: finetune.LoRA, Rank: o.Rank, Seed: o.Seed}, "lora-train"
+	}
+	model, err := finetune.Attach(m, setup)
 	if err != nil {
 		return Result{}, err
 	}
@@ -64,8 +71,10 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 	// which the PyTorch side reproduces, instead of Supernet.Sample).
 	tr := train.NewTrainer(model, optim.NewAdamW(optim.DecayGroups(model.Params(), 0.05, nil), 1e-4, 0.9, 0.999, 1e-8))
 	tr.Precision = o.Precision
-	tr.Hook = func(i int, _ *rand.Rand) error {
-		return sn.SetStructure(Structure(sn.Targets(), sn.Space(), o.Seed, i))
+	if !o.LoRA {
+		tr.Hook = func(i int, _ *rand.Rand) error {
+			return sn.SetStructure(Structure(sn.Targets(), sn.Space(), o.Seed, i))
+		}
 	}
 	step := func(i int) error {
 		_, err := tr.Step(i, img, labels)
@@ -84,7 +93,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 	}
 	s := time.Since(t0).Seconds()
 	flops := 3 * ViTFlops(c, o.Batch) * float64(o.Steps)
-	return Result{Bench: "glora-train", Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
+	return Result{Bench: name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
 		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
 }

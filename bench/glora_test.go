@@ -46,3 +46,17 @@ func TestBenchGLoRATrainRuns(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestBenchLoRATrainRuns(t *testing.T) {
+	cfg, err := vit.Preset("vit-micro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := GLoRATrain(GLoRAOptions{LoRA: true, Config: cfg, Batch: 2, Steps: 2, Warmup: 1, Rank: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bench != "lora-train" || r.ImgPerS <= 0 || r.Steps != 2 {
+		t.Fatalf("%+v", r)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -21,17 +23,18 @@ type benchSettings struct {
 	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
 	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
 	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks"`
-	Rank       int    `flag:"rank" json:"rank" help:"GLoRA rank for glora-train"`
+	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train (the supernet's) and lora-train"`
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
 	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
+	CPUProfile string `flag:"cpuprofile" json:"cpuprofile" help:"write a CPU profile of the benchmark (warm-up included) to this file, for go tool pprof -top (docs/SPEED.md reads one by op kind)"`
 }
 
 var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters: 5, Model: "vit-tiny", Rank: 8, Val: 200, Candidates: 30, Rounds: 5}
 
 // benchNames are the benchmarks `glora bench NAME` runs ("all": sgemm and
 // the four vit ones).
-var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "all"}
+var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "all"}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer" {
@@ -75,7 +78,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if b.cfg, err = vit.Preset(s.Model); err != nil && (b.gloraModel != shipped || which != "search" && which != "merged-forward") {
 		return fmt.Errorf("--model: %w", err)
 	}
-	return b.run(which)
+	if s.CPUProfile == "" {
+		return b.run(which)
+	}
+	f, err := os.Create(s.CPUProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	err = b.run(which)
+	pprof.StopCPUProfile()
+	if err == nil {
+		fmt.Fprintf(stderr, "CPU profile: %s (go tool pprof -top %s)\n", s.CPUProfile, s.CPUProfile)
+	}
+	return err
 }
 
 // benchRun is one `glora bench` invocation, settled.
@@ -95,10 +114,10 @@ func (b *benchRun) run(which string) error {
 		b.emit(bench.SGEMM(b.s.N, b.s.Iters, b.prec))
 	case "vit-train", "vit-forward", "backbone-train", "backbone-forward":
 		return b.vit(which, strings.HasSuffix(which, "train"))
-	case "glora-train":
-		r, err := bench.GLoRATrain(bench.GLoRAOptions{Config: b.cfg, Batch: b.s.Batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Rank: b.s.Rank, Seed: 1, Precision: b.prec})
+	case "glora-train", "lora-train":
+		r, err := bench.GLoRATrain(bench.GLoRAOptions{LoRA: which == "lora-train", Config: b.cfg, Batch: b.s.Batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Rank: b.s.Rank, Seed: 1, Precision: b.prec})
 		if err != nil {
-			return fmt.Errorf("glora-train: %w", err)
+			return fmt.Errorf("%s: %w", which, err)
 		}
 		b.emit(r)
 	case "search":

@@ -10,9 +10,9 @@ import (
 	"github.com/glora/glora/train"
 )
 
-// Base loads a base model afresh (each call a new model: a method changes
-// the model it adapts) with its checkpoint's layout and labels;
-// backbones.Default is one.
+// Base loads a base model with its checkpoint's layout and labels;
+// backbones.Default is one. A Task calls it once and clones the model for
+// every run (a method changes the model it adapts).
 type Base func() (*vit.Model, vit.Checkpoint, error)
 
 // Task is a base and a data set loaded once and split once: what every
@@ -21,7 +21,7 @@ type Base func() (*vit.Model, vit.Checkpoint, error)
 type Task struct {
 	finetune.Task
 	Classes []string
-	base    Base
+	base    *vit.Model // as loaded: Fresh clones it
 	seed    uint64
 	test    *data.Dataset
 }
@@ -55,7 +55,11 @@ func NewTask(base Base, baseRef string, trainAll, test *data.Dataset, dataName, 
 	ck.Labels = trainAll.Classes
 	ck.Config = v.Cfg
 	ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
-	t := &Task{Classes: trainAll.Classes, base: base, seed: seed, test: test}
+	pristine, err := v.Clone()
+	if err != nil {
+		return nil, err
+	}
+	t := &Task{Classes: trainAll.Classes, base: pristine, seed: seed, test: test}
 	t.Task = finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: baseRef, Checkpoint: ck,
 		Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
 	return t, nil
@@ -64,7 +68,7 @@ func NewTask(base Base, baseRef string, trainAll, test *data.Dataset, dataName, 
 // Fresh is a new copy of the base with a fresh head for the task's
 // classes: Options.Fresh.
 func (t *Task) Fresh() (*vit.Model, error) {
-	v, _, err := t.base()
+	v, err := t.base.Clone()
 	if err != nil {
 		return nil, err
 	}

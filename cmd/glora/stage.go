@@ -49,6 +49,7 @@ var testReads = struct {
 // into a finetune.Task. The test split is reachable only through testSplit.
 type prepared struct {
 	v        *vit.Model
+	base     *vit.Model     // the base as loaded, before its head was fitted: freshBase clones it
 	ck       vit.Checkpoint // with the data's class names and training record
 	from     string         // the base, for messages
 	task     finetune.Task
@@ -119,6 +120,10 @@ func prepare(b baseSpec, log io.Writer) (*prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--base: %w", err)
 	}
+	base, err := v.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("--base: %w", err)
+	}
 	newHead, err := finetune.FitHead(v, ck.Labels, trainAll.Classes, b.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("--base: %w", err)
@@ -149,16 +154,17 @@ func prepare(b baseSpec, log io.Writer) (*prepared, error) {
 	ck.Training = record
 	ck.Labels = trainAll.Classes
 	ck.Config = v.Cfg
-	p := &prepared{v: v, ck: ck, from: from, classes: trainAll.Classes, newHead: newHead, scheme: scheme, trainAll: trainAll, test: testSet}
+	p := &prepared{v: v, base: base, ck: ck, from: from, classes: trainAll.Classes, newHead: newHead, scheme: scheme, trainAll: trainAll, test: testSet}
 	p.task = finetune.Task{Train: trainSet, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: b.Base, Checkpoint: ck,
 		Data: b.Data, Scheme: scheme, SplitSeed: b.SplitSeed, Log: log}
 	return p, nil
 }
 
-// freshBase loads the base again (a stage attaches to and changes its
-// model), with the head fitted as prepare did.
+// freshBase is a new copy of the base (a stage attaches to and changes
+// its model), cloned from the one prepare loaded, with the head fitted as
+// prepare did.
 func (p *prepared) freshBase(b baseSpec) (*vit.Model, error) {
-	v, _, _, _, err := backbones.Resolve(b.Base, b.Seed, len(p.classes))
+	v, err := p.base.Clone()
 	if err != nil {
 		return nil, err
 	}

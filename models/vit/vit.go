@@ -248,6 +248,26 @@ func (m *Model) SetDropPath(rate float32) error {
 	return nil
 }
 
+// Clone is a deep copy of a plain model (no adapter attached): the same
+// configuration and parameter values, each parameter's trainability kept.
+// A pipeline loads its base once and clones it for every run that changes
+// it.
+func (m *Model) Clone() (*Model, error) {
+	c, err := New(m.Cfg, rand.New(rand.NewPCG(0, 0))) // every value is overwritten
+	if err != nil {
+		return nil, fmt.Errorf("vit: clone: %w", err)
+	}
+	if err := c.Store.Load(m.Store.Tensors(), false); err != nil {
+		return nil, fmt.Errorf("vit: clone (a model with an adapter attached cannot be cloned): %w", err)
+	}
+	for _, v := range m.Store.Params() {
+		if w, ok := c.Store.Get(v.Name); ok {
+			w.RequiresGrad = v.RequiresGrad
+		}
+	}
+	return c, nil
+}
+
 // Params lists every parameter of the model in creation order (m.Store's);
 // RequiresGrad marks the trainable ones. With Forward it makes a *Model a
 // train.Model.

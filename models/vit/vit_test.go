@@ -103,3 +103,44 @@ func TestRecomputationKeepsGLoRAGradients(t *testing.T) {
 		}
 	}
 }
+
+// A clone holds the same values and computes the same logits, and
+// changing it leaves the original alone.
+func TestClone(t *testing.T) {
+	cfg, err := Preset("vit-micro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DropPath = 0.1
+	m, err := New(cfg, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Store.Freeze("blocks.0.**")
+	c, err := m.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.Store.Params() {
+		w, ok := c.Store.Get(v.Name)
+		if !ok || !slices.Equal(v.Value.Data, w.Value.Data) || v.RequiresGrad != w.RequiresGrad || &v.Value.Data[0] == &w.Value.Data[0] {
+			t.Fatalf("%s: not an equal, separate copy", v.Name)
+		}
+	}
+	x := ag.NewVar(tensor.New(2, cfg.InChans, cfg.ImageSize, cfg.ImageSize), false)
+	for i := range x.Value.Data {
+		x.Value.Data[i] = float32(i%7) / 7
+	}
+	logits := func(mm *Model) []float32 {
+		tp := ag.NewTape()
+		tp.NoGrad = true
+		return slices.Clone(mm.Forward(tp, x, nil).Value.Data)
+	}
+	if !slices.Equal(logits(m), logits(c)) {
+		t.Fatal("the clone's logits differ")
+	}
+	c.Head.W.Value.Data[0] += 1
+	if m.Head.W.Value.Data[0] == c.Head.W.Value.Data[0] {
+		t.Fatal("changing the clone changed the original")
+	}
+}

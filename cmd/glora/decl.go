@@ -37,6 +37,42 @@ var helpTexts = map[string]string{
 // []string (the lists comma-separated).
 func bindFlags(fs *flag.FlagSet, v any) map[string]string {
 	keys := map[string]string{}
+	eachField(v, func(f reflect.StructField, fv reflect.Value) {
+		name, ok := f.Tag.Lookup("flag")
+		if !ok {
+			return
+		}
+		help := f.Tag.Get("help")
+		for k, t := range helpTexts {
+			help = strings.ReplaceAll(help, "{"+k+"}", t)
+		}
+		switch p := fv.Addr().Interface().(type) {
+		case *string:
+			fs.StringVar(p, name, *p, help)
+		case *bool:
+			fs.BoolVar(p, name, *p, help)
+		case *int:
+			fs.IntVar(p, name, *p, help)
+		case *uint64:
+			fs.Uint64Var(p, name, *p, help)
+		case *float64:
+			fs.Float64Var(p, name, *p, help)
+		case *[]string:
+			fs.Var((*listFlag)(p), name, help)
+		case *[]int:
+			fs.Var(&intsFlag{p: p, name: name}, name, help)
+		default:
+			panic(fmt.Sprintf("bindFlags: field %s of type %s", f.Name, f.Type))
+		}
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		keys[name] = key
+	})
+	return keys
+}
+
+// eachField calls fn on every field of the struct v points to, and of
+// the structs it embeds (not on the embedded structs themselves).
+func eachField(v any, fn func(f reflect.StructField, fv reflect.Value)) {
 	var walk func(rv reflect.Value)
 	walk = func(rv reflect.Value) {
 		rt := rv.Type()
@@ -46,38 +82,10 @@ func bindFlags(fs *flag.FlagSet, v any) map[string]string {
 				walk(fv)
 				continue
 			}
-			name, ok := f.Tag.Lookup("flag")
-			if !ok {
-				continue
-			}
-			help := f.Tag.Get("help")
-			for k, t := range helpTexts {
-				help = strings.ReplaceAll(help, "{"+k+"}", t)
-			}
-			switch p := fv.Addr().Interface().(type) {
-			case *string:
-				fs.StringVar(p, name, *p, help)
-			case *bool:
-				fs.BoolVar(p, name, *p, help)
-			case *int:
-				fs.IntVar(p, name, *p, help)
-			case *uint64:
-				fs.Uint64Var(p, name, *p, help)
-			case *float64:
-				fs.Float64Var(p, name, *p, help)
-			case *[]string:
-				fs.Var((*listFlag)(p), name, help)
-			case *[]int:
-				fs.Var(&intsFlag{p: p, name: name}, name, help)
-			default:
-				panic(fmt.Sprintf("bindFlags: field %s of type %s", f.Name, f.Type))
-			}
-			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			keys[name] = key
+			fn(f, fv)
 		}
 	}
 	walk(reflect.ValueOf(v).Elem())
-	return keys
 }
 
 // withGiven is base with the settings of the flags given on the command
@@ -140,21 +148,11 @@ func (f *intsFlag) Set(s string) error {
 // value is that field's address) to the field's json key.
 func flagKeys(fs *flag.FlagSet, v any) map[string]string {
 	fields := map[uintptr]string{}
-	var walk func(rv reflect.Value)
-	walk = func(rv reflect.Value) {
-		rt := rv.Type()
-		for i := range rt.NumField() {
-			f, fv := rt.Field(i), rv.Field(i)
-			if f.Anonymous && f.Type.Kind() == reflect.Struct {
-				walk(fv)
-				continue
-			}
-			if key, _, _ := strings.Cut(f.Tag.Get("json"), ","); key != "" && key != "-" {
-				fields[fv.Addr().Pointer()] = key
-			}
+	eachField(v, func(f reflect.StructField, fv reflect.Value) {
+		if key, _, _ := strings.Cut(f.Tag.Get("json"), ","); key != "" && key != "-" {
+			fields[fv.Addr().Pointer()] = key
 		}
-	}
-	walk(reflect.ValueOf(v).Elem())
+	})
 	keys := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
 		if rv := reflect.ValueOf(f.Value); rv.Kind() == reflect.Pointer {

@@ -242,28 +242,28 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			sx = rowSums(xd, n, in)
 		}
 		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant)
+		// (vector kernels; each product and sum rounded on its own, no fused
+		// multiply-add: the same floats as the scalar loop this replaced)
 		forRows(n, out, func(lo, hi int) {
 			sa, bs := s.sA, bias
 			if bs == nil && sx != nil {
 				bs = make([]float32, out)
 			}
+			var tmp []float32
+			if sx != nil {
+				tmp = make([]float32, out)
+			}
 			for r := lo; r < hi; r++ {
 				yr, y0r := yd[r*out:(r+1)*out], src[r*out:(r+1)*out]
-				yr, y0r = yr[:len(sa)], y0r[:len(sa)]
+				tensor.Mul(yr, y0r, sa)
 				if bs == nil {
-					tensor.Mul(yr, y0r, sa)
 					continue
 				}
-				bs := bs[:len(sa)]
-				if sx == nil {
-					for o, a := range sa {
-						yr[o] = y0r[o]*a + bs[o]
-					}
-					continue
-				}
-				sr, bv := sx[r], s.bv[:len(sa)]
-				for o, a := range sa {
-					yr[o] = y0r[o]*a + bs[o] + bv[o]*sr
+				tensor.Add(yr, yr, bs)
+				if sx != nil {
+					copy(tmp, s.bv)
+					tensor.Scale(sx[r], tmp)
+					tensor.Add(yr, yr, tmp)
 				}
 			}
 		})

@@ -10,7 +10,11 @@ import (
 
 // colReduce makes, in one pass over dy (n, out), the column sums
 // g[o] = Σₙ dy[n,o] (if wantG), da[o] = Σₙ dy[n,o]·y0[n,o] (if y0 != nil)
-// and db[o] = Σₙ dy[n,o]·sx[n] (if sx != nil), in parallel over columns.
+// and db[o] = Σₙ dy[n,o]·sx[n] (if sx != nil), in parallel over blocks of
+// columns. Rows are taken four at a time, summed in pairs and the pairs
+// added ((r0 + r1) + (r2 + r3)), with the vector kernels on a block's
+// slice of each row; every column's sum has that fixed order, whatever
+// the blocks or the CPU.
 func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, db []float32) {
 	if wantG {
 		g = make([]float32, out)
@@ -24,7 +28,7 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 	if g == nil && da == nil && db == nil {
 		return
 	}
-	parallel.For(out, max(16, elemGrain/max(n, 1)), func(lo, hi int) {
+	parallel.For(out, colBlock, func(lo, hi int) {
 		w := hi - lo
 		var gs, das, dbs []float32
 		if g != nil {
@@ -37,25 +41,40 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 			dbs = db[lo:hi]
 		}
 		row := func(m []float32, r int) []float32 { return m[r*out+lo : r*out+lo+w] }
+		t := make([]float32, 3*w)
+		t0, t1, t2 := t[:w], t[w:2*w], t[2*w:]
+		// quad sets t0 = (op(r) + op(r+1)) + (op(r+2) + op(r+3)), op(i)
+		// being row i of a as op makes it (plain: itself; byY0: times
+		// y0's row; bySx: times sx[i]).
+		quad := func(a func(int) []float32, op func(dst, a []float32, i int), r int) {
+			op(t0, a(r), r)
+			op(t1, a(r+1), r+1)
+			tensor.Add(t0, t0, t1)
+			op(t1, a(r+2), r+2)
+			op(t2, a(r+3), r+3)
+			tensor.Add(t1, t1, t2)
+			tensor.Add(t0, t0, t1)
+		}
+		dyRow := func(r int) []float32 { return row(dy, r) }
+		plain := func(dst, a []float32, _ int) { copy(dst, a) }
+		byY0 := func(dst, a []float32, r int) { tensor.Mul(dst, a, row(y0, r)) }
+		bySx := func(dst, a []float32, r int) {
+			copy(dst, a)
+			tensor.Scale(sx[r], dst)
+		}
 		r := 0
-		for ; r+4 <= n; r += 4 { // four rows per pass over the accumulators
-			d0, d1, d2, d3 := row(dy, r), row(dy, r+1), row(dy, r+2), row(dy, r+3)
+		for ; r+4 <= n; r += 4 {
 			if gs != nil {
-				for j := range gs {
-					gs[j] += (d0[j] + d1[j]) + (d2[j] + d3[j])
-				}
+				quad(dyRow, plain, r)
+				tensor.Add(gs, gs, t0)
 			}
 			if das != nil {
-				p0, p1, p2, p3 := row(y0, r), row(y0, r+1), row(y0, r+2), row(y0, r+3)
-				for j := range das {
-					das[j] += (d0[j]*p0[j] + d1[j]*p1[j]) + (d2[j]*p2[j] + d3[j]*p3[j])
-				}
+				quad(dyRow, byY0, r)
+				tensor.Add(das, das, t0)
 			}
 			if dbs != nil {
-				s0, s1, s2, s3 := sx[r], sx[r+1], sx[r+2], sx[r+3]
-				for j := range dbs {
-					dbs[j] += (d0[j]*s0 + d1[j]*s1) + (d2[j]*s2 + d3[j]*s3)
-				}
+				quad(dyRow, bySx, r)
+				tensor.Add(dbs, dbs, t0)
 			}
 		}
 		for ; r < n; r++ {
@@ -76,6 +95,11 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 	})
 	return
 }
+
+// colBlock is the columns a worker of colReduce takes at a time: wide
+// enough for the vector kernels, narrow enough to spread a layer's outputs
+// over the cores.
+const colBlock = 128
 
 // betaFor is the GEMM beta that writes a fresh gradient buffer (0) or adds
 // to one that already holds a gradient (1).

@@ -180,11 +180,14 @@ func parseShard(v string) (shard, shards int, err error) {
 	return shard, shards, nil
 }
 
-// flagError turns the suite's validation error into a flag error.
-func flagError(err error) error {
-	s := strings.TrimPrefix(err.Error(), "transfer: ")
-	return fmt.Errorf("bench transfer: %s", s)
-}
+// flagError is the suite's error without its package prefix (the command
+// names itself), still wrapping it.
+func flagError(err error) error { return suiteError{err} }
+
+type suiteError struct{ error }
+
+func (e suiteError) Error() string { return strings.TrimPrefix(e.error.Error(), "transfer: ") }
+func (e suiteError) Unwrap() error { return e.error }
 
 // specList splits a comma-separated flag value; "none" (or "") is empty.
 func specList(flag, v string) ([]string, error) {

@@ -44,3 +44,16 @@ func TestBenchTransferFlags(t *testing.T) {
 		t.Fatalf("the default suite plans %d cells, want %d", n, 3*(6+15)*8)
 	}
 }
+
+// bench transfer's errors name the subcommand once ("glora bench:
+// bench transfer: …" before).
+func TestBenchTransferErrorsNameTheSubcommand(t *testing.T) {
+	code, _, e := runCLI("bench", "transfer", "--out", t.TempDir(), "--methods", "nope", "--dry-run")
+	if code == 0 || !strings.HasPrefix(e, `glora bench transfer: unknown method "nope"`) {
+		t.Fatalf("exit %d: %q", code, e)
+	}
+	code, _, e = runCLI("bench", "nope")
+	if code == 0 || !strings.HasPrefix(e, `glora bench: unknown benchmark "nope"`) {
+		t.Fatalf("exit %d: %q", code, e)
+	}
+}

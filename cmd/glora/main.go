@@ -105,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(args[1:], stdout, stderr); err != nil {
+		if name == "bench" && len(args) > 1 && args[1] == "transfer" {
+			name = "bench transfer" // its errors name the subcommand
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

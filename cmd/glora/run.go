@@ -282,30 +282,11 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	}
 
 	// The kept finalist's adapter and merged model, its structure and the plots.
-	res.Adapter, res.Merged = filepath.Join(out, finetune.AdapterDir), filepath.Join(out, finetune.MergedDir)
-	res.Structure = filepath.Join(out, finetune.StructureFile)
-	for _, c := range [][2]string{{filepath.Join(ch.Dir, finetune.AdapterDir), res.Adapter}, {filepath.Join(ch.Dir, finetune.MergedDir), res.Merged}} {
-		if err := copyDir(c[0], c[1]); err != nil {
-			return nil, err
-		}
-	}
-	if err := atomicfile.WriteBytes(res.Structure, ch.Structure.Format()); err != nil {
+	pub, err := ch.Publish(out)
+	if err != nil {
 		return nil, err
 	}
-	for _, c := range [][2]string{
-		{filepath.Join(out, pipeline.SupernetStage, "curves.png"), filepath.Join(out, "supernet-curves.png")},
-		{filepath.Join(out, pipeline.SearchStage, finetune.SearchPlotFile), filepath.Join(out, "search.png")},
-		{filepath.Join(ch.Dir, "curves.png"), filepath.Join(out, "retrain-curves.png")},
-	} {
-		if err := copyFile(c[0], c[1]); err != nil {
-			return nil, err
-		}
-	}
-	if ch.RankCheck != nil {
-		if err := copyFile(filepath.Join(out, pipeline.RankCheckStage, finetune.RankCheckPlot), filepath.Join(out, finetune.RankCheckPlot)); err != nil {
-			return nil, err
-		}
-	}
+	res.Adapter, res.Merged, res.Structure = pub.Adapter, pub.Merged, pub.Structure
 
 	// The test split, once.
 	fmt.Fprintf(human, "test: the merged model of %s on the test split\n", res.Finalist)
@@ -349,38 +330,6 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// copyDir copies a flat folder (an adapter or model folder) to dst,
-// built aside and swapped in.
-func copyDir(src, dst string) error {
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteDir(dst, func(tmp string) error {
-		for _, e := range ents {
-			if e.IsDir() {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(src, e.Name()))
-			if err != nil {
-				return err
-			}
-			if err := atomicfile.WriteBytes(filepath.Join(tmp, e.Name()), b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteBytes(dst, b)
 }
 
 // runReport is report.md.

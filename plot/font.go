@@ -24,6 +24,10 @@ const charW = 7
 var (
 	faceOnce sync.Once
 	monoFace font.Face
+	// faceMu serialises every use of monoFace: an opentype face keeps
+	// scratch buffers and is not safe for concurrent use, and plots are
+	// drawn from several goroutines (a suite's shards in one process).
+	faceMu sync.Mutex
 )
 
 // face is Go Mono at 11.7 px (advance 0.6 em = 7 px, hinted to whole
@@ -46,6 +50,8 @@ func covered(r rune) bool {
 	if f == nil {
 		return r < utf8.RuneSelf
 	}
+	faceMu.Lock()
+	defer faceMu.Unlock()
 	_, ok := f.GlyphAdvance(r)
 	return ok
 }
@@ -97,6 +103,9 @@ func text(img *image.RGBA, x, y int, s string, c color.Color) {
 	if f == nil {
 		return
 	}
+	s = drawable(s)
+	faceMu.Lock()
+	defer faceMu.Unlock()
 	d := &font.Drawer{Dst: img, Src: image.NewUniform(c), Face: f, Dot: fixed.P(x, y)}
-	d.DrawString(drawable(s))
+	d.DrawString(s)
 }

@@ -62,3 +62,24 @@ func TestConfusionNonASCIILabels(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Plots are drawn from several goroutines at once (a suite's shards in
+// one process); the font's face is not safe for that by itself.
+func TestTextConcurrently(t *testing.T) {
+	want := drawn("Ωμέγα 42")
+	done := make(chan bool)
+	for range 8 {
+		go func() {
+			ok := true
+			for range 50 {
+				ok = ok && slices.Equal(drawn("Ωμέγα 42"), want)
+			}
+			done <- ok
+		}()
+	}
+	for range 8 {
+		if !<-done {
+			t.Error("text drawn concurrently differs")
+		}
+	}
+}

@@ -24,10 +24,19 @@ type Series struct {
 
 // Panel is one chart: a title, axis labels and its lines. With Markers,
 // every point also gets a 5×5 square (for series of one or a few points).
+// XTicks, when set, are the x axis's ticks (e.g. 1, 2, 4 on a log2 axis);
+// otherwise round values across the data's range.
 type Panel struct {
 	Title, XLabel string
 	Series        []Series
 	Markers       bool
+	XTicks        []Tick
+}
+
+// Tick is an axis tick: its position in data units and its label.
+type Tick struct {
+	At    float64
+	Label string
 }
 
 // palette is matplotlib's tab10: a series' colour is palette[i mod 10].
@@ -95,11 +104,19 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p Panel) (legend image.Rectan
 		lbl := fmtTick(t)
 		text(img, left-5-width(lbl), y+4, lbl, color.Black)
 	}
-	for _, t := range ticks(xmin, xmax, 6) {
-		x := px(t)
+	xt := p.XTicks
+	if len(xt) == 0 {
+		for _, t := range ticks(xmin, xmax, 6) {
+			xt = append(xt, Tick{t, fmtTick(t)})
+		}
+	}
+	for _, t := range xt {
+		if t.At < xmin || t.At > xmax {
+			continue
+		}
+		x := px(t.At)
 		vline(img, x, top+1, bottom-1, grey)
-		lbl := fmtTick(t)
-		text(img, x-width(lbl)/2, bottom+15, lbl, color.Black)
+		text(img, x-width(t.Label)/2, bottom+15, t.Label, color.Black)
 	}
 	for si, s := range p.Series {
 		c := palette[si%len(palette)]

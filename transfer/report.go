@@ -455,7 +455,10 @@ func writePlots(out string, c Config, vt *table, vtabRows []string, fs *table, f
 	if len(fewTasks) > 0 {
 		var panels []plot.Panel
 		for _, t := range fewTasks {
-			p := plot.Panel{Title: t + ": test accuracy", XLabel: "shots per class (log2)", Markers: true}
+			p := plot.Panel{Title: t + ": test accuracy", XLabel: "shots per class (log scale)", Markers: true}
+			for _, row := range fewRows[t] {
+				p.XTicks = append(p.XTicks, plot.Tick{At: math.Log2(float64(shots[row])), Label: strconv.Itoa(shots[row])})
+			}
 			for _, m := range c.Methods {
 				s := plot.Series{Name: m}
 				for _, row := range fewRows[t] {

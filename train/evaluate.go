@@ -155,3 +155,57 @@ func argmaxRows(logits *tensor.Tensor, dst []int) []int {
 	}
 	return dst
 }
+
+// Probabilities is the softmax of the ViT m's logits for every image of
+// ds (its labels are not read), in float64 and shifted by each row's
+// maximum, in batches of batch images with the ViT's input pipeline
+// (PreprocessFor), the matrix products at precision prec.
+func Probabilities(m *vit.Model, ds *data.Dataset, batch int, prec tensor.Precision) ([][]float64, error) {
+	if m.Head == nil {
+		return nil, fmt.Errorf("probabilities: the model has no classification head")
+	}
+	loader, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: batch, Preprocess: PreprocessFor(m.Cfg)})
+	if err != nil {
+		return nil, err
+	}
+	tp := ag.NewTape()
+	tp.NoGrad, tp.Precision = true, prec
+	out := make([][]float64, 0, ds.Len())
+	for b, err := range loader.Epoch(0, 0) {
+		if err != nil {
+			return nil, err
+		}
+		tp.Reset()
+		x, err := tensor.FromSlice(b.X, b.Shape[:]...)
+		if err != nil {
+			return nil, fmt.Errorf("probabilities: batch %d: %w", b.Index+1, err)
+		}
+		logits := m.Forward(tp, ag.NewVar(x, false), nil)
+		if err := tp.Err(); err != nil {
+			return nil, fmt.Errorf("probabilities: %w", err)
+		}
+		c := logits.Value.Shape[1]
+		for i := range b.Labels {
+			out = append(out, softmax64(logits.Value.Data[i*c:(i+1)*c]))
+		}
+	}
+	return out, nil
+}
+
+// softmax64 is softmax in float64, shifted by the maximum.
+func softmax64(z []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, float64(v))
+	}
+	p := make([]float64, len(z))
+	var sum float64
+	for i, v := range z {
+		p[i] = math.Exp(float64(v) - mx)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}

@@ -311,3 +311,47 @@ func TestResumeRefusesOtherData(t *testing.T) {
 		t.Fatalf("the same images: %v", err)
 	}
 }
+
+// Probabilities are a distribution per image whose arg-max is Evaluate's
+// prediction, the same whatever the batch size.
+func TestProbabilitiesAgreeWithEvaluate(t *testing.T) {
+	m := tinyModel(t)
+	ds := quadrants(t, 37, 5)
+	p, err := Probabilities(m, ds, 8, tensor.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := Probabilities(m, ds, 37, tensor.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p) != ds.Len() {
+		t.Fatalf("%d rows for %d images", len(p), ds.Len())
+	}
+	mt, err := Evaluate(m, ds, 8, tensor.F32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := 0
+	for i, row := range p {
+		sum, best := 0.0, 0
+		for j, v := range row {
+			sum += v
+			if v > row[best] {
+				best = j
+			}
+			if math.Abs(v-all[i][j]) > 1e-6 {
+				t.Fatalf("image %d class %d: %g in batches of 8, %g in one batch", i, j, v, all[i][j])
+			}
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			t.Fatalf("image %d: probabilities sum to %g", i, sum)
+		}
+		if best == ds.Labels[i] {
+			correct++
+		}
+	}
+	if correct != mt.Correct {
+		t.Fatalf("arg-max right on %d images, Evaluate counts %d", correct, mt.Correct)
+	}
+}

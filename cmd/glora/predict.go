@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
-	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
@@ -150,54 +148,13 @@ func imageFiles(args []string) ([]string, error) {
 
 // classify returns the softmax probabilities of the images (pixels holds
 // them one after another at the model's input size, as data.ReadImage
-// returns them), normalised as train.PreprocessFor says.
+// returns them): train.Probabilities on them.
 func classify(m *vit.Model, in data.ResolveOptions, names []string, pixels []uint8) ([][]float64, error) {
 	ds, err := data.FromArrays("predict", []string{"?"}, in.Channels, in.H, in.W, pixels, make([]int, len(names)))
 	if err != nil {
 		return nil, err
 	}
-	idx := make([]int, len(names))
-	for i := range idx {
-		idx[i] = i
-	}
-	x, err := data.Batch(ds, idx, train.PreprocessFor(m.Cfg), nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := tensor.FromSlice(x, len(names), in.Channels, in.H, in.W)
-	if err != nil {
-		return nil, err
-	}
-	tp := ag.NewTape()
-	tp.NoGrad = true
-	logits := m.Forward(tp, ag.NewVar(t, false), nil)
-	if err := tp.Err(); err != nil {
-		return nil, err
-	}
-	c := m.Cfg.NumClasses
-	out := make([][]float64, len(names))
-	for i := range out {
-		out[i] = softmax(logits.Value.Data[i*c : (i+1)*c])
-	}
-	return out, nil
-}
-
-// softmax in float64, shifted by the maximum.
-func softmax(z []float32) []float64 {
-	mx := math.Inf(-1)
-	for _, v := range z {
-		mx = max(mx, float64(v))
-	}
-	p := make([]float64, len(z))
-	var sum float64
-	for i, v := range z {
-		p[i] = math.Exp(float64(v) - mx)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
+	return train.Probabilities(m, ds, len(names), tensor.F32)
 }
 
 // topK is the k most probable classes, ties by index; labels nil names

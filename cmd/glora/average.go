@@ -7,21 +7,27 @@ import (
 	"github.com/glora/glora/models/vit"
 )
 
+// averageSettings are average's flags (declarative: see decl.go).
+type averageSettings struct {
+	Out   string `flag:"out" json:"out" help:"folder to write the averaged checkpoint to (config and dialect of the first), written as convert's --out"`
+	Dtype string `flag:"dtype" json:"dtype" help:"storage of the result: f32, f16 or bf16"`
+	JSON  bool   `flag:"json" json:"json" help:"print what was written as one JSON line on stdout; everything else goes to stderr"`
+}
+
 // runAverage writes the uniform average of several checkpoints of the same
 // architecture (checkpoint averaging, a "uniform model soup"): models
 // fine-tuned from one starting point usually average into a better one.
 func runAverage(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("average", "average --out DIR MODEL MODEL... [--json]   (MODEL: a checkpoint folder, or shipped)", stderr)
-	out := fs.String("out", "", "folder to write the averaged checkpoint to (config and dialect of the first), written as convert's --out")
-	dtype := fs.String("dtype", "f32", "storage of the result: f32, f16 or bf16")
-	asJSON := fs.Bool("json", false, "print what was written as one JSON line on stdout; everything else goes to stderr")
+	s := averageSettings{Dtype: "f32"}
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 1<<20); err != nil {
 		return err
 	}
-	if *out == "" || fs.NArg() < 2 {
+	if s.Out == "" || fs.NArg() < 2 {
 		return fmt.Errorf("need --out and at least two checkpoint folders")
 	}
-	dt, err := parseDType(*dtype)
+	dt, err := parseDType(s.Dtype)
 	if err == nil && dt == "" {
 		err = fmt.Errorf("--dtype: want f32, f16 or bf16")
 	}
@@ -54,14 +60,14 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 			p.Value.Data[i] *= inv
 		}
 	}
-	if err := vit.SaveFresh(avg, *out, ck, dt); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
+	if err := vit.SaveFresh(avg, s.Out, ck, dt); err != nil {
+		return fmt.Errorf("--out %s: %w", s.Out, err)
 	}
-	if *asJSON {
-		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": *out, "models": fs.Args(), "dtype": dt}))
+	if s.JSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": s.Out, "models": fs.Args(), "dtype": dt}))
 		return nil
 	}
-	fmt.Fprintf(stdout, "wrote the average of %d checkpoints to %s\n", fs.NArg(), *out)
+	fmt.Fprintf(stdout, "wrote the average of %d checkpoints to %s\n", fs.NArg(), s.Out)
 	return nil
 }
 

@@ -9,26 +9,32 @@ import (
 	"github.com/glora/glora/safetensors"
 )
 
+// convertSettings are convert's flags (declarative: see decl.go).
+type convertSettings struct {
+	Model   string `flag:"model" json:"model" help:"{model}"`
+	Out     string `flag:"out" json:"out" help:"folder to write (config.json, model.safetensors): written in a fresh temporary folder that then replaces it, so no file of an earlier checkpoint there is left; other files in it are kept"`
+	Dialect string `flag:"dialect" json:"dialect" help:"config.json dialect: timm or transformers (default: as read)"`
+	Naming  string `flag:"naming" json:"naming" help:"tensor names: timm or transformers (default: the dialect's)"`
+	Dtype   string `flag:"dtype" json:"dtype" help:"storage: f32, f16 or bf16 (default: as read)"`
+	JSON    bool   `flag:"json" json:"json" help:"print what was written as one JSON line on stdout; everything else goes to stderr"`
+}
+
 // runConvert rewrites a checkpoint in another dialect, naming or dtype.
 func runConvert(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("convert", "convert [--model shipped|DIR] --out DIR [--dialect timm|transformers] [--naming timm|transformers] [--dtype f32|f16|bf16] [--json]", stderr)
-	model := fs.String("model", shipped, modelHelp)
-	out := fs.String("out", "", "folder to write (config.json, model.safetensors): written in a fresh temporary folder that then replaces it, so no file of an earlier checkpoint there is left; other files in it are kept")
-	dialect := fs.String("dialect", "", "config.json dialect: timm or transformers (default: as read)")
-	naming := fs.String("naming", "", "tensor names: timm or transformers (default: the dialect's)")
-	dtype := fs.String("dtype", "", "storage: f32, f16 or bf16 (default: as read)")
-	asJSON := fs.Bool("json", false, "print what was written as one JSON line on stdout; everything else goes to stderr")
+	s := convertSettings{Model: shipped}
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *out == "" {
+	if s.Out == "" {
 		return fmt.Errorf("--out is required")
 	}
-	dt, err := parseDType(*dtype)
+	dt, err := parseDType(s.Dtype)
 	if err != nil {
 		return err
 	}
-	m, ck, from, err := loadModel(*model, 0)
+	m, ck, from, err := loadModel(s.Model, 0)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
@@ -43,11 +49,11 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		}
 		return "", fmt.Errorf("--%s %q: want timm or transformers", flag, v)
 	}
-	d, err := parse("dialect", *dialect)
+	d, err := parse("dialect", s.Dialect)
 	if err != nil {
 		return err
 	}
-	n, err := parse("naming", *naming)
+	n, err := parse("naming", s.Naming)
 	if err != nil {
 		return err
 	}
@@ -57,14 +63,14 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	if n != "" {
 		ck.Naming = n
 	}
-	if err := vit.SaveFresh(m, *out, ck, dt); err != nil {
-		return fmt.Errorf("--out %s: %w", *out, err)
+	if err := vit.SaveFresh(m, s.Out, ck, dt); err != nil {
+		return fmt.Errorf("--out %s: %w", s.Out, err)
 	}
-	if *asJSON {
-		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": *out, "dialect": ck.Dialect, "naming": ck.Naming, "dtype": savedDType(dt, ck), "model": from}))
+	if s.JSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": s.Out, "dialect": ck.Dialect, "naming": ck.Naming, "dtype": savedDType(dt, ck), "model": from}))
 		return nil
 	}
-	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names, %s) from %s\n", *out, ck.Dialect, ck.Naming, savedDType(dt, ck), from)
+	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names, %s) from %s\n", s.Out, ck.Dialect, ck.Naming, savedDType(dt, ck), from)
 	return nil
 }
 

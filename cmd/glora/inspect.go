@@ -9,15 +9,21 @@ import (
 	"github.com/glora/glora/safetensors"
 )
 
+// inspectSettings are inspect's flags (declarative: see decl.go).
+type inspectSettings struct {
+	JSON bool   `flag:"json" json:"json" help:"print the config and tensors as one JSON line on stdout instead of tables"`
+	Base string `flag:"base" json:"base" help:"for an adapter folder: its base model, to count all params (default: base_model_name_or_path when it is a folder)"`
+}
+
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("inspect", "inspect [shipped|DIR|PRESET|ADAPTER_DIR] [--json] [--base DIR]   (default: the shipped backbone; an adapter folder shows its structure)", stderr)
-	asJSON := fs.Bool("json", false, "print the config and tensors as one JSON line on stdout instead of tables")
-	base := fs.String("base", "", "for an adapter folder: its base model, to count all params (default: base_model_name_or_path when it is a folder)")
+	var s inspectSettings
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 1); err != nil {
 		return err
 	}
 	if dir := fs.Arg(0); dir != "" && glora.IsAdapterFolder(dir) {
-		return inspectAdapter(dir, *base, *asJSON, stdout)
+		return inspectAdapter(dir, s.Base, s.JSON, stdout)
 	}
 	m, ck, from, err := loadModel(fs.Arg(0), 0)
 	if err != nil {
@@ -27,7 +33,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if ck.DTypes != nil {
 		stored = "stored as " + string(ck.DType)
 	}
-	if *asJSON {
+	if s.JSON {
 		type tensorInfo struct {
 			Name      string            `json:"name"`
 			Shape     []int             `json:"shape"`

@@ -11,45 +11,51 @@ import (
 	"github.com/glora/glora/safetensors"
 )
 
+// mergeSettings are merge's flags (declarative: see decl.go).
+type mergeSettings struct {
+	Base      string `flag:"base" json:"base" help:"the model the adapter was trained on: shipped, a checkpoint folder (timm or transformers dialect) or a preset (default: the adapter's base_model_name_or_path, when that is shipped or a folder here)"`
+	Adapter   string `flag:"adapter" json:"adapter" help:"adapter folder (adapter_config.json + adapter_model.safetensors)"`
+	Out       string `flag:"out" json:"out" help:"folder to write the merged model to (config.json, model.safetensors)"`
+	Dtype     string `flag:"dtype" json:"dtype" help:"storage of the merged weights: f32, f16 or bf16"`
+	Overwrite bool   `flag:"overwrite" json:"overwrite" help:"replace --out when it exists and is not empty"`
+}
+
 // runMerge folds an adapter into its base model and writes a plain model
 // folder: the base's dialect, tensor names and shapes, the adapter's head
 // when it has one.
 func runMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("merge", "merge [--base MODEL] --adapter ADAPTER_DIR --out MODEL_DIR [--dtype f32|f16|bf16] [--overwrite]", stderr)
-	base := fs.String("base", "", "the model the adapter was trained on: shipped, a checkpoint folder (timm or transformers dialect) or a preset (default: the adapter's base_model_name_or_path, when that is shipped or a folder here)")
-	adapter := fs.String("adapter", "", "adapter folder (adapter_config.json + adapter_model.safetensors)")
-	out := fs.String("out", "", "folder to write the merged model to (config.json, model.safetensors)")
-	dtype := fs.String("dtype", "f32", "storage of the merged weights: f32, f16 or bf16")
-	overwrite := fs.Bool("overwrite", false, "replace --out when it exists and is not empty")
+	s := mergeSettings{Dtype: "f32"}
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	for _, f := range []struct{ name, v string }{{"adapter", *adapter}, {"out", *out}} {
+	for _, f := range []struct{ name, v string }{{"adapter", s.Adapter}, {"out", s.Out}} {
 		if f.v == "" {
 			return fmt.Errorf("--%s is required", f.name)
 		}
 	}
-	dt, err := parseDType(*dtype)
+	dt, err := parseDType(s.Dtype)
 	if err != nil {
 		return err
 	}
 	if dt == "" {
 		dt = safetensors.F32
 	}
-	a, err := glora.LoadAdapter(*adapter)
+	a, err := glora.LoadAdapter(s.Adapter)
 	if err != nil {
 		return fmt.Errorf("--adapter: %w", err)
 	}
-	if *base == "" {
+	if s.Base == "" {
 		if a.BaseModel == "" {
 			return fmt.Errorf("--base is required (the adapter does not record its base model)")
 		}
-		if *base = recordedBase(*adapter, a.BaseModel); *base == "" {
+		if s.Base = recordedBase(s.Adapter, a.BaseModel); s.Base == "" {
 			return fmt.Errorf("--base is required: the adapter's base model (base_model_name_or_path %q) is neither shipped nor a model folder here", a.BaseModel)
 		}
-		fmt.Fprintf(stderr, "--base %s: the adapter's base_model_name_or_path\n", *base)
+		fmt.Fprintf(stderr, "--base %s: the adapter's base_model_name_or_path\n", s.Base)
 	}
-	m, ck, from, err := loadModel(*base, 0)
+	m, ck, from, err := loadModel(s.Base, 0)
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
@@ -72,19 +78,19 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 		ck.Labels = nil // the base's names belong to its own head
 	}
 	replace := func(existing string) error {
-		if *overwrite {
+		if s.Overwrite {
 			return nil
 		}
 		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
 	}
-	if err := atomicfile.CheckReplace(*out, replace); err != nil {
+	if err := atomicfile.CheckReplace(s.Out, replace); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	if err := atomicfile.WriteDir(*out, func(tmp string) error { return vit.Save(m, tmp, ck, dt) }); err != nil {
+	if err := atomicfile.WriteDir(s.Out, func(tmp string) error { return vit.Save(m, tmp, ck, dt) }); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	fmt.Fprintf(stdout, "merged %s into %s: %s\nwrote %s (%s dialect, %s tensor names, %s)\n",
-		*adapter, from, rep, *out, orTimm(ck.Dialect), orTimm(ck.Naming), dt)
+		s.Adapter, from, rep, s.Out, orTimm(ck.Dialect), orTimm(ck.Naming), dt)
 	return nil
 }
 

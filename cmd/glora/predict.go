@@ -24,33 +24,39 @@ type prediction struct {
 	Prob  float64 `json:"prob"` // softmax probability
 }
 
+// predictSettings are predict's flags (declarative: see decl.go).
+type predictSettings struct {
+	Model  string `flag:"model" json:"model" help:"checkpoint folder or preset (default: the shipped backbone)"`
+	Resize string `flag:"resize" json:"resize" help:"{resize}"`
+	Top    int    `flag:"top" json:"top" help:"classes to print per image, most probable first"`
+	Batch  int    `flag:"batch" json:"batch" help:"images per forward pass"`
+	JSON   bool   `flag:"json" json:"json" help:"one JSON object per image on stdout: {\"file\":…, \"top\":[{\"label\":…, \"index\":…, \"prob\":…}, …]}"`
+}
+
 // runPredict labels images: each is read and converted to the model's input
 // exactly as the folder loader does (data.ReadImage at inputOptions), and
 // the k most probable classes are printed with their probabilities.
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...", stderr)
-	model := fs.String("model", "", "checkpoint folder or preset (default: the shipped backbone)")
-	resize := fs.String("resize", "model", resizeHelp)
-	top := fs.Int("top", 3, "classes to print per image, most probable first")
-	batch := fs.Int("batch", 64, "images per forward pass")
-	asJSON := fs.Bool("json", false, `one JSON object per image on stdout: {"file":…, "top":[{"label":…, "index":…, "prob":…}, …]}`)
+	s := predictSettings{Resize: "model", Top: 3, Batch: 64}
+	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 1<<20); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("name at least one image (.png, .jpg, .jpeg) or folder of images")
 	}
-	if *top < 1 {
-		return fmt.Errorf("--top must be ≥ 1, got %d", *top)
+	if s.Top < 1 {
+		return fmt.Errorf("--top must be ≥ 1, got %d", s.Top)
 	}
-	if *batch < 1 {
-		return fmt.Errorf("--batch must be ≥ 1, got %d", *batch)
+	if s.Batch < 1 {
+		return fmt.Errorf("--batch must be ≥ 1, got %d", s.Batch)
 	}
 	files, err := imageFiles(fs.Args())
 	if err != nil {
 		return err
 	}
-	m, ck, from, err := loadModel(*model, 0)
+	m, ck, from, err := loadModel(s.Model, 0)
 	if err != nil {
 		return err
 	}
@@ -64,17 +70,17 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stderr, "model %s\n", from)
 	}
-	if err := applyResize(*resize, &m.Cfg, stderr); err != nil {
+	if err := applyResize(s.Resize, &m.Cfg, stderr); err != nil {
 		return err
 	}
 	in := inputOptions(m.Cfg, stderr)
 	cv := data.Conversions{C: in.Channels, H: in.H, W: in.W, Interp: in.Interp, CropPct: in.CropPct}
-	k := min(*top, m.Cfg.NumClasses)
+	k := min(s.Top, m.Cfg.NumClasses)
 	var failed []string
-	for lo := 0; lo < len(files); lo += *batch {
+	for lo := 0; lo < len(files); lo += s.Batch {
 		var names []string
 		var pixels []uint8
-		for _, f := range files[lo:min(lo+*batch, len(files))] {
+		for _, f := range files[lo:min(lo+s.Batch, len(files))] {
 			px, info, err := data.ReadImage(f, in.Channels, in.H, in.W, in.Interp, in.CropPct)
 			if err != nil {
 				fmt.Fprintf(stderr, "glora predict: %v\n", err)
@@ -92,7 +98,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for i, f := range names {
-			if err := printPrediction(stdout, f, topK(probs[i], k, labels), *asJSON); err != nil {
+			if err := printPrediction(stdout, f, topK(probs[i], k, labels), s.JSON); err != nil {
 				return err
 			}
 		}

@@ -109,25 +109,40 @@ func ViT(o ViTOptions) (Result, error) {
 		m.Forward(tp, img, nil)
 		return tp.Err()
 	}
-	for i := 0; i < o.Warmup; i++ {
-		if err := step(i); err != nil {
-			return Result{}, err
-		}
+	s, err := timeSteps(o.Warmup, o.Steps, step)
+	if err != nil {
+		return Result{}, err
 	}
-	t0 := time.Now()
-	for i := 0; i < o.Steps; i++ {
-		if err := step(o.Warmup + i); err != nil {
-			return Result{}, err
-		}
-	}
-	s := time.Since(t0).Seconds()
-	flops := ViTFlops(c, o.Batch) * float64(o.Steps)
+	flops := ViTFlops(c, o.Batch)
 	if o.Train {
 		flops *= 3
 	}
-	return Result{Bench: o.Name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
-		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
-		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
+	return stepResult(o.Name, o.Precision, o.Batch, o.Steps, s, flops), nil
+}
+
+// timeSteps runs step(0 … warmup-1) untimed, then step(warmup …
+// warmup+steps-1), and returns the seconds the timed steps took.
+func timeSteps(warmup, steps int, step func(i int) error) (float64, error) {
+	for i := 0; i < warmup; i++ {
+		if err := step(i); err != nil {
+			return 0, err
+		}
+	}
+	t0 := time.Now()
+	for i := 0; i < steps; i++ {
+		if err := step(warmup + i); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t0).Seconds(), nil
+}
+
+// stepResult is the Result of steps timed steps of batch images taking
+// secs seconds, flops FLOPs a step, at precision p.
+func stepResult(name string, p tensor.Precision, batch, steps int, secs, flops float64) Result {
+	return Result{Bench: name, Kernel: Kernel(p), Precision: p.String(), Threads: runtime.GOMAXPROCS(0),
+		Batch: batch, Steps: steps, Seconds: secs, ImgPerS: float64(batch*steps) / secs,
+		GFLOPS: flops * float64(steps) / secs / 1e9, PeakRSSBytes: PeakRSS()}
 }
 
 // ViTFlops is the forward pass's multiply-add FLOPs (×2) for one batch:

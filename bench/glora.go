@@ -3,8 +3,6 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"time"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/finetune"
@@ -80,22 +78,11 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 		_, err := tr.Step(i, img, labels)
 		return err
 	}
-	for i := 0; i < o.Warmup; i++ {
-		if err := step(i); err != nil {
-			return Result{}, err
-		}
+	s, err := timeSteps(o.Warmup, o.Steps, step)
+	if err != nil {
+		return Result{}, err
 	}
-	t0 := time.Now()
-	for i := 0; i < o.Steps; i++ {
-		if err := step(o.Warmup + i); err != nil {
-			return Result{}, err
-		}
-	}
-	s := time.Since(t0).Seconds()
-	flops := 3 * ViTFlops(c, o.Batch) * float64(o.Steps)
-	return Result{Bench: name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
-		Batch: o.Batch, Steps: o.Steps, Seconds: s, ImgPerS: float64(o.Batch*o.Steps) / s,
-		GFLOPS: flops / s / 1e9, PeakRSSBytes: PeakRSS()}, nil
+	return stepResult(name, o.Precision, o.Batch, o.Steps, s, 3*ViTFlops(c, o.Batch)), nil
 }
 
 // Structure is step's structure for the benchmark: for every target

@@ -27,6 +27,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/glora/glora/data"
@@ -525,20 +526,8 @@ func restoreBest(m *Model, dir string) error {
 // e.g. vit.Checkpoint.Labels): a head trained for other classes, even as
 // many, knows nothing of these. It reports whether it replaced the head.
 func FitHead(v *vit.Model, labels, classes []string, seed uint64) (bool, error) {
-	if v.Head != nil && v.Cfg.NumClasses == len(classes) && equalStrings(labels, classes) {
+	if v.Head != nil && v.Cfg.NumClasses == len(classes) && slices.Equal(labels, classes) {
 		return false, nil
 	}
 	return true, v.ResetHead(len(classes), vit.HeadRNG(seed))
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

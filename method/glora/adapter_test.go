@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,7 +137,7 @@ func TestAdapterReadsWhatTheStructureReadsAndZerosTheRest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slicesEqual(wa.Data, wb.Data) || !slicesEqual(ba.Data, bb.Data) {
+		if !slices.Equal(wa.Data, wb.Data) || !slices.Equal(ba.Data, bb.Data) {
 			t.Fatalf("layer %s: the adapter's tensors merge differently from the supernet's", tg.Path)
 		}
 		support := 0
@@ -151,18 +152,6 @@ func TestAdapterReadsWhatTheStructureReadsAndZerosTheRest(t *testing.T) {
 			t.Fatalf("layer %s: %d non-zero stored entries, the structure reads %d", tg.Path, support, want)
 		}
 	}
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func savedConfig(t *testing.T, st Structure, layers map[string]*LayerTensors) map[string]any {

@@ -43,37 +43,36 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 		row := func(m []float32, r int) []float32 { return m[r*out+lo : r*out+lo+w] }
 		t := make([]float32, 3*w)
 		t0, t1, t2 := t[:w], t[w:2*w], t[2*w:]
-		// quad sets t0 = (op(r) + op(r+1)) + (op(r+2) + op(r+3)), op(i)
-		// being row i of a as op makes it (plain: itself; byY0: times
-		// y0's row; bySx: times sx[i]).
-		quad := func(a func(int) []float32, op func(dst, a []float32, i int), r int) {
-			op(t0, a(r), r)
-			op(t1, a(r+1), r+1)
-			tensor.Add(t0, t0, t1)
-			op(t1, a(r+2), r+2)
-			op(t2, a(r+3), r+3)
-			tensor.Add(t1, t1, t2)
+		// quad sets t0 = (term(r) + term(r+1)) + (term(r+2) + term(r+3)).
+		// A term is dy's row i (plain: the row itself, no copy) or that row
+		// times y0's row or sx[i], written into the scratch row it is given.
+		quad := func(term func(i int, dst []float32) []float32, r int) {
+			tensor.Add(t0, term(r, t0), term(r+1, t1))
+			tensor.Add(t1, term(r+2, t1), term(r+3, t2))
 			tensor.Add(t0, t0, t1)
 		}
-		dyRow := func(r int) []float32 { return row(dy, r) }
-		plain := func(dst, a []float32, _ int) { copy(dst, a) }
-		byY0 := func(dst, a []float32, r int) { tensor.Mul(dst, a, row(y0, r)) }
-		bySx := func(dst, a []float32, r int) {
-			copy(dst, a)
-			tensor.Scale(sx[r], dst)
+		plain := func(i int, _ []float32) []float32 { return row(dy, i) }
+		byY0 := func(i int, dst []float32) []float32 {
+			tensor.Mul(dst, row(dy, i), row(y0, i))
+			return dst
+		}
+		bySx := func(i int, dst []float32) []float32 {
+			copy(dst, row(dy, i))
+			tensor.Scale(sx[i], dst)
+			return dst
 		}
 		r := 0
 		for ; r+4 <= n; r += 4 {
 			if gs != nil {
-				quad(dyRow, plain, r)
+				quad(plain, r)
 				tensor.Add(gs, gs, t0)
 			}
 			if das != nil {
-				quad(dyRow, byY0, r)
+				quad(byY0, r)
 				tensor.Add(das, das, t0)
 			}
 			if dbs != nil {
-				quad(dyRow, bySx, r)
+				quad(bySx, r)
 				tensor.Add(dbs, dbs, t0)
 			}
 		}

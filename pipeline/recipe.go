@@ -254,8 +254,12 @@ func (r Recipe) Describe() string {
 	if r.ClipNorm > 0 {
 		clip = fmt.Sprintf("gradients clipped at norm %g", r.ClipNorm)
 	}
+	warm := "epochs"
+	if r.Warmup == 1 {
+		warm = "epoch"
+	}
 	fmt.Fprintf(&b, "batch %d, AdamW (weight decay %g), cosine schedule to %g × the peak lr with a warm-up of a tenth of the run (at most %g %s), %s; lora and glora-fixed at rank %d. ",
-		r.Batch, r.WeightDecay, r.MinLRFrac, r.Warmup, map[bool]string{true: "epoch", false: "epochs"}[r.Warmup == 1], clip, r.Rank)
+		r.Batch, r.WeightDecay, r.MinLRFrac, r.Warmup, warm, clip, r.Rank)
 	s := r.Search
 	fmt.Fprintf(&b, "Searched GLoRA: a supernet of lora ranks %v", s.Ranks)
 	if s.UndrawnMomentum {

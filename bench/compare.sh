@@ -7,7 +7,7 @@
 #
 # PyTorch gets its best configuration on this machine, measured both ways and
 # the faster kept: (a) 2 OpenMP threads, (b) 1 OpenMP thread with OpenBLAS on
-# 2 threads (the notes in ENGINE-NOTES.md: OpenMP + OpenBLAS threads
+# 2 threads (measured: OpenMP and OpenBLAS threads together
 # oversubscribe 2 cores). OpenBLAS's core type: an OPENBLAS_CORETYPE set in
 # the environment is unset for torch's command (it may name a slower core);
 # where the CPU has AVX-512, SkylakeX is named instead, because OpenBLAS

@@ -5,7 +5,12 @@
 # construction, the benchmark's own loop, the scheduler).
 set -eu
 [ $# -eq 1 ] || { echo "usage: bench/opkinds.sh PROFILE" >&2; exit 2; }
-go tool pprof -top -nodecount=100000 "$1" 2>/dev/null | awk '
+top=$(go tool pprof -top -nodecount=100000 "$1" 2>&1) || {
+	echo "bench/opkinds.sh: $1 is not a CPU profile go tool pprof can read:" >&2
+	echo "$top" | tail -n 3 >&2
+	exit 1
+}
+printf '%s\n' "$top" | awk '
 function secs(s) {
 	if (s ~ /ms$/) { sub(/ms$/, "", s); return s / 1000 }
 	if (s ~ /us$/) { sub(/us$/, "", s); return s / 1e6 }

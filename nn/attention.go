@@ -273,3 +273,36 @@ func clearRows(m []float32, rows, cols, ld int) {
 		clear(m[i*ld : i*ld+cols])
 	}
 }
+
+// CachedAttention is ScaledDotProductAttention against a key/value cache,
+// for decoding (no gradients: the tape must be NoGrad):
+//
+//	q: (B, H, Tq, D)   kc, vc: (B, Hkv, Tmax, D), positions [0, tk) filled   →   y: (B, H, Tq, D)
+//
+// The queries are the last Tq of the tk positions: query i attends to the
+// cached positions j ≤ tk − Tq + i (the causal mask aligned at the end).
+func CachedAttention(tp *ag.Tape, q *ag.Var, kc, vc *tensor.Tensor, tk int) *ag.Var {
+	if !tp.OK(q) {
+		return tp.Dead()
+	}
+	if !tp.NoGrad {
+		return tp.Fail(fmt.Errorf("nn: cached attention computes no gradients: use a NoGrad tape"))
+	}
+	qs, ks := q.Value.Shape, kc.Shape
+	if len(qs) != 4 || len(ks) != 4 || !tensor.SameShape(ks, vc.Shape) || qs[0] != ks[0] || qs[3] != ks[3] ||
+		ks[1] < 1 || qs[1]%ks[1] != 0 || tk < qs[2] || tk > ks[2] {
+		return tp.Fail(tensor.Errorf("cached attention", fmt.Sprintf("want q (B, H, Tq, D), caches (B, Hkv, Tmax, D) with Hkv dividing H and Tq ≤ %d ≤ Tmax", tk), qs, ks, vc.Shape))
+	}
+	bsz, h, tq, d := qs[0], qs[1], qs[2], qs[3]
+	hkv, tmax := ks[1], ks[2]
+	y := tp.NewOutputRaw(qs, q)
+	a := attnCore{
+		b: bsz, h: h, hkv: hkv, tq: tq, tk: tk, d: d, causal: true, prec: tp.Precision,
+		q: operand{q.Value.Data, 0, h * tq * d, tq * d, d},
+		k: operand{kc.Data, 0, hkv * tmax * d, tmax * d, d},
+		v: operand{vc.Data, 0, hkv * tmax * d, tmax * d, d},
+		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
+	}
+	a.forward(nil)
+	return y
+}

@@ -225,3 +225,38 @@ func TestCausalBlocks(t *testing.T) {
 	checkClose(t, "attention causal blocks", Attention(tp, qkv, 2, true).Value.Data,
 		mergeHeads(naiveSDPA(q, k, v, 1, 2, 2, 100, 100, 4, true), 1, 2, 100, 4), 1e-5, 1e-4)
 }
+
+// TestCachedAttention: queries against the first tk positions of a larger
+// cache give ScaledDotProductAttention's causal output over those keys; a
+// tape that records gradients is refused.
+func TestCachedAttention(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	b, h, hkv, tq, tk, tmax, d := 2, 4, 2, 3, 7, 10, 4
+	q := randVar(rng, false, 1, b, h, tq, d)
+	k := randVar(rng, false, 1, b, hkv, tk, d)
+	v := randVar(rng, false, 1, b, hkv, tk, d)
+	kc, vc := tensor.New(b, hkv, tmax, d), tensor.New(b, hkv, tmax, d)
+	for i := range kc.Data {
+		kc.Data[i], vc.Data[i] = 1e3, -1e3 // beyond tk: must never be read
+	}
+	for g := 0; g < b*hkv; g++ {
+		copy(kc.Data[g*tmax*d:], k.Value.Data[g*tk*d:(g+1)*tk*d])
+		copy(vc.Data[g*tmax*d:], v.Value.Data[g*tk*d:(g+1)*tk*d])
+	}
+	tp := ag.NewTape()
+	tp.NoGrad = true
+	y := CachedAttention(tp, q, kc, vc, tk)
+	if tp.Err() != nil {
+		t.Fatal(tp.Err())
+	}
+	checkClose(t, "cached", y.Value.Data,
+		naiveSDPA(q.Value.Data, k.Value.Data, v.Value.Data, b, h, hkv, tq, tk, d, true), 1e-5, 1e-4)
+	if tp2 := ag.NewTape(); CachedAttention(tp2, q, kc, vc, tk) != nil && tp2.Err() == nil {
+		t.Fatal("a recording tape was accepted")
+	}
+	tp4 := ag.NewTape()
+	tp4.NoGrad = true
+	if CachedAttention(tp4, q, kc, vc, tmax+1); tp4.Err() == nil {
+		t.Fatal("tk beyond the cache was accepted")
+	}
+}

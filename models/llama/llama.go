@@ -1,0 +1,222 @@
+// Package llama is the LLaMA-style decoder: token embedding, pre-norm
+// decoder layers (RMSNorm, grouped-query attention with rotary position
+// embeddings and a causal mask, SwiGLU MLP, no biases), a final RMSNorm and
+// an output layer that may share the embedding's weights.
+//
+// Parameters carry the names of a Hugging Face Llama checkpoint
+// (model.layers.N.self_attn.q_proj.weight, …), so a Hugging Face folder
+// loads by name (LoadHF) and PEFT's target names (q_proj, …, down_proj)
+// select layers. llama2.c's checkpoint format reads and writes too
+// (LoadLlama2c, SaveLlama2c).
+package llama
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/nn"
+	"github.com/glora/glora/tensor"
+)
+
+// Layer is one decoder layer:
+//
+//	x = x + o_proj(Attention(RoPE(q_proj(h)), RoPE(k_proj(h)), v_proj(h))),  h = RMSNorm(x)·input_layernorm
+//	x = x + down_proj(SiLU(gate_proj(h)) ⊙ up_proj(h)),                     h = RMSNorm(x)·post_attention_layernorm
+//
+// The seven Linear layers are held as nn.Layer so adapters can wrap them.
+type Layer struct {
+	AttnNorm, MLPNorm *ag.Var // input_layernorm.weight, post_attention_layernorm.weight (D)
+	Q, K, V, O        nn.Layer
+	Gate, Up, Down    nn.Layer
+}
+
+// Model is a LLaMA-style decoder with Hugging Face parameter names.
+type Model struct {
+	Cfg    Config
+	Store  *nn.Store
+	Embed  *ag.Var // model.embed_tokens.weight (V, D)
+	Layers []*Layer
+	Norm   *ag.Var    // model.norm.weight (D)
+	Head   *nn.Linear // lm_head (V, D); its W is Embed when Cfg.TiedEmbed
+
+	bases    [][7]*nn.Linear // each layer's Linears as built, in linearNames order
+	headWrap nn.Layer        // a layer set in place of Head by a walker, or nil
+}
+
+// linearNames are a layer's Linear module names in forward order.
+var linearNames = [7]string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+	"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}
+
+// New builds a decoder with the initialisation of Hugging Face's
+// LlamaPreTrainedModel (every Linear and the embedding N(0, 0.02²), norms
+// one), seeded by rng.
+func New(cfg Config, rng *rand.Rand) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{Cfg: cfg, Store: nn.NewStore()}
+	root := nn.NewBuilder(m.Store, rng)
+	D, hd := cfg.Dim, cfg.Head()
+	var errs []error
+	param := func(b nn.Builder, name string, init nn.Init, shape ...int) *ag.Var {
+		v, err := b.Param(name, init, shape...)
+		errs = append(errs, err)
+		return v
+	}
+	linear := func(b nn.Builder, in, out int) *nn.Linear {
+		l, err := nn.NewLinear(b, in, out, false, normal02)
+		errs = append(errs, err)
+		return l
+	}
+	model := root.Sub("model")
+	m.Embed = param(model.Sub("embed_tokens"), "weight", normal02, cfg.VocabSize, D)
+	for i := 0; i < cfg.Layers; i++ {
+		b := model.Subf("layers.%d", i)
+		ls := [7]*nn.Linear{
+			linear(b.Sub(linearNames[0]), D, cfg.Heads*hd),
+			linear(b.Sub(linearNames[1]), D, cfg.KVHeads*hd),
+			linear(b.Sub(linearNames[2]), D, cfg.KVHeads*hd),
+			linear(b.Sub(linearNames[3]), cfg.Heads*hd, D),
+			linear(b.Sub(linearNames[4]), D, cfg.Hidden),
+			linear(b.Sub(linearNames[5]), D, cfg.Hidden),
+			linear(b.Sub(linearNames[6]), cfg.Hidden, D),
+		}
+		m.Layers = append(m.Layers, &Layer{
+			AttnNorm: param(b.Sub("input_layernorm"), "weight", nn.Ones, D),
+			MLPNorm:  param(b.Sub("post_attention_layernorm"), "weight", nn.Ones, D),
+			Q:        ls[0], K: ls[1], V: ls[2], O: ls[3], Gate: ls[4], Up: ls[5], Down: ls[6],
+		})
+		m.bases = append(m.bases, ls)
+	}
+	m.Norm = param(model.Sub("norm"), "weight", nn.Ones, D)
+	if cfg.TiedEmbed {
+		m.Head = &nn.Linear{W: m.Embed}
+	} else {
+		m.Head = linear(root.Sub("lm_head"), D, cfg.VocabSize)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("llama: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// normal02 is N(0, 0.02²), LlamaConfig's initializer_range.
+func normal02(rng *rand.Rand, t *tensor.Tensor) {
+	for i := range t.Data {
+		t.Data[i] = float32(rng.NormFloat64() * 0.02)
+	}
+}
+
+// Params lists every parameter in creation order (m.Store's); RequiresGrad
+// marks the trainable ones. A tied output layer adds no parameter.
+func (m *Model) Params() []*ag.Var { return m.Store.Params() }
+
+// Forward maps token ids to next-token logits.
+//
+//	ids: B·T ids, row-major (B, T), each in [0, V)  →  logits (B, T, V)
+//
+// Position t of each row attends to positions ≤ t; positions start at 0.
+func (m *Model) Forward(tp *ag.Tape, ids []int, B, T int) *ag.Var {
+	x := m.Hidden(tp, ids, B, T)
+	return m.headLayer().Forward(tp, x)
+}
+
+// Hidden is the final-norm hidden state: ids (B, T) → (B, T, D).
+func (m *Model) Hidden(tp *ag.Tape, ids []int, B, T int) *ag.Var {
+	c := m.Cfg
+	if B <= 0 || T <= 0 || len(ids) != B*T {
+		return tp.Fail(fmt.Errorf("llama: %d ids do not make a (%d, %d) batch", len(ids), B, T))
+	}
+	if T > c.MaxSeq {
+		return tp.Fail(fmt.Errorf("llama: sequence of %d tokens is longer than max_position_embeddings %d", T, c.MaxSeq))
+	}
+	x := tp.Embedding(m.Embed, ids, B, T) // (B, T, D)
+	for _, l := range m.Layers {
+		x = l.forward(tp, x, c, nil, 0)
+	}
+	return nn.RMSNorm(tp, x, m.Norm, float32(c.NormEps))
+}
+
+// forward runs the layer on x: (B, T, D) → (B, T, D). With a cache, the
+// keys and values of positions pos … pos+T−1 are stored in it and the
+// queries attend to every cached position before them as well.
+func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos int) *ag.Var {
+	hd := c.Head()
+	s := x.Value.Shape
+	B, T := s[0], s[1]
+	theta := float32(c.RopeTheta)
+	// heads: (B, T, n·hd) → (B, n, T, hd)
+	heads := func(v *ag.Var, n int) *ag.Var {
+		return tp.Permute(tp.Reshape(v, B, T, n, hd), 0, 2, 1, 3)
+	}
+	h := nn.RMSNorm(tp, x, l.AttnNorm, float32(c.NormEps))
+	q := nn.RoPE(tp, heads(l.Q.Forward(tp, h), c.Heads), theta, pos)   // (B, H, T, hd)
+	k := nn.RoPE(tp, heads(l.K.Forward(tp, h), c.KVHeads), theta, pos) // (B, Hkv, T, hd)
+	v := heads(l.V.Forward(tp, h), c.KVHeads)                          // (B, Hkv, T, hd)
+	var a *ag.Var
+	if kv == nil {
+		a = nn.ScaledDotProductAttention(tp, q, k, v, true) // (B, H, T, hd)
+	} else {
+		a = kv.attend(tp, q, k, v, pos)
+	}
+	a = tp.Reshape(tp.Permute(a, 0, 2, 1, 3), B, T, c.Heads*hd) // (B, T, H·hd)
+	x = tp.Add(x, l.O.Forward(tp, a))
+	h = nn.RMSNorm(tp, x, l.MLPNorm, float32(c.NormEps))
+	g := tp.Mul(nn.SiLU(tp, l.Gate.Forward(tp, h)), l.Up.Forward(tp, h)) // (B, T, hidden)
+	return tp.Add(x, l.Down.Forward(tp, g))
+}
+
+// headLayer is the output layer the forward pass calls: Head, or the
+// wrapper a walker set in its place.
+func (m *Model) headLayer() nn.Layer {
+	if m.headWrap != nil && m.headWrap != nn.Layer(m.Head) {
+		return m.headWrap
+	}
+	return m.Head
+}
+
+// Linears lists the model's Linear layers in forward order — per layer
+// q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, then
+// lm_head (marked Head) — under their Hugging Face module paths
+// ("model.layers.3.self_attn.q_proj"). A tied lm_head shares the
+// embedding's weight.
+func (m *Model) Linears() []nn.LinearSite {
+	var sites []nn.LinearSite
+	for i, l := range m.Layers {
+		slots := [7]*nn.Layer{&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down}
+		for j, slot := range slots {
+			sites = append(sites, nn.LinearSite{
+				Path:    fmt.Sprintf("model.layers.%d.%s", i, linearNames[j]),
+				Base:    m.bases[i][j],
+				Current: func() nn.Layer { return *slot },
+				Set:     func(x nn.Layer) { *slot = x },
+			})
+		}
+	}
+	sites = append(sites, nn.LinearSite{
+		Path: "lm_head", Base: m.Head, Head: true,
+		Current: m.headLayer,
+		Set:     func(x nn.Layer) { m.headWrap = x },
+	})
+	return sites
+}
+
+// Clone is a deep copy of a plain model (no adapter attached).
+func (m *Model) Clone() (*Model, error) {
+	c, err := New(m.Cfg, rand.New(rand.NewPCG(0, 0))) // every value is overwritten
+	if err != nil {
+		return nil, fmt.Errorf("llama: clone: %w", err)
+	}
+	if err := c.Store.Load(m.Store.Tensors(), false); err != nil {
+		return nil, fmt.Errorf("llama: clone (a model with an adapter attached cannot be cloned): %w", err)
+	}
+	for _, v := range m.Store.Params() {
+		if w, ok := c.Store.Get(v.Name); ok {
+			w.RequiresGrad = v.RequiresGrad
+		}
+	}
+	return c, nil
+}

@@ -10,19 +10,19 @@ import (
 // Face Llama config.json (LlamaConfig): every field below is read from and
 // written to the key in its json tag.
 type Config struct {
-	VocabSize  int     `json:"vocab_size"`
-	Dim        int     `json:"hidden_size"`         // model width D
-	Hidden     int     `json:"intermediate_size"`   // SwiGLU width
-	Layers     int     `json:"num_hidden_layers"`   // decoder layers
-	Heads      int     `json:"num_attention_heads"` // query heads H
-	KVHeads    int     `json:"num_key_value_heads"` // key/value heads (grouped-query attention; H for multi-head)
-	HeadDim    int     `json:"head_dim,omitempty"`  // per head; 0 means Dim/Heads
-	MaxSeq     int     `json:"max_position_embeddings"`
-	NormEps    float64 `json:"rms_norm_eps"`
-	RopeTheta  float64 `json:"rope_theta"`
-	TiedEmbed  bool    `json:"tie_word_embeddings"` // the output layer reuses the token embedding
-	BOS        int     `json:"bos_token_id"`
-	EOS        int     `json:"eos_token_id"`
+	VocabSize int     `json:"vocab_size"`
+	Dim       int     `json:"hidden_size"`         // model width D
+	Hidden    int     `json:"intermediate_size"`   // SwiGLU width
+	Layers    int     `json:"num_hidden_layers"`   // decoder layers
+	Heads     int     `json:"num_attention_heads"` // query heads H
+	KVHeads   int     `json:"num_key_value_heads"` // key/value heads (grouped-query attention; H for multi-head)
+	HeadDim   int     `json:"head_dim,omitempty"`  // per head; 0 means Dim/Heads
+	MaxSeq    int     `json:"max_position_embeddings"`
+	NormEps   float64 `json:"rms_norm_eps"`
+	RopeTheta float64 `json:"rope_theta"`
+	TiedEmbed bool    `json:"tie_word_embeddings"` // the output layer reuses the token embedding
+	BOS       int     `json:"bos_token_id"`
+	EOS       int     `json:"eos_token_id"`
 }
 
 // Head is the per-head width: HeadDim if set, else Dim/Heads.

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 )
@@ -16,12 +19,13 @@ type convertSettings struct {
 	Dialect string `flag:"dialect" json:"dialect" help:"config.json dialect: timm or transformers (default: as read)"`
 	Naming  string `flag:"naming" json:"naming" help:"tensor names: timm or transformers (default: the dialect's)"`
 	Dtype   string `flag:"dtype" json:"dtype" help:"storage: f32, f16 or bf16 (default: as read)"`
+	Format  string `flag:"format" json:"format" help:"for a LLaMA model (a llama2.c file or a Hugging Face Llama folder): hf (a Hugging Face folder, the default) or llama2c (one llama2.c checkpoint file, f32)"`
 	JSON    bool   `flag:"json" json:"json" help:"print what was written as one JSON line on stdout; everything else goes to stderr"`
 }
 
 // runConvert rewrites a checkpoint in another dialect, naming or dtype.
 func runConvert(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("convert", "convert [--model shipped|DIR] --out DIR [--dialect timm|transformers] [--naming timm|transformers] [--dtype f32|f16|bf16] [--json]", stderr)
+	fs := newFlags("convert", "convert [--model shipped|DIR] --out DIR [--dialect timm|transformers] [--naming timm|transformers] [--dtype f32|f16|bf16] [--format hf|llama2c] [--json]", stderr)
 	s := convertSettings{Model: shipped}
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -33,6 +37,12 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 	dt, err := parseDType(s.Dtype)
 	if err != nil {
 		return err
+	}
+	if isLlama(s.Model) {
+		return convertLM(s, dt, stdout)
+	}
+	if s.Format != "" {
+		return fmt.Errorf("--format is for LLaMA models; %s is not one (use --dialect and --naming)", s.Model)
 	}
 	m, ck, from, err := loadModel(s.Model, 0)
 	if err != nil {
@@ -71,6 +81,49 @@ func runConvert(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(stdout, "wrote %s (%s dialect, %s names, %s) from %s\n", s.Out, ck.Dialect, ck.Naming, savedDType(dt, ck), from)
+	return nil
+}
+
+// convertLM rewrites a LLaMA model as a Hugging Face folder or a llama2.c
+// file.
+func convertLM(s convertSettings, dt safetensors.DType, stdout io.Writer) error {
+	if s.Dialect != "" || s.Naming != "" {
+		return fmt.Errorf("--dialect and --naming are for ViT checkpoints; a LLaMA model takes --format hf|llama2c")
+	}
+	m, ck, err := loadLM(s.Model)
+	if err != nil {
+		return err
+	}
+	format := strings.ToLower(s.Format)
+	switch format {
+	case "", "hf", "transformers":
+		format = "hf"
+		if dt == "" {
+			dt = ck.DType
+		}
+		if err := llama.SaveHF(m, s.Out, ck, dt); err != nil {
+			return fmt.Errorf("--out %s: %w", s.Out, err)
+		}
+	case "llama2c", "llama2.c":
+		format = "llama2c"
+		if dt != "" && dt != safetensors.F32 {
+			return fmt.Errorf("--dtype %s: llama2.c's format stores f32 only", s.Dtype)
+		}
+		dt = safetensors.F32
+		if st, err := os.Stat(s.Out); err == nil && st.IsDir() {
+			return fmt.Errorf("--out %s is a folder; llama2c writes one file (e.g. %s)", s.Out, filepath.Join(s.Out, "model.bin"))
+		}
+		if err := llama.SaveLlama2c(m, s.Out); err != nil {
+			return fmt.Errorf("--out %s: %w", s.Out, err)
+		}
+	default:
+		return fmt.Errorf("--format %q: want hf or llama2c", s.Format)
+	}
+	if s.JSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": s.Out, "format": format, "dtype": dt, "model": s.Model}))
+		return nil
+	}
+	fmt.Fprintf(stdout, "wrote %s (%s, %s) from %s\n", s.Out, format, dt, s.Model)
 	return nil
 }
 

@@ -1,0 +1,129 @@
+package lmtrain
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+
+	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/optim"
+	"github.com/glora/glora/safetensors"
+)
+
+// A run's folder:
+//
+//	best/                   the model with the lowest validation loss (Hugging Face folder)
+//	checkpoint/model/       the latest step's model
+//	checkpoint/optim.safetensors   AdamW's moments and step counts
+//	checkpoint/state.json   options, step, best, history
+const (
+	checkpointDir = "checkpoint"
+	stateFile     = "state.json"
+	optimFile     = "optim.safetensors"
+)
+
+func bestDir(out string) string { return filepath.Join(out, "best") }
+
+// StateFile is where a run in outDir keeps its resume state.
+func StateFile(outDir string) string { return filepath.Join(outDir, checkpointDir, stateFile) }
+
+// state is what a checkpoint records besides the tensors.
+type state struct {
+	Options  Options  `json:"options"`
+	Step     int      `json:"step"` // optimiser steps taken
+	BestLoss float64  `json:"best_val_loss"`
+	BestStep int      `json:"best_step"`
+	History  []Record `json:"history"`
+}
+
+// saveModel writes m as a Hugging Face folder, then extra's files.
+func saveModel(m *llama.Model, ck llama.Checkpoint, dir string, extra func(string) error) error {
+	return atomicfile.WriteDir(dir, func(tmp string) error {
+		if err := llama.SaveHF(m, tmp, ck, safetensors.F32); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tmp)
+		}
+		return nil
+	})
+}
+
+// saveCheckpoint replaces OutDir/checkpoint with the current step's model,
+// optimiser state and state.json, all or nothing.
+func saveCheckpoint(m *llama.Model, ck llama.Checkpoint, opt *optim.AdamW, st state, o Options) error {
+	return atomicfile.WriteDir(filepath.Join(o.OutDir, checkpointDir), func(tmp string) error {
+		if err := llama.SaveHF(m, filepath.Join(tmp, "model"), ck, safetensors.F32); err != nil {
+			return err
+		}
+		if o.SaveExtra != nil {
+			if err := o.SaveExtra(filepath.Join(tmp, "model")); err != nil {
+				return err
+			}
+		}
+		if err := safetensors.WriteFile(filepath.Join(tmp, optimFile), opt.State(), safetensors.F32, nil); err != nil {
+			return err
+		}
+		return atomicfile.WriteJSON(filepath.Join(tmp, stateFile), st)
+	})
+}
+
+// resume loads OutDir/checkpoint into m and opt and returns its state,
+// after checking that the run's options are the checkpoint's (StopAfter
+// aside).
+func resume(m *llama.Model, opt *optim.AdamW, o Options) (state, error) {
+	dir := filepath.Join(o.OutDir, checkpointDir)
+	raw, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	}
+	var st state
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	if diff := optionDiff(st.Options, o); diff != "" {
+		return state{}, fmt.Errorf("lmtrain: resume: the run in %s was started with other settings: %s", o.OutDir, diff)
+	}
+	if st.Step < 0 || st.Step > o.Steps {
+		return state{}, fmt.Errorf("lmtrain: resume: %s: step %d is outside the run's %d", filepath.Join(dir, stateFile), st.Step, o.Steps)
+	}
+	saved, _, err := llama.LoadHF(filepath.Join(dir, "model"))
+	if err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	}
+	if saved.Cfg != m.Cfg {
+		return state{}, fmt.Errorf("lmtrain: resume: the checkpoint's model (%+v) is not this run's (%+v)", saved.Cfg, m.Cfg)
+	}
+	if err := m.Store.Load(saved.Store.Tensors(), false); err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	}
+	ot, _, err := safetensors.ReadFile(filepath.Join(dir, optimFile))
+	if err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	}
+	if err := opt.Load(ot); err != nil {
+		return state{}, fmt.Errorf("lmtrain: resume: %s: %w", filepath.Join(dir, optimFile), err)
+	}
+	return st, nil
+}
+
+// optionDiff names the recorded options that differ between a saved run
+// and this one ("" when none do).
+func optionDiff(saved, now Options) string {
+	a, b := reflect.ValueOf(saved), reflect.ValueOf(now)
+	t := a.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			return fmt.Sprintf("%s was %v, now %v", tag, a.Field(i).Interface(), b.Field(i).Interface())
+		}
+	}
+	return ""
+}

@@ -64,7 +64,7 @@ type Record struct {
 	ValLoss   float64 `json:"val_loss"`
 	ValPPL    float64 `json:"val_ppl"`
 	LR        float64 `json:"lr"`
-	Seconds   float64 `json:"seconds"`      // training time since the previous record
+	Seconds   float64 `json:"seconds"` // training time since the previous record
 	TokPerS   float64 `json:"train_tok_per_s"`
 }
 

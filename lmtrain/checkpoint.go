@@ -11,18 +11,21 @@ import (
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/safetensors"
+	"github.com/glora/glora/tensor"
 )
 
 // A run's folder:
 //
 //	best/                   the model with the lowest validation loss (Hugging Face folder)
-//	checkpoint/model/       the latest step's model
+//	checkpoint/model/       the latest step's model (when its own parameters train)
+//	checkpoint/extra.safetensors   Options.Extra's tensors (when there are any)
 //	checkpoint/optim.safetensors   AdamW's moments and step counts
 //	checkpoint/state.json   options, step, best, history
 const (
 	checkpointDir = "checkpoint"
 	stateFile     = "state.json"
 	optimFile     = "optim.safetensors"
+	extraFile     = "extra.safetensors" // Options.Extra's tensors
 )
 
 func bestDir(out string) string { return filepath.Join(out, "best") }
@@ -39,28 +42,43 @@ type state struct {
 	History  []Record `json:"history"`
 }
 
-// saveModel writes m as a Hugging Face folder, then extra's files.
+// saveModel writes m as a Hugging Face folder in dir, then extra's files.
 func saveModel(m *llama.Model, ck llama.Checkpoint, dir string, extra func(string) error) error {
-	return atomicfile.WriteDir(dir, func(tmp string) error {
-		if err := llama.SaveHF(m, tmp, ck, safetensors.F32); err != nil {
-			return err
+	if err := llama.SaveHF(m, dir, ck, safetensors.F32); err != nil {
+		return err
+	}
+	if extra != nil {
+		return extra(dir)
+	}
+	return nil
+}
+
+// trainsModel tells whether any of the model's own parameters trains (a
+// frozen base under an adapter is not checkpointed).
+func trainsModel(m *llama.Model) bool {
+	for _, v := range m.Params() {
+		if v.RequiresGrad {
+			return true
 		}
-		if extra != nil {
-			return extra(tmp)
-		}
-		return nil
-	})
+	}
+	return false
 }
 
 // saveCheckpoint replaces OutDir/checkpoint with the current step's model,
 // optimiser state and state.json, all or nothing.
 func saveCheckpoint(m *llama.Model, ck llama.Checkpoint, opt *optim.AdamW, st state, o Options) error {
 	return atomicfile.WriteDir(filepath.Join(o.OutDir, checkpointDir), func(tmp string) error {
-		if err := llama.SaveHF(m, filepath.Join(tmp, "model"), ck, safetensors.F32); err != nil {
-			return err
+		if trainsModel(m) {
+			if err := saveModel(m, ck, filepath.Join(tmp, "model"), o.SaveExtra); err != nil {
+				return err
+			}
 		}
-		if o.SaveExtra != nil {
-			if err := o.SaveExtra(filepath.Join(tmp, "model")); err != nil {
+		if len(o.Extra) > 0 {
+			ext := map[string]*tensor.Tensor{}
+			for _, v := range o.Extra {
+				ext[v.Name] = v.Value
+			}
+			if err := safetensors.WriteFile(filepath.Join(tmp, extraFile), ext, safetensors.F32, nil); err != nil {
 				return err
 			}
 		}
@@ -90,15 +108,30 @@ func resume(m *llama.Model, opt *optim.AdamW, o Options) (state, error) {
 	if st.Step < 0 || st.Step > o.Steps {
 		return state{}, fmt.Errorf("lmtrain: resume: %s: step %d is outside the run's %d", filepath.Join(dir, stateFile), st.Step, o.Steps)
 	}
-	saved, _, err := llama.LoadHF(filepath.Join(dir, "model"))
-	if err != nil {
-		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	if trainsModel(m) {
+		saved, _, err := llama.LoadHF(filepath.Join(dir, "model"))
+		if err != nil {
+			return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+		}
+		if saved.Cfg != m.Cfg {
+			return state{}, fmt.Errorf("lmtrain: resume: the checkpoint's model (%+v) is not this run's (%+v)", saved.Cfg, m.Cfg)
+		}
+		if err := m.Store.Load(saved.Store.Tensors(), false); err != nil {
+			return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+		}
 	}
-	if saved.Cfg != m.Cfg {
-		return state{}, fmt.Errorf("lmtrain: resume: the checkpoint's model (%+v) is not this run's (%+v)", saved.Cfg, m.Cfg)
-	}
-	if err := m.Store.Load(saved.Store.Tensors(), false); err != nil {
-		return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+	if len(o.Extra) > 0 {
+		ext, _, err := safetensors.ReadFile(filepath.Join(dir, extraFile))
+		if err != nil {
+			return state{}, fmt.Errorf("lmtrain: resume: %w", err)
+		}
+		for _, v := range o.Extra {
+			t, ok := ext[v.Name]
+			if !ok || !tensor.SameShape(t.Shape, v.Value.Shape) {
+				return state{}, fmt.Errorf("lmtrain: resume: %s has no tensor %q of shape %s", filepath.Join(dir, extraFile), v.Name, tensor.ShapeString(v.Value.Shape))
+			}
+			copy(v.Value.Data, t.Data)
+		}
 	}
 	ot, _, err := safetensors.ReadFile(filepath.Join(dir, optimFile))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/internal/progress"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/nn"
@@ -51,6 +52,14 @@ type Options struct {
 	// SaveExtra, if set, is called with every model folder Train writes
 	// (best/, checkpoint/model/), e.g. to put the tokenizer beside it.
 	SaveExtra func(dir string) error `json:"-"`
+	// SaveBest, if set, writes the best model to dir instead of the
+	// default (the model as a Hugging Face folder, then SaveExtra): e.g.
+	// an adapter and the merged model.
+	SaveBest func(dir string) error `json:"-"`
+	// Extra are trainable parameters outside the model's Store that its
+	// forward pass uses (an adapter's); checkpoints hold them too. Freeze
+	// the model's own parameters (RequiresGrad false) to train only these.
+	Extra []*ag.Var `json:"-"`
 	// Hook runs at the start of each step (train.Trainer.Hook).
 	Hook      train.Hook       `json:"-"`
 	Precision tensor.Precision `json:"-"`
@@ -118,8 +127,9 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 			return Summary{}, fmt.Errorf("lmtrain: training token %d at %d is outside the vocabulary of %d", id, i, m.Cfg.VocabSize)
 		}
 	}
-	opt := optim.NewAdamW(optim.DecayGroups(m.Params(), o.WeightDecay, noDecay), o.LR, 0.9, 0.95, 1e-8)
-	tr := train.NewTrainer(llama.CausalLM{Model: m}, opt)
+	lm := llama.CausalLM{Model: m, Extra: o.Extra}
+	opt := optim.NewAdamW(optim.DecayGroups(lm.Params(), o.WeightDecay, noDecay), o.LR, 0.9, 0.95, 1e-8)
+	tr := train.NewTrainer(lm, opt)
 	tr.ClipNorm, tr.Seed, tr.Hook, tr.Precision = o.ClipNorm, o.Seed, o.Hook, o.Precision
 	sched := optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR, WarmupSteps: o.WarmupSteps, TotalSteps: o.Steps}
 	tr.LR = sched.LR
@@ -175,7 +185,11 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 			rec.Step, rec.TrainLoss, rec.ValLoss, rec.ValPPL, rec.TokPerS)
 		if ev.Loss < st.BestLoss && o.OutDir != "" {
 			st.BestLoss, st.BestStep = ev.Loss, st.Step
-			if err := saveModel(m, ck, bestDir(o.OutDir), o.SaveExtra); err != nil {
+			save := func(dir string) error { return saveModel(m, ck, dir, o.SaveExtra) }
+			if o.SaveBest != nil {
+				save = o.SaveBest
+			}
+			if err := atomicfile.WriteDir(bestDir(o.OutDir), save); err != nil {
 				return Summary{}, err
 			}
 		} else if ev.Loss < st.BestLoss {

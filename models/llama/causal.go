@@ -14,7 +14,18 @@ import (
 //
 // The labels that go with x are the next tokens, row-major (B·T): for a
 // window w of T+1 tokens, x = w[:T] and labels = w[1:] (see Windows).
-type CausalLM struct{ *Model }
+type CausalLM struct {
+	*Model
+	// Extra are parameters outside the model's Store that its forward
+	// pass uses (an adapter's support tensors); Params lists them after
+	// the model's.
+	Extra []*ag.Var
+}
+
+// Params lists the model's parameters, then Extra.
+func (c CausalLM) Params() []*ag.Var {
+	return append(append([]*ag.Var(nil), c.Model.Params()...), c.Extra...)
+}
 
 // Forward implements train.Model; rng is unused (the decoder has no dropout).
 func (c CausalLM) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {

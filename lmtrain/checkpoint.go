@@ -40,6 +40,9 @@ type state struct {
 	BestLoss float64  `json:"best_val_loss"`
 	BestStep int      `json:"best_step"`
 	History  []Record `json:"history"`
+	// the training loss since the last validation (a run stopped between two)
+	LossSum float64 `json:"loss_sum"`
+	LossN   int     `json:"loss_n"`
 }
 
 // saveModel writes m as a Hugging Face folder in dir, then extra's files.

@@ -10,6 +10,7 @@
 package lmtrain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,10 @@ type Options struct {
 	Hook      train.Hook       `json:"-"`
 	Precision tensor.Precision `json:"-"`
 	Log       io.Writer        `json:"-"`
+	// Ctx, when done, ends the run after the step in progress: a checkpoint
+	// of that step is written (with OutDir) and Train returns Ctx's error,
+	// so that Resume continues exactly there.
+	Ctx context.Context `json:"-"`
 }
 
 // Record is one validation point of a run.
@@ -150,10 +155,21 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 	bar.StartAt(st.Step)
 	x := tensor.New(o.Batch, o.SeqLen)
 	xv := ag.NewVar(x, false)
-	lossSum, lossN := 0.0, 0
+	lossSum, lossN := st.LossSum, st.LossN // a run stopped between validations resumes its average
 	t0 := time.Now()
 	tokens := 0
 	for st.Step < end {
+		if o.Ctx != nil && o.Ctx.Err() != nil {
+			bar.Finish()
+			st.LossSum, st.LossN = lossSum, lossN
+			if o.OutDir != "" {
+				if err := saveCheckpoint(m, ck, opt, st, o); err != nil {
+					return Summary{}, err
+				}
+				fmt.Fprintf(log, "stopped at step %d; checkpoint written: --resume continues\n", st.Step)
+			}
+			return Summary{}, fmt.Errorf("lmtrain: %w", context.Cause(o.Ctx))
+		}
 		starts := windowStarts(len(trainTok), o.SeqLen, o.Batch, o.Seed, st.Step)
 		xs, labels, err := llama.Windows(trainTok, starts, o.SeqLen)
 		if err != nil {
@@ -195,6 +211,7 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		} else if ev.Loss < st.BestLoss {
 			st.BestLoss, st.BestStep = ev.Loss, st.Step
 		}
+		st.LossSum, st.LossN = 0, 0
 		if o.OutDir != "" {
 			if err := saveCheckpoint(m, ck, opt, st, o); err != nil {
 				return Summary{}, err

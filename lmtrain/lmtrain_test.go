@@ -1,6 +1,8 @@
 package lmtrain
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -144,5 +146,47 @@ func TestBadOptions(t *testing.T) {
 	bad[7] = 99
 	if _, err := Train(tinyModel(t), llama.Checkpoint{}, bad, tok, opts(t.TempDir())); err == nil {
 		t.Error("a token outside the vocabulary was accepted")
+	}
+}
+
+// TestInterruptResumes: a run whose context ends mid-way writes a
+// checkpoint of the step it finished, and resuming from it ends with the
+// weights and records of an uninterrupted run.
+func TestInterruptResumes(t *testing.T) {
+	trainTok, valTok := pattern(4000, 1), pattern(600, 2)
+	a := tinyModel(t)
+	sa, err := Train(a, llama.Checkpoint{}, trainTok, valTok, opts(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts(dir)
+	o.Ctx = ctx
+	o.Hook = func(step int, _ *rand.Rand) error {
+		if step == 44 {
+			cancel()
+		}
+		return nil
+	}
+	if _, err := Train(tinyModel(t), llama.Checkpoint{}, trainTok, valTok, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	o.Ctx, o.Hook, o.Resume = nil, nil, true
+	b := tinyModel(t)
+	sb, err := Train(b, llama.Checkpoint{}, trainTok, valTok, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range a.Params() {
+		q, _ := b.Store.Get(p.Name)
+		if !slices.Equal(p.Value.Data, q.Value.Data) {
+			t.Fatalf("%s differs after an interrupted run resumed", p.Name)
+		}
+	}
+	for i := range sa.History {
+		if sa.History[i].TrainLoss != sb.History[i].TrainLoss || sa.History[i].ValLoss != sb.History[i].ValLoss {
+			t.Fatalf("record %d: %+v vs %+v", i, sa.History[i], sb.History[i])
+		}
 	}
 }

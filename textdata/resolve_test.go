@@ -1,0 +1,103 @@
+package textdata
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseSpec(t *testing.T) {
+	for _, c := range []struct{ in, canonical string }{
+		{"spam", "spam"},
+		{"fortune", "fortune"},
+		{"fortune:zippy,cookie,zippy", "fortune:cookie,zippy"},
+		{"fortune:labels=files,off/linux", "fortune:off/linux,labels=files"},
+		{"fortune:cookie,labels=none", "fortune:cookie"},
+		{"text:a/b.txt", "text:a/b.txt"},
+		{"text:x,y/z,labels=folders,docs=lines", "text:x,y/z,docs=lines,labels=folders"},
+		{"text:dir,docs=file", "text:dir,docs=file"},
+		{"text:a=b", "text:a=b"},
+	} {
+		s, err := ParseSpec(c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if s.String() != c.canonical {
+			t.Errorf("%s: %q, want %q", c.in, s.String(), c.canonical)
+		}
+	}
+	if s, _ := ParseSpec("text:x,y/z,labels=folders"); s.Path != "x,y/z" || !s.Labels {
+		t.Errorf("path with a comma: %+v", s)
+	}
+	if s, _ := ParseSpec("text:rel"); !filepath.IsAbs(s.Abs().Path) {
+		t.Errorf("Abs kept %q relative", s.Abs().Path)
+	}
+	for _, bad := range []string{"", "spam:x", "fortune:", "fortune:a,,b", "fortune:../x", "fortune:x.dat", "fortune:labels=dirs",
+		"text:", "text:,docs=file", "text:x,docs=words", "text:x,labels=files", "text:x,docs=file,docs=lines", "wiki", "fortunes"} {
+		if _, err := ParseSpec(bad); !errors.Is(err, ErrData) {
+			t.Errorf("%q: %v, want ErrData", bad, err)
+		}
+	}
+}
+
+// An unknown spec lists the valid ones.
+func TestResolveErrors(t *testing.T) {
+	_, err := Resolve("wiki", Options{})
+	for _, want := range []string{`"wiki"`, "text:PATH", "fortune", "spam"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("unknown spec: %v, want it to say %s", err, want)
+		}
+	}
+	_, err = Resolve("fortune", Options{FortuneDir: filepath.Join(t.TempDir(), "none")})
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "apt-get install -y fortune-mod fortunes-min") {
+		t.Errorf("missing fortunes: %v", err)
+	}
+	_, err = Resolve("spam", Options{SpamDir: t.TempDir()})
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), SpamInstall) {
+		t.Errorf("missing spam: %v", err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "blank.txt"), " \n\n\t\n")
+	if _, err := Resolve("text:"+dir, Options{}); !errors.Is(err, ErrData) || !strings.Contains(err.Error(), "empty corpus") {
+		t.Errorf("a corpus of blank files: %v, want an empty-corpus error", err)
+	}
+}
+
+func TestResolveFixtures(t *testing.T) {
+	var log strings.Builder
+	c, err := Resolve("fortune:beta,alpha,labels=files", Options{FortuneDir: fortuneFixture(t), Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "fortune:alpha,beta,labels=files" || c.Len() != 6 || !strings.Contains(log.String(), "6 documents") {
+		t.Errorf("name %q, %d docs, log %q", c.Name, c.Len(), log.String())
+	}
+	c, err = Resolve("spam", Options{SpamDir: filepath.Join("testdata", "spam")})
+	if err != nil || c.Len() != 4 || !reflect.DeepEqual(c.Classes, SpamClasses) {
+		t.Errorf("spam fixture: %v, %v", c, err)
+	}
+	c, err = Resolve("text:"+filepath.Join("testdata", "text", "classes")+",labels=folders", Options{})
+	if err != nil || c.Len() != 3 || len(c.Classes) != 2 {
+		t.Errorf("text fixture: %v, %v", c, err)
+	}
+}
+
+// ParseSpec never panics, and a parsed spec's one spelling parses back to
+// the same spec.
+func FuzzParseSpec(f *testing.F) {
+	for _, s := range []string{"spam", "fortune", "fortune:a,b,labels=files", "text:x,docs=lines", "text:a,b,labels=folders", "text:,", "fortune:,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s, err := ParseSpec(in)
+		if err != nil {
+			return
+		}
+		again, err := ParseSpec(s.String())
+		if err != nil || !reflect.DeepEqual(again, s) {
+			t.Fatalf("%q → %q → %+v, %v; want %+v", in, s.String(), again, err, s)
+		}
+	})
+}

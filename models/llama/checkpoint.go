@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -45,15 +47,39 @@ type Checkpoint struct {
 // embeddings are tied; rotary inv_freq buffers of older files are ignored;
 // any other tensor is an error naming it.
 func LoadHF(dir string) (*Model, Checkpoint, error) {
-	cfgData, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	return loadHF(os.DirFS(dir), dir, func(name string) (*safetensors.File, error) {
+		return safetensors.Open(filepath.Join(dir, name))
+	})
+}
+
+// LoadFS reads a Hugging Face Llama folder from a file system (e.g. one
+// embedded in the binary), as LoadHF does.
+func LoadFS(fsys fs.FS, name string) (*Model, Checkpoint, error) {
+	return loadHF(fsys, name, func(file string) (*safetensors.File, error) {
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, err
+		}
+		f, err := safetensors.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path.Join(name, file), err)
+		}
+		return f, nil
+	})
+}
+
+// loadHF reads the folder fsys (called dir in messages), opening its
+// safetensors files with open.
+func loadHF(fsys fs.FS, dir string, open func(name string) (*safetensors.File, error)) (*Model, Checkpoint, error) {
+	cfgData, err := fs.ReadFile(fsys, ConfigFile)
 	if err != nil {
-		return nil, Checkpoint{}, fmt.Errorf("llama: %w", err)
+		return nil, Checkpoint{}, fmt.Errorf("llama: %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	cfg, extra, err := ParseConfig(cfgData)
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
-	shards, err := shardFiles(dir)
+	shards, err := shardFiles(fsys, dir)
 	if err != nil {
 		return nil, Checkpoint{}, err
 	}
@@ -68,12 +94,11 @@ func LoadHF(dir string) (*Model, Checkpoint, error) {
 	dtypes := map[safetensors.DType]int{}
 	seen := map[string]string{}
 	for _, shard := range shards {
-		path := filepath.Join(dir, shard)
-		f, err := safetensors.Open(path)
+		f, err := open(shard)
 		if err != nil {
 			return nil, Checkpoint{}, fmt.Errorf("llama: %w", err)
 		}
-		err = loadShard(m, f, path, want, seen, dtypes)
+		err = loadShard(m, f, filepath.Join(dir, shard), want, seen, dtypes)
 		f.Close()
 		if err != nil {
 			return nil, Checkpoint{}, err
@@ -91,7 +116,7 @@ func LoadHF(dir string) (*Model, Checkpoint, error) {
 	}
 	ck := Checkpoint{Config: cfg, Extra: extra, DType: safetensors.F32, Format: "hf"}
 	for d, n := range dtypes {
-		if n > dtypes[ck.DType] {
+		if n > dtypes[ck.DType] || (n == dtypes[ck.DType] && d < ck.DType) {
 			ck.DType = d
 		}
 	}
@@ -131,12 +156,12 @@ func loadShard(m *Model, f *safetensors.File, path string, want map[string]bool,
 // shardFiles lists the safetensors files of a folder: model.safetensors,
 // or the files model.safetensors.index.json maps tensors to (plain names
 // inside the folder only).
-func shardFiles(dir string) ([]string, error) {
-	if _, err := os.Stat(filepath.Join(dir, WeightsFile)); err == nil {
+func shardFiles(fsys fs.FS, dir string) ([]string, error) {
+	if _, err := fs.Stat(fsys, WeightsFile); err == nil {
 		return []string{WeightsFile}, nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, IndexFile))
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := fs.ReadFile(fsys, IndexFile)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("llama: %s has neither %s nor %s", dir, WeightsFile, IndexFile)
 	}
 	if err != nil {

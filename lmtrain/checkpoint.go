@@ -10,6 +10,7 @@ import (
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/optim"
+	"github.com/glora/glora/plot"
 	"github.com/glora/glora/safetensors"
 	"github.com/glora/glora/tensor"
 )
@@ -21,6 +22,7 @@ import (
 //	checkpoint/extra.safetensors   Options.Extra's tensors (when there are any)
 //	checkpoint/optim.safetensors   AdamW's moments and step counts
 //	checkpoint/state.json   options, step, best, history
+//	curves.png              losses and validation perplexity by step
 const (
 	checkpointDir = "checkpoint"
 	stateFile     = "state.json"
@@ -162,4 +164,19 @@ func optionDiff(saved, now Options) string {
 		}
 	}
 	return ""
+}
+
+// writeCurves plots the run's losses and validation perplexity by step
+// (OutDir/curves.png).
+func writeCurves(path string, h []Record) error {
+	var x, tl, vl, ppl []float64
+	for _, r := range h {
+		x = append(x, float64(r.Step))
+		tl, vl, ppl = append(tl, r.TrainLoss), append(vl, r.ValLoss), append(ppl, r.ValPPL)
+	}
+	return plot.WritePNG(path,
+		plot.Panel{Title: "next-token loss (nats)", XLabel: "step", Series: []plot.Series{
+			{Name: "train", X: x, Y: tl}, {Name: "validation", X: x, Y: vl}}, Markers: len(h) < 12},
+		plot.Panel{Title: "validation perplexity", XLabel: "step", Series: []plot.Series{
+			{Name: "validation", X: x, Y: ppl}}, Markers: len(h) < 12})
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"time"
 
 	ag "github.com/glora/glora/autograd"
@@ -214,6 +215,9 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		st.LossSum, st.LossN = 0, 0
 		if o.OutDir != "" {
 			if err := saveCheckpoint(m, ck, opt, st, o); err != nil {
+				return Summary{}, err
+			}
+			if err := writeCurves(filepath.Join(o.OutDir, "curves.png"), st.History); err != nil {
 				return Summary{}, err
 			}
 		}

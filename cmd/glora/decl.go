@@ -22,6 +22,9 @@ import (
 // as {name}.
 var helpTexts = map[string]string{
 	"model":        modelHelp,
+	"lm-model":     lmModelHelp,
+	"text-data":    textDataHelp,
+	"precision":    precisionHelp,
 	"scheme":       pipelineSchemeHelp,
 	"method":       methodHelp,
 	"recipe":       recipeHelp,

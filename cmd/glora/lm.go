@@ -12,6 +12,9 @@ import (
 // lmModelHelp is the --model help of the language-model commands.
 const lmModelHelp = "language model: a Hugging Face Llama folder (config.json + model.safetensors, or shards with model.safetensors.index.json) or a llama2.c checkpoint file (model.bin)"
 
+// textDataHelp is --data's help for the language-model commands.
+const textDataHelp = "text corpus: fortune (Debian's fortune databases), fortune:NAME,… (some of them), spam (npm's SpamAssassin mail, labelled ham/spam), text:FILE (documents separated by blank lines) or text:FOLDER (one document per .txt file); options ,docs=file|paragraphs|lines and ,labels=folders|files (see docs/CLI.md)"
+
 // isLlama tells whether --model names a LLaMA-style decoder: a llama2.c
 // checkpoint file, or a folder whose config.json says model_type "llama".
 func isLlama(path string) bool {

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/glora/glora/lmtrain"
+	"github.com/glora/glora/textdata"
+)
+
+// evalLMSettings are eval-lm's flags (declarative: see decl.go).
+type evalLMSettings struct {
+	Model     string `flag:"model" json:"model" help:"{lm-model}"`
+	Tokenizer string `flag:"tokenizer" json:"tokenizer" help:"tokenizer.json or tokenizer.bin; default: the one beside the model"`
+	Data      string `flag:"data" json:"data" help:"{text-data}"`
+	Split     string `flag:"split" json:"split" help:"documents to score: test, val, train (pretrain-lm's split of the corpus by --split-seed: 5% / 5% / the rest, after dropping repeats) or all"`
+	SplitSeed uint64 `flag:"split-seed" json:"split_seed" help:"seed of the split (pretrain-lm's --split-seed)"`
+	SeqLen    int    `flag:"seq-len" json:"seq_len" help:"tokens of context per window (0: the model's max_position_embeddings, at most 512)"`
+	Batch     int    `flag:"batch" json:"batch" help:"windows per forward pass"`
+	MaxTokens int    `flag:"max-tokens" json:"max_tokens" help:"score only the first this many tokens (0: all)"`
+	Precision string `flag:"precision" json:"-" help:"{precision}"`
+	JSON      bool   `flag:"json" json:"-" help:"print the result as one JSON line"`
+}
+
+// runEvalLM reports a language model's perplexity on a text corpus.
+func runEvalLM(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval-lm", "eval-lm --model DIR|FILE --data SPEC [--split test|val|train|all] [--tokenizer FILE] [--seq-len T] [--json]", stderr)
+	s := evalLMSettings{Data: "fortune", Split: "test", Batch: 8, Precision: "f32"}
+	bindFlags(fs, &s)
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if err := firstErr(checkInt("seq-len", s.SeqLen, 0, 1<<16), checkInt("batch", s.Batch, 1, maxBatch),
+		checkInt("max-tokens", s.MaxTokens, 0, 1<<30)); err != nil {
+		return err
+	}
+	prec, err := applyPrecision(s.Precision, stderr)
+	if err != nil {
+		return err
+	}
+	m, _, err := loadLM(s.Model)
+	if err != nil {
+		return err
+	}
+	tok, tokPath, err := loadTokenizer(s.Tokenizer, s.Model, m.Cfg.VocabSize)
+	if err != nil {
+		return err
+	}
+	corpus, err := textdata.Resolve(s.Data, textdata.Options{})
+	if err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	docs := corpus
+	if s.Split != "all" {
+		corpus, _ = corpus.Dedup()
+		train, val, test, err := textdata.Split(corpus, lmValFrac, lmTestFrac, s.SplitSeed)
+		if err != nil {
+			return fmt.Errorf("--data %s: %w", s.Data, err)
+		}
+		switch s.Split {
+		case "test":
+			docs = test
+		case "val", "validation":
+			docs = val
+		case "train":
+			docs = train
+		default:
+			return fmt.Errorf("--split %q: want test, val, train or all", s.Split)
+		}
+	}
+	stream, err := lmtrain.Stream(tok, texts(docs))
+	if err != nil {
+		return err
+	}
+	seq := s.SeqLen
+	if seq == 0 {
+		seq = min(m.Cfg.MaxSeq, 512)
+	}
+	if seq > m.Cfg.MaxSeq {
+		return fmt.Errorf("--seq-len %d exceeds the model's max_position_embeddings %d", seq, m.Cfg.MaxSeq)
+	}
+	t0 := time.Now()
+	ev, err := lmtrain.Evaluate(m, stream, seq, s.Batch, s.MaxTokens, prec)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"model": s.Model, "tokenizer": tokPath, "data": s.Data, "split": s.Split,
+		"documents": docs.Len(), "tokens": ev.Tokens, "loss": ev.Loss, "perplexity": ev.PPL,
+		"tokens_per_s": ev.TokPerS, "seq_len": seq, "seconds": time.Since(t0).Seconds()}
+	if s.JSON {
+		fmt.Fprintln(stdout, jsonLine(res))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s %s split: %d documents, %d tokens predicted: loss %.4f nats, perplexity %.2f (windows of %d; %.0f tokens/s)\n",
+		s.Data, s.Split, docs.Len(), ev.Tokens, ev.Loss, ev.PPL, seq, ev.TokPerS)
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/models/llama"
@@ -155,7 +156,7 @@ func optionDiff(saved, now Options) string {
 	t := a.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		tag := f.Tag.Get("json")
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if tag == "-" || !f.IsExported() {
 			continue
 		}

@@ -144,7 +144,7 @@ func runPretrainLM(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	o := lmtrain.Options{OutDir: s.Out, Steps: s.Steps, Batch: s.Batch, SeqLen: s.SeqLen, LR: s.LR, MinLR: s.MinLR,
 		WarmupSteps: s.Warmup, WeightDecay: s.WD, ClipNorm: s.Clip, Seed: s.Seed, EvalEvery: s.EvalEvery,
-		EvalTokens: s.EvalToks, StopAfter: s.StopAfter, Resume: s.Resume, Data: s.Data + " / " + tokFrom,
+		EvalTokens: s.EvalToks, StopAfter: s.StopAfter, Resume: s.Resume, Data: s.Data,
 		Precision: prec, Log: stderr, Ctx: ctx,
 		SaveExtra: func(dir string) error { return tok.WriteJSON(filepath.Join(dir, "tokenizer.json")) }}
 	sum, err := lmtrain.Train(m, ck, trainTok, valTok, o)
@@ -203,7 +203,7 @@ func pretrainTokenizer(s pretrainLMSettings, trainC *textdata.Corpus, log io.Wri
 		if err != nil {
 			return nil, "", fmt.Errorf("--resume: %w", err)
 		}
-		return tok, s.Tokenizer + own, nil
+		return tok, own, nil
 	case s.Tokenizer != "" || s.Model != "":
 		vocab := 1 << 30
 		tok, path, err := loadTokenizer(s.Tokenizer, s.Model, vocab)

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeCorpus writes a small text corpus: paragraphs of a few repeated
+// sentences, separated by blank lines.
+func writeCorpus(t *testing.T) string {
+	t.Helper()
+	lines := []string{"the cat sat on the mat.", "a dog ran in the park!", "is the sun up? yes, it is.",
+		"we like tea and cake.", "ça va très bien, merci.", "one two three four five."}
+	var b strings.Builder
+	for i := 0; i < 240; i++ {
+		b.WriteString(lines[i%len(lines)] + " " + lines[(i/6)%len(lines)] + " " + lines[(i/36)%len(lines)] + "\n\n")
+	}
+	p := filepath.Join(t.TempDir(), "corpus.txt")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLanguageModelCommands: pretrain-lm trains a model and a tokenizer on
+// a text file, resumes, and its model generates (greedy twice the same),
+// evaluates and converts to llama2.c and back with the same perplexity.
+func TestLanguageModelCommands(t *testing.T) {
+	corpus := "text:" + writeCorpus(t)
+	out := filepath.Join(t.TempDir(), "run")
+	common := []string{"pretrain-lm", "--data", corpus, "--out", out, "--vocab", "300", "--dim", "32", "--layers", "1",
+		"--heads", "2", "--kv-heads", "1", "--seq-len", "32", "--steps", "40", "--batch", "4", "--warmup", "4", "--eval-every", "10"}
+	if code, _, errs := runCLI(append(common, "--stop-after", "20")...); code != 0 {
+		t.Fatalf("pretrain-lm: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(append(common, "--stop-after", "20")...); code == 0 || !strings.Contains(errs, "--resume") {
+		t.Fatalf("a second run in the same folder: %d %s", code, errs)
+	}
+	code, stdout, errs := runCLI("pretrain-lm", "--out", out, "--resume", "--json")
+	if code != 0 {
+		t.Fatalf("pretrain-lm --resume: %d %s", code, errs)
+	}
+	var sum struct {
+		BestValPPL float64 `json:"best_val_ppl"`
+		History    []struct{ Step int }
+	}
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || len(sum.History) != 4 || sum.BestValPPL <= 1 || sum.BestValPPL > 300 {
+		t.Fatalf("summary %s (%v)", stdout, err)
+	}
+	best := filepath.Join(out, "best")
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		if !exists(filepath.Join(best, f)) {
+			t.Fatalf("best/ has no %s", f)
+		}
+	}
+	gen := []string{"generate", "--model", best, "--prompt", "the cat", "--temperature", "0", "--max-tokens", "20"}
+	code, a, errs := runCLI(gen...)
+	if code != 0 || !strings.HasPrefix(a, "the cat") {
+		t.Fatalf("generate: %d %q %s", code, a, errs)
+	}
+	if _, b, _ := runCLI(gen...); a != b {
+		t.Fatalf("greedy generation differs between runs: %q vs %q", a, b)
+	}
+	code, j, errs := runCLI(append(gen, "--json")...)
+	var g struct {
+		Tokens []int
+		Text   string
+	}
+	if code != 0 || json.Unmarshal([]byte(j), &g) != nil || len(g.Tokens) == 0 || !strings.HasPrefix(a, "the cat"+g.Text) && a != "the cat"+g.Text+"\n" {
+		t.Fatalf("generate --json: %d %s %s (streamed %q)", code, j, errs, a)
+	}
+	ppl := func(model string, extra ...string) float64 {
+		code, out, errs := runCLI(append([]string{"eval-lm", "--model", model, "--data", corpus, "--json"}, extra...)...)
+		var r struct{ Perplexity float64 }
+		if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+			t.Fatalf("eval-lm %s: %d %s %s", model, code, out, errs)
+		}
+		return r.Perplexity
+	}
+	p0 := ppl(best)
+	bin := filepath.Join(t.TempDir(), "model.bin")
+	if code, _, errs := runCLI("convert", "--model", best, "--out", bin, "--format", "llama2c"); code != 0 {
+		t.Fatalf("convert to llama2c: %s", errs)
+	}
+	if p1 := ppl(bin, "--tokenizer", filepath.Join(best, "tokenizer.json")); p1 != p0 {
+		t.Fatalf("perplexity %v from the llama2.c file, %v from the folder", p1, p0)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	if code, _, errs := runCLI("convert", "--model", bin, "--out", back); code != 0 {
+		t.Fatalf("convert back: %s", errs)
+	}
+	if code, _, errs := runCLI("generate", "--model", bin, "--prompt", "x"); code == 0 || !strings.Contains(errs, "--tokenizer") {
+		t.Fatalf("generate without a tokenizer beside the file: %d %s", code, errs)
+	}
+}
+
+// TestLanguageModelBadInput: bad flags and files are clear errors.
+func TestLanguageModelBadInput(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.bin")
+	os.WriteFile(junk, []byte("not a model"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"generate"}, "--model is required"},
+		{[]string{"generate", "--model", junk}, "junk.bin"},
+		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--top-p", "2"}, "--top-p"},
+		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--temperature", "-1"}, "--temperature"},
+		{[]string{"pretrain-lm", "--data", "fortune"}, "--out is required"},
+		{[]string{"pretrain-lm", "--out", filepath.Join(dir, "o"), "--data", "nope"}, "nope"},
+		{[]string{"pretrain-lm", "--out", filepath.Join(dir, "o"), "--kv-heads", "3", "--heads", "2"}, "kv-heads"},
+		{[]string{"eval-lm", "--model", "../../testdata/ref/llama/trained", "--data", "fortune"}, "tokenizer"},
+		{[]string{"convert", "--model", "../../testdata/ref/llama/trained", "--out", filepath.Join(dir, "c"), "--format", "gguf"}, "--format"},
+		{[]string{"convert", "--model", "../../testdata/ref/llama/random-untied", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "rope_theta"},
+	} {
+		code, _, errs := runCLI(c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) || strings.Contains(errs, "panic") {
+			t.Errorf("%v: exit %d, stderr %q (want it to mention %q)", c.args, code, errs, c.want)
+		}
+	}
+}

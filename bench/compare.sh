@@ -13,6 +13,9 @@
 # where the CPU has AVX-512, SkylakeX is named instead, because OpenBLAS
 # 0.3.21 misdetects newer Xeons as "Prescott" and runs ~5× slower.
 # Override with TORCH_OPENBLAS_CORETYPE=NAME (or =auto to let OpenBLAS detect).
+# lm-train and lm-generate: llama2.c's stories15M shape (dim 288, 6 layers,
+# vocabulary 32000; training batch 8 × 256 tokens; decoding batch 1, a
+# 16-token prompt then 200 tokens with a key/value cache), tokens per second.
 # Each benchmark runs in its own process, so peak RSS is per benchmark.
 # vit-train and vit-forward also run in bf16: glora --precision bf16 against
 # PyTorch's torch.autocast("cpu", dtype=torch.bfloat16), both thread
@@ -37,13 +40,15 @@ coretype=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 [ -n "$CT" ] && coretype+=(OPENBLAS_CORETYPE="$CT")
 go build -o /tmp/glora-bench ./cmd/glora
 out=$(mktemp)
-runs=(sgemm:f32 vit-train:f32 vit-forward:f32 glora-train:f32)
+runs=(sgemm:f32 vit-train:f32 vit-forward:f32 glora-train:f32 lm-train:f32 lm-generate:f32)
 [ "$BF16" = 1 ] && runs+=(vit-train:bf16 vit-forward:bf16)
 for run in "${runs[@]}"; do
   b=${run%%:*} p=${run##*:}
-  /tmp/glora-bench bench --json --precision "$p" --batch "$BATCH" --steps "$STEPS" "$b" 2>/dev/null | sed 's/^/go /' >>"$out"
-  env "${coretype[@]}" OMP_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 2 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
-  env "${coretype[@]}" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 1 --batch "$BATCH" --steps "$STEPS" "$b" | sed 's/^/torch /' >>"$out"
+  shape=(--batch "$BATCH" --steps "$STEPS")
+  case $b in lm-train) shape=(--batch 8 --steps "$STEPS") ;; lm-generate) shape=() ;; esac
+  /tmp/glora-bench bench --json --precision "$p" "${shape[@]}" "$b" 2>/dev/null | sed 's/^/go /' >>"$out"
+  env "${coretype[@]}" OMP_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 2 "${shape[@]}" "$b" | sed 's/^/torch /' >>"$out"
+  env "${coretype[@]}" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 "$PY" bench/torch_bench.py --precision "$p" --threads 1 "${shape[@]}" "$b" | sed 's/^/torch /' >>"$out"
 done
 echo "PyTorch: OPENBLAS_CORETYPE=${CT:-<autodetected>}"
 "$PY" - "$out" <<'PY'
@@ -52,7 +57,7 @@ rows = {}
 for line in open(sys.argv[1]):
     who, js = line.split(" ", 1)
     r = json.loads(js)
-    k = "img_per_s" if "img_per_s" in r else "gflops"
+    k = "tok_per_s" if "tok_per_s" in r else "img_per_s" if "img_per_s" in r else "gflops"
     name = r["bench"] + ("" if r.get("precision", "f32") == "f32" else " " + r["precision"])
     best = rows.setdefault(name, {}).get(who)
     if best is None or r[k] > best[k]:
@@ -60,7 +65,7 @@ for line in open(sys.argv[1]):
 print(f"{'bench':<17} {'metric':<10} {'glora':>10} {'pytorch':>10} {'ratio':>7}   {'RSS glora':>10} {'RSS torch':>10} {'ratio':>6}  torch threads")
 for b, r in rows.items():
     g, t = r["go"], r["torch"]
-    k = "img_per_s" if "img_per_s" in g else "gflops"
+    k = "tok_per_s" if "tok_per_s" in g else "img_per_s" if "img_per_s" in g else "gflops"
     mg, mt = g["peak_rss_bytes"] / 2**20, t["peak_rss_bytes"] / 2**20
     print(f"{b:<17} {k:<10} {g[k]:>10.1f} {t[k]:>10.1f} {g[k]/t[k]:>6.2f}x   {mg:>8.0f}Mi {mt:>8.0f}Mi {mg/mt:>5.2f}x  {t['threads']}")
 if "glora-train" in rows and "vit-train" in rows:

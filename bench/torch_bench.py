@@ -11,7 +11,7 @@ full each forward, then F.linear; the backbone frozen, the head and the support
 tensors trained, one random structure per step (the same ones glora draws:
 bench_structure mirrors bench.Structure (bench/glora.go)).
 """
-import argparse, contextlib, json, resource, time
+import argparse, contextlib, json, math, resource, time
 
 import torch
 import torch.nn as nn
@@ -140,9 +140,110 @@ def vit_flops(img, patch, chans, dim, depth, mlp, classes, batch):
     return per * batch
 
 
+class LlamaLM(torch.nn.Module):
+    """A LLaMA decoder in Hugging Face's conventions, written for speed in
+    PyTorch 1.13 eager (no scaled_dot_product_attention there): fused
+    causal mask, rotary tables precomputed, a preallocated key/value cache
+    for decoding. The shape is llama2.c's stories15M, as glora's bench."""
+
+    def __init__(self, V=32000, D=288, F=768, L=6, H=6, K=6, T=256):
+        super().__init__()
+        self.H, self.K, self.hd, self.T = H, K, D // H, T
+        self.emb = torch.nn.Embedding(V, D)
+        self.layers = torch.nn.ModuleList()
+        for _ in range(L):
+            l = torch.nn.Module()
+            l.n1, l.n2 = torch.nn.Parameter(torch.ones(D)), torch.nn.Parameter(torch.ones(D))
+            l.q = torch.nn.Linear(D, H * self.hd, bias=False)
+            l.k = torch.nn.Linear(D, K * self.hd, bias=False)
+            l.v = torch.nn.Linear(D, K * self.hd, bias=False)
+            l.o = torch.nn.Linear(H * self.hd, D, bias=False)
+            l.g = torch.nn.Linear(D, F, bias=False)
+            l.u = torch.nn.Linear(D, F, bias=False)
+            l.d = torch.nn.Linear(F, D, bias=False)
+            self.layers.append(l)
+        self.norm = torch.nn.Parameter(torch.ones(D))
+        inv = 10000.0 ** (-torch.arange(0, self.hd, 2).float() / self.hd)
+        ang = torch.outer(torch.arange(T).float(), inv)
+        self.register_buffer("cos", torch.cat([ang.cos(), ang.cos()], -1))
+        self.register_buffer("sin", torch.cat([ang.sin(), ang.sin()], -1))
+        self.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1))
+        self.cache = None
+
+    @staticmethod
+    def rms(x, w):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5))
+
+    def rope(self, x, pos):
+        T, h = x.shape[2], self.hd // 2
+        c, s = self.cos[pos:pos + T], self.sin[pos:pos + T]
+        return x * c + torch.cat([-x[..., h:], x[..., :h]], -1) * s
+
+    def forward(self, ids, pos=0):
+        B, T = ids.shape
+        x = self.emb(ids)
+        for i, l in enumerate(self.layers):
+            h = self.rms(x, l.n1)
+            q = self.rope(l.q(h).view(B, T, self.H, self.hd).transpose(1, 2), pos)
+            k = self.rope(l.k(h).view(B, T, self.K, self.hd).transpose(1, 2), pos)
+            v = l.v(h).view(B, T, self.K, self.hd).transpose(1, 2)
+            if self.cache is not None:
+                kc, vc = self.cache[i]
+                kc[:, :, pos:pos + T], vc[:, :, pos:pos + T] = k, v
+                k, v = kc[:, :, :pos + T], vc[:, :, :pos + T]
+            if self.H != self.K:
+                k, v = k.repeat_interleave(self.H // self.K, 1), v.repeat_interleave(self.H // self.K, 1)
+            att = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
+            if T > 1:
+                att = att + self.mask[:T, :T] if self.cache is None else att + self.mask[pos:pos + T, :pos + T]
+            a = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, -1)
+            x = x + l.o(a)
+            h = self.rms(x, l.n2)
+            x = x + l.d(F.silu(l.g(h)) * l.u(h))
+        return self.rms(x, self.norm) @ self.emb.weight.t()
+
+
+def lm_bench(a, out):
+    m = LlamaLM()
+    n_params = sum(p.numel() for p in m.parameters())
+    if a.bench == "lm-train":
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+
+        def step():
+            x = torch.randint(0, 32000, (a.batch, a.seq_len + 1))
+            loss = F.cross_entropy(m(x[:, :-1]).reshape(-1, 32000), x[:, 1:].reshape(-1))
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+        for _ in range(a.warmup):
+            step()
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        s = time.perf_counter() - t0
+        out.update(params=n_params, batch=a.batch, seq_len=a.seq_len, steps=a.steps, seconds=s,
+                   tok_per_s=a.batch * a.seq_len * a.steps / s)
+        return
+    with torch.no_grad():
+        m.cache = [(torch.zeros(1, m.K, m.T, m.hd), torch.zeros(1, m.K, m.T, m.hd)) for _ in m.layers]
+        prompt = torch.randint(0, 32000, (1, a.prompt))
+        t0 = time.perf_counter()
+        nxt = m(prompt)[0, -1].argmax()
+        pre = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for i in range(a.tokens):
+            nxt = m(nxt.view(1, 1), a.prompt + i)[0, -1].argmax()
+        s = time.perf_counter() - t1
+    out.update(params=n_params, batch=1, seq_len=a.prompt, steps=a.tokens, seconds=s, tok_per_s=a.tokens / s,
+               prefill_ms=pre * 1000)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("bench", choices=["sgemm", "vit-train", "vit-forward", "glora-train"])
+    ap.add_argument("bench", choices=["sgemm", "vit-train", "vit-forward", "glora-train", "lm-train", "lm-generate"])
+    ap.add_argument("--seq-len", type=int, default=256, help="lm-train: tokens per sequence")
+    ap.add_argument("--prompt", type=int, default=16, help="lm-generate: prompt tokens")
+    ap.add_argument("--tokens", type=int, default=200, help="lm-generate: tokens decoded one at a time")
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
@@ -157,7 +258,9 @@ def main():
     torch.manual_seed(0)
     out = {"bench": a.bench, "kernel": "torch-%s" % torch.__version__, "threads": a.threads, "precision": a.precision}
     cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.precision == "bf16" else contextlib.nullcontext
-    if a.bench == "sgemm":
+    if a.bench.startswith("lm-"):
+        lm_bench(a, out)
+    elif a.bench == "sgemm":
         x, y = torch.randn(a.n, a.n), torch.randn(a.n, a.n)
         x @ y
         best = 1e9

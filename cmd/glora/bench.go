@@ -27,14 +27,17 @@ type benchSettings struct {
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
 	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
+	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-train: tokens per sequence (lm benchmarks use llama2.c's stories15M shape: dim 288, 6 layers, vocabulary 32000, 256 positions)"`
+	Prompt     int    `flag:"prompt" json:"prompt" help:"lm-generate: prompt tokens, run in one forward pass"`
+	Tokens     int    `flag:"tokens" json:"tokens" help:"lm-generate: tokens decoded one at a time after the prompt (batch 1, key/value cache)"`
 	CPUProfile string `flag:"cpuprofile" json:"cpuprofile" help:"write a CPU profile of the benchmark (warm-up included) to this file, for go tool pprof -top (docs/SPEED.md reads one by op kind)"`
 }
 
-var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters: 5, Model: "vit-tiny", Rank: 8, Val: 200, Candidates: 30, Rounds: 5}
+var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters: 5, Model: "vit-tiny", Rank: 8, Val: 200, Candidates: 30, Rounds: 5, SeqLen: 256, Prompt: 16, Tokens: 200}
 
 // benchNames are the benchmarks `glora bench NAME` runs ("all": sgemm and
 // the four vit ones).
-var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "all"}
+var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "lm-train", "lm-generate", "all"}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer" {
@@ -65,6 +68,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		checkInt("val", s.Val, 1, 1_000_000),
 		checkInt("candidates", s.Candidates, 1, 100_000),
 		checkInt("rounds", s.Rounds, 1, 100_000),
+		checkInt("seq-len", s.SeqLen, 1, 256),
+		checkInt("prompt", s.Prompt, 1, 255),
+		checkInt("tokens", s.Tokens, 1, 256-s.Prompt),
 	); err != nil {
 		return err
 	}
@@ -130,6 +136,18 @@ func (b *benchRun) run(which string) error {
 		r, err := bench.MergedForward(b.gloraModel, b.batch(128), b.s.Steps, b.s.Rounds, 1, b.prec)
 		if err != nil {
 			return fmt.Errorf("merged-forward: %w", err)
+		}
+		b.emit(r)
+	case "lm-train", "lm-generate":
+		o := bench.LMOptions{Config: bench.Stories15M(), Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
+			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec}
+		run := bench.LMTrain
+		if which == "lm-generate" {
+			run = bench.LMGenerate
+		}
+		r, err := run(o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", which, err)
 		}
 		b.emit(r)
 	case "all":

@@ -1,0 +1,159 @@
+package lmtrain
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/safetensors"
+)
+
+// Methods are the ways Finetune adapts a decoder. On Llama's bias-less
+// layers GLoRA's C, D and E have no bias to act on, so the structures keep
+// only their A and B paths (ssf and bitfit would be ia3 and nothing):
+//
+//	full         every parameter trains
+//	lora         B = lora_r on every projection
+//	glora-fixed  A = B = lora_r (PEFT's default GLoRA on bias-less layers)
+//	ia3          A = vector: a learnt scale per output row
+//	glora        a given structure (a search's structure.json)
+var Methods = []string{"full", "lora", "glora-fixed", "ia3", "glora"}
+
+// FinetuneOptions configure Finetune: the training run and the method.
+type FinetuneOptions struct {
+	Options
+	Method    string
+	Rank      int             // lora rank of lora and glora-fixed
+	Targets   []string        // PEFT target_modules rules; empty: all-linear (the seven projections)
+	Exclude   []string        //
+	Structure glora.Structure // method glora
+	// Base names the base model in the adapter (base_model_name_or_path).
+	Base string
+}
+
+// Tuned is a decoder being adapted: the model and, for every method but
+// full, the GLoRA layers wrapped around its projections.
+type Tuned struct {
+	Model  *llama.Model
+	Net    *glora.Supernet // nil for full
+	Method string
+}
+
+// Attach prepares m for a method: full leaves every parameter trainable;
+// the others freeze the model and wrap its selected projections in GLoRA
+// layers whose structure is the method's, training exactly the support
+// tensors it reads.
+func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
+	if !slices.Contains(Methods, fo.Method) {
+		return nil, fmt.Errorf("lmtrain: unknown method %q (want %v)", fo.Method, Methods)
+	}
+	t := &Tuned{Model: m, Method: fo.Method}
+	if fo.Method == "full" {
+		m.Store.SetTrainable(func(string, *ag.Var) bool { return true })
+		return t, nil
+	}
+	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
+	rank := max(fo.Rank, 1)
+	if fo.Method == "glora" {
+		if len(fo.Structure) == 0 {
+			return nil, fmt.Errorf("lmtrain: method glora needs a structure")
+		}
+		rank = max(1, fo.Structure.MaxRank())
+	}
+	net, err := glora.Attach(m, glora.Options{Targets: fo.Targets, Exclude: fo.Exclude, Space: glora.Space{Ranks: []int{rank}}, Seed: fo.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("lmtrain: %w", err)
+	}
+	st := fo.Structure
+	if fo.Method != "glora" {
+		if st, err = glora.Named(fo.Method, net.Targets(), rank, false); err != nil {
+			net.Detach()
+			return nil, fmt.Errorf("lmtrain: %w", err)
+		}
+	}
+	if err := net.SetStructure(st); err != nil {
+		net.Detach()
+		return nil, fmt.Errorf("lmtrain: %w", err)
+	}
+	active := map[*ag.Var]bool{}
+	for _, p := range net.Active() {
+		active[p] = true
+	}
+	for _, p := range net.Store().Params() {
+		p.RequiresGrad = active[p]
+	}
+	t.Net = net
+	return t, nil
+}
+
+// Trainable counts the parameters that train.
+func (t *Tuned) Trainable() int {
+	if t.Net == nil {
+		return t.Model.Store.Count(true)
+	}
+	return t.Net.Store().Count(true)
+}
+
+// extra is what trains outside the model's Store.
+func (t *Tuned) extra() []*ag.Var {
+	if t.Net == nil {
+		return nil
+	}
+	return t.Net.Trainable()
+}
+
+// Save writes dir/merged (a plain Hugging Face Llama folder: the structure
+// folded into the projections' weights, the base's shape and cost) and,
+// for the GLoRA methods, dir/adapter (PEFT's layout for a causal LM:
+// base_model.model.model.layers.N.self_attn.q_proj.glora_Ad …). The model
+// is left as it was. extra, if set, is called with the merged folder.
+func (t *Tuned) Save(dir string, ck llama.Checkpoint, base string, extra func(string) error) error {
+	if t.Net != nil {
+		layers := map[string]*glora.LayerTensors{}
+		for _, l := range t.Net.Layers() {
+			lt := l.Tensors()
+			layers[l.Path()] = &lt
+		}
+		a, err := glora.NewAdapter(t.Net.Structure(), layers, nil)
+		if err != nil {
+			return err
+		}
+		task := "CAUSAL_LM"
+		a.BaseModel, a.Config = base, &glora.AdapterConfig{TaskType: &task}
+		if err := glora.Save(filepath.Join(dir, "adapter"), a, glora.SaveOptions{}); err != nil {
+			return err
+		}
+		if err := t.Net.Merge(); err != nil {
+			return err
+		}
+		defer t.Net.Unmerge()
+	}
+	merged := filepath.Join(dir, "merged")
+	if err := llama.SaveHF(t.Model, merged, ck, safetensors.F32); err != nil {
+		return err
+	}
+	if extra != nil {
+		return extra(merged)
+	}
+	return nil
+}
+
+// Finetune adapts m to the token streams with a method (Attach), trains it
+// (Train; the best model by validation loss is saved by Tuned.Save in
+// OutDir/best) and returns the run's summary and the tuned model, left
+// with the last step's weights.
+func Finetune(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, fo FinetuneOptions) (Summary, *Tuned, error) {
+	t, err := Attach(m, fo)
+	if err != nil {
+		return Summary{}, nil, err
+	}
+	o := fo.Options
+	o.Extra = t.extra()
+	extra := o.SaveExtra
+	o.SaveBest = func(dir string) error { return t.Save(dir, ck, fo.Base, extra) }
+	s, err := Train(m, ck, trainTok, valTok, o)
+	return s, t, err
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/textdata"
 )
@@ -25,8 +26,8 @@ type evalLMSettings struct {
 
 // runEvalLM reports a language model's perplexity on a text corpus.
 func runEvalLM(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval-lm", "eval-lm --model DIR|FILE --data SPEC [--split test|val|train|all] [--tokenizer FILE] [--seq-len T] [--json]", stderr)
-	s := evalLMSettings{Data: "fortune", Split: "test", Batch: 8, Precision: "f32"}
+	fs := newFlags("eval-lm", "eval-lm [--model shipped-lm|DIR|FILE] [--data SPEC] [--split test|val|train|all] [--tokenizer FILE] [--seq-len T] [--json]", stderr)
+	s := evalLMSettings{Model: backbones.ShippedLM, Data: "fortune", Split: "test", Batch: 8, Precision: "f32"}
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/tokenizer"
 )
@@ -25,8 +26,8 @@ type generateSettings struct {
 
 // runGenerate continues a prompt with a language model, streaming the text.
 func runGenerate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("generate", "generate --model DIR|CHECKPOINT.bin [--tokenizer FILE] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]", stderr)
-	s := generateSettings{Temperature: 0.8, TopP: 0.9, MaxTokens: 256}
+	fs := newFlags("generate", "generate [--model shipped-lm|DIR|CHECKPOINT.bin] [--tokenizer FILE] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--json]", stderr)
+	s := generateSettings{Model: backbones.ShippedLM, Temperature: 0.8, TopP: 0.9, MaxTokens: 256}
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -111,6 +112,10 @@ var tokenizerNames = []string{"tokenizer.json", "tokenizer.bin"}
 // loadTokenizer reads --tokenizer, or the tokenizer beside the model, and
 // checks that it fits the model's vocabulary.
 func loadTokenizer(path, model string, vocab int) (*tokenizer.Tokenizer, string, error) {
+	if path == "" && model == backbones.ShippedLM {
+		_, _, tok, err := backbones.LoadLM()
+		return tok, backbones.ShippedLM + "/tokenizer.json", err
+	}
 	if path == "" {
 		dir := model
 		if st, err := os.Stat(model); err == nil && !st.IsDir() {

@@ -16,7 +16,7 @@ type inspectSettings struct {
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", "inspect [shipped|DIR|PRESET|ADAPTER_DIR] [--json] [--base DIR]   (default: the shipped backbone; an adapter folder shows its structure)", stderr)
+	fs := newFlags("inspect", "inspect [shipped|shipped-lm|DIR|FILE.bin|PRESET|ADAPTER_DIR] [--json] [--base DIR]   (default: the shipped backbone; an adapter folder shows its structure)", stderr)
 	var s inspectSettings
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 1); err != nil {
@@ -24,6 +24,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	if dir := fs.Arg(0); dir != "" && glora.IsAdapterFolder(dir) {
 		return inspectAdapter(dir, s.Base, s.JSON, stdout)
+	}
+	if isLlama(fs.Arg(0)) {
+		return inspectLM(fs.Arg(0), s.JSON, stdout)
 	}
 	m, ck, from, err := loadModel(fs.Arg(0), 0)
 	if err != nil {

@@ -3,14 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
 )
 
 // lmModelHelp is the --model help of the language-model commands.
-const lmModelHelp = "language model: a Hugging Face Llama folder (config.json + model.safetensors, or shards with model.safetensors.index.json) or a llama2.c checkpoint file (model.bin)"
+const lmModelHelp = "language model: shipped-lm (the small decoder embedded in glora, trained on fortunes), a Hugging Face Llama folder (config.json + model.safetensors, or shards with model.safetensors.index.json) or a llama2.c checkpoint file (model.bin)"
 
 // textDataHelp is --data's help for the language-model commands.
 const textDataHelp = "text corpus: fortune (Debian's fortune databases), fortune:NAME,… (some of them), spam (npm's SpamAssassin mail, labelled ham/spam), text:FILE (documents separated by blank lines) or text:FOLDER (one document per .txt file); options ,docs=file|paragraphs|lines and ,labels=folders|files (see docs/CLI.md)"
@@ -18,6 +20,9 @@ const textDataHelp = "text corpus: fortune (Debian's fortune databases), fortune
 // isLlama tells whether --model names a LLaMA-style decoder: a llama2.c
 // checkpoint file, or a folder whose config.json says model_type "llama".
 func isLlama(path string) bool {
+	if path == backbones.ShippedLM {
+		return true
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return false
@@ -40,9 +45,37 @@ func loadLM(path string) (*llama.Model, llama.Checkpoint, error) {
 	if path == "" {
 		return nil, llama.Checkpoint{}, fmt.Errorf("--model is required (%s)", lmModelHelp)
 	}
+	if path == backbones.ShippedLM {
+		m, ck, _, err := backbones.LoadLM()
+		return m, ck, err
+	}
 	m, ck, err := llama.Load(path)
 	if err != nil {
 		return nil, llama.Checkpoint{}, fmt.Errorf("--model %s: %w", path, err)
 	}
 	return m, ck, nil
+}
+
+// inspectLM shows a language model: its format, shape and parameters.
+func inspectLM(path string, asJSON bool, stdout io.Writer) error {
+	m, ck, err := loadLM(path)
+	if err != nil {
+		return err
+	}
+	c := m.Cfg
+	if asJSON {
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"model": path, "format": ck.Format, "dtype": ck.DType,
+			"config": c, "parameters": c.Params(), "linears": len(m.Linears())}))
+		return nil
+	}
+	tied := "untied output layer"
+	if c.TiedEmbed {
+		tied = "output tied to the embedding"
+	}
+	fmt.Fprintf(stdout, "%s: LLaMA-style decoder (%s format, stored as %s)\n", path, ck.Format, ck.DType)
+	fmt.Fprintf(stdout, "vocabulary %d, width %d, %d layers, %d query / %d key-value heads of %d, SwiGLU %d, %d positions, rope theta %g, RMSNorm eps %g, %s; BOS %d, EOS %d\n",
+		c.VocabSize, c.Dim, c.Layers, c.Heads, c.KVHeads, c.Head(), c.Hidden, c.MaxSeq, c.RopeTheta, c.NormEps, tied, c.BOS, c.EOS)
+	fmt.Fprintf(stdout, "%d parameters; %d Linear layers GLoRA can wrap (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj per layer; lm_head is the head)\n",
+		c.Params(), len(m.Linears())-1)
+	return nil
 }

@@ -92,6 +92,25 @@ func TestLanguageModelCommands(t *testing.T) {
 	if code, _, errs := runCLI("convert", "--model", bin, "--out", back); code != 0 {
 		t.Fatalf("convert back: %s", errs)
 	}
+	// adapt the model with LoRA: a merged folder (with the tokenizer) and a PEFT adapter
+	ft := filepath.Join(t.TempDir(), "ft")
+	code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--method", "lora", "--rank", "2",
+		"--steps", "10", "--batch", "4", "--seq-len", "16", "--json")
+	var fsum struct {
+		Trainable int `json:"trainable_params"`
+		Params    int
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &fsum) != nil || fsum.Trainable == 0 || fsum.Trainable >= fsum.Params {
+		t.Fatalf("finetune-lm: %d %s %s", code, stdout, errs)
+	}
+	for _, f := range []string{"merged/config.json", "merged/tokenizer.json", "adapter/adapter_model.safetensors"} {
+		if !exists(filepath.Join(ft, "best", f)) {
+			t.Fatalf("finetune-lm wrote no best/%s", f)
+		}
+	}
+	if code, _, errs := runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", filepath.Join(t.TempDir(), "x"), "--method", "dora"); code == 0 || !strings.Contains(errs, "dora") {
+		t.Fatalf("finetune-lm --method dora: %d %s", code, errs)
+	}
 	if code, _, errs := runCLI("generate", "--model", bin, "--prompt", "x"); code == 0 || !strings.Contains(errs, "--tokenizer") {
 		t.Fatalf("generate without a tokenizer beside the file: %d %s", code, errs)
 	}
@@ -106,7 +125,7 @@ func TestLanguageModelBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"generate"}, "--model is required"},
+		{[]string{"generate", "--model", ""}, "--model is required"},
 		{[]string{"generate", "--model", junk}, "junk.bin"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--top-p", "2"}, "--top-p"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--temperature", "-1"}, "--temperature"},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/glora/glora/internal/apportion"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -144,7 +145,7 @@ func fixedSplitIndices(labels []int, k int, name string, nTrain int, seed uint64
 	for _, l := range labels {
 		counts[l]++
 	}
-	share := apportion(nTrain, counts)
+	share := apportion.Shares(nTrain, counts)
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	rng := rand.New(rand.NewPCG(seed, h.Sum64()))

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"github.com/glora/glora/internal/apportion"
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
@@ -80,7 +81,7 @@ func SplitIndices(train *Dataset, split, scheme string, seed uint64) ([]int, err
 		if v < 1 || v >= n {
 			return nil, dataErr("split: holdout %g of %d images leaves an empty part", frac, n)
 		}
-		nVal = apportion(v, counts)
+		nVal = apportion.Shares(v, counts)
 		nTrain = make([]int, len(counts))
 		for c := range counts {
 			nTrain[c] = counts[c] - nVal[c]
@@ -89,8 +90,8 @@ func SplitIndices(train *Dataset, split, scheme string, seed uint64) ([]int, err
 		if n < 1000 {
 			return nil, dataErr("split: vtab1k needs 1000 training images, %q has %d", train.Name, n)
 		}
-		both := apportion(1000, counts)
-		nVal = apportion(200, both)
+		both := apportion.Shares(1000, counts)
+		nVal = apportion.Shares(200, both)
 		nTrain = make([]int, len(counts))
 		for c := range counts {
 			nTrain[c] = both[c] - nVal[c]
@@ -168,46 +169,4 @@ func parseShots(s string) (int, bool) {
 	}
 	k, err := strconv.Atoi(num)
 	return k, err == nil && k >= 1
-}
-
-// apportion splits total over classes in proportion to sizes (largest
-// remainder, ties to the lower class), never giving a class more than its
-// size. Requires total ≤ Σ sizes.
-func apportion(total int, sizes []int) []int {
-	sum := 0
-	for _, s := range sizes {
-		sum += s
-	}
-	out := make([]int, len(sizes))
-	if sum == 0 {
-		return out
-	}
-	type rem struct {
-		c int
-		r int64
-	}
-	rems := make([]rem, 0, len(sizes))
-	given := 0
-	for c, s := range sizes {
-		q := int64(total) * int64(s)
-		out[c] = int(q / int64(sum))
-		given += out[c]
-		rems = append(rems, rem{c, q % int64(sum)})
-	}
-	slices.SortStableFunc(rems, func(a, b rem) int {
-		switch {
-		case a.r > b.r:
-			return -1
-		case a.r < b.r:
-			return 1
-		}
-		return 0
-	})
-	for i := 0; given < total && i < len(rems); i++ {
-		if c := rems[i].c; out[c] < sizes[c] {
-			out[c]++
-			given++
-		}
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package data
 import (
 	"errors"
 	"fmt"
+	"github.com/glora/glora/internal/apportion"
 	"slices"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func TestSplitStratifiedSkewed(t *testing.T) {
 	ds := synthetic(1000, 4, true) // class 0: 500 images, others ≈ 166
 	va := mustIdx(t, ds, "val", "holdout", 2)
 	got := countBy(ds, va)
-	want := apportion(100, ds.ClassCounts())
+	want := apportion.Shares(100, ds.ClassCounts())
 	if !slices.Equal(got, want) || want[0] != 50 {
 		t.Fatalf("val class counts %v, want %v (class 0: 50)", got, want)
 	}
@@ -139,23 +140,6 @@ func TestSplitErrors(t *testing.T) {
 	}
 	if _, err := ds.Subset([]int{100}); err == nil {
 		t.Fatal("out-of-range subset: no error")
-	}
-}
-
-func TestApportion(t *testing.T) {
-	for _, c := range []struct {
-		total int
-		sizes []int
-		want  []int
-	}{
-		{10, []int{5, 5}, []int{5, 5}},
-		{3, []int{1, 1, 1, 1}, []int{1, 1, 1, 0}},
-		{5, []int{10, 0, 10}, []int{3, 0, 2}},
-		{7, []int{1, 100}, []int{0, 7}},
-	} {
-		if got := apportion(c.total, c.sizes); !slices.Equal(got, c.want) {
-			t.Errorf("apportion(%d, %v) = %v, want %v", c.total, c.sizes, got, c.want)
-		}
 	}
 }
 

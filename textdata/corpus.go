@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/glora/glora/internal/apportion"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -223,12 +224,12 @@ func SplitIndices(c *Corpus, valFrac, testFrac float64, seed uint64) (train, val
 		sizes[g] = len(idx)
 	}
 	// Test is shared out first, then val over what test left.
-	gTest := apportion(nTest, sizes)
+	gTest := apportion.Shares(nTest, sizes)
 	left := make([]int, len(sizes))
 	for g := range sizes {
 		left[g] = sizes[g] - gTest[g]
 	}
-	gVal := apportion(nVal, left)
+	gVal := apportion.Shares(nVal, left)
 	rng := rand.New(rand.NewPCG(seed, splitStream))
 	for g, idx := range groups {
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
@@ -240,46 +241,4 @@ func SplitIndices(c *Corpus, valFrac, testFrac float64, seed uint64) (train, val
 	slices.Sort(val)
 	slices.Sort(test)
 	return train, val, test, nil
-}
-
-// apportion shares total over groups in proportion to sizes (largest
-// remainder, ties to the lower group), never giving a group more than its
-// size. Requires total ≤ Σ sizes.
-func apportion(total int, sizes []int) []int {
-	sum := 0
-	for _, s := range sizes {
-		sum += s
-	}
-	out := make([]int, len(sizes))
-	if sum == 0 {
-		return out
-	}
-	type rem struct {
-		g int
-		r int64
-	}
-	rems := make([]rem, 0, len(sizes))
-	given := 0
-	for g, s := range sizes {
-		q := int64(total) * int64(s)
-		out[g] = int(q / int64(sum))
-		given += out[g]
-		rems = append(rems, rem{g, q % int64(sum)})
-	}
-	slices.SortStableFunc(rems, func(a, b rem) int {
-		switch {
-		case a.r > b.r:
-			return -1
-		case a.r < b.r:
-			return 1
-		}
-		return 0
-	})
-	for i := 0; given < total && i < len(rems); i++ {
-		if g := rems[i].g; out[g] < sizes[g] {
-			out[g]++
-			given++
-		}
-	}
-	return out
 }

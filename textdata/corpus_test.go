@@ -130,24 +130,6 @@ func TestValidateAndFingerprint(t *testing.T) {
 	}
 }
 
-func TestApportion(t *testing.T) {
-	for _, c := range []struct {
-		total int
-		sizes []int
-		want  []int
-	}{
-		{10, []int{50, 50}, []int{5, 5}},
-		{3, []int{1, 1, 1, 1}, []int{1, 1, 1, 0}},
-		{3, []int{2, 1}, []int{2, 1}},
-		{2, []int{1, 1, 2}, []int{1, 0, 1}},
-		{5, []int{0, 9}, []int{0, 5}},
-	} {
-		if got := apportion(c.total, c.sizes); !slices.Equal(got, c.want) {
-			t.Errorf("apportion(%d, %v) = %v, want %v", c.total, c.sizes, got, c.want)
-		}
-	}
-}
-
 func TestDedup(t *testing.T) {
 	c := unlabelled(3)
 	c.Docs = append(c.Docs, c.Docs[1], Doc{Text: "new", Label: Unlabelled}, c.Docs[0])

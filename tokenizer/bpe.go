@@ -154,51 +154,11 @@ type cand struct {
 }
 
 // candHeap is a binary max-heap on (pri, -pos).
-type candHeap []cand
+type candHeap = maxHeap[cand]
 
 func (a cand) before(b cand) bool {
 	if a.pri != b.pri {
 		return a.pri > b.pri
 	}
 	return a.pos < b.pos
-}
-
-func (h *candHeap) push(c cand) {
-	s := append(*h, c)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s[i].before(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-	*h = s
-}
-
-func (h *candHeap) pop() cand {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s[r].before(s[l]) {
-			m = r
-		}
-		if !s[m].before(s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }

@@ -38,16 +38,25 @@ type jsonPattern struct {
 // maxSteps bounds the normalizer and pre-tokenizer steps a file may chain.
 const maxSteps = 64
 
-func (p *pipeline) parseNormalizer(raw json.RawMessage, where string) error {
+// readStep decodes one step of a chain that holds n steps already (ok
+// false for a null step, or with an error for a bad or runaway one).
+func readStep(raw json.RawMessage, where string, n int) (s step, ok bool, err error) {
 	if isNull(raw) {
-		return nil
+		return step{}, false, nil
 	}
-	if len(p.norm) >= maxSteps || strings.Count(where, ".") > 8 {
-		return fmt.Errorf("%s: more than %d steps or nested too deep", where, maxSteps)
+	if n >= maxSteps || strings.Count(where, ".") > 8 {
+		return step{}, false, fmt.Errorf("%s: more than %d steps or nested too deep", where, maxSteps)
 	}
-	var s step
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("%s: %v", where, err)
+		return step{}, false, fmt.Errorf("%s: %v", where, err)
+	}
+	return s, true, nil
+}
+
+func (p *pipeline) parseNormalizer(raw json.RawMessage, where string) error {
+	s, ok, err := readStep(raw, where, len(p.norm))
+	if !ok {
+		return err
 	}
 	switch s.Type {
 	case "Sequence":
@@ -91,15 +100,9 @@ func (p *pipeline) parseNormalizer(raw json.RawMessage, where string) error {
 }
 
 func (p *pipeline) parsePreTokenizer(raw json.RawMessage, where string) error {
-	if isNull(raw) {
-		return nil
-	}
-	if len(p.pre) >= maxSteps || strings.Count(where, ".") > 8 {
-		return fmt.Errorf("%s: more than %d steps or nested too deep", where, maxSteps)
-	}
-	var s step
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("%s: %v", where, err)
+	s, ok, err := readStep(raw, where, len(p.pre))
+	if !ok {
+		return err
 	}
 	switch s.Type {
 	case "Sequence":

@@ -396,51 +396,11 @@ type pairEntry struct {
 }
 
 // pairHeap is a max-heap on (count, -key).
-type pairHeap []pairEntry
+type pairHeap = maxHeap[pairEntry]
 
 func (a pairEntry) before(b pairEntry) bool {
 	if a.count != b.count {
 		return a.count > b.count
 	}
 	return a.key < b.key
-}
-
-func (h *pairHeap) push(e pairEntry) {
-	s := append(*h, e)
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s[i].before(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-	*h = s
-}
-
-func (h *pairHeap) pop() pairEntry {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s[r].before(s[l]) {
-			m = r
-		}
-		if !s[m].before(s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }

@@ -3,7 +3,7 @@
 # in one run, and prints both and the ratio glora/PyTorch (glora-train: a
 # GLoRA supernet step on ViT-Tiny, rank 8, backbone frozen, the same random
 # structures on both sides; also printed: its ratio to glora's vit-train).
-#   bench/compare.sh [--batch N] [--steps N]
+#   bench/compare.sh [--batch N] [--steps N] [--only lm-train,lm-generate]
 #
 # PyTorch gets its best configuration on this machine, measured both ways and
 # the faster kept: (a) 2 OpenMP threads, (b) 1 OpenMP thread with OpenBLAS on
@@ -22,13 +22,14 @@
 # settings, the faster kept (--no-bf16 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BATCH=32 STEPS=3 BF16=1
+BATCH=32 STEPS=3 BF16=1 ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --batch) BATCH=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
     --no-bf16) BF16=0; shift ;;
-    *) echo "usage: $0 [--batch N] [--steps N] [--no-bf16]" >&2; exit 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "usage: $0 [--batch N] [--steps N] [--no-bf16] [--only BENCH,BENCH…]" >&2; exit 2 ;;
   esac
 done
 PY=/usr/bin/python3
@@ -44,6 +45,7 @@ runs=(sgemm:f32 vit-train:f32 vit-forward:f32 glora-train:f32 lm-train:f32 lm-ge
 [ "$BF16" = 1 ] && runs+=(vit-train:bf16 vit-forward:bf16)
 for run in "${runs[@]}"; do
   b=${run%%:*} p=${run##*:}
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$b,"* ]]; then continue; fi
   shape=(--batch "$BATCH" --steps "$STEPS")
   case $b in lm-train) shape=(--batch 8 --steps "$STEPS") ;; lm-generate) shape=() ;; esac
   /tmp/glora-bench bench --json --precision "$p" "${shape[@]}" "$b" 2>/dev/null | sed 's/^/go /' >>"$out"

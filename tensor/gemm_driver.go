@@ -162,6 +162,10 @@ func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, 
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
+	if m == 1 && kern != nil && n*k >= gemmTinyWork {
+		sgemvRow(par && n*k >= gemmParWork, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
+		return
+	}
 	if kern == nil || m*n*k < gemmTinyWork {
 		sgemmRef(par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

@@ -29,7 +29,7 @@ type pretrainLMSettings struct {
 
 func defaultPretrainLM() pretrainLMSettings {
 	return pretrainLMSettings{Data: "fortune", Vocab: 1024, Dim: 256, Layers: 4, Heads: 8, KVHeads: 4,
-		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 2000, Batch: 16, LR: 2e-3, MinLR: 2e-4, Warmup: 100, WD: 0.1,
+		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 2000, Batch: 16, LR: 2e-3, MinLR: 2e-4, Warmup: 100 /* at most a tenth of --steps */, WD: 0.1,
 			Clip: 1, EvalToks: 50_000, Precision: "f32"}}
 }
 
@@ -40,6 +40,9 @@ func runPretrainLM(args []string, stdout, stderr io.Writer) error {
 	keys := bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if !explicitFlags(fs)["warmup"] {
+		s.Warmup = min(s.Warmup, s.Steps/10)
 	}
 	r := &lmRun{cmd: "pretrain-lm", stdout: stdout, stderr: stderr}
 	if err := settleLM(r, &s, &s.lmTrainFlags, fs, keys); err != nil {

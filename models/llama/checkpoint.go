@@ -72,6 +72,9 @@ func LoadFS(fsys fs.FS, name string) (*Model, Checkpoint, error) {
 // safetensors files with open.
 func loadHF(fsys fs.FS, dir string, open func(name string) (*safetensors.File, error)) (*Model, Checkpoint, error) {
 	cfgData, err := fs.ReadFile(fsys, ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Checkpoint{}, fmt.Errorf("llama: %s has no %s: not a Hugging Face model folder", dir, ConfigFile)
+	}
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("llama: %s: %w", filepath.Join(dir, ConfigFile), err)
 	}

@@ -28,6 +28,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/safetensors"
@@ -82,7 +83,7 @@ func llama2cConfig(h [7]int32) (Config, error) {
 		cfg.BOS, cfg.EOS = -1, -1
 	}
 	if err := cfg.Validate(); err != nil {
-		return Config{}, fmt.Errorf("llama2.c header: %w", err)
+		return Config{}, fmt.Errorf("llama2.c header %v: %s", h, strings.TrimPrefix(err.Error(), "llama: config: "))
 	}
 	return cfg, nil
 }
@@ -118,7 +119,7 @@ func readLlama2c(r io.Reader, size int64) (*Model, error) {
 	}
 	cfg, err := llama2cConfig(h)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a llama2.c checkpoint: %w", err)
 	}
 	want, err := llama2cSize(cfg)
 	if err != nil {

@@ -20,7 +20,8 @@ import (
 //	glora-fixed  A = B = lora_r (PEFT's default GLoRA on bias-less layers)
 //	ia3          A = vector: a learnt scale per output row
 //	glora        a given structure (a search's structure.json)
-var Methods = []string{"full", "lora", "glora-fixed", "ia3", "glora"}
+//	linear       nothing but a classifier's head (Classify only)
+var Methods = []string{"full", "lora", "glora-fixed", "ia3", "glora", "linear"}
 
 // FinetuneOptions configure Finetune: the training run and the method.
 type FinetuneOptions struct {
@@ -56,6 +57,9 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 		return t, nil
 	}
 	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
+	if fo.Method == "linear" {
+		return t, nil
+	}
 	rank := max(fo.Rank, 1)
 	if fo.Method == "glora" {
 		if len(fo.Structure) == 0 {
@@ -89,7 +93,7 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 	return t, nil
 }
 
-// Trainable counts the parameters that train.
+// Trainable counts the parameters that train (a classifier's head aside).
 func (t *Tuned) Trainable() int {
 	if t.Net == nil {
 		return t.Model.Store.Count(true)
@@ -146,6 +150,9 @@ func (t *Tuned) Save(dir string, ck llama.Checkpoint, base string, extra func(st
 // OutDir/best) and returns the run's summary and the tuned model, left
 // with the last step's weights.
 func Finetune(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, fo FinetuneOptions) (Summary, *Tuned, error) {
+	if fo.Method == "linear" {
+		return Summary{}, nil, fmt.Errorf("lmtrain: method linear trains a classifier's head only: it has nothing to train on next-token prediction")
+	}
 	t, err := Attach(m, fo)
 	if err != nil {
 		return Summary{}, nil, err

@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/textdata"
+	"github.com/glora/glora/tokenizer"
 )
 
 // finetuneLMSettings are finetune-lm's flags (declarative: see decl.go),
@@ -18,16 +23,17 @@ type finetuneLMSettings struct {
 	Data      string `flag:"data" json:"data" help:"{text-data}"`
 	Model     string `flag:"model" json:"model" help:"{lm-model}"`
 	Tokenizer string `flag:"tokenizer" json:"tokenizer" help:"tokenizer.json or tokenizer.bin; default: the model's (beside it)"`
-	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r: GLoRA's C, D, E need a bias, which Llama's projections lack), ia3 (A = vector) or glora (a --structure, e.g. a search's structure.json)"`
+	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r: GLoRA's C, D, E need a bias, which Llama's projections lack), ia3 (A = vector), glora (a --structure, e.g. a search's structure.json) or, with --task classify, linear (the head alone)"`
 	Rank      int    `flag:"rank" json:"rank" help:"lora rank of lora and glora-fixed"`
 	Targets   string `flag:"targets" json:"targets" help:"projections to adapt, PEFT's target_modules rules, comma-separated (q_proj,v_proj, …); default all-linear: the seven projections of every layer"`
 	Exclude   string `flag:"exclude" json:"exclude" help:"projections to leave alone (same rules)"`
 	Structure string `flag:"structure" json:"structure" help:"method glora: the structure file"`
+	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes summary.json only"`
 	lmTrainFlags
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm",
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -39,6 +45,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	keys := bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if s.Task != "lm" && s.Task != "classify" {
+		return fmt.Errorf("--task %q: want lm or classify", s.Task)
 	}
 	if !slices.Contains(lmtrain.Methods, s.Method) {
 		return fmt.Errorf("--method %q: want one of %s", s.Method, strings.Join(lmtrain.Methods, ", "))
@@ -98,6 +107,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if _, err := r.loadCorpus(s.Data, s.SplitSeed); err != nil {
 		return err
 	}
+	if s.Task == "classify" {
+		return classifyLM(r, s, fo, m, tok)
+	}
 	if err := r.tokenize(tok); err != nil {
 		return err
 	}
@@ -116,4 +128,86 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	out := lmSummary{Summary: sum, Method: s.Method, Params: m.Cfg.Params(), Trainable: tuned.Trainable(), Tokenizer: tokFrom}
 	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d trainable parameters; merged model in %s/merged (glora generate --model %s/merged)",
 		out.Trainable, sum.BestDir, sum.BestDir))
+}
+
+// classifySummary is OUT/summary.json of finetune-lm --task classify.
+type classifySummary struct {
+	lmtrain.ClassifySummary
+	Method    string   `json:"method"`
+	Classes   []string `json:"classes"`
+	Trainable int      `json:"trainable_params"`
+	NTrain    int      `json:"n_train"`
+	NVal      int      `json:"n_val"`
+	NTest     int      `json:"n_test"`
+	TestAcc   float64  `json:"test_accuracy"`
+	Seconds   float64  `json:"seconds"`
+}
+
+// classifyLM is finetune-lm --task classify: the labelled corpus's
+// documents (their first --seq-len tokens) classified from the last
+// token's hidden state; validation chooses the step, the test split is
+// read once at the end.
+func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, tok *tokenizer.Tokenizer) error {
+	if s.Resume {
+		return fmt.Errorf("--task classify runs are minutes long and do not resume: start again with --overwrite")
+	}
+	if !r.trainC.Labelled() {
+		return fmt.Errorf("--task classify: %s has no labels (spam has; text:…,labels=folders; fortune:…,labels=files)", s.Data)
+	}
+	corpus, err := textdata.Resolve(s.Data, textdata.Options{})
+	if err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	corpus, _ = corpus.Dedup()
+	_, _, testC, err := textdata.Split(corpus, lmValFrac, lmTestFrac, s.SplitSeed)
+	if err != nil {
+		return err
+	}
+	enc := func(c *textdata.Corpus) (lmtrain.Labelled, error) {
+		labels := make([]int, c.Len())
+		for i, d := range c.Docs {
+			labels[i] = d.Label
+		}
+		return lmtrain.EncodeLabelled(tok, texts(c), labels, s.SeqLen)
+	}
+	trainSet, err := enc(r.trainC)
+	if err != nil {
+		return err
+	}
+	val, err := enc(r.valC)
+	if err != nil {
+		return err
+	}
+	h := r.human(s.JSON)
+	fmt.Fprintf(h, "%s: %d training, %d validation documents, classes %s (first %d tokens each); base %s; method %s\n",
+		s.Data, r.trainC.Len(), r.valC.Len(), strings.Join(corpus.Classes, ", "), s.SeqLen, s.Model, s.Method)
+	if err := startOut(s.Out, r.cmd, s.Overwrite, false, s); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	o, stop := r.options(s.lmTrainFlags, s.Data, tok)
+	defer stop()
+	fo.Options = o
+	sum, c, tuned, err := lmtrain.Classify(m, len(corpus.Classes), trainSet, val, fo)
+	if err != nil {
+		return r.failed(err, s.Out)
+	}
+	test, err := enc(testC)
+	if err != nil {
+		return err
+	}
+	acc, _, err := lmtrain.Accuracy(c, test, s.Batch, r.prec)
+	if err != nil {
+		return err
+	}
+	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: tuned.Trainable() + c.Score.W.Value.Numel(),
+		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds()}
+	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included)\n",
+		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable)
+	if s.JSON {
+		fmt.Fprintln(r.stdout, jsonLine(out))
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,42 @@ func TestLanguageModelBadInput(t *testing.T) {
 		if code == 0 || !strings.Contains(errs, c.want) || strings.Contains(errs, "panic") {
 			t.Errorf("%v: exit %d, stderr %q (want it to mention %q)", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// TestClassifyLM: finetune-lm --task classify learns the labels of a
+// labelled text folder and reports validation and test accuracy; an
+// unlabelled corpus is refused.
+func TestClassifyLM(t *testing.T) {
+	dir := t.TempDir()
+	for c, word := range []string{"apple", "stone"} {
+		sub := filepath.Join(dir, []string{"fruit", "rock"}[c])
+		os.MkdirAll(sub, 0o755)
+		for i := 0; i < 60; i++ {
+			text := strings.Repeat("the "+word+" is here. ", 1+i%3) + strings.Repeat("x", i%7)
+			os.WriteFile(filepath.Join(sub, fmt.Sprintf("%02d.txt", i)), []byte(text), 0o644)
+		}
+	}
+	corpus := "text:" + writeCorpus(t)
+	base := filepath.Join(t.TempDir(), "base")
+	if code, _, errs := runCLI("pretrain-lm", "--data", corpus, "--out", base, "--vocab", "300", "--dim", "32", "--layers", "1",
+		"--heads", "2", "--kv-heads", "1", "--seq-len", "32", "--steps", "10", "--batch", "4"); code != 0 {
+		t.Fatalf("pretrain-lm: %s", errs)
+	}
+	out := filepath.Join(t.TempDir(), "cls")
+	code, stdout, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),
+		"--data", "text:"+dir+",labels=folders", "--out", out, "--method", "lora", "--steps", "40", "--batch", "8", "--lr", "1e-2", "--json")
+	var s struct {
+		BestValAcc float64 `json:"best_val_accuracy"`
+		TestAcc    float64 `json:"test_accuracy"`
+		Classes    []string
+		NTest      int `json:"n_test"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &s) != nil || s.BestValAcc < 0.9 || s.NTest == 0 || len(s.Classes) != 2 {
+		t.Fatalf("finetune-lm --task classify: %d %s %s", code, stdout, errs)
+	}
+	if code, _, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"), "--data", corpus,
+		"--out", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(errs, "no labels") {
+		t.Fatalf("classify on an unlabelled corpus: %d %s", code, errs)
 	}
 }

@@ -1,0 +1,201 @@
+package lmtrain
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/progress"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/nn"
+	"github.com/glora/glora/optim"
+	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/train"
+)
+
+// Labelled is a set of token sequences with class labels.
+type Labelled struct {
+	IDs    [][]int // each sequence, BOS first, at most the window's length
+	Labels []int
+}
+
+// EncodeLabelled tokenises each document after BOS and keeps its first
+// seqLen tokens (a mail's subject and the start of its body).
+func EncodeLabelled(enc Encoder, docs []string, labels []int, seqLen int) (Labelled, error) {
+	if len(docs) != len(labels) {
+		return Labelled{}, fmt.Errorf("lmtrain: %d documents, %d labels", len(docs), len(labels))
+	}
+	out := Labelled{Labels: slices.Clone(labels)}
+	for i, d := range docs {
+		ids, err := enc.Encode(d, true, false)
+		if err != nil {
+			return Labelled{}, fmt.Errorf("lmtrain: document %d: %w", i, err)
+		}
+		if len(ids) == 0 {
+			return Labelled{}, fmt.Errorf("lmtrain: document %d encodes to no token", i)
+		}
+		out.IDs = append(out.IDs, ids[:min(len(ids), seqLen)])
+	}
+	return out, nil
+}
+
+// batchOf packs sequences idx of d into a (B, T) Classifier batch, T the
+// longest, PadID after each.
+func batchOf(d Labelled, idx []int) (*tensor.Tensor, []int) {
+	T := 0
+	for _, i := range idx {
+		T = max(T, len(d.IDs[i]))
+	}
+	x := tensor.New(len(idx), T)
+	labels := make([]int, len(idx))
+	for r, i := range idx {
+		row := x.Data[r*T : (r+1)*T]
+		for t := range row {
+			row[t] = llama.PadID
+		}
+		for t, id := range d.IDs[i] {
+			row[t] = float32(id)
+		}
+		labels[r] = d.Labels[i]
+	}
+	return x, labels
+}
+
+// Accuracy is c's top-1 accuracy and mean loss on d, batch sequences at a
+// time.
+func Accuracy(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (acc, loss float64, err error) {
+	if len(d.IDs) == 0 {
+		return 0, 0, fmt.Errorf("lmtrain: no sequences to score")
+	}
+	tp := ag.NewTape()
+	tp.NoGrad, tp.Precision = true, prec
+	correct, sum := 0, 0.0
+	for lo := 0; lo < len(d.IDs); lo += batch {
+		idx := make([]int, 0, batch)
+		for i := lo; i < min(lo+batch, len(d.IDs)); i++ {
+			idx = append(idx, i)
+		}
+		x, labels := batchOf(d, idx)
+		tp.Reset()
+		logits := c.Forward(tp, tp.Wrap(x), nil)
+		l := nn.CrossEntropy(tp, logits, labels, 0)
+		if err := tp.Err(); err != nil {
+			return 0, 0, fmt.Errorf("lmtrain: %w", err)
+		}
+		correct += train.CountCorrect(logits.Value, labels)
+		sum += float64(l.Value.Data[0]) * float64(len(labels))
+	}
+	return float64(correct) / float64(len(d.IDs)), sum / float64(len(d.IDs)), nil
+}
+
+// ClassifyRecord is one validation point of a classification run.
+type ClassifyRecord struct {
+	Step      int     `json:"step"`
+	TrainLoss float64 `json:"train_loss"`
+	ValAcc    float64 `json:"val_accuracy"`
+	ValLoss   float64 `json:"val_loss"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// ClassifySummary is what a classification run did.
+type ClassifySummary struct {
+	BestStep   int              `json:"best_step"`
+	BestValAcc float64          `json:"best_val_accuracy"`
+	History    []ClassifyRecord `json:"history"`
+}
+
+// Classify fine-tunes m as a classifier of train (a fresh head of classes
+// outputs on the last token, plus the method's tensors: FinetuneOptions'
+// Method, Rank, Targets), for o.Steps steps of o.Batch sequences drawn by a
+// source seeded by (Seed, step); validation accuracy every EvalEvery steps
+// chooses the step whose weights the classifier ends with. o.OutDir,
+// Resume and StopAfter are not used: a run is minutes, not resumable.
+func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOptions) (ClassifySummary, *llama.Classifier, *Tuned, error) {
+	o := fo.Options
+	if o.Steps <= 0 || o.Batch <= 0 || !(o.LR > 0) || o.MinLR < 0 || o.WarmupSteps < 0 || o.WarmupSteps > o.Steps {
+		return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: steps %d, batch %d, lr %g, warm-up %d do not make a run", o.Steps, o.Batch, o.LR, o.WarmupSteps)
+	}
+	if len(trainSet.IDs) == 0 || len(val.IDs) == 0 {
+		return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: %d training and %d validation sequences: both are needed", len(trainSet.IDs), len(val.IDs))
+	}
+	for _, l := range slices.Concat(trainSet.Labels, val.Labels) {
+		if l < 0 || l >= classes {
+			return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: label %d outside %d classes", l, classes)
+		}
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	every := o.EvalEvery
+	if every <= 0 {
+		every = max(1, o.Steps/10)
+	}
+	t, err := Attach(m, fo)
+	if err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	c, err := llama.NewClassifier(m, classes, rand.New(rand.NewPCG(o.Seed, 0x73636f7265)))
+	if err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	c.Extra = t.extra()
+	opt := optim.NewAdamW(optim.DecayGroups(c.Params(), o.WeightDecay, noDecay), o.LR, 0.9, 0.95, 1e-8)
+	tr := train.NewTrainer(c, opt)
+	tr.ClipNorm, tr.Seed, tr.Precision = o.ClipNorm, o.Seed, o.Precision
+	tr.LR = optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR, WarmupSteps: o.WarmupSteps, TotalSteps: o.Steps}.LR
+	trainable := slices.DeleteFunc(c.Params(), func(p *ag.Var) bool { return !p.RequiresGrad })
+	best := make([][]float32, len(trainable))
+	s := ClassifySummary{BestValAcc: -1}
+	bar := progress.New(log, "train", o.Steps)
+	lossSum, lossN, t0 := 0.0, 0, time.Now()
+	for step := 0; step < o.Steps; step++ {
+		if o.Ctx != nil && o.Ctx.Err() != nil {
+			return ClassifySummary{}, nil, nil, o.Ctx.Err()
+		}
+		rng := rand.New(rand.NewPCG(o.Seed^0x636c6173, uint64(step)))
+		idx := make([]int, o.Batch)
+		for i := range idx {
+			idx[i] = rng.IntN(len(trainSet.IDs))
+		}
+		x, labels := batchOf(trainSet, idx)
+		r, err := tr.Step(step, ag.NewVar(x, false), labels)
+		if err != nil {
+			return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: %w", err)
+		}
+		lossSum += r.Loss
+		lossN++
+		bar.Update(step+1, fmt.Sprintf("loss %.3f", r.Loss))
+		if (step+1)%every != 0 && step+1 != o.Steps {
+			continue
+		}
+		acc, vl, err := Accuracy(c, val, o.Batch, o.Precision)
+		if err != nil {
+			return ClassifySummary{}, nil, nil, err
+		}
+		rec := ClassifyRecord{Step: step + 1, TrainLoss: lossSum / float64(lossN), ValAcc: acc, ValLoss: vl, Seconds: time.Since(t0).Seconds()}
+		s.History = append(s.History, rec)
+		bar.Finish()
+		fmt.Fprintf(log, "step %d: train loss %.4f, val accuracy %.4f (loss %.4f)\n", rec.Step, rec.TrainLoss, acc, vl)
+		if acc > s.BestValAcc {
+			s.BestValAcc, s.BestStep = acc, rec.Step
+			for i, p := range trainable {
+				best[i] = append(best[i][:0], p.Value.Data...)
+			}
+		}
+		lossSum, lossN, t0 = 0, 0, time.Now()
+		bar = progress.New(log, "train", o.Steps)
+		bar.StartAt(step + 1)
+	}
+	for i, p := range trainable {
+		copy(p.Value.Data, best[i])
+	}
+	if math.IsNaN(s.BestValAcc) {
+		return s, nil, nil, fmt.Errorf("lmtrain: no validation")
+	}
+	return s, c, t, nil
+}

@@ -62,6 +62,9 @@ type Options struct {
 	// forward pass uses (an adapter's); checkpoints hold them too. Freeze
 	// the model's own parameters (RequiresGrad false) to train only these.
 	Extra []*ag.Var `json:"-"`
+	// BeforeEval, if set, runs before each validation (a supernet fixes the
+	// structure it is validated with; the next step's Hook draws again).
+	BeforeEval func() error `json:"-"`
 	// Hook runs at the start of each step (train.Trainer.Hook).
 	Hook      train.Hook       `json:"-"`
 	Precision tensor.Precision `json:"-"`
@@ -190,6 +193,11 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 			continue
 		}
 		secs := time.Since(t0).Seconds()
+		if o.BeforeEval != nil {
+			if err := o.BeforeEval(); err != nil {
+				return Summary{}, fmt.Errorf("lmtrain: %w", err)
+			}
+		}
 		ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, o.EvalTokens, o.Precision)
 		if err != nil {
 			return Summary{}, err

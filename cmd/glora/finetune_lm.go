@@ -12,6 +12,7 @@ import (
 
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
@@ -23,17 +24,22 @@ type finetuneLMSettings struct {
 	Data      string `flag:"data" json:"data" help:"{text-data}"`
 	Model     string `flag:"model" json:"model" help:"{lm-model}"`
 	Tokenizer string `flag:"tokenizer" json:"tokenizer" help:"tokenizer.json or tokenizer.bin; default: the model's (beside it)"`
-	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r: GLoRA's C, D, E need a bias, which Llama's projections lack), ia3 (A = vector), glora (a --structure, e.g. a search's structure.json) or, with --task classify, linear (the head alone)"`
+	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r: GLoRA's C, D, E need a bias, which Llama's projections lack), ia3 (A = vector), glora (a --structure, e.g. a search's structure.json), searched (GLoRA's chain: a supernet of --ranks, an evolutionary search at LoRA's budget scored by validation perplexity, the structure found retrained from the supernet's weights) or, with --task classify, linear (the head alone)"`
 	Rank      int    `flag:"rank" json:"rank" help:"lora rank of lora and glora-fixed"`
 	Targets   string `flag:"targets" json:"targets" help:"projections to adapt, PEFT's target_modules rules, comma-separated (q_proj,v_proj, …); default all-linear: the seven projections of every layer"`
 	Exclude   string `flag:"exclude" json:"exclude" help:"projections to leave alone (same rules)"`
 	Structure string `flag:"structure" json:"structure" help:"method glora: the structure file"`
+	Ranks     string `flag:"ranks" json:"ranks" help:"method searched: the supernet's lora ranks"`
+	SnSteps   int    `flag:"supernet-steps" json:"supernet_steps" help:"method searched: the supernet's steps (0: twice --steps)"`
+	Pop       int    `flag:"population" json:"population" help:"method searched: structures per generation (the default recipe's 16; top 4 kept, 6 mutations and 6 crossovers a generation)"`
+	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
+	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
 	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes summary.json only"`
 	lmTrainFlags
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm",
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -49,8 +55,11 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if s.Task != "lm" && s.Task != "classify" {
 		return fmt.Errorf("--task %q: want lm or classify", s.Task)
 	}
-	if !slices.Contains(lmtrain.Methods, s.Method) {
-		return fmt.Errorf("--method %q: want one of %s", s.Method, strings.Join(lmtrain.Methods, ", "))
+	if !slices.Contains(lmtrain.Methods, s.Method) && s.Method != "searched" {
+		return fmt.Errorf("--method %q: want one of %s or searched", s.Method, strings.Join(lmtrain.Methods, ", "))
+	}
+	if s.Method == "searched" && (s.Task != "lm" || s.Resume) {
+		return fmt.Errorf("--method searched runs with --task lm and does not resume (start again with --overwrite)")
 	}
 	explicit := explicitFlags(fs)
 	if !explicit["warmup"] {
@@ -104,6 +113,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	r.tokFrom = tokFrom
 	if _, err := r.loadCorpus(s.Data, s.SplitSeed); err != nil {
 		return err
 	}
@@ -121,6 +131,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	o, stop := r.options(s.lmTrainFlags, s.Data, tok)
 	defer stop()
 	fo.Options = o
+	if s.Method == "searched" {
+		return searchedLM(r, s, fo, m, ck)
+	}
 	sum, tuned, err := lmtrain.Finetune(m, ck, r.trainTok, r.valTok, fo)
 	if err != nil {
 		return r.failed(err, s.Out)
@@ -210,4 +223,31 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}
 	return nil
+}
+
+// searchedLM is finetune-lm --method searched: GLoRA's chain on the decoder
+// (lmtrain.SearchGLoRA), written like the other methods plus the search's
+// record (structure.json; summary.json's search fields).
+func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, ck llama.Checkpoint) error {
+	ranks, err := parseInts("ranks", s.Ranks)
+	if err != nil {
+		return err
+	}
+	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
+		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30)); err != nil {
+		return err
+	}
+	cfg := search.Config{Population: s.Pop, TopK: 4, Generations: s.Gens, Mutations: 6, Crossovers: 6, MutationProb: 0.2}
+	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, lmtrain.SearchOptions{FinetuneOptions: fo,
+		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok})
+	if err != nil {
+		return r.failed(err, s.Out)
+	}
+	if err := writeJSONAtomic(filepath.Join(s.Out, "structure.json"), res.Structure); err != nil {
+		return err
+	}
+	out := lmSummary{Summary: res.Retrain, Method: s.Method, Params: m.Cfg.Params(), Trainable: tuned.Trainable(),
+		Tokenizer: r.tokFrom, Search: &res}
+	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d candidates searched (stages %.0f s, %.0f s, %.0f s); structure of %d support parameters (budget %d) in %s/structure.json; merged model in %s/merged",
+		res.Candidates, res.StageSeconds[0], res.StageSeconds[1], res.StageSeconds[2], res.Params, res.Budget, s.Out, res.Retrain.BestDir))
 }

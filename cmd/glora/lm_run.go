@@ -72,6 +72,9 @@ type lmSummary struct {
 	ValTokens   int     `json:"val_tokens"`
 	Tokenizer   string  `json:"tokenizer"`
 	Seconds     float64 `json:"seconds"`
+	// Search is method searched's record (structure, budget, candidates,
+	// the supernet's run, stage times).
+	Search *lmtrain.SearchResult `json:"search,omitempty"`
 }
 
 // lmRun is one pretrain-lm or finetune-lm invocation.
@@ -84,6 +87,7 @@ type lmRun struct {
 	trainTok       []int32
 	valTok         []int32
 	ctx            context.Context
+	tokFrom        string // the tokenizer's file
 }
 
 func (r *lmRun) human(asJSON bool) io.Writer {

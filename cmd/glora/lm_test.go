@@ -109,6 +109,19 @@ func TestLanguageModelCommands(t *testing.T) {
 			t.Fatalf("finetune-lm wrote no best/%s", f)
 		}
 	}
+	// searched GLoRA: supernet, search, retraining; a structure within LoRA's budget
+	sr := filepath.Join(t.TempDir(), "sr")
+	code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", sr, "--method", "searched", "--ranks", "1,2",
+		"--steps", "10", "--batch", "4", "--seq-len", "16", "--population", "4", "--generations", "1", "--search-tokens", "200", "--json")
+	var ssum struct {
+		Search struct {
+			Params, Budget, Candidates int
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &ssum) != nil || ssum.Search.Candidates < 4 || ssum.Search.Params > ssum.Search.Budget ||
+		!exists(filepath.Join(sr, "structure.json")) || !exists(filepath.Join(sr, "best", "merged", "model.safetensors")) {
+		t.Fatalf("finetune-lm --method searched: %d %s %s", code, stdout, errs)
+	}
 	if code, _, errs := runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", filepath.Join(t.TempDir(), "x"), "--method", "dora"); code == 0 || !strings.Contains(errs, "dora") {
 		t.Fatalf("finetune-lm --method dora: %d %s", code, errs)
 	}

@@ -1,0 +1,178 @@
+package lmtrain
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/search"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/pipeline"
+)
+
+// SearchOptions configure SearchGLoRA: searched GLoRA on a decoder.
+type SearchOptions struct {
+	FinetuneOptions         // the retraining of the structure found (Steps, LR, …; Method is ignored)
+	Ranks           []int   // the supernet's lora ranks (default 4, 8)
+	SupernetSteps   int     // the supernet's optimiser steps (default 2 × Steps)
+	SupernetLR      float64 // its peak learning rate (default LR)
+	Search          search.Config
+	// SearchTokens are the validation tokens each candidate is scored on
+	// (default 20,000).
+	SearchTokens int
+}
+
+// SearchResult is what SearchGLoRA found and how the retraining went.
+type SearchResult struct {
+	Structure      glora.Structure `json:"structure"`
+	Params         int             `json:"support_params"`
+	Budget         int             `json:"budget"`
+	Candidates     int             `json:"candidates"`
+	SearchPPL      float64         `json:"search_val_ppl"` // the structure's, with the supernet's weights
+	Supernet       Summary         `json:"supernet"`
+	Retrain        Summary         `json:"retrain"`
+	StageSeconds   [3]float64      `json:"stage_seconds"` // supernet, search, retraining
+	SupernetFolder string          `json:"-"`
+}
+
+// SearchGLoRA is GLoRA's chain on a decoder, every choice on validation:
+//
+//  1. a supernet over the decoder's projections (the base frozen; ranks
+//     Ranks; each step draws one structure per layer, and the support
+//     tensors it does not read get no update that step) trained on the
+//     stream for SupernetSteps;
+//  2. an evolutionary search (Search; budget default: LoRA at the largest
+//     rank on the same layers; the first generation seeded with the named
+//     structures that fit) scoring each candidate by its validation
+//     perplexity with the supernet's weights (search.Score.Accuracy holds
+//     1/perplexity, the higher the better; Loss the loss);
+//  3. the best structure retrained from the supernet's weights (only the
+//     tensors it reads) for Steps, the best step by validation loss kept
+//     and saved as FinetuneOptions says (OutDir/best: merged + adapter).
+//
+// With OutDir set, the supernet's run lives in OutDir/supernet and the
+// retraining's in OutDir.
+func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (SearchResult, *Tuned, error) {
+	o := so.Options
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	ranks := so.Ranks
+	if len(ranks) == 0 {
+		ranks = []int{4, 8}
+	}
+	space := glora.Space{Ranks: ranks}
+	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
+	net, err := glora.Attach(m, glora.Options{Targets: so.Targets, Exclude: so.Exclude, Space: space, Seed: o.Seed})
+	if err != nil {
+		return SearchResult{}, nil, fmt.Errorf("lmtrain: %w", err)
+	}
+	var res SearchResult
+
+	// 1. supernet
+	t0 := time.Now()
+	sn := o
+	sn.Steps = so.SupernetSteps
+	if sn.Steps == 0 {
+		sn.Steps = 2 * o.Steps
+	}
+	if so.SupernetLR > 0 {
+		sn.LR = so.SupernetLR
+	}
+	sn.MinLR = min(sn.MinLR, sn.LR)
+	sn.WarmupSteps = min(sn.WarmupSteps, sn.Steps/10)
+	sn.EvalEvery = max(1, sn.Steps/5)
+	sn.Extra = net.Store().Params()
+	sn.Hook = (&finetune.Model{Net: net}).SampleHook()
+	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
+	sn.StopAfter, sn.Resume = 0, false
+	if o.OutDir != "" {
+		sn.OutDir = o.OutDir + "/supernet"
+	}
+	fmt.Fprintf(log, "supernet: ranks %v over %d projections, %d steps\n", ranks, len(net.Targets()), sn.Steps)
+	// validation of the supernet itself: LoRA at the largest rank everywhere
+	lora, err := glora.Named("lora", net.Targets(), space.MaxRank(), false)
+	if err != nil {
+		return SearchResult{}, nil, err
+	}
+	sn.BeforeEval = func() error { return net.SetStructure(lora) }
+	if res.Supernet, err = Train(m, ck, trainTok, valTok, sn); err != nil {
+		return SearchResult{}, nil, fmt.Errorf("lmtrain: supernet: %w", err)
+	}
+	res.StageSeconds[0] = time.Since(t0).Seconds()
+
+	// 2. search
+	t1 := time.Now()
+	cfg := so.Search
+	if cfg.Population == 0 {
+		cfg = search.Defaults()
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = glora.Params(lora, net.Targets())
+	}
+	cfg.Seed = o.Seed
+	if cfg.Initial == nil {
+		cfg.Initial, _ = pipeline.NamedStructures(space, net.Targets(), cfg.Budget)
+	}
+	tokens := so.SearchTokens
+	if tokens == 0 {
+		tokens = 20_000
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	n := 0
+	eval := func(ctx context.Context, st glora.Structure) (search.Score, error) {
+		if _, err := net.MergeStructure(st); err != nil {
+			return search.Score{}, err
+		}
+		defer net.Unmerge()
+		ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, tokens, o.Precision)
+		if err != nil {
+			return search.Score{}, err
+		}
+		n++
+		if n%10 == 0 {
+			fmt.Fprintf(log, "search: %d candidates scored\n", n)
+		}
+		return search.Score{Accuracy: 1 / ev.PPL, Loss: ev.Loss}, nil
+	}
+	sr, err := search.Run(ctx, cfg, space, net.Targets(), eval)
+	if err != nil {
+		return SearchResult{}, nil, fmt.Errorf("lmtrain: search: %w", err)
+	}
+	res.Structure, res.Budget, res.Candidates = sr.Best.Structure, cfg.Budget, sr.Total
+	res.Params, res.SearchPPL = glora.Params(sr.Best.Structure, net.Targets()), 1/sr.Best.Accuracy
+	res.StageSeconds[1] = time.Since(t1).Seconds()
+	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
+		res.Candidates, res.Params, res.Budget, res.SearchPPL)
+
+	// 3. retraining from the supernet's weights
+	t2 := time.Now()
+	if err := net.SetStructure(res.Structure); err != nil {
+		return SearchResult{}, nil, err
+	}
+	active := map[*ag.Var]bool{}
+	for _, p := range net.Active() {
+		active[p] = true
+	}
+	for _, p := range net.Store().Params() {
+		p.RequiresGrad = active[p]
+	}
+	tuned := &Tuned{Model: m, Net: net, Method: "glora"}
+	ro := o
+	ro.Extra = tuned.extra()
+	extra := ro.SaveExtra
+	ro.SaveBest = func(dir string) error { return tuned.Save(dir, ck, so.Base, extra) }
+	if res.Retrain, err = Train(m, ck, trainTok, valTok, ro); err != nil {
+		return SearchResult{}, nil, fmt.Errorf("lmtrain: retraining: %w", err)
+	}
+	res.StageSeconds[2] = time.Since(t2).Seconds()
+	return res, tuned, nil
+}

@@ -59,10 +59,7 @@ func TestClassifierPadding(t *testing.T) {
 // learns a task that needs the whole sequence, and the classifier ends with
 // the weights of its best validation step.
 func TestClassify(t *testing.T) {
-	pre := tinyModel(t)
-	if _, err := Train(pre, llama.Checkpoint{}, pattern(4000, 1), pattern(600, 2), opts("")); err != nil {
-		t.Fatal(err)
-	}
+	pre, _, _, _ := pretrained(t)
 	trainSet, val := parityTask(400, 1), parityTask(100, 2)
 	o := opts("")
 	o.Steps, o.Batch, o.EvalEvery, o.LR, o.WarmupSteps = 150, 16, 30, 1e-2, 10

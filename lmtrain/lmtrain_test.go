@@ -43,6 +43,23 @@ func tinyModel(t *testing.T) *llama.Model {
 	return m
 }
 
+// pretrained is tinyModel trained briefly on the pattern stream (a base to
+// adapt: a random frozen head could not express confident predictions
+// whatever an adapter did), with the streams and its validation loss.
+func pretrained(t *testing.T) (pre *llama.Model, trainTok, valTok []int32, valLoss float64) {
+	t.Helper()
+	trainTok, valTok = pattern(4000, 1), pattern(600, 2)
+	pre = tinyModel(t)
+	if _, err := Train(pre, llama.Checkpoint{}, trainTok, valTok, opts("")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := Evaluate(pre, valTok, 24, 8, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pre, trainTok, valTok, ev.Loss
+}
+
 func opts(dir string) Options {
 	return Options{OutDir: dir, Steps: 120, Batch: 8, SeqLen: 24, LR: 1e-2, MinLR: 1e-3, WarmupSteps: 10,
 		WeightDecay: 0.01, ClipNorm: 1, Seed: 3, EvalEvery: 30}

@@ -109,6 +109,14 @@ func TestLanguageModelCommands(t *testing.T) {
 			t.Fatalf("finetune-lm wrote no best/%s", f)
 		}
 	}
+	// glora merge folds the adapter into its recorded base: the same model as best/merged
+	mm := filepath.Join(t.TempDir(), "mm")
+	if code, _, errs := runCLI("merge", "--adapter", filepath.Join(ft, "best", "adapter"), "--out", mm); code != 0 {
+		t.Fatalf("merge: %s", errs)
+	}
+	if a, b := ppl(mm), ppl(filepath.Join(ft, "best", "merged")); a != b {
+		t.Fatalf("glora merge's model scores %v, finetune-lm's merged %v", a, b)
+	}
 	// searched GLoRA: supernet, search, retraining; a structure within LoRA's budget
 	sr := filepath.Join(t.TempDir(), "sr")
 	code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", sr, "--method", "searched", "--ranks", "1,2",

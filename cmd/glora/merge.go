@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/models/llama"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/glora/glora/internal/atomicfile"
@@ -46,6 +49,12 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--adapter: %w", err)
 	}
+	if s.Base == "" && a.BaseModel == backbones.ShippedLM || isLlama(s.Base) {
+		if s.Base == "" {
+			s.Base = backbones.ShippedLM
+		}
+		return mergeLM(s, a, dt, stdout)
+	}
 	if s.Base == "" {
 		if a.BaseModel == "" {
 			return fmt.Errorf("--base is required (the adapter does not record its base model)")
@@ -54,6 +63,9 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--base is required: the adapter's base model (base_model_name_or_path %q) is neither shipped nor a model folder here", a.BaseModel)
 		}
 		fmt.Fprintf(stderr, "--base %s: the adapter's base_model_name_or_path\n", s.Base)
+	}
+	if isLlama(s.Base) { // a folder the adapter recorded
+		return mergeLM(s, a, dt, stdout)
 	}
 	m, ck, from, err := loadModel(s.Base, 0)
 	if err != nil {
@@ -174,4 +186,50 @@ func withQKVBias(m *vit.Model) (*vit.Model, error) {
 		}
 	}
 	return n, nil
+}
+
+// mergeLM folds an adapter into a LLaMA-style base and writes a plain
+// Hugging Face Llama folder (with the base's tokenizer when it has one).
+func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.Writer) error {
+	m, ck, err := loadLM(s.Base)
+	if err != nil {
+		return fmt.Errorf("--base: %w", err)
+	}
+	if a.Head != nil {
+		return fmt.Errorf("--adapter %s has a classification head; a LLaMA base's merged folder has none to hold it", s.Adapter)
+	}
+	merged, err := a.Merge(m.Linears())
+	if err != nil {
+		return err
+	}
+	for _, ml := range merged {
+		if ml.AddsBias {
+			return fmt.Errorf("--adapter layer %s gives a bias-less projection a bias, which a Llama folder cannot hold", ml.Path)
+		}
+		copy(ml.Site.Base.W.Value.Data, ml.W.Data)
+	}
+	tok, _, tokErr := loadTokenizer("", s.Base, m.Cfg.VocabSize)
+	replace := func(existing string) error {
+		if s.Overwrite {
+			return nil
+		}
+		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
+	}
+	if err := atomicfile.CheckReplace(s.Out, replace); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	err = atomicfile.WriteDir(s.Out, func(tmp string) error {
+		if err := llama.SaveHF(m, tmp, ck, dt); err != nil {
+			return err
+		}
+		if tokErr == nil {
+			return tok.WriteJSON(filepath.Join(tmp, "tokenizer.json"))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	fmt.Fprintf(stdout, "merged %s (%d layers) into %s\nwrote %s (Hugging Face Llama folder, %s)\n", s.Adapter, len(merged), s.Base, s.Out, dt)
+	return nil
 }

@@ -13,8 +13,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 
 // Sgemm is the package's Sgemm at precision p: at BF16, op(A) and op(B)
 // are rounded to bfloat16 (on the native kernel where the CPU has one).
+// A one-row product (m = 1: decoding a token) runs in float32 at either
+// precision: it reads each element of B once, so its time is the reading,
+// and rounding B to bfloat16 first would cost more than the product.
 func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if p == BF16 {
+	if p == BF16 && m != 1 {
 		sgemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

@@ -24,19 +24,28 @@ type SearchOptions struct {
 	// SearchTokens are the validation tokens each candidate is scored on
 	// (default 20,000).
 	SearchTokens int
+	// Finalists > 1: the search's best Finalists structures each train a
+	// quarter of Steps from the supernet's weights, and the one with the
+	// lowest validation loss is retrained; 0 or 1 retrains the search's
+	// first.
+	Finalists int
 }
 
 // SearchResult is what SearchGLoRA found and how the retraining went.
 type SearchResult struct {
-	Structure      glora.Structure `json:"structure"`
-	Params         int             `json:"support_params"`
-	Budget         int             `json:"budget"`
-	Candidates     int             `json:"candidates"`
-	SearchPPL      float64         `json:"search_val_ppl"` // the structure's, with the supernet's weights
-	Supernet       Summary         `json:"supernet"`
-	Retrain        Summary         `json:"retrain"`
-	StageSeconds   [3]float64      `json:"stage_seconds"` // supernet, search, retraining
-	SupernetFolder string          `json:"-"`
+	Structure    glora.Structure `json:"structure"`
+	Params       int             `json:"support_params"`
+	Budget       int             `json:"budget"`
+	Candidates   int             `json:"candidates"`
+	SearchPPL    float64         `json:"search_val_ppl"` // the structure's, with the supernet's weights
+	Supernet     Summary         `json:"supernet"`
+	Retrain      Summary         `json:"retrain"`
+	StageSeconds [3]float64      `json:"stage_seconds"` // supernet, search (finalists included), retraining
+	// FinalistLoss is each finalist's best validation loss after its short
+	// run, in the search's order (nil without finalists); Chosen indexes it.
+	FinalistLoss   []float64 `json:"finalist_val_loss,omitempty"`
+	Chosen         int       `json:"finalist_chosen"`
+	SupernetFolder string    `json:"-"`
 }
 
 // SearchGLoRA is GLoRA's chain on a decoder, every choice on validation:
@@ -143,27 +152,70 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 		}
 		return search.Score{Accuracy: 1 / ev.PPL, Loss: ev.Loss}, nil
 	}
+	var all []search.Candidate
+	record := cfg.Record
+	cfg.Record = func(c search.Candidate) error {
+		all = append(all, c)
+		if record != nil {
+			return record(c)
+		}
+		return nil
+	}
 	sr, err := search.Run(ctx, cfg, space, net.Targets(), eval)
 	if err != nil {
 		return SearchResult{}, nil, fmt.Errorf("lmtrain: search: %w", err)
 	}
-	res.Structure, res.Budget, res.Candidates = sr.Best.Structure, cfg.Budget, sr.Total
-	res.Params, res.SearchPPL = glora.Params(sr.Best.Structure, net.Targets()), 1/sr.Best.Accuracy
-	res.StageSeconds[1] = time.Since(t1).Seconds()
+	best := sr.Best
+	res.Budget, res.Candidates = cfg.Budget, sr.Total
 	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
-		res.Candidates, res.Params, res.Budget, res.SearchPPL)
+		res.Candidates, glora.Params(best.Structure, net.Targets()), res.Budget, 1/best.Accuracy)
+	snapshot := map[*ag.Var][]float32{}
+	for _, p := range net.Store().Params() {
+		snapshot[p] = append([]float32(nil), p.Value.Data...)
+	}
+	// restore puts the supernet's weights back, and drops the gradient
+	// buffers a finalist's run left (zeroed): a backward pass that finds no
+	// buffer writes a fresh one, which may round differently from adding
+	// into a zeroed one, and each finalist must start as the first did.
+	restore := func() {
+		for p, v := range snapshot {
+			copy(p.Value.Data, v)
+			p.Grad = nil
+		}
+	}
+	if fin := search.Best(all, so.Finalists); so.Finalists > 1 && len(fin) > 1 {
+		short := o
+		short.OutDir, short.Steps, short.StopAfter, short.Resume = "", max(1, o.Steps/4), 0, false
+		short.EvalEvery, short.WarmupSteps = short.Steps, min(o.WarmupSteps, short.Steps/10)
+		short.SaveBest, short.SaveExtra = nil, nil
+		bestLoss := 0.0
+		for i, c := range fin {
+			restore()
+			if err := fix(net, c.Structure); err != nil {
+				return SearchResult{}, nil, err
+			}
+			short.Extra = net.Trainable()
+			sum, err := Train(m, ck, trainTok, valTok, short)
+			if err != nil {
+				return SearchResult{}, nil, fmt.Errorf("lmtrain: finalist %d: %w", i+1, err)
+			}
+			res.FinalistLoss = append(res.FinalistLoss, sum.BestValLoss)
+			fmt.Fprintf(log, "finalist %d (%d support parameters): validation loss %.4f after %d steps\n",
+				i+1, glora.Params(c.Structure, net.Targets()), sum.BestValLoss, short.Steps)
+			if i == 0 || sum.BestValLoss < bestLoss {
+				bestLoss, best, res.Chosen = sum.BestValLoss, c, i
+			}
+		}
+	}
+	restore() // also without finalists: the supernet's gradient buffers go
+	res.Structure = best.Structure
+	res.Params, res.SearchPPL = glora.Params(best.Structure, net.Targets()), 1/best.Accuracy
+	res.StageSeconds[1] = time.Since(t1).Seconds()
 
 	// 3. retraining from the supernet's weights
 	t2 := time.Now()
-	if err := net.SetStructure(res.Structure); err != nil {
+	if err := fix(net, res.Structure); err != nil {
 		return SearchResult{}, nil, err
-	}
-	active := map[*ag.Var]bool{}
-	for _, p := range net.Active() {
-		active[p] = true
-	}
-	for _, p := range net.Store().Params() {
-		p.RequiresGrad = active[p]
 	}
 	tuned := &Tuned{Model: m, Net: net, Method: "glora"}
 	ro := o
@@ -175,4 +227,25 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	}
 	res.StageSeconds[2] = time.Since(t2).Seconds()
 	return res, tuned, nil
+}
+
+// fix sets the supernet's structure and makes exactly the support tensors
+// it reads trainable (Active lists only tensors that train already, so
+// every one is made trainable first: a tensor an earlier structure froze
+// may be one this one reads).
+func fix(net *glora.Supernet, st glora.Structure) error {
+	if err := net.SetStructure(st); err != nil {
+		return err
+	}
+	for _, p := range net.Store().Params() {
+		p.RequiresGrad = true
+	}
+	active := map[*ag.Var]bool{}
+	for _, p := range net.Active() {
+		active[p] = true
+	}
+	for _, p := range net.Store().Params() {
+		p.RequiresGrad = active[p]
+	}
+	return nil
 }

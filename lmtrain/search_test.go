@@ -18,12 +18,15 @@ func TestSearchGLoRA(t *testing.T) {
 	o.Steps, o.EvalEvery = 60, 30
 	cfg := search.Config{Population: 6, TopK: 2, Generations: 2, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
 	res, tuned, err := SearchGLoRA(pre, llama.Checkpoint{}, trainTok, valTok, SearchOptions{
-		FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 60, Search: cfg, SearchTokens: 300})
+		FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 60, Search: cfg, SearchTokens: 300, Finalists: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d candidates; %d support params (budget %d); search ppl %.2f; retrained val loss %.3f (base %.3f); stages %v s",
 		res.Candidates, res.Params, res.Budget, res.SearchPPL, res.Retrain.BestValLoss, loss0, res.StageSeconds)
+	if len(res.FinalistLoss) != 3 || res.FinalistLoss[res.Chosen] != minOf(res.FinalistLoss) {
+		t.Fatalf("finalists' losses %v, chosen %d", res.FinalistLoss, res.Chosen)
+	}
 	if res.Params > res.Budget || res.Params == 0 || res.Candidates < 6 {
 		t.Fatalf("structure of %d parameters (budget %d) after %d candidates", res.Params, res.Budget, res.Candidates)
 	}
@@ -37,5 +40,43 @@ func TestSearchGLoRA(t *testing.T) {
 		if !exists(filepath.Join(res.Retrain.BestDir, f)) {
 			t.Fatalf("no best/%s", f)
 		}
+	}
+}
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+// TestFinalistsLeaveNoTrace: finalists each start from the supernet's
+// weights, and the retraining of the one chosen is the retraining the
+// search's first would get without finalists (here the first is chosen):
+// no tensor a finalist froze or trained leaks into it.
+func TestFinalistsLeaveNoTrace(t *testing.T) {
+	pre, trainTok, valTok, _ := pretrained(t)
+	run := func(f int) SearchResult {
+		m, err := pre.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := opts("")
+		o.Steps, o.EvalEvery = 40, 20
+		cfg := search.Config{Population: 6, TopK: 2, Generations: 2, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
+		res, _, err := SearchGLoRA(m, llama.Checkpoint{}, trainTok, valTok, SearchOptions{
+			FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 40, Search: cfg, SearchTokens: 300, Finalists: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := run(1), run(3)
+	if b.Chosen != 0 || a.Structure.Key() != b.Structure.Key() {
+		t.Skipf("the finalists chose their %d-th; this check needs the first", b.Chosen+1)
+	}
+	if a.Retrain.BestValLoss != b.Retrain.BestValLoss {
+		t.Fatalf("the same structure retrained to %.6f alone and %.6f after finalists", a.Retrain.BestValLoss, b.Retrain.BestValLoss)
 	}
 }

@@ -33,13 +33,14 @@ type finetuneLMSettings struct {
 	SnSteps   int    `flag:"supernet-steps" json:"supernet_steps" help:"method searched: the supernet's steps (0: twice --steps)"`
 	Pop       int    `flag:"population" json:"population" help:"method searched: structures per generation (the default recipe's 16; top 4 kept, 6 mutations and 6 crossovers a generation)"`
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
+	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
 	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes summary.json only"`
 	lmTrainFlags
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 3,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -234,12 +235,13 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		return err
 	}
 	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
-		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30)); err != nil {
+		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30),
+		checkInt("finalists", s.Finalists, 1, 100)); err != nil {
 		return err
 	}
 	cfg := search.Config{Population: s.Pop, TopK: 4, Generations: s.Gens, Mutations: 6, Crossovers: 6, MutationProb: 0.2}
 	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, lmtrain.SearchOptions{FinetuneOptions: fo,
-		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok})
+		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok, Finalists: s.Finalists})
 	if err != nil {
 		return r.failed(err, s.Out)
 	}

@@ -40,7 +40,7 @@ type finetuneLMSettings struct {
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 3,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 1,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }

@@ -44,7 +44,7 @@ func init() {
 		"supernet":    {"train a GLoRA supernet on a base model and data (the first step of GLoRA)", runSupernet},
 		"search":      {"evolutionary search of a supernet run for the best structure under a parameter budget (validation only)", runSearch},
 		"generate":    {"continue a prompt with a LLaMA-style language model (key/value cache; greedy, temperature, top-p), streaming the text", runGenerate},
-		"finetune-lm": {"adapt a language model to a text corpus with one method (full, lora, glora-fixed, ia3, a searched structure): a merged model and a PEFT adapter", runFinetuneLM},
+		"finetune-lm": {"adapt a language model to a text corpus with one method (full, lora, glora-fixed, ia3, glora, searched): a merged model and a PEFT adapter; --task classify learns its labels", runFinetuneLM},
 		"finetune":    {"fine-tune a base with one method (glora, glora-fixed, lora, ssf, ia3, bitfit, linear, full)", runFinetune},
 		"run":         {"the whole GLoRA chain: supernet, search, retrain, merge, test evaluation", runRun},
 	}
@@ -138,8 +138,12 @@ func usage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `glora help <command>` for a command's flags.")
 }

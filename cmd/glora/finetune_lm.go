@@ -110,6 +110,15 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if s.SeqLen > m.Cfg.MaxSeq {
 		return fmt.Errorf("--seq-len %d exceeds the model's max_position_embeddings %d", s.SeqLen, m.Cfg.MaxSeq)
 	}
+	if s.Method != "full" && s.Method != "linear" { // before any file is written
+		targets := fo.Targets
+		if len(targets) == 0 {
+			targets = []string{glora.AllLinear}
+		}
+		if _, err := glora.SelectTargets(m.Linears(), targets, fo.Exclude); err != nil {
+			return fmt.Errorf("--targets: %w", err)
+		}
+	}
 	tok, tokFrom, err := loadTokenizer(s.Tokenizer, s.Model, m.Cfg.VocabSize)
 	if err != nil {
 		return err

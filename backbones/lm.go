@@ -30,13 +30,22 @@ func LoadLM() (*llama.Model, llama.Checkpoint, *tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, llama.Checkpoint{}, nil, fmt.Errorf("backbones: %s: %w", ShippedLM, err)
 	}
-	data, err := fs.ReadFile(sub, "tokenizer.json")
+	tok, err := LMTokenizer()
 	if err != nil {
-		return nil, llama.Checkpoint{}, nil, fmt.Errorf("backbones: %s: %w", ShippedLM, err)
+		return nil, llama.Checkpoint{}, nil, err
+	}
+	return m, ck, tok, nil
+}
+
+// LMTokenizer returns the shipped language model's tokenizer alone.
+func LMTokenizer() (*tokenizer.Tokenizer, error) {
+	data, err := fs.ReadFile(lmFiles, lmName+"/tokenizer.json")
+	if err != nil {
+		return nil, fmt.Errorf("backbones: %s: %w", ShippedLM, err)
 	}
 	tok, err := tokenizer.ParseJSON(data, ShippedLM+"/tokenizer.json")
 	if err != nil {
-		return nil, llama.Checkpoint{}, nil, fmt.Errorf("backbones: %w", err)
+		return nil, fmt.Errorf("backbones: %w", err)
 	}
-	return m, ck, tok, nil
+	return tok, nil
 }

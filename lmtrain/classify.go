@@ -3,7 +3,6 @@ package lmtrain
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -193,9 +192,6 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 	}
 	for i, p := range trainable {
 		copy(p.Value.Data, best[i])
-	}
-	if math.IsNaN(s.BestValAcc) {
-		return s, nil, nil, fmt.Errorf("lmtrain: no validation")
 	}
 	return s, c, t, nil
 }

@@ -78,16 +78,9 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 			return nil, fmt.Errorf("lmtrain: %w", err)
 		}
 	}
-	if err := net.SetStructure(st); err != nil {
+	if err := fix(net, st); err != nil {
 		net.Detach()
 		return nil, fmt.Errorf("lmtrain: %w", err)
-	}
-	active := map[*ag.Var]bool{}
-	for _, p := range net.Active() {
-		active[p] = true
-	}
-	for _, p := range net.Store().Params() {
-		p.RequiresGrad = active[p]
 	}
 	t.Net = net
 	return t, nil

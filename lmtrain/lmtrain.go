@@ -208,17 +208,17 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		bar.Finish()
 		fmt.Fprintf(log, "step %d: train loss %.4f, val loss %.4f (perplexity %.2f), %.0f tok/s\n",
 			rec.Step, rec.TrainLoss, rec.ValLoss, rec.ValPPL, rec.TokPerS)
-		if ev.Loss < st.BestLoss && o.OutDir != "" {
+		if ev.Loss < st.BestLoss {
 			st.BestLoss, st.BestStep = ev.Loss, st.Step
-			save := func(dir string) error { return saveModel(m, ck, dir, o.SaveExtra) }
-			if o.SaveBest != nil {
-				save = o.SaveBest
+			if o.OutDir != "" {
+				save := func(dir string) error { return saveModel(m, ck, dir, o.SaveExtra) }
+				if o.SaveBest != nil {
+					save = o.SaveBest
+				}
+				if err := atomicfile.WriteDir(bestDir(o.OutDir), save); err != nil {
+					return Summary{}, err
+				}
 			}
-			if err := atomicfile.WriteDir(bestDir(o.OutDir), save); err != nil {
-				return Summary{}, err
-			}
-		} else if ev.Loss < st.BestLoss {
-			st.BestLoss, st.BestStep = ev.Loss, st.Step
 		}
 		st.LossSum, st.LossN = 0, 0
 		if o.OutDir != "" {

@@ -43,9 +43,8 @@ type SearchResult struct {
 	StageSeconds [3]float64      `json:"stage_seconds"` // supernet, search (finalists included), retraining
 	// FinalistLoss is each finalist's best validation loss after its short
 	// run, in the search's order (nil without finalists); Chosen indexes it.
-	FinalistLoss   []float64 `json:"finalist_val_loss,omitempty"`
-	Chosen         int       `json:"finalist_chosen"`
-	SupernetFolder string    `json:"-"`
+	FinalistLoss []float64 `json:"finalist_val_loss,omitempty"`
+	Chosen       int       `json:"finalist_chosen"`
 }
 
 // SearchGLoRA is GLoRA's chain on a decoder, every choice on validation:

@@ -48,16 +48,15 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	corpus, err := textdata.Resolve(s.Data, textdata.Options{})
-	if err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-	docs := corpus
-	if s.Split != "all" {
-		corpus, _ = corpus.Dedup()
-		train, val, test, err := textdata.Split(corpus, lmValFrac, lmTestFrac, s.SplitSeed)
+	var docs *textdata.Corpus
+	if s.Split == "all" {
+		if docs, err = textdata.Resolve(s.Data, textdata.Options{}); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+	} else {
+		_, train, val, test, err := lmSplits(s.Data, s.SplitSeed, io.Discard)
 		if err != nil {
-			return fmt.Errorf("--data %s: %w", s.Data, err)
+			return err
 		}
 		switch s.Split {
 		case "test":

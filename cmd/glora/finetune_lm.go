@@ -14,6 +14,7 @@ import (
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
 )
@@ -177,15 +178,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	if !r.trainC.Labelled() {
 		return fmt.Errorf("--task classify: %s has no labels (spam has; text:…,labels=folders; fortune:…,labels=files)", s.Data)
 	}
-	corpus, err := textdata.Resolve(s.Data, textdata.Options{})
-	if err != nil {
-		return fmt.Errorf("--data: %w", err)
-	}
-	corpus, _ = corpus.Dedup()
-	_, _, testC, err := textdata.Split(corpus, lmValFrac, lmTestFrac, s.SplitSeed)
-	if err != nil {
-		return err
-	}
+	corpus, testC := r.corpus, r.testC
 	enc := func(c *textdata.Corpus) (lmtrain.Labelled, error) {
 		labels := make([]int, c.Len())
 		for i, d := range c.Docs {
@@ -248,7 +241,12 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		checkInt("finalists", s.Finalists, 1, 100)); err != nil {
 		return err
 	}
-	cfg := search.Config{Population: s.Pop, TopK: 4, Generations: s.Gens, Mutations: 6, Crossovers: 6, MutationProb: 0.2}
+	rec, err := pipeline.Named(pipeline.Default) // top k, mutations, crossovers: the default recipe's
+	if err != nil {
+		return err
+	}
+	rs := rec.Search
+	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb}
 	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, lmtrain.SearchOptions{FinetuneOptions: fo,
 		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok, Finalists: s.Finalists})
 	if err != nil {

@@ -113,7 +113,7 @@ var tokenizerNames = []string{"tokenizer.json", "tokenizer.bin"}
 // checks that it fits the model's vocabulary.
 func loadTokenizer(path, model string, vocab int) (*tokenizer.Tokenizer, string, error) {
 	if path == "" && model == backbones.ShippedLM {
-		_, _, tok, err := backbones.LoadLM()
+		tok, err := backbones.LMTokenizer() // the model is loaded already
 		return tok, backbones.ShippedLM + "/tokenizer.json", err
 	}
 	if path == "" {

@@ -83,7 +83,9 @@ type lmRun struct {
 	stdout, stderr io.Writer
 	prec           tensor.Precision
 	t0             time.Time
+	corpus         *textdata.Corpus // deduplicated, before the split
 	trainC, valC   *textdata.Corpus
+	testC          *textdata.Corpus
 	trainTok       []int32
 	valTok         []int32
 	ctx            context.Context
@@ -123,23 +125,32 @@ func settleLM[T any](r *lmRun, s *T, f *lmTrainFlags, fs *flag.FlagSet, keys map
 	return checkLMTrain(*f)
 }
 
-// loadCorpus reads the corpus, drops repeated documents and splits it; it
-// returns the training part (the validation part is kept).
-func (r *lmRun) loadCorpus(spec string, seed uint64) (*textdata.Corpus, error) {
-	corpus, err := textdata.Resolve(spec, textdata.Options{})
+// lmSplits reads a corpus, drops repeated documents (so that no text is in
+// two parts; the count dropped is said on log) and splits it as every
+// language-model command does: 5% validation, 5% test, by seed.
+func lmSplits(spec string, seed uint64, log io.Writer) (corpus, train, val, test *textdata.Corpus, err error) {
+	corpus, err = textdata.Resolve(spec, textdata.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("--data: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("--data: %w", err)
 	}
-	corpus, dups := corpus.Dedup() // no text in two splits
+	corpus, dups := corpus.Dedup()
 	if dups > 0 {
-		fmt.Fprintf(r.stderr, "%s: %d repeated documents dropped\n", spec, dups)
+		fmt.Fprintf(log, "%s: %d repeated documents dropped\n", spec, dups)
 	}
-	var err2 error
-	r.trainC, r.valC, _, err2 = textdata.Split(corpus, lmValFrac, lmTestFrac, seed)
-	if err2 != nil {
-		return nil, fmt.Errorf("--data %s: %w", spec, err2)
+	train, val, test, err = textdata.Split(corpus, lmValFrac, lmTestFrac, seed)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("--data %s: %w", spec, err)
 	}
-	return r.trainC, nil
+	return corpus, train, val, test, nil
+}
+
+// loadCorpus reads and splits the corpus (lmSplits) and keeps its parts;
+// it returns the training part. The test part is for --task classify's
+// one final read.
+func (r *lmRun) loadCorpus(spec string, seed uint64) (*textdata.Corpus, error) {
+	var err error
+	r.corpus, r.trainC, r.valC, r.testC, err = lmSplits(spec, seed, r.stderr)
+	return r.trainC, err
 }
 
 // tokenize turns the training and validation documents into streams.

@@ -89,17 +89,8 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	case a.Head != nil && len(ck.Labels) != m.Cfg.NumClasses:
 		ck.Labels = nil // the base's names belong to its own head
 	}
-	replace := func(existing string) error {
-		if s.Overwrite {
-			return nil
-		}
-		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
-	}
-	if err := atomicfile.CheckReplace(s.Out, replace); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err := atomicfile.WriteDir(s.Out, func(tmp string) error { return vit.Save(m, tmp, ck, dt) }); err != nil {
-		return fmt.Errorf("--out: %w", err)
+	if err := writeOut(s.Out, s.Overwrite, func(tmp string) error { return vit.Save(m, tmp, ck, dt) }); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "merged %s into %s: %s\nwrote %s (%s dialect, %s tensor names, %s)\n",
 		s.Adapter, from, rep, s.Out, orTimm(ck.Dialect), orTimm(ck.Naming), dt)
@@ -209,16 +200,7 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 		copy(ml.Site.Base.W.Value.Data, ml.W.Data)
 	}
 	tok, _, tokErr := loadTokenizer("", s.Base, m.Cfg.VocabSize)
-	replace := func(existing string) error {
-		if s.Overwrite {
-			return nil
-		}
-		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
-	}
-	if err := atomicfile.CheckReplace(s.Out, replace); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	err = atomicfile.WriteDir(s.Out, func(tmp string) error {
+	err = writeOut(s.Out, s.Overwrite, func(tmp string) error {
 		if err := llama.SaveHF(m, tmp, ck, dt); err != nil {
 			return err
 		}
@@ -228,8 +210,26 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "merged %s (%d layers) into %s\nwrote %s (Hugging Face Llama folder, %s)\n", s.Adapter, len(merged), s.Base, s.Out, dt)
+	return nil
+}
+
+// writeOut writes merge's --out folder with write (into a fresh folder
+// that then replaces it): a non-empty --out only with --overwrite.
+func writeOut(out string, overwrite bool, write func(tmp string) error) error {
+	replace := func(existing string) error {
+		if overwrite {
+			return nil
+		}
+		return fmt.Errorf("%s exists and is not empty (pass --overwrite to replace it)", existing)
+	}
+	if err := atomicfile.CheckReplace(out, replace); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := atomicfile.WriteDir(out, write); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
 	return nil
 }

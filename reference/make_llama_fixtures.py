@@ -8,7 +8,8 @@ Run from the repository root with Debian's torch (1.13):
 A LLaMA written out below in plain PyTorch, in Hugging Face's conventions
 (LlamaForCausalLM: RMSNorm with the weight applied after normalising in
 float32, rotate_half rotary embeddings, grouped-query attention with a causal
-mask, SwiGLU MLP, no biases, optionally tied embeddings). Writes
+mask, SwiGLU MLP, biases only with attention_bias / mlp_bias, optionally
+tied embeddings). Writes
 
   random-{tied,untied}/   a random grouped-query model (4 query heads, 2
       key/value heads, head size 8, 2 layers, vocabulary 48) as a Hugging
@@ -18,6 +19,8 @@ mask, SwiGLU MLP, no biases, optionally tied embeddings). Writes
       expected.safetensors:
       ids (2, 7), R, logits (2, 7, 48) and grad.<name> of loss = sum(logits*R)
       for every parameter.
+  random-biased/   the untied model with attention_bias and mlp_bias (every
+      projection has a random bias), as above.
   trained/   a small model trained here for a few seconds on a repeating
       pattern, in both formats, and expected.json: the greedy continuation
       of a prompt (argmax each step, recomputing the whole sequence) and the
@@ -65,6 +68,12 @@ class Llama(torch.nn.Module):
             P(pre + "mlp.gate_proj.weight", F, D)
             P(pre + "mlp.up_proj.weight", F, D)
             P(pre + "mlp.down_proj.weight", D, F)
+            for proj, n in (("q", H * hd), ("k", K * hd), ("v", K * hd), ("o", D)):
+                if cfg.get("attention_bias"):
+                    P(pre + "self_attn.%s_proj.bias" % proj, n)
+            for proj, n in (("gate", F), ("up", F), ("down", D)):
+                if cfg.get("mlp_bias"):
+                    P(pre + "mlp.%s_proj.bias" % proj, n)
         P("model.norm.weight", D)
         if not cfg["tie_word_embeddings"]:
             P("lm_head.weight", V, D)
@@ -74,6 +83,11 @@ class Llama(torch.nn.Module):
 
     def named(self):
         return {k.replace("|", "."): v for k, v in self.p.items()}
+
+    def lin(self, x, name):  # x·Wᵀ (+ b where the config gives the layer a bias)
+        y = x @ self.w(name + ".weight").t()
+        b = name.replace(".", "|") + "|bias"
+        return y + self.p[b] if b in self.p else y
 
     def rms(self, x, w):
         eps = self.cfg["rms_norm_eps"]
@@ -100,26 +114,26 @@ class Llama(torch.nn.Module):
         for i in range(cfg["num_hidden_layers"]):
             pre = "model.layers.%d." % i
             h = self.rms(x, self.w(pre + "input_layernorm.weight"))
-            q = (h @ self.w(pre + "self_attn.q_proj.weight").t()).view(B, T, H, hd).transpose(1, 2)
-            k = (h @ self.w(pre + "self_attn.k_proj.weight").t()).view(B, T, K, hd).transpose(1, 2)
-            v = (h @ self.w(pre + "self_attn.v_proj.weight").t()).view(B, T, K, hd).transpose(1, 2)
+            q = self.lin(h, pre + "self_attn.q_proj").view(B, T, H, hd).transpose(1, 2)
+            k = self.lin(h, pre + "self_attn.k_proj").view(B, T, K, hd).transpose(1, 2)
+            v = self.lin(h, pre + "self_attn.v_proj").view(B, T, K, hd).transpose(1, 2)
             q, k = self.rope(q), self.rope(k)
             k = k.repeat_interleave(H // K, dim=1)
             v = v.repeat_interleave(H // K, dim=1)
             att = (q @ k.transpose(-1, -2)) / math.sqrt(hd) + mask
             a = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, H * hd)
-            x = x + a @ self.w(pre + "self_attn.o_proj.weight").t()
+            x = x + self.lin(a, pre + "self_attn.o_proj")
             h = self.rms(x, self.w(pre + "post_attention_layernorm.weight"))
-            g = torch.nn.functional.silu(h @ self.w(pre + "mlp.gate_proj.weight").t())
-            u = h @ self.w(pre + "mlp.up_proj.weight").t()
-            x = x + (g * u) @ self.w(pre + "mlp.down_proj.weight").t()
+            g = torch.nn.functional.silu(self.lin(h, pre + "mlp.gate_proj"))
+            u = self.lin(h, pre + "mlp.up_proj")
+            x = x + self.lin(g * u, pre + "mlp.down_proj")
         x = self.rms(x, self.w("model.norm.weight"))
         head = self.w("model.embed_tokens.weight") if cfg["tie_word_embeddings"] else self.w("lm_head.weight")
         return x @ head.t()
 
 
-def config(V, D, F, L, H, K, seq, tied, eps=1e-5, theta=10000.0):
-    return {
+def config(V, D, F, L, H, K, seq, tied, eps=1e-5, theta=10000.0, bias=False):
+    return {"attention_bias": bias, "mlp_bias": bias,
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
         "vocab_size": V, "hidden_size": D, "intermediate_size": F, "num_hidden_layers": L,
         "num_attention_heads": H, "num_key_value_heads": K, "max_position_embeddings": seq,
@@ -180,10 +194,12 @@ def save_hf(folder, model):
         save_llama2c(os.path.join(folder, "model.bin"), model)
 
 
-def random_fixture(tied):
+def random_fixture(tied, bias=False):
     # the untied model has a rope_theta llama2.c cannot hold: it tests
-    # that glora reads theta from config.json (and gets no model.bin)
-    cfg = config(48, 32, 40, 2, 4, 2, 16, tied, eps=1e-5, theta=10000.0 if tied else 500.0)
+    # that glora reads theta from config.json (and gets no model.bin); the
+    # biased one (attention_bias, mlp_bias: what a merged adapter that
+    # tuned biases writes) has no model.bin either
+    cfg = config(48, 32, 40, 2, 4, 2, 16, tied, eps=1e-5, theta=10000.0 if tied and not bias else 500.0, bias=bias)
     model = Llama(cfg)
     for name, p in model.named().items():
         with torch.no_grad():
@@ -191,7 +207,7 @@ def random_fixture(tied):
                 p.copy_(1 + 0.2 * torch.randn(p.shape))
             else:
                 p.copy_(torch.randn(p.shape) * (p.shape[-1] ** -0.5 if p.dim() == 2 and "embed" not in name else 1.0))
-    folder = os.path.join(OUT, "random-" + ("tied" if tied else "untied"))
+    folder = os.path.join(OUT, "random-biased" if bias else "random-" + ("tied" if tied else "untied"))
     save_hf(folder, model)
     ids = torch.randint(0, 48, (2, 7))
     logits = model(ids)
@@ -254,3 +270,4 @@ if __name__ == "__main__":
     random_fixture(False)
     random_fixture(True)
     trained_fixture()
+    random_fixture(False, bias=True)

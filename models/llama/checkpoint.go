@@ -261,7 +261,7 @@ func isModelParam(name string) bool {
 		return true
 	}
 	for _, l := range linearNames {
-		if rest[i+1:] == l+".weight" {
+		if rest[i+1:] == l+".weight" || rest[i+1:] == l+".bias" {
 			return true
 		}
 	}

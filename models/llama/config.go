@@ -21,6 +21,12 @@ type Config struct {
 	NormEps   float64 `json:"rms_norm_eps"`
 	RopeTheta float64 `json:"rope_theta"`
 	TiedEmbed bool    `json:"tie_word_embeddings"` // the output layer reuses the token embedding
+	// AttnBias gives q_proj, k_proj, v_proj and o_proj a bias, MLPBias
+	// gate_proj, up_proj and down_proj (LlamaConfig's attention_bias and
+	// mlp_bias; LLaMA itself has neither, a merged GLoRA, SSF or BitFit
+	// adapter that tuned biases has them).
+	AttnBias bool `json:"attention_bias"`
+	MLPBias  bool `json:"mlp_bias"`
 	BOS       int     `json:"bos_token_id"`
 	EOS       int     `json:"eos_token_id"`
 }
@@ -90,6 +96,12 @@ func (c Config) Params() int {
 	hd := c.Head()
 	attn := c.Dim*c.Heads*hd*2 + c.Dim*c.KVHeads*hd*2
 	mlp := 3 * c.Dim * c.Hidden
+	if c.AttnBias {
+		attn += c.Heads*hd + 2*c.KVHeads*hd + c.Dim // q, k, v, o
+	}
+	if c.MLPBias {
+		mlp += 2*c.Hidden + c.Dim
+	}
 	n := c.VocabSize*c.Dim + c.Layers*(attn+mlp+2*c.Dim) + c.Dim
 	if !c.TiedEmbed {
 		n += c.VocabSize * c.Dim
@@ -112,8 +124,6 @@ type hfConfig struct {
 	ModelType     string          `json:"model_type"`
 	Architectures []string        `json:"architectures"`
 	HiddenAct     string          `json:"hidden_act"`
-	AttnBias      bool            `json:"attention_bias"`
-	MLPBias       bool            `json:"mlp_bias"`
 	RopeScaling   json.RawMessage `json:"rope_scaling"`
 	TorchDType    string          `json:"torch_dtype,omitempty"`
 }
@@ -125,7 +135,7 @@ func configDefaults() Config {
 
 // ParseConfig reads a Hugging Face Llama config.json. Keys it does not
 // interpret are returned in extra (written back by Save). It refuses what
-// glora's model does not compute: biases, another activation than SiLU,
+// glora's model does not compute: another activation than SiLU,
 // rope_scaling, another model_type than "llama".
 func ParseConfig(data []byte) (cfg Config, extra map[string]json.RawMessage, err error) {
 	var raw map[string]json.RawMessage
@@ -159,8 +169,6 @@ func ParseConfig(data []byte) (cfg Config, extra map[string]json.RawMessage, err
 		return Config{}, nil, fmt.Errorf("llama: config.json: model_type %q is not \"llama\"", h.ModelType)
 	case h.HiddenAct != "" && h.HiddenAct != "silu":
 		return Config{}, nil, fmt.Errorf("llama: config.json: hidden_act %q is not supported (only \"silu\")", h.HiddenAct)
-	case h.AttnBias || h.MLPBias:
-		return Config{}, nil, fmt.Errorf("llama: config.json: attention_bias / mlp_bias are not supported")
 	case len(h.RopeScaling) > 0 && string(h.RopeScaling) != "null":
 		return Config{}, nil, fmt.Errorf("llama: config.json: rope_scaling %s is not supported", h.RopeScaling)
 	}
@@ -227,7 +235,7 @@ func encodeConfig(cfg Config, extra map[string]json.RawMessage, dtype string) ([
 		"max_position_embeddings": cfg.MaxSeq, "rms_norm_eps": cfg.NormEps,
 		"rope_theta": cfg.RopeTheta, "tie_word_embeddings": cfg.TiedEmbed,
 		"bos_token_id": id(cfg.BOS), "eos_token_id": id(cfg.EOS),
-		"attention_bias": false, "mlp_bias": false, "rope_scaling": nil, "torch_dtype": dtype,
+		"attention_bias": cfg.AttnBias, "mlp_bias": cfg.MLPBias, "rope_scaling": nil, "torch_dtype": dtype,
 	} {
 		out[k] = v
 	}

@@ -110,7 +110,7 @@ func TestBadFiles(t *testing.T) {
 		{folder("noweights", cfgJSON, nil), []string{"noweights", "model.safetensors"}},
 		{folder("badjson", []byte(`{"vocab_size":`), map[string][]byte{"model.safetensors": weights}), []string{"config.json"}},
 		{folder("biased", []byte(strings.Replace(string(cfgJSON), `"hidden_act"`, `"attention_bias": true, "hidden_act"`, 1)),
-			map[string][]byte{"model.safetensors": weights}), []string{"config.json", "attention_bias"}},
+			map[string][]byte{"model.safetensors": weights}), []string{"missing", "self_attn.k_proj.bias"}},
 		{folder("shape", []byte(strings.Replace(string(cfgJSON), `"intermediate_size": 40`, `"intermediate_size": 41`, 1)),
 			map[string][]byte{"model.safetensors": weights}), []string{"model.safetensors", "mlp.", "the config says"}},
 		{folder("layers", []byte(strings.Replace(string(cfgJSON), `"num_hidden_layers": 2`, `"num_hidden_layers": 1`, 1)),

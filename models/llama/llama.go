@@ -1,6 +1,7 @@
 // Package llama is the LLaMA-style decoder: token embedding, pre-norm
 // decoder layers (RMSNorm, grouped-query attention with rotary position
-// embeddings and a causal mask, SwiGLU MLP, no biases), a final RMSNorm and
+// embeddings and a causal mask, SwiGLU MLP; biases only where the config's
+// attention_bias / mlp_bias ask for them), a final RMSNorm and
 // an output layer that may share the embedding's weights.
 //
 // Parameters carry the names of a Hugging Face Llama checkpoint
@@ -64,9 +65,12 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		errs = append(errs, err)
 		return v
 	}
-	linear := func(b nn.Builder, in, out int) *nn.Linear {
-		l, err := nn.NewLinear(b, in, out, false, normal02)
+	linear := func(b nn.Builder, in, out int, bias bool) *nn.Linear {
+		l, err := nn.NewLinear(b, in, out, bias, normal02)
 		errs = append(errs, err)
+		if err == nil && l.B != nil {
+			clear(l.B.Value.Data) // LlamaPreTrainedModel zeroes biases
+		}
 		return l
 	}
 	model := root.Sub("model")
@@ -74,13 +78,13 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	for i := 0; i < cfg.Layers; i++ {
 		b := model.Subf("layers.%d", i)
 		ls := [7]*nn.Linear{
-			linear(b.Sub(linearNames[0]), D, cfg.Heads*hd),
-			linear(b.Sub(linearNames[1]), D, cfg.KVHeads*hd),
-			linear(b.Sub(linearNames[2]), D, cfg.KVHeads*hd),
-			linear(b.Sub(linearNames[3]), cfg.Heads*hd, D),
-			linear(b.Sub(linearNames[4]), D, cfg.Hidden),
-			linear(b.Sub(linearNames[5]), D, cfg.Hidden),
-			linear(b.Sub(linearNames[6]), cfg.Hidden, D),
+			linear(b.Sub(linearNames[0]), D, cfg.Heads*hd, cfg.AttnBias),
+			linear(b.Sub(linearNames[1]), D, cfg.KVHeads*hd, cfg.AttnBias),
+			linear(b.Sub(linearNames[2]), D, cfg.KVHeads*hd, cfg.AttnBias),
+			linear(b.Sub(linearNames[3]), cfg.Heads*hd, D, cfg.AttnBias),
+			linear(b.Sub(linearNames[4]), D, cfg.Hidden, cfg.MLPBias),
+			linear(b.Sub(linearNames[5]), D, cfg.Hidden, cfg.MLPBias),
+			linear(b.Sub(linearNames[6]), cfg.Hidden, D, cfg.MLPBias),
 		}
 		m.Layers = append(m.Layers, &Layer{
 			AttnNorm: param(b.Sub("input_layernorm"), "weight", nn.Ones, D),
@@ -93,7 +97,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	if cfg.TiedEmbed {
 		m.Head = &nn.Linear{W: m.Embed}
 	} else {
-		m.Head = linear(root.Sub("lm_head"), D, cfg.VocabSize)
+		m.Head = linear(root.Sub("lm_head"), D, cfg.VocabSize, false)
 	}
 	for _, err := range errs {
 		if err != nil {

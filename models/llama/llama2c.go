@@ -227,11 +227,15 @@ func permuteRows(w []float32, heads, hd int, inverse bool) {
 // SaveLlama2c writes m as a llama2.c checkpoint that run.c reads, written
 // to a temporary file and renamed into place. The format has no room for
 // another rms_norm_eps than 1e-5, rope_theta than 10000, head size than
-// dim/n_heads, or token ids: a model with others is refused.
+// dim/n_heads, biases, or token ids: a model with others is refused.
 func SaveLlama2c(m *Model, path string) error {
 	c := m.Cfg
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("llama: save %s: %w", path, err)
+	}
+	if c.AttnBias || c.MLPBias {
+		return fmt.Errorf("llama: save %s: llama2.c's format has no biases; this model has attention_bias %v, mlp_bias %v (save it as a Hugging Face folder)",
+			path, c.AttnBias, c.MLPBias)
 	}
 	if c.NormEps != llama2cEps || c.RopeTheta != llama2cTheta || c.Head()*c.Heads != c.Dim {
 		return fmt.Errorf("llama: save %s: llama2.c's format fixes rms_norm_eps 1e-5, rope_theta 10000 and head size dim/n_heads; this model has %g, %g and %d",

@@ -66,7 +66,7 @@ func idsOf(ts *tensor.Tensor) []int {
 // and with tied embeddings, read from the Hugging Face folder and from the
 // llama2.c file.
 func TestReferenceParity(t *testing.T) {
-	for _, name := range []string{"random-untied", "random-tied"} {
+	for _, name := range []string{"random-untied", "random-tied", "random-biased"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(refDir, name)
 			exp, _, err := safetensors.ReadFile(filepath.Join(dir, "expected.safetensors"))
@@ -79,8 +79,17 @@ func TestReferenceParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ck.Config.KVHeads >= ck.Config.Heads || ck.Config.TiedEmbed != (name == "random-tied") {
+			biased := name == "random-biased"
+			if ck.Config.KVHeads >= ck.Config.Heads || ck.Config.TiedEmbed != (name == "random-tied") ||
+				ck.Config.AttnBias != biased || ck.Config.MLPBias != biased {
 				t.Fatalf("fixture config %+v is not the grouped-query %s model", ck.Config, name)
+			}
+			count := 0
+			for _, v := range m.Params() {
+				count += v.Value.Numel()
+			}
+			if count != m.Cfg.Params() {
+				t.Fatalf("Config.Params() = %d, the model has %d", m.Cfg.Params(), count)
 			}
 			tp := ag.NewTape()
 			logits := m.Forward(tp, ids, B, T)
@@ -197,7 +206,7 @@ func TestGreedyMatchesReference(t *testing.T) {
 // glora writes is the reference script's byte for byte, apart from the
 // rotation tables (computed, not copied).
 func TestSaveRoundTrips(t *testing.T) {
-	for _, name := range []string{"random-untied", "random-tied"} {
+	for _, name := range []string{"random-untied", "random-tied", "random-biased"} {
 		src := filepath.Join(refDir, name)
 		m, ck, err := LoadHF(src)
 		if err != nil {
@@ -232,6 +241,12 @@ func TestSaveRoundTrips(t *testing.T) {
 			}
 		}
 		bin := filepath.Join(tmp, "model.bin")
+		if m.Cfg.AttnBias {
+			if err := SaveLlama2c(m, bin); err == nil || !strings.Contains(err.Error(), "no biases") {
+				t.Fatalf("saving a biased model in llama2.c's format: %v", err)
+			}
+			continue
+		}
 		if m.Cfg.RopeTheta != llama2cTheta {
 			if err := SaveLlama2c(m, bin); err == nil || !strings.Contains(err.Error(), "rope_theta") {
 				t.Fatalf("saving a rope_theta-500 model in llama2.c's format: %v", err)

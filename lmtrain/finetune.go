@@ -11,17 +11,21 @@ import (
 	"github.com/glora/glora/safetensors"
 )
 
-// Methods are the ways Finetune adapts a decoder. On Llama's bias-less
-// layers GLoRA's C, D and E have no bias to act on, so the structures keep
-// only their A and B paths (ssf and bitfit would be ia3 and nothing):
+// Methods are the ways Finetune adapts a decoder. Llama's projections have
+// no bias, so GLoRA's C, D and E (which act on a bias) are left out unless
+// FinetuneOptions.AddBias gives each adapted projection one (zero at the
+// start; the merged model then has attention_bias / mlp_bias); ssf and
+// bitfit, which are about biases, always do:
 //
 //	full         every parameter trains
 //	lora         B = lora_r on every projection
-//	glora-fixed  A = B = lora_r (PEFT's default GLoRA on bias-less layers)
-//	ia3          A = vector: a learnt scale per output row
+//	glora-fixed  A = B = lora_r; with AddBias also C = lora_r, D = E = constant (PEFT's default GLoRA)
+//	ia3          A = vector: a learnt scale per output row (and D = vector with AddBias)
+//	ssf          A = D = E = vector: a scale and a shift per output row
+//	bitfit       E = vector: a bias per output row
 //	glora        a given structure (a search's structure.json)
 //	linear       nothing but a classifier's head (Classify only)
-var Methods = []string{"full", "lora", "glora-fixed", "ia3", "glora", "linear"}
+var Methods = []string{"full", "lora", "glora-fixed", "ia3", "ssf", "bitfit", "glora", "linear"}
 
 // FinetuneOptions configure Finetune: the training run and the method.
 type FinetuneOptions struct {
@@ -31,6 +35,9 @@ type FinetuneOptions struct {
 	Targets   []string        // PEFT target_modules rules; empty: all-linear (the seven projections)
 	Exclude   []string        //
 	Structure glora.Structure // method glora
+	// AddBias lets C, D and E act on the bias-less projections (see
+	// Methods); ssf and bitfit set it themselves.
+	AddBias bool
 	// Base names the base model in the adapter (base_model_name_or_path).
 	Base string
 }
@@ -67,13 +74,14 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 		}
 		rank = max(1, fo.Structure.MaxRank())
 	}
-	net, err := glora.Attach(m, glora.Options{Targets: fo.Targets, Exclude: fo.Exclude, Space: glora.Space{Ranks: []int{rank}}, Seed: fo.Seed})
+	addBias := fo.AddBias || fo.Method == "ssf" || fo.Method == "bitfit"
+	net, err := glora.Attach(m, glora.Options{Targets: fo.Targets, Exclude: fo.Exclude, Space: glora.Space{Ranks: []int{rank}, AddBias: addBias}, Seed: fo.Seed})
 	if err != nil {
 		return nil, fmt.Errorf("lmtrain: %w", err)
 	}
 	st := fo.Structure
 	if fo.Method != "glora" {
-		if st, err = glora.Named(fo.Method, net.Targets(), rank, false); err != nil {
+		if st, err = glora.Named(fo.Method, net.Targets(), rank, addBias); err != nil {
 			net.Detach()
 			return nil, fmt.Errorf("lmtrain: %w", err)
 		}
@@ -103,7 +111,8 @@ func (t *Tuned) extra() []*ag.Var {
 }
 
 // Save writes dir/merged (a plain Hugging Face Llama folder: the structure
-// folded into the projections' weights, the base's shape and cost) and,
+// folded into the projections' weights and, where it tuned biases, into
+// biases its config declares; the base's shape and cost) and,
 // for the GLoRA methods, dir/adapter (PEFT's layout for a causal LM:
 // base_model.model.model.layers.N.self_attn.q_proj.glora_Ad …). The model
 // is left as it was. extra, if set, is called with the merged folder.
@@ -129,7 +138,11 @@ func (t *Tuned) Save(dir string, ck llama.Checkpoint, base string, extra func(st
 		defer t.Net.Unmerge()
 	}
 	merged := filepath.Join(dir, "merged")
-	if err := llama.SaveHF(t.Model, merged, ck, safetensors.F32); err != nil {
+	m, err := t.Model.WithBiases()
+	if err != nil {
+		return err
+	}
+	if err := llama.SaveHF(m, merged, ck, safetensors.F32); err != nil {
 		return err
 	}
 	if extra != nil {

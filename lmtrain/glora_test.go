@@ -128,50 +128,63 @@ func logits(t *testing.T, m *llama.Model, ids []int) []float32 {
 // TestFinetuneMethods: every method lowers the validation loss of a
 // briefly pretrained base, trains only its own tensors, and writes a
 // merged folder that scores exactly what the adapted model scored (and,
-// for the GLoRA methods, a PEFT causal-LM adapter folder).
+// for the GLoRA methods, a PEFT causal-LM adapter folder). The methods
+// that tune biases (ssf, bitfit, glora-fixed with AddBias) merge into a
+// Llama with attention_bias and mlp_bias; the others keep the base's
+// bias-less config.
 func TestFinetuneMethods(t *testing.T) {
 	pre, trainTok, valTok, loss0 := pretrained(t)
 	counts := map[string]int{}
-	for _, method := range []string{"lora", "glora-fixed", "ia3", "full"} {
+	for _, method := range []string{"lora", "glora-fixed", "ia3", "ssf", "bitfit", "glora-fixed+bias", "full"} {
+		method, addBias := strings.CutSuffix(method, "+bias")
+		name := method
+		if addBias {
+			name += "+bias"
+		}
 		m, err := pre.Clone()
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := opts(t.TempDir())
 		o.Steps, o.EvalEvery = 60, 60
-		s, tuned, err := Finetune(m, llama.Checkpoint{}, trainTok, valTok, FinetuneOptions{Options: o, Method: method, Rank: 4, Base: "pre"})
+		s, tuned, err := Finetune(m, llama.Checkpoint{}, trainTok, valTok, FinetuneOptions{Options: o, Method: method, Rank: 4, Base: "pre", AddBias: addBias})
 		if err != nil {
-			t.Fatalf("%s: %v", method, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		counts[method] = tuned.Trainable()
-		t.Logf("%-12s %6d trainable: val loss %.3f → %.3f", method, tuned.Trainable(), loss0, s.BestValLoss)
+		counts[name] = tuned.Trainable()
+		t.Logf("%-16s %6d trainable: val loss %.3f → %.3f", name, tuned.Trainable(), loss0, s.BestValLoss)
 		if s.BestValLoss >= loss0 {
 			t.Errorf("%s did not lower the validation loss (%.3f → %.3f)", method, loss0, s.BestValLoss)
 		}
 		merged, _, err := llama.LoadHF(filepath.Join(s.BestDir, "merged"))
 		if err != nil {
-			t.Fatalf("%s: %v", method, err)
+			t.Fatalf("%s: %v", name, err)
+		}
+		biased := addBias || method == "ssf" || method == "bitfit"
+		if merged.Cfg.AttnBias != biased || merged.Cfg.MLPBias != biased {
+			t.Errorf("%s: merged config has attention_bias %v, mlp_bias %v; want %v", name, merged.Cfg.AttnBias, merged.Cfg.MLPBias, biased)
 		}
 		ev, err := Evaluate(merged, valTok, 24, 8, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if math.Abs(ev.Loss-s.BestValLoss) > 1e-4 {
-			t.Errorf("%s: the merged model scores %.6f, the adapted model %.6f", method, ev.Loss, s.BestValLoss)
+			t.Errorf("%s: the merged model scores %.6f, the adapted model %.6f", name, ev.Loss, s.BestValLoss)
 		}
 		hasAdapter := exists(filepath.Join(s.BestDir, "adapter", "adapter_config.json"))
 		if hasAdapter != (method != "full") {
-			t.Errorf("%s: adapter folder present: %v", method, hasAdapter)
+			t.Errorf("%s: adapter folder present: %v", name, hasAdapter)
 		}
 		if hasAdapter {
 			cfg, _ := os.ReadFile(filepath.Join(s.BestDir, "adapter", "adapter_config.json"))
 			if !strings.Contains(string(cfg), `"CAUSAL_LM"`) {
-				t.Errorf("%s: adapter_config.json has no CAUSAL_LM task type", method)
+				t.Errorf("%s: adapter_config.json has no CAUSAL_LM task type", name)
 			}
 		}
 	}
-	if !(counts["ia3"] < counts["lora"] && counts["lora"] < counts["glora-fixed"] && counts["glora-fixed"] < counts["full"]) {
-		t.Errorf("trainable parameters %v are not ordered ia3 < lora < glora-fixed < full", counts)
+	if !(counts["bitfit"] < counts["ia3"] && counts["ia3"] < counts["ssf"] && counts["ssf"] < counts["lora"] &&
+		counts["lora"] < counts["glora-fixed"] && counts["glora-fixed"] < counts["glora-fixed+bias"] && counts["glora-fixed+bias"] < counts["full"]) {
+		t.Errorf("trainable parameters %v are not ordered bitfit < ia3 < ssf < lora < glora-fixed < glora-fixed+bias < full", counts)
 	}
 }
 

@@ -74,7 +74,7 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	if len(ranks) == 0 {
 		ranks = []int{4, 8}
 	}
-	space := glora.Space{Ranks: ranks}
+	space := glora.Space{Ranks: ranks, AddBias: so.AddBias}
 	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
 	net, err := glora.Attach(m, glora.Options{Targets: so.Targets, Exclude: so.Exclude, Space: space, Seed: o.Seed})
 	if err != nil {

@@ -25,7 +25,8 @@ type finetuneLMSettings struct {
 	Data      string `flag:"data" json:"data" help:"{text-data}"`
 	Model     string `flag:"model" json:"model" help:"{lm-model}"`
 	Tokenizer string `flag:"tokenizer" json:"tokenizer" help:"tokenizer.json or tokenizer.bin; default: the model's (beside it)"`
-	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r: GLoRA's C, D, E need a bias, which Llama's projections lack), ia3 (A = vector), glora (a --structure, e.g. a search's structure.json), searched (GLoRA's chain: a supernet of --ranks, an evolutionary search at LoRA's budget scored by validation perplexity, the structure found retrained from the supernet's weights) or, with --task classify, linear (the head alone)"`
+	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r; with --add-bias also C = lora_r, D = E = constant), ia3 (A = vector), ssf (A = D = E = vector), bitfit (E = vector), glora (a --structure, e.g. a search's structure.json), searched (GLoRA's chain: a supernet of --ranks, an evolutionary search at LoRA's budget scored by validation perplexity, the structure found retrained from the supernet's weights) or, with --task classify, linear (the head alone)"`
+	AddBias   bool   `flag:"add-bias" json:"add_bias" help:"let GLoRA's C, D and E act on Llama's bias-less projections: each adapted projection gains a bias (zero at the start), and the merged model has attention_bias / mlp_bias (Hugging Face transformers ≥ 4.41 loads it; llama2.c's format cannot hold it); ssf and bitfit always do"`
 	Rank      int    `flag:"rank" json:"rank" help:"lora rank of lora and glora-fixed"`
 	Targets   string `flag:"targets" json:"targets" help:"projections to adapt, PEFT's target_modules rules, comma-separated (q_proj,v_proj, …); default all-linear: the seven projections of every layer"`
 	Exclude   string `flag:"exclude" json:"exclude" help:"projections to leave alone (same rules)"`
@@ -48,7 +49,7 @@ func defaultFinetuneLM() finetuneLMSettings {
 
 // runFinetuneLM adapts a decoder to a text corpus with one method.
 func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("finetune-lm", "finetune-lm --data SPEC --out DIR [--model shipped-lm|DIR|FILE] [--method full|lora|glora-fixed|ia3|glora] [--rank R] [--targets …] [--steps N --batch B --lr LR …] [--resume] [--json]", stderr)
+	fs := newFlags("finetune-lm", "finetune-lm --data SPEC --out DIR [--model shipped-lm|DIR|FILE] [--method full|lora|glora-fixed|ia3|ssf|bitfit|glora|searched] [--rank R] [--add-bias] [--targets …] [--steps N --batch B --lr LR …] [--resume] [--json]", stderr)
 	s := defaultFinetuneLM()
 	keys := bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -86,7 +87,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if err := checkInt("rank", s.Rank, 1, glora.MaxRank); err != nil {
 		return err
 	}
-	fo := lmtrain.FinetuneOptions{Method: s.Method, Rank: s.Rank, Targets: splitList(s.Targets), Exclude: splitList(s.Exclude), Base: s.Model}
+	fo := lmtrain.FinetuneOptions{Method: s.Method, Rank: s.Rank, Targets: splitList(s.Targets), Exclude: splitList(s.Exclude), Base: s.Model, AddBias: s.AddBias}
 	if s.Method == "glora" {
 		if s.Structure == "" {
 			return fmt.Errorf("--method glora needs --structure FILE")

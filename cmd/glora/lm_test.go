@@ -93,29 +93,36 @@ func TestLanguageModelCommands(t *testing.T) {
 	if code, _, errs := runCLI("convert", "--model", bin, "--out", back); code != 0 {
 		t.Fatalf("convert back: %s", errs)
 	}
-	// adapt the model with LoRA: a merged folder (with the tokenizer) and a PEFT adapter
-	ft := filepath.Join(t.TempDir(), "ft")
-	code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--method", "lora", "--rank", "2",
-		"--steps", "10", "--batch", "4", "--seq-len", "16", "--json")
-	var fsum struct {
-		Trainable int `json:"trainable_params"`
-		Params    int
-	}
-	if code != 0 || json.Unmarshal([]byte(stdout), &fsum) != nil || fsum.Trainable == 0 || fsum.Trainable >= fsum.Params {
-		t.Fatalf("finetune-lm: %d %s %s", code, stdout, errs)
-	}
-	for _, f := range []string{"merged/config.json", "merged/tokenizer.json", "adapter/adapter_model.safetensors"} {
-		if !exists(filepath.Join(ft, "best", f)) {
-			t.Fatalf("finetune-lm wrote no best/%s", f)
+	// adapt the model with LoRA and with SSF (which tunes biases): a merged
+	// folder (with the tokenizer) and a PEFT adapter
+	for _, method := range []string{"lora", "ssf"} {
+		ft := filepath.Join(t.TempDir(), "ft")
+		code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--method", method, "--rank", "2",
+			"--steps", "10", "--batch", "4", "--seq-len", "16", "--json")
+		var fsum struct {
+			Trainable int `json:"trainable_params"`
+			Params    int
 		}
-	}
-	// glora merge folds the adapter into its recorded base: the same model as best/merged
-	mm := filepath.Join(t.TempDir(), "mm")
-	if code, _, errs := runCLI("merge", "--adapter", filepath.Join(ft, "best", "adapter"), "--out", mm); code != 0 {
-		t.Fatalf("merge: %s", errs)
-	}
-	if a, b := ppl(mm), ppl(filepath.Join(ft, "best", "merged")); a != b {
-		t.Fatalf("glora merge's model scores %v, finetune-lm's merged %v", a, b)
+		if code != 0 || json.Unmarshal([]byte(stdout), &fsum) != nil || fsum.Trainable == 0 || fsum.Trainable >= fsum.Params {
+			t.Fatalf("finetune-lm --method %s: %d %s %s", method, code, stdout, errs)
+		}
+		for _, f := range []string{"merged/config.json", "merged/tokenizer.json", "adapter/adapter_model.safetensors"} {
+			if !exists(filepath.Join(ft, "best", f)) {
+				t.Fatalf("finetune-lm --method %s wrote no best/%s", method, f)
+			}
+		}
+		// glora merge folds the adapter into its recorded base: the same model as best/merged
+		mm := filepath.Join(t.TempDir(), "mm")
+		if code, _, errs := runCLI("merge", "--adapter", filepath.Join(ft, "best", "adapter"), "--out", mm); code != 0 {
+			t.Fatalf("merge (%s): %s", method, errs)
+		}
+		if a, b := ppl(mm), ppl(filepath.Join(ft, "best", "merged")); a != b {
+			t.Fatalf("%s: glora merge's model scores %v, finetune-lm's merged %v", method, a, b)
+		}
+		cfg, err := os.ReadFile(filepath.Join(mm, "config.json"))
+		if biased := strings.Contains(string(cfg), `"mlp_bias": true`); err != nil || biased != (method == "ssf") {
+			t.Fatalf("%s: merged config.json has mlp_bias %v (%v)", method, biased, err)
+		}
 	}
 	// searched GLoRA: supernet, search, retraining; a structure within LoRA's budget
 	sr := filepath.Join(t.TempDir(), "sr")

@@ -44,7 +44,7 @@ func init() {
 		"supernet":    {"train a GLoRA supernet on a base model and data (the first step of GLoRA)", runSupernet},
 		"search":      {"evolutionary search of a supernet run for the best structure under a parameter budget (validation only)", runSearch},
 		"generate":    {"continue a prompt with a LLaMA-style language model (key/value cache; greedy, temperature, top-p), streaming the text", runGenerate},
-		"finetune-lm": {"adapt a language model to a text corpus with one method (full, lora, glora-fixed, ia3, glora, searched): a merged model and a PEFT adapter; --task classify learns its labels", runFinetuneLM},
+		"finetune-lm": {"adapt a language model to a text corpus with one method (full, lora, glora-fixed, ia3, ssf, bitfit, glora, searched): a merged model and a PEFT adapter; --task classify learns its labels", runFinetuneLM},
 		"finetune":    {"fine-tune a base with one method (glora, glora-fixed, lora, ssf, ia3, bitfit, linear, full)", runFinetune},
 		"run":         {"the whole GLoRA chain: supernet, search, retrain, merge, test evaluation", runRun},
 	}

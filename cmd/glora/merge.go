@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
 	"io"
@@ -194,10 +195,16 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 		return err
 	}
 	for _, ml := range merged {
-		if ml.AddsBias {
-			return fmt.Errorf("--adapter layer %s gives a bias-less projection a bias, which a Llama folder cannot hold", ml.Path)
-		}
 		copy(ml.Site.Base.W.Value.Data, ml.W.Data)
+		switch {
+		case ml.AddsBias: // the folder will have attention_bias / mlp_bias (WithBiases)
+			ml.Site.Base.B = &ag.Var{Value: ml.B, Name: ml.Path + ".bias"}
+		case ml.B != nil:
+			copy(ml.Site.Base.B.Value.Data, ml.B.Data)
+		}
+	}
+	if m, err = m.WithBiases(); err != nil {
+		return err
 	}
 	tok, _, tokErr := loadTokenizer("", s.Base, m.Cfg.VocabSize)
 	err = writeOut(s.Out, s.Overwrite, func(tmp string) error {

@@ -224,3 +224,50 @@ func (m *Model) Clone() (*Model, error) {
 	}
 	return c, nil
 }
+
+// WithBiases is m when every bias its projections hold is one of its
+// parameters; otherwise a copy whose config sets attention_bias (or
+// mlp_bias) because some attention (or MLP) projection holds a bias m's
+// Store lacks (one a merged adapter gave a bias-less layer), with those
+// biases copied and the others of their kind zero. It is how a model
+// merged with an adapter that tuned biases is saved as a plain Llama.
+func (m *Model) WithBiases() (*Model, error) {
+	cfg := m.Cfg
+	for _, ls := range m.bases {
+		for j, l := range ls {
+			if l.B == nil {
+				continue
+			}
+			if _, ok := m.Store.Get(l.B.Name); ok {
+				continue
+			}
+			if j < 4 {
+				cfg.AttnBias = true
+			} else {
+				cfg.MLPBias = true
+			}
+		}
+	}
+	if cfg == m.Cfg {
+		return m, nil
+	}
+	c, err := New(cfg, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, fmt.Errorf("llama: with biases: %w", err)
+	}
+	values := m.Store.Tensors()
+	for i, ls := range m.bases {
+		for j, l := range ls {
+			if b := c.bases[i][j].B; b != nil {
+				values[b.Name] = b.Value // New's zeros, unless the layer has one
+				if l.B != nil {
+					values[b.Name] = l.B.Value
+				}
+			}
+		}
+	}
+	if err := c.Store.Load(values, false); err != nil {
+		return nil, fmt.Errorf("llama: with biases: %w", err)
+	}
+	return c, nil
+}

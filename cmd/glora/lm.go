@@ -9,6 +9,7 @@ import (
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/tokenizer"
 )
 
 // lmModelHelp is the --model help of the language-model commands.
@@ -72,10 +73,31 @@ func inspectLM(path string, asJSON bool, stdout io.Writer) error {
 	if c.TiedEmbed {
 		tied = "output tied to the embedding"
 	}
+	switch {
+	case c.AttnBias && c.MLPBias:
+		tied += ", biases on every projection"
+	case c.AttnBias:
+		tied += ", biases on the attention projections"
+	case c.MLPBias:
+		tied += ", biases on the MLP projections"
+	}
 	fmt.Fprintf(stdout, "%s: LLaMA-style decoder (%s format, stored as %s)\n", path, ck.Format, ck.DType)
 	fmt.Fprintf(stdout, "vocabulary %d, width %d, %d layers, %d query / %d key-value heads of %d, SwiGLU %d, %d positions, rope theta %g, RMSNorm eps %g, %s; BOS %d, EOS %d\n",
 		c.VocabSize, c.Dim, c.Layers, c.Heads, c.KVHeads, c.Head(), c.Hidden, c.MaxSeq, c.RopeTheta, c.NormEps, tied, c.BOS, c.EOS)
 	fmt.Fprintf(stdout, "%d parameters; %d Linear layers GLoRA can wrap (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj per layer; lm_head is the head)\n",
 		c.Params(), len(m.Linears())-1)
 	return nil
+}
+
+// writeTokenizer puts tok beside the model in dir as Hugging Face reads it:
+// tokenizer.json and tokenizer_config.json (model_max_length from the
+// folder's config.json, when it has one).
+func writeTokenizer(tok *tokenizer.Tokenizer, dir string) error {
+	maxLen := 0
+	if raw, err := os.ReadFile(filepath.Join(dir, llama.ConfigFile)); err == nil {
+		if cfg, _, err := llama.ParseConfig(raw); err == nil {
+			maxLen = cfg.MaxSeq
+		}
+	}
+	return tok.WriteHF(dir, maxLen)
 }

@@ -191,7 +191,7 @@ func (r *lmRun) options(f lmTrainFlags, data string, tok *tokenizer.Tokenizer) (
 		WarmupSteps: f.Warmup, WeightDecay: f.WD, ClipNorm: f.Clip, Seed: f.Seed, EvalEvery: f.EvalEvery,
 		EvalTokens: f.EvalToks, StopAfter: f.StopAfter, Resume: f.Resume, Data: data,
 		Precision: r.prec, Log: r.stderr, Ctx: ctx,
-		SaveExtra: func(dir string) error { return tok.WriteJSON(filepath.Join(dir, "tokenizer.json")) }}, stop
+		SaveExtra: func(dir string) error { return writeTokenizer(tok, dir) }}, stop
 }
 
 // failed turns a training error into the command's (an interrupted run

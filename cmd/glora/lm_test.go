@@ -52,7 +52,7 @@ func TestLanguageModelCommands(t *testing.T) {
 		t.Fatalf("summary %s (%v)", stdout, err)
 	}
 	best := filepath.Join(out, "best")
-	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
 		if !exists(filepath.Join(best, f)) {
 			t.Fatalf("best/ has no %s", f)
 		}

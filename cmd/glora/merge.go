@@ -6,7 +6,6 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/glora/glora/internal/atomicfile"
@@ -212,7 +211,7 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 			return err
 		}
 		if tokErr == nil {
-			return tok.WriteJSON(filepath.Join(tmp, "tokenizer.json"))
+			return writeTokenizer(tok, tmp)
 		}
 		return nil
 	})

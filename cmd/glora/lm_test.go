@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/glora/glora/tokenizer"
 )
 
 // writeCorpus writes a small text corpus: paragraphs of a few repeated
@@ -145,6 +147,55 @@ func TestLanguageModelCommands(t *testing.T) {
 	}
 }
 
+// TestTrainTokenizer: a folder gets tokenizer.json, tokenizer_config.json
+// and tokenizer.bin, which encode alike; training is deterministic; a
+// corpus too small for --vocab is a clear error.
+func TestTrainTokenizer(t *testing.T) {
+	corpus := "text:" + writeCorpus(t)
+	out := filepath.Join(t.TempDir(), "tok")
+	code, stdout, errs := runCLI("train-tokenizer", "--data", corpus, "--out", out, "--vocab", "300", "--json")
+	var r struct {
+		Vocab   int     `json:"vocab"`
+		PerChar float64 `json:"tokens_per_character"`
+		Files   []string
+		ValDocs int `json:"val_documents"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.Vocab != 300 || len(r.Files) != 3 || r.PerChar <= 0 || r.PerChar >= 1 || r.ValDocs == 0 {
+		t.Fatalf("train-tokenizer: %d %s %s", code, stdout, errs)
+	}
+	for _, f := range r.Files {
+		if !exists(f) {
+			t.Fatalf("%s not written", f)
+		}
+	}
+	tj, err := tokenizer.Load(filepath.Join(out, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := tokenizer.Load(filepath.Join(out, "tokenizer.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "the cat sat in the park, très bien! 42"
+	x, _ := tj.Encode(text, true, false)
+	y, _ := tb.Encode(text, true, false)
+	if fmt.Sprint(x) != fmt.Sprint(y) || len(x) < 3 {
+		t.Fatalf("tokenizer.json encodes %v, tokenizer.bin %v", x, y)
+	}
+	single := filepath.Join(t.TempDir(), "tokenizer.bin")
+	if code, _, errs := runCLI("train-tokenizer", "--data", corpus, "--out", single, "--vocab", "300"); code != 0 || !exists(single) {
+		t.Fatalf("train-tokenizer --out FILE.bin: %s", errs)
+	}
+	a, _ := os.ReadFile(single)
+	b, _ := os.ReadFile(filepath.Join(out, "tokenizer.bin"))
+	if string(a) != string(b) {
+		t.Fatal("the same corpus and flags trained two different tokenizers")
+	}
+	if code, _, errs := runCLI("train-tokenizer", "--data", corpus, "--out", filepath.Join(t.TempDir(), "t.json"), "--vocab", "50000"); code == 0 || !strings.Contains(errs, "too small") {
+		t.Fatalf("a vocabulary the corpus cannot fill: %d %s", code, errs)
+	}
+}
+
 // TestLanguageModelBadInput: bad flags and files are clear errors.
 func TestLanguageModelBadInput(t *testing.T) {
 	dir := t.TempDir()
@@ -164,6 +215,12 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"eval-lm", "--model", "../../testdata/ref/llama/trained", "--data", "fortune"}, "tokenizer"},
 		{[]string{"convert", "--model", "../../testdata/ref/llama/trained", "--out", filepath.Join(dir, "c"), "--format", "gguf"}, "--format"},
 		{[]string{"convert", "--model", "../../testdata/ref/llama/random-untied", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "rope_theta"},
+		{[]string{"convert", "--model", "../../testdata/ref/llama/random-biased", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "no biases"},
+		{[]string{"train-tokenizer", "--data", "fortune"}, "--out are required"},
+		{[]string{"train-tokenizer", "--data", "nope", "--out", filepath.Join(dir, "t.json")}, "nope"},
+		{[]string{"train-tokenizer", "--data", "fortune", "--out", filepath.Join(dir, "t.json"), "--vocab", "100"}, "--vocab"},
+		{[]string{"train-tokenizer", "--data", "fortune", "--out", filepath.Join(dir, "t.json"), "--character-coverage", "2"}, "--character-coverage"},
+		{[]string{"train-tokenizer", "--data", "fortune", "--out", dir}, "exists"},
 	} {
 		code, _, errs := runCLI(c.args...)
 		if code == 0 || !strings.Contains(errs, c.want) || strings.Contains(errs, "panic") {

@@ -39,6 +39,7 @@ func init() {
 		"inspect":     {"show a checkpoint (config, tensors, parameter counts) or an adapter (structure, trainable params)", runInspect},
 		"merge":       {"fold a GLoRA adapter into its base model and write a plain model folder", runMerge},
 		"predict":     {"label images: each image's most probable classes under a model", runPredict},
+		"train-tokenizer": {"train a BPE tokenizer (byte fallback, LLaMA's layout) on a text corpus: tokenizer.json, tokenizer_config.json, tokenizer.bin", runTrainTokenizer},
 		"pretrain-lm": {"train a LLaMA-style language model on a text corpus (a BPE tokenizer trained too), with checkpoints, resume and curves", runPretrainLM},
 		"pretrain":    {"train a ViT (from scratch or a checkpoint) with checkpoints, resume and curves", runPretrain},
 		"supernet":    {"train a GLoRA supernet on a base model and data (the first step of GLoRA)", runSupernet},

@@ -60,6 +60,9 @@ type finetuneResult struct {
 const methodHelp = "glora (a searched --structure), glora-fixed (PEFT's default: A = B = C = lora_r, D = E = constant), lora (B = lora_r), ssf (A, D, E vectors), ia3 (A, D vectors), bitfit (E vector), linear (the head only), full (every weight)"
 
 func runFinetune(args []string, stdout, stderr io.Writer) error {
+	if lm, err := routeLM("finetune", args, stdout, stderr); lm {
+		return err
+	}
 	fs := newFlags("finetune", "finetune --data SPEC --method METHOD --out DIR [--base MODEL] [--recipe NAME] [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
 	s := finetuneSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100}
 	keys := bindFlags(fs, &s)

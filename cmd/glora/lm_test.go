@@ -99,7 +99,11 @@ func TestLanguageModelCommands(t *testing.T) {
 	// folder (with the tokenizer) and a PEFT adapter
 	for _, method := range []string{"lora", "ssf"} {
 		ft := filepath.Join(t.TempDir(), "ft")
-		code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--method", method, "--rank", "2",
+		cmd, model := "finetune-lm", "--model"
+		if method == "ssf" { // finetune hands a language model to finetune-lm
+			cmd, model = "finetune", "--base"
+		}
+		code, stdout, errs = runCLI(cmd, model, best, "--data", corpus, "--out", ft, "--method", method, "--rank", "2",
 			"--steps", "10", "--batch", "4", "--seq-len", "16", "--json")
 		var fsum struct {
 			Trainable int `json:"trainable_params"`
@@ -144,6 +148,32 @@ func TestLanguageModelCommands(t *testing.T) {
 	}
 	if code, _, errs := runCLI("generate", "--model", bin, "--prompt", "x"); code == 0 || !strings.Contains(errs, "--tokenizer") {
 		t.Fatalf("generate without a tokenizer beside the file: %d %s", code, errs)
+	}
+}
+
+// TestRouteLM: which invocations of the image commands are language-model
+// runs.
+func TestRouteLM(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		lm   bool
+	}{
+		{[]string{"--data", "spam"}, true},
+		{[]string{"--data=fortune:art,labels=files"}, true},
+		{[]string{"-data", "text:notes.txt"}, true},
+		{[]string{"--data", "mnist"}, false},
+		{[]string{"--data", "folder:text"}, false},
+		{[]string{"--base", "shipped", "--data", "spam"}, false},
+		{[]string{"--base=shipped-lm", "--data", "mnist"}, true},
+		{[]string{"--base", "../../testdata/ref/llama/trained"}, true},
+		{[]string{"--base", "../../testdata/ref/llama/trained/model.bin"}, true},
+		{[]string{"--base", "../../testdata/ref/llama/trained/model.safetensors"}, false},
+		{[]string{"--base", "vit-tiny", "--data", "spam"}, false},
+		{[]string{"--", "--data", "spam"}, false},
+	} {
+		if _, lm := lmBase(c.args); lm != c.lm {
+			t.Errorf("%v: language model %v, want %v", c.args, lm, c.lm)
+		}
 	}
 }
 
@@ -217,6 +247,10 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"convert", "--model", "../../testdata/ref/llama/random-untied", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "rope_theta"},
 		{[]string{"convert", "--model", "../../testdata/ref/llama/random-biased", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "no biases"},
 		{[]string{"train-tokenizer", "--data", "fortune"}, "--out are required"},
+		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--out", filepath.Join(dir, "s")}, "glora run --base shipped-lm"},
+		{[]string{"search", "--data", "spam", "--out", filepath.Join(dir, "s")}, "runs as one command"},
+		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},
+		{[]string{"finetune", "--base", "shipped-lm", "--data", "spam", "--epochs", "3", "--out", filepath.Join(dir, "s")}, "-epochs"},
 		{[]string{"train-tokenizer", "--data", "nope", "--out", filepath.Join(dir, "t.json")}, "nope"},
 		{[]string{"train-tokenizer", "--data", "fortune", "--out", filepath.Join(dir, "t.json"), "--vocab", "100"}, "--vocab"},
 		{[]string{"train-tokenizer", "--data", "fortune", "--out", filepath.Join(dir, "t.json"), "--character-coverage", "2"}, "--character-coverage"},

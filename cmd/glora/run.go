@@ -69,6 +69,9 @@ type runResult struct {
 type recipeFlags map[string]func(r *pipeline.Recipe)
 
 func runRun(args []string, stdout, stderr io.Writer) error {
+	if lm, err := routeLM("run", args, stdout, stderr); lm {
+		return err
+	}
 	fs := newFlags("run", "run --data SPEC --out DIR [--base MODEL] [--recipe quick|default|paper] [--budget PARAMS] [flags]", stderr)
 	s := runSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, Budget: -1}
 	keys := bindFlags(fs, &s)

@@ -70,6 +70,9 @@ type searchResult struct {
 }
 
 func runSearch(args []string, stdout, stderr io.Writer) error {
+	if lm, err := routeLM("search", args, stdout, stderr); lm {
+		return err
+	}
 	fs := newFlags("search", "search --run RUN_DIR [--budget PARAMS] [--recipe NAME] [--rank-check N] [--population N --topk N --generations N --mutations N --crossovers N --mutation-prob P] [--seed N]", stderr)
 	c := newSearchSettings(pipeline.MustNamed(pipeline.Default))
 	keys := bindFlags(fs, &c)

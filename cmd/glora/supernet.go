@@ -53,6 +53,9 @@ type supernetResult struct {
 }
 
 func runSupernet(args []string, stdout, stderr io.Writer) error {
+	if lm, err := routeLM("supernet", args, stdout, stderr); lm {
+		return err
+	}
 	fs := newFlags("supernet", "supernet --data SPEC --out RUN_DIR [--base MODEL] [--recipe NAME] [--ranks 4,8] [--targets …] [flags]", stderr)
 	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100,
 		Ranks: slices.Clone(pipeline.MustNamed(pipeline.Default).Search.Ranks)}

@@ -2,6 +2,7 @@ package lmtrain
 
 import (
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -77,5 +78,18 @@ func TestClassify(t *testing.T) {
 	}
 	if tuned.Net == nil || tuned.Trainable() == 0 {
 		t.Fatal("no adapter trained")
+	}
+	// saved as a plain LlamaForSequenceClassification: the same accuracy
+	dir := filepath.Join(t.TempDir(), "cls")
+	if err := tuned.SaveClassifier(dir, c, llama.Checkpoint{}, []string{"even", "odd"}); err != nil {
+		t.Fatal(err)
+	}
+	c2, _, labels, err := llama.LoadClassifier(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc2, _, err := Accuracy(c2, val, 32, 0)
+	if err != nil || acc2 != acc || !slices.Equal(labels, []string{"even", "odd"}) {
+		t.Fatalf("the saved classifier scores %.3f (%v) with labels %v; the tuned one %.3f", acc2, err, labels, acc)
 	}
 }

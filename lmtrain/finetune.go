@@ -132,23 +132,44 @@ func (t *Tuned) Save(dir string, ck llama.Checkpoint, base string, extra func(st
 		if err := glora.Save(filepath.Join(dir, "adapter"), a, glora.SaveOptions{}); err != nil {
 			return err
 		}
+	}
+	merged := filepath.Join(dir, "merged")
+	return t.withMerged(func(m *llama.Model) error {
+		if err := llama.SaveHF(m, merged, ck, safetensors.F32); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(merged)
+		}
+		return nil
+	})
+}
+
+// SaveClassifier writes c, the tuned model with a classification head, as
+// a plain Hugging Face LlamaForSequenceClassification folder in dir (the
+// adapter merged, as Save merges it; labels name the classes). The model is
+// left as it was.
+func (t *Tuned) SaveClassifier(dir string, c *llama.Classifier, ck llama.Checkpoint, labels []string) error {
+	return t.withMerged(func(m *llama.Model) error {
+		return llama.SaveClassifier(&llama.Classifier{LM: m, Score: c.Score}, dir, ck, labels, safetensors.F32)
+	})
+}
+
+// withMerged calls fn with the tuned model as one plain Llama: the
+// adapter folded in (and biases it gave bias-less projections declared,
+// WithBiases), then undone.
+func (t *Tuned) withMerged(fn func(*llama.Model) error) error {
+	if t.Net != nil {
 		if err := t.Net.Merge(); err != nil {
 			return err
 		}
 		defer t.Net.Unmerge()
 	}
-	merged := filepath.Join(dir, "merged")
 	m, err := t.Model.WithBiases()
 	if err != nil {
 		return err
 	}
-	if err := llama.SaveHF(m, merged, ck, safetensors.F32); err != nil {
-		return err
-	}
-	if extra != nil {
-		return extra(merged)
-	}
-	return nil
+	return fn(m)
 }
 
 // Finetune adapts m to the token streams with a method (Attach), trains it

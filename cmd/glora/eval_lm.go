@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/lmtrain"
+	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/textdata"
+	"github.com/glora/glora/tokenizer"
 )
 
 // evalLMSettings are eval-lm's flags (declarative: see decl.go).
@@ -17,7 +21,7 @@ type evalLMSettings struct {
 	Data      string `flag:"data" json:"data" help:"{text-data}"`
 	Split     string `flag:"split" json:"split" help:"documents to score: test, val, train (pretrain-lm's split of the corpus by --split-seed: 5% / 5% / the rest, after dropping repeats) or all"`
 	SplitSeed uint64 `flag:"split-seed" json:"split_seed" help:"seed of the split (pretrain-lm's --split-seed)"`
-	SeqLen    int    `flag:"seq-len" json:"seq_len" help:"tokens of context per window (0: the model's max_position_embeddings, at most 512)"`
+	SeqLen    int    `flag:"seq-len" json:"seq_len" help:"tokens of context per window (0: the model's max_position_embeddings, at most 512); a classifier reads each document's first this many (0: 128, finetune-lm's)"`
 	Batch     int    `flag:"batch" json:"batch" help:"windows per forward pass"`
 	MaxTokens int    `flag:"max-tokens" json:"max_tokens" help:"score only the first this many tokens (0: all)"`
 	Precision string `flag:"precision" json:"-" help:"{precision}"`
@@ -40,7 +44,7 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := loadLM(s.Model)
+	m, ck, err := loadLM(s.Model)
 	if err != nil {
 		return err
 	}
@@ -69,6 +73,9 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--split %q: want test, val, train or all", s.Split)
 		}
 	}
+	if ck.Score != nil {
+		return evalClassifier(s, tok, docs, prec, stdout)
+	}
 	stream, err := lmtrain.Stream(tok, texts(docs))
 	if err != nil {
 		return err
@@ -94,5 +101,55 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s %s split: %d documents, %d tokens predicted: loss %.4f nats, perplexity %.2f (windows of %d; %.0f tokens/s)\n",
 		s.Data, s.Split, docs.Len(), ev.Tokens, ev.Loss, ev.PPL, seq, ev.TokPerS)
+	return nil
+}
+
+// evalClassifier is eval-lm on a classifier folder (finetune-lm --task
+// classify's merged/): its accuracy on the split's documents, each read as
+// it was trained (BOS, then the first --seq-len tokens), the corpus's
+// labels matched to the classifier's by name.
+func evalClassifier(s evalLMSettings, tok *tokenizer.Tokenizer, docs *textdata.Corpus, prec tensor.Precision, stdout io.Writer) error {
+	c, _, labels, err := llama.LoadClassifier(s.Model)
+	if err != nil {
+		return err
+	}
+	if !docs.Labelled() {
+		return fmt.Errorf("--model %s is a classifier of %s: --data %s has no labels to score it on", s.Model, strings.Join(labels, ", "), s.Data)
+	}
+	index := map[string]int{}
+	for i, l := range labels {
+		index[l] = i
+	}
+	ids := make([]int, docs.Len())
+	for i, d := range docs.Docs {
+		name := docs.Classes[d.Label]
+		k, ok := index[name]
+		if !ok {
+			return fmt.Errorf("--data %s: class %q is not one of the classifier's (%s)", s.Data, name, strings.Join(labels, ", "))
+		}
+		ids[i] = k
+	}
+	seq := s.SeqLen
+	if seq == 0 {
+		seq = 128
+	}
+	seq = min(seq, c.LM.Cfg.MaxSeq)
+	set, err := lmtrain.EncodeLabelled(tok, texts(docs), ids, seq)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	acc, loss, err := lmtrain.Accuracy(c, set, s.Batch, prec)
+	if err != nil {
+		return err
+	}
+	res := map[string]any{"model": s.Model, "data": s.Data, "split": s.Split, "documents": docs.Len(), "classes": labels,
+		"accuracy": acc, "loss": loss, "seq_len": seq, "seconds": time.Since(t0).Seconds()}
+	if s.JSON {
+		fmt.Fprintln(stdout, jsonLine(res))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s %s split: %d documents (first %d tokens each), classes %s: accuracy %.4f, loss %.4f\n",
+		s.Data, s.Split, docs.Len(), seq, strings.Join(labels, ", "), acc, loss)
 	return nil
 }

@@ -37,7 +37,7 @@ type finetuneLMSettings struct {
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
 	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
-	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes summary.json only"`
+	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
 	lmTrainFlags
 }
 
@@ -130,7 +130,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if s.Task == "classify" {
-		return classifyLM(r, s, fo, m, tok)
+		return classifyLM(r, s, fo, m, ck, tok)
 	}
 	if err := r.tokenize(tok); err != nil {
 		return err
@@ -172,7 +172,7 @@ type classifySummary struct {
 // documents (their first --seq-len tokens) classified from the last
 // token's hidden state; validation chooses the step, the test split is
 // read once at the end.
-func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, tok *tokenizer.Tokenizer) error {
+func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, ck llama.Checkpoint, tok *tokenizer.Tokenizer) error {
 	if s.Resume {
 		return fmt.Errorf("--task classify runs are minutes long and do not resume: start again with --overwrite")
 	}
@@ -216,13 +216,20 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	if err != nil {
 		return err
 	}
+	merged := filepath.Join(s.Out, "merged")
+	if err := tuned.SaveClassifier(merged, c, ck, corpus.Classes); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := writeTokenizer(tok, merged); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
 	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: tuned.Trainable() + c.Score.W.Value.Numel(),
 		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds()}
 	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
 		return err
 	}
-	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included)\n",
-		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable)
+	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included); the classifier in %s (LlamaForSequenceClassification; glora eval-lm --model %s --data %s scores it)\n",
+		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable, merged, merged, s.Data)
 	if s.JSON {
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}

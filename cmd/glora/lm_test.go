@@ -294,6 +294,15 @@ func TestClassifyLM(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &s) != nil || s.BestValAcc < 0.9 || s.NTest == 0 || len(s.Classes) != 2 {
 		t.Fatalf("finetune-lm --task classify: %d %s %s", code, stdout, errs)
 	}
+	// the classifier folder: eval-lm reads the test split's accuracy again
+	code, stdout, errs = runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders", "--json")
+	var e struct{ Accuracy float64 }
+	if code != 0 || json.Unmarshal([]byte(stdout), &e) != nil || e.Accuracy != s.TestAcc {
+		t.Fatalf("eval-lm on the classifier: %d %s %s (finetune-lm's test accuracy %v)", code, stdout, errs, s.TestAcc)
+	}
+	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
+		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)
+	}
 	if code, _, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"), "--data", corpus,
 		"--out", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("classify on an unlabelled corpus: %d %s", code, errs)

@@ -34,7 +34,7 @@ func init() {
 		"bench":           {"measure the engine (sgemm, vit-train, …, merged-forward) or, with bench transfer, every method on the transfer suite", runBench},
 		"convert":         {"rewrite a checkpoint in another dialect (timm, transformers) or dtype", runConvert},
 		"demo":            {"adapt the shipped backbone to MNIST-1k: linear probe, LoRA, GLoRA fixed and searched (--synthetic: the tiny generated-image demo)", runDemo},
-		"eval-lm":         {"perplexity of a language model on a text corpus split, and its tokens per second", runEvalLM},
+		"eval-lm":         {"perplexity of a language model on a text corpus split, and its tokens per second (of a classifier: its accuracy)", runEvalLM},
 		"eval":            {"top-1 and per-class accuracy of a model on a dataset split (--plot: confusion matrix)", runEval},
 		"inspect":         {"show a checkpoint (config, tensors, parameter counts) or an adapter (structure, trainable params)", runInspect},
 		"merge":           {"fold a GLoRA adapter into its base model and write a plain model folder", runMerge},

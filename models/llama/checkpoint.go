@@ -38,6 +38,10 @@ type Checkpoint struct {
 	DType safetensors.DType
 	// Format is "hf" or "llama2c".
 	Format string
+	// Score is the classification head (score.weight, (classes, D)) of a
+	// LlamaForSequenceClassification folder (SaveClassifier), nil for a
+	// language model.
+	Score *tensor.Tensor
 }
 
 // LoadHF reads a Hugging Face Llama folder: config.json, then the weights
@@ -96,12 +100,13 @@ func loadHF(fsys fs.FS, dir string, open func(name string) (*safetensors.File, e
 	}
 	dtypes := map[safetensors.DType]int{}
 	seen := map[string]string{}
+	var score *tensor.Tensor
 	for _, shard := range shards {
 		f, err := open(shard)
 		if err != nil {
 			return nil, Checkpoint{}, fmt.Errorf("llama: %w", err)
 		}
-		err = loadShard(m, f, filepath.Join(dir, shard), want, seen, dtypes)
+		err = loadShard(m, f, filepath.Join(dir, shard), want, seen, dtypes, &score)
 		f.Close()
 		if err != nil {
 			return nil, Checkpoint{}, err
@@ -117,7 +122,7 @@ func loadHF(fsys fs.FS, dir string, open func(name string) (*safetensors.File, e
 		sort.Strings(missing)
 		return nil, Checkpoint{}, fmt.Errorf("llama: %s: %d tensors missing, first %q", dir, len(missing), missing[0])
 	}
-	ck := Checkpoint{Config: cfg, Extra: extra, DType: safetensors.F32, Format: "hf"}
+	ck := Checkpoint{Config: cfg, Extra: extra, DType: safetensors.F32, Format: "hf", Score: score}
 	for d, n := range dtypes {
 		if n > dtypes[ck.DType] || (n == dtypes[ck.DType] && d < ck.DType) {
 			ck.DType = d
@@ -126,11 +131,26 @@ func loadHF(fsys fs.FS, dir string, open func(name string) (*safetensors.File, e
 	return m, ck, nil
 }
 
-// loadShard copies the tensors of one safetensors file into m.
-func loadShard(m *Model, f *safetensors.File, path string, want map[string]bool, seen map[string]string, dtypes map[safetensors.DType]int) error {
+// loadShard copies the tensors of one safetensors file into m (a
+// classifier's score.weight into *score).
+func loadShard(m *Model, f *safetensors.File, path string, want map[string]bool, seen map[string]string, dtypes map[safetensors.DType]int, score **tensor.Tensor) error {
 	for _, name := range f.Names() {
 		switch {
 		case strings.HasSuffix(name, ".rotary_emb.inv_freq"):
+			continue
+		case name == scoreName:
+			info, _ := f.Info(name)
+			if len(info.Shape) != 2 || info.Shape[0] < 2 || info.Shape[1] != m.Cfg.Dim {
+				return fmt.Errorf("llama: %s: classification head %q has shape %s: want (classes ≥ 2, hidden_size %d)", path, name, tensor.ShapeString(info.Shape), m.Cfg.Dim)
+			}
+			if *score != nil {
+				return fmt.Errorf("llama: %s: a second %q", path, name)
+			}
+			t, err := f.Tensor(name)
+			if err != nil {
+				return fmt.Errorf("llama: %s: %w", path, err)
+			}
+			*score = t
 			continue
 		case name == "lm_head.weight" && m.Cfg.TiedEmbed:
 			continue
@@ -199,6 +219,12 @@ func shardFiles(fsys fs.FS, dir string) ([]string, error) {
 // F16 or BF16; "" = F32). A tied model writes no lm_head.weight. Files are
 // written to temporary names and renamed into place.
 func SaveHF(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
+	return saveHF(m, dir, ck, dtype, nil, nil)
+}
+
+// saveHF is SaveHF with more tensors (a classifier's head) and config.json
+// keys set over the model's.
+func saveHF(m *Model, dir string, ck Checkpoint, dtype safetensors.DType, more map[string]*tensor.Tensor, keys map[string]any) error {
 	if m == nil || m.Store == nil {
 		return errors.New("llama: save: nil model")
 	}
@@ -221,8 +247,18 @@ func SaveHF(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error 
 			return fmt.Errorf("llama: save: %w", err)
 		}
 	}
+	names := make([]string, 0, len(more))
+	for name := range more {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := w.Add(name, more[name], dtype); err != nil {
+			return fmt.Errorf("llama: save: %w", err)
+		}
+	}
 	w.SetMetadata(map[string]string{"format": "pt"})
-	cfgData, err := encodeConfig(m.Cfg, ck.Extra, torchType)
+	cfgData, err := encodeConfig(m.Cfg, ck.Extra, torchType, keys)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,16 @@
 package llama
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"strconv"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/nn"
+	"github.com/glora/glora/safetensors"
+	"github.com/glora/glora/tensor"
 )
 
 // Classifier is a decoder with a classification head on the final hidden
@@ -87,4 +92,71 @@ func (c *Classifier) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 	h := c.LM.Hidden(tp, ids, B, T)                          // (B, T, D)
 	h = tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), last) // (B, D): each row's last token
 	return c.Score.Forward(tp, h)
+}
+
+// scoreName is the classification head's tensor in a Hugging Face
+// LlamaForSequenceClassification checkpoint.
+const scoreName = "score.weight"
+
+// SaveClassifier writes c as a Hugging Face LlamaForSequenceClassification
+// folder: the decoder's tensors as SaveHF writes them, plus score.weight;
+// config.json with that architecture, id2label / label2id from labels (one
+// per class) and pad_token_id the EOS id. transformers takes each row's
+// last token that is not pad_token_id, the token Forward reads when the
+// sequences hold no EOS (EncodeLabelled's do not).
+func SaveClassifier(c *Classifier, dir string, ck Checkpoint, labels []string, dtype safetensors.DType) error {
+	classes := c.Score.W.Value.Shape[0]
+	if len(labels) != classes {
+		return fmt.Errorf("llama: save classifier: %d labels for %d classes", len(labels), classes)
+	}
+	id2label, label2id := map[string]string{}, map[string]int{}
+	for i, l := range labels {
+		if _, dup := label2id[l]; dup || l == "" {
+			return fmt.Errorf("llama: save classifier: label %q is empty or repeated", l)
+		}
+		id2label[strconv.Itoa(i)], label2id[l] = l, i
+	}
+	keys := map[string]any{"architectures": []string{"LlamaForSequenceClassification"},
+		"id2label": id2label, "label2id": label2id}
+	if c.LM.Cfg.EOS >= 0 {
+		keys["pad_token_id"] = c.LM.Cfg.EOS
+	}
+	return saveHF(c.LM, dir, ck, dtype, map[string]*tensor.Tensor{scoreName: c.Score.W.Value}, keys)
+}
+
+// LoadClassifier reads a folder SaveClassifier (or transformers' save of a
+// LlamaForSequenceClassification) wrote: the classifier and its labels
+// (id2label; "0", "1", … where absent).
+func LoadClassifier(dir string) (*Classifier, Checkpoint, []string, error) {
+	m, ck, err := LoadHF(dir)
+	if err != nil {
+		return nil, Checkpoint{}, nil, err
+	}
+	if ck.Score == nil {
+		return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s has no %s: a language model, not a sequence classifier", dir, scoreName)
+	}
+	classes := ck.Score.Shape[0]
+	labels := make([]string, classes)
+	for i := range labels {
+		labels[i] = strconv.Itoa(i)
+	}
+	if raw, ok := ck.Extra["id2label"]; ok {
+		var id2label map[string]string
+		if err := json.Unmarshal(raw, &id2label); err != nil {
+			return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s: id2label: %w", filepath.Join(dir, ConfigFile), err)
+		}
+		for k, v := range id2label {
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= classes {
+				return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s: id2label key %q is not a class of the %d the head has", filepath.Join(dir, ConfigFile), k, classes)
+			}
+			labels[i] = v
+		}
+	}
+	c, err := NewClassifier(m, classes, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, Checkpoint{}, nil, err
+	}
+	copy(c.Score.W.Value.Data, ck.Score.Data)
+	return c, ck, labels, nil
 }

@@ -216,8 +216,9 @@ func tokenID(raw json.RawMessage, key string, def int) (int, error) {
 }
 
 // encodeConfig writes cfg as a Hugging Face Llama config.json, with extra's
-// keys (from ParseConfig) kept.
-func encodeConfig(cfg Config, extra map[string]json.RawMessage, dtype string) ([]byte, error) {
+// keys (from ParseConfig) kept and over's set last (a classifier's
+// architectures, labels, pad token).
+func encodeConfig(cfg Config, extra map[string]json.RawMessage, dtype string, over map[string]any) ([]byte, error) {
 	out := map[string]any{}
 	for k, v := range extra {
 		out[k] = v
@@ -241,6 +242,9 @@ func encodeConfig(cfg Config, extra map[string]json.RawMessage, dtype string) ([
 	}
 	if cfg.HeadDim != 0 {
 		out["head_dim"] = cfg.HeadDim
+	}
+	for k, v := range over {
+		out[k] = v
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

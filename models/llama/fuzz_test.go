@@ -56,7 +56,7 @@ func FuzzConfig(f *testing.F) {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("accepted an invalid config: %v", err)
 		}
-		out, err := encodeConfig(cfg, extra, "float32")
+		out, err := encodeConfig(cfg, extra, "float32", nil)
 		if err != nil {
 			return // e.g. an extra key holding invalid JSON numbers cannot occur; nothing to check
 		}

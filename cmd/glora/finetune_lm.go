@@ -36,6 +36,7 @@ type finetuneLMSettings struct {
 	Pop       int    `flag:"population" json:"population" help:"method searched: structures per generation (the default recipe's 16; top 4 kept, 6 mutations and 6 crossovers a generation)"`
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
 	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
+	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
 	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
 	lmTrainFlags
@@ -246,7 +247,7 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	}
 	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
 		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30),
-		checkInt("finalists", s.Finalists, 1, 100)); err != nil {
+		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40)); err != nil {
 		return err
 	}
 	rec, err := pipeline.Named(pipeline.Default) // top k, mutations, crossovers: the default recipe's
@@ -254,7 +255,8 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		return err
 	}
 	rs := rec.Search
-	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb}
+	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
+		MinParams: s.MinParams}
 	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, lmtrain.SearchOptions{FinetuneOptions: fo,
 		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok, Finalists: s.Finalists})
 	if err != nil {

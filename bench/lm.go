@@ -7,8 +7,8 @@ import (
 	"time"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/models/llama"
-	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
@@ -74,7 +74,7 @@ func LMTrain(o LMOptions) (LMResult, error) {
 		return LMResult{}, err
 	}
 	lm := llama.CausalLM{Model: m}
-	opt := optim.NewAdamW(optim.DecayGroups(lm.Params(), 0.1, func(p *ag.Var) bool { return len(p.Value.Shape) < 2 }), 1e-4, 0.9, 0.95, 1e-8)
+	opt := lmtrain.NewAdamW(lm.Params(), 1e-4, 0.1)
 	tr := train.NewTrainer(lm, opt)
 	tr.Precision = o.Precision
 	rng := rand.New(rand.NewPCG(o.Seed, 2))

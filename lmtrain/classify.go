@@ -143,7 +143,7 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 		return ClassifySummary{}, nil, nil, err
 	}
 	c.Extra = t.extra()
-	opt := optim.NewAdamW(optim.DecayGroups(c.Params(), o.WeightDecay, noDecay), o.LR, 0.9, 0.95, 1e-8)
+	opt := NewAdamW(c.Params(), o.LR, o.WeightDecay)
 	tr := train.NewTrainer(c, opt)
 	tr.ClipNorm, tr.Seed, tr.Precision = o.ClipNorm, o.Seed, o.Precision
 	tr.LR = optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR, WarmupSteps: o.WarmupSteps, TotalSteps: o.Steps}.LR

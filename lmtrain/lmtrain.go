@@ -137,7 +137,7 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		}
 	}
 	lm := llama.CausalLM{Model: m, Extra: o.Extra}
-	opt := optim.NewAdamW(optim.DecayGroups(lm.Params(), o.WeightDecay, noDecay), o.LR, 0.9, 0.95, 1e-8)
+	opt := NewAdamW(lm.Params(), o.LR, o.WeightDecay)
 	tr := train.NewTrainer(lm, opt)
 	tr.ClipNorm, tr.Seed, tr.Hook, tr.Precision = o.ClipNorm, o.Seed, o.Hook, o.Precision
 	sched := optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR, WarmupSteps: o.WarmupSteps, TotalSteps: o.Steps}
@@ -239,6 +239,13 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		s.BestDir = bestDir(o.OutDir)
 	}
 	return s, nil
+}
+
+// NewAdamW is the optimiser of every lmtrain run: AdamW with betas 0.9 and
+// 0.95, eps 1e-8, weight decay wd on matrices only (not the RMSNorm
+// weights or other vectors), peak learning rate lr.
+func NewAdamW(params []*ag.Var, lr, wd float64) *optim.AdamW {
+	return optim.NewAdamW(optim.DecayGroups(params, wd, noDecay), lr, 0.9, 0.95, 1e-8)
 }
 
 // noDecay exempts vectors (the RMSNorm weights) from weight decay.

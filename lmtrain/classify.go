@@ -114,18 +114,52 @@ type ClassifySummary struct {
 // chooses the step whose weights the classifier ends with. o.OutDir,
 // Resume and StopAfter are not used: a run is minutes, not resumable.
 func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOptions) (ClassifySummary, *llama.Classifier, *Tuned, error) {
-	o := fo.Options
+	if err := checkClassify(classes, trainSet, val, fo.Options); err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	t, err := Attach(m, fo)
+	if err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	c, err := newHead(m, classes, fo.Seed)
+	if err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	c.Extra = t.extra()
+	s, err := fitClassifier(c, trainSet, val, fo.Options, true)
+	if err != nil {
+		return ClassifySummary{}, nil, nil, err
+	}
+	return s, c, t, nil
+}
+
+// newHead is the classifier's fresh head, seeded by the run's seed.
+func newHead(m *llama.Model, classes int, seed uint64) (*llama.Classifier, error) {
+	return llama.NewClassifier(m, classes, rand.New(rand.NewPCG(seed, 0x73636f7265)))
+}
+
+// checkClassify refuses options and sets that make no classification run.
+func checkClassify(classes int, trainSet, val Labelled, o Options) error {
 	if o.Steps <= 0 || o.Batch <= 0 || !(o.LR > 0) || o.MinLR < 0 || o.WarmupSteps < 0 || o.WarmupSteps > o.Steps {
-		return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: steps %d, batch %d, lr %g, warm-up %d do not make a run", o.Steps, o.Batch, o.LR, o.WarmupSteps)
+		return fmt.Errorf("lmtrain: steps %d, batch %d, lr %g, warm-up %d do not make a run", o.Steps, o.Batch, o.LR, o.WarmupSteps)
 	}
 	if len(trainSet.IDs) == 0 || len(val.IDs) == 0 {
-		return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: %d training and %d validation sequences: both are needed", len(trainSet.IDs), len(val.IDs))
+		return fmt.Errorf("lmtrain: %d training and %d validation sequences: both are needed", len(trainSet.IDs), len(val.IDs))
 	}
 	for _, l := range slices.Concat(trainSet.Labels, val.Labels) {
 		if l < 0 || l >= classes {
-			return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: label %d outside %d classes", l, classes)
+			return fmt.Errorf("lmtrain: label %d outside %d classes", l, classes)
 		}
 	}
+	return nil
+}
+
+// fitClassifier trains c's trainable parameters (c.Params() that require
+// gradients) as Classify describes, o.Hook drawing at each step and
+// o.BeforeEval running before each validation. With keepBest the
+// classifier ends with the weights of the step of best validation
+// accuracy, else with the last step's.
+func fitClassifier(c *llama.Classifier, trainSet, val Labelled, o Options, keepBest bool) (ClassifySummary, error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
@@ -134,18 +168,9 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 	if every <= 0 {
 		every = max(1, o.Steps/10)
 	}
-	t, err := Attach(m, fo)
-	if err != nil {
-		return ClassifySummary{}, nil, nil, err
-	}
-	c, err := llama.NewClassifier(m, classes, rand.New(rand.NewPCG(o.Seed, 0x73636f7265)))
-	if err != nil {
-		return ClassifySummary{}, nil, nil, err
-	}
-	c.Extra = t.extra()
 	opt := NewAdamW(c.Params(), o.LR, o.WeightDecay)
 	tr := train.NewTrainer(c, opt)
-	tr.ClipNorm, tr.Seed, tr.Precision = o.ClipNorm, o.Seed, o.Precision
+	tr.ClipNorm, tr.Seed, tr.Precision, tr.Hook = o.ClipNorm, o.Seed, o.Precision, o.Hook
 	tr.LR = optim.Cosine{Peak: o.LR, Min: o.MinLR, WarmupStart: o.MinLR, WarmupSteps: o.WarmupSteps, TotalSteps: o.Steps}.LR
 	trainable := slices.DeleteFunc(c.Params(), func(p *ag.Var) bool { return !p.RequiresGrad })
 	best := make([][]float32, len(trainable))
@@ -154,7 +179,7 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 	lossSum, lossN, t0 := 0.0, 0, time.Now()
 	for step := 0; step < o.Steps; step++ {
 		if o.Ctx != nil && o.Ctx.Err() != nil {
-			return ClassifySummary{}, nil, nil, o.Ctx.Err()
+			return ClassifySummary{}, o.Ctx.Err()
 		}
 		rng := rand.New(rand.NewPCG(o.Seed^0x636c6173, uint64(step)))
 		idx := make([]int, o.Batch)
@@ -164,7 +189,7 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 		x, labels := batchOf(trainSet, idx)
 		r, err := tr.Step(step, ag.NewVar(x, false), labels)
 		if err != nil {
-			return ClassifySummary{}, nil, nil, fmt.Errorf("lmtrain: %w", err)
+			return ClassifySummary{}, fmt.Errorf("lmtrain: %w", err)
 		}
 		lossSum += r.Loss
 		lossN++
@@ -172,9 +197,14 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 		if (step+1)%every != 0 && step+1 != o.Steps {
 			continue
 		}
+		if o.BeforeEval != nil {
+			if err := o.BeforeEval(); err != nil {
+				return ClassifySummary{}, err
+			}
+		}
 		acc, vl, err := Accuracy(c, val, o.Batch, o.Precision)
 		if err != nil {
-			return ClassifySummary{}, nil, nil, err
+			return ClassifySummary{}, err
 		}
 		rec := ClassifyRecord{Step: step + 1, TrainLoss: lossSum / float64(lossN), ValAcc: acc, ValLoss: vl, Seconds: time.Since(t0).Seconds()}
 		s.History = append(s.History, rec)
@@ -190,8 +220,10 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 		bar = progress.New(log, "train", o.Steps)
 		bar.StartAt(step + 1)
 	}
-	for i, p := range trainable {
-		copy(p.Value.Data, best[i])
+	if keepBest {
+		for i, p := range trainable {
+			copy(p.Value.Data, best[i])
+		}
 	}
-	return s, c, t, nil
+	return s, nil
 }

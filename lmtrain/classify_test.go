@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/llama"
 )
 
@@ -91,5 +92,36 @@ func TestClassify(t *testing.T) {
 	acc2, _, err := Accuracy(c2, val, 32, 0)
 	if err != nil || acc2 != acc || !slices.Equal(labels, []string{"even", "odd"}) {
 		t.Fatalf("the saved classifier scores %.3f (%v) with labels %v; the tuned one %.3f", acc2, err, labels, acc)
+	}
+}
+
+// TestSearchClassify: the chain on a classification task finds a structure
+// within the budget whose retraining classifies the validation set, and
+// the tuned classifier saves as a plain one that scores the same.
+func TestSearchClassify(t *testing.T) {
+	pre, _, _, _ := pretrained(t)
+	trainSet, val := parityTask(400, 1), parityTask(100, 2)
+	o := opts("")
+	o.Steps, o.Batch, o.EvalEvery, o.LR, o.WarmupSteps = 150, 16, 30, 1e-2, 10
+	cfg := search.Config{Population: 6, TopK: 2, Generations: 2, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
+	res, c, tuned, err := SearchClassify(pre, 2, trainSet, val, SearchOptions{
+		FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 150, Search: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d candidates; %d support params (budget %d); search acc %.2f; retrained %.2f; stages %v s",
+		res.Candidates, res.Params, res.Budget, res.SearchAcc, res.Retrain.BestValAcc, res.StageSeconds)
+	if res.Params > res.Budget || res.Params == 0 || res.Candidates < 6 || len(res.Supernet.History) == 0 {
+		t.Fatalf("structure of %d parameters (budget %d) after %d candidates", res.Params, res.Budget, res.Candidates)
+	}
+	if res.Retrain.BestValAcc < 0.8 {
+		t.Fatalf("retrained validation accuracy %.2f", res.Retrain.BestValAcc)
+	}
+	if tuned.Net.Structure().Key() != res.Structure.Key() {
+		t.Fatal("the tuned model does not hold the structure found")
+	}
+	acc, _, err := Accuracy(c, val, 32, 0)
+	if err != nil || acc != res.Retrain.BestValAcc {
+		t.Fatalf("the classifier scores %.3f (%v), its best step %.3f", acc, err, res.Retrain.BestValAcc)
 	}
 }

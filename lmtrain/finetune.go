@@ -94,12 +94,14 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 	return t, nil
 }
 
-// Trainable counts the parameters that train (a classifier's head aside).
+// Trainable counts the parameters that train (a classifier's head aside):
+// for the GLoRA methods, the support parameters the structure reads (a
+// rank-4 path of a rank-8 stored tensor counts 4 columns).
 func (t *Tuned) Trainable() int {
 	if t.Net == nil {
 		return t.Model.Store.Count(true)
 	}
-	return t.Net.Store().Count(true)
+	return glora.Params(t.Net.Structure(), t.Net.Targets())
 }
 
 // extra is what trains outside the model's Store.

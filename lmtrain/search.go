@@ -70,45 +70,18 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	if log == nil {
 		log = io.Discard
 	}
-	ranks := so.Ranks
-	if len(ranks) == 0 {
-		ranks = []int{4, 8}
-	}
-	space := glora.Space{Ranks: ranks, AddBias: so.AddBias}
-	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
-	net, err := glora.Attach(m, glora.Options{Targets: so.Targets, Exclude: so.Exclude, Space: space, Seed: o.Seed})
-	if err != nil {
-		return SearchResult{}, nil, fmt.Errorf("lmtrain: %w", err)
-	}
-	var res SearchResult
-
-	// 1. supernet
-	t0 := time.Now()
-	sn := o
-	sn.Steps = so.SupernetSteps
-	if sn.Steps == 0 {
-		sn.Steps = 2 * o.Steps
-	}
-	if so.SupernetLR > 0 {
-		sn.LR = so.SupernetLR
-	}
-	sn.MinLR = min(sn.MinLR, sn.LR)
-	sn.WarmupSteps = min(sn.WarmupSteps, sn.Steps/10)
-	sn.EvalEvery = max(1, sn.Steps/5)
-	sn.Extra = net.Store().Params()
-	sn.Hook = (&finetune.Model{Net: net}).SampleHook()
-	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
-	sn.StopAfter, sn.Resume = 0, false
-	if o.OutDir != "" {
-		sn.OutDir = o.OutDir + "/supernet"
-	}
-	fmt.Fprintf(log, "supernet: ranks %v over %d projections, %d steps\n", ranks, len(net.Targets()), sn.Steps)
-	// validation of the supernet itself: LoRA at the largest rank everywhere
-	lora, err := glora.Named("lora", net.Targets(), space.MaxRank(), false)
+	net, space, lora, sn, err := attachSupernet(m, so)
 	if err != nil {
 		return SearchResult{}, nil, err
 	}
-	sn.BeforeEval = func() error { return net.SetStructure(lora) }
+	var res SearchResult
+	t0 := time.Now()
+	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
+	tokens := so.SearchTokens
+	if tokens == 0 {
+		tokens = 20_000
+	}
+	// 1. supernet
 	if res.Supernet, err = Train(m, ck, trainTok, valTok, sn); err != nil {
 		return SearchResult{}, nil, fmt.Errorf("lmtrain: supernet: %w", err)
 	}
@@ -116,56 +89,18 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 
 	// 2. search
 	t1 := time.Now()
-	cfg := so.Search
-	if cfg.Population == 0 {
-		cfg = search.Defaults()
-	}
-	if cfg.Budget == 0 {
-		cfg.Budget = glora.Params(lora, net.Targets())
-	}
-	cfg.Seed = o.Seed
-	if cfg.Initial == nil {
-		cfg.Initial, _ = pipeline.NamedStructures(space, net.Targets(), cfg.Budget)
-	}
-	tokens := so.SearchTokens
-	if tokens == 0 {
-		tokens = 20_000
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	n := 0
-	eval := func(ctx context.Context, st glora.Structure) (search.Score, error) {
-		if _, err := net.MergeStructure(st); err != nil {
-			return search.Score{}, err
-		}
-		defer net.Unmerge()
+	sr, err := searchStage(net, space, so, lora, func(glora.Structure) (search.Score, error) {
 		ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, tokens, o.Precision)
 		if err != nil {
 			return search.Score{}, err
 		}
-		n++
-		if n%10 == 0 {
-			fmt.Fprintf(log, "search: %d candidates scored\n", n)
-		}
 		return search.Score{Accuracy: 1 / ev.PPL, Loss: ev.Loss}, nil
-	}
-	var all []search.Candidate
-	record := cfg.Record
-	cfg.Record = func(c search.Candidate) error {
-		all = append(all, c)
-		if record != nil {
-			return record(c)
-		}
-		return nil
-	}
-	sr, err := search.Run(ctx, cfg, space, net.Targets(), eval)
+	})
 	if err != nil {
-		return SearchResult{}, nil, fmt.Errorf("lmtrain: search: %w", err)
+		return SearchResult{}, nil, err
 	}
-	best := sr.Best
-	res.Budget, res.Candidates = cfg.Budget, sr.Total
+	best, all := sr.best, sr.all
+	res.Budget, res.Candidates = sr.budget, sr.total
 	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
 		res.Candidates, glora.Params(best.Structure, net.Targets()), res.Budget, 1/best.Accuracy)
 	snapshot := map[*ag.Var][]float32{}
@@ -247,4 +182,205 @@ func fix(net *glora.Supernet, st glora.Structure) error {
 		p.RequiresGrad = active[p]
 	}
 	return nil
+}
+
+// searchStage is the evolutionary search of SearchGLoRA and
+// SearchClassify: so.Search (budget default: the lora structure's
+// parameters; the first generation seeded with the named structures that
+// fit), each candidate merged into the supernet and scored by score. It
+// returns the best candidate, every candidate scored, the budget and the
+// candidates' count.
+func searchStage(net *glora.Supernet, space glora.Space, so SearchOptions, lora glora.Structure,
+	score func(glora.Structure) (search.Score, error)) (searched, error) {
+	o := so.Options
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	cfg := so.Search
+	if cfg.Population == 0 {
+		cfg = search.Defaults()
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = glora.Params(lora, net.Targets())
+	}
+	cfg.Seed = o.Seed
+	if cfg.Initial == nil {
+		cfg.Initial, _ = pipeline.NamedStructures(space, net.Targets(), cfg.Budget)
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	n := 0
+	eval := func(ctx context.Context, st glora.Structure) (search.Score, error) {
+		if _, err := net.MergeStructure(st); err != nil {
+			return search.Score{}, err
+		}
+		defer net.Unmerge()
+		sc, err := score(st)
+		if err != nil {
+			return search.Score{}, err
+		}
+		n++
+		if n%10 == 0 {
+			fmt.Fprintf(log, "search: %d candidates scored\n", n)
+		}
+		return sc, nil
+	}
+	var all []search.Candidate
+	record := cfg.Record
+	cfg.Record = func(c search.Candidate) error {
+		all = append(all, c)
+		if record != nil {
+			return record(c)
+		}
+		return nil
+	}
+	sr, err := search.Run(ctx, cfg, space, net.Targets(), eval)
+	if err != nil {
+		return searched{}, fmt.Errorf("lmtrain: search: %w", err)
+	}
+	return searched{best: sr.Best, all: all, budget: cfg.Budget, total: sr.Total}, nil
+}
+
+// searched is what searchStage found.
+type searched struct {
+	best          search.Candidate
+	all           []search.Candidate // every candidate scored, in order
+	budget, total int
+}
+
+// attachSupernet freezes m and wraps its selected projections in a GLoRA
+// supernet of so.Ranks (default 4, 8; C, D, E on the bias-less
+// projections with AddBias); it returns the supernet, its space, the lora
+// structure at the largest rank (the budget's default, and the structure
+// the supernet is validated with) and the supernet's run options:
+// SupernetSteps (default 2 × Steps) at SupernetLR (default LR), five
+// validations, one structure drawn per layer at each step, OutDir/supernet.
+func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Space, glora.Structure, Options, error) {
+	o := so.Options
+	ranks := so.Ranks
+	if len(ranks) == 0 {
+		ranks = []int{4, 8}
+	}
+	space := glora.Space{Ranks: ranks, AddBias: so.AddBias}
+	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
+	net, err := glora.Attach(m, glora.Options{Targets: so.Targets, Exclude: so.Exclude, Space: space, Seed: o.Seed})
+	if err != nil {
+		return nil, glora.Space{}, nil, Options{}, fmt.Errorf("lmtrain: %w", err)
+	}
+	lora, err := glora.Named("lora", net.Targets(), space.MaxRank(), false)
+	if err != nil {
+		net.Detach()
+		return nil, glora.Space{}, nil, Options{}, err
+	}
+	sn := o
+	sn.Steps = so.SupernetSteps
+	if sn.Steps == 0 {
+		sn.Steps = 2 * o.Steps
+	}
+	if so.SupernetLR > 0 {
+		sn.LR = so.SupernetLR
+	}
+	sn.MinLR = min(sn.MinLR, sn.LR)
+	sn.WarmupSteps = min(sn.WarmupSteps, sn.Steps/10)
+	sn.EvalEvery = max(1, sn.Steps/5)
+	sn.Extra = net.Store().Params()
+	sn.Hook = (&finetune.Model{Net: net}).SampleHook()
+	sn.BeforeEval = func() error { return net.SetStructure(lora) }
+	sn.StopAfter, sn.Resume = 0, false
+	if o.OutDir != "" {
+		sn.OutDir = o.OutDir + "/supernet"
+	}
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "supernet: ranks %v over %d projections, %d steps\n", ranks, len(net.Targets()), sn.Steps)
+	}
+	return net, space, lora, sn, nil
+}
+
+// ClassifySearchResult is what SearchClassify found and how its runs went.
+type ClassifySearchResult struct {
+	Structure    glora.Structure `json:"structure"`
+	Params       int             `json:"support_params"`
+	Budget       int             `json:"budget"`
+	Candidates   int             `json:"candidates"`
+	SearchAcc    float64         `json:"search_val_accuracy"` // the structure's, with the supernet's weights
+	Supernet     ClassifySummary `json:"supernet"`
+	Retrain      ClassifySummary `json:"retrain"`
+	StageSeconds [3]float64      `json:"stage_seconds"` // supernet, search, retraining
+}
+
+// SearchClassify is GLoRA's chain for Classify's task, every choice on
+// validation:
+//
+//  1. a supernet over the decoder's projections (as SearchGLoRA's) with a
+//     fresh classification head, trained on the classification loss for
+//     SupernetSteps, ending with its last step's weights;
+//  2. the evolutionary search (as SearchGLoRA's) scoring each candidate by
+//     its validation accuracy with the supernet's weights and head (the
+//     validation loss breaks ties);
+//  3. the best structure retrained from the supernet's weights (only the
+//     tensors it reads) and head for Steps, the step of best validation
+//     accuracy kept.
+//
+// SearchTokens and Finalists are not used; OutDir and Resume neither.
+func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so SearchOptions) (ClassifySearchResult, *llama.Classifier, *Tuned, error) {
+	o := so.Options
+	if err := checkClassify(classes, trainSet, val, o); err != nil {
+		return ClassifySearchResult{}, nil, nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	so.OutDir = ""
+	net, space, lora, sn, err := attachSupernet(m, so)
+	if err != nil {
+		return ClassifySearchResult{}, nil, nil, err
+	}
+	c, err := newHead(m, classes, o.Seed)
+	if err != nil {
+		return ClassifySearchResult{}, nil, nil, err
+	}
+	var res ClassifySearchResult
+
+	// 1. supernet, head included
+	t0 := time.Now()
+	c.Extra = net.Store().Params()
+	if res.Supernet, err = fitClassifier(c, trainSet, val, sn, false); err != nil {
+		return ClassifySearchResult{}, nil, nil, fmt.Errorf("lmtrain: supernet: %w", err)
+	}
+	res.StageSeconds[0] = time.Since(t0).Seconds()
+
+	// 2. search
+	t1 := time.Now()
+	sr, err := searchStage(net, space, so, lora, func(glora.Structure) (search.Score, error) {
+		acc, loss, err := Accuracy(c, val, o.Batch, o.Precision)
+		return search.Score{Accuracy: acc, Loss: loss}, err
+	})
+	if err != nil {
+		return ClassifySearchResult{}, nil, nil, err
+	}
+	res.Structure, res.Budget, res.Candidates = sr.best.Structure, sr.budget, sr.total
+	res.Params, res.SearchAcc = glora.Params(res.Structure, net.Targets()), sr.best.Accuracy
+	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation accuracy %.4f with the supernet's weights\n",
+		res.Candidates, res.Params, res.Budget, res.SearchAcc)
+	res.StageSeconds[1] = time.Since(t1).Seconds()
+
+	// 3. retraining from the supernet's weights and head
+	t2 := time.Now()
+	for _, p := range net.Store().Params() {
+		p.Grad = nil // as SearchGLoRA's restore: the retraining starts without the supernet's buffers
+	}
+	if err := fix(net, res.Structure); err != nil {
+		return ClassifySearchResult{}, nil, nil, err
+	}
+	tuned := &Tuned{Model: m, Net: net, Method: "glora"}
+	c.Extra = tuned.extra()
+	if res.Retrain, err = fitClassifier(c, trainSet, val, o, true); err != nil {
+		return ClassifySearchResult{}, nil, nil, fmt.Errorf("lmtrain: retraining: %w", err)
+	}
+	res.StageSeconds[2] = time.Since(t2).Seconds()
+	return res, c, tuned, nil
 }

@@ -25,7 +25,7 @@ type finetuneLMSettings struct {
 	Data      string `flag:"data" json:"data" help:"{text-data}"`
 	Model     string `flag:"model" json:"model" help:"{lm-model}"`
 	Tokenizer string `flag:"tokenizer" json:"tokenizer" help:"tokenizer.json or tokenizer.bin; default: the model's (beside it)"`
-	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r; with --add-bias also C = lora_r, D = E = constant), ia3 (A = vector), ssf (A = D = E = vector), bitfit (E = vector), glora (a --structure, e.g. a search's structure.json), searched (GLoRA's chain: a supernet of --ranks, an evolutionary search at LoRA's budget scored by validation perplexity, the structure found retrained from the supernet's weights) or, with --task classify, linear (the head alone)"`
+	Method    string `flag:"method" json:"method" help:"full, lora, glora-fixed (A = B = lora_r; with --add-bias also C = lora_r, D = E = constant), ia3 (A = vector), ssf (A = D = E = vector), bitfit (E = vector), glora (a --structure, e.g. a search's structure.json), searched (GLoRA's chain: a supernet of --ranks, an evolutionary search at LoRA's budget scored by validation perplexity — with --task classify, by validation accuracy — the structure found retrained from the supernet's weights) or, with --task classify, linear (the head alone)"`
 	AddBias   bool   `flag:"add-bias" json:"add_bias" help:"let GLoRA's C, D and E act on Llama's bias-less projections: each adapted projection gains a bias (zero at the start), and the merged model has attention_bias / mlp_bias (Hugging Face transformers ≥ 4.41 loads it; llama2.c's format cannot hold it); ssf and bitfit always do"`
 	Rank      int    `flag:"rank" json:"rank" help:"lora rank of lora and glora-fixed"`
 	Targets   string `flag:"targets" json:"targets" help:"projections to adapt, PEFT's target_modules rules, comma-separated (q_proj,v_proj, …); default all-linear: the seven projections of every layer"`
@@ -62,8 +62,8 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if !slices.Contains(lmtrain.Methods, s.Method) && s.Method != "searched" {
 		return fmt.Errorf("--method %q: want one of %s or searched", s.Method, strings.Join(lmtrain.Methods, ", "))
 	}
-	if s.Method == "searched" && (s.Task != "lm" || s.Resume) {
-		return fmt.Errorf("--method searched runs with --task lm and does not resume (start again with --overwrite)")
+	if s.Method == "searched" && s.Resume {
+		return fmt.Errorf("--method searched does not resume (start again with --overwrite)")
 	}
 	explicit := explicitFlags(fs)
 	if !explicit["warmup"] {
@@ -89,6 +89,11 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fo := lmtrain.FinetuneOptions{Method: s.Method, Rank: s.Rank, Targets: splitList(s.Targets), Exclude: splitList(s.Exclude), Base: s.Model, AddBias: s.AddBias}
+	if s.Method == "searched" { // its flags, before anything is read or written
+		if _, err := searchOptions(s, fo); err != nil {
+			return err
+		}
+	}
 	if s.Method == "glora" {
 		if s.Structure == "" {
 			return fmt.Errorf("--method glora needs --structure FILE")
@@ -167,6 +172,9 @@ type classifySummary struct {
 	NTest     int      `json:"n_test"`
 	TestAcc   float64  `json:"test_accuracy"`
 	Seconds   float64  `json:"seconds"`
+	// Search is method searched's record (the supernet's and the
+	// retraining's histories, the structure found).
+	Search *lmtrain.ClassifySearchResult `json:"search,omitempty"`
 }
 
 // classifyLM is finetune-lm --task classify: the labelled corpus's
@@ -205,8 +213,26 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	o, stop := r.options(s.lmTrainFlags, s.Data, tok)
 	defer stop()
 	fo.Options = o
-	sum, c, tuned, err := lmtrain.Classify(m, len(corpus.Classes), trainSet, val, fo)
-	if err != nil {
+	var (
+		sum    lmtrain.ClassifySummary
+		c      *llama.Classifier
+		tuned  *lmtrain.Tuned
+		search *lmtrain.ClassifySearchResult
+	)
+	if s.Method == "searched" {
+		so, err := searchOptions(s, fo)
+		if err != nil {
+			return err
+		}
+		res, cl, t, err := lmtrain.SearchClassify(m, len(corpus.Classes), trainSet, val, so)
+		if err != nil {
+			return r.failed(err, s.Out)
+		}
+		if err := writeJSONAtomic(filepath.Join(s.Out, "structure.json"), res.Structure); err != nil {
+			return err
+		}
+		sum, c, tuned, search = res.Retrain, cl, t, &res
+	} else if sum, c, tuned, err = lmtrain.Classify(m, len(corpus.Classes), trainSet, val, fo); err != nil {
 		return r.failed(err, s.Out)
 	}
 	test, err := enc(testC)
@@ -225,7 +251,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		return fmt.Errorf("--out: %w", err)
 	}
 	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: tuned.Trainable() + c.Score.W.Value.Numel(),
-		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds()}
+		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: search}
 	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
 		return err
 	}
@@ -241,24 +267,11 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 // (lmtrain.SearchGLoRA), written like the other methods plus the search's
 // record (structure.json; summary.json's search fields).
 func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, ck llama.Checkpoint) error {
-	ranks, err := parseInts("ranks", s.Ranks)
+	so, err := searchOptions(s, fo)
 	if err != nil {
 		return err
 	}
-	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
-		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30),
-		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40)); err != nil {
-		return err
-	}
-	rec, err := pipeline.Named(pipeline.Default) // top k, mutations, crossovers: the default recipe's
-	if err != nil {
-		return err
-	}
-	rs := rec.Search
-	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
-		MinParams: s.MinParams}
-	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, lmtrain.SearchOptions{FinetuneOptions: fo,
-		Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg, SearchTokens: s.SearchTok, Finalists: s.Finalists})
+	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, so)
 	if err != nil {
 		return r.failed(err, s.Out)
 	}
@@ -269,4 +282,28 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		Tokenizer: r.tokFrom, Search: &res}
 	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d candidates searched (stages %.0f s, %.0f s, %.0f s); structure of %d support parameters (budget %d) in %s/structure.json; merged model in %s/merged",
 		res.Candidates, res.StageSeconds[0], res.StageSeconds[1], res.StageSeconds[2], res.Params, res.Budget, s.Out, res.Retrain.BestDir))
+}
+
+// searchOptions are method searched's settings: the supernet's ranks and
+// steps, the search's size (top k, mutations and crossovers from the
+// default recipe), its lower bound, tokens and finalists.
+func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.SearchOptions, error) {
+	ranks, err := parseInts("ranks", s.Ranks)
+	if err != nil {
+		return lmtrain.SearchOptions{}, err
+	}
+	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
+		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30),
+		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40)); err != nil {
+		return lmtrain.SearchOptions{}, err
+	}
+	rec, err := pipeline.Named(pipeline.Default)
+	if err != nil {
+		return lmtrain.SearchOptions{}, err
+	}
+	rs := rec.Search
+	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
+		MinParams: s.MinParams}
+	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
+		SearchTokens: s.SearchTok, Finalists: s.Finalists}, nil
 }

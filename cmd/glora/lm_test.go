@@ -303,6 +303,19 @@ func TestClassifyLM(t *testing.T) {
 	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)
 	}
+	// searched GLoRA on the classification task
+	sr := filepath.Join(t.TempDir(), "sr")
+	code, stdout, errs = runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),
+		"--data", "text:"+dir+",labels=folders", "--out", sr, "--method", "searched", "--ranks", "1,2", "--steps", "30", "--batch", "8",
+		"--lr", "1e-2", "--population", "4", "--generations", "1", "--json")
+	var ss struct {
+		TestAcc float64 `json:"test_accuracy"`
+		Search  struct{ Params, Budget, Candidates int }
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &ss) != nil || ss.Search.Candidates < 4 || ss.Search.Params > ss.Search.Budget ||
+		!exists(filepath.Join(sr, "structure.json")) || !exists(filepath.Join(sr, "merged", "model.safetensors")) {
+		t.Fatalf("finetune-lm --task classify --method searched: %d %s %s", code, stdout, errs)
+	}
 	if code, _, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"), "--data", corpus,
 		"--out", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("classify on an unlabelled corpus: %d %s", code, errs)

@@ -29,6 +29,10 @@ type SearchOptions struct {
 	// lowest validation loss is retrained; 0 or 1 retrains the search's
 	// first.
 	Finalists int
+	// Fresh retrains the structure found from the support tensors'
+	// initial values (the adapter's own initialisation, every path zero at
+	// the start) instead of the supernet's weights.
+	Fresh bool
 }
 
 // SearchResult is what SearchGLoRA found and how the retraining went.
@@ -75,6 +79,7 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 		return SearchResult{}, nil, err
 	}
 	var res SearchResult
+	initial := snapshot(net)
 	t0 := time.Now()
 	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
 	tokens := so.SearchTokens
@@ -103,20 +108,7 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	res.Budget, res.Candidates = sr.budget, sr.total
 	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
 		res.Candidates, glora.Params(best.Structure, net.Targets()), res.Budget, 1/best.Accuracy)
-	snapshot := map[*ag.Var][]float32{}
-	for _, p := range net.Store().Params() {
-		snapshot[p] = append([]float32(nil), p.Value.Data...)
-	}
-	// restore puts the supernet's weights back, and drops the gradient
-	// buffers a finalist's run left (zeroed): a backward pass that finds no
-	// buffer writes a fresh one, which may round differently from adding
-	// into a zeroed one, and each finalist must start as the first did.
-	restore := func() {
-		for p, v := range snapshot {
-			copy(p.Value.Data, v)
-			p.Grad = nil
-		}
-	}
+	trained := snapshot(net) // each finalist, and the retraining, start from it
 	if fin := search.Best(all, so.Finalists); so.Finalists > 1 && len(fin) > 1 {
 		short := o
 		short.OutDir, short.Steps, short.StopAfter, short.Resume = "", max(1, o.Steps/4), 0, false
@@ -124,7 +116,7 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 		short.SaveBest, short.SaveExtra = nil, nil
 		bestLoss := 0.0
 		for i, c := range fin {
-			restore()
+			trained.restore()
 			if err := fix(net, c.Structure); err != nil {
 				return SearchResult{}, nil, err
 			}
@@ -141,13 +133,16 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 			}
 		}
 	}
-	restore() // also without finalists: the supernet's gradient buffers go
+	trained.restore() // also without finalists: the supernet's gradient buffers go
 	res.Structure = best.Structure
 	res.Params, res.SearchPPL = glora.Params(best.Structure, net.Targets()), 1/best.Accuracy
 	res.StageSeconds[1] = time.Since(t1).Seconds()
 
-	// 3. retraining from the supernet's weights
+	// 3. retraining from the supernet's weights (or, Fresh, its initial ones)
 	t2 := time.Now()
+	if so.Fresh {
+		initial.restore()
+	}
 	if err := fix(net, res.Structure); err != nil {
 		return SearchResult{}, nil, err
 	}
@@ -344,6 +339,7 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 		return ClassifySearchResult{}, nil, nil, err
 	}
 	var res ClassifySearchResult
+	initial := snapshot(net)
 
 	// 1. supernet, head included
 	t0 := time.Now()
@@ -368,10 +364,14 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 		res.Candidates, res.Params, res.Budget, res.SearchAcc)
 	res.StageSeconds[1] = time.Since(t1).Seconds()
 
-	// 3. retraining from the supernet's weights and head
+	// 3. retraining from the supernet's weights and head (Fresh: from the
+	// support tensors' initial values and the supernet's head)
 	t2 := time.Now()
+	if so.Fresh {
+		initial.restore()
+	}
 	for _, p := range net.Store().Params() {
-		p.Grad = nil // as SearchGLoRA's restore: the retraining starts without the supernet's buffers
+		p.Grad = nil // as weights.restore: the retraining starts without the supernet's buffers
 	}
 	if err := fix(net, res.Structure); err != nil {
 		return ClassifySearchResult{}, nil, nil, err
@@ -383,4 +383,27 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 	}
 	res.StageSeconds[2] = time.Since(t2).Seconds()
 	return res, c, tuned, nil
+}
+
+// weights are a supernet's support tensors' values at one moment.
+type weights map[*ag.Var][]float32
+
+// snapshot copies net's support tensors.
+func snapshot(net *glora.Supernet) weights {
+	w := weights{}
+	for _, p := range net.Store().Params() {
+		w[p] = append([]float32(nil), p.Value.Data...)
+	}
+	return w
+}
+
+// restore puts the values back and drops the tensors' gradient buffers (a
+// backward pass that finds no buffer writes a fresh one, which may round
+// differently from adding into a zeroed one: every run from a snapshot
+// starts alike).
+func (w weights) restore() {
+	for p, v := range w {
+		copy(p.Value.Data, v)
+		p.Grad = nil
+	}
 }

@@ -36,6 +36,7 @@ type finetuneLMSettings struct {
 	Pop       int    `flag:"population" json:"population" help:"method searched: structures per generation (the default recipe's 16; top 4 kept, 6 mutations and 6 crossovers a generation)"`
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
 	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
+	Retrain   string `flag:"retrain" json:"retrain" help:"method searched: retrain the structure found from the supernet's weights (inherit) or from the adapter's initialisation (fresh)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
 	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
@@ -43,7 +44,7 @@ type finetuneLMSettings struct {
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 1,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Retrain: "inherit", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 1,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -297,6 +298,9 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40)); err != nil {
 		return lmtrain.SearchOptions{}, err
 	}
+	if s.Retrain != "inherit" && s.Retrain != "fresh" {
+		return lmtrain.SearchOptions{}, fmt.Errorf("--retrain %q: want inherit or fresh", s.Retrain)
+	}
 	rec, err := pipeline.Named(pipeline.Default)
 	if err != nil {
 		return lmtrain.SearchOptions{}, err
@@ -305,5 +309,5 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
 		MinParams: s.MinParams}
 	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
-		SearchTokens: s.SearchTok, Finalists: s.Finalists}, nil
+		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: s.Retrain == "fresh"}, nil
 }

@@ -67,6 +67,11 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--method searched does not resume (start again with --overwrite)")
 	}
 	explicit := explicitFlags(fs)
+	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain"} {
+		if explicit[f] && s.Method != "searched" {
+			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
+		}
+	}
 	if !explicit["warmup"] {
 		s.Warmup = min(s.Warmup, s.Steps/10)
 	}

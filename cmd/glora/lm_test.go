@@ -247,6 +247,8 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"convert", "--model", "../../testdata/ref/llama/random-untied", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "rope_theta"},
 		{[]string{"convert", "--model", "../../testdata/ref/llama/random-biased", "--out", filepath.Join(dir, "c.bin"), "--format", "llama2c"}, "no biases"},
 		{[]string{"train-tokenizer", "--data", "fortune"}, "--out are required"},
+		{[]string{"finetune-lm", "--data", "spam", "--method", "lora", "--retrain", "fresh", "--out", filepath.Join(dir, "f")}, "--retrain is for --method searched"},
+		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--retrain", "new", "--out", filepath.Join(dir, "f")}, "--retrain"},
 		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--out", filepath.Join(dir, "s")}, "glora run --base shipped-lm"},
 		{[]string{"search", "--data", "spam", "--out", filepath.Join(dir, "s")}, "runs as one command"},
 		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},

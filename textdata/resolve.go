@@ -5,14 +5,15 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // Options configures Resolve.
 type Options struct {
-	// FortuneDir and SpamDir, when set, replace FortuneDir() and SpamDir()
-	// (and so their environment variables).
-	FortuneDir, SpamDir string
+	// FortuneDir, SpamDir and ManDir, when set, replace FortuneDir(),
+	// SpamDir() and ManDir() (and so their environment variables).
+	FortuneDir, SpamDir, ManDir string
 	// Log, if not nil, receives one line per corpus loaded: its name,
 	// folder and counts.
 	Log io.Writer
@@ -21,14 +22,15 @@ type Options struct {
 // Spec is a parsed corpus spec (see the package documentation for the
 // syntax).
 type Spec struct {
-	Kind   string   // "text", "fortune" or "spam"
-	Path   string   // text: the file or folder
-	Docs   string   // text: DocsFile, DocsParagraphs, DocsLines or "" (the default)
-	Names  []string // fortune: the databases, sorted; nil for all
-	Labels bool     // text: labels=folders; fortune: labels=files
+	Kind     string   // "text", "fortune", "man" or "spam"
+	Path     string   // text: the file or folder
+	Docs     string   // text: DocsFile, DocsParagraphs, DocsLines or "" (the default)
+	Names    []string // fortune: the databases, sorted; nil for all
+	Sections []int    // man: the sections (1 to 9), sorted; nil for all
+	Labels   bool     // text: labels=folders; fortune: labels=files; man: labels=sections
 }
 
-const specSyntax = "text:PATH[,docs=file|paragraphs|lines][,labels=folders], fortune[:NAME,…][,labels=files] or spam"
+const specSyntax = "text:PATH[,docs=file|paragraphs|lines][,labels=folders], fortune[:NAME,…][,labels=files], man[:SECTION,…][,labels=sections] or spam"
 
 // ParseSpec parses a spec's syntax without reading anything (whether the
 // path or databases exist is for Resolve to say).
@@ -39,6 +41,29 @@ func ParseSpec(spec string) (Spec, error) {
 		return Spec{Kind: "spam"}, nil
 	case spec == "fortune":
 		return Spec{Kind: "fortune"}, nil
+	case spec == "man":
+		return Spec{Kind: "man"}, nil
+	case kind == "man" && hasArg:
+		s := Spec{Kind: "man"}
+		for _, f := range strings.Split(arg, ",") {
+			switch {
+			case f == "labels=sections":
+				s.Labels = true
+			case f == "labels=none":
+				s.Labels = false
+			case strings.Contains(f, "="):
+				return Spec{}, dataErr("man spec %q: unknown option %q (want labels=sections)", spec, f)
+			case len(f) != 1 || f[0] < '1' || f[0] > '9':
+				return Spec{}, dataErr("man spec %q: bad section %q (want 1 to 9, e.g. man:1,8)", spec, f)
+			default:
+				s.Sections = append(s.Sections, int(f[0]-'0'))
+			}
+		}
+		slices.Sort(s.Sections)
+		if s.Sections = slices.Compact(s.Sections); len(s.Sections) == 9 {
+			s.Sections = nil // all of them: plain man
+		}
+		return s, nil
 	case kind == "fortune" && hasArg:
 		s := Spec{Kind: "fortune"}
 		for _, f := range strings.Split(arg, ",") {
@@ -103,7 +128,8 @@ func CheckSpec(spec string) error {
 }
 
 // String is the spec in its one spelling: options in a fixed order, only
-// those that differ from the defaults, fortune names sorted.
+// those that differ from the defaults, fortune names and man sections
+// sorted (all nine sections are plain man).
 func (s Spec) String() string {
 	var opts []string
 	switch s.Kind {
@@ -119,6 +145,13 @@ func (s Spec) String() string {
 		opts = append(opts, s.Names...)
 		if s.Labels {
 			opts = append(opts, "labels=files")
+		}
+	case "man":
+		for _, n := range s.Sections {
+			opts = append(opts, strconv.Itoa(n))
+		}
+		if s.Labels {
+			opts = append(opts, "labels=sections")
 		}
 	}
 	if len(opts) == 0 {
@@ -152,6 +185,7 @@ func Resolve(spec string, opt Options) (*Corpus, error) {
 func (s Spec) Resolve(opt Options) (*Corpus, error) {
 	var c *Corpus
 	var err error
+	var note fmt.Stringer
 	from := s.Path
 	switch s.Kind {
 	case "text":
@@ -159,6 +193,11 @@ func (s Spec) Resolve(opt Options) (*Corpus, error) {
 	case "fortune":
 		from = orDefault(opt.FortuneDir, FortuneDir())
 		c, err = Fortune(from, s.Names, s.Labels)
+	case "man":
+		from = orDefault(opt.ManDir, ManDir())
+		var skips manSkips
+		c, skips, err = loadMan(from, s.Sections, s.Labels)
+		note = skips
 	case "spam":
 		from = orDefault(opt.SpamDir, SpamDir())
 		c, err = Spam(from)
@@ -179,6 +218,9 @@ func (s Spec) Resolve(opt Options) (*Corpus, error) {
 		fmt.Fprintf(opt.Log, "textdata: %s from %s: %s", c.Name, from, c.Fingerprint())
 		if c.Labelled() {
 			fmt.Fprintf(opt.Log, ", per class %v", c.ClassCounts())
+		}
+		if note != nil {
+			fmt.Fprintf(opt.Log, "; %s", note)
 		}
 		fmt.Fprintln(opt.Log)
 	}

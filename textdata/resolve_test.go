@@ -19,6 +19,12 @@ func TestParseSpec(t *testing.T) {
 		{"text:x,y/z,labels=folders,docs=lines", "text:x,y/z,docs=lines,labels=folders"},
 		{"text:dir,docs=file", "text:dir,docs=file"},
 		{"text:a=b", "text:a=b"},
+		{"man", "man"},
+		{"man:8,1,8", "man:1,8"},
+		{"man:labels=sections,5", "man:5,labels=sections"},
+		{"man:labels=sections", "man:labels=sections"},
+		{"man:3,labels=none", "man:3"},
+		{"man:9,8,7,6,5,4,3,2,1", "man"},
 	} {
 		s, err := ParseSpec(c.in)
 		if err != nil {
@@ -35,7 +41,8 @@ func TestParseSpec(t *testing.T) {
 		t.Errorf("Abs kept %q relative", s.Abs().Path)
 	}
 	for _, bad := range []string{"", "spam:x", "fortune:", "fortune:a,,b", "fortune:../x", "fortune:x.dat", "fortune:labels=dirs",
-		"text:", "text:,docs=file", "text:x,docs=words", "text:x,labels=files", "text:x,docs=file,docs=lines", "wiki", "fortunes"} {
+		"text:", "text:,docs=file", "text:x,docs=words", "text:x,labels=files", "text:x,docs=file,docs=lines", "wiki", "fortunes",
+		"man:", "man:0", "man:10", "man:1,,8", "man:x", "man:1a", "man:labels=files", "man:docs=file", "mans", "man:ls"} {
 		if _, err := ParseSpec(bad); !errors.Is(err, ErrData) {
 			t.Errorf("%q: %v, want ErrData", bad, err)
 		}
@@ -45,7 +52,7 @@ func TestParseSpec(t *testing.T) {
 // An unknown spec lists the valid ones.
 func TestResolveErrors(t *testing.T) {
 	_, err := Resolve("wiki", Options{})
-	for _, want := range []string{`"wiki"`, "text:PATH", "fortune", "spam"} {
+	for _, want := range []string{`"wiki"`, "text:PATH", "fortune", "man[:SECTION", "spam"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("unknown spec: %v, want it to say %s", err, want)
 		}
@@ -87,7 +94,8 @@ func TestResolveFixtures(t *testing.T) {
 // ParseSpec never panics, and a parsed spec's one spelling parses back to
 // the same spec.
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{"spam", "fortune", "fortune:a,b,labels=files", "text:x,docs=lines", "text:a,b,labels=folders", "text:,", "fortune:,"} {
+	for _, s := range []string{"spam", "fortune", "fortune:a,b,labels=files", "text:x,docs=lines", "text:a,b,labels=folders", "text:,", "fortune:,",
+		"man", "man:1,8,labels=sections", "man:1,2,3,4,5,6,7,8,9", "man:0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

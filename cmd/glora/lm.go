@@ -16,7 +16,7 @@ import (
 const lmModelHelp = "language model: shipped-lm (the small decoder embedded in glora, trained on fortunes), a Hugging Face Llama folder (config.json + model.safetensors, or shards with model.safetensors.index.json) or a llama2.c checkpoint file (model.bin)"
 
 // textDataHelp is --data's help for the language-model commands.
-const textDataHelp = "text corpus: fortune (Debian's fortune databases), fortune:NAME,… (some of them), spam (npm's SpamAssassin mail, labelled ham/spam), text:FILE (documents separated by blank lines) or text:FOLDER (one document per .txt file); options ,docs=file|paragraphs|lines and ,labels=folders|files (see docs/CLI.md)"
+const textDataHelp = "text corpus: fortune (Debian's fortune databases), fortune:NAME,… (some of them), spam (npm's SpamAssassin mail, labelled ham/spam), man[:SECTIONS] (Debian's English manual pages, e.g. man:1,8), text:FILE (documents separated by blank lines) or text:FOLDER (one document per .txt file); options ,docs=file|paragraphs|lines and ,labels=folders|files|sections (see docs/CLI.md)"
 
 // isLlama tells whether --model names a LLaMA-style decoder: a llama2.c
 // checkpoint file, or a folder whose config.json says model_type "llama".

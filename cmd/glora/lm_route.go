@@ -37,7 +37,7 @@ func flagValue(args []string, name string) (string, bool) {
 func isTextSpec(spec string) bool {
 	name, _, _ := strings.Cut(spec, ",")
 	name, _, _ = strings.Cut(name, ":")
-	return name == "spam" || name == "fortune" || name == "text"
+	return name == "spam" || name == "fortune" || name == "man" || name == "text"
 }
 
 // lmBase tells whether args make cmd a language-model run, and the model.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	ag "github.com/glora/glora/autograd"
@@ -29,10 +30,23 @@ type SearchOptions struct {
 	// lowest validation loss is retrained; 0 or 1 retrains the search's
 	// first.
 	Finalists int
-	// Fresh retrains the structure found from the support tensors'
-	// initial values (the adapter's own initialisation, every path zero at
-	// the start) instead of the supernet's weights.
+	// Fresh retrains the structure found (and trains the finalists) from
+	// the support tensors' initial values (the adapter's own
+	// initialisation, every path zero at the start) instead of the
+	// supernet's weights.
 	Fresh bool
+	// NamedFinalists adds the named structures that seeded the search (lora,
+	// glora-fixed, … at the budget) to the finalists, so that the short
+	// runs, not the supernet's weights, judge them against the search's
+	// best (SearchGLoRA only; Finalists then counts the search's own).
+	NamedFinalists bool
+	// RankCheck ≥ 2 measures how well the supernet ranks structures after
+	// the search: that many structures (the search's best half, the rest
+	// random at the budget) each trained alone for RankSteps (default a
+	// quarter of Steps) from the adapter's initialisation; Kendall's τ
+	// between their shared-weight and standalone validation losses is in
+	// SearchResult.RankCheck (SearchGLoRA only).
+	RankCheck, RankSteps int
 }
 
 // SearchResult is what SearchGLoRA found and how the retraining went.
@@ -49,6 +63,8 @@ type SearchResult struct {
 	// run, in the search's order (nil without finalists); Chosen indexes it.
 	FinalistLoss []float64 `json:"finalist_val_loss,omitempty"`
 	Chosen       int       `json:"finalist_chosen"`
+	// RankCheck is the supernet's ranking measured (SearchOptions.RankCheck).
+	RankCheck *RankCheck `json:"rank_check,omitempty"`
 }
 
 // SearchGLoRA is GLoRA's chain on a decoder, every choice on validation:
@@ -109,14 +125,34 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
 		res.Candidates, glora.Params(best.Structure, net.Targets()), res.Budget, 1/best.Accuracy)
 	trained := snapshot(net) // each finalist, and the retraining, start from it
-	if fin := search.Best(all, so.Finalists); so.Finalists > 1 && len(fin) > 1 {
+	if so.RankCheck >= 2 {
+		steps := so.RankSteps
+		if steps <= 0 {
+			steps = max(1, o.Steps/4)
+		}
+		if res.RankCheck, err = rankCheck(m, ck, net, space, sr, so.RankCheck, steps, tokens, trainTok, valTok, o, initial, trained); err != nil {
+			return SearchResult{}, nil, err
+		}
+		if tau := res.RankCheck.Tau; tau != nil {
+			fmt.Fprintf(log, "rank check: Kendall's tau %.2f over %d structures\n", *tau, len(res.RankCheck.Items))
+		}
+	}
+	fin := search.Best(all, so.Finalists)
+	if so.NamedFinalists {
+		fin = withNamed(fin, all, sr.named)
+	}
+	start := trained
+	if so.Fresh {
+		start = initial
+	}
+	if len(fin) > 1 {
 		short := o
 		short.OutDir, short.Steps, short.StopAfter, short.Resume = "", max(1, o.Steps/4), 0, false
 		short.EvalEvery, short.WarmupSteps = short.Steps, min(o.WarmupSteps, short.Steps/10)
 		short.SaveBest, short.SaveExtra = nil, nil
 		bestLoss := 0.0
 		for i, c := range fin {
-			trained.restore()
+			start.restore()
 			if err := fix(net, c.Structure); err != nil {
 				return SearchResult{}, nil, err
 			}
@@ -137,6 +173,9 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	res.Structure = best.Structure
 	res.Params, res.SearchPPL = glora.Params(best.Structure, net.Targets()), 1/best.Accuracy
 	res.StageSeconds[1] = time.Since(t1).Seconds()
+	if res.RankCheck != nil { // a diagnostic, not part of the method's cost
+		res.StageSeconds[1] -= res.RankCheck.Seconds
+	}
 
 	// 3. retraining from the supernet's weights (or, Fresh, its initial ones)
 	t2 := time.Now()
@@ -236,7 +275,7 @@ func searchStage(net *glora.Supernet, space glora.Space, so SearchOptions, lora 
 	if err != nil {
 		return searched{}, fmt.Errorf("lmtrain: search: %w", err)
 	}
-	return searched{best: sr.Best, all: all, budget: cfg.Budget, total: sr.Total}, nil
+	return searched{best: sr.Best, all: all, budget: cfg.Budget, total: sr.Total, named: cfg.Initial}, nil
 }
 
 // searched is what searchStage found.
@@ -244,6 +283,7 @@ type searched struct {
 	best          search.Candidate
 	all           []search.Candidate // every candidate scored, in order
 	budget, total int
+	named         []glora.Structure // the structures that seeded the first generation
 }
 
 // attachSupernet freezes m and wraps its selected projections in a GLoRA
@@ -406,4 +446,27 @@ func (w weights) restore() {
 		copy(p.Value.Data, v)
 		p.Grad = nil
 	}
+}
+
+// withNamed is fin followed by the candidates of all whose structures are
+// named ones not already in fin, in named's order; a named structure that
+// reads nothing (bitfit on bias-less layers) is left out.
+func withNamed(fin, all []search.Candidate, named []glora.Structure) []search.Candidate {
+	seen := map[string]bool{}
+	for _, c := range fin {
+		seen[c.Structure.Key()] = true
+	}
+	byKey := map[string]search.Candidate{}
+	for _, c := range all {
+		byKey[c.Structure.Key()] = c
+	}
+	out := slices.Clone(fin)
+	for _, st := range named {
+		k := st.Key()
+		if c, ok := byKey[k]; ok && !seen[k] && c.Params > 0 {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -80,3 +80,41 @@ func TestFinalistsLeaveNoTrace(t *testing.T) {
 		t.Fatalf("the same structure retrained to %.6f alone and %.6f after finalists", a.Retrain.BestValLoss, b.Retrain.BestValLoss)
 	}
 }
+
+// TestNamedFreshFinalists: the named structures that seeded the search
+// join the finalists, each trained from the adapter's initialisation
+// (Fresh), and the chosen one has the lowest short-run loss; a rank check
+// trains its structures alone and reports τ.
+func TestNamedFreshFinalists(t *testing.T) {
+	pre, trainTok, valTok, _ := pretrained(t)
+	o := opts("")
+	o.Steps, o.EvalEvery = 40, 20
+	cfg := search.Config{Population: 6, TopK: 2, Generations: 1, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
+	res, _, err := SearchGLoRA(pre, llama.Checkpoint{}, trainTok, valTok, SearchOptions{
+		FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 40, Search: cfg, SearchTokens: 300,
+		Finalists: 1, NamedFinalists: true, Fresh: true, RankCheck: 4, RankSteps: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc := res.RankCheck; rc == nil || len(rc.Items) != 4 || rc.Tau == nil || rc.Items[0].Name != "top 1" || rc.Items[3].Name != "random 2" {
+		t.Fatalf("rank check %+v", rc)
+	}
+	t.Logf("rank check: tau %.2f", *res.RankCheck.Tau)
+	t.Logf("finalists' losses %v, chosen %d", res.FinalistLoss, res.Chosen)
+	if len(res.FinalistLoss) < 2 || res.FinalistLoss[res.Chosen] != minOf(res.FinalistLoss) {
+		t.Fatalf("finalists' losses %v, chosen %d: the named structures did not join", res.FinalistLoss, res.Chosen)
+	}
+}
+
+func TestWithNamed(t *testing.T) {
+	st := func(a glora.Choice) glora.Structure {
+		return glora.Structure{"l": glora.LayerChoice{glora.A: a}}
+	}
+	c := func(a glora.Choice) search.Candidate { return search.Candidate{Structure: st(a), Params: 1} }
+	fin := []search.Candidate{c(glora.ChoiceVector)}
+	all := []search.Candidate{c(glora.ChoiceVector), c(glora.ChoiceConstant), c(glora.LoRAChoice(2))}
+	got := withNamed(fin, all, []glora.Structure{st(glora.LoRAChoice(2)), st(glora.ChoiceVector), st(glora.LoRAChoice(4))})
+	if len(got) != 2 || got[1].Structure.Key() != st(glora.LoRAChoice(2)).Key() {
+		t.Fatalf("withNamed: %v", got)
+	}
+}

@@ -37,9 +37,12 @@ type finetuneLMSettings struct {
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
 	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
 	Retrain   string `flag:"retrain" json:"retrain" help:"method searched: retrain the structure found from the supernet's weights (inherit) or from the adapter's initialisation (fresh)"`
+	NamedFin  bool   `flag:"named-finalists" json:"named_finalists" help:"method searched: the named structures that seeded the search (lora, glora-fixed, … at the budget) join the finalists, judged by the same short runs"`
+	RankCheck int    `flag:"rank-check" json:"rank_check" help:"method searched: after the search, train this many structures alone (the search's best half, the rest random at the budget; --rank-steps each, from the adapter's initialisation) and report Kendall's tau between their validation loss with the supernet's weights and trained alone: how well the supernet ranks structures (a diagnostic: its time is not the method's)"`
+	RankSteps int    `flag:"rank-steps" json:"rank_steps" help:"method searched: steps of each --rank-check run (0: a quarter of --steps)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
-	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
+	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders, man,labels=sections) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
 	lmTrainFlags
 }
 
@@ -67,7 +70,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--method searched does not resume (start again with --overwrite)")
 	}
 	explicit := explicitFlags(fs)
-	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain"} {
+	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
 		if explicit[f] && s.Method != "searched" {
 			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
 		}
@@ -192,7 +195,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		return fmt.Errorf("--task classify runs are minutes long and do not resume: start again with --overwrite")
 	}
 	if !r.trainC.Labelled() {
-		return fmt.Errorf("--task classify: %s has no labels (spam has; text:…,labels=folders; fortune:…,labels=files)", s.Data)
+		return fmt.Errorf("--task classify: %s has no labels (spam has; text:…,labels=folders; fortune:…,labels=files; man,labels=sections)", s.Data)
 	}
 	corpus, testC := r.corpus, r.testC
 	enc := func(c *textdata.Corpus) (lmtrain.Labelled, error) {
@@ -286,6 +289,10 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	}
 	out := lmSummary{Summary: res.Retrain, Method: s.Method, Params: m.Cfg.Params(), Trainable: tuned.Trainable(),
 		Tokenizer: r.tokFrom, Search: &res}
+	if rc := res.RankCheck; rc != nil && rc.Tau != nil {
+		fmt.Fprintf(r.human(s.JSON), "rank check: Kendall's tau %.2f between the supernet's ranking of %d structures and theirs trained alone for %d steps (%.0f s)\n",
+			*rc.Tau, len(rc.Items), rc.Steps, rc.Seconds)
+	}
 	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d candidates searched (stages %.0f s, %.0f s, %.0f s); structure of %d support parameters (budget %d) in %s/structure.json; merged model in %s/merged",
 		res.Candidates, res.StageSeconds[0], res.StageSeconds[1], res.StageSeconds[2], res.Params, res.Budget, s.Out, res.Retrain.BestDir))
 }
@@ -300,8 +307,12 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	}
 	if err := firstErr(checkInt("supernet-steps", s.SnSteps, 0, maxSteps), checkInt("population", s.Pop, 4, 10_000),
 		checkInt("generations", s.Gens, 1, 10_000), checkInt("search-tokens", s.SearchTok, 1, 1<<30),
-		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40)); err != nil {
+		checkInt("finalists", s.Finalists, 1, 100), checkInt("min-params", s.MinParams, 0, 1<<40),
+		checkInt("rank-check", s.RankCheck, 0, 1000), checkInt("rank-steps", s.RankSteps, 0, maxSteps)); err != nil {
 		return lmtrain.SearchOptions{}, err
+	}
+	if s.RankCheck == 1 {
+		return lmtrain.SearchOptions{}, fmt.Errorf("--rank-check 1: a ranking needs at least 2 structures (0: none)")
 	}
 	if s.Retrain != "inherit" && s.Retrain != "fresh" {
 		return lmtrain.SearchOptions{}, fmt.Errorf("--retrain %q: want inherit or fresh", s.Retrain)
@@ -314,5 +325,6 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
 		MinParams: s.MinParams}
 	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
-		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: s.Retrain == "fresh"}, nil
+		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: s.Retrain == "fresh", NamedFinalists: s.NamedFin,
+		RankCheck: s.RankCheck, RankSteps: s.RankSteps}, nil
 }

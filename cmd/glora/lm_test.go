@@ -133,13 +133,16 @@ func TestLanguageModelCommands(t *testing.T) {
 	// searched GLoRA: supernet, search, retraining; a structure within LoRA's budget
 	sr := filepath.Join(t.TempDir(), "sr")
 	code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", sr, "--method", "searched", "--ranks", "1,2",
-		"--steps", "10", "--batch", "4", "--seq-len", "16", "--population", "4", "--generations", "1", "--search-tokens", "200", "--json")
+		"--steps", "10", "--batch", "4", "--seq-len", "16", "--population", "4", "--generations", "1", "--search-tokens", "200",
+		"--rank-check", "3", "--rank-steps", "2", "--json")
 	var ssum struct {
 		Search struct {
 			Params, Budget, Candidates int
+			RankCheck                  struct{ Items []any } `json:"rank_check"`
 		}
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &ssum) != nil || ssum.Search.Candidates < 4 || ssum.Search.Params > ssum.Search.Budget ||
+		len(ssum.Search.RankCheck.Items) != 3 ||
 		!exists(filepath.Join(sr, "structure.json")) || !exists(filepath.Join(sr, "best", "merged", "model.safetensors")) {
 		t.Fatalf("finetune-lm --method searched: %d %s %s", code, stdout, errs)
 	}
@@ -252,6 +255,7 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"train-tokenizer", "--data", "fortune"}, "--out are required"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "lora", "--retrain", "fresh", "--out", filepath.Join(dir, "f")}, "--retrain is for --method searched"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--retrain", "new", "--out", filepath.Join(dir, "f")}, "--retrain"},
+		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--rank-check", "1", "--out", filepath.Join(dir, "f")}, "--rank-check 1"},
 		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--out", filepath.Join(dir, "s")}, "glora run --base shipped-lm"},
 		{[]string{"search", "--data", "spam", "--out", filepath.Join(dir, "s")}, "runs as one command"},
 		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},

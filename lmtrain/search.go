@@ -83,7 +83,8 @@ type SearchResult struct {
 //     and saved as FinetuneOptions says (OutDir/best: merged + adapter).
 //
 // With OutDir set, the supernet's run lives in OutDir/supernet and the
-// retraining's in OutDir.
+// retraining's in OutDir. finetune-lm's defaults add Finalists 3,
+// NamedFinalists and Fresh (chosen on validation: docs/DESIGN.md §8).
 func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (SearchResult, *Tuned, error) {
 	o := so.Options
 	log := o.Log

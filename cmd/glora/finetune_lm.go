@@ -35,9 +35,9 @@ type finetuneLMSettings struct {
 	SnSteps   int    `flag:"supernet-steps" json:"supernet_steps" help:"method searched: the supernet's steps (0: twice --steps)"`
 	Pop       int    `flag:"population" json:"population" help:"method searched: structures per generation (the default recipe's 16; top 4 kept, 6 mutations and 6 crossovers a generation)"`
 	Gens      int    `flag:"generations" json:"generations" help:"method searched: generations"`
-	Finalists int    `flag:"finalists" json:"finalists" help:"method searched: the search's best structures each trained a quarter of --steps from the supernet's weights; the lowest validation loss is retrained (1: the search's first)"`
-	Retrain   string `flag:"retrain" json:"retrain" help:"method searched: retrain the structure found from the supernet's weights (inherit) or from the adapter's initialisation (fresh)"`
-	NamedFin  bool   `flag:"named-finalists" json:"named_finalists" help:"method searched: the named structures that seeded the search (lora, glora-fixed, … at the budget) join the finalists, judged by the same short runs"`
+	Finalists int    `flag:"finalists" json:"finalists" help:"method searched, --task lm: the search's best structures (and, with --named-finalists, the named ones) each trained a quarter of --steps (as --retrain says: from the supernet's weights or the adapter's initialisation); the lowest validation loss is retrained (1 and no named finalists: the search's first)"`
+	Retrain   string `flag:"retrain" json:"retrain" help:"method searched: train the finalists and retrain the structure chosen from the supernet's weights (inherit) or from the adapter's initialisation (fresh); auto: fresh with --task lm, inherit with --task classify (each chosen on validation, docs/DESIGN.md §8)"`
+	NamedFin  bool   `flag:"named-finalists" json:"named_finalists" help:"method searched, --task lm: the named structures that seeded the search (lora, glora-fixed, … at the budget) join the finalists, judged by the same short runs"`
 	RankCheck int    `flag:"rank-check" json:"rank_check" help:"method searched: after the search, train this many structures alone (the search's best half, the rest random at the budget; --rank-steps each, from the adapter's initialisation) and report Kendall's tau between their validation loss with the supernet's weights and trained alone: how well the supernet ranks structures (a diagnostic: its time is not the method's)"`
 	RankSteps int    `flag:"rank-steps" json:"rank_steps" help:"method searched: steps of each --rank-check run (0: a quarter of --steps)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
@@ -47,7 +47,7 @@ type finetuneLMSettings struct {
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Retrain: "inherit", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 1,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Retrain: "auto", NamedFin: true, Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 3,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -73,6 +73,11 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
 		if explicit[f] && s.Method != "searched" {
 			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
+		}
+	}
+	for _, f := range []string{"finalists", "named-finalists", "search-tokens", "rank-check", "rank-steps"} {
+		if explicit[f] && s.Task != "lm" {
+			return fmt.Errorf("--%s is for --task lm (a classifier's search scores every validation document and keeps the search's first)", f)
 		}
 	}
 	if !explicit["warmup"] {
@@ -314,9 +319,10 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	if s.RankCheck == 1 {
 		return lmtrain.SearchOptions{}, fmt.Errorf("--rank-check 1: a ranking needs at least 2 structures (0: none)")
 	}
-	if s.Retrain != "inherit" && s.Retrain != "fresh" {
-		return lmtrain.SearchOptions{}, fmt.Errorf("--retrain %q: want inherit or fresh", s.Retrain)
+	if s.Retrain != "auto" && s.Retrain != "inherit" && s.Retrain != "fresh" {
+		return lmtrain.SearchOptions{}, fmt.Errorf("--retrain %q: want auto, inherit or fresh", s.Retrain)
 	}
+	fresh := s.Retrain == "fresh" || (s.Retrain == "auto" && s.Task == "lm")
 	rec, err := pipeline.Named(pipeline.Default)
 	if err != nil {
 		return lmtrain.SearchOptions{}, err
@@ -325,6 +331,6 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
 		MinParams: s.MinParams}
 	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
-		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: s.Retrain == "fresh", NamedFinalists: s.NamedFin,
+		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: fresh, NamedFinalists: s.NamedFin,
 		RankCheck: s.RankCheck, RankSteps: s.RankSteps}, nil
 }

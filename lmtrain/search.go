@@ -49,16 +49,22 @@ type SearchOptions struct {
 	RankCheck, RankSteps int
 }
 
+// Found is what a search found: the structure, the support parameters it
+// reads, the budget, and how many candidates were scored.
+type Found struct {
+	Structure  glora.Structure `json:"structure"`
+	Params     int             `json:"support_params"`
+	Budget     int             `json:"budget"`
+	Candidates int             `json:"candidates"`
+}
+
 // SearchResult is what SearchGLoRA found and how the retraining went.
 type SearchResult struct {
-	Structure    glora.Structure `json:"structure"`
-	Params       int             `json:"support_params"`
-	Budget       int             `json:"budget"`
-	Candidates   int             `json:"candidates"`
-	SearchPPL    float64         `json:"search_val_ppl"` // the structure's, with the supernet's weights
-	Supernet     Summary         `json:"supernet"`
-	Retrain      Summary         `json:"retrain"`
-	StageSeconds [3]float64      `json:"stage_seconds"` // supernet, search (finalists included), retraining
+	Found
+	SearchPPL    float64    `json:"search_val_ppl"` // the structure's, with the supernet's weights
+	Supernet     Summary    `json:"supernet"`
+	Retrain      Summary    `json:"retrain"`
+	StageSeconds [3]float64 `json:"stage_seconds"` // supernet, search (finalists included), retraining
 	// FinalistLoss is each finalist's best validation loss after its short
 	// run, in the search's order (nil without finalists); Chosen indexes it.
 	FinalistLoss []float64 `json:"finalist_val_loss,omitempty"`
@@ -337,10 +343,7 @@ func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Sp
 
 // ClassifySearchResult is what SearchClassify found and how its runs went.
 type ClassifySearchResult struct {
-	Structure    glora.Structure `json:"structure"`
-	Params       int             `json:"support_params"`
-	Budget       int             `json:"budget"`
-	Candidates   int             `json:"candidates"`
+	Found
 	SearchAcc    float64         `json:"search_val_accuracy"` // the structure's, with the supernet's weights
 	Supernet     ClassifySummary `json:"supernet"`
 	Retrain      ClassifySummary `json:"retrain"`

@@ -21,14 +21,14 @@ type Config struct {
 	NormEps   float64 `json:"rms_norm_eps"`
 	RopeTheta float64 `json:"rope_theta"`
 	TiedEmbed bool    `json:"tie_word_embeddings"` // the output layer reuses the token embedding
+	BOS       int     `json:"bos_token_id"`
+	EOS       int     `json:"eos_token_id"`
 	// AttnBias gives q_proj, k_proj, v_proj and o_proj a bias, MLPBias
 	// gate_proj, up_proj and down_proj (LlamaConfig's attention_bias and
 	// mlp_bias; LLaMA itself has neither, a merged GLoRA, SSF or BitFit
 	// adapter that tuned biases has them).
 	AttnBias bool `json:"attention_bias"`
 	MLPBias  bool `json:"mlp_bias"`
-	BOS       int     `json:"bos_token_id"`
-	EOS       int     `json:"eos_token_id"`
 }
 
 // Head is the per-head width: HeadDim if set, else Dim/Heads.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/safetensors"
+	"github.com/glora/glora/tensor"
 )
 
 // SearchOptions configure SearchGLoRA: searched GLoRA on a decoder.
@@ -62,8 +65,8 @@ type Found struct {
 type SearchResult struct {
 	Found
 	SearchPPL    float64    `json:"search_val_ppl"` // the structure's, with the supernet's weights
-	Supernet     Summary    `json:"supernet"`
-	Retrain      Summary    `json:"retrain"`
+	Supernet     Summary    `json:"supernet,omitzero"`
+	Retrain      Summary    `json:"retrain,omitzero"`
 	StageSeconds [3]float64 `json:"stage_seconds"` // supernet, search (finalists included), retraining
 	// FinalistLoss is each finalist's best validation loss after its short
 	// run, in the search's order (nil without finalists); Chosen indexes it.
@@ -92,32 +95,105 @@ type SearchResult struct {
 // retraining's in OutDir. finetune-lm's defaults add Finalists 3,
 // NamedFinalists and Fresh (chosen on validation: docs/DESIGN.md §8).
 func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (SearchResult, *Tuned, error) {
+	sn, err := TrainSupernet(m, ck, trainTok, valTok, so)
+	if err != nil {
+		return SearchResult{}, nil, err
+	}
+	res, err := sn.Search(m, ck, trainTok, valTok, so)
+	if err != nil {
+		return SearchResult{}, nil, err
+	}
+	tuned, err := sn.Retrain(m, ck, trainTok, valTok, so, &res)
+	if err != nil {
+		return SearchResult{}, nil, err
+	}
+	return res, tuned, nil
+}
+
+// Supernet is a decoder's GLoRA supernet between the chain's stages: the
+// wrapped layers, their space, the lora structure it is validated with,
+// and its support tensors at the start (the adapter's initialisation) and
+// after training.
+type Supernet struct {
+	Net              *glora.Supernet
+	Space            glora.Space
+	LoRA             glora.Structure
+	initial, trained weights
+	Summary          Summary // the supernet's run (TrainSupernet; empty when loaded)
+	Seconds          float64
+}
+
+// TrainSupernet is SearchGLoRA's first stage: the supernet attached to m
+// (frozen) and trained on the stream for SupernetSteps, its run (and the
+// last step's checkpoint, which LoadSupernet reads) in OutDir/supernet.
+func TrainSupernet(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (*Supernet, error) {
+	net, space, lora, sn, err := attachSupernet(m, so)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supernet{Net: net, Space: space, LoRA: lora, initial: snapshot(net)}
+	t0 := time.Now()
+	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
+	if s.Summary, err = Train(m, ck, trainTok, valTok, sn); err != nil {
+		return nil, fmt.Errorf("lmtrain: supernet: %w", err)
+	}
+	s.Seconds = time.Since(t0).Seconds()
+	s.trained = snapshot(net)
+	return s, nil
+}
+
+// LoadSupernet attaches the supernet so describes to m (frozen), as
+// TrainSupernet did, and reads its trained support tensors from the
+// checkpoint of the supernet run in dir (TrainSupernet's OutDir/supernet).
+func LoadSupernet(m *llama.Model, so SearchOptions, dir string) (*Supernet, error) {
+	net, space, lora, _, err := attachSupernet(m, so)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supernet{Net: net, Space: space, LoRA: lora, initial: snapshot(net)}
+	path := filepath.Join(dir, checkpointDir, extraFile)
+	saved, _, err := safetensors.ReadFile(path)
+	if err != nil {
+		net.Detach()
+		return nil, fmt.Errorf("lmtrain: supernet: %w", err)
+	}
+	params := net.Store().Params()
+	if len(saved) != len(params) {
+		net.Detach()
+		return nil, fmt.Errorf("lmtrain: supernet: %s holds %d tensors, the supernet of these settings has %d", path, len(saved), len(params))
+	}
+	for _, p := range params {
+		t, ok := saved[p.Name]
+		if !ok || !tensor.SameShape(t.Shape, p.Value.Shape) {
+			net.Detach()
+			return nil, fmt.Errorf("lmtrain: supernet: %s has no tensor %q of shape %s (another supernet's checkpoint?)", path, p.Name, tensor.ShapeString(p.Value.Shape))
+		}
+		copy(p.Value.Data, t.Data)
+	}
+	s.trained = snapshot(net)
+	return s, nil
+}
+
+// Search is SearchGLoRA's second stage: the evolutionary search over the
+// trained supernet, the rank check (so.RankCheck) and the finalists; the
+// structure chosen is in the result's Found. The supernet is left with
+// its trained weights.
+func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (SearchResult, error) {
 	o := so.Options
 	log := o.Log
 	if log == nil {
 		log = io.Discard
 	}
-	net, space, lora, sn, err := attachSupernet(m, so)
-	if err != nil {
-		return SearchResult{}, nil, err
-	}
-	var res SearchResult
-	initial := snapshot(net)
-	t0 := time.Now()
-	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
+	net, initial, trained := s.Net, s.initial, s.trained
+	res := SearchResult{Supernet: s.Summary}
+	res.StageSeconds[0] = s.Seconds
 	tokens := so.SearchTokens
 	if tokens == 0 {
 		tokens = 20_000
 	}
-	// 1. supernet
-	if res.Supernet, err = Train(m, ck, trainTok, valTok, sn); err != nil {
-		return SearchResult{}, nil, fmt.Errorf("lmtrain: supernet: %w", err)
-	}
-	res.StageSeconds[0] = time.Since(t0).Seconds()
-
-	// 2. search
 	t1 := time.Now()
-	sr, err := searchStage(net, space, so, lora, func(glora.Structure) (search.Score, error) {
+	trained.restore()
+	sr, err := searchStage(net, s.Space, so, s.LoRA, func(glora.Structure) (search.Score, error) {
 		ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, tokens, o.Precision)
 		if err != nil {
 			return search.Score{}, err
@@ -125,20 +201,19 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 		return search.Score{Accuracy: 1 / ev.PPL, Loss: ev.Loss}, nil
 	})
 	if err != nil {
-		return SearchResult{}, nil, err
+		return SearchResult{}, err
 	}
 	best, all := sr.best, sr.all
 	res.Budget, res.Candidates = sr.budget, sr.total
 	fmt.Fprintf(log, "search: %d candidates; best %d support parameters (budget %d), validation perplexity %.2f with the supernet's weights\n",
 		res.Candidates, glora.Params(best.Structure, net.Targets()), res.Budget, 1/best.Accuracy)
-	trained := snapshot(net) // each finalist, and the retraining, start from it
 	if so.RankCheck >= 2 {
 		steps := so.RankSteps
 		if steps <= 0 {
 			steps = max(1, o.Steps/4)
 		}
-		if res.RankCheck, err = rankCheck(m, ck, net, space, sr, so.RankCheck, steps, tokens, trainTok, valTok, o, initial, trained); err != nil {
-			return SearchResult{}, nil, err
+		if res.RankCheck, err = rankCheck(m, ck, net, s.Space, sr, so.RankCheck, steps, tokens, trainTok, valTok, o, initial, trained); err != nil {
+			return SearchResult{}, err
 		}
 		if tau := res.RankCheck.Tau; tau != nil {
 			fmt.Fprintf(log, "rank check: Kendall's tau %.2f over %d structures\n", *tau, len(res.RankCheck.Items))
@@ -161,12 +236,12 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 		for i, c := range fin {
 			start.restore()
 			if err := fix(net, c.Structure); err != nil {
-				return SearchResult{}, nil, err
+				return SearchResult{}, err
 			}
 			short.Extra = net.Trainable()
 			sum, err := Train(m, ck, trainTok, valTok, short)
 			if err != nil {
-				return SearchResult{}, nil, fmt.Errorf("lmtrain: finalist %d: %w", i+1, err)
+				return SearchResult{}, fmt.Errorf("lmtrain: finalist %d: %w", i+1, err)
 			}
 			res.FinalistLoss = append(res.FinalistLoss, sum.BestValLoss)
 			fmt.Fprintf(log, "finalist %d (%d support parameters): validation loss %.4f after %d steps\n",
@@ -183,25 +258,34 @@ func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, 
 	if res.RankCheck != nil { // a diagnostic, not part of the method's cost
 		res.StageSeconds[1] -= res.RankCheck.Seconds
 	}
+	return res, nil
+}
 
-	// 3. retraining from the supernet's weights (or, Fresh, its initial ones)
+// Retrain is SearchGLoRA's last stage: res.Structure trained for Steps
+// from the supernet's weights (so.Fresh: from the adapter's
+// initialisation), the best step by validation loss saved as
+// FinetuneOptions says (OutDir/best: merged + adapter); res gets the run.
+func (s *Supernet) Retrain(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions, res *SearchResult) (*Tuned, error) {
+	o := so.Options
 	t2 := time.Now()
+	s.trained.restore()
 	if so.Fresh {
-		initial.restore()
+		s.initial.restore()
 	}
-	if err := fix(net, res.Structure); err != nil {
-		return SearchResult{}, nil, err
+	if err := fix(s.Net, res.Structure); err != nil {
+		return nil, err
 	}
-	tuned := &Tuned{Model: m, Net: net, Method: "glora"}
+	tuned := &Tuned{Model: m, Net: s.Net, Method: "glora"}
 	ro := o
 	ro.Extra = tuned.extra()
 	extra := ro.SaveExtra
 	ro.SaveBest = func(dir string) error { return tuned.Save(dir, ck, so.Base, extra) }
+	var err error
 	if res.Retrain, err = Train(m, ck, trainTok, valTok, ro); err != nil {
-		return SearchResult{}, nil, fmt.Errorf("lmtrain: retraining: %w", err)
+		return nil, fmt.Errorf("lmtrain: retraining: %w", err)
 	}
 	res.StageSeconds[2] = time.Since(t2).Seconds()
-	return res, tuned, nil
+	return tuned, nil
 }
 
 // fix sets the supernet's structure and makes exactly the support tensors

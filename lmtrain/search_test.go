@@ -2,6 +2,7 @@ package lmtrain
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/glora/glora/method/glora"
@@ -116,5 +117,49 @@ func TestWithNamed(t *testing.T) {
 	got := withNamed(fin, all, []glora.Structure{st(glora.LoRAChoice(2)), st(glora.ChoiceVector), st(glora.LoRAChoice(4))})
 	if len(got) != 2 || got[1].Structure.Key() != st(glora.LoRAChoice(2)).Key() {
 		t.Fatalf("withNamed: %v", got)
+	}
+}
+
+// TestSupernetStages: the chain in stages — a supernet trained with an
+// OutDir, then loaded by a fresh process (LoadSupernet) and searched —
+// finds what the supernet kept in memory finds.
+func TestSupernetStages(t *testing.T) {
+	pre, trainTok, valTok, _ := pretrained(t)
+	o := opts(t.TempDir())
+	o.Steps, o.EvalEvery = 40, 20
+	cfg := search.Config{Population: 6, TopK: 2, Generations: 1, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
+	so := SearchOptions{FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 40, Search: cfg, SearchTokens: 300}
+	m1, err := pre.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := TrainSupernet(m1, llama.Checkpoint{}, trainTok, valTok, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sn.Search(m1, llama.Checkpoint{}, trainTok, valTok, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := pre.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadSupernet(m2, so, filepath.Join(o.OutDir, "supernet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := loaded.Search(m2, llama.Checkpoint{}, trainTok, valTok, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Structure.Key() != want.Structure.Key() || got.SearchPPL != want.SearchPPL || got.Candidates != want.Candidates {
+		t.Fatalf("loaded supernet found %d params at ppl %v; in memory %d at %v", got.Params, got.SearchPPL, want.Params, want.SearchPPL)
+	}
+	// another supernet's settings do not fit the checkpoint
+	m3, _ := pre.Clone()
+	so.Ranks = []int{2, 8}
+	if _, err := LoadSupernet(m3, so, filepath.Join(o.OutDir, "supernet")); err == nil || !strings.Contains(err.Error(), "another supernet") {
+		t.Fatalf("loading with other ranks: %v", err)
 	}
 }

@@ -40,6 +40,7 @@ type finetuneLMSettings struct {
 	NamedFin  bool   `flag:"named-finalists" json:"named_finalists" help:"method searched, --task lm: the named structures that seeded the search (lora, glora-fixed, … at the budget) join the finalists, judged by the same short runs"`
 	RankCheck int    `flag:"rank-check" json:"rank_check" help:"method searched: after the search, train this many structures alone (the search's best half, the rest random at the budget; --rank-steps each, from the adapter's initialisation) and report Kendall's tau between their validation loss with the supernet's weights and trained alone: how well the supernet ranks structures (a diagnostic: its time is not the method's)"`
 	RankSteps int    `flag:"rank-steps" json:"rank_steps" help:"method searched: steps of each --rank-check run (0: a quarter of --steps)"`
+	Stage     string `flag:"stage" json:"-" help:"method searched, --task lm: all (the chain), supernet (train the supernet in --out and stop: what glora supernet runs on a language model) or search (search the supernet trained in --out, with that run's settings, and write its structure.json: what glora search runs)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
 	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders, man,labels=sections) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
@@ -47,7 +48,7 @@ type finetuneLMSettings struct {
 }
 
 func defaultFinetuneLM() finetuneLMSettings {
-	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Retrain: "auto", NamedFin: true, Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 3,
+	return finetuneLMSettings{Model: "shipped-lm", Method: "lora", Rank: 8, Task: "lm", Ranks: "4,8", Retrain: "auto", NamedFin: true, Stage: "all", Pop: 16, Gens: 4, SearchTok: 20_000, Finalists: 3,
 		lmTrainFlags: lmTrainFlags{SeqLen: 128, Steps: 300, Batch: 16, Warmup: 30 /* at most a tenth of --steps */, WD: 0, Clip: 1,
 			EvalToks: 50_000, Precision: "f32"}}
 }
@@ -66,10 +67,22 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if !slices.Contains(lmtrain.Methods, s.Method) && s.Method != "searched" {
 		return fmt.Errorf("--method %q: want one of %s or searched", s.Method, strings.Join(lmtrain.Methods, ", "))
 	}
-	if s.Method == "searched" && s.Resume {
+	explicit := explicitFlags(fs)
+	switch s.Stage {
+	case "all", "supernet":
+	case "search":
+		if err := searchStageSettings(&s, explicit); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--stage %q: want all, supernet or search", s.Stage)
+	}
+	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
+		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
+	}
+	if s.Method == "searched" && s.Resume && s.Stage != "search" {
 		return fmt.Errorf("--method searched does not resume (start again with --overwrite)")
 	}
-	explicit := explicitFlags(fs)
 	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
 		if explicit[f] && s.Method != "searched" {
 			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
@@ -93,9 +106,11 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		s.MinLR = s.LR / 10
 	}
 	r := &lmRun{cmd: "finetune-lm", stdout: stdout, stderr: stderr}
+	stage := s.Stage
 	if err := settleLM(r, &s, &s.lmTrainFlags, fs, keys); err != nil {
 		return err
 	}
+	s.Stage = stage // not a saved setting
 	if s.Data == "" {
 		return fmt.Errorf("--data is required (the corpus to adapt to)")
 	}
@@ -285,6 +300,12 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	if err != nil {
 		return err
 	}
+	switch s.Stage {
+	case "supernet":
+		return supernetStageLM(r, s, so, m, ck)
+	case "search":
+		return searchStageLM(r, s, so, m, ck)
+	}
 	res, tuned, err := lmtrain.SearchGLoRA(m, ck, r.trainTok, r.valTok, so)
 	if err != nil {
 		return r.failed(err, s.Out)
@@ -333,4 +354,81 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
 		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: fresh, NamedFinalists: s.NamedFin,
 		RankCheck: s.RankCheck, RankSteps: s.RankSteps}, nil
+}
+
+// searchStageSettings makes s the settings of the supernet run in s.Out
+// (finetune-lm --stage supernet's, which glora search --run reads), the
+// flags that only shape this invocation aside; any other flag is refused,
+// since the search must see the supernet as it was trained.
+func searchStageSettings(s *finetuneLMSettings, explicit map[string]bool) error {
+	if s.Out == "" {
+		return fmt.Errorf("--stage search needs --out, the supernet run's folder")
+	}
+	for f := range explicit {
+		switch f {
+		case "stage", "out", "json", "precision":
+		default:
+			return fmt.Errorf("--%s: the search takes its settings from the supernet run in %s (%s); give them to glora supernet", f, s.Out, settingsFile(s.Out, "finetune-lm"))
+		}
+	}
+	raw, err := os.ReadFile(settingsFile(s.Out, "finetune-lm"))
+	if err != nil {
+		return fmt.Errorf("--out %s holds no language-model supernet run (glora supernet --base MODEL --data TEXT --out DIR trains one): %w", s.Out, err)
+	}
+	saved := defaultFinetuneLM()
+	if err := json.Unmarshal(raw, &saved); err != nil {
+		return fmt.Errorf("%s: %w", settingsFile(s.Out, "finetune-lm"), err)
+	}
+	if saved.Method != "searched" || saved.Task != "lm" {
+		return fmt.Errorf("--out %s holds a finetune-lm run of --method %s --task %s, not a supernet", s.Out, saved.Method, saved.Task)
+	}
+	if _, err := os.Stat(filepath.Join(s.Out, "supernet")); err != nil {
+		return fmt.Errorf("--out %s has no supernet/ (its supernet run did not finish?): %w", s.Out, err)
+	}
+	saved.Stage, saved.Out, saved.Resume = "search", s.Out, true
+	saved.JSON, saved.Precision = s.JSON, s.Precision
+	*s = saved
+	return nil
+}
+
+// supernetStageLM is --stage supernet (glora supernet on a language model):
+// the supernet trained in OUT/supernet, which --stage search reads.
+func supernetStageLM(r *lmRun, s finetuneLMSettings, so lmtrain.SearchOptions, m *llama.Model, ck llama.Checkpoint) error {
+	sn, err := lmtrain.TrainSupernet(m, ck, r.trainTok, r.valTok, so)
+	if err != nil {
+		return r.failed(err, s.Out)
+	}
+	out := lmSummary{Summary: sn.Summary, Method: "supernet", Params: m.Cfg.Params(), Trainable: sn.Net.Store().Count(true),
+		Tokenizer: r.tokFrom}
+	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("the supernet of %d projections in %s/supernet; next: glora search --run %s",
+		len(sn.Net.Targets()), s.Out, s.Out))
+}
+
+// searchStageLM is --stage search (glora search --run on a language-model
+// supernet): the supernet of OUT/supernet searched (finalists included)
+// with the run's settings, the structure chosen written to
+// OUT/structure.json and the search's record to OUT/search.json.
+func searchStageLM(r *lmRun, s finetuneLMSettings, so lmtrain.SearchOptions, m *llama.Model, ck llama.Checkpoint) error {
+	so.OutDir = "" // nothing of the search's short runs is kept
+	sn, err := lmtrain.LoadSupernet(m, so, filepath.Join(s.Out, "supernet"))
+	if err != nil {
+		return err
+	}
+	res, err := sn.Search(m, ck, r.trainTok, r.valTok, so)
+	if err != nil {
+		return r.failed(err, s.Out)
+	}
+	if err := writeJSONAtomic(filepath.Join(s.Out, "structure.json"), res.Structure); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(s.Out, "search.json"), res); err != nil {
+		return err
+	}
+	h := r.human(s.JSON)
+	fmt.Fprintf(h, "done in %s: %d candidates searched; structure of %d support parameters (budget %d) in %s/structure.json\nnext: glora finetune --base %s --data %s --method glora --structure %s/structure.json --out DIR\n",
+		time.Since(r.t0).Round(time.Second), res.Candidates, res.Params, res.Budget, s.Out, s.Model, s.Data, s.Out)
+	if s.JSON {
+		fmt.Fprintln(r.stdout, jsonLine(res))
+	}
+	return nil
 }

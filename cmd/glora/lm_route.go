@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,8 +13,10 @@ import (
 // The image commands finetune, run, supernet and search also take a
 // language model: a --base that is a LLaMA-style decoder (shipped-lm, a
 // Llama folder, a llama2.c file), or a text --data spec with no --base,
-// hands the command to finetune-lm (run: finetune-lm --method searched,
-// GLoRA's whole chain on the decoder), --base read as --model.
+// hands the command to finetune-lm, --base read as --model: run is
+// finetune-lm --method searched (GLoRA's whole chain on the decoder),
+// supernet its first stage (--stage supernet), and search --run DIR on
+// such a supernet's folder its second (--stage search).
 
 // flagValue is the value of --name in args (--name V, --name=V, one dash
 // or two), and whether it was given.
@@ -52,38 +55,62 @@ func lmBase(args []string) (string, bool) {
 }
 
 // routeLM runs cmd as finetune-lm when args make it a language-model run
-// (handled true), with --base renamed --model; run adds --method searched;
-// supernet and search, whose stages finetune-lm runs as one chain, say so.
+// (handled true), with --base renamed --model (see above).
 func routeLM(cmd string, args []string, stdout, stderr io.Writer) (handled bool, err error) {
+	if cmd == "search" {
+		return routeSearch(args, stdout, stderr)
+	}
 	base, ok := lmBase(args)
 	if !ok {
 		return false, nil
 	}
-	switch cmd {
-	case "supernet", "search":
-		return true, fmt.Errorf("--base %s is a language model: its GLoRA chain (supernet, search, retraining) runs as one command, glora run --base %s --data … (which is glora finetune-lm --method searched)", base, base)
-	}
-	var lm []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		t := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
-		switch {
-		case t == "base" && t != a:
-			lm = append(lm, "--model")
-		case strings.HasPrefix(t, "base=") && t != a:
-			lm = append(lm, "--model="+strings.TrimPrefix(t, "base="))
-		default:
-			lm = append(lm, a)
-		}
-	}
+	lm := renameFlag(args, "base", "--model")
 	how := "glora finetune-lm"
-	if cmd == "run" {
+	switch cmd {
+	case "run", "supernet":
 		if _, given := flagValue(args, "method"); given {
-			return true, fmt.Errorf("--base %s is a language model, for which run is finetune-lm --method searched: run takes no --method (glora finetune-lm --method … runs the others)", base)
+			return true, fmt.Errorf("--base %s is a language model, for which %s is finetune-lm --method searched: %s takes no --method (glora finetune-lm --method … runs the others)", base, cmd, cmd)
 		}
 		lm = append([]string{"--method", "searched"}, lm...)
 		how += " --method searched"
+		if cmd == "supernet" {
+			lm = append([]string{"--stage", "supernet"}, lm...)
+			how += " --stage supernet"
+		}
 	}
 	fmt.Fprintf(stderr, "glora %s: %s is a language model: running %s (its flags: glora help finetune-lm)\n", cmd, base, how)
 	return true, runFinetuneLM(lm, stdout, stderr)
+}
+
+// renameFlag is args with the flag --from (one dash or two, "--from V" or
+// "--from=V") spelled to instead.
+func renameFlag(args []string, from, to string) []string {
+	var out []string
+	for _, a := range args {
+		t := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case t == from && t != a:
+			out = append(out, to)
+		case strings.HasPrefix(t, from+"=") && t != a:
+			out = append(out, to+"="+strings.TrimPrefix(t, from+"="))
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// routeSearch runs glora search --run DIR as finetune-lm --stage search
+// when DIR holds a language-model supernet run (glora supernet's on a
+// decoder).
+func routeSearch(args []string, stdout, stderr io.Writer) (bool, error) {
+	dir, ok := flagValue(args, "run")
+	if !ok {
+		return false, nil
+	}
+	if _, err := os.Stat(settingsFile(dir, "finetune-lm")); err != nil {
+		return false, nil
+	}
+	fmt.Fprintf(stderr, "glora search: %s holds a language-model supernet: running glora finetune-lm --stage search\n", dir)
+	return true, runFinetuneLM(append([]string{"--stage", "search"}, renameFlag(args, "run", "--out")...), stdout, stderr)
 }

@@ -146,6 +146,27 @@ func TestLanguageModelCommands(t *testing.T) {
 		!exists(filepath.Join(sr, "structure.json")) || !exists(filepath.Join(sr, "best", "merged", "model.safetensors")) {
 		t.Fatalf("finetune-lm --method searched: %d %s %s", code, stdout, errs)
 	}
+	// the same chain in stages: glora supernet, glora search --run, glora finetune --method glora
+	sn := filepath.Join(t.TempDir(), "sn")
+	if code, _, errs := runCLI("supernet", "--base", best, "--data", corpus, "--out", sn, "--ranks", "1,2", "--steps", "10", "--batch", "4",
+		"--seq-len", "16", "--population", "4", "--generations", "1", "--search-tokens", "200"); code != 0 || !exists(filepath.Join(sn, "supernet", "checkpoint")) {
+		t.Fatalf("supernet on a language model: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI("search", "--run", sn, "--population", "8"); code == 0 || !strings.Contains(errs, "give them to glora supernet") {
+		t.Fatalf("search --run with a setting of its own: %d %s", code, errs)
+	}
+	code, stdout, errs = runCLI("search", "--run", sn, "--json")
+	var found struct {
+		Params int `json:"support_params"`
+		Budget int
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &found) != nil || found.Params == 0 || found.Params > found.Budget || !exists(filepath.Join(sn, "structure.json")) {
+		t.Fatalf("search --run on a language-model supernet: %d %s %s", code, stdout, errs)
+	}
+	if code, _, errs := runCLI("finetune", "--base", best, "--data", corpus, "--method", "glora", "--structure", filepath.Join(sn, "structure.json"),
+		"--out", filepath.Join(t.TempDir(), "ft"), "--steps", "4", "--batch", "4", "--seq-len", "16"); code != 0 {
+		t.Fatalf("finetune --method glora --structure on a language model: %d %s", code, errs)
+	}
 	if code, _, errs := runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", filepath.Join(t.TempDir(), "x"), "--method", "dora"); code == 0 || !strings.Contains(errs, "dora") {
 		t.Fatalf("finetune-lm --method dora: %d %s", code, errs)
 	}
@@ -256,8 +277,10 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"finetune-lm", "--data", "spam", "--method", "lora", "--retrain", "fresh", "--out", filepath.Join(dir, "f")}, "--retrain is for --method searched"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--retrain", "new", "--out", filepath.Join(dir, "f")}, "--retrain"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--rank-check", "1", "--out", filepath.Join(dir, "f")}, "--rank-check 1"},
-		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--out", filepath.Join(dir, "s")}, "glora run --base shipped-lm"},
-		{[]string{"search", "--data", "spam", "--out", filepath.Join(dir, "s")}, "runs as one command"},
+		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "supernet takes no --method"},
+		{[]string{"finetune-lm", "--data", "spam", "--stage", "supernet", "--out", filepath.Join(dir, "s")}, "--stage supernet is for --method searched"},
+		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--stage", "both", "--out", filepath.Join(dir, "s")}, "--stage"},
+		{[]string{"finetune-lm", "--stage", "search", "--out", dir}, "no language-model supernet run"},
 		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},
 		{[]string{"finetune", "--base", "shipped-lm", "--data", "spam", "--epochs", "3", "--out", filepath.Join(dir, "s")}, "-epochs"},
 		{[]string{"train-tokenizer", "--data", "nope", "--out", filepath.Join(dir, "t.json")}, "nope"},

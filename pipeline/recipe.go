@@ -57,7 +57,11 @@ type SearchRecipe struct {
 	// always in the final, and a structure replaces it only by winning on
 	// validation.
 	LoRAFinalist bool `json:"lora_finalist"`
-	Inherit      bool `json:"inherit"` // retrain from the supernet's weights (else fresh support tensors)
+	// LoRAFresh trains the LoRA finalist from fresh support tensors even
+	// when the others inherit the supernet's weights: the baseline as it
+	// trains alone.
+	LoRAFresh bool `json:"lora_finalist_fresh,omitempty"`
+	Inherit   bool `json:"inherit"` // retrain from the supernet's weights (else fresh support tensors)
 	// UndrawnMomentum: the supernet's AdamW keeps moving the support
 	// tensors a step does not draw (PyTorch 1.10's zero_grad, as the
 	// reference code ran).

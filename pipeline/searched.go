@@ -184,7 +184,7 @@ func (c *chain) finalists() error {
 		how = "the supernet's weights"
 	}
 	var entrants []finetune.Entrant
-	add := func(name string, st glora.Structure) {
+	add := func(name string, st glora.Structure, init *glora.Adapter) {
 		c.out.FinalistNames = append(c.out.FinalistNames, name)
 		entrants = append(entrants, finetune.Entrant{Name: name, Setup: finetune.Setup{Method: finetune.GLoRA, Structure: st, Init: init}})
 	}
@@ -195,10 +195,14 @@ func (c *chain) finalists() error {
 	hasLoRA := false
 	for _, cand := range search.Best(c.out.Search.Candidates, s.Finalists) {
 		hasLoRA = hasLoRA || cand.Structure.Key() == lora.Key()
-		add(nameOf(cand, c.named), cand.Structure)
+		add(nameOf(cand, c.named), cand.Structure, init)
 	}
 	if s.LoRAFinalist && !hasLoRA && glora.Params(lora, targets) <= c.out.Budget && sn.Net.Space().ValidateStructure(lora, targets) == nil {
-		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora)
+		loraInit := init
+		if s.LoRAFresh {
+			loraInit = nil
+		}
+		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora, loraInit)
 	}
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
 	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g%s, by successive halving (rungs %v) on validation\n",

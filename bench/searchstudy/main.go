@@ -70,6 +70,7 @@ func main() {
 	undrawn := flag.Bool("undrawn", false, "pipe, tau: undrawn paths keep their AdamW momentum")
 	finalists := flag.Int("finalists", 0, "pipe: finalists (0: the recipe's)")
 	loraFinalist := flag.String("lora-finalist", "", "pipe: true or false (empty: the recipe's)")
+	loraFresh := flag.Bool("lora-fresh", false, "pipe: the LoRA finalist trains from fresh support tensors")
 	retrain := flag.Int("retrain-epochs", 0, "pipe: retraining epochs (0: the recipe's)")
 	seedNamed := flag.String("seed-named", "", "pipe: true or false (empty: the recipe's)")
 	nRandom := flag.Int("random", 8, "tau: random structures")
@@ -90,6 +91,7 @@ func main() {
 		r.Search.Finalists = *finalists
 	}
 	r.Search.UndrawnMomentum = *undrawn
+	r.Search.LoRAFresh = *loraFresh
 	for flagVal, dst := range map[*string]*bool{loraFinalist: &r.Search.LoRAFinalist, seedNamed: &r.Search.SeedNamed} {
 		if *flagVal != "" {
 			if *dst, err = strconv.ParseBool(*flagVal); err != nil {

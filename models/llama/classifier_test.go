@@ -69,6 +69,14 @@ func TestClassifierSaveLoad(t *testing.T) {
 	if _, _, _, err := LoadClassifier(lm); err == nil || !strings.Contains(err.Error(), "not a sequence classifier") {
 		t.Fatalf("LoadClassifier of a language model: %v", err)
 	}
+	// a config.json whose id2label names a class the head lacks
+	raw := strings.Replace(string(cfg), `"2": "ëggs"`, `"7": "ëggs"`, 1)
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := LoadClassifier(dir); err == nil || !strings.Contains(err.Error(), `"7"`) || !strings.Contains(err.Error(), ConfigFile) {
+		t.Fatalf("id2label with a class out of range: %v", err)
+	}
 	for _, bad := range [][]string{{"a", "b"}, {"a", "a", "b"}, {"a", "", "b"}} {
 		if err := SaveClassifier(c, filepath.Join(t.TempDir(), "x"), Checkpoint{}, bad, safetensors.F32); err == nil {
 			t.Errorf("labels %q accepted", bad)

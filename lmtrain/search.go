@@ -244,8 +244,12 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 				return SearchResult{}, fmt.Errorf("lmtrain: finalist %d: %w", i+1, err)
 			}
 			res.FinalistLoss = append(res.FinalistLoss, sum.BestValLoss)
-			fmt.Fprintf(log, "finalist %d (%d support parameters): validation loss %.4f after %d steps\n",
-				i+1, glora.Params(c.Structure, net.Targets()), sum.BestValLoss, short.Steps)
+			name := "the search's"
+			if n, ok := sr.names[c.Structure.Key()]; ok {
+				name = n
+			}
+			fmt.Fprintf(log, "finalist %d (%s, %d support parameters): validation loss %.4f after %d steps\n",
+				i+1, name, glora.Params(c.Structure, net.Targets()), sum.BestValLoss, short.Steps)
 			if i == 0 || sum.BestValLoss < bestLoss {
 				bestLoss, best, res.Chosen = sum.BestValLoss, c, i
 			}
@@ -330,8 +334,9 @@ func searchStage(net *glora.Supernet, space glora.Space, so SearchOptions, lora 
 		cfg.Budget = glora.Params(lora, net.Targets())
 	}
 	cfg.Seed = o.Seed
+	var names map[string]string // structure key → name, of the named structures
 	if cfg.Initial == nil {
-		cfg.Initial, _ = pipeline.NamedStructures(space, net.Targets(), cfg.Budget)
+		cfg.Initial, names = pipeline.NamedStructures(space, net.Targets(), cfg.Budget)
 	}
 	ctx := o.Ctx
 	if ctx == nil {
@@ -366,7 +371,7 @@ func searchStage(net *glora.Supernet, space glora.Space, so SearchOptions, lora 
 	if err != nil {
 		return searched{}, fmt.Errorf("lmtrain: search: %w", err)
 	}
-	return searched{best: sr.Best, all: all, budget: cfg.Budget, total: sr.Total, named: cfg.Initial}, nil
+	return searched{best: sr.Best, all: all, budget: cfg.Budget, total: sr.Total, named: cfg.Initial, names: names}, nil
 }
 
 // searched is what searchStage found.
@@ -375,6 +380,7 @@ type searched struct {
 	all           []search.Candidate // every candidate scored, in order
 	budget, total int
 	named         []glora.Structure // the structures that seeded the first generation
+	names         map[string]string // their names by structure key
 }
 
 // attachSupernet freezes m and wraps its selected projections in a GLoRA

@@ -71,6 +71,7 @@ func main() {
 	finalists := flag.Int("finalists", 0, "pipe: finalists (0: the recipe's)")
 	loraFinalist := flag.String("lora-finalist", "", "pipe: true or false (empty: the recipe's)")
 	loraFresh := flag.Bool("lora-fresh", false, "pipe: the LoRA finalist trains from fresh support tensors")
+	inherit := flag.String("inherit", "", "pipe: true or false: finalists retrain from the supernet's weights (empty: the recipe's)")
 	retrain := flag.Int("retrain-epochs", 0, "pipe: retraining epochs (0: the recipe's)")
 	seedNamed := flag.String("seed-named", "", "pipe: true or false (empty: the recipe's)")
 	nRandom := flag.Int("random", 8, "tau: random structures")
@@ -92,7 +93,7 @@ func main() {
 	}
 	r.Search.UndrawnMomentum = *undrawn
 	r.Search.LoRAFresh = *loraFresh
-	for flagVal, dst := range map[*string]*bool{loraFinalist: &r.Search.LoRAFinalist, seedNamed: &r.Search.SeedNamed} {
+	for flagVal, dst := range map[*string]*bool{loraFinalist: &r.Search.LoRAFinalist, seedNamed: &r.Search.SeedNamed, inherit: &r.Search.Inherit} {
 		if *flagVal != "" {
 			if *dst, err = strconv.ParseBool(*flagVal); err != nil {
 				log.Fatal(err)

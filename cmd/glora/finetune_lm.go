@@ -40,6 +40,7 @@ type finetuneLMSettings struct {
 	NamedFin  bool   `flag:"named-finalists" json:"named_finalists" help:"method searched, --task lm: the named structures that seeded the search (lora, glora-fixed, … at the budget) join the finalists, judged by the same short runs"`
 	RankCheck int    `flag:"rank-check" json:"rank_check" help:"method searched: after the search, train this many structures alone (the search's best half, the rest random at the budget; --rank-steps each, from the adapter's initialisation) and report Kendall's tau between their validation loss with the supernet's weights and trained alone: how well the supernet ranks structures (a diagnostic: its time is not the method's)"`
 	RankSteps int    `flag:"rank-steps" json:"rank_steps" help:"method searched: steps of each --rank-check run (0: a quarter of --steps)"`
+	Test      bool   `flag:"test" json:"-" help:"--task lm: after the run, read the test split once and report the best model's perplexity on it (glora run does; --task classify always reads it)"`
 	Stage     string `flag:"stage" json:"-" help:"method searched, --task lm: all (the chain), supernet (train the supernet in --out and stop: what glora supernet runs on a language model) or search (search the supernet trained in --out, with that run's settings, and write its structure.json: what glora search runs)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
@@ -76,6 +77,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		}
 	default:
 		return fmt.Errorf("--stage %q: want all, supernet or search", s.Stage)
+	}
+	if s.Test && (s.Task != "lm" || s.Stage != "all") {
+		return fmt.Errorf("--test is for --task lm runs of the whole method (--task classify always reads the test split once)")
 	}
 	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
 		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
@@ -160,7 +164,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r.tokFrom = tokFrom
+	r.tok, r.tokFrom = tok, tokFrom
 	if _, err := r.loadCorpus(s.Data, s.SplitSeed); err != nil {
 		return err
 	}
@@ -186,6 +190,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return r.failed(err, s.Out)
 	}
 	out := lmSummary{Summary: sum, Method: s.Method, Params: m.Cfg.Params(), Trainable: tuned.Trainable(), Tokenizer: tokFrom}
+	if out.Test, err = r.maybeTest(s); err != nil {
+		return err
+	}
 	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d trainable parameters; merged model in %s/merged (glora generate --model %s/merged)",
 		out.Trainable, sum.BestDir, sum.BestDir))
 }
@@ -315,6 +322,9 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	}
 	out := lmSummary{Summary: res.Retrain, Method: s.Method, Params: m.Cfg.Params(), Trainable: tuned.Trainable(),
 		Tokenizer: r.tokFrom, Search: &res}
+	if out.Test, err = r.maybeTest(s); err != nil {
+		return err
+	}
 	if rc := res.RankCheck; rc != nil && rc.Tau != nil {
 		fmt.Fprintf(r.human(s.JSON), "rank check: Kendall's tau %.2f between the supernet's ranking of %d structures and theirs trained alone for %d steps (%.0f s)\n",
 			*rc.Tau, len(rc.Items), rc.Steps, rc.Seconds)
@@ -431,4 +441,17 @@ func searchStageLM(r *lmRun, s finetuneLMSettings, so lmtrain.SearchOptions, m *
 		fmt.Fprintln(r.stdout, jsonLine(res))
 	}
 	return nil
+}
+
+// maybeTest is the test split's read (testEval) of the best model's merged
+// folder when --test asks for it and the run finished; nil otherwise.
+func (r *lmRun) maybeTest(s finetuneLMSettings) (*lmtrain.Eval, error) {
+	if !s.Test || (s.StopAfter > 0 && s.StopAfter < s.Steps) {
+		return nil, nil
+	}
+	ev, err := r.testEval(filepath.Join(s.Out, "best", "merged"), r.tok, s.SeqLen, s.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("--test: %w", err)
+	}
+	return ev, nil
 }

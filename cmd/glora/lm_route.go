@@ -76,6 +76,9 @@ func routeLM(cmd string, args []string, stdout, stderr io.Writer) (handled bool,
 		if cmd == "supernet" {
 			lm = append([]string{"--stage", "supernet"}, lm...)
 			how += " --stage supernet"
+		} else { // run, as the image chain: the test split read once at the end
+			lm = append([]string{"--test"}, lm...)
+			how += " --test"
 		}
 	}
 	fmt.Fprintf(stderr, "glora %s: %s is a language model: running %s (its flags: glora help finetune-lm)\n", cmd, base, how)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/glora/glora/lmtrain"
+	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
@@ -75,6 +76,9 @@ type lmSummary struct {
 	// Search is method searched's record (structure, budget, candidates,
 	// the supernet's run, stage times).
 	Search *lmtrain.SearchResult `json:"search,omitempty"`
+	// Test is the test split's perplexity of the best model, read once at
+	// the end (finetune-lm --test; glora run asks for it).
+	Test *lmtrain.Eval `json:"test,omitempty"`
 }
 
 // lmRun is one pretrain-lm or finetune-lm invocation.
@@ -90,6 +94,7 @@ type lmRun struct {
 	valTok         []int32
 	ctx            context.Context
 	tokFrom        string // the tokenizer's file
+	tok            *tokenizer.Tokenizer
 }
 
 func (r *lmRun) human(asJSON bool) io.Writer {
@@ -216,6 +221,10 @@ func (r *lmRun) finish(out lmSummary, f lmTrainFlags, where string) error {
 		fmt.Fprintf(h, "done in %s: best validation perplexity %.2f at step %d; %s\n",
 			time.Since(r.t0).Round(time.Second), out.BestValPPL, out.BestStep, where)
 	}
+	if t := out.Test; t != nil {
+		fmt.Fprintf(h, "test: perplexity %.2f of the best model on the test split (%d documents, %d tokens), read once, at the end\n",
+			t.PPL, r.testC.Len(), t.Tokens)
+	}
 	if f.JSON {
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}
@@ -229,4 +238,23 @@ func texts(c *textdata.Corpus) []string {
 		out[i] = d.Text
 	}
 	return out
+}
+
+// testEval is the perplexity of the model folder dir on the corpus's test
+// split, in windows of seq tokens: the one read of the test split that
+// finetune-lm --test (glora run) makes, after every choice.
+func (r *lmRun) testEval(dir string, tok *tokenizer.Tokenizer, seq, batch int) (*lmtrain.Eval, error) {
+	m, _, err := llama.LoadHF(dir)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := lmtrain.Stream(tok, texts(r.testC))
+	if err != nil {
+		return nil, err
+	}
+	ev, err := lmtrain.Evaluate(m, stream, seq, batch, 0, r.prec)
+	if err != nil {
+		return nil, err
+	}
+	return &ev, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,15 @@ func TestLanguageModelCommands(t *testing.T) {
 		}
 		if code != 0 || json.Unmarshal([]byte(stdout), &fsum) != nil || fsum.Trainable == 0 || fsum.Trainable >= fsum.Params {
 			t.Fatalf("finetune-lm --method %s: %d %s %s", method, code, stdout, errs)
+		}
+		if method == "lora" { // --test: the best model's test perplexity, as eval-lm reads it
+			code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--overwrite", "--method", method, "--rank", "2",
+				"--steps", "10", "--batch", "4", "--seq-len", "16", "--json", "--test")
+			var ts struct{ Test struct{ PPL float64 } }
+			want := ppl(filepath.Join(ft, "best", "merged"), "--split", "test", "--seq-len", "16", "--batch", "4")
+			if code != 0 || json.Unmarshal([]byte(stdout), &ts) != nil || math.Abs(ts.Test.PPL-want) > 1e-9*want {
+				t.Fatalf("finetune-lm --test: %d %s %s (eval-lm: %v)", code, stdout, errs, want)
+			}
 		}
 		for _, f := range []string{"merged/config.json", "merged/tokenizer.json", "adapter/adapter_model.safetensors"} {
 			if !exists(filepath.Join(ft, "best", f)) {
@@ -279,6 +289,7 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--rank-check", "1", "--out", filepath.Join(dir, "f")}, "--rank-check 1"},
 		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "supernet takes no --method"},
 		{[]string{"finetune-lm", "--data", "spam", "--stage", "supernet", "--out", filepath.Join(dir, "s")}, "--stage supernet is for --method searched"},
+		{[]string{"finetune-lm", "--data", "spam", "--task", "classify", "--test", "--out", filepath.Join(dir, "s")}, "--test is for --task lm"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--stage", "both", "--out", filepath.Join(dir, "s")}, "--stage"},
 		{[]string{"finetune-lm", "--stage", "search", "--out", dir}, "no language-model supernet run"},
 		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -92,7 +93,10 @@ type SearchResult struct {
 //     and saved as FinetuneOptions says (OutDir/best: merged + adapter).
 //
 // With OutDir set, the supernet's run lives in OutDir/supernet and the
-// retraining's in OutDir. finetune-lm's defaults add Finalists 3,
+// retraining's in OutDir; with Resume, a chain that stopped (Ctrl-C, a
+// crash) continues: the supernet and the retraining from their
+// checkpoints, the search and the finalists run again (they are
+// deterministic, so they choose the same structure). finetune-lm's defaults add Finalists 3,
 // NamedFinalists and Fresh (chosen on validation: docs/DESIGN.md §8).
 func SearchGLoRA(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (SearchResult, *Tuned, error) {
 	sn, err := TrainSupernet(m, ck, trainTok, valTok, so)
@@ -281,6 +285,7 @@ func (s *Supernet) Retrain(m *llama.Model, ck llama.Checkpoint, trainTok, valTok
 	}
 	tuned := &Tuned{Model: m, Net: s.Net, Method: "glora"}
 	ro := o
+	ro.Resume = o.Resume && o.OutDir != "" && hasCheckpoint(o.OutDir) // a resumed chain continues its retraining
 	ro.Extra = tuned.extra()
 	extra := ro.SaveExtra
 	ro.SaveBest = func(dir string) error { return tuned.Save(dir, ck, so.Base, extra) }
@@ -424,6 +429,7 @@ func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Sp
 	sn.StopAfter, sn.Resume = 0, false
 	if o.OutDir != "" {
 		sn.OutDir = o.OutDir + "/supernet"
+		sn.Resume = o.Resume && hasCheckpoint(sn.OutDir) // a resumed chain continues (or reuses) its supernet
 	}
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "supernet: ranks %v over %d projections, %d steps\n", ranks, len(net.Targets()), sn.Steps)
@@ -563,4 +569,10 @@ func withNamed(fin, all []search.Candidate, named []glora.Structure) []search.Ca
 		}
 	}
 	return out
+}
+
+// hasCheckpoint tells whether a run in outDir left a checkpoint to resume.
+func hasCheckpoint(outDir string) bool {
+	_, err := os.Stat(StateFile(outDir))
+	return err == nil
 }

@@ -2,6 +2,7 @@ package lmtrain
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,5 +162,42 @@ func TestSupernetStages(t *testing.T) {
 	so.Ranks = []int{2, 8}
 	if _, err := LoadSupernet(m3, so, filepath.Join(o.OutDir, "supernet")); err == nil || !strings.Contains(err.Error(), "another supernet") {
 		t.Fatalf("loading with other ranks: %v", err)
+	}
+}
+
+// TestSearchGLoRAResumes: a chain stopped in its retraining continues with
+// Resume — the supernet read from its checkpoint, the search and the
+// finalists run again — and ends where an uninterrupted chain ends.
+func TestSearchGLoRAResumes(t *testing.T) {
+	pre, trainTok, valTok, _ := pretrained(t)
+	run := func(dir string, stopAfter int, resume bool) (SearchResult, *Tuned) {
+		m, err := pre.Clone()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := opts(dir)
+		o.Steps, o.EvalEvery, o.StopAfter, o.Resume = 40, 10, stopAfter, resume
+		cfg := search.Config{Population: 6, TopK: 2, Generations: 1, Mutations: 2, Crossovers: 2, MutationProb: 0.3}
+		res, tuned, err := SearchGLoRA(m, llama.Checkpoint{}, trainTok, valTok, SearchOptions{
+			FinetuneOptions: FinetuneOptions{Options: o}, Ranks: []int{2, 4}, SupernetSteps: 40, Search: cfg, SearchTokens: 300,
+			Finalists: 2, NamedFinalists: true, Fresh: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, tuned
+	}
+	want, wt := run(t.TempDir(), 0, false)
+	dir := t.TempDir()
+	if stopped, _ := run(dir, 20, false); !stopped.Retrain.Stopped {
+		t.Fatal("the retraining did not stop at --stop-after")
+	}
+	got, gt := run(dir, 0, true)
+	if got.Structure.Key() != want.Structure.Key() || got.Retrain.BestValLoss != want.Retrain.BestValLoss {
+		t.Fatalf("resumed chain: %d params, best val loss %v; uninterrupted: %d, %v", got.Params, got.Retrain.BestValLoss, want.Params, want.Retrain.BestValLoss)
+	}
+	for i, p := range wt.Net.Store().Params() {
+		if !slices.Equal(p.Value.Data, gt.Net.Store().Params()[i].Value.Data) {
+			t.Fatalf("support tensor %s differs after resuming", p.Name)
+		}
 	}
 }

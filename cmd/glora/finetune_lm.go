@@ -84,9 +84,6 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
 		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
 	}
-	if s.Method == "searched" && s.Resume && s.Stage != "search" {
-		return fmt.Errorf("--method searched does not resume (start again with --overwrite)")
-	}
 	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
 		if explicit[f] && s.Method != "searched" {
 			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)

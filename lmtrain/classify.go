@@ -227,3 +227,45 @@ func fitClassifier(c *llama.Classifier, trainSet, val Labelled, o Options, keepB
 	}
 	return s, nil
 }
+
+// ClassifyRun is what RunClassify did.
+type ClassifyRun struct {
+	Summary    ClassifySummary       // the run that chose the classifier (searched: the retraining)
+	Search     *ClassifySearchResult // method searched's record, else nil
+	Classifier *llama.Classifier
+	Tuned      *Tuned
+	TestAcc    float64 // on the test set, read once, after every choice
+	Trainable  int     // the method's parameters and the head's
+}
+
+// RunClassify is a classification task end to end: fo's method (Classify)
+// or, with so, searched GLoRA (SearchClassify) trained on train with every
+// choice on val; then test read once; then the classifier, its adapter
+// merged, written to dir as a LlamaForSequenceClassification folder whose
+// classes are labels.
+func RunClassify(m *llama.Model, ck llama.Checkpoint, labels []string, train, val, test Labelled, fo FinetuneOptions, so *SearchOptions, dir string) (ClassifyRun, error) {
+	var r ClassifyRun
+	if so != nil {
+		res, c, t, err := SearchClassify(m, len(labels), train, val, *so)
+		if err != nil {
+			return ClassifyRun{}, err
+		}
+		r.Summary, r.Search, r.Classifier, r.Tuned = res.Retrain, &res, c, t
+	} else {
+		s, c, t, err := Classify(m, len(labels), train, val, fo)
+		if err != nil {
+			return ClassifyRun{}, err
+		}
+		r.Summary, r.Classifier, r.Tuned = s, c, t
+	}
+	acc, _, err := Accuracy(r.Classifier, test, fo.Batch, fo.Precision)
+	if err != nil {
+		return ClassifyRun{}, err
+	}
+	r.TestAcc = acc
+	r.Trainable = r.Tuned.Trainable() + r.Classifier.Score.W.Value.Numel()
+	if err := r.Tuned.SaveClassifier(dir, r.Classifier, ck, labels); err != nil {
+		return ClassifyRun{}, err
+	}
+	return r, nil
+}

@@ -229,13 +229,12 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		}
 		return lmtrain.EncodeLabelled(tok, texts(c), labels, s.SeqLen)
 	}
-	trainSet, err := enc(r.trainC)
-	if err != nil {
-		return err
-	}
-	val, err := enc(r.valC)
-	if err != nil {
-		return err
+	var sets [3]lmtrain.Labelled
+	for i, c := range []*textdata.Corpus{r.trainC, r.valC, testC} {
+		var err error
+		if sets[i], err = enc(c); err != nil {
+			return err
+		}
 	}
 	h := r.human(s.JSON)
 	fmt.Fprintf(h, "%s: %d training, %d validation documents, classes %s (first %d tokens each); base %s; method %s\n",
@@ -246,45 +245,30 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	o, stop := r.options(s.lmTrainFlags, s.Data, tok)
 	defer stop()
 	fo.Options = o
-	var (
-		sum    lmtrain.ClassifySummary
-		c      *llama.Classifier
-		tuned  *lmtrain.Tuned
-		search *lmtrain.ClassifySearchResult
-	)
+	var so *lmtrain.SearchOptions
 	if s.Method == "searched" {
-		so, err := searchOptions(s, fo)
+		opts, err := searchOptions(s, fo)
 		if err != nil {
 			return err
 		}
-		res, cl, t, err := lmtrain.SearchClassify(m, len(corpus.Classes), trainSet, val, so)
-		if err != nil {
-			return r.failed(err, s.Out)
-		}
-		if err := writeJSONAtomic(filepath.Join(s.Out, "structure.json"), res.Structure); err != nil {
-			return err
-		}
-		sum, c, tuned, search = res.Retrain, cl, t, &res
-	} else if sum, c, tuned, err = lmtrain.Classify(m, len(corpus.Classes), trainSet, val, fo); err != nil {
-		return r.failed(err, s.Out)
-	}
-	test, err := enc(testC)
-	if err != nil {
-		return err
-	}
-	acc, _, err := lmtrain.Accuracy(c, test, s.Batch, r.prec)
-	if err != nil {
-		return err
+		so = &opts
 	}
 	merged := filepath.Join(s.Out, "merged")
-	if err := tuned.SaveClassifier(merged, c, ck, corpus.Classes); err != nil {
-		return fmt.Errorf("--out: %w", err)
+	run, err := lmtrain.RunClassify(m, ck, corpus.Classes, sets[0], sets[1], sets[2], fo, so, merged)
+	if err != nil {
+		return r.failed(err, s.Out)
+	}
+	if run.Search != nil {
+		if err := writeJSONAtomic(filepath.Join(s.Out, "structure.json"), run.Search.Structure); err != nil {
+			return err
+		}
 	}
 	if err := writeTokenizer(tok, merged); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: tuned.Trainable() + c.Score.W.Value.Numel(),
-		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: search}
+	sum, acc := run.Summary, run.TestAcc
+	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: run.Trainable,
+		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: run.Search}
 	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
 		return err
 	}

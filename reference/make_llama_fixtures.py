@@ -22,7 +22,10 @@ tied embeddings). Writes
   random-biased/   the untied model with attention_bias and mlp_bias (every
       projection has a random bias), as above.
   trained/   a small model trained here for a few seconds on a repeating
-      pattern, in both formats, and expected.json: the greedy continuation
+      pattern, in both formats (and llama2.c's version-1 and version-2
+      files, model-v1.bin and model-v2.bin; expected-q80.safetensors holds
+      the logits of the version-2 file's dequantized weights), and
+      expected.json: the greedy continuation
       of a prompt (argmax each step, recomputing the whole sequence) and the
       smallest gap between the two best logits along the way.
 
@@ -264,6 +267,80 @@ def trained_fixture():
         json.dump({"prompt": prompt, "tokens": seq, "min_gap": min(gaps), "final_loss": loss.item()}, f, indent=1)
         f.write("\n")
     print("greedy:", seq, "min gap %.4f" % min(gaps))
+    # llama2.c's versioned files of the same model, and the logits of its
+    # Q8_0-dequantized weights (what a version-2 file holds)
+    save_llama2c_versioned(os.path.join(folder, "model-v1.bin"), model, 1)
+    deq = save_llama2c_versioned(os.path.join(folder, "model-v2.bin"), model, 2)
+    ids = torch.tensor([prompt, [1, 4, 11, 22, 7, 4, 19, 11]])
+    q = Llama(model.cfg)
+    with torch.no_grad():
+        for name, p in q.named().items():
+            p.copy_(deq.get(name, model.named()[name]))
+        st_writer.save(os.path.join(folder, "expected-q80.safetensors"),
+                       {"ids": ids.to(torch.float32), "logits": q(ids)}, {}, root=ROOT)
+
+
+def q80(w, group):
+    """llama2.c's Q8_0: int8 in [-127, 127] and one float32 scale per group
+    of values (value = int8 × scale); returns the bytes and the dequantized
+    tensor."""
+    g = w.detach().reshape(-1, group).float()
+    scale = g.abs().max(dim=1).values / 127.0
+    q = torch.round(g / scale[:, None]).to(torch.int8)
+    deq = (q.float() * scale[:, None]).reshape(w.shape)
+    data = struct.pack("<%db" % q.numel(), *q.reshape(-1).tolist())
+    data += struct.pack("<%df" % scale.numel(), *scale.tolist())
+    return data, deq
+
+
+def save_llama2c_versioned(path, model, version, group=64):
+    """llama2.c's version-1 (float32) or version-2 (Q8_0) checkpoint, as its
+    export.py lays them out; returns the dequantized weights of version 2
+    by HF name."""
+    cfg, w = model.cfg, model.named()
+    L, H, K = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    D = cfg["hidden_size"]
+    tied = cfg["tie_word_embeddings"]
+    while D % group:
+        group //= 2
+    hdr = struct.pack("<Ii7iB", 0x616B3432, version, D, cfg["intermediate_size"], L, H, K,
+                      cfg["vocab_size"], cfg["max_position_embeddings"], int(tied))
+    if version == 2:
+        hdr += struct.pack("<i", group)
+    out = [hdr + b"\0" * (256 - len(hdr))]
+    f32 = lambda t: struct.pack("<%df" % t.numel(), *t.detach().reshape(-1).tolist())
+    per = lambda name: ["model.layers.%d.%s" % (i, name) for i in range(L)]
+    for name in per("input_layernorm.weight") + per("post_attention_layernorm.weight") + ["model.norm.weight"]:
+        out.append(f32(w[name]))
+    mats = ["model.embed_tokens.weight"]
+    for name in ["self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                 "mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight"]:
+        mats += per(name)
+    if not tied:
+        mats.append("lm_head.weight")
+    deq = {}
+    for name in mats:
+        t = w[name]
+        meta = None
+        if "q_proj" in name:
+            meta = H
+        elif "k_proj" in name:
+            meta = K
+        file_t = meta_order(t, meta) if meta else t
+        if version == 1:
+            out.append(f32(file_t))
+        else:
+            data, d = q80(file_t, group)
+            out.append(data)
+            # back to HF's row order: the inverse of meta_order
+            if meta:
+                d1, d2 = d.shape
+                d = d.view(meta, d1 // meta // 2, 2, d2).transpose(1, 2).reshape(d1, d2)
+            deq[name] = d
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+    print("wrote %s" % os.path.relpath(path, ROOT))
+    return deq
 
 
 if __name__ == "__main__":

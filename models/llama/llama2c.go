@@ -1,7 +1,8 @@
 package llama
 
 // llama2.c's checkpoint format (the "legacy", version-0 file of Karpathy's
-// llama2.c, read by its run.c):
+// llama2.c, read by its run.c; versions 1 and 2 are read too, see
+// llama2c_versioned.go):
 //
 //	header: 7 little-endian int32   dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
 //	        vocab_size < 0 means an untied classifier (|vocab_size| tokens)
@@ -111,8 +112,12 @@ func llama2cSize(c Config) (int64, error) {
 	return llama2cHeaderSize + 4*n, nil
 }
 
-// readLlama2c decodes a checkpoint of size bytes from r.
-func readLlama2c(r io.Reader, size int64) (*Model, error) {
+// readLlama2c decodes a checkpoint of size bytes from r: the legacy format,
+// or a versioned one (llama2c_versioned.go) when it starts with "ak42".
+func readLlama2c(r *bufio.Reader, size int64) (*Model, error) {
+	if magic, err := r.Peek(4); err == nil && binary.LittleEndian.Uint32(magic) == llama2cMagic {
+		return readVersioned(r, size)
+	}
 	var h [7]int32
 	if err := binary.Read(r, binary.LittleEndian, &h); err != nil {
 		return nil, fmt.Errorf("llama2.c header (7 int32): %w", err)

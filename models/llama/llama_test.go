@@ -332,3 +332,56 @@ func (z *zeroLayer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var {
 	z.calls++
 	return tp.Scale(x, 0)
 }
+
+// TestLlama2cVersioned: llama2.c's version-1 file (float32, export.py's
+// newer layout) reads to the Hugging Face folder's exact logits, and the
+// version-2 file (Q8_0) to the logits of the reference script's
+// dequantized weights; a truncated or unknown-version file is an error.
+func TestLlama2cVersioned(t *testing.T) {
+	dir := filepath.Join(refDir, "trained")
+	hf, _, err := LoadHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, _, err := safetensors.ReadFile(filepath.Join(dir, "expected-q80.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := idsOf(exp["ids"])
+	B, T := exp["ids"].Shape[0], exp["ids"].Shape[1]
+	v1, ck, err := LoadLlama2c(filepath.Join(dir, "model-v1.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Config != hf.Cfg {
+		t.Fatalf("version 1 config %+v, the folder's %+v", ck.Config, hf.Cfg)
+	}
+	if !slices.Equal(logitsOf(t, v1, ids, B, T), logitsOf(t, hf, ids, B, T)) {
+		t.Fatal("the version-1 file's logits differ from the folder's")
+	}
+	v2, _, err := LoadLlama2c(filepath.Join(dir, "model-v2.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "version-2 (Q8_0) logits", logitsOf(t, v2, ids, B, T), exp["logits"].Data, 1e-5)
+	raw, err := os.ReadFile(filepath.Join(dir, "model-v1.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"short.bin", raw[:len(raw)-4], "makes a"},
+		{"hdr.bin", raw[:100], "256 bytes"},
+		{"v3.bin", append(append([]byte(nil), raw[:4]...), append([]byte{3, 0, 0, 0}, raw[8:]...)...), "version 3"},
+	} {
+		p := filepath.Join(tmp, c.name)
+		os.WriteFile(p, c.data, 0o644)
+		if _, _, err := LoadLlama2c(p); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%s: %v (want an error naming the file and %q)", c.name, err, c.want)
+		}
+	}
+}

@@ -82,15 +82,15 @@ func readVersioned(r *bufio.Reader, size int64) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	q := make([]int8, 0)
+	var q []int8
+	var scales []float32
 	for _, p := range mats {
 		if version == 1 {
 			if err := binary.Read(r, binary.LittleEndian, p.data); err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
 		} else {
-			q = append(q[:0], make([]int8, p.n)...)
-			scales := make([]float32, p.n/group)
+			q, scales = grow(q, p.n), grow(scales, p.n/group)
 			if err := binary.Read(r, binary.LittleEndian, q); err != nil {
 				return nil, fmt.Errorf("%s: %w", p.name, err)
 			}
@@ -181,4 +181,12 @@ func versionedSize(c Config, version, group int) (int64, error) {
 		n += per * counts[i]
 	}
 	return n, nil
+}
+
+// grow is s resized to n, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

@@ -88,6 +88,20 @@ func (s *Store) Load(values map[string]*tensor.Tensor, allowExtra bool) error {
 	return nil
 }
 
+// CopyFrom makes s's parameters copies of src's: the same names, shapes
+// (Load's rules, no extra tensor allowed), values and trainability.
+func (s *Store) CopyFrom(src *Store) error {
+	if err := s.Load(src.Tensors(), false); err != nil {
+		return err
+	}
+	for _, v := range src.list {
+		if w, ok := s.byName[v.Name]; ok {
+			w.RequiresGrad = v.RequiresGrad
+		}
+	}
+	return nil
+}
+
 // Freeze sets RequiresGrad=false on every parameter whose name matches one of
 // the patterns (see MatchName: '*' is one dotted segment, '**' any number of
 // them, and a pattern naming a module matches its whole sub-tree) and returns

@@ -257,13 +257,8 @@ func (m *Model) Clone() (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vit: clone: %w", err)
 	}
-	if err := c.Store.Load(m.Store.Tensors(), false); err != nil {
+	if err := c.Store.CopyFrom(m.Store); err != nil {
 		return nil, fmt.Errorf("vit: clone (a model with an adapter attached cannot be cloned): %w", err)
-	}
-	for _, v := range m.Store.Params() {
-		if w, ok := c.Store.Get(v.Name); ok {
-			w.RequiresGrad = v.RequiresGrad
-		}
 	}
 	return c, nil
 }

@@ -60,6 +60,25 @@ func (c *Corpus) Len() int { return len(c.Docs) }
 // Labelled reports whether the documents carry class labels.
 func (c *Corpus) Labelled() bool { return len(c.Classes) > 0 }
 
+// Texts are the documents' texts, in order.
+func (c *Corpus) Texts() []string {
+	out := make([]string, len(c.Docs))
+	for i, d := range c.Docs {
+		out[i] = d.Text
+	}
+	return out
+}
+
+// Labels are the documents' class indices, in order (Unlabelled for an
+// unlabelled corpus).
+func (c *Corpus) Labels() []int {
+	out := make([]int, len(c.Docs))
+	for i, d := range c.Docs {
+		out[i] = d.Label
+	}
+	return out
+}
+
 // Chars is the total number of characters (Unicode code points) of the
 // documents' texts.
 func (c *Corpus) Chars() int {

@@ -134,7 +134,7 @@ func TestDedup(t *testing.T) {
 	c := unlabelled(3)
 	c.Docs = append(c.Docs, c.Docs[1], Doc{Text: "new", Label: Unlabelled}, c.Docs[0])
 	d, n := c.Dedup()
-	if n != 2 || !slices.Equal(texts(d), []string{"doc 0", "doc 1", "doc 2", "new"}) {
-		t.Errorf("Dedup dropped %d, kept %q", n, texts(d))
+	if n != 2 || !slices.Equal(d.Texts(), []string{"doc 0", "doc 1", "doc 2", "new"}) {
+		t.Errorf("Dedup dropped %d, kept %q", n, d.Texts())
 	}
 }

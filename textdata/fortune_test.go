@@ -95,7 +95,7 @@ func TestFortuneFixture(t *testing.T) {
 	want := []string{"A fool and his money are soon parted.", "   Indented first line,\n\tand a tab.",
 		"The only way to have a friend is to be one.\n\t\t-- Ralph Waldo Emerson", "%% is not a separator\n% nor is this",
 		"Excuse one.", "Excuse two: café."}
-	if got := texts(c); !slices.Equal(got, want) {
+	if got := c.Texts(); !slices.Equal(got, want) {
 		t.Errorf("epigrams %q,\nwant %q", got, want)
 	}
 	if c.Docs[5].Source != "beta#2" || c.Labelled() {
@@ -103,8 +103,8 @@ func TestFortuneFixture(t *testing.T) {
 	}
 	// off/ is read only when named, and its ROT13 is undone.
 	c, err = Fortune(dir, []string{"off/gamma"}, false)
-	if err != nil || !slices.Equal(texts(c), []string{"This is rotated.", "Second."}) {
-		t.Errorf("off/gamma: %q, %v", texts(c), err)
+	if err != nil || !slices.Equal(c.Texts(), []string{"This is rotated.", "Second."}) {
+		t.Errorf("off/gamma: %q, %v", c.Texts(), err)
 	}
 	c, err = Fortune(dir, []string{"beta", "alpha"}, true)
 	if err != nil || !slices.Equal(c.Classes, []string{"alpha", "beta"}) || !slices.Equal(c.ClassCounts(), []int{4, 2}) {

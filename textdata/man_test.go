@@ -67,7 +67,7 @@ func TestManFixture(t *testing.T) {
 	}
 	want := []string{"NAME\ncat — concatenate files", "NAME\nls - list directory contents\n\nDESCRIPTION\nList FILEs.\n\n-a, --all\nShow all.",
 		"NAME\nmount - mount a filesystem"}
-	if got := texts(c); !slices.Equal(got, want) {
+	if got := c.Texts(); !slices.Equal(got, want) {
 		t.Errorf("texts %q,\nwant %q", got, want)
 	}
 	if c.Labelled() || c.Docs[0].Label != Unlabelled {

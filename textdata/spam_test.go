@@ -32,7 +32,7 @@ func TestSpamFixture(t *testing.T) {
 			"FREE 💰 money\n\nEarn £500 a day from home!\nVisit http://example.net/?a=1",
 			"Act now\n\n<p>Buy “cheap” pills</p>",
 		}
-		if got := texts(c); !slices.Equal(got, wantText) {
+		if got := c.Texts(); !slices.Equal(got, wantText) {
 			t.Errorf("texts %q,\nwant %q", got, wantText)
 		}
 	}

@@ -9,14 +9,6 @@ import (
 	"testing"
 )
 
-func texts(c *Corpus) []string {
-	var out []string
-	for _, d := range c.Docs {
-		out = append(out, d.Text)
-	}
-	return out
-}
-
 // A file is cut into paragraphs by default (BOM dropped, CRLF read as LF,
 // white-space-only lines blank), or into lines, or kept whole.
 func TestLoadTextFile(t *testing.T) {
@@ -33,7 +25,7 @@ func TestLoadTextFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := texts(corp); !slices.Equal(got, c.want) {
+		if got := corp.Texts(); !slices.Equal(got, c.want) {
 			t.Errorf("docs=%q: %q, want %q", c.docs, got, c.want)
 		}
 		if corp.Labelled() || corp.Docs[0].Label != Unlabelled {

@@ -76,7 +76,7 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 	if ck.Score != nil {
 		return evalClassifier(s, tok, docs, prec, stdout)
 	}
-	stream, err := lmtrain.Stream(tok, texts(docs))
+	stream, err := lmtrain.Stream(tok, docs.Texts())
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func evalClassifier(s evalLMSettings, tok *tokenizer.Tokenizer, docs *textdata.C
 		seq = 128
 	}
 	seq = min(seq, c.LM.Cfg.MaxSeq)
-	set, err := lmtrain.EncodeLabelled(tok, texts(docs), ids, seq)
+	set, err := lmtrain.EncodeLabelled(tok, docs.Texts(), ids, seq)
 	if err != nil {
 		return err
 	}

@@ -222,17 +222,10 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 		return fmt.Errorf("--task classify: %s has no labels (spam has; text:…,labels=folders; fortune:…,labels=files; man,labels=sections)", s.Data)
 	}
 	corpus, testC := r.corpus, r.testC
-	enc := func(c *textdata.Corpus) (lmtrain.Labelled, error) {
-		labels := make([]int, c.Len())
-		for i, d := range c.Docs {
-			labels[i] = d.Label
-		}
-		return lmtrain.EncodeLabelled(tok, texts(c), labels, s.SeqLen)
-	}
 	var sets [3]lmtrain.Labelled
 	for i, c := range []*textdata.Corpus{r.trainC, r.valC, testC} {
 		var err error
-		if sets[i], err = enc(c); err != nil {
+		if sets[i], err = lmtrain.EncodeLabelled(tok, c.Texts(), c.Labels(), s.SeqLen); err != nil {
 			return err
 		}
 	}

@@ -161,10 +161,10 @@ func (r *lmRun) loadCorpus(spec string, seed uint64) (*textdata.Corpus, error) {
 // tokenize turns the training and validation documents into streams.
 func (r *lmRun) tokenize(tok *tokenizer.Tokenizer) error {
 	var err error
-	if r.trainTok, err = lmtrain.Stream(tok, texts(r.trainC)); err != nil {
+	if r.trainTok, err = lmtrain.Stream(tok, r.trainC.Texts()); err != nil {
 		return err
 	}
-	r.valTok, err = lmtrain.Stream(tok, texts(r.valC))
+	r.valTok, err = lmtrain.Stream(tok, r.valC.Texts())
 	return err
 }
 
@@ -231,15 +231,6 @@ func (r *lmRun) finish(out lmSummary, f lmTrainFlags, where string) error {
 	return nil
 }
 
-// texts are a corpus's documents' texts.
-func texts(c *textdata.Corpus) []string {
-	out := make([]string, len(c.Docs))
-	for i, d := range c.Docs {
-		out[i] = d.Text
-	}
-	return out
-}
-
 // testEval is the perplexity of the model folder dir on the corpus's test
 // split, in windows of seq tokens: the one read of the test split that
 // finetune-lm --test (glora run) makes, after every choice.
@@ -248,7 +239,7 @@ func (r *lmRun) testEval(dir string, tok *tokenizer.Tokenizer, seq, batch int) (
 	if err != nil {
 		return nil, err
 	}
-	stream, err := lmtrain.Stream(tok, texts(r.testC))
+	stream, err := lmtrain.Stream(tok, r.testC.Texts())
 	if err != nil {
 		return nil, err
 	}

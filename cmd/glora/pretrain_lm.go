@@ -109,7 +109,7 @@ func pretrainTokenizer(s pretrainLMSettings, trainC *textdata.Corpus, log io.Wri
 		return tok, path, err
 	}
 	fmt.Fprintf(log, "training a %d-token BPE tokenizer on %d documents…\n", s.Vocab, trainC.Len())
-	tok, err := tokenizer.TrainBPE(texts(trainC), s.Vocab, nil)
+	tok, err := tokenizer.TrainBPE(trainC.Texts(), s.Vocab, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("--vocab: %w", err)
 	}

@@ -58,14 +58,14 @@ func runTrainTokenizer(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(h, "training a %d-token BPE tokenizer on %s: %d training documents…\n", s.Vocab, s.Data, train.Len())
 	t0 := time.Now()
-	tok, err := tokenizer.TrainBPE(texts(train), s.Vocab, &tokenizer.TrainOptions{CharacterCoverage: s.Coverage, SplitDigits: s.SplitDigits})
+	tok, err := tokenizer.TrainBPE(train.Texts(), s.Vocab, &tokenizer.TrainOptions{CharacterCoverage: s.Coverage, SplitDigits: s.SplitDigits})
 	if err != nil {
 		return fmt.Errorf("--vocab: %w", err)
 	}
 	secs := time.Since(t0).Seconds()
 	// compression on documents the tokenizer never saw
 	chars, toks := 0, 0
-	for _, d := range texts(val) {
+	for _, d := range val.Texts() {
 		ids, err := tok.Encode(d, false, false)
 		if err != nil {
 			return err

@@ -33,11 +33,12 @@ type RankCheck struct {
 }
 
 // rankCheck trains n structures alone — the search's ⌈n/2⌉ best and
-// random ones at the budget — each for steps from w (the adapter's
-// initial support tensors), scores each with the supernet's weights
-// (trained) on the search's validation tokens, and returns τ.
-func rankCheck(m *llama.Model, ck llama.Checkpoint, net *glora.Supernet, space glora.Space, sr searched, n, steps, tokens int,
-	trainTok, valTok []int32, o Options, initial, trained weights) (*RankCheck, error) {
+// random ones at the budget — each for steps from the adapter's initial
+// support tensors, scores each with the supernet's trained weights on the
+// search's validation tokens, and returns τ.
+func (s *Supernet) rankCheck(m *llama.Model, ck llama.Checkpoint, sr searched, n, steps, tokens int,
+	trainTok, valTok []int32, o Options) (*RankCheck, error) {
+	net := s.Net
 	log := o.Log
 	if log == nil {
 		log = io.Discard
@@ -53,7 +54,7 @@ func rankCheck(m *llama.Model, ck llama.Checkpoint, net *glora.Supernet, space g
 		seen[it.Structure.Key()] = true
 	}
 	for tries := 0; len(items) < n && tries < 100*n; tries++ {
-		st := search.Random(rng, space, net.Targets(), sr.budget)
+		st := search.Random(rng, s.Space, net.Targets(), sr.budget)
 		if k := st.Key(); !seen[k] && glora.Params(st, net.Targets()) > 0 {
 			seen[k] = true
 			items = append(items, RankItem{Name: fmt.Sprintf("random %d", len(items)-(n+1)/2+1), Structure: st})
@@ -68,7 +69,7 @@ func rankCheck(m *llama.Model, ck llama.Checkpoint, net *glora.Supernet, space g
 	for i := range items {
 		it := &items[i]
 		it.Params = glora.Params(it.Structure, net.Targets())
-		trained.restore()
+		s.trained.restore()
 		if _, err := net.MergeStructure(it.Structure); err != nil {
 			return nil, err
 		}
@@ -78,8 +79,7 @@ func rankCheck(m *llama.Model, ck llama.Checkpoint, net *glora.Supernet, space g
 			return nil, err
 		}
 		it.SharedLoss = ev.Loss
-		initial.restore()
-		if err := fix(net, it.Structure); err != nil {
+		if err := s.fix(it.Structure, true); err != nil {
 			return nil, err
 		}
 		short.Extra = net.Trainable()
@@ -92,7 +92,7 @@ func rankCheck(m *llama.Model, ck llama.Checkpoint, net *glora.Supernet, space g
 			it.Name, it.Params, it.SharedLoss, it.Loss, steps)
 		shared, alone = append(shared, it.SharedLoss), append(alone, it.Loss)
 	}
-	trained.restore()
+	s.trained.restore()
 	rc.Items = items
 	if tau := search.KendallTau(shared, alone); !math.IsNaN(tau) {
 		rc.Tau = &tau

@@ -131,18 +131,18 @@ type Supernet struct {
 // (frozen) and trained on the stream for SupernetSteps, its run (and the
 // last step's checkpoint, which LoadSupernet reads) in OutDir/supernet.
 func TrainSupernet(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions) (*Supernet, error) {
-	net, space, lora, sn, err := attachSupernet(m, so)
+	s, sn, err := newSupernet(m, so)
 	if err != nil {
 		return nil, err
 	}
-	s := &Supernet{Net: net, Space: space, LoRA: lora, initial: snapshot(net)}
+	s.logStart(sn)
 	t0 := time.Now()
 	sn.SaveBest = func(string) error { return nil } // the supernet's last step is what the search reads
 	if s.Summary, err = Train(m, ck, trainTok, valTok, sn); err != nil {
 		return nil, fmt.Errorf("lmtrain: supernet: %w", err)
 	}
 	s.Seconds = time.Since(t0).Seconds()
-	s.trained = snapshot(net)
+	s.trained = snapshot(s.Net)
 	return s, nil
 }
 
@@ -150,11 +150,11 @@ func TrainSupernet(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32
 // TrainSupernet did, and reads its trained support tensors from the
 // checkpoint of the supernet run in dir (TrainSupernet's OutDir/supernet).
 func LoadSupernet(m *llama.Model, so SearchOptions, dir string) (*Supernet, error) {
-	net, space, lora, _, err := attachSupernet(m, so)
+	s, _, err := newSupernet(m, so)
 	if err != nil {
 		return nil, err
 	}
-	s := &Supernet{Net: net, Space: space, LoRA: lora, initial: snapshot(net)}
+	net := s.Net
 	path := filepath.Join(dir, checkpointDir, extraFile)
 	saved, _, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -188,7 +188,7 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 	if log == nil {
 		log = io.Discard
 	}
-	net, initial, trained := s.Net, s.initial, s.trained
+	net, trained := s.Net, s.trained
 	res := SearchResult{Supernet: s.Summary}
 	res.StageSeconds[0] = s.Seconds
 	tokens := so.SearchTokens
@@ -216,7 +216,7 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 		if steps <= 0 {
 			steps = max(1, o.Steps/4)
 		}
-		if res.RankCheck, err = rankCheck(m, ck, net, s.Space, sr, so.RankCheck, steps, tokens, trainTok, valTok, o, initial, trained); err != nil {
+		if res.RankCheck, err = s.rankCheck(m, ck, sr, so.RankCheck, steps, tokens, trainTok, valTok, o); err != nil {
 			return SearchResult{}, err
 		}
 		if tau := res.RankCheck.Tau; tau != nil {
@@ -227,10 +227,6 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 	if so.NamedFinalists {
 		fin = withNamed(fin, all, sr.named)
 	}
-	start := trained
-	if so.Fresh {
-		start = initial
-	}
 	if len(fin) > 1 {
 		short := o
 		short.OutDir, short.Steps, short.StopAfter, short.Resume = "", max(1, o.Steps/4), 0, false
@@ -238,8 +234,7 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 		short.SaveBest, short.SaveExtra = nil, nil
 		bestLoss := 0.0
 		for i, c := range fin {
-			start.restore()
-			if err := fix(net, c.Structure); err != nil {
+			if err := s.fix(c.Structure, so.Fresh); err != nil {
 				return SearchResult{}, err
 			}
 			short.Extra = net.Trainable()
@@ -276,11 +271,7 @@ func (s *Supernet) Search(m *llama.Model, ck llama.Checkpoint, trainTok, valTok 
 func (s *Supernet) Retrain(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, so SearchOptions, res *SearchResult) (*Tuned, error) {
 	o := so.Options
 	t2 := time.Now()
-	s.trained.restore()
-	if so.Fresh {
-		s.initial.restore()
-	}
-	if err := fix(s.Net, res.Structure); err != nil {
+	if err := s.fix(res.Structure, so.Fresh); err != nil {
 		return nil, err
 	}
 	tuned := &Tuned{Model: m, Net: s.Net, Method: "glora"}
@@ -388,14 +379,15 @@ type searched struct {
 	names         map[string]string // their names by structure key
 }
 
-// attachSupernet freezes m and wraps its selected projections in a GLoRA
+// newSupernet freezes m and wraps its selected projections in a GLoRA
 // supernet of so.Ranks (default 4, 8; C, D, E on the bias-less
-// projections with AddBias); it returns the supernet, its space, the lora
-// structure at the largest rank (the budget's default, and the structure
-// the supernet is validated with) and the supernet's run options:
-// SupernetSteps (default 2 × Steps) at SupernetLR (default LR), five
-// validations, one structure drawn per layer at each step, OutDir/supernet.
-func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Space, glora.Structure, Options, error) {
+// projections with AddBias), its initial support tensors kept; its LoRA is
+// the lora structure at the largest rank (the budget's default, and the
+// structure the supernet is validated with). It also returns the
+// supernet's run options: SupernetSteps (default 2 × Steps) at SupernetLR
+// (default LR), five validations, one structure drawn per layer at each
+// step, OutDir/supernet.
+func newSupernet(m *llama.Model, so SearchOptions) (*Supernet, Options, error) {
 	o := so.Options
 	ranks := so.Ranks
 	if len(ranks) == 0 {
@@ -405,12 +397,12 @@ func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Sp
 	m.Store.SetTrainable(func(string, *ag.Var) bool { return false })
 	net, err := glora.Attach(m, glora.Options{Targets: so.Targets, Exclude: so.Exclude, Space: space, Seed: o.Seed})
 	if err != nil {
-		return nil, glora.Space{}, nil, Options{}, fmt.Errorf("lmtrain: %w", err)
+		return nil, Options{}, fmt.Errorf("lmtrain: %w", err)
 	}
 	lora, err := glora.Named("lora", net.Targets(), space.MaxRank(), false)
 	if err != nil {
 		net.Detach()
-		return nil, glora.Space{}, nil, Options{}, err
+		return nil, Options{}, err
 	}
 	sn := o
 	sn.Steps = so.SupernetSteps
@@ -431,10 +423,25 @@ func attachSupernet(m *llama.Model, so SearchOptions) (*glora.Supernet, glora.Sp
 		sn.OutDir = o.OutDir + "/supernet"
 		sn.Resume = o.Resume && hasCheckpoint(sn.OutDir) // a resumed chain continues (or reuses) its supernet
 	}
-	if o.Log != nil {
-		fmt.Fprintf(o.Log, "supernet: ranks %v over %d projections, %d steps\n", ranks, len(net.Targets()), sn.Steps)
+	return &Supernet{Net: net, Space: space, LoRA: lora, initial: snapshot(net)}, sn, nil
+}
+
+// logStart says what the supernet's run of sn will train.
+func (s *Supernet) logStart(sn Options) {
+	if sn.Log != nil {
+		fmt.Fprintf(sn.Log, "supernet: ranks %v over %d projections, %d steps\n", s.Space.Ranks, len(s.Net.Targets()), sn.Steps)
 	}
-	return net, space, lora, sn, nil
+}
+
+// fix sets st on the supernet, with exactly the support tensors it reads
+// trainable, starting from the trained weights or, fresh, from the
+// initial ones (either way without gradient buffers: see weights.restore).
+func (s *Supernet) fix(st glora.Structure, fresh bool) error {
+	s.trained.restore()
+	if fresh {
+		s.initial.restore()
+	}
+	return fix(s.Net, st)
 }
 
 // ClassifySearchResult is what SearchClassify found and how its runs went.
@@ -470,16 +477,17 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 		log = io.Discard
 	}
 	so.OutDir = ""
-	net, space, lora, sn, err := attachSupernet(m, so)
+	s, sn, err := newSupernet(m, so)
 	if err != nil {
 		return ClassifySearchResult{}, nil, nil, err
 	}
+	net := s.Net
 	c, err := newHead(m, classes, o.Seed)
 	if err != nil {
 		return ClassifySearchResult{}, nil, nil, err
 	}
 	var res ClassifySearchResult
-	initial := snapshot(net)
+	s.logStart(sn)
 
 	// 1. supernet, head included
 	t0 := time.Now()
@@ -488,10 +496,11 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 		return ClassifySearchResult{}, nil, nil, fmt.Errorf("lmtrain: supernet: %w", err)
 	}
 	res.StageSeconds[0] = time.Since(t0).Seconds()
+	s.trained = snapshot(net)
 
 	// 2. search
 	t1 := time.Now()
-	sr, err := searchStage(net, space, so, lora, func(glora.Structure) (search.Score, error) {
+	sr, err := searchStage(net, s.Space, so, s.LoRA, func(glora.Structure) (search.Score, error) {
 		acc, loss, err := Accuracy(c, val, o.Batch, o.Precision)
 		return search.Score{Accuracy: acc, Loss: loss}, err
 	})
@@ -507,13 +516,7 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 	// 3. retraining from the supernet's weights and head (Fresh: from the
 	// support tensors' initial values and the supernet's head)
 	t2 := time.Now()
-	if so.Fresh {
-		initial.restore()
-	}
-	for _, p := range net.Store().Params() {
-		p.Grad = nil // as weights.restore: the retraining starts without the supernet's buffers
-	}
-	if err := fix(net, res.Structure); err != nil {
+	if err := s.fix(res.Structure, so.Fresh); err != nil {
 		return ClassifySearchResult{}, nil, nil, err
 	}
 	tuned := &Tuned{Model: m, Net: net, Method: "glora"}

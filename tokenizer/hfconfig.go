@@ -18,16 +18,13 @@ func (t *Tokenizer) ConfigJSON(maxLen int) ([]byte, error) {
 		"tokenizer_class":              "PreTrainedTokenizerFast",
 		"clean_up_tokenization_spaces": false,
 	}
-	pieces := t.pieces
-	if t.keep == nil { // written as tokenizer.json writes them (llamaPieces)
-		var err error
-		if pieces, err = t.llamaPieces(); err != nil {
-			return nil, err
-		}
-	}
 	for key, id := range map[string]int{"bos_token": t.bos, "eos_token": t.eos, "unk_token": t.unk} {
-		if id >= 0 && id < len(pieces) {
-			cfg[key] = pieces[id]
+		switch {
+		case id < 0 || id >= len(t.pieces):
+		case t.keep == nil: // spelled as tokenizer.json writes it (llamaPieces)
+			cfg[key] = t.llamaPiece(id)
+		default:
+			cfg[key] = t.pieces[id]
 		}
 	}
 	if maxLen > 0 {

@@ -138,15 +138,8 @@ func quote(s string) string {
 func (t *Tokenizer) llamaPieces() ([]string, error) {
 	pieces := make([]string, len(t.pieces))
 	seen := make(map[string]int, len(t.pieces))
-	for id, p := range t.pieces {
-		switch {
-		case id == t.bos:
-			p = "<s>"
-		case id == t.eos:
-			p = "</s>"
-		case t.space == " ":
-			p = strings.ReplaceAll(p, " ", "▁")
-		}
+	for id := range t.pieces {
+		p := t.llamaPiece(id)
 		if j, dup := seen[p]; dup {
 			return nil, fmt.Errorf("tokenizer: tokenizer.json: ids %d and %d would both be %q", j, id, p)
 		}
@@ -154,6 +147,20 @@ func (t *Tokenizer) llamaPieces() ([]string, error) {
 		pieces[id] = p
 	}
 	return pieces, nil
+}
+
+// llamaPiece is token id's piece as llamaPieces writes it.
+func (t *Tokenizer) llamaPiece(id int) string {
+	switch p := t.pieces[id]; {
+	case id == t.bos:
+		return "<s>"
+	case id == t.eos:
+		return "</s>"
+	case t.space == " ":
+		return strings.ReplaceAll(p, " ", "▁")
+	default:
+		return p
+	}
 }
 
 // llamaSections are LlamaConverter's tokenizer.json sections.

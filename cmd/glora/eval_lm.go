@@ -74,7 +74,7 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if ck.Score != nil {
-		return evalClassifier(s, tok, docs, prec, stdout)
+		return evalClassifier(s, m, ck, tok, docs, prec, stdout)
 	}
 	stream, err := lmtrain.Stream(tok, docs.Texts())
 	if err != nil {
@@ -108,8 +108,8 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 // classify's merged/): its accuracy on the split's documents, each read as
 // it was trained (BOS, then the first --seq-len tokens), the corpus's
 // labels matched to the classifier's by name.
-func evalClassifier(s evalLMSettings, tok *tokenizer.Tokenizer, docs *textdata.Corpus, prec tensor.Precision, stdout io.Writer) error {
-	c, _, labels, err := llama.LoadClassifier(s.Model)
+func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *tokenizer.Tokenizer, docs *textdata.Corpus, prec tensor.Precision, stdout io.Writer) error {
+	c, labels, err := llama.AsClassifier(m, ck, s.Model) // the folder loadLM read, not read again
 	if err != nil {
 		return err
 	}

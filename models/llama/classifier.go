@@ -132,8 +132,19 @@ func LoadClassifier(dir string) (*Classifier, Checkpoint, []string, error) {
 	if err != nil {
 		return nil, Checkpoint{}, nil, err
 	}
+	c, labels, err := AsClassifier(m, ck, dir)
+	if err != nil {
+		return nil, Checkpoint{}, nil, err
+	}
+	return c, ck, labels, nil
+}
+
+// AsClassifier is the classifier a loaded folder holds (LoadHF read dir
+// into m and ck): m with ck.Score as its head, and the labels (id2label;
+// "0", "1", … where absent).
+func AsClassifier(m *Model, ck Checkpoint, dir string) (*Classifier, []string, error) {
 	if ck.Score == nil {
-		return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s has no %s: a language model, not a sequence classifier", dir, scoreName)
+		return nil, nil, fmt.Errorf("llama: %s has no %s: a language model, not a sequence classifier", dir, scoreName)
 	}
 	classes := ck.Score.Shape[0]
 	labels := make([]string, classes)
@@ -143,20 +154,20 @@ func LoadClassifier(dir string) (*Classifier, Checkpoint, []string, error) {
 	if raw, ok := ck.Extra["id2label"]; ok {
 		var id2label map[string]string
 		if err := json.Unmarshal(raw, &id2label); err != nil {
-			return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s: id2label: %w", filepath.Join(dir, ConfigFile), err)
+			return nil, nil, fmt.Errorf("llama: %s: id2label: %w", filepath.Join(dir, ConfigFile), err)
 		}
 		for k, v := range id2label {
 			i, err := strconv.Atoi(k)
 			if err != nil || i < 0 || i >= classes {
-				return nil, Checkpoint{}, nil, fmt.Errorf("llama: %s: id2label key %q is not a class of the %d the head has", filepath.Join(dir, ConfigFile), k, classes)
+				return nil, nil, fmt.Errorf("llama: %s: id2label key %q is not a class of the %d the head has", filepath.Join(dir, ConfigFile), k, classes)
 			}
 			labels[i] = v
 		}
 	}
 	c, err := NewClassifier(m, classes, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
-		return nil, Checkpoint{}, nil, err
+		return nil, nil, err
 	}
 	copy(c.Score.W.Value.Data, ck.Score.Data)
-	return c, ck, labels, nil
+	return c, labels, nil
 }

@@ -127,6 +127,16 @@ def bench_structure(layers, rank, seed, step):
         layer.eval_config = {s: allowed[s][nxt() % len(allowed[s])] for s in "ABCDE"}
 
 
+def timed(step, warmup, steps):
+    """Seconds that steps calls of step take, after warmup untimed ones."""
+    for _ in range(warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - t0
+
+
 def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -215,12 +225,7 @@ def lm_bench(a, out):
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=False)
-        for _ in range(a.warmup):
-            step()
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        s = time.perf_counter() - t0
+        s = timed(step, a.warmup, a.steps)
         out.update(params=n_params, batch=a.batch, seq_len=a.seq_len, steps=a.steps, seconds=s,
                    tok_per_s=a.batch * a.seq_len * a.steps / s)
         return
@@ -298,12 +303,7 @@ def main():
             else:
                 with torch.no_grad(), cast():
                     m(img)
-        for _ in range(a.warmup):
-            step()
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        s = time.perf_counter() - t0
+        s = timed(step, a.warmup, a.steps)
         fl = vit_flops(224, 16, 3, 192, 12, 768, 1000, a.batch) * a.steps * (3 if train else 1)
         out.update(batch=a.batch, steps=a.steps, seconds=s, img_per_s=a.batch * a.steps / s, gflops=fl / s / 1e9)
     out["peak_rss_bytes"] = peak_rss()

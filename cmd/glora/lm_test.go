@@ -114,8 +114,11 @@ func TestLanguageModelCommands(t *testing.T) {
 			t.Fatalf("finetune-lm --method %s: %d %s %s", method, code, stdout, errs)
 		}
 		if method == "lora" { // --test: the best model's test perplexity, as eval-lm reads it
-			code, stdout, errs = runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--overwrite", "--method", method, "--rank", "2",
-				"--steps", "10", "--batch", "4", "--seq-len", "16", "--json", "--test")
+			if code, _, errs := runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", ft, "--overwrite", "--method", method, "--rank", "2",
+				"--steps", "10", "--batch", "4", "--seq-len", "16", "--test", "--stop-after", "5"); code != 0 {
+				t.Fatalf("finetune-lm --test --stop-after 5: %s", errs)
+			}
+			code, stdout, errs = runCLI("finetune-lm", "--out", ft, "--resume", "--json") // --test is kept
 			var ts struct{ Test struct{ PPL float64 } }
 			want := ppl(filepath.Join(ft, "best", "merged"), "--split", "test", "--seq-len", "16", "--batch", "4")
 			if code != 0 || json.Unmarshal([]byte(stdout), &ts) != nil || math.Abs(ts.Test.PPL-want) > 1e-9*want {

@@ -109,7 +109,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := cmd.run(args[1:], stdout, stderr); err != nil {
+	stopProfile, err := startEnvProfile(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "glora %s: %v\n", name, err)
+		return 1
+	}
+	err = cmd.run(args[1:], stdout, stderr)
+	stopProfile()
+	if err != nil {
 		if name == "bench" && len(args) > 1 && args[1] == "transfer" {
 			name = "bench transfer" // its errors name the subcommand
 		}

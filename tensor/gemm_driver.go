@@ -247,6 +247,7 @@ func panelGroups(workers, rowPanels, npan int) int {
 // either read in place through (row, k) byte strides or packed, and kept in
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := &blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, gemmKCMax)
 	nc := nBlock(n, nr, kc, 4)
@@ -256,85 +257,116 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 	}
 	bbuf, bh := getBuf(nc * kc)
 	defer putBuf(bh)
-	rowPanels := (m + mr - 1) / mr
+	g.bbuf = bbuf
+	g.rowPanels = (m + mr - 1) / mr
 
 	// Transposed A with several row panels: all its micro-panels of a k
 	// block are packed at once, reading A's rows in order (packing one
 	// panel at a time reads a few floats from each of kb rows: one cache
 	// line per k step, fetched again for the next panel).
-	var apk []float32
-	if transA && rowPanels > 1 && packTransAAll {
+	if transA && g.rowPanels > 1 && packTransAAll {
 		var aph *[]float32
-		apk, aph = getBuf(rowPanels * kc * kern.mrPad)
+		g.apk, aph = getBuf(g.rowPanels * kc * kern.mrPad)
 		defer putBuf(aph)
 	}
 
 	for pc := 0; pc < k; pc += kc {
-		kb := min(kc, k-pc)
-		bet, beta0 := beta, beta == 0
+		g.pc, g.kb = pc, min(kc, k-pc)
+		g.beta, g.beta0 = beta, beta == 0
 		if pc > 0 {
-			bet, beta0 = 1, false
+			g.beta, g.beta0 = 1, false
 		}
-		if apk != nil {
-			packATransAll(kern, par && workers > 1, a, lda, m, pc, kb, apk)
+		if g.apk != nil {
+			packATransAll(kern, par && workers > 1, a, lda, m, pc, g.kb, g.apk)
 		}
 		for jc := 0; jc < n; jc += nc {
-			nb := min(nc, n-jc)
-			npan := (nb + nr - 1) / nr
-			packB := func(lo, hi int) {
-				for jp := lo; jp < hi; jp++ {
-					packBPanel(kern, transB, b, ldb, pc, kb, jc+jp*nr, min(nr, nb-jp*nr), bbuf[jp*kb*nr:(jp+1)*kb*nr])
-				}
-			}
-			if workers > 1 && npan > 1 && kb*nb >= 1<<14 {
-				parallel.For(npan, 1, packB)
+			g.jc, g.nb = jc, min(nc, n-jc)
+			g.npan = (g.nb + nr - 1) / nr
+			if workers > 1 && g.npan > 1 && g.kb*g.nb >= 1<<14 {
+				parallel.For(g.npan, 1, g.packB)
 			} else {
-				packB(0, npan)
+				g.packB(0, g.npan)
 			}
-
-			groups := panelGroups(workers, rowPanels, npan)
+			g.groups = panelGroups(workers, g.rowPanels, g.npan)
 			// Pack A micro-panels when they are reused over enough B panels
 			// (transposed A: packing is a cheap copy; plain A: a transpose).
-			packA := transA && npan/groups >= 4 || !transA && kern.hasT16 && packPlainA(lda, npan/groups)
-			items := rowPanels * groups
-			var next atomic.Int64
-			work := func(_, _ int) {
-				abuf, ah := getBuf(kb * kern.mrPad)
-				defer putBuf(ah)
-				for {
-					t := int(next.Add(1) - 1)
-					if t >= items {
-						return
-					}
-					rp, g := t/groups, t%groups
-					i0 := rp * mr
-					rows := min(mr, m-i0)
-					var ap unsafe.Pointer
-					var rs, cs uintptr
-					switch {
-					case apk != nil:
-						ap, rs, cs = unsafe.Pointer(&apk[rp*kb*kern.mrPad]), 4, uintptr(kern.mrPad)*4
-					case packA || rows < mr:
-						packAPanel(kern, transA, a, lda, i0, rows, pc, kb, abuf)
-						ap, rs, cs = unsafe.Pointer(&abuf[0]), 4, uintptr(kern.mrPad)*4
-					case transA:
-						ap, rs, cs = unsafe.Pointer(&a[pc*lda+i0]), 4, uintptr(lda)*4
-					default:
-						ap, rs, cs = unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, 4
-					}
-					jlo, jhi := g*npan/groups, (g+1)*npan/groups
-					for jp := jlo; jp < jhi; jp++ {
-						j0 := jp * nr
-						kern.tile(kb, ap, rs, cs, unsafe.Pointer(&bbuf[jp*kb*nr]), unsafe.Pointer(&c[i0*ldc+jc+j0]), uintptr(ldc)*4,
-							alpha, bet, rows, min(nr, nb-j0), beta0)
-					}
-				}
-			}
-			if workers > 1 && items > 1 {
-				parallel.For(min(workers, items), 1, work)
+			g.packA = transA && g.npan/g.groups >= 4 || !transA && kern.hasT16 && packPlainA(lda, g.npan/g.groups)
+			g.items = g.rowPanels * g.groups
+			g.next.Store(0)
+			if workers > 1 && g.items > 1 {
+				parallel.For(min(workers, g.items), 1, g.work)
 			} else {
-				work(0, 1)
+				g.work(0, 1)
 			}
+		}
+	}
+}
+
+// blockedGemm is one sgemmBlocked call: its operands, and the k and n
+// block being multiplied, shared by the workers (one value per call, so
+// that a small product allocates once rather than once per closure).
+type blockedGemm struct {
+	kern           *microKernel
+	transA, transB bool
+	m, k           int
+	alpha          float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	bbuf, apk []float32 // packed B block; all of transposed A's micro-panels (or nil)
+	rowPanels int
+
+	pc, kb        int // the k block
+	beta          float32
+	beta0         bool
+	jc, nb, npan  int // the n block and its B panels
+	groups, items int // B panel groups; row panel × group work items
+	packA         bool
+	next          atomic.Int64 // the next work item
+}
+
+// packB packs B panels lo..hi-1 of the current k and n block.
+func (g *blockedGemm) packB(lo, hi int) {
+	nr := g.kern.nr
+	for jp := lo; jp < hi; jp++ {
+		packBPanel(g.kern, g.transB, g.b, g.ldb, g.pc, g.kb, g.jc+jp*nr, min(nr, g.nb-jp*nr), g.bbuf[jp*g.kb*nr:(jp+1)*g.kb*nr])
+	}
+}
+
+// work multiplies work items (a row panel against a group of B panels)
+// until none is left.
+func (g *blockedGemm) work(_, _ int) {
+	kern, kb := g.kern, g.kb
+	mr, nr := kern.mr, kern.nr
+	a, lda, pc := g.a, g.lda, g.pc
+	abuf, ah := getBuf(kb * kern.mrPad)
+	defer putBuf(ah)
+	for {
+		t := int(g.next.Add(1) - 1)
+		if t >= g.items {
+			return
+		}
+		rp, gr := t/g.groups, t%g.groups
+		i0 := rp * mr
+		rows := min(mr, g.m-i0)
+		var ap unsafe.Pointer
+		var rs, cs uintptr
+		switch {
+		case g.apk != nil:
+			ap, rs, cs = unsafe.Pointer(&g.apk[rp*kb*kern.mrPad]), 4, uintptr(kern.mrPad)*4
+		case g.packA || rows < mr:
+			packAPanel(kern, g.transA, a, lda, i0, rows, pc, kb, abuf)
+			ap, rs, cs = unsafe.Pointer(&abuf[0]), 4, uintptr(kern.mrPad)*4
+		case g.transA:
+			ap, rs, cs = unsafe.Pointer(&a[pc*lda+i0]), 4, uintptr(lda)*4
+		default:
+			ap, rs, cs = unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, 4
+		}
+		jlo, jhi := gr*g.npan/g.groups, (gr+1)*g.npan/g.groups
+		for jp := jlo; jp < jhi; jp++ {
+			j0 := jp * nr
+			kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
+				g.alpha, g.beta, rows, min(nr, g.nb-j0), g.beta0)
 		}
 	}
 }

@@ -247,7 +247,15 @@ func panelGroups(workers, rowPanels, npan int) int {
 // either read in place through (row, k) byte strides or packed, and kept in
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	g := &blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	g, _ := gemmPool.Get().(*blockedGemm)
+	if g == nil {
+		g = new(blockedGemm)
+	}
+	*g = blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	defer func() {
+		*g = blockedGemm{} // no references to the operands kept in the pool
+		gemmPool.Put(g)
+	}()
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, gemmKCMax)
 	nc := nBlock(n, nr, kc, 4)
@@ -302,9 +310,13 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 	}
 }
 
+// gemmPool recycles sgemmBlocked's call state.
+var gemmPool sync.Pool
+
 // blockedGemm is one sgemmBlocked call: its operands, and the k and n
-// block being multiplied, shared by the workers (one value per call, so
-// that a small product allocates once rather than once per closure).
+// block being multiplied, shared by the workers (one value per call, from
+// a pool, so that a small product allocates nothing: closures over the
+// driver's variables cost seven allocations a call).
 type blockedGemm struct {
 	kern           *microKernel
 	transA, transB bool
@@ -398,28 +410,30 @@ var packTransAAll = true
 // zero-padding the last panel's missing rows. Each row of A is read once,
 // in order; with par, ranges of k rows go to the workers.
 func packATransAll(kern *microKernel, par bool, a []float32, lda, m, pc, kb int, dst []float32) {
+	if par && kb*m >= 1<<15 {
+		parallel.For(kb, max(1, (1<<13)/max(m, 1)), func(lo, hi int) { packATransRows(kern, a, lda, m, pc, kb, dst, lo, hi) })
+	} else {
+		packATransRows(kern, a, lda, m, pc, kb, dst, 0, kb) // no closure: a small product allocates nothing
+	}
+}
+
+// packATransRows is packATransAll for A's rows pc+lo … pc+hi-1.
+func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []float32, lo, hi int) {
 	mr, ps := kern.mr, kern.mrPad
 	rowPanels := (m + mr - 1) / mr
-	body := func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			row := a[(pc+p)*lda : (pc+p)*lda+m]
-			for rp := 0; rp < rowPanels; rp++ {
-				i0 := rp * mr
-				d := dst[(rp*kb+p)*ps : (rp*kb+p+1)*ps]
-				if i0+mr <= m && mr == 6 {
-					s := row[i0 : i0+6 : i0+6]
-					d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
-					continue
-				}
-				n := copy(d[:min(mr, m-i0)], row[i0:])
-				clear(d[n:])
+	for p := lo; p < hi; p++ {
+		row := a[(pc+p)*lda : (pc+p)*lda+m]
+		for rp := 0; rp < rowPanels; rp++ {
+			i0 := rp * mr
+			d := dst[(rp*kb+p)*ps : (rp*kb+p+1)*ps]
+			if i0+mr <= m && mr == 6 {
+				s := row[i0 : i0+6 : i0+6]
+				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+				continue
 			}
+			n := copy(d[:min(mr, m-i0)], row[i0:])
+			clear(d[n:])
 		}
-	}
-	if par && kb*m >= 1<<15 {
-		parallel.For(kb, max(1, (1<<13)/max(m, 1)), body)
-	} else {
-		body(0, kb)
 	}
 }
 

@@ -226,13 +226,15 @@ func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp 
 		interleaveRows(dst, a, pc*lda+i0, lda, kb, kbp/2, 16)
 		return true
 	}
-	if kbp%32 != 0 {
-		return false
-	}
-	tmp, h := getU16(16 * kbp)
+	// Rows converted into a scratch of k32 (kbp rounded up to 32) columns,
+	// transposed in pairs; when k32 > kbp (attention's P·V, k = 197) the
+	// transpose goes to a second scratch and its first kbp/2 pair rows are
+	// the panel.
+	k32 := (kbp + 31) / 32 * 32
+	tmp, h := getU16(16 * k32)
 	defer putU16(h)
 	for i := 0; i < 16; i++ {
-		row := tmp[i*kbp : (i+1)*kbp]
+		row := tmp[i*k32 : (i+1)*k32]
 		if i >= rows {
 			clear(row)
 			continue
@@ -240,7 +242,14 @@ func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp 
 		bf16Row(row[:kb], a[(i0+i)*lda+pc:(i0+i)*lda+pc+kb])
 		clear(row[kb:])
 	}
-	rowsToPairs(dst, tmp, kbp, 1)
+	if k32 == kbp {
+		rowsToPairs(dst, tmp, kbp, 1)
+		return true
+	}
+	pairs, ph := getU16(16 * k32)
+	defer putU16(ph)
+	rowsToPairs(pairs, tmp, k32, 1)
+	copy(dst[:16*kbp], pairs)
 	return true
 }
 

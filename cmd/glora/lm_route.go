@@ -114,6 +114,25 @@ func routeSearch(args []string, stdout, stderr io.Writer) (bool, error) {
 	if _, err := os.Stat(settingsFile(dir, "finetune-lm")); err != nil {
 		return false, nil
 	}
+	// Only the flags that shape this invocation pass; the image search's
+	// own (--budget, --topk, …) get the decoder search's answer rather
+	// than finetune-lm's "flag provided but not defined".
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name == a || name == "" {
+			continue // a flag's value
+		}
+		switch name {
+		case "run", "json", "precision", "h", "help":
+		case "budget":
+			return true, fmt.Errorf("--budget: a language-model search's budget is LoRA's at the largest rank of the supernet in %s (glora supernet --ranks, --min-params set it and its floor)", dir)
+		default:
+			return true, fmt.Errorf("--%s: a language-model search takes its settings from the supernet run in %s (%s); give them to glora supernet", name, dir, settingsFile(dir, "finetune-lm"))
+		}
+	}
 	fmt.Fprintf(stderr, "glora search: %s holds a language-model supernet: running glora finetune-lm --stage search\n", dir)
 	return true, runFinetuneLM(append([]string{"--stage", "search"}, renameFlag(args, "run", "--out")...), stdout, stderr)
 }

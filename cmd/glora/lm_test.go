@@ -168,6 +168,11 @@ func TestLanguageModelCommands(t *testing.T) {
 	if code, _, errs := runCLI("search", "--run", sn, "--population", "8"); code == 0 || !strings.Contains(errs, "give them to glora supernet") {
 		t.Fatalf("search --run with a setting of its own: %d %s", code, errs)
 	}
+	for _, bad := range [][]string{{"--budget", "5000"}, {"--topk=3"}, {"-seed-named"}} {
+		if code, _, errs := runCLI(append([]string{"search", "--run", sn}, bad...)...); code == 0 || !strings.Contains(errs, "language-model search") || strings.Contains(errs, "not defined") {
+			t.Fatalf("search --run %v on a language-model supernet: %d %s", bad, code, errs)
+		}
+	}
 	code, stdout, errs = runCLI("search", "--run", sn, "--json")
 	var found struct {
 		Params int `json:"support_params"`

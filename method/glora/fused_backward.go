@@ -156,7 +156,8 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 // dyᵀ·t is taken as its transpose tᵀ·dy (r, out), a few rows against dy's
 // columns: the GEMM then packs the thin t, not the whole of dy transposed
 // (3× faster at ViT sizes). Each element is the same sum in the same
-// order, so the gradient is bit for bit the one (dyᵀ·t) gave.
+// order, so on a gradient buffer that starts the step at zero (as a
+// training step's does) the result is bit for bit the one dyᵀ·t gave.
 func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32) {
 	v, n, in, out, R := s.l.vars, s.n, s.in, s.out, s.R
 	r := s.lc[B].Rank

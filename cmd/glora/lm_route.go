@@ -129,6 +129,8 @@ func routeSearch(args []string, stdout, stderr io.Writer) (bool, error) {
 		case "run", "json", "precision", "h", "help":
 		case "budget":
 			return true, fmt.Errorf("--budget: a language-model search's budget is LoRA's at the largest rank of the supernet in %s (glora supernet --ranks, --min-params set it and its floor)", dir)
+		case "topk", "mutations", "crossovers", "mutation-prob", "recipe", "seed-named":
+			return true, fmt.Errorf("--%s is an image search's setting: a language-model search (the supernet in %s) has its own, fixed when the supernet was trained (glora help finetune-lm)", name, dir)
 		default:
 			return true, fmt.Errorf("--%s: a language-model search takes its settings from the supernet run in %s (%s); give them to glora supernet", name, dir, settingsFile(dir, "finetune-lm"))
 		}

@@ -62,49 +62,9 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if s.Task != "lm" && s.Task != "classify" {
-		return fmt.Errorf("--task %q: want lm or classify", s.Task)
-	}
-	if !slices.Contains(lmtrain.Methods, s.Method) && s.Method != "searched" {
-		return fmt.Errorf("--method %q: want one of %s or searched", s.Method, strings.Join(lmtrain.Methods, ", "))
-	}
 	explicit := explicitFlags(fs)
-	switch s.Stage {
-	case "all", "supernet":
-	case "search":
-		if err := searchStageSettings(&s, explicit); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--stage %q: want all, supernet or search", s.Stage)
-	}
-	if s.Test && (s.Task != "lm" || s.Stage != "all") {
-		return fmt.Errorf("--test is for --task lm runs of the whole method (--task classify always reads the test split once)")
-	}
-	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
-		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
-	}
-	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
-		if explicit[f] && s.Method != "searched" {
-			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
-		}
-	}
-	for _, f := range []string{"finalists", "named-finalists", "search-tokens", "rank-check", "rank-steps"} {
-		if explicit[f] && s.Task != "lm" {
-			return fmt.Errorf("--%s is for --task lm (a classifier's search scores every validation document and keeps the search's first)", f)
-		}
-	}
-	if !explicit["warmup"] {
-		s.Warmup = min(s.Warmup, s.Steps/10)
-	}
-	if s.LR == 0 { // the method's default, recorded as given
-		s.LR = 2e-3
-		if s.Method == "full" {
-			s.LR = 3e-4
-		}
-	}
-	if s.MinLR == 0 {
-		s.MinLR = s.LR / 10
+	if err := s.check(explicit); err != nil {
+		return err
 	}
 	r := &lmRun{cmd: "finetune-lm", stdout: stdout, stderr: stderr}
 	stage := s.Stage
@@ -124,19 +84,8 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if s.Method == "glora" {
-		if s.Structure == "" {
-			return fmt.Errorf("--method glora needs --structure FILE")
-		}
-		raw, err := os.ReadFile(s.Structure)
-		if err != nil {
-			return fmt.Errorf("--structure: %w", err)
-		}
-		if err := json.Unmarshal(raw, &fo.Structure); err != nil {
-			return fmt.Errorf("--structure %s: %w", s.Structure, err)
-		}
-	} else if s.Structure != "" {
-		return fmt.Errorf("--structure is for --method glora")
+	if err := readStructureFlag(s, &fo); err != nil {
+		return err
 	}
 	m, ck, err := loadLM(s.Model)
 	if err != nil {
@@ -192,6 +141,78 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	}
 	return r.finish(out, s.lmTrainFlags, fmt.Sprintf("%d trainable parameters; merged model in %s/merged (glora generate --model %s/merged)",
 		out.Trainable, sum.BestDir, sum.BestDir))
+}
+
+// check checks the flags given (explicit) against one another and fills
+// the defaults that depend on them (warm-up, learning rates); --stage
+// search first takes the supernet run's settings.
+func (s *finetuneLMSettings) check(explicit map[string]bool) error {
+	if s.Task != "lm" && s.Task != "classify" {
+		return fmt.Errorf("--task %q: want lm or classify", s.Task)
+	}
+	if !slices.Contains(lmtrain.Methods, s.Method) && s.Method != "searched" {
+		return fmt.Errorf("--method %q: want one of %s or searched", s.Method, strings.Join(lmtrain.Methods, ", "))
+	}
+	switch s.Stage {
+	case "all", "supernet":
+	case "search":
+		if err := searchStageSettings(s, explicit); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--stage %q: want all, supernet or search", s.Stage)
+	}
+	if s.Test && (s.Task != "lm" || s.Stage != "all") {
+		return fmt.Errorf("--test is for --task lm runs of the whole method (--task classify always reads the test split once)")
+	}
+	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
+		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
+	}
+	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {
+		if explicit[f] && s.Method != "searched" {
+			return fmt.Errorf("--%s is for --method searched, not %s", f, s.Method)
+		}
+	}
+	for _, f := range []string{"finalists", "named-finalists", "search-tokens", "rank-check", "rank-steps"} {
+		if explicit[f] && s.Task != "lm" {
+			return fmt.Errorf("--%s is for --task lm (a classifier's search scores every validation document and keeps the search's first)", f)
+		}
+	}
+	if !explicit["warmup"] {
+		s.Warmup = min(s.Warmup, s.Steps/10)
+	}
+	if s.LR == 0 { // the method's default, recorded as given
+		s.LR = 2e-3
+		if s.Method == "full" {
+			s.LR = 3e-4
+		}
+	}
+	if s.MinLR == 0 {
+		s.MinLR = s.LR / 10
+	}
+	return nil
+}
+
+// readStructureFlag reads --structure into fo for --method glora (which
+// needs it) and refuses it for the other methods.
+func readStructureFlag(s finetuneLMSettings, fo *lmtrain.FinetuneOptions) error {
+	if s.Method != "glora" {
+		if s.Structure != "" {
+			return fmt.Errorf("--structure is for --method glora")
+		}
+		return nil
+	}
+	if s.Structure == "" {
+		return fmt.Errorf("--method glora needs --structure FILE")
+	}
+	raw, err := os.ReadFile(s.Structure)
+	if err != nil {
+		return fmt.Errorf("--structure: %w", err)
+	}
+	if err := json.Unmarshal(raw, &fo.Structure); err != nil {
+		return fmt.Errorf("--structure %s: %w", s.Structure, err)
+	}
+	return nil
 }
 
 // classifySummary is OUT/summary.json of finetune-lm --task classify.

@@ -25,15 +25,25 @@ func flagValue(args []string, name string) (string, bool) {
 		if a == "--" {
 			break
 		}
-		t := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		t, isFlag := dashless(a)
+		if !isFlag {
+			continue
+		}
 		if t == name && i+1 < len(args) {
 			return args[i+1], true
 		}
-		if v, ok := strings.CutPrefix(t, name+"="); ok && t != a {
+		if v, ok := strings.CutPrefix(t, name+"="); ok {
 			return v, true
 		}
 	}
 	return "", false
+}
+
+// dashless is a command-line argument without its one or two leading
+// dashes, and whether it had any (a flag, "name" or "name=value").
+func dashless(a string) (string, bool) {
+	t := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	return t, t != a
 }
 
 // isTextSpec tells whether a --data spec names a text corpus.
@@ -90,11 +100,11 @@ func routeLM(cmd string, args []string, stdout, stderr io.Writer) (handled bool,
 func renameFlag(args []string, from, to string) []string {
 	var out []string
 	for _, a := range args {
-		t := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		t, isFlag := dashless(a)
 		switch {
-		case t == from && t != a:
+		case isFlag && t == from:
 			out = append(out, to)
-		case strings.HasPrefix(t, from+"=") && t != a:
+		case isFlag && strings.HasPrefix(t, from+"="):
 			out = append(out, to+"="+strings.TrimPrefix(t, from+"="))
 		default:
 			out = append(out, a)
@@ -114,25 +124,24 @@ func routeSearch(args []string, stdout, stderr io.Writer) (bool, error) {
 	if _, err := os.Stat(settingsFile(dir, "finetune-lm")); err != nil {
 		return false, nil
 	}
-	// Only the flags that shape this invocation pass; the image search's
-	// own (--budget, --topk, …) get the decoder search's answer rather
-	// than finetune-lm's "flag provided but not defined".
+	// The image search's own flags, which finetune-lm does not define, get
+	// the decoder search's answer rather than "flag provided but not
+	// defined"; finetune-lm --stage search refuses the others it does
+	// define (searchStageSettings).
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
-		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if name == a || name == "" {
+		t, isFlag := dashless(a)
+		name, _, _ := strings.Cut(t, "=")
+		if !isFlag {
 			continue // a flag's value
 		}
 		switch name {
-		case "run", "json", "precision", "h", "help":
 		case "budget":
 			return true, fmt.Errorf("--budget: a language-model search's budget is LoRA's at the largest rank of the supernet in %s (glora supernet --ranks, --min-params set it and its floor)", dir)
 		case "topk", "mutations", "crossovers", "mutation-prob", "recipe", "seed-named":
 			return true, fmt.Errorf("--%s is an image search's setting: a language-model search (the supernet in %s) has its own, fixed when the supernet was trained (glora help finetune-lm)", name, dir)
-		default:
-			return true, fmt.Errorf("--%s: a language-model search takes its settings from the supernet run in %s (%s); give them to glora supernet", name, dir, settingsFile(dir, "finetune-lm"))
 		}
 	}
 	fmt.Fprintf(stderr, "glora search: %s holds a language-model supernet: running glora finetune-lm --stage search\n", dir)

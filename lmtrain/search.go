@@ -16,7 +16,6 @@ import (
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/safetensors"
-	"github.com/glora/glora/tensor"
 )
 
 // SearchOptions configure SearchGLoRA: searched GLoRA on a decoder.
@@ -161,18 +160,10 @@ func LoadSupernet(m *llama.Model, so SearchOptions, dir string) (*Supernet, erro
 		net.Detach()
 		return nil, fmt.Errorf("lmtrain: supernet: %w", err)
 	}
-	params := net.Store().Params()
-	if len(saved) != len(params) {
+	// every tensor of these settings' supernet, of its shape, and no other
+	if err := net.Store().Load(saved, false); err != nil {
 		net.Detach()
-		return nil, fmt.Errorf("lmtrain: supernet: %s holds %d tensors, the supernet of these settings has %d", path, len(saved), len(params))
-	}
-	for _, p := range params {
-		t, ok := saved[p.Name]
-		if !ok || !tensor.SameShape(t.Shape, p.Value.Shape) {
-			net.Detach()
-			return nil, fmt.Errorf("lmtrain: supernet: %s has no tensor %q of shape %s (another supernet's checkpoint?)", path, p.Name, tensor.ShapeString(p.Value.Shape))
-		}
-		copy(p.Value.Data, t.Data)
+		return nil, fmt.Errorf("lmtrain: supernet: %s: %w (another supernet's checkpoint?)", path, err)
 	}
 	s.trained = snapshot(net)
 	return s, nil

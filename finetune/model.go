@@ -212,18 +212,9 @@ func Attach(v *vit.Model, s Setup) (*Model, error) {
 			return nil, fmt.Errorf("finetune: %w", err)
 		}
 	}
-	if err := net.SetStructure(st); err != nil {
+	if err := net.TrainStructure(st); err != nil { // only what st reads trains
 		net.Detach()
 		return nil, fmt.Errorf("finetune: %w", err)
-	}
-	// Only what the structure reads trains: the optimiser holds no state for
-	// the rest, and nothing unread moves.
-	active := map[*ag.Var]bool{}
-	for _, p := range net.Active() {
-		active[p] = true
-	}
-	for _, p := range net.Store().Params() {
-		p.RequiresGrad = active[p]
 	}
 	return m, nil
 }

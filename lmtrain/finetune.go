@@ -86,7 +86,7 @@ func Attach(m *llama.Model, fo FinetuneOptions) (*Tuned, error) {
 			return nil, fmt.Errorf("lmtrain: %w", err)
 		}
 	}
-	if err := fix(net, st); err != nil {
+	if err := net.TrainStructure(st); err != nil {
 		net.Detach()
 		return nil, fmt.Errorf("lmtrain: %w", err)
 	}

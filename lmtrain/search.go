@@ -279,27 +279,6 @@ func (s *Supernet) Retrain(m *llama.Model, ck llama.Checkpoint, trainTok, valTok
 	return tuned, nil
 }
 
-// fix sets the supernet's structure and makes exactly the support tensors
-// it reads trainable (Active lists only tensors that train already, so
-// every one is made trainable first: a tensor an earlier structure froze
-// may be one this one reads).
-func fix(net *glora.Supernet, st glora.Structure) error {
-	if err := net.SetStructure(st); err != nil {
-		return err
-	}
-	for _, p := range net.Store().Params() {
-		p.RequiresGrad = true
-	}
-	active := map[*ag.Var]bool{}
-	for _, p := range net.Active() {
-		active[p] = true
-	}
-	for _, p := range net.Store().Params() {
-		p.RequiresGrad = active[p]
-	}
-	return nil
-}
-
 // searchStage is the evolutionary search of SearchGLoRA and
 // SearchClassify: so.Search (budget default: the lora structure's
 // parameters; the first generation seeded with the named structures that
@@ -432,7 +411,7 @@ func (s *Supernet) fix(st glora.Structure, fresh bool) error {
 	if fresh {
 		s.initial.restore()
 	}
-	return fix(s.Net, st)
+	return s.Net.TrainStructure(st)
 }
 
 // ClassifySearchResult is what SearchClassify found and how its runs went.

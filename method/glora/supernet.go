@@ -244,6 +244,26 @@ func (s *Supernet) SetStructure(st Structure) error {
 	return nil
 }
 
+// TrainStructure is SetStructure with exactly the support tensors st reads
+// trainable and every other one frozen: an optimiser then holds no state
+// for what st does not read, and nothing unread moves (fixed-structure
+// training, a search's finalists, a retraining from the supernet).
+func (s *Supernet) TrainStructure(st Structure) error {
+	if err := s.SetStructure(st); err != nil {
+		return err
+	}
+	read := map[*ag.Var]bool{}
+	for _, l := range s.layers {
+		for _, v := range l.used(l.choice) {
+			read[v] = true
+		}
+	}
+	for _, p := range s.store.Params() {
+		p.RequiresGrad = read[p]
+	}
+	return nil
+}
+
 // Disable switches the adapter off (ModeDisabled): every layer computes its
 // base Linear, exactly. A merged supernet is unmerged first.
 func (s *Supernet) Disable() {

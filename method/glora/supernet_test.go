@@ -437,3 +437,43 @@ func TestSupernetTrainsOnlySupport(t *testing.T) {
 		}
 	}
 }
+
+// TrainStructure leaves exactly the tensors the structure reads trainable,
+// also after a structure that froze some of them.
+func TestTrainStructure(t *testing.T) {
+	s, err := Attach(microViT(t, true), Options{Space: Space{Ranks: []int{2, 4}}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainable := func() []string {
+		var out []string
+		for _, v := range s.Trainable() {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	for _, name := range []string{"ssf", "lora", "glora-fixed"} {
+		st, err := Named(name, s.Targets(), 4, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TrainStructure(st); err != nil {
+			t.Fatal(err)
+		}
+		got := trainable()
+		var want []string
+		for _, l := range s.Layers() {
+			for _, v := range l.used(l.choice) {
+				want = append(want, v.Name)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Fatalf("%s: trainable %v, want what it reads: %v", name, got, want)
+		}
+	}
+	if err := s.TrainStructure(Structure{}); err == nil {
+		t.Fatal("an empty structure was accepted")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/glora/glora/method/glora"
@@ -44,21 +43,12 @@ func (s *Supernet) rankCheck(m *llama.Model, ck llama.Checkpoint, sr searched, n
 		log = io.Discard
 	}
 	t0 := time.Now()
-	var items []RankItem
-	for i, c := range search.Best(sr.all, (n+1)/2) {
-		items = append(items, RankItem{Name: fmt.Sprintf("top %d", i+1), Structure: c.Structure})
-	}
-	rng := rand.New(rand.NewPCG(o.Seed, 0x72616e6b))
-	seen := map[string]bool{}
-	for _, it := range items {
-		seen[it.Structure.Key()] = true
-	}
-	for tries := 0; len(items) < n && tries < 100*n; tries++ {
-		st := search.Random(rng, s.Space, net.Targets(), sr.budget)
-		if k := st.Key(); !seen[k] && glora.Params(st, net.Targets()) > 0 {
-			seen[k] = true
-			items = append(items, RankItem{Name: fmt.Sprintf("random %d", len(items)-(n+1)/2+1), Structure: st})
-		}
+	// a structure reading nothing has nothing to train alone
+	names, sts := search.RankCheckSet(sr.all, s.Space, net.Targets(), sr.budget, n, o.Seed,
+		func(st glora.Structure) bool { return glora.Params(st, net.Targets()) > 0 })
+	items := make([]RankItem, len(sts))
+	for i, st := range sts {
+		items[i] = RankItem{Name: names[i], Structure: st}
 	}
 	short := o
 	short.OutDir, short.Steps, short.StopAfter, short.Resume = "", steps, 0, false

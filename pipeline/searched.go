@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/glora/glora/finetune"
@@ -269,25 +269,13 @@ func NamedStructures(sp glora.Space, targets []glora.Target, budget int) ([]glor
 // RankCheckItems are the structures of a rank check of n: the search's
 // ⌈n/2⌉ best and random structures at the budget (seeded) for the rest.
 func RankCheckItems(cs []search.Candidate, sp glora.Space, targets []glora.Target, budget, n int, seed uint64, named map[string]string) []finetune.RankItem {
-	var items []finetune.RankItem
-	seen := map[string]bool{}
-	for i, c := range search.Best(cs, (n+1)/2) {
-		seen[c.Structure.Key()] = true
-		name := fmt.Sprintf("top %d", i+1)
-		if nm := named[c.Structure.Key()]; nm != "" {
-			name += " (" + nm + ")"
+	names, sts := search.RankCheckSet(cs, sp, targets, budget, n, seed, nil)
+	items := make([]finetune.RankItem, len(sts))
+	for i, st := range sts {
+		if nm := named[st.Key()]; nm != "" && strings.HasPrefix(names[i], "top ") {
+			names[i] += " (" + nm + ")"
 		}
-		items = append(items, finetune.RankItem{Name: name, Structure: c.Structure})
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x72616e6b)) // "rank"
-	for i, tries := 1, 0; len(items) < n && tries < 100*n; tries++ {
-		st := search.Random(rng, sp, targets, budget)
-		if seen[st.Key()] {
-			continue
-		}
-		seen[st.Key()] = true
-		items = append(items, finetune.RankItem{Name: fmt.Sprintf("random %d", i), Structure: st})
-		i++
+		items[i] = finetune.RankItem{Name: names[i], Structure: st}
 	}
 	return items
 }

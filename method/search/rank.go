@@ -1,9 +1,37 @@
 package search
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
+
+	"github.com/glora/glora/method/glora"
 )
+
+// RankCheckSet is the structures a rank check of n measures and their
+// names: the ⌈n/2⌉ best of cs ("top i"), then distinct random structures
+// at the budget ("random i", drawn from seed) that keep accepts (nil:
+// every one) for the rest, at most 100·n draws.
+func RankCheckSet(cs []Candidate, sp glora.Space, targets []glora.Target, budget, n int, seed uint64,
+	keep func(glora.Structure) bool) (names []string, sts []glora.Structure) {
+	seen := map[string]bool{}
+	for i, c := range Best(cs, (n+1)/2) {
+		seen[c.Structure.Key()] = true
+		names, sts = append(names, fmt.Sprintf("top %d", i+1)), append(sts, c.Structure)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x72616e6b)) // "rank"
+	for i, tries := 1, 0; len(sts) < n && tries < 100*n; tries++ {
+		st := Random(rng, sp, targets, budget)
+		if seen[st.Key()] || keep != nil && !keep(st) {
+			continue
+		}
+		seen[st.Key()] = true
+		names, sts = append(names, fmt.Sprintf("random %d", i)), append(sts, st)
+		i++
+	}
+	return names, sts
+}
 
 // KendallTau is Kendall's rank correlation τ_b between x and y (pairs of
 // scores of the same items): (concordant − discordant) over

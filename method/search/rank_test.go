@@ -63,3 +63,35 @@ func TestBest(t *testing.T) {
 		t.Fatalf("Best = %v, want %v", got, want)
 	}
 }
+
+// RankCheckSet: the best ⌈n/2⌉, then distinct random structures at the
+// budget that keep accepts, the same for the same seed.
+func TestRankCheckSet(t *testing.T) {
+	tg := targets()
+	sp := glora.Space{Ranks: []int{2, 4}}
+	a, _ := glora.Named("lora", tg, 4, false)
+	b, _ := glora.Named("ssf", tg, 4, false)
+	cs := []Candidate{{Hash: "b", Score: Score{Accuracy: 0.5}, Structure: b}, {Hash: "a", Score: Score{Accuracy: 0.7}, Structure: a}}
+	budget := glora.Params(a, tg)
+	keep := func(st glora.Structure) bool { return glora.Params(st, tg) > 0 }
+	names, sts := RankCheckSet(cs, sp, tg, budget, 6, 3, keep)
+	if want := []string{"top 1", "top 2", "random 1", "random 2", "random 3", "random 4"}; !slices.Equal(names, want) {
+		t.Fatalf("names %v, want %v", names, want)
+	}
+	if sts[0].Key() != a.Key() || sts[1].Key() != b.Key() {
+		t.Fatal("the best do not come first, best first")
+	}
+	seen := map[string]bool{}
+	for _, st := range sts {
+		if n := glora.Params(st, tg); seen[st.Key()] || n > budget || n == 0 {
+			t.Fatalf("a structure repeated, over the budget or refused by keep (%d parameters)", n)
+		}
+		seen[st.Key()] = true
+	}
+	names2, sts2 := RankCheckSet(cs, sp, tg, budget, 6, 3, keep)
+	for i := range sts {
+		if names2[i] != names[i] || sts2[i].Key() != sts[i].Key() {
+			t.Fatal("not the same set for the same seed")
+		}
+	}
+}

@@ -38,10 +38,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := firstErr(checkInt("steps", *f.steps, 1, maxSteps), checkInt("batch", *f.batch, 1, maxBatch)); err != nil {
 		return err
 	}
-	human := stdout
-	if *f.asJSON {
-		human = stderr
-	}
+	human := humanOut(*f.asJSON, stdout, stderr)
 	if *f.synthetic {
 		r, err := runSyntheticDemo(*f.steps, *f.batch, *f.seed, human)
 		if err == nil && *f.asJSON {

@@ -52,10 +52,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := firstErr(checkInt("batch", s.Batch, 1, maxBatch), checkPlotPath(s.Plot)); err != nil {
 		return err
 	}
-	human := stdout
-	if s.JSON {
-		human = stderr
-	}
+	human := humanOut(s.JSON, stdout, stderr)
 	prec, err := applyPrecision(*precision, stderr)
 	if err != nil {
 		return err

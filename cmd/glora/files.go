@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 
 	"github.com/glora/glora/internal/atomicfile"
@@ -30,6 +31,15 @@ func (o outFolder) cleanup() {
 	if ents, err := os.ReadDir(o.dir); err == nil && len(ents) == 0 {
 		os.Remove(o.dir)
 	}
+}
+
+// humanOut is where a command's human-readable text goes: stdout, or
+// stderr when --json gives stdout to the JSON lines.
+func humanOut(asJSON bool, stdout, stderr io.Writer) io.Writer {
+	if asJSON {
+		return stderr
+	}
+	return stdout
 }
 
 // jsonLine writes v as one line of JSON.

@@ -125,10 +125,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	human := stdout
-	if *asJSON {
-		human = stderr
-	}
+	human := humanOut(*asJSON, stdout, stderr)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size

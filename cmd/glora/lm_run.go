@@ -97,12 +97,7 @@ type lmRun struct {
 	tok            *tokenizer.Tokenizer
 }
 
-func (r *lmRun) human(asJSON bool) io.Writer {
-	if asJSON {
-		return r.stderr
-	}
-	return r.stdout
-}
+func (r *lmRun) human(asJSON bool) io.Writer { return humanOut(asJSON, r.stdout, r.stderr) }
 
 // settleLM checks --out and, resuming, replaces s (whose training flags
 // are f) by the saved settings, the flags given again checked against them;

@@ -88,10 +88,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if *c.out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	human := stdout
-	if *c.asJSON {
-		human = stderr
-	}
+	human := humanOut(*c.asJSON, stdout, stderr)
 	j := &pretrainJob{o: o, keys: pretrainKeys(c.fs, &o), out: *c.out, human: human, log: stderr}
 	explicit := explicitFlags(c.fs)
 	if err := j.settle(explicit); err != nil {

@@ -135,10 +135,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	human := stdout
-	if *asJSON {
-		human = stderr
-	}
+	human := humanOut(*asJSON, stdout, stderr)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := runStages(ctx, s, *out, *resume, *overwrite, prec, human, stderr)

@@ -106,10 +106,7 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--budget: %w", err)
 		}
 	}
-	human := stdout
-	if *asJSON {
-		human = stderr
-	}
+	human := humanOut(*asJSON, stdout, stderr)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := searchStage(ctx, *run, c, explicit, keys, *resume, *overwrite, prec, human, stderr)

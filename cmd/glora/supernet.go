@@ -113,10 +113,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 			s.Epochs = g.Epochs
 		}
 	}
-	human := stdout
-	if *asJSON {
-		human = stderr
-	}
+	human := humanOut(*asJSON, stdout, stderr)
 	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size

@@ -52,10 +52,7 @@ func runTrainTokenizer(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h := stderr
-	if !s.JSON {
-		h = stdout
-	}
+	h := humanOut(s.JSON, stdout, stderr)
 	fmt.Fprintf(h, "training a %d-token BPE tokenizer on %s: %d training documents…\n", s.Vocab, s.Data, train.Len())
 	t0 := time.Now()
 	tok, err := tokenizer.TrainBPE(train.Texts(), s.Vocab, &tokenizer.TrainOptions{CharacterCoverage: s.Coverage, SplitDigits: s.SplitDigits})

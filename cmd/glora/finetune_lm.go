@@ -79,8 +79,10 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fo := lmtrain.FinetuneOptions{Method: s.Method, Rank: s.Rank, Targets: splitList(s.Targets), Exclude: splitList(s.Exclude), Base: s.Model, AddBias: s.AddBias}
-	if s.Method == "searched" { // its flags, before anything is read or written
-		if _, err := searchOptions(s, fo); err != nil {
+	var so lmtrain.SearchOptions // method searched's; its FinetuneOptions are set once fo is complete
+	if s.Method == "searched" {  // its flags, before anything is read or written
+		var err error
+		if so, err = searchOptions(s); err != nil {
 			return err
 		}
 	}
@@ -115,7 +117,7 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if s.Task == "classify" {
-		return classifyLM(r, s, fo, m, ck, tok)
+		return classifyLM(r, s, fo, so, m, ck, tok)
 	}
 	if err := r.tokenize(tok); err != nil {
 		return err
@@ -129,7 +131,8 @@ func runFinetuneLM(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	fo.Options = o
 	if s.Method == "searched" {
-		return searchedLM(r, s, fo, m, ck)
+		so.FinetuneOptions = fo
+		return searchedLM(r, s, so, m, ck)
 	}
 	sum, tuned, err := lmtrain.Finetune(m, ck, r.trainTok, r.valTok, fo)
 	if err != nil {
@@ -235,7 +238,7 @@ type classifySummary struct {
 // documents (their first --seq-len tokens) classified from the last
 // token's hidden state; validation chooses the step, the test split is
 // read once at the end.
-func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, ck llama.Checkpoint, tok *tokenizer.Tokenizer) error {
+func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so lmtrain.SearchOptions, m *llama.Model, ck llama.Checkpoint, tok *tokenizer.Tokenizer) error {
 	if s.Resume {
 		return fmt.Errorf("--task classify runs are minutes long and do not resume: start again with --overwrite")
 	}
@@ -259,16 +262,13 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 	o, stop := r.options(s.lmTrainFlags, s.Data, tok)
 	defer stop()
 	fo.Options = o
-	var so *lmtrain.SearchOptions
+	var search *lmtrain.SearchOptions
 	if s.Method == "searched" {
-		opts, err := searchOptions(s, fo)
-		if err != nil {
-			return err
-		}
-		so = &opts
+		so.FinetuneOptions = fo
+		search = &so
 	}
 	merged := filepath.Join(s.Out, "merged")
-	run, err := lmtrain.RunClassify(m, ck, corpus.Classes, sets[0], sets[1], sets[2], fo, so, merged)
+	run, err := lmtrain.RunClassify(m, ck, corpus.Classes, sets[0], sets[1], sets[2], fo, search, merged)
 	if err != nil {
 		return r.failed(err, s.Out)
 	}
@@ -297,11 +297,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 // searchedLM is finetune-lm --method searched: GLoRA's chain on the decoder
 // (lmtrain.SearchGLoRA), written like the other methods plus the search's
 // record (structure.json; summary.json's search fields).
-func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *llama.Model, ck llama.Checkpoint) error {
-	so, err := searchOptions(s, fo)
-	if err != nil {
-		return err
-	}
+func searchedLM(r *lmRun, s finetuneLMSettings, so lmtrain.SearchOptions, m *llama.Model, ck llama.Checkpoint) error {
 	switch s.Stage {
 	case "supernet":
 		return supernetStageLM(r, s, so, m, ck)
@@ -330,8 +326,9 @@ func searchedLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, m *l
 
 // searchOptions are method searched's settings: the supernet's ranks and
 // steps, the search's size (top k, mutations and crossovers from the
-// default recipe), its lower bound, tokens and finalists.
-func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.SearchOptions, error) {
+// default recipe), its lower bound, tokens and finalists; the caller sets
+// its FinetuneOptions (the retraining's) once they are complete.
+func searchOptions(s finetuneLMSettings) (lmtrain.SearchOptions, error) {
 	ranks, err := parseInts("ranks", s.Ranks)
 	if err != nil {
 		return lmtrain.SearchOptions{}, err
@@ -356,7 +353,7 @@ func searchOptions(s finetuneLMSettings, fo lmtrain.FinetuneOptions) (lmtrain.Se
 	rs := rec.Search
 	cfg := search.Config{Population: s.Pop, TopK: rs.TopK, Generations: s.Gens, Mutations: rs.Mutations, Crossovers: rs.Crossovers, MutationProb: rs.MutationProb,
 		MinParams: s.MinParams}
-	return lmtrain.SearchOptions{FinetuneOptions: fo, Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
+	return lmtrain.SearchOptions{Ranks: ranks, SupernetSteps: s.SnSteps, Search: cfg,
 		SearchTokens: s.SearchTok, Finalists: s.Finalists, Fresh: fresh, NamedFinalists: s.NamedFin,
 		RankCheck: s.RankCheck, RankSteps: s.RankSteps}, nil
 }

@@ -93,22 +93,38 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-88
 	p("MOVQ beta0+80(FP), AX")
 	p("TESTQ AX, AX")
 	p("JNE %s_store0", L)
-	for i := 0; i < mr; i++ {
-		p("VMOVUPS.Z (DI), K1, Z0")
-		p("VMOVUPS.Z 64(DI), K2, Z1")
-		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-		p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
-		p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
-		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-		if i < mr-1 {
-			p("DECQ CX")
-			p("JEQ %s_done", L)
-			p("ADDQ R11, DI")
+	// C is read: a tile of all 32 columns reads it with plain loads (Zen
+	// cores run masked loads from memory several times slower), an edge
+	// tile with masked ones. Same arithmetic either way.
+	p("MOVQ mask+72(FP), AX")
+	p("CMPL AX, $-1")
+	p("JEQ %s_storeF", L)
+	for _, full := range []bool{false, true} {
+		if full {
+			label(L + "_storeF")
 		}
+		for i := 0; i < mr; i++ {
+			if full {
+				p("VMOVUPS (DI), Z0")
+				p("VMOVUPS 64(DI), Z1")
+			} else {
+				p("VMOVUPS.Z (DI), K1, Z0")
+				p("VMOVUPS.Z 64(DI), K2, Z1")
+			}
+			p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
+			p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+			p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
+			p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
+			p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
+			p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+			if i < mr-1 {
+				p("DECQ CX")
+				p("JEQ %s_done", L)
+				p("ADDQ R11, DI")
+			}
+		}
+		p("JMP %s_done", L)
 	}
-	p("JMP %s_done", L)
 	label(L + "_store0")
 	for i := 0; i < mr; i++ {
 		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
@@ -260,7 +276,9 @@ TEXT ·transpose16x16(SB), NOSPLIT, $0-40
 
 // packMasked emits packMasked16/32: for each of k steps, a masked load of
 // 16 (32) floats from src (zeros beyond mask) stored whole to dst; src
-// advances ss bytes and dst 64 (128) bytes per step.
+// advances ss bytes and dst 64 (128) bytes per step. A full mask takes a
+// copy of the loop with plain loads: Zen cores run masked loads from memory
+// several times slower when the rows stream from beyond the cache.
 func packMasked() {
 	sb.WriteString(`
 // func packMasked16(dst *float32, src *float32, ss uintptr, k int, mask int)
@@ -273,6 +291,8 @@ TEXT ·packMasked16(SB), NOSPLIT, $0-40
 	KMOVW AX, K1
 	TESTQ CX, CX
 	JEQ pm16_done
+	CMPQ AX, $0xffff
+	JEQ pm16_full
 pm16_loop:
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS Z0, (DI)
@@ -280,6 +300,14 @@ pm16_loop:
 	ADDQ $64, DI
 	DECQ CX
 	JNE pm16_loop
+	JMP pm16_done
+pm16_full:
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, (DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16_full
 pm16_done:
 	VZEROUPPER
 	RET
@@ -291,11 +319,13 @@ TEXT ·packMasked32(SB), NOSPLIT, $0-40
 	MOVQ ss+16(FP), BX
 	MOVQ k+24(FP), CX
 	MOVQ mask+32(FP), AX
+	TESTQ CX, CX
+	JEQ pm32_done
+	CMPL AX, $-1 // all 32 lanes
+	JEQ pm32_full
 	KMOVW AX, K1
 	SHRQ $16, AX
 	KMOVW AX, K2
-	TESTQ CX, CX
-	JEQ pm32_done
 pm32_loop:
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS.Z 64(SI), K2, Z1
@@ -305,6 +335,16 @@ pm32_loop:
 	ADDQ $128, DI
 	DECQ CX
 	JNE pm32_loop
+	JMP pm32_done
+pm32_full:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ BX, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE pm32_full
 pm32_done:
 	VZEROUPPER
 	RET

@@ -218,10 +218,16 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
 	p("MOVQ beta0+64(FP), AX")
 	p("TESTQ AX, AX")
 	p("JNE kdp_store0")
-	storeTileRows(mr, true, "kdp_done")
+	p("MOVQ mask+56(FP), AX")
+	p("CMPL AX, $-1")
+	p("JEQ kdp_storeF")
+	storeTileRows(mr, true, false, "kdp_done")
+	p("JMP kdp_done")
+	label("kdp_storeF")
+	storeTileRows(mr, true, true, "kdp_done")
 	p("JMP kdp_done")
 	label("kdp_store0")
-	storeTileRows(mr, false, "kdp_done")
+	storeTileRows(mr, false, false, "kdp_done")
 	label("kdp_done")
 	p("VZEROUPPER")
 	p("RET")
@@ -230,10 +236,16 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
 // storeTileRows emits the store of the accumulators Z4.. (two zmm per
 // row): for each of CX ≥ 1 rows at DI (row stride R11), C = alpha·acc
 // (Z2 = alpha) or, with beta, alpha·acc + beta·C (Z3 = beta), columns
-// masked by K1/K2; it jumps to done after the last row.
-func storeTileRows(mr int, beta bool, done string) {
+// masked by K1/K2; it jumps to done after the last row. full reads C with
+// plain loads (a tile of all 32 columns): Zen cores run masked loads from
+// memory several times slower.
+func storeTileRows(mr int, beta, full bool, done string) {
 	for i := 0; i < mr; i++ {
-		if beta {
+		switch {
+		case beta && full:
+			p("VMOVUPS (DI), Z0")
+			p("VMOVUPS 64(DI), Z1")
+		case beta:
 			p("VMOVUPS.Z (DI), K1, Z0")
 			p("VMOVUPS.Z 64(DI), K2, Z1")
 		}

@@ -24,6 +24,28 @@ func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmBias computes C = alpha·op(A)·op(B) + bias at precision p, the
+// bias (length ≥ n) added to every row of C; C is not read. Its floats are
+// those of setting every row of C to the bias and calling Sgemm with beta
+// 1 (the bias is the first term of each sum), but a large float32 product
+// fills each part of C just before its first micro-kernel adds onto it,
+// while it is in cache, rather than in a pass of its own over C: for a
+// Linear layer's output, one write of C instead of a write, a read and a
+// write.
+func (p Precision) SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if m > 0 && n > 0 && len(bias) < n {
+		panic("tensor: SgemmBias: bias shorter than n")
+	}
+	if p != BF16 && sgemmBiasImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc) {
+		return
+	}
+	if m > 0 && n > 0 {
+		checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+		fillRows(c, bias, m, n, ldc)
+	}
+	p.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+}
+
 // SgemmStridedBatched runs batch independent Sgemm calls; matrix i of A
 // starts at a[i*strideA], of B at b[i*strideB] and of C at c[i*strideC].
 func SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {

@@ -9,15 +9,16 @@ import "unsafe"
 // sgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
 // AVX-512: Â(i,p) is at a + i·rs + p·cs bytes (i < 14), B̂ is packed [k][32],
 // mask selects the valid columns (bit j = column j), rows ≤ 14 are stored.
-// With beta0 != 0, C is written without being read.
+// With beta0 != 0, C is written without being read: C = alpha·Â·B̂, or,
+// with bias != nil, alpha·Â·B̂ + bias[j] in column j of every row.
 //
 //go:noescape
-func sgemmKernel14x32(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+func sgemmKernel14x32(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
 // sgemmKernel14x32pf is sgemmKernel14x32 with software prefetch of B.
 //
 //go:noescape
-func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
 // sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
 // AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16].
@@ -106,10 +107,17 @@ var kernelAVX512 = &microKernel{
 			z = 1
 		}
 		if gemmPrefetch {
-			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
 			return
 		}
-		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+	},
+	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
+		if gemmPrefetch {
+			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
+			return
+		}
+		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
 	},
 	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
 		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)

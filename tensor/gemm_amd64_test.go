@@ -9,8 +9,9 @@ import (
 
 // TestSgemmKernelNoPrefetch runs the AVX-512 kernel without software
 // prefetch (gemmPrefetch false), the variant Sgemm does not pick by
-// default, through the same cases as TestSgemmKernels: its full-tile and
-// edge-tile stores, with and without reading C, are separate code.
+// default, through the same cases as TestSgemmKernels and TestSgemmBias:
+// its full-tile and edge-tile stores, with and without reading C or adding
+// a bias, are separate code.
 func TestSgemmKernelNoPrefetch(t *testing.T) {
 	var kern *microKernel
 	for _, k := range availableKernels {
@@ -30,4 +31,5 @@ func TestSgemmKernelNoPrefetch(t *testing.T) {
 	for _, g := range gemmCases(rng, 40, true) {
 		checkGemm(t, "avx512 without prefetch", f, g, rng)
 	}
+	checkSgemmBias(t, rng)
 }

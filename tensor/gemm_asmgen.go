@@ -41,10 +41,11 @@ func kernel512(pf bool) {
 		name, L = "sgemmKernel14x32pf", "k512pf"
 	}
 	sb.WriteString(`
-// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
-// C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0).
+// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Apanel·Bpanel + bias[cols] on every row).
 // A element (i,p) is at a + i·rs + p·cs bytes; B is packed [k][32].
-TEXT ·` + name + `(SB), NOSPLIT, $0-88
+TEXT ·` + name + `(SB), NOSPLIT, $0-96
 `)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
@@ -126,15 +127,35 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-88
 		p("JMP %s_done", L)
 	}
 	label(L + "_store0")
-	for i := 0; i < mr; i++ {
-		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-		if i < mr-1 {
-			p("DECQ CX")
-			p("JEQ %s_done", L)
-			p("ADDQ R11, DI")
+	// With a bias: C = alpha·acc + bias, the floats of beta 1 onto a C
+	// filled with the bias (the FMA above with beta 1 rounds once, as
+	// VADDPS does), without C being filled or read.
+	p("MOVQ bias+88(FP), AX")
+	p("TESTQ AX, AX")
+	p("JEQ %s_plain", L)
+	p("VMOVUPS.Z (AX), K1, Z0")
+	p("VMOVUPS.Z 64(AX), K2, Z1")
+	for _, bias := range []bool{true, false} {
+		if !bias {
+			label(L + "_plain")
+		}
+		for i := 0; i < mr; i++ {
+			p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
+			p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+			if bias {
+				p("VADDPS Z0, Z%d, Z%d", 4+2*i, 4+2*i)
+				p("VADDPS Z1, Z%d, Z%d", 5+2*i, 5+2*i)
+			}
+			p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
+			p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+			if i < mr-1 {
+				p("DECQ CX")
+				p("JEQ %s_done", L)
+				p("ADDQ R11, DI")
+			}
+		}
+		if bias {
+			p("JMP %s_done", L)
 		}
 	}
 	label(L + "_done")

@@ -6,6 +6,12 @@ func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	sgemmNative(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// sgemmBiasImpl runs SgemmBias where the native driver fills C tile by
+// tile, and reports whether it did.
+func sgemmBiasImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+	return sgemmNativeBias(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
 func sgemmBatchedImpl(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
 	sgemmBatchedNative(defaultKernel, batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
 }

@@ -19,6 +19,10 @@ type microKernel struct {
 	// C = alpha·Â·B̂ + beta·C, where Â(i,p) is at a + i·rs + p·cs bytes and B̂
 	// is packed [k][nr] (zero-padded); with beta0, C is not read.
 	tile func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool)
+	// biasTile, if set, is tile with beta0 that adds bias[j] (bias: cols
+	// floats) to column j of every row: C = alpha·Â·B̂ + bias, with the
+	// floats of tile's beta 1 onto a C filled with the bias.
+	biasTile func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer)
 	// t16, if hasT16, writes dst[p][i] = src[i][p] for i < 16, p < 16·blocks.
 	t16 func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int)
 	// rowCopy, if set, copies width ≤ dw floats from each of k rows of src
@@ -162,20 +166,52 @@ func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, 
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	if m == 1 && kern != nil && n*k >= gemmTinyWork {
+	switch nativeRoute(kern, par, m, n, k) {
+	case routeGemv:
 		sgemvRow(par && n*k >= gemmParWork, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
-		return
-	}
-	if kern == nil || m*n*k < gemmTinyWork {
+	case routeRef:
 		sgemmRef(par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	par = par && m*n*k >= gemmParWork
-	if par && parallel.Workers() > 1 && k >= 4*max(m, n) && k >= 2*gemmKCMax {
+	case routeSplitK:
 		sgemmSplitK(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
+	default:
+		sgemmBlocked(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
-	sgemmBlocked(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmRoute is the code sgemmNative gives a product with something to
+// multiply (m, n, k ≥ 1, alpha ≠ 0).
+type gemmRoute int
+
+const (
+	routeBlocked gemmRoute = iota // sgemmBlocked
+	routeGemv                     // one row: sgemvRow
+	routeRef                      // tiny, or no micro-kernel: sgemmRef
+	routeSplitK                   // k ≫ m, n on several workers: sgemmSplitK
+)
+
+func nativeRoute(kern *microKernel, par bool, m, n, k int) gemmRoute {
+	switch {
+	case m == 1 && kern != nil && n*k >= gemmTinyWork:
+		return routeGemv
+	case kern == nil || m*n*k < gemmTinyWork:
+		return routeRef
+	case par && m*n*k >= gemmParWork && parallel.Workers() > 1 && k >= 4*max(m, n) && k >= 2*gemmKCMax:
+		return routeSplitK
+	}
+	return routeBlocked
+}
+
+// sgemmNativeBias is SgemmBias on a micro-kernel with a bias store
+// (biasTile), for a product that sgemmNative gives to the blocked driver:
+// there the first k block's micro-kernels add the bias as they store C.
+// It reports false, having done nothing, for any other product or kernel.
+func sgemmNativeBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+	if kern == nil || kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
+		return false
+	}
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc)
+	return true
 }
 
 // sgemmSplitK handles k ≫ m, n (weight gradients dW = dYᵀ·X): worker w
@@ -247,6 +283,15 @@ func panelGroups(workers, rowPanels, npan int) int {
 // either read in place through (row, k) byte strides or packed, and kept in
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// sgemmBlockedBias is sgemmBlocked that, with a bias (length n, beta 1,
+// a kernel with biasTile), first sets each row of C to the bias: the first
+// k block's micro-kernels store alpha·Â·B̂ + bias without reading C, so C
+// is neither filled nor read in a pass of its own. The floats are those of
+// filling C and calling sgemmBlocked.
+func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	g, _ := gemmPool.Get().(*blockedGemm)
 	if g == nil {
 		g = new(blockedGemm)
@@ -283,6 +328,10 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 		g.beta, g.beta0 = beta, beta == 0
 		if pc > 0 {
 			g.beta, g.beta0 = 1, false
+		}
+		g.bias = nil
+		if pc == 0 && bias != nil {
+			g.bias, g.beta0 = bias, true
 		}
 		if g.apk != nil {
 			packATransAll(kern, par && workers > 1, a, lda, m, pc, g.kb, g.apk)
@@ -331,8 +380,9 @@ type blockedGemm struct {
 	pc, kb        int // the k block
 	beta          float32
 	beta0         bool
-	jc, nb, npan  int // the n block and its B panels
-	groups, items int // B panel groups; row panel × group work items
+	bias          []float32 // the first k block's: stored with it by biasTile
+	jc, nb, npan  int       // the n block and its B panels
+	groups, items int       // B panel groups; row panel × group work items
 	packA         bool
 	next          atomic.Int64 // the next work item
 }
@@ -377,6 +427,11 @@ func (g *blockedGemm) work(_, _ int) {
 		jlo, jhi := gr*g.npan/g.groups, (gr+1)*g.npan/g.groups
 		for jp := jlo; jp < jhi; jp++ {
 			j0 := jp * nr
+			if g.bias != nil {
+				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
+					g.alpha, rows, min(nr, g.nb-j0), unsafe.Pointer(&g.bias[g.jc+j0]))
+				continue
+			}
 			kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
 				g.alpha, g.beta, rows, min(nr, g.nb-j0), g.beta0)
 		}

@@ -14,6 +14,12 @@ func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	cblas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// sgemmBiasImpl: OpenBLAS has no bias epilogue; SgemmBias fills C and
+// calls Sgemm.
+func sgemmBiasImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+	return false
+}
+
 func sgemmBatchedImpl(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
 	for i := 0; i < batch; i++ {
 		sgemmImpl(transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -388,6 +389,79 @@ func TestSgemvRow(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestSgemmBias checks that SgemmBias gives the floats of filling C with
+// the bias and calling Sgemm with beta 1, bit for bit, on every kernel and
+// precision: products the blocked driver takes (the bias filled item by
+// item, also across k blocks and n blocks) and those it does not (one row,
+// tiny, split k).
+func TestSgemmBias(t *testing.T) {
+	checkSgemmBias(t, rand.New(rand.NewPCG(9, 10)))
+}
+
+func checkSgemmBias(t *testing.T, rng *rand.Rand) {
+	t.Helper()
+	blocked := 0
+	shapes := [][3]int{{1, 40, 30}, {3, 5, 2}, {14, 32, 16}, {29, 65, 48}, {197, 100, 64}, {40, 1100, 800}, {40, 33, 1600}, {300, 70, 20}}
+	fill := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+		return v
+	}
+	kernels := append([]*microKernel{nil}, availableKernels...)
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				a, b, bias := fill(m*k), fill(k*n), fill(n+3)
+				lda, ldb := k, n
+				if tA {
+					lda = m
+				}
+				if tB {
+					ldb = k
+				}
+				ldc := n + 2
+				for _, p := range []Precision{F32, BF16} {
+					want := fill(m * ldc)
+					got := slices.Clone(want)
+					for i := 0; i < m; i++ {
+						copy(want[i*ldc:i*ldc+n], bias)
+					}
+					p.Sgemm(tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, want, ldc)
+					p.SgemmBias(tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, got, ldc)
+					if !slices.Equal(got, want) {
+						t.Fatalf("%v %dx%dx%d tA=%v tB=%v: SgemmBias differs from fill + Sgemm", p, m, n, k, tA, tB)
+					}
+				}
+				for _, kern := range kernels {
+					for _, par := range []bool{false, true} {
+						want := fill(m * ldc)
+						got := slices.Clone(want)
+						for i := 0; i < m; i++ {
+							copy(want[i*ldc:i*ldc+n], bias)
+						}
+						sgemmNative(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, want, ldc)
+						if !sgemmNativeBias(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, got, ldc) {
+							continue
+						}
+						blocked++
+						if !slices.Equal(got, want) {
+							t.Fatalf("kernel %v par=%v %dx%dx%d tA=%v tB=%v: the kernel's bias store differs from fill + sgemmNative", kern != nil, par, m, n, k, tA, tB)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, kern := range availableKernels {
+		if kern.biasTile != nil && blocked == 0 {
+			t.Fatalf("no product reached %s's bias store", kern.name)
 		}
 	}
 }

@@ -6,15 +6,14 @@ import "github.com/glora/glora/internal/parallel"
 // gets at least.
 const rowGrain = 1 << 14
 
-// BroadcastRows sets every row of the (rows, cols) matrix dst to v
-// (len(v) = cols): dst[r·cols + j] = v[j], as a bias is laid down before
-// a GEMM accumulates onto it. Large matrices are filled on the worker pool.
-func BroadcastRows(dst, v []float32, rows int) {
-	cols := len(v)
-	dst = dst[:rows*cols]
+// fillRows sets every row of the (rows, cols) matrix dst (row stride ld)
+// to v: dst[r·ld + j] = v[j], as a bias is laid down before a GEMM
+// accumulates onto it. Large matrices are filled on the worker pool.
+func fillRows(dst, v []float32, rows, cols, ld int) {
+	v = v[:cols]
 	parallel.For(rows, max(1, rowGrain/max(cols, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			copy(dst[r*cols:(r+1)*cols], v)
+			copy(dst[r*ld:r*ld+cols], v)
 		}
 	})
 }

@@ -5,23 +5,23 @@ import (
 	"testing"
 )
 
-func TestBroadcastRowsAndAddColSums(t *testing.T) {
+func TestFillRowsAndAddColSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, sh := range [][2]int{{1, 1}, {3, 5}, {197, 192}, {5000, 7}, {64, 3000}} {
 		rows, cols := sh[0], sh[1]
 		v := randSlice(rng, cols)
 		dst := make([]float32, rows*cols+3)
 		dst[rows*cols] = 42 // past the matrix: untouched
-		BroadcastRows(dst, v, rows)
+		fillRows(dst, v, rows, cols, cols)
 		for r := 0; r < rows; r++ {
 			for j := 0; j < cols; j++ {
 				if dst[r*cols+j] != v[j] {
-					t.Fatalf("%v: BroadcastRows [%d,%d] = %g, want %g", sh, r, j, dst[r*cols+j], v[j])
+					t.Fatalf("%v: fillRows [%d,%d] = %g, want %g", sh, r, j, dst[r*cols+j], v[j])
 				}
 			}
 		}
 		if dst[rows*cols] != 42 {
-			t.Fatalf("%v: BroadcastRows wrote past the matrix", sh)
+			t.Fatalf("%v: fillRows wrote past the matrix", sh)
 		}
 		src := randSlice(rng, rows*cols)
 		sums := randSlice(rng, cols)

@@ -180,17 +180,13 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 	yd := y.Value.Data
 
 	bias := l.biasTerm(s.prec, lc, w0, s.b0, out, in)
-	// fillBias sets every row of y to b' and returns the GEMM beta to add onto it.
-	fillBias := func() float32 {
+	// linear sets y (N, out) = x (N, in) · wᵀ + b' (b' on every row, when there is one).
+	linear := func(w []float32) {
 		if bias == nil {
-			return 0
+			s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, 0, yd, out)
+			return
 		}
-		forRows(n, out, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				copy(yd[r*out:(r+1)*out], bias)
-			}
-		})
-		return 1
+		s.prec.SgemmBias(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out)
 	}
 	if k := lc[B].Kind; k == Vector || k == Constant {
 		s.bv = rowValues(v[iBd].Value.Data, R, out, k)
@@ -210,7 +206,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 		})
 		s.addB(w)
 		// y (N, out) = x (N, in) · W'ᵀ + b'
-		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
+		linear(w)
 		s.keepWeight(tp, wp, rec)
 	case None:
 		w := w0
@@ -223,7 +219,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			s.addB(w)
 		}
 		// y = x·(W0 + B)ᵀ + b'
-		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, fillBias(), yd, out)
+		linear(w)
 		s.keepWeight(tp, wp, rec)
 		s.keepBInputs(tp, rec)
 	default: // Vector, Constant: y = y0 ⊙ (1+a) + B-term + b', y0 = x·W0ᵀ

@@ -313,11 +313,14 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 	g.bbuf = bbuf
 	g.rowPanels = (m + mr - 1) / mr
 
-	// Transposed A with several row panels: all its micro-panels of a k
-	// block are packed at once, reading A's rows in order (packing one
-	// panel at a time reads a few floats from each of kb rows: one cache
-	// line per k step, fetched again for the next panel).
-	if transA && g.rowPanels > 1 && packTransAAll {
+	// Transposed A with several row panels, each used against several B
+	// panels: all its micro-panels of a k block are packed at once,
+	// reading A's rows in order (packing one panel at a time reads a few
+	// floats from each of kb rows: one cache line per k step, fetched
+	// again for the next panel). Against one to three B panels (attention's
+	// dV = Pᵀ·dO, 64 columns) packing costs more than it saves: the
+	// kernels read A in place (dV 197×64×197: 106 → 188 GFLOP/s).
+	if transA && g.rowPanels > 1 && packTransAAll && (n+nr-1)/nr >= 4 {
 		var aph *[]float32
 		g.apk, aph = getBuf(g.rowPanels * kc * kern.mrPad)
 		defer putBuf(aph)
@@ -484,6 +487,12 @@ func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []fl
 			if i0+mr <= m && mr == 6 {
 				s := row[i0 : i0+6 : i0+6]
 				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+				continue
+			}
+			if i0+mr <= m && mr == 14 && ps == 16 {
+				// fixed-size array moves, not a memmove and a clear call per panel
+				*(*[14]float32)(d) = *(*[14]float32)(row[i0:])
+				*(*[2]float32)(d[14:]) = [2]float32{}
 				continue
 			}
 			n := copy(d[:min(mr, m-i0)], row[i0:])

@@ -181,6 +181,19 @@ func sgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	sgemmImpl(transA, transB, m, n, k, alpha, ra, ac, rb, bc, beta, c, ldc)
 }
 
+// sgemmBF16Bias is SgemmBias at BF16 precision where the native kernel
+// stores the bias (biasTiles) and sgemmBF16 would give the product to it;
+// it reports false, having done nothing, otherwise.
+func sgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+	kern := nativeBF16
+	if kern == nil || kern.biasTiles == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || m*n*k < gemmTinyWork {
+		return false
+	}
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc)
+	return true
+}
+
 // sgemmBatchedBF16 is SgemmStridedBatched at BF16 precision: the spans
 // of A and B that the batch reads are rounded into scratch copies with the
 // same strides, then the float32 batched product runs.

@@ -12,10 +12,11 @@ import (
 
 // sbgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
 // AVX512-BF16 (VDPBF16PS): Â is packed [kp][16] bf16 pairs, B̂ [kp][32];
-// mask selects the valid columns; with beta0 != 0, C is not read.
+// mask selects the valid columns; with beta0 != 0, C is not read, and
+// with bias != nil then, C = alpha·Â·B̂ + bias[j] in column j.
 //
 //go:noescape
-func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
+func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
 // amxRowPanel computes, with AMX tiles, for each of npan B panels the 32×32
 // block C = Â·B̂ (zero != 0) or C += Â·B̂: Â is [32][32·kc32] bf16 with row
@@ -74,7 +75,16 @@ var kernelDPBF16 = &bf16Kernel{
 			if jp == npan-1 {
 				cols = lastCols
 			}
-			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z)
+			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+		}
+	},
+	biasTiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha float32, rows, lastCols int, bias unsafe.Pointer) {
+		for jp := 0; jp < npan; jp++ {
+			cols := 32
+			if jp == npan-1 {
+				cols = lastCols
+			}
+			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, (*float32)(unsafe.Add(bias, jp*32*4)))
 		}
 	},
 }

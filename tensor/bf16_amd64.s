@@ -4,10 +4,11 @@
 
 #include "textflag.h"
 
-// func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
-// C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0):
+// func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Â·B̂ + bias[cols] on every row):
 // Â packed [kp][16] bf16 pairs, B̂ packed [kp][32] bf16 pairs.
-TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
+TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -428,6 +429,136 @@ kdp_storeF:
 	VMOVUPS Z31, K2, 64(DI)
 	JMP kdp_done
 kdp_store0:
+	MOVQ bias+72(FP), AX
+	TESTQ AX, AX
+	JEQ kdp_plain
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z 64(AX), K2, Z1
+	VMULPS Z2, Z4, Z4
+	VMULPS Z2, Z5, Z5
+	VADDPS Z0, Z4, Z4
+	VADDPS Z1, Z5, Z5
+	VMOVUPS Z4, K1, (DI)
+	VMOVUPS Z5, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z6, Z6
+	VMULPS Z2, Z7, Z7
+	VADDPS Z0, Z6, Z6
+	VADDPS Z1, Z7, Z7
+	VMOVUPS Z6, K1, (DI)
+	VMOVUPS Z7, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z8, Z8
+	VMULPS Z2, Z9, Z9
+	VADDPS Z0, Z8, Z8
+	VADDPS Z1, Z9, Z9
+	VMOVUPS Z8, K1, (DI)
+	VMOVUPS Z9, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z10, Z10
+	VMULPS Z2, Z11, Z11
+	VADDPS Z0, Z10, Z10
+	VADDPS Z1, Z11, Z11
+	VMOVUPS Z10, K1, (DI)
+	VMOVUPS Z11, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z12, Z12
+	VMULPS Z2, Z13, Z13
+	VADDPS Z0, Z12, Z12
+	VADDPS Z1, Z13, Z13
+	VMOVUPS Z12, K1, (DI)
+	VMOVUPS Z13, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z14, Z14
+	VMULPS Z2, Z15, Z15
+	VADDPS Z0, Z14, Z14
+	VADDPS Z1, Z15, Z15
+	VMOVUPS Z14, K1, (DI)
+	VMOVUPS Z15, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z16, Z16
+	VMULPS Z2, Z17, Z17
+	VADDPS Z0, Z16, Z16
+	VADDPS Z1, Z17, Z17
+	VMOVUPS Z16, K1, (DI)
+	VMOVUPS Z17, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z18, Z18
+	VMULPS Z2, Z19, Z19
+	VADDPS Z0, Z18, Z18
+	VADDPS Z1, Z19, Z19
+	VMOVUPS Z18, K1, (DI)
+	VMOVUPS Z19, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z20, Z20
+	VMULPS Z2, Z21, Z21
+	VADDPS Z0, Z20, Z20
+	VADDPS Z1, Z21, Z21
+	VMOVUPS Z20, K1, (DI)
+	VMOVUPS Z21, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z22, Z22
+	VMULPS Z2, Z23, Z23
+	VADDPS Z0, Z22, Z22
+	VADDPS Z1, Z23, Z23
+	VMOVUPS Z22, K1, (DI)
+	VMOVUPS Z23, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z24, Z24
+	VMULPS Z2, Z25, Z25
+	VADDPS Z0, Z24, Z24
+	VADDPS Z1, Z25, Z25
+	VMOVUPS Z24, K1, (DI)
+	VMOVUPS Z25, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z26, Z26
+	VMULPS Z2, Z27, Z27
+	VADDPS Z0, Z26, Z26
+	VADDPS Z1, Z27, Z27
+	VMOVUPS Z26, K1, (DI)
+	VMOVUPS Z27, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z28, Z28
+	VMULPS Z2, Z29, Z29
+	VADDPS Z0, Z28, Z28
+	VADDPS Z1, Z29, Z29
+	VMOVUPS Z28, K1, (DI)
+	VMOVUPS Z29, K2, 64(DI)
+	DECQ CX
+	JEQ kdp_done
+	ADDQ R11, DI
+	VMULPS Z2, Z30, Z30
+	VMULPS Z2, Z31, Z31
+	VADDPS Z0, Z30, Z30
+	VADDPS Z1, Z31, Z31
+	VMOVUPS Z30, K1, (DI)
+	VMOVUPS Z31, K2, 64(DI)
+	JMP kdp_done
+kdp_plain:
 	VMULPS Z2, Z4, Z4
 	VMULPS Z2, Z5, Z5
 	VMOVUPS Z4, K1, (DI)

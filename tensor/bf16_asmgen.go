@@ -178,10 +178,11 @@ func tdpbf16ps(c, a, b int) {
 func kernelDP() {
 	const mr = 14
 	sb.WriteString(`
-// func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int)
-// C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0):
+// func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Â·B̂ + bias[cols] on every row):
 // Â packed [kp][16] bf16 pairs, B̂ packed [kp][32] bf16 pairs.
-TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
+TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
 `)
 	p("MOVQ kp+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
@@ -227,6 +228,14 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
 	storeTileRows(mr, true, true, "kdp_done")
 	p("JMP kdp_done")
 	label("kdp_store0")
+	p("MOVQ bias+72(FP), AX")
+	p("TESTQ AX, AX")
+	p("JEQ kdp_plain")
+	p("VMOVUPS.Z (AX), K1, Z0")
+	p("VMOVUPS.Z 64(AX), K2, Z1")
+	storeTileRows(mr, false, true, "kdp_done")
+	p("JMP kdp_done")
+	label("kdp_plain")
 	storeTileRows(mr, false, false, "kdp_done")
 	label("kdp_done")
 	p("VZEROUPPER")
@@ -236,9 +245,11 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-72
 // storeTileRows emits the store of the accumulators Z4.. (two zmm per
 // row): for each of CX ≥ 1 rows at DI (row stride R11), C = alpha·acc
 // (Z2 = alpha) or, with beta, alpha·acc + beta·C (Z3 = beta), columns
-// masked by K1/K2; it jumps to done after the last row. full reads C with
-// plain loads (a tile of all 32 columns): Zen cores run masked loads from
-// memory several times slower.
+// masked by K1/K2; it jumps to done after the last row. With beta, full
+// reads C with plain loads (a tile of all 32 columns): Zen cores run masked
+// loads from memory several times slower. Without beta, full adds the bias
+// row in Z0/Z1: C = alpha·acc + bias, the floats of the FMA with beta 1
+// onto a C filled with the bias (both round once).
 func storeTileRows(mr int, beta, full bool, done string) {
 	for i := 0; i < mr; i++ {
 		switch {
@@ -251,6 +262,10 @@ func storeTileRows(mr int, beta, full bool, done string) {
 		}
 		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
 		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+		if !beta && full {
+			p("VADDPS Z0, Z%d, Z%d", 4+2*i, 4+2*i)
+			p("VADDPS Z1, Z%d, Z%d", 5+2*i, 5+2*i)
+		}
 		if beta {
 			p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
 			p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)

@@ -49,6 +49,10 @@ type bf16Kernel struct {
 	// where C's panel j starts nr·j columns right of c (row stride ldc
 	// bytes) and the last panel has lastCols valid columns.
 	tiles func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool)
+	// biasTiles, if set, is tiles with beta0 that adds bias[j] (the bias
+	// row from the first panel's first column on) to column j of every row:
+	// the floats of tiles' beta 1 onto a C filled with the bias.
+	biasTiles func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha float32, rows, lastCols int, bias unsafe.Pointer)
 }
 
 // padK is k rounded up to the kernel's multiple (the zero padding of a packed k block).
@@ -84,6 +88,13 @@ func putU16(h *[]uint16) { u16Pool.Put(h) }
 // panels shared by the workers; each worker converts and packs one A panel
 // at a time and runs it over its group of B panels.
 func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+}
+
+// sbgemmBlockedBias is sbgemmBlocked that, with a bias (length n, beta 1,
+// a kernel with biasTiles), first sets each row of C to the bias: the
+// first k block's kernels store alpha·Â·B̂ + bias without reading C.
+func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, kern.kcMax)
 	kcp := kern.padK(kc)
@@ -107,6 +118,7 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 		if pc > 0 {
 			bet, beta0 = 1, false
 		}
+		withBias := pc == 0 && bias != nil
 		for jc := 0; jc < n; jc += nc {
 			nb := min(nc, n-jc)
 			npan := (nb + nr - 1) / nr
@@ -148,6 +160,11 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 						continue
 					}
 					lastCols := min(nr, nb-(jhi-1)*nr)
+					if withBias {
+						kern.biasTiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
+							alpha, rows, lastCols, unsafe.Pointer(&bias[jc+jlo*nr]))
+						continue
+					}
 					kern.tiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
 						alpha, bet, rows, lastCols, beta0)
 				}

@@ -92,7 +92,8 @@ func (p *prepared) checkSameData(b *baseSpec, resume bool) error {
 	return nil
 }
 
-// checkBase checks --base and --data without loading anything heavy.
+// canonical spells --base and --data in their canonical forms (what the
+// settings file records and a resume compares), loading nothing.
 func (b *baseSpec) canonical() {
 	b.Base, b.Data = canonicalModel(b.Base), canonicalData(b.Data)
 }

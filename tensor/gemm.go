@@ -27,7 +27,7 @@ func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 // SgemmBias computes C = alpha·op(A)·op(B) + bias at precision p, the
 // bias (length ≥ n) added to every row of C; C is not read. Its floats are
 // those of setting every row of C to the bias and calling Sgemm with beta
-// 1 (the bias is the first term of each sum), but on the AVX-512 and
+// 1 (the bias is the first term of each sum), but on the AVX-512, AVX2 and
 // AVX512-BF16 kernels the micro-kernel adds the bias as it stores C, so C
 // is neither filled nor read in a pass of its own: for a Linear layer's
 // output, one write of C instead of a write, a read and a write.

@@ -21,10 +21,11 @@ func sgemmKernel14x32(k int, a *float32, rs, cs uintptr, b *float32, c *float32,
 func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
 // sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
-// AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16].
+// AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16]. With
+// beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j.
 //
 //go:noescape
-func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int)
+func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32)
 
 // transpose16x16 writes dst[p][i] = src[i][p] for i < 16 and p < 16·blocks
 // (AVX-512); ds and ss are the row strides of dst and src in bytes.
@@ -139,13 +140,28 @@ var kernelAVX2 = &microKernel{
 			if beta0 {
 				z = 1
 			}
-			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z)
+			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, nil)
 			return
 		}
 		// Edge tile: compute the full tile into a scratch buffer, then merge.
 		var tmp [6 * 16]float32
-		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1)
+		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1, nil)
 		mergeTile(tmp[:], 16, c, ldc, beta, rows, cols, beta0)
+	},
+	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
+		if rows == 6 && cols == 16 {
+			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, 1, f32p(bias))
+			return
+		}
+		var tmp [6 * 16]float32
+		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1, nil)
+		bs := unsafe.Slice(f32p(bias), cols)
+		for i := 0; i < rows; i++ {
+			row := unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols)
+			for j := range row {
+				row[j] = tmp[i*16+j] + bs[j]
+			}
+		}
 	},
 }
 

@@ -1300,9 +1300,10 @@ k512pf_done:
 	VZEROUPPER
 	RET
 
-// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int)
-// C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0).
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
+// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32)
+// C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Apanel·Bpanel + bias[0:16] on every row).
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-80
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), BX
@@ -1403,6 +1404,56 @@ k256_store:
 	VZEROUPPER
 	RET
 k256_store0:
+	MOVQ bias+72(FP), AX
+	TESTQ AX, AX
+	JEQ k256_plain
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMULPS Y2, Y4, Y4
+	VMULPS Y2, Y5, Y5
+	VADDPS Y0, Y4, Y4
+	VADDPS Y1, Y5, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ R11, DI
+	VMULPS Y2, Y6, Y6
+	VMULPS Y2, Y7, Y7
+	VADDPS Y0, Y6, Y6
+	VADDPS Y1, Y7, Y7
+	VMOVUPS Y6, (DI)
+	VMOVUPS Y7, 32(DI)
+	ADDQ R11, DI
+	VMULPS Y2, Y8, Y8
+	VMULPS Y2, Y9, Y9
+	VADDPS Y0, Y8, Y8
+	VADDPS Y1, Y9, Y9
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 32(DI)
+	ADDQ R11, DI
+	VMULPS Y2, Y10, Y10
+	VMULPS Y2, Y11, Y11
+	VADDPS Y0, Y10, Y10
+	VADDPS Y1, Y11, Y11
+	VMOVUPS Y10, (DI)
+	VMOVUPS Y11, 32(DI)
+	ADDQ R11, DI
+	VMULPS Y2, Y12, Y12
+	VMULPS Y2, Y13, Y13
+	VADDPS Y0, Y12, Y12
+	VADDPS Y1, Y13, Y13
+	VMOVUPS Y12, (DI)
+	VMOVUPS Y13, 32(DI)
+	ADDQ R11, DI
+	VMULPS Y2, Y14, Y14
+	VMULPS Y2, Y15, Y15
+	VADDPS Y0, Y14, Y14
+	VADDPS Y1, Y15, Y15
+	VMOVUPS Y14, (DI)
+	VMOVUPS Y15, 32(DI)
+	ADDQ R11, DI
+	VZEROUPPER
+	RET
+k256_plain:
 	VMULPS Y2, Y4, Y4
 	VMULPS Y2, Y5, Y5
 	VMOVUPS Y4, (DI)

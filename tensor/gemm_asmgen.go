@@ -168,9 +168,10 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-96
 func kernelAVX2() {
 	const mr = 6
 	sb.WriteString(`
-// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int)
-// C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0).
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
+// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32)
+// C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Apanel·Bpanel + bias[0:16] on every row).
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-80
 `)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
@@ -218,15 +219,31 @@ TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
 	p("VZEROUPPER")
 	p("RET")
 	label("k256_store0")
-	for i := 0; i < mr; i++ {
-		p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
-		p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
-		p("VMOVUPS Y%d, (DI)", 4+2*i)
-		p("VMOVUPS Y%d, 32(DI)", 5+2*i)
-		p("ADDQ R11, DI")
+	// With a bias: C = alpha·acc + bias, the floats of the FMA above with
+	// beta 1 onto a C filled with the bias (both round once).
+	p("MOVQ bias+72(FP), AX")
+	p("TESTQ AX, AX")
+	p("JEQ k256_plain")
+	p("VMOVUPS (AX), Y0")
+	p("VMOVUPS 32(AX), Y1")
+	for _, bias := range []bool{true, false} {
+		if !bias {
+			label("k256_plain")
+		}
+		for i := 0; i < mr; i++ {
+			p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
+			p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
+			if bias {
+				p("VADDPS Y0, Y%d, Y%d", 4+2*i, 4+2*i)
+				p("VADDPS Y1, Y%d, Y%d", 5+2*i, 5+2*i)
+			}
+			p("VMOVUPS Y%d, (DI)", 4+2*i)
+			p("VMOVUPS Y%d, 32(DI)", 5+2*i)
+			p("ADDQ R11, DI")
+		}
+		p("VZEROUPPER")
+		p("RET")
 	}
-	p("VZEROUPPER")
-	p("RET")
 }
 
 // transpose16 emits transpose16x16: for each of blocks 16-column blocks of a

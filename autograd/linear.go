@@ -31,13 +31,12 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	}
 	y := tp.NewOutputRaw(oshape, inputs...)
 	yd := y.Value.Data
+	var bias []float32
 	if b != nil {
-		// y (rows,out) = x (rows,in) · Wᵀ + b
-		tp.Precision.SgemmBias(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, b.Value.Data, yd, outF)
-	} else {
-		// y (rows,out) = x (rows,in) · Wᵀ
-		tp.Precision.Sgemm(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, 0, yd, outF)
+		bias = b.Value.Data
 	}
+	// y (rows,out) = x (rows,in) · Wᵀ (+ b)
+	tp.Precision.SgemmBias(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, bias, yd, outF)
 	tp.Record(y, func() {
 		dy := y.Grad.Data
 		if g, fresh := tp.GradBuf(x); g != nil {

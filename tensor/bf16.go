@@ -169,7 +169,7 @@ func sgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	if kern := nativeBF16; kern != nil && m*n*k >= gemmTinyWork {
+	if kern := nativeBF16For(m, n, k); kern != nil {
 		sbgemmBlocked(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -181,12 +181,25 @@ func sgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	sgemmImpl(transA, transB, m, n, k, alpha, ra, ac, rb, bc, beta, c, ldc)
 }
 
+// nativeBF16For is the native bf16 kernel a product of m·n·k multiply-adds
+// runs on, or nil: none on this CPU, or a tiny product (rounded operand
+// copies and the float32 loop then).
+func nativeBF16For(m, n, k int) *bf16Kernel {
+	if nativeBF16 != nil && m*n*k >= gemmTinyWork {
+		return nativeBF16
+	}
+	return nil
+}
+
 // sgemmBF16Bias is SgemmBias at BF16 precision where the native kernel
 // stores the bias (biasTiles) and sgemmBF16 would give the product to it;
 // it reports false, having done nothing, otherwise.
 func sgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
-	kern := nativeBF16
-	if kern == nil || kern.biasTiles == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || m*n*k < gemmTinyWork {
+	if m <= 0 || n <= 0 || k <= 0 || alpha == 0 {
+		return false
+	}
+	kern := nativeBF16For(m, n, k)
+	if kern == nil || kern.biasTiles == nil {
 		return false
 	}
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)

@@ -25,13 +25,18 @@ func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 }
 
 // SgemmBias computes C = alpha·op(A)·op(B) + bias at precision p, the
-// bias (length ≥ n) added to every row of C; C is not read. Its floats are
+// bias (length ≥ n) added to every row of C; C is not read. A nil bias is
+// none: Sgemm with beta 0 (a Linear layer without one). Its floats are
 // those of setting every row of C to the bias and calling Sgemm with beta
 // 1 (the bias is the first term of each sum), but on the AVX-512, AVX2 and
 // AVX512-BF16 kernels the micro-kernel adds the bias as it stores C, so C
 // is neither filled nor read in a pass of its own: for a Linear layer's
 // output, one write of C instead of a write, a read and a write.
 func (p Precision) SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if bias == nil {
+		p.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
+		return
+	}
 	if m > 0 && n > 0 && len(bias) < n {
 		panic("tensor: SgemmBias: bias shorter than n")
 	}

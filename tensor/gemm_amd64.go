@@ -100,6 +100,15 @@ var gemmPrefetch = true
 
 func f32p(p unsafe.Pointer) *float32 { return (*float32)(p) }
 
+// kernel14x32 is the AVX-512 kernel variant in use: with software prefetch
+// unless gemmPrefetch is off (tests).
+func kernel14x32() func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32) {
+	if gemmPrefetch {
+		return sgemmKernel14x32pf
+	}
+	return sgemmKernel14x32
+}
+
 var kernelAVX512 = &microKernel{
 	name: "avx512-14x32", mr: 14, nr: 32, mrPad: 16, hasT16: true,
 	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
@@ -107,18 +116,10 @@ var kernelAVX512 = &microKernel{
 		if beta0 {
 			z = 1
 		}
-		if gemmPrefetch {
-			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
-			return
-		}
-		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+		kernel14x32()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
 	},
 	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
-		if gemmPrefetch {
-			sgemmKernel14x32pf(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
-			return
-		}
-		sgemmKernel14x32(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
+		kernel14x32()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
 	},
 	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
 		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)

@@ -6,8 +6,8 @@ func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	sgemmNative(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// sgemmBiasImpl runs SgemmBias where the native driver fills C tile by
-// tile, and reports whether it did.
+// sgemmBiasImpl runs SgemmBias where the native micro-kernel stores the
+// bias (sgemmNativeBias), and reports whether it did.
 func sgemmBiasImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
 	return sgemmNativeBias(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
 }

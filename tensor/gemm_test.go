@@ -400,6 +400,15 @@ func TestSgemvRow(t *testing.T) {
 // tiny, split k).
 func TestSgemmBias(t *testing.T) {
 	checkSgemmBias(t, rand.New(rand.NewPCG(9, 10)))
+	// a nil bias is none: C = alpha·op(A)·op(B), C not read (NaN there stays out)
+	a, b := []float32{1, 2, 3, 4}, []float32{5, 6, 7, 8}
+	c := []float32{float32(math.NaN()), 0, 0, 0}
+	want := make([]float32, 4)
+	Sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, want, 2)
+	F32.SgemmBias(false, false, 2, 2, 2, 1, a, 2, b, 2, nil, c, 2)
+	if !slices.Equal(c, want) {
+		t.Fatalf("SgemmBias with a nil bias = %v, want %v", c, want)
+	}
 }
 
 func checkSgemmBias(t *testing.T, rng *rand.Rand) {

@@ -181,13 +181,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 
 	bias := l.biasTerm(s.prec, lc, w0, s.b0, out, in)
 	// linear sets y (N, out) = x (N, in) · wᵀ + b' (b' on every row, when there is one).
-	linear := func(w []float32) {
-		if bias == nil {
-			s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w, in, 0, yd, out)
-			return
-		}
-		s.prec.SgemmBias(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out)
-	}
+	linear := func(w []float32) { s.prec.SgemmBias(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out) }
 	if k := lc[B].Kind; k == Vector || k == Constant {
 		s.bv = rowValues(v[iBd].Value.Data, R, out, k)
 	}

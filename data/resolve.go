@@ -172,6 +172,44 @@ func TrainingSpec(spec string) string {
 	return s.Training()
 }
 
+// Canonical is spec in one spelling: the Fashion-MNIST aliases as
+// fashion-mnist, folder and IDX paths absolute and clean (so that records
+// compare across working directories), a synth spec with every option
+// written. It names the same images, test split included. A malformed
+// spec is returned as it is (Resolve says what is wrong with it).
+func Canonical(spec string) string {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return spec
+	}
+	return s.Abs().String()
+}
+
+// SameTraining reports whether two specs share their training split (and
+// so draw the same validation images): mnist:rotate30 trains as mnist, a
+// synth spec with another test size as the one without (Spec.Training).
+func SameTraining(a, b string) bool {
+	return TrainingSpec(Canonical(a)) == TrainingSpec(Canonical(b))
+}
+
+// CheckClasses refuses a test split whose class count differs from the
+// training split's (nil test: nothing to check).
+func CheckClasses(train, test *Dataset) error {
+	if test == nil || test.NumClasses() == train.NumClasses() {
+		return nil
+	}
+	return fmt.Errorf("the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
+		train.NumClasses(), ClassList(train.Classes), test.NumClasses(), ClassList(test.Classes))
+}
+
+// ClassList shows up to 8 class names, then how many more there are.
+func ClassList(c []string) string {
+	if len(c) > 8 {
+		return strings.Join(c[:8], ", ") + fmt.Sprintf(", … %d more", len(c)-8)
+	}
+	return strings.Join(c, ", ")
+}
+
 func resolveFolder(dir string, opt ResolveOptions) (train, test *Dataset, err error) {
 	fo := FolderOptions{H: opt.H, W: opt.W, Channels: opt.Channels, Interp: opt.Interp, CropPct: opt.CropPct, Log: opt.Log}
 	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")

@@ -6,8 +6,6 @@ import (
 	"log"
 	"os"
 
-	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/data"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 )
@@ -30,11 +28,7 @@ func ExampleRecipe_Hyper() {
 // adapted to a generated counting task under the quick recipe (one epoch
 // per run: a smoke test, not a result), then merged and tested once.
 func Example() {
-	trainAll, test, err := data.ResolveWith("synth:count:train=150,test=60", data.ResolveOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	task, err := pipeline.NewTask(backbones.Default, "shipped", trainAll, test, "synth:count", "holdout:0.2", 0, 0)
+	task, err := pipeline.Open(pipeline.Spec{Base: "shipped", Data: "synth:count:train=150,test=60", Scheme: "holdout:0.2"}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
@@ -21,9 +22,17 @@ type Base func() (*vit.Model, vit.Checkpoint, error)
 type Task struct {
 	finetune.Task
 	Classes []string
-	base    *vit.Model // as loaded: Fresh clones it
-	seed    uint64
-	test    *data.Dataset
+	From    string // the base, for messages ("the shipped backbone (vit-fmnist)", a folder, …)
+	NewHead bool   // the base's head did not name the data's classes: every model gets a fresh one
+
+	base   *vit.Model // as loaded: Fresh clones it
+	labels []string   // the head's class names when the base's head is kept (nil: a fresh head)
+	seed   uint64
+	all    *data.Dataset // the training split before the train/validation draw
+	test   *data.Dataset
+
+	mu    sync.Mutex
+	first *vit.Model // Open's model, head fitted: Fresh's first answer
 }
 
 // NewTask splits trainAll by scheme (holdout[:F], vtab1k, Kshot) and
@@ -37,8 +46,8 @@ func NewTask(base Base, baseRef string, trainAll, test *data.Dataset, dataName, 
 	if scheme == "full" {
 		return nil, fmt.Errorf("pipeline: scheme full leaves no validation split, and every choice is made on it")
 	}
-	if test != nil && test.NumClasses() != trainAll.NumClasses() {
-		return nil, fmt.Errorf("pipeline: %s: the training split has %d classes, the test split %d", dataName, trainAll.NumClasses(), test.NumClasses())
+	if err := data.CheckClasses(trainAll, test); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: %w", dataName, err)
 	}
 	tr, err := data.Split(trainAll, nil, "train", scheme, splitSeed)
 	if err != nil {
@@ -59,20 +68,29 @@ func NewTask(base Base, baseRef string, trainAll, test *data.Dataset, dataName, 
 	if err != nil {
 		return nil, err
 	}
-	t := &Task{Classes: trainAll.Classes, base: pristine, seed: seed, test: test}
+	t := &Task{Classes: trainAll.Classes, From: baseRef, NewHead: true, base: pristine, seed: seed, all: trainAll, test: test}
 	t.Task = finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: baseRef, Checkpoint: ck,
 		Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
 	return t, nil
 }
 
-// Fresh is a new copy of the base with a fresh head for the task's
-// classes: Options.Fresh.
+// Fresh is a model no one else holds: the base with its head fitted to
+// the task's classes (kept when the base's labels name them, else a fresh
+// head, the same one every time): Options.Fresh. The first call after
+// Open returns the model Open loaded; later ones clone the base.
 func (t *Task) Fresh() (*vit.Model, error) {
+	t.mu.Lock()
+	v := t.first
+	t.first = nil
+	t.mu.Unlock()
+	if v != nil {
+		return v, nil
+	}
 	v, err := t.base.Clone()
 	if err != nil {
 		return nil, err
 	}
-	_, err = finetune.FitHead(v, nil, t.Classes, t.seed)
+	_, err = finetune.FitHead(v, t.labels, t.Classes, t.seed)
 	return v, err
 }
 
@@ -81,7 +99,7 @@ func (t *Task) Fresh() (*vit.Model, error) {
 // products at precision prec.
 func (t *Task) Test(merged string, prec tensor.Precision) (train.Metrics, error) {
 	if t.test == nil || t.test.Len() == 0 {
-		return train.Metrics{}, fmt.Errorf("pipeline: %s has no test split", t.Data)
+		return train.Metrics{}, fmt.Errorf("pipeline: %s: %w", t.Data, ErrNoTestSplit)
 	}
 	m, _, err := vit.Load(merged)
 	if err != nil {

@@ -8,6 +8,7 @@ package train
 
 import (
 	"fmt"
+	"io"
 	"math"
 
 	ag "github.com/glora/glora/autograd"
@@ -54,6 +55,15 @@ func PreprocessFor(c vit.Config) data.Preprocess {
 	}
 	return data.Preprocess{Channels: c.InChans, Height: c.ImageSize, Width: c.ImageSize,
 		Interp: interp, CropPct: c.CropPct, Mean: c.Mean, Std: c.Std}
+}
+
+// InputOptions load a data set at a ViT's input: its channels and size,
+// resized as PreprocessFor would (so preprocessing a batch resizes nothing
+// again), with the folder loader's report of what it converted going to
+// log.
+func InputOptions(c vit.Config, log io.Writer) data.ResolveOptions {
+	p := PreprocessFor(c)
+	return data.ResolveOptions{H: p.Height, W: p.Width, Channels: p.Channels, Interp: p.Interp, CropPct: p.CropPct, Log: log}
 }
 
 // Evaluate computes top-1 accuracy and mean cross-entropy of the ViT m on

@@ -73,6 +73,7 @@ func main() {
 	loraFresh := flag.Bool("lora-fresh", false, "pipe: the LoRA finalist trains from fresh support tensors")
 	inherit := flag.String("inherit", "", "pipe: true or false: finalists retrain from the supernet's weights (empty: the recipe's)")
 	retrain := flag.Int("retrain-epochs", 0, "pipe: retraining epochs (0: the recipe's)")
+	retrainLR := flag.Float64("retrain-lr", 0, "pipe: retraining peak learning rate (0: the recipe's)")
 	seedNamed := flag.String("seed-named", "", "pipe: true or false (empty: the recipe's)")
 	nRandom := flag.Int("random", 8, "tau: random structures")
 	flag.Parse()
@@ -87,6 +88,11 @@ func main() {
 	}
 	if *retrain > 0 {
 		setEpochs(&r, pipeline.RetrainRun, *retrain)
+	}
+	if *retrainLR > 0 {
+		s := r.Runs[pipeline.RetrainRun]
+		s.LR = *retrainLR
+		r.Runs[pipeline.RetrainRun] = s
 	}
 	if *finalists > 0 {
 		r.Search.Finalists = *finalists

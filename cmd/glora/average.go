@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 )
 
@@ -81,7 +82,7 @@ func mergeRecords(a, b *vit.TrainingInfo) *vit.TrainingInfo {
 		return nil
 	case *a == *b:
 		return a
-	case sameData(a.Data, b.Data):
+	case data.SameTraining(a.Data, b.Data):
 		return &vit.TrainingInfo{Data: a.Data, Scheme: "full", SplitSeed: a.SplitSeed}
 	}
 	return nil

@@ -160,15 +160,15 @@ func checkEvalClasses(model string, outputs int, labels []string, spec string, c
 	}
 	named := "its class names unknown"
 	if namesEvery(labels, outputs) {
-		named = classList(labels)
+		named = data.ClassList(labels)
 	}
 	if outputs != len(classes) {
 		return fmt.Errorf("--model %s has a %d-class head (%s) but --data %s has %d classes (%s): output i would be scored as the data's class i; adapt the model to this data first (glora finetune, glora run) or evaluate it on the data it was trained for",
-			model, outputs, named, spec, len(classes), classList(classes))
+			model, outputs, named, spec, len(classes), data.ClassList(classes))
 	}
 	if otherClassNames(labels, classes) {
 		fmt.Fprintf(log, "warning: --model %s names its classes %s, --data %s names them %s: output i is scored as the data's class i\n",
-			model, classList(labels), spec, classList(classes))
+			model, data.ClassList(labels), spec, data.ClassList(classes))
 	}
 	return nil
 }

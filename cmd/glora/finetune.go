@@ -173,7 +173,7 @@ func checkMethodFlags(s *finetuneSettings) error {
 
 // readStructure reads a structure file and checks it against the base's
 // layers (paths, widths, allowed choices); errors name the file.
-func readStructure(file string, p *prepared, targets, exclude []string) (glora.Structure, []string, error) {
+func readStructure(file string, p *pipeline.Task, targets, exclude []string) (glora.Structure, []string, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--structure: %w", err)
@@ -188,9 +188,9 @@ func readStructure(file string, p *prepared, targets, exclude []string) (glora.S
 	if len(targets) == 0 {
 		targets = st.Paths()
 	}
-	tg, err := checkTargets(p.v, targets, exclude, 0) // the structure's ranks: ValidateStructure below
+	tg, err := checkTargets(p.BaseModel(), targets, exclude, 0) // the structure's ranks: ValidateStructure below
 	if err != nil {
-		return nil, nil, fmt.Errorf("--structure %s: it is not for this base (%s): %w", file, p.from, err)
+		return nil, nil, fmt.Errorf("--structure %s: it is not for this base (%s): %w", file, p.From, err)
 	}
 	var ranks []int
 	for _, lc := range st {
@@ -205,7 +205,7 @@ func readStructure(file string, p *prepared, targets, exclude []string) (glora.S
 	}
 	slices.Sort(ranks)
 	if err := (glora.Space{Ranks: ranks}).ValidateStructure(st, tg); err != nil {
-		return nil, nil, fmt.Errorf("--structure %s: it does not fit this base (%s): %w", file, p.from, err)
+		return nil, nil, fmt.Errorf("--structure %s: it does not fit this base (%s): %w", file, p.From, err)
 	}
 	return st, targets, nil
 }
@@ -240,7 +240,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		return nil, err
 	}
 	if refill != nil {
-		s.Hyper = refill(p.task.Train.Len())
+		s.Hyper = refill(p.Task.Train.Len())
 		if err := checkInt("stop-after", stopAfter, 0, s.Epochs); err != nil {
 			return nil, err
 		}
@@ -250,7 +250,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		if setup.Structure, setup.Targets, err = readStructure(s.Structure, p, s.Targets, s.Exclude); err != nil {
 			return nil, err
 		}
-	} else if _, err := checkTargets(p.v, s.Targets, s.Exclude, setup.LoRARank()); err != nil {
+	} else if _, err := checkTargets(p.BaseModel(), s.Targets, s.Exclude, setup.LoRARank()); err != nil {
 		return nil, err
 	}
 	if s.Init != "" {
@@ -262,7 +262,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		}
 		// Attach checks the init's layers and shapes against the model
 		// before any training: try it on a throwaway copy of the base.
-		probe, err := p.freshBase(s.baseSpec)
+		probe, err := p.Fresh()
 		if err != nil {
 			return nil, err
 		}
@@ -270,11 +270,11 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 			return nil, fmt.Errorf("--init %s: %w", s.Init, err)
 		}
 	}
-	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
-	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+	s.Scheme, s.Classes, s.NewHead = p.Scheme, p.Classes, p.NewHead
+	if err := checkSameData(p, &s.baseSpec, resume); err != nil {
 		return nil, err
 	}
-	fitBatch(&s.Hyper, p.task.Train.Len(), log)
+	fitBatch(&s.Hyper, p.Task.Train.Len(), log)
 	if err := startOut(out, "finetune", overwrite, resume, s); err != nil {
 		return nil, err
 	}
@@ -282,9 +282,13 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 	if s.Init != "" {
 		init = ", starting from " + s.Init
 	}
-	fmt.Fprintf(human, "finetune %s: %s%s; %s of %s, lr %g\n", s.Method, p.describe(), init, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
+	fmt.Fprintf(human, "finetune %s: %s%s; %s of %s, lr %g\n", s.Method, p.Describe(), init, nOf(s.Epochs, "epoch"), nOf(p.Task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
-	tr, err := finetune.Finetune(ctx, p.v, p.task, setup, s.Hyper,
+	v, err := p.Fresh()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := finetune.Finetune(ctx, v, p.Task, setup, s.Hyper,
 		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter, Precision: prec})
 	if err != nil {
 		return nil, err
@@ -294,7 +298,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		return nil, nil
 	}
 	res := &finetuneResult{Command: "finetune", Method: s.Method, Precision: prec.String(), ValAccuracy: tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: tr.Val.N,
-		NTrain: p.task.Train.Len(), TrainableParams: tr.Support + tr.Head, SupportParams: tr.Support, HeadParams: tr.Head,
+		NTrain: p.Task.Train.Len(), TrainableParams: tr.Support + tr.Head, SupportParams: tr.Support, HeadParams: tr.Head,
 		BestEpoch: tr.BestEpoch, Epochs: len(tr.History), Seconds: tr.Seconds, Merged: filepath.Join(out, finetune.MergedDir),
 		History: tr.History, Settings: s}
 	if tr.Model.Net != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/data"
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
@@ -312,7 +313,7 @@ func TestMergeRecordsTheAdaptersTraining(t *testing.T) {
 	}
 	ck, err := vit.LoadConfig(merged)
 	// the base had seen every image (--scheme full), so the run's record says full
-	if err != nil || ck.Training == nil || ck.Training.Data != canonicalData(spec) || ck.Training.Scheme != "full" {
+	if err != nil || ck.Training == nil || ck.Training.Data != data.Canonical(spec) || ck.Training.Scheme != "full" {
 		t.Fatalf("merged model's record: %+v, %v", ck.Training, err)
 	}
 	if code, _, e := runCLI("eval", "--model", merged, "--data", spec, "--split", "val"); code == 0 || !strings.Contains(e, "trained on the whole training split") {
@@ -325,7 +326,7 @@ func TestMergeRecordsTheAdaptersTraining(t *testing.T) {
 		t.Fatalf("finetune: %s%s", o, e)
 	}
 	a, err := glora.LoadAdapter(filepath.Join(ft2, "adapter"))
-	if err != nil || a.Training == nil || *a.Training != (glora.TrainingRecord{Data: canonicalData(spec), Scheme: "holdout:0.3", SplitSeed: 5}) {
+	if err != nil || a.Training == nil || *a.Training != (glora.TrainingRecord{Data: data.Canonical(spec), Scheme: "holdout:0.3", SplitSeed: 5}) {
 		t.Fatalf("the adapter's glora_training: %+v, %v", a.Training, err)
 	}
 	a.Training = nil

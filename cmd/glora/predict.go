@@ -34,7 +34,7 @@ type predictSettings struct {
 }
 
 // runPredict labels images: each is read and converted to the model's input
-// exactly as the folder loader does (data.ReadImage at inputOptions), and
+// exactly as the folder loader does (data.ReadImage at train.InputOptions), and
 // the k most probable classes are printed with their probabilities.
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...", stderr)
@@ -73,7 +73,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := applyResize(s.Resize, &m.Cfg, stderr); err != nil {
 		return err
 	}
-	in := inputOptions(m.Cfg, stderr)
+	in := train.InputOptions(m.Cfg, stderr)
 	cv := data.Conversions{C: in.Channels, H: in.H, W: in.W, Interp: in.Interp, CropPct: in.CropPct}
 	k := min(s.Top, m.Cfg.NumClasses)
 	var failed []string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/train"
 )
 
 // saveTinyModel writes a fresh model of preset with len(labels) classes
@@ -121,7 +122,7 @@ func TestPredictSharesTheLoadersInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := inputOptions(m.Cfg, nil)
+	in := train.InputOptions(m.Cfg, nil)
 	full, err := data.LoadFolder(filepath.Join(dir, "data"), data.FolderOptions{H: in.H, W: in.W, Channels: in.Channels, Interp: in.Interp})
 	if err != nil {
 		t.Fatal(err)

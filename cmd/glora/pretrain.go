@@ -131,7 +131,7 @@ func (j *pretrainJob) settle(explicit map[string]bool) error {
 	if err := checkPretrainFlags(j.o); err != nil {
 		return err
 	}
-	j.o.Data, j.o.Model = canonicalData(j.o.Data), canonicalModel(j.o.Model)
+	j.o.Data, j.o.Model = data.Canonical(j.o.Data), canonicalModel(j.o.Model)
 	if j.o.Resume { // the batch is checked once it is fitted to the data
 		early := j.o
 		early.Batch = j.st.Options.Batch
@@ -171,7 +171,7 @@ func (j *pretrainJob) prepare(explicit map[string]bool) error {
 	}
 	if !o.NewHead && !fresh && otherClassNames(ck.Labels, trainAll.Classes) {
 		fmt.Fprintf(j.log, "note: the model's head names its classes %s, --data %s names them %s: output i is trained as the data's class i (--new-head starts a fresh head)\n",
-			classList(ck.Labels), o.Data, classList(trainAll.Classes))
+			data.ClassList(ck.Labels), o.Data, data.ClassList(trainAll.Classes))
 	}
 	record := j.splitRecord(ck.Training, explicit)
 	if j.trainSet, err = data.Split(trainAll, testSet, "train", o.Scheme, o.SplitSeed); err != nil {
@@ -225,7 +225,7 @@ func (j *pretrainJob) splitRecord(rec *vit.TrainingInfo, explicit map[string]boo
 		}
 	}
 	record := &vit.TrainingInfo{Data: o.Data, Scheme: o.Scheme, SplitSeed: o.SplitSeed}
-	if rec != nil && sameData(rec.Data, o.Data) && o.Scheme != "full" && (rec.Scheme != o.Scheme || rec.SplitSeed != o.SplitSeed) {
+	if rec != nil && data.SameTraining(rec.Data, o.Data) && o.Scheme != "full" && (rec.Scheme != o.Scheme || rec.SplitSeed != o.SplitSeed) {
 		fmt.Fprintf(j.log, "warning: the model was already trained on %s with --scheme %s --split-seed %d: this run's validation images are not all new to it; its record will say --scheme full\n",
 			o.Data, rec.Scheme, rec.SplitSeed)
 		record.Scheme = "full"

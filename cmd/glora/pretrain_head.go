@@ -26,11 +26,10 @@ func canonicalModel(spec string) string {
 // checkSplitClasses refuses data whose test split has another class count
 // than its training split.
 func checkSplitClasses(spec string, trainSet, testSet *data.Dataset) error {
-	if testSet == nil || testSet.NumClasses() == trainSet.NumClasses() {
-		return nil
+	if err := data.CheckClasses(trainSet, testSet); err != nil {
+		return fmt.Errorf("--data %s: %w", spec, err)
 	}
-	return fmt.Errorf("--data %s: the training split has %d classes (%s) but the test split has %d (%s); both need the same classes",
-		spec, trainSet.NumClasses(), classList(trainSet.Classes), testSet.NumClasses(), classList(testSet.Classes))
+	return nil
 }
 
 // namesEvery reports whether labels name each of n outputs.
@@ -42,14 +41,6 @@ func namesEvery(labels []string, n int) bool {
 // outputs as the data has classes, and not as the data names them.
 func otherClassNames(labels, classes []string) bool {
 	return namesEvery(labels, len(classes)) && !slices.EqualFunc(labels, classes, strings.EqualFold)
-}
-
-// classList shows up to 8 class names.
-func classList(c []string) string {
-	if len(c) > 8 {
-		return strings.Join(c[:8], ", ") + fmt.Sprintf(", … %d more", len(c)-8)
-	}
-	return strings.Join(c, ", ")
 }
 
 // fitHead makes m's head fit the data's classes: a fresh preset already
@@ -67,7 +58,7 @@ func fitHead(m *vit.Model, o train.Options, fresh bool, trainSet *data.Dataset) 
 		return fmt.Errorf("--model %s has no classification head; add --new-head to give it one for the %d classes of --data %s", o.Model, k, o.Data)
 	case m.Cfg.NumClasses != k:
 		return fmt.Errorf("--model %s has a %d-class head but --data %s has %d classes (%s); add --new-head to replace the head with a fresh %d-class one (the rest of the model is kept and fine-tuned)",
-			o.Model, m.Cfg.NumClasses, o.Data, k, classList(trainSet.Classes), k)
+			o.Model, m.Cfg.NumClasses, o.Data, k, data.ClassList(trainSet.Classes), k)
 	}
 	return nil
 }

@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/method/search"
-	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/plot"
 	"github.com/glora/glora/tensor"
@@ -243,7 +243,7 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkTargets(p.v, nil, nil, slices.Max(s.Recipe.Search.Ranks)); err != nil {
+	if _, err := checkTargets(p.BaseModel(), nil, nil, slices.Max(s.Recipe.Search.Ranks)); err != nil {
 		return nil, err
 	}
 	if resume {
@@ -254,22 +254,22 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 			return &done, nil
 		}
 	}
-	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+	if err := checkSameData(p, &s.baseSpec, resume); err != nil {
 		return nil, err
 	}
 	if err := startOut(out, "run", overwrite, resume, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "run: %s; recipe %s\n", p.describe(), s.Recipe.Name)
+	fmt.Fprintf(human, "run: %s; recipe %s\n", p.Describe(), s.Recipe.Name)
 	budget := max(s.Budget, 0)
 	o := pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: budget, RankCheck: s.RankCheck, CheckpointEvery: 100, Log: human, Precision: prec,
-		Fresh: func() (*vit.Model, error) { return p.freshBase(s.baseSpec) }}
-	ch, err := pipeline.SearchGLoRA(ctx, p.task, s.Recipe, o)
+		Fresh: p.Fresh}
+	ch, err := pipeline.SearchGLoRA(ctx, p.Task, s.Recipe, o)
 	if err != nil {
 		return nil, err
 	}
 	res := &runResult{Method: "glora (searched structure)", Finalist: ch.FinalistNames[ch.Finalists.Index],
-		Precision: prec.String(), Settings: s, NTrain: p.task.Train.Len(), NVal: p.task.Val.Len(),
+		Precision: prec.String(), Settings: s, NTrain: p.Task.Train.Len(), NVal: p.Task.Val.Len(),
 		ValAccuracy: ch.Val.Accuracy, SupportParams: ch.Support, HeadParams: ch.Head, TrainableParams: ch.Support + ch.Head,
 		Budget: ch.Budget, SupernetValAcc: ch.Supernet.Val.Accuracy, SearchValAcc: ch.Search.Best.Accuracy,
 		Candidates: len(ch.Search.Candidates), Finalists: ch.Finalists.Rounds, StageSeconds: ch.StageSeconds}
@@ -290,24 +290,19 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 
 	// The test split, once.
 	fmt.Fprintf(human, "test: the merged model of %s on the test split\n", res.Finalist)
-	merged, _, err := vit.Load(res.Merged)
-	if err != nil {
-		return nil, err
-	}
-	test := p.testSplit("run")
-	if test == nil || test.Len() == 0 {
+	tm, err := testSplit(p, "run", res.Merged, prec)
+	if errors.Is(err, pipeline.ErrNoTestSplit) {
 		return nil, fmt.Errorf("--data %s has no test split to evaluate on", s.Data)
 	}
-	tm, err := train.Evaluate(merged, test, 256, prec)
 	if err != nil {
 		return nil, err
 	}
 	res.TestAccuracy, res.TestLoss, res.NTest = tm.Accuracy, tm.Loss, tm.N
 	if err := plot.WriteConfusionPNG(filepath.Join(out, "confusion.png"), plot.Confusion{Title: "test split: " + res.Method,
-		Labels: p.classes, Counts: tm.Confusion}); err != nil {
+		Labels: p.Classes, Counts: tm.Confusion}); err != nil {
 		fmt.Fprintf(log, "warning: %v\n", err)
 	}
-	noteGlyphs(log, p.classes)
+	noteGlyphs(log, p.Classes)
 	res.Report = filepath.Join(out, runReportFile)
 	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, p, ch, time.Since(t0)))); err != nil {
 		return nil, err
@@ -333,13 +328,13 @@ func readJSON(path string, v any) error {
 }
 
 // runReport is report.md.
-func runReport(r *runResult, p *prepared, ch *pipeline.SearchedOutcome, wall time.Duration) string {
+func runReport(r *runResult, p *pipeline.Task, ch *pipeline.SearchedOutcome, wall time.Duration) string {
 	var b strings.Builder
 	s := r.Settings
 	rc := s.Recipe
 	fmt.Fprintf(&b, "# glora run\n\n")
 	fmt.Fprintf(&b, "Base %s, data %s (--scheme %s --split-seed %d): %d train / %d validation images, %d classes (%s); test split: %d images, read once, at the end.\n\n",
-		p.from, s.Data, p.scheme, s.SplitSeed, r.NTrain, r.NVal, len(p.classes), classList(p.classes), r.NTest)
+		p.From, s.Data, p.Scheme, s.SplitSeed, r.NTrain, r.NVal, len(p.Classes), data.ClassList(p.Classes), r.NTest)
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)

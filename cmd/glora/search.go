@@ -12,7 +12,6 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/method/search"
-	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
 	"github.com/glora/glora/tensor"
 )
@@ -167,10 +166,14 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	if err != nil {
 		return nil, fmt.Errorf("--run %s: %w", run, err)
 	}
-	if err := p.checkSameData(&sn.baseSpec, true); err != nil { // the supernet trained on the recorded data
+	if err := checkSameData(p, &sn.baseSpec, true); err != nil { // the supernet trained on the recorded data
 		return nil, fmt.Errorf("--run %s: %w", run, err)
 	}
-	m, err := finetune.LoadSupernet(p.v, finetune.SupernetDir(run), sn.Targets, sn.Exclude)
+	v, err := p.Fresh()
+	if err != nil {
+		return nil, err
+	}
+	m, err := finetune.LoadSupernet(v, finetune.SupernetDir(run), sn.Targets, sn.Exclude)
 	if err != nil {
 		return nil, fmt.Errorf("--run %s: %w", run, err)
 	}
@@ -194,14 +197,14 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		return nil, err
 	}
 	fmt.Fprintf(human, "search: %d layers, budget %d support parameters (%s; LoRA rank 8: %d), population %d, top %d, %d generations, %d mutations + %d crossovers each, scored on %d validation images\n",
-		len(m.Net.Targets()), s.Budget, s.BudgetFrom, lora8, s.Population, s.TopK, s.Generations, s.Mutations, s.Crossovers, p.task.Val.Len())
+		len(m.Net.Targets()), s.Budget, s.BudgetFrom, lora8, s.Population, s.TopK, s.Generations, s.Mutations, s.Crossovers, p.Task.Val.Len())
 	cfg := s.config()
 	var named map[string]string
 	if s.SeedNamed {
 		cfg.Initial, named = pipeline.NamedStructures(m.Net.Space(), m.Net.Targets(), s.Budget)
 		fmt.Fprintf(human, "search: the first generation starts from %d named structures that fit the budget\n", len(cfg.Initial))
 	}
-	o, err := finetune.Search(ctx, m, p.task.Val, p.task.Pre, cfg, run, finetune.EvalOptions{Batch: 256, Precision: prec}, log)
+	o, err := finetune.Search(ctx, m, p.Task.Val, p.Task.Pre, cfg, run, finetune.EvalOptions{Batch: 256, Precision: prec}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -211,12 +214,11 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 		if err != nil {
 			return nil, fmt.Errorf("--recipe: %w", err)
 		}
-		h := r.Hyper(pipeline.RetrainRun, p.task.Train.Len())
+		h := r.Hyper(pipeline.RetrainRun, p.Task.Train.Len())
 		items := pipeline.RankCheckItems(o.Candidates, m.Net.Space(), m.Net.Targets(), s.Budget, s.RankCheck, s.Seed, named)
 		fmt.Fprintf(human, "rank check: %d structures (half the search's best, half random) trained alone, %d epochs each at lr %g\n", len(items), h.Epochs, h.LR)
 		dir := filepath.Join(run, pipeline.RankCheckStage)
-		fresh := func() (*vit.Model, error) { return p.freshBase(sn.baseSpec) }
-		rc, err = finetune.CheckRanking(ctx, m, fresh, p.task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100, Precision: prec}, human)
+		rc, err = finetune.CheckRanking(ctx, m, p.Fresh, p.Task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100, Precision: prec}, human)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +227,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	}
 	b := o.Best
 	res := &searchResult{Command: "search", Run: run, Precision: prec.String(), Hash: b.Hash, Params: b.Params, Budget: s.Budget, ValAccuracy: b.Accuracy, ValLoss: b.Loss,
-		Generation: b.Generation, Candidates: len(o.Candidates), Evaluated: o.Evaluated, NVal: p.task.Val.Len(), Seconds: o.Seconds,
+		Generation: b.Generation, Candidates: len(o.Candidates), Evaluated: o.Evaluated, NVal: p.Task.Val.Len(), Seconds: o.Seconds,
 		Structure: filepath.Join(run, finetune.StructureFile), Adapter: filepath.Join(run, finetune.SearchedAdapter),
 		Plot: filepath.Join(run, finetune.SearchPlotFile), Settings: s}
 	if o.Seconds > 0 {

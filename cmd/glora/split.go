@@ -15,19 +15,6 @@ const defaultScheme = "holdout"
 // schemeHelp documents --scheme for pretrain and eval alike.
 const schemeHelp = "how validation is carved from the training split: holdout[:F] (a stratified 10%, or F), vtab1k (800 train + 200 val), Kshot, or full (the whole training split trains, no validation). Default: the scheme recorded in the model's config.json when it was trained on the same data, else " + defaultScheme
 
-// canonicalData is spec in one spelling: the Fashion-MNIST aliases as
-// fashion-mnist, folder and idx paths absolute and clean (so that records
-// compare across working directories), a synth spec with every option
-// written. It names the same images, test split included: a run keeps it
-// and reads its test split from it (sameData compares training splits).
-func canonicalData(spec string) string {
-	s, err := data.ParseSpec(spec)
-	if err != nil {
-		return spec // malformed: data.Resolve says so
-	}
-	return s.Abs().String()
-}
-
 func absPath(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -35,30 +22,23 @@ func absPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// sameData reports whether two data specs share their training split (so
-// the same validation draws): mnist:rotate30 trains as mnist, a synth spec
-// with another test size as the one without (data.TrainingSpec).
-func sameData(a, b string) bool {
-	return data.TrainingSpec(canonicalData(a)) == data.TrainingSpec(canonicalData(b))
-}
-
 // splitDefaults returns the scheme and split seed to use on data when the
 // flags leave them out: the model's record when it trained on the same
 // data (fromRecord), else defaultScheme and seed 0.
-func splitDefaults(rec *vit.TrainingInfo, data string) (scheme string, seed uint64, fromRecord bool) {
-	if rec != nil && sameData(rec.Data, data) {
+func splitDefaults(rec *vit.TrainingInfo, spec string) (scheme string, seed uint64, fromRecord bool) {
+	if rec != nil && data.SameTraining(rec.Data, spec) {
 		return rec.Scheme, rec.SplitSeed, true
 	}
 	return defaultScheme, 0, false
 }
 
-// checkHeldOut refuses to score a validation split (val, trainval) of data
+// checkHeldOut refuses to score a validation split (val, trainval) of spec
 // that holds images the model was trained on, per its record: all of them
 // under scheme full, some under another scheme or split seed.
-func checkHeldOut(rec *vit.TrainingInfo, data, split, scheme string, seed uint64) error {
+func checkHeldOut(rec *vit.TrainingInfo, spec, split, scheme string, seed uint64) error {
 	// The messages name the spec the model was trained on (rec.Data): data
 	// may be another spelling of it, or a test-only variant (mnist:blur).
-	if rec == nil || !sameData(rec.Data, data) || (split != "val" && split != "trainval") {
+	if rec == nil || !data.SameTraining(rec.Data, spec) || (split != "val" && split != "trainval") {
 		return nil
 	}
 	if rec.Scheme == "full" {

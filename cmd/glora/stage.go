@@ -20,12 +20,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -34,7 +34,7 @@ import (
 // 1000 images, else holdout. Parameter-efficient fine-tuning is for small
 // data, and 800 images train in minutes on 2 cores; --scheme holdout uses
 // every training image.
-const autoScheme = "auto"
+const autoScheme = pipeline.AutoScheme
 
 const pipelineSchemeHelp = "how validation is carved from the training split: auto (vtab1k when the training split has ≥ 1000 images: 800 train + 200 val, the VTAB-1k regime, minutes on 2 cores; else holdout), holdout[:F] (a stratified 10%, or F, the rest trains), vtab1k, Kshot"
 
@@ -45,27 +45,12 @@ var testReads = struct {
 	n map[string]int
 }{n: map[string]int{}}
 
-// prepared is a base with its head fitted to the data, and the data split
-// into a finetune.Task. The test split is reachable only through testSplit.
-type prepared struct {
-	v        *vit.Model
-	base     *vit.Model     // the base as loaded, before its head was fitted: freshBase clones it
-	ck       vit.Checkpoint // with the data's class names and training record
-	from     string         // the base, for messages
-	task     finetune.Task
-	classes  []string
-	newHead  bool
-	scheme   string // the resolved scheme
-	trainAll *data.Dataset
-	test     *data.Dataset
-}
-
-// testSplit hands out the test split, counting who asked.
-func (p *prepared) testSplit(cmd string) *data.Dataset {
+// testSplit hands out t's test split, counting who asked.
+func testSplit(t *pipeline.Task, cmd string, merged string, prec tensor.Precision) (train.Metrics, error) {
 	testReads.Lock()
 	testReads.n[cmd]++
 	testReads.Unlock()
-	return p.test
+	return t.Test(merged, prec)
 }
 
 // baseSpec is a run's data and base: what prepare needs.
@@ -82,8 +67,8 @@ type baseSpec struct {
 
 // checkSameData refuses to resume a run on data that changed since it
 // started (files added, removed or edited), which would re-draw its split.
-func (p *prepared) checkSameData(b *baseSpec, resume bool) error {
-	now := p.trainAll.Fingerprint()
+func checkSameData(t *pipeline.Task, b *baseSpec, resume bool) error {
+	now := t.Fingerprint()
 	if resume && b.Fingerprint != "" && b.Fingerprint != now {
 		return fmt.Errorf("--resume: the data changed since the run started: --data %s now has %s; the run was started on %s. A split drawn from other data could put training images in its validation split: start a new run instead",
 			b.Data, now, b.Fingerprint)
@@ -95,99 +80,19 @@ func (p *prepared) checkSameData(b *baseSpec, resume bool) error {
 // canonical spells --base and --data in their canonical forms (what the
 // settings file records and a resume compares), loading nothing.
 func (b *baseSpec) canonical() {
-	b.Base, b.Data = canonicalModel(b.Base), canonicalData(b.Data)
+	b.Base, b.Data = canonicalModel(b.Base), data.Canonical(b.Data)
 }
 
-// prepare loads b's base and data: the base at its input size, the head
-// replaced by a fresh one (seeded by b.Seed) unless it already names the
-// data's classes, the training split divided by the scheme. Errors name
-// the flag.
-func prepare(b baseSpec, log io.Writer) (*prepared, error) {
-	if err := backbones.CheckSpec(b.Base); err != nil {
-		return nil, fmt.Errorf("--base: %w", err)
+// prepare loads b's base and data (pipeline.Open): the base at its input
+// size, the head replaced by a fresh one (seeded by b.Seed) unless it
+// already names the data's classes, the training split divided by the
+// scheme. Errors name the flag.
+func prepare(b baseSpec, log io.Writer) (*pipeline.Task, error) {
+	t, err := pipeline.Open(pipeline.Spec{Base: b.Base, Data: b.Data, Scheme: b.Scheme, SplitSeed: b.SplitSeed, Seed: b.Seed}, log)
+	if se := (*pipeline.SpecError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("--%w", err)
 	}
-	inCfg, err := backbones.InputConfig(b.Base)
-	if err != nil {
-		return nil, fmt.Errorf("--base: %w", err)
-	}
-	trainAll, testSet, err := resolveFor(b.Data, inCfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("--data %s: %w", b.Data, err)
-	}
-	if err := checkSplitClasses(b.Data, trainAll, testSet); err != nil {
-		return nil, err
-	}
-	v, ck, from, _, err := backbones.Resolve(b.Base, b.Seed, trainAll.NumClasses())
-	if err != nil {
-		return nil, fmt.Errorf("--base: %w", err)
-	}
-	base, err := v.Clone()
-	if err != nil {
-		return nil, fmt.Errorf("--base: %w", err)
-	}
-	newHead, err := finetune.FitHead(v, ck.Labels, trainAll.Classes, b.Seed)
-	if err != nil {
-		return nil, fmt.Errorf("--base: %w", err)
-	}
-	scheme := b.Scheme
-	if scheme == "" || scheme == autoScheme {
-		scheme = "holdout"
-		if trainAll.Len() >= 1000 {
-			scheme = "vtab1k"
-		}
-	}
-	if scheme == "full" {
-		return nil, fmt.Errorf("--scheme full: the pipeline chooses on a validation split; use holdout, vtab1k or Kshot")
-	}
-	trainSet, err := data.Split(trainAll, testSet, "train", scheme, b.SplitSeed)
-	if err != nil {
-		return nil, fmt.Errorf("--scheme %s: %w", scheme, err)
-	}
-	val, err := data.Split(trainAll, testSet, "val", scheme, b.SplitSeed)
-	if err != nil {
-		return nil, fmt.Errorf("--scheme %s: %w", scheme, err)
-	}
-	record := &vit.TrainingInfo{Data: b.Data, Scheme: scheme, SplitSeed: b.SplitSeed}
-	if rec := ck.Training; rec != nil && sameData(rec.Data, b.Data) && (rec.Scheme != scheme || rec.SplitSeed != b.SplitSeed) {
-		fmt.Fprintf(log, "warning: the base was trained on %s (--scheme %s): the validation images here are not all new to it, so validation accuracy flatters\n", b.Data, rec.Scheme)
-		record.Scheme = "full"
-	}
-	ck.Training = record
-	ck.Labels = trainAll.Classes
-	ck.Config = v.Cfg
-	p := &prepared{v: v, base: base, ck: ck, from: from, classes: trainAll.Classes, newHead: newHead, scheme: scheme, trainAll: trainAll, test: testSet}
-	p.task = finetune.Task{Train: trainSet, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: b.Base, Checkpoint: ck,
-		Data: b.Data, Scheme: scheme, SplitSeed: b.SplitSeed, Log: log}
-	return p, nil
-}
-
-// freshBase is a new copy of the base (a stage attaches to and changes
-// its model), cloned from the one prepare loaded, with the head fitted as
-// prepare did.
-func (p *prepared) freshBase(b baseSpec) (*vit.Model, error) {
-	v, err := p.base.Clone()
-	if err != nil {
-		return nil, err
-	}
-	_, err = finetune.FitHead(v, p.baseLabels(b), p.classes, b.Seed)
-	return v, err
-}
-
-func (p *prepared) baseLabels(b baseSpec) []string {
-	if p.newHead {
-		return nil
-	}
-	return p.classes
-}
-
-// describe is one line on what a stage trains on.
-func (p *prepared) describe() string {
-	head := "its own head"
-	if p.newHead {
-		head = fmt.Sprintf("a fresh %d-class head", len(p.classes))
-	}
-	return fmt.Sprintf("%s with %s on %s (--scheme %s --split-seed %d): %d train / %d val images, %d classes",
-		p.from, head, p.task.Data, p.scheme, p.task.SplitSeed, p.task.Train.Len(), p.task.Val.Len(), len(p.classes))
+	return t, err
 }
 
 // nOf is n with its noun, singular or plural: "1 epoch", "2 epochs".

@@ -147,25 +147,29 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 		return nil, err
 	}
 	if refill != nil {
-		s.Hyper = refill(p.task.Train.Len())
+		s.Hyper = refill(p.Task.Train.Len())
 		if err := checkInt("stop-after", stopAfter, 0, s.Epochs); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := checkTargets(p.v, s.Targets, s.Exclude, slices.Max(s.Ranks)); err != nil {
+	if _, err := checkTargets(p.BaseModel(), s.Targets, s.Exclude, slices.Max(s.Ranks)); err != nil {
 		return nil, err
 	}
-	s.Scheme, s.Classes, s.NewHead = p.scheme, p.classes, p.newHead
-	if err := p.checkSameData(&s.baseSpec, resume); err != nil {
+	s.Scheme, s.Classes, s.NewHead = p.Scheme, p.Classes, p.NewHead
+	if err := checkSameData(p, &s.baseSpec, resume); err != nil {
 		return nil, err
 	}
-	fitBatch(&s.Hyper, p.task.Train.Len(), log)
+	fitBatch(&s.Hyper, p.Task.Train.Len(), log)
 	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "supernet: %s; ranks %v, %s of %s, lr %g\n", p.describe(), s.Ranks, nOf(s.Epochs, "epoch"), nOf(p.task.Train.Len()/s.Batch, "step"), s.LR)
+	fmt.Fprintf(human, "supernet: %s; ranks %v, %s of %s, lr %g\n", p.Describe(), s.Ranks, nOf(s.Epochs, "epoch"), nOf(p.Task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
-	tr, err := finetune.TrainSupernet(ctx, p.v, p.task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
+	v, err := p.Fresh()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := finetune.TrainSupernet(ctx, v, p.Task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
 		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter, Precision: prec})
 	if err != nil {
 		return nil, err
@@ -176,7 +180,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 	}
 	res := &supernetResult{Command: "supernet", Run: out, Supernet: finetune.SupernetDir(out), Precision: prec.String(),
 		ValStructure: fmt.Sprintf("lora rank %d on every layer", s.Ranks[len(s.Ranks)-1]),
-		ValAccuracy:  tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: p.task.Val.Len(), NTrain: p.task.Train.Len(),
+		ValAccuracy:  tr.Val.Accuracy, ValLoss: tr.Val.Loss, NVal: p.Task.Val.Len(), NTrain: p.Task.Train.Len(),
 		SupportParam: tr.Support, HeadParams: tr.Head, Epochs: len(tr.History), Seconds: tr.Seconds, History: tr.History, Settings: s}
 	if err := writeJSONAtomic(filepath.Join(out, "supernet.json"), res); err != nil {
 		return nil, err

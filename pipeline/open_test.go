@@ -1,0 +1,84 @@
+package pipeline_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/data"
+	"github.com/glora/glora/pipeline"
+)
+
+// Open names the setting it could not use, in a *SpecError.
+func TestOpenErrorsNameTheSetting(t *testing.T) {
+	for _, c := range []struct {
+		spec         pipeline.Spec
+		field, value string
+		says         string
+	}{
+		{pipeline.Spec{Base: "no-such-preset", Data: "synth:count:train=40,test=10"}, "base", "", "no-such-preset"},
+		{pipeline.Spec{Data: "no-such-data"}, "data", "no-such-data", "no-such-data"},
+		{pipeline.Spec{Data: "synth:count:train=40,test=10", Scheme: "full"}, "scheme", "full", "chooses on a validation split"},
+		{pipeline.Spec{Data: "synth:count:train=40,test=10", Scheme: "sideways"}, "scheme", "sideways", "sideways"},
+	} {
+		_, err := pipeline.Open(c.spec, nil)
+		var se *pipeline.SpecError
+		if !errors.As(err, &se) || se.Field != c.field || se.Value != c.value || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("Open(%+v): %v (%+v), want a %s error saying %q", c.spec, err, se, c.field, c.says)
+		}
+	}
+}
+
+// Open loads once; Fresh hands out the loaded model first, then clones,
+// each with the same fresh head; the auto scheme holds out a tenth of a
+// small training split.
+func TestOpenFresh(t *testing.T) {
+	task, err := pipeline.Open(pipeline.Spec{Data: "synth:count:train=100,test=10", Seed: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Scheme != "holdout" || task.Train.Len()+task.Val.Len() != 100 || task.Val.Len() == 0 || !task.NewHead || task.BaseRef != "shipped" {
+		t.Fatalf("scheme %s, %d + %d images, new head %v, base %q", task.Scheme, task.Train.Len(), task.Val.Len(), task.NewHead, task.BaseRef)
+	}
+	if !strings.Contains(task.Describe(), "a fresh 6-class head") {
+		t.Errorf("Describe: %s", task.Describe())
+	}
+	a, err := task.Fresh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := task.Fresh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b || a == task.BaseModel() || b == task.BaseModel() {
+		t.Fatal("Fresh handed out a model twice, or the base itself")
+	}
+	if a.Cfg.NumClasses != 6 || !slices.Equal(a.Head.W.Value.Data, b.Head.W.Value.Data) {
+		t.Fatal("the two fresh heads differ")
+	}
+	if task.BaseModel().Cfg.NumClasses != 10 {
+		t.Fatalf("the base's own head changed: %d classes", task.BaseModel().Cfg.NumClasses)
+	}
+	if _, err := task.Test(t.TempDir(), 0); err == nil {
+		t.Fatal("Test of an empty folder")
+	}
+}
+
+// A task without a test split says so with ErrNoTestSplit (the CLI turns
+// it into its own words).
+func TestNoTestSplit(t *testing.T) {
+	all, _, err := data.ResolveWith("synth:count:train=40,test=10", data.ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := pipeline.NewTask(backbones.Default, "shipped", all, nil, "synth:count", "holdout", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.Test(t.TempDir(), 0); !errors.Is(err, pipeline.ErrNoTestSplit) {
+		t.Fatalf("Test without a test split: %v", err)
+	}
+}

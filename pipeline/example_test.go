@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/tensor"
 )
 
 // A recipe's epochs are counted on 800 training images; a few-shot
@@ -24,9 +23,11 @@ func ExampleRecipe_Hyper() {
 	// 160 images: batch 32,  40 epochs, lr 0.005
 }
 
-// The whole searched-GLoRA chain from a Go program: the shipped backbone
-// adapted to a generated counting task under the quick recipe (one epoch
-// per run: a smoke test, not a result), then merged and tested once.
+// The whole searched-GLoRA chain from a Go program (`glora run`): the
+// shipped backbone adapted to a generated counting task under the quick
+// recipe (one epoch per run: a smoke test, not a result), then merged and
+// tested once. The folder holds the adapter, the merged model (a plain
+// ViT, as fast as the base), report.md and the plots.
 func Example() {
 	task, err := pipeline.Open(pipeline.Spec{Base: "shipped", Data: "synth:count:train=150,test=60", Scheme: "holdout:0.2"}, nil)
 	if err != nil {
@@ -34,20 +35,14 @@ func Example() {
 	}
 	dir, _ := os.MkdirTemp("", "glora-example-")
 	defer os.RemoveAll(dir)
-	out, err := pipeline.TrainMethod(context.Background(), pipeline.Searched, task.Task, pipeline.MustNamed(pipeline.Quick),
-		pipeline.Options{Dir: dir, Fresh: task.Fresh})
+	r, err := pipeline.Run(context.Background(), task, pipeline.MustNamed(pipeline.Quick), pipeline.Options{Dir: dir})
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := task.Test(out.Merged, tensor.F32) // the merged model: a plain ViT, as fast as the base
-	if err != nil {
-		log.Fatal(err)
-	}
-	s := out.Searched
-	fmt.Printf("%d train / %d validation images, %d classes\n", task.Train.Len(), task.Val.Len(), len(task.Classes))
+	fmt.Printf("%d train / %d validation images, %d classes\n", r.NTrain, r.NVal, len(task.Classes))
 	fmt.Printf("searched %d candidates under a budget of %d parameters; kept 1 of %d finalists, within the budget: %v\n",
-		len(s.Search.Candidates), s.Budget, len(s.FinalistNames), out.Support <= s.Budget)
-	fmt.Printf("tested on %d images\n", m.N)
+		r.Candidates, r.Budget, len(r.Finalists), r.SupportParams <= r.Budget)
+	fmt.Printf("tested on %d images\n", r.NTest)
 	// Output:
 	// 120 train / 30 validation images, 6 classes
 	// searched 8 candidates under a budget of 73728 parameters; kept 1 of 2 finalists, within the budget: true

@@ -1,7 +1,11 @@
 package pipeline_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +84,33 @@ func TestNoTestSplit(t *testing.T) {
 	}
 	if _, err := task.Test(t.TempDir(), 0); !errors.Is(err, pipeline.ErrNoTestSplit) {
 		t.Fatalf("Test without a test split: %v", err)
+	}
+}
+
+// Run: the chain, the kept model published and tested once, the report
+// and the confusion plot beside it.
+func TestRun(t *testing.T) {
+	task, err := pipeline.Open(pipeline.Spec{Data: "synth:count:train=100,test=20", Scheme: "holdout:0.2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	task.OnTest = func() { reads++ }
+	dir := t.TempDir()
+	r, err := pipeline.Run(context.Background(), task, pipeline.MustNamed(pipeline.Quick), pipeline.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 1 || r.NTest != 20 || r.NTrain != 80 || r.NVal != 20 || r.Method != pipeline.RunMethod || r.SupportParams > r.Budget {
+		t.Fatalf("%d test reads, %+v", reads, r)
+	}
+	rep, err := os.ReadFile(filepath.Join(dir, pipeline.ReportFile))
+	if err != nil || !strings.Contains(string(rep), fmt.Sprintf("| %.4f | %.4f |", r.ValAccuracy, r.TestAccuracy)) {
+		t.Fatalf("report: %v\n%s", err, rep)
+	}
+	for _, f := range []string{pipeline.ConfusionFile, "search.png", filepath.Join("merged", "config.json")} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }

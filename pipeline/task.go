@@ -24,6 +24,9 @@ type Task struct {
 	Classes []string
 	From    string // the base, for messages ("the shipped backbone (vit-fmnist)", a folder, …)
 	NewHead bool   // the base's head did not name the data's classes: every model gets a fresh one
+	// OnTest, when set, is called at each read of the test split (Test):
+	// a command can check that only its last step reads it.
+	OnTest func()
 
 	base   *vit.Model // as loaded: Fresh clones it
 	labels []string   // the head's class names when the base's head is kept (nil: a fresh head)
@@ -98,6 +101,9 @@ func (t *Task) Fresh() (*vit.Model, error) {
 // the one read of it a task should make, at the very end; the matrix
 // products at precision prec.
 func (t *Task) Test(merged string, prec tensor.Precision) (train.Metrics, error) {
+	if t.OnTest != nil {
+		t.OnTest()
+	}
 	if t.test == nil || t.test.Len() == 0 {
 		return train.Metrics{}, fmt.Errorf("pipeline: %s: %w", t.Data, ErrNoTestSplit)
 	}

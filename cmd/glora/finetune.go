@@ -235,7 +235,7 @@ func loadInit(spec string) (*glora.Adapter, error) {
 // finetuneStage trains (or resumes, or finds finished) the finetune run of
 // s in out: every check before any work.
 func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, prec tensor.Precision, human, log io.Writer) (*finetuneResult, error) {
-	p, err := prepare(s.baseSpec, log)
+	p, err := prepare(s.baseSpec, "finetune", log)
 	if err != nil {
 		return nil, err
 	}

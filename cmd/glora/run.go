@@ -14,14 +14,10 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/plot"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
@@ -36,32 +32,8 @@ type runSettings struct {
 
 // runResult is DIR/summary.json and run's --json line.
 type runResult struct {
-	Method          string  `json:"method"`
-	Finalist        string  `json:"finalist"` // the finalist kept on validation
-	ValAccuracy     float64 `json:"val_accuracy"`
-	TestAccuracy    float64 `json:"test_accuracy"`
-	TestLoss        float64 `json:"test_loss"`
-	TrainableParams int     `json:"trainable_params"`
-	SupportParams   int     `json:"support_params"`
-	HeadParams      int     `json:"head_params"`
-	Budget          int     `json:"budget"`
-	NTrain          int     `json:"n_train"`
-	NVal            int     `json:"n_val"`
-	NTest           int     `json:"n_test"`
-	Seconds         float64 `json:"seconds"`   // all stages, over all resumes
-	Precision       string  `json:"precision"` // of the matrix products (this invocation's --precision)
-	Structure       string  `json:"structure"`
-	Adapter         string  `json:"adapter"`
-	Merged          string  `json:"merged"`
-	Report          string  `json:"report"`
-	// the stages
-	SupernetValAcc float64          `json:"supernet_val_accuracy"`
-	SearchValAcc   float64          `json:"search_val_accuracy"`
-	Candidates     int              `json:"search_candidates"`
-	Finalists      []finetune.Round `json:"finalists"`
-	RankCheckTau   *float64         `json:"rank_check_tau,omitempty"`
-	StageSeconds   [4]float64       `json:"stage_seconds"` // supernet, search, finalists, rank check
-	Settings       runSettings      `json:"settings"`
+	pipeline.RunResult
+	Settings runSettings `json:"settings"`
 }
 
 // recipeFlags are run's flags that set parts of the recipe: each applies
@@ -231,15 +203,13 @@ func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool
 // Files of a run folder besides the chain's stage folders.
 const (
 	runSummaryFile = "summary.json"
-	runReportFile  = "report.md"
 )
 
-// runStages runs the chain (pipeline.SearchGLoRA) in out, then tests the
-// kept model: the only read of the test split. A finished run (its
+// runStages runs the chain, publishes and tests the kept model
+// (pipeline.Run): the only read of the test split. A finished run (its
 // summary.json written) is not run or tested again.
 func runStages(ctx context.Context, s runSettings, out string, resume, overwrite bool, prec tensor.Precision, human, log io.Writer) (*runResult, error) {
-	t0 := time.Now()
-	p, err := prepare(s.baseSpec, log) // every check of base and data before any work
+	p, err := prepare(s.baseSpec, "run", log) // every check of base and data before any work
 	if err != nil {
 		return nil, err
 	}
@@ -261,52 +231,16 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 		return nil, err
 	}
 	fmt.Fprintf(human, "run: %s; recipe %s\n", p.Describe(), s.Recipe.Name)
-	budget := max(s.Budget, 0)
-	o := pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: budget, RankCheck: s.RankCheck, CheckpointEvery: 100, Log: human, Precision: prec,
-		Fresh: p.Fresh}
-	ch, err := pipeline.SearchGLoRA(ctx, p.Task, s.Recipe, o)
-	if err != nil {
-		return nil, err
-	}
-	res := &runResult{Method: "glora (searched structure)", Finalist: ch.FinalistNames[ch.Finalists.Index],
-		Precision: prec.String(), Settings: s, NTrain: p.Task.Train.Len(), NVal: p.Task.Val.Len(),
-		ValAccuracy: ch.Val.Accuracy, SupportParams: ch.Support, HeadParams: ch.Head, TrainableParams: ch.Support + ch.Head,
-		Budget: ch.Budget, SupernetValAcc: ch.Supernet.Val.Accuracy, SearchValAcc: ch.Search.Best.Accuracy,
-		Candidates: len(ch.Search.Candidates), Finalists: ch.Finalists.Rounds, StageSeconds: ch.StageSeconds}
-	if ch.RankCheck != nil {
-		res.RankCheckTau = ch.RankCheck.Tau
-	}
-	res.Seconds = ch.Supernet.Seconds
-	for _, sec := range ch.StageSeconds[1:] {
-		res.Seconds += sec
-	}
-
-	// The kept finalist's adapter and merged model, its structure and the plots.
-	pub, err := ch.Publish(out)
-	if err != nil {
-		return nil, err
-	}
-	res.Adapter, res.Merged, res.Structure = pub.Adapter, pub.Merged, pub.Structure
-
-	// The test split, once.
-	fmt.Fprintf(human, "test: the merged model of %s on the test split\n", res.Finalist)
-	tm, err := testSplit(p, "run", res.Merged, prec)
+	r, err := pipeline.Run(ctx, p, s.Recipe, pipeline.Options{Dir: out, Seed: s.Seed, Resume: resume, Budget: max(s.Budget, 0), RankCheck: s.RankCheck,
+		CheckpointEvery: 100, Log: human, Precision: prec})
 	if errors.Is(err, pipeline.ErrNoTestSplit) {
 		return nil, fmt.Errorf("--data %s has no test split to evaluate on", s.Data)
 	}
 	if err != nil {
 		return nil, err
 	}
-	res.TestAccuracy, res.TestLoss, res.NTest = tm.Accuracy, tm.Loss, tm.N
-	if err := plot.WriteConfusionPNG(filepath.Join(out, "confusion.png"), plot.Confusion{Title: "test split: " + res.Method,
-		Labels: p.Classes, Counts: tm.Confusion}); err != nil {
-		fmt.Fprintf(log, "warning: %v\n", err)
-	}
 	noteGlyphs(log, p.Classes)
-	res.Report = filepath.Join(out, runReportFile)
-	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, p, ch, time.Since(t0)))); err != nil {
-		return nil, err
-	}
+	res := &runResult{RunResult: *r, Settings: s}
 	if err := writeJSONAtomic(filepath.Join(out, runSummaryFile), res); err != nil {
 		return nil, err
 	}
@@ -325,54 +259,4 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// runReport is report.md.
-func runReport(r *runResult, p *pipeline.Task, ch *pipeline.SearchedOutcome, wall time.Duration) string {
-	var b strings.Builder
-	s := r.Settings
-	rc := s.Recipe
-	fmt.Fprintf(&b, "# glora run\n\n")
-	fmt.Fprintf(&b, "Base %s, data %s (--scheme %s --split-seed %d): %d train / %d validation images, %d classes (%s); test split: %d images, read once, at the end.\n\n",
-		p.From, s.Data, p.Scheme, s.SplitSeed, r.NTrain, r.NVal, len(p.Classes), data.ClassList(p.Classes), r.NTest)
-	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
-	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
-	fmt.Fprintf(&b, "The structure, choices counted over the %d layers: %s.\n\n", len(ch.Structure), ch.Structure.Summary())
-	sn, rt := rc.Hyper(pipeline.SupernetRun, r.NTrain), rc.Hyper(pipeline.RetrainRun, r.NTrain)
-	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
-	warm := fmt.Sprintf("%g epochs", sn.WarmupEpochs)
-	if sn.WarmupEpochs == 1 {
-		warm = "1 epoch"
-	}
-	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %s, batch %d, lr %g (min %g, warm-up %s), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
-		rc.Search.Ranks, nOf(sn.Epochs, "epoch"), sn.Batch, sn.LR, sn.MinLR, warm, sn.WeightDecay, sn.ClipNorm, s.Seed,
-		ch.Supernet.Support, ch.Supernet.Head, r.StageSeconds[0], r.SupernetValAcc, slices.Max(rc.Search.Ranks))
-	fmt.Fprintf(&b, "| 2 search | budget %d, population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g)%s; %d candidates scored with merged weights on the validation split | %.0f | %.4f (best with the supernet's weights: %s, %d params) |\n",
-		r.Budget, rc.Search.Population, rc.Search.TopK, rc.Search.Generations, rc.Search.Mutations, rc.Search.Crossovers, rc.Search.MutationProb,
-		map[bool]string{true: ", starting from the named structures that fit", false: ""}[rc.Search.SeedNamed],
-		r.Candidates, r.StageSeconds[1], r.SearchValAcc, ch.Search.Best.Hash, ch.Search.Best.Params)
-	from := map[bool]string{true: "the supernet's weights", false: "fresh support tensors"}[rc.Search.Inherit]
-	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
-		len(ch.FinalistNames), from, rt.Epochs, rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
-	if ch.RankCheck != nil {
-		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %d epochs each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
-			len(ch.RankCheck.Items), ch.RankCheck.Epochs, r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
-	}
-	fmt.Fprintf(&b, "| 4 merge + test | %s, chosen on validation | | test %.4f (loss %.4f) |\n\n", r.Finalist, r.TestAccuracy, r.TestLoss)
-	fmt.Fprintf(&b, "### Finalists\n\n| finalist | epochs trained | best val accuracy | val loss |\n|---|---|---|---|\n")
-	for _, f := range r.Finalists {
-		name := f.Name
-		if f.Winner {
-			name = "**" + name + "** (kept)"
-		}
-		fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f |\n", name, f.Epochs, f.Accuracy, f.Loss)
-	}
-	fmt.Fprintf(&b, "\nTraining and search took %.0f s in all (this invocation: %.0f s wall).\n\n", r.Seconds, wall.Seconds())
-	fmt.Fprintf(&b, "## Plots\n\n- `supernet-curves.png`: the supernet's loss and accuracy (validation with lora rank %d everywhere)\n- `search.png`: validation accuracy against parameters, by generation, the best highlighted\n- `retrain-curves.png`: the kept finalist's retraining\n- `confusion.png`: the test split's confusion matrix\n",
-		slices.Max(rc.Search.Ranks))
-	if ch.RankCheck != nil {
-		b.WriteString("- `rank-check.png`: each structure's validation accuracy trained alone against its accuracy with the supernet's weights\n")
-	}
-	return b.String()
 }

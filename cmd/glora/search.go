@@ -162,7 +162,7 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	case err != nil && resume:
 		return nil, fmt.Errorf("--resume: no search to continue in %s; leave out --resume to start one", run)
 	}
-	p, err := prepare(sn.baseSpec, log)
+	p, err := prepare(sn.baseSpec, "search", log)
 	if err != nil {
 		return nil, fmt.Errorf("--run %s: %w", run, err)
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -38,19 +37,21 @@ const autoScheme = pipeline.AutoScheme
 
 const pipelineSchemeHelp = "how validation is carved from the training split: auto (vtab1k when the training split has ≥ 1000 images: 800 train + 200 val, the VTAB-1k regime, minutes on 2 cores; else holdout), holdout[:F] (a stratified 10%, or F, the rest trains), vtab1k, Kshot"
 
-// testReads counts, per command, the times a pipeline command took the
-// test split (testSplit): only run's final evaluation may. A test checks it.
+// testReads counts, per command, the times a pipeline command read the
+// test split (pipeline.Task.Test): only run's final evaluation may. A
+// test checks it.
 var testReads = struct {
 	sync.Mutex
 	n map[string]int
 }{n: map[string]int{}}
 
-// testSplit hands out t's test split, counting who asked.
-func testSplit(t *pipeline.Task, cmd string, merged string, prec tensor.Precision) (train.Metrics, error) {
-	testReads.Lock()
-	testReads.n[cmd]++
-	testReads.Unlock()
-	return t.Test(merged, prec)
+// countTestReads makes t count its test-split reads under cmd.
+func countTestReads(t *pipeline.Task, cmd string) {
+	t.OnTest = func() {
+		testReads.Lock()
+		testReads.n[cmd]++
+		testReads.Unlock()
+	}
 }
 
 // baseSpec is a run's data and base: what prepare needs.
@@ -86,13 +87,18 @@ func (b *baseSpec) canonical() {
 // prepare loads b's base and data (pipeline.Open): the base at its input
 // size, the head replaced by a fresh one (seeded by b.Seed) unless it
 // already names the data's classes, the training split divided by the
-// scheme. Errors name the flag.
-func prepare(b baseSpec, log io.Writer) (*pipeline.Task, error) {
+// scheme. Errors name the flag. The task counts its test-split reads
+// under cmd (testReads).
+func prepare(b baseSpec, cmd string, log io.Writer) (*pipeline.Task, error) {
 	t, err := pipeline.Open(pipeline.Spec{Base: b.Base, Data: b.Data, Scheme: b.Scheme, SplitSeed: b.SplitSeed, Seed: b.Seed}, log)
 	if se := (*pipeline.SpecError)(nil); errors.As(err, &se) {
 		return nil, fmt.Errorf("--%w", err)
 	}
-	return t, err
+	if err != nil {
+		return nil, err
+	}
+	countTestReads(t, cmd)
+	return t, nil
 }
 
 // nOf is n with its noun, singular or plural: "1 epoch", "2 epochs".

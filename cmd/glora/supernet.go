@@ -142,7 +142,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 // supernetStage trains (or resumes, or finds finished) the supernet run of
 // s in out: every check before any work, then the training.
 func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) finetune.Hyper, out string, resume, overwrite bool, stopAfter int, prec tensor.Precision, human, log io.Writer) (*supernetResult, error) {
-	p, err := prepare(s.baseSpec, log)
+	p, err := prepare(s.baseSpec, "supernet", log)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,36 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, bad("not a tokenizer.json: %v", err)
 	}
+	m, err := parseJSONModel(&f, bad)
+	if err != nil {
+		return nil, err
+	}
+	t, p, inVocab, err := jsonVocabulary(&f, m, name, bad)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.jsonMerges(m, bad); err != nil {
+		return nil, err
+	}
+	if err := t.jsonSteps(&f, m, p, bad); err != nil {
+		return nil, err
+	}
+	t.stripBOS = t.family == sentencePiece && p.prefixed
+	t.findBOSEOS(f.PostProcessor)
+	t.keep = &jsonKeep{version: f.Version, truncation: f.Truncation, padding: f.Padding,
+		normalizer: f.Normalizer, preTokenizer: f.PreTokenizer, postProcessor: f.PostProcessor,
+		decoder: f.Decoder, added: f.AddedTokens, unkToken: m.UnkToken, inVocab: inVocab,
+		fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback, ignoreMerges: m.IgnoreMerges}
+	if len(m.Merges) > 0 {
+		t.keep.pairForm = bytes.TrimSpace(m.Merges[0])[0] == '['
+	}
+	t.finish()
+	return t, nil
+}
+
+// parseJSONModel reads the file's "model": a BPE model with no dropout,
+// no continuing-subword prefix and no end-of-word suffix.
+func parseJSONModel(f *jsonFile, bad func(format string, args ...any) error) (*jsonModel, error) {
 	if isNull(f.Model) {
 		return nil, bad("no \"model\"")
 	}
@@ -115,37 +145,42 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
 		return nil, bad("model.end_of_word_suffix %q is not supported", *m.EndOfWordSuffix)
 	}
+	return m, nil
+}
 
-	// The vocabulary: model.vocab plus added tokens, every id in [0, n).
+// jsonVocabulary builds the tokenizer's pieces, kinds and lookups from
+// model.vocab and the added tokens, every id in [0, n); inVocab marks the
+// ids model.vocab itself gives.
+func jsonVocabulary(f *jsonFile, m *jsonModel, name string, bad func(format string, args ...any) error) (t *Tokenizer, p *pipeline, inVocab []bool, err error) {
 	n := 0
 	for piece, id := range m.Vocab {
 		if id < 0 || id >= maxVocab {
-			return nil, bad("model.vocab[%q]: id %d out of range [0, %d)", piece, id, maxVocab)
+			return nil, nil, nil, bad("model.vocab[%q]: id %d out of range [0, %d)", piece, id, maxVocab)
 		}
 		n = max(n, int(id)+1)
 	}
 	for i, a := range f.AddedTokens {
 		if a.ID == nil {
-			return nil, bad("added_tokens[%d] (%q): no id", i, a.Content)
+			return nil, nil, nil, bad("added_tokens[%d] (%q): no id", i, a.Content)
 		}
 		if *a.ID < 0 || *a.ID >= maxVocab {
-			return nil, bad("added_tokens[%d] (%q): id %d out of range [0, %d)", i, a.Content, *a.ID, maxVocab)
+			return nil, nil, nil, bad("added_tokens[%d] (%q): id %d out of range [0, %d)", i, a.Content, *a.ID, maxVocab)
 		}
 		n = max(n, int(*a.ID)+1)
 	}
 	if n > len(m.Vocab)+len(f.AddedTokens)+1024 {
-		return nil, bad("ids reach %d for %d tokens: too sparse", n-1, len(m.Vocab)+len(f.AddedTokens))
+		return nil, nil, nil, bad("ids reach %d for %d tokens: too sparse", n-1, len(m.Vocab)+len(f.AddedTokens))
 	}
-	t := &Tokenizer{src: name, pieces: make([]string, n), unk: -1, bos: -1, eos: -1,
+	t = &Tokenizer{src: name, pieces: make([]string, n), unk: -1, bos: -1, eos: -1,
 		fuseUnk: m.FuseUnk, ignoreMerges: m.IgnoreMerges}
 	have := make([]bool, n)
 	for piece, id := range m.Vocab {
 		if have[id] {
-			return nil, bad("model.vocab: id %d is given to both %q and %q", id, t.pieces[id], piece)
+			return nil, nil, nil, bad("model.vocab: id %d is given to both %q and %q", id, t.pieces[id], piece)
 		}
 		t.pieces[id], have[id] = piece, true
 	}
-	inVocab := make([]bool, n)
+	inVocab = make([]bool, n)
 	copy(inVocab, have)
 	t.kinds = make([]uint8, n)
 	for i := range have {
@@ -153,14 +188,14 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 			t.kinds[i] = kindControl // a hole: never produced, decodes to nothing
 		}
 	}
-	p := &pipeline{}
+	p = &pipeline{}
 	for i, a := range f.AddedTokens {
 		id := int(*a.ID)
 		if inVocab[id] && t.pieces[id] != a.Content {
-			return nil, bad("added_tokens[%d]: id %d is %q, but model.vocab gives it to %q", i, id, a.Content, t.pieces[id])
+			return nil, nil, nil, bad("added_tokens[%d]: id %d is %q, but model.vocab gives it to %q", i, id, a.Content, t.pieces[id])
 		}
 		if have[id] && !inVocab[id] && t.pieces[id] != a.Content {
-			return nil, bad("added_tokens[%d]: id %d is given to both %q and %q", i, id, t.pieces[id], a.Content)
+			return nil, nil, nil, bad("added_tokens[%d]: id %d is given to both %q and %q", i, id, t.pieces[id], a.Content)
 		}
 		t.pieces[id], have[id] = a.Content, true
 		if a.Special {
@@ -199,36 +234,44 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 			t.unk = int(id)
 		}
 	}
+	return t, p, inVocab, nil
+}
 
-	// Merges, by rank; as in Hugging Face, a repeated pair keeps its last rank.
+// jsonMerges reads model.merges by rank; as in Hugging Face, a repeated
+// pair keeps its last rank.
+func (t *Tokenizer) jsonMerges(m *jsonModel, bad func(format string, args ...any) error) error {
 	t.pairs = make(map[uint64]pairMerge, len(m.Merges))
 	t.merges = make([][2]int32, 0, len(m.Merges))
 	for r, raw := range m.Merges {
 		a, b, err := parseMerge(raw)
 		if err != nil {
-			return nil, bad("model.merges[%d]: %v", r, err)
+			return bad("model.merges[%d]: %v", r, err)
 		}
 		ia, ok1 := m.Vocab[a]
 		ib, ok2 := m.Vocab[b]
 		ic, ok3 := m.Vocab[a+b]
 		switch {
 		case !ok1:
-			return nil, bad("model.merges[%d]: %q is not in model.vocab", r, a)
+			return bad("model.merges[%d]: %q is not in model.vocab", r, a)
 		case !ok2:
-			return nil, bad("model.merges[%d]: %q is not in model.vocab", r, b)
+			return bad("model.merges[%d]: %q is not in model.vocab", r, b)
 		case !ok3:
-			return nil, bad("model.merges[%d]: the merged %q is not in model.vocab", r, a+b)
+			return bad("model.merges[%d]: the merged %q is not in model.vocab", r, a+b)
 		}
 		t.pairs[pairKey(int32(ia), int32(ib))] = pairMerge{id: int32(ic), pri: -float64(r)}
 		t.merges = append(t.merges, [2]int32{int32(ia), int32(ib)})
 	}
+	return nil
+}
 
-	// Normalizer and pre-tokenizer.
+// jsonSteps reads the normalizer and the pre-tokenizer, and from them the
+// tokenizer's family (byte-level or SentencePiece-style) and its space.
+func (t *Tokenizer) jsonSteps(f *jsonFile, m *jsonModel, p *pipeline, bad func(format string, args ...any) error) error {
 	if err := p.parseNormalizer(f.Normalizer, "normalizer"); err != nil {
-		return nil, bad("%v", err)
+		return bad("%v", err)
 	}
 	if err := p.parsePreTokenizer(f.PreTokenizer, "pre_tokenizer"); err != nil {
-		return nil, bad("%v", err)
+		return bad("%v", err)
 	}
 	p.indexAdded()
 	t.family = sentencePiece
@@ -237,7 +280,7 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 		if st.kind == "ByteLevel" {
 			t.family = byteLevel
 			if i != len(p.pre)-1 {
-				return nil, bad("pre_tokenizer: ByteLevel must be the last step")
+				return bad("pre_tokenizer: ByteLevel must be the last step")
 			}
 		}
 		if st.kind == "Metaspace" {
@@ -266,17 +309,7 @@ func parseJSON(data []byte, name string) (*Tokenizer, error) {
 			t.byteTok[b] = -1
 		}
 	}
-	t.stripBOS = t.family == sentencePiece && p.prefixed
-	t.findBOSEOS(f.PostProcessor)
-	t.keep = &jsonKeep{version: f.Version, truncation: f.Truncation, padding: f.Padding,
-		normalizer: f.Normalizer, preTokenizer: f.PreTokenizer, postProcessor: f.PostProcessor,
-		decoder: f.Decoder, added: f.AddedTokens, unkToken: m.UnkToken, inVocab: inVocab,
-		fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback, ignoreMerges: m.IgnoreMerges}
-	if len(m.Merges) > 0 {
-		t.keep.pairForm = bytes.TrimSpace(m.Merges[0])[0] == '['
-	}
-	t.finish()
-	return t, nil
+	return nil
 }
 
 // parseMerge reads "a b" or ["a", "b"].

@@ -73,6 +73,7 @@ func main() {
 	loraFresh := flag.Bool("lora-fresh", false, "pipe: the LoRA finalist trains from fresh support tensors")
 	inherit := flag.String("inherit", "", "pipe: true or false: finalists retrain from the supernet's weights (empty: the recipe's)")
 	retrain := flag.Int("retrain-epochs", 0, "pipe: retraining epochs (0: the recipe's)")
+	ranks := flag.String("ranks", "", "pipe, tau: the supernet's lora ranks, comma-separated (empty: the recipe's)")
 	retrainLR := flag.Float64("retrain-lr", 0, "pipe: retraining peak learning rate (0: the recipe's)")
 	seedNamed := flag.String("seed-named", "", "pipe: true or false (empty: the recipe's)")
 	nRandom := flag.Int("random", 8, "tau: random structures")
@@ -88,6 +89,16 @@ func main() {
 	}
 	if *retrain > 0 {
 		setEpochs(&r, pipeline.RetrainRun, *retrain)
+	}
+	if *ranks != "" {
+		r.Search.Ranks = nil
+		for _, f := range strings.Split(*ranks, ",") {
+			k, err := strconv.Atoi(f)
+			if err != nil {
+				log.Fatalf("-ranks: %v", err)
+			}
+			r.Search.Ranks = append(r.Search.Ranks, k)
+		}
 	}
 	if *retrainLR > 0 {
 		s := r.Runs[pipeline.RetrainRun]

@@ -121,47 +121,7 @@ func parseTimm(raw map[string]any) (Checkpoint, error) {
 		setInt(&c.NumClasses, pc, "num_classes")
 	}
 	setInt(&c.NumClasses, raw, "num_classes")
-	// model_args.
-	if args != nil {
-		if v, ok, err := getSize(args, "img_size"); err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			c.ImageSize = v
-		}
-		setInt(&c.PatchSize, args, "patch_size")
-		setInt(&c.InChans, args, "in_chans")
-		setInt(&c.Dim, args, "embed_dim")
-		setInt(&c.Depth, args, "depth")
-		setInt(&c.Heads, args, "num_heads")
-		setInt(&c.NumClasses, args, "num_classes")
-		if v, ok, err := getFloat(args, "mlp_ratio"); err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			c.MLPRatio = v
-		}
-		if v, ok, err := getBool(args, "qkv_bias"); err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			c.QKVBias = v
-		}
-		if v, ok, err := getFloat(args, "drop_path_rate"); err != nil {
-			errs = append(errs, err)
-		} else if ok {
-			c.DropPath = float32(v)
-		}
-		if act, _, err := getString(args, "act_layer"); err != nil {
-			errs = append(errs, err)
-		} else {
-			switch act {
-			case "", "gelu":
-			case "gelu_tanh":
-				c.TanhGELU = true
-			default:
-				errs = append(errs, fmt.Errorf("model_args: act_layer %q is not supported (want gelu or gelu_tanh)", act))
-			}
-		}
-		errs = append(errs, timmUnsupported(args)...)
-	}
+	errs = append(errs, timmModelArgs(&c, args)...)
 	for _, m := range []map[string]any{raw, args} {
 		if gp, _, err := getString(m, "global_pool"); err != nil {
 			errs = append(errs, err)
@@ -183,26 +143,88 @@ func parseTimm(raw map[string]any) (Checkpoint, error) {
 		return ck, errs[0]
 	}
 	ck.Config = c
-	ck.Extra = copyObject(raw)
+	ck.Extra = timmExtra(raw, args, pc)
+	ck.Labels, ck.labelsAt = takeTimmLabels(ck.Extra, c.NumClasses)
+	return ck, nil
+}
+
+// timmModelArgs reads timm's model_args (nil: none) into c.
+func timmModelArgs(c *Config, args map[string]any) []error {
+	if args == nil {
+		return nil
+	}
+	var errs []error
+	setInt := func(dst *int, key string) {
+		if v, ok, err := getInt(args, key); err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			*dst = v
+		}
+	}
+	if v, ok, err := getSize(args, "img_size"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		c.ImageSize = v
+	}
+	setInt(&c.PatchSize, "patch_size")
+	setInt(&c.InChans, "in_chans")
+	setInt(&c.Dim, "embed_dim")
+	setInt(&c.Depth, "depth")
+	setInt(&c.Heads, "num_heads")
+	setInt(&c.NumClasses, "num_classes")
+	if v, ok, err := getFloat(args, "mlp_ratio"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		c.MLPRatio = v
+	}
+	if v, ok, err := getBool(args, "qkv_bias"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		c.QKVBias = v
+	}
+	if v, ok, err := getFloat(args, "drop_path_rate"); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		c.DropPath = float32(v)
+	}
+	if act, _, err := getString(args, "act_layer"); err != nil {
+		errs = append(errs, err)
+	} else {
+		switch act {
+		case "", "gelu":
+		case "gelu_tanh":
+			c.TanhGELU = true
+		default:
+			errs = append(errs, fmt.Errorf("model_args: act_layer %q is not supported (want gelu or gelu_tanh)", act))
+		}
+	}
+	errs = append(errs, timmUnsupported(args)...)
+	return errs
+}
+
+// timmExtra is what glora keeps of a timm config.json without reading it:
+// every key but the ones it owns, at the top and in model_args and
+// pretrained_cfg (written back as they came).
+func timmExtra(raw, args, pc map[string]any) map[string]any {
+	extra := copyObject(raw)
 	for _, k := range timmTopOwned {
-		delete(ck.Extra, k)
+		delete(extra, k)
 	}
 	if args != nil {
 		a := copyObject(args)
 		for _, k := range timmArgsOwned {
 			delete(a, k)
 		}
-		ck.Extra["model_args"] = a
+		extra["model_args"] = a
 	}
 	if pc != nil {
 		p := copyObject(pc)
 		for _, k := range timmPCOwned {
 			delete(p, k)
 		}
-		ck.Extra["pretrained_cfg"] = p
+		extra["pretrained_cfg"] = p
 	}
-	ck.Labels, ck.labelsAt = takeTimmLabels(ck.Extra, c.NumClasses)
-	return ck, nil
+	return extra
 }
 
 // timmUnsupported rejects VisionTransformer options that change the

@@ -149,30 +149,40 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 
 // loadEmoji is LoadEmoji, with the skin-tone variants after their base
 // emoji if variants is set; base[i] numbers image i's base emoji 0, 1, ….
-func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base []int, err error) {
+// emojiList is the images emoji.json names in the categories glora
+// classifies, and what it left out.
+type emojiList struct {
+	items         []folderItem
+	base          []int // each image's base emoji (variants share their base's)
+	other         map[string]int
+	noImage, skin int
+}
+
+// listEmoji reads dir's emoji.json (at most maxEmojiJSON bytes): each
+// entry of the classified categories with its image on disk, and with
+// variants its skin-tone variants too.
+func listEmoji(dir string, variants bool) (l emojiList, err error) {
 	jsonPath := filepath.Join(dir, "emoji.json")
 	st, err := os.Stat(jsonPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+		return l, fmt.Errorf("%w: emoji: %w", ErrData, err)
 	}
 	if st.Size() > maxEmojiJSON {
-		return nil, nil, dataErr("emoji %s: %d bytes, more than %d", jsonPath, st.Size(), maxEmojiJSON)
+		return l, dataErr("emoji %s: %d bytes, more than %d", jsonPath, st.Size(), maxEmojiJSON)
 	}
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: emoji: %w", ErrData, err)
+		return l, fmt.Errorf("%w: emoji: %w", ErrData, err)
 	}
 	var entries []emojiEntry
 	if err := json.Unmarshal(raw, &entries); err != nil {
-		return nil, nil, dataErr("emoji %s: %v", jsonPath, err)
+		return l, dataErr("emoji %s: %v", jsonPath, err)
 	}
 	index := map[string]int{}
 	for i, c := range EmojiClasses {
 		index[c] = i
 	}
-	var items []folderItem
-	other := map[string]int{}
-	noImage, skin := 0, 0
+	l.other = map[string]int{}
 	// image returns the path of an entry's image, "" if it has none.
 	image := func(name string, has *bool) (string, error) {
 		if has != nil && !*has {
@@ -191,41 +201,50 @@ func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base 
 	for _, e := range entries {
 		label, ok := index[e.Category]
 		if !ok {
-			other[e.Category]++
+			l.other[e.Category]++
 			continue
 		}
 		p, err := image(e.Image, e.HasGoogle)
 		if err != nil {
-			return nil, nil, err
+			return l, err
 		}
 		if p == "" {
-			noImage++
+			l.noImage++
 			continue
 		}
-		items = append(items, folderItem{p, label})
-		base = append(base, nBase)
+		l.items = append(l.items, folderItem{p, label})
+		l.base = append(l.base, nBase)
 		if !variants {
-			skin += len(e.SkinVariations)
+			l.skin += len(e.SkinVariations)
 		} else {
 			for _, k := range slices.Sorted(maps.Keys(e.SkinVariations)) {
 				v := e.SkinVariations[k]
 				p, err := image(v.Image, v.HasGoogle)
 				if err != nil {
-					return nil, nil, err
+					return l, err
 				}
 				if p == "" {
-					noImage++
+					l.noImage++
 					continue
 				}
-				items = append(items, folderItem{p, label})
-				base = append(base, nBase)
+				l.items = append(l.items, folderItem{p, label})
+				l.base = append(l.base, nBase)
 			}
 		}
 		nBase++
 	}
-	if len(items) == 0 {
-		return nil, nil, dataErr("emoji %s: no images of the categories %s", jsonPath, strings.Join(EmojiClasses, ", "))
+	if len(l.items) == 0 {
+		return l, dataErr("emoji %s: no images of the categories %s", jsonPath, strings.Join(EmojiClasses, ", "))
 	}
+	return l, nil
+}
+
+func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base []int, err error) {
+	l, err := listEmoji(dir, variants)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, other, noImage, skin := l.items, l.other, l.noImage, l.skin
 	h, w, c := opt.H, opt.W, opt.Channels
 	if h <= 0 || w <= 0 {
 		h, w = 64, 64
@@ -279,5 +298,5 @@ func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base 
 		}
 		fmt.Fprintln(opt.Log, msg)
 	}
-	return d, base, nil
+	return d, l.base, nil
 }

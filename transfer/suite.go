@@ -255,46 +255,12 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	v0, _, err := c.Backbone()
-	if err != nil {
-		return nil, fmt.Errorf("transfer: the backbone: %w", err)
-	}
-	tasks, skipped, err := loadTasks(c, v0.Cfg, log)
+	st, err := c.load(log)
 	if err != nil {
 		return nil, err
 	}
+	tasks, skipped, finished, todo := st.tasks, st.skipped, st.finished, st.todo
 	plan := c.Plan()
-	// Every split the plan draws must exist (enough images, enough of
-	// each class) before the first cell trains.
-	for _, cell := range plan {
-		if tk, ok := tasks[cell.Task]; ok {
-			if _, err := data.SplitIndices(tk.train, "train", cell.Scheme, cell.Seed); err != nil {
-				return nil, fmt.Errorf("transfer: task %s: %w", cell.Task, err)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(c.Out, CellsDir), 0o755); err != nil {
-		return nil, err
-	}
-	if err := checkRecord(c); err != nil {
-		return nil, err
-	}
-	finished := map[Cell]Result{} // read once: the count below, then the loop
-	todo := 0
-	for i, cell := range plan {
-		if _, ok := tasks[cell.Task]; !ok || !c.Mine(i) {
-			continue
-		}
-		r, err := readResult(c.Out, cell)
-		switch {
-		case err == nil:
-			finished[cell] = r
-		case errors.Is(err, os.ErrNotExist):
-			todo++
-		default:
-			return nil, err
-		}
-	}
 	done := len(finished)
 	shard := ""
 	if c.Shards > 1 {
@@ -350,6 +316,63 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		}
 	}
 	return reportFinished(c, tasks, skipped)
+}
+
+// suiteState is what a suite run starts from: the loaded tasks, those
+// skipped (with why), this shard's cells finished before and how many are
+// left.
+type suiteState struct {
+	tasks    map[string]*task
+	skipped  map[string]string
+	finished map[Cell]Result
+	todo     int
+}
+
+// load loads the plan's tasks (those that cannot load are skipped, with
+// the reason), checks that every split the plan draws exists before the
+// first cell trains, and reads the cells of this shard finished before;
+// todo counts the others.
+func (c Config) load(log io.Writer) (*suiteState, error) {
+	v0, _, err := c.Backbone()
+	if err != nil {
+		return nil, fmt.Errorf("transfer: the backbone: %w", err)
+	}
+	st := &suiteState{finished: map[Cell]Result{}} // finished: read once, for the count and the loop
+	st.tasks, st.skipped, err = loadTasks(c, v0.Cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	plan := c.Plan()
+	// Every split the plan draws must exist (enough images, enough of
+	// each class) before the first cell trains.
+	for _, cell := range plan {
+		if tk, ok := st.tasks[cell.Task]; ok {
+			if _, err := data.SplitIndices(tk.train, "train", cell.Scheme, cell.Seed); err != nil {
+				return nil, fmt.Errorf("transfer: task %s: %w", cell.Task, err)
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(c.Out, CellsDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := checkRecord(c); err != nil {
+		return nil, err
+	}
+	for i, cell := range plan {
+		if _, ok := st.tasks[cell.Task]; !ok || !c.Mine(i) {
+			continue
+		}
+		r, err := readResult(c.Out, cell)
+		switch {
+		case err == nil:
+			st.finished[cell] = r
+		case errors.Is(err, os.ErrNotExist):
+			st.todo++
+		default:
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // reportFinished writes the report from every finished cell of the plan

@@ -154,40 +154,13 @@ func Load(dir string) (*Adapter, error) {
 
 // fromFile builds an adapter from the tensors of f described by cfg.
 func fromFile(f *safetensors.File, cfg *AdapterConfig) (*Adapter, error) {
-	byLayer := map[string]map[string]*tensor.Tensor{}
-	headT := map[string]*tensor.Tensor{}
 	head := ""
 	if len(cfg.ModulesToSave) == 1 {
 		head = cfg.ModulesToSave[0]
 	}
-	for _, name := range f.Names() {
-		rest, ok := strings.CutPrefix(name, PeftPrefix)
-		if !ok {
-			return nil, fmt.Errorf("tensor %q lacks PEFT's prefix %q", name, PeftPrefix)
-		}
-		dot := strings.LastIndexByte(rest, '.')
-		if dot <= 0 {
-			return nil, fmt.Errorf("unexpected tensor %q", name)
-		}
-		mod, leaf := rest[:dot], rest[dot+1:]
-		if isHFViTPath(mod) {
-			return nil, fmt.Errorf("tensor %q is named by a transformers ViT module path; glora reads adapters in its own (timm) module paths (blocks.N.attn.qkv, blocks.N.attn.proj, blocks.N.mlp.fc1, blocks.N.mlp.fc2, head): re-fusing transformers' separate query/key/value adapters into qkv is not implemented", name)
-		}
-		t, err := f.Tensor(name)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case slices.Contains(TensorNames[:], leaf):
-			if byLayer[mod] == nil {
-				byLayer[mod] = map[string]*tensor.Tensor{}
-			}
-			byLayer[mod][leaf] = t
-		case mod == head && (leaf == "weight" || leaf == "bias"):
-			headT[leaf] = t
-		default:
-			return nil, fmt.Errorf("unexpected tensor %q: neither a GLoRA tensor (<module>.glora_Ad … glora_E) nor the weight or bias of modules_to_save %q", name, cfg.ModulesToSave)
-		}
+	byLayer, headT, err := groupTensors(f, head, cfg.ModulesToSave)
+	if err != nil {
+		return nil, err
 	}
 	if len(byLayer) == 0 {
 		return nil, errors.New("no GLoRA tensors")
@@ -200,25 +173,9 @@ func fromFile(f *safetensors.File, cfg *AdapterConfig) (*Adapter, error) {
 			st[p] = *lc
 		}
 	}
-	paths := make(Structure, len(byLayer))
-	for p := range byLayer {
-		paths[p] = LayerChoice{}
-	}
-	for _, p := range paths.Paths() {
-		if !validModulePath(p) {
-			return nil, fmt.Errorf("tensors of %q: not a module path", p)
-		}
-		if !cfg.TargetModules.Match(p) {
-			return nil, fmt.Errorf("tensors of layer %q, which target_modules %s does not select", p, cfg.TargetModules)
-		}
-		if _, ok := st[p]; !cfg.Supernet && !ok {
-			return nil, fmt.Errorf("tensors of layer %q, which glora_structure does not name", p)
-		}
-	}
-	for _, p := range st.Paths() {
-		if _, ok := byLayer[p]; !ok {
-			return nil, fmt.Errorf("glora_structure names layer %q, but the file has no tensors for it (want %s%s.glora_Ad …)", p, PeftPrefix, p)
-		}
+	paths, err := checkLayers(cfg, byLayer, st)
+	if err != nil {
+		return nil, err
 	}
 	a := &Adapter{R: cfg.R, Layers: map[string]*LayerTensors{}, Supernet: cfg.Supernet, Config: cfg,
 		Ranks: slices.Clone(cfg.Ranks), AddBias: cfg.AddBias}
@@ -269,6 +226,71 @@ func fromFile(f *safetensors.File, cfg *AdapterConfig) (*Adapter, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// groupTensors sorts an adapter file's tensors by layer (PEFT's prefix,
+// the module path, a GLoRA tensor name) and keeps the head's weight and
+// bias (head: the one module saved, "" for none).
+func groupTensors(f *safetensors.File, head string, saved []string) (byLayer map[string]map[string]*tensor.Tensor, headT map[string]*tensor.Tensor, err error) {
+	byLayer = map[string]map[string]*tensor.Tensor{}
+	headT = map[string]*tensor.Tensor{}
+	for _, name := range f.Names() {
+		rest, ok := strings.CutPrefix(name, PeftPrefix)
+		if !ok {
+			return nil, nil, fmt.Errorf("tensor %q lacks PEFT's prefix %q", name, PeftPrefix)
+		}
+		dot := strings.LastIndexByte(rest, '.')
+		if dot <= 0 {
+			return nil, nil, fmt.Errorf("unexpected tensor %q", name)
+		}
+		mod, leaf := rest[:dot], rest[dot+1:]
+		if isHFViTPath(mod) {
+			return nil, nil, fmt.Errorf("tensor %q is named by a transformers ViT module path; glora reads adapters in its own (timm) module paths (blocks.N.attn.qkv, blocks.N.attn.proj, blocks.N.mlp.fc1, blocks.N.mlp.fc2, head): re-fusing transformers' separate query/key/value adapters into qkv is not implemented", name)
+		}
+		t, err := f.Tensor(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case slices.Contains(TensorNames[:], leaf):
+			if byLayer[mod] == nil {
+				byLayer[mod] = map[string]*tensor.Tensor{}
+			}
+			byLayer[mod][leaf] = t
+		case mod == head && (leaf == "weight" || leaf == "bias"):
+			headT[leaf] = t
+		default:
+			return nil, nil, fmt.Errorf("unexpected tensor %q: neither a GLoRA tensor (<module>.glora_Ad … glora_E) nor the weight or bias of modules_to_save %q", name, saved)
+		}
+	}
+	return byLayer, headT, nil
+}
+
+// checkLayers checks the file's layers against the config: module paths
+// that target_modules selects, each named by the structure st (unless a
+// supernet), and each layer st names present. It returns the layers.
+func checkLayers(cfg *AdapterConfig, byLayer map[string]map[string]*tensor.Tensor, st Structure) (Structure, error) {
+	paths := make(Structure, len(byLayer))
+	for p := range byLayer {
+		paths[p] = LayerChoice{}
+	}
+	for _, p := range paths.Paths() {
+		if !validModulePath(p) {
+			return nil, fmt.Errorf("tensors of %q: not a module path", p)
+		}
+		if !cfg.TargetModules.Match(p) {
+			return nil, fmt.Errorf("tensors of layer %q, which target_modules %s does not select", p, cfg.TargetModules)
+		}
+		if _, ok := st[p]; !cfg.Supernet && !ok {
+			return nil, fmt.Errorf("tensors of layer %q, which glora_structure does not name", p)
+		}
+	}
+	for _, p := range st.Paths() {
+		if _, ok := byLayer[p]; !ok {
+			return nil, fmt.Errorf("glora_structure names layer %q, but the file has no tensors for it (want %s%s.glora_Ad …)", p, PeftPrefix, p)
+		}
+	}
+	return paths, nil
 }
 
 // isHFViTPath reports whether p is a transformers ViT module path.

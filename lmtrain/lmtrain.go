@@ -193,41 +193,10 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 			continue
 		}
 		secs := time.Since(t0).Seconds()
-		if o.BeforeEval != nil {
-			if err := o.BeforeEval(); err != nil {
-				return Summary{}, fmt.Errorf("lmtrain: %w", err)
-			}
-		}
-		ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, o.EvalTokens, o.Precision)
-		if err != nil {
-			return Summary{}, err
-		}
-		rec := Record{Step: st.Step, TrainLoss: lossSum / float64(lossN), ValLoss: ev.Loss, ValPPL: ev.PPL,
-			LR: r.LR, Seconds: secs, TokPerS: float64(tokens) / secs}
-		st.History = append(st.History, rec)
+		rec := Record{Step: st.Step, TrainLoss: lossSum / float64(lossN), LR: r.LR, Seconds: secs, TokPerS: float64(tokens) / secs}
 		bar.Finish()
-		fmt.Fprintf(log, "step %d: train loss %.4f, val loss %.4f (perplexity %.2f), %.0f tok/s\n",
-			rec.Step, rec.TrainLoss, rec.ValLoss, rec.ValPPL, rec.TokPerS)
-		if ev.Loss < st.BestLoss {
-			st.BestLoss, st.BestStep = ev.Loss, st.Step
-			if o.OutDir != "" {
-				save := func(dir string) error { return saveModel(m, ck, dir, o.SaveExtra) }
-				if o.SaveBest != nil {
-					save = o.SaveBest
-				}
-				if err := atomicfile.WriteDir(bestDir(o.OutDir), save); err != nil {
-					return Summary{}, err
-				}
-			}
-		}
-		st.LossSum, st.LossN = 0, 0
-		if o.OutDir != "" {
-			if err := saveCheckpoint(m, ck, opt, st, o); err != nil {
-				return Summary{}, err
-			}
-			if err := writeCurves(filepath.Join(o.OutDir, "curves.png"), st.History); err != nil {
-				return Summary{}, err
-			}
+		if err := validateAndSave(m, ck, opt, &st, valTok, o, rec, log); err != nil {
+			return Summary{}, err
 		}
 		lossSum, lossN, tokens, t0 = 0, 0, 0, time.Now()
 		bar = progress.New(log, "train", o.Steps)
@@ -239,6 +208,46 @@ func Train(m *llama.Model, ck llama.Checkpoint, trainTok, valTok []int32, o Opti
 		s.BestDir = bestDir(o.OutDir)
 	}
 	return s, nil
+}
+
+// validateAndSave scores the validation tokens at st.Step, completes and
+// records rec (the step's history entry), writes the best model when the
+// validation loss improved and, with an OutDir, the checkpoint and the
+// curves.
+func validateAndSave(m *llama.Model, ck llama.Checkpoint, opt *optim.AdamW, st *state, valTok []int32, o Options, rec Record, log io.Writer) error {
+	if o.BeforeEval != nil {
+		if err := o.BeforeEval(); err != nil {
+			return fmt.Errorf("lmtrain: %w", err)
+		}
+	}
+	ev, err := Evaluate(m, valTok, o.SeqLen, o.Batch, o.EvalTokens, o.Precision)
+	if err != nil {
+		return err
+	}
+	rec.ValLoss, rec.ValPPL = ev.Loss, ev.PPL
+	st.History = append(st.History, rec)
+	fmt.Fprintf(log, "step %d: train loss %.4f, val loss %.4f (perplexity %.2f), %.0f tok/s\n",
+		rec.Step, rec.TrainLoss, rec.ValLoss, rec.ValPPL, rec.TokPerS)
+	if ev.Loss < st.BestLoss {
+		st.BestLoss, st.BestStep = ev.Loss, st.Step
+		if o.OutDir != "" {
+			save := func(dir string) error { return saveModel(m, ck, dir, o.SaveExtra) }
+			if o.SaveBest != nil {
+				save = o.SaveBest
+			}
+			if err := atomicfile.WriteDir(bestDir(o.OutDir), save); err != nil {
+				return err
+			}
+		}
+	}
+	st.LossSum, st.LossN = 0, 0
+	if o.OutDir == "" {
+		return nil
+	}
+	if err := saveCheckpoint(m, ck, opt, *st, o); err != nil {
+		return err
+	}
+	return writeCurves(filepath.Join(o.OutDir, "curves.png"), st.History)
 }
 
 // NewAdamW is the optimiser of every lmtrain run: AdamW with betas 0.9 and

@@ -188,32 +188,11 @@ func load(fsys fs.FS, dir string, open func() (*safetensors.File, error)) (*Mode
 	}
 	defer f.Close()
 	names := f.Names()
-	// Never trust config.json's sizes: refuse to build (allocate) a model
-	// far larger than the weights file can fill. (Small mismatches get the
-	// precise per-tensor errors below.)
-	var held float64
-	for _, name := range names {
-		if in, ok := f.Info(name); ok {
-			held += float64(tensor.Numel(in.Shape))
-		}
+	raw, dtype, err := readAll(f, names, ck.Config, filepath.Join(dir, ConfigFile), path)
+	if err != nil {
+		return nil, ck, err
 	}
-	body := ck.Config
-	body.NumClasses = 0 // a transformers folder may turn out headless
-	if want := body.ParamCount(); want > 2*held+1<<20 {
-		return nil, ck, fmt.Errorf("vit: %s describes a model of %.0f parameters, but %s holds only %.0f values",
-			filepath.Join(dir, ConfigFile), want, path, held)
-	}
-	raw := make(map[string]*tensor.Tensor, len(names))
-	count := map[safetensors.DType]int{}
-	for _, name := range names {
-		if in, ok := f.Info(name); ok {
-			count[in.DType]++
-		}
-		if raw[name], err = f.Tensor(name); err != nil {
-			return nil, ck, fmt.Errorf("vit: %w", err)
-		}
-	}
-	ck.DType = mostCommon(count)
+	ck.DType = dtype
 	ck.Metadata = f.Metadata()
 	ck.Naming = Timm
 	for _, n := range names {
@@ -250,30 +229,8 @@ func load(fsys fs.FS, dir string, open func() (*safetensors.File, error)) (*Mode
 		}
 		return n
 	}
-	for _, v := range m.Store.Params() {
-		t, ok := values[v.Name]
-		if !ok {
-			return nil, ck, fmt.Errorf("vit: %s: tensor %q missing (the model needs %s %s)",
-				path, fileName(v.Name), v.Name, tensor.ShapeString(v.Value.Shape))
-		}
-		if !tensor.SameShape(t.Shape, v.Value.Shape) {
-			return nil, ck, fmt.Errorf("vit: %s: tensor %q has shape %s, the model needs %s for %s",
-				path, fileName(v.Name), tensor.ShapeString(t.Shape), tensor.ShapeString(v.Value.Shape), v.Name)
-		}
-	}
-	for n := range values {
-		if _, ok := m.Store.Get(n); !ok {
-			unknown = append(unknown, fileName(n))
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		more := ""
-		if len(unknown) > 5 {
-			unknown, more = unknown[:5], fmt.Sprintf(" and %d more", len(unknown)-5)
-		}
-		return nil, ck, fmt.Errorf("vit: %s: unexpected tensors %s%s (not part of a ViT with this config: %d blocks, %d classes)",
-			path, strings.Join(quoteAll(unknown), ", "), more, ck.Config.Depth, ck.Config.NumClasses)
+	if err := matchTensors(m, values, unknown, fileName, path, ck.Config); err != nil {
+		return nil, ck, err
 	}
 	ck.DTypes = map[string]safetensors.DType{}
 	for _, v := range m.Store.Params() {
@@ -289,6 +246,71 @@ func load(fsys fs.FS, dir string, open func() (*safetensors.File, error)) (*Mode
 		}
 	}
 	return m, ck, nil
+}
+
+// readAll reads every tensor of f (names), after checking that the
+// configuration (cfg, from cfgPath) does not describe a model far larger
+// than the file can fill; it returns them with their most common dtype.
+func readAll(f *safetensors.File, names []string, cfg Config, cfgPath, path string) (map[string]*tensor.Tensor, safetensors.DType, error) {
+	// Never trust config.json's sizes: refuse to build (allocate) a model
+	// far larger than the weights file can fill. (Small mismatches get the
+	// precise per-tensor errors of matchTensors.)
+	var held float64
+	for _, name := range names {
+		if in, ok := f.Info(name); ok {
+			held += float64(tensor.Numel(in.Shape))
+		}
+	}
+	body := cfg
+	body.NumClasses = 0 // a transformers folder may turn out headless
+	if want := body.ParamCount(); want > 2*held+1<<20 {
+		return nil, "", fmt.Errorf("vit: %s describes a model of %.0f parameters, but %s holds only %.0f values",
+			cfgPath, want, path, held)
+	}
+	raw := make(map[string]*tensor.Tensor, len(names))
+	count := map[safetensors.DType]int{}
+	for _, name := range names {
+		if in, ok := f.Info(name); ok {
+			count[in.DType]++
+		}
+		var err error
+		if raw[name], err = f.Tensor(name); err != nil {
+			return nil, "", fmt.Errorf("vit: %w", err)
+		}
+	}
+	return raw, mostCommon(count), nil
+}
+
+// matchTensors checks the file's tensors (values; fileName gives a
+// tensor's name in the file) against the model m: every parameter there at
+// its shape, nothing else (unknown: foreign tensors found already).
+func matchTensors(m *Model, values map[string]*tensor.Tensor, unknown []string, fileName func(string) string, path string, cfg Config) error {
+	for _, v := range m.Store.Params() {
+		t, ok := values[v.Name]
+		if !ok {
+			return fmt.Errorf("vit: %s: tensor %q missing (the model needs %s %s)",
+				path, fileName(v.Name), v.Name, tensor.ShapeString(v.Value.Shape))
+		}
+		if !tensor.SameShape(t.Shape, v.Value.Shape) {
+			return fmt.Errorf("vit: %s: tensor %q has shape %s, the model needs %s for %s",
+				path, fileName(v.Name), tensor.ShapeString(t.Shape), tensor.ShapeString(v.Value.Shape), v.Name)
+		}
+	}
+	for n := range values {
+		if _, ok := m.Store.Get(n); !ok {
+			unknown = append(unknown, fileName(n))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		more := ""
+		if len(unknown) > 5 {
+			unknown, more = unknown[:5], fmt.Sprintf(" and %d more", len(unknown)-5)
+		}
+		return fmt.Errorf("vit: %s: unexpected tensors %s%s (not part of a ViT with this config: %d blocks, %d classes)",
+			path, strings.Join(quoteAll(unknown), ", "), more, cfg.Depth, cfg.NumClasses)
+	}
+	return nil
 }
 
 // hfNameOf is the transformers name of timm tensor n (qkv: its three parts).

@@ -117,25 +117,11 @@ func parseHF(raw, pre map[string]any) (Checkpoint, error) {
 	if c.MLPDim() != inter {
 		return ck, fmt.Errorf("intermediate_size %d is not representable for hidden_size %d", inter, c.Dim)
 	}
-	// Preprocessing.
-	c.Mean, c.Std = fill(0.5, c.InChans), fill(0.5, c.InChans)
+	c.Mean, c.Std = fill(0.5, c.InChans), fill(0.5, c.InChans) // transformers' default
 	if pre != nil {
-		norm, ok, err := getBool(pre, "do_normalize")
-		if err != nil {
-			return ck, fmt.Errorf("preprocessor: %w", err)
+		if err := hfPreprocessor(&ck, &c, pre); err != nil {
+			return ck, err
 		}
-		if ok && !norm {
-			c.Mean, c.Std = fill(0, c.InChans), fill(1, c.InChans)
-		} else {
-			c.Mean, errs = floatsN(pre, "image_mean", c.InChans, c.Mean, errs)
-			c.Std, errs = floatsN(pre, "image_std", c.InChans, c.Std, errs)
-			if len(errs) > 0 {
-				return ck, fmt.Errorf("preprocessor: %w", errs[0])
-			}
-		}
-		ck.Preprocessor = copyObject(pre)
-		delete(ck.Preprocessor, "image_mean")
-		delete(ck.Preprocessor, "image_std")
 	}
 	ck.Config = c
 	ck.Extra = copyObject(raw)
@@ -144,6 +130,29 @@ func parseHF(raw, pre map[string]any) (Checkpoint, error) {
 	}
 	ck.Labels = takeHFLabels(ck.Extra, c.NumClasses)
 	return ck, nil
+}
+
+// hfPreprocessor reads preprocessor_config.json (pre) into c's
+// normalisation (none with do_normalize false) and keeps it in ck.
+func hfPreprocessor(ck *Checkpoint, c *Config, pre map[string]any) error {
+	var errs []error
+	norm, ok, err := getBool(pre, "do_normalize")
+	if err != nil {
+		return fmt.Errorf("preprocessor: %w", err)
+	}
+	if ok && !norm {
+		c.Mean, c.Std = fill(0, c.InChans), fill(1, c.InChans)
+	} else {
+		c.Mean, errs = floatsN(pre, "image_mean", c.InChans, c.Mean, errs)
+		c.Std, errs = floatsN(pre, "image_std", c.InChans, c.Std, errs)
+		if len(errs) > 0 {
+			return fmt.Errorf("preprocessor: %w", errs[0])
+		}
+	}
+	ck.Preprocessor = copyObject(pre)
+	delete(ck.Preprocessor, "image_mean")
+	delete(ck.Preprocessor, "image_std")
+	return nil
 }
 
 func fill(v float32, n int) []float32 {

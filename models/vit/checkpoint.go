@@ -386,68 +386,14 @@ func Save(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
 	}
 	ck = convertExtra(ck)
 
-	// Tensors.
-	tensors := map[string]*tensor.Tensor{}
-	for _, name := range timmNames(c) {
-		v, ok := m.Store.Get(name)
-		if !ok {
-			return fmt.Errorf("vit: save: model has no parameter %q", name)
-		}
-		tensors[name] = v.Value
-	}
-	if h := tensors["head.weight"]; h != nil && (len(h.Shape) != 2 || h.Shape[0] != c.NumClasses) {
-		return fmt.Errorf("vit: save: head.weight has shape %s but the config has %d classes",
-			tensor.ShapeString(h.Shape), c.NumClasses)
-	}
-	if ck.Naming == Transformers {
-		prefix := hfPrefix(c.NumClasses)
-		var err error
-		if tensors, err = toHF(tensors, prefix); err != nil {
-			return fmt.Errorf("vit: save: %w", err)
-		}
-		for n, t := range ck.Passthrough {
-			tensors[prefix+n] = t
-		}
-	}
-	w := safetensors.NewWriter()
-	for n, t := range tensors {
-		if err := w.Add(n, t, dtype); err != nil {
-			return fmt.Errorf("vit: save: %w", err)
-		}
-	}
-	meta := map[string]string{}
-	for k, v := range ck.Metadata {
-		meta[k] = v
-	}
-	if meta["format"] == "" {
-		meta["format"] = "pt" // transformers refuses safetensors files without it
-	}
-	w.SetMetadata(meta)
-
-	// Config files, encoded before anything is written.
-	files := map[string][]byte{}
-	var cfgObj map[string]any
-	if ck.Dialect == Timm {
-		var err error
-		if cfgObj, err = timmConfigJSON(c, ck); err != nil {
-			return fmt.Errorf("vit: save: %w", err)
-		}
-	} else {
-		cfgObj = hfConfigJSON(c, ck, dtype)
-		pre, err := encodeObject(hfPreprocessorJSON(c, ck))
-		if err != nil {
-			return fmt.Errorf("vit: save: %w", err)
-		}
-		files[PreprocessorFile] = pre
-	}
-	if ck.Training != nil {
-		cfgObj[TrainingKey] = trainingJSON(ck.Training)
-	}
-	cfgData, err := encodeObject(cfgObj)
+	w, err := weightsWriter(m, c, ck, dtype)
 	if err != nil {
-		return fmt.Errorf("vit: save: %w", err)
+		return err
 	}
-	files[ConfigFile] = cfgData
+	files, err := configFiles(c, ck, dtype) // encoded before anything is written
+	if err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("vit: save: %w", err)
@@ -463,6 +409,78 @@ func Save(m *Model, dir string, ck Checkpoint, dtype safetensors.DType) error {
 		}
 	}
 	return nil
+}
+
+// weightsWriter holds m's tensors under the checkpoint's naming, at
+// dtype, with its metadata: model.safetensors, ready to write.
+func weightsWriter(m *Model, c Config, ck Checkpoint, dtype safetensors.DType) (*safetensors.Writer, error) {
+	tensors := map[string]*tensor.Tensor{}
+	for _, name := range timmNames(c) {
+		v, ok := m.Store.Get(name)
+		if !ok {
+			return nil, fmt.Errorf("vit: save: model has no parameter %q", name)
+		}
+		tensors[name] = v.Value
+	}
+	if h := tensors["head.weight"]; h != nil && (len(h.Shape) != 2 || h.Shape[0] != c.NumClasses) {
+		return nil, fmt.Errorf("vit: save: head.weight has shape %s but the config has %d classes",
+			tensor.ShapeString(h.Shape), c.NumClasses)
+	}
+	if ck.Naming == Transformers {
+		prefix := hfPrefix(c.NumClasses)
+		var err error
+		if tensors, err = toHF(tensors, prefix); err != nil {
+			return nil, fmt.Errorf("vit: save: %w", err)
+		}
+		for n, t := range ck.Passthrough {
+			tensors[prefix+n] = t
+		}
+	}
+	w := safetensors.NewWriter()
+	for n, t := range tensors {
+		if err := w.Add(n, t, dtype); err != nil {
+			return nil, fmt.Errorf("vit: save: %w", err)
+		}
+	}
+	meta := map[string]string{}
+	for k, v := range ck.Metadata {
+		meta[k] = v
+	}
+	if meta["format"] == "" {
+		meta["format"] = "pt" // transformers refuses safetensors files without it
+	}
+	w.SetMetadata(meta)
+
+	return w, nil
+}
+
+// configFiles encodes config.json (and transformers'
+// preprocessor_config.json) for c in the checkpoint's dialect.
+func configFiles(c Config, ck Checkpoint, dtype safetensors.DType) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	var cfgObj map[string]any
+	if ck.Dialect == Timm {
+		var err error
+		if cfgObj, err = timmConfigJSON(c, ck); err != nil {
+			return nil, fmt.Errorf("vit: save: %w", err)
+		}
+	} else {
+		cfgObj = hfConfigJSON(c, ck, dtype)
+		pre, err := encodeObject(hfPreprocessorJSON(c, ck))
+		if err != nil {
+			return nil, fmt.Errorf("vit: save: %w", err)
+		}
+		files[PreprocessorFile] = pre
+	}
+	if ck.Training != nil {
+		cfgObj[TrainingKey] = trainingJSON(ck.Training)
+	}
+	cfgData, err := encodeObject(cfgObj)
+	if err != nil {
+		return nil, fmt.Errorf("vit: save: %w", err)
+	}
+	files[ConfigFile] = cfgData
+	return files, nil
 }
 
 // convertExtra drops fields that belong to another dialect than the one

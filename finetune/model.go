@@ -66,6 +66,10 @@ type Setup struct {
 	// UndrawnMomentum (Supernet): support tensors a step's draw does not
 	// read still take an AdamW step from their momentum (see SampleHook).
 	UndrawnMomentum bool
+	// AnchorLoRA (Supernet) is the fraction of steps that train LoRA at
+	// the largest rank on every layer instead of a uniform draw
+	// (glora.Supernet.SetAnchors); 0: none.
+	AnchorLoRA float64
 }
 
 // LoRARank is the largest lora rank s trains: the structure's, lora's and
@@ -204,6 +208,16 @@ func Attach(v *vit.Model, s Setup) (*Model, error) {
 		}
 	}
 	if s.Method == Supernet {
+		if s.AnchorLoRA > 0 {
+			lora, err := glora.Named(LoRA, net.Targets(), space.MaxRank(), false)
+			if err == nil {
+				err = net.SetAnchors([]glora.Structure{lora}, s.AnchorLoRA)
+			}
+			if err != nil {
+				net.Detach()
+				return nil, fmt.Errorf("finetune: %w", err)
+			}
+		}
 		return m, nil
 	}
 	if st == nil {

@@ -66,6 +66,9 @@ type SearchRecipe struct {
 	// tensors a step does not draw (PyTorch 1.10's zero_grad, as the
 	// reference code ran).
 	UndrawnMomentum bool `json:"undrawn_momentum"`
+	// AnchorLoRA is the fraction of supernet steps that train LoRA at the
+	// largest rank on every layer instead of a uniform draw (0: none).
+	AnchorLoRA float64 `json:"anchor_lora,omitempty"`
 }
 
 // Recipe is every method's training budget, one table for every task and
@@ -141,7 +144,8 @@ func MustNamed(name string) Recipe {
 // weight decay 1e-4, cosine schedule to lr/100 with a warm-up of a tenth
 // of the run (at most one epoch), gradients clipped at norm 1. Searched
 // GLoRA (chosen on validation and development images, docs/DESIGN.md §6):
-// a 20-epoch supernet of ranks 4 and 8 at 5e-3, a 16 × 4-generation
+// a 20-epoch supernet of ranks 4 and 8 at 5e-3 (a tenth of its steps train
+// LoRA at rank 8 on every layer), a 16 × 4-generation
 // search seeded with the named structures, its 3 best structures
 // retrained from the supernet's weights for LoRA's 8 epochs at 5e-3 by
 // successive halving.
@@ -153,7 +157,7 @@ func defaultRecipe() Recipe {
 			SupernetRun: {20, 5e-3}, RetrainRun: {8, 5e-3},
 		},
 		Search: SearchRecipe{Ranks: []int{4, 8}, Population: 16, TopK: 4, Generations: 4, Mutations: 6, Crossovers: 6,
-			MutationProb: 0.2, SeedNamed: true, Finalists: 3, Inherit: true},
+			MutationProb: 0.2, SeedNamed: true, Finalists: 3, Inherit: true, AnchorLoRA: 0.1},
 	}
 }
 
@@ -268,6 +272,9 @@ func (r Recipe) Describe() string {
 	fmt.Fprintf(&b, "Searched GLoRA: a supernet of lora ranks %v", s.Ranks)
 	if s.UndrawnMomentum {
 		b.WriteString(" (undrawn paths keep their AdamW momentum)")
+	}
+	if s.AnchorLoRA > 0 {
+		fmt.Fprintf(&b, " (%g of its steps train LoRA at rank %d on every layer)", s.AnchorLoRA, slices.Max(s.Ranks))
 	}
 	fmt.Fprintf(&b, ", an evolutionary search of population %d × %d generations (top %d, %d mutations + %d crossovers a generation) at LoRA rank %d's parameter count",
 		s.Population, s.Generations, s.TopK, s.Mutations, s.Crossovers, r.Rank)

@@ -130,7 +130,7 @@ func (c *chain) supernet() error {
 	h := c.r.Hyper(SupernetRun, c.t.Train.Len())
 	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d epochs at lr %g%s; validation with lora rank %d on every layer\n",
 		s.Ranks, h.Epochs, h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
-	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum}, h, c.stage(SupernetStage))
+	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum, AnchorLoRA: s.AnchorLoRA}, h, c.stage(SupernetStage))
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ type row struct {
 }
 
 func main() {
-	exp := flag.String("exp", "structs", "structs, tau, lora or pipe")
+	exp := flag.String("exp", "structs", "structs, tau, tau2 (tau with and without -anchor-lora, the structures trained alone once), lora or pipe")
 	tasks := flag.String("tasks", "mnist,digits,emoji,synth:count,synth:position,synth:orientation", "data specs")
 	seeds := flag.Int("seeds", 1, "seeds 0 … N-1 (each its own VTAB-1k split)")
 	names := flag.String("names", "lora8,A8,A4B4,A4B4DEc", "structs: structures ("+strings.Join(slices.Sorted(mapsKeys(structures(nil))), ", ")+")")
@@ -76,6 +76,7 @@ func main() {
 	ranks := flag.String("ranks", "", "pipe, tau: the supernet's lora ranks, comma-separated (empty: the recipe's)")
 	retrainLR := flag.Float64("retrain-lr", 0, "pipe: retraining peak learning rate (0: the recipe's)")
 	seedNamed := flag.String("seed-named", "", "pipe: true or false (empty: the recipe's)")
+	anchor := flag.Float64("anchor-lora", 0, "pipe, tau: fraction of supernet steps that train LoRA at the top rank on every layer")
 	nRandom := flag.Int("random", 8, "tau: random structures")
 	flag.Parse()
 	out, err := os.OpenFile(*outPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -109,6 +110,7 @@ func main() {
 		r.Search.Finalists = *finalists
 	}
 	r.Search.UndrawnMomentum = *undrawn
+	r.Search.AnchorLoRA = *anchor
 	r.Search.LoRAFresh = *loraFresh
 	for flagVal, dst := range map[*string]*bool{loraFinalist: &r.Search.LoRAFinalist, seedNamed: &r.Search.SeedNamed, inherit: &r.Search.Inherit} {
 		if *flagVal != "" {
@@ -139,6 +141,8 @@ func main() {
 				c.structs(strings.Split(*names, ","))
 			case "tau":
 				c.tau(*nRandom)
+			case "tau2":
+				c.tau2(*nRandom)
 			case "lora":
 				c.lora()
 			case "pipe":
@@ -176,6 +180,8 @@ type cell struct {
 	tmp    string
 	tag    string
 	dev    *data.Dataset
+
+	lastItems []finetune.RankItem // tau's, for tau2
 }
 
 func (c *cell) emit(r row) {
@@ -318,7 +324,7 @@ func (c *cell) tau(n int) {
 		log.Fatal(err)
 	}
 	t0 := time.Now()
-	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: sp.Ranks, UndrawnMomentum: c.recipe.Search.UndrawnMomentum},
+	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: sp.Ranks, UndrawnMomentum: c.recipe.Search.UndrawnMomentum, AnchorLoRA: c.recipe.Search.AnchorLoRA},
 		c.recipe.Hyper(pipeline.SupernetRun, c.task.Train.Len()), finetune.StageOptions{OutDir: c.dir("supernet"), Seed: c.seed})
 	if err != nil {
 		log.Fatal(err)
@@ -329,11 +335,48 @@ func (c *cell) tau(n int) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	c.lastItems = rc.Items
 	for _, it := range rc.Items {
 		c.emit(row{Exp: "tau-item", Name: it.Name, Params: it.Params, Val: it.Standalone, ValLoss: it.Loss, Shared: it.Shared.Accuracy, Note: c.tag})
 	}
 	c.emit(row{Exp: "tau", Name: c.tag, Val: deref(rc.Tau), ValLoss: deref(rc.TauLoss), Secs: secs,
 		Note: fmt.Sprintf("supernet val %.3f; tau %s, by loss %s", sn.Val.Accuracy, finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss))})
+}
+
+// tau2 is tau for the recipe's supernet (with -anchor-lora) and again
+// for the same supernet without anchors, sharing the structures'
+// standalone runs.
+func (c *cell) tau2(n int) {
+	if c.recipe.Search.AnchorLoRA == 0 {
+		log.Fatal("tau2 compares with and without -anchor-lora: give it")
+	}
+	c.tau(n)
+	items := c.lastItems
+	noAnchor := c.recipe
+	noAnchor.Search.AnchorLoRA = 0
+	v, err := c.task.Fresh()
+	if err != nil {
+		log.Fatal(err)
+	}
+	sp := glora.Space{Ranks: c.recipe.Search.Ranks}
+	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: sp.Ranks, UndrawnMomentum: noAnchor.Search.UndrawnMomentum},
+		noAnchor.Hyper(pipeline.SupernetRun, c.task.Train.Len()), finetune.StageOptions{OutDir: c.dir("supernet0"), Seed: c.seed})
+	if err != nil {
+		log.Fatal(err)
+	}
+	eval := sn.Model.Evaluator(c.task.Val, c.task.Pre, 256, 0)
+	var shared, sharedLoss, alone []float64
+	for _, it := range items {
+		sc, err := eval(c.ctx, it.Structure)
+		if err != nil {
+			log.Fatal(err)
+		}
+		c.emit(row{Exp: "tau-item", Name: it.Name, Params: it.Params, Val: it.Standalone, ValLoss: it.Loss, Shared: sc.Accuracy, Note: "no anchor"})
+		shared, sharedLoss, alone = append(shared, sc.Accuracy), append(sharedLoss, -sc.Loss), append(alone, it.Standalone)
+	}
+	tau, tauLoss := search.KendallTau(shared, alone), search.KendallTau(sharedLoss, alone)
+	c.emit(row{Exp: "tau", Name: "no anchor", Val: tau, ValLoss: tauLoss,
+		Note: fmt.Sprintf("supernet val %.3f; tau %.2f, by loss %.2f", sn.Val.Accuracy, tau, tauLoss)})
 }
 
 func deref(p *float64) float64 {

@@ -49,6 +49,8 @@ func TestNumericFlagsAreChecked(t *testing.T) {
 		{[]string{"supernet", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,5000"}, `--ranks "4,5000": want whole numbers in [1, 4096]`},
 		{[]string{"supernet", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,33"}, `layer "blocks.0.attn.qkv" (32→96): lora rank 33 is above min(in, out) = 32`},
 		{[]string{"run", "--base", "vit-micro", "--data", data, "--out", out, "--ranks", "4,33"}, "lora rank 33 is above min(in, out) = 32"},
+		{[]string{"run", "--base", "vit-micro", "--data", data, "--out", out, "--anchor-lora", "1.5"}, "--anchor-lora 1.5: want a number in [0, 1]"},
+		{[]string{"supernet", "--base", "vit-micro", "--data", data, "--out", out, "--anchor-lora", "-0.1"}, "--anchor-lora -0.1: want a number in [0, 1]"},
 		{[]string{"finetune", "--base", "vit-micro", "--data", data, "--out", out, "--method", "lora", "--rank", "33"}, "lora rank 33 is above min(in, out) = 32"},
 		{[]string{"finetune", "--base", "vit-micro", "--data", data, "--out", out, "--method", "glora", "--structure", structure(t, dir, "lora_33")},
 			`layer "blocks.0.attn.qkv" (32→96): lora rank 33 is above min(in, out) = 32`},

@@ -136,6 +136,7 @@ func searchRecipeFlags(fs *flag.FlagSet, d pipeline.Recipe) recipeFlags {
 	finalists := fs.Int("finalists", s.Finalists, "the search's best structures retrained alone by successive halving on validation (1: the best alone)")
 	lora := fs.Bool("lora-finalist", s.LoRAFinalist, "LoRA joins the finalists when the search did not rank it among them")
 	fresh := fs.Bool("fresh-retrain", !s.Inherit, "retrain the finalists from fresh support tensors instead of the supernet's weights")
+	anchor := fs.Float64("anchor-lora", s.AnchorLoRA, "fraction of the supernet's steps that train LoRA at the largest rank on every layer instead of a uniform draw, so the search scores LoRA as it trains")
 	return recipeFlags{
 		"population":    func(r *pipeline.Recipe) { r.Search.Population = *pop },
 		"topk":          func(r *pipeline.Recipe) { r.Search.TopK = *topk },
@@ -145,6 +146,7 @@ func searchRecipeFlags(fs *flag.FlagSet, d pipeline.Recipe) recipeFlags {
 		"finalists":     func(r *pipeline.Recipe) { r.Search.Finalists = *finalists },
 		"lora-finalist": func(r *pipeline.Recipe) { r.Search.LoRAFinalist = *lora },
 		"fresh-retrain": func(r *pipeline.Recipe) { r.Search.Inherit = !*fresh },
+		"anchor-lora":   func(r *pipeline.Recipe) { r.Search.AnchorLoRA = *anchor },
 	}
 }
 
@@ -152,7 +154,8 @@ func searchRecipeFlags(fs *flag.FlagSet, d pipeline.Recipe) recipeFlags {
 func checkSearchRecipe(r pipeline.Recipe) error {
 	s := r.Search
 	return firstErr(checkSearchFlags(search.Config{Population: s.Population, TopK: s.TopK, Generations: s.Generations,
-		Mutations: s.Mutations, Crossovers: s.Crossovers, MutationProb: s.MutationProb}), checkInt("finalists", s.Finalists, 1, 1000))
+		Mutations: s.Mutations, Crossovers: s.Crossovers, MutationProb: s.MutationProb}), checkInt("finalists", s.Finalists, 1, 1000),
+		checkFloat("anchor-lora", s.AnchorLoRA, 0, 1, false, false))
 }
 
 // setRun sets a run's epochs or learning rate (a zero leaves it).

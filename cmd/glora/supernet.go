@@ -27,6 +27,9 @@ type supernetSettings struct {
 	Ranks   []int    `json:"ranks" flag:"ranks" help:"the supernet's lora ranks (stored at the largest, sliced for the smaller)"`
 	Targets []string `json:"targets" flag:"targets" help:"layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)"` // nil: all-linear
 	Exclude []string `json:"exclude" flag:"exclude" help:"layers to leave out of --targets, same rules"`
+	// AnchorLoRA: a fraction of the steps train LoRA at the largest rank
+	// on every layer (finetune.Setup.AnchorLoRA).
+	AnchorLoRA float64 `json:"anchor_lora,omitempty" flag:"anchor-lora" help:"fraction of the steps that train LoRA at the largest rank on every layer instead of a uniform draw, so the search scores LoRA as it trains (default: the recipe's)"`
 	finetune.Hyper
 	CheckpointEvery int      `json:"checkpoint_every" flag:"checkpoint-every" help:"steps between checkpoints (also at each epoch's end and on Ctrl-C or SIGTERM, which exit with status 130 or 143)"`
 	Classes         []string `json:"classes"`
@@ -57,8 +60,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs := newFlags("supernet", "supernet --data SPEC --out RUN_DIR [--base MODEL] [--recipe NAME] [--ranks 4,8] [--targets …] [flags]", stderr)
+	d := pipeline.MustNamed(pipeline.Default).Search
 	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100,
-		Ranks: slices.Clone(pipeline.MustNamed(pipeline.Default).Search.Ranks)}
+		Ranks: slices.Clone(d.Ranks), AnchorLoRA: d.AnchorLoRA}
 	keys := bindFlags(fs, &s)
 	recipe := recipeFlag(fs)
 	var hf hyperFlags
@@ -81,7 +85,16 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	s.Hyper = hf.fill(def)
+	if r, err := pipeline.Named(*recipe); err == nil {
+		if !explicit["ranks"] {
+			s.Ranks = slices.Clone(r.Search.Ranks)
+		}
+		if !explicit["anchor-lora"] {
+			s.AnchorLoRA = r.Search.AnchorLoRA
+		}
+	}
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
+		checkFloat("anchor-lora", s.AnchorLoRA, 0, 1, false, false),
 		checkInt("stop-after", *stopAfter, 0, s.Epochs)); err != nil {
 		return err
 	}
@@ -169,7 +182,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 	if err != nil {
 		return nil, err
 	}
-	tr, err := finetune.TrainSupernet(ctx, v, p.Task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude}, s.Hyper,
+	tr, err := finetune.TrainSupernet(ctx, v, p.Task, finetune.Setup{Ranks: s.Ranks, Targets: s.Targets, Exclude: s.Exclude, AnchorLoRA: s.AnchorLoRA}, s.Hyper,
 		finetune.StageOptions{OutDir: out, Resume: resume && hasCheckpoint(out), Seed: s.Seed, CheckpointEvery: s.CheckpointEvery, StopAfter: stopAfter, Precision: prec})
 	if err != nil {
 		return nil, err

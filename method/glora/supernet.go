@@ -66,6 +66,8 @@ type Supernet struct {
 	merged  bool
 	cur     Structure       // the structure the layers use (all none when disabled)
 	mcache  [][]*mergedCopy // per layer, its last MergeStructure results, most recent first (merge_incremental.go)
+	anchors []Structure     // SetAnchors
+	anchorP float64
 }
 
 // initStream and sampleTag separate the seeded sources of initialisation
@@ -73,6 +75,7 @@ type Supernet struct {
 const (
 	initStream = 0x676c6f7261 // "glora"
 	sampleTag  = "glora-sample"
+	anchorTag  = "glora-anchor"
 )
 
 // Attach wraps the model's selected Linear layers (default: all-linear) in
@@ -194,18 +197,59 @@ func (s *Supernet) Params() int { return Params(s.cur, s.targets) }
 
 // StepRand is the seeded source of step's structure draw: a pure function
 // of (seed, step), so a resumed run draws what the uninterrupted one did.
-func StepRand(seed uint64, step int) *rand.Rand {
+func StepRand(seed uint64, step int) *rand.Rand { return stepRand(seed, step, sampleTag) }
+
+func stepRand(seed uint64, step int, tag string) *rand.Rand {
 	var key [32]byte
 	binary.LittleEndian.PutUint64(key[0:], seed)
 	binary.LittleEndian.PutUint64(key[8:], uint64(step))
-	copy(key[16:], sampleTag)
+	copy(key[16:], tag)
 	return rand.New(rand.NewChaCha8(key))
 }
 
+// SetAnchors makes Sample train one of the structures sts, chosen
+// uniformly, instead of a uniform draw in a fraction p of the steps (each
+// step decides from its own seeded source, apart from StepRand, so the
+// other steps draw what they would without anchors). A supernet's shared
+// weights for a structure it rarely draws whole (LoRA on every layer is
+// one draw in thousands) were trained among other paths; an anchor
+// trains them as that structure, so the search scores it as it would
+// train. nil (or p 0) turns anchors off.
+func (s *Supernet) SetAnchors(sts []Structure, p float64) error {
+	if p < 0 || p > 1 {
+		return fmt.Errorf("glora: anchor fraction %g outside [0, 1]", p)
+	}
+	for _, st := range sts {
+		if err := s.space.ValidateStructure(st, s.targets); err != nil {
+			return fmt.Errorf("glora: anchor: %w", err)
+		}
+	}
+	s.anchors, s.anchorP = nil, p
+	for _, st := range sts {
+		s.anchors = append(s.anchors, st.Clone())
+	}
+	return nil
+}
+
 // Sample draws training step's structure, every layer's choice uniform over
-// its combinations (docs/DESIGN.md §2), from StepRand(seed, step), installs it
-// and switches to ModeSample. A merged supernet refuses (Unmerge first).
+// its combinations (docs/DESIGN.md §2), from StepRand(seed, step), or one of
+// the anchors (SetAnchors), installs it and switches to ModeSample. A
+// merged supernet refuses (Unmerge first).
 func (s *Supernet) Sample(step int) (Structure, error) {
+	if len(s.anchors) > 0 && s.anchorP > 0 {
+		ar := stepRand(s.seed, step, anchorTag)
+		if ar.Float64() < s.anchorP {
+			if s.merged {
+				return nil, fmt.Errorf("glora: the supernet is merged; unmerge before sampling")
+			}
+			st := s.anchors[ar.IntN(len(s.anchors))]
+			if err := s.install(st); err != nil {
+				return nil, err
+			}
+			s.mode = ModeSample
+			return st.Clone(), nil
+		}
+	}
 	return s.SampleFrom(StepRand(s.seed, step))
 }
 

@@ -477,3 +477,49 @@ func TestTrainStructure(t *testing.T) {
 		t.Fatal("an empty structure was accepted")
 	}
 }
+
+// Anchors replace about a fraction p of the draws; every other step draws
+// what it would without anchors.
+func TestSampleAnchors(t *testing.T) {
+	sp := Space{Ranks: []int{4, 8}}
+	plain, err := Attach(microViT(t, false), Options{Space: sp, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anch, err := Attach(microViT(t, false), Options{Space: sp, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lora, err := Named("lora", anch.Targets(), 8, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anch.SetAnchors([]Structure{lora}, 0.25); err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	const steps = 400
+	for step := range steps {
+		a, err := anch.Sample(step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := plain.Sample(step)
+		switch a.Key() {
+		case lora.Key():
+			hits++
+		case b.Key():
+		default:
+			t.Fatalf("step %d: neither the anchor nor the plain draw", step)
+		}
+	}
+	if hits < steps/8 || hits > steps*3/8 {
+		t.Fatalf("%d anchor steps of %d at p 0.25", hits, steps)
+	}
+	if err := anch.SetAnchors([]Structure{lora}, 1.5); err == nil {
+		t.Fatal("p 1.5 accepted")
+	}
+	if err := anch.SetAnchors([]Structure{{"no.such.layer": LayerChoice{}}}, 0.5); err == nil {
+		t.Fatal("an anchor naming no layer of the supernet accepted")
+	}
+}

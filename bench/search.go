@@ -210,30 +210,10 @@ func Search(o SearchOptions) (SearchResult, error) {
 		}
 	}
 	m.Net.Unmerge()
-	// The merging alone, replayed: incremental and every-layer.
-	var stats glora.MergeStats
-	t0 := time.Now()
-	for _, st := range cands {
-		s, err := m.Net.MergeStructure(st)
-		if err != nil {
-			return SearchResult{}, err
-		}
-		stats.Merged += s.Merged
-		stats.Reused += s.Reused
-		m.Net.Unmerge()
+	incMs, fullMs, stats, err := mergeTimes(m.Net, cands)
+	if err != nil {
+		return SearchResult{}, err
 	}
-	incMs := 1000 * time.Since(t0).Seconds() / float64(len(cands))
-	t0 = time.Now()
-	for _, st := range cands {
-		if err := m.Net.SetStructure(st); err != nil {
-			return SearchResult{}, err
-		}
-		if err := m.Net.Merge(); err != nil {
-			return SearchResult{}, err
-		}
-		m.Net.Unmerge()
-	}
-	fullMs := 1000 * time.Since(t0).Seconds() / float64(len(cands))
 	perMin := func(s float64) float64 { return 60 * float64(len(cands)) / s }
 	r := SearchResult{Bench: "search", Model: desc, Threads: runtime.GOMAXPROCS(0), Kernel: Kernel(o.Precision),
 		Val: o.Val, Candidates: len(cands), Layers: len(m.Net.Layers()), Budget: budget,
@@ -244,6 +224,35 @@ func Search(o SearchOptions) (SearchResult, error) {
 		r.Reused = float64(stats.Reused) / float64(n)
 	}
 	return r, nil
+}
+
+// mergeTimes replays the candidates' merging alone, incremental and
+// every layer, in milliseconds per candidate, with the incremental
+// merges' reuse.
+func mergeTimes(net *glora.Supernet, cands []glora.Structure) (incMs, fullMs float64, stats glora.MergeStats, err error) {
+	t0 := time.Now()
+	for _, st := range cands {
+		s, err := net.MergeStructure(st)
+		if err != nil {
+			return 0, 0, stats, err
+		}
+		stats.Merged += s.Merged
+		stats.Reused += s.Reused
+		net.Unmerge()
+	}
+	incMs = 1000 * time.Since(t0).Seconds() / float64(len(cands))
+	t0 = time.Now()
+	for _, st := range cands {
+		if err := net.SetStructure(st); err != nil {
+			return 0, 0, stats, err
+		}
+		if err := net.Merge(); err != nil {
+			return 0, 0, stats, err
+		}
+		net.Unmerge()
+	}
+	fullMs = 1000 * time.Since(t0).Seconds() / float64(len(cands))
+	return incMs, fullMs, stats, nil
 }
 
 // MergedForwardResult is `glora bench merged-forward`'s report.

@@ -176,7 +176,11 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(human, "supernet: %s; ranks %v, %s of %s, lr %g\n", p.Describe(), s.Ranks, nOf(s.Epochs, "epoch"), nOf(p.Task.Train.Len()/s.Batch, "step"), s.LR)
+	anchors := ""
+	if s.AnchorLoRA > 0 {
+		anchors = fmt.Sprintf(" (%g of the steps LoRA r%d on every layer: --anchor-lora)", s.AnchorLoRA, slices.Max(s.Ranks))
+	}
+	fmt.Fprintf(human, "supernet: %s; ranks %v%s, %s of %s, lr %g\n", p.Describe(), s.Ranks, anchors, nOf(s.Epochs, "epoch"), nOf(p.Task.Train.Len()/s.Batch, "step"), s.LR)
 	t0 := time.Now()
 	v, err := p.Fresh()
 	if err != nil {

@@ -237,17 +237,8 @@ func (s *Supernet) SetAnchors(sts []Structure, p float64) error {
 // merged supernet refuses (Unmerge first).
 func (s *Supernet) Sample(step int) (Structure, error) {
 	if len(s.anchors) > 0 && s.anchorP > 0 {
-		ar := stepRand(s.seed, step, anchorTag)
-		if ar.Float64() < s.anchorP {
-			if s.merged {
-				return nil, fmt.Errorf("glora: the supernet is merged; unmerge before sampling")
-			}
-			st := s.anchors[ar.IntN(len(s.anchors))]
-			if err := s.install(st); err != nil {
-				return nil, err
-			}
-			s.mode = ModeSample
-			return st.Clone(), nil
+		if ar := stepRand(s.seed, step, anchorTag); ar.Float64() < s.anchorP {
+			return s.useSample(func() Structure { return s.anchors[ar.IntN(len(s.anchors))] })
 		}
 	}
 	return s.SampleFrom(StepRand(s.seed, step))
@@ -255,10 +246,16 @@ func (s *Supernet) Sample(step int) (Structure, error) {
 
 // SampleFrom is Sample with the draw taken from rng.
 func (s *Supernet) SampleFrom(rng *rand.Rand) (Structure, error) {
+	return s.useSample(func() Structure { return s.space.Sample(rng, s.targets) })
+}
+
+// useSample installs a training step's structure, draw's, in ModeSample
+// and returns a copy of it. A merged supernet refuses before drawing.
+func (s *Supernet) useSample(draw func() Structure) (Structure, error) {
 	if s.merged {
 		return nil, fmt.Errorf("glora: the supernet is merged; unmerge before sampling")
 	}
-	st := s.space.Sample(rng, s.targets)
+	st := draw()
 	if err := s.install(st); err != nil {
 		return nil, err
 	}

@@ -65,6 +65,9 @@ func Run(ctx context.Context, t *Task, r Recipe, o Options) (*RunResult, error) 
 	if o.Fresh == nil {
 		o.Fresh = t.Fresh
 	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
 	ch, err := SearchGLoRA(ctx, t.Task, r, o)
 	if err != nil {
 		return nil, err
@@ -88,7 +91,7 @@ func Run(ctx context.Context, t *Task, r Recipe, o Options) (*RunResult, error) 
 	res.Adapter, res.Merged, res.Structure = pub.Adapter, pub.Merged, pub.Structure
 
 	// The test split, once.
-	logf(o.Log, "test: the merged model of %s on the test split\n", res.Finalist)
+	fmt.Fprintf(o.Log, "test: the merged model of %s on the test split\n", res.Finalist)
 	tm, err := t.Test(res.Merged, o.Precision)
 	if err != nil {
 		return nil, err
@@ -96,27 +99,13 @@ func Run(ctx context.Context, t *Task, r Recipe, o Options) (*RunResult, error) 
 	res.TestAccuracy, res.TestLoss, res.NTest = tm.Accuracy, tm.Loss, tm.N
 	if err := plot.WriteConfusionPNG(filepath.Join(o.Dir, ConfusionFile), plot.Confusion{Title: "test split: " + res.Method,
 		Labels: t.Classes, Counts: tm.Confusion}); err != nil {
-		logf(o.Log, "warning: %v\n", err)
+		fmt.Fprintf(o.Log, "warning: %v\n", err)
 	}
 	res.Report = filepath.Join(o.Dir, ReportFile)
 	if err := atomicfile.WriteBytes(res.Report, []byte(runReport(res, t, r, o.Seed, ch, time.Since(t0)))); err != nil {
 		return nil, err
 	}
 	return res, nil
-}
-
-func logf(w io.Writer, format string, a ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format, a...)
-	}
-}
-
-// nOf is n with its noun, singular or plural: "1 epoch", "2 epochs".
-func nOf(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // runReport is ReportFile.
@@ -132,7 +121,7 @@ func runReport(r *RunResult, t *Task, rc Recipe, seed uint64, ch *SearchedOutcom
 	sn, rt := rc.Hyper(SupernetRun, r.NTrain), rc.Hyper(RetrainRun, r.NTrain)
 	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %s, batch %d, lr %g (min %g, warm-up %s), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
-		rc.Search.Ranks, nOf(sn.Epochs, "epoch"), sn.Batch, sn.LR, sn.MinLR, warmup(sn.WarmupEpochs), sn.WeightDecay, sn.ClipNorm, seed,
+		rc.Search.Ranks, fmt.Sprintf("%d %s", sn.Epochs, plural(sn.Epochs, "epoch", "epochs")), sn.Batch, sn.LR, sn.MinLR, warmup(sn.WarmupEpochs), sn.WeightDecay, sn.ClipNorm, seed,
 		ch.Supernet.Support, ch.Supernet.Head, r.StageSeconds[0], r.SupernetValAcc, slices.Max(rc.Search.Ranks))
 	fmt.Fprintf(&b, "| 2 search | budget %d, population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g)%s; %d candidates scored with merged weights on the validation split | %.0f | %.4f (best with the supernet's weights: %s, %d params) |\n",
 		r.Budget, rc.Search.Population, rc.Search.TopK, rc.Search.Generations, rc.Search.Mutations, rc.Search.Crossovers, rc.Search.MutationProb,

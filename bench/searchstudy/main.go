@@ -140,7 +140,7 @@ func main() {
 			case "structs":
 				c.structs(strings.Split(*names, ","))
 			case "tau":
-				c.tau(*nRandom)
+				_ = c.tau(*nRandom)
 			case "tau2":
 				c.tau2(*nRandom)
 			case "lora":
@@ -180,8 +180,6 @@ type cell struct {
 	tmp    string
 	tag    string
 	dev    *data.Dataset
-
-	lastItems []finetune.RankItem // tau's, for tau2
 }
 
 func (c *cell) emit(r row) {
@@ -306,7 +304,7 @@ func (c *cell) structs(names []string) {
 
 // tau trains a supernet and measures its ranking of 7 named and n random
 // structures against their standalone validation accuracy.
-func (c *cell) tau(n int) {
+func (c *cell) tau(n int) []finetune.RankItem {
 	targets := c.targets()
 	budget := finetune.LoRABudget(targets, c.recipe.Rank)
 	all := structures(targets)
@@ -319,28 +317,35 @@ func (c *cell) tau(n int) {
 	for i := range n {
 		items = append(items, finetune.RankItem{Name: fmt.Sprintf("random %d", i), Structure: search.Random(rng, sp, targets, budget)})
 	}
-	v, err := c.task.Fresh()
-	if err != nil {
-		log.Fatal(err)
-	}
 	t0 := time.Now()
-	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: sp.Ranks, UndrawnMomentum: c.recipe.Search.UndrawnMomentum, AnchorLoRA: c.recipe.Search.AnchorLoRA},
-		c.recipe.Hyper(pipeline.SupernetRun, c.task.Train.Len()), finetune.StageOptions{OutDir: c.dir("supernet"), Seed: c.seed})
-	if err != nil {
-		log.Fatal(err)
-	}
+	sn := c.supernet(c.recipe.Search, "supernet")
 	secs := time.Since(t0).Seconds()
 	rc, err := finetune.CheckRanking(c.ctx, sn.Model, c.task.Fresh, c.task.Task, items, c.recipe.Hyper(finetune.LoRA, c.task.Train.Len()),
 		finetune.StageOptions{OutDir: c.dir("rank"), Seed: c.seed}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	c.lastItems = rc.Items
 	for _, it := range rc.Items {
 		c.emit(row{Exp: "tau-item", Name: it.Name, Params: it.Params, Val: it.Standalone, ValLoss: it.Loss, Shared: it.Shared.Accuracy, Note: c.tag})
 	}
 	c.emit(row{Exp: "tau", Name: c.tag, Val: deref(rc.Tau), ValLoss: deref(rc.TauLoss), Secs: secs,
 		Note: fmt.Sprintf("supernet val %.3f; tau %s, by loss %s", sn.Val.Accuracy, finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss))})
+	return rc.Items
+}
+
+// supernet trains the recipe's supernet (s: its ranks, undrawn momentum
+// and anchors) on the cell's task in the folder dir.
+func (c *cell) supernet(s pipeline.SearchRecipe, dir string) *finetune.Trained {
+	v, err := c.task.Fresh()
+	if err != nil {
+		log.Fatal(err)
+	}
+	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum, AnchorLoRA: s.AnchorLoRA},
+		c.recipe.Hyper(pipeline.SupernetRun, c.task.Train.Len()), finetune.StageOptions{OutDir: c.dir(dir), Seed: c.seed})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return sn
 }
 
 // tau2 is tau for the recipe's supernet (with -anchor-lora) and again
@@ -350,20 +355,10 @@ func (c *cell) tau2(n int) {
 	if c.recipe.Search.AnchorLoRA == 0 {
 		log.Fatal("tau2 compares with and without -anchor-lora: give it")
 	}
-	c.tau(n)
-	items := c.lastItems
-	noAnchor := c.recipe
-	noAnchor.Search.AnchorLoRA = 0
-	v, err := c.task.Fresh()
-	if err != nil {
-		log.Fatal(err)
-	}
-	sp := glora.Space{Ranks: c.recipe.Search.Ranks}
-	sn, err := finetune.TrainSupernet(c.ctx, v, c.task.Task, finetune.Setup{Ranks: sp.Ranks, UndrawnMomentum: noAnchor.Search.UndrawnMomentum},
-		noAnchor.Hyper(pipeline.SupernetRun, c.task.Train.Len()), finetune.StageOptions{OutDir: c.dir("supernet0"), Seed: c.seed})
-	if err != nil {
-		log.Fatal(err)
-	}
+	items := c.tau(n)
+	noAnchor := c.recipe.Search
+	noAnchor.AnchorLoRA = 0
+	sn := c.supernet(noAnchor, "supernet0")
 	eval := sn.Model.Evaluator(c.task.Val, c.task.Pre, 256, 0)
 	var shared, sharedLoss, alone []float64
 	for _, it := range items {

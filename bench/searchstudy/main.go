@@ -140,7 +140,7 @@ func main() {
 			case "structs":
 				c.structs(strings.Split(*names, ","))
 			case "tau":
-				_ = c.tau(*nRandom)
+				c.tau(*nRandom)
 			case "tau2":
 				c.tau2(*nRandom)
 			case "lora":

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"time"
 
@@ -51,9 +50,6 @@ func TrainMethod(ctx context.Context, method string, t finetune.Task, r Recipe, 
 	tr, err := finetune.Finetune(ctx, v, t, finetune.Setup{Method: method, Rank: r.Rank}, r.Hyper(method, t.Train.Len()), so)
 	if err != nil {
 		return nil, err
-	}
-	if o.Log != nil && o.Log != io.Discard {
-		fmt.Fprintf(o.Log, "%s: val accuracy %.4f (epoch %d), %d support + %d head parameters\n", method, tr.Val.Accuracy, tr.BestEpoch, tr.Support, tr.Head)
 	}
 	return &Outcome{Trained: tr, Dir: dir, Merged: filepath.Join(dir, finetune.MergedDir), Seconds: time.Since(t0).Seconds()}, nil
 }

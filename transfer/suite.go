@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -558,19 +557,17 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 	if err := os.Chmod(dir, 0o755); err != nil { // MkdirTemp's 0700 would stay on a kept run
 		return Result{}, err
 	}
-	o, err := pipeline.TrainMethod(ctx, cell.Method, t.Task, c.Recipe, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: t.Fresh, Log: log})
+	// The test split: read once per cell, by the kept model only, after it
+	// was chosen (pipeline.Compare); the suite runs in float32.
+	res, err := pipeline.Compare(ctx, t, c.Recipe, []string{cell.Method}, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: t.Fresh, Log: log}, true)
 	if err != nil {
 		return Result{}, err
 	}
+	o := res[0]
 	tr, val := t.Train, t.Val
 	r := Result{Cell: cell, NTrain: tr.Len(), NVal: val.Len(), Support: o.Support, Head: o.Head,
-		ValAcc: o.Val.Accuracy, BestEpoch: o.BestEpoch, Epochs: len(o.History), Seconds: o.Seconds, Note: o.Note}
-	// The test split: read here, once per cell, by the kept model only.
-	mt, err := t.Test(o.Merged, tensor.F32) // the suite runs in float32
-	if err != nil {
-		return Result{}, err
-	}
-	r.TestAcc, r.NTest = mt.Accuracy, mt.N
+		ValAcc: o.Val.Accuracy, BestEpoch: o.BestEpoch, Epochs: len(o.History), Seconds: o.Seconds, Note: o.Note,
+		TestAcc: o.Test.Accuracy, NTest: o.Test.N}
 	if cell.Group == GroupVTAB && len(tk.shifted) > 0 {
 		m, _, err := vit.Load(o.Merged)
 		if err != nil {
@@ -584,9 +581,6 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 			}
 			r.Shifted[s] = mt.Accuracy
 		}
-	}
-	if math.IsNaN(r.TestAcc) {
-		return Result{}, fmt.Errorf("test accuracy is NaN")
 	}
 	if c.KeepRuns {
 		keep := filepath.Join(c.Out, RunsDir, cell.Key())

@@ -17,7 +17,6 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/pipeline"
@@ -51,28 +50,14 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	t0, cpu0 := time.Now(), cpuSeconds()
-	_, ck, err := backbones.Default()
+	spec := *f.spec
+	task, err := prepare(baseSpec{Base: backbones.Shipped, Data: spec, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Seed: o.Seed}, "demo", stderr)
 	if err != nil {
 		return err
 	}
-	spec := *f.spec
-	trainSet, _, err := resolveFor(spec, ck.Config, stderr)
-	if err != nil {
-		return fmt.Errorf("--data %s: %w", spec, err)
-	}
-	loadTest := func() (*data.Dataset, error) {
-		_, test, err := resolveFor(spec, ck.Config, io.Discard)
-		if err == nil && test == nil {
-			err = fmt.Errorf("--data %s has no test split", spec)
-		}
-		if err == nil {
-			err = checkSplitClasses(spec, trainSet, test)
-		}
-		return test, err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rows, err := runMNISTDemo(ctx, o, spec, trainSet, loadTest, stderr)
+	rows, err := runMNISTDemo(ctx, o, task, stderr)
 	if err != nil {
 		return err
 	}

@@ -9,15 +9,9 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
-	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/tensor"
-	"github.com/glora/glora/train"
 )
 
 // The demo's methods, in the table's order.
@@ -104,7 +98,7 @@ type demoRow struct {
 	Seconds   float64 `json:"seconds"` // training (and supernet + search), not the test evaluation
 	BestEpoch int     `json:"best_epoch"`
 	Note      string  `json:"note,omitempty"`
-	model     string  // the best model's merged folder
+	model     string  // the kept model's merged folder
 }
 
 func demoLabel(method string, rank int) string {
@@ -121,68 +115,35 @@ func demoLabel(method string, rank int) string {
 	return method
 }
 
-// runMNISTDemo adapts the shipped backbone to trainSet's train and val
-// splits (o.Scheme) with each method, then, as its last step and only
-// there, calls loadTest and evaluates every method's best model (by
-// validation accuracy) on the test split. Progress goes to log. The
-// stages are the pipeline's (finetune.Finetune, TrainSupernet, Search):
-// the demo only picks the methods and their hyperparameters.
-func runMNISTDemo(ctx context.Context, o demoOptions, dataName string, trainSet *data.Dataset, loadTest func() (*data.Dataset, error), log io.Writer) ([]demoRow, error) {
-	// The test split stays behind loadTest, read at the very end.
-	t, err := pipeline.NewTask(backbones.Default, "shipped", trainSet, nil, dataName, o.Scheme, o.SplitSeed, o.Seed)
-	if err != nil {
-		return nil, err
+// runMNISTDemo adapts t's base to t's train and val splits with each of
+// o's methods and then, as its last step and only there (unless o.NoTest),
+// scores every method's kept model (best epoch by validation accuracy) on
+// the test split: pipeline.Compare. Progress goes to log; the demo only
+// picks the methods and the recipe.
+func runMNISTDemo(ctx context.Context, o demoOptions, t *pipeline.Task, log io.Writer) ([]demoRow, error) {
+	for _, m := range o.Methods {
+		if !slices.Contains(demoMethods, m) {
+			return nil, fmt.Errorf("unknown demo method %q (want %s)", m, strings.Join(demoMethods, ", "))
+		}
 	}
-	t.Log = log
 	out := o.OutDir
 	if out == "" {
+		var err error
 		if out, err = os.MkdirTemp("", "glora-demo-"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(out)
 	}
-	fmt.Fprintf(log, "demo: the shipped backbone (%s) adapted to %s: %d train, %d validation images (--scheme %s); runs in %s\n",
-		backbones.DefaultName, dataName, t.Train.Len(), t.Val.Len(), o.Scheme, out)
-	var rows []demoRow
-	for i, method := range o.Methods {
-		t0 := time.Now()
-		row := demoRow{Method: demoLabel(method, o.Rank)}
-		fmt.Fprintf(log, "\n[%d/%d] %s\n", i+1, len(o.Methods), row.Method)
-		if !slices.Contains(demoMethods, method) {
-			return nil, fmt.Errorf("unknown demo method %q (want %s)", method, strings.Join(demoMethods, ", "))
-		}
-		res, err := pipeline.TrainMethod(ctx, method, t.Task, o.Recipe, pipeline.Options{Dir: out, Seed: o.Seed, Fresh: t.Fresh, Log: log})
-		if err != nil {
-			return nil, err
-		}
-		row.Note = res.Note
-		row.Support, row.Head = res.Support, res.Head
-		row.ValAcc, row.BestEpoch = res.Val.Accuracy, res.BestEpoch
-		row.Seconds = time.Since(t0).Seconds()
-		row.model = res.Merged
-		fmt.Fprintf(log, "%s: validation accuracy %.4f (epoch %d), %d trainable parameters, %.0fs\n",
-			row.Method, row.ValAcc, row.BestEpoch, row.Support+row.Head, row.Seconds)
-		rows = append(rows, row)
-	}
-	if o.NoTest {
-		return rows, nil
-	}
-	// The last step, and the only one that reads the test split.
-	test, err := loadTest()
+	fmt.Fprintf(log, "demo: %s adapted to %s: %d train, %d validation images (--scheme %s); runs in %s\n",
+		t.From, t.Data, t.Train.Len(), t.Val.Len(), t.Scheme, out)
+	res, err := pipeline.Compare(ctx, t, o.Recipe, o.Methods, pipeline.Options{Dir: out, Seed: o.Seed, Log: log}, !o.NoTest)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "\ntest: %d images, each method's best model by validation accuracy (merged into a plain ViT)\n", test.Len())
-	for i := range rows {
-		v, _, err := vit.Load(rows[i].model)
-		if err != nil {
-			return nil, err
-		}
-		mt, err := train.Evaluate(v, test, 256, tensor.F32)
-		if err != nil {
-			return nil, err
-		}
-		rows[i].TestAcc, rows[i].NTest = mt.Accuracy, mt.N
+	rows := make([]demoRow, len(res))
+	for i, r := range res {
+		rows[i] = demoRow{Method: demoLabel(r.Method, o.Rank), Support: r.Support, Head: r.Head, ValAcc: r.Val.Accuracy,
+			BestEpoch: r.BestEpoch, Seconds: r.Seconds, Note: r.Note, TestAcc: r.Test.Accuracy, NTest: r.Test.N, model: r.Merged}
 	}
 	return rows, nil
 }

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/pipeline"
 )
 
 // toyDigits: n 28×28 grey images, a bright square in one of four
@@ -42,9 +44,9 @@ func toyDigits(t *testing.T, n int, seed uint64) *data.Dataset {
 }
 
 // The demo runs every method on train and val only, reads the test split
-// once, as its last step, and reports what each method trains; with
-// NoTest it never reads it.
-func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
+// only as its last step (each kept model scored once), and reports what
+// each method trains; with NoTest it never reads it.
+func TestMNISTDemoReadsTestAtTheEnd(t *testing.T) {
 	trainSet, test := toyDigits(t, 48, 1), toyDigits(t, 20, 2)
 	o := defaultDemo()
 	o.Scheme, o.Batch = "holdout:0.25", 12
@@ -55,20 +57,25 @@ func TestMNISTDemoReadsTestOnceAtTheEnd(t *testing.T) {
 		o.NoTest = noTest
 		o.OutDir = t.TempDir()
 		var log bytes.Buffer
-		reads := 0
-		loadTest := func() (*data.Dataset, error) {
-			reads++
-			// everything else is done by now
-			if !strings.Contains(log.String(), "GLoRA searched: validation accuracy") {
-				t.Errorf("the test split was read before the last method finished:\n%s", log.String())
-			}
-			return test, nil
-		}
-		rows, err := runMNISTDemo(context.Background(), o, "toy", trainSet, loadTest, &log)
+		task, err := pipeline.NewTask(backbones.Default, "shipped", trainSet, test, "toy", o.Scheme, o.SplitSeed, o.Seed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]int{false: 1, true: 0}[noTest]; reads != want {
+		task.Log = &log
+		reads := 0
+		task.OnTest = func() {
+			reads++
+			// everything else is done by now
+			if !strings.Contains(log.String(), pipeline.Searched+": validation accuracy") {
+				t.Errorf("the test split was read before the last method finished:\n%s", log.String())
+			}
+		}
+		rows, err := runMNISTDemo(context.Background(), o, task, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// each kept model scored once, after the last method
+		if want := map[bool]int{false: len(rows), true: 0}[noTest]; reads != want {
 			t.Fatalf("NoTest %v: the test split was read %d times, want %d", noTest, reads, want)
 		}
 		if len(rows) != 4 {

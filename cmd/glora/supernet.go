@@ -80,18 +80,16 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	def, err := stageDefaults(*recipe, finetune.Supernet, pipeline.RefTrain)
+	r, err := pipeline.Named(*recipe)
 	if err != nil {
-		return err
+		return fmt.Errorf("--recipe: %w", err)
 	}
-	s.Hyper = hf.fill(def)
-	if r, err := pipeline.Named(*recipe); err == nil {
-		if !explicit["ranks"] {
-			s.Ranks = slices.Clone(r.Search.Ranks)
-		}
-		if !explicit["anchor-lora"] {
-			s.AnchorLoRA = r.Search.AnchorLoRA
-		}
+	s.Hyper = hf.fill(r.Hyper(pipeline.SupernetRun, pipeline.RefTrain))
+	if !explicit["ranks"] {
+		s.Ranks = slices.Clone(r.Search.Ranks)
+	}
+	if !explicit["anchor-lora"] {
+		s.AnchorLoRA = r.Search.AnchorLoRA
 	}
 	if err := firstErr(checkHyper(s.Hyper), checkInt("checkpoint-every", s.CheckpointEvery, 0, maxSteps),
 		checkFloat("anchor-lora", s.AnchorLoRA, 0, 1, false, false),
@@ -131,10 +129,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size
 	if saved == nil {
-		refill = func(n int) finetune.Hyper {
-			def, _ := stageDefaults(*recipe, finetune.Supernet, n)
-			return hf.fill(def)
-		}
+		refill = func(n int) finetune.Hyper { return hf.fill(r.Hyper(pipeline.SupernetRun, n)) }
 	}
 	res, err := supernetStage(ctx, s, refill, *out, *resume, *overwrite, *stopAfter, prec, human, stderr)
 	if errors.Is(err, train.ErrInterrupted) {

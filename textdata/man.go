@@ -82,17 +82,62 @@ func loadMan(dir string, sections []int, labelled bool) (*Corpus, manSkips, erro
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, skips, notFound("man: %s not found: %s, or set %s", dir, ManInstall, ManEnv)
 	}
-	secDir := func(s int) string { return filepath.Join(dir, "man"+strconv.Itoa(s)) }
+	named := len(sections) > 0
+	sections, pages, err := manPages(dir, sections)
+	if err != nil {
+		return nil, skips, err
+	}
+	keepFirstLinks(pages, &skips)
+	c := &Corpus{}
+	var bySection [10]int
+	for _, p := range pages {
+		if !p.keep {
+			continue
+		}
+		src := "man" + strconv.Itoa(p.section) + "/" + p.name
+		text, err := manPageText(filepath.Join(dir, filepath.FromSlash(src)), &skips)
+		if err != nil {
+			return nil, skips, err
+		}
+		if text != "" {
+			c.Docs = append(c.Docs, Doc{Text: text, Label: p.section, Source: src})
+			bySection[p.section]++
+		}
+	}
+	var classes []int
+	for _, s := range sections {
+		switch {
+		case bySection[s] > 0:
+			classes = append(classes, s)
+		case named:
+			return nil, skips, notFound("man: section %d (%s) has no pages", s, manSectionDir(dir, s))
+		}
+	}
+	if len(c.Docs) == 0 {
+		return nil, skips, notFound("man: no pages in %s's %s: %s, or set %s", dir, manSectionList(sections), ManInstall, ManEnv)
+	}
+	if labelled && len(classes) < 2 {
+		return nil, skips, dataErr("man: labels=sections needs pages of at least two sections, have %s", manSectionList(classes))
+	}
+	c.label(classes, labelled)
+	return c, skips, nil
+}
+
+func manSectionDir(dir string, s int) string { return filepath.Join(dir, "man"+strconv.Itoa(s)) }
+
+// manPages lists the page files of the sections asked for (every section
+// folder of dir when none is), in section then name order; it returns the
+// sections read, sorted and without repeats.
+func manPages(dir string, sections []int) ([]int, []manPage, error) {
 	var have []int
 	for s := 1; s <= 9; s++ {
-		if st, err := os.Stat(secDir(s)); err == nil && st.IsDir() {
+		if st, err := os.Stat(manSectionDir(dir, s)); err == nil && st.IsDir() {
 			have = append(have, s)
 		}
 	}
-	named := len(sections) > 0
-	if !named {
+	if len(sections) == 0 {
 		if len(have) == 0 {
-			return nil, skips, notFound("man: no section folders (man1 … man9) in %s: %s, or set %s", dir, ManInstall, ManEnv)
+			return nil, nil, notFound("man: no section folders (man1 … man9) in %s: %s, or set %s", dir, ManInstall, ManEnv)
 		}
 		sections = have
 	} else {
@@ -103,14 +148,15 @@ func loadMan(dir string, sections []int, labelled bool) (*Corpus, manSkips, erro
 	var pages []manPage
 	for _, s := range sections {
 		if s < 1 || s > 9 {
-			return nil, skips, dataErr("man: bad section %d (want 1 to 9)", s)
+			return nil, nil, dataErr("man: bad section %d (want 1 to 9)", s)
 		}
+		sd := manSectionDir(dir, s)
 		if !slices.Contains(have, s) {
-			return nil, skips, notFound("man: no section %d (%s) in %s (have %s)", s, secDir(s), dir, manSectionList(have))
+			return nil, nil, notFound("man: no section %d (%s) in %s (have %s)", s, sd, dir, manSectionList(have))
 		}
-		ents, err := os.ReadDir(secDir(s))
+		ents, err := os.ReadDir(sd)
 		if err != nil {
-			return nil, skips, dataErr("man: %v", err)
+			return nil, nil, dataErr("man: %v", err)
 		}
 		for _, e := range ents { // ReadDir sorts by name
 			if n := e.Name(); strings.HasPrefix(n, ".") || manCompressed(n) {
@@ -120,14 +166,20 @@ func loadMan(dir string, sections []int, labelled bool) (*Corpus, manSkips, erro
 			if !p.link && !e.Type().IsRegular() {
 				continue
 			}
-			p.info, err = os.Stat(filepath.Join(secDir(s), e.Name()))
+			p.info, err = os.Stat(filepath.Join(sd, e.Name()))
 			if err != nil || !p.info.Mode().IsRegular() {
 				continue // a dangling link, a link to a folder…
 			}
 			pages = append(pages, p)
 		}
 	}
-	// Files already taken, by size (os.SameFile compares within a size).
+	return sections, pages, nil
+}
+
+// keepFirstLinks marks each file's first page to be read: plain files
+// first, then links to a file not taken yet (os.SameFile compares within
+// a size); the others count as skipped links.
+func keepFirstLinks(pages []manPage, skips *manSkips) {
 	taken := map[int64][]os.FileInfo{}
 	for _, links := range []bool{false, true} {
 		for i := range pages {
@@ -144,50 +196,34 @@ func loadMan(dir string, sections []int, labelled bool) (*Corpus, manSkips, erro
 			p.keep = true
 		}
 	}
-	c := &Corpus{}
-	var bySection [10]int
-	for _, p := range pages {
-		if !p.keep {
-			continue
-		}
-		src := "man" + strconv.Itoa(p.section) + "/" + p.name
-		b, err := readManPage(filepath.Join(dir, filepath.FromSlash(src)))
-		switch {
-		case err != nil:
-			return nil, skips, err
-		case b == nil:
-			skips.large++
-			continue
-		}
-		if invalidUTF8(b) >= 0 { // an old page in Latin-1: the system's, not the user's to fix
-			skips.invalid++
-			continue
-		}
-		roff := string(b)
-		if manRedirect(roff) {
-			skips.redirects++
-			continue
-		}
-		if text := RoffText(roff); text != "" {
-			c.Docs = append(c.Docs, Doc{Text: text, Label: p.section, Source: src})
-			bySection[p.section]++
-		}
+}
+
+// manPageText is a page's text, or "" for a page skipped (too large, not
+// UTF-8, a redirect to another page) or empty; skips counts why.
+func manPageText(path string, skips *manSkips) (string, error) {
+	b, err := readManPage(path)
+	switch {
+	case err != nil:
+		return "", err
+	case b == nil:
+		skips.large++
+		return "", nil
 	}
-	var classes []int
-	for _, s := range sections {
-		switch {
-		case bySection[s] > 0:
-			classes = append(classes, s)
-		case named:
-			return nil, skips, notFound("man: section %d (%s) has no pages", s, secDir(s))
-		}
+	if invalidUTF8(b) >= 0 { // an old page in Latin-1: the system's, not the user's to fix
+		skips.invalid++
+		return "", nil
 	}
-	if len(c.Docs) == 0 {
-		return nil, skips, notFound("man: no pages in %s's %s: %s, or set %s", dir, manSectionList(sections), ManInstall, ManEnv)
+	roff := string(b)
+	if manRedirect(roff) {
+		skips.redirects++
+		return "", nil
 	}
-	if labelled && len(classes) < 2 {
-		return nil, skips, dataErr("man: labels=sections needs pages of at least two sections, have %s", manSectionList(classes))
-	}
+	return RoffText(roff), nil
+}
+
+// label sets each document's label from its section: its index in
+// classes (labelled), or Unlabelled; classes become the corpus's classes.
+func (c *Corpus) label(classes []int, labelled bool) {
 	for i := range c.Docs {
 		d := &c.Docs[i]
 		if labelled {
@@ -201,7 +237,6 @@ func loadMan(dir string, sections []int, labelled bool) (*Corpus, manSkips, erro
 			c.Classes = append(c.Classes, strconv.Itoa(s))
 		}
 	}
-	return c, skips, nil
 }
 
 // manSectionList spells sections as "man1, man8".

@@ -295,108 +295,127 @@ func posRange() (lo, hi int64) { return 4 * sub, (SynthSize - 4) * sub }
 
 // drawSynth draws one image of label for the task.
 func drawSynth(cv *canvas, rng *rand.Rand, task string, label, k int) {
-	W := int64(cv.w) * sub
 	randomBackground(cv, rng)
 	switch task {
 	case "count":
-		// label+1 filled shapes (disc, square, triangle) of random size and
-		// brightness that neither touch nor overlap, and up to two faint
-		// lines across the image that are not to be counted.
-		for lines := rng.IntN(3); lines > 0; lines-- {
-			ln, lv := randomLine(cv, rng)
-			cv.paint(&ln, lv)
-		}
-		n := label + 1
-		var placed []shape
-		for len(placed) < n {
-			s := shape{kind: rng.IntN(3), r: between(rng, 12, 22)}
-			ok := false
-			for try := 0; try < 200 && !ok; try++ {
-				m := s.r + sub
-				s.cx, s.cy = between(rng, m, W-1-m), between(rng, m, W-1-m)
-				ok = true
-				for _, o := range placed {
-					dx, dy, d := s.cx-o.cx, s.cy-o.cy, s.r+o.r+12
-					if dx*dx+dy*dy < d*d {
-						ok = false
-						break
-					}
+		drawCount(cv, rng, label)
+	case "position":
+		drawPosition(cv, rng, label, k)
+	case "orientation":
+		drawOrientation(cv, rng, label, k)
+	case "distance":
+		drawDistance(cv, rng, label, k)
+	}
+}
+
+// drawCount: label+1 filled shapes (disc, square, triangle) of random size
+// and brightness that neither touch nor overlap, and up to two faint lines
+// across the image that are not to be counted.
+func drawCount(cv *canvas, rng *rand.Rand, label int) {
+	W := int64(cv.w) * sub
+	for lines := rng.IntN(3); lines > 0; lines-- {
+		ln, lv := randomLine(cv, rng)
+		cv.paint(&ln, lv)
+	}
+	n := label + 1
+	var placed []shape
+	for len(placed) < n {
+		s := shape{kind: rng.IntN(3), r: between(rng, 12, 22)}
+		ok := false
+		for try := 0; try < 200 && !ok; try++ {
+			m := s.r + sub
+			s.cx, s.cy = between(rng, m, W-1-m), between(rng, m, W-1-m)
+			ok = true
+			for _, o := range placed {
+				dx, dy, d := s.cx-o.cx, s.cy-o.cy, s.r+o.r+12
+				if dx*dx+dy*dy < d*d {
+					ok = false
+					break
 				}
 			}
-			if !ok { // crowded: start the set again
-				placed = placed[:0]
-				continue
-			}
-			placed = append(placed, s)
 		}
-		for i := range placed {
-			cv.paint(&placed[i], between(rng, 140, 255))
+		if !ok { // crowded: start the set again
+			placed = placed[:0]
+			continue
 		}
-	case "position":
-		// One bright filled sprite whose centre x falls in bin label; two
-		// hollow rings and a faint line anywhere as distractors, drawn
-		// first so that the sprite stays whole.
-		for d := 0; d < 2; d++ {
-			r := between(rng, 14, 24)
-			ring := shape{kind: shapeRing, r: r, r2: r - between(rng, 5, 8),
-				cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
-			cv.paint(&ring, between(rng, 80, 160))
-		}
-		ln, lv := randomLine(cv, rng)
-		cv.paint(&ln, lv)
-		lo, hi := posRange()
-		step := (hi - lo) / int64(k)
-		s := shape{kind: rng.IntN(3), r: between(rng, 14, 26)}
-		s.cx = lo + int64(label)*step + rng.Int64N(step)
-		s.cy = between(rng, s.r+sub, W-1-s.r-sub)
-		cv.paint(&s, between(rng, 170, 255))
-	case "orientation":
-		// A bar through the middle whose angle (0–180°, anticlockwise from
-		// the horizontal) falls in bin label; three small blobs as
-		// distractors, some drawn over it.
-		binTenths := 1800 / k
-		c, sn := cosSinQ16(label*binTenths + rng.IntN(binTenths))
-		bar := shape{kind: shapeBar, cx: W/2 + between(rng, -24, 24), cy: W/2 + between(rng, -24, 24),
-			cos: c, sin: sn, hl: between(rng, 56, 80), hw: between(rng, 5, 10)}
-		blobs := make([]shape, 3)
-		for i := range blobs {
-			r := between(rng, 8, 14)
-			blobs[i] = shape{kind: rng.IntN(2), r: r, cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
-		}
-		over := rng.IntN(4) // how many blobs are drawn over the bar
-		for i := over; i < 3; i++ {
-			cv.paint(&blobs[i], between(rng, 100, 220))
-		}
-		cv.paint(&bar, between(rng, 150, 255))
-		for i := 0; i < over; i++ {
-			cv.paint(&blobs[i], between(rng, 100, 220))
-		}
-	case "distance":
-		// Two filled discs whose centres are a distance in bin label apart
-		// (a relation between objects, as CLEVR's), in any direction; two
-		// hollow rings and a faint line as distractors.
-		for d := 0; d < 2; d++ {
-			r := between(rng, 14, 24)
-			ring := shape{kind: shapeRing, r: r, r2: r - between(rng, 5, 8),
-				cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
-			cv.paint(&ring, between(rng, 80, 160))
-		}
-		ln, lv := randomLine(cv, rng)
-		cv.paint(&ln, lv)
-		lo, step := distRange(k)
-		a := shape{kind: shapeDisc, r: between(rng, 10, 16)}
-		b := shape{kind: shapeDisc, r: between(rng, 10, 16)}
-		for {
-			dist := lo + int64(label)*step + rng.Int64N(step)
-			c, sn := cosSinQ16(rng.IntN(3600))
-			m := a.r + sub
-			a.cx, a.cy = between(rng, m, W-1-m), between(rng, m, W-1-m)
-			b.cx, b.cy = a.cx+(dist*c)>>16, a.cy-(dist*sn)>>16
-			if m := b.r + sub; b.cx >= m && b.cx <= W-1-m && b.cy >= m && b.cy <= W-1-m {
-				break
-			}
-		}
-		cv.paint(&a, between(rng, 170, 255))
-		cv.paint(&b, between(rng, 170, 255))
+		placed = append(placed, s)
 	}
+	for i := range placed {
+		cv.paint(&placed[i], between(rng, 140, 255))
+	}
+}
+
+// ringsAndLine draws two hollow rings and a faint line anywhere: the
+// position and distance tasks' distractors, drawn first so that what is
+// to be read stays whole.
+func ringsAndLine(cv *canvas, rng *rand.Rand) {
+	W := int64(cv.w) * sub
+	for d := 0; d < 2; d++ {
+		r := between(rng, 14, 24)
+		ring := shape{kind: shapeRing, r: r, r2: r - between(rng, 5, 8),
+			cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
+		cv.paint(&ring, between(rng, 80, 160))
+	}
+	ln, lv := randomLine(cv, rng)
+	cv.paint(&ln, lv)
+}
+
+// drawPosition: one bright filled sprite whose centre x falls in bin
+// label of k, over ringsAndLine's distractors.
+func drawPosition(cv *canvas, rng *rand.Rand, label, k int) {
+	W := int64(cv.w) * sub
+	ringsAndLine(cv, rng)
+	lo, hi := posRange()
+	step := (hi - lo) / int64(k)
+	s := shape{kind: rng.IntN(3), r: between(rng, 14, 26)}
+	s.cx = lo + int64(label)*step + rng.Int64N(step)
+	s.cy = between(rng, s.r+sub, W-1-s.r-sub)
+	cv.paint(&s, between(rng, 170, 255))
+}
+
+// drawOrientation: a bar through the middle whose angle (0–180°,
+// anticlockwise from the horizontal) falls in bin label of k; three small
+// blobs as distractors, some drawn over it.
+func drawOrientation(cv *canvas, rng *rand.Rand, label, k int) {
+	W := int64(cv.w) * sub
+	binTenths := 1800 / k
+	c, sn := cosSinQ16(label*binTenths + rng.IntN(binTenths))
+	bar := shape{kind: shapeBar, cx: W/2 + between(rng, -24, 24), cy: W/2 + between(rng, -24, 24),
+		cos: c, sin: sn, hl: between(rng, 56, 80), hw: between(rng, 5, 10)}
+	blobs := make([]shape, 3)
+	for i := range blobs {
+		r := between(rng, 8, 14)
+		blobs[i] = shape{kind: rng.IntN(2), r: r, cx: between(rng, r, W-1-r), cy: between(rng, r, W-1-r)}
+	}
+	over := rng.IntN(4) // how many blobs are drawn over the bar
+	for i := over; i < 3; i++ {
+		cv.paint(&blobs[i], between(rng, 100, 220))
+	}
+	cv.paint(&bar, between(rng, 150, 255))
+	for i := 0; i < over; i++ {
+		cv.paint(&blobs[i], between(rng, 100, 220))
+	}
+}
+
+// drawDistance: two filled discs whose centres are a distance in bin
+// label of k apart (a relation between objects, as CLEVR's), in any
+// direction, over ringsAndLine's distractors.
+func drawDistance(cv *canvas, rng *rand.Rand, label, k int) {
+	W := int64(cv.w) * sub
+	ringsAndLine(cv, rng)
+	lo, step := distRange(k)
+	a := shape{kind: shapeDisc, r: between(rng, 10, 16)}
+	b := shape{kind: shapeDisc, r: between(rng, 10, 16)}
+	for {
+		dist := lo + int64(label)*step + rng.Int64N(step)
+		c, sn := cosSinQ16(rng.IntN(3600))
+		m := a.r + sub
+		a.cx, a.cy = between(rng, m, W-1-m), between(rng, m, W-1-m)
+		b.cx, b.cy = a.cx+(dist*c)>>16, a.cy-(dist*sn)>>16
+		if m := b.r + sub; b.cx >= m && b.cx <= W-1-m && b.cy >= m && b.cy <= W-1-m {
+			break
+		}
+	}
+	cv.paint(&a, between(rng, 170, 255))
+	cv.paint(&b, between(rng, 170, 255))
 }

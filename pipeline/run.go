@@ -128,11 +128,11 @@ func runReport(r *RunResult, t *Task, rc Recipe, seed uint64, ch *SearchedOutcom
 		map[bool]string{true: ", starting from the named structures that fit", false: ""}[rc.Search.SeedNamed],
 		r.Candidates, r.StageSeconds[1], r.SearchValAcc, ch.Search.Best.Hash, ch.Search.Best.Params)
 	from := map[bool]string{true: "the supernet's weights", false: "fresh support tensors"}[rc.Search.Inherit]
-	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %d epochs at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
-		len(ch.FinalistNames), from, rt.Epochs, rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
+	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %d %s at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
+		len(ch.FinalistNames), from, rt.Epochs, plural(rt.Epochs, "epoch", "epochs"), rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
 	if ch.RankCheck != nil {
-		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %d epochs each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
-			len(ch.RankCheck.Items), ch.RankCheck.Epochs, r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
+		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %d %s each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
+			len(ch.RankCheck.Items), ch.RankCheck.Epochs, plural(ch.RankCheck.Epochs, "epoch", "epochs"), r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
 	}
 	fmt.Fprintf(&b, "| 4 merge + test | %s, chosen on validation | | test %.4f (loss %.4f) |\n\n", r.Finalist, r.TestAccuracy, r.TestLoss)
 	fmt.Fprintf(&b, "### Finalists\n\n| finalist | epochs trained | best val accuracy | val loss |\n|---|---|---|---|\n")

@@ -128,8 +128,8 @@ func (c *chain) supernet() error {
 	}
 	s := c.r.Search
 	h := c.r.Hyper(SupernetRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d epochs at lr %g%s; validation with lora rank %d on every layer\n",
-		s.Ranks, h.Epochs, h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
+	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d %s at lr %g%s; validation with lora rank %d on every layer\n",
+		s.Ranks, h.Epochs, plural(h.Epochs, "epoch", "epochs"), h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
 	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum, AnchorLoRA: s.AnchorLoRA}, h, c.stage(SupernetStage))
 	if err != nil {
 		return err
@@ -205,8 +205,8 @@ func (c *chain) finalists() error {
 		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora, loraInit)
 	}
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d epochs at lr %g%s, by successive halving (rungs %v) on validation\n",
-		len(entrants), how, h.Epochs, h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
+	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d %s at lr %g%s, by successive halving (rungs %v) on validation\n",
+		len(entrants), how, h.Epochs, plural(h.Epochs, "epoch", "epochs"), h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
 	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume, Precision: c.o.Precision}
 	rr, err := finetune.Rerank(c.ctx, c.o.Fresh, c.t, entrants, h, so, c.o.Log)
 	if err != nil {
@@ -227,7 +227,7 @@ func (c *chain) rankCheck() error {
 	sn := c.out.Supernet.Model
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
 	items := RankCheckItems(c.out.Search.Candidates, sn.Net.Space(), sn.Net.Targets(), c.out.Budget, c.o.RankCheck, c.o.Seed, c.named)
-	fmt.Fprintf(c.o.Log, "rank check: %d structures trained alone, %d epochs each\n", len(items), h.Epochs)
+	fmt.Fprintf(c.o.Log, "rank check: %d structures trained alone, %d %s each\n", len(items), h.Epochs, plural(h.Epochs, "epoch", "epochs"))
 	so := c.stage(RankCheckStage)
 	so.Resume = c.o.Resume
 	rc, err := finetune.CheckRanking(c.ctx, sn, c.o.Fresh, c.t, items, h, so, c.o.Log)

@@ -273,6 +273,9 @@ func claimOut(flag, dir, cmd string, resume, overwrite bool) ([]byte, error) {
 	if resume && overwrite {
 		return nil, fmt.Errorf("--resume and --overwrite contradict each other: continue the run, or start it again")
 	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("%s %s is a file, not a folder: name a new or empty folder for the run", flag, dir)
+	}
 	saved, err := os.ReadFile(settingsFile(dir, cmd))
 	if err == nil {
 		switch {

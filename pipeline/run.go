@@ -116,6 +116,8 @@ func runReport(r *RunResult, t *Task, rc Recipe, seed uint64, ch *SearchedOutcom
 		t.From, t.Data, t.Scheme, t.SplitSeed, r.NTrain, r.NVal, len(t.Classes), data.ClassList(t.Classes), r.NTest)
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
+	fmt.Fprintf(&b, "The validation images chose the structure (one of %d %s) and its epoch, so the validation accuracy reads high; the test accuracy is the one to compare with other runs.\n\n",
+		len(ch.FinalistNames), plural(len(ch.FinalistNames), "finalist", "finalists"))
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
 	fmt.Fprintf(&b, "The structure, choices counted over the %d layers: %s.\n\n", len(ch.Structure), ch.Structure.Summary())
 	sn, rt := rc.Hyper(SupernetRun, r.NTrain), rc.Hyper(RetrainRun, r.NTrain)

@@ -147,8 +147,6 @@ func LoadEmoji(dir string, opt ResolveOptions) (*Dataset, error) {
 	return d, err
 }
 
-// loadEmoji is LoadEmoji, with the skin-tone variants after their base
-// emoji if variants is set; base[i] numbers image i's base emoji 0, 1, ….
 // emojiList is the images emoji.json names in the categories glora
 // classifies, and what it left out.
 type emojiList struct {
@@ -239,6 +237,8 @@ func listEmoji(dir string, variants bool) (l emojiList, err error) {
 	return l, nil
 }
 
+// loadEmoji is LoadEmoji, with the skin-tone variants after their base
+// emoji if variants is set; base[i] numbers image i's base emoji 0, 1, ….
 func loadEmoji(dir string, opt ResolveOptions, variants bool) (d *Dataset, base []int, err error) {
 	l, err := listEmoji(dir, variants)
 	if err != nil {

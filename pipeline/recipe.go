@@ -240,17 +240,18 @@ func (r Recipe) Hyper(run string, n int) finetune.Hyper {
 func (r Recipe) EpochsNote(run string, n int) string {
 	rn := r.Runs[run]
 	if e := r.Hyper(run, n).Epochs; e != rn.Epochs {
-		return fmt.Sprintf(" (the recipe's %d %s count %d images: %d training images get as many optimiser steps in %d epochs)",
-			rn.Epochs, plural(rn.Epochs, "epoch", "epochs"), RefTrain, n, e)
+		return fmt.Sprintf(" (the recipe's %s count %d images: %d training images get as many optimiser steps in %d epochs)",
+			nOf(rn.Epochs, "epoch"), RefTrain, n, e)
 	}
 	return ""
 }
 
-func plural(n int, one, many string) string {
+// nOf is n with its noun, singular or plural: "1 epoch", "2 epochs".
+func nOf(n int, noun string) string {
 	if n == 1 {
-		return one
+		return "1 " + noun
 	}
-	return many
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -116,25 +116,25 @@ func runReport(r *RunResult, t *Task, rc Recipe, seed uint64, ch *SearchedOutcom
 		t.From, t.Data, t.Scheme, t.SplitSeed, r.NTrain, r.NVal, len(t.Classes), data.ClassList(t.Classes), r.NTest)
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
-	fmt.Fprintf(&b, "The validation images chose the structure (one of %d %s) and its epoch, so the validation accuracy reads high; the test accuracy is the one to compare with other runs.\n\n",
-		len(ch.FinalistNames), plural(len(ch.FinalistNames), "finalist", "finalists"))
+	fmt.Fprintf(&b, "The validation images chose the structure (one of %s) and its epoch, so the validation accuracy reads high; the test accuracy is the one to compare with other runs.\n\n",
+		nOf(len(ch.FinalistNames), "finalist"))
 	fmt.Fprintf(&b, "Adapter: `%s`; merged model (the base's shape and speed): `%s`; structure: `%s`.\n\n", r.Adapter, r.Merged, r.Structure)
 	fmt.Fprintf(&b, "The structure, choices counted over the %d layers: %s.\n\n", len(ch.Structure), ch.Structure.Summary())
 	sn, rt := rc.Hyper(SupernetRun, r.NTrain), rc.Hyper(RetrainRun, r.NTrain)
 	fmt.Fprintf(&b, "## Stages\n\n| stage | what | seconds | validation accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| 1 supernet | ranks %v, %s, batch %d, lr %g (min %g, warm-up %s), wd %g, clip %g, seed %d; %d support + %d head parameters | %.0f | %.4f (lora rank %d on every layer) |\n",
-		rc.Search.Ranks, fmt.Sprintf("%d %s", sn.Epochs, plural(sn.Epochs, "epoch", "epochs")), sn.Batch, sn.LR, sn.MinLR, warmup(sn.WarmupEpochs), sn.WeightDecay, sn.ClipNorm, seed,
+		rc.Search.Ranks, nOf(sn.Epochs, "epoch"), sn.Batch, sn.LR, sn.MinLR, warmup(sn.WarmupEpochs), sn.WeightDecay, sn.ClipNorm, seed,
 		ch.Supernet.Support, ch.Supernet.Head, r.StageSeconds[0], r.SupernetValAcc, slices.Max(rc.Search.Ranks))
 	fmt.Fprintf(&b, "| 2 search | budget %d, population %d, top %d, %d generations, %d mutations + %d crossovers (p %.2g)%s; %d candidates scored with merged weights on the validation split | %.0f | %.4f (best with the supernet's weights: %s, %d params) |\n",
 		r.Budget, rc.Search.Population, rc.Search.TopK, rc.Search.Generations, rc.Search.Mutations, rc.Search.Crossovers, rc.Search.MutationProb,
 		map[bool]string{true: ", starting from the named structures that fit", false: ""}[rc.Search.SeedNamed],
 		r.Candidates, r.StageSeconds[1], r.SearchValAcc, ch.Search.Best.Hash, ch.Search.Best.Params)
 	from := map[bool]string{true: "the supernet's weights", false: "fresh support tensors"}[rc.Search.Inherit]
-	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %d %s at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
-		len(ch.FinalistNames), from, rt.Epochs, plural(rt.Epochs, "epoch", "epochs"), rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
+	fmt.Fprintf(&b, "| 3 finalists | the %d best structures retrained from %s, %s at lr %g, by successive halving (rungs %v) | %.0f | %.4f (%s) |\n",
+		len(ch.FinalistNames), from, nOf(rt.Epochs, "epoch"), rt.LR, finetune.Rungs(len(ch.FinalistNames), rt.Epochs), r.StageSeconds[2], r.ValAccuracy, r.Finalist)
 	if ch.RankCheck != nil {
-		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %d %s each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
-			len(ch.RankCheck.Items), ch.RankCheck.Epochs, plural(ch.RankCheck.Epochs, "epoch", "epochs"), r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
+		fmt.Fprintf(&b, "| rank check | %d structures trained alone, %s each | %.0f | Kendall's tau %s (by shared-weight loss %s) |\n",
+			len(ch.RankCheck.Items), nOf(ch.RankCheck.Epochs, "epoch"), r.StageSeconds[3], finetune.FormatTau(ch.RankCheck.Tau), finetune.FormatTau(ch.RankCheck.TauLoss))
 	}
 	fmt.Fprintf(&b, "| 4 merge + test | %s, chosen on validation | | test %.4f (loss %.4f) |\n\n", r.Finalist, r.TestAccuracy, r.TestLoss)
 	fmt.Fprintf(&b, "### Finalists\n\n| finalist | epochs trained | best val accuracy | val loss |\n|---|---|---|---|\n")

@@ -128,8 +128,8 @@ func (c *chain) supernet() error {
 	}
 	s := c.r.Search
 	h := c.r.Hyper(SupernetRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %d %s at lr %g%s; validation with lora rank %d on every layer\n",
-		s.Ranks, h.Epochs, plural(h.Epochs, "epoch", "epochs"), h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
+	fmt.Fprintf(c.o.Log, "1/3 supernet: lora ranks %v, %s at lr %g%s; validation with lora rank %d on every layer\n",
+		s.Ranks, nOf(h.Epochs, "epoch"), h.LR, c.r.EpochsNote(SupernetRun, c.t.Train.Len()), slices.Max(s.Ranks))
 	sn, err := finetune.TrainSupernet(c.ctx, v, c.t, finetune.Setup{Ranks: s.Ranks, UndrawnMomentum: s.UndrawnMomentum, AnchorLoRA: s.AnchorLoRA}, h, c.stage(SupernetStage))
 	if err != nil {
 		return err
@@ -205,8 +205,8 @@ func (c *chain) finalists() error {
 		add(fmt.Sprintf("lora r%d (the baseline)", c.r.Rank), lora, loraInit)
 	}
 	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
-	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %d %s at lr %g%s, by successive halving (rungs %v) on validation\n",
-		len(entrants), how, h.Epochs, plural(h.Epochs, "epoch", "epochs"), h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
+	fmt.Fprintf(c.o.Log, "3/3 finalists: %d structures retrained from %s, %s at lr %g%s, by successive halving (rungs %v) on validation\n",
+		len(entrants), how, nOf(h.Epochs, "epoch"), h.LR, c.r.EpochsNote(RetrainRun, c.t.Train.Len()), finetune.Rungs(len(entrants), h.Epochs))
 	so := finetune.StageOptions{OutDir: filepath.Join(c.o.Dir, FinalistsStage), Seed: c.o.Seed, CheckpointEvery: c.o.CheckpointEvery, Resume: c.o.Resume, Precision: c.o.Precision}
 	rr, err := finetune.Rerank(c.ctx, c.o.Fresh, c.t, entrants, h, so, c.o.Log)
 	if err != nil {
@@ -224,19 +224,31 @@ func (c *chain) rankCheck() error {
 	if c.o.RankCheck <= 0 {
 		return nil
 	}
-	sn := c.out.Supernet.Model
-	h := c.r.Hyper(RetrainRun, c.t.Train.Len())
-	items := RankCheckItems(c.out.Search.Candidates, sn.Net.Space(), sn.Net.Targets(), c.out.Budget, c.o.RankCheck, c.o.Seed, c.named)
-	fmt.Fprintf(c.o.Log, "rank check: %d structures trained alone, %d %s each\n", len(items), h.Epochs, plural(h.Epochs, "epoch", "epochs"))
 	so := c.stage(RankCheckStage)
 	so.Resume = c.o.Resume
-	rc, err := finetune.CheckRanking(c.ctx, sn, c.o.Fresh, c.t, items, h, so, c.o.Log)
-	if err != nil {
-		return err
-	}
+	rc, err := RankCheck(c.ctx, c.out.Supernet.Model, c.o.Fresh, c.t, c.r, c.out.Search.Candidates, c.out.Budget, c.o.RankCheck, c.named, so, c.o.Log)
 	c.out.RankCheck = rc
-	fmt.Fprintf(c.o.Log, "rank check: Kendall's tau %s (by shared-weight loss %s)\n", finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss))
-	return nil
+	return err
+}
+
+// RankCheck measures how well the supernet sn ranks structures: n of
+// them (half the search's best candidates, half random ones at the
+// budget: RankCheckItems, seeded by so.Seed) retrained alone on t under
+// r's retraining schedule in so.OutDir, and Kendall's tau between their
+// shared-weight and standalone validation accuracy (finetune.CheckRanking).
+// named names the named structures among them in the log.
+func RankCheck(ctx context.Context, sn *finetune.Model, fresh func() (*vit.Model, error), t finetune.Task, r Recipe, cands []search.Candidate,
+	budget, n int, named map[string]string, so finetune.StageOptions, log io.Writer) (*finetune.RankCheck, error) {
+	h := r.Hyper(RetrainRun, t.Train.Len())
+	items := RankCheckItems(cands, sn.Net.Space(), sn.Net.Targets(), budget, n, so.Seed, named)
+	fmt.Fprintf(log, "rank check: %d structures (half the search's best, half random) trained alone, %s each at lr %g\n", len(items), nOf(h.Epochs, "epoch"), h.LR)
+	rc, err := finetune.CheckRanking(ctx, sn, fresh, t, items, h, so, log)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "rank check: Kendall's tau %s between shared-weight and standalone validation accuracy (by shared-weight loss %s); %s\n",
+		finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss), filepath.Join(so.OutDir, finetune.RankCheckPlot))
+	return rc, nil
 }
 
 // NamedStructures are the named structures (lora, glora-fixed, ssf, ia3,

@@ -559,7 +559,7 @@ func runCell(ctx context.Context, c Config, cell Cell, tk *task, log io.Writer) 
 	}
 	// The test split: read once per cell, by the kept model only, after it
 	// was chosen (pipeline.Compare); the suite runs in float32.
-	res, err := pipeline.Compare(ctx, t, c.Recipe, []string{cell.Method}, pipeline.Options{Dir: dir, Seed: cell.Seed, Fresh: t.Fresh, Log: log}, true)
+	res, err := pipeline.Compare(ctx, t, c.Recipe, []string{cell.Method}, pipeline.Options{Dir: dir, Seed: cell.Seed, Log: log}, true)
 	if err != nil {
 		return Result{}, err
 	}

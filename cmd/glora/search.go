@@ -134,27 +134,6 @@ func checkSearchFlags(c search.Config) error {
 	)
 }
 
-// searchRankCheck retrains s.RankCheck structures alone (half the
-// search's best, half random at the budget) and reports Kendall's tau
-// between their shared-weight and standalone validation accuracy.
-func searchRankCheck(ctx context.Context, run string, s searchSettings, p *pipeline.Task, m *finetune.Model, o *finetune.SearchOutcome, named map[string]string, resume bool, prec tensor.Precision, human io.Writer) (*finetune.RankCheck, error) {
-	r, err := pipeline.Named(s.Recipe)
-	if err != nil {
-		return nil, fmt.Errorf("--recipe: %w", err)
-	}
-	h := r.Hyper(pipeline.RetrainRun, p.Train.Len())
-	items := pipeline.RankCheckItems(o.Candidates, m.Net.Space(), m.Net.Targets(), s.Budget, s.RankCheck, s.Seed, named)
-	fmt.Fprintf(human, "rank check: %d structures (half the search's best, half random) trained alone, %d epochs each at lr %g\n", len(items), h.Epochs, h.LR)
-	dir := filepath.Join(run, pipeline.RankCheckStage)
-	rc, err := finetune.CheckRanking(ctx, m, p.Fresh, p.Task, items, h, finetune.StageOptions{OutDir: dir, Seed: s.Seed, Resume: resume, CheckpointEvery: 100, Precision: prec}, human)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(human, "rank check: Kendall's tau %s between shared-weight and standalone validation accuracy (by shared-weight loss: %s); %s\n",
-		finetune.FormatTau(rc.Tau), finetune.FormatTau(rc.TauLoss), filepath.Join(dir, finetune.RankCheckPlot))
-	return rc, nil
-}
-
 // searchFiles are what a search writes in its run folder.
 var searchFiles = []string{finetune.SearchLogFile, finetune.StructureFile, finetune.SearchedAdapter, finetune.SearchPlotFile,
 	finetune.SearchResultFile, "search.settings.json", pipeline.RankCheckStage}
@@ -231,7 +210,12 @@ func searchStage(ctx context.Context, run string, s searchSettings, explicit map
 	}
 	var rc *finetune.RankCheck
 	if s.RankCheck > 0 {
-		if rc, err = searchRankCheck(ctx, run, s, p, m, o, named, resume, prec, human); err != nil {
+		r, err := pipeline.Named(s.Recipe)
+		if err != nil {
+			return nil, fmt.Errorf("--recipe: %w", err)
+		}
+		so := finetune.StageOptions{OutDir: filepath.Join(run, pipeline.RankCheckStage), Seed: s.Seed, Resume: resume, CheckpointEvery: 100, Precision: prec}
+		if rc, err = pipeline.RankCheck(ctx, m, p.Fresh, p.Task, r, o.Candidates, s.Budget, s.RankCheck, named, so, human); err != nil {
 			return nil, err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/data"
-	"github.com/glora/glora/internal/toydata"
+	"github.com/glora/glora/data/datatest"
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
@@ -21,7 +21,7 @@ import (
 // quadrants: a bright square in one of four quadrants of a 16×16 image.
 func quadrants(t *testing.T, n int, seed uint64) *data.Dataset {
 	t.Helper()
-	ds, err := toydata.Quadrants(n, seed)
+	ds, err := datatest.Quadrants(n, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

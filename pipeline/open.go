@@ -98,12 +98,11 @@ func Open(s Spec, log io.Writer) (*Task, error) {
 	if scheme == "full" {
 		return nil, &SpecError{Field: "scheme", Value: scheme, Err: errors.New("the pipeline chooses on a validation split; use holdout, vtab1k or Kshot")}
 	}
-	tr, err := data.Split(all, test, "train", scheme, s.SplitSeed)
-	if err != nil {
-		return nil, &SpecError{Field: "scheme", Value: scheme, Err: err}
+	t := &Task{Classes: all.Classes, From: from, NewHead: newHead, base: pristine, first: v, seed: s.Seed, all: all, test: test}
+	if !newHead {
+		t.labels = all.Classes
 	}
-	val, err := data.Split(all, test, "val", scheme, s.SplitSeed)
-	if err != nil {
+	if err := t.split(s.Data, scheme, s.SplitSeed); err != nil {
 		return nil, &SpecError{Field: "scheme", Value: scheme, Err: err}
 	}
 	record := &vit.TrainingInfo{Data: s.Data, Scheme: scheme, SplitSeed: s.SplitSeed}
@@ -111,15 +110,7 @@ func Open(s Spec, log io.Writer) (*Task, error) {
 		fmt.Fprintf(log, "warning: the base was trained on %s (--scheme %s): the validation images here are not all new to it, so validation accuracy flatters\n", s.Data, rec.Scheme)
 		record.Scheme = "full"
 	}
-	ck.Training = record
-	ck.Labels = all.Classes
-	ck.Config = v.Cfg
-	t := &Task{Classes: all.Classes, From: from, NewHead: newHead, base: pristine, first: v, seed: s.Seed, all: all, test: test}
-	if !newHead {
-		t.labels = all.Classes
-	}
-	t.Task = finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: s.Base, Checkpoint: ck,
-		Data: s.Data, Scheme: scheme, SplitSeed: s.SplitSeed, Log: log}
+	t.finish(v, ck, s.Base, record, log)
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/glora/glora/data"
@@ -52,29 +53,44 @@ func NewTask(base Base, baseRef string, trainAll, test *data.Dataset, dataName, 
 	if err := data.CheckClasses(trainAll, test); err != nil {
 		return nil, fmt.Errorf("pipeline: %s: %w", dataName, err)
 	}
-	tr, err := data.Split(trainAll, nil, "train", scheme, splitSeed)
-	if err != nil {
-		return nil, err
-	}
-	val, err := data.Split(trainAll, nil, "val", scheme, splitSeed)
-	if err != nil {
+	t := &Task{Classes: trainAll.Classes, From: baseRef, NewHead: true, seed: seed, all: trainAll, test: test}
+	if err := t.split(dataName, scheme, splitSeed); err != nil {
 		return nil, err
 	}
 	v, ck, err := base()
 	if err != nil {
 		return nil, err
 	}
-	ck.Labels = trainAll.Classes
-	ck.Config = v.Cfg
-	ck.Training = &vit.TrainingInfo{Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
-	pristine, err := v.Clone()
-	if err != nil {
+	if t.base, err = v.Clone(); err != nil {
 		return nil, err
 	}
-	t := &Task{Classes: trainAll.Classes, From: baseRef, NewHead: true, base: pristine, seed: seed, all: trainAll, test: test}
-	t.Task = finetune.Task{Train: tr, Val: val, Pre: train.PreprocessFor(v.Cfg), BaseRef: baseRef, Checkpoint: ck,
-		Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
+	t.finish(v, ck, baseRef, &vit.TrainingInfo{Data: dataName, Scheme: scheme, SplitSeed: splitSeed}, nil)
 	return t, nil
+}
+
+// split draws the task's training and validation images from t.all.
+func (t *Task) split(dataName, scheme string, splitSeed uint64) error {
+	tr, err := data.Split(t.all, t.test, "train", scheme, splitSeed)
+	if err != nil {
+		return err
+	}
+	val, err := data.Split(t.all, t.test, "val", scheme, splitSeed)
+	if err != nil {
+		return err
+	}
+	t.Task = finetune.Task{Train: tr, Val: val, Data: dataName, Scheme: scheme, SplitSeed: splitSeed}
+	return nil
+}
+
+// finish completes a split task with what its models are saved with: the
+// checkpoint of v (the base as loaded), whose labels and configuration
+// become the task's, and the training record.
+func (t *Task) finish(v *vit.Model, ck vit.Checkpoint, baseRef string, record *vit.TrainingInfo, log io.Writer) {
+	ck.Training = record
+	ck.Labels = t.Classes
+	ck.Config = v.Cfg
+	t.Pre = train.PreprocessFor(v.Cfg)
+	t.BaseRef, t.Checkpoint, t.Log = baseRef, ck, log
 }
 
 // Fresh is a model no one else holds: the base with its head fitted to

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/glora/glora/data"
-	"github.com/glora/glora/internal/toydata"
+	"github.com/glora/glora/data/datatest"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
 )
@@ -23,7 +23,7 @@ import (
 // quadrants of a 16×16 gray image; the label is the quadrant.
 func quadrants(t *testing.T, n int, seed uint64) *data.Dataset {
 	t.Helper()
-	ds, err := toydata.Quadrants(n, seed)
+	ds, err := datatest.Quadrants(n, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

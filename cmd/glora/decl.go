@@ -31,6 +31,7 @@ var helpTexts = map[string]string{
 	"recipes":      strings.Join(pipeline.Names, ", "),
 	"resize":       resizeHelp,
 	"split-scheme": schemeHelp,
+	"full-demo":    fullDemoHelp(),
 }
 
 // bindFlags registers a flag for every field of the struct v points to
@@ -67,8 +68,9 @@ func bindFlags(fs *flag.FlagSet, v any) map[string]string {
 		default:
 			panic(fmt.Sprintf("bindFlags: field %s of type %s", f.Name, f.Type))
 		}
-		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		keys[name] = key
+		if key, _, _ := strings.Cut(f.Tag.Get("json"), ","); key != "" && key != "-" {
+			keys[name] = key
+		}
 	})
 	return keys
 }

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime"
@@ -15,12 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/models/vit"
-	"github.com/glora/glora/optim"
 	"github.com/glora/glora/pipeline"
-	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -34,13 +28,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if err := firstErr(checkInt("steps", *f.steps, 1, maxSteps), checkInt("batch", *f.batch, 1, maxBatch)); err != nil {
+	if err := firstErr(checkInt("steps", f.Steps, 1, maxSteps), checkInt("batch", f.Batch, 1, maxBatch)); err != nil {
 		return err
 	}
-	human := humanOut(*f.asJSON, stdout, stderr)
-	if *f.synthetic {
-		r, err := runSyntheticDemo(*f.steps, *f.batch, *f.seed, human)
-		if err == nil && *f.asJSON {
+	human := humanOut(f.JSON, stdout, stderr)
+	if f.Synthetic {
+		r, err := train.SyntheticDemo(f.Steps, f.Batch, f.Seed, human)
+		if err == nil && f.JSON {
 			fmt.Fprintln(stdout, jsonLine(r))
 		}
 		return err
@@ -50,7 +44,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	t0, cpu0 := time.Now(), cpuSeconds()
-	spec := *f.spec
+	spec := f.Data
 	task, err := prepare(baseSpec{Base: backbones.Shipped, Data: spec, Scheme: o.Scheme, SplitSeed: o.SplitSeed, Seed: o.Seed}, "demo", stderr)
 	if err != nil {
 		return err
@@ -65,7 +59,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(human) // apart from the progress above it
 	}
 	printDemoResult(human, o, spec, rows, time.Since(t0).Seconds(), cpuSeconds()-cpu0)
-	if *f.asJSON {
+	if f.JSON {
 		for _, r := range rows {
 			fmt.Fprintln(stdout, jsonLine(r))
 		}
@@ -73,79 +67,69 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// demoFlags are the demo's flags.
+// demoFlags are the demo's flags: the recipe-tagged ones set parts of the
+// named recipe (decl_recipe.go).
 type demoFlags struct {
-	synthetic, fullSize, noTest, asJSON *bool
-	steps, batch                        *int
-	seed                                *uint64
-	recipe, spec, scheme, methods, out  *string
-	wd                                  *float64
-	ep                                  map[string]*int
-	lr                                  map[string]*float64
-	search                              recipeFlags
+	Synthetic bool   `flag:"synthetic" help:"the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling"`
+	Steps     int    `flag:"steps" help:"--synthetic: training steps"`
+	Batch     int    `flag:"batch" recipe:"batch" help:"images per step"`
+	Seed      uint64 `flag:"seed" help:"random seed (initialisation, data order, supernet draws, search)"`
+	Recipe    string `flag:"recipe" help:"the training budget: {recipes} (the flags below override its parts)"`
+	Full      bool   `flag:"full" help:"{full-demo}"`
+	Data      string `flag:"data" help:"dataset (any --data SPEC; its training split gives train and val by --scheme)"`
+	Scheme    string `flag:"scheme" help:"how train and val are carved from the training split"`
+	Methods   string `flag:"methods" help:"methods to run, comma-separated"`
+
+	EpochsLinear   int     `flag:"epochs-linear" recipe:"runs.linear.epochs" help:"epochs of the linear run"`
+	LRLinear       float64 `flag:"lr-linear" recipe:"runs.linear.lr" help:"peak learning rate of the linear run"`
+	EpochsLoRA     int     `flag:"epochs-lora" recipe:"runs.lora.epochs" help:"epochs of the lora run"`
+	LRLoRA         float64 `flag:"lr-lora" recipe:"runs.lora.lr" help:"peak learning rate of the lora run"`
+	EpochsFixed    int     `flag:"epochs-glora-fixed" recipe:"runs.glora-fixed.epochs" help:"epochs of the glora-fixed run"`
+	LRFixed        float64 `flag:"lr-glora-fixed" recipe:"runs.glora-fixed.lr" help:"peak learning rate of the glora-fixed run"`
+	EpochsSupernet int     `flag:"epochs-supernet" recipe:"runs.supernet.epochs" help:"epochs of the supernet run"`
+	LRSupernet     float64 `flag:"lr-supernet" recipe:"runs.supernet.lr" help:"peak learning rate of the supernet run"`
+	EpochsRetrain  int     `flag:"epochs-retrain" recipe:"runs.retrain.epochs" help:"epochs of the retrain run"`
+	LRRetrain      float64 `flag:"lr-retrain" recipe:"runs.retrain.lr" help:"peak learning rate of the retrain run"`
+	WeightDecay    float64 `flag:"weight-decay" recipe:"weight_decay" help:"AdamW weight decay"`
+	searchOverrides
+
+	NoTest bool   `flag:"no-test" help:"stop before the test split (choose settings on validation only)"`
+	Out    string `flag:"out" help:"keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)"`
+	JSON   bool   `flag:"json" help:"print one JSON object per method on stdout; the table and progress go to stderr"`
+}
+
+// fullDemoHelp is --full's help: what the paper recipe runs.
+func fullDemoHelp() string {
+	full := fullDemo()
+	return fmt.Sprintf("the full-size run, --recipe paper: supernet %d epochs, search population %d × %d generations, the other runs %d epochs",
+		full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs)
 }
 
 func registerDemoFlags(fs *flag.FlagSet, d demoOptions) *demoFlags {
-	full := fullDemo()
-	f := &demoFlags{ep: map[string]*int{}, lr: map[string]*float64{}}
-	f.synthetic = fs.Bool("synthetic", false, "the older demo: train a tiny ViT on generated images (no data needed) and print its loss falling")
-	f.steps = fs.Int("steps", 300, "--synthetic: training steps")
-	f.batch = fs.Int("batch", d.Batch, "images per step")
-	f.seed = fs.Uint64("seed", 1, "random seed (initialisation, data order, supernet draws, search)")
-	f.recipe = fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts)")
-	f.fullSize = fs.Bool("full", false, fmt.Sprintf("the full-size run, --recipe paper: supernet %d epochs, search population %d × %d generations, the other runs %d epochs",
-		full.Runs[pipeline.SupernetRun].Epochs, full.Search.Population, full.Search.Generations, full.Runs[pipeline.RetrainRun].Epochs))
-	f.spec = fs.String("data", "mnist", "dataset (any --data SPEC; its training split gives train and val by --scheme)")
-	f.scheme = fs.String("scheme", d.Scheme, "how train and val are carved from the training split")
-	f.methods = fs.String("methods", strings.Join(demoMethods, ","), "methods to run, comma-separated")
-	for _, name := range demoRuns {
-		f.ep[name] = fs.Int("epochs-"+name, d.Runs[name].Epochs, "epochs of the "+name+" run")
-		f.lr[name] = fs.Float64("lr-"+name, d.Runs[name].LR, "peak learning rate of the "+name+" run")
-	}
-	f.wd = fs.Float64("weight-decay", d.WeightDecay, "AdamW weight decay")
-	f.search = searchRecipeFlags(fs, d.Recipe)
-	f.noTest = fs.Bool("no-test", false, "stop before the test split (choose settings on validation only)")
-	f.out = fs.String("out", "", "keep the runs (checkpoints, best and merged models, curves, the search log) in this folder (default: a temporary folder, removed)")
-	f.asJSON = fs.Bool("json", false, "print one JSON object per method on stdout; the table and progress go to stderr")
+	f := &demoFlags{Steps: 300, Seed: d.Seed, Recipe: pipeline.Default, Data: "mnist", Scheme: d.Scheme, Methods: strings.Join(demoMethods, ",")}
+	recipeDefaults(f, d.Recipe)
+	bindFlags(fs, f)
 	return f
 }
 
 // options are d with the named recipe and the flags given (set) applied,
 // every value checked.
 func (f *demoFlags) options(d demoOptions, set map[string]bool) (demoOptions, error) {
-	if *f.fullSize {
-		if set["recipe"] && *f.recipe != pipeline.Paper {
+	if f.Full {
+		if set["recipe"] && f.Recipe != pipeline.Paper {
 			return d, fmt.Errorf("--full is --recipe paper: drop one of them")
 		}
-		*f.recipe = pipeline.Paper
+		f.Recipe = pipeline.Paper
 	}
-	r, err := pipeline.Named(*f.recipe)
+	r, err := pipeline.Named(f.Recipe)
 	if err != nil {
 		return d, fmt.Errorf("--recipe: %w", err)
 	}
 	o := d
-	o.Recipe = r
-	o.Runs = maps.Clone(o.Runs)
-	for _, name := range demoRuns {
-		r := o.Runs[name]
-		if set["epochs-"+name] {
-			r.Epochs = *f.ep[name]
-		}
-		if set["lr-"+name] {
-			r.LR = *f.lr[name]
-		}
-		o.Runs[name] = r
-	}
-	o.Recipe = f.search.on(o.Recipe, set)
-	if set["batch"] {
-		o.Batch = *f.batch
-	}
-	if set["weight-decay"] {
-		o.WeightDecay = *f.wd
-	}
-	o.Seed, o.Scheme, o.NoTest, o.OutDir = *f.seed, *f.scheme, *f.noTest, *f.out
+	o.Recipe = applyRecipe(f, r, set)
+	o.Seed, o.Scheme, o.NoTest, o.OutDir = f.Seed, f.Scheme, f.NoTest, f.Out
 	o.Methods = nil
-	for _, m := range strings.Split(*f.methods, ",") {
+	for _, m := range strings.Split(f.Methods, ",") {
 		if !slices.Contains(demoMethods, m) {
 			return d, fmt.Errorf("--methods: unknown method %q (want %s)", m, strings.Join(demoMethods, ", "))
 		}
@@ -187,87 +171,4 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-}
-
-// syntheticResult is demo --synthetic's --json line.
-type syntheticResult struct {
-	Demo       string  `json:"demo"`
-	Steps      int     `json:"steps"`
-	FirstLoss  float64 `json:"first_loss"`
-	LastLoss   float64 `json:"last_loss"`
-	HeldOutAcc float64 `json:"held_out_accuracy"`
-	HeldOutN   int     `json:"held_out_images"`
-	Seconds    float64 `json:"seconds"`
-	Parameters int     `json:"parameters"`
-}
-
-// runSyntheticDemo trains a tiny ViT to tell which quadrant of a noisy
-// 16×16 image holds a bright square, and prints the loss falling.
-func runSyntheticDemo(steps, batch int, seed uint64, stdout io.Writer) (syntheticResult, error) {
-	cfg, _ := vit.Preset("vit-micro")
-	cfg.NumClasses = 4
-	rng := rand.New(rand.NewPCG(seed, 0))
-	m, err := vit.New(cfg, rng)
-	if err != nil {
-		return syntheticResult{}, err
-	}
-	sched := optim.Cosine{Peak: 3e-3, Min: 1e-4, WarmupStart: 1e-4, WarmupSteps: steps / 10, TotalSteps: steps}
-	tr := train.NewTrainer(m, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.05, nil), sched.Peak, 0.9, 0.999, 1e-8))
-	tr.Seed, tr.LR = seed, sched.LR
-	fmt.Fprintf(stdout, "demo: ViT %d×%d patch %d, dim %d, depth %d, %d parameters; 4 classes (which quadrant is bright)\n",
-		cfg.ImageSize, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, m.Store.Count(false))
-	t0 := time.Now()
-	var first, last float64
-	for step := 1; step <= steps; step++ {
-		img, labels := quadrantBatch(rng, batch, cfg.ImageSize)
-		r, err := tr.Step(step-1, img, labels)
-		if err != nil {
-			return syntheticResult{}, err
-		}
-		if step == 1 {
-			first = r.Loss
-		}
-		last = r.Loss
-		if step == 1 || step%25 == 0 || step == steps {
-			fmt.Fprintf(stdout, "step %4d  loss %.4f  lr %.2e\n", step, r.Loss, r.LR)
-		}
-	}
-	// held-out accuracy
-	img, labels := quadrantBatch(rand.New(rand.NewPCG(seed+1000, 0)), 256, cfg.ImageSize)
-	tp := ag.NewTape()
-	tp.NoGrad = true
-	logits := m.Forward(tp, img, nil)
-	if err := tp.Err(); err != nil {
-		return syntheticResult{}, err
-	}
-	correct := train.CountCorrect(logits.Value, labels)
-	secs := time.Since(t0).Seconds()
-	fmt.Fprintf(stdout, "loss %.4f → %.4f in %d steps (%.1fs); held-out accuracy %d/%d = %.1f%%\n",
-		first, last, steps, secs, correct, len(labels), 100*float64(correct)/float64(len(labels)))
-	return syntheticResult{Demo: "synthetic", Steps: steps, FirstLoss: first, LastLoss: last, HeldOutAcc: float64(correct) / float64(len(labels)),
-		HeldOutN: len(labels), Seconds: secs, Parameters: m.Store.Count(false)}, nil
-}
-
-// quadrantBatch makes n noisy size×size images; label q ∈ 0..3 is the
-// quadrant holding a bright 4×4 square.
-func quadrantBatch(rng *rand.Rand, n, size int) (*ag.Var, []int) {
-	t := tensor.New(n, 1, size, size)
-	labels := make([]int, n)
-	half := size / 2
-	for i := 0; i < n; i++ {
-		q := rng.IntN(4)
-		labels[i] = q
-		img := t.Data[i*size*size : (i+1)*size*size]
-		for j := range img {
-			img[j] = float32(rng.NormFloat64() * 0.3)
-		}
-		y0 := (q/2)*half + rng.IntN(half-3)
-		x0 := (q%2)*half + rng.IntN(half-3)
-		for y := y0; y < y0+4; y++ {
-			for x := x0; x < x0+4; x++ {
-				img[y*size+x] += 2
-			}
-		}
-	}
-	return ag.NewVar(t, false), labels
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/glora/glora/finetune"
@@ -36,9 +32,16 @@ type runResult struct {
 	Settings runSettings `json:"settings"`
 }
 
-// recipeFlags are run's flags that set parts of the recipe: each applies
-// its value to a recipe.
-type recipeFlags map[string]func(r *pipeline.Recipe)
+// runRecipe is run's flags that choose the recipe and set its parts.
+type runRecipe struct {
+	Name           string  `flag:"recipe" help:"the training budget: {recipes} (the flags below override its parts; see README)"`
+	Ranks          []int   `flag:"ranks" recipe:"search.ranks" help:"the supernet's lora ranks"`
+	SupernetEpochs int     `flag:"supernet-epochs" recipe:"runs.supernet.epochs" help:"supernet epochs, counted on 800 training images (a smaller set gets as many optimiser steps)"`
+	SupernetLR     float64 `flag:"supernet-lr" recipe:"runs.supernet.lr" help:"supernet peak learning rate"`
+	Epochs         int     `flag:"epochs" recipe:"runs.retrain.epochs" help:"epochs of each finalist's retraining, counted on 800 training images like --supernet-epochs"`
+	LR             float64 `flag:"lr" recipe:"runs.retrain.lr" help:"peak learning rate of the retraining"`
+	searchOverrides
+}
 
 func runRun(args []string, stdout, stderr io.Writer) error {
 	if lm, err := routeLM("run", args, stdout, stderr); lm {
@@ -47,14 +50,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "run --data SPEC --out DIR [--base MODEL] [--recipe quick|default|paper] [--budget PARAMS] [flags]", stderr)
 	s := runSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, Budget: -1}
 	keys := bindFlags(fs, &s)
-	d := pipeline.MustNamed(pipeline.Default)
-	recipe := fs.String("recipe", pipeline.Default, "the training budget: "+strings.Join(pipeline.Names, ", ")+" (the flags below override its parts; see README)")
-	ranks := fs.String("ranks", joinInts(d.Search.Ranks), "the supernet's lora ranks")
-	snEpochs := fs.Int("supernet-epochs", d.Runs[pipeline.SupernetRun].Epochs, "supernet epochs, counted on 800 training images (a smaller set gets as many optimiser steps)")
-	snLR := fs.Float64("supernet-lr", d.Runs[pipeline.SupernetRun].LR, "supernet peak learning rate")
-	epochs := fs.Int("epochs", d.Runs[pipeline.RetrainRun].Epochs, "epochs of each finalist's retraining, counted on 800 training images like --supernet-epochs")
-	lr := fs.Float64("lr", d.Runs[pipeline.RetrainRun].LR, "peak learning rate of the retraining")
-	apply := searchRecipeFlags(fs, d)
+	rf := runRecipe{Name: pipeline.Default}
+	recipeDefaults(&rf, pipeline.MustNamed(pipeline.Default))
+	bindFlags(fs, &rf)
 	out, resume, overwrite, asJSON := runFolderFlags(fs,
 		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are replayed, an interrupted one resumes", "a run")
@@ -67,19 +65,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out is required (the run's folder)")
 	}
-	rankList, err := parseInts("ranks", *ranks)
-	if err != nil {
-		return err
-	}
-	apply["ranks"] = func(r *pipeline.Recipe) { r.Search.Ranks = rankList }
-	apply["supernet-epochs"] = func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, *snEpochs, 0) }
-	apply["supernet-lr"] = func(r *pipeline.Recipe) { setRun(r, pipeline.SupernetRun, 0, *snLR) }
-	apply["epochs"] = func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, *epochs, 0) }
-	apply["lr"] = func(r *pipeline.Recipe) { setRun(r, pipeline.RetrainRun, 0, *lr) }
-	if s.Recipe, err = pipeline.Named(*recipe); err != nil {
+	if s.Recipe, err = pipeline.Named(rf.Name); err != nil {
 		return fmt.Errorf("--recipe: %w", err)
 	}
-	s.Recipe = apply.on(s.Recipe, explicit)
+	s.Recipe = applyRecipe(&rf, s.Recipe, explicit)
 	sn, rt := s.Recipe.Runs[pipeline.SupernetRun], s.Recipe.Runs[pipeline.RetrainRun]
 	if err := firstErr(checkInt("supernet-epochs", sn.Epochs, 1, maxEpochs), checkFloat("supernet-lr", sn.LR, 0, 10, true, false),
 		checkInt("epochs", rt.Epochs, 1, maxEpochs), checkFloat("lr", rt.LR, 0, 10, true, false),
@@ -103,7 +92,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		if s, err = resumeRunSettings(saved, s, explicit, keys, apply, *out); err != nil {
+		if s, err = resumeRunSettings(saved, s, explicit, keys, &rf, *out); err != nil {
 			return err
 		}
 	}
@@ -123,33 +112,6 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// searchRecipeFlags registers the flags that set searched GLoRA's search
-// and finalists in a recipe (run's and the demo's), with d's values as
-// their defaults.
-func searchRecipeFlags(fs *flag.FlagSet, d pipeline.Recipe) recipeFlags {
-	s := d.Search
-	pop := fs.Int("population", s.Population, "search population")
-	topk := fs.Int("topk", s.TopK, "search parents kept")
-	gens := fs.Int("generations", s.Generations, "search generations")
-	muts := fs.Int("mutations", s.Mutations, "search mutations per generation")
-	cross := fs.Int("crossovers", s.Crossovers, "search crossovers per generation")
-	finalists := fs.Int("finalists", s.Finalists, "the search's best structures retrained alone by successive halving on validation (1: the best alone)")
-	lora := fs.Bool("lora-finalist", s.LoRAFinalist, "LoRA joins the finalists when the search did not rank it among them")
-	fresh := fs.Bool("fresh-retrain", !s.Inherit, "retrain the finalists from fresh support tensors instead of the supernet's weights")
-	anchor := fs.Float64("anchor-lora", s.AnchorLoRA, "fraction of the supernet's steps that train LoRA at the largest rank on every layer instead of a uniform draw, so the search scores LoRA as it trains")
-	return recipeFlags{
-		"population":    func(r *pipeline.Recipe) { r.Search.Population = *pop },
-		"topk":          func(r *pipeline.Recipe) { r.Search.TopK = *topk },
-		"generations":   func(r *pipeline.Recipe) { r.Search.Generations = *gens },
-		"mutations":     func(r *pipeline.Recipe) { r.Search.Mutations = *muts },
-		"crossovers":    func(r *pipeline.Recipe) { r.Search.Crossovers = *cross },
-		"finalists":     func(r *pipeline.Recipe) { r.Search.Finalists = *finalists },
-		"lora-finalist": func(r *pipeline.Recipe) { r.Search.LoRAFinalist = *lora },
-		"fresh-retrain": func(r *pipeline.Recipe) { r.Search.Inherit = !*fresh },
-		"anchor-lora":   func(r *pipeline.Recipe) { r.Search.AnchorLoRA = *anchor },
-	}
-}
-
 // checkSearchRecipe checks the search and finalists of r, naming the flags.
 func checkSearchRecipe(r pipeline.Recipe) error {
 	s := r.Search
@@ -158,33 +120,9 @@ func checkSearchRecipe(r pipeline.Recipe) error {
 		checkFloat("anchor-lora", s.AnchorLoRA, 0, 1, false, false))
 }
 
-// setRun sets a run's epochs or learning rate (a zero leaves it).
-func setRun(r *pipeline.Recipe, run string, epochs int, lr float64) {
-	sc := r.Runs[run]
-	if epochs != 0 {
-		sc.Epochs = epochs
-	}
-	if lr != 0 {
-		sc.LR = lr
-	}
-	r.Runs[run] = sc
-}
-
-// on applies the flags given to a copy of r.
-func (a recipeFlags) on(r pipeline.Recipe, explicit map[string]bool) pipeline.Recipe {
-	r.Runs = maps.Clone(r.Runs)
-	r.Search.Ranks = slices.Clone(r.Search.Ranks)
-	for _, f := range slices.Sorted(maps.Keys(explicit)) {
-		if set, ok := a[f]; ok {
-			set(&r)
-		}
-	}
-	return r
-}
-
 // resumeRunSettings is the saved run's settings, after checking that every
 // flag given again agrees with them.
-func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool, keys map[string]string, apply recipeFlags, out string) (runSettings, error) {
+func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool, keys map[string]string, rf *runRecipe, out string) (runSettings, error) {
 	if explicit["scheme"] && given.Scheme == autoScheme {
 		delete(explicit, "scheme")
 	}
@@ -192,15 +130,7 @@ func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool
 	if err != nil {
 		return s, err
 	}
-	for _, f := range slices.Sorted(maps.Keys(explicit)) {
-		if _, ok := apply[f]; !ok {
-			continue
-		}
-		if again := apply.on(s.Recipe, map[string]bool{f: true}); !reflect.DeepEqual(again, apply.on(s.Recipe, nil)) {
-			return s, fmt.Errorf("--resume: cannot continue the run in %s: --%s differs from the saved run's; leave it out to use the saved value", out, f)
-		}
-	}
-	return s, nil
+	return s, sameRecipeFlags(rf, s.Recipe, explicit, out)
 }
 
 // Files of a run folder besides the chain's stage folders.

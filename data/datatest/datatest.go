@@ -1,5 +1,5 @@
-// Package toydata makes small, seeded, learnable datasets for tests.
-package toydata
+// Package datatest makes small, seeded, learnable datasets for tests.
+package datatest
 
 import (
 	"math/rand/v2"

@@ -16,8 +16,9 @@ import (
 //
 // Per batch b and head h: S = q·kᵀ/√D (T,T), P = softmax(S) row-wise (with
 // causal, S[i,j] = −∞ for j > i), y_h = P·v. The heads are read and written
-// in place through strides (no permuted copies); only P is stored for the
-// backward pass, which reads q, k, v from qkv itself.
+// in place through strides (no permuted copies), and nothing else is kept
+// for the backward pass, which reads q, k, v from qkv itself and computes
+// P again, head by head, where it uses it (see attnCore.backward).
 //
 // Backward, with dP = dy_h·vᵀ and dS = P ⊙ (dP − Σ_j dP⊙P):
 // dv += Pᵀ·dy_h, dq += dS·k/√D, dk += dSᵀ·q/√D.
@@ -42,12 +43,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		v: operand{qd, 2 * c, t * c3, d, c3},
 		o: operand{y.Value.Data, 0, t * c, d, c},
 	}
-	var p []float32
-	if y.RequiresGrad {
-		// p: (B, H, T, T) attention probabilities for the backward pass
-		p = tp.AllocRaw(bsz, heads, t, t).Data
-	}
-	a.forward(p)
+	a.forward()
 	tp.Record(y, func() {
 		g, fresh := tp.GradBuf(qkv)
 		if g == nil {
@@ -58,7 +54,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		do := a.o
 		do.data = y.Grad.Data
 		a.fresh = fresh
-		a.backward(p, do, dq, dk, dv)
+		a.backward(do, dq, dk, dv)
 	})
 	return y
 }
@@ -94,12 +90,7 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		v: operand{v.Value.Data, 0, hkv * tk * d, tk * d, d},
 		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
 	}
-	var p []float32
-	if y.RequiresGrad {
-		// p: (B, H, Tq, Tk) attention probabilities for the backward pass
-		p = tp.AllocRaw(bsz, h, tq, tk).Data
-	}
-	a.forward(p)
+	a.forward()
 	tp.Record(y, func() {
 		dq, dk, dv := a.q, a.k, a.v
 		dq.data, dk.data, dv.data = nil, nil, nil
@@ -114,7 +105,7 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		}
 		do := a.o
 		do.data = y.Grad.Data
-		a.backward(p, do, dq, dk, dv)
+		a.backward(do, dq, dk, dv)
 	})
 	return y
 }
@@ -162,59 +153,65 @@ func (a *attnCore) rowBlock() int {
 }
 
 // forward computes o = softmax(q·kᵀ/√D)·v for every batch and head, in
-// parallel over B·Hkv groups. p, if non-nil, receives the probabilities
-// (B, H, Tq, Tk); otherwise they live in per-goroutine scratch.
-func (a *attnCore) forward(p []float32) {
+// parallel over B·Hkv groups, each head's probabilities P (Tq, Tk) in the
+// worker's scratch: nothing is kept for the backward pass, which computes
+// them again (probs).
+func (a *attnCore) forward() {
 	tq, tk, d := a.tq, a.tk, a.d
 	rep := a.h / a.hkv
-	scale := float32(1 / math.Sqrt(float64(d)))
 	blk := a.rowBlock()
-	scratch := 0
-	if p == nil {
-		scratch = tq * tk
-	}
-	forEach(a.b*a.hkv, scratch, func(g int, scr []float32) {
+	forEach(a.b*a.hkv, tq*tk, func(g int, s []float32) { // s: (Tq, Tk)
 		b, kh := g/a.hkv, g%a.hkv
-		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
+		vb := a.v.at(b, kh)
 		for h := kh * rep; h < (kh+1)*rep; h++ {
-			s := scr // s: (Tq, Tk)
-			if p != nil {
-				s = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
-			}
-			qb, ob := a.q.at(b, h), a.o.at(b, h)
+			ob := a.o.at(b, h)
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)
-				nk := a.visible(i0 + rows - 1) // keys any row of the block sees
-				sb := s[i0*tk:]
-				// S[i0:i0+rows, :nk] = q·kᵀ/√D
-				a.prec.Sgemm(false, true, rows, nk, d, scale, qb[i0*a.q.ld:], a.q.ld, kb, a.k.ld, 0, sb, tk)
-				for i := i0; i < i0+rows; i++ {
-					row := s[i*tk : (i+1)*tk]
-					n := a.visible(i)
-					if n > 0 {
-						tensor.SoftmaxRow(row[:n])
-					}
-					clear(row[n:])
-				}
+				nk := a.probs(b, h, i0, rows, s)
 				// o[i0:i0+rows] (rows, D) = P[i0:i0+rows, :nk]·v[:nk]
-				a.prec.Sgemm(false, false, rows, d, nk, 1, sb, tk, vb, a.v.ld, 0, ob[i0*a.o.ld:], a.o.ld)
+				a.prec.Sgemm(false, false, rows, d, nk, 1, s[i0*tk:], tk, vb, a.v.ld, 0, ob[i0*a.o.ld:], a.o.ld)
 			}
 		}
 	})
 }
 
+// probs sets rows i0 … i0+rows−1 of s (Tq, Tk) to head h's probabilities
+// P = softmax(q·kᵀ/√D) of batch b (zero past the keys a row sees) and
+// returns how many leading keys any of those rows sees. The forward and
+// the backward pass both call it: the same floats each time.
+func (a *attnCore) probs(b, h, i0, rows int, s []float32) int {
+	tk := a.tk
+	nk := a.visible(i0 + rows - 1) // keys any row of the block sees
+	// S[i0:i0+rows, :nk] = q·kᵀ/√D
+	scale := float32(1 / math.Sqrt(float64(a.d)))
+	a.prec.Sgemm(false, true, rows, nk, a.d, scale, a.q.at(b, h)[i0*a.q.ld:], a.q.ld, a.k.at(b, h/(a.h/a.hkv)), a.k.ld, 0, s[i0*tk:], tk)
+	for i := i0; i < i0+rows; i++ {
+		row := s[i*tk : (i+1)*tk]
+		n := a.visible(i)
+		if n > 0 {
+			tensor.SoftmaxRow(row[:n])
+		}
+		clear(row[n:])
+	}
+	return nk
+}
+
 // backward accumulates the gradients of q, k and v (operands whose data is
-// nil are skipped) from do, the gradient of the output, and the stored
-// probabilities p, in parallel over B·Hkv groups (the query heads that share
-// a key/value head run on one goroutine, so their dk, dv sums do not race).
-func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
+// nil are skipped) from do, the gradient of the output, in parallel over
+// B·Hkv groups (the query heads that share a key/value head run on one
+// goroutine, so their dk, dv sums do not race). Each row block's
+// probabilities are computed again (probs) into the worker's scratch,
+// where the products below find them in cache: one more q·kᵀ product per
+// head instead of keeping (B, H, Tq, Tk) floats from the forward pass.
+func (a *attnCore) backward(do, dq, dk, dv operand) {
 	tq, tk, d := a.tq, a.tk, a.d
 	rep := a.h / a.hkv
 	scale := float32(1 / math.Sqrt(float64(d)))
 	blk := a.rowBlock()
 	needS := dq.data != nil || dk.data != nil
-	// ds: (Tq, Tk) per worker = dP, then dS in place
-	forEach(a.b*a.hkv, tq*tk, func(g int, ds []float32) {
+	// scratch: P (Tq, Tk), then ds (Tq, Tk) = dP, then dS in place
+	forEach(a.b*a.hkv, 2*tq*tk, func(g int, scr []float32) {
+		ph, ds := scr[:tq*tk], scr[tq*tk:]
 		b, kh := g/a.hkv, g%a.hkv
 		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
 		if a.fresh {
@@ -230,11 +227,10 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 			}
 		}
 		for h := kh * rep; h < (kh+1)*rep; h++ {
-			ph := p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
 			dob, qb := do.at(b, h), a.q.at(b, h)
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)
-				nk := a.visible(i0 + rows - 1)
+				nk := a.probs(b, h, i0, rows, ph)
 				pb, dsb, dor := ph[i0*tk:], ds[i0*tk:], dob[i0*do.ld:]
 				if dv.data != nil {
 					// dv[:nk] (nk, D) += P[i0:i0+rows, :nk]ᵀ·do[i0:i0+rows]
@@ -303,6 +299,6 @@ func CachedAttention(tp *ag.Tape, q *ag.Var, kc, vc *tensor.Tensor, tk int) *ag.
 		v: operand{vc.Data, 0, hkv * tmax * d, tmax * d, d},
 		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
 	}
-	a.forward(nil)
+	a.forward()
 	return y
 }

@@ -113,6 +113,31 @@ func TestAttentionGrad(t *testing.T) {
 	}
 }
 
+// Attention keeps nothing in the tape but its output for the backward pass: the
+// probabilities (B, H, Tq, Tk) are computed again there, not stored.
+func TestAttentionKeepsNoProbabilities(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 6))
+	const b, tq, h, d = 2, 20, 2, 4
+	qkv := randVar(rng, true, 1, b, tq, 3*h*d)
+	for _, causal := range []bool{false, true} {
+		tp := ag.NewTape()
+		if y := Attention(tp, qkv, h, causal); tp.Err() != nil || !y.RequiresGrad {
+			t.Fatalf("attention: %v", tp.Err())
+		}
+		if got, want := tp.PoolBytes(), int64(b*tq*h*d*4); got != want {
+			t.Errorf("causal %v: the tape holds %d bytes after the forward pass, want its output's %d (no probabilities kept)", causal, got, want)
+		}
+		q, k, v := randVar(rng, true, 1, b, h, tq, d), randVar(rng, true, 1, b, 1, tq, d), randVar(rng, true, 1, b, 1, tq, d)
+		tp = ag.NewTape()
+		if y := ScaledDotProductAttention(tp, q, k, v, causal); tp.Err() != nil || !y.RequiresGrad {
+			t.Fatalf("sdpa: %v", tp.Err())
+		}
+		if got, want := tp.PoolBytes(), int64(b*tq*h*d*4); got != want {
+			t.Errorf("sdpa causal %v: the tape holds %d bytes after the forward pass, want its output's %d (no probabilities kept)", causal, got, want)
+		}
+	}
+}
+
 func TestSDPAForward(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	cases := []struct{ b, h, hkv, tq, tk, d int }{

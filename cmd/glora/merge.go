@@ -2,14 +2,14 @@ package main
 
 import (
 	"fmt"
-	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/backbones"
-	"github.com/glora/glora/models/llama"
 	"io"
-	"strings"
 
+	"github.com/glora/glora/backbones"
+	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
+	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/safetensors"
 )
@@ -71,7 +71,7 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	m, rep, err := mergeAdapter(m, a)
+	m, rep, err := finetune.MergeAdapter(m, a)
 	if err != nil {
 		return err
 	}
@@ -104,81 +104,6 @@ func orTimm(d vit.Dialect) vit.Dialect {
 	return d
 }
 
-// mergeAdapter merges a into m (glora.Adapter.Merge: MergeLinear per layer
-// from the original weights) and installs the adapter's head. A layer that
-// gains a bias (C, D or E on a bias-less layer) keeps it: a ViT's
-// bias-less Linear can only be qkv (qkv_bias false), and the merged model
-// then has qkv_bias true, zero where no layer gained one; any other
-// bias-less layer is refused. It returns the model (a new one when qkv
-// biases were added) and a one-line report.
-func mergeAdapter(m *vit.Model, a *glora.Adapter) (*vit.Model, string, error) {
-	merged, err := a.Merge(m.Linears())
-	if err != nil {
-		return nil, "", err
-	}
-	gained := 0
-	for _, x := range merged {
-		if !x.AddsBias {
-			continue
-		}
-		if !strings.HasSuffix(x.Path, ".attn.qkv") {
-			return nil, "", fmt.Errorf("merge: layer %q has no bias and the adapter gives it one (C, D or E), which this model format cannot hold", x.Path)
-		}
-		gained++
-	}
-	if gained > 0 && !m.Cfg.QKVBias {
-		if m, err = withQKVBias(m); err != nil {
-			return nil, "", err
-		}
-	}
-	sites := map[string]int{}
-	ls := m.Linears()
-	for i, s := range ls {
-		sites[s.Path] = i
-	}
-	for _, x := range merged {
-		s := ls[sites[x.Path]]
-		s.Base.W.Value = x.W
-		if x.B != nil {
-			s.Base.B.Value = x.B
-		}
-	}
-	rep := fmt.Sprintf("%d layers (rank %d)", len(merged), a.R)
-	if gained > 0 {
-		rep += fmt.Sprintf(", %d qkv layers gained a bias (qkv_bias is now true)", gained)
-	}
-	if h := a.Head; h != nil {
-		if h.Path != "head" {
-			return nil, "", fmt.Errorf("merge: the adapter's head is %q; glora's ViT calls it \"head\"", h.Path)
-		}
-		if h.W.Shape[1] != m.Cfg.Dim {
-			return nil, "", fmt.Errorf("merge: the adapter's head reads %d features, the model's width is %d", h.W.Shape[1], m.Cfg.Dim)
-		}
-		if err := m.ResetHead(h.W.Shape[0], nil); err != nil {
-			return nil, "", err
-		}
-		m.Head.W.Value, m.Head.B.Value = h.W.Clone(), h.B.Clone()
-		rep += fmt.Sprintf(", and the adapter's head (%d classes)", h.W.Shape[0])
-	}
-	return m, rep, nil
-}
-
-// withQKVBias rebuilds m with qkv biases (zero), sharing every other value.
-func withQKVBias(m *vit.Model) (*vit.Model, error) {
-	cfg := m.Cfg
-	cfg.QKVBias = true
-	n, err := vit.New(cfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range n.Store.Params() {
-		if old, ok := m.Store.Get(v.Name); ok {
-			v.Value = old.Value
-		}
-	}
-	return n, nil
-}
-
 // mergeLM folds an adapter into a LLaMA-style base and writes a plain
 // Hugging Face Llama folder (with the base's tokenizer when it has one).
 func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.Writer) error {
@@ -189,20 +114,8 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 	if a.Head != nil {
 		return fmt.Errorf("--adapter %s has a classification head; a LLaMA base's merged folder has none to hold it", s.Adapter)
 	}
-	merged, err := a.Merge(m.Linears())
+	m, layers, err := lmtrain.MergeAdapter(m, a)
 	if err != nil {
-		return err
-	}
-	for _, ml := range merged {
-		copy(ml.Site.Base.W.Value.Data, ml.W.Data)
-		switch {
-		case ml.AddsBias: // the folder will have attention_bias / mlp_bias (WithBiases)
-			ml.Site.Base.B = &ag.Var{Value: ml.B, Name: ml.Path + ".bias"}
-		case ml.B != nil:
-			copy(ml.Site.Base.B.Value.Data, ml.B.Data)
-		}
-	}
-	if m, err = m.WithBiases(); err != nil {
 		return err
 	}
 	tok, _, tokErr := loadTokenizer("", s.Base, m.Cfg.VocabSize)
@@ -218,7 +131,7 @@ func mergeLM(s mergeSettings, a *glora.Adapter, dt safetensors.DType, stdout io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "merged %s (%d layers) into %s\nwrote %s (Hugging Face Llama folder, %s)\n", s.Adapter, len(merged), s.Base, s.Out, dt)
+	fmt.Fprintf(stdout, "merged %s (%d layers) into %s\nwrote %s (Hugging Face Llama folder, %s)\n", s.Adapter, layers, s.Base, s.Out, dt)
 	return nil
 }
 

@@ -77,6 +77,7 @@ type ViTOptions struct {
 	Steps, Warmup int
 	Train         bool
 	Precision     tensor.Precision // of the matrix products
+	TraceGEMM     bool             // record the timed steps' matrix products by shape (tensor.GEMMShapes)
 }
 
 // ViT times training steps (train.Trainer.Step: forward, cross-entropy,
@@ -109,7 +110,7 @@ func ViT(o ViTOptions) (Result, error) {
 		m.Forward(tp, img, nil)
 		return tp.Err()
 	}
-	s, err := timeSteps(o.Warmup, o.Steps, step)
+	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
 	if err != nil {
 		return Result{}, err
 	}
@@ -122,11 +123,15 @@ func ViT(o ViTOptions) (Result, error) {
 
 // timeSteps runs step(0 … warmup-1) untimed, then step(warmup …
 // warmup+steps-1), and returns the seconds the timed steps took.
-func timeSteps(warmup, steps int, step func(i int) error) (float64, error) {
+func timeSteps(warmup, steps int, trace bool, step func(i int) error) (float64, error) {
 	for i := 0; i < warmup; i++ {
 		if err := step(i); err != nil {
 			return 0, err
 		}
+	}
+	if trace {
+		tensor.TraceGEMM(true)
+		defer tensor.TraceGEMM(false)
 	}
 	t0 := time.Now()
 	for i := 0; i < steps; i++ {

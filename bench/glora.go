@@ -24,6 +24,7 @@ type GLoRAOptions struct {
 	Rank          int
 	Seed          uint64
 	Precision     tensor.Precision // of the matrix products
+	TraceGEMM     bool             // record the timed steps' matrix products by shape (tensor.GEMMShapes)
 }
 
 // GLoRATrain times GLoRA supernet training steps (docs/DESIGN.md §2) on a
@@ -78,7 +79,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 		_, err := tr.Step(i, img, labels)
 		return err
 	}
-	s, err := timeSteps(o.Warmup, o.Steps, step)
+	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
 	if err != nil {
 		return Result{}, err
 	}

@@ -32,6 +32,7 @@ type LMOptions struct {
 	Tokens    int // lm-generate: tokens decoded one at a time after the prompt
 	Seed      uint64
 	Precision tensor.Precision
+	TraceGEMM bool // lm-train: record the timed steps' matrix products by shape (tensor.GEMMShapes)
 }
 
 // LMResult is a language-model benchmark's outcome (one line of
@@ -84,7 +85,7 @@ func LMTrain(o LMOptions) (LMResult, error) {
 	}
 	x := tensor.New(o.Batch, o.SeqLen)
 	xv := ag.NewVar(x, false)
-	secs, err := timeSteps(o.Warmup, o.Steps, func(i int) error {
+	secs, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, func(i int) error {
 		starts := make([]int, o.Batch)
 		for b := range starts {
 			starts[b] = rng.IntN(len(stream) - o.SeqLen - 1)

@@ -1,5 +1,7 @@
 package tensor
 
+import "time"
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices.
 //
 // op(A) is m×k and op(B) is k×n. A is stored m×k with row stride lda, or k×m
@@ -8,7 +10,7 @@ package tensor
 // do not propagate). Large products run on the worker pool. Sgemm is
 // float32; Precision.Sgemm runs the same product at a given precision.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	F32.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Sgemm is the package's Sgemm at precision p: at BF16, op(A) and op(B)
@@ -17,6 +19,15 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // precision: it reads each element of B once, so its time is the reading,
 // and rounding B to bfloat16 first would cost more than the product.
 func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if gemmTracing.Load() {
+		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, false}, time.Now())
+	}
+	p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemm is Sgemm without the trace (SgemmBias's fallback traces its call
+// as a bias product).
+func (p Precision) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if p == BF16 && m != 1 {
 		sgemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -33,8 +44,11 @@ func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 // is neither filled nor read in a pass of its own: for a Linear layer's
 // output, one write of C instead of a write, a read and a write.
 func (p Precision) SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if gemmTracing.Load() {
+		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, bias != nil}, time.Now())
+	}
 	if bias == nil {
-		p.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
+		p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
 		return
 	}
 	if m > 0 && n > 0 && len(bias) < n {
@@ -52,7 +66,7 @@ func (p Precision) SgemmBias(transA, transB bool, m, n, k int, alpha float32, a 
 		checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 		fillRows(c, bias, m, n, ldc)
 	}
-	p.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+	p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
 }
 
 // SgemmStridedBatched runs batch independent Sgemm calls; matrix i of A
@@ -63,6 +77,9 @@ func SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha floa
 
 // SgemmStridedBatched is the package's SgemmStridedBatched at precision p.
 func (p Precision) SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if gemmTracing.Load() {
+		defer traceGEMM(gemmKey{transA, transB, m, n, k, batch, false}, time.Now())
+	}
 	if p == BF16 {
 		sgemmBatchedBF16(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
 		return

@@ -31,6 +31,7 @@ type benchSettings struct {
 	Prompt     int    `flag:"prompt" json:"prompt" help:"lm-generate: prompt tokens, run in one forward pass"`
 	Tokens     int    `flag:"tokens" json:"tokens" help:"lm-generate: tokens decoded one at a time after the prompt (batch 1, key/value cache)"`
 	CPUProfile string `flag:"cpuprofile" json:"cpuprofile" help:"write a CPU profile of the benchmark (warm-up included) to this file, for go tool pprof -top (docs/SPEED.md reads one by op kind)"`
+	GEMMShapes int    `flag:"gemm-shapes" json:"gemm_shapes" help:"after each step benchmark (vit-*, backbone-*, glora-train, lora-train, lm-train), list the N matrix-product shapes its timed steps spent longest in: calls, seconds, GFLOP/s, share (each call is timed, which costs a little)"`
 }
 
 var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters: 5, Model: "vit-tiny", Rank: 8, Val: 200, Candidates: 30, Rounds: 5, SeqLen: 256, Prompt: 16, Tokens: 200}
@@ -71,11 +72,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		checkInt("seq-len", s.SeqLen, 1, 256),
 		checkInt("prompt", s.Prompt, 1, 255),
 		checkInt("tokens", s.Tokens, 1, 256-s.Prompt),
+		checkInt("gemm-shapes", s.GEMMShapes, 0, 1_000_000),
 	); err != nil {
 		return err
 	}
 	explicit := explicitFlags(fs)
-	b := &benchRun{s: s, prec: prec, batchSet: explicit["batch"], gloraModel: shipped, out: stdout}
+	b := &benchRun{s: s, prec: prec, batchSet: explicit["batch"], gloraModel: shipped, out: stdout, shapesOut: humanOut(s.JSON, stdout, stderr)}
 	// search and merged-forward run on the shipped backbone unless --model
 	// names a preset.
 	if explicit["model"] {
@@ -111,6 +113,7 @@ type benchRun struct {
 	cfg        vit.Config // --model's preset
 	gloraModel string     // search and merged-forward: "shipped" or --model
 	out        io.Writer
+	shapesOut  io.Writer // --gemm-shapes' tables
 }
 
 // run runs the benchmark named which.
@@ -121,7 +124,7 @@ func (b *benchRun) run(which string) error {
 	case "vit-train", "vit-forward", "backbone-train", "backbone-forward":
 		return b.vit(which, strings.HasSuffix(which, "train"))
 	case "glora-train", "lora-train":
-		r, err := bench.GLoRATrain(bench.GLoRAOptions{LoRA: which == "lora-train", Config: b.cfg, Batch: b.s.Batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Rank: b.s.Rank, Seed: 1, Precision: b.prec})
+		r, err := bench.GLoRATrain(bench.GLoRAOptions{LoRA: which == "lora-train", Config: b.cfg, Batch: b.s.Batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Rank: b.s.Rank, Seed: 1, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0})
 		if err != nil {
 			return fmt.Errorf("%s: %w", which, err)
 		}
@@ -140,7 +143,7 @@ func (b *benchRun) run(which string) error {
 		b.emit(r)
 	case "lm-train", "lm-generate":
 		o := bench.LMOptions{Config: bench.Stories15M(), Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
-			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec}
+			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0}
 		run := bench.LMTrain
 		if which == "lm-generate" {
 			run = bench.LMGenerate
@@ -175,6 +178,11 @@ func (b *benchRun) emit(r fmt.Stringer) {
 	} else {
 		fmt.Fprintln(b.out, r)
 	}
+	if shapes := tensor.GEMMShapes(); b.s.GEMMShapes > 0 && len(shapes) > 0 {
+		printGEMMShapes(b.shapesOut, shapes, b.s.GEMMShapes)
+		tensor.TraceGEMM(true)  // a fresh, empty record (stopped below): the next
+		tensor.TraceGEMM(false) // benchmark prints only its own
+	}
 }
 
 // vit times the ViT benchmarks: the --model preset, or the shipped
@@ -188,10 +196,41 @@ func (b *benchRun) vit(name string, train bool) error {
 		}
 		c, batch = m.Cfg, b.batch(128)
 	}
-	r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Train: train, Precision: b.prec})
+	r, err := bench.ViT(bench.ViTOptions{Config: c, Name: name, Batch: batch, Steps: b.s.Steps, Warmup: b.s.Warmup, Train: train, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	b.emit(r)
 	return nil
+}
+
+// printGEMMShapes prints the n longest of shapes (tensor.GEMMShapes) and
+// each one's share of all the products' time.
+func printGEMMShapes(w io.Writer, shapes []tensor.GEMMShape, n int) {
+	total := 0.0
+	for _, sh := range shapes {
+		total += sh.Seconds
+	}
+	fmt.Fprintf(w, "matrix products by shape, %.2f s in all (calls made at once by parallel workers each count their time):\n", total)
+	fmt.Fprintf(w, "  %-22s %-6s %-5s %7s %8s %8s %6s\n", "M×N×K (×batch)", "op", "bias", "calls", "seconds", "GFLOP/s", "share")
+	for _, sh := range shapes[:min(n, len(shapes))] {
+		dims := fmt.Sprintf("%d×%d×%d", sh.M, sh.N, sh.K)
+		if sh.Batch > 1 {
+			dims += fmt.Sprintf(" ×%d", sh.Batch)
+		}
+		op := "A·B"
+		switch {
+		case sh.TransA && sh.TransB:
+			op = "Aᵀ·Bᵀ"
+		case sh.TransA:
+			op = "Aᵀ·B"
+		case sh.TransB:
+			op = "A·Bᵀ"
+		}
+		bias := ""
+		if sh.Bias {
+			bias = "+b"
+		}
+		fmt.Fprintf(w, "  %-22s %-6s %-5s %7d %8.3f %8.1f %5.1f%%\n", dims, op, bias, sh.Calls, sh.Seconds, sh.GFLOPS(), 100*sh.Seconds/total)
+	}
 }

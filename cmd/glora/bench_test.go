@@ -1,6 +1,8 @@
 package main
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -20,5 +22,32 @@ func TestBenchSearchCLI(t *testing.T) {
 	}
 	if code, _, stderr := runCLI("bench", "search", "--candidates", "0"); code == 0 || !strings.Contains(stderr, "--candidates 0") {
 		t.Fatalf("--candidates 0: code %d, %s", code, stderr)
+	}
+}
+
+// --gemm-shapes lists the timed steps' products (not the warm-up's) after
+// each step benchmark, on stderr with --json; a negative count is refused.
+func TestBenchGEMMShapes(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "lora-train", "--model", "vit-micro", "--batch", "2", "--steps", "2", "--warmup", "1", "--gemm-shapes", "3", "--json")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, stderr)
+	}
+	if obj := jsonLines(t, "bench lora-train", stdout); len(obj) != 1 || obj[0]["bench"] != "lora-train" {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "matrix products by shape") })
+	if i < 0 || len(lines) != i+2+3 || !strings.Contains(lines[i+2], "×") || !strings.HasSuffix(lines[i+2], "%") {
+		t.Fatalf("stderr: %s", stderr)
+	}
+	// vit-micro, batch 2: 2 timed steps, 2 blocks, each with one qkv
+	// forward product of 2·17 tokens: 4 calls, not the warm-up's 6.
+	code, stdout, _ = runCLI("bench", "vit-train", "--model", "vit-micro", "--batch", "2", "--steps", "2", "--warmup", "1", "--gemm-shapes", "100")
+	qkv := regexp.MustCompile(`(?m)^  34×96×32 +A·Bᵀ +\+b +(\d+) `).FindStringSubmatch(stdout)
+	if code != 0 || qkv == nil || qkv[1] != "4" {
+		t.Fatalf("code %d, qkv forward %q:\n%s", code, qkv, stdout)
+	}
+	if code, _, stderr := runCLI("bench", "vit-train", "--gemm-shapes", "-1"); code == 0 || !strings.Contains(stderr, "--gemm-shapes -1") {
+		t.Errorf("--gemm-shapes -1: code %d: %s", code, stderr)
 	}
 }

@@ -20,6 +20,14 @@ func sgemmKernel14x32(k int, a *float32, rs, cs uintptr, b *float32, c *float32,
 //go:noescape
 func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
+// sgemmKernel28x16 is the narrow AVX-512 kernel: the rows×16 tile (rows ≤
+// 28, one zmm register per row) with sgemmKernel14x32pf's arguments, B̂
+// packed [k][16]. Its floats are sgemmKernel14x32's: the same chain of
+// fused multiply-adds for every element, the same store.
+//
+//go:noescape
+func sgemmKernel28x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+
 // sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
 // AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16]. With
 // beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j.
@@ -133,6 +141,30 @@ var kernelAVX512 = &microKernel{
 	},
 }
 
+// kernelAVX512N is the AVX-512 kernel for products of at most 16 columns
+// (kernelAVX512.narrow): 28 rows of one zmm register each, where the 14×32
+// kernel computes 32 columns for 8 (a rank-8 LoRA product: t = x·Buᵀ,
+// dt = dy·Bd). The same floats as kernelAVX512.
+var kernelAVX512N = &microKernel{
+	name: "avx512-28x16", mr: 28, nr: 16, mrPad: 28, hasT16: true,
+	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		sgemmKernel28x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, 1<<cols-1, z, nil)
+	},
+	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
+		sgemmKernel28x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, 1<<cols-1, 1, f32p(bias))
+	},
+	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
+	},
+	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+		packMasked16(f32p(dst), f32p(src), ss, k, 1<<width-1)
+	},
+}
+
 var kernelAVX2 = &microKernel{
 	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6,
 	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
@@ -178,6 +210,7 @@ func init() {
 		availableKernels = append(availableKernels, kernelAVX2)
 	}
 	if avx512 {
-		availableKernels = append(availableKernels, kernelAVX512)
+		kernelAVX512.narrow = kernelAVX512N
+		availableKernels = append(availableKernels, kernelAVX512, kernelAVX512N)
 	}
 }

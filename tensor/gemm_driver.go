@@ -28,6 +28,17 @@ type microKernel struct {
 	// rowCopy, if set, copies width ≤ dw floats from each of k rows of src
 	// (row stride ss bytes) into k zero-padded rows of dw (16 or 32) floats.
 	rowCopy func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int)
+	// narrow, if set, is the kernel for products of at most narrow.nr
+	// columns, with this kernel's floats (forNarrow).
+	narrow *microKernel
+}
+
+// forNarrow is kern, or its narrow kernel for a product of n columns.
+func forNarrow(kern *microKernel, n int) *microKernel {
+	if kern != nil && kern.narrow != nil && n <= kern.narrow.nr {
+		return kern.narrow
+	}
+	return kern
 }
 
 var (
@@ -166,6 +177,7 @@ func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, 
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
+	kern = forNarrow(kern, n)
 	switch nativeRoute(kern, par, m, n, k) {
 	case routeGemv:
 		sgemvRow(par && n*k >= gemmParWork, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
@@ -206,6 +218,7 @@ func nativeRoute(kern *microKernel, par bool, m, n, k int) gemmRoute {
 // there the first k block's micro-kernels add the bias as they store C.
 // It reports false, having done nothing, for any other product or kernel.
 func sgemmNativeBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+	kern = forNarrow(kern, n)
 	if kern == nil || kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
 		return false
 	}

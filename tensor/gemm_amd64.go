@@ -108,62 +108,54 @@ var gemmPrefetch = true
 
 func f32p(p unsafe.Pointer) *float32 { return (*float32)(p) }
 
+// zmmTile is the signature of the AVX-512 micro-kernels.
+type zmmTile func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+
 // kernel14x32 is the AVX-512 kernel variant in use: with software prefetch
 // unless gemmPrefetch is off (tests).
-func kernel14x32() func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32) {
+func kernel14x32() zmmTile {
 	if gemmPrefetch {
 		return sgemmKernel14x32pf
 	}
 	return sgemmKernel14x32
 }
 
-var kernelAVX512 = &microKernel{
-	name: "avx512-14x32", mr: 14, nr: 32, mrPad: 16, hasT16: true,
-	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		kernel14x32()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
-	},
-	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
-		kernel14x32()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
-	},
-	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
-		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
-	},
-	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
-		if dw == 16 {
-			packMasked16(f32p(dst), f32p(src), ss, k, 1<<width-1)
-		} else {
-			packMasked32(f32p(dst), f32p(src), ss, k, int(uint32(1)<<width-1))
-		}
-	},
+// zmmKernel is the microKernel of an AVX-512 tile function (fn gives it
+// at each call): its column mask, bias store, 16×16 transposes and masked
+// row copies.
+func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
+	return &microKernel{
+		name: name, mr: mr, nr: nr, mrPad: mrPad, hasT16: true,
+		tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+			z := 0
+			if beta0 {
+				z = 1
+			}
+			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+		},
+		biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
+			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
+		},
+		t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+			transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
+		},
+		rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+			if dw == 16 {
+				packMasked16(f32p(dst), f32p(src), ss, k, 1<<width-1)
+			} else {
+				packMasked32(f32p(dst), f32p(src), ss, k, int(uint32(1)<<width-1))
+			}
+		},
+	}
 }
+
+var kernelAVX512 = zmmKernel("avx512-14x32", 14, 32, 16, kernel14x32)
 
 // kernelAVX512N is the AVX-512 kernel for products of at most 16 columns
 // (kernelAVX512.narrow): 28 rows of one zmm register each, where the 14×32
 // kernel computes 32 columns for 8 (a rank-8 LoRA product: t = x·Buᵀ,
 // dt = dy·Bd). The same floats as kernelAVX512.
-var kernelAVX512N = &microKernel{
-	name: "avx512-28x16", mr: 28, nr: 16, mrPad: 28, hasT16: true,
-	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		sgemmKernel28x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, 1<<cols-1, z, nil)
-	},
-	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
-		sgemmKernel28x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, 1<<cols-1, 1, f32p(bias))
-	},
-	t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
-		transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
-	},
-	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
-		packMasked16(f32p(dst), f32p(src), ss, k, 1<<width-1)
-	},
-}
+var kernelAVX512N = zmmKernel("avx512-28x16", 28, 16, 28, func() zmmTile { return sgemmKernel28x16 })
 
 var kernelAVX2 = &microKernel{
 	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6,

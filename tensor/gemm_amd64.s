@@ -1424,9 +1424,10 @@ k512n_store:
 	KMOVW AX, K1
 	VBROADCASTSS alpha+56(FP), Z2
 	VBROADCASTSS beta+60(FP), Z3
-	MOVQ beta0+80(FP), DX
-	TESTQ DX, DX
+	MOVQ beta0+80(FP), AX
+	TESTQ AX, AX
 	JNE k512n_store0
+	MOVQ mask+72(FP), AX
 	CMPQ AX, $0xffff
 	JEQ k512n_storeF
 	VMOVUPS.Z (DI), K1, Z0
@@ -1819,10 +1820,10 @@ k512n_storeF:
 	VMOVUPS Z31, K1, (DI)
 	JMP k512n_done
 k512n_store0:
-	MOVQ bias+88(FP), DX
-	TESTQ DX, DX
+	MOVQ bias+88(FP), AX
+	TESTQ AX, AX
 	JEQ k512n_plain
-	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (AX), K1, Z0
 	VMULPS Z2, Z4, Z4
 	VADDPS Z0, Z4, Z4
 	VMOVUPS Z4, K1, (DI)

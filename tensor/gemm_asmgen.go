@@ -18,10 +18,15 @@ var sb strings.Builder
 func p(format string, args ...any) { fmt.Fprintf(&sb, "\t"+format+"\n", args...) }
 func label(l string)               { fmt.Fprintf(&sb, "%s:\n", l) }
 
-// rowAddr is the address of row i of the A micro-panel: rows 0-3 hang off SI,
-// 4-7 off R8, 8-11 off R9 and 12-15 off R10; BX = row stride, DX = 3·BX.
+// rowBases are the registers the rows of an A micro-panel hang off, four
+// rows each: BX = row stride, DX = 3·BX.
+var rowBases = []string{"SI", "R8", "R9", "R10", "R12", "R13", "AX"}
+
+// rowAddr is the address of row i of the A micro-panel (i < 28): rows 0-3
+// off SI, 4-7 off R8, 8-11 off R9, 12-15 off R10, 16-19 off R12, 20-23
+// off R13, 24-27 off AX.
 func rowAddr(i int) string {
-	base := []string{"SI", "R8", "R9", "R10"}[i/4]
+	base := rowBases[i/4]
 	switch i % 4 {
 	case 0:
 		return "(" + base + ")"
@@ -31,153 +36,25 @@ func rowAddr(i int) string {
 		return "(" + base + ")(BX*2)"
 	}
 	return "(" + base + ")(DX*1)"
+}
+
+// vecAt is the address of zmm vector v of a row at DI (or of the bias at
+// reg): 64 bytes apart.
+func vecAt(reg string, v int) string {
+	if v == 0 {
+		return "(" + reg + ")"
+	}
+	return fmt.Sprintf("%d(%s)", 64*v, reg)
 }
 
 // kernel512 emits sgemmKernel14x32 (mr = 14, nr = 32 in zmm registers);
 // with pf, the variant that software-prefetches B 8 steps ahead.
 func kernel512(pf bool) {
-	const mr = 14
 	name, L := "sgemmKernel14x32", "k512"
 	if pf {
 		name, L = "sgemmKernel14x32pf", "k512pf"
 	}
-	sb.WriteString(`
-// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
-// C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
-// then, with bias != nil, C = alpha·Apanel·Bpanel + bias[cols] on every row).
-// A element (i,p) is at a + i·rs + p·cs bytes; B is packed [k][32].
-TEXT ·` + name + `(SB), NOSPLIT, $0-96
-`)
-	p("MOVQ k+0(FP), CX")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ rs+16(FP), BX")
-	p("MOVQ cs+24(FP), R11")
-	p("MOVQ b+32(FP), DI")
-	p("LEAQ (BX)(BX*2), DX")
-	p("LEAQ (SI)(BX*4), R8")
-	p("LEAQ (R8)(BX*4), R9")
-	p("LEAQ (R9)(BX*4), R10")
-	for r := 4; r < 32; r++ {
-		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
-	}
-	p("TESTQ CX, CX")
-	p("JEQ %s_store", L)
-	label(L + "_loop")
-	p("VMOVUPS (DI), Z0")
-	p("VMOVUPS 64(DI), Z1")
-	if pf {
-		p("PREFETCHT0 1024(DI)")
-		p("PREFETCHT0 1088(DI)")
-	}
-	for i := 0; i < mr; i++ {
-		t := 2 + i%2
-		p("VBROADCASTSS %s, Z%d", rowAddr(i), t)
-		p("VFMADD231PS Z0, Z%d, Z%d", t, 4+2*i)
-		p("VFMADD231PS Z1, Z%d, Z%d", t, 5+2*i)
-	}
-	p("ADDQ $128, DI")
-	p("ADDQ R11, SI")
-	p("ADDQ R11, R8")
-	p("ADDQ R11, R9")
-	p("ADDQ R11, R10")
-	p("DECQ CX")
-	p("JNE %s_loop", L)
-	label(L + "_store")
-	p("MOVQ c+40(FP), DI")
-	p("MOVQ ldc+48(FP), R11")
-	p("MOVQ rows+64(FP), CX")
-	p("MOVQ mask+72(FP), AX")
-	p("KMOVW AX, K1")
-	p("SHRQ $16, AX")
-	p("KMOVW AX, K2")
-	p("VBROADCASTSS alpha+56(FP), Z2")
-	p("VBROADCASTSS beta+60(FP), Z3")
-	p("MOVQ beta0+80(FP), AX")
-	p("TESTQ AX, AX")
-	p("JNE %s_store0", L)
-	// C is read: a tile of all 32 columns reads it with plain loads (Zen
-	// cores run masked loads from memory several times slower), an edge
-	// tile with masked ones. Same arithmetic either way.
-	p("MOVQ mask+72(FP), AX")
-	p("CMPL AX, $-1")
-	p("JEQ %s_storeF", L)
-	for _, full := range []bool{false, true} {
-		if full {
-			label(L + "_storeF")
-		}
-		for i := 0; i < mr; i++ {
-			if full {
-				p("VMOVUPS (DI), Z0")
-				p("VMOVUPS 64(DI), Z1")
-			} else {
-				p("VMOVUPS.Z (DI), K1, Z0")
-				p("VMOVUPS.Z 64(DI), K2, Z1")
-			}
-			p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-			p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-			p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
-			p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
-			p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-			p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-			if i < mr-1 {
-				p("DECQ CX")
-				p("JEQ %s_done", L)
-				p("ADDQ R11, DI")
-			}
-		}
-		p("JMP %s_done", L)
-	}
-	label(L + "_store0")
-	// With a bias: C = alpha·acc + bias, the floats of beta 1 onto a C
-	// filled with the bias (the FMA above with beta 1 rounds once, as
-	// VADDPS does), without C being filled or read.
-	p("MOVQ bias+88(FP), AX")
-	p("TESTQ AX, AX")
-	p("JEQ %s_plain", L)
-	p("VMOVUPS.Z (AX), K1, Z0")
-	p("VMOVUPS.Z 64(AX), K2, Z1")
-	for _, bias := range []bool{true, false} {
-		if !bias {
-			label(L + "_plain")
-		}
-		for i := 0; i < mr; i++ {
-			p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-			p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
-			if bias {
-				p("VADDPS Z0, Z%d, Z%d", 4+2*i, 4+2*i)
-				p("VADDPS Z1, Z%d, Z%d", 5+2*i, 5+2*i)
-			}
-			p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-			p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
-			if i < mr-1 {
-				p("DECQ CX")
-				p("JEQ %s_done", L)
-				p("ADDQ R11, DI")
-			}
-		}
-		if bias {
-			p("JMP %s_done", L)
-		}
-	}
-	label(L + "_done")
-	p("VZEROUPPER")
-	p("RET")
-}
-
-// rowAddrN is the address of row i of the narrow kernel's 28-row A
-// micro-panel: rows 0-3 off SI, 4-7 off R8, 8-11 off R9, 12-15 off R10,
-// 16-19 off R12, 20-23 off R13, 24-27 off AX; BX = row stride, DX = 3·BX.
-func rowAddrN(i int) string {
-	base := []string{"SI", "R8", "R9", "R10", "R12", "R13", "AX"}[i/4]
-	switch i % 4 {
-	case 0:
-		return "(" + base + ")"
-	case 1:
-		return "(" + base + ")(BX*1)"
-	case 2:
-		return "(" + base + ")(BX*2)"
-	}
-	return "(" + base + ")(DX*1)"
+	kernelZMM(name, L, 14, 2, pf, "")
 }
 
 // kernel512n emits sgemmKernel28x16, the narrow AVX-512 kernel (mr = 28,
@@ -187,43 +64,55 @@ func rowAddrN(i int) string {
 // multiply-adds over k, and its store the same alpha·acc + beta·C (or +
 // bias), so its results are those of sgemmKernel14x32 bit for bit. B is
 // software-prefetched 8 steps ahead, as in sgemmKernel14x32pf.
-func kernel512n() {
-	const mr = 28
-	L := "k512n"
+func kernel512n() { kernelZMM("sgemmKernel28x16", "k512n", 28, 1, true, " (i < 28)") }
+
+// kernelZMM emits an AVX-512 micro-kernel of mr rows and vecs zmm
+// registers (16 columns each) per row, accumulators Z4 on, 4 + mr·vecs ≤
+// 32; with pf, B is prefetched 8 steps ahead. rowNote follows "A element
+// (i,p) is at a + i·rs + p·cs bytes" in its comment.
+func kernelZMM(name, L string, mr, vecs int, pf bool, rowNote string) {
+	nr := 16 * vecs
+	acc := func(i, v int) int { return 4 + vecs*i + v }
 	sb.WriteString(`
-// func sgemmKernel28x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 // C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
 // then, with bias != nil, C = alpha·Apanel·Bpanel + bias[cols] on every row).
-// A element (i,p) is at a + i·rs + p·cs bytes (i < 28); B is packed [k][16].
-TEXT ·sgemmKernel28x16(SB), NOSPLIT, $0-96
+// A element (i,p) is at a + i·rs + p·cs bytes` + rowNote + `; B is packed [k][` + fmt.Sprint(nr) + `].
+TEXT ·` + name + `(SB), NOSPLIT, $0-96
 `)
+	bases := rowBases[:(mr+3)/4]
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ rs+16(FP), BX")
 	p("MOVQ cs+24(FP), R11")
 	p("MOVQ b+32(FP), DI")
 	p("LEAQ (BX)(BX*2), DX")
-	p("LEAQ (SI)(BX*4), R8")
-	p("LEAQ (R8)(BX*4), R9")
-	p("LEAQ (R9)(BX*4), R10")
-	p("LEAQ (R10)(BX*4), R12")
-	p("LEAQ (R12)(BX*4), R13")
-	p("LEAQ (R13)(BX*4), AX")
-	for r := 4; r < 4+mr; r++ {
+	for j := 1; j < len(bases); j++ {
+		p("LEAQ (%s)(BX*4), %s", bases[j-1], bases[j])
+	}
+	for r := 4; r < 4+mr*vecs; r++ {
 		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
 	p("TESTQ CX, CX")
 	p("JEQ %s_store", L)
 	label(L + "_loop")
-	p("VMOVUPS (DI), Z0")
-	p("PREFETCHT0 512(DI)")
+	for v := 0; v < vecs; v++ {
+		p("VMOVUPS %s, Z%d", vecAt("DI", v), v)
+	}
+	if pf {
+		for v := 0; v < vecs; v++ {
+			p("PREFETCHT0 %d(DI)", 8*4*nr+64*v)
+		}
+	}
 	for i := 0; i < mr; i++ {
 		t := 2 + i%2
-		p("VBROADCASTSS %s, Z%d", rowAddrN(i), t)
-		p("VFMADD231PS Z0, Z%d, Z%d", t, 4+i)
+		p("VBROADCASTSS %s, Z%d", rowAddr(i), t)
+		for v := 0; v < vecs; v++ {
+			p("VFMADD231PS Z%d, Z%d, Z%d", v, t, acc(i, v))
+		}
 	}
-	p("ADDQ $64, DI")
-	for _, r := range []string{"SI", "R8", "R9", "R10", "R12", "R13", "AX"} {
+	p("ADDQ $%d, DI", 4*nr)
+	for _, r := range bases {
 		p("ADDQ R11, %s", r)
 	}
 	p("DECQ CX")
@@ -234,56 +123,85 @@ TEXT ·sgemmKernel28x16(SB), NOSPLIT, $0-96
 	p("MOVQ rows+64(FP), CX")
 	p("MOVQ mask+72(FP), AX")
 	p("KMOVW AX, K1")
+	if vecs == 2 {
+		p("SHRQ $16, AX")
+		p("KMOVW AX, K2")
+	}
 	p("VBROADCASTSS alpha+56(FP), Z2")
 	p("VBROADCASTSS beta+60(FP), Z3")
-	p("MOVQ beta0+80(FP), DX")
-	p("TESTQ DX, DX")
+	p("MOVQ beta0+80(FP), AX")
+	p("TESTQ AX, AX")
 	p("JNE %s_store0", L)
-	// C is read: a full 16-column tile with a plain load, an edge tile
-	// with a masked one (as sgemmKernel14x32). Same arithmetic either way.
-	p("CMPQ AX, $0xffff")
+	// C is read: a tile of all its columns reads it with plain loads (Zen
+	// cores run masked loads from memory several times slower), an edge
+	// tile with masked ones. Same arithmetic either way.
+	p("MOVQ mask+72(FP), AX")
+	if vecs == 2 {
+		p("CMPL AX, $-1")
+	} else {
+		p("CMPQ AX, $0xffff")
+	}
 	p("JEQ %s_storeF", L)
+	// next moves DI to the next row, or ends the store after the last of rows.
+	next := func(last bool) {
+		if !last {
+			p("DECQ CX")
+			p("JEQ %s_done", L)
+			p("ADDQ R11, DI")
+		}
+	}
 	for _, full := range []bool{false, true} {
 		if full {
 			label(L + "_storeF")
 		}
 		for i := 0; i < mr; i++ {
-			if full {
-				p("VMOVUPS (DI), Z0")
-			} else {
-				p("VMOVUPS.Z (DI), K1, Z0")
+			for v := 0; v < vecs; v++ {
+				if full {
+					p("VMOVUPS %s, Z%d", vecAt("DI", v), v)
+				} else {
+					p("VMOVUPS.Z %s, K%d, Z%d", vecAt("DI", v), 1+v, v)
+				}
 			}
-			p("VMULPS Z2, Z%d, Z%d", 4+i, 4+i)
-			p("VFMADD231PS Z3, Z0, Z%d", 4+i)
-			p("VMOVUPS Z%d, K1, (DI)", 4+i)
-			if i < mr-1 {
-				p("DECQ CX")
-				p("JEQ %s_done", L)
-				p("ADDQ R11, DI")
+			for v := 0; v < vecs; v++ {
+				p("VMULPS Z2, Z%d, Z%d", acc(i, v), acc(i, v))
 			}
+			for v := 0; v < vecs; v++ {
+				p("VFMADD231PS Z3, Z%d, Z%d", v, acc(i, v))
+			}
+			for v := 0; v < vecs; v++ {
+				p("VMOVUPS Z%d, K%d, %s", acc(i, v), 1+v, vecAt("DI", v))
+			}
+			next(i == mr-1)
 		}
 		p("JMP %s_done", L)
 	}
 	label(L + "_store0")
-	p("MOVQ bias+88(FP), DX")
-	p("TESTQ DX, DX")
+	// With a bias: C = alpha·acc + bias, the floats of beta 1 onto a C
+	// filled with the bias (the FMA above with beta 1 rounds once, as
+	// VADDPS does), without C being filled or read.
+	p("MOVQ bias+88(FP), AX")
+	p("TESTQ AX, AX")
 	p("JEQ %s_plain", L)
-	p("VMOVUPS.Z (DX), K1, Z0")
+	for v := 0; v < vecs; v++ {
+		p("VMOVUPS.Z %s, K%d, Z%d", vecAt("AX", v), 1+v, v)
+	}
 	for _, bias := range []bool{true, false} {
 		if !bias {
 			label(L + "_plain")
 		}
 		for i := 0; i < mr; i++ {
-			p("VMULPS Z2, Z%d, Z%d", 4+i, 4+i)
+			for v := 0; v < vecs; v++ {
+				p("VMULPS Z2, Z%d, Z%d", acc(i, v), acc(i, v))
+			}
 			if bias {
-				p("VADDPS Z0, Z%d, Z%d", 4+i, 4+i)
+				for v := 0; v < vecs; v++ {
+					p("VADDPS Z%d, Z%d, Z%d", v, acc(i, v), acc(i, v))
+				}
 			}
-			p("VMOVUPS Z%d, K1, (DI)", 4+i)
-			if i < mr-1 {
-				p("DECQ CX")
-				p("JEQ %s_done", L)
-				p("ADDQ R11, DI")
+			for v := 0; v < vecs; v++ {
+				p("VMOVUPS Z%d, K%d, %s", acc(i, v), 1+v, vecAt("DI", v))
 			}
+			next(i == mr-1)
 		}
 		if bias {
 			p("JMP %s_done", L)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/data/datatest"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/pipeline"
 )
@@ -19,24 +19,7 @@ import (
 // quadrants (the class).
 func toyDigits(t *testing.T, n int, seed uint64) *data.Dataset {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 1))
-	px := make([]uint8, n*28*28)
-	labels := make([]int, n)
-	for i := range labels {
-		q := i % 4
-		labels[i] = q
-		img := px[i*784 : (i+1)*784]
-		for j := range img {
-			img[j] = uint8(rng.IntN(40))
-		}
-		y0, x0 := (q/2)*14+rng.IntN(6), (q%2)*14+rng.IntN(6)
-		for y := y0; y < y0+7; y++ {
-			for x := x0; x < x0+7; x++ {
-				img[y*28+x] = 255
-			}
-		}
-	}
-	ds, err := data.FromArrays("toy", []string{"tl", "tr", "bl", "br"}, 1, 28, 28, px, labels)
+	ds, err := datatest.QuadrantsAt(n, 28, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,22 +66,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("finetune", "finetune --data SPEC --method METHOD --out DIR [--base MODEL] [--recipe NAME] [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
 	s := finetuneSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100}
 	keys := bindFlags(fs, &s)
-	recipe := recipeFlag(fs)
-	var hf hyperFlags
-	hf.register(fs, "the method")
-	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
-	out, resume, overwrite, asJSON := runFolderFlags(fs,
-		"output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
+	st := registerStage(fs, "the method")
+	c := newFolderCLI(fs, "output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
 		resumeWithSaved, "a finetune run")
-	precision := precisionFlag(fs)
-	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
-	if err != nil {
+	if err := c.parse(args, stderr); err != nil {
 		return err
 	}
-	explicit := explicitFlags(fs)
-	if *out == "" {
-		return fmt.Errorf("--out is required (the run's folder)")
-	}
+	recipe, hf, stopAfter, prec, explicit := st.recipe, &st.hf, st.stopAfter, c.prec, c.explicit
+	out, resume, overwrite, asJSON := c.out, c.resume, c.overwrite, c.asJSON
 	saved, err := claimOut("--out", *out, "finetune", *resume, *overwrite)
 	if err != nil {
 		return err

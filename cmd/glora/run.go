@@ -53,18 +53,13 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	rf := runRecipe{Name: pipeline.Default}
 	recipeDefaults(&rf, pipeline.MustNamed(pipeline.Default))
 	bindFlags(fs, &rf)
-	out, resume, overwrite, asJSON := runFolderFlags(fs,
-		"output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
+	c := newFolderCLI(fs, "output folder: adapter/, merged/, report.md, summary.json, the plots, and each stage's folder",
 		"continue the run in --out: finished stages are replayed, an interrupted one resumes", "a run")
-	precision := precisionFlag(fs)
-	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
-	if err != nil {
+	if err := c.parse(args, stderr); err != nil {
 		return err
 	}
-	explicit := explicitFlags(fs)
-	if *out == "" {
-		return fmt.Errorf("--out is required (the run's folder)")
-	}
+	out, resume, overwrite, asJSON, prec, explicit := c.out, c.resume, c.overwrite, c.asJSON, c.prec, c.explicit
+	var err error
 	if s.Recipe, err = pipeline.Named(rf.Name); err != nil {
 		return fmt.Errorf("--recipe: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -391,6 +392,55 @@ func runFolderFlags(fs *flag.FlagSet, outHelp, resumeHelp, what string) (out *st
 	overwrite = fs.Bool("overwrite", false, "start again in an --out that holds "+what+" (it is removed)")
 	asJSON = fs.Bool("json", false, "print the summary as one JSON line on stdout; everything else goes to stderr")
 	return out, resume, overwrite, asJSON
+}
+
+// folderCLI is what run, finetune and supernet register beside their
+// settings: the run folder's flags (runFolderFlags) and --precision; parse
+// settles the rest.
+type folderCLI struct {
+	fs                        *flag.FlagSet
+	out                       *string
+	resume, overwrite, asJSON *bool
+	precision                 *string
+	prec                      tensor.Precision // after parse
+	explicit                  map[string]bool  // after parse: the flags given
+}
+
+func newFolderCLI(fs *flag.FlagSet, outHelp, resumeHelp, what string) *folderCLI {
+	c := &folderCLI{fs: fs}
+	c.out, c.resume, c.overwrite, c.asJSON = runFolderFlags(fs, outHelp, resumeHelp, what)
+	c.precision = precisionFlag(fs)
+	return c
+}
+
+// parse parses args (no positional ones), reads --precision, records the
+// flags given and requires --out.
+func (c *folderCLI) parse(args []string, log io.Writer) error {
+	var err error
+	if c.prec, err = parseWithPrecision(c.fs, args, 0, c.precision, log); err != nil {
+		return err
+	}
+	c.explicit = explicitFlags(c.fs)
+	if *c.out == "" {
+		return fmt.Errorf("--out is required (the run's folder)")
+	}
+	return nil
+}
+
+// stageFlags are finetune's and supernet's flags beside their settings
+// and run folder: --recipe, the training overrides and --stop-after.
+type stageFlags struct {
+	recipe    *string
+	hf        hyperFlags
+	stopAfter *int
+}
+
+// registerStage registers them; what names the run in the overrides' help.
+func registerStage(fs *flag.FlagSet, what string) *stageFlags {
+	st := &stageFlags{recipe: recipeFlag(fs)}
+	st.hf.register(fs, what)
+	st.stopAfter = fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
+	return st
 }
 
 // resumeWithSaved is --resume's help for a command that keeps its settings.

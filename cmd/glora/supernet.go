@@ -64,22 +64,14 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100,
 		Ranks: slices.Clone(d.Ranks), AnchorLoRA: d.AnchorLoRA}
 	keys := bindFlags(fs, &s)
-	recipe := recipeFlag(fs)
-	var hf hyperFlags
-	hf.register(fs, "the supernet")
-	stopAfter := fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
-	out, resume, overwrite, asJSON := runFolderFlags(fs,
-		"the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
+	st := registerStage(fs, "the supernet")
+	c := newFolderCLI(fs, "the run folder: supernet/ (the supernet folder), checkpoint/, curves.png, supernet.json; search writes here too",
 		resumeWithSaved, "a supernet run")
-	precision := precisionFlag(fs)
-	prec, err := parseWithPrecision(fs, args, 0, precision, stderr)
-	if err != nil {
+	if err := c.parse(args, stderr); err != nil {
 		return err
 	}
-	explicit := explicitFlags(fs)
-	if *out == "" {
-		return fmt.Errorf("--out is required (the run's folder)")
-	}
+	recipe, hf, stopAfter, prec, explicit := st.recipe, &st.hf, st.stopAfter, c.prec, c.explicit
+	out, resume, overwrite, asJSON := c.out, c.resume, c.overwrite, c.asJSON
 	r, err := pipeline.Named(*recipe)
 	if err != nil {
 		return fmt.Errorf("--recipe: %w", err)

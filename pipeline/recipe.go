@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/glora/glora/finetune"
+	"github.com/glora/glora/method/search"
 )
 
 // Searched is searched GLoRA as a method: a supernet, an evolutionary
@@ -161,16 +162,19 @@ func defaultRecipe() Recipe {
 	}
 }
 
-// paperRecipe is the reference code's budget (see Named).
+// paperRecipe is the reference code's budget (see Named); its search is
+// search.Defaults.
 func paperRecipe() Recipe {
+	ref := search.Defaults()
 	return Recipe{Name: Paper, Batch: 64, WeightDecay: 1e-4, ClipNorm: 0, MinLRFrac: 0.1, Warmup: 10, Rank: finetune.DefaultRank,
 		Runs: map[string]Schedule{
 			finetune.Linear: {100, 1e-2}, finetune.LoRA: {100, 1e-3}, finetune.GLoRAFixed: {100, 1e-3},
 			finetune.SSF: {100, 1e-3}, finetune.IA3: {100, 1e-3}, finetune.BitFit: {100, 1e-3}, finetune.Full: {100, 1e-4},
 			SupernetRun: {500, 1e-4}, RetrainRun: {100, 1e-4},
 		},
-		Search: SearchRecipe{Ranks: []int{4}, Population: 50, TopK: 10, Generations: 20, Mutations: 25, Crossovers: 25,
-			MutationProb: 0.2, SeedNamed: false, Finalists: 1, Inherit: true, UndrawnMomentum: true},
+		Search: SearchRecipe{Ranks: []int{4}, Population: ref.Population, TopK: ref.TopK, Generations: ref.Generations,
+			Mutations: ref.Mutations, Crossovers: ref.Crossovers, MutationProb: ref.MutationProb,
+			SeedNamed: false, Finalists: 1, Inherit: true, UndrawnMomentum: true},
 	}
 }
 

@@ -305,7 +305,7 @@ func (r *runner) start(trainSet, val *data.Dataset) error {
 		r.st = st
 		fmt.Fprintf(o.Log, "resumed from %s at epoch %d batch %d (step %d)\n", r.ckDir, st.Epoch+1, st.Batch, st.Step)
 	} else if _, err := os.Stat(filepath.Join(r.ckDir, "state.json")); err == nil {
-		return fmt.Errorf("train: %s already holds a checkpoint: resume it (--resume) or choose another output folder", r.ckDir)
+		return fmt.Errorf("train: %s already holds a checkpoint: resume it (Options.Resume; --resume on the command line) or choose another output folder", r.ckDir)
 	}
 	r.st.Data = fp
 	if o.CheckpointTrainableOnly && r.st.BaseDigest == "" {

@@ -61,6 +61,9 @@ func Open(s Spec, log io.Writer) (*Task, error) {
 	if s.Base == "" {
 		s.Base = backbones.Shipped
 	}
+	if s.Data == "" {
+		return nil, &SpecError{Field: "data", Err: errors.New("no data spec given (mnist, folder:DIR, synth:count, …: docs/CLI.md)")}
+	}
 	baseErr := func(err error) error { return &SpecError{Field: "base", Err: err} }
 	if err := backbones.CheckSpec(s.Base); err != nil {
 		return nil, baseErr(err)

@@ -24,6 +24,7 @@ func TestOpenErrorsNameTheSetting(t *testing.T) {
 	}{
 		{pipeline.Spec{Base: "no-such-preset", Data: "synth:count:train=40,test=10"}, "base", "", "no-such-preset"},
 		{pipeline.Spec{Data: "no-such-data"}, "data", "no-such-data", "no-such-data"},
+		{pipeline.Spec{}, "data", "", "no data spec given"},
 		{pipeline.Spec{Data: "synth:count:train=40,test=10", Scheme: "full"}, "scheme", "full", "chooses on a validation split"},
 		{pipeline.Spec{Data: "synth:count:train=40,test=10", Scheme: "sideways"}, "scheme", "sideways", "sideways"},
 	} {

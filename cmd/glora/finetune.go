@@ -24,6 +24,7 @@ import (
 // finetuneSettings is DIR/finetune.settings.json.
 type finetuneSettings struct {
 	baseSpec
+	Recipe    string   `json:"recipe,omitempty" flag:"recipe" help:"{recipe}"`
 	Method    string   `json:"method" flag:"method" help:"the method: {method}"`
 	Structure string   `json:"structure,omitempty" flag:"structure" help:"structure file for --method glora (search's structure.json)"` // absolute path
 	Init      string   `json:"init,omitempty" flag:"init" help:"start from trained tensors: supernet:RUN_DIR (a supernet run's shared weights and head) or adapter:DIR"`
@@ -64,7 +65,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fs := newFlags("finetune", "finetune --data SPEC --method METHOD --out DIR [--base MODEL] [--recipe NAME] [--structure FILE] [--init supernet:RUN_DIR|adapter:DIR] [flags]", stderr)
-	s := finetuneSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100}
+	s := finetuneSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, Recipe: pipeline.Default, CheckpointEvery: 100}
 	keys := bindFlags(fs, &s)
 	st := registerStage(fs, "the method")
 	c := newFolderCLI(fs, "output folder: adapter/ (none for linear and full), merged/ (a plain model folder), best/, checkpoint/, curves.png, finetune.json",
@@ -72,7 +73,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args, stderr); err != nil {
 		return err
 	}
-	recipe, hf, stopAfter, prec, explicit := st.recipe, &st.hf, st.stopAfter, c.prec, c.explicit
+	hf, stopAfter, prec, explicit := &st.hf, st.stopAfter, c.prec, c.explicit
 	out, resume, overwrite, asJSON := c.out, c.resume, c.overwrite, c.asJSON
 	saved, err := claimOut("--out", *out, "finetune", *resume, *overwrite)
 	if err != nil {
@@ -86,7 +87,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--data is required (the images to adapt the base to)")
 		}
 	}
-	def, err := stageDefaults(*recipe, s.Method, pipeline.RefTrain)
+	def, err := stageDefaults(s.Recipe, s.Method, pipeline.RefTrain)
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	var refill func(n int) finetune.Hyper // the recipe's defaults for the training split's size
 	if saved == nil {
 		refill = func(n int) finetune.Hyper {
-			def, _ := stageDefaults(*recipe, s.Method, n)
+			def, _ := stageDefaults(s.Recipe, s.Method, n)
 			return hf.fill(def)
 		}
 	}

@@ -311,3 +311,32 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 	// --overwrite starts again.
 	mustRun(t, "supernet", "--overwrite", "--out", sn, "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25", "--epochs", "1", "--batch", "8")
 }
+
+// The pipeline commands save their --recipe: a resume given another is
+// refused (one given the same continues), and glora search takes the
+// supernet run's recipe unless told.
+func TestStageRecipeIsSaved(t *testing.T) {
+	dir := t.TempDir()
+	data := pipelineData(t, filepath.Join(dir, "data"))
+	out := filepath.Join(dir, "sn")
+	mustRun(t, "supernet", "--out", out, "--recipe", "quick", "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25", "--batch", "8")
+	if code, _, e := runCLI("supernet", "--resume", "--out", out, "--recipe", "default"); code != 1 || !strings.Contains(e, "--recipe default, but the run was saved with quick") {
+		t.Fatalf("supernet --resume --recipe default: exit %d, %s", code, e)
+	}
+	mustRun(t, "search", "--run", out)
+	var s searchSettings
+	if err := readJSON(filepath.Join(out, "search.settings.json"), &s); err != nil || s.Recipe != "quick" || s.Population != pipeline.MustNamed(pipeline.Quick).Search.Population {
+		t.Fatalf("search after a quick supernet: %+v, %v", s, err)
+	}
+	ft := filepath.Join(dir, "ft")
+	mustRun(t, "finetune", "--out", ft, "--method", "lora", "--recipe", "quick", "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25", "--batch", "8")
+	if code, _, e := runCLI("finetune", "--resume", "--out", ft, "--recipe", "paper"); code != 1 || !strings.Contains(e, "--recipe paper, but the run was saved with quick") {
+		t.Fatalf("finetune --resume --recipe paper: exit %d, %s", code, e)
+	}
+	run := filepath.Join(dir, "run")
+	mustRun(t, "run", "--out", run, "--recipe", "quick", "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25")
+	if code, _, e := runCLI("run", "--resume", "--out", run, "--recipe", "default"); code != 1 || !strings.Contains(e, "--recipe default, but the run was saved with quick") {
+		t.Fatalf("run --resume --recipe default: exit %d, %s", code, e)
+	}
+	mustRun(t, "run", "--resume", "--out", run, "--recipe", "quick")
+}

@@ -125,6 +125,10 @@ func resumeRunSettings(saved []byte, given runSettings, explicit map[string]bool
 	if err != nil {
 		return s, err
 	}
+	if explicit["recipe"] && rf.Name != s.Recipe.Name {
+		return s, fmt.Errorf("--resume: cannot continue the run in %s: --recipe %s, but the run was saved with %s; leave a flag out to use the saved value, or start a new run in another folder",
+			out, rf.Name, s.Recipe.Name)
+	}
 	return s, sameRecipeFlags(rf, s.Recipe, explicit, out)
 }
 

@@ -88,6 +88,9 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--run is required (a glora supernet run folder)")
 	}
 	explicit := explicitFlags(fs)
+	if !explicit["recipe"] {
+		c.Recipe = supernetRecipe(*run, c.Recipe)
+	}
 	r, err := pipeline.Named(c.Recipe)
 	if err != nil {
 		return fmt.Errorf("--recipe: %w", err)
@@ -120,6 +123,18 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, jsonLine(res))
 	}
 	return nil
+}
+
+// supernetRecipe is the recipe the supernet run in dir was trained under
+// (its settings file's), the search's default; def when it records none.
+func supernetRecipe(dir, def string) string {
+	var saved struct {
+		Recipe string `json:"recipe"`
+	}
+	if readJSON(settingsFile(dir, "supernet"), &saved) == nil && saved.Recipe != "" {
+		return saved.Recipe
+	}
+	return def
 }
 
 func checkSearchFlags(c search.Config) error {

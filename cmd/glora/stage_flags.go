@@ -23,11 +23,6 @@ import (
 var recipeHelp = "where the defaults come from: " + strings.Join(pipeline.Names, ", ") +
 	" (epochs counted on 800 training images; a smaller training set gets as many optimiser steps)"
 
-// recipeFlag registers --recipe for a stage command.
-func recipeFlag(fs *flag.FlagSet) *string {
-	return fs.String("recipe", pipeline.Default, recipeHelp)
-}
-
 // stageDefaults is a stage's defaults from the named recipe for n
 // training images (pipeline.RefTrain before the data is loaded).
 func stageDefaults(recipe, method string, n int) (finetune.Hyper, error) {
@@ -186,16 +181,15 @@ func (c *folderCLI) parse(args []string, log io.Writer) error {
 }
 
 // stageFlags are finetune's and supernet's flags beside their settings
-// and run folder: --recipe, the training overrides and --stop-after.
+// (--recipe is one) and run folder: the training overrides and --stop-after.
 type stageFlags struct {
-	recipe    *string
 	hf        hyperFlags
 	stopAfter *int
 }
 
 // registerStage registers them; what names the run in the overrides' help.
 func registerStage(fs *flag.FlagSet, what string) *stageFlags {
-	st := &stageFlags{recipe: recipeFlag(fs)}
+	st := &stageFlags{}
 	st.hf.register(fs, what)
 	st.stopAfter = fs.Int("stop-after", 0, "stop after this many epochs (0 = all); --resume continues")
 	return st

@@ -24,6 +24,7 @@ import (
 // (and a resume) needs to rebuild the run's base, data and supernet.
 type supernetSettings struct {
 	baseSpec
+	Recipe  string   `json:"recipe,omitempty" flag:"recipe" help:"{recipe}"`
 	Ranks   []int    `json:"ranks" flag:"ranks" help:"the supernet's lora ranks (stored at the largest, sliced for the smaller)"`
 	Targets []string `json:"targets" flag:"targets" help:"layers to wrap, comma-separated: module paths, suffixes (attn.qkv) or a regular expression; default all-linear (every Linear in the blocks, never the head)"` // nil: all-linear
 	Exclude []string `json:"exclude" flag:"exclude" help:"layers to leave out of --targets, same rules"`
@@ -61,7 +62,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlags("supernet", "supernet --data SPEC --out RUN_DIR [--base MODEL] [--recipe NAME] [--ranks 4,8] [--targets …] [flags]", stderr)
 	d := pipeline.MustNamed(pipeline.Default).Search
-	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, CheckpointEvery: 100,
+	s := supernetSettings{baseSpec: baseSpec{Base: shipped, Scheme: autoScheme}, Recipe: pipeline.Default, CheckpointEvery: 100,
 		Ranks: slices.Clone(d.Ranks), AnchorLoRA: d.AnchorLoRA}
 	keys := bindFlags(fs, &s)
 	st := registerStage(fs, "the supernet")
@@ -70,9 +71,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(args, stderr); err != nil {
 		return err
 	}
-	recipe, hf, stopAfter, prec, explicit := st.recipe, &st.hf, st.stopAfter, c.prec, c.explicit
+	hf, stopAfter, prec, explicit := &st.hf, st.stopAfter, c.prec, c.explicit
 	out, resume, overwrite, asJSON := c.out, c.resume, c.overwrite, c.asJSON
-	r, err := pipeline.Named(*recipe)
+	r, err := pipeline.Named(s.Recipe)
 	if err != nil {
 		return fmt.Errorf("--recipe: %w", err)
 	}

@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
+
+	"github.com/glora/glora/tensor"
 )
 
 // profileEnv names a file to which any command writes a CPU profile of
@@ -12,9 +15,40 @@ import (
 // it by op kind): GLORA_CPUPROFILE=run.prof glora run --data mnist.
 const profileEnv = "GLORA_CPUPROFILE"
 
-// startEnvProfile starts the CPU profile profileEnv asks for, if any; the
-// returned function stops it and closes the file.
+// shapesEnv asks any command for the N matrix-product shapes it spent
+// longest in, printed to stderr when it ends (tensor.TraceGEMM; glora
+// bench's --gemm-shapes does the same for a benchmark's timed steps):
+// GLORA_GEMM_SHAPES=15 glora run --data mnist.
+const shapesEnv = "GLORA_GEMM_SHAPES"
+
+// startEnvProfile starts the CPU profile profileEnv asks for and the
+// product trace shapesEnv asks for, if any; the returned function stops
+// them, closes the profile and prints the shapes.
 func startEnvProfile(stderr io.Writer) (stop func(), err error) {
+	stopShapes := func() {}
+	if v := os.Getenv(shapesEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s=%s: want a whole number of shapes, at least 1", shapesEnv, v)
+		}
+		tensor.TraceGEMM(true)
+		stopShapes = func() {
+			tensor.TraceGEMM(false)
+			if shapes := tensor.GEMMShapes(); len(shapes) > 0 {
+				printGEMMShapes(stderr, shapes, n)
+			}
+		}
+	}
+	stopCPU, err := startCPUProfile(stderr)
+	if err != nil {
+		return nil, err
+	}
+	return func() { stopCPU(); stopShapes() }, nil
+}
+
+// startCPUProfile starts the CPU profile profileEnv asks for, if any; the
+// returned function stops it and closes the file.
+func startCPUProfile(stderr io.Writer) (stop func(), err error) {
 	path := os.Getenv(profileEnv)
 	if path == "" {
 		return func() {}, nil

@@ -23,3 +23,17 @@ func TestEnvProfile(t *testing.T) {
 		t.Fatalf("unwritable profile: %d %q %s", code, out, errs)
 	}
 }
+
+// GLORA_GEMM_SHAPES=N lists any command's product shapes on stderr when
+// it ends; a value that is not a count stops the command, naming it.
+func TestEnvGEMMShapes(t *testing.T) {
+	t.Setenv(shapesEnv, "2")
+	code, out, errs := runCLI("demo", "--synthetic", "--steps", "2")
+	if code != 0 || !strings.Contains(out, "held-out accuracy") || !strings.Contains(errs, "matrix products by shape") {
+		t.Fatalf("demo --synthetic with %s=2: %d\n%s\n%s", shapesEnv, code, out, errs)
+	}
+	t.Setenv(shapesEnv, "all")
+	if code, _, errs := runCLI("version"); code != 1 || !strings.Contains(errs, shapesEnv+"=all") {
+		t.Fatalf("%s=all: %d %s", shapesEnv, code, errs)
+	}
+}

@@ -588,28 +588,33 @@ func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, co
 		}
 		return
 	}
-	// op(B)(p,j) = b[j·ldb+p]: a transpose.
-	p0 := 0
-	if kern.hasT16 && cols == nr && nr%16 == 0 && kb >= 16 {
+	// op(B)(p,j) = b[j·ldb+p]: a transpose. Whole groups of 16 columns
+	// (all of a full panel; the first of an edge panel such as attention's
+	// 197 = 6·32 + 5 or 50 = 32 + 18 keys) go through the 16×16 transpose
+	// for the k steps it covers; the rest, one element at a time.
+	p0, full := 0, 0 // columns [0, full) are done for k steps [0, p0)
+	if kern.hasT16 && nr%16 == 0 && kb >= 16 && cols >= 16 {
 		blocks := kb / 16
-		for h := 0; h < nr; h += 16 {
+		full = cols / 16 * 16
+		for h := 0; h < full; h += 16 {
 			kern.t16(unsafe.Pointer(&dst[h]), uintptr(nr)*4, unsafe.Pointer(&b[(j0+h)*ldb+pc]), uintptr(ldb)*4, blocks)
 		}
 		p0 = blocks * 16
 	}
-	if p0 == kb {
-		return
-	}
 	for j := 0; j < nr; j++ {
+		from := 0
+		if j < full {
+			from = p0
+		}
 		if j >= cols {
-			for p := p0; p < kb; p++ {
+			for p := from; p < kb; p++ {
 				dst[p*nr+j] = 0
 			}
 			continue
 		}
-		src := b[(j0+j)*ldb+pc+p0 : (j0+j)*ldb+pc+kb]
+		src := b[(j0+j)*ldb+pc+from : (j0+j)*ldb+pc+kb]
 		for q, v := range src {
-			dst[(p0+q)*nr+j] = v
+			dst[(from+q)*nr+j] = v
 		}
 	}
 }

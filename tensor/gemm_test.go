@@ -212,6 +212,10 @@ func TestSgemmLarge(t *testing.T) {
 			// k ≫ m, n: the split-k path when more than one worker.
 			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 40, n: 33, k: 1600, padA: 1, padC: 3, alpha: 1.5, beta: 0.5}, rng)
 			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 29, n: 70, k: 1000, alpha: 1, beta: 0}, rng)
+			// attention's shapes on the shipped backbone and ViT-Tiny: an edge
+			// panel of 18 or 5 columns, k not a multiple of 16
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 50, n: 50, k: 40, padB: 3, alpha: 0.17, beta: 0}, rng)
+			checkGemm(t, "Sgemm", Sgemm, gemmCase{transA: tA, transB: tB, m: 197, n: 197, k: 64, padA: 1, alpha: 0.125, beta: 0.5}, rng)
 		}
 	}
 }

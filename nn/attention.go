@@ -16,9 +16,9 @@ import (
 //
 // Per batch b and head h: S = q·kᵀ/√D (T,T), P = softmax(S) row-wise (with
 // causal, S[i,j] = −∞ for j > i), y_h = P·v. The heads are read and written
-// in place through strides (no permuted copies), and nothing else is kept
-// for the backward pass, which reads q, k, v from qkv itself and computes
-// P again, head by head, where it uses it (see attnCore.backward).
+// in place through strides (no permuted copies); the backward pass reads q,
+// k, v from qkv itself, and P from the forward pass for short sequences or
+// computed again, head by head, where it uses it (keepProbsMax).
 //
 // Backward, with dP = dy_h·vᵀ and dS = P ⊙ (dP − Σ_j dP⊙P):
 // dv += Pᵀ·dy_h, dq += dS·k/√D, dk += dSᵀ·q/√D.
@@ -43,7 +43,12 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		v: operand{qd, 2 * c, t * c3, d, c3},
 		o: operand{y.Value.Data, 0, t * c, d, c},
 	}
-	a.forward()
+	var p []float32
+	if y.RequiresGrad && a.keepsProbs() {
+		// p: (B, H, T, T) attention probabilities for the backward pass
+		p = tp.AllocRaw(bsz, heads, t, t).Data
+	}
+	a.forward(p)
 	tp.Record(y, func() {
 		g, fresh := tp.GradBuf(qkv)
 		if g == nil {
@@ -54,7 +59,7 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		do := a.o
 		do.data = y.Grad.Data
 		a.fresh = fresh
-		a.backward(do, dq, dk, dv)
+		a.backward(p, do, dq, dk, dv)
 	})
 	return y
 }
@@ -90,7 +95,12 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		v: operand{v.Value.Data, 0, hkv * tk * d, tk * d, d},
 		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
 	}
-	a.forward()
+	var p []float32
+	if y.RequiresGrad && a.keepsProbs() {
+		// p: (B, H, Tq, Tk) attention probabilities for the backward pass
+		p = tp.AllocRaw(bsz, h, tq, tk).Data
+	}
+	a.forward(p)
 	tp.Record(y, func() {
 		dq, dk, dv := a.q, a.k, a.v
 		dq.data, dk.data, dv.data = nil, nil, nil
@@ -105,7 +115,7 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		}
 		do := a.o
 		do.data = y.Grad.Data
-		a.backward(do, dq, dk, dv)
+		a.backward(p, do, dq, dk, dv)
 	})
 	return y
 }
@@ -152,18 +162,39 @@ func (a *attnCore) rowBlock() int {
 	return max(a.tq, 1)
 }
 
+// keepProbsMax is the largest Tq·Tk whose probabilities a training pass
+// keeps for its backward pass (in a (B, H, Tq, Tk) buffer of the tape);
+// longer sequences keep nothing, and the backward pass computes each
+// head's P again (probs). Both give the same floats. Measured (2 cores,
+// Zen 5): at ViT-Tiny's 197 tokens the kept buffer, 14.9 MB a layer at
+// batch 32, cost as much time writing and reading it as the extra q·kᵀ
+// does, and 170 MiB of peak memory; at the shipped backbone's 50 tokens the
+// extra q·kᵀ, a product of a few microseconds, cost 3% of a training step.
+var keepProbsMax = 128 * 128
+
+// keepsProbs reports whether a training pass of a keeps P for its backward.
+func (a *attnCore) keepsProbs() bool { return a.tq*a.tk <= keepProbsMax }
+
 // forward computes o = softmax(q·kᵀ/√D)·v for every batch and head, in
-// parallel over B·Hkv groups, each head's probabilities P (Tq, Tk) in the
-// worker's scratch: nothing is kept for the backward pass, which computes
-// them again (probs).
-func (a *attnCore) forward() {
+// parallel over B·Hkv groups. p, if non-nil, receives the probabilities
+// (B, H, Tq, Tk) for the backward pass; otherwise each head's P lives in
+// the worker's scratch and the backward pass computes it again (probs).
+func (a *attnCore) forward(p []float32) {
 	tq, tk, d := a.tq, a.tk, a.d
 	rep := a.h / a.hkv
 	blk := a.rowBlock()
-	forEach(a.b*a.hkv, tq*tk, func(g int, s []float32) { // s: (Tq, Tk)
+	scratch := 0
+	if p == nil {
+		scratch = tq * tk
+	}
+	forEach(a.b*a.hkv, scratch, func(g int, scr []float32) {
 		b, kh := g/a.hkv, g%a.hkv
 		vb := a.v.at(b, kh)
 		for h := kh * rep; h < (kh+1)*rep; h++ {
+			s := scr // s: (Tq, Tk)
+			if p != nil {
+				s = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
+			}
 			ob := a.o.at(b, h)
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)
@@ -199,19 +230,23 @@ func (a *attnCore) probs(b, h, i0, rows int, s []float32) int {
 // backward accumulates the gradients of q, k and v (operands whose data is
 // nil are skipped) from do, the gradient of the output, in parallel over
 // B·Hkv groups (the query heads that share a key/value head run on one
-// goroutine, so their dk, dv sums do not race). Each row block's
-// probabilities are computed again (probs) into the worker's scratch,
-// where the products below find them in cache: one more q·kᵀ product per
-// head instead of keeping (B, H, Tq, Tk) floats from the forward pass.
-func (a *attnCore) backward(do, dq, dk, dv operand) {
+// goroutine, so their dk, dv sums do not race). p holds the forward pass's
+// probabilities, or is nil: then each row block's are computed again
+// (probs) into the worker's scratch, where the products below find them
+// in cache.
+func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 	tq, tk, d := a.tq, a.tk, a.d
 	rep := a.h / a.hkv
 	scale := float32(1 / math.Sqrt(float64(d)))
 	blk := a.rowBlock()
 	needS := dq.data != nil || dk.data != nil
-	// scratch: P (Tq, Tk), then ds (Tq, Tk) = dP, then dS in place
-	forEach(a.b*a.hkv, 2*tq*tk, func(g int, scr []float32) {
-		ph, ds := scr[:tq*tk], scr[tq*tk:]
+	// scratch: ds (Tq, Tk) = dP, then dS in place; and P when p is nil
+	scratch := 2 * tq * tk
+	if p != nil {
+		scratch = tq * tk
+	}
+	forEach(a.b*a.hkv, scratch, func(g int, scr []float32) {
+		ds, ph := scr[:tq*tk], scr[tq*tk:]
 		b, kh := g/a.hkv, g%a.hkv
 		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
 		if a.fresh {
@@ -228,9 +263,15 @@ func (a *attnCore) backward(do, dq, dk, dv operand) {
 		}
 		for h := kh * rep; h < (kh+1)*rep; h++ {
 			dob, qb := do.at(b, h), a.q.at(b, h)
+			if p != nil {
+				ph = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
+			}
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)
-				nk := a.probs(b, h, i0, rows, ph)
+				nk := a.visible(i0 + rows - 1)
+				if p == nil {
+					a.probs(b, h, i0, rows, ph)
+				}
 				pb, dsb, dor := ph[i0*tk:], ds[i0*tk:], dob[i0*do.ld:]
 				if dv.data != nil {
 					// dv[:nk] (nk, D) += P[i0:i0+rows, :nk]ᵀ·do[i0:i0+rows]
@@ -299,6 +340,6 @@ func CachedAttention(tp *ag.Tape, q *ag.Var, kc, vc *tensor.Tensor, tk int) *ag.
 		v: operand{vc.Data, 0, hkv * tmax * d, tmax * d, d},
 		o: operand{y.Value.Data, 0, h * tq * d, tq * d, d},
 	}
-	a.forward()
+	a.forward(nil)
 	return y
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
@@ -113,27 +114,55 @@ func TestAttentionGrad(t *testing.T) {
 	}
 }
 
-// Attention keeps nothing in the tape but its output for the backward pass: the
-// probabilities (B, H, Tq, Tk) are computed again there, not stored.
-func TestAttentionKeepsNoProbabilities(t *testing.T) {
+// Attention keeps its probabilities (B, H, Tq, Tk) for the backward pass
+// up to keepProbsMax = Tq·Tk and computes them again beyond: the tape then
+// holds nothing but the output after the forward pass, and the gradients
+// are the same floats either way.
+func TestAttentionProbsKeptOrRecomputed(t *testing.T) {
+	defer func(v int) { keepProbsMax = v }(keepProbsMax)
 	rng := rand.New(rand.NewPCG(2, 6))
 	const b, tq, h, d = 2, 20, 2, 4
 	qkv := randVar(rng, true, 1, b, tq, 3*h*d)
+	q, k, v := randVar(rng, true, 1, b, h, tq, d), randVar(rng, true, 1, b, 1, tq, d), randVar(rng, true, 1, b, 1, tq, d)
+	out, probs := int64(b*tq*h*d*4), int64(b*h*tq*tq*4)
 	for _, causal := range []bool{false, true} {
-		tp := ag.NewTape()
-		if y := Attention(tp, qkv, h, causal); tp.Err() != nil || !y.RequiresGrad {
-			t.Fatalf("attention: %v", tp.Err())
+		var grads [2][][]float32
+		for i, keep := range []int{tq * tq, tq*tq - 1} {
+			keepProbsMax = keep
+			want := out
+			if i == 0 {
+				want += probs
+			}
+			for _, in := range []*ag.Var{qkv, q, k, v} {
+				in.Grad = nil
+			}
+			tp := ag.NewTape()
+			y := Attention(tp, qkv, h, causal)
+			if got := tp.PoolBytes(); tp.Err() != nil || got != want {
+				t.Fatalf("causal %v, keepProbsMax %d: the tape holds %d bytes after the forward pass, want %d (%v)", causal, keep, got, want, tp.Err())
+			}
+			tp2 := ag.NewTape()
+			y2 := ScaledDotProductAttention(tp2, q, k, v, causal)
+			if got := tp2.PoolBytes(); tp2.Err() != nil || got != want {
+				t.Fatalf("sdpa causal %v, keepProbsMax %d: the tape holds %d bytes after the forward pass, want %d (%v)", causal, keep, got, want, tp2.Err())
+			}
+			for _, c := range []struct {
+				tp *ag.Tape
+				y  *ag.Var
+			}{{tp, y}, {tp2, y2}} {
+				loss := c.tp.SumAll(c.tp.Mul(c.y, c.y))
+				if err := c.tp.Backward(loss); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, in := range []*ag.Var{qkv, q, k, v} {
+				grads[i] = append(grads[i], append([]float32(nil), in.Grad.Data...))
+			}
 		}
-		if got, want := tp.PoolBytes(), int64(b*tq*h*d*4); got != want {
-			t.Errorf("causal %v: the tape holds %d bytes after the forward pass, want its output's %d (no probabilities kept)", causal, got, want)
-		}
-		q, k, v := randVar(rng, true, 1, b, h, tq, d), randVar(rng, true, 1, b, 1, tq, d), randVar(rng, true, 1, b, 1, tq, d)
-		tp = ag.NewTape()
-		if y := ScaledDotProductAttention(tp, q, k, v, causal); tp.Err() != nil || !y.RequiresGrad {
-			t.Fatalf("sdpa: %v", tp.Err())
-		}
-		if got, want := tp.PoolBytes(), int64(b*tq*h*d*4); got != want {
-			t.Errorf("sdpa causal %v: the tape holds %d bytes after the forward pass, want its output's %d (no probabilities kept)", causal, got, want)
+		for j := range grads[0] {
+			if !slices.Equal(grads[0][j], grads[1][j]) {
+				t.Errorf("causal %v: gradient %d differs between kept and recomputed probabilities", causal, j)
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -66,18 +65,6 @@ var demoRuns = []string{finetune.Linear, finetune.LoRA, finetune.GLoRAFixed, pip
 // numbers above), the transfer suite's and the CLI's: one table for all.
 func defaultDemo() demoOptions {
 	return demoOptions{Scheme: "vtab1k", Seed: 1, Methods: demoMethods, Recipe: pipeline.MustNamed(pipeline.Default)}
-}
-
-// setRuns sets the epochs of every demo run to epochs (for tests and
-// --full); the learning rates stay.
-func (o *demoOptions) setRuns(epochs func(run string) int) {
-	runs := maps.Clone(o.Runs)
-	for _, name := range demoRuns {
-		s := runs[name]
-		s.Epochs = epochs(name)
-		runs[name] = s
-	}
-	o.Runs = runs
 }
 
 // fullDemo is the demo at the reference code's budget (recipe paper).

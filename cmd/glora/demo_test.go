@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +130,15 @@ func TestDemoFlags(t *testing.T) {
 	if obj := jsonLines(t, "demo --synthetic --json", stdout); code != 0 || len(obj) != 1 || obj[0]["steps"] != 5.0 || !strings.Contains(stderr, "held-out accuracy") {
 		t.Fatalf("demo --synthetic --json: code %d\n%s%s", code, stdout, stderr)
 	}
+}
+
+// setRuns sets the epochs of every demo run to epochs; the learning rates stay.
+func (o *demoOptions) setRuns(epochs func(run string) int) {
+	runs := maps.Clone(o.Runs)
+	for _, name := range demoRuns {
+		s := runs[name]
+		s.Epochs = epochs(name)
+		runs[name] = s
+	}
+	o.Runs = runs
 }

@@ -71,17 +71,6 @@ func recipeDefaults(v any, r pipeline.Recipe) {
 	})
 }
 
-// recipeFlags lists the recipe-tagged flags of the struct v points to.
-func recipeFlags(v any) map[string]bool {
-	names := map[string]bool{}
-	eachField(v, func(f reflect.StructField, _ reflect.Value) {
-		if _, _, ok := recipePath(f); ok {
-			names[f.Tag.Get("flag")] = true
-		}
-	})
-	return names
-}
-
 // applyRecipe is r with the value of every recipe-tagged field of the
 // struct v points to whose flag was given (explicit) written at its path.
 func applyRecipe(v any, r pipeline.Recipe, explicit map[string]bool) pipeline.Recipe {
@@ -118,12 +107,12 @@ func applyRecipe(v any, r pipeline.Recipe, explicit map[string]bool) pipeline.Re
 }
 
 // sameRecipeFlags checks that every recipe flag given again on a resume
-// (explicit) leaves the saved recipe as it was.
+// (explicit) leaves the saved recipe as it was (applyRecipe passes over the
+// other flags, which then change nothing).
 func sameRecipeFlags(v any, saved pipeline.Recipe, explicit map[string]bool, out string) error {
-	names := recipeFlags(v)
 	plain := applyRecipe(v, saved, nil)
 	for _, f := range slices.Sorted(maps.Keys(explicit)) {
-		if names[f] && !reflect.DeepEqual(applyRecipe(v, saved, map[string]bool{f: true}), plain) {
+		if !reflect.DeepEqual(applyRecipe(v, saved, map[string]bool{f: true}), plain) {
 			return fmt.Errorf("--resume: cannot continue the run in %s: --%s differs from the saved run's; leave it out to use the saved value", out, f)
 		}
 	}

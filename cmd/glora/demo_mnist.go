@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/glora/glora/finetune"
@@ -103,16 +101,11 @@ func demoLabel(method string, rank int) string {
 }
 
 // runMNISTDemo adapts t's base to t's train and val splits with each of
-// o's methods and then, as its last step and only there (unless o.NoTest),
+// o's methods (demoMethods, checked by demoFlags.options) and then, as its last step and only there (unless o.NoTest),
 // scores every method's kept model (best epoch by validation accuracy) on
 // the test split: pipeline.Compare. Progress goes to log; the demo only
 // picks the methods and the recipe.
 func runMNISTDemo(ctx context.Context, o demoOptions, t *pipeline.Task, log io.Writer) ([]demoRow, error) {
-	for _, m := range o.Methods {
-		if !slices.Contains(demoMethods, m) {
-			return nil, fmt.Errorf("unknown demo method %q (want %s)", m, strings.Join(demoMethods, ", "))
-		}
-	}
 	out := o.OutDir
 	if out == "" {
 		var err error

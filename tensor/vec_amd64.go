@@ -60,6 +60,11 @@ func expAVX512(dst, x *float32, n int)
 //go:noescape
 func softmaxRowAVX512(x *float32, n int)
 
+// softmaxRowAVX512 on four rows of n floats, ld apart
+//
+//go:noescape
+func softmaxRows4AVX512(x *float32, ld, n int)
+
 // dx[i] += y[i]·(dy[i] − Σ dy⊙y)
 //
 //go:noescape

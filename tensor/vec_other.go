@@ -33,6 +33,12 @@ func sumAVX512(x *float32, n int) float32    { return sumGeneric(vecSlice(x, n))
 func maxAVX512(x *float32, n int) float32    { return maxGeneric(vecSlice(x, n)) }
 func expAVX512(dst, x *float32, n int)       { expGeneric(vecSlice(dst, n), vecSlice(x, n)) }
 func softmaxRowAVX512(x *float32, n int)     { softmaxRowGeneric(vecSlice(x, n)) }
+func softmaxRows4AVX512(x *float32, ld, n int) {
+	s := vecSlice(x, 3*ld+n)
+	for r := 0; r < 4; r++ {
+		softmaxRowGeneric(s[r*ld : r*ld+n])
+	}
+}
 func softmaxRowBackwardAVX512(dx, y, dy *float32, n int) {
 	softmaxRowBackwardGeneric(vecSlice(dx, n), vecSlice(y, n), vecSlice(dy, n))
 }

@@ -417,6 +417,50 @@ func TestSoftmaxRow(t *testing.T) {
 	})
 }
 
+// TestSoftmaxRowsMatchesSoftmaxRow checks that SoftmaxRows gives every row
+// SoftmaxRow's floats bit for bit (the AVX-512 path interleaves four rows)
+// and leaves the floats between rows alone.
+func TestSoftmaxRowsMatchesSoftmaxRow(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, n := range []int{1, 2, 15, 16, 17, 31, 32, 33, 50, 63, 64, 65, 100, 197} {
+			for rows := 1; rows <= 9; rows++ {
+				for _, gap := range []int{0, 3, 16} {
+					ld := n + gap
+					x := make([]float32, (rows-1)*ld+n+5)
+					for i := range x {
+						x[i] = float32(30 * rng.NormFloat64())
+						switch rng.IntN(16) {
+						case 0:
+							x[i] = float32(-inf)
+						case 1:
+							x[i] = float32(math.NaN())
+						case 2:
+							x[i] = 200 // exp clamps
+						}
+					}
+					want := append([]float32(nil), x...)
+					for r := 0; r < rows; r++ {
+						SoftmaxRow(want[r*ld : r*ld+n])
+					}
+					SoftmaxRows(x, rows, n, ld)
+					for i := range x {
+						if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("n=%d rows=%d ld=%d: x[%d] = %g, SoftmaxRow gives %g", n, rows, ld, i, x[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Fatal("SoftmaxRows past the end of x did not panic")
+		}
+	}()
+	SoftmaxRows(make([]float32, 10), 2, 6, 6)
+}
+
 func TestSoftmaxRowBackward(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
@@ -711,6 +755,33 @@ func BenchmarkSoftmaxRow(b *testing.B) {
 		x, _, z := benchInputs(n)
 		return func() { copy(z, x); SoftmaxRow(z) }
 	})
+}
+
+// BenchmarkSoftmaxRows times SoftmaxRows on 8 rows against SoftmaxRow on
+// each (ns/row; both include copying the rows in).
+func BenchmarkSoftmaxRows(b *testing.B) {
+	for _, n := range []int{50, 197, 768} {
+		for _, rows := range []bool{false, true} {
+			name := fmt.Sprintf("n=%d/SoftmaxRow", n)
+			if rows {
+				name = fmt.Sprintf("n=%d/SoftmaxRows", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				x, _, z := benchInputs(8 * n)
+				for range b.N {
+					copy(z, x)
+					if rows {
+						SoftmaxRows(z, 8, n, n)
+						continue
+					}
+					for r := range 8 {
+						SoftmaxRow(z[r*n : (r+1)*n])
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
+			})
+		}
+	}
 }
 func BenchmarkSoftmaxRowBackward(b *testing.B) {
 	benchVec(b, func(n int) func() {

@@ -92,12 +92,11 @@ func LayerNorm(tp *ag.Tape, x, w, b *ag.Var, eps float32) *ag.Var {
 // in stats when it is not nil.
 func layerNormValues(y, stats, x, w, b []float32, eps float32, c int) {
 	parallel.For(len(x)/c, grainRows(c), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			mu, rstd := tensor.LayerNormRow(y[r*c:(r+1)*c], x[r*c:(r+1)*c], w, b, eps)
-			if stats != nil {
-				stats[2*r], stats[2*r+1] = mu, rstd
-			}
+		var st []float32
+		if stats != nil {
+			st = stats[2*lo : 2*hi]
 		}
+		tensor.LayerNormRows(y[lo*c:hi*c], x[lo*c:hi*c], hi-lo, c, w, b, eps, st)
 	})
 }
 

@@ -285,6 +285,50 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 	return mean, rstd
 }
 
+// LayerNormRows applies LayerNormRow to rows rows of n floats each (row r
+// of x is x[r·n : (r+1)·n], likewise y), with the same floats, and stores
+// each row's mean and rstd in stats[2r], stats[2r+1] when stats is not nil.
+// On AVX-512 CPUs the statistics, two chains of dependent sums a row, are
+// taken four rows at a time, interleaved (128-float rows: 39 → 23 ns a
+// row on Zen 5).
+func LayerNormRows(y, x []float32, rows, n int, w, b []float32, eps float32, stats []float32) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	x, y = x[:rows*n], y[:rows*n]
+	if stats != nil {
+		stats = stats[:2*rows]
+	}
+	r := 0
+	if useAVX512 {
+		var wp, bp *float32
+		if w != nil {
+			wp = &w[:n][0]
+		}
+		if b != nil {
+			bp = &b[:n][0]
+		}
+		var st [8]float32 // four means, then four sums of squares
+		for ; r+4 <= rows; r += 4 {
+			lnStats4AVX512(&x[r*n], n, n, &st[0])
+			for k := range 4 {
+				mean := st[k]
+				rstd := float32(1 / math.Sqrt(float64(st[4+k]/float32(n)+eps)))
+				lnApplyAVX512(&y[(r+k)*n], &x[(r+k)*n], wp, bp, n, mean, rstd)
+				if stats != nil {
+					stats[2*(r+k)], stats[2*(r+k)+1] = mean, rstd
+				}
+			}
+		}
+	}
+	for ; r < rows; r++ {
+		mean, rstd := LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], w, b, eps)
+		if stats != nil {
+			stats[2*r], stats[2*r+1] = mean, rstd
+		}
+	}
+}
+
 // LayerNormRowBackward accumulates one row's gradients given dy:
 // with x̂ = (x − μ)·rstd and g = dy ⊙ w,
 // dx += rstd·(g − mean(g) − x̂·mean(g⊙x̂)), dw += dy⊙x̂, db += dy.

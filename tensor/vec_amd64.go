@@ -105,6 +105,12 @@ func siluBackwardAVX512(dx, x, dy *float32, n int)
 //go:noescape
 func lnStatsAVX512(x *float32, n int) (mean, ss float32)
 
+// lnStatsAVX512 on four rows of n floats, ld apart: out[r] = mean,
+// out[4+r] = Σ (x − mean)² of row r
+//
+//go:noescape
+func lnStats4AVX512(x *float32, ld, n int, out *float32)
+
 // y = ((x − mean)·rstd)·w + b; w, b may be nil.
 //
 //go:noescape

@@ -55,6 +55,12 @@ func siluBackwardAVX512(dx, x, dy *float32, n int) {
 	siluBackwardGeneric(vecSlice(dx, n), vecSlice(x, n), vecSlice(dy, n))
 }
 
+func lnStats4AVX512(x *float32, ld, n int, out *float32) {
+	s, o := vecSlice(x, 3*ld+n), vecSlice(out, 8)
+	for r := 0; r < 4; r++ {
+		o[r], o[4+r] = lnStatsAVX512(&s[r*ld], n)
+	}
+}
 func lnStatsAVX512(x *float32, n int) (mean, ss float32) {
 	xs := vecSlice(x, n)
 	mean = sumGeneric(xs) / float32(n)

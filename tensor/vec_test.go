@@ -549,6 +549,54 @@ func layerNorm64(x, w, b []float32, eps float32) (y []float64, mean, rstd float6
 	return y, mean, rstd
 }
 
+// TestLayerNormRowsMatchesLayerNormRow checks that LayerNormRows gives
+// every row LayerNormRow's floats and statistics bit for bit (the AVX-512
+// path takes the statistics of four rows at once), with and without w, b
+// and stats, and in place.
+func TestLayerNormRowsMatchesLayerNormRow(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, n := range []int{1, 5, 16, 17, 31, 32, 33, 128, 192, 200} {
+			for rows := 1; rows <= 9; rows++ {
+				for _, affine := range []bool{false, true} {
+					x := make([]float32, rows*n)
+					for i := range x {
+						x[i] = float32(3*rng.NormFloat64() + 1)
+					}
+					var w, b []float32
+					if affine {
+						w, b = make([]float32, n), make([]float32, n)
+						randInto(rng, w, -2, 2)
+						randInto(rng, b, -1, 1)
+					}
+					want := make([]float32, rows*n)
+					wantStats := make([]float32, 2*rows)
+					for r := range rows {
+						wantStats[2*r], wantStats[2*r+1] = LayerNormRow(want[r*n:(r+1)*n], x[r*n:(r+1)*n], w, b, 1e-6)
+					}
+					y := make([]float32, rows*n)
+					stats := make([]float32, 2*rows)
+					LayerNormRows(y, x, rows, n, w, b, 1e-6, stats)
+					same := func(what string, got, want []float32) {
+						t.Helper()
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("n=%d rows=%d affine=%v: %s[%d] = %g, LayerNormRow gives %g", n, rows, affine, what, i, got[i], want[i])
+							}
+						}
+					}
+					same("y", y, want)
+					same("stats", stats, wantStats)
+					LayerNormRows(y, x, rows, n, w, b, 1e-6, nil)
+					same("y without stats", y, want)
+					LayerNormRows(x, x, rows, n, w, b, 1e-6, nil)
+					same("y in place", x, want)
+				}
+			}
+		}
+	})
+}
+
 func TestLayerNormRow(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(15, 16))
@@ -814,6 +862,33 @@ func BenchmarkLayerNormRow(b *testing.B) {
 		return func() { LayerNormRow(z, x, w, bias, 1e-5) }
 	})
 }
+
+// BenchmarkLayerNormRows times LayerNormRows on 8 rows against
+// LayerNormRow on each (ns/row).
+func BenchmarkLayerNormRows(b *testing.B) {
+	for _, n := range []int{128, 192, 768} {
+		for _, rows := range []bool{false, true} {
+			name := fmt.Sprintf("n=%d/LayerNormRow", n)
+			if rows {
+				name = fmt.Sprintf("n=%d/LayerNormRows", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				x, w, y := benchInputs(8 * n)
+				for range b.N {
+					if rows {
+						LayerNormRows(y, x, 8, n, w[:n], w[n:2*n], 1e-6, nil)
+						continue
+					}
+					for r := range 8 {
+						LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], w[:n], w[n:2*n], 1e-6)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
+			})
+		}
+	}
+}
+
 func BenchmarkLayerNormRowBackward(b *testing.B) {
 	benchVec(b, func(n int) func() {
 		x, dy, w := benchInputs(n)

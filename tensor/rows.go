@@ -20,11 +20,29 @@ func fillRows(dst, v []float32, rows, cols, ld int) {
 
 // AddColSums is dst[j] += Σ_r src[r·cols + j] for a (rows, cols) matrix
 // src (a bias gradient: the column sums of dy), in parallel over column
-// ranges, each a vectorised Axpy per row.
+// ranges. Each column adds its rows in order, the floats of an Axpy with
+// α = 1 per row; on AVX-512 CPUs 64 columns at a time stay in registers
+// over all the rows (6400 × 384: 0.35 → 0.19 ms, on 2 cores of a Zen 5).
 func AddColSums(dst, src []float32, rows, cols int) {
 	dst, src = dst[:cols], src[:rows*cols]
+	if rows <= 0 {
+		return
+	}
 	grain := max(16, rowGrain/max(rows, 1))
+	if useAVX512 {
+		grain = (grain + 63) / 64 * 64
+	}
 	parallel.For(cols, grain, func(lo, hi int) {
+		if useAVX512 {
+			j := lo
+			for ; j+64 <= hi; j += 64 {
+				colSums64AVX512(&dst[j], &src[j], rows, cols)
+			}
+			for ; j < hi; j += 16 {
+				colSums16AVX512(&dst[j], &src[j], rows, cols, 1<<min(16, hi-j)-1)
+			}
+			return
+		}
 		d := dst[lo:hi]
 		for r := 0; r < rows; r++ {
 			Axpy(1, src[r*cols+lo:r*cols+hi], d)

@@ -1,8 +1,12 @@
 package tensor
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/glora/glora/internal/parallel"
 )
 
 func TestFillRowsAndAddColSums(t *testing.T) {
@@ -38,5 +42,56 @@ func TestFillRowsAndAddColSums(t *testing.T) {
 				t.Fatalf("%v: AddColSums[%d] = %g, want %g", sh, j, sums[j], w)
 			}
 		}
+	}
+}
+
+// TestAddColSumsAddsRowsInOrder checks AddColSums bit for bit against an
+// Axpy per row (the order its documentation promises, on every path), and
+// that it writes no element past cols.
+func TestAddColSumsAddsRowsInOrder(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, sh := range [][2]int{{1, 1}, {0, 64}, {3, 5}, {7, 16}, {9, 17}, {200, 64}, {97, 100}, {6400, 128}, {300, 384}, {50, 576}, {33, 288}} {
+			rows, cols := sh[0], sh[1]
+			src := make([]float32, rows*cols)
+			randInto(rng, src, -1e3, 1e3)
+			sums := make([]float32, cols+1)
+			randInto(rng, sums, -1, 1)
+			sums[cols] = 42
+			want := append([]float32(nil), sums...)
+			for r := 0; r < rows; r++ {
+				axpyGeneric(1, src[r*cols:(r+1)*cols], want[:cols])
+			}
+			AddColSums(sums[:cols], src, rows, cols)
+			for j := range want {
+				if math.Float32bits(sums[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("%v: AddColSums[%d] = %g, an Axpy a row gives %g", sh, j, sums[j], want[j])
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkAddColSums times AddColSums against an Axpy per row, on the
+// same column split (its code before the AVX-512 kernel).
+func BenchmarkAddColSums(b *testing.B) {
+	for _, sh := range [][2]int{{6400, 128}, {6400, 384}, {6304, 768}} {
+		rows, cols := sh[0], sh[1]
+		src, _, _ := benchInputs(rows * cols)
+		dst := make([]float32, cols)
+		b.Run(fmt.Sprintf("%dx%d/AddColSums", rows, cols), func(b *testing.B) {
+			for range b.N {
+				AddColSums(dst, src, rows, cols)
+			}
+		})
+		b.Run(fmt.Sprintf("%dx%d/Axpy-rows", rows, cols), func(b *testing.B) {
+			for range b.N {
+				parallel.For(cols, max(16, rowGrain/rows), func(lo, hi int) {
+					for r := 0; r < rows; r++ {
+						Axpy(1, src[r*cols+lo:r*cols+hi], dst[lo:hi])
+					}
+				})
+			}
+		})
 	}
 }

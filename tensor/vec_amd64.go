@@ -55,6 +55,16 @@ func maxAVX512(x *float32, n int) float32
 //go:noescape
 func expAVX512(dst, x *float32, n int)
 
+// dst[j] += Σ_r src[r·ld + j], j < 64, rows added in order
+//
+//go:noescape
+func colSums64AVX512(dst, src *float32, rows, ld int)
+
+// colSums64AVX512 for the lanes of one vector that mask selects
+//
+//go:noescape
+func colSums16AVX512(dst, src *float32, rows, ld, mask int)
+
 // x = softmax(x) in place
 //
 //go:noescape

@@ -241,6 +241,69 @@ axpyDone:
 	VZEROUPPER
 	RET
 
+// func colSums64AVX512(dst, src *float32, rows, ld int)
+//
+// dst[j] += src[r·ld + j] for r = 0 … rows−1 in order and j < 64: four
+// accumulators held in registers over the rows, each element's sum the
+// one a vector add per row gives (an Axpy with α = 1 rounds alike).
+TEXT ·colSums64AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ ld+24(FP), BX
+	SHLQ $2, BX
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	TESTQ CX, CX
+	JLE  cs64Done
+
+cs64Loop:
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	VADDPS 192(SI), Z3, Z3
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  cs64Loop
+
+cs64Done:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VZEROUPPER
+	RET
+
+// func colSums16AVX512(dst, src *float32, rows, ld, mask int)
+//
+// colSums64AVX512 for the columns of one 16-lane vector that mask selects
+// (masked-off lanes are neither loaded nor stored).
+TEXT ·colSums16AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ ld+24(FP), BX
+	MOVQ mask+32(FP), AX
+	KMOVW AX, K1
+	SHLQ $2, BX
+	VMOVUPS.Z (DI), K1, Z0
+	TESTQ CX, CX
+	JLE  cs16Done
+
+cs16Loop:
+	VMOVUPS.Z (SI), K1, Z1
+	VADDPS Z1, Z0, Z0
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  cs16Loop
+
+cs16Done:
+	VMOVUPS Z0, K1, (DI)
+	VZEROUPPER
+	RET
+
 // func scaleAVX512(alpha float32, x *float32, n int)
 TEXT ·scaleAVX512(SB), NOSPLIT, $0-24
 	VBROADCASTSS alpha+0(FP), Z8

@@ -28,11 +28,25 @@ func addAVX512(dst, a, b *float32, n int) {
 func mulAVX512(dst, a, b *float32, n int) {
 	mulGeneric(vecSlice(dst, n), vecSlice(a, n), vecSlice(b, n))
 }
-func dotAVX512(a, b *float32, n int) float32 { return dotGeneric(vecSlice(a, n), vecSlice(b, n)) }
-func sumAVX512(x *float32, n int) float32    { return sumGeneric(vecSlice(x, n)) }
-func maxAVX512(x *float32, n int) float32    { return maxGeneric(vecSlice(x, n)) }
-func expAVX512(dst, x *float32, n int)       { expGeneric(vecSlice(dst, n), vecSlice(x, n)) }
-func softmaxRowAVX512(x *float32, n int)     { softmaxRowGeneric(vecSlice(x, n)) }
+func dotAVX512(a, b *float32, n int) float32          { return dotGeneric(vecSlice(a, n), vecSlice(b, n)) }
+func sumAVX512(x *float32, n int) float32             { return sumGeneric(vecSlice(x, n)) }
+func maxAVX512(x *float32, n int) float32             { return maxGeneric(vecSlice(x, n)) }
+func expAVX512(dst, x *float32, n int)                { expGeneric(vecSlice(dst, n), vecSlice(x, n)) }
+func colSums64AVX512(dst, src *float32, rows, ld int) { colSumsGeneric(dst, src, rows, ld, 64) }
+func colSums16AVX512(dst, src *float32, rows, ld, mask int) {
+	n := 0
+	for mask>>n&1 == 1 {
+		n++
+	}
+	colSumsGeneric(dst, src, rows, ld, n)
+}
+func colSumsGeneric(dst, src *float32, rows, ld, n int) {
+	d, s := vecSlice(dst, n), vecSlice(src, (rows-1)*ld+n)
+	for r := 0; r < rows; r++ {
+		axpyGeneric(1, s[r*ld:r*ld+n], d)
+	}
+}
+func softmaxRowAVX512(x *float32, n int) { softmaxRowGeneric(vecSlice(x, n)) }
 func softmaxRows4AVX512(x *float32, ld, n int) {
 	s := vecSlice(x, 3*ld+n)
 	for r := 0; r < 4; r++ {

@@ -512,13 +512,26 @@ func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []fl
 				continue
 			}
 			if i0+mr <= m && mr == 14 && ps == 16 {
-				// fixed-size array moves, not a memmove and a clear call per panel
-				*(*[14]float32)(d) = *(*[14]float32)(row[i0:])
+				// 16-byte moves, not a memmove and a clear call per panel (the
+				// compiler calls memmove for a 56-byte array)
+				s := row[i0 : i0+14 : i0+14]
+				*(*[4]float32)(d[0:]) = *(*[4]float32)(s[0:])
+				*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
+				*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
+				*(*[2]float32)(d[12:]) = *(*[2]float32)(s[12:])
 				*(*[2]float32)(d[14:]) = [2]float32{}
 				continue
 			}
-			n := copy(d[:min(mr, m-i0)], row[i0:])
-			clear(d[n:])
+			// the edge panel (and other kernels' panels): element by element,
+			// zero past m, without a memmove and a clear call per k step
+			src := row[i0:]
+			for i := range d {
+				if i < mr && i < len(src) {
+					d[i] = src[i]
+				} else {
+					d[i] = 0
+				}
+			}
 		}
 	}
 }
@@ -549,8 +562,11 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 		return
 	}
 	p0 := 0
-	if kern.hasT16 && ps == 16 && rows == mr && (i0+15)*lda+pc+kb <= len(a) && kb >= 16 {
-		// 16 source rows exist (the two past the panel are computed and ignored).
+	if kern.hasT16 && ps == 16 && (i0+15)*lda+pc+kb <= len(a) && kb >= 16 {
+		// 16 source rows exist in a: those past the panel's rows (the two
+		// past a full panel, and an edge panel's) are packed too, and what
+		// the kernel computes from them is not stored (a tile's rows are
+		// independent). Attention's 50-row heads end in 8-row edge panels.
 		blocks := kb / 16
 		kern.t16(unsafe.Pointer(&dst[0]), 64, unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, blocks)
 		p0 = blocks * 16

@@ -50,12 +50,13 @@ type gemmCase struct {
 	m, n, k        int
 	padA, padB     int // extra row stride beyond the minimum
 	padC           int
+	tailA          int // NaN rows past A's last (memory a driver may read but must not use)
 	alpha, beta    float32
 }
 
 func (g gemmCase) String() string {
-	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d pads=%d/%d/%d alpha=%g beta=%g",
-		g.transA, g.transB, g.m, g.n, g.k, g.padA, g.padB, g.padC, g.alpha, g.beta)
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d pads=%d/%d/%d tailA=%d alpha=%g beta=%g",
+		g.transA, g.transB, g.m, g.n, g.k, g.padA, g.padB, g.padC, g.tailA, g.alpha, g.beta)
 }
 
 type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
@@ -82,11 +83,14 @@ func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *ra
 		br, bc = g.n, g.k
 	}
 	lda, ldb, ldc := max(ac, 1)+g.padA, max(bc, 1)+g.padB, g.n+g.padC
-	a := make([]float32, ar*lda)
+	a := make([]float32, (ar+g.tailA)*lda)
 	b := make([]float32, br*ldb)
 	c := make([]float32, g.m*ldc)
 	for i := range a {
 		a[i] = rng.Float32()*2 - 1
+		if i >= ar*lda {
+			a[i] = float32(math.NaN())
+		}
 	}
 	for i := range b {
 		b[i] = rng.Float32()*2 - 1
@@ -143,6 +147,7 @@ func gemmCases(rng *rand.Rand, nRandom int, big bool) []gemmCase {
 				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-0.7, 0.5}} {
 					cs = append(cs, gemmCase{transA: tA, transB: tB, m: s[0], n: s[1], k: s[2], alpha: ab[0], beta: ab[1]})
 				}
+				cs = append(cs, gemmCase{transA: tA, transB: tB, m: s[0], n: s[1], k: s[2], alpha: 1, beta: 1, tailA: 16})
 			}
 		}
 	}
@@ -151,6 +156,7 @@ func gemmCases(rng *rand.Rand, nRandom int, big bool) []gemmCase {
 			transA: rng.IntN(2) == 0, transB: rng.IntN(2) == 0,
 			m: 1 + rng.IntN(70), n: 1 + rng.IntN(90), k: rng.IntN(100),
 			padA: rng.IntN(3) * rng.IntN(20), padB: rng.IntN(3) * rng.IntN(20), padC: rng.IntN(2) * rng.IntN(10),
+			tailA: rng.IntN(2) * 16,
 			alpha: []float32{1, 2, -0.5}[rng.IntN(3)], beta: []float32{0, 1, 0.5}[rng.IntN(3)],
 		}
 		cs = append(cs, g)

@@ -289,13 +289,14 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 				// dP (rows, nk) = do·vᵀ
 				a.prec.Sgemm(false, true, rows, nk, d, 1, dor, do.ld, vb, a.v.ld, 0, dsb, tk)
 				// dS = P ⊙ (dP − Σ_j dP⊙P)
-				for i := i0; i < i0+rows; i++ {
-					pr, dr := ph[i*tk:(i+1)*tk], ds[i*tk:(i+1)*tk]
-					n := a.visible(i)
-					dot := tensor.Dot(dr[:n], pr[:n])
-					tensor.Mul(dr[:n], dr[:n], pr[:n]) // dP⊙P
-					tensor.Axpy(-dot, pr[:n], dr[:n])  // − (Σ dP⊙P)·P
-					clear(dr[n:])
+				if a.causal {
+					for i := i0; i < i0+rows; i++ {
+						n := a.visible(i)
+						tensor.SoftmaxGradRows(ds[i*tk:], ph[i*tk:], 1, n, tk)
+						clear(ds[i*tk+n : (i+1)*tk])
+					}
+				} else { // every row sees all Tk keys
+					tensor.SoftmaxGradRows(dsb, pb, rows, tk, tk)
 				}
 				if dq.data != nil {
 					// dq[i0:i0+rows] (rows, D) += dS·k[:nk]/√D

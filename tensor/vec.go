@@ -155,6 +155,37 @@ func SoftmaxRows(x []float32, rows, n, ld int) {
 	}
 }
 
+// SoftmaxGradRows sets d = p ⊙ (d − Σ d⊙p) in place on rows rows of n
+// floats, ld apart in both d and p (row r at r·ld): the gradient of the
+// scores of a softmax whose probabilities are p, from the gradient d of
+// the probabilities. Each row gets the floats of Dot(d, p), then
+// Mul(d, d, p), then Axpy(−dot, p, d); on AVX-512 CPUs rows of fewer than
+// 64 floats go four at a time, interleaved (attention's 50-key rows).
+func SoftmaxGradRows(d, p []float32, rows, n, ld int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if ld < n || len(d) < (rows-1)*ld+n || len(p) < (rows-1)*ld+n {
+		panic(fmt.Sprintf("tensor: SoftmaxGradRows of %d rows of %d, %d apart, in %d and %d floats", rows, n, ld, len(d), len(p)))
+	}
+	r := 0
+	if useAVX512 && n < 64 {
+		for ; r+4 <= rows; r += 4 {
+			softmaxGrad4AVX512(&d[r*ld], &p[r*ld], ld, n)
+		}
+	}
+	for ; r < rows; r++ {
+		softmaxGradRow(d[r*ld:r*ld+n], p[r*ld:r*ld+n])
+	}
+}
+
+// softmaxGradRow is one row of SoftmaxGradRows.
+func softmaxGradRow(d, p []float32) {
+	dot := Dot(d, p)
+	Mul(d, d, p)     // d⊙p
+	Axpy(-dot, p, d) // − (Σ d⊙p)·p
+}
+
 // SoftmaxRowBackward is the softmax gradient for one row given its output y:
 // dx += y ⊙ (dy − Σ dy⊙y).
 func SoftmaxRowBackward(dx, y, dy []float32) {

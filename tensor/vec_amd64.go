@@ -75,6 +75,11 @@ func softmaxRowAVX512(x *float32, n int)
 //go:noescape
 func softmaxRows4AVX512(x *float32, ld, n int)
 
+// d = p ⊙ (d − Σ d⊙p) on four rows, ld apart, n < 64
+//
+//go:noescape
+func softmaxGrad4AVX512(d, p *float32, ld, n int)
+
 // dx[i] += y[i]·(dy[i] − Σ dy⊙y)
 //
 //go:noescape

@@ -886,6 +886,147 @@ s4ScaleDone:
 	VZEROUPPER
 	RET
 
+DATA signBit<>+0(SB)/4, $0x80000000
+GLOBL signBit<>(SB), RODATA|NOPTR, $4
+
+// func softmaxGrad4AVX512(d, p *float32, ld, n int)
+//
+// Four rows (ld floats apart in d and in p) of d = p ⊙ (d − Σ d⊙p), each
+// row with exactly the operations of dotAVX512(d, p), mulAVX512(d, d, p)
+// and axpyAVX512(−dot, p, d) for 1 ≤ n < 64 (where dotAVX512 runs only its
+// 16-lane loop): the same floats, four rows in step. Registers per row r:
+// d at SI, R8, R9, R10 and p at DI, R11, R12, R13; data Z0+r and Z4+r;
+// the dot's sum Z10+r; −dot Z20+r; BX, once the row addresses are set,
+// the byte offset of the columns.
+TEXT ·softmaxGrad4AVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), SI
+	MOVQ p+8(FP), DI
+	MOVQ ld+16(FP), BX
+	MOVQ n+24(FP), CX
+	SHLQ $2, BX
+	LEAQ (SI)(BX*1), R8
+	LEAQ (R8)(BX*1), R9
+	LEAQ (R9)(BX*1), R10
+	LEAQ (DI)(BX*1), R11
+	LEAQ (R11)(BX*1), R12
+	LEAQ (R12)(BX*1), R13
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	MOVQ CX, DX
+	MASKINIT
+	XORQ BX, BX
+
+sg4DotLoop:
+	FULLSTEP(DX, sg4DotTail)
+	VMOVUPS (SI)(BX*1), Z0
+	VMOVUPS (R8)(BX*1), Z1
+	VMOVUPS (R9)(BX*1), Z2
+	VMOVUPS (R10)(BX*1), Z3
+	VMOVUPS (DI)(BX*1), Z4
+	VMOVUPS (R11)(BX*1), Z5
+	VMOVUPS (R12)(BX*1), Z6
+	VMOVUPS (R13)(BX*1), Z7
+	VFMADD231PS Z4, Z0, Z10
+	VFMADD231PS Z5, Z1, Z11
+	VFMADD231PS Z6, Z2, Z12
+	VFMADD231PS Z7, Z3, Z13
+	ADDQ $64, BX
+	SUBQ $16, DX
+	JMP  sg4DotLoop
+
+sg4DotTail:
+	MASKTAIL(DX, sg4DotDone)
+	VMOVUPS.Z (SI)(BX*1), K1, Z0
+	VMOVUPS.Z (R8)(BX*1), K1, Z1
+	VMOVUPS.Z (R9)(BX*1), K1, Z2
+	VMOVUPS.Z (R10)(BX*1), K1, Z3
+	VMOVUPS.Z (DI)(BX*1), K1, Z4
+	VMOVUPS.Z (R11)(BX*1), K1, Z5
+	VMOVUPS.Z (R12)(BX*1), K1, Z6
+	VMOVUPS.Z (R13)(BX*1), K1, Z7
+	VFMADD231PS Z4, Z0, Z10
+	VFMADD231PS Z5, Z1, Z11
+	VFMADD231PS Z6, Z2, Z12
+	VFMADD231PS Z7, Z3, Z13
+	ADDQ $64, BX
+	SUBQ $16, DX
+	JMP  sg4DotLoop
+
+sg4DotDone:
+	HSUM(Z10, Y10, X10, Y14, X14)
+	VBROADCASTSS X10, Z20
+	VPXORD.BCST signBit<>(SB), Z20, Z20
+	HSUM(Z11, Y11, X11, Y15, X15)
+	VBROADCASTSS X11, Z21
+	VPXORD.BCST signBit<>(SB), Z21, Z21
+	HSUM(Z12, Y12, X12, Y8, X8)
+	VBROADCASTSS X12, Z22
+	VPXORD.BCST signBit<>(SB), Z22, Z22
+	HSUM(Z13, Y13, X13, Y9, X9)
+	VBROADCASTSS X13, Z23
+	VPXORD.BCST signBit<>(SB), Z23, Z23
+	XORQ BX, BX
+	MOVQ CX, DX
+	MASKINIT
+
+sg4Loop:
+	FULLSTEP(DX, sg4Tail)
+	VMOVUPS (SI)(BX*1), Z0
+	VMOVUPS (R8)(BX*1), Z1
+	VMOVUPS (R9)(BX*1), Z2
+	VMOVUPS (R10)(BX*1), Z3
+	VMOVUPS (DI)(BX*1), Z4
+	VMOVUPS (R11)(BX*1), Z5
+	VMOVUPS (R12)(BX*1), Z6
+	VMOVUPS (R13)(BX*1), Z7
+	VMULPS Z4, Z0, Z0
+	VMULPS Z5, Z1, Z1
+	VMULPS Z6, Z2, Z2
+	VMULPS Z7, Z3, Z3
+	VFMADD231PS Z4, Z20, Z0
+	VFMADD231PS Z5, Z21, Z1
+	VFMADD231PS Z6, Z22, Z2
+	VFMADD231PS Z7, Z23, Z3
+	VMOVUPS Z0, (SI)(BX*1)
+	VMOVUPS Z1, (R8)(BX*1)
+	VMOVUPS Z2, (R9)(BX*1)
+	VMOVUPS Z3, (R10)(BX*1)
+	ADDQ $64, BX
+	SUBQ $16, DX
+	JMP  sg4Loop
+
+sg4Tail:
+	MASKTAIL(DX, sg4Done)
+	VMOVUPS.Z (SI)(BX*1), K1, Z0
+	VMOVUPS.Z (R8)(BX*1), K1, Z1
+	VMOVUPS.Z (R9)(BX*1), K1, Z2
+	VMOVUPS.Z (R10)(BX*1), K1, Z3
+	VMOVUPS.Z (DI)(BX*1), K1, Z4
+	VMOVUPS.Z (R11)(BX*1), K1, Z5
+	VMOVUPS.Z (R12)(BX*1), K1, Z6
+	VMOVUPS.Z (R13)(BX*1), K1, Z7
+	VMULPS Z4, Z0, Z0
+	VMULPS Z5, Z1, Z1
+	VMULPS Z6, Z2, Z2
+	VMULPS Z7, Z3, Z3
+	VFMADD231PS Z4, Z20, Z0
+	VFMADD231PS Z5, Z21, Z1
+	VFMADD231PS Z6, Z22, Z2
+	VFMADD231PS Z7, Z23, Z3
+	VMOVUPS Z0, K1, (SI)(BX*1)
+	VMOVUPS Z1, K1, (R8)(BX*1)
+	VMOVUPS Z2, K1, (R9)(BX*1)
+	VMOVUPS Z3, K1, (R10)(BX*1)
+	ADDQ $64, BX
+	SUBQ $16, DX
+	JMP  sg4Loop
+
+sg4Done:
+	VZEROUPPER
+	RET
+
 // func softmaxRowBackwardAVX512(dx, y, dy *float32, n int)
 TEXT ·softmaxRowBackwardAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), R8

@@ -47,6 +47,12 @@ func colSumsGeneric(dst, src *float32, rows, ld, n int) {
 	}
 }
 func softmaxRowAVX512(x *float32, n int) { softmaxRowGeneric(vecSlice(x, n)) }
+func softmaxGrad4AVX512(d, p *float32, ld, n int) {
+	ds, ps := vecSlice(d, 3*ld+n), vecSlice(p, 3*ld+n)
+	for r := 0; r < 4; r++ {
+		softmaxGradRow(ds[r*ld:r*ld+n], ps[r*ld:r*ld+n])
+	}
+}
 func softmaxRows4AVX512(x *float32, ld, n int) {
 	s := vecSlice(x, 3*ld+n)
 	for r := 0; r < 4; r++ {

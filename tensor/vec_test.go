@@ -461,6 +461,50 @@ func TestSoftmaxRowsMatchesSoftmaxRow(t *testing.T) {
 	SoftmaxRows(make([]float32, 10), 2, 6, 6)
 }
 
+// TestSoftmaxGradRowsMatchesDotMulAxpy checks SoftmaxGradRows bit for bit
+// against the three calls it documents, row by row (the AVX-512 path takes
+// rows of fewer than 64 floats four at a time).
+func TestSoftmaxGradRowsMatchesDotMulAxpy(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(13, 14))
+		for _, n := range []int{1, 7, 16, 17, 32, 50, 63, 64, 65, 197} {
+			for rows := 1; rows <= 9; rows++ {
+				for _, gap := range []int{0, 5} {
+					ld := n + gap
+					d := make([]float32, (rows-1)*ld+n+3)
+					p := make([]float32, len(d))
+					randInto(rng, d, -3, 3)
+					randInto(rng, p, 0, 1)
+					for i := range d {
+						if rng.IntN(10) == 0 {
+							d[i] = float32(math.Copysign(0, float64(rng.IntN(2)*2-1))) // signed zeros
+							p[i] = 0
+						}
+					}
+					if rows > 1 { // a row with Σ d⊙p = +0: −dot must be −0, as Axpy(−dot) has it
+						for i := ld; i < ld+n; i++ {
+							d[i], p[i] = float32(math.Copysign(0, -1)), 0
+						}
+					}
+					want := append([]float32(nil), d...)
+					for r := range rows {
+						row, pr := want[r*ld:r*ld+n], p[r*ld:r*ld+n]
+						dot := Dot(row, pr)
+						Mul(row, row, pr)
+						Axpy(-dot, pr, row)
+					}
+					SoftmaxGradRows(d, p, rows, n, ld)
+					for i := range d {
+						if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("n=%d rows=%d ld=%d: d[%d] = %g, Dot/Mul/Axpy give %g", n, rows, ld, i, d[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestSoftmaxRowBackward(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
@@ -803,6 +847,33 @@ func BenchmarkSoftmaxRow(b *testing.B) {
 		x, _, z := benchInputs(n)
 		return func() { copy(z, x); SoftmaxRow(z) }
 	})
+}
+
+// BenchmarkSoftmaxGradRows times SoftmaxGradRows on 8 rows against its
+// three calls per row (ns/row; both include copying the rows in).
+func BenchmarkSoftmaxGradRows(b *testing.B) {
+	for _, n := range []int{50, 197} {
+		for _, rows := range []bool{false, true} {
+			name := fmt.Sprintf("n=%d/Dot-Mul-Axpy", n)
+			if rows {
+				name = fmt.Sprintf("n=%d/SoftmaxGradRows", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				x, p, d := benchInputs(8 * n)
+				for range b.N {
+					copy(d, x)
+					if rows {
+						SoftmaxGradRows(d, p, 8, n, n)
+						continue
+					}
+					for r := range 8 {
+						softmaxGradRow(d[r*n:(r+1)*n], p[r*n:(r+1)*n])
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
+			})
+		}
+	}
 }
 
 // BenchmarkSoftmaxRows times SoftmaxRows on 8 rows against SoftmaxRow on

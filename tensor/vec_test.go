@@ -849,26 +849,24 @@ func BenchmarkSoftmaxRow(b *testing.B) {
 	})
 }
 
-// BenchmarkSoftmaxGradRows times SoftmaxGradRows on 8 rows against its
-// three calls per row (ns/row; both include copying the rows in).
-func BenchmarkSoftmaxGradRows(b *testing.B) {
-	for _, n := range []int{50, 197} {
-		for _, rows := range []bool{false, true} {
-			name := fmt.Sprintf("n=%d/Dot-Mul-Axpy", n)
-			if rows {
-				name = fmt.Sprintf("n=%d/SoftmaxGradRows", n)
+// benchRowKernel times a kernel over 8 rows of n floats (rows: the Rows
+// form, which takes several at once) against the same kernel called a row
+// at a time (one), for each n: ns/row, both copying the rows in first.
+func benchRowKernel(b *testing.B, sizes []int, oneName, rowsName string, one func(z, x, y []float32, n int), rows func(z, x, y []float32, n int)) {
+	for _, n := range sizes {
+		for _, k := range []struct {
+			name string
+			run  func(z, x, y []float32, n int)
+		}{{oneName, func(z, x, y []float32, n int) {
+			for r := range 8 {
+				one(z[r*n:(r+1)*n], x[r*n:(r+1)*n], y[r*n:(r+1)*n], n)
 			}
-			b.Run(name, func(b *testing.B) {
-				x, p, d := benchInputs(8 * n)
+		}}, {rowsName, rows}} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, k.name), func(b *testing.B) {
+				x, y, z := benchInputs(8 * n)
 				for range b.N {
-					copy(d, x)
-					if rows {
-						SoftmaxGradRows(d, p, 8, n, n)
-						continue
-					}
-					for r := range 8 {
-						softmaxGradRow(d[r*n:(r+1)*n], p[r*n:(r+1)*n])
-					}
+					copy(z, x)
+					k.run(z, x, y, n)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
 			})
@@ -876,32 +874,29 @@ func BenchmarkSoftmaxGradRows(b *testing.B) {
 	}
 }
 
-// BenchmarkSoftmaxRows times SoftmaxRows on 8 rows against SoftmaxRow on
-// each (ns/row; both include copying the rows in).
+// BenchmarkSoftmaxRows: SoftmaxRows against SoftmaxRow a row at a time.
 func BenchmarkSoftmaxRows(b *testing.B) {
-	for _, n := range []int{50, 197, 768} {
-		for _, rows := range []bool{false, true} {
-			name := fmt.Sprintf("n=%d/SoftmaxRow", n)
-			if rows {
-				name = fmt.Sprintf("n=%d/SoftmaxRows", n)
-			}
-			b.Run(name, func(b *testing.B) {
-				x, _, z := benchInputs(8 * n)
-				for range b.N {
-					copy(z, x)
-					if rows {
-						SoftmaxRows(z, 8, n, n)
-						continue
-					}
-					for r := range 8 {
-						SoftmaxRow(z[r*n : (r+1)*n])
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
-			})
-		}
-	}
+	benchRowKernel(b, []int{50, 197, 768}, "SoftmaxRow", "SoftmaxRows",
+		func(z, _, _ []float32, _ int) { SoftmaxRow(z) },
+		func(z, _, _ []float32, n int) { SoftmaxRows(z, 8, n, n) })
 }
+
+// BenchmarkSoftmaxGradRows: SoftmaxGradRows against its Dot, Mul and Axpy
+// a row at a time.
+func BenchmarkSoftmaxGradRows(b *testing.B) {
+	benchRowKernel(b, []int{50, 197}, "Dot-Mul-Axpy", "SoftmaxGradRows",
+		func(z, _, y []float32, _ int) { softmaxGradRow(z, y) },
+		func(z, _, y []float32, n int) { SoftmaxGradRows(z, y, 8, n, n) })
+}
+
+// BenchmarkLayerNormRows: LayerNormRows against LayerNormRow a row at a
+// time (y = LayerNorm(z), weights 1, no bias).
+func BenchmarkLayerNormRows(b *testing.B) {
+	benchRowKernel(b, []int{128, 192, 768}, "LayerNormRow", "LayerNormRows",
+		func(z, _, y []float32, _ int) { LayerNormRow(y, z, nil, nil, 1e-6) },
+		func(z, _, y []float32, n int) { LayerNormRows(y, z, 8, n, nil, nil, 1e-6, nil) })
+}
+
 func BenchmarkSoftmaxRowBackward(b *testing.B) {
 	benchVec(b, func(n int) func() {
 		x, y, z := benchInputs(n)
@@ -932,32 +927,6 @@ func BenchmarkLayerNormRow(b *testing.B) {
 		bias := make([]float32, n)
 		return func() { LayerNormRow(z, x, w, bias, 1e-5) }
 	})
-}
-
-// BenchmarkLayerNormRows times LayerNormRows on 8 rows against
-// LayerNormRow on each (ns/row).
-func BenchmarkLayerNormRows(b *testing.B) {
-	for _, n := range []int{128, 192, 768} {
-		for _, rows := range []bool{false, true} {
-			name := fmt.Sprintf("n=%d/LayerNormRow", n)
-			if rows {
-				name = fmt.Sprintf("n=%d/LayerNormRows", n)
-			}
-			b.Run(name, func(b *testing.B) {
-				x, w, y := benchInputs(8 * n)
-				for range b.N {
-					if rows {
-						LayerNormRows(y, x, 8, n, w[:n], w[n:2*n], 1e-6, nil)
-						continue
-					}
-					for r := range 8 {
-						LayerNormRow(y[r*n:(r+1)*n], x[r*n:(r+1)*n], w[:n], w[n:2*n], 1e-6)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/8, "ns/row")
-			})
-		}
-	}
 }
 
 func BenchmarkLayerNormRowBackward(b *testing.B) {

@@ -2,6 +2,8 @@
 
 package tensor
 
+//go:generate go run vec4_asmgen.go
+
 import "golang.org/x/sys/cpu"
 
 // haveAVX512 reports whether the CPU and OS support the AVX-512F (+BMI2) kernels in

@@ -72,18 +72,22 @@ func TestAddColSumsAddsRowsInOrder(t *testing.T) {
 	})
 }
 
-// BenchmarkAddColSums times AddColSums against an Axpy per row, on the
-// same column split (its code before the AVX-512 kernel).
+// BenchmarkAddColSums times AddColSums, on each vector path, against an
+// Axpy per row on the same column split (its code before the register
+// kernels).
 func BenchmarkAddColSums(b *testing.B) {
 	for _, sh := range [][2]int{{6400, 128}, {6400, 384}, {6304, 768}} {
 		rows, cols := sh[0], sh[1]
 		src, _, _ := benchInputs(rows * cols)
 		dst := make([]float32, cols)
-		b.Run(fmt.Sprintf("%dx%d/AddColSums", rows, cols), func(b *testing.B) {
-			for range b.N {
-				AddColSums(dst, src, rows, cols)
-			}
-		})
+		for _, path := range vecPaths() {
+			b.Run(fmt.Sprintf("%dx%d/AddColSums/%s", rows, cols, path.name), func(b *testing.B) {
+				defer usePath(path)()
+				for range b.N {
+					AddColSums(dst, src, rows, cols)
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("%dx%d/Axpy-rows", rows, cols), func(b *testing.B) {
 			for range b.N {
 				parallel.For(cols, max(16, rowGrain/rows), func(lo, hi int) {

@@ -523,3 +523,37 @@ cs16Done:
 	VMOVUPS Z0, K1, (DI)
 	VZEROUPPER
 	RET
+
+// func colSums32AVX2(dst, src *float32, rows, ld int)
+//
+// dst[j] += src[r·ld + j] for r = 0 … rows−1 in order and j < 32, in four
+// ymm accumulators (AVX2; the floats of an Axpy with α = 1 per row).
+TEXT ·colSums32AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ ld+24(FP), BX
+	SHLQ $2, BX
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	TESTQ CX, CX
+	JLE  cs32Done
+
+cs32Loop:
+	VADDPS 0(SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  cs32Loop
+
+cs32Done:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET

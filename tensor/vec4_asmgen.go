@@ -2,7 +2,7 @@
 
 // vec4_asmgen writes vec4_amd64.s: AVX-512 kernels that take four rows at
 // a time (SoftmaxRows, SoftmaxGradRows, LayerNormRows' statistics) and the
-// column sums of AddColSums. A short row's softmax or statistics is a chain
+// column sums of AddColSums (AVX-512 and AVX2). A short row's softmax or statistics is a chain
 // of dependent reductions; the four-row kernels run four rows' chains in
 // step, each row's instructions exactly those of the one-row kernel in
 // vec_amd64.s (the same floats), so that the chains overlap.
@@ -345,12 +345,48 @@ TEXT ·colSums16AVX512(SB), NOSPLIT, $0-40
 	p("RET")
 }
 
+// colSums32AVX2 is colSums64AVX512 for AVX2: 32 columns in four ymm
+// accumulators.
+func colSums32AVX2() {
+	text(`
+// func colSums32AVX2(dst, src *float32, rows, ld int)
+//
+// dst[j] += src[r·ld + j] for r = 0 … rows−1 in order and j < 32, in four
+// ymm accumulators (AVX2; the floats of an Axpy with α = 1 per row).
+TEXT ·colSums32AVX2(SB), NOSPLIT, $0-32
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ rows+16(FP), CX")
+	p("MOVQ ld+24(FP), BX")
+	p("SHLQ $2, BX")
+	for v := range 4 {
+		p("VMOVUPS %d(DI), Y%d", 32*v, v)
+	}
+	p("TESTQ CX, CX")
+	p("JLE  cs32Done")
+	label("cs32Loop")
+	for v := range 4 {
+		p("VADDPS %d(SI), Y%d, Y%d", 32*v, v, v)
+	}
+	p("ADDQ BX, SI")
+	p("DECQ CX")
+	p("JNZ  cs32Loop")
+	label("cs32Done")
+	for v := range 4 {
+		p("VMOVUPS Y%d, %d(DI)", v, 32*v)
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 func main() {
 	text(header)
 	softmaxRows4()
 	softmaxGrad4()
 	lnStats4()
 	colSums()
+	colSums32AVX2()
 	if err := os.WriteFile("vec4_amd64.s", []byte(sb.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -67,6 +67,11 @@ func colSums64AVX512(dst, src *float32, rows, ld int)
 //go:noescape
 func colSums16AVX512(dst, src *float32, rows, ld, mask int)
 
+// dst[j] += Σ_r src[r·ld + j], j < 32, rows added in order (AVX2)
+//
+//go:noescape
+func colSums32AVX2(dst, src *float32, rows, ld int)
+
 // x = softmax(x) in place
 //
 //go:noescape

@@ -33,6 +33,7 @@ func sumAVX512(x *float32, n int) float32             { return sumGeneric(vecSli
 func maxAVX512(x *float32, n int) float32             { return maxGeneric(vecSlice(x, n)) }
 func expAVX512(dst, x *float32, n int)                { expGeneric(vecSlice(dst, n), vecSlice(x, n)) }
 func colSums64AVX512(dst, src *float32, rows, ld int) { colSumsGeneric(dst, src, rows, ld, 64) }
+func colSums32AVX2(dst, src *float32, rows, ld int)   { colSumsGeneric(dst, src, rows, ld, 32) }
 func colSums16AVX512(dst, src *float32, rows, ld, mask int) {
 	n := 0
 	for mask>>n&1 == 1 {

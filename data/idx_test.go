@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // idxBytes encodes an unsigned-byte IDX array.
@@ -275,4 +276,28 @@ func FuzzIDX(f *testing.F) {
 			_, _ = idxDataset("fuzz", x, &IDX{Dims: []int{x.Dims[0]}, Data: make([]uint8, x.Dims[0])}, "a", "b", nil)
 		}
 	})
+}
+
+// TestReadUpTo checks the payload reader: every byte up to the limit, in
+// order, through buffers smaller and larger than the data, and a reader's
+// error passed on.
+func TestReadUpTo(t *testing.T) {
+	src := make([]byte, 10000)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	for _, c := range []struct{ limit, first int64 }{{20000, 1}, {20000, 64}, {20000, 1 << 20}, {10000, 3}, {5000, 100}, {1, 1}} {
+		got, err := readUpTo(iotest.HalfReader(bytes.NewReader(src)), c.limit, c.first)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		want := src[:min(int64(len(src)), c.limit)]
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%+v: read %d bytes, want the first %d of the source", c, len(got), len(want))
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := readUpTo(iotest.DataErrReader(iotest.ErrReader(boom)), 100, 10); !errors.Is(err, boom) {
+		t.Fatalf("reader error: got %v", err)
+	}
 }

@@ -283,6 +283,36 @@ TEXT ·lnStats4AVX512(SB), NOSPLIT, $0-32
 	p("RET")
 }
 
+// colSumsWide writes a column-sum kernel of floats columns, held over the
+// rows in four vectors of register prefix reg ("Z" for 64 columns, "Y" for
+// 32).
+func colSumsWide(name, reg string, floats int) {
+	bytes := 4 * (floats / 4) // one vector: floats/4 floats of 4 bytes
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ rows+16(FP), CX")
+	p("MOVQ ld+24(FP), BX")
+	p("SHLQ $2, BX")
+	for v := range 4 {
+		p("VMOVUPS %d(DI), %s%d", bytes*v, reg, v)
+	}
+	p("TESTQ CX, CX")
+	p("JLE  %sDone", name)
+	label(name + "Loop")
+	for v := range 4 {
+		p("VADDPS %d(SI), %s%d, %s%d", bytes*v, reg, v, reg, v)
+	}
+	p("ADDQ BX, SI")
+	p("DECQ CX")
+	p("JNZ  %sLoop", name)
+	label(name + "Done")
+	for v := range 4 {
+		p("VMOVUPS %s%d, %d(DI)", reg, v, bytes*v)
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // colSums writes the column-sum kernels of AddColSums.
 func colSums() {
 	text(`
@@ -293,29 +323,7 @@ func colSums() {
 // one a vector add per row gives (an Axpy with α = 1 rounds alike).
 TEXT ·colSums64AVX512(SB), NOSPLIT, $0-32
 `)
-	p("MOVQ dst+0(FP), DI")
-	p("MOVQ src+8(FP), SI")
-	p("MOVQ rows+16(FP), CX")
-	p("MOVQ ld+24(FP), BX")
-	p("SHLQ $2, BX")
-	for v := range 4 {
-		p("VMOVUPS %d(DI), Z%d", 64*v, v)
-	}
-	p("TESTQ CX, CX")
-	p("JLE  cs64Done")
-	label("cs64Loop")
-	for v := range 4 {
-		p("VADDPS %d(SI), Z%d, Z%d", 64*v, v, v)
-	}
-	p("ADDQ BX, SI")
-	p("DECQ CX")
-	p("JNZ  cs64Loop")
-	label("cs64Done")
-	for v := range 4 {
-		p("VMOVUPS Z%d, %d(DI)", v, 64*v)
-	}
-	p("VZEROUPPER")
-	p("RET")
+	colSumsWide("cs64", "Z", 64)
 	text(`
 // func colSums16AVX512(dst, src *float32, rows, ld, mask int)
 //
@@ -355,29 +363,7 @@ func colSums32AVX2() {
 // ymm accumulators (AVX2; the floats of an Axpy with α = 1 per row).
 TEXT ·colSums32AVX2(SB), NOSPLIT, $0-32
 `)
-	p("MOVQ dst+0(FP), DI")
-	p("MOVQ src+8(FP), SI")
-	p("MOVQ rows+16(FP), CX")
-	p("MOVQ ld+24(FP), BX")
-	p("SHLQ $2, BX")
-	for v := range 4 {
-		p("VMOVUPS %d(DI), Y%d", 32*v, v)
-	}
-	p("TESTQ CX, CX")
-	p("JLE  cs32Done")
-	label("cs32Loop")
-	for v := range 4 {
-		p("VADDPS %d(SI), Y%d, Y%d", 32*v, v, v)
-	}
-	p("ADDQ BX, SI")
-	p("DECQ CX")
-	p("JNZ  cs32Loop")
-	label("cs32Done")
-	for v := range 4 {
-		p("VMOVUPS Y%d, %d(DI)", v, 32*v)
-	}
-	p("VZEROUPPER")
-	p("RET")
+	colSumsWide("cs32", "Y", 32)
 }
 
 func main() {

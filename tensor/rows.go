@@ -29,7 +29,7 @@ func AddColSums(dst, src []float32, rows, cols int) {
 	if rows <= 0 {
 		return
 	}
-	grain := max(16, rowGrain/max(rows, 1))
+	grain := max(16, rowGrain/rows)
 	if useAVX512 || useAVX2 {
 		grain = (grain + 63) / 64 * 64
 	}

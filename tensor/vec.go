@@ -141,9 +141,7 @@ func SoftmaxRows(x []float32, rows, n, ld int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
-	if ld < n || len(x) < (rows-1)*ld+n {
-		panic(fmt.Sprintf("tensor: SoftmaxRows of %d rows of %d, %d apart, in %d floats", rows, n, ld, len(x)))
-	}
+	checkRows("SoftmaxRows", rows, n, ld, x)
 	r := 0
 	if useAVX512 {
 		for ; r+4 <= rows; r += 4 {
@@ -152,6 +150,16 @@ func SoftmaxRows(x []float32, rows, n, ld int) {
 	}
 	for ; r < rows; r++ {
 		SoftmaxRow(x[r*ld : r*ld+n])
+	}
+}
+
+// checkRows panics, naming op, unless each buffer holds rows ≥ 1 rows of
+// n floats, ld ≥ n apart.
+func checkRows(op string, rows, n, ld int, bufs ...[]float32) {
+	for _, m := range bufs {
+		if ld < n || len(m) < (rows-1)*ld+n {
+			panic(fmt.Sprintf("tensor: %s of %d rows of %d, %d apart, in %d floats", op, rows, n, ld, len(m)))
+		}
 	}
 }
 
@@ -165,9 +173,7 @@ func SoftmaxGradRows(d, p []float32, rows, n, ld int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
-	if ld < n || len(d) < (rows-1)*ld+n || len(p) < (rows-1)*ld+n {
-		panic(fmt.Sprintf("tensor: SoftmaxGradRows of %d rows of %d, %d apart, in %d and %d floats", rows, n, ld, len(d), len(p)))
-	}
+	checkRows("SoftmaxGradRows", rows, n, ld, d, p)
 	r := 0
 	if useAVX512 && n < 64 {
 		for ; r+4 <= rows; r += 4 {
@@ -297,23 +303,36 @@ func LayerNormRow(y, x, w, b []float32, eps float32) (mean, rstd float32) {
 	}
 	n := len(x)
 	y = y[:n]
-	var wp, bp *float32
+	wp, bp := lnAffine(w, b, n)
+	if useAVX512 {
+		mean, ss := lnStatsAVX512(&x[0], n)
+		rstd = lnRstd(ss, n, eps)
+		lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
+		return mean, rstd
+	}
+	mean, ss := lnStatsAVX2(&x[0], n)
+	rstd = lnRstd(ss, n, eps)
+	lnApplyAVX2(&y[0], &x[0], wp, bp, n, mean, rstd)
+	return mean, rstd
+}
+
+// lnRstd is LayerNorm's 1/√(σ² + ε) from a row's sum of squared
+// deviations ss over n floats: every path computes it here, so that they
+// round alike.
+func lnRstd(ss float32, n int, eps float32) float32 {
+	return float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+}
+
+// lnAffine is the assembly kernels' view of LayerNorm's optional weight
+// and bias: pointers to their first of n floats, nil when absent.
+func lnAffine(w, b []float32, n int) (wp, bp *float32) {
 	if w != nil {
 		wp = &w[:n][0]
 	}
 	if b != nil {
 		bp = &b[:n][0]
 	}
-	if useAVX512 {
-		mean, ss := lnStatsAVX512(&x[0], n)
-		rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
-		lnApplyAVX512(&y[0], &x[0], wp, bp, n, mean, rstd)
-		return mean, rstd
-	}
-	mean, ss := lnStatsAVX2(&x[0], n)
-	rstd = float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
-	lnApplyAVX2(&y[0], &x[0], wp, bp, n, mean, rstd)
-	return mean, rstd
+	return wp, bp
 }
 
 // LayerNormRows applies LayerNormRow to rows rows of n floats each (row r
@@ -332,19 +351,13 @@ func LayerNormRows(y, x []float32, rows, n int, w, b []float32, eps float32, sta
 	}
 	r := 0
 	if useAVX512 {
-		var wp, bp *float32
-		if w != nil {
-			wp = &w[:n][0]
-		}
-		if b != nil {
-			bp = &b[:n][0]
-		}
+		wp, bp := lnAffine(w, b, n)
 		var st [8]float32 // four means, then four sums of squares
 		for ; r+4 <= rows; r += 4 {
 			lnStats4AVX512(&x[r*n], n, n, &st[0])
 			for k := range 4 {
 				mean := st[k]
-				rstd := float32(1 / math.Sqrt(float64(st[4+k]/float32(n)+eps)))
+				rstd := lnRstd(st[4+k], n, eps)
 				lnApplyAVX512(&y[(r+k)*n], &x[(r+k)*n], wp, bp, n, mean, rstd)
 				if stats != nil {
 					stats[2*(r+k)], stats[2*(r+k)+1] = mean, rstd
@@ -586,7 +599,7 @@ func layerNormRowGeneric(y, x, w, b []float32, eps float32) (float32, float32) {
 		d := xv - mean
 		v += d * d
 	}
-	rstd := float32(1 / math.Sqrt(float64(v/n+eps)))
+	rstd := lnRstd(v, len(x), eps)
 	y = y[:len(x)]
 	for i, xv := range x {
 		o := (xv - mean) * rstd

@@ -11,7 +11,13 @@ import (
 //	x: (..., in)   w: (out, in)   b: (out) or nil   →   y: (..., out)
 //
 // Backward: dx = dy·W, dW += dyᵀ·x, db += Σ_rows dy.
-func (tp *Tape) Linear(x, w, b *Var) *Var {
+func (tp *Tape) Linear(x, w, b *Var) *Var { return tp.LinearThen(x, w, b, nil) }
+
+// LinearThen is Linear that hands its output to then block by block, each
+// block as soon as the product has finished it (tensor.Precision.SgemmBiasThen):
+// then(y, i0, i1, j0, j1) for rows i0 ≤ i < i1 and columns j0 ≤ j < j1 of
+// y (rows, out), the output's data. then must not change y.
+func (tp *Tape) LinearThen(x, w, b *Var, then func(y []float32, i0, i1, j0, j1 int)) *Var {
 	if !tp.OK(x, w) {
 		return tp.Dead()
 	}
@@ -36,7 +42,11 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		bias = b.Value.Data
 	}
 	// y (rows,out) = x (rows,in) · Wᵀ (+ b)
-	tp.Precision.SgemmBias(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, bias, yd, outF)
+	var blocks func(i0, i1, j0, j1 int)
+	if then != nil {
+		blocks = func(i0, i1, j0, j1 int) { then(yd, i0, i1, j0, j1) }
+	}
+	tp.Precision.SgemmBiasThen(false, true, rows, outF, in, 1, x.Value.Data, in, w.Value.Data, in, bias, yd, outF, blocks)
 	tp.Record(y, func() {
 		dy := y.Grad.Data
 		if g, fresh := tp.GradBuf(x); g != nil {

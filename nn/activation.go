@@ -22,13 +22,19 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 		return tp.Dead()
 	}
 	y := tp.NewOutputRaw(x.Value.Shape, x)
+	GELUValues(y.Value.Data, x.Value.Data, tanhApprox)
+	recordGELU(tp, x, y, tanhApprox)
+	return y
+}
+
+// recordGELU records GELU's backward pass for y = GELU(x).
+func recordGELU(tp *ag.Tape, x, y *ag.Var, tanhApprox bool) {
 	xd := x.Value.Data
 	bwd := tensor.GELUBackward
 	if tanhApprox {
 		bwd = tensor.GELUTanhBackward
 	}
 	n := len(xd)
-	GELUValues(y.Value.Data, xd, tanhApprox)
 	tp.Record(y, func() {
 		g, fresh := tp.GradBuf(x)
 		if g == nil {
@@ -42,7 +48,41 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 			bwd(g.Data[lo:hi], xd[lo:hi], dy[lo:hi])
 		})
 	})
-	return y
+}
+
+// LinearGELU is u = l.Forward(tp, x) and g = GELU(tp, u, tanhApprox), a
+// transformer MLP's first half. Where l is a ThenLayer, g is computed on
+// each block of u as soon as l's product has finished it, while the block
+// is still in cache, instead of in a pass of its own that reads u back
+// from memory: the same floats, the same Vars and backward passes.
+//
+//	x: (..., in)   →   u, g: (..., out)
+func LinearGELU(tp *ag.Tape, l Layer, x *ag.Var, tanhApprox bool) (u, g *ag.Var) {
+	tl, ok := l.(ThenLayer)
+	if !ok || !tp.OK(x) || len(x.Value.Shape) < 1 {
+		u = l.Forward(tp, x)
+		return u, GELU(tp, u, tanhApprox)
+	}
+	fwd := tensor.GELU
+	if tanhApprox {
+		fwd = tensor.GELUTanh
+	}
+	out := tl.Out()
+	xs := x.Value.Shape
+	g = tp.NewOutputRaw(append(append([]int(nil), xs[:len(xs)-1]...), out)) // its gradient flag once u exists
+	gd := g.Value.Data
+	u = tl.ForwardThen(tp, x, func(y []float32, i0, i1, j0, j1 int) {
+		for i := i0; i < i1; i++ {
+			fwd(gd[i*out+j0:i*out+j1], y[i*out+j0:i*out+j1])
+		}
+	})
+	if !tp.OK(u) || u.Value.Numel() != len(gd) {
+		tp.Release(g.Value)
+		return u, GELU(tp, u, tanhApprox)
+	}
+	g.RequiresGrad = u.RequiresGrad
+	recordGELU(tp, u, g, tanhApprox)
+	return u, g
 }
 
 // GELUValues sets y = GELU(x) elementwise, on the worker pool: GELU's

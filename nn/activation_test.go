@@ -3,9 +3,11 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
 )
 
 func TestActivationsForward(t *testing.T) {
@@ -37,5 +39,77 @@ func TestActivationsGrad(t *testing.T) {
 		[]*ag.Var{xl}, 1e-2, 1e-2, 1e-2, 16)
 	if err != nil {
 		t.Fatalf("silu large: %v (max diff %.3g)", err, worst)
+	}
+}
+
+// onlyForward hides a Layer's ForwardThen: LinearGELU's plain path.
+type onlyForward struct{ l Layer }
+
+func (o onlyForward) Forward(tp *ag.Tape, x *ag.Var) *ag.Var { return o.l.Forward(tp, x) }
+
+// countThen is a Linear that counts the blocks its ForwardThen hands over.
+type countThen struct {
+	*Linear
+	blocks atomic.Int64
+}
+
+func (c *countThen) ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0, j1 int)) *ag.Var {
+	return c.Linear.ForwardThen(tp, x, func(y []float32, i0, i1, j0, j1 int) { c.blocks.Add(1); then(y, i0, i1, j0, j1) })
+}
+
+// TestLinearGELU: LinearGELU gives Forward then GELU's u, g and gradients
+// bit for bit, with GELU computed on the Linear's blocks as they finish
+// (a Linear large enough for the blocked GEMM drivers) or in its own pass
+// (a Layer that is no ThenLayer), exact and tanh, with and without
+// gradients, f32 and bf16.
+func TestLinearGELU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const rows, in, out = 150, 64, 96
+	lin := &Linear{W: randVar(rng, true, 0.2, out, in), B: randVar(rng, true, 0.5, out)}
+	x := randVar(rng, true, 1, 3, rows/3, in)
+	proj := randVar(rng, false, 1, 3, rows/3, out)
+	run := func(prec tensor.Precision, noGrad, tanh bool, f func(tp *ag.Tape) (u, g *ag.Var)) [][]float32 {
+		for _, v := range []*ag.Var{x, lin.W, lin.B} {
+			v.Grad = nil
+		}
+		tp := ag.NewTape()
+		tp.Precision, tp.NoGrad = prec, noGrad
+		u, g := f(tp)
+		res := [][]float32{u.Value.Clone().Data, g.Value.Clone().Data}
+		if noGrad {
+			return res
+		}
+		if err := tp.Backward(tp.SumAll(tp.Mul(g, proj))); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []*ag.Var{x, lin.W, lin.B} {
+			res = append(res, v.Grad.Clone().Data)
+		}
+		return res
+	}
+	what := []string{"u", "g", "dx", "dW", "db"}
+	for _, prec := range []tensor.Precision{tensor.F32, tensor.BF16} {
+		for _, noGrad := range []bool{false, true} {
+			for _, tanh := range []bool{false, true} {
+				want := run(prec, noGrad, tanh, func(tp *ag.Tape) (u, g *ag.Var) {
+					u = lin.Forward(tp, x)
+					return u, GELU(tp, u, tanh)
+				})
+				ct := &countThen{Linear: lin}
+				for _, l := range []Layer{lin, ct, onlyForward{lin}} {
+					got := run(prec, noGrad, tanh, func(tp *ag.Tape) (u, g *ag.Var) { return LinearGELU(tp, l, x, tanh) })
+					for k := range want {
+						for e := range want[k] {
+							if math.Float32bits(got[k][e]) != math.Float32bits(want[k][e]) {
+								t.Fatalf("%v noGrad=%v tanh=%v %T: %s[%d] = %g, Forward and GELU give %g", prec, noGrad, tanh, l, what[k], e, got[k][e], want[k][e])
+							}
+						}
+					}
+				}
+				if ct.blocks.Load() < 2 {
+					t.Fatalf("%v: LinearGELU handed GELU %d blocks of a ThenLayer's output, want it on the blocks as they finish", prec, ct.blocks.Load())
+				}
+			}
+		}
 	}
 }

@@ -47,3 +47,29 @@ func NewLinear(b Builder, in, out int, bias bool, init Init) (*Linear, error) {
 
 // Forward computes y = x·Wᵀ + b. x: (..., in) → (..., out).
 func (l *Linear) Forward(tp *ag.Tape, x *ag.Var) *ag.Var { return tp.Linear(x, l.W, l.B) }
+
+// ForwardThen is Forward that hands y to then block by block, as its
+// product finishes each (ThenLayer; autograd's Tape.LinearThen).
+func (l *Linear) ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0, j1 int)) *ag.Var {
+	return tp.LinearThen(x, l.W, l.B, then)
+}
+
+// Out is the number of output features.
+func (l *Linear) Out() int { return l.W.Value.Shape[0] }
+
+// ThenLayer is a Layer whose output y (N, Out()) comes from one matrix
+// product that can hand each block of y to a function as soon as the
+// product has finished it, while the block is still in the core's cache
+// (tensor.Precision.SgemmThen): an elementwise op on y then costs little
+// more than its arithmetic instead of a pass over y in memory. Linear and
+// GLoRA's layers are ThenLayers; LinearGELU uses it.
+type ThenLayer interface {
+	Layer
+	// Out is the width of y.
+	Out() int
+	// ForwardThen is Forward that calls then(y, i0, i1, j0, j1), y being the
+	// output's data, for blocks of rows i0 ≤ i < i1 and columns j0 ≤ j < j1
+	// that tile y, each once it holds its final values, possibly on several
+	// goroutines at once. then must not change y.
+	ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0, j1 int)) *ag.Var
+}

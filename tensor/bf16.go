@@ -203,7 +203,7 @@ func sgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32,
 		return false
 	}
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc)
+	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc, nil)
 	return true
 }
 

@@ -88,13 +88,15 @@ func putU16(h *[]uint16) { u16Pool.Put(h) }
 // panels shared by the workers; each worker converts and packs one A panel
 // at a time and runs it over its group of B panels.
 func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+	sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, nil)
 }
 
 // sbgemmBlockedBias is sbgemmBlocked that, with a bias (length n, beta 1,
 // a kernel with biasTiles), first sets each row of C to the bias: the
-// first k block's kernels store alpha·Â·B̂ + bias without reading C.
-func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+// first k block's kernels store alpha·Â·B̂ + bias without reading C. A
+// non-nil then is called for each work item's block of C once the last k
+// block has been stored into it (SgemmThen).
+func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, kern.kcMax)
 	kcp := kern.padK(kc)
@@ -163,10 +165,13 @@ func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k 
 					if withBias {
 						kern.biasTiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
 							alpha, rows, lastCols, unsafe.Pointer(&bias[jc+jlo*nr]))
-						continue
+					} else {
+						kern.tiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
+							alpha, bet, rows, lastCols, beta0)
 					}
-					kern.tiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
-						alpha, bet, rows, lastCols, beta0)
+					if then != nil && pc+kb == k {
+						then(i0, i0+rows, jc+jlo*nr, jc+min(jhi*nr, nb)) // final, still in cache
+					}
 				}
 			}
 			if workers > 1 && items > 1 {

@@ -1,6 +1,10 @@
 package tensor
 
-import "time"
+import (
+	"time"
+
+	"github.com/glora/glora/internal/parallel"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices.
 //
@@ -47,6 +51,11 @@ func (p Precision) SgemmBias(transA, transB bool, m, n, k int, alpha float32, a 
 	if gemmTracing.Load() {
 		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, bias != nil}, time.Now())
 	}
+	p.sgemmBiasUntraced(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+}
+
+// sgemmBiasUntraced is SgemmBias without the trace.
+func (p Precision) sgemmBiasUntraced(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
 	if bias == nil {
 		p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
 		return
@@ -85,4 +94,88 @@ func (p Precision) SgemmStridedBatched(batch int, transA, transB bool, m, n, k i
 		return
 	}
 	sgemmBatchedImpl(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
+}
+
+// SgemmThen is Sgemm that hands C to then block by block: then(i0, i1,
+// j0, j1) for rows i0 ≤ i < i1 and columns j0 ≤ j < j1 of C, called as soon
+// as that block holds its final values. The blocks tile the m×n C exactly
+// once. then may run on several goroutines at once, for disjoint blocks,
+// and must read and write only its own block of C (and what else the
+// caller owns per block). On the blocked drivers a block is one work item
+// (a row panel of the micro-kernel against a group of B panels), handed
+// over while it is still in the core's cache: an elementwise pass over the
+// output that would otherwise read it back from memory (an activation, a
+// scale) costs little more than its arithmetic. Elsewhere (small or one-row
+// products, split k, OpenBLAS) the product runs first and then is called
+// on ranges of whole rows. A nil then is Sgemm.
+func (p Precision) SgemmThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
+	if gemmTracing.Load() {
+		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, false}, time.Now())
+	}
+	if then == nil || !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, then) {
+		p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		thenRows(m, n, then)
+	}
+}
+
+// SgemmBiasThen is SgemmBias that hands C to then block by block, as
+// SgemmThen does.
+func (p Precision) SgemmBiasThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
+	if then == nil || bias == nil {
+		if bias == nil {
+			p.SgemmThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, then)
+		} else {
+			p.SgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+		}
+		return
+	}
+	if m > 0 && n > 0 && len(bias) < n {
+		panic("tensor: SgemmBiasThen: bias shorter than n")
+	}
+	if gemmTracing.Load() {
+		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, true}, time.Now())
+	}
+	if !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, c, ldc, then) {
+		p.sgemmBiasUntraced(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
+		thenRows(m, n, then)
+	}
+}
+
+// blockedThen runs SgemmThen (bias nil) or SgemmBiasThen (bias set, beta 1)
+// where the product goes to a blocked driver that SgemmBias or Sgemm would
+// give it to, with the same kernel and so the same floats, and reports
+// whether it did; it does nothing otherwise.
+func (p Precision) blockedThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
+	if !nativeGemm || m <= 1 || n <= 0 || k <= 0 || alpha == 0 {
+		return false
+	}
+	par := m*n*k >= gemmParWork
+	if p == BF16 {
+		kern := nativeBF16For(m, n, k)
+		if kern == nil || bias != nil && kern.biasTiles == nil {
+			return false
+		}
+		checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+		sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+		return true
+	}
+	kern := forNarrow(defaultKernel, n)
+	if kern == nil || bias != nil && kern.biasTile == nil || nativeRoute(kern, true, m, n, k) != routeBlocked {
+		return false
+	}
+	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if bias != nil {
+		bias = bias[:n]
+	}
+	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+	return true
+}
+
+// thenRows calls then on ranges of whole rows of an m×n C, on the worker
+// pool (SgemmThen's path where no blocked driver ran).
+func thenRows(m, n int, then func(i0, i1, j0, j1 int)) {
+	if then == nil || m <= 0 || n <= 0 {
+		return
+	}
+	parallel.For(m, max(1, (1<<14)/n), func(lo, hi int) { then(lo, hi, 0, n) })
 }

@@ -2,6 +2,10 @@
 
 package tensor
 
+// nativeGemm: Sgemm runs on this package's drivers (sgemmNative), which
+// SgemmThen can hand each finished block of C from.
+const nativeGemm = true
+
 func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmNative(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

@@ -223,7 +223,7 @@ func sgemmNativeBias(kern *microKernel, par bool, transA, transB bool, m, n, k i
 		return false
 	}
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc)
+	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc, nil)
 	return true
 }
 
@@ -296,20 +296,22 @@ func panelGroups(workers, rowPanels, npan int) int {
 // either read in place through (row, k) byte strides or packed, and kept in
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc)
+	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, nil)
 }
 
 // sgemmBlockedBias is sgemmBlocked that, with a bias (length n, beta 1,
 // a kernel with biasTile), first sets each row of C to the bias: the first
 // k block's micro-kernels store alpha·Â·B̂ + bias without reading C, so C
 // is neither filled nor read in a pass of its own. The floats are those of
-// filling C and calling sgemmBlocked.
-func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int) {
+// filling C and calling sgemmBlocked. A non-nil then is called for each
+// work item's block of C once the last k block has been stored into it
+// (SgemmThen).
+func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
 	g, _ := gemmPool.Get().(*blockedGemm)
 	if g == nil {
 		g = new(blockedGemm)
 	}
-	*g = blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc}
+	*g = blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, then: then}
 	defer func() {
 		*g = blockedGemm{} // no references to the operands kept in the pool
 		gemmPool.Put(g)
@@ -390,6 +392,7 @@ type blockedGemm struct {
 	alpha          float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	then           func(i0, i1, j0, j1 int) // SgemmThen's, or nil
 
 	bbuf, apk []float32 // packed B block; all of transposed A's micro-panels (or nil)
 	rowPanels int
@@ -459,6 +462,10 @@ func (g *blockedGemm) work(_, _ int) {
 			}
 			kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
 				g.alpha, g.beta, rows, min(nr, g.nb-j0), g.beta0)
+		}
+		if g.then != nil && g.pc+kb == g.k {
+			// the item's block is final and still in cache
+			g.then(i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb))
 		}
 	}
 }

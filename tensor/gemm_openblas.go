@@ -6,6 +6,9 @@ import "github.com/glora/glora/tensor/internal/cblas"
 
 // With the openblas build tag, Sgemm calls OpenBLAS's cblas_sgemm.
 
+// nativeGemm: Sgemm runs on OpenBLAS; SgemmThen calls then after it.
+const nativeGemm = false
+
 func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return

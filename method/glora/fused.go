@@ -160,8 +160,8 @@ func (l *Layer) cValues(prec tensor.Precision, c Choice, in int) []float32 {
 	return nil
 }
 
-// fused is Forward for a choice that uses at least one path.
-func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
+// fused is ForwardThen for a choice that uses at least one path.
+func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0, j1 int)) *ag.Var {
 	out, in, R := l.Out(), l.In(), l.Rank()
 	xs := x.Value.Shape
 	if len(xs) < 1 || xs[len(xs)-1] != in || in < 1 {
@@ -180,8 +180,12 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 	yd := y.Value.Data
 
 	bias := l.biasTerm(s.prec, lc, w0, s.b0, out, in)
+	var blocks func(i0, i1, j0, j1 int) // then on y's blocks
+	if then != nil {
+		blocks = func(i0, i1, j0, j1 int) { then(yd, i0, i1, j0, j1) }
+	}
 	// linear sets y (N, out) = x (N, in) · wᵀ + b' (b' on every row, when there is one).
-	linear := func(w []float32) { s.prec.SgemmBias(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out) }
+	linear := func(w []float32) { s.prec.SgemmBiasThen(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out, blocks) }
 	if k := lc[B].Kind; k == Vector || k == Constant {
 		s.bv = rowValues(v[iBd].Value.Data, R, out, k)
 	}
@@ -226,43 +230,47 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var) *ag.Var {
 			s.y0 = scratch(tp, n, out)
 			src = s.y0.Data
 		}
-		s.prec.Sgemm(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out)
 		var sx []float32
 		if s.bv != nil {
 			sx = rowSums(xd, n, in)
 		}
-		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant)
-		// (vector kernels; each product and sum rounded on its own, no fused
-		// multiply-add: the same floats as the scalar loop this replaced)
-		forRows(n, out, func(lo, hi int) {
-			sa, bs := s.sA, bias
-			if bs == nil && sx != nil {
-				bs = make([]float32, out)
-			}
-			var tmp []float32
-			if sx != nil {
-				tmp = make([]float32, out)
-			}
-			for r := lo; r < hi; r++ {
-				yr, y0r := yd[r*out:(r+1)*out], src[r*out:(r+1)*out]
+		bs := bias
+		if bs == nil && sx != nil {
+			bs = make([]float32, out)
+		}
+		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant),
+		// on each block of y0 as soon as the GEMM has finished it, while it is
+		// in cache (vector kernels; each product and sum rounded on its own,
+		// no fused multiply-add: the same floats as the scalar loop this replaced)
+		scaleShift := func(i0, i1, j0, j1 int) {
+			sa := s.sA[j0:j1]
+			for r := i0; r < i1; r++ {
+				yr, y0r := yd[r*out+j0:r*out+j1], src[r*out+j0:r*out+j1]
 				tensor.Mul(yr, y0r, sa)
 				if bs == nil {
 					continue
 				}
-				tensor.Add(yr, yr, bs)
+				tensor.Add(yr, yr, bs[j0:j1])
 				if sx != nil {
-					copy(tmp, s.bv)
-					tensor.Scale(sx[r], tmp)
-					tensor.Add(yr, yr, tmp)
+					sxr, bv := sx[r], s.bv[j0:j1]
+					for o := range yr {
+						yr[o] += float32(bv[o] * sxr) // Scale's product, then Add's sum
+					}
 				}
 			}
-		})
+		}
+		last := scaleShift // y's last pass: then follows it unless the B path adds to y after
+		if blocks != nil && lc[B].Kind != LoRA {
+			last = func(i0, i1, j0, j1 int) { scaleShift(i0, i1, j0, j1); blocks(i0, i1, j0, j1) }
+		}
+		// y0 = x·W0ᵀ
+		s.prec.SgemmThen(false, true, n, out, in, 1, xd, in, w0, in, 0, src, out, last)
 		if lc[B].Kind == LoRA {
 			r := lc[B].Rank
 			t := scratch(tp, n, r)
 			// t (N, r) = x·Bu[:r]ᵀ;  y += t·Bd[:, :r]ᵀ
 			s.prec.Sgemm(false, true, n, r, in, 1, xd, in, v[iBu].Value.Data, in, 0, t.Data, r)
-			s.prec.Sgemm(false, true, n, out, r, 1, t.Data, r, v[iBd].Value.Data, R, 1, yd, out)
+			s.prec.SgemmThen(false, true, n, out, r, 1, t.Data, r, v[iBd].Value.Data, R, 1, yd, out, blocks)
 			if rec && v[iBd].RequiresGrad {
 				s.t = t
 			} else {

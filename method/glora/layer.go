@@ -176,14 +176,21 @@ func (l *Layer) Merged() bool { return l.merged }
 
 // Forward computes y = x·W'ᵀ + b' for the current choice.
 // x: (..., in) → y: (..., out).
-func (l *Layer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var {
+func (l *Layer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var { return l.ForwardThen(tp, x, nil) }
+
+// ForwardThen is Forward that hands the output to then block by block,
+// each block as soon as the layer's product has finished it, while it is
+// still in cache (nn.ThenLayer): then(y, i0, i1, j0, j1) for rows
+// i0 ≤ i < i1 and columns j0 ≤ j < j1 of y (N, Out()), the output's data.
+// then must not change y.
+func (l *Layer) ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0, j1 int)) *ag.Var {
 	if !tp.OK(x) {
 		return tp.Dead()
 	}
 	if l.merged || l.choice.IsBase() {
-		return tp.Linear(x, frozen(l.base.W), frozen(l.base.B))
+		return tp.LinearThen(x, frozen(l.base.W), frozen(l.base.B), then)
 	}
-	return l.fused(tp, x)
+	return l.fused(tp, x, then)
 }
 
 // frozen is a gradient-free view of a base parameter (nil stays nil), so

@@ -162,12 +162,11 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	tp.Free(h, x)
 	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
 	mark = tp.Mark()
-	u := blk.FC1.Forward(tp, h) // (B, T, hidden)
+	u, g := nn.LinearGELU(tp, blk.FC1, h, c.TanhGELU) // (B, T, hidden): g = GELU(u), made as FC1's product finishes each block of u
 	if recompute {
 		nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark)
 	}
-	u = next(h, u)
-	g := next(u, nn.GELU(tp, u, c.TanhGELU))
+	tp.Free(h, u)
 	mark = tp.Mark()
 	h = blk.FC2.Forward(tp, g) // (B, T, D)
 	if recompute {

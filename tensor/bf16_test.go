@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -69,7 +70,7 @@ func TestSgemmBF16AgainstFloat64(t *testing.T) {
 	for _, sh := range []struct {
 		m, n, k        int
 		transA, transB bool
-	}{{7, 9, 5, false, false}, {64, 80, 300, false, true}, {33, 65, 129, true, false}, {128, 96, 1000, true, true}} {
+	}{{16, 17, 5, false, false}, {64, 80, 300, false, true}, {33, 65, 129, true, false}, {128, 96, 1000, true, true}} {
 		ar, ac, br, bc := gemmOperandDims(sh.transA, sh.transB, sh.m, sh.n, sh.k)
 		lda, ldb := ac+3, bc+1
 		a, b := randSlice(rng, (ar-1)*lda+ac), randSlice(rng, (br-1)*ldb+bc)
@@ -106,6 +107,30 @@ func TestSgemmBF16AgainstFloat64(t *testing.T) {
 			t.Errorf("%+v: the BF16 product equals the float32 one: the operands were not rounded", sh)
 		}
 		t.Logf("%+v: worst error %.3f of the tolerance", sh, worst)
+	}
+	// A thin product (fewer than 16 rows or columns) is float32 at BF16
+	// too, bit for bit, also batched and with a bias.
+	for _, sh := range []struct{ m, n, k int }{{7, 9, 5}, {300, 8, 64}, {8, 300, 6000}, {15, 200, 40}, {1, 64, 64}} {
+		a, b := randSlice(rng, sh.m*sh.k), randSlice(rng, sh.k*sh.n)
+		bias := randSlice(rng, sh.n)
+		for _, f := range []func(p Precision, c []float32){
+			func(p Precision, c []float32) {
+				p.Sgemm(false, false, sh.m, sh.n, sh.k, 1, a, sh.k, b, sh.n, 0, c, sh.n)
+			},
+			func(p Precision, c []float32) {
+				p.SgemmBias(false, false, sh.m, sh.n, sh.k, 1, a, sh.k, b, sh.n, bias, c, sh.n)
+			},
+			func(p Precision, c []float32) {
+				p.SgemmStridedBatched(1, false, false, sh.m, sh.n, sh.k, 1, a, sh.k, 0, b, sh.n, 0, 0, c, sh.n, 0)
+			},
+		} {
+			c16, c32 := make([]float32, sh.m*sh.n), make([]float32, sh.m*sh.n)
+			f(BF16, c16)
+			f(F32, c32)
+			if !slices.Equal(c16, c32) {
+				t.Errorf("%+v: a thin product at BF16 differs from float32: its operands were rounded", sh)
+			}
+		}
 	}
 	// Sgemm itself is float32.
 	a, b := []float32{1.00390625 + 1.0/1024}, []float32{1}

@@ -30,13 +30,16 @@ func ExampleTensor_Reshape() {
 // At BF16 precision the operands of every matrix product are rounded to
 // bfloat16 (8 significant bits) and the sums kept in float32.
 func ExamplePrecision_Sgemm() {
+	// C (16×16) = A (16×1) · B (1×16); a product of fewer than 16 rows or
+	// columns would run in float32 at either precision
 	x := float32(1 + 1.0/512) // a quarter of bfloat16's step (2⁻⁷) above 1: rounds to 1
-	a := []float32{x, x}      // A: 2×1 (a one-row product would run in float32)
-	b := []float32{3}
-	c := []float32{0, 0}
-	tensor.BF16.Sgemm(false, false, 2, 1, 1, 1, a, 1, b, 1, 0, c, 1)
+	a, b, c := make([]float32, 16), make([]float32, 16), make([]float32, 16*16)
+	for i := range a {
+		a[i], b[i] = x, 3
+	}
+	tensor.BF16.Sgemm(false, false, 16, 16, 1, 1, a, 1, b, 16, 0, c, 16)
 	fmt.Println(c[0], tensor.RoundBF16(x))
-	tensor.F32.Sgemm(false, false, 2, 1, 1, 1, a, 1, b, 1, 0, c, 1)
+	tensor.F32.Sgemm(false, false, 16, 16, 1, 1, a, 1, b, 16, 0, c, 16)
 	fmt.Println(c[0])
 	// Output:
 	// 3 1

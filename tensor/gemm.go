@@ -19,9 +19,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 
 // Sgemm is the package's Sgemm at precision p: at BF16, op(A) and op(B)
 // are rounded to bfloat16 (on the native kernel where the CPU has one).
-// A one-row product (m = 1: decoding a token) runs in float32 at either
-// precision: it reads each element of B once, so its time is the reading,
-// and rounding B to bfloat16 first would cost more than the product.
+// A thin product, of fewer than 16 rows or columns (m = 1: decoding a
+// token; m or n = 8: a rank-8 adapter's t = x·Buᵀ, dt = dy·Bd, dBu = dtᵀ·x),
+// runs in float32 at either precision: each element of its large operand
+// meets fewer than 16 of the other's, so its time is the reading of that
+// operand, and rounding it to bfloat16 first would cost more than the
+// product (thinProduct).
 func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if gemmTracing.Load() {
 		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, false}, time.Now())
@@ -32,7 +35,7 @@ func (p Precision) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []fl
 // sgemm is Sgemm without the trace (SgemmBias's fallback traces its call
 // as a bias product).
 func (p Precision) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if p == BF16 && m != 1 {
+	if p == BF16 && !thinProduct(m, n) {
 		sgemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -64,7 +67,7 @@ func (p Precision) sgemmBiasUntraced(transA, transB bool, m, n, k int, alpha flo
 		panic("tensor: SgemmBias: bias shorter than n")
 	}
 	switch {
-	case p == BF16 && m != 1:
+	case p == BF16 && !thinProduct(m, n):
 		if sgemmBF16Bias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc) {
 			return
 		}
@@ -84,12 +87,17 @@ func SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha floa
 	F32.SgemmStridedBatched(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
 }
 
-// SgemmStridedBatched is the package's SgemmStridedBatched at precision p.
+// thinProduct reports whether a product of m×n outputs runs in float32 at
+// BF16 precision (see Precision.Sgemm): fewer than 16 rows or columns.
+func thinProduct(m, n int) bool { return m < 16 || n < 16 }
+
+// SgemmStridedBatched is the package's SgemmStridedBatched at precision p
+// (a batch of thin products runs in float32, as Sgemm's would).
 func (p Precision) SgemmStridedBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
 	if gemmTracing.Load() {
 		defer traceGEMM(gemmKey{transA, transB, m, n, k, batch, false}, time.Now())
 	}
-	if p == BF16 {
+	if p == BF16 && !thinProduct(m, n) {
 		sgemmBatchedBF16(batch, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC)
 		return
 	}
@@ -150,7 +158,7 @@ func (p Precision) blockedThen(transA, transB bool, m, n, k int, alpha float32, 
 		return false
 	}
 	par := m*n*k >= gemmParWork
-	if p == BF16 {
+	if p == BF16 && !thinProduct(m, n) {
 		kern := nativeBF16For(m, n, k)
 		if kern == nil || bias != nil && kern.biasTiles == nil {
 			return false

@@ -28,6 +28,13 @@ func sgemmKernel14x32pf(k int, a *float32, rs, cs uintptr, b *float32, c *float3
 //go:noescape
 func sgemmKernel28x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
+// sgemmKernel14x32s is sgemmKernel14x32pf reading B in place: row p of B̂
+// (32 floats) at b + p·ldb bytes, prefetched 8 rows ahead. Its floats are
+// sgemmKernel14x32's.
+//
+//go:noescape
+func sgemmKernel14x32s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32, ldb uintptr)
+
 // sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
 // AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16]. With
 // beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j.
@@ -149,7 +156,17 @@ func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
 	}
 }
 
-var kernelAVX512 = zmmKernel("avx512-14x32", 14, 32, 16, kernel14x32)
+var kernelAVX512 = func() *microKernel {
+	k := zmmKernel("avx512-14x32", 14, 32, 16, kernel14x32)
+	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		sgemmKernel14x32s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, f32p(bias), ldb)
+	}
+	return k
+}()
 
 // kernelAVX512N is the AVX-512 kernel for products of at most 16 columns
 // (kernelAVX512.narrow): 28 rows of one zmm register each, where the 14×32

@@ -54,8 +54,16 @@ func kernel512(pf bool) {
 	if pf {
 		name, L = "sgemmKernel14x32pf", "k512pf"
 	}
-	kernelZMM(name, L, 14, 2, pf, "")
+	kernelZMM(name, L, 14, 2, pf, false, "")
 }
+
+// kernel512s emits sgemmKernel14x32s: sgemmKernel14x32pf reading B in
+// place, row p of B̂ at b + p·ldb bytes (32 floats), prefetched 8 rows
+// ahead, for a product of one row panel, where packing B would cost as
+// much as the product (a rank-8 adapter's dBu = dtᵀ·x: 8 rows against the
+// whole of x). The same instructions on the same values otherwise, so the
+// same floats.
+func kernel512s() { kernelZMM("sgemmKernel14x32s", "k512s", 14, 2, true, true, "") }
 
 // kernel512n emits sgemmKernel28x16, the narrow AVX-512 kernel (mr = 28,
 // nr = 16: one zmm register per row) for products of at most 16 columns,
@@ -64,21 +72,26 @@ func kernel512(pf bool) {
 // multiply-adds over k, and its store the same alpha·acc + beta·C (or +
 // bias), so its results are those of sgemmKernel14x32 bit for bit. B is
 // software-prefetched 8 steps ahead, as in sgemmKernel14x32pf.
-func kernel512n() { kernelZMM("sgemmKernel28x16", "k512n", 28, 1, true, " (i < 28)") }
+func kernel512n() { kernelZMM("sgemmKernel28x16", "k512n", 28, 1, true, false, " (i < 28)") }
 
 // kernelZMM emits an AVX-512 micro-kernel of mr rows and vecs zmm
 // registers (16 columns each) per row, accumulators Z4 on, 4 + mr·vecs ≤
-// 32; with pf, B is prefetched 8 steps ahead. rowNote follows "A element
-// (i,p) is at a + i·rs + p·cs bytes" in its comment.
-func kernelZMM(name, L string, mr, vecs int, pf bool, rowNote string) {
+// 32; with pf, B is prefetched 8 steps ahead; strided, B's rows are ldb
+// bytes apart (an extra argument, in R12: mr ≤ 16). rowNote follows "A
+// element (i,p) is at a + i·rs + p·cs bytes" in its comment.
+func kernelZMM(name, L string, mr, vecs int, pf, strided bool, rowNote string) {
 	nr := 16 * vecs
 	acc := func(i, v int) int { return 4 + vecs*i + v }
+	args, frame, layout := "", 96, "B is packed [k]["+fmt.Sprint(nr)+"]"
+	if strided {
+		args, frame, layout = ", ldb uintptr", 104, "row p of B is at b + p·ldb bytes"
+	}
 	sb.WriteString(`
-// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// func ` + name + `(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32` + args + `)
 // C[0:rows, cols(mask)] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
 // then, with bias != nil, C = alpha·Apanel·Bpanel + bias[cols] on every row).
-// A element (i,p) is at a + i·rs + p·cs bytes` + rowNote + `; B is packed [k][` + fmt.Sprint(nr) + `].
-TEXT ·` + name + `(SB), NOSPLIT, $0-96
+// A element (i,p) is at a + i·rs + p·cs bytes` + rowNote + `; ` + layout + `.
+TEXT ·` + name + `(SB), NOSPLIT, $0-` + fmt.Sprint(frame) + `
 `)
 	bases := rowBases[:(mr+3)/4]
 	p("MOVQ k+0(FP), CX")
@@ -86,6 +99,9 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-96
 	p("MOVQ rs+16(FP), BX")
 	p("MOVQ cs+24(FP), R11")
 	p("MOVQ b+32(FP), DI")
+	if strided {
+		p("MOVQ ldb+96(FP), R12")
+	}
 	p("LEAQ (BX)(BX*2), DX")
 	for j := 1; j < len(bases); j++ {
 		p("LEAQ (%s)(BX*4), %s", bases[j-1], bases[j])
@@ -99,7 +115,16 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-96
 	for v := 0; v < vecs; v++ {
 		p("VMOVUPS %s, Z%d", vecAt("DI", v), v)
 	}
-	if pf {
+	switch {
+	case pf && strided:
+		for v := 0; v < vecs; v++ {
+			if v == 0 {
+				p("PREFETCHT0 (DI)(R12*8)")
+			} else {
+				p("PREFETCHT0 %d(DI)(R12*8)", 64*v)
+			}
+		}
+	case pf:
 		for v := 0; v < vecs; v++ {
 			p("PREFETCHT0 %d(DI)", 8*4*nr+64*v)
 		}
@@ -111,7 +136,11 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-96
 			p("VFMADD231PS Z%d, Z%d, Z%d", v, t, acc(i, v))
 		}
 	}
-	p("ADDQ $%d, DI", 4*nr)
+	if strided {
+		p("ADDQ R12, DI")
+	} else {
+		p("ADDQ $%d, DI", 4*nr)
+	}
 	for _, r := range bases {
 		p("ADDQ R11, %s", r)
 	}
@@ -467,6 +496,7 @@ func main() {
 	kernel512(false)
 	kernel512(true)
 	kernel512n()
+	kernel512s()
 	kernelAVX2()
 	transpose16()
 	packMasked()

@@ -31,6 +31,10 @@ type microKernel struct {
 	// narrow, if set, is the kernel for products of at most narrow.nr
 	// columns, with this kernel's floats (forNarrow).
 	narrow *microKernel
+	// stridedB, if set, is tile (with bias != nil: biasTile) reading B̂ in
+	// place, row p at b + p·ldb bytes, all nr of its floats read: the
+	// same floats as tile on B̂ packed (sgemmBlocked, one row panel).
+	stridedB func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer)
 }
 
 // forNarrow is kern, or its narrow kernel for a product of n columns.
@@ -357,9 +361,19 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 		for jc := 0; jc < n; jc += nc {
 			g.jc, g.nb = jc, min(nc, n-jc)
 			g.npan = (g.nb + nr - 1) / nr
-			if workers > 1 && g.npan > 1 && g.kb*g.nb >= 1<<14 {
+			// One row panel (a rank-8 adapter's dBu = dtᵀ·x, 8 rows against
+			// the whole of x): each B element is used once, so the kernel
+			// reads untransposed B's whole panels in place rather than
+			// after a copy; only an edge panel is packed.
+			g.bInPlace = bInPlace && kern.stridedB != nil && !transB && g.rowPanels == 1
+			switch {
+			case g.bInPlace:
+				if g.nb%nr != 0 {
+					g.packB(g.npan-1, g.npan)
+				}
+			case workers > 1 && g.npan > 1 && g.kb*g.nb >= 1<<14:
 				parallel.For(g.npan, 1, g.packB)
-			} else {
+			default:
 				g.packB(0, g.npan)
 			}
 			g.groups = panelGroups(workers, g.rowPanels, g.npan)
@@ -404,6 +418,7 @@ type blockedGemm struct {
 	jc, nb, npan  int       // the n block and its B panels
 	groups, items int       // B panel groups; row panel × group work items
 	packA         bool
+	bInPlace      bool         // the kernel reads B's whole panels in place (stridedB); only an edge panel is packed
 	serial        bool         // one goroutine takes every item in order, without claiming them (work)
 	next          atomic.Int64 // the next work item
 }
@@ -455,6 +470,15 @@ func (g *blockedGemm) work(_, _ int) {
 		jlo, jhi := gr*g.npan/g.groups, (gr+1)*g.npan/g.groups
 		for jp := jlo; jp < jhi; jp++ {
 			j0 := jp * nr
+			if cols := min(nr, g.nb-j0); g.bInPlace && cols == nr {
+				var bias unsafe.Pointer
+				if g.bias != nil {
+					bias = unsafe.Pointer(&g.bias[g.jc+j0])
+				}
+				kern.stridedB(kb, ap, rs, cs, unsafe.Pointer(&g.b[g.pc*g.ldb+g.jc+j0]), uintptr(g.ldb)*4, unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
+					g.alpha, g.beta, rows, cols, g.beta0, bias)
+				continue
+			}
 			if g.bias != nil {
 				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
 					g.alpha, rows, min(nr, g.nb-j0), unsafe.Pointer(&g.bias[g.jc+j0]))
@@ -491,6 +515,10 @@ func packPlainA(lda, reuse int) bool {
 
 // packTransAAll turns on packATransAll (off: tests of the per-panel path).
 var packTransAAll = true
+
+// bInPlace lets a product of one row panel read untransposed B in place
+// (off: tests of the packed path).
+var bInPlace = true
 
 // packATransAll packs every micro-panel of op(A) = Aᵀ (A stored k×m) for
 // the k block [pc, pc+kb): panel rp into dst[rp·kb·mrPad:] as [kb][mrPad],

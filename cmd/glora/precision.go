@@ -12,7 +12,7 @@ import (
 
 // precisionHelp is the --precision flag's text (pretrain, eval, bench,
 // supernet, search, finetune, run).
-const precisionHelp = "arithmetic of the matrix products (Linear, attention, patch embedding, forward and backward): f32, or bf16 (bfloat16 operands, float32 accumulation, as PyTorch's CPU autocast; weights, optimiser state, LayerNorm, softmax, the loss and merges stay float32; native AMX or AVX512-BF16 kernels where the CPU has them). It applies to this invocation: a resumed run takes it again"
+const precisionHelp = "arithmetic of the matrix products (Linear, attention, patch embedding, forward and backward): f32, or bf16 (bfloat16 operands, float32 accumulation, as PyTorch's CPU autocast; weights, optimiser state, LayerNorm, softmax, the loss, merges and products of fewer than 16 rows or columns stay float32; native AMX or AVX512-BF16 kernels where the CPU has them). It applies to this invocation: a resumed run takes it again"
 
 // precisionFlag registers --precision (default f32).
 func precisionFlag(fs *flag.FlagSet) *string { return fs.String("precision", "f32", precisionHelp) }

@@ -185,7 +185,9 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 		blocks = func(i0, i1, j0, j1 int) { then(yd, i0, i1, j0, j1) }
 	}
 	// linear sets y (N, out) = x (N, in) · wᵀ + b' (b' on every row, when there is one).
-	linear := func(w []float32) { s.prec.SgemmBiasThen(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out, blocks) }
+	linear := func(w []float32) {
+		s.prec.SgemmBiasThen(false, true, n, out, in, 1, xd, in, w, in, bias, yd, out, blocks)
+	}
 	if k := lc[B].Kind; k == Vector || k == Constant {
 		s.bv = rowValues(v[iBd].Value.Data, R, out, k)
 	}

@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -80,6 +81,57 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 						if wide, got := run(nil), run(narrow); !slices.Equal(wide, got) {
 							t.Fatalf("%dx%dx%d tA=%v tB=%v beta=%v bias=%v: the narrow kernel's floats differ from the 14×32 kernel's", m, n, k, tA, tB, beta, withBias)
 						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmBInPlace: a product of one row panel reads untransposed B in
+// place (whole panels; an edge panel packed) and stores the floats of the
+// packed path bit for bit: edge panels, several k and n blocks, split k,
+// beta 0, 1 and 0.3, a bias, A plain and transposed, B's rows padded.
+func TestSgemmBInPlace(t *testing.T) {
+	if kernelAVX512.stridedB == nil || defaultKernel != kernelAVX512 {
+		t.Skip("no AVX-512 kernel on this CPU")
+	}
+	defer func(v bool) { bInPlace = v }(bInPlace)
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, sh := range []struct{ m, n, k, padB int }{
+		{8, 192, 6304, 0},  // a rank-8 adapter's dBu = dtᵀ·x (split k)
+		{8, 200, 900, 5},   // an edge panel, three k blocks
+		{14, 3000, 300, 0}, // several n blocks
+		{3, 64, 40, 1},
+		{8, 40, 6000, 3},
+	} {
+		for _, transA := range []bool{true, false} {
+			for _, mode := range []string{"beta0", "beta1", "beta0.3", "bias"} {
+				m, n, k := sh.m, sh.n, sh.k
+				ar, ac, _, _ := gemmOperandDims(transA, false, m, n, k)
+				a, ldb := randSlice(rng, ar*ac), n+sh.padB
+				b := randSlice(rng, k*ldb)
+				c0 := randSlice(rng, m*n)
+				bias := randSlice(rng, n)
+				run := func(inPlace bool) []float32 {
+					bInPlace = inPlace
+					c := append([]float32(nil), c0...)
+					switch mode {
+					case "bias":
+						F32.SgemmBias(transA, false, m, n, k, 0.7, a, ac, b, ldb, bias, c, n)
+					case "beta0":
+						Sgemm(transA, false, m, n, k, 0.7, a, ac, b, ldb, 0, c, n)
+					case "beta1":
+						Sgemm(transA, false, m, n, k, 0.7, a, ac, b, ldb, 1, c, n)
+					default:
+						Sgemm(transA, false, m, n, k, 0.7, a, ac, b, ldb, 0.3, c, n)
+					}
+					return c
+				}
+				want, got := run(false), run(true)
+				for e := range want {
+					if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
+						t.Fatalf("%+v transA=%v %s: C[%d] = %g reading B in place, %g packed", sh, transA, mode, e, got[e], want[e])
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -111,5 +112,17 @@ func TestLinearGELU(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLinearGELUBadInput: a Linear that rejects x fails the tape with its
+// error and LinearGELU returns dead Vars (no panic, no GELU of garbage).
+func TestLinearGELUBadInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	lin := &Linear{W: randVar(rng, true, 0.2, 96, 64), B: randVar(rng, true, 0.5, 96)}
+	tp := ag.NewTape()
+	u, g := LinearGELU(tp, lin, randVar(rng, true, 1, 20, 63), false)
+	if tp.OK(u) || tp.OK(g) || tp.Err() == nil || !strings.Contains(tp.Err().Error(), "linear") {
+		t.Fatalf("x (20, 63) into a (96, 64) Linear: ok %v %v, tape error %v; want dead Vars and the Linear's error", tp.OK(u), tp.OK(g), tp.Err())
 	}
 }

@@ -45,3 +45,21 @@ func ExamplePrecision_Sgemm() {
 	// 3 1
 	// 3.0058594
 }
+
+// SgemmThen hands each finished block of C to a function while it is in
+// cache: here a ReLU on C = A·B, written into a second matrix.
+func ExamplePrecision_SgemmThen() {
+	a := []float32{1, -2, 3, -4} // A: 2×2
+	b := []float32{1, 0, 0, 1}   // B: the identity
+	c, relu := make([]float32, 4), make([]float32, 4)
+	tensor.F32.SgemmThen(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2, func(i0, i1, j0, j1 int) {
+		for i := i0; i < i1; i++ {
+			for j := j0; j < j1; j++ {
+				relu[i*2+j] = max(c[i*2+j], 0)
+			}
+		}
+	})
+	fmt.Println(c, relu)
+	// Output:
+	// [1 -2 3 -4] [1 0 3 0]
+}

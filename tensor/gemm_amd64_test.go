@@ -6,7 +6,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // TestSgemmKernelNoPrefetch runs the AVX-512 kernel without software
@@ -88,22 +90,39 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 	}
 }
 
-// TestSgemmBInPlace: a product of one row panel reads untransposed B in
-// place (whole panels; an edge panel packed) and stores the floats of the
-// packed path bit for bit: edge panels, several k and n blocks, split k,
-// beta 0, 1 and 0.3, a bias, A plain and transposed, B's rows padded.
+// TestSgemmBInPlace: a product of one row panel, or with a small B block,
+// reads untransposed B in place (whole panels; an edge panel packed) and
+// stores the floats of the packed path bit for bit: edge panels, several
+// k and n blocks, split k, several row panels, beta 0, 1 and 0.3, a bias,
+// A plain and transposed, B's rows padded.
 func TestSgemmBInPlace(t *testing.T) {
 	if kernelAVX512.stridedB == nil || defaultKernel != kernelAVX512 {
 		t.Skip("no AVX-512 kernel on this CPU")
 	}
-	defer func(v bool) { bInPlace = v }(bInPlace)
+	defer func(v bool, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
+		bInPlace, kernelAVX512.stridedB = v, f
+	}(bInPlace, kernelAVX512.stridedB)
+	var tiles atomic.Int64 // tiles that read B in place
+	strided := kernelAVX512.stridedB
+	kernelAVX512.stridedB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		tiles.Add(1)
+		strided(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
+	}
 	rng := rand.New(rand.NewPCG(31, 32))
-	for _, sh := range []struct{ m, n, k, padB int }{
-		{8, 192, 6304, 0},  // a rank-8 adapter's dBu = dtᵀ·x (split k)
-		{8, 200, 900, 5},   // an edge panel, three k blocks
-		{14, 3000, 300, 0}, // several n blocks
-		{3, 64, 40, 1},
-		{8, 40, 6000, 3},
+	for _, sh := range []struct {
+		m, n, k, padB int
+		inPlace       bool // B is read in place
+	}{
+		{8, 192, 6304, 0, true},  // a rank-8 adapter's dBu = dtᵀ·x (split k)
+		{8, 200, 900, 5, true},   // an edge panel, three k blocks
+		{14, 3000, 300, 0, true}, // several n blocks
+		{3, 64, 40, 1, true},
+		{8, 40, 6000, 3, true},
+		{50, 32, 50, 352, true},   // attention's P·v on the shipped backbone: several row panels, a small B block
+		{197, 64, 197, 0, false},  // ViT-Tiny's: its 50 KB block is packed
+		{197, 32, 197, 0, true},   // a 25 KB block
+		{60, 100, 70, 1, true},    // small B block with an edge panel
+		{100, 300, 300, 0, false}, // a B block too large: packed
 	} {
 		for _, transA := range []bool{true, false} {
 			for _, mode := range []string{"beta0", "beta1", "beta0.3", "bias"} {
@@ -128,7 +147,12 @@ func TestSgemmBInPlace(t *testing.T) {
 					}
 					return c
 				}
-				want, got := run(false), run(true)
+				want := run(false)
+				tiles.Store(0)
+				got := run(true)
+				if (tiles.Load() > 0) != sh.inPlace {
+					t.Fatalf("%+v transA=%v %s: %d tiles read B in place", sh, transA, mode, tiles.Load())
+				}
 				for e := range want {
 					if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
 						t.Fatalf("%+v transA=%v %s: C[%d] = %g reading B in place, %g packed", sh, transA, mode, e, got[e], want[e])

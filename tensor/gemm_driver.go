@@ -361,11 +361,13 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 		for jc := 0; jc < n; jc += nc {
 			g.jc, g.nb = jc, min(nc, n-jc)
 			g.npan = (g.nb + nr - 1) / nr
-			// One row panel (a rank-8 adapter's dBu = dtᵀ·x, 8 rows against
-			// the whole of x): each B element is used once, so the kernel
-			// reads untransposed B's whole panels in place rather than
-			// after a copy; only an edge panel is packed.
-			g.bInPlace = bInPlace && kern.stridedB != nil && !transB && g.rowPanels == 1
+			// The kernel reads untransposed B's whole panels in place rather
+			// than after a copy (only an edge panel is packed) where the copy
+			// cannot pay: with one row panel (a rank-8 adapter's dBu = dtᵀ·x,
+			// 8 rows against the whole of x) each B element is used once,
+			// and a block of at most 32 KB (the shipped backbone's per-head
+			// v, k, q and dO, 50×32) stays in L1 between row panels anyway.
+			g.bInPlace = bInPlace && kern.stridedB != nil && !transB && (g.rowPanels == 1 || g.kb*g.nb <= bInPlaceMax)
 			switch {
 			case g.bInPlace:
 				if g.nb%nr != 0 {
@@ -516,9 +518,18 @@ func packPlainA(lda, reuse int) bool {
 // packTransAAll turns on packATransAll (off: tests of the per-panel path).
 var packTransAAll = true
 
-// bInPlace lets a product of one row panel read untransposed B in place
-// (off: tests of the packed path).
+// bInPlace lets a product of one row panel, or with a B block of at most
+// bInPlaceMax floats, read untransposed B in place (off: tests of the
+// packed path).
 var bInPlace = true
+
+// bInPlaceMax is the largest B block (k block × n block, in floats) read in
+// place by a product of several row panels: 32 KB, an L1 data cache.
+// BenchmarkAttention/shipped (2 cores of a Zen 5, 10 pairs alternating
+// with the packed path): 7.70 → 7.33 ms (medians). At 64 KB, ViT-Tiny's
+// 197×64 blocks included, BenchmarkAttention/vit-tiny did not move (17.83
+// → 17.74 ms, 6 pairs).
+const bInPlaceMax = 1 << 13
 
 // packATransAll packs every micro-panel of op(A) = Aᵀ (A stored k×m) for
 // the k block [pc, pc+kb): panel rp into dst[rp·kb·mrPad:] as [kb][mrPad],

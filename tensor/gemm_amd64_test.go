@@ -96,8 +96,8 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 // k and n blocks, split k, several row panels, beta 0, 1 and 0.3, a bias,
 // A plain and transposed, B's rows padded.
 func TestSgemmBInPlace(t *testing.T) {
-	if kernelAVX512.stridedB == nil || defaultKernel != kernelAVX512 {
-		t.Skip("no AVX-512 kernel on this CPU")
+	if kernelAVX512.stridedB == nil || defaultKernel != kernelAVX512 || !nativeGemm {
+		t.Skip("no AVX-512 kernel on this CPU, or Sgemm is OpenBLAS's")
 	}
 	defer func(v bool, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
 		bInPlace, kernelAVX512.stridedB = v, f

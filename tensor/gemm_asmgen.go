@@ -59,10 +59,10 @@ func kernel512(pf bool) {
 
 // kernel512s emits sgemmKernel14x32s: sgemmKernel14x32pf reading B in
 // place, row p of B̂ at b + p·ldb bytes (32 floats), prefetched 8 rows
-// ahead, for a product of one row panel, where packing B would cost as
-// much as the product (a rank-8 adapter's dBu = dtᵀ·x: 8 rows against the
-// whole of x). The same instructions on the same values otherwise, so the
-// same floats.
+// ahead, where packing B cannot pay (bInPlace in gemm_driver.go: a
+// product of one row panel, such as a rank-8 adapter's dBu = dtᵀ·x, 8 rows
+// against the whole of x, or a B block that stays in L1). The same
+// instructions on the same values otherwise, so the same floats.
 func kernel512s() { kernelZMM("sgemmKernel14x32s", "k512s", 14, 2, true, true, "") }
 
 // kernel512n emits sgemmKernel28x16, the narrow AVX-512 kernel (mr = 28,

@@ -33,7 +33,7 @@ type microKernel struct {
 	narrow *microKernel
 	// stridedB, if set, is tile (with bias != nil: biasTile) reading B̂ in
 	// place, row p at b + p·ldb bytes, all nr of its floats read: the
-	// same floats as tile on B̂ packed (sgemmBlocked, one row panel).
+	// same floats as tile on B̂ packed (sgemmBlocked, see bInPlace).
 	stridedB func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer)
 }
 

@@ -191,19 +191,24 @@ func nativeBF16For(m, n, k int) *bf16Kernel {
 	return nil
 }
 
-// sgemmBF16Bias is SgemmBias at BF16 precision where the native kernel
-// stores the bias (biasTiles) and sgemmBF16 would give the product to it;
-// it reports false, having done nothing, otherwise.
-func sgemmBF16Bias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+// sgemmBF16Blocked runs a BF16 product that sgemmBF16 gives to the native
+// kernel there, for what plain Sgemm cannot do: with a bias (beta 1; a
+// kernel that stores it, biasTiles), SgemmBias; with then, SgemmThen's
+// hand-over of finished blocks. It reports false, having done nothing,
+// otherwise.
+func sgemmBF16Blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
 	if m <= 0 || n <= 0 || k <= 0 || alpha == 0 {
 		return false
 	}
 	kern := nativeBF16For(m, n, k)
-	if kern == nil || kern.biasTiles == nil {
+	if kern == nil || bias != nil && kern.biasTiles == nil {
 		return false
 	}
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc, nil)
+	if bias != nil {
+		bias = bias[:n]
+	}
+	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
 	return true
 }
 

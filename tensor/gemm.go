@@ -68,7 +68,7 @@ func (p Precision) sgemmBiasUntraced(transA, transB bool, m, n, k int, alpha flo
 	}
 	switch {
 	case p == BF16 && !thinProduct(m, n):
-		if sgemmBF16Bias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc) {
+		if sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, c, ldc, nil) {
 			return
 		}
 	case sgemmBiasImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc):
@@ -129,12 +129,12 @@ func (p Precision) SgemmThen(transA, transB bool, m, n, k int, alpha float32, a 
 // SgemmBiasThen is SgemmBias that hands C to then block by block, as
 // SgemmThen does.
 func (p Precision) SgemmBiasThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
-	if then == nil || bias == nil {
-		if bias == nil {
-			p.SgemmThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, then)
-		} else {
-			p.SgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
-		}
+	if bias == nil {
+		p.SgemmThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, then)
+		return
+	}
+	if then == nil {
+		p.SgemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
 		return
 	}
 	if m > 0 && n > 0 && len(bias) < n {
@@ -150,33 +150,15 @@ func (p Precision) SgemmBiasThen(transA, transB bool, m, n, k int, alpha float32
 }
 
 // blockedThen runs SgemmThen (bias nil) or SgemmBiasThen (bias set, beta 1)
-// where the product goes to a blocked driver that SgemmBias or Sgemm would
-// give it to, with the same kernel and so the same floats, and reports
-// whether it did; it does nothing otherwise.
+// on the blocked driver and kernel that Sgemm or SgemmBias would give the
+// product to, so with the same floats, and reports whether it did; it
+// does nothing otherwise (the OpenBLAS build's float32 products, small,
+// one-row and split-k products).
 func (p Precision) blockedThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
-	if !nativeGemm || m <= 1 || n <= 0 || k <= 0 || alpha == 0 {
-		return false
-	}
-	par := m*n*k >= gemmParWork
 	if p == BF16 && !thinProduct(m, n) {
-		kern := nativeBF16For(m, n, k)
-		if kern == nil || bias != nil && kern.biasTiles == nil {
-			return false
-		}
-		checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-		sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
-		return true
+		return sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
 	}
-	kern := forNarrow(defaultKernel, n)
-	if kern == nil || bias != nil && kern.biasTile == nil || nativeRoute(kern, true, m, n, k) != routeBlocked {
-		return false
-	}
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if bias != nil {
-		bias = bias[:n]
-	}
-	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
-	return true
+	return nativeGemm && sgemmNativeBlocked(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
 }
 
 // thenRows calls then on ranges of whole rows of an m×n C, on the worker

@@ -217,17 +217,22 @@ func nativeRoute(kern *microKernel, par bool, m, n, k int) gemmRoute {
 	return routeBlocked
 }
 
-// sgemmNativeBias is SgemmBias on a micro-kernel with a bias store
-// (biasTile), for a product that sgemmNative gives to the blocked driver:
-// there the first k block's micro-kernels add the bias as they store C.
+// sgemmNativeBlocked runs a product that sgemmNative gives to the blocked
+// driver there, on the same kernel (so with its floats), for what plain
+// Sgemm cannot do: with a bias (beta 1; a kernel with a bias store,
+// biasTile), SgemmBias, the first k block's micro-kernels adding the bias
+// as they store C; with then, SgemmThen's hand-over of finished blocks.
 // It reports false, having done nothing, for any other product or kernel.
-func sgemmNativeBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
+func sgemmNativeBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
 	kern = forNarrow(kern, n)
-	if kern == nil || kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
+	if kern == nil || bias != nil && kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
 		return false
 	}
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias[:n], c, ldc, nil)
+	if bias != nil {
+		bias = bias[:n]
+	}
+	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
 	return true
 }
 
@@ -472,22 +477,21 @@ func (g *blockedGemm) work(_, _ int) {
 		jlo, jhi := gr*g.npan/g.groups, (gr+1)*g.npan/g.groups
 		for jp := jlo; jp < jhi; jp++ {
 			j0 := jp * nr
-			if cols := min(nr, g.nb-j0); g.bInPlace && cols == nr {
-				var bias unsafe.Pointer
-				if g.bias != nil {
-					bias = unsafe.Pointer(&g.bias[g.jc+j0])
-				}
-				kern.stridedB(kb, ap, rs, cs, unsafe.Pointer(&g.b[g.pc*g.ldb+g.jc+j0]), uintptr(g.ldb)*4, unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
-					g.alpha, g.beta, rows, cols, g.beta0, bias)
-				continue
-			}
+			cols := min(nr, g.nb-j0)
+			cp := unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0])
+			var bias unsafe.Pointer
 			if g.bias != nil {
-				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
-					g.alpha, rows, min(nr, g.nb-j0), unsafe.Pointer(&g.bias[g.jc+j0]))
-				continue
+				bias = unsafe.Pointer(&g.bias[g.jc+j0])
 			}
-			kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0]), uintptr(g.ldc)*4,
-				g.alpha, g.beta, rows, min(nr, g.nb-j0), g.beta0)
+			switch {
+			case g.bInPlace && cols == nr:
+				kern.stridedB(kb, ap, rs, cs, unsafe.Pointer(&g.b[g.pc*g.ldb+g.jc+j0]), uintptr(g.ldb)*4, cp, uintptr(g.ldc)*4,
+					g.alpha, g.beta, rows, cols, g.beta0, bias)
+			case bias != nil:
+				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, uintptr(g.ldc)*4, g.alpha, rows, cols, bias)
+			default:
+				kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, uintptr(g.ldc)*4, g.alpha, g.beta, rows, cols, g.beta0)
+			}
 		}
 		if g.then != nil && g.pc+kb == g.k {
 			// the item's block is final and still in cache

@@ -466,7 +466,7 @@ func checkSgemmBias(t *testing.T, rng *rand.Rand) {
 							copy(want[i*ldc:i*ldc+n], bias)
 						}
 						sgemmNative(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, want, ldc)
-						if !sgemmNativeBias(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, got, ldc) {
+						if !sgemmNativeBlocked(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, bias, got, ldc, nil) {
 							continue
 						}
 						blocked[kern]++

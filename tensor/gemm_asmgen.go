@@ -116,13 +116,9 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-` + fmt.Sprint(frame) + `
 		p("VMOVUPS %s, Z%d", vecAt("DI", v), v)
 	}
 	switch {
-	case pf && strided:
+	case pf && strided: // 8 rows ahead
 		for v := 0; v < vecs; v++ {
-			if v == 0 {
-				p("PREFETCHT0 (DI)(R12*8)")
-			} else {
-				p("PREFETCHT0 %d(DI)(R12*8)", 64*v)
-			}
+			p("PREFETCHT0 %s(R12*8)", vecAt("DI", v))
 		}
 	case pf:
 		for v := 0; v < vecs; v++ {

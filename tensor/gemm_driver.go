@@ -332,9 +332,6 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 	if par {
 		workers = parallel.Workers()
 	}
-	bbuf, bh := getBuf(nc * kc)
-	defer putBuf(bh)
-	g.bbuf = bbuf
 	g.rowPanels = (m + mr - 1) / mr
 
 	// Transposed A with several row panels, each used against several B
@@ -373,6 +370,11 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 			// and a block of at most 32 KB (the shipped backbone's per-head
 			// v, k, q and dO, 50×32) stays in L1 between row panels anyway.
 			g.bInPlace = bInPlace && kern.stridedB != nil && !transB && (g.rowPanels == 1 || g.kb*g.nb <= bInPlaceMax)
+			if g.bbuf == nil && (!g.bInPlace || g.nb%nr != 0) { // some panel is packed
+				var bh *[]float32
+				g.bbuf, bh = getBuf(nc * kc)
+				defer putBuf(bh)
+			}
 			switch {
 			case g.bInPlace:
 				if g.nb%nr != 0 {

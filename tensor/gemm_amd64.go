@@ -48,11 +48,30 @@ func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, 
 //go:noescape
 func transpose16x16(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
 
+// transpose8x8 is transpose16x16 for AVX2: dst[p][i] = src[i][p] for i < 8
+// and p < 8·blocks.
+//
+//go:noescape
+func transpose8x8(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
+
 // packMasked16 copies, for each of k steps, the first bits.Len(mask) ≤ 16
 // floats at src to a 16-float row of dst (zero-filled); src advances ss bytes.
 //
 //go:noescape
 func packMasked16(dst *float32, src *float32, ss uintptr, k int, mask int)
+
+// packMasked16AVX2 is packMasked16 for AVX2: mask[j] is all ones for each
+// float j < 16 kept (a masked load: nothing past them is read); with
+// full != 0 all 16 are, and mask is not read.
+//
+//go:noescape
+func packMasked16AVX2(dst *float32, src *float32, ss uintptr, k int, mask *int32, full int)
+
+// copy6 copies 6 floats from src to dst n times, src advancing ss bytes
+// and dst ds bytes (AVX2).
+//
+//go:noescape
+func copy6(dst *float32, ds uintptr, src *float32, ss uintptr, n int)
 
 // packMasked32 is packMasked16 with 32-float rows.
 //
@@ -132,7 +151,7 @@ func kernel14x32() zmmTile {
 // row copies.
 func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
 	return &microKernel{
-		name: name, mr: mr, nr: nr, mrPad: mrPad, hasT16: true,
+		name: name, mr: mr, nr: nr, mrPad: mrPad, tb: 16,
 		tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
 			z := 0
 			if beta0 {
@@ -143,7 +162,7 @@ func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
 		biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
 			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
 		},
-		t16: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+		transpose: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
 			transpose16x16(f32p(dst), ds, f32p(src), ss, blocks)
 		},
 		rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
@@ -175,7 +194,27 @@ var kernelAVX512 = func() *microKernel {
 var kernelAVX512N = zmmKernel("avx512-28x16", 28, 16, 28, func() zmmTile { return sgemmKernel28x16 })
 
 var kernelAVX2 = &microKernel{
-	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6,
+	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6, tb: 8,
+	transpose: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+		transpose8x8(f32p(dst), ds, f32p(src), ss, blocks)
+	},
+	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+		if dw != 16 {
+			panic("tensor: the AVX2 row copy takes 16-float rows")
+		}
+		var mask [16]int32
+		for j := range width {
+			mask[j] = -1
+		}
+		full := 0
+		if width == 16 {
+			full = 1
+		}
+		packMasked16AVX2(f32p(dst), f32p(src), ss, k, &mask[0], full)
+	},
+	copy6: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
+		copy6(f32p(dst), ds, f32p(src), ss, n)
+	},
 	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
 		if rows == 6 && cols == 16 {
 			z := 0

@@ -3104,6 +3104,75 @@ t16_done:
 	VZEROUPPER
 	RET
 
+// func transpose8x8(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
+TEXT ·transpose8x8(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ ss+24(FP), BX
+	MOVQ blocks+32(FP), CX
+	LEAQ (BX)(BX*2), DX
+	TESTQ CX, CX
+	JEQ t8_done
+t8_loop:
+	LEAQ (SI)(BX*4), R8
+	MOVQ DI, AX
+	VMOVUPS (SI), X0
+	VINSERTF128 $1, (R8), Y0, Y0
+	VMOVUPS (SI)(BX*1), X1
+	VINSERTF128 $1, (R8)(BX*1), Y1, Y1
+	VMOVUPS (SI)(BX*2), X2
+	VINSERTF128 $1, (R8)(BX*2), Y2, Y2
+	VMOVUPS (SI)(DX*1), X3
+	VINSERTF128 $1, (R8)(DX*1), Y3, Y3
+	VUNPCKLPS Y1, Y0, Y4
+	VUNPCKHPS Y1, Y0, Y5
+	VUNPCKLPS Y3, Y2, Y6
+	VUNPCKHPS Y3, Y2, Y7
+	VSHUFPS $0x44, Y6, Y4, Y8
+	VSHUFPS $0xEE, Y6, Y4, Y9
+	VSHUFPS $0x44, Y7, Y5, Y10
+	VSHUFPS $0xEE, Y7, Y5, Y11
+	VMOVUPS Y8, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y9, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y10, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y11, (AX)
+	ADDQ R11, AX
+	VMOVUPS 16(SI), X0
+	VINSERTF128 $1, 16(R8), Y0, Y0
+	VMOVUPS 16(SI)(BX*1), X1
+	VINSERTF128 $1, 16(R8)(BX*1), Y1, Y1
+	VMOVUPS 16(SI)(BX*2), X2
+	VINSERTF128 $1, 16(R8)(BX*2), Y2, Y2
+	VMOVUPS 16(SI)(DX*1), X3
+	VINSERTF128 $1, 16(R8)(DX*1), Y3, Y3
+	VUNPCKLPS Y1, Y0, Y4
+	VUNPCKHPS Y1, Y0, Y5
+	VUNPCKLPS Y3, Y2, Y6
+	VUNPCKHPS Y3, Y2, Y7
+	VSHUFPS $0x44, Y6, Y4, Y8
+	VSHUFPS $0xEE, Y6, Y4, Y9
+	VSHUFPS $0x44, Y7, Y5, Y10
+	VSHUFPS $0xEE, Y7, Y5, Y11
+	VMOVUPS Y8, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y9, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y10, (AX)
+	ADDQ R11, AX
+	VMOVUPS Y11, (AX)
+	ADDQ R11, AX
+	MOVQ AX, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNE t8_loop
+t8_done:
+	VZEROUPPER
+	RET
+
 // func packMasked16(dst *float32, src *float32, ss uintptr, k int, mask int)
 TEXT ·packMasked16(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -3170,6 +3239,64 @@ pm32_full:
 	JNE pm32_full
 pm32_done:
 	VZEROUPPER
+	RET
+
+// func packMasked16AVX2(dst *float32, src *float32, ss uintptr, k int, mask *int32, full int)
+TEXT ·packMasked16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ss+16(FP), BX
+	MOVQ k+24(FP), CX
+	MOVQ mask+32(FP), AX
+	MOVQ full+40(FP), DX
+	TESTQ CX, CX
+	JEQ pm16a_done
+	TESTQ DX, DX
+	JNE pm16a_full
+	VMOVDQU (AX), Y2
+	VMOVDQU 32(AX), Y3
+pm16a_loop:
+	VMASKMOVPS (SI), Y2, Y0
+	VMASKMOVPS 32(SI), Y3, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16a_loop
+	JMP pm16a_done
+pm16a_full:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16a_full
+pm16a_done:
+	VZEROUPPER
+	RET
+
+// func copy6(dst *float32, ds uintptr, src *float32, ss uintptr, n int)
+TEXT ·copy6(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ ss+24(FP), BX
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JEQ c6_done
+c6_loop:
+	VMOVUPS (SI), X0
+	VMOVQ 16(SI), X1
+	VMOVUPS X0, (DI)
+	VMOVQ X1, 16(DI)
+	ADDQ BX, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNE c6_loop
+c6_done:
 	RET
 
 // func cpuid(eax, ecx uint32) (a, b, c, d uint32)

@@ -162,3 +162,109 @@ func TestSgemmBInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeBlocks checks each kernel's transpose (16×16 on AVX-512,
+// 8×8 on AVX2) element by element: dst[p][i] = src[i][p] for i < tb and
+// p < tb·blocks, with padded row strides on both sides, and nothing written
+// between dst's rows or past its last one.
+func TestTransposeBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, kern := range availableKernels {
+		tb := kern.tb
+		if tb == 0 {
+			continue
+		}
+		for blocks := 1; blocks <= 3; blocks++ {
+			ss, ds := tb*blocks+3, tb+5 // floats
+			src := make([]float32, tb*ss)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			const guard = -7.25
+			dst := make([]float32, tb*blocks*ds+ds)
+			for i := range dst {
+				dst[i] = guard
+			}
+			kern.transpose(unsafe.Pointer(&dst[0]), uintptr(ds)*4, unsafe.Pointer(&src[0]), uintptr(ss)*4, blocks)
+			for p := 0; p < tb*blocks+1; p++ {
+				for i := 0; i < ds; i++ {
+					got, want := dst[p*ds+i], float32(guard)
+					if i < tb && p < tb*blocks {
+						want = src[i*ss+p]
+					}
+					if got != want {
+						t.Fatalf("%s blocks=%d: dst[%d][%d] = %g, want %g", kern.name, blocks, p, i, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRowCopy checks each kernel's rowCopy (the masked copies that pack
+// untransposed B, and transposed A on AVX-512) for every width: the first
+// width floats of each source row, then zeros, where the source holds NaN
+// past width (a lane loaded that should not be shows as NaN). And AVX2's
+// copy6, which packs transposed A: 6 floats per step, nothing else touched.
+func TestRowCopy(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, kern := range availableKernels {
+		if kern.rowCopy == nil {
+			continue
+		}
+		dws := []int{16}
+		if kern.nr == 32 {
+			dws = append(dws, 32)
+		}
+		for _, dw := range dws {
+			for width := 0; width <= dw; width++ {
+				const k, ss = 5, 40
+				src := make([]float32, k*ss)
+				for i := range src {
+					src[i] = nan
+					if i%ss < width {
+						src[i] = float32(i)
+					}
+				}
+				dst := make([]float32, k*dw+1)
+				for i := range dst {
+					dst[i] = -1
+				}
+				kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), ss*4, k, width, dw)
+				for i, got := range dst {
+					want := float32(-1)
+					if p, j := i/dw, i%dw; p < k {
+						want = 0
+						if j < width {
+							want = src[p*ss+j]
+						}
+					}
+					if got != want {
+						t.Fatalf("%s dw=%d width=%d: dst[%d] = %g, want %g", kern.name, dw, width, i, got, want)
+					}
+				}
+			}
+		}
+	}
+	for _, kern := range availableKernels {
+		if kern.copy6 == nil {
+			continue
+		}
+		const n, ss, ds = 4, 11, 9 // floats
+		src := make([]float32, n*ss)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, n*ds)
+		kern.copy6(unsafe.Pointer(&dst[0]), ds*4, unsafe.Pointer(&src[0]), ss*4, n)
+		for i, got := range dst {
+			want := float32(0)
+			if q, j := i/ds, i%ds; j < 6 {
+				want = src[q*ss+j]
+			}
+			if got != want {
+				t.Fatalf("%s copy6: dst[%d] = %g, want %g", kern.name, i, got, want)
+			}
+		}
+	}
+}

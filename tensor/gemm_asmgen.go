@@ -1,8 +1,8 @@
 //go:build ignore
 
 // gemm_asmgen writes gemm_amd64.s: the AVX-512 (14×32, and 28×16 for
-// narrow products) and AVX2 SGEMM micro-kernels and the 16×16 transpose
-// used to pack transposed operands.
+// narrow products) and AVX2 SGEMM micro-kernels and the 16×16 (AVX-512)
+// and 8×8 (AVX2) transposes used to pack transposed operands.
 //
 //	go run gemm_asmgen.go
 package main
@@ -386,6 +386,127 @@ TEXT ·transpose16x16(SB), NOSPLIT, $0-40
 	p("RET")
 }
 
+// transpose8 emits transpose8x8, the AVX2 counterpart of transpose16x16: for each of
+// blocks 8-column blocks of an 8-row source (row stride ss bytes), writes
+// the transposed 8×8 block to dst (row stride ds bytes), i.e.
+// dst[p][i] = src[i][p]. Each half of 4 columns loads rows i and i+4 into
+// the two 128-bit lanes of one register, so two unpacks and a shufps give
+// whole rows of the transpose, with no lane crossing.
+func transpose8() {
+	sb.WriteString(`
+// func transpose8x8(dst *float32, ds uintptr, src *float32, ss uintptr, blocks int)
+TEXT ·transpose8x8(SB), NOSPLIT, $0-40
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ ds+8(FP), R11")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ ss+24(FP), BX")
+	p("MOVQ blocks+32(FP), CX")
+	p("LEAQ (BX)(BX*2), DX")
+	p("TESTQ CX, CX")
+	p("JEQ t8_done")
+	label("t8_loop")
+	p("LEAQ (SI)(BX*4), R8")
+	p("MOVQ DI, AX")
+	for half := 0; half < 2; half++ {
+		off := ""
+		if half == 1 {
+			off = "16"
+		}
+		// Yi = [row i, columns 4h…4h+3 | row i+4, the same columns]
+		for i := 0; i < 4; i++ {
+			p("VMOVUPS %s%s, X%d", off, rowAddr(i), i)
+			p("VINSERTF128 $1, %s%s, Y%d, Y%d", off, rowAddr(i+4), i, i)
+		}
+		p("VUNPCKLPS Y1, Y0, Y4")      // [a0 b0 a1 b1 | e0 f0 e1 f1]
+		p("VUNPCKHPS Y1, Y0, Y5")      // [a2 b2 a3 b3 | e2 f2 e3 f3]
+		p("VUNPCKLPS Y3, Y2, Y6")      // [c0 d0 c1 d1 | g0 h0 g1 h1]
+		p("VUNPCKHPS Y3, Y2, Y7")      // [c2 d2 c3 d3 | g2 h2 g3 h3]
+		p("VSHUFPS $0x44, Y6, Y4, Y8") // column 4h: [a0 b0 c0 d0 | e0 f0 g0 h0]
+		p("VSHUFPS $0xEE, Y6, Y4, Y9")
+		p("VSHUFPS $0x44, Y7, Y5, Y10")
+		p("VSHUFPS $0xEE, Y7, Y5, Y11")
+		for j := 0; j < 4; j++ {
+			p("VMOVUPS Y%d, (AX)", 8+j)
+			p("ADDQ R11, AX")
+		}
+	}
+	p("MOVQ AX, DI")
+	p("ADDQ $32, SI")
+	p("DECQ CX")
+	p("JNE t8_loop")
+	label("t8_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// packAVX2 emits the AVX2 packing copies. packMasked16AVX2 is packMasked16
+// with the lanes to keep given as a vector of 16 masks (all ones: keep),
+// and plain loads when all are kept. copy6 copies n groups of 6 floats:
+// one k step of a transposed A into each of the AVX2 kernel's 6-float
+// micro-panels, or one micro-panel's k steps.
+func packAVX2() {
+	sb.WriteString(`
+// func packMasked16AVX2(dst *float32, src *float32, ss uintptr, k int, mask *int32, full int)
+TEXT ·packMasked16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ss+16(FP), BX
+	MOVQ k+24(FP), CX
+	MOVQ mask+32(FP), AX
+	MOVQ full+40(FP), DX
+	TESTQ CX, CX
+	JEQ pm16a_done
+	TESTQ DX, DX
+	JNE pm16a_full
+	VMOVDQU (AX), Y2
+	VMOVDQU 32(AX), Y3
+pm16a_loop:
+	VMASKMOVPS (SI), Y2, Y0
+	VMASKMOVPS 32(SI), Y3, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16a_loop
+	JMP pm16a_done
+pm16a_full:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ BX, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE pm16a_full
+pm16a_done:
+	VZEROUPPER
+	RET
+
+// func copy6(dst *float32, ds uintptr, src *float32, ss uintptr, n int)
+TEXT ·copy6(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R11
+	MOVQ src+16(FP), SI
+	MOVQ ss+24(FP), BX
+	MOVQ n+32(FP), CX
+	TESTQ CX, CX
+	JEQ c6_done
+c6_loop:
+	VMOVUPS (SI), X0
+	VMOVQ 16(SI), X1
+	VMOVUPS X0, (DI)
+	VMOVQ X1, 16(DI)
+	ADDQ BX, SI
+	ADDQ R11, DI
+	DECQ CX
+	JNE c6_loop
+c6_done:
+	RET
+`)
+}
+
 // packMasked emits packMasked16/32: for each of k steps, a masked load of
 // 16 (32) floats from src (zeros beyond mask) stored whole to dst; src
 // advances ss bytes and dst 64 (128) bytes per step. A full mask takes a
@@ -495,7 +616,9 @@ func main() {
 	kernel512s()
 	kernelAVX2()
 	transpose16()
+	transpose8()
 	packMasked()
+	packAVX2()
 	cpuid()
 	if err := os.WriteFile("gemm_amd64.s", []byte(sb.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -14,7 +14,8 @@ type microKernel struct {
 	name   string
 	mr, nr int // tile rows (broadcast operand) and columns (vector operand)
 	mrPad  int // floats per k step in a packed A micro-panel (≥ mr)
-	hasT16 bool
+	// tb is the block of transpose, if set: 16 (AVX-512) or 8 (AVX2).
+	tb int
 	// tile computes the rows×cols corner of an mr×nr tile:
 	// C = alpha·Â·B̂ + beta·C, where Â(i,p) is at a + i·rs + p·cs bytes and B̂
 	// is packed [k][nr] (zero-padded); with beta0, C is not read.
@@ -23,11 +24,15 @@ type microKernel struct {
 	// floats) to column j of every row: C = alpha·Â·B̂ + bias, with the
 	// floats of tile's beta 1 onto a C filled with the bias.
 	biasTile func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer)
-	// t16, if hasT16, writes dst[p][i] = src[i][p] for i < 16, p < 16·blocks.
-	t16 func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int)
+	// transpose writes dst[p][i] = src[i][p] for i < tb, p < tb·blocks.
+	transpose func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int)
 	// rowCopy, if set, copies width ≤ dw floats from each of k rows of src
-	// (row stride ss bytes) into k zero-padded rows of dw (16 or 32) floats.
+	// (row stride ss bytes) into k zero-padded rows of dw floats: dw is 16
+	// or 32 for AVX-512, 16 for AVX2.
 	rowCopy func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int)
+	// copy6, if set (mr = 6), copies 6 floats from src to dst n times, src
+	// advancing ss bytes and dst ds bytes: transposed A's micro-panels.
+	copy6 func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int)
 	// narrow, if set, is the kernel for products of at most narrow.nr
 	// columns, with this kernel's floats (forNarrow).
 	narrow *microKernel
@@ -388,7 +393,7 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 			g.groups = panelGroups(workers, g.rowPanels, g.npan)
 			// Pack A micro-panels when they are reused over enough B panels
 			// (transposed A: packing is a cheap copy; plain A: a transpose).
-			g.packA = transA && g.npan/g.groups >= 4 || !transA && kern.hasT16 && packPlainA(lda, g.npan/g.groups)
+			g.packA = transA && g.npan/g.groups >= 4 || !transA && kern.tb == 16 && packPlainA(lda, g.npan/g.groups)
 			g.items = g.rowPanels * g.groups
 			g.next.Store(0)
 			g.serial = workers == 1 || g.items == 1
@@ -555,7 +560,12 @@ func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []fl
 	rowPanels := (m + mr - 1) / mr
 	for p := lo; p < hi; p++ {
 		row := a[(pc+p)*lda : (pc+p)*lda+m]
-		for rp := 0; rp < rowPanels; rp++ {
+		rp0 := 0 // panels done
+		if kern.copy6 != nil && mr == 6 && ps == 6 && m >= 6 {
+			rp0 = m / 6
+			kern.copy6(unsafe.Pointer(&dst[p*6]), uintptr(kb)*24, unsafe.Pointer(&row[0]), 24, rp0)
+		}
+		for rp := rp0; rp < rowPanels; rp++ {
 			i0 := rp * mr
 			d := dst[(rp*kb+p)*ps : (rp*kb+p+1)*ps]
 			if i0+mr <= m && mr == 6 {
@@ -598,6 +608,10 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&a[pc*lda+i0]), uintptr(lda)*4, kb, rows, 16)
 			return
 		}
+		if mr == 6 && rows == 6 && kern.copy6 != nil && kb > 0 {
+			kern.copy6(unsafe.Pointer(&dst[0]), uintptr(ps)*4, unsafe.Pointer(&a[pc*lda+i0]), uintptr(lda)*4, kb)
+			return
+		}
 		if mr == 6 && rows == 6 { // the AVX2 kernel: a fixed-size move, no memmove call per step
 			for p := 0; p < kb; p++ {
 				o := (pc+p)*lda + i0
@@ -614,13 +628,13 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 		return
 	}
 	p0 := 0
-	if kern.hasT16 && ps == 16 && (i0+15)*lda+pc+kb <= len(a) && kb >= 16 {
+	if kern.tb == 16 && ps == 16 && (i0+15)*lda+pc+kb <= len(a) && kb >= 16 {
 		// 16 source rows exist in a: those past the panel's rows (the two
 		// past a full panel, and an edge panel's) are packed too, and what
 		// the kernel computes from them is not stored (a tile's rows are
 		// independent). Attention's 50-row heads end in 8-row edge panels.
 		blocks := kb / 16
-		kern.t16(unsafe.Pointer(&dst[0]), 64, unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, blocks)
+		kern.transpose(unsafe.Pointer(&dst[0]), 64, unsafe.Pointer(&a[i0*lda+pc]), uintptr(lda)*4, blocks)
 		p0 = blocks * 16
 	}
 	if p0 == kb {
@@ -645,8 +659,8 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, cols int, dst []float32) {
 	nr := kern.nr
 	if !transB {
-		if kern.rowCopy != nil && nr == 32 {
-			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&b[pc*ldb+j0]), uintptr(ldb)*4, kb, cols, 32)
+		if kern.rowCopy != nil && (nr == 32 || nr == 16) && kb > 0 {
+			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&b[pc*ldb+j0]), uintptr(ldb)*4, kb, cols, nr)
 			return
 		}
 		if nr == 16 && cols == 16 { // the AVX2 kernel: a fixed-size move, no memmove call per step
@@ -665,18 +679,18 @@ func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, co
 		}
 		return
 	}
-	// op(B)(p,j) = b[j·ldb+p]: a transpose. Whole groups of 16 columns
+	// op(B)(p,j) = b[j·ldb+p]: a transpose. Whole groups of tb columns
 	// (all of a full panel; the first of an edge panel such as attention's
-	// 197 = 6·32 + 5 or 50 = 32 + 18 keys) go through the 16×16 transpose
+	// 197 = 6·32 + 5 or 50 = 32 + 18 keys) go through the tb×tb transpose
 	// for the k steps it covers; the rest, one element at a time.
 	p0, full := 0, 0 // columns [0, full) are done for k steps [0, p0)
-	if kern.hasT16 && nr%16 == 0 && kb >= 16 && cols >= 16 {
-		blocks := kb / 16
-		full = cols / 16 * 16
-		for h := 0; h < full; h += 16 {
-			kern.t16(unsafe.Pointer(&dst[h]), uintptr(nr)*4, unsafe.Pointer(&b[(j0+h)*ldb+pc]), uintptr(ldb)*4, blocks)
+	if tb := kern.tb; tb > 0 && nr%tb == 0 && kb >= tb && cols >= tb {
+		blocks := kb / tb
+		full = cols / tb * tb
+		for h := 0; h < full; h += tb {
+			kern.transpose(unsafe.Pointer(&dst[h]), uintptr(nr)*4, unsafe.Pointer(&b[(j0+h)*ldb+pc]), uintptr(ldb)*4, blocks)
 		}
-		p0 = blocks * 16
+		p0 = blocks * tb
 	}
 	for j := 0; j < nr; j++ {
 		from := 0

@@ -35,12 +35,20 @@ func sgemmKernel28x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32,
 //go:noescape
 func sgemmKernel14x32s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32, ldb uintptr)
 
-// sgemmKernel6x16 computes the full 6×16 tile C = alpha·Â·B̂ + beta·C with
+// sgemmKernel6x16 computes the 6×16 tile C = alpha·Â·B̂ + beta·C with
 // AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16]. With
-// beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j.
+// beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j. With
+// mask != nil (avx2Mask), only the first rows rows and the columns whose
+// mask is all ones are read and written (bias too), with the same floats.
 //
 //go:noescape
-func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32)
+func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)
+
+// sgemmKernel12x8 is sgemmKernel6x16 for a 12×8 tile (B̂ packed [k][8];
+// mask: 8 lanes).
+//
+//go:noescape
+func sgemmKernel12x8(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)
 
 // transpose16x16 writes dst[p][i] = src[i][p] for i < 16 and p < 16·blocks
 // (AVX-512); ds and ss are the row strides of dst and src in bytes.
@@ -193,57 +201,72 @@ var kernelAVX512 = func() *microKernel {
 // dt = dy·Bd). The same floats as kernelAVX512.
 var kernelAVX512N = zmmKernel("avx512-28x16", 28, 16, 28, func() zmmTile { return sgemmKernel28x16 })
 
-var kernelAVX2 = &microKernel{
-	name: "avx2-6x16", mr: 6, nr: 16, mrPad: 6, tb: 8,
-	transpose: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
-		transpose8x8(f32p(dst), ds, f32p(src), ss, blocks)
-	},
-	rowCopy: func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+// ymmTile is the signature of the AVX2 micro-kernels.
+type ymmTile func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)
+
+// ymmKernel is the microKernel of an AVX2 tile function: its column mask
+// (avx2Mask), bias store and 8×8 transposes.
+func ymmKernel(name string, mr, nr int, fn ymmTile) *microKernel {
+	return &microKernel{
+		name: name, mr: mr, nr: nr, mrPad: mr, tb: 8,
+		transpose: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int) {
+			transpose8x8(f32p(dst), ds, f32p(src), ss, blocks)
+		},
+		tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
+			z := 0
+			if beta0 {
+				z = 1
+			}
+			fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, nil, rows, avx2Mask(mr, nr, rows, cols))
+		},
+		biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
+			fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, 1, f32p(bias), rows, avx2Mask(mr, nr, rows, cols))
+		},
+	}
+}
+
+var kernelAVX2 = func() *microKernel {
+	k := ymmKernel("avx2-6x16", 6, 16, sgemmKernel6x16)
+	k.rowCopy = func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
 		if dw != 16 {
 			panic("tensor: the AVX2 row copy takes 16-float rows")
-		}
-		var mask [16]int32
-		for j := range width {
-			mask[j] = -1
 		}
 		full := 0
 		if width == 16 {
 			full = 1
 		}
-		packMasked16AVX2(f32p(dst), f32p(src), ss, k, &mask[0], full)
-	},
-	copy6: func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
+		packMasked16AVX2(f32p(dst), f32p(src), ss, k, &avx2ColMasks[width][0], full)
+	}
+	k.copy6 = func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
 		copy6(f32p(dst), ds, f32p(src), ss, n)
-	},
-	tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
-		if rows == 6 && cols == 16 {
-			z := 0
-			if beta0 {
-				z = 1
-			}
-			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, nil)
-			return
+	}
+	return k
+}()
+
+// kernelAVX2N is the AVX2 kernel for products of at most 8 columns
+// (kernelAVX2.narrow): 12 rows of one ymm register each, where the 6×16
+// kernel computes 16 columns for 8 (a rank-8 LoRA product). The same
+// floats as kernelAVX2.
+var kernelAVX2N = ymmKernel("avx2-12x8", 12, 8, sgemmKernel12x8)
+
+// avx2ColMasks[w] keeps the first w of 16 columns (all ones) in the AVX2
+// kernel's masked loads and stores.
+var avx2ColMasks = func() (m [17][16]int32) {
+	for w := range m {
+		for j := range w {
+			m[w][j] = -1
 		}
-		// Edge tile: compute the full tile into a scratch buffer, then merge.
-		var tmp [6 * 16]float32
-		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1, nil)
-		mergeTile(tmp[:], 16, c, ldc, beta, rows, cols, beta0)
-	},
-	biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
-		if rows == 6 && cols == 16 {
-			sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, 1, f32p(bias))
-			return
-		}
-		var tmp [6 * 16]float32
-		sgemmKernel6x16(k, f32p(a), rs, cs, f32p(b), &tmp[0], 64, alpha, 0, 1, nil)
-		bs := unsafe.Slice(f32p(bias), cols)
-		for i := 0; i < rows; i++ {
-			row := unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols)
-			for j := range row {
-				row[j] = tmp[i*16+j] + bs[j]
-			}
-		}
-	},
+	}
+	return m
+}()
+
+// avx2Mask is the column mask an AVX2 kernel of mr×nr tiles takes for a
+// rows×cols tile: nil for a full one, which it stores whole.
+func avx2Mask(mr, nr, rows, cols int) *int32 {
+	if rows == mr && cols == nr {
+		return nil
+	}
+	return &avx2ColMasks[cols][0]
 }
 
 func init() {
@@ -255,7 +278,8 @@ func init() {
 		defaultKernel = kernelAVX2
 	}
 	if avx2 {
-		availableKernels = append(availableKernels, kernelAVX2)
+		kernelAVX2.narrow = kernelAVX2N
+		availableKernels = append(availableKernels, kernelAVX2, kernelAVX2N)
 	}
 	if avx512 {
 		kernelAVX512.narrow = kernelAVX512N

@@ -38,16 +38,28 @@ func TestSgemmKernelNoPrefetch(t *testing.T) {
 	checkSgemmBias(t, rng)
 }
 
-// The narrow kernel gives the 14×32 kernel's floats bit for bit on the
-// products it takes (at most 16 columns): k blocked (k > gemmKCMax) and
-// split over workers, A and B transposed or not, C read with beta or
-// written with a bias, edge tiles of rows and columns.
+// The narrow kernel gives the wide kernel's floats bit for bit on the
+// products it takes (at most 16 columns on AVX-512, 8 on AVX2): k blocked
+// (k > gemmKCMax) and split over workers, A and B transposed or not, C read
+// with beta or written with a bias, edge tiles of rows and columns.
 func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
-	if kernelAVX512.narrow == nil {
-		t.Skip("no AVX-512 on this CPU")
+	ran := false
+	for _, wide := range []*microKernel{kernelAVX512, kernelAVX2} {
+		if wide.narrow == nil {
+			continue
+		}
+		ran = true
+		checkNarrowKernel(t, wide)
 	}
-	narrow := kernelAVX512.narrow
-	defer func() { kernelAVX512.narrow = narrow }()
+	if !ran {
+		t.Skip("no SIMD kernels on this CPU")
+	}
+}
+
+func checkNarrowKernel(t *testing.T, wide *microKernel) {
+	narrow := wide.narrow
+	defer func(d *microKernel) { wide.narrow, defaultKernel = narrow, d }(defaultKernel)
+	defaultKernel = wide // SgemmBias runs on it
 	rng := rand.New(rand.NewPCG(11, 12))
 	fill := func(n int) []float32 {
 		v := make([]float32, n)
@@ -56,8 +68,11 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 		}
 		return v
 	}
-	for _, s := range [][3]int{{6304, 8, 192}, {300, 8, 768}, {57, 16, 1000}, {29, 5, 33}, {28, 16, 400}, {100, 1, 7}, {64, 13, 2000}} {
+	for _, s := range [][3]int{{6304, 8, 192}, {300, 8, 768}, {57, 16, 1000}, {29, 5, 33}, {28, 16, 400}, {100, 1, 7}, {64, 13, 2000}, {25, 7, 70}} {
 		m, n, k := s[0], s[1], s[2]
+		if n > narrow.nr {
+			continue
+		}
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
 				for _, beta := range []float32{0, 1, 0.3} {
@@ -71,17 +86,17 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 							ldb = k
 						}
 						run := func(kern *microKernel) []float32 {
-							kernelAVX512.narrow = kern
+							wide.narrow = kern
 							c := slices.Clone(c0)
 							if withBias {
 								F32.SgemmBias(tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, c, n)
 							} else {
-								sgemmNative(kernelAVX512, true, tA, tB, m, n, k, 0.75, a, lda, b, ldb, beta, c, n)
+								sgemmNative(wide, true, tA, tB, m, n, k, 0.75, a, lda, b, ldb, beta, c, n)
 							}
 							return c
 						}
-						if wide, got := run(nil), run(narrow); !slices.Equal(wide, got) {
-							t.Fatalf("%dx%dx%d tA=%v tB=%v beta=%v bias=%v: the narrow kernel's floats differ from the 14×32 kernel's", m, n, k, tA, tB, beta, withBias)
+						if w, got := run(nil), run(narrow); !slices.Equal(w, got) {
+							t.Fatalf("%s: %dx%dx%d tA=%v tB=%v beta=%v bias=%v: the narrow kernel's floats differ from the wide kernel's", wide.name, m, n, k, tA, tB, beta, withBias)
 						}
 					}
 				}

@@ -237,87 +237,181 @@ TEXT ·` + name + `(SB), NOSPLIT, $0-` + fmt.Sprint(frame) + `
 	p("RET")
 }
 
-// kernelAVX2 emits sgemmKernel6x16 (mr = 6, nr = 16 in ymm registers);
-// it always stores the full 6×16 tile.
+// kernelAVX2 emits sgemmKernel6x16 (mr = 6, nr = 16 in ymm registers).
+// A full tile (mask nil) is stored whole; an edge tile stores its first
+// rows rows through the column mask (VMASKMOVPS: the columns past it are
+// neither read nor written), with the same floats.
 func kernelAVX2() {
-	const mr = 6
-	sb.WriteString(`
-// func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32)
+	kernelYMM("sgemmKernel6x16", "k256", 6, 2, `
 // C[0:6, 0:16] = alpha·Apanel·Bpanel + beta·C (C not read when beta0 != 0;
 // then, with bias != nil, C = alpha·Apanel·Bpanel + bias[0:16] on every row).
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-80
+// With mask != nil, only C[0:rows, j] for the j whose mask[j] is all ones.
 `)
+}
+
+// kernelAVX2N emits sgemmKernel12x8, sgemmKernel6x16 for products of at
+// most 8 columns (a rank-8 LoRA's t = x·Buᵀ and dt = dy·Bd): 12 rows of one
+// ymm register each, where the 6×16 kernel computes 16 columns for 8.
+func kernelAVX2N() {
+	kernelYMM("sgemmKernel12x8", "k12x8", 12, 1, `
+// sgemmKernel6x16 for a 12×8 tile (mask: 8 lanes).
+`)
+}
+
+// kernelYMM emits an AVX2 kernel of mr rows of nv ymm registers (mr·nv =
+// 12 accumulators, Y4…Y15: row i, vector h in Y(4+nv·i+h)). B's vectors
+// are loaded into Y0 (and Y1); A's elements are broadcast into the rest
+// of Y1…Y3 in turn.
+func kernelYMM(name, L string, mr, nv int, doc string) {
+	fmt.Fprintf(&sb, "\n// func %s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)%sTEXT ·%s(SB), NOSPLIT, $0-96\n", name, doc, name)
+	acc := func(i, h int) int { return 4 + nv*i + h }
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ rs+16(FP), BX")
 	p("MOVQ cs+24(FP), R11")
 	p("MOVQ b+32(FP), DI")
 	p("LEAQ (BX)(BX*2), DX")
-	p("LEAQ (SI)(BX*4), R8")
+	for r := 1; r < (mr+3)/4; r++ {
+		p("LEAQ (%s)(BX*4), %s", rowBases[r-1], rowBases[r])
+	}
 	for r := 4; r < 16; r++ {
 		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
 	p("TESTQ CX, CX")
-	p("JEQ k256_store")
-	label("k256_loop")
-	p("VMOVUPS (DI), Y0")
-	p("VMOVUPS 32(DI), Y1")
-	for i := 0; i < mr; i++ {
-		t := 2 + i%2
-		p("VBROADCASTSS %s, Y%d", rowAddr(i), t)
-		p("VFMADD231PS Y0, Y%d, Y%d", t, 4+2*i)
-		p("VFMADD231PS Y1, Y%d, Y%d", t, 5+2*i)
+	p("JEQ %s_store", L)
+	label(L + "_loop")
+	for h := 0; h < nv; h++ {
+		p("VMOVUPS %s, Y%d", vecAtY("DI", h), h)
 	}
-	p("ADDQ $64, DI")
-	p("ADDQ R11, SI")
-	p("ADDQ R11, R8")
+	temps := 4 - nv
+	for i := 0; i < mr; i++ {
+		t := nv + i%temps
+		p("VBROADCASTSS %s, Y%d", rowAddr(i), t)
+		for h := 0; h < nv; h++ {
+			p("VFMADD231PS Y%d, Y%d, Y%d", h, t, acc(i, h))
+		}
+	}
+	p("ADDQ $%d, DI", 32*nv)
+	for r := 0; r < (mr+3)/4; r++ {
+		p("ADDQ R11, %s", rowBases[r])
+	}
 	p("DECQ CX")
-	p("JNE k256_loop")
-	label("k256_store")
+	p("JNE %s_loop", L)
+	label(L + "_store")
 	p("MOVQ c+40(FP), DI")
 	p("MOVQ ldc+48(FP), R11")
 	p("VBROADCASTSS alpha+56(FP), Y2")
 	p("VBROADCASTSS beta+60(FP), Y3")
+	p("MOVQ mask+88(FP), AX")
+	p("TESTQ AX, AX")
+	p("JNE %s_edge", L)
 	p("MOVQ beta0+64(FP), AX")
 	p("TESTQ AX, AX")
-	p("JNE k256_store0")
+	p("JNE %s_store0", L)
 	for i := 0; i < mr; i++ {
-		p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
-		p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
-		p("VFMADD231PS (DI), Y3, Y%d", 4+2*i)
-		p("VFMADD231PS 32(DI), Y3, Y%d", 5+2*i)
-		p("VMOVUPS Y%d, (DI)", 4+2*i)
-		p("VMOVUPS Y%d, 32(DI)", 5+2*i)
+		for h := 0; h < nv; h++ {
+			p("VMULPS Y2, Y%d, Y%d", acc(i, h), acc(i, h))
+		}
+		for h := 0; h < nv; h++ {
+			p("VFMADD231PS %s, Y3, Y%d", vecAtY("DI", h), acc(i, h))
+		}
+		for h := 0; h < nv; h++ {
+			p("VMOVUPS Y%d, %s", acc(i, h), vecAtY("DI", h))
+		}
 		p("ADDQ R11, DI")
 	}
 	p("VZEROUPPER")
 	p("RET")
-	label("k256_store0")
+	label(L + "_store0")
 	// With a bias: C = alpha·acc + bias, the floats of the FMA above with
 	// beta 1 onto a C filled with the bias (both round once).
 	p("MOVQ bias+72(FP), AX")
 	p("TESTQ AX, AX")
-	p("JEQ k256_plain")
-	p("VMOVUPS (AX), Y0")
-	p("VMOVUPS 32(AX), Y1")
+	p("JEQ %s_plain", L)
+	for h := 0; h < nv; h++ {
+		p("VMOVUPS %s, Y%d", vecAtY("AX", h), h)
+	}
 	for _, bias := range []bool{true, false} {
 		if !bias {
-			label("k256_plain")
+			label(L + "_plain")
 		}
 		for i := 0; i < mr; i++ {
-			p("VMULPS Y2, Y%d, Y%d", 4+2*i, 4+2*i)
-			p("VMULPS Y2, Y%d, Y%d", 5+2*i, 5+2*i)
-			if bias {
-				p("VADDPS Y0, Y%d, Y%d", 4+2*i, 4+2*i)
-				p("VADDPS Y1, Y%d, Y%d", 5+2*i, 5+2*i)
+			for h := 0; h < nv; h++ {
+				p("VMULPS Y2, Y%d, Y%d", acc(i, h), acc(i, h))
 			}
-			p("VMOVUPS Y%d, (DI)", 4+2*i)
-			p("VMOVUPS Y%d, 32(DI)", 5+2*i)
+			if bias {
+				for h := 0; h < nv; h++ {
+					p("VADDPS Y%d, Y%d, Y%d", h, acc(i, h), acc(i, h))
+				}
+			}
+			for h := 0; h < nv; h++ {
+				p("VMOVUPS Y%d, %s", acc(i, h), vecAtY("DI", h))
+			}
 			p("ADDQ R11, DI")
 		}
 		p("VZEROUPPER")
 		p("RET")
 	}
+	// The edge tile: Y0 (and Y1) hold the column mask, every accumulator
+	// is scaled by alpha first (freeing Y2 for C or the bias), then row by
+	// row the same operations as above through masked loads and stores,
+	// until rows rows are stored.
+	label(L + "_edge")
+	for h := 0; h < nv; h++ {
+		p("VMOVDQU %s, Y%d", vecAtY("AX", h), h)
+	}
+	p("MOVQ rows+80(FP), R9")
+	for r := 4; r < 16; r++ {
+		p("VMULPS Y2, Y%d, Y%d", r, r)
+	}
+	p("MOVQ beta0+64(FP), AX")
+	p("TESTQ AX, AX")
+	p("JNE %s_edge0", L)
+	edgeRows := func(E string, row func(i int)) {
+		for i := 0; i < mr; i++ {
+			if i > 0 {
+				p("CMPQ R9, $%d", i)
+				p("JEQ %s_done", E)
+				p("ADDQ R11, DI")
+			}
+			row(i)
+		}
+		label(E + "_done")
+		p("VZEROUPPER")
+		p("RET")
+	}
+	edgeRows(L+"_edgeb", func(i int) {
+		for h := 0; h < nv; h++ {
+			p("VMASKMOVPS %s, Y%d, Y2", vecAtY("DI", h), h)
+			p("VFMADD231PS Y2, Y3, Y%d", acc(i, h))
+			p("VMASKMOVPS Y%d, Y%d, %s", acc(i, h), h, vecAtY("DI", h))
+		}
+	})
+	label(L + "_edge0")
+	p("MOVQ bias+72(FP), AX")
+	p("TESTQ AX, AX")
+	p("JEQ %s_edgep", L)
+	edgeRows(L+"_edgebias", func(i int) {
+		for h := 0; h < nv; h++ {
+			p("VMASKMOVPS %s, Y%d, Y2", vecAtY("AX", h), h)
+			p("VADDPS Y2, Y%d, Y%d", acc(i, h), acc(i, h))
+			p("VMASKMOVPS Y%d, Y%d, %s", acc(i, h), h, vecAtY("DI", h))
+		}
+	})
+	label(L + "_edgep")
+	edgeRows(L+"_edgeplain", func(i int) {
+		for h := 0; h < nv; h++ {
+			p("VMASKMOVPS Y%d, Y%d, %s", acc(i, h), h, vecAtY("DI", h))
+		}
+	})
+}
+
+// vecAtY is the address of ymm vector v of a row at reg: 32 bytes apart.
+func vecAtY(reg string, v int) string {
+	if v == 0 {
+		return "(" + reg + ")"
+	}
+	return fmt.Sprintf("%d(%s)", 32*v, reg)
 }
 
 // transpose16 emits transpose16x16: for each of blocks 16-column blocks of a
@@ -615,6 +709,7 @@ func main() {
 	kernel512n()
 	kernel512s()
 	kernelAVX2()
+	kernelAVX2N()
 	transpose16()
 	transpose8()
 	packMasked()

@@ -113,22 +113,6 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// mergeTile sets C[i][j] = t[i][j] + beta·C[i][j] (or t[i][j] when beta0)
-// for i < rows, j < cols; t has row stride ts floats, C stride ldc bytes.
-func mergeTile(t []float32, ts int, c unsafe.Pointer, ldc uintptr, beta float32, rows, cols int, beta0 bool) {
-	for i := 0; i < rows; i++ {
-		row := unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols)
-		src := t[i*ts : i*ts+cols]
-		if beta0 {
-			copy(row, src)
-			continue
-		}
-		for j, v := range src {
-			row[j] = v + beta*row[j]
-		}
-	}
-}
-
 // checkGemmArgs panics when the strides or slice lengths cannot hold the
 // described matrices: the assembly kernels do not bounds-check, so a bad
 // call must fail here rather than read or write out of range.

@@ -85,7 +85,10 @@ func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *ra
 	lda, ldb, ldc := max(ac, 1)+g.padA, max(bc, 1)+g.padB, g.n+g.padC
 	a := make([]float32, (ar+g.tailA)*lda)
 	b := make([]float32, br*ldb)
-	c := make([]float32, g.m*ldc)
+	// C is followed by guard rows: a kernel storing a row past the last
+	// one (an edge tile's row count) writes there.
+	cAll := make([]float32, g.m*ldc+2*ldc+32)
+	c := cAll[:g.m*ldc]
 	for i := range a {
 		a[i] = rng.Float32()*2 - 1
 		if i >= ar*lda {
@@ -107,6 +110,10 @@ func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *ra
 			c[i*ldc+j] = sentinel
 		}
 	}
+	guard := cAll[len(c):]
+	for i := range guard {
+		guard[i] = sentinel
+	}
 	ra, rb := a, b
 	if bf16 {
 		ra, rb = make([]float32, len(a)), make([]float32, len(b))
@@ -115,6 +122,11 @@ func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *ra
 	}
 	want, mag := refGemm64(g.transA, g.transB, g.m, g.n, g.k, g.alpha, ra, lda, rb, ldb, g.beta, c, ldc)
 	f(g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, c, ldc)
+	for i, v := range guard {
+		if v != sentinel {
+			t.Fatalf("%s %v: %d floats past C's last row changed to %g", name, g, i, v)
+		}
+	}
 	for i := 0; i < g.m; i++ {
 		for j := 0; j < ldc; j++ {
 			got := c[i*ldc+j]
@@ -137,7 +149,7 @@ func checkGemmRounded(t *testing.T, name string, f gemmFunc, g gemmCase, rng *ra
 func gemmCases(rng *rand.Rand, nRandom int, big bool) []gemmCase {
 	var cs []gemmCase
 	shapes := [][3]int{{1, 1, 1}, {1, 1, 0}, {3, 5, 0}, {2, 3, 4}, {14, 32, 16}, {15, 33, 17}, {13, 31, 15},
-		{28, 64, 32}, {29, 65, 48}, {6, 16, 8}, {7, 17, 9}}
+		{28, 64, 32}, {29, 65, 48}, {6, 16, 8}, {7, 17, 9}, {21, 8, 11}, {35, 7, 5}}
 	if big {
 		shapes = append(shapes, [3]int{40, 100, 400}, [3]int{30, 50, 777}, [3]int{197, 197, 64}, [3]int{197, 64, 197})
 	}

@@ -50,6 +50,12 @@ func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, 
 //go:noescape
 func sgemmKernel12x8(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)
 
+// sgemmKernel8x8s is sgemmKernel6x16 for an 8×8 tile, B's row p read at
+// b + p·ldb bytes (ldb 32: B̂ packed [k][8]; mask: 8 lanes).
+//
+//go:noescape
+func sgemmKernel8x8s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)
+
 // transpose16x16 writes dst[p][i] = src[i][p] for i < 16 and p < 16·blocks
 // (AVX-512); ds and ss are the row strides of dst and src in bytes.
 //
@@ -249,6 +255,25 @@ var kernelAVX2 = func() *microKernel {
 // floats as kernelAVX2.
 var kernelAVX2N = ymmKernel("avx2-12x8", 12, 8, sgemmKernel12x8)
 
+// kernelAVX2S is the AVX2 kernel for products of at most 8 rows and more
+// than 8 columns (kernelAVX2.short): one row panel, which reads B in
+// place (stridedB) where B is not transposed, where the 6×16 kernel
+// packs B and computes 12 rows for 8 (a rank-8 LoRA's weight gradients
+// dBd = tᵀ·dy and dBu = dtᵀ·x). The same floats as kernelAVX2.
+var kernelAVX2S = func() *microKernel {
+	k := ymmKernel("avx2-8x8", 8, 8, func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32) {
+		sgemmKernel8x8s(k, a, rs, cs, b, c, ldc, alpha, beta, beta0, bias, rows, mask, 32)
+	})
+	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		sgemmKernel8x8s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(8, 8, rows, cols), ldb)
+	}
+	return k
+}()
+
 // avx2ColMasks[w] keeps the first w of 16 columns (all ones) in the AVX2
 // kernel's masked loads and stores.
 var avx2ColMasks = func() (m [17][16]int32) {
@@ -278,8 +303,8 @@ func init() {
 		defaultKernel = kernelAVX2
 	}
 	if avx2 {
-		kernelAVX2.narrow = kernelAVX2N
-		availableKernels = append(availableKernels, kernelAVX2, kernelAVX2N)
+		kernelAVX2.narrow, kernelAVX2.short = kernelAVX2N, kernelAVX2S
+		availableKernels = append(availableKernels, kernelAVX2, kernelAVX2N, kernelAVX2S)
 	}
 	if avx512 {
 		kernelAVX512.narrow = kernelAVX512N

@@ -45,7 +45,7 @@ func TestSgemmKernelNoPrefetch(t *testing.T) {
 func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 	ran := false
 	for _, wide := range []*microKernel{kernelAVX512, kernelAVX2} {
-		if wide.narrow == nil {
+		if wide.narrow == nil && wide.short == nil {
 			continue
 		}
 		ran = true
@@ -57,8 +57,8 @@ func TestSgemmNarrowKernelMatchesWide(t *testing.T) {
 }
 
 func checkNarrowKernel(t *testing.T, wide *microKernel) {
-	narrow := wide.narrow
-	defer func(d *microKernel) { wide.narrow, defaultKernel = narrow, d }(defaultKernel)
+	narrow, short := wide.narrow, wide.short
+	defer func(d *microKernel) { wide.narrow, wide.short, defaultKernel = narrow, short, d }(defaultKernel)
 	defaultKernel = wide // SgemmBias runs on it
 	rng := rand.New(rand.NewPCG(11, 12))
 	fill := func(n int) []float32 {
@@ -68,10 +68,11 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 		}
 		return v
 	}
-	for _, s := range [][3]int{{6304, 8, 192}, {300, 8, 768}, {57, 16, 1000}, {29, 5, 33}, {28, 16, 400}, {100, 1, 7}, {64, 13, 2000}, {25, 7, 70}} {
+	for _, s := range [][3]int{{6304, 8, 192}, {300, 8, 768}, {57, 16, 1000}, {29, 5, 33}, {28, 16, 400}, {100, 1, 7}, {64, 13, 2000}, {25, 7, 70},
+		{8, 768, 6304}, {8, 200, 900}, {5, 37, 300}, {3, 16, 40}, {7, 9, 2100}} {
 		m, n, k := s[0], s[1], s[2]
-		if n > narrow.nr {
-			continue
+		if forNarrow(wide, m, n) == wide {
+			continue // neither kernel takes it
 		}
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
@@ -85,8 +86,11 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 						if tB {
 							ldb = k
 						}
-						run := func(kern *microKernel) []float32 {
-							wide.narrow = kern
+						run := func(special bool) []float32 {
+							wide.narrow, wide.short = nil, nil
+							if special {
+								wide.narrow, wide.short = narrow, short
+							}
 							c := slices.Clone(c0)
 							if withBias {
 								F32.SgemmBias(tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, c, n)
@@ -95,8 +99,8 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 							}
 							return c
 						}
-						if w, got := run(nil), run(narrow); !slices.Equal(w, got) {
-							t.Fatalf("%s: %dx%dx%d tA=%v tB=%v beta=%v bias=%v: the narrow kernel's floats differ from the wide kernel's", wide.name, m, n, k, tA, tB, beta, withBias)
+						if w, got := run(false), run(true); !slices.Equal(w, got) {
+							t.Fatalf("%s: %dx%dx%d tA=%v tB=%v beta=%v bias=%v: the narrow or short kernel's floats differ from the wide kernel's", wide.name, m, n, k, tA, tB, beta, withBias)
 						}
 					}
 				}
@@ -105,21 +109,31 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 	}
 }
 
-// TestSgemmBInPlace: a product of one row panel, or with a small B block,
-// reads untransposed B in place (whole panels; an edge panel packed) and
+// TestSgemmBInPlace: a product of one row panel, or with a small B block
+// (AVX-512; AVX2: a product of at most 8 rows), reads untransposed B in place (whole panels; an edge panel packed) and
 // stores the floats of the packed path bit for bit: edge panels, several
 // k and n blocks, split k, several row panels, beta 0, 1 and 0.3, a bias,
 // A plain and transposed, B's rows padded.
 func TestSgemmBInPlace(t *testing.T) {
-	if kernelAVX512.stridedB == nil || defaultKernel != kernelAVX512 || !nativeGemm {
-		t.Skip("no AVX-512 kernel on this CPU, or Sgemm is OpenBLAS's")
+	// The kernel whose stridedB the products below reach: AVX-512's wide
+	// kernel, or AVX2's short one (products of at most 8 rows).
+	var inPlaceKern *microKernel
+	switch {
+	case !nativeGemm:
+		t.Skip("Sgemm is OpenBLAS's")
+	case defaultKernel == kernelAVX512 && kernelAVX512.stridedB != nil:
+		inPlaceKern = kernelAVX512
+	case defaultKernel == kernelAVX2 && kernelAVX2.short != nil:
+		inPlaceKern = kernelAVX2.short
+	default:
+		t.Skip("no kernel that reads B in place on this CPU")
 	}
 	defer func(v bool, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
-		bInPlace, kernelAVX512.stridedB = v, f
-	}(bInPlace, kernelAVX512.stridedB)
+		bInPlace, inPlaceKern.stridedB = v, f
+	}(bInPlace, inPlaceKern.stridedB)
 	var tiles atomic.Int64 // tiles that read B in place
-	strided := kernelAVX512.stridedB
-	kernelAVX512.stridedB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+	strided := inPlaceKern.stridedB
+	inPlaceKern.stridedB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
 		tiles.Add(1)
 		strided(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
 	}
@@ -165,7 +179,11 @@ func TestSgemmBInPlace(t *testing.T) {
 				want := run(false)
 				tiles.Store(0)
 				got := run(true)
-				if (tiles.Load() > 0) != sh.inPlace {
+				expect := sh.inPlace
+				if inPlaceKern != kernelAVX512 {
+					expect = sh.inPlace && m <= inPlaceKern.mr // AVX2: the short kernel only
+				}
+				if (tiles.Load() > 0) != expect {
 					t.Fatalf("%+v transA=%v %s: %d tiles read B in place", sh, transA, mode, tiles.Load())
 				}
 				for e := range want {

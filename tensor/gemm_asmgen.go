@@ -258,23 +258,44 @@ func kernelAVX2N() {
 `)
 }
 
-// kernelYMM emits an AVX2 kernel of mr rows of nv ymm registers (mr·nv =
+// kernelAVX2S emits sgemmKernel8x8s, sgemmKernel6x16 for products of at
+// most 8 rows (a rank-8 LoRA's weight gradients dBd = tᵀ·dy and dBu =
+// dtᵀ·x): one row panel, so B is read once, in place, row p at b + p·ldb
+// bytes, where the 6×16 kernel packs it and computes 12 rows for 8.
+func kernelAVX2S() {
+	kernelYMMS("sgemmKernel8x8s", "k8x8s", 8, 1, `
+// sgemmKernel6x16 for an 8×8 tile, B's row p at b + p·ldb bytes (mask: 8 lanes).
+`, true)
+}
+
+// kernelYMM emits an AVX2 kernel of mr rows of nv ymm registers (at most
 // 12 accumulators, Y4…Y15: row i, vector h in Y(4+nv·i+h)). B's vectors
 // are loaded into Y0 (and Y1); A's elements are broadcast into the rest
 // of Y1…Y3 in turn.
-func kernelYMM(name, L string, mr, nv int, doc string) {
-	fmt.Fprintf(&sb, "\n// func %s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)%sTEXT ·%s(SB), NOSPLIT, $0-96\n", name, doc, name)
+func kernelYMM(name, L string, mr, nv int, doc string) { kernelYMMS(name, L, mr, nv, doc, false) }
+
+// kernelYMMS is kernelYMM; with strided, the kernel takes B's row stride
+// in bytes (ldb, after mask) instead of reading B̂ packed.
+func kernelYMMS(name, L string, mr, nv int, doc string, strided bool) {
+	args, frame := "", 96
+	if strided {
+		args, frame = ", ldb uintptr", 104
+	}
+	fmt.Fprintf(&sb, "\n// func %s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32%s)%sTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, args, doc, name, frame)
 	acc := func(i, h int) int { return 4 + nv*i + h }
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ rs+16(FP), BX")
 	p("MOVQ cs+24(FP), R11")
 	p("MOVQ b+32(FP), DI")
+	if strided {
+		p("MOVQ ldb+96(FP), R12")
+	}
 	p("LEAQ (BX)(BX*2), DX")
 	for r := 1; r < (mr+3)/4; r++ {
 		p("LEAQ (%s)(BX*4), %s", rowBases[r-1], rowBases[r])
 	}
-	for r := 4; r < 16; r++ {
+	for r := 4; r < 4+mr*nv; r++ {
 		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
 	}
 	p("TESTQ CX, CX")
@@ -291,7 +312,11 @@ func kernelYMM(name, L string, mr, nv int, doc string) {
 			p("VFMADD231PS Y%d, Y%d, Y%d", h, t, acc(i, h))
 		}
 	}
-	p("ADDQ $%d, DI", 32*nv)
+	if strided {
+		p("ADDQ R12, DI")
+	} else {
+		p("ADDQ $%d, DI", 32*nv)
+	}
 	for r := 0; r < (mr+3)/4; r++ {
 		p("ADDQ R11, %s", rowBases[r])
 	}
@@ -361,7 +386,7 @@ func kernelYMM(name, L string, mr, nv int, doc string) {
 		p("VMOVDQU %s, Y%d", vecAtY("AX", h), h)
 	}
 	p("MOVQ rows+80(FP), R9")
-	for r := 4; r < 16; r++ {
+	for r := 4; r < 4+mr*nv; r++ {
 		p("VMULPS Y2, Y%d, Y%d", r, r)
 	}
 	p("MOVQ beta0+64(FP), AX")
@@ -710,6 +735,7 @@ func main() {
 	kernel512s()
 	kernelAVX2()
 	kernelAVX2N()
+	kernelAVX2S()
 	transpose16()
 	transpose8()
 	packMasked()

@@ -18,7 +18,8 @@ function secs(s) {
 	return s + 0
 }
 function kind(f) {
-	if (f ~ /tensor\.(sgemm|sbgemm|pack|transpose16|gemm|bf16|cvt|kernel)/ || f ~ /tensor\.\(\*gemm/) return "matrix products (GEMM kernels, packing, bf16 conversion)"
+	# tensor.init…: closures of the micro-kernels (package-level var initialisers)
+	if (f ~ /tensor\.(sgemm|sbgemm|pack|transpose|gemm|bf16|cvt|kernel|copy6|init\.)/ || f ~ /tensor\.\(\*(gemm|blockedGemm)/) return "matrix products (GEMM kernels, packing, bf16 conversion)"
 	if (f ~ /nn\.\(\*attnCore\)|softmax|Softmax/) return "attention outside its GEMMs (softmax, per-head loops)"
 	if (f ~ /[Ll]ayer[Nn]orm|lnBackward|lnForward/) return "LayerNorm"
 	if (f ~ /gelu|GELU/) return "GELU"

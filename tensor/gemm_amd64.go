@@ -50,6 +50,12 @@ func sgemmKernel6x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32, 
 //go:noescape
 func sgemmKernel12x8(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32)
 
+// sgemmKernel6x16s is sgemmKernel6x16 reading B's row p at b + p·ldb
+// bytes (stridedB).
+//
+//go:noescape
+func sgemmKernel6x16s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)
+
 // sgemmKernel8x8s is sgemmKernel6x16 for an 8×8 tile, B's row p read at
 // b + p·ldb bytes (ldb 32: B̂ packed [k][8]; mask: 8 lanes).
 //
@@ -245,6 +251,13 @@ var kernelAVX2 = func() *microKernel {
 	}
 	k.copy6 = func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
 		copy6(f32p(dst), ds, f32p(src), ss, n)
+	}
+	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		sgemmKernel6x16s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(6, 16, rows, cols), ldb)
 	}
 	return k
 }()

@@ -109,49 +109,52 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 	}
 }
 
-// TestSgemmBInPlace: a product of one row panel, or with a small B block
-// (AVX-512; AVX2: a product of at most 8 rows), reads untransposed B in place (whole panels; an edge panel packed) and
+// TestSgemmBInPlace: a product of one row panel, or with a small B block,
+// reads untransposed B in place (whole panels; an edge panel packed) and
 // stores the floats of the packed path bit for bit: edge panels, several
 // k and n blocks, split k, several row panels, beta 0, 1 and 0.3, a bias,
 // A plain and transposed, B's rows padded.
 func TestSgemmBInPlace(t *testing.T) {
-	// The kernel whose stridedB the products below reach: AVX-512's wide
-	// kernel, or AVX2's short one (products of at most 8 rows).
-	var inPlaceKern *microKernel
+	// The kernels whose stridedB the products below reach: AVX-512's wide
+	// kernel, or AVX2's wide and short (at most 8 rows) ones.
+	var kerns []*microKernel
 	switch {
 	case !nativeGemm:
 		t.Skip("Sgemm is OpenBLAS's")
 	case defaultKernel == kernelAVX512 && kernelAVX512.stridedB != nil:
-		inPlaceKern = kernelAVX512
-	case defaultKernel == kernelAVX2 && kernelAVX2.short != nil:
-		inPlaceKern = kernelAVX2.short
+		kerns = []*microKernel{kernelAVX512}
+	case defaultKernel == kernelAVX2 && kernelAVX2.stridedB != nil && kernelAVX2.short != nil:
+		kerns = []*microKernel{kernelAVX2, kernelAVX2.short}
 	default:
 		t.Skip("no kernel that reads B in place on this CPU")
 	}
-	defer func(v bool, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
-		bInPlace, inPlaceKern.stridedB = v, f
-	}(bInPlace, inPlaceKern.stridedB)
 	var tiles atomic.Int64 // tiles that read B in place
-	strided := inPlaceKern.stridedB
-	inPlaceKern.stridedB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
-		tiles.Add(1)
-		strided(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
+	for _, kern := range kerns {
+		defer func(v bool, kern *microKernel, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
+			bInPlace, kern.stridedB = v, f
+		}(bInPlace, kern, kern.stridedB)
+		strided := kern.stridedB
+		kern.stridedB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+			tiles.Add(1)
+			strided(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
+		}
 	}
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, sh := range []struct {
 		m, n, k, padB int
-		inPlace       bool // B is read in place
+		inPlace       bool // B is read in place: its block is small, or
+		small         bool // not (then only where m fits one row panel)
 	}{
-		{8, 192, 6304, 0, true},  // a rank-8 adapter's dBu = dtᵀ·x (split k)
-		{8, 200, 900, 5, true},   // an edge panel, three k blocks
-		{14, 3000, 300, 0, true}, // several n blocks
-		{3, 64, 40, 1, true},
-		{8, 40, 6000, 3, true},
-		{50, 32, 50, 352, true},   // attention's P·v on the shipped backbone: several row panels, a small B block
-		{197, 64, 197, 0, false},  // ViT-Tiny's: its 50 KB block is packed
-		{197, 32, 197, 0, true},   // a 25 KB block
-		{60, 100, 70, 1, true},    // small B block with an edge panel
-		{100, 300, 300, 0, false}, // a B block too large: packed
+		{8, 192, 6304, 0, true, false},  // a rank-8 adapter's dBu = dtᵀ·x (split k)
+		{8, 200, 900, 5, true, false},   // an edge panel, three k blocks
+		{14, 3000, 300, 0, true, false}, // several n blocks (AVX2: three row panels, packed)
+		{3, 64, 40, 1, true, true},
+		{8, 40, 6000, 3, true, false},
+		{50, 32, 50, 352, true, true},    // attention's P·v on the shipped backbone: several row panels, a small B block
+		{197, 64, 197, 0, false, false},  // ViT-Tiny's: its 50 KB block is packed
+		{197, 32, 197, 0, true, true},    // a 25 KB block
+		{60, 100, 70, 1, true, true},     // small B block with an edge panel
+		{100, 300, 300, 0, false, false}, // a B block too large: packed
 	} {
 		for _, transA := range []bool{true, false} {
 			for _, mode := range []string{"beta0", "beta1", "beta0.3", "bias"} {
@@ -179,10 +182,7 @@ func TestSgemmBInPlace(t *testing.T) {
 				want := run(false)
 				tiles.Store(0)
 				got := run(true)
-				expect := sh.inPlace
-				if inPlaceKern != kernelAVX512 {
-					expect = sh.inPlace && m <= inPlaceKern.mr // AVX2: the short kernel only
-				}
+				expect := sh.inPlace && (sh.small || m <= forNarrow(defaultKernel, m, n).mr)
 				if (tiles.Load() > 0) != expect {
 					t.Fatalf("%+v transA=%v %s: %d tiles read B in place", sh, transA, mode, tiles.Load())
 				}

@@ -258,11 +258,15 @@ func kernelAVX2N() {
 `)
 }
 
-// kernelAVX2S emits sgemmKernel8x8s, sgemmKernel6x16 for products of at
+// kernelAVX2S emits sgemmKernel6x16s, sgemmKernel6x16 reading B in place
+// (see bInPlace), and sgemmKernel8x8s, sgemmKernel6x16 for products of at
 // most 8 rows (a rank-8 LoRA's weight gradients dBd = tᵀ·dy and dBu =
 // dtᵀ·x): one row panel, so B is read once, in place, row p at b + p·ldb
 // bytes, where the 6×16 kernel packs it and computes 12 rows for 8.
 func kernelAVX2S() {
+	kernelYMMS("sgemmKernel6x16s", "k256s", 6, 2, `
+// sgemmKernel6x16, B's row p read at b + p·ldb bytes.
+`, true)
 	kernelYMMS("sgemmKernel8x8s", "k8x8s", 8, 1, `
 // sgemmKernel6x16 for an 8×8 tile, B's row p at b + p·ldb bytes (mask: 8 lanes).
 `, true)

@@ -237,6 +237,18 @@ func ymmKernel(name string, mr, nr int, fn ymmTile) *microKernel {
 	}
 }
 
+// ymmStridedB is the stridedB of an AVX2 kernel of mr×nr tiles that takes
+// B's row stride (ldb, its last argument).
+func ymmStridedB(mr, nr int, fn func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)) func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer) {
+	return func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		z := 0
+		if beta0 {
+			z = 1
+		}
+		fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(mr, nr, rows, cols), ldb)
+	}
+}
+
 var kernelAVX2 = func() *microKernel {
 	k := ymmKernel("avx2-6x16", 6, 16, sgemmKernel6x16)
 	k.rowCopy = func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
@@ -252,13 +264,7 @@ var kernelAVX2 = func() *microKernel {
 	k.copy6 = func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
 		copy6(f32p(dst), ds, f32p(src), ss, n)
 	}
-	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		sgemmKernel6x16s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(6, 16, rows, cols), ldb)
-	}
+	k.stridedB = ymmStridedB(6, 16, sgemmKernel6x16s)
 	return k
 }()
 
@@ -277,13 +283,7 @@ var kernelAVX2S = func() *microKernel {
 	k := ymmKernel("avx2-8x8", 8, 8, func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32) {
 		sgemmKernel8x8s(k, a, rs, cs, b, c, ldc, alpha, beta, beta0, bias, rows, mask, 32)
 	})
-	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		sgemmKernel8x8s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(8, 8, rows, cols), ldb)
-	}
+	k.stridedB = ymmStridedB(8, 8, sgemmKernel8x8s)
 	return k
 }()
 

@@ -250,8 +250,8 @@ func ymmStridedB(mr, nr int, fn func(k int, a *float32, rs, cs uintptr, b *float
 }
 
 var kernelAVX2 = func() *microKernel {
-	k := ymmKernel("avx2-6x16", 6, 16, sgemmKernel6x16)
-	k.rowCopy = func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
+	kern := ymmKernel("avx2-6x16", 6, 16, sgemmKernel6x16)
+	kern.rowCopy = func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int) {
 		if dw != 16 {
 			panic("tensor: the AVX2 row copy takes 16-float rows")
 		}
@@ -261,11 +261,11 @@ var kernelAVX2 = func() *microKernel {
 		}
 		packMasked16AVX2(f32p(dst), f32p(src), ss, k, &avx2ColMasks[width][0], full)
 	}
-	k.copy6 = func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
+	kern.copy6 = func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int) {
 		copy6(f32p(dst), ds, f32p(src), ss, n)
 	}
-	k.stridedB = ymmStridedB(6, 16, sgemmKernel6x16s)
-	return k
+	kern.stridedB = ymmStridedB(6, 16, sgemmKernel6x16s)
+	return kern
 }()
 
 // kernelAVX2N is the AVX2 kernel for products of at most 8 columns
@@ -280,11 +280,11 @@ var kernelAVX2N = ymmKernel("avx2-12x8", 12, 8, sgemmKernel12x8)
 // packs B and computes 12 rows for 8 (a rank-8 LoRA's weight gradients
 // dBd = tᵀ·dy and dBu = dtᵀ·x). The same floats as kernelAVX2.
 var kernelAVX2S = func() *microKernel {
-	k := ymmKernel("avx2-8x8", 8, 8, func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32) {
+	kern := ymmKernel("avx2-8x8", 8, 8, func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32) {
 		sgemmKernel8x8s(k, a, rs, cs, b, c, ldc, alpha, beta, beta0, bias, rows, mask, 32)
 	})
-	k.stridedB = ymmStridedB(8, 8, sgemmKernel8x8s)
-	return k
+	kern.stridedB = ymmStridedB(8, 8, sgemmKernel8x8s)
+	return kern
 }()
 
 // avx2ColMasks[w] keeps the first w of 16 columns (all ones) in the AVX2

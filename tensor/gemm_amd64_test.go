@@ -71,7 +71,7 @@ func checkNarrowKernel(t *testing.T, wide *microKernel) {
 	for _, s := range [][3]int{{6304, 8, 192}, {300, 8, 768}, {57, 16, 1000}, {29, 5, 33}, {28, 16, 400}, {100, 1, 7}, {64, 13, 2000}, {25, 7, 70},
 		{8, 768, 6304}, {8, 200, 900}, {5, 37, 300}, {3, 16, 40}, {7, 9, 2100}} {
 		m, n, k := s[0], s[1], s[2]
-		if forNarrow(wide, m, n) == wide {
+		if forShape(wide, m, n) == wide {
 			continue // neither kernel takes it
 		}
 		for _, tA := range []bool{false, true} {
@@ -182,7 +182,7 @@ func TestSgemmBInPlace(t *testing.T) {
 				want := run(false)
 				tiles.Store(0)
 				got := run(true)
-				expect := sh.inPlace && (sh.small || m <= forNarrow(defaultKernel, m, n).mr)
+				expect := sh.inPlace && (sh.small || m <= forShape(defaultKernel, m, n).mr)
 				if (tiles.Load() > 0) != expect {
 					t.Fatalf("%+v transA=%v %s: %d tiles read B in place", sh, transA, mode, tiles.Load())
 				}

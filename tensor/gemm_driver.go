@@ -35,7 +35,7 @@ type microKernel struct {
 	copy6 func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, n int)
 	// narrow, if set, is the kernel for products of at most narrow.nr
 	// columns, and short for products of at most short.mr rows (and more
-	// columns), with this kernel's floats (forNarrow).
+	// columns), with this kernel's floats (forShape).
 	narrow, short *microKernel
 	// stridedB, if set, is tile (with bias != nil: biasTile) reading B̂ in
 	// place, row p at b + p·ldb bytes, all nr of its floats read: the
@@ -43,9 +43,10 @@ type microKernel struct {
 	stridedB func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer)
 }
 
-// forNarrow is kern, or its narrow kernel for a product of n columns, or
-// its short kernel for one of m rows.
-func forNarrow(kern *microKernel, m, n int) *microKernel {
+// forShape is the kernel of kern's family for an m×n product: its narrow
+// kernel for at most narrow.nr columns, its short kernel for at most
+// short.mr rows, else kern.
+func forShape(kern *microKernel, m, n int) *microKernel {
 	switch {
 	case kern == nil:
 	case kern.narrow != nil && n <= kern.narrow.nr:
@@ -176,7 +177,7 @@ func sgemmNative(kern *microKernel, par bool, transA, transB bool, m, n, k int, 
 	if sgemmTrivial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	kern = forNarrow(kern, m, n)
+	kern = forShape(kern, m, n)
 	switch nativeRoute(kern, par, m, n, k) {
 	case routeGemv:
 		sgemvRow(par && n*k >= gemmParWork, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
@@ -219,7 +220,7 @@ func nativeRoute(kern *microKernel, par bool, m, n, k int) gemmRoute {
 // as they store C; with then, SgemmThen's hand-over of finished blocks.
 // It reports false, having done nothing, for any other product or kernel.
 func sgemmNativeBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
-	kern = forNarrow(kern, m, n)
+	kern = forShape(kern, m, n)
 	if kern == nil || bias != nil && kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
 		return false
 	}

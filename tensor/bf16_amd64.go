@@ -66,10 +66,7 @@ var hasAVX512BF16 bool
 var kernelDPBF16 = &bf16Kernel{
 	name: "avx512bf16-14x32", mr: 14, nr: 32, mrPad: 16, kAlign: 2, kcMax: 384, layout: pairLayout,
 	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
+		z := flag(beta0)
 		for jp := 0; jp < npan; jp++ {
 			cols := 32
 			if jp == npan-1 {
@@ -105,10 +102,7 @@ var kernelAMX = &bf16Kernel{
 		if direct > 0 {
 			// Whole 32×32 blocks with C = Â·B̂ or C += Â·B̂: the tiles load
 			// and store C in place.
-			z := 0
-			if beta0 {
-				z = 1
-			}
+			z := flag(beta0)
 			amxRowPanel(kbp/32, &a[0], lda, &b[0], bs, direct, (*float32)(c), ldc, z, &amxTileConfig[0])
 		}
 		var tmp [panel]float32

@@ -154,6 +154,14 @@ var gemmPrefetch = true
 
 func f32p(p unsafe.Pointer) *float32 { return (*float32)(p) }
 
+// flag is b as the kernels' int flags (beta0): 1 or 0.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // zmmTile is the signature of the AVX-512 micro-kernels.
 type zmmTile func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
@@ -173,11 +181,7 @@ func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
 	return &microKernel{
 		name: name, mr: mr, nr: nr, mrPad: mrPad, tb: 16,
 		tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
-			z := 0
-			if beta0 {
-				z = 1
-			}
-			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), flag(beta0), nil)
 		},
 		biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
 			fn()(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, f32p(bias))
@@ -198,11 +202,7 @@ func zmmKernel(name string, mr, nr, mrPad int, fn func() zmmTile) *microKernel {
 var kernelAVX512 = func() *microKernel {
 	k := zmmKernel("avx512-14x32", 14, 32, 16, kernel14x32)
 	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		sgemmKernel14x32s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, f32p(bias), ldb)
+		sgemmKernel14x32s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), flag(beta0), f32p(bias), ldb)
 	}
 	return k
 }()
@@ -225,11 +225,7 @@ func ymmKernel(name string, mr, nr int, fn ymmTile) *microKernel {
 			transpose8x8(f32p(dst), ds, f32p(src), ss, blocks)
 		},
 		tile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool) {
-			z := 0
-			if beta0 {
-				z = 1
-			}
-			fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, nil, rows, avx2Mask(mr, nr, rows, cols))
+			fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, flag(beta0), nil, rows, avx2Mask(mr, nr, rows, cols))
 		},
 		biasTile: func(k int, a unsafe.Pointer, rs, cs uintptr, b, c unsafe.Pointer, ldc uintptr, alpha float32, rows, cols int, bias unsafe.Pointer) {
 			fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, 0, 1, f32p(bias), rows, avx2Mask(mr, nr, rows, cols))
@@ -241,11 +237,7 @@ func ymmKernel(name string, mr, nr int, fn ymmTile) *microKernel {
 // B's row stride (ldb, its last argument).
 func ymmStridedB(mr, nr int, fn func(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)) func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer) {
 	return func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
-		z := 0
-		if beta0 {
-			z = 1
-		}
-		fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, z, f32p(bias), rows, avx2Mask(mr, nr, rows, cols), ldb)
+		fn(k, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, flag(beta0), f32p(bias), rows, avx2Mask(mr, nr, rows, cols), ldb)
 	}
 }
 

@@ -27,8 +27,8 @@ type microKernel struct {
 	// transpose writes dst[p][i] = src[i][p] for i < tb, p < tb·blocks.
 	transpose func(dst unsafe.Pointer, ds uintptr, src unsafe.Pointer, ss uintptr, blocks int)
 	// rowCopy, if set, copies width ≤ dw floats from each of k rows of src
-	// (row stride ss bytes) into k zero-padded rows of dw floats: dw is 16
-	// or 32 for AVX-512, 16 for AVX2.
+	// (row stride ss bytes) into k zero-padded rows of dw floats: dw is the
+	// kernel's nr (B panels), or 16 (AVX-512's transposed A panels).
 	rowCopy func(dst, src unsafe.Pointer, ss uintptr, k, width, dw int)
 	// copy6, if set (mr = 6), copies 6 floats from src to dst n times, src
 	// advancing ss bytes and dst ds bytes: transposed A's micro-panels.
@@ -559,11 +559,6 @@ func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []fl
 		for rp := rp0; rp < rowPanels; rp++ {
 			i0 := rp * mr
 			d := dst[(rp*kb+p)*ps : (rp*kb+p+1)*ps]
-			if i0+mr <= m && mr == 6 {
-				s := row[i0 : i0+6 : i0+6]
-				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
-				continue
-			}
 			if i0+mr <= m && mr == 14 && ps == 16 {
 				// 16-byte moves, not a memmove and a clear call per panel (the
 				// compiler calls memmove for a 56-byte array)
@@ -575,7 +570,8 @@ func packATransRows(kern *microKernel, a []float32, lda, m, pc, kb int, dst []fl
 				*(*[2]float32)(d[14:]) = [2]float32{}
 				continue
 			}
-			// the edge panel (and other kernels' panels): element by element,
+			// the edge panel (and other kernels' panels; AVX2's full ones went
+			// through copy6 above): element by element,
 			// zero past m, without a memmove and a clear call per k step
 			src := row[i0:]
 			for i := range d {
@@ -601,14 +597,6 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 		}
 		if mr == 6 && rows == 6 && kern.copy6 != nil && kb > 0 {
 			kern.copy6(unsafe.Pointer(&dst[0]), uintptr(ps)*4, unsafe.Pointer(&a[pc*lda+i0]), uintptr(lda)*4, kb)
-			return
-		}
-		if mr == 6 && rows == 6 { // the AVX2 kernel: a fixed-size move, no memmove call per step
-			for p := 0; p < kb; p++ {
-				o := (pc+p)*lda + i0
-				s, d := a[o:o+6:o+6], dst[p*ps:p*ps+6:p*ps+6]
-				d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
-			}
 			return
 		}
 		for p := 0; p < kb; p++ {
@@ -650,17 +638,8 @@ func packAPanel(kern *microKernel, transA bool, a []float32, lda, i0, rows, pc, 
 func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, cols int, dst []float32) {
 	nr := kern.nr
 	if !transB {
-		if kern.rowCopy != nil && (nr == 32 || nr == 16) && kb > 0 {
+		if kern.rowCopy != nil && kb > 0 {
 			kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&b[pc*ldb+j0]), uintptr(ldb)*4, kb, cols, nr)
-			return
-		}
-		if nr == 16 && cols == 16 { // the AVX2 kernel: a fixed-size move, no memmove call per step
-			for p := 0; p < kb; p++ {
-				o := (pc+p)*ldb + j0
-				s, d := b[o:o+16:o+16], dst[p*16:p*16+16:p*16+16]
-				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
-				d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15] = s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]
-			}
 			return
 		}
 		for p := 0; p < kb; p++ {

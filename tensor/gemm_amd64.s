@@ -3916,7 +3916,8 @@ k256s_edgeplain_done:
 	RET
 
 // func sgemmKernel8x8s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)
-// sgemmKernel6x16 for an 8×8 tile, B's row p at b + p·ldb bytes (mask: 8 lanes).
+// sgemmKernel6x16 for an 8×8 tile, B's row p at b + p·ldb bytes (mask: 8
+// lanes), prefetched 16 rows ahead.
 TEXT ·sgemmKernel8x8s(SB), NOSPLIT, $0-104
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
@@ -3924,6 +3925,8 @@ TEXT ·sgemmKernel8x8s(SB), NOSPLIT, $0-104
 	MOVQ cs+24(FP), R11
 	MOVQ b+32(FP), DI
 	MOVQ ldb+96(FP), R12
+	MOVQ R12, R13
+	SHLQ $4, R13
 	LEAQ (BX)(BX*2), DX
 	LEAQ (SI)(BX*4), R8
 	VXORPS Y4, Y4, Y4
@@ -3938,6 +3941,7 @@ TEXT ·sgemmKernel8x8s(SB), NOSPLIT, $0-104
 	JEQ k8x8s_store
 k8x8s_loop:
 	VMOVUPS (DI), Y0
+	PREFETCHT0 (DI)(R13*1)
 	VBROADCASTSS (SI), Y1
 	VFMADD231PS Y0, Y1, Y4
 	VBROADCASTSS (SI)(BX*1), Y2

@@ -137,7 +137,7 @@ type attnCore struct {
 	causal               bool
 	prec                 tensor.Precision // of the products (the tape's)
 	q, k, v, o           operand
-	fresh                bool // backward: dq, dk, dv hold garbage; each worker clears its heads' rows first
+	fresh                bool // backward: dq, dk, dv hold garbage (see backward)
 }
 
 // visible is how many leading keys query row i may attend to.
@@ -255,20 +255,27 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 		ds, ph := scr[:tq*tk], scr[tq*tk:]
 		b, kh := g/a.hkv, g%a.hkv
 		kb, vb := a.k.at(b, kh), a.v.at(b, kh)
-		if a.fresh {
+		if a.fresh && a.causal {
+			// dk, dv accumulate over row blocks that see ever more keys:
+			// cleared first. (Without a mask, one row block sees every key and
+			// the group's first head stores them with beta 0, nothing cleared;
+			// each row block stores its rows of dq once, with beta 0.)
 			for _, o := range []operand{dk, dv} {
 				if o.data != nil {
 					clearRows(o.at(b, kh), tk, d, o.ld)
 				}
 			}
-			if dq.data != nil {
-				for h := kh * rep; h < (kh+1)*rep; h++ {
-					clearRows(dq.at(b, h), tq, d, dq.ld)
-				}
-			}
 		}
 		for h := kh * rep; h < (kh+1)*rep; h++ {
 			dob, qb := do.at(b, h), a.q.at(b, h)
+			// betaKV: 0 where this head's products store dk, dv first
+			betaKV, betaQ := float32(1), float32(1)
+			if a.fresh {
+				betaQ = 0
+				if !a.causal && h == kh*rep {
+					betaKV = 0
+				}
+			}
 			if p != nil {
 				ph = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
 			}
@@ -281,7 +288,7 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 				pb, dsb, dor := ph[i0*tk:], ds[i0*tk:], dob[i0*do.ld:]
 				if dv.data != nil {
 					// dv[:nk] (nk, D) += P[i0:i0+rows, :nk]ᵀ·do[i0:i0+rows]
-					a.prec.Sgemm(true, false, nk, d, rows, 1, pb, tk, dor, do.ld, 1, dv.at(b, kh), dv.ld)
+					a.prec.Sgemm(true, false, nk, d, rows, 1, pb, tk, dor, do.ld, betaKV, dv.at(b, kh), dv.ld)
 				}
 				if !needS {
 					continue
@@ -300,11 +307,11 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 				}
 				if dq.data != nil {
 					// dq[i0:i0+rows] (rows, D) += dS·k[:nk]/√D
-					a.prec.Sgemm(false, false, rows, d, nk, scale, dsb, tk, kb, a.k.ld, 1, dq.at(b, h)[i0*dq.ld:], dq.ld)
+					a.prec.Sgemm(false, false, rows, d, nk, scale, dsb, tk, kb, a.k.ld, betaQ, dq.at(b, h)[i0*dq.ld:], dq.ld)
 				}
 				if dk.data != nil {
 					// dk[:nk] (nk, D) += dSᵀ·q[i0:i0+rows]/√D
-					a.prec.Sgemm(true, false, nk, d, rows, scale, dsb, tk, qb[i0*a.q.ld:], a.q.ld, 1, dk.at(b, kh), dk.ld)
+					a.prec.Sgemm(true, false, nk, d, rows, scale, dsb, tk, qb[i0*a.q.ld:], a.q.ld, betaKV, dk.at(b, kh), dk.ld)
 				}
 			}
 		}

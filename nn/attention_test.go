@@ -323,3 +323,65 @@ func TestCachedAttention(t *testing.T) {
 		t.Fatal("tk beyond the cache was accepted")
 	}
 }
+
+// TestAttentionGradIntoGarbage: the gradient buffer of an Attention input
+// made on the tape comes from the tape's pool uninitialised, and the
+// backward pass stores into it (beta 0, or clearing where causal row
+// blocks accumulate); a leaf's gradient it accumulates into. Both give the
+// same floats. The pool is seeded with NaNs: an element accumulated into
+// instead of stored, or one never written, fails, and so does a store
+// where row blocks or heads must accumulate.
+func TestAttentionGradIntoGarbage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, c := range []struct {
+		tt     int
+		causal bool
+	}{{9, false}, {9, true}, {150, true}} { // 150: causal row blocks of 64
+		const b, h, d = 2, 3, 4
+		qkv := randVar(rng, true, 1, b, c.tt, 3*h*d)
+		zero := ag.NewVar(tensor.New(qkv.Value.Shape...), false)
+		r := make([]float32, b*c.tt*h*d)
+		for i := range r {
+			r[i] = float32(rng.NormFloat64())
+		}
+		// accumulated into the leaf's zeroed gradient
+		qkv.Grad = tensor.New(qkv.Value.Shape...)
+		tp := ag.NewTape()
+		if err := tp.Backward(benchLoss(tp, Attention(tp, qkv, h, c.causal), r)); err != nil {
+			t.Fatal(err)
+		}
+		want := qkv.Grad.Data
+		// stored into a fresh buffer of the tape, from a pool of NaNs
+		tp = ag.NewTape()
+		seeded := map[*float32]bool{}
+		var bufs []*tensor.Tensor
+		for range 2 { // x's value takes one, its gradient the other
+			g := tp.AllocRaw(qkv.Value.Shape...)
+			for i := range g.Data {
+				g.Data[i] = float32(math.NaN())
+			}
+			seeded[&g.Data[0]] = true
+			bufs = append(bufs, g)
+		}
+		for _, g := range bufs {
+			tp.Release(g)
+		}
+		x := tp.Add(qkv, zero) // on the tape: its gradient buffer is the tape's
+		var got []float32
+		var reused bool
+		tp.Record(x, func() { // runs after Attention's backward
+			got, reused = append([]float32(nil), x.Grad.Data...), seeded[&x.Grad.Data[0]]
+		})
+		if err := tp.Backward(benchLoss(tp, Attention(tp, x, h, c.causal), r)); err != nil {
+			t.Fatal(err)
+		}
+		if !reused {
+			t.Fatalf("T %d causal %v: the backward pass did not get a seeded buffer", c.tt, c.causal)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("T %d causal %v: gradient %d = %g stored into garbage, %g accumulated", c.tt, c.causal, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -301,3 +301,76 @@ func TestRowCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestPackPanels: packAPanel and packBPanel write op(A)'s rows and op(B)'s
+// columns where the micro-kernel reads them, and zeros in an edge panel's
+// padding (rows past rows up to mr, columns past cols), for every kernel
+// this CPU runs, both transpositions, and k below, at and past the
+// transposes' blocks. dst starts as NaNs: a missed element or padding
+// fails.
+func TestPackPanels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	nan := float32(math.NaN())
+	for _, kern := range availableKernels {
+		mr, ps, nr := kern.mr, kern.mrPad, kern.nr
+		for _, kb := range []int{3, kern.tb, 2*kern.tb + 5} {
+			for _, trans := range []bool{false, true} {
+				// op(A) is (i0+mr+2)×(pc+kb+1) at least; op(B) (pc+kb+1)×(j0+nr+2)
+				const i0, j0, pc = 3, 5, 1
+				m, n, k := i0+mr+2, j0+nr+2, pc+kb+1
+				a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+				opA := func(i, p int) float32 {
+					if trans {
+						return a[p*m+i] // A stored k×m
+					}
+					return a[i*k+p]
+				}
+				opB := func(p, j int) float32 {
+					if trans {
+						return b[j*k+p] // B stored n×k
+					}
+					return b[p*n+j]
+				}
+				lda, ldb := k, n
+				if trans {
+					lda, ldb = m, k
+				}
+				for rows := 1; rows <= mr; rows++ {
+					dst := make([]float32, kb*ps)
+					for e := range dst {
+						dst[e] = nan
+					}
+					packAPanel(kern, trans, a, lda, i0, rows, pc, kb, dst)
+					for p := 0; p < kb; p++ {
+						for i := 0; i < mr; i++ {
+							// padding: zeros, or (AVX-512's 16×16 transpose) the
+							// rows past the panel, whose products are not stored
+							got, src := dst[p*ps+i], opA(i0+i, pc+p)
+							if i < rows && got != src || i >= rows && got != 0 && got != src {
+								t.Fatalf("%s packAPanel trans=%v kb=%d rows=%d: [%d][%d] = %g, want %g", kern.name, trans, kb, rows, p, i, got, src)
+							}
+						}
+					}
+				}
+				for cols := 1; cols <= nr; cols++ {
+					dst := make([]float32, kb*nr)
+					for e := range dst {
+						dst[e] = nan
+					}
+					packBPanel(kern, trans, b, ldb, pc, kb, j0, cols, dst)
+					for p := 0; p < kb; p++ {
+						for j := 0; j < nr; j++ {
+							want := float32(0)
+							if j < cols {
+								want = opB(pc+p, j0+j)
+							}
+							if got := dst[p*nr+j]; got != want {
+								t.Fatalf("%s packBPanel trans=%v kb=%d cols=%d: [%d][%d] = %g, want %g", kern.name, trans, kb, cols, p, j, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

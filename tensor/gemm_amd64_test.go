@@ -214,10 +214,7 @@ func TestTransposeBlocks(t *testing.T) {
 				src[i] = float32(rng.NormFloat64())
 			}
 			const guard = -7.25
-			dst := make([]float32, tb*blocks*ds+ds)
-			for i := range dst {
-				dst[i] = guard
-			}
+			dst := slices.Repeat([]float32{guard}, tb*blocks*ds+ds)
 			kern.transpose(unsafe.Pointer(&dst[0]), uintptr(ds)*4, unsafe.Pointer(&src[0]), uintptr(ss)*4, blocks)
 			for p := 0; p < tb*blocks+1; p++ {
 				for i := 0; i < ds; i++ {
@@ -259,10 +256,7 @@ func TestRowCopy(t *testing.T) {
 						src[i] = float32(i)
 					}
 				}
-				dst := make([]float32, k*dw+1)
-				for i := range dst {
-					dst[i] = -1
-				}
+				dst := slices.Repeat([]float32{-1}, k*dw+1)
 				kern.rowCopy(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), ss*4, k, width, dw)
 				for i, got := range dst {
 					want := float32(-1)
@@ -336,10 +330,7 @@ func TestPackPanels(t *testing.T) {
 					lda, ldb = m, k
 				}
 				for rows := 1; rows <= mr; rows++ {
-					dst := make([]float32, kb*ps)
-					for e := range dst {
-						dst[e] = nan
-					}
+					dst := slices.Repeat([]float32{nan}, kb*ps)
 					packAPanel(kern, trans, a, lda, i0, rows, pc, kb, dst)
 					for p := 0; p < kb; p++ {
 						for i := 0; i < mr; i++ {
@@ -353,10 +344,7 @@ func TestPackPanels(t *testing.T) {
 					}
 				}
 				for cols := 1; cols <= nr; cols++ {
-					dst := make([]float32, kb*nr)
-					for e := range dst {
-						dst[e] = nan
-					}
+					dst := slices.Repeat([]float32{nan}, kb*nr)
 					packBPanel(kern, trans, b, ldb, pc, kb, j0, cols, dst)
 					for p := 0; p < kb; p++ {
 						for j := 0; j < nr; j++ {

@@ -602,29 +602,10 @@ TEXT ·packMasked16AVX2(SB), NOSPLIT, $0-48
 	JNE pm16a_full
 	VMOVDQU (AX), Y2
 	VMOVDQU 32(AX), Y3
-pm16a_loop:
-	VMASKMOVPS (SI), Y2, Y0
-	VMASKMOVPS 32(SI), Y3, Y1
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ BX, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNE pm16a_loop
-	JMP pm16a_done
-pm16a_full:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	ADDQ BX, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNE pm16a_full
-pm16a_done:
-	VZEROUPPER
-	RET
-
+`)
+	maskedCopyLoops("pm16a", []string{"VMASKMOVPS (SI), Y2, Y0", "VMASKMOVPS 32(SI), Y3, Y1"},
+		[]string{"VMOVUPS (SI), Y0", "VMOVUPS 32(SI), Y1"}, []string{"VMOVUPS Y0, (DI)", "VMOVUPS Y1, 32(DI)"}, 64)
+	sb.WriteString(`
 // func copy6(dst *float32, ds uintptr, src *float32, ss uintptr, n int)
 TEXT ·copy6(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -667,25 +648,9 @@ TEXT ·packMasked16(SB), NOSPLIT, $0-40
 	JEQ pm16_done
 	CMPQ AX, $0xffff
 	JEQ pm16_full
-pm16_loop:
-	VMOVUPS.Z (SI), K1, Z0
-	VMOVUPS Z0, (DI)
-	ADDQ BX, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNE pm16_loop
-	JMP pm16_done
-pm16_full:
-	VMOVUPS (SI), Z0
-	VMOVUPS Z0, (DI)
-	ADDQ BX, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNE pm16_full
-pm16_done:
-	VZEROUPPER
-	RET
-
+`)
+	maskedCopyLoops("pm16", []string{"VMOVUPS.Z (SI), K1, Z0"}, []string{"VMOVUPS (SI), Z0"}, []string{"VMOVUPS Z0, (DI)"}, 64)
+	sb.WriteString(`
 // func packMasked32(dst *float32, src *float32, ss uintptr, k int, mask int)
 TEXT ·packMasked32(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -700,29 +665,36 @@ TEXT ·packMasked32(SB), NOSPLIT, $0-40
 	KMOVW AX, K1
 	SHRQ $16, AX
 	KMOVW AX, K2
-pm32_loop:
-	VMOVUPS.Z (SI), K1, Z0
-	VMOVUPS.Z 64(SI), K2, Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ BX, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNE pm32_loop
-	JMP pm32_done
-pm32_full:
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VMOVUPS Z0, (DI)
-	VMOVUPS Z1, 64(DI)
-	ADDQ BX, SI
-	ADDQ $128, DI
-	DECQ CX
-	JNE pm32_full
-pm32_done:
-	VZEROUPPER
-	RET
 `)
+	maskedCopyLoops("pm32", []string{"VMOVUPS.Z (SI), K1, Z0", "VMOVUPS.Z 64(SI), K2, Z1"},
+		[]string{"VMOVUPS (SI), Z0", "VMOVUPS 64(SI), Z1"}, []string{"VMOVUPS Z0, (DI)", "VMOVUPS Z1, 64(DI)"}, 128)
+}
+
+// maskedCopyLoops emits the two copy loops the masked row copies share,
+// for k (CX) steps from src (SI, advancing ss = BX bytes) to dst (DI,
+// advancing step bytes): L_loop with the masked loads, L_full with the
+// plain ones (for a full mask; see packMasked), both storing the vectors
+// whole; then L_done returns.
+func maskedCopyLoops(L string, masked, plain, stores []string, step int) {
+	for _, loop := range []struct {
+		name  string
+		loads []string
+	}{{"loop", masked}, {"full", plain}} {
+		label(L + "_" + loop.name)
+		for _, ins := range append(append([]string(nil), loop.loads...), stores...) {
+			p("%s", ins)
+		}
+		p("ADDQ BX, SI")
+		p("ADDQ $%d, DI", step)
+		p("DECQ CX")
+		p("JNE %s_%s", L, loop.name)
+		if loop.name == "loop" {
+			p("JMP %s_done", L)
+		}
+	}
+	label(L + "_done")
+	p("VZEROUPPER")
+	p("RET")
 }
 
 // cpuid emits the CPUID/XGETBV helpers used for feature detection.

@@ -133,19 +133,25 @@ func SoftmaxRow(x []float32) {
 }
 
 // SoftmaxRows applies SoftmaxRow to rows rows of n floats each, ld floats
-// apart in x (row r is x[r·ld : r·ld+n]), with the same floats. On AVX-512
-// CPUs it takes four rows at a time, interleaved: one short row's softmax
-// is a chain of dependent reductions and exponentials (attention's 50-key
-// rows: 48 ns a row one at a time, 22 four at a time, on Zen 5).
+// apart in x (row r is x[r·ld : r·ld+n]), with the same floats. It takes
+// four rows at a time on AVX-512 CPUs and three on AVX2 ones (the
+// registers hold no more), interleaved: one short row's softmax is a chain
+// of dependent reductions and exponentials (attention's 50-key rows: 48 ns
+// a row one at a time, 22 four at a time, on Zen 5).
 func SoftmaxRows(x []float32, rows, n, ld int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
 	checkRows("SoftmaxRows", rows, n, ld, x)
 	r := 0
-	if useAVX512 {
+	switch {
+	case useAVX512:
 		for ; r+4 <= rows; r += 4 {
 			softmaxRows4AVX512(&x[r*ld], ld, n)
+		}
+	case useAVX2:
+		for ; r+3 <= rows; r += 3 {
+			softmaxRows3AVX2(&x[r*ld], ld, n)
 		}
 	}
 	for ; r < rows; r++ {
@@ -167,17 +173,25 @@ func checkRows(op string, rows, n, ld int, bufs ...[]float32) {
 // floats, ld apart in both d and p (row r at r·ld): the gradient of the
 // scores of a softmax whose probabilities are p, from the gradient d of
 // the probabilities. Each row gets the floats of Dot(d, p), then
-// Mul(d, d, p), then Axpy(−dot, p, d); on AVX-512 CPUs rows of fewer than
-// 64 floats go four at a time, interleaved (attention's 50-key rows).
+// Mul(d, d, p), then Axpy(−dot, p, d); rows go four at a time on AVX-512
+// CPUs (rows of fewer than 64 floats) and three on AVX2 ones, interleaved
+// (attention's 50-key rows).
 func SoftmaxGradRows(d, p []float32, rows, n, ld int) {
 	if rows <= 0 || n <= 0 {
 		return
 	}
 	checkRows("SoftmaxGradRows", rows, n, ld, d, p)
 	r := 0
-	if useAVX512 && n < 64 {
-		for ; r+4 <= rows; r += 4 {
-			softmaxGrad4AVX512(&d[r*ld], &p[r*ld], ld, n)
+	switch {
+	case useAVX512:
+		if n < 64 {
+			for ; r+4 <= rows; r += 4 {
+				softmaxGrad4AVX512(&d[r*ld], &p[r*ld], ld, n)
+			}
+		}
+	case useAVX2:
+		for ; r+3 <= rows; r += 3 {
+			softmaxGrad3AVX2(&d[r*ld], &p[r*ld], ld, n)
 		}
 	}
 	for ; r < rows; r++ {

@@ -47,6 +47,18 @@ func softmaxRowAVX2(x *float32, n int)
 //go:noescape
 func softmaxRowBackwardAVX2(dx, y, dy *float32, n int)
 
+// softmaxRows3AVX2 is softmaxRowAVX2 on three rows, ld floats apart,
+// interleaved (the same floats).
+//
+//go:noescape
+func softmaxRows3AVX2(x *float32, ld, n int)
+
+// softmaxGrad3AVX2 is dotAVX2, mulAVX2 and axpyAVX2(−dot) on three rows,
+// ld floats apart in d and p, interleaved (the same floats).
+//
+//go:noescape
+func softmaxGrad3AVX2(d, p *float32, ld, n int)
+
 //go:noescape
 func geluAVX2(dst, x *float32, n int)
 

@@ -26,13 +26,18 @@ type step struct {
 	masked bool
 	k      int // unroll index: memory offset k·32 bytes
 	sfx    string
+	off    string // loopRows: the register of the columns' byte offset
 }
 
 func (s step) mem(ptr string) string {
-	if s.k == 0 {
-		return "(" + ptr + ")"
+	idx := ""
+	if s.off != "" {
+		idx = "(" + s.off + "*1)"
 	}
-	return fmt.Sprintf("%d(%s)", 32*s.k, ptr)
+	if s.k == 0 {
+		return "(" + ptr + ")" + idx
+	}
+	return fmt.Sprintf("%d(%s)%s", 32*s.k, ptr, idx)
 }
 
 func (s step) ld(ptr, reg string) {
@@ -58,6 +63,18 @@ func y(base, k int) string { return fmt.Sprintf("Y%d", base+k) }
 // one masked tail step; cnt counts the elements left (it is clobbered), ptrs
 // advance by 32 bytes per 8 lanes.
 func loop(l, cnt string, ptrs []string, u int, body func(s step)) {
+	loopAdv(l, cnt, ptrs, "", u, body)
+}
+
+// loopRows is loop over several rows whose base registers stay put: off
+// (zeroed here) is the byte offset of the columns, 32 bytes per 8 lanes.
+func loopRows(l, cnt, off, from string, u int, body func(s step)) {
+	p("XORQ %s, %s", off, off)
+	p("MOVQ %s, %s", from, cnt)
+	loopAdv(l, cnt, []string{off}, off, u, body)
+}
+
+func loopAdv(l, cnt string, ptrs []string, off string, u int, body func(s step)) {
 	adv := func(n int) {
 		for _, r := range ptrs {
 			p("ADDQ $%d, %s", 32*n, r)
@@ -69,7 +86,7 @@ func loop(l, cnt string, ptrs []string, u int, body func(s step)) {
 		p("CMPQ %s, $%d", cnt, 8*u)
 		p("JL   %s1", l)
 		for k := range u {
-			body(step{k: k, sfx: fmt.Sprintf("U%d", k)})
+			body(step{k: k, sfx: fmt.Sprintf("U%d", k), off: off})
 		}
 		adv(u)
 		p("JMP  %sU", l)
@@ -77,7 +94,7 @@ func loop(l, cnt string, ptrs []string, u int, body func(s step)) {
 	label(l + "1")
 	p("CMPQ %s, $8", cnt)
 	p("JL   %sTail", l)
-	body(step{sfx: "S"})
+	body(step{sfx: "S", off: off})
 	adv(1)
 	p("JMP  %s1", l)
 	label(l + "Tail")
@@ -86,7 +103,7 @@ func loop(l, cnt string, ptrs []string, u int, body func(s step)) {
 	p("LEAQ tailMask<>+32(SB), AX")
 	p("NEGQ %s", cnt)
 	p("VMOVDQU (AX)(%s*4), Y15", cnt)
-	body(step{masked: true, sfx: "T"})
+	body(step{masked: true, sfx: "T", off: off})
 	label(l + "Done")
 }
 
@@ -213,6 +230,7 @@ var consts = []struct {
 	{"gtC3", 0x3d122279, "0.035677408136300125"},
 	{"gtD3", 0x3ddb33b6, "0.10703222440890037"},
 	{"negInf", 0xff800000, "-Inf"},
+	{"signBit", 0x80000000, "the sign bit (-0)"},
 }
 
 func main() {
@@ -252,6 +270,7 @@ func main() {
 	reductions()
 	transcendental()
 	softmax()
+	softmaxRows3()
 	layerNorm()
 
 	if err := os.WriteFile("vec_avx2_amd64.s", []byte(sb.String()), 0o644); err != nil {
@@ -681,6 +700,182 @@ func layerNorm() {
 			s.ld("R10", "Y2")
 			p("VADDPS Y3, Y2, Y2")
 			s.st("Y2", "R10")
+		})
+	})
+	ret()
+}
+
+// zip emits the instructions of each fn interleaved, one line of each in
+// turn: several rows' independent chains in step, so that a short row's
+// dependent reductions and exponentials overlap with the others'.
+func zip(fns ...func()) {
+	before := sb.String()
+	var parts [][]string
+	for _, f := range fns {
+		sb.Reset()
+		f()
+		parts = append(parts, strings.SplitAfter(strings.TrimSuffix(sb.String(), "\n"), "\n"))
+	}
+	sb.Reset()
+	sb.WriteString(before)
+	for i := 0; ; i++ {
+		done := true
+		for _, lines := range parts {
+			if i < len(lines) {
+				sb.WriteString(strings.TrimSuffix(lines[i], "\n") + "\n")
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+	}
+}
+
+// perRow runs f for rows 0, 1, 2 interleaved (zip).
+func perRow(f func(r int)) {
+	zip(func() { f(0) }, func() { f(1) }, func() { f(2) })
+}
+
+// softmaxRows3 writes the three-row kernels of SoftmaxRows and
+// SoftmaxGradRows: each row's instructions are exactly those of the
+// one-row kernels (softmaxRowAVX2; dotAVX2, mulAVX2, axpyAVX2), so each
+// row gets the same floats, interleaved so that three rows' chains overlap.
+func softmaxRows3() {
+	rows := []string{"SI", "R8", "R9"}
+	text("softmaxRows3AVX2(x *float32, ld, n int)", "softmaxRows3AVX2", "$0-24")
+	sb.WriteString(`// softmaxRowAVX2 on three rows of n ≥ 1 floats, ld floats apart (at SI,
+// R8, R9); DI is the byte offset of the columns. Pass 1: max accumulators
+// Y0–Y3, Y4–Y7, Y8–Y11 per row, data Y12, Y13, Y15. Pass 2: per row x, n, t in Y0–Y2, Y3–Y5,
+// Y6–Y8, sums Y9–Y11, maxima Y12–Y14. Pass 3: data Y0–Y11, 1/s Y12–Y14.
+`)
+	p("MOVQ x+0(FP), SI")
+	p("MOVQ ld+8(FP), BX")
+	p("MOVQ n+16(FP), CX")
+	p("SHLQ $2, BX")
+	p("LEAQ (SI)(BX*1), R8")
+	p("LEAQ (R8)(BX*1), R9")
+	sb.WriteString("\t// Pass 1: m = max x per row (NaNs skipped) → Y12, Y13, Y14.\n")
+	p("VMOVUPS negInf<>(SB), Y14")
+	for r := 0; r < 12; r++ {
+		p("VMOVUPS Y14, Y%d", r)
+	}
+	loopRows("sm3Max", "DX", "DI", "CX", 4, func(s step) {
+		if s.masked { // Y15 holds the mask, Y14 −Inf: one data register, the rows in turn
+			for r := range 3 {
+				s.ld(rows[r], "Y12")
+				p("VBLENDVPS Y15, Y12, Y14, Y12")
+				p("VMAXPS %s, Y12, %s", y(4*r, 0), y(4*r, 0))
+			}
+			return
+		}
+		perRow(func(r int) {
+			d := []string{"Y12", "Y13", "Y15"}[r] // the mask is loaded in the tail step only
+			s.ld(rows[r], d)
+			// the accumulator is the Go-first operand: returned when x is NaN
+			p("VMAXPS %s, %s, %s", y(4*r, s.k), d, y(4*r, s.k))
+		})
+	})
+	perRow(func(r int) {
+		b := 4 * r
+		p("VMAXPS Y%d, Y%d, Y%d", b+1, b, b)
+		p("VMAXPS Y%d, Y%d, Y%d", b+3, b+2, b+2)
+		p("VMAXPS Y%d, Y%d, Y%d", b+2, b, b)
+		hmax(b, b+1)
+	})
+	for r := range 3 {
+		p("VBROADCASTSS X%d, Y%d", 4*r, 12+r)
+	}
+	sb.WriteString("\t// Pass 2: x = exp(x − m), s = Σ per row → Y9, Y10, Y11.\n")
+	for r := range 3 {
+		p("VXORPS Y%d, Y%d, Y%d", 9+r, 9+r, 9+r)
+	}
+	loopRows("sm3Exp", "DX", "DI", "CX", 1, func(s step) {
+		perRow(func(r int) {
+			x, n, t, sum, m := y(3*r, 0), y(3*r+1, 0), y(3*r+2, 0), y(9+r, 0), y(12+r, 0)
+			s.ld(rows[r], x)
+			p("VSUBPS %s, %s, %s", m, x, x)
+			exp(x, n, t, x) // x is free once the polynomial is in t
+			s.st(x, rows[r])
+			if s.masked {
+				p("VANDPS Y15, %s, %s", x, x)
+			}
+			p("VADDPS %s, %s, %s", x, sum, sum)
+		})
+	})
+	perRow(func(r int) {
+		hsum(9+r, r)
+		p("VMOVSS one<>(SB), X%d", 3+r)
+		p("VDIVSS X%d, X%d, X%d", 9+r, 3+r, 3+r)
+		p("VBROADCASTSS X%d, Y%d", 3+r, 12+r)
+	})
+	sb.WriteString("\t// Pass 3: x *= 1/s.\n")
+	loopRows("sm3Scale", "DX", "DI", "CX", 4, func(s step) {
+		perRow(func(r int) {
+			d := y(4*r, s.k)
+			s.ld(rows[r], d)
+			p("VMULPS Y%d, %s, %s", 12+r, d, d)
+			s.st(d, rows[r])
+		})
+	})
+	ret()
+
+	prow := []string{"R10", "R11", "R12"}
+	text("softmaxGrad3AVX2(d, p *float32, ld, n int)", "softmaxGrad3AVX2", "$0-32")
+	sb.WriteString(`// Three rows of d = p ⊙ (d − Σ d⊙p) (ld floats apart; d at SI, R8, R9, p
+// at R10, R11, R12), each with exactly the instructions of dotAVX2(d, p),
+// mulAVX2(d, d, p) and axpyAVX2(−dot, p, d); DI is the byte offset of the
+// columns. Dot: accumulators Y0–Y3, Y4–Y7, Y8–Y11 per row, data Y12–Y14.
+// Then −dot in Y12–Y14 (the sign flipped, as Go's −dot: −0 for a +0 dot),
+// data Y0–Y11 (unmasked steps read p from memory).
+`)
+	p("MOVQ d+0(FP), SI")
+	p("MOVQ p+8(FP), R10")
+	p("MOVQ ld+16(FP), BX")
+	p("MOVQ n+24(FP), CX")
+	p("SHLQ $2, BX")
+	p("LEAQ (SI)(BX*1), R8")
+	p("LEAQ (R8)(BX*1), R9")
+	p("LEAQ (R10)(BX*1), R11")
+	p("LEAQ (R11)(BX*1), R12")
+	for r := 0; r < 12; r++ {
+		p("VXORPS Y%d, Y%d, Y%d", r, r, r)
+	}
+	loopRows("sg3Dot", "DX", "DI", "CX", 4, func(s step) {
+		if s.masked { // Y15 holds the mask: two data registers, the rows in turn
+			for r := range 3 {
+				s.ld(rows[r], "Y12")
+				s.ld(prow[r], "Y13")
+				p("VFMADD231PS Y13, Y12, %s", y(4*r, 0))
+			}
+			return
+		}
+		perRow(func(r int) {
+			d := y(12, r) // Y12–Y14; p read from memory (a product is the same either way round)
+			s.ld(rows[r], d)
+			p("VFMADD231PS %s, %s, %s", s.mem(prow[r]), d, y(4*r, s.k))
+		})
+	})
+	perRow(func(r int) {
+		b := 4 * r
+		p("VADDPS Y%d, Y%d, Y%d", b+1, b, b)
+		p("VADDPS Y%d, Y%d, Y%d", b+3, b+2, b+2)
+		p("VADDPS Y%d, Y%d, Y%d", b+2, b, b)
+		hsum(b, b+1)
+		p("VBROADCASTSS X%d, Y%d", b, 12+r)
+		p("VXORPS signBit<>(SB), Y%d, Y%d", 12+r, 12+r)
+	})
+	loopRows("sg3", "DX", "DI", "CX", 4, func(s step) {
+		perRow(func(r int) {
+			d, pv := y(4*r, s.k), s.mem(prow[r])
+			if s.masked { // a register, loaded under the mask
+				pv = y(4*r+1, 0)
+				s.ld(prow[r], pv)
+			}
+			s.ld(rows[r], d)
+			p("VMULPS %s, %s, %s", pv, d, d)
+			p("VFMADD231PS %s, Y%d, %s", pv, 12+r, d)
+			s.st(d, rows[r])
 		})
 	})
 	ret()

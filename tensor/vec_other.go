@@ -60,6 +60,18 @@ func softmaxRows4AVX512(x *float32, ld, n int) {
 		softmaxRowGeneric(s[r*ld : r*ld+n])
 	}
 }
+func softmaxRows3AVX2(x *float32, ld, n int) {
+	s := vecSlice(x, 2*ld+n)
+	for r := 0; r < 3; r++ {
+		softmaxRowGeneric(s[r*ld : r*ld+n])
+	}
+}
+func softmaxGrad3AVX2(d, p *float32, ld, n int) {
+	ds, ps := vecSlice(d, 2*ld+n), vecSlice(p, 2*ld+n)
+	for r := 0; r < 3; r++ {
+		softmaxGradRow(ds[r*ld:r*ld+n], ps[r*ld:r*ld+n])
+	}
+}
 func softmaxRowBackwardAVX512(dx, y, dy *float32, n int) {
 	softmaxRowBackwardGeneric(vecSlice(dx, n), vecSlice(y, n), vecSlice(dy, n))
 }

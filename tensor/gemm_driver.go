@@ -464,7 +464,7 @@ func (g *blockedGemm) work(_, _ int) {
 		switch {
 		case g.apk != nil:
 			ap, rs, cs = unsafe.Pointer(&g.apk[rp*kb*kern.mrPad]), 4, uintptr(kern.mrPad)*4
-		case g.packA || rows < mr:
+		case g.packA || rows < mr && !g.edgeInPlace(i0):
 			packAPanel(kern, g.transA, a, lda, i0, rows, pc, kb, abuf)
 			ap, rs, cs = unsafe.Pointer(&abuf[0]), 4, uintptr(kern.mrPad)*4
 		case g.transA:
@@ -497,6 +497,27 @@ func (g *blockedGemm) work(_, _ int) {
 		}
 	}
 }
+
+// edgeInPlace reports whether the kernel can read the edge row panel at
+// row i0 (fewer than mr rows left) in place: the kernels read all mr rows
+// of a panel, and here the rows past op(A)'s last one exist in a (the
+// next batch item's, or the rest of a larger buffer). What the kernel
+// computes from them goes to tile rows it does not store (a tile's rows
+// are independent), so the stored floats are those of a zero-padded
+// packed panel. Attention's 50-token heads end in 2-row panels.
+func (g *blockedGemm) edgeInPlace(i0 int) bool {
+	if !edgeAInPlace {
+		return false
+	}
+	mr := g.kern.mr
+	if g.transA { // op(A)(i,p) = a[p·lda+i]
+		return (g.pc+g.kb-1)*g.lda+i0+mr <= len(g.a)
+	}
+	return (i0+mr-1)*g.lda+g.pc+g.kb <= len(g.a)
+}
+
+// edgeAInPlace turns on edgeInPlace (off: tests of the packed edge panels).
+var edgeAInPlace = true
 
 // packPlainAMode decides whether untransposed A micro-panels are packed:
 // 0 never, 1 always (tests), 2 for L1-aliasing row strides with enough reuse.
@@ -532,6 +553,10 @@ var bInPlace = true
 // 197×64 blocks included, BenchmarkAttention/vit-tiny did not move (17.83
 // → 17.74 ms, 6 pairs).
 const bInPlaceMax = 1 << 13
+
+// edgeBInPlace lets packBPanel transpose a transposed B's edge group
+// whole where the rows past it exist (off: tests of the element loop).
+var edgeBInPlace = true
 
 // packATransAll packs every micro-panel of op(A) = Aᵀ (A stored k×m) for
 // the k block [pc, pc+kb): panel rp into dst[rp·kb·mrPad:] as [kb][mrPad],
@@ -652,17 +677,33 @@ func packBPanel(kern *microKernel, transB bool, b []float32, ldb, pc, kb, j0, co
 	// op(B)(p,j) = b[j·ldb+p]: a transpose. Whole groups of tb columns
 	// (all of a full panel; the first of an edge panel such as attention's
 	// 197 = 6·32 + 5 or 50 = 32 + 18 keys) go through the tb×tb transpose
-	// for the k steps it covers; the rest, one element at a time.
+	// for the k steps it covers; so does an edge panel's last, partial group
+	// where the rows of b past it exist (its columns past cols then hold
+	// those rows, whose products the kernel does not store, and not zeros);
+	// the rest, one element at a time, and zeros past that.
 	p0, full := 0, 0 // columns [0, full) are done for k steps [0, p0)
-	if tb := kern.tb; tb > 0 && nr%tb == 0 && kb >= tb && cols >= tb {
+	if tb := kern.tb; tb > 0 && nr%tb == 0 && kb >= tb {
 		blocks := kb / tb
 		full = cols / tb * tb
+		if full < cols && edgeBInPlace && (j0+full+tb-1)*ldb+pc+blocks*tb <= len(b) {
+			full += tb
+		}
 		for h := 0; h < full; h += tb {
 			kern.transpose(unsafe.Pointer(&dst[h]), uintptr(nr)*4, unsafe.Pointer(&b[(j0+h)*ldb+pc]), uintptr(ldb)*4, blocks)
 		}
 		p0 = blocks * tb
 	}
-	for j := 0; j < nr; j++ {
+	jEnd := nr // columns [jEnd, nr) are done
+	if z := max(cols, full); z%8 == 0 && z < nr {
+		// whole groups of 8 padding columns: zeros, 32 bytes a store
+		for p := 0; p < kb; p++ {
+			for j := z; j < nr; j += 8 {
+				*(*[8]float32)(dst[p*nr+j:]) = [8]float32{}
+			}
+		}
+		jEnd = z
+	}
+	for j := 0; j < jEnd; j++ {
 		from := 0
 		if j < full {
 			from = p0

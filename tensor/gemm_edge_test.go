@@ -11,9 +11,21 @@ import (
 	"unsafe"
 )
 
-// edgeShapes are products whose edge row panels and transposed-B edge
-// groups the kernels may read past (attention's 50-token heads among them).
-var edgeShapes = [][3]int{{50, 50, 32}, {50, 32, 50}, {13, 21, 17}, {7, 9, 40}, {29, 8, 33}, {197, 5, 64}}
+// forEachEdgeCase runs f on every kernel, every combination of transposes
+// and products whose edge row panels and transposed-B edge groups the
+// kernels may read past (attention's 50-token heads among them), with the
+// stored operands' (rows, cols).
+func forEachEdgeCase(f func(kern *microKernel, transA, transB bool, m, n, k, ar, ac, br, bc int)) {
+	for _, kern := range availableKernels {
+		for _, s := range [][3]int{{50, 50, 32}, {50, 32, 50}, {13, 21, 17}, {7, 9, 40}, {29, 8, 33}, {197, 5, 64}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				ar, ac, br, bc := gemmOperandDims(tr[0], tr[1], m, n, k)
+				f(kern, tr[0], tr[1], m, n, k, ar, ac, br, bc)
+			}
+		}
+	}
+}
 
 // TestGemmEdgesReadPast: where op(A)'s rows and op(B)'s columns past the
 // matrix exist in the buffer (here NaNs), the kernels may read them for an
@@ -25,43 +37,36 @@ func TestGemmEdgesReadPast(t *testing.T) {
 	gemmTinyWork = 0
 	rng := rand.New(rand.NewPCG(51, 52))
 	nan := float32(math.NaN())
-	for _, kern := range availableKernels {
-		for _, s := range edgeShapes {
-			m, n, k := s[0], s[1], s[2]
-			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-				transA, transB := tr[0], tr[1]
-				ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
-				// operands with 20 NaN rows after them, C inside a NaN frame
-				a := append(randSlice(rng, ar*ac), slices.Repeat([]float32{nan}, 20*ac)...)
-				b := append(randSlice(rng, br*bc), slices.Repeat([]float32{nan}, 20*bc)...)
-				ldc := n + 3
-				c0 := slices.Repeat([]float32{nan}, (m+2)*ldc)
-				for i := range m {
-					copy(c0[(i+1)*ldc:(i+1)*ldc+n], randSlice(rng, n))
+	forEachEdgeCase(func(kern *microKernel, transA, transB bool, m, n, k, ar, ac, br, bc int) {
+		// operands with 20 NaN rows after them, C inside a NaN frame
+		a := append(randSlice(rng, ar*ac), slices.Repeat([]float32{nan}, 20*ac)...)
+		b := append(randSlice(rng, br*bc), slices.Repeat([]float32{nan}, 20*bc)...)
+		ldc := n + 3
+		c0 := slices.Repeat([]float32{nan}, (m+2)*ldc)
+		for i := range m {
+			copy(c0[(i+1)*ldc:(i+1)*ldc+n], randSlice(rng, n))
+		}
+		for _, beta := range []float32{0, 0.5} {
+			var got [2][]float32
+			for v, on := range []bool{false, true} {
+				edgeAInPlace, edgeBInPlace = on, on
+				got[v] = slices.Clone(c0)
+				sgemmNative(kern, false, transA, transB, m, n, k, 1.5, a, ac, b, bc, beta, got[v][ldc:], ldc)
+			}
+			for i := range got[0] {
+				if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+					t.Fatalf("%s transA=%v transB=%v %dx%dx%d beta %g: C[%d] = %g reading past the edges, %g packed", kern.name, transA, transB, m, n, k, beta, i, got[1][i], got[0][i])
 				}
-				for _, beta := range []float32{0, 0.5} {
-					var got [2][]float32
-					for v, on := range []bool{false, true} {
-						edgeAInPlace, edgeBInPlace = on, on
-						got[v] = slices.Clone(c0)
-						sgemmNative(kern, false, transA, transB, m, n, k, 1.5, a, ac, b, bc, beta, got[v][ldc:], ldc)
-					}
-					for i := range got[0] {
-						if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
-							t.Fatalf("%s %v %dx%dx%d beta %g: C[%d] = %g reading past the edges, %g packed", kern.name, tr, m, n, k, beta, i, got[1][i], got[0][i])
-						}
-					}
-					for i := range m {
-						for j := range n {
-							if v := got[1][(i+1)*ldc+j]; v != v {
-								t.Fatalf("%s %v %dx%dx%d: C[%d,%d] is NaN: the rows past the operands leaked into it", kern.name, tr, m, n, k, i, j)
-							}
-						}
+			}
+			for i := range m {
+				for j := range n {
+					if v := got[1][(i+1)*ldc+j]; v != v {
+						t.Fatalf("%s transA=%v transB=%v %dx%dx%d: C[%d,%d] is NaN: the rows past the operands leaked into it", kern.name, transA, transB, m, n, k, i, j)
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestGemmEdgesAtPageEnd puts each operand at the very end of a readable
@@ -87,24 +92,17 @@ func TestGemmEdgesAtPageEnd(t *testing.T) {
 		return unsafe.Slice((*float32)(unsafe.Pointer(&mem[size-page-4*n])), n)
 	}
 	rng := rand.New(rand.NewPCG(53, 54))
-	for _, kern := range availableKernels {
-		for _, s := range edgeShapes {
-			m, n, k := s[0], s[1], s[2]
-			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
-				transA, transB := tr[0], tr[1]
-				ar, ac, br, bc := gemmOperandDims(transA, transB, m, n, k)
-				a, b, c := atEnd(t, ar*ac), atEnd(t, br*bc), atEnd(t, m*n)
-				copy(a, randSlice(rng, len(a)))
-				copy(b, randSlice(rng, len(b)))
-				want := make([]float32, m*n)
-				sgemmRef(false, transA, transB, m, n, k, 1, a, ac, b, bc, 0, want, n)
-				sgemmNative(kern, false, transA, transB, m, n, k, 1, a, ac, b, bc, 0, c, n)
-				for i := range c {
-					if d := math.Abs(float64(c[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-						t.Fatalf("%s %v %dx%dx%d: C[%d] = %g, want %g", kern.name, tr, m, n, k, i, c[i], want[i])
-					}
-				}
+	forEachEdgeCase(func(kern *microKernel, transA, transB bool, m, n, k, ar, ac, br, bc int) {
+		a, b, c := atEnd(t, ar*ac), atEnd(t, br*bc), atEnd(t, m*n)
+		copy(a, randSlice(rng, len(a)))
+		copy(b, randSlice(rng, len(b)))
+		want := make([]float32, m*n)
+		sgemmRef(false, transA, transB, m, n, k, 1, a, ac, b, bc, 0, want, n)
+		sgemmNative(kern, false, transA, transB, m, n, k, 1, a, ac, b, bc, 0, c, n)
+		for i := range c {
+			if d := math.Abs(float64(c[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s transA=%v transB=%v %dx%dx%d: C[%d] = %g, want %g", kern.name, transA, transB, m, n, k, i, c[i], want[i])
 			}
 		}
-	}
+	})
 }

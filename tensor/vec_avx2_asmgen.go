@@ -326,10 +326,13 @@ func zero4() {
 	}
 }
 
-func fold4(insn string) {
-	p("%s Y11, Y10, Y10", insn)
-	p("%s Y13, Y12, Y12", insn)
-	p("%s Y12, Y10, Y10", insn)
+func fold4(insn string) { foldAt(insn, 10) }
+
+// foldAt adds (insn) the four accumulators Yb…Yb+3 into Yb, in fold4's order.
+func foldAt(insn string, b int) {
+	p("%s Y%d, Y%d, Y%d", insn, b+1, b, b)
+	p("%s Y%d, Y%d, Y%d", insn, b+3, b+2, b+2)
+	p("%s Y%d, Y%d, Y%d", insn, b+2, b, b)
 }
 
 // maxLoop leaves max x (NaNs skipped) in lane 0 of X10, broadcast by the caller.
@@ -778,9 +781,7 @@ func softmaxRows3() {
 	})
 	perRow(func(r int) {
 		b := 4 * r
-		p("VMAXPS Y%d, Y%d, Y%d", b+1, b, b)
-		p("VMAXPS Y%d, Y%d, Y%d", b+3, b+2, b+2)
-		p("VMAXPS Y%d, Y%d, Y%d", b+2, b, b)
+		foldAt("VMAXPS", b)
 		hmax(b, b+1)
 	})
 	for r := range 3 {
@@ -858,9 +859,7 @@ func softmaxRows3() {
 	})
 	perRow(func(r int) {
 		b := 4 * r
-		p("VADDPS Y%d, Y%d, Y%d", b+1, b, b)
-		p("VADDPS Y%d, Y%d, Y%d", b+3, b+2, b+2)
-		p("VADDPS Y%d, Y%d, Y%d", b+2, b, b)
+		foldAt("VADDPS", b)
 		hsum(b, b+1)
 		p("VBROADCASTSS X%d, Y%d", b, 12+r)
 		p("VXORPS signBit<>(SB), Y%d, Y%d", 12+r, 12+r)

@@ -117,3 +117,48 @@ func TestDiscardKeepsGradients(t *testing.T) {
 		t.Errorf("held %d bytes with Discard, %d without", drop, keep)
 	}
 }
+
+// After is the mark right after a Var's own backward closure, found where
+// it is now: a Recompute with an earlier mark moves the closure, and
+// After follows it; a Var that recorded none has −1. A value recomputed
+// from After's mark gives the plain run's gradients.
+func TestAfterFollowsInserts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x, w, w2 := randVar(rng, true, 4, 3), randVar(rng, true, 5, 3), randVar(rng, true, 2, 5)
+	run := func(recompute bool) [][]float32 {
+		x.Grad, w.Grad, w2.Grad = nil, nil, nil
+		tp := NewTape()
+		h := tp.Mul(x, x)
+		mark := tp.Mark()
+		y := tp.Linear(h, w, nil)  // its closure at mark
+		z := tp.Linear(y, w2, nil) // y's consumer (reads y.Value in its backward)
+		if recompute {
+			if got := tp.After(y); got != mark+1 {
+				t.Fatalf("After(y) = %d, want %d", got, mark+1)
+			}
+			tp.Recompute(h, mark, func(dst []float32) { // inserts before y's closure
+				for i, v := range x.Value.Data {
+					dst[i] = v * v
+				}
+			})
+			if got := tp.After(y); got != mark+2 {
+				t.Fatalf("after an insert before it, After(y) = %d, want %d", got, mark+2)
+			}
+			if got := tp.After(x); got != -1 {
+				t.Fatalf("After of a leaf = %d, want -1", got)
+			}
+			kept := y.Value.Clone()
+			tp.Recompute(y, tp.After(y), func(dst []float32) { copy(dst, kept.Data) })
+		}
+		if err := tp.Backward(tp.SumAll(tp.Mul(z, z))); err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{slices.Clone(x.Grad.Data), slices.Clone(w.Grad.Data), slices.Clone(w2.Grad.Data)}
+	}
+	want, got := run(false), run(true)
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("gradient %d differs with y recomputed from After(y)", i)
+		}
+	}
+}

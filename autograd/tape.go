@@ -68,6 +68,7 @@ type Tape struct {
 	Precision tensor.Precision
 
 	backward []func()
+	owner    []*Var // owner[i]: the Var whose Record added backward[i] (nil: Recompute's)
 	err      error
 	pool     map[int][][]float32    // free buffers by length
 	used     map[*float32][]float32 // buffers handed out since the last Reset, by first element
@@ -197,6 +198,20 @@ func (tp *Tape) needsGrad(inputs ...*Var) bool {
 // be taken after every earlier Recompute call whose mark is not later.
 func (tp *Tape) Mark() int { return len(tp.backward) }
 
+// After is the mark right after v's own backward closure (Record's), the
+// position from which its consumers' closures follow, taken now: where
+// Recompute calls with earlier marks have moved it since, or where other
+// closures came between v's and the Mark a caller could take, After still
+// finds it. It is −1 when v recorded none on this tape.
+func (tp *Tape) After(v *Var) int {
+	for i := len(tp.owner) - 1; i >= 0; i-- {
+		if tp.owner[i] == v {
+			return i + 1
+		}
+	}
+	return -1
+}
+
 // Recompute trades memory for time (activation recomputation): it hands
 // v's value buffer back to the pool now, so the rest of the forward pass
 // reuses it, and has the backward pass rebuild it with fill just before
@@ -227,12 +242,14 @@ func (tp *Tape) Recompute(v *Var, mark int, fill func(dst []float32)) {
 		fill(t.Data)
 		v.Value = t
 	})
+	tp.owner = append(tp.owner, nil)
 	// The closures from mark on run before this one, in reverse order: it
 	// runs once every consumer's backward has.
 	tp.backward = slices.Insert(tp.backward, mark, func() {
 		tp.release(v.Value.Data)
 		v.Value = &tensor.Tensor{Shape: shape}
 	})
+	tp.owner = slices.Insert(tp.owner, mark, nil)
 }
 
 // Discard hands the value buffers of op outputs that no backward closure
@@ -260,6 +277,7 @@ func (tp *Tape) Record(out *Var, backward func()) {
 	if tp.NoGrad || !out.RequiresGrad {
 		return
 	}
+	tp.owner = append(tp.owner, out)
 	tp.backward = append(tp.backward, func() {
 		if out.Grad != nil {
 			backward()
@@ -330,6 +348,8 @@ func (tp *Tape) Backward(loss *Var) error {
 		tp.backward[i]()
 	}
 	tp.backward = tp.backward[:0]
+	clear(tp.owner)
+	tp.owner = tp.owner[:0]
 	return tp.err
 }
 
@@ -338,6 +358,8 @@ func (tp *Tape) Backward(loss *Var) error {
 func (tp *Tape) Reset() {
 	clear(tp.backward)
 	tp.backward = tp.backward[:0]
+	clear(tp.owner)
+	tp.owner = tp.owner[:0]
 	tp.err = nil
 	for k, b := range tp.used {
 		tp.pool[len(b)] = append(tp.pool[len(b)], b)

@@ -29,17 +29,17 @@ func GELU(tp *ag.Tape, x *ag.Var, tanhApprox bool) *ag.Var {
 
 // recordGELU records GELU's backward pass for y = GELU(x).
 func recordGELU(tp *ag.Tape, x, y *ag.Var, tanhApprox bool) {
-	xd := x.Value.Data
 	bwd := tensor.GELUBackward
 	if tanhApprox {
 		bwd = tensor.GELUTanhBackward
 	}
-	n := len(xd)
+	n := x.Value.Numel()
 	tp.Record(y, func() {
 		g, fresh := tp.GradBuf(x)
 		if g == nil {
 			return
 		}
+		xd := x.Value.Data // read now: x's producer may have recomputed it (Tape.Recompute)
 		dy := y.Grad.Data
 		parallel.For(n, elemGrain, func(lo, hi int) {
 			if fresh {

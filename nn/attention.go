@@ -54,6 +54,10 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		if g == nil {
 			return
 		}
+		// qkv's value read now, not at the forward pass: a layer may have
+		// recomputed it (Tape.Recompute) into another buffer
+		qd := qkv.Value.Data
+		a.q.data, a.k.data, a.v.data = qd, qd, qd
 		dq, dk, dv := a.q, a.k, a.v
 		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
 		do := a.o
@@ -102,6 +106,8 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 	}
 	a.forward(p)
 	tp.Record(y, func() {
+		// the values read now (a producer may have recomputed them)
+		a.q.data, a.k.data, a.v.data = q.Value.Data, k.Value.Data, v.Value.Data
 		dq, dk, dv := a.q, a.k, a.v
 		dq.data, dk.data, dv.data = nil, nil, nil
 		if g := tp.GradOf(q); g != nil {

@@ -57,6 +57,30 @@ func (l *Linear) ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, 
 // Out is the number of output features.
 func (l *Linear) Out() int { return l.W.Value.Shape[0] }
 
+// OutputRecomputer is a layer that can rebuild its output in the backward
+// pass from what its own backward pass keeps anyway, at elementwise cost,
+// so that the output need not be held between the passes (a GLoRA layer
+// with a vector or constant A keeps x·W0ᵀ for A's gradient; its output is
+// that scaled and shifted).
+type OutputRecomputer interface {
+	// RecomputeOutput arranges (autograd's Tape.Recompute) for y, the
+	// layer's output of this forward pass, to be released now and rebuilt
+	// before its consumers' backward passes, which must read y.Value when
+	// they run; it reports whether it did. Call it after y's last use in
+	// the forward pass.
+	RecomputeOutput(tp *ag.Tape, y *ag.Var) bool
+}
+
+// RecomputeOutput is l.RecomputeOutput(tp, y) where l is an
+// OutputRecomputer; other layers keep y (rebuilding it would cost their
+// product again). It reports whether y was released.
+func RecomputeOutput(tp *ag.Tape, l Layer, y *ag.Var) bool {
+	if r, ok := l.(OutputRecomputer); ok {
+		return r.RecomputeOutput(tp, y)
+	}
+	return false
+}
+
 // ThenLayer is a Layer whose output y (N, Out()) comes from one matrix
 // product that can hand each block of y to a function as soon as the
 // product has finished it, while the block is still in the core's cache

@@ -51,6 +51,8 @@ type fusedState struct {
 	t          *tensor.Tensor // B lora: x·Bu[:r]ᵀ (N, r), kept when Bd needs a gradient
 	sx         []float32      // B vector/constant: Σᵢ x[n,i] (N), kept when Bd needs a gradient
 	sA, bv     []float32      // 1+a and B's row values (out), for vector/constant A and B
+	bs         []float32      // A vector/constant: the shift b' (out; zeros with a B vector and no bias), or nil
+	y          *ag.Var        // the output, while RecomputeOutput may rebuild it from y0
 }
 
 // elemGrain is the number of elements a parallel chunk of an elementwise
@@ -236,31 +238,13 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 		if s.bv != nil {
 			sx = rowSums(xd, n, in)
 		}
-		bs := bias
-		if bs == nil && sx != nil {
-			bs = make([]float32, out)
+		s.bs = bias
+		if s.bs == nil && sx != nil {
+			s.bs = make([]float32, out)
 		}
-		// y[n,o] = y0[n,o]·(1+a[o]) + b'[o] (+ b[o]·Σᵢ x[n,i] for B vector/constant),
-		// on each block of y0 as soon as the GEMM has finished it, while it is
-		// in cache (vector kernels; each product and sum rounded on its own,
-		// no fused multiply-add: the same floats as the scalar loop this replaced)
-		scaleShift := func(i0, i1, j0, j1 int) {
-			sa := s.sA[j0:j1]
-			for r := i0; r < i1; r++ {
-				yr, y0r := yd[r*out+j0:r*out+j1], src[r*out+j0:r*out+j1]
-				tensor.Mul(yr, y0r, sa)
-				if bs == nil {
-					continue
-				}
-				tensor.Add(yr, yr, bs[j0:j1])
-				if sx != nil {
-					sxr, bv := sx[r], s.bv[j0:j1]
-					for o := range yr {
-						yr[o] += float32(bv[o] * sxr) // Scale's product, then Add's sum
-					}
-				}
-			}
-		}
+		// y from y0 on each block of y0 as soon as the GEMM has finished it,
+		// while it is in cache
+		scaleShift := func(i0, i1, j0, j1 int) { s.scaleShift(yd, src, sx, i0, i1, j0, j1) }
 		last := scaleShift // y's last pass: then follows it unless the B path adds to y after
 		if blocks != nil && lc[B].Kind != LoRA {
 			last = func(i0, i1, j0, j1 int) { scaleShift(i0, i1, j0, j1); blocks(i0, i1, j0, j1) }
@@ -284,7 +268,62 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 		}
 	}
 	tp.Record(y, func() { s.backward(tp, y.Grad.Data) })
+	if s.y0 != nil {
+		s.y, l.last = y, s
+	}
 	return y
+}
+
+// scaleShift sets y[r,o] = y0[r,o]·(1+a[o]) + b'[o] (+ b[o]·sx[r] for B
+// vector/constant, sx[r] = Σᵢ x[r,i]) for rows i0 ≤ r < i1 and columns
+// j0 ≤ o < j1: vector kernels, each product and sum rounded on its own, no
+// fused multiply-add (the floats of the scalar loop this replaced).
+func (s *fusedState) scaleShift(y, y0, sx []float32, i0, i1, j0, j1 int) {
+	out, sa, bs := s.out, s.sA[j0:j1], s.bs
+	for r := i0; r < i1; r++ {
+		yr, y0r := y[r*out+j0:r*out+j1], y0[r*out+j0:r*out+j1]
+		tensor.Mul(yr, y0r, sa)
+		if bs == nil {
+			continue
+		}
+		tensor.Add(yr, yr, bs[j0:j1])
+		if sx != nil {
+			sxr, bv := sx[r], s.bv[j0:j1]
+			for o := range yr {
+				yr[o] += float32(bv[o] * sxr) // Scale's product, then Add's sum
+			}
+		}
+	}
+}
+
+// RecomputeOutput implements nn.OutputRecomputer: with A vector or
+// constant the layer keeps y0 = x·W0ᵀ for A's gradient, and its output y
+// is y0 scaled and shifted (plus t·Bd[:, :r]ᵀ for a lora B, t kept for
+// Bd's gradient), so y need not be held until the backward pass:
+// Tape.Recompute releases it now and rebuilds it, the same floats, before
+// its consumers' backward passes, for an elementwise pass (and a rank-r
+// product) instead of N·out floats held. y must be this layer's output of
+// the current forward pass, after its last use there; it reports whether
+// y was released.
+func (l *Layer) RecomputeOutput(tp *ag.Tape, y *ag.Var) bool {
+	s := l.last
+	if s == nil || s.y != y || s.bv != nil && s.sx == nil || s.lc[B].Kind == LoRA && s.t == nil {
+		return false
+	}
+	mark := tp.After(y)
+	if mark < 0 {
+		return false
+	}
+	l.last = nil
+	tp.Recompute(y, mark, func(dst []float32) {
+		y0 := s.y0.Data
+		forRows(s.n, s.out, func(lo, hi int) { s.scaleShift(dst, y0, s.sx, lo, hi, 0, s.out) })
+		if c := s.lc[B]; c.Kind == LoRA {
+			// y += t·Bd[:, :r]ᵀ, as the forward pass added it
+			s.prec.Sgemm(false, true, s.n, s.out, c.Rank, 1, s.t.Data, c.Rank, s.l.vars[iBd].Value.Data, s.R, 1, dst, s.out)
+		}
+	})
+	return true
 }
 
 // addB adds support B to an (out, in) matrix w: lora_r: Bd[:, :r]·Bu[:r]

@@ -49,6 +49,8 @@ type Layer struct {
 	merged    bool
 	w0, b0    *tensor.Tensor // while merged: the original weight and bias (b0 nil for a bias-less base)
 	addedBias bool           // while merged: the base had no bias and Merge gave it one
+
+	last *fusedState // the last recorded forward pass that kept y0 (RecomputeOutput)
 }
 
 // NewLayer wraps base (its module path is path) with support tensors of

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
@@ -360,5 +361,50 @@ func TestLayerErrors(t *testing.T) {
 		t.Error("wrong Cu shape accepted")
 	} else {
 		t.Log(err)
+	}
+}
+
+// RecomputeOutput releases a layer's output after the forward pass where
+// A is vector or constant (y is rebuilt from the kept y0 before its
+// consumer's backward) and keeps it otherwise; either way every gradient
+// is the same bit for bit as with y held, for each path choice.
+func TestRecomputeOutputKeepsGradients(t *testing.T) {
+	const out, in, R, r = 6, 5, 4, 2
+	for i, lc := range pathChoices(R, r) {
+		if lc.IsBase() {
+			continue
+		}
+		l := testLayer(t, out, in, R, true, uint64(i+1))
+		if err := l.SetChoice(lc); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		x := ag.NewVar(randTensor(rng, 1, 3, in), true)
+		proj := randTensor(rng, 1, 3, out)
+		vs := append([]*ag.Var{x}, l.used(lc)...)
+		var released bool
+		run := func(recompute bool) []*tensor.Tensor {
+			_, grads := runWithGrads(t, func(tp *ag.Tape) *ag.Var {
+				y := l.Forward(tp, x)
+				z := nn.GELU(tp, y, false) // its backward reads y
+				if recompute {
+					released = nn.RecomputeOutput(tp, l, y)
+					if released && y.Value.Data != nil {
+						t.Fatalf("%v: y released but still holds data", lc)
+					}
+				}
+				return z
+			}, proj, vs)
+			return grads
+		}
+		want, got := run(false), run(true)
+		if k := lc[A].Kind; released != (k == Vector || k == Constant) {
+			t.Fatalf("%v: RecomputeOutput released y: %v", lc, released)
+		}
+		for j := range want {
+			if (want[j] == nil) != (got[j] == nil) || want[j] != nil && !slices.Equal(want[j].Data, got[j].Data) {
+				t.Fatalf("%v: gradient %d differs with y recomputed", lc, j)
+			}
+		}
 	}
 }

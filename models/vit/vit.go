@@ -144,6 +144,9 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	// the backward pass: it recomputes them from the inputs it keeps anyway
 	// (x, x1, u) just before the next layer's backward reads them
 	// (Tape.Recompute), for a little more arithmetic and far less memory.
+	// So are the qkv and fc1 outputs where their layer can rebuild them
+	// from what its backward pass keeps (nn.RecomputeOutput: a GLoRA layer
+	// with a vector or constant A).
 	next := func(prev, v *ag.Var) *ag.Var { tp.Free(prev); return v }
 	h := nn.LayerNorm(tp, x, blk.Norm1W, blk.Norm1B, c.LNEps)
 	mark := tp.Mark()
@@ -153,6 +156,10 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	}
 	h = next(h, q)
 	h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
+	if recompute {
+		// q rebuilt before attention's backward, where the layer can do so cheaply
+		nn.RecomputeOutput(tp, blk.QKV, q)
+	}
 	h = next(h, blk.Proj.Forward(tp, h))
 	d := blk.dropPathOf(tp, h, rng)
 	x1 := tp.Add(x, d)
@@ -171,6 +178,8 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 	h = blk.FC2.Forward(tp, g) // (B, T, D)
 	if recompute {
 		nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
+		// after g's: g's refill reads u, so u's runs first
+		nn.RecomputeOutput(tp, blk.FC1, u)
 	}
 	tp.Free(g)
 	d = blk.dropPathOf(tp, h, rng)

@@ -267,7 +267,13 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 			s.sx = sx
 		}
 	}
-	tp.Record(y, func() { s.backward(tp, y.Grad.Data) })
+	tp.Record(y, func() {
+		s.backward(tp, y.Grad.Data)
+		if l.last == s { // not rebuilt: let go of the state (and through x, of the tape)
+			l.last = nil
+		}
+	})
+	l.last = nil
 	if s.y0 != nil {
 		s.y, l.last = y, s
 	}

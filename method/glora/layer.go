@@ -50,7 +50,10 @@ type Layer struct {
 	w0, b0    *tensor.Tensor // while merged: the original weight and bias (b0 nil for a bias-less base)
 	addedBias bool           // while merged: the base had no bias and Merge gave it one
 
-	last *fusedState // the last recorded forward pass that kept y0 (RecomputeOutput)
+	// last is the current recorded forward pass's state where it kept y0,
+	// until RecomputeOutput or the backward pass takes it (it holds the
+	// tape through x: a layer outliving its tape must not keep it)
+	last *fusedState
 }
 
 // NewLayer wraps base (its module path is path) with support tensors of

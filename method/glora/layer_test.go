@@ -395,6 +395,9 @@ func TestRecomputeOutputKeepsGradients(t *testing.T) {
 				}
 				return z
 			}, proj, vs)
+			if l.last != nil { // it holds the tape through x
+				t.Fatalf("%v: the layer still holds its forward pass's state after the backward pass", lc)
+			}
 			return grads
 		}
 		want, got := run(false), run(true)

@@ -297,8 +297,9 @@ func TestRowCopy(t *testing.T) {
 }
 
 // TestPackPanels: packAPanel and packBPanel write op(A)'s rows and op(B)'s
-// columns where the micro-kernel reads them, and zeros in an edge panel's
-// padding (rows past rows up to mr, columns past cols), for every kernel
+// columns where the micro-kernel reads them, and in an edge panel's
+// padding (rows past rows up to mr, columns past cols) zeros or the rows
+// and columns past the panel, whose products are not stored, for every kernel
 // this CPU runs, both transpositions, and k below, at and past the
 // transposes' blocks. dst starts as NaNs: a missed element or padding
 // fails.

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"math"
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/internal/parallel"
@@ -120,9 +119,7 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 	xd, yd := x.Value.Data, y.Value.Data
 	n := len(xd)
 	parallel.For(n, elemGrain, func(lo, hi int) {
-		for i, v := range xd[lo:hi] {
-			yd[lo+i] = v * sigmoid(v)
-		}
+		tensor.SiLU(yd[lo:hi], xd[lo:hi])
 	})
 	tp.Record(y, func() {
 		g := tp.GradOf(x)
@@ -131,14 +128,9 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 		}
 		dy := y.Grad.Data
 		parallel.For(n, elemGrain, func(lo, hi int) {
-			dx := g.Data[lo:hi]
-			for i, v := range xd[lo:hi] {
-				s := sigmoid(v)
-				dx[i] += dy[lo+i] * s * (1 + v*(1-s))
-			}
+			tensor.SiLUBackward(g.Data[lo:hi], xd[lo:hi], dy[lo:hi])
 		})
 	})
 	return y
 }
 
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }

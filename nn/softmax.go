@@ -88,12 +88,7 @@ func LogSoftmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 
 // logSoftmaxRow is y = x − max x − log Σ exp(x − max x); y may alias x.
 func logSoftmaxRow(y, x []float32) {
-	m := tensor.Max(x)
-	var s float64
-	for _, v := range x {
-		s += math.Exp(float64(v - m))
-	}
-	lse := m + float32(math.Log(s))
+	lse := logSumExp64(x)
 	for i, v := range x {
 		y[i] = v - lse
 	}
@@ -109,6 +104,14 @@ func logSoftmaxRow(y, x []float32) {
 //
 // Backward: dlogits += dL/N · (p − q) with the target distribution
 // q = (1−s)·onehot(y) + s/C.
+//
+// Only each row's log Σ exp (N floats) is kept for the backward pass,
+// which reads the logits themselves and makes log p = x − lse again: a
+// language model's logits are (B·T, vocabulary), and a second copy of them
+// was the largest buffer of its training step. Rows of at least wideRow
+// classes (a vocabulary) take their exponentials from the vector kernels
+// (tensor.Exp, relative error ≈ 2e-7); narrower ones (a classifier's
+// head, where they cost nothing) from math.Exp, correctly rounded.
 func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) *ag.Var {
 	if !tp.OK(logits) {
 		return tp.Dead()
@@ -131,21 +134,29 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	}
 	labels = append([]int(nil), labels...) // the caller may reuse its slice before Backward
 	out := tp.NewOutput([]int{}, logits)
-	// logp: (N, C) = log softmax(logits), kept for the backward pass
-	logp := tp.AllocRaw(n, c).Data
-	// rowLoss: (N) per-row loss, summed in order for a deterministic result
-	rowLoss := tp.AllocRaw(n).Data
+	lse := tp.AllocRaw(n).Data     // (N): log Σ exp of each row, kept for the backward pass
+	rowLoss := tp.AllocRaw(n).Data // (N): per-row loss, summed in order for a deterministic result
 	xd := logits.Value.Data
 	s := float64(smoothing)
 	parallel.For(n, grainRows(c), func(lo, hi int) {
+		var e []float32 // a wide row's exp(x − max x)
+		if c >= wideRow {
+			e = make([]float32, c)
+		}
 		for r := lo; r < hi; r++ {
-			lp := logp[r*c : (r+1)*c]
-			logSoftmaxRow(lp, xd[r*c:(r+1)*c])
-			l := -(1 - s) * float64(lp[labels[r]])
+			x := xd[r*c : (r+1)*c]
+			var m float32 // log Σ exp x: −log p[n, c] = m − x[c], in float32 as the backward pass makes it
+			if e != nil {
+				m = logSumExp(e, x)
+			} else {
+				m = logSumExp64(x)
+			}
+			lse[r] = m
+			l := -(1 - s) * float64(x[labels[r]]-m)
 			if s != 0 {
 				var sum float64
-				for _, v := range lp {
-					sum += float64(v)
+				for _, v := range x {
+					sum += float64(v - m)
 				}
 				l -= s * sum / float64(c)
 			}
@@ -158,7 +169,7 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	}
 	out.Value.Data[0] = float32(total / float64(n))
 	tp.Record(out, func() {
-		g := tp.GradOf(logits)
+		g, fresh := tp.GradBuf(logits)
 		if g == nil {
 			return
 		}
@@ -166,14 +177,72 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 		uniform := float32(s) / float32(c)
 		hit := float32(1 - s)
 		parallel.For(n, grainRows(c), func(lo, hi int) {
+			var e []float32 // a wide row's exp(x − lse), where dx holds a gradient already
+			if c >= wideRow && !fresh {
+				e = make([]float32, c)
+			}
 			for r := lo; r < hi; r++ {
-				lp, dx := logp[r*c:(r+1)*c], g.Data[r*c:(r+1)*c]
-				for i, v := range lp {
-					dx[i] += scale * (float32(math.Exp(float64(v))) - uniform)
+				x, dx, m := xd[r*c:(r+1)*c], g.Data[r*c:(r+1)*c], lse[r]
+				switch {
+				case c < wideRow:
+					if fresh {
+						clear(dx)
+					}
+					for i, v := range x {
+						dx[i] += scale * (float32(math.Exp(float64(v-m))) - uniform)
+					}
+				case fresh: // the row is written whole: p is made in place
+					for i, v := range x {
+						dx[i] = v - m
+					}
+					tensor.Exp(dx, dx)
+					tensor.Scale(scale, dx)
+					subConst(dx, scale*uniform)
+				default:
+					for i, v := range x {
+						e[i] = v - m
+					}
+					tensor.Exp(e, e)
+					tensor.Axpy(scale, e, dx)
+					subConst(dx, scale*uniform)
 				}
 				dx[labels[r]] -= scale * hit
 			}
 		})
 	})
 	return out
+}
+
+// wideRow is the row width from which CrossEntropy takes its exponentials
+// from the vector kernels.
+const wideRow = 1024
+
+// logSumExp is log Σ exp x = max x + log Σ exp(x − max x) by the vector
+// kernels, with e (len(x) floats) as scratch for the exponentials.
+func logSumExp(e, x []float32) float32 {
+	m := tensor.Max(x)
+	for i, v := range x {
+		e[i] = v - m
+	}
+	tensor.Exp(e, e)
+	return m + float32(math.Log(float64(tensor.Sum(e))))
+}
+
+// logSumExp64 is log Σ exp x with the exponentials and their sum in float64.
+func logSumExp64(x []float32) float32 {
+	m := tensor.Max(x)
+	var s float64
+	for _, v := range x {
+		s += math.Exp(float64(v - m))
+	}
+	return m + float32(math.Log(s))
+}
+
+// subConst is x −= k (nothing for k = 0).
+func subConst(x []float32, k float32) {
+	if k != 0 {
+		for i := range x {
+			x[i] -= k
+		}
+	}
 }

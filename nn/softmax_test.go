@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -102,6 +103,58 @@ func TestCrossEntropyBackwardValue(t *testing.T) {
 		}
 	}
 	checkClose(t, "dlogits", x.Grad.Data, want, 1e-6, 1e-5)
+}
+
+// TestCrossEntropyWideRows checks loss and gradient on rows as wide as a
+// language model's vocabulary (split across workers, one with a masked
+// −Inf logit when there is no smoothing) against float64, on both backward paths: a gradient buffer the
+// pass creates (written in place) and one that already holds a gradient
+// (accumulated into).
+func TestCrossEntropyWideRows(t *testing.T) {
+	const n, c = 13, 4099
+	rng := rand.New(rand.NewPCG(7, 8))
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = rng.IntN(c)
+	}
+	for _, s := range []float32{0, 0.2} {
+		for _, fresh := range []bool{true, false} {
+			leaf := randVar(rng, true, 3, n, c)
+			if s == 0 { // with smoothing, a −Inf logit makes the loss +Inf (as PyTorch's)
+				leaf.Value.Data[5*c+17] = float32(math.Inf(-1))
+				if labels[5] == 17 {
+					labels[5] = 18
+				}
+			}
+			want := naiveLogSoftmax(leaf.Value.Data, c)
+			tp := ag.NewTape()
+			x := leaf
+			if fresh {
+				x = tp.Reshape(leaf, n, c) // a tape value: its gradient buffer is the pass's own
+			} else {
+				leaf.Grad = tensor.New(n, c)
+				for i := range leaf.Grad.Data {
+					leaf.Grad.Data[i] = 0.25
+				}
+			}
+			l := CrossEntropy(tp, x, labels, s)
+			checkClose(t, "loss", l.Value.Data, []float64{naiveCrossEntropy(leaf.Value.Data, labels, c, float64(s))}, 1e-5, 1e-5)
+			if err := tp.Backward(l); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				q := float64(s) / c
+				if i%c == labels[i/c] {
+					q += 1 - float64(s)
+				}
+				want[i] = (math.Exp(want[i]) - q) / n
+				if !fresh {
+					want[i] += 0.25
+				}
+			}
+			checkClose(t, fmt.Sprintf("dlogits (s=%v, fresh=%v)", s, fresh), leaf.Grad.Data, want, 1e-8, 1e-5)
+		}
+	}
 }
 
 func TestCrossEntropyErrors(t *testing.T) {

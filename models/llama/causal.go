@@ -43,8 +43,11 @@ func (c CausalLM) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 			return tp.Fail(fmt.Errorf("llama: causal LM input holds %v at %d, not a token id", v, i))
 		}
 	}
-	logits := c.Model.Forward(tp, ids, s[0], s[1])
-	return tp.Reshape(logits, s[0]*s[1], c.Cfg.VocabSize)
+	// The hidden state (B, T, D) is viewed as (B·T, D) before the output
+	// layer, not the logits after it: a view's gradient is a copy, and the
+	// logits' is (B·T, vocabulary).
+	h := c.Model.Hidden(tp, ids, s[0], s[1])
+	return c.headLayer().Forward(tp, tp.Reshape(h, s[0]*s[1], c.Cfg.Dim))
 }
 
 // Windows cuts B windows of T+1 tokens from stream, starting at starts,

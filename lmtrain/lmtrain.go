@@ -23,7 +23,6 @@ import (
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/internal/progress"
 	"github.com/glora/glora/models/llama"
-	"github.com/glora/glora/nn"
 	"github.com/glora/glora/optim"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
@@ -314,8 +313,7 @@ func Evaluate(m *llama.Model, tokens []int32, seqLen, batch, maxTokens int, prec
 			return err
 		}
 		tp.Reset()
-		logits := llama.CausalLM{Model: m}.Forward(tp, tp.Wrap(xt), nil)
-		loss := nn.CrossEntropy(tp, logits, labels, 0)
+		loss, _ := llama.CausalLM{Model: m}.Loss(tp, tp.Wrap(xt), labels, 0, nil) // no (B·T, vocabulary) logits held
 		if err := tp.Err(); err != nil {
 			return fmt.Errorf("lmtrain: evaluate: %w", err)
 		}

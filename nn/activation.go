@@ -1,7 +1,6 @@
 package nn
 
 import (
-
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
@@ -133,4 +132,3 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 	})
 	return y
 }
-

@@ -139,29 +139,15 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int, pr
 	return mt, nil
 }
 
-// CountCorrect counts rows of logits (N, C) whose arg-max is the label.
-func CountCorrect(logits *tensor.Tensor, labels []int) int {
-	n := 0
-	for i, p := range argmaxRows(logits, nil) {
-		if i < len(labels) && p == labels[i] {
-			n++
-		}
-	}
-	return n
-}
+// CountCorrect counts rows of logits (N, C) whose arg-max is the label
+// (nn.CountCorrect).
+func CountCorrect(logits *tensor.Tensor, labels []int) int { return nn.CountCorrect(logits, labels) }
 
 // argmaxRows appends the arg-max column of each row of logits (N, C) to dst.
 func argmaxRows(logits *tensor.Tensor, dst []int) []int {
 	c := logits.Shape[len(logits.Shape)-1]
 	for r := 0; r < len(logits.Data)/max(c, 1); r++ {
-		row := logits.Data[r*c : (r+1)*c]
-		best, bv := 0, float32(math.Inf(-1))
-		for j, v := range row {
-			if v > bv {
-				best, bv = j, v
-			}
-		}
-		dst = append(dst, best)
+		dst = append(dst, nn.Argmax(logits.Data[r*c:(r+1)*c]))
 	}
 	return dst
 }

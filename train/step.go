@@ -24,6 +24,17 @@ type Model interface {
 	Params() []*ag.Var
 }
 
+// LossModel is a Model that computes its training loss itself, without
+// handing the logits out: a language model, whose logits (B·T, vocabulary)
+// would be a training step's largest buffers (llama.CausalLM). Trainer
+// calls Loss instead of Forward and nn.CrossEntropy.
+type LossModel interface {
+	Model
+	// Loss is nn.CrossEntropy(Forward(tp, x, rng), labels, smoothing) and
+	// the number of rows whose arg-max logit is the label.
+	Loss(tp *ag.Tape, x *ag.Var, labels []int, smoothing float32, rng *rand.Rand) (*ag.Var, int)
+}
+
 // Hook runs at the start of a training step, before the forward pass, with
 // the step's index (0-based: the number of optimiser steps taken before it)
 // and a source seeded by the trainer's Seed and the step alone, so a resumed
@@ -70,13 +81,14 @@ type StepResult struct {
 //	Hook(step, rand(Seed, stream 2⁶³ + step + 1))
 //	logits = Forward(x, rand(Seed, stream step + 1))
 //	loss   = cross-entropy(logits, labels, LabelSmoothing);  backward
+//	         (a LossModel's Loss(x, labels, LabelSmoothing, the same source))
 //	clip the gradients' global norm to ClipNorm (when > 0)
 //	AdamW update; zero the gradients
 //
 // It returns the loss and the number of correct rows. A NaN/Inf loss, or a
 // NaN/Inf gradient norm when clipping, is an error naming the step (1-based,
 // as people count), and then the gradients are zeroed and no parameter has
-// changed. The logits stay valid until the next Step.
+// changed.
 func (t *Trainer) Step(step int, x *ag.Var, labels []int) (StepResult, error) {
 	fail := func(err error) (StepResult, error) {
 		optim.ZeroGrad(t.params)
@@ -96,8 +108,15 @@ func (t *Trainer) Step(step int, x *ag.Var, labels []int) (StepResult, error) {
 	rng := rand.New(rand.NewPCG(t.Seed, uint64(step)+1)) // drop-path draws of this step
 	t.tp.Reset()
 	t.tp.Precision = t.Precision
-	logits := t.Model.Forward(t.tp, x, rng)
-	loss := nn.CrossEntropy(t.tp, logits, labels, t.LabelSmoothing)
+	var loss *ag.Var
+	correct := 0
+	if lm, ok := t.Model.(LossModel); ok {
+		loss, correct = lm.Loss(t.tp, x, labels, t.LabelSmoothing, rng)
+	} else {
+		logits := t.Model.Forward(t.tp, x, rng)
+		loss = nn.CrossEntropy(t.tp, logits, labels, t.LabelSmoothing)
+		correct = CountCorrect(logits.Value, labels)
+	}
 	if err := t.tp.Backward(loss); err != nil {
 		return fail(err)
 	}
@@ -111,7 +130,7 @@ func (t *Trainer) Step(step int, x *ag.Var, labels []int) (StepResult, error) {
 		return fail(err)
 	}
 	optim.ZeroGrad(t.params)
-	r.Correct = CountCorrect(logits.Value, labels)
+	r.Correct = correct
 	return r, nil
 }
 

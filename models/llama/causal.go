@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/nn"
 )
 
 // CausalLM presents the model to a trainer of classifiers (train.Model):
@@ -29,6 +30,36 @@ func (c CausalLM) Params() []*ag.Var {
 
 // Forward implements train.Model; rng is unused (the decoder has no dropout).
 func (c CausalLM) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
+	h := c.hidden(tp, x)
+	if !tp.OK(h) {
+		return tp.Dead()
+	}
+	return c.headLayer().Forward(tp, h)
+}
+
+// Loss implements train.LossModel: the mean next-token cross-entropy with
+// label smoothing s, and the positions whose arg-max logit is the next
+// token. The output layer and the loss run fused
+// (nn.LinearCrossEntropy), so the (B·T, vocabulary) logits and their
+// gradient are never held whole; an output layer that an adapter wraps
+// runs as in Forward, followed by nn.CrossEntropy.
+func (c CausalLM) Loss(tp *ag.Tape, x *ag.Var, labels []int, s float32, _ *rand.Rand) (*ag.Var, int) {
+	h := c.hidden(tp, x)
+	if !tp.OK(h) {
+		return tp.Dead(), 0
+	}
+	if head := c.headLayer(); head != nn.Layer(c.Head) {
+		logits := head.Forward(tp, h)
+		loss := nn.CrossEntropy(tp, logits, labels, s)
+		return loss, nn.CountCorrect(logits.Value, labels)
+	}
+	return nn.LinearCrossEntropy(tp, h, c.Head.W, c.Head.B, labels, s)
+}
+
+// hidden is the final-norm hidden state of token ids x (B, T) as
+// (B·T, D): viewed so before the output layer, not the logits after it,
+// since a view's gradient is a copy and the logits' is (B·T, vocabulary).
+func (c CausalLM) hidden(tp *ag.Tape, x *ag.Var) *ag.Var {
 	if !tp.OK(x) {
 		return tp.Dead()
 	}
@@ -43,11 +74,8 @@ func (c CausalLM) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 			return tp.Fail(fmt.Errorf("llama: causal LM input holds %v at %d, not a token id", v, i))
 		}
 	}
-	// The hidden state (B, T, D) is viewed as (B·T, D) before the output
-	// layer, not the logits after it: a view's gradient is a copy, and the
-	// logits' is (B·T, vocabulary).
 	h := c.Model.Hidden(tp, ids, s[0], s[1])
-	return c.headLayer().Forward(tp, tp.Reshape(h, s[0]*s[1], c.Cfg.Dim))
+	return tp.Reshape(h, s[0]*s[1], c.Cfg.Dim)
 }
 
 // Windows cuts B windows of T+1 tokens from stream, starting at starts,

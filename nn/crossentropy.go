@@ -207,6 +207,24 @@ func Argmax(x []float32) int {
 	return best
 }
 
+// isArgmax is Argmax(x) == label, by the vector kernels' max: only a row
+// whose label holds the maximum is scanned further (up to the label).
+func isArgmax(x []float32, label int) bool {
+	m := tensor.Max(x)
+	if m != m { // NaN: Argmax's own rules
+		return Argmax(x) == label
+	}
+	if x[label] != m {
+		return false
+	}
+	for _, v := range x[:label] {
+		if v == m {
+			return false
+		}
+	}
+	return true
+}
+
 // CountCorrect is the number of rows of logits (N, C) whose arg-max
 // (Argmax) is the label.
 func CountCorrect(logits *tensor.Tensor, labels []int) int {
@@ -283,7 +301,7 @@ func LinearCrossEntropy(tp *ag.Tape, x, w, b *ag.Var, labels []int, smoothing fl
 			e := ceScratch(c)
 			for r := lo; r < hi; r++ {
 				zr, lb := z[r*c:(r+1)*c], labels[r0+r]
-				hit[r0+r] = Argmax(zr) == lb
+				hit[r0+r] = isArgmax(zr, lb)
 				var lse float32
 				lse, rowLoss[r0+r] = ceRow(e, zr, lb, s)
 				if grads {

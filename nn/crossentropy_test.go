@@ -303,3 +303,20 @@ func TestLinearCrossEntropyErrors(t *testing.T) {
 		wantShapeErr(t, tc.name, tp)
 	}
 }
+
+// TestIsArgmax checks the vector-max shortcut against Argmax: ties (the
+// first wins), a label after or before the maximum, −Inf rows, a NaN.
+func TestIsArgmax(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	nan := float32(math.NaN())
+	for _, x := range [][]float32{
+		{1, 3, 2}, {3, 3, 1}, {1, 2, 3, 3}, {inf, inf}, {inf, 0, inf}, {nan, 1, 2}, {1, nan, 0},
+		make([]float32, 40),
+	} {
+		for label := range x {
+			if got, want := isArgmax(x, label), Argmax(x) == label; got != want {
+				t.Errorf("isArgmax(%v, %d) = %v, Argmax says %v", x, label, got, want)
+			}
+		}
+	}
+}

@@ -81,25 +81,13 @@ func (o *AdamW) updateParam(w, g []float32, s *adamState, wd float64) {
 	t := float64(s.step)
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2 := 1 - math.Pow(o.Beta2, t)
-	decay := float32(1 - o.LR*wd)
-	b1, b2 := float32(o.Beta1), float32(o.Beta2)
-	a1, a2 := float32(1-o.Beta1), float32(1-o.Beta2)
-	stepSize := float32(o.LR / bc1)
 	// PyTorch divides by the scalar √(1−β2ᵗ) as a multiply by its float32 reciprocal.
-	invBC2 := 1 / float32(math.Sqrt(bc2))
-	eps := float32(o.Eps)
+	c := tensor.AdamWCoef{Beta1: float32(o.Beta1), OneMinusBeta1: float32(1 - o.Beta1),
+		Beta2: float32(o.Beta2), OneMinusBeta2: float32(1 - o.Beta2), InvBC2: 1 / float32(math.Sqrt(bc2)),
+		Eps: float32(o.Eps), Decay: float32(1 - o.LR*wd), StepSize: float32(o.LR / bc1)}
 	m, v := s.m, s.v
 	parallel.For(len(w), block, func(lo, hi int) {
-		w := w[lo:hi]
-		g, m, v := g[lo:hi][:len(w)], m[lo:hi][:len(w)], v[lo:hi][:len(w)] // no bounds checks below
-		for i := range w {
-			gi := g[i]
-			mi := b1*m[i] + a1*gi
-			vi := b2*v[i] + a2*gi*gi
-			m[i], v[i] = mi, vi
-			den := float32(math.Sqrt(float64(vi)))*invBC2 + eps
-			w[i] = w[i]*decay - stepSize*(mi/den)
-		}
+		tensor.AdamWUpdate(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], &c)
 	})
 }
 

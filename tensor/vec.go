@@ -308,6 +308,31 @@ func SiLUBackward(dx, x, dy []float32) {
 	siluBackwardGeneric(dx, x, dy)
 }
 
+// AdamWCoef are the scalars of one AdamW step (AdamWUpdate), fixed for a
+// parameter tensor: β1, 1−β1, β2, 1−β2, 1/√(1−β2ᵗ), ε, the decoupled decay
+// factor 1 − lr·λ and the step size lr/(1−β1ᵗ).
+type AdamWCoef struct {
+	Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, InvBC2, Eps, Decay, StepSize float32
+}
+
+// AdamWUpdate is one AdamW step over a parameter slice w with gradient g
+// and moments m, v (all of one length), in these float32 operations and
+// this order on every path (no fused multiply-add), so the floats do not
+// depend on the CPU:
+//
+//	m = β1·m + (1−β1)·g
+//	v = β2·v + ((1−β2)·g)·g
+//	w = w·decay − stepSize·(m / (√v·invBC2 + ε))
+func AdamWUpdate(w, g, m, v []float32, c *AdamWCoef) {
+	n := len(w)
+	g, m, v = g[:n], m[:n], v[:n]
+	if useAVX2 && n > 0 {
+		adamwAVX2(&w[0], &g[0], &m[0], &v[0], n, c)
+		return
+	}
+	adamwGeneric(w, g, m, v, c)
+}
+
 // LayerNormRow normalises one row: y = (x − μ)·rstd ⊙ w + b with
 // rstd = 1/√(var + eps) (biased variance); w or b may be nil (1 and 0).
 // It returns μ and rstd for the backward pass.
@@ -470,6 +495,19 @@ func maxGeneric(x []float32) float32 {
 		}
 	}
 	return m
+}
+
+func adamwGeneric(w, g, m, v []float32, c *AdamWCoef) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)] // no bounds checks below
+	for i := range w {
+		gi := g[i]
+		mi := c.Beta1*m[i] + c.OneMinusBeta1*gi
+		vi := c.Beta2*v[i] + c.OneMinusBeta2*gi*gi
+		m[i], v[i] = mi, vi
+		// float64's square root rounded to float32 is float32's (VSQRTPS)
+		den := float32(math.Sqrt(float64(vi)))*c.InvBC2 + c.Eps
+		w[i] = w[i]*c.Decay - c.StepSize*(mi/den)
+	}
 }
 
 func expGeneric(dst, x []float32) {

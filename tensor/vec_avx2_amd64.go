@@ -85,3 +85,6 @@ func lnApplyAVX2(y, x, w, b *float32, n int, mean, rstd float32)
 
 //go:noescape
 func lnBackwardAVX2(dx, dw, db, dy, x, w *float32, n int, mean, rstd float32)
+
+//go:noescape
+func adamwAVX2(w, grad, m, v *float32, n int, c *AdamWCoef)

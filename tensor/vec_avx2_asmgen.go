@@ -272,6 +272,7 @@ func main() {
 	softmax()
 	softmaxRows3()
 	layerNorm()
+	adamW()
 
 	if err := os.WriteFile("vec_avx2_amd64.s", []byte(sb.String()), 0o644); err != nil {
 		panic(err)
@@ -876,6 +877,48 @@ func softmaxRows3() {
 			p("VFMADD231PS %s, Y%d, %s", pv, 12+r, d)
 			s.st(d, rows[r])
 		})
+	})
+	ret()
+}
+
+// adamW emits one AdamW step over n parameters (AdamWUpdate in vec.go):
+// the Go loop's float32 operations in its order, without fused
+// multiply-adds, so the floats are the portable path's. c points to the
+// eight AdamWCoef scalars, broadcast into Y6..Y13.
+func adamW() {
+	text("adamwAVX2(w, grad, m, v *float32, n int, c *AdamWCoef)", "adamwAVX2", "$0-48")
+	p("MOVQ w+0(FP), DI")
+	p("MOVQ grad+8(FP), SI")
+	p("MOVQ m+16(FP), DX")
+	p("MOVQ v+24(FP), BX")
+	p("MOVQ n+32(FP), CX")
+	p("MOVQ c+40(FP), R8")
+	// Y6 β1, Y7 1−β1, Y8 β2, Y9 1−β2, Y10 1/√(1−β2ᵗ), Y11 eps, Y12 decay, Y13 stepSize
+	for i := range 8 {
+		p("VBROADCASTSS %d(R8), Y%d", 4*i, 6+i)
+	}
+	loop("adamw", "CX", []string{"DI", "SI", "DX", "BX"}, 1, func(s step) {
+		s.ld("SI", "Y1")       // g
+		s.ld("DX", "Y2")       // m
+		s.ld("BX", "Y3")       // v
+		p("VMULPS Y6, Y2, Y2") // β1·m
+		p("VMULPS Y7, Y1, Y4") // (1−β1)·g
+		p("VADDPS Y4, Y2, Y2") // m = β1·m + (1−β1)·g
+		s.st("Y2", "DX")
+		p("VMULPS Y8, Y3, Y3") // β2·v
+		p("VMULPS Y9, Y1, Y4") // (1−β2)·g
+		p("VMULPS Y1, Y4, Y4") // ((1−β2)·g)·g
+		p("VADDPS Y4, Y3, Y3") // v = β2·v + ((1−β2)·g)·g
+		s.st("Y3", "BX")
+		p("VSQRTPS Y3, Y3")     // √v
+		p("VMULPS Y10, Y3, Y3") // √v·invBC2
+		p("VADDPS Y11, Y3, Y3") // den = √v·invBC2 + eps
+		p("VDIVPS Y3, Y2, Y2")  // m / den
+		p("VMULPS Y2, Y13, Y2") // stepSize·(m / den)
+		s.ld("DI", "Y0")        // w
+		p("VMULPS Y12, Y0, Y0") // w·decay
+		p("VSUBPS Y2, Y0, Y0")  // w·decay − stepSize·(m / den)
+		s.st("Y0", "DI")
 	})
 	ret()
 }

@@ -121,6 +121,10 @@ func lnBackwardAVX512(dx, dw, db, dy, x, w *float32, n int, mean, rstd float32) 
 	layerNormRowBackwardGeneric(vecSlice(dx, n), vecSlice(dw, n), vecSlice(db, n), vecSlice(dy, n), vecSlice(x, n), vecSlice(w, n), mean, rstd)
 }
 
+func adamwAVX2(w, g, m, v *float32, n int, c *AdamWCoef) {
+	adamwGeneric(vecSlice(w, n), vecSlice(g, n), vecSlice(m, n), vecSlice(v, n), c)
+}
+
 // No AVX2 kernels either: the AVX2 names stand for the same portable stubs.
 var haveAVX2 = false
 

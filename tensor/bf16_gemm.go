@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -76,12 +75,12 @@ func sbgemmNative(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, 
 }
 
 // u16Pool recycles bf16 packing buffers.
-var u16Pool sync.Pool
+var u16Pool scratchPool[uint16]
 
 // getU16 returns a 64-byte-aligned scratch slice of n uint16 and its handle.
-func getU16(n int) ([]uint16, *[]uint16) { return alignedScratch[uint16](&u16Pool, n) }
+func getU16(n int) ([]uint16, *[]uint16) { return alignedScratch(&u16Pool, n) }
 
-func putU16(h *[]uint16) { u16Pool.Put(h) }
+func putU16(h *[]uint16) { u16Pool.put(h) }
 
 // sbgemmBlocked is the cache-blocked bf16 driver, shaped like sgemmBlocked:
 // per k block and n block, op(B) is converted and packed into nr-wide

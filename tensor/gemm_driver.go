@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -76,31 +77,42 @@ const gemmParWork = 1 << 17 // m·n·k below which one thread is used
 var gemmTinyWork = 4096
 
 // bufPool recycles packing buffers.
-var bufPool sync.Pool
+var bufPool scratchPool[float32]
 
 // getBuf returns a 64-byte-aligned scratch slice of n floats and its handle.
-func getBuf(n int) ([]float32, *[]float32) { return alignedScratch[float32](&bufPool, n) }
+func getBuf(n int) ([]float32, *[]float32) { return alignedScratch(&bufPool, n) }
+
+// scratchPool recycles scratch slices by size class: class c holds
+// capacities in [2^(c−1), 2^c). With one pool for every size, a small
+// request took whatever buffer came first, often a large one, and the next
+// large request had to allocate again: a language model's training step
+// (packing buffers of 33 MB for its output layer's weight gradient beside
+// buffers of a few kB) ended up holding 219 MB of them.
+type scratchPool[T float32 | uint16] struct{ class [64]sync.Pool }
 
 // alignedScratch returns a slice of n elements from pool (grown when too
-// small) starting on a 64-byte boundary, and its handle for pool.Put.
-func alignedScratch[T float32 | uint16](pool *sync.Pool, n int) ([]T, *[]T) {
+// small) starting on a 64-byte boundary, and its handle for put.
+func alignedScratch[T float32 | uint16](pool *scratchPool[T], n int) ([]T, *[]T) {
+	size := int(unsafe.Sizeof(T(0)))
+	need := n + 64/size
 	var h *[]T
-	if v := pool.Get(); v != nil {
+	if v := pool.class[bits.Len(uint(need))].Get(); v != nil {
 		h = v.(*[]T)
 	} else {
 		h = new([]T)
 	}
-	size := int(unsafe.Sizeof(T(0)))
-	pad := 64 / size
-	if cap(*h) < n+pad {
-		*h = make([]T, n+pad)
+	if cap(*h) < need {
+		*h = make([]T, need)
 	}
 	s := (*h)[:cap(*h)]
 	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / uintptr(size))
 	return s[off : off+n], h
 }
 
-func putBuf(h *[]float32) { bufPool.Put(h) }
+// put hands a slice from alignedScratch back to its size class.
+func (pool *scratchPool[T]) put(h *[]T) { pool.class[bits.Len(uint(cap(*h)))].Put(h) }
+
+func putBuf(h *[]float32) { bufPool.put(h) }
 
 // scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
 // c: (m, ldc) row-major.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // refGemm64 is the float64 reference: C = alpha·op(A)·op(B) + beta·C.
@@ -495,4 +496,31 @@ func checkSgemmBias(t *testing.T, rng *rand.Rand) {
 			t.Fatalf("no product reached %s's bias store", kern.name)
 		}
 	}
+}
+
+// TestScratchPoolBySize checks that scratch slices come 64-byte aligned
+// with the length asked for, and that a large buffer handed back is not
+// given to a small request (it would be held by it, and the next large
+// request would allocate again), while a request of its size class reuses it.
+func TestScratchPoolBySize(t *testing.T) {
+	var pool scratchPool[float32]
+	for _, n := range []int{1, 100, 4096, 1 << 20} {
+		s, h := alignedScratch(&pool, n)
+		if len(s) != n || uintptr(unsafe.Pointer(&s[0]))%64 != 0 {
+			t.Fatalf("n=%d: length %d, address %p", n, len(s), &s[0])
+		}
+		pool.put(h)
+	}
+	big, hb := alignedScratch(&pool, 1<<20)
+	pool.put(hb)
+	small, hs := alignedScratch(&pool, 100)
+	if &small[0] == &big[0] || cap(*hs) >= 1<<20 {
+		t.Fatal("a small request got the large buffer")
+	}
+	pool.put(hs)
+	again, ha := alignedScratch(&pool, 1<<20-1000)
+	if &again[0] != &big[0] {
+		t.Log("the large buffer was not reused (sync.Pool may drop items)")
+	}
+	pool.put(ha)
 }

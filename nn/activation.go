@@ -132,3 +132,55 @@ func SiLU(tp *ag.Tape, x *ag.Var) *ag.Var {
 	})
 	return y
 }
+
+// SwiGLU is LLaMA's gated MLP activation y = SiLU(a) ⊙ b as one op: the
+// backward pass keeps a and b and recomputes SiLU(a), which a SiLU followed
+// by a Mul would hold as a third tensor of the same size. The floats are
+// those of Mul(SiLU(a), b).
+//
+//	a, b: same shape   →   y: same shape
+//
+// Backward: da += (dy⊙b)·σ(a)·(1 + a·(1 − σ(a))), db += dy⊙SiLU(a).
+func SwiGLU(tp *ag.Tape, a, b *ag.Var) *ag.Var {
+	if !tp.OK(a, b) {
+		return tp.Dead()
+	}
+	if !tensor.SameShape(a.Value.Shape, b.Value.Shape) {
+		return tp.Fail(tensor.Errorf("swiglu", "want a and b of one shape", a.Value.Shape, b.Value.Shape))
+	}
+	y := tp.NewOutputRaw(a.Value.Shape, a, b)
+	yd, n := y.Value.Data, len(y.Value.Data)
+	parallel.For(n, elemGrain, func(lo, hi int) {
+		tensor.SiLU(yd[lo:hi], a.Value.Data[lo:hi])
+		tensor.Mul(yd[lo:hi], yd[lo:hi], b.Value.Data[lo:hi])
+	})
+	tp.Record(y, func() {
+		ga, gb := tp.GradOf(a), tp.GradOf(b)
+		// a and b read now, not at the forward pass: a layer may have
+		// rebuilt them (Tape.Recompute)
+		ad, bd, dy := a.Value.Data, b.Value.Data, y.Grad.Data
+		parallel.For(n, elemGrain, func(lo, hi int) {
+			var buf [swigluBlock]float32 // dy⊙b, then SiLU(a), a block at a time
+			for i0 := lo; i0 < hi; i0 += swigluBlock {
+				i1 := min(hi, i0+swigluBlock)
+				t := buf[:i1-i0]
+				if ga != nil {
+					tensor.Mul(t, dy[i0:i1], bd[i0:i1])
+					tensor.SiLUBackward(ga.Data[i0:i1], ad[i0:i1], t)
+				}
+				if gb != nil {
+					tensor.SiLU(t, ad[i0:i1])
+					g := gb.Data[i0:i1]
+					for i, d := range dy[i0:i1] {
+						g[i] += d * t[i]
+					}
+				}
+			}
+		})
+	})
+	return y
+}
+
+// swigluBlock is how many elements SwiGLU's backward pass takes at a time
+// (its scratch stays in L1).
+const swigluBlock = 1024

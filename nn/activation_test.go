@@ -126,3 +126,44 @@ func TestLinearGELUBadInput(t *testing.T) {
 		t.Fatalf("x (20, 63) into a (96, 64) Linear: ok %v %v, tape error %v; want dead Vars and the Linear's error", tp.OK(u), tp.OK(g), tp.Err())
 	}
 }
+
+// TestSwiGLU checks the fused op against Mul(SiLU(a), b): the same floats
+// forward and in both gradients (over parallel chunks and blocks that do
+// not divide the length), a finite-difference check, and the shape error.
+func TestSwiGLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	const n = 70001
+	a, b := randVar(rng, true, 3, n), randVar(rng, true, 1, n)
+	dy := randVar(rng, false, 1, n)
+	run := func(fused bool) (y []float32, ga, gb []float32) {
+		a.Grad, b.Grad = nil, nil
+		tp := ag.NewTape()
+		var out *ag.Var
+		if fused {
+			out = SwiGLU(tp, a, b)
+		} else {
+			out = tp.Mul(SiLU(tp, a), b)
+		}
+		if err := tp.Backward(tp.SumAll(tp.Mul(out, dy))); err != nil {
+			t.Fatal(err)
+		}
+		return out.Value.Data, a.Grad.Data, b.Grad.Data
+	}
+	y0, ga0, gb0 := run(false)
+	y1, ga1, gb1 := run(true)
+	for _, c := range []struct {
+		name      string
+		got, want []float32
+	}{{"y", y1, y0}, {"da", ga1, ga0}, {"db", gb1, gb0}} {
+		for i := range c.want {
+			if c.got[i] != c.want[i] {
+				t.Fatalf("%s[%d] = %v, Mul(SiLU(a), b) gives %v", c.name, i, c.got[i], c.want[i])
+			}
+		}
+	}
+	x1, x2 := randVar(rng, true, 2, 2, 5), randVar(rng, true, 1, 2, 5)
+	gradCheck(t, "swiglu", func(tp *ag.Tape, in []*ag.Var) *ag.Var { return SwiGLU(tp, in[0], in[1]) }, x1, x2)
+	tp := ag.NewTape()
+	SwiGLU(tp, x1, randVar(rng, true, 1, 5, 2))
+	wantShapeErr(t, "swiglu shapes", tp)
+}

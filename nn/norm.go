@@ -117,6 +117,41 @@ func LayerNormRecompute(tp *ag.Tape, y, x, w, b *ag.Var, eps float32, mark int) 
 	tp.Recompute(y, mark, func(dst []float32) { layerNormValues(dst, nil, x.Value.Data, wd, bd, eps, c) })
 }
 
+// rmsNormRow is one row of RMSNorm: y = x·r ⊙ w (w nil: 1), returning r.
+func rmsNormRow(y, x, w []float32, eps float32) float32 {
+	r := float32(1 / math.Sqrt(float64(tensor.Dot(x, x)/float32(len(x))+eps)))
+	if w == nil {
+		for i, v := range x {
+			y[i] = v * r
+		}
+	} else {
+		for i, v := range x {
+			y[i] = v * r * w[i]
+		}
+	}
+	return r
+}
+
+// RMSNormRecompute drops y = RMSNorm(tp, x, w, eps) from memory until the
+// backward pass, which recomputes it from x, exactly as the forward pass
+// did, for the consumers recorded since mark (tp.Mark() right after y was
+// made; see Tape.Recompute). RMSNorm's own backward reads x and r, not y.
+func RMSNormRecompute(tp *ag.Tape, y, x, w *ag.Var, eps float32, mark int) {
+	var wd []float32
+	if w != nil {
+		wd = w.Value.Data
+	}
+	_, c := lastDim(x.Value.Shape)
+	tp.Recompute(y, mark, func(dst []float32) {
+		xd := x.Value.Data
+		parallel.For(len(xd)/max(c, 1), grainRows(c), func(lo, hi int) {
+			for row := lo; row < hi; row++ {
+				rmsNormRow(dst[row*c:(row+1)*c], xd[row*c:(row+1)*c], wd, eps)
+			}
+		})
+	})
+}
+
 // RMSNorm is y = x·r ⊙ w with r = 1/√(mean(x²) + eps) over the last
 // dimension (LLaMA's RMSNorm); w may be nil (1).
 //
@@ -145,18 +180,7 @@ func RMSNorm(tp *ag.Tape, x, w *ag.Var, eps float32) *ag.Var {
 	xd, yd := x.Value.Data, y.Value.Data
 	parallel.For(rows, grainRows(c), func(lo, hi int) {
 		for row := lo; row < hi; row++ {
-			xr, yr := xd[row*c:(row+1)*c], yd[row*c:(row+1)*c]
-			r := float32(1 / math.Sqrt(float64(tensor.Dot(xr, xr)/float32(c)+eps)))
-			rs[row] = r
-			if wd == nil {
-				for i, v := range xr {
-					yr[i] = v * r
-				}
-			} else {
-				for i, v := range xr {
-					yr[i] = v * r * wd[i]
-				}
-			}
+			rs[row] = rmsNormRow(yd[row*c:(row+1)*c], xd[row*c:(row+1)*c], wd, eps)
 		}
 	})
 	tp.Record(y, func() {

@@ -144,33 +144,69 @@ func (m *Model) Hidden(tp *ag.Tape, ids []int, B, T int) *ag.Var {
 	return nn.RMSNorm(tp, x, m.Norm, float32(c.NormEps))
 }
 
+// recompute turns on the activation-memory savings of Layer.forward
+// (RMSNorm outputs rebuilt in the backward pass, values no backward pass
+// reads released); off only in tests, to compare.
+var recompute = true
+
 // forward runs the layer on x: (B, T, D) → (B, T, D). With a cache, the
 // keys and values of positions pos … pos+T−1 are stored in it and the
 // queries attend to every cached position before them as well.
+//
+// Training holds what the backward pass reads and no more: the RMSNorm
+// outputs are rebuilt from x just before the projections' backward passes
+// read them (nn.RMSNormRecompute), and the projections' raw outputs, the
+// heads before RoPE, attention's output and the residual branches' outputs
+// are released once used (tp.Discard: views, Permute, RoPE and Add pass
+// gradients through without reading values); SwiGLU is one op. The same
+// floats either way.
 func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos int) *ag.Var {
 	hd := c.Head()
 	s := x.Value.Shape
 	B, T := s[0], s[1]
-	theta := float32(c.RopeTheta)
+	theta, eps := float32(c.RopeTheta), float32(c.NormEps)
 	// heads: (B, T, n·hd) → (B, n, T, hd)
 	heads := func(v *ag.Var, n int) *ag.Var {
 		return tp.Permute(tp.Reshape(v, B, T, n, hd), 0, 2, 1, 3)
 	}
-	h := nn.RMSNorm(tp, x, l.AttnNorm, float32(c.NormEps))
-	q := nn.RoPE(tp, heads(l.Q.Forward(tp, h), c.Heads), theta, pos)   // (B, H, T, hd)
-	k := nn.RoPE(tp, heads(l.K.Forward(tp, h), c.KVHeads), theta, pos) // (B, Hkv, T, hd)
-	v := heads(l.V.Forward(tp, h), c.KVHeads)                          // (B, Hkv, T, hd)
+	discard := func(vs ...*ag.Var) {
+		if recompute {
+			tp.Discard(vs...)
+		}
+	}
+	h := nn.RMSNorm(tp, x, l.AttnNorm, eps)
+	mark := tp.Mark()
+	qo, ko, vo := l.Q.Forward(tp, h), l.K.Forward(tp, h), l.V.Forward(tp, h)
+	if recompute {
+		nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark)
+	}
+	qh, kh := heads(qo, c.Heads), heads(ko, c.KVHeads)
+	q := nn.RoPE(tp, qh, theta, pos) // (B, H, T, hd)
+	k := nn.RoPE(tp, kh, theta, pos) // (B, Hkv, T, hd)
+	v := heads(vo, c.KVHeads)        // (B, Hkv, T, hd)
+	discard(qo, ko, vo, qh, kh)
 	var a *ag.Var
 	if kv == nil {
 		a = nn.ScaledDotProductAttention(tp, q, k, v, true) // (B, H, T, hd)
 	} else {
 		a = kv.attend(tp, q, k, v, pos)
 	}
-	a = tp.Reshape(tp.Permute(a, 0, 2, 1, 3), B, T, c.Heads*hd) // (B, T, H·hd)
-	x = tp.Add(x, l.O.Forward(tp, a))
-	h = nn.RMSNorm(tp, x, l.MLPNorm, float32(c.NormEps))
-	g := tp.Mul(nn.SiLU(tp, l.Gate.Forward(tp, h)), l.Up.Forward(tp, h)) // (B, T, hidden)
-	return tp.Add(x, l.Down.Forward(tp, g))
+	ah := tp.Permute(a, 0, 2, 1, 3)
+	discard(a)
+	o := l.O.Forward(tp, tp.Reshape(ah, B, T, c.Heads*hd)) // (B, T, D)
+	x = tp.Add(x, o)
+	discard(o)
+	h = nn.RMSNorm(tp, x, l.MLPNorm, eps)
+	mark = tp.Mark()
+	gate, up := l.Gate.Forward(tp, h), l.Up.Forward(tp, h) // (B, T, hidden)
+	if recompute {
+		nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark)
+	}
+	g := nn.SwiGLU(tp, gate, up)
+	d := l.Down.Forward(tp, g)
+	out := tp.Add(x, d)
+	discard(d)
+	return out
 }
 
 // headLayer is the output layer the forward pass calls: Head, or the

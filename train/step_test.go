@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -185,5 +186,53 @@ func TestRunNonViTModel(t *testing.T) {
 	}
 	if len(saved) == 0 || saved[0] != filepath.Join(o.OutDir, "best") || len(sum.History) != 3 {
 		t.Fatalf("best saved into %v, %d epochs of history", saved, len(sum.History))
+	}
+}
+
+// lossModel is linearModel computing its loss itself (LossModel), with
+// the output layer and the loss fused; its Forward fails, so a trainer that
+// asked for logits would fail.
+type lossModel struct{ *linearModel }
+
+func (m lossModel) Forward(tp *ag.Tape, _ *ag.Var, _ *rand.Rand) *ag.Var {
+	return tp.Fail(errors.New("the trainer asked a LossModel for logits"))
+}
+
+func (m lossModel) Loss(tp *ag.Tape, x *ag.Var, labels []int, s float32, _ *rand.Rand) (*ag.Var, int) {
+	sh := x.Value.Shape
+	return nn.LinearCrossEntropy(tp, tp.Reshape(x, sh[0], tensor.Numel(sh[1:])), m.lin.W, m.lin.B, labels, s)
+}
+
+// A LossModel trains through its Loss (the logits are never asked for)
+// and reports its count of correct rows, as the same model does through
+// Forward and the cross-entropy.
+func TestTrainerStepUsesLoss(t *testing.T) {
+	results := map[bool][]StepResult{}
+	for _, fused := range []bool{false, true} {
+		m := newLinearModel(t, 16, 4)
+		var model Model = m
+		if fused {
+			model = lossModel{m}
+		}
+		tr := NewTrainer(model, optim.NewAdamW(optim.DecayGroups(m.Params(), 0.01, nil), 0.05, 0.9, 0.999, 1e-8))
+		tr.LabelSmoothing = 0.1
+		rng := rand.New(rand.NewPCG(1, 1))
+		for step := 0; step < 20; step++ {
+			x, labels := linearBatch(rng, 32)
+			r, err := tr.Step(step, x, labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results[fused] = append(results[fused], r)
+		}
+	}
+	for i, r := range results[true] {
+		want := results[false][i]
+		if r.Correct != want.Correct || math.Abs(r.Loss-want.Loss) > 1e-5*(1+want.Loss) {
+			t.Fatalf("step %d: loss %v, %d correct through Loss; %v, %d through Forward", i, r.Loss, r.Correct, want.Loss, want.Correct)
+		}
+	}
+	if last := results[true][19]; last.Correct < 28 {
+		t.Fatalf("last batch %d/32 correct: not learning", last.Correct)
 	}
 }

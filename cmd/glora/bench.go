@@ -10,6 +10,7 @@ import (
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/bench"
+	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
 )
@@ -22,12 +23,12 @@ type benchSettings struct {
 	Warmup     int    `flag:"warmup" json:"warmup" help:"untimed warm-up steps (vit benchmarks)"`
 	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
 	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
-	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks"`
+	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks; lm-train and lm-generate: stories15m (llama2.c's shape, the default) or shipped-lm (the shipped LM's shape), random weights"`
 	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train (the supernet's) and lora-train"`
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
 	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
-	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-train: tokens per sequence (lm benchmarks use llama2.c's stories15M shape: dim 288, 6 layers, vocabulary 32000, 256 positions)"`
+	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-train: tokens per sequence, at most the model's positions (stories15m: dim 288, 6 layers, vocabulary 32000, 256 positions; shipped-lm: dim 192, 4 layers, vocabulary 2048, 128)"`
 	Prompt     int    `flag:"prompt" json:"prompt" help:"lm-generate: prompt tokens, run in one forward pass"`
 	Tokens     int    `flag:"tokens" json:"tokens" help:"lm-generate: tokens decoded one at a time after the prompt (batch 1, key/value cache)"`
 	CPUProfile string `flag:"cpuprofile" json:"cpuprofile" help:"write a CPU profile of the benchmark (warm-up included) to this file, for go tool pprof -top (docs/SPEED.md reads one by op kind)"`
@@ -83,7 +84,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if explicit["model"] {
 		b.gloraModel = s.Model
 	}
-	if b.cfg, err = vit.Preset(s.Model); err != nil && (b.gloraModel != shipped || which != "search" && which != "merged-forward") {
+	if which == "lm-train" || which == "lm-generate" {
+		if err := b.lmShape(explicit); err != nil {
+			return err
+		}
+	} else if b.cfg, err = vit.Preset(s.Model); err != nil && (b.gloraModel != shipped || which != "search" && which != "merged-forward") {
 		return fmt.Errorf("--model: %w", err)
 	}
 	if s.CPUProfile == "" {
@@ -109,9 +114,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 type benchRun struct {
 	s          benchSettings
 	prec       tensor.Precision
-	batchSet   bool       // --batch given (else each benchmark's own default)
-	cfg        vit.Config // --model's preset
-	gloraModel string     // search and merged-forward: "shipped" or --model
+	batchSet   bool         // --batch given (else each benchmark's own default)
+	cfg        vit.Config   // --model's preset
+	lm         llama.Config // lm-train, lm-generate: --model's shape
+	gloraModel string       // search and merged-forward: "shipped" or --model
 	out        io.Writer
 	shapesOut  io.Writer // --gemm-shapes' tables
 }
@@ -142,7 +148,7 @@ func (b *benchRun) run(which string) error {
 		}
 		b.emit(r)
 	case "lm-train", "lm-generate":
-		o := bench.LMOptions{Config: bench.Stories15M(), Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
+		o := bench.LMOptions{Config: b.lm, Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
 			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0}
 		run := bench.LMTrain
 		if which == "lm-generate" {
@@ -159,6 +165,38 @@ func (b *benchRun) run(which string) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// lmShapes are the decoder shapes of the lm benchmarks' --model.
+var lmShapes = []string{"stories15m", backbones.ShippedLM}
+
+// lmShape settles the lm benchmarks' --model (llama2.c's stories15M shape
+// unless shipped-lm is named: the shipped LM's config, random weights) and
+// fits --seq-len to its positions.
+func (b *benchRun) lmShape(explicit map[string]bool) error {
+	b.lm = bench.Stories15M()
+	if explicit["model"] {
+		switch b.s.Model {
+		case "stories15m":
+		case backbones.ShippedLM:
+			m, _, _, err := backbones.LoadLM()
+			if err != nil {
+				return err
+			}
+			b.lm = m.Cfg
+		default:
+			return fmt.Errorf("--model %q: the lm benchmarks take %s", b.s.Model, strings.Join(lmShapes, " or "))
+		}
+	}
+	if !explicit["seq-len"] {
+		b.s.SeqLen = min(b.s.SeqLen, b.lm.MaxSeq)
+	} else if b.s.SeqLen > b.lm.MaxSeq {
+		return fmt.Errorf("--seq-len %d: %s has %d positions", b.s.SeqLen, b.s.Model, b.lm.MaxSeq)
+	}
+	if !explicit["tokens"] {
+		b.s.Tokens = max(1, min(b.s.Tokens, b.lm.MaxSeq-b.s.Prompt))
 	}
 	return nil
 }

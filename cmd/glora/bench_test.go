@@ -51,3 +51,31 @@ func TestBenchGEMMShapes(t *testing.T) {
 		t.Errorf("--gemm-shapes -1: code %d: %s", code, stderr)
 	}
 }
+
+// The lm benchmarks on the shipped LM's shape: --seq-len and --tokens
+// default to what fits its 128 positions; other shapes and longer
+// sequences are refused, naming the flag.
+func TestBenchLMShapes(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "lm-train", "--model", "shipped-lm", "--batch", "2", "--steps", "1", "--warmup", "0", "--json")
+	if code != 0 {
+		t.Fatalf("lm-train: code %d: %s", code, stderr)
+	}
+	if obj := jsonLines(t, "bench lm-train", stdout)[0]; obj["seq_len"] != 128.0 || obj["params"] != 1967808.0 {
+		t.Fatalf("lm-train: %v", obj)
+	}
+	code, stdout, stderr = runCLI("bench", "lm-generate", "--model", "shipped-lm", "--json")
+	if code != 0 {
+		t.Fatalf("lm-generate: code %d: %s", code, stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lm-train", "--model", "vit-tiny"}, `--model "vit-tiny": the lm benchmarks take stories15m or shipped-lm`},
+		{[]string{"lm-train", "--model", "shipped-lm", "--seq-len", "200"}, "--seq-len 200: shipped-lm has 128 positions"},
+	} {
+		if code, _, stderr := runCLI(append([]string{"bench"}, c.args...)...); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: code %d, %q", c.args, code, stderr)
+		}
+	}
+}

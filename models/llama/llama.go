@@ -158,8 +158,9 @@ var recompute = true
 // read them (nn.RMSNormRecompute), and the projections' raw outputs, the
 // heads before RoPE, attention's output and the residual branches' outputs
 // are released once used (tp.Discard: views, Permute, RoPE and Add pass
-// gradients through without reading values); SwiGLU is one op. The same
-// floats either way.
+// gradients through without reading values); SwiGLU is one op, and the
+// gate and up outputs are rebuilt for its backward pass where their layers
+// can (nn.RecomputeOutput). The same floats either way.
 func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos int) *ag.Var {
 	hd := c.Head()
 	s := x.Value.Shape
@@ -203,6 +204,12 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 		nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark)
 	}
 	g := nn.SwiGLU(tp, gate, up)
+	if recompute {
+		// gate and up rebuilt before SwiGLU's backward, where their layers
+		// can do so cheaply (a GLoRA layer with a vector or constant A)
+		nn.RecomputeOutput(tp, l.Gate, gate)
+		nn.RecomputeOutput(tp, l.Up, up)
+	}
 	d := l.Down.Forward(tp, g)
 	out := tp.Add(x, d)
 	discard(d)

@@ -8,6 +8,7 @@ import (
 
 	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/lmtrain"
+	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
@@ -33,6 +34,13 @@ type LMOptions struct {
 	Seed      uint64
 	Precision tensor.Precision
 	TraceGEMM bool // lm-train: record the timed steps' matrix products by shape (tensor.GEMMShapes)
+	// Method of lm-train: "" or "full" (every parameter trains); "lora"
+	// (LoRA of rank Rank on the seven projections of every layer, the
+	// decoder frozen: lmtrain's lora); "glora" (the GLoRA supernet of
+	// stored rank Rank on them, a new structure every step from Structure,
+	// the decoder frozen).
+	Method string
+	Rank   int
 }
 
 // LMResult is a language-model benchmark's outcome (one line of
@@ -66,18 +74,23 @@ func lmModel(o LMOptions) (*llama.Model, error) {
 	return llama.New(o.Config, rand.New(rand.NewPCG(o.Seed, 1)))
 }
 
-// LMTrain times full training steps of a decoder (AdamW, next-token
-// cross-entropy over every position) on random tokens: tokens per second
-// are Batch·SeqLen per step.
+// LMTrain times training steps of a decoder (AdamW, next-token
+// cross-entropy over every position) on random tokens: full fine-tuning,
+// or with o.Method a LoRA or a GLoRA supernet step on the frozen decoder.
+// Tokens per second are Batch·SeqLen per step.
 func LMTrain(o LMOptions) (LMResult, error) {
 	m, err := lmModel(o)
 	if err != nil {
 		return LMResult{}, err
 	}
 	lm := llama.CausalLM{Model: m}
+	name, hook, err := lmMethod(&lm, o)
+	if err != nil {
+		return LMResult{}, err
+	}
 	opt := lmtrain.NewAdamW(lm.Params(), 1e-4, 0.1)
 	tr := train.NewTrainer(lm, opt)
-	tr.Precision = o.Precision
+	tr.Precision, tr.Hook = o.Precision, hook
 	rng := rand.New(rand.NewPCG(o.Seed, 2))
 	stream := make([]int32, o.Batch*(o.SeqLen+1)*4)
 	for i := range stream {
@@ -101,9 +114,37 @@ func LMTrain(o LMOptions) (LMResult, error) {
 	if err != nil {
 		return LMResult{}, err
 	}
-	return LMResult{Bench: "lm-train", Kernel: Kernel(o.Precision), Precision: o.Precision.String(),
+	return LMResult{Bench: name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(),
 		Threads: runtime.GOMAXPROCS(0), Params: o.Config.Params(), Batch: o.Batch, SeqLen: o.SeqLen, Steps: o.Steps,
 		Seconds: secs, TokPerS: float64(o.Batch*o.SeqLen*o.Steps) / secs, PeakRSSBytes: PeakRSS()}, nil
+}
+
+// lmMethod prepares lm for o.Method and returns the benchmark's name and
+// the trainer's hook (nil but for the supernet's structure of each step).
+func lmMethod(lm *llama.CausalLM, o LMOptions) (string, train.Hook, error) {
+	switch o.Method {
+	case "", "full":
+		return "lm-train", nil, nil
+	case "lora":
+		t, err := lmtrain.Attach(lm.Model, lmtrain.FinetuneOptions{Method: "lora", Rank: o.Rank, Options: lmtrain.Options{Seed: o.Seed}})
+		if err != nil {
+			return "", nil, err
+		}
+		lm.Extra = t.Net.Trainable()
+		return "lm-lora-train", nil, nil
+	case "glora":
+		lm.Model.Store.SetTrainable(func(string, *ag.Var) bool { return false })
+		net, err := glora.Attach(lm.Model, glora.Options{Space: glora.Space{Ranks: []int{o.Rank}}, Seed: o.Seed})
+		if err != nil {
+			return "", nil, err
+		}
+		lm.Extra = net.Trainable()
+		hook := func(i int, _ *rand.Rand) error {
+			return net.SetStructure(Structure(net.Targets(), net.Space(), o.Seed, i))
+		}
+		return "lm-glora-train", hook, nil
+	}
+	return "", nil, fmt.Errorf("bench: lm-train method %q (want full, lora or glora)", o.Method)
 }
 
 // LMGenerate times batch-1 decoding with the key/value cache: a prompt of

@@ -24,7 +24,7 @@ type benchSettings struct {
 	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
 	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
 	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks; lm-train and lm-generate: stories15m (llama2.c's shape, the default) or shipped-lm (the shipped LM's shape), random weights"`
-	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train (the supernet's) and lora-train"`
+	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train and lm-glora-train (the supernet's), lora-train and lm-lora-train"`
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
 	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
@@ -39,7 +39,7 @@ var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters
 
 // benchNames are the benchmarks `glora bench NAME` runs ("all": sgemm and
 // the four vit ones).
-var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "lm-train", "lm-generate", "all"}
+var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "backbone-train", "backbone-forward", "search", "merged-forward", "lm-train", "lm-lora-train", "lm-glora-train", "lm-generate", "all"}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer" {
@@ -84,7 +84,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if explicit["model"] {
 		b.gloraModel = s.Model
 	}
-	if which == "lm-train" || which == "lm-generate" {
+	if strings.HasPrefix(which, "lm-") {
 		if err := b.lmShape(explicit); err != nil {
 			return err
 		}
@@ -147,9 +147,10 @@ func (b *benchRun) run(which string) error {
 			return fmt.Errorf("merged-forward: %w", err)
 		}
 		b.emit(r)
-	case "lm-train", "lm-generate":
+	case "lm-train", "lm-lora-train", "lm-glora-train", "lm-generate":
 		o := bench.LMOptions{Config: b.lm, Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
-			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0}
+			Warmup: b.s.Warmup, Prompt: b.s.Prompt, Tokens: b.s.Tokens, Seed: 1, Precision: b.prec, TraceGEMM: b.s.GEMMShapes > 0,
+			Method: map[string]string{"lm-lora-train": "lora", "lm-glora-train": "glora"}[which], Rank: b.s.Rank}
 		run := bench.LMTrain
 		if which == "lm-generate" {
 			run = bench.LMGenerate

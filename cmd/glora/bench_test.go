@@ -52,9 +52,10 @@ func TestBenchGEMMShapes(t *testing.T) {
 	}
 }
 
-// The lm benchmarks on the shipped LM's shape: --seq-len and --tokens
-// default to what fits its 128 positions; other shapes and longer
-// sequences are refused, naming the flag.
+// The lm benchmarks on the shipped LM's shape (full, LoRA and GLoRA
+// supernet steps, decoding): --seq-len and --tokens default to what fits
+// its 128 positions; other shapes and longer sequences are refused, naming
+// the flag.
 func TestBenchLMShapes(t *testing.T) {
 	code, stdout, stderr := runCLI("bench", "lm-train", "--model", "shipped-lm", "--batch", "2", "--steps", "1", "--warmup", "0", "--json")
 	if code != 0 {
@@ -62,6 +63,15 @@ func TestBenchLMShapes(t *testing.T) {
 	}
 	if obj := jsonLines(t, "bench lm-train", stdout)[0]; obj["seq_len"] != 128.0 || obj["params"] != 1967808.0 {
 		t.Fatalf("lm-train: %v", obj)
+	}
+	for _, which := range []string{"lm-lora-train", "lm-glora-train"} {
+		code, stdout, stderr = runCLI("bench", which, "--model", "shipped-lm", "--batch", "2", "--steps", "2", "--warmup", "0", "--rank", "4", "--json")
+		if code != 0 {
+			t.Fatalf("%s: code %d: %s", which, code, stderr)
+		}
+		if obj := jsonLines(t, "bench "+which, stdout)[0]; obj["bench"] != which {
+			t.Fatalf("%s: %v", which, obj)
+		}
 	}
 	code, stdout, stderr = runCLI("bench", "lm-generate", "--model", "shipped-lm", "--json")
 	if code != 0 {

@@ -50,7 +50,7 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	parallel.For(n, grainRows(c), func(lo, hi int) {
 		e := ceScratch(c)
 		for r := lo; r < hi; r++ {
-			lse[r], rowLoss[r] = ceRow(e, xd[r*c:(r+1)*c], labels[r], s)
+			lse[r], rowLoss[r], _ = ceRow(e, xd[r*c:(r+1)*c], labels[r], s)
 		}
 	})
 	out.Value.Data[0] = meanOf(rowLoss)
@@ -105,22 +105,23 @@ func ceScratch(c int) []float32 {
 
 // ceRow is one row's lse = log Σ exp x and its loss
 // −(1−s)·log p[label] − s·mean_c log p[c], log p = x − lse in float32
-// as the backward pass makes it; e is ceScratch(len(x)).
-func ceRow(e, x []float32, label int, s float64) (lse, loss float32) {
+// as the backward pass makes it; e is ceScratch(len(x)). A wide row
+// leaves exp(x − max x) in e and their sum in sum (0 for a narrow row).
+func ceRow(e, x []float32, label int, s float64) (lse, loss, sum float32) {
 	if e != nil {
-		lse = logSumExp(e, x)
+		lse, sum = logSumExp(e, x)
 	} else {
 		lse = logSumExp64(x)
 	}
 	l := -(1 - s) * float64(x[label]-lse)
 	if s != 0 {
-		var sum float64
+		var mean float64
 		for _, v := range x {
-			sum += float64(v - lse)
+			mean += float64(v - lse)
 		}
-		l -= s * sum / float64(len(x))
+		l -= s * mean / float64(len(x))
 	}
-	return lse, float32(l)
+	return lse, float32(l), sum
 }
 
 // ceGradRow is one row's gradient scale·(p − q), p = exp(x − lse) and
@@ -166,14 +167,26 @@ func meanOf(rowLoss []float32) float32 {
 }
 
 // logSumExp is log Σ exp x = max x + log Σ exp(x − max x) by the vector
-// kernels, with e (len(x) floats) as scratch for the exponentials.
-func logSumExp(e, x []float32) float32 {
+// kernels; it leaves exp(x − max x) in e (len(x) floats) and returns
+// their sum too.
+func logSumExp(e, x []float32) (lse, sum float32) {
 	m := tensor.Max(x)
 	for i, v := range x {
 		e[i] = v - m
 	}
 	tensor.Exp(e, e)
-	return m + float32(math.Log(float64(tensor.Sum(e))))
+	sum = tensor.Sum(e)
+	return m + float32(math.Log(float64(sum))), sum
+}
+
+// ceGradFromExp turns e = exp(x − max x) of a wide row, whose sum is sum,
+// into the row's gradient scale·(p − q) in place, p = e/sum and
+// q = (1−s)·onehot(label) + s/C (LinearCrossEntropy: one exponential per
+// logit, not two).
+func ceGradFromExp(e []float32, label int, sum, scale float32, s float64) {
+	tensor.Scale(scale/sum, e)
+	subConst(e, scale*float32(s)/float32(len(e)))
+	e[label] -= scale * float32(1-s)
 }
 
 // logSumExp64 is log Σ exp x with the exponentials and their sum in float64.
@@ -302,9 +315,16 @@ func LinearCrossEntropy(tp *ag.Tape, x, w, b *ag.Var, labels []int, smoothing fl
 			for r := lo; r < hi; r++ {
 				zr, lb := z[r*c:(r+1)*c], labels[r0+r]
 				hit[r0+r] = isArgmax(zr, lb)
-				var lse float32
-				lse, rowLoss[r0+r] = ceRow(e, zr, lb, s)
-				if grads {
+				var lse, sum float32
+				lse, rowLoss[r0+r], sum = ceRow(e, zr, lb, s)
+				switch {
+				case !grads:
+				case e != nil:
+					// p = exp(z − max z) / Σ exp(z − max z): the exponentials
+					// ceRow just made are left in e, their sum in sum
+					copy(zr, e)
+					ceGradFromExp(zr, lb, sum, 1/float32(n), s)
+				default:
 					ceGradRow(zr, nil, zr, lse, lb, 1/float32(n), s, false)
 				}
 			}

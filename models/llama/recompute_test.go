@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/method/glora"
+	"github.com/glora/glora/method/glora/gloratest"
 	"github.com/glora/glora/tensor"
 )
 
@@ -27,19 +27,7 @@ func gradsWith(t *testing.T, on bool, seed uint64, withGLoRA bool) [][]float32 {
 	rng := rand.New(rand.NewPCG(seed, 9))
 	params := m.Params()
 	if withGLoRA {
-		sn, err := glora.Attach(m, glora.Options{Space: glora.Space{Ranks: []int{2, 4}}, Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range sn.Trainable() { // non-zero support tensors
-			for i := range p.Value.Data {
-				p.Value.Data[i] = 0.1 * float32(rng.NormFloat64())
-			}
-		}
-		st, err := sn.SampleFrom(rng)
-		if err == nil {
-			err = sn.SetStructure(st)
-		}
+		sn, err := gloratest.Random(m, seed, rng)
 		if err != nil {
 			t.Fatal(err)
 		}

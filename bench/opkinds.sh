@@ -24,8 +24,8 @@ function kind(f) {
 	if (f ~ /[Ll]ayer[Nn]orm|lnBackward|lnForward/) return "LayerNorm"
 	if (f ~ /gelu|GELU/) return "GELU"
 	if (f ~ /method\/glora\./) return "GLoRA layer outside its GEMMs (W'"'"' build, reductions)"
-	if (f ~ /optim\./) return "optimiser (AdamW)"
-	if (f ~ /tensor\.(add|mul|sub|scale|axpy|Axpy|Add|Mul|Scale|sum|Sum)|autograd\.|nn\.|loss|Loss|crossEntropy/) return "elementwise, bias, residual, loss"
+	if (f ~ /optim\.|tensor\.adamw|tensor\.AdamW/) return "optimiser (AdamW)"
+	if (f ~ /tensor\.(add|mul|sub|scale|axpy|Axpy|Add|Mul|Scale|sum|Sum|exp|Exp|max|Max|silu|SiLU|dot|Dot)|autograd\.|nn\.|loss|Loss|crossEntropy/) return "elementwise, bias, residual, loss"
 	if (f ~ /^runtime\.(mem|malloc|gc|scan|mark|heap|sweep|greyobject|findObject|wbBuf|bulkBarrier|typedmemmove)/) return "memory (allocation, clearing, copies, GC)"
 	return "other"
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	ag "github.com/glora/glora/autograd"
-	"github.com/glora/glora/internal/parallel"
 	"github.com/glora/glora/tensor"
 )
 
@@ -47,8 +46,7 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	rowLoss := tp.AllocRaw(n).Data // (N): per-row loss, summed in order for a deterministic result
 	xd := logits.Value.Data
 	s := float64(smoothing)
-	parallel.For(n, grainRows(c), func(lo, hi int) {
-		e := ceScratch(c)
+	ceRows(tp, n, c, true, func(e []float32, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			lse[r], rowLoss[r], _ = ceRow(e, xd[r*c:(r+1)*c], labels[r], s)
 		}
@@ -60,11 +58,8 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 			return
 		}
 		scale := out.Grad.Data[0] / float32(n)
-		parallel.For(n, grainRows(c), func(lo, hi int) {
-			var e []float32 // a wide row's exp(x − lse), where dx holds a gradient already
-			if !fresh {
-				e = ceScratch(c)
-			}
+		// e: a wide row's exp(x − lse), where dx holds a gradient already
+		ceRows(tp, n, c, !fresh, func(e []float32, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				ceGradRow(g.Data[r*c:(r+1)*c], e, xd[r*c:(r+1)*c], lse[r], labels[r], scale, s, !fresh)
 			}
@@ -94,18 +89,29 @@ func checkTargets(op string, shape []int, n, c int, labels []int, smoothing floa
 // exponentials from the vector kernels.
 const wideRow = 1024
 
-// ceScratch is a scratch row for a wide row's exponentials (nil for
-// narrow rows, which need none).
-func ceScratch(c int) []float32 {
-	if c < wideRow {
-		return nil
+// ceRows runs fn over n rows of c classes in parallel parts, each part
+// with a scratch row e for a wide row's exponentials when scratch is set
+// (nil for narrow rows, which need none): from the tape, handed back after,
+// so that a training step makes no garbage here.
+func ceRows(tp *ag.Tape, n, c int, scratch bool, fn func(e []float32, lo, hi int)) {
+	parts := numParts(n, grainRows(c))
+	var buf *tensor.Tensor
+	if scratch && c >= wideRow {
+		buf = tp.AllocRaw(parts, c)
+		defer tp.Release(buf)
 	}
-	return make([]float32, c)
+	forParts(n, parts, func(p, lo, hi int) {
+		var e []float32
+		if buf != nil {
+			e = buf.Data[p*c : (p+1)*c]
+		}
+		fn(e, lo, hi)
+	})
 }
 
 // ceRow is one row's lse = log Σ exp x and its loss
 // −(1−s)·log p[label] − s·mean_c log p[c], log p = x − lse in float32
-// as the backward pass makes it; e is ceScratch(len(x)). A wide row
+// as the backward pass makes it; e is scratch for a wide row (ceRows). A wide row
 // leaves exp(x − max x) in e and their sum in sum (0 for a narrow row).
 func ceRow(e, x []float32, label int, s float64) (lse, loss, sum float32) {
 	if e != nil {
@@ -126,7 +132,7 @@ func ceRow(e, x []float32, label int, s float64) (lse, loss, sum float32) {
 
 // ceGradRow is one row's gradient scale·(p − q), p = exp(x − lse) and
 // q = (1−s)·onehot(label) + s/C, added to dx (add) or written over it (dx
-// may then be x itself). e is ceScratch(len(x)) where add is set.
+// may then be x itself). e is scratch for a wide row where add is set.
 func ceGradRow(dx, e, x []float32, lse float32, label int, scale float32, s float64, add bool) {
 	uniform := float32(s) / float32(len(x))
 	switch {
@@ -310,8 +316,7 @@ func LinearCrossEntropy(tp *ag.Tape, x, w, b *ag.Var, labels []int, smoothing fl
 		z, xc := zbuf.Data[:m*c], xd[r0*in:(r0+m)*in]
 		// z (m, C) = x[r0:r0+m] (m, in) · wᵀ (in, C) + b
 		tp.Precision.SgemmBiasThen(false, true, m, c, in, 1, xc, in, wd, in, bias, z, c, nil)
-		parallel.For(m, grainRows(c), func(lo, hi int) {
-			e := ceScratch(c)
+		ceRows(tp, m, c, true, func(e []float32, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				zr, lb := z[r*c:(r+1)*c], labels[r0+r]
 				hit[r0+r] = isArgmax(zr, lb)

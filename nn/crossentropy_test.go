@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -318,5 +319,41 @@ func TestIsArgmax(t *testing.T) {
 				t.Errorf("isArgmax(%v, %d) = %v, Argmax says %v", x, label, got, want)
 			}
 		}
+	}
+}
+
+// TestLinearCrossEntropyPrecision: the fused op runs its products at the
+// tape's precision, as Linear does: in bf16 its loss and gradients are
+// near Linear + CrossEntropy's in bf16, and not those of f32.
+func TestLinearCrossEntropyPrecision(t *testing.T) {
+	const n, in, c = 24, 40, 1100
+	rng := rand.New(rand.NewPCG(21, 22))
+	x, w := randVar(rng, true, 1, n, in), randVar(rng, true, 0.5, c, in)
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = rng.IntN(c)
+	}
+	run := func(p tensor.Precision, fused bool) (float32, []float32) {
+		x.Grad, w.Grad = nil, nil
+		tp := ag.NewTape()
+		tp.Precision = p
+		var l *ag.Var
+		if fused {
+			l, _ = LinearCrossEntropy(tp, x, w, nil, labels, 0)
+		} else {
+			l = CrossEntropy(tp, tp.Linear(x, w, nil), labels, 0)
+		}
+		if err := tp.Backward(l); err != nil {
+			t.Fatal(err)
+		}
+		return l.Value.Data[0], append(append([]float32(nil), x.Grad.Data...), w.Grad.Data...)
+	}
+	lb, gb := run(tensor.BF16, true)
+	lu, gu := run(tensor.BF16, false)
+	lf, gf := run(tensor.F32, true)
+	checkClose(t, "bf16 loss", []float32{lb}, []float64{float64(lu)}, 0, 1e-5)
+	checkClose(t, "bf16 gradients", gb, float64s(gu), 1e-6, 1e-3)
+	if lb == lf && slices.Equal(gb, gf) {
+		t.Fatal("the fused op gave f32's floats on a bf16 tape")
 	}
 }

@@ -18,17 +18,17 @@ import (
 // benchSettings are `glora bench`'s flags (declarative: see decl.go).
 type benchSettings struct {
 	JSON       bool   `flag:"json" json:"json" help:"print one JSON object per line instead of a table"`
-	Batch      int    `flag:"batch" json:"batch" help:"images per step (vit benchmarks; the backbone ones default to 128)"`
-	Steps      int    `flag:"steps" json:"steps" help:"timed steps (vit benchmarks)"`
-	Warmup     int    `flag:"warmup" json:"warmup" help:"untimed warm-up steps (vit benchmarks)"`
+	Batch      int    `flag:"batch" json:"batch" help:"images per step (vit benchmarks; the backbone ones default to 128); lm-*-train: sequences per step (default 8)"`
+	Steps      int    `flag:"steps" json:"steps" help:"timed steps (vit and lm-*-train benchmarks)"`
+	Warmup     int    `flag:"warmup" json:"warmup" help:"untimed warm-up steps (vit and lm-*-train benchmarks)"`
 	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
 	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
-	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks; lm-train and lm-generate: stories15m (llama2.c's shape, the default) or shipped-lm (the shipped LM's shape), random weights"`
+	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks; the lm ones: stories15m (llama2.c's shape, the default) or shipped-lm (the shipped LM's shape), random weights"`
 	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train and lm-glora-train (the supernet's), lora-train and lm-lora-train"`
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
 	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model"`
-	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-train: tokens per sequence, at most the model's positions (stories15m: dim 288, 6 layers, vocabulary 32000, 256 positions; shipped-lm: dim 192, 4 layers, vocabulary 2048, 128)"`
+	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-*-train: tokens per sequence, at most the model's positions (stories15m: dim 288, 6 layers, vocabulary 32000, 256 positions; shipped-lm: dim 192, 4 layers, vocabulary 2048, 128)"`
 	Prompt     int    `flag:"prompt" json:"prompt" help:"lm-generate: prompt tokens, run in one forward pass"`
 	Tokens     int    `flag:"tokens" json:"tokens" help:"lm-generate: tokens decoded one at a time after the prompt (batch 1, key/value cache)"`
 	CPUProfile string `flag:"cpuprofile" json:"cpuprofile" help:"write a CPU profile of the benchmark (warm-up included) to this file, for go tool pprof -top (docs/SPEED.md reads one by op kind)"`

@@ -48,7 +48,8 @@ func CrossEntropy(tp *ag.Tape, logits *ag.Var, labels []int, smoothing float32) 
 	s := float64(smoothing)
 	ceRows(tp, n, c, true, func(e []float32, lo, hi int) {
 		for r := lo; r < hi; r++ {
-			lse[r], rowLoss[r], _ = ceRow(e, xd[r*c:(r+1)*c], labels[r], s)
+			x := xd[r*c : (r+1)*c]
+			lse[r], rowLoss[r], _ = ceRow(e, x, tensor.Max(x), labels[r], s)
 		}
 	})
 	out.Value.Data[0] = meanOf(rowLoss)
@@ -111,21 +112,22 @@ func ceRows(tp *ag.Tape, n, c int, scratch bool, fn func(e []float32, lo, hi int
 
 // ceRow is one row's lse = log Σ exp x and its loss
 // −(1−s)·log p[label] − s·mean_c log p[c], log p = x − lse in float32
-// as the backward pass makes it; e is scratch for a wide row (ceRows). A wide row
-// leaves exp(x − max x) in e and their sum in sum (0 for a narrow row).
-func ceRow(e, x []float32, label int, s float64) (lse, loss, sum float32) {
+// as the backward pass makes it; m is max x, e scratch for a wide row
+// (ceRows). A wide row leaves exp(x − m) in e and their sum in sum (0 for
+// a narrow row).
+func ceRow(e, x []float32, m float32, label int, s float64) (lse, loss, sum float32) {
 	if e != nil {
-		lse, sum = logSumExp(e, x)
+		lse, sum = logSumExp(e, x, m)
 	} else {
-		lse = logSumExp64(x)
+		lse = logSumExp64(x, m)
 	}
 	l := -(1 - s) * float64(x[label]-lse)
 	if s != 0 {
-		var mean float64
+		var total float64 // Σ_c log p[c]
 		for _, v := range x {
-			mean += float64(v - lse)
+			total += float64(v - lse)
 		}
-		l -= s * mean / float64(len(x))
+		l -= s * total / float64(len(x))
 	}
 	return lse, float32(l), sum
 }
@@ -172,11 +174,10 @@ func meanOf(rowLoss []float32) float32 {
 	return float32(total / float64(len(rowLoss)))
 }
 
-// logSumExp is log Σ exp x = max x + log Σ exp(x − max x) by the vector
-// kernels; it leaves exp(x − max x) in e (len(x) floats) and returns
+// logSumExp is log Σ exp x = m + log Σ exp(x − m), m = max x, by the
+// vector kernels; it leaves exp(x − m) in e (len(x) floats) and returns
 // their sum too.
-func logSumExp(e, x []float32) (lse, sum float32) {
-	m := tensor.Max(x)
+func logSumExp(e, x []float32, m float32) (lse, sum float32) {
 	for i, v := range x {
 		e[i] = v - m
 	}
@@ -195,9 +196,9 @@ func ceGradFromExp(e []float32, label int, sum, scale float32, s float64) {
 	e[label] -= scale * float32(1-s)
 }
 
-// logSumExp64 is log Σ exp x with the exponentials and their sum in float64.
-func logSumExp64(x []float32) float32 {
-	m := tensor.Max(x)
+// logSumExp64 is log Σ exp x = m + log Σ exp(x − m), m = max x, with the
+// exponentials and their sum in float64.
+func logSumExp64(x []float32, m float32) float32 {
 	var s float64
 	for _, v := range x {
 		s += math.Exp(float64(v - m))
@@ -226,10 +227,10 @@ func Argmax(x []float32) int {
 	return best
 }
 
-// isArgmax is Argmax(x) == label, by the vector kernels' max: only a row
-// whose label holds the maximum is scanned further (up to the label).
-func isArgmax(x []float32, label int) bool {
-	m := tensor.Max(x)
+// isArgmax is Argmax(x) == label given m = tensor.Max(x) (the vector
+// kernels' max, which the row's log Σ exp needs too): only a row whose
+// label holds the maximum is scanned further (up to the label).
+func isArgmax(x []float32, label int, m float32) bool {
 	if m != m { // NaN: Argmax's own rules
 		return Argmax(x) == label
 	}
@@ -319,9 +320,10 @@ func LinearCrossEntropy(tp *ag.Tape, x, w, b *ag.Var, labels []int, smoothing fl
 		ceRows(tp, m, c, true, func(e []float32, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				zr, lb := z[r*c:(r+1)*c], labels[r0+r]
-				hit[r0+r] = isArgmax(zr, lb)
+				m := tensor.Max(zr)
+				hit[r0+r] = isArgmax(zr, lb, m)
 				var lse, sum float32
-				lse, rowLoss[r0+r], sum = ceRow(e, zr, lb, s)
+				lse, rowLoss[r0+r], sum = ceRow(e, zr, m, lb, s)
 				switch {
 				case !grads:
 				case e != nil:

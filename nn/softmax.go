@@ -87,7 +87,7 @@ func LogSoftmax(tp *ag.Tape, x *ag.Var) *ag.Var {
 
 // logSoftmaxRow is y = x − max x − log Σ exp(x − max x); y may alias x.
 func logSoftmaxRow(y, x []float32) {
-	lse := logSumExp64(x)
+	lse := logSumExp64(x, tensor.Max(x))
 	for i, v := range x {
 		y[i] = v - lse
 	}

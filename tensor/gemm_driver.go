@@ -88,7 +88,21 @@ func getBuf(n int) ([]float32, *[]float32) { return alignedScratch(&bufPool, n) 
 // large request had to allocate again: a language model's training step
 // (packing buffers of 33 MB for its output layer's weight gradient beside
 // buffers of a few kB) ended up holding 219 MB of them.
-type scratchPool[T float32 | uint16] struct{ class [64]sync.Pool }
+//
+// The classes are free lists the collector does not empty (a sync.Pool
+// drops what it holds every second collection): with glora's command
+// collecting at 10% heap growth, several times a step in a language
+// model's fine-tuning, a sync.Pool made the step allocate and zero its
+// tens of megabytes of packing buffers again and again (5% of the step).
+// A list holds at most as many buffers as were out at once.
+type scratchPool[T float32 | uint16] struct {
+	class [64]scratchClass[T]
+}
+
+type scratchClass[T float32 | uint16] struct {
+	mu   sync.Mutex
+	free []*[]T
+}
 
 // alignedScratch returns a slice of n elements from pool (grown when too
 // small) starting on a 64-byte boundary, and its handle for put.
@@ -96,9 +110,15 @@ func alignedScratch[T float32 | uint16](pool *scratchPool[T], n int) ([]T, *[]T)
 	size := int(unsafe.Sizeof(T(0)))
 	need := n + 64/size
 	var h *[]T
-	if v := pool.class[bits.Len(uint(need))].Get(); v != nil {
-		h = v.(*[]T)
-	} else {
+	c := &pool.class[bits.Len(uint(need))]
+	c.mu.Lock()
+	if k := len(c.free); k > 0 {
+		h = c.free[k-1]
+		c.free[k-1] = nil
+		c.free = c.free[:k-1]
+	}
+	c.mu.Unlock()
+	if h == nil {
 		h = new([]T)
 	}
 	if cap(*h) < need {
@@ -110,7 +130,12 @@ func alignedScratch[T float32 | uint16](pool *scratchPool[T], n int) ([]T, *[]T)
 }
 
 // put hands a slice from alignedScratch back to its size class.
-func (pool *scratchPool[T]) put(h *[]T) { pool.class[bits.Len(uint(cap(*h)))].Put(h) }
+func (pool *scratchPool[T]) put(h *[]T) {
+	c := &pool.class[bits.Len(uint(cap(*h)))]
+	c.mu.Lock()
+	c.free = append(c.free, h)
+	c.mu.Unlock()
+}
 
 func putBuf(h *[]float32) { bufPool.put(h) }
 

@@ -518,9 +518,18 @@ func TestScratchPoolBySize(t *testing.T) {
 		t.Fatal("a small request got the large buffer")
 	}
 	pool.put(hs)
-	again, ha := alignedScratch(&pool, 1<<20-1000)
+	again, ha := alignedScratch(&pool, 1<<20-8) // the same class, no larger than the buffer
 	if &again[0] != &big[0] {
-		t.Log("the large buffer was not reused (sync.Pool may drop items)")
+		t.Fatal("a request of the large buffer's size class did not reuse it")
 	}
 	pool.put(ha)
+	// The collector does not empty the pool (a sync.Pool would drop the
+	// buffer here, and the next request would allocate and zero another).
+	runtime.GC()
+	runtime.GC()
+	after, hg := alignedScratch(&pool, 1<<20)
+	if &after[0] != &big[0] {
+		t.Fatal("the large buffer did not survive two collections")
+	}
+	pool.put(hg)
 }

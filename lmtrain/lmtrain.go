@@ -7,6 +7,11 @@
 // the step itself runs on train.Trainer (whose per-step sources are seeded
 // the same way), so a run resumed from a checkpoint takes exactly the steps
 // an uninterrupted one would.
+//
+// A long run's peak memory depends on Go's collector as much as on the
+// step: see "Memory in long runs" in package pipeline (the glora command
+// collects at 10% heap growth; a Go program can call
+// runtime/debug.SetGCPercent(10)).
 package lmtrain
 
 import (

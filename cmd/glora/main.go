@@ -84,6 +84,7 @@ func interruptCode(ctx context.Context) int {
 var errUsage = errors.New("usage")
 
 func main() {
+	leanGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -15,6 +15,13 @@ import (
 // it by op kind): GLORA_CPUPROFILE=run.prof glora run --data mnist.
 const profileEnv = "GLORA_CPUPROFILE"
 
+// memProfileEnv names a file to which any command writes, when it ends,
+// a profile of every allocation it made (the Go runtime's sampled "allocs"
+// profile): `go tool pprof -sample_index=alloc_space -top FILE` lists what
+// made the garbage that grows a long run's heap. Its file is created when
+// the command starts, so a path it cannot write stops the command first.
+const memProfileEnv = "GLORA_MEMPROFILE"
+
 // shapesEnv asks any command for the N matrix-product shapes it spent
 // longest in, printed to stderr when it ends (tensor.TraceGEMM; glora
 // bench's --gemm-shapes does the same for a benchmark's timed steps):
@@ -41,9 +48,38 @@ func startEnvProfile(stderr io.Writer) (stop func(), err error) {
 	}
 	stopCPU, err := startCPUProfile(stderr)
 	if err != nil {
+		stopShapes()
 		return nil, err
 	}
-	return func() { stopCPU(); stopShapes() }, nil
+	stopMem, err := startMemProfile(stderr)
+	if err != nil {
+		stopCPU()
+		stopShapes()
+		return nil, err
+	}
+	return func() { stopCPU(); stopShapes(); stopMem() }, nil
+}
+
+// startMemProfile creates the allocation profile's file memProfileEnv
+// asks for, if any; the returned function writes the profile and closes it.
+func startMemProfile(stderr io.Writer) (stop func(), err error) {
+	path := os.Getenv(memProfileEnv)
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", memProfileEnv, err)
+	}
+	return func() {
+		err := pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "glora: %s=%s: %v\n", memProfileEnv, path, err)
+		}
+	}, nil
 }
 
 // startCPUProfile starts the CPU profile profileEnv asks for, if any; the

@@ -37,3 +37,21 @@ func TestEnvGEMMShapes(t *testing.T) {
 		t.Fatalf("%s=all: %d %s", shapesEnv, code, errs)
 	}
 }
+
+// GLORA_MEMPROFILE writes any command's allocation profile when it ends;
+// a path it cannot write stops the command before it starts, naming the
+// variable.
+func TestEnvMemProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "mem.prof")
+	t.Setenv(memProfileEnv, prof)
+	if code, out, errs := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
+		t.Fatalf("version with %s: %d %s %s", memProfileEnv, code, out, errs)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Fatalf("no profile written: %v", err)
+	}
+	t.Setenv(memProfileEnv, filepath.Join(t.TempDir(), "missing", "mem.prof"))
+	if code, out, errs := runCLI("version"); code != 1 || out != "" || !strings.Contains(errs, memProfileEnv) {
+		t.Fatalf("unwritable profile: %d %q %s", code, out, errs)
+	}
+}

@@ -63,13 +63,9 @@ func startEnvProfile(stderr io.Writer) (stop func(), err error) {
 // startMemProfile creates the allocation profile's file memProfileEnv
 // asks for, if any; the returned function writes the profile and closes it.
 func startMemProfile(stderr io.Writer) (stop func(), err error) {
-	path := os.Getenv(memProfileEnv)
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", memProfileEnv, err)
+	f, path, err := envFile(memProfileEnv)
+	if f == nil {
+		return func() {}, err
 	}
 	return func() {
 		err := pprof.Lookup("allocs").WriteTo(f, 0)
@@ -82,16 +78,25 @@ func startMemProfile(stderr io.Writer) (stop func(), err error) {
 	}, nil
 }
 
+// envFile creates the file the environment variable env names: nil
+// without one, or with an error naming env where it cannot be created.
+func envFile(env string) (f *os.File, path string, err error) {
+	path = os.Getenv(env)
+	if path == "" {
+		return nil, "", nil
+	}
+	if f, err = os.Create(path); err != nil {
+		return nil, path, fmt.Errorf("%s: %w", env, err)
+	}
+	return f, path, nil
+}
+
 // startCPUProfile starts the CPU profile profileEnv asks for, if any; the
 // returned function stops it and closes the file.
 func startCPUProfile(stderr io.Writer) (stop func(), err error) {
-	path := os.Getenv(profileEnv)
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", profileEnv, err)
+	f, path, err := envFile(profileEnv)
+	if f == nil {
+		return func() {}, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()

@@ -7,20 +7,24 @@ import (
 	"testing"
 )
 
-// GLORA_CPUPROFILE profiles any command; a path it cannot write stops the
-// command before it starts, naming the variable.
+// GLORA_CPUPROFILE and GLORA_MEMPROFILE profile any command (the CPU
+// profile of its run, its allocations when it ends); a path either cannot
+// write stops the command before it starts, naming the variable.
 func TestEnvProfile(t *testing.T) {
-	prof := filepath.Join(t.TempDir(), "cpu.prof")
-	t.Setenv(profileEnv, prof)
-	if code, out, errs := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
-		t.Fatalf("version with %s: %d %s %s", profileEnv, code, out, errs)
-	}
-	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
-		t.Fatalf("no profile written: %v", err)
-	}
-	t.Setenv(profileEnv, filepath.Join(t.TempDir(), "missing", "cpu.prof"))
-	if code, out, errs := runCLI("version"); code != 1 || out != "" || !strings.Contains(errs, profileEnv) {
-		t.Fatalf("unwritable profile: %d %q %s", code, out, errs)
+	for _, env := range []string{profileEnv, memProfileEnv} {
+		prof := filepath.Join(t.TempDir(), "run.prof")
+		t.Setenv(env, prof)
+		if code, out, errs := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
+			t.Fatalf("version with %s: %d %s %s", env, code, out, errs)
+		}
+		if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: no profile written: %v", env, err)
+		}
+		t.Setenv(env, filepath.Join(t.TempDir(), "missing", "run.prof"))
+		if code, out, errs := runCLI("version"); code != 1 || out != "" || !strings.Contains(errs, env) {
+			t.Fatalf("%s unwritable: %d %q %s", env, code, out, errs)
+		}
+		t.Setenv(env, "")
 	}
 }
 
@@ -35,23 +39,5 @@ func TestEnvGEMMShapes(t *testing.T) {
 	t.Setenv(shapesEnv, "all")
 	if code, _, errs := runCLI("version"); code != 1 || !strings.Contains(errs, shapesEnv+"=all") {
 		t.Fatalf("%s=all: %d %s", shapesEnv, code, errs)
-	}
-}
-
-// GLORA_MEMPROFILE writes any command's allocation profile when it ends;
-// a path it cannot write stops the command before it starts, naming the
-// variable.
-func TestEnvMemProfile(t *testing.T) {
-	prof := filepath.Join(t.TempDir(), "mem.prof")
-	t.Setenv(memProfileEnv, prof)
-	if code, out, errs := runCLI("version"); code != 0 || !strings.HasPrefix(out, "glora ") {
-		t.Fatalf("version with %s: %d %s %s", memProfileEnv, code, out, errs)
-	}
-	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
-		t.Fatalf("no profile written: %v", err)
-	}
-	t.Setenv(memProfileEnv, filepath.Join(t.TempDir(), "missing", "mem.prof"))
-	if code, out, errs := runCLI("version"); code != 1 || out != "" || !strings.Contains(errs, memProfileEnv) {
-		t.Fatalf("unwritable profile: %d %q %s", code, out, errs)
 	}
 }

@@ -25,5 +25,5 @@
 // set, alone); the heap is mostly float buffers the collector does not
 // scan, so that costs nothing measurable. A Go program that runs long
 // jobs through this package can do the same with
-// runtime/debug.SetGCPercent(10) (docs/SPEED.md, "Long runs").
+// runtime/debug.SetGCPercent(10) (docs/DESIGN.md §9; docs/SPEED.md, "Memory in long runs").
 package pipeline

@@ -24,8 +24,7 @@
 // command collects at 10% growth instead (it leaves GOGC or GOMEMLIMIT, if
 // set, alone); the heap is mostly float buffers the collector does not
 // scan, so that cost nothing in runs of a minute or more (a process of many
-// runs of seconds each, at a heap of a few megabytes, was about a tenth
-// slower). A Go program that runs long jobs through this package can do
+// runs of seconds each was about a tenth slower). A Go program that runs long jobs through this package can do
 // the same with runtime/debug.SetGCPercent(10) (docs/DESIGN.md §9;
 // docs/SPEED.md, "Memory in long runs").
 package pipeline

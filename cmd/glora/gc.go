@@ -19,9 +19,9 @@ import (
 // collection there took 1–2 ms, so collecting at 10% growth kept the peak
 // within about a tenth of the live heap (the same 300 steps: 96 MiB, 42
 // collections instead of 7) at no cost the runs of a minute or more
-// showed. A process of many runs of a few seconds, whose heap is at times
-// a few megabytes, collects far more often and was about a tenth slower
-// (docs/SPEED.md, "Memory in long runs").
+// showed. A process of many runs of a few seconds each (CI's tiny
+// transfer suite) was about a tenth slower (docs/SPEED.md, "Memory in long
+// runs").
 const gcPercent = 10
 
 // leanGC sets the collector's target to gcPercent unless the user chose

@@ -320,10 +320,10 @@ func LinearCrossEntropy(tp *ag.Tape, x, w, b *ag.Var, labels []int, smoothing fl
 		ceRows(tp, m, c, true, func(e []float32, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				zr, lb := z[r*c:(r+1)*c], labels[r0+r]
-				m := tensor.Max(zr)
-				hit[r0+r] = isArgmax(zr, lb, m)
+				mx := tensor.Max(zr)
+				hit[r0+r] = isArgmax(zr, lb, mx)
 				var lse, sum float32
-				lse, rowLoss[r0+r], sum = ceRow(e, zr, m, lb, s)
+				lse, rowLoss[r0+r], sum = ceRow(e, zr, mx, lb, s)
 				switch {
 				case !grads:
 				case e != nil:

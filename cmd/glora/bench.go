@@ -116,7 +116,7 @@ type benchRun struct {
 	prec       tensor.Precision
 	batchSet   bool         // --batch given (else each benchmark's own default)
 	cfg        vit.Config   // --model's preset
-	lm         llama.Config // lm-train, lm-generate: --model's shape
+	lm         llama.Config // the lm-* benchmarks: --model's shape
 	gloraModel string       // search and merged-forward: "shipped" or --model
 	out        io.Writer
 	shapesOut  io.Writer // --gemm-shapes' tables

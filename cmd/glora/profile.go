@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 
@@ -68,6 +69,9 @@ func startMemProfile(stderr io.Writer) (stop func(), err error) {
 		return func() {}, err
 	}
 	return func() {
+		// The runtime publishes allocations at a collection: one now, so
+		// that the last cycle's are in the profile (as go test -memprofile does).
+		runtime.GC()
 		err := pprof.Lookup("allocs").WriteTo(f, 0)
 		if cerr := f.Close(); err == nil {
 			err = cerr

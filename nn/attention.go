@@ -68,6 +68,64 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 	return y
 }
 
+// AttentionFirst is Attention's output at the first token alone: token 0's
+// query against every token's key and value, the rows a classifier that
+// reads the cls token needs from a model's last block.
+//
+//	qkv: (B, T, 3C) as in Attention   →   y: (B, C) = Attention(qkv)[:, 0]
+//
+// Per batch b and head h: p = softmax(q₀·kᵀ/√D) (1, T), y_h = p·v. The
+// backward pass gives k and v their whole gradient and q its row 0; the
+// other rows of q's gradient are zero. It does 1/T of Attention's work.
+func AttentionFirst(tp *ag.Tape, qkv *ag.Var, heads int) *ag.Var {
+	if !tp.OK(qkv) {
+		return tp.Dead()
+	}
+	s := qkv.Value.Shape
+	if len(s) != 3 || s[1] < 1 || s[2]%3 != 0 || heads < 1 || (s[2]/3)%heads != 0 {
+		return tp.Fail(tensor.Errorf("attention (first query)", fmt.Sprintf("want qkv (B, T, 3C) with C divisible by %d heads", heads), s))
+	}
+	bsz, t, c3 := s[0], s[1], s[2]
+	c := c3 / 3
+	d := c / heads
+	y := tp.NewOutputRaw([]int{bsz, c}, qkv)
+	qd := qkv.Value.Data
+	// q: row 0 of batch b, head h at qkv[b, 0, h·D:]; k, v as in Attention
+	a := attnCore{
+		b: bsz, h: heads, hkv: heads, tq: 1, tk: t, d: d, prec: tp.Precision,
+		q: operand{qd, 0, t * c3, d, c3},
+		k: operand{qd, c, t * c3, d, c3},
+		v: operand{qd, 2 * c, t * c3, d, c3},
+		o: operand{y.Value.Data, 0, c, d, c},
+	}
+	var p []float32
+	if y.RequiresGrad {
+		// p: (B, H, 1, T) probabilities for the backward pass
+		p = tp.AllocRaw(bsz, heads, 1, t).Data
+	}
+	a.forward(p)
+	tp.Record(y, func() {
+		g, fresh := tp.GradBuf(qkv)
+		if g == nil {
+			return
+		}
+		if fresh { // the backward stores q's row 0 and all of k, v: clear q's other rows
+			for b := 0; b < bsz; b++ {
+				clearRows(g.Data[b*t*c3+c3:], t-1, c, c3)
+			}
+		}
+		qd := qkv.Value.Data // read now: a layer may have recomputed it
+		a.q.data, a.k.data, a.v.data = qd, qd, qd
+		dq, dk, dv := a.q, a.k, a.v
+		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
+		do := a.o
+		do.data = y.Grad.Data
+		a.fresh = fresh
+		a.backward(p, do, dq, dk, dv)
+	})
+	return y
+}
+
 // ScaledDotProductAttention is softmax(q·kᵀ/√D)·v per batch and head, with
 // an optional causal mask:
 //

@@ -114,6 +114,39 @@ func TestAttentionGrad(t *testing.T) {
 	}
 }
 
+// AttentionFirst is Attention's output at token 0, and its gradients are
+// those of a loss on that row alone.
+func TestAttentionFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	const b, tt, h, d = 2, 7, 3, 4
+	qkv := randVar(rng, true, 1, b, tt, 3*h*d)
+	q, k, v := splitQKV(qkv.Value.Data, b, tt, h, d)
+	all := mergeHeads(naiveSDPA(q, k, v, b, h, h, tt, tt, d, false), b, h, tt, d)
+	var want []float64
+	for i := 0; i < b; i++ {
+		want = append(want, all[i*tt*h*d:i*tt*h*d+h*d]...)
+	}
+	for _, noGrad := range []bool{false, true} {
+		tp := ag.NewTape()
+		tp.NoGrad = noGrad
+		y := AttentionFirst(tp, qkv, h)
+		if tp.Err() != nil {
+			t.Fatal(tp.Err())
+		}
+		if !tensor.SameShape(y.Value.Shape, []int{b, h * d}) {
+			t.Fatalf("shape %v", y.Value.Shape)
+		}
+		checkClose(t, "attention (first query)", y.Value.Data, want, 1e-5, 1e-4)
+	}
+	gradCheck(t, "attention (first query)", func(tp *ag.Tape, in []*ag.Var) *ag.Var {
+		return AttentionFirst(tp, in[0], h)
+	}, qkv)
+	tp := ag.NewTape()
+	if AttentionFirst(tp, randVar(rng, false, 1, b, tt, 3*h*d+1), h); tp.Err() == nil {
+		t.Fatal("qkv of 3C+1 columns accepted")
+	}
+}
+
 // Attention keeps its probabilities (B, H, Tq, Tk) for the backward pass
 // up to keepProbsMax = Tq·Tk and computes them again beyond: the tape then
 // holds nothing but the output after the forward pass, and the gradients
@@ -334,20 +367,29 @@ func TestCachedAttention(t *testing.T) {
 func TestAttentionGradIntoGarbage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
 	for _, c := range []struct {
-		tt     int
-		causal bool
-	}{{9, false}, {9, true}, {150, true}} { // 150: causal row blocks of 64
+		tt            int
+		causal, first bool // first: AttentionFirst, whose q gradient is row 0 alone
+	}{{9, false, false}, {9, true, false}, {150, true, false}, {9, false, true}} { // 150: causal row blocks of 64
 		const b, h, d = 2, 3, 4
 		qkv := randVar(rng, true, 1, b, c.tt, 3*h*d)
 		zero := ag.NewVar(tensor.New(qkv.Value.Shape...), false)
+		attn := func(tp *ag.Tape, x *ag.Var) *ag.Var {
+			if c.first {
+				return AttentionFirst(tp, x, h)
+			}
+			return Attention(tp, x, h, c.causal)
+		}
 		r := make([]float32, b*c.tt*h*d)
+		if c.first {
+			r = r[:b*h*d]
+		}
 		for i := range r {
 			r[i] = float32(rng.NormFloat64())
 		}
 		// accumulated into the leaf's zeroed gradient
 		qkv.Grad = tensor.New(qkv.Value.Shape...)
 		tp := ag.NewTape()
-		if err := tp.Backward(benchLoss(tp, Attention(tp, qkv, h, c.causal), r)); err != nil {
+		if err := tp.Backward(benchLoss(tp, attn(tp, qkv), r)); err != nil {
 			t.Fatal(err)
 		}
 		want := qkv.Grad.Data
@@ -372,7 +414,7 @@ func TestAttentionGradIntoGarbage(t *testing.T) {
 		tp.Record(x, func() { // runs after Attention's backward
 			got, reused = append([]float32(nil), x.Grad.Data...), seeded[&x.Grad.Data[0]]
 		})
-		if err := tp.Backward(benchLoss(tp, Attention(tp, x, h, c.causal), r)); err != nil {
+		if err := tp.Backward(benchLoss(tp, attn(tp, x), r)); err != nil {
 			t.Fatal(err)
 		}
 		if !reused {

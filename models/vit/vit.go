@@ -124,12 +124,24 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 	}
 	x := nn.PatchEmbed(tp, img, m.PatchW, m.PatchB, c.PatchSize) // (B, N, D)
 	x = embedTokens(tp, x, m.Cls, m.Pos)                         // (B, T, D)
-	for _, blk := range m.Blocks {
+	var cls *ag.Var                                              // (B, D): LayerNorm is per token, so norm(x)[:,0] = norm(x[:,0])
+	for i, blk := range m.Blocks {
+		if clsOnly && i == len(m.Blocks)-1 {
+			cls = blk.forward(tp, x, c, rng, true)
+			break
+		}
 		x = blk.Forward(tp, x, c, rng)
 	}
-	cls := tp.Index(x, 1, 0) // (B, D): LayerNorm is per token, so norm(x)[:,0] = norm(x[:,0])
+	if cls == nil {
+		cls = tp.Index(x, 1, 0)
+	}
 	return nn.LayerNorm(tp, cls, m.NormW, m.NormB, c.LNEps)
 }
+
+// clsOnly has the last block compute its output at the cls token alone
+// (Block.forward), the only token the head reads; off only in tests, to
+// compare.
+var clsOnly = true
 
 // recompute turns on the recomputation of the blocks' LayerNorm and GELU
 // outputs in the backward pass and the discarding of the residual
@@ -138,6 +150,16 @@ var recompute = true
 
 // Forward runs the block on x: (B, T, D) → (B, T, D).
 func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.Var {
+	return blk.forward(tp, x, c, rng, false)
+}
+
+// forward runs the block on x: (B, T, D) → (B, T, D), or with first only
+// its output at token 0: (B, T, D) → (B, D). That needs every token's key
+// and value but only token 0's query, so its attention is AttentionFirst,
+// and proj, the second norm, the MLP and the residual adds run on B rows
+// instead of B·T: in the last block of a model that classifies the cls
+// token, the work whose result the head never reads is skipped.
+func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, first bool) *ag.Var {
 	// Without gradients (inference) each intermediate is freed as soon as it
 	// is consumed; tp.Free ignores values a backward pass will need.
 	// In training, the LayerNorms' and the GELU's outputs are not kept for
@@ -155,18 +177,27 @@ func (blk *Block) Forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand) *ag.
 		nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark)
 	}
 	h = next(h, q)
-	h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
+	res := x // the residual stream the attention branch adds to
+	if first {
+		h = next(h, nn.AttentionFirst(tp, h, c.Heads)) // (B, D)
+		res = tp.Index(x, 1, 0)                        // (B, D)
+	} else {
+		h = next(h, nn.Attention(tp, h, c.Heads, false)) // (B, T, D)
+	}
 	if recompute {
 		// q rebuilt before attention's backward, where the layer can do so cheaply
 		nn.RecomputeOutput(tp, blk.QKV, q)
 	}
 	h = next(h, blk.Proj.Forward(tp, h))
 	d := blk.dropPathOf(tp, h, rng)
-	x1 := tp.Add(x, d)
+	x1 := tp.Add(res, d)
 	if recompute { // no backward reads the branch's output: Add and DropPath pass gradients through
 		tp.Discard(h, d)
 	}
 	tp.Free(h, x)
+	if first {
+		tp.Free(res)
+	}
 	h = nn.LayerNorm(tp, x1, blk.Norm2W, blk.Norm2B, c.LNEps)
 	mark = tp.Mark()
 	u, g := nn.LinearGELU(tp, blk.FC1, h, c.TanhGELU) // (B, T, hidden): g = GELU(u), made as FC1's product finishes each block of u

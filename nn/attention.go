@@ -260,6 +260,16 @@ func (a *attnCore) forward(p []float32) {
 				s = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
 			}
 			ob := a.o.at(b, h)
+			if a.oneQuery() {
+				a.probsOne(b, h, s)
+				// o (D) = Σ_j P[j]·v[j]
+				o := ob[:d]
+				clear(o)
+				for j, pj := range s[:tk] {
+					tensor.Axpy(pj, vb[j*a.v.ld:j*a.v.ld+d], o)
+				}
+				continue
+			}
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)
 				nk := a.probs(b, h, i0, rows, s)
@@ -268,6 +278,72 @@ func (a *attnCore) forward(p []float32) {
 			}
 		}
 	})
+}
+
+// oneQuery reports whether a is one unmasked query row per head
+// (AttentionFirst): its products, a row against Tk rows of D, are then
+// vector loops (probsOne, backwardOne) instead of matrix products of one
+// row, which the blocked driver does not take and the portable loop runs
+// slowly (B·H calls of a few thousand multiply-adds, k read across rows).
+func (a *attnCore) oneQuery() bool { return a.tq == 1 && !a.causal }
+
+// probsOne sets s[:Tk] to head h's probabilities of batch b for a
+// one-query a: P[j] = softmax_j(q·k[j]/√D).
+func (a *attnCore) probsOne(b, h int, s []float32) {
+	d, sc := a.d, a.scale()
+	q, kb := a.q.at(b, h)[:d], a.k.at(b, h/(a.h/a.hkv))
+	for j := range a.tk {
+		s[j] = sc * tensor.Dot(q, kb[j*a.k.ld:j*a.k.ld+d])
+	}
+	tensor.SoftmaxRow(s[:a.tk])
+}
+
+// backwardOne is backward's work for head h of batch b of a one-query a:
+// with P the probabilities (ph) and dP[j] = do·v[j], dS = P ⊙ (dP − Σ dP⊙P),
+// dv[j] += P[j]·do, dq += Σ_j dS[j]·k[j]/√D, dk[j] += dS[j]·q/√D (beta 0:
+// stored instead of added). ds is Tk floats of scratch.
+func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operand, betaQ, betaKV float32) {
+	d, tk, sc := a.d, a.tk, a.scale()
+	kh := h / (a.h / a.hkv)
+	kb, vb, qb := a.k.at(b, kh), a.v.at(b, kh), a.q.at(b, h)[:d]
+	dor := do.at(b, h)[:d]
+	row := func(o operand, base []float32, j int) []float32 { return base[j*o.ld : j*o.ld+d] }
+	if dv.data != nil {
+		dvb := dv.at(b, kh)
+		for j := range tk {
+			r := row(dv, dvb, j)
+			if betaKV == 0 {
+				clear(r)
+			}
+			tensor.Axpy(ph[j], dor, r)
+		}
+	}
+	if dq.data == nil && dk.data == nil {
+		return
+	}
+	for j := range tk {
+		ds[j] = tensor.Dot(dor, row(a.v, vb, j))
+	}
+	tensor.SoftmaxGradRows(ds, ph, 1, tk, tk)
+	if dq.data != nil {
+		dqr := dq.at(b, h)[:d]
+		if betaQ == 0 {
+			clear(dqr)
+		}
+		for j := range tk {
+			tensor.Axpy(sc*ds[j], row(a.k, kb, j), dqr)
+		}
+	}
+	if dk.data != nil {
+		dkb := dk.at(b, kh)
+		for j := range tk {
+			r := row(dk, dkb, j)
+			if betaKV == 0 {
+				clear(r)
+			}
+			tensor.Axpy(sc*ds[j], qb, r)
+		}
+	}
 }
 
 // scale is 1/√D, the scores' factor.
@@ -342,6 +418,13 @@ func (a *attnCore) backward(p []float32, do, dq, dk, dv operand) {
 			}
 			if p != nil {
 				ph = p[(b*a.h+h)*tq*tk : (b*a.h+h+1)*tq*tk]
+			}
+			if a.oneQuery() {
+				if p == nil {
+					a.probsOne(b, h, ph)
+				}
+				a.backwardOne(b, h, ph, ds, do, dq, dk, dv, betaQ, betaKV)
+				continue
 			}
 			for i0 := 0; i0 < tq; i0 += blk {
 				rows := min(blk, tq-i0)

@@ -272,11 +272,16 @@ func BenchmarkAttention(b *testing.B) {
 	for _, c := range []struct {
 		name          string
 		bsz, tt, c, h int
-	}{{"vit-tiny", 32, 197, 192, 3}, {"shipped", 128, 50, 128, 4}} {
+		first         bool // AttentionFirst: the cls token's row alone
+	}{{"vit-tiny", 32, 197, 192, 3, false}, {"shipped", 128, 50, 128, 4, false},
+		{"first/vit-tiny", 32, 197, 192, 3, true}, {"first/shipped", 128, 50, 128, 4, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			qkv := randVar(rng, true, 1, c.bsz, c.tt, 3*c.c)
 			r := make([]float32, c.bsz*c.tt*c.c)
+			if c.first {
+				r = r[:c.bsz*c.c]
+			}
 			for i := range r {
 				r[i] = float32(rng.NormFloat64())
 			}
@@ -286,7 +291,12 @@ func BenchmarkAttention(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				tp.Reset()
 				qkv.ZeroGrad()
-				y := Attention(tp, qkv, c.h, false)
+				var y *ag.Var
+				if c.first {
+					y = AttentionFirst(tp, qkv, c.h)
+				} else {
+					y = Attention(tp, qkv, c.h, false)
+				}
 				if err := tp.Backward(benchLoss(tp, y, r)); err != nil {
 					b.Fatal(err)
 				}

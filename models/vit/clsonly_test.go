@@ -98,3 +98,49 @@ func peak(x []float32) float64 {
 	}
 	return p
 }
+
+// BenchmarkLastBlock times a training step (forward and backward, every
+// parameter trainable) and a forward pass of the shipped backbone's
+// architecture at batch 32, with the last block computed at every token
+// (all) and at the cls token alone (first, the default). go test
+// -bench LastBlock -count 10 and benchstat compare them.
+func BenchmarkLastBlock(b *testing.B) {
+	cfg, err := Preset("vit-fmnist-arch")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.NumClasses = 10
+	m, err := New(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	img := tensor.New(32, cfg.InChans, cfg.ImageSize, cfg.ImageSize)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Data {
+		img.Data[i] = float32(rng.NormFloat64())
+	}
+	x := ag.NewVar(img, false)
+	for _, train := range []bool{true, false} {
+		for _, first := range []bool{false, true} {
+			name := map[bool]string{true: "train", false: "forward"}[train] + "/" + map[bool]string{true: "first", false: "all"}[first]
+			b.Run(name, func(b *testing.B) {
+				defer func(old bool) { clsOnly = old }(clsOnly)
+				clsOnly = first
+				tp := ag.NewTape()
+				for i := 0; i < b.N; i++ {
+					tp.Reset()
+					tp.NoGrad = !train
+					out := m.Forward(tp, x, nil)
+					if train {
+						if err := tp.Backward(tp.SumAll(tp.Mul(out, out))); err != nil {
+							b.Fatal(err)
+						}
+						for _, p := range m.Params() {
+							p.ZeroGrad()
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -184,6 +184,64 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 	return y
 }
 
+// QueryAttention is attention of one query per batch row against that
+// row's leading keys (a classifier's last token, at a position that
+// differs from row to row):
+//
+//	q: (B, H, 1, D)   k, v: (B, Hkv, T, D)   keys: B counts in [1, T]   →   y: (B, H, 1, D)
+//
+// Row b's query attends keys [0, keys[b]): y = softmax(q·kᵀ/√D)·v over
+// them, the row of ScaledDotProductAttention's causal output at position
+// keys[b]−1. Keys past keys[b] get no gradient. Hkv must divide H.
+func QueryAttention(tp *ag.Tape, q, k, v *ag.Var, keys []int) *ag.Var {
+	if !tp.OK(q, k, v) {
+		return tp.Dead()
+	}
+	qs, ks, vs := q.Value.Shape, k.Value.Shape, v.Value.Shape
+	if len(qs) != 4 || len(ks) != 4 || !tensor.SameShape(ks, vs) || qs[0] != ks[0] || qs[2] != 1 || qs[3] != ks[3] ||
+		ks[1] < 1 || qs[1]%ks[1] != 0 || len(keys) != qs[0] {
+		return tp.Fail(tensor.Errorf("query attention", fmt.Sprintf("want q (B, H, 1, D), k and v (B, Hkv, T, D) with Hkv dividing H, and B = %d key counts", len(keys)), qs, ks, vs))
+	}
+	bsz, h, d := qs[0], qs[1], qs[3]
+	hkv, tk := ks[1], ks[2]
+	for b, n := range keys {
+		if n < 1 || n > tk {
+			return tp.Fail(fmt.Errorf("nn: query attention: row %d sees %d keys, want 1 to %d", b, n, tk))
+		}
+	}
+	y := tp.NewOutputRaw(qs, q, k, v)
+	a := attnCore{
+		b: bsz, h: h, hkv: hkv, tq: 1, tk: tk, d: d, prec: tp.Precision, nkeys: keys,
+		q: operand{q.Value.Data, 0, h * d, d, d},
+		k: operand{k.Value.Data, 0, hkv * tk * d, tk * d, d},
+		v: operand{v.Value.Data, 0, hkv * tk * d, tk * d, d},
+		o: operand{y.Value.Data, 0, h * d, d, d},
+	}
+	var p []float32
+	if y.RequiresGrad {
+		p = tp.AllocRaw(bsz, h, 1, tk).Data // (B, H, 1, T) probabilities for the backward pass
+	}
+	a.forward(p)
+	tp.Record(y, func() {
+		a.q.data, a.k.data, a.v.data = q.Value.Data, k.Value.Data, v.Value.Data
+		dq, dk, dv := a.q, a.k, a.v
+		dq.data, dk.data, dv.data = nil, nil, nil
+		if g := tp.GradOf(q); g != nil {
+			dq.data = g.Data
+		}
+		if g := tp.GradOf(k); g != nil {
+			dk.data = g.Data
+		}
+		if g := tp.GradOf(v); g != nil {
+			dv.data = g.Data
+		}
+		do := a.o
+		do.data = y.Grad.Data
+		a.backward(p, do, dq, dk, dv)
+	})
+	return y
+}
+
 // operand locates the (T, D) matrix of batch b and head h inside a buffer:
 // it starts at off + b·bStride + h·hStride and its rows are ld apart.
 type operand struct {
@@ -201,7 +259,8 @@ type attnCore struct {
 	causal               bool
 	prec                 tensor.Precision // of the products (the tape's)
 	q, k, v, o           operand
-	fresh                bool // backward: dq, dk, dv hold garbage (see backward)
+	fresh                bool  // backward: dq, dk, dv hold garbage (see backward)
+	nkeys                []int // one query row per batch (oneQuery): batch b's query sees keys [0, nkeys[b]); nil: all Tk
 }
 
 // visible is how many leading keys query row i may attend to.
@@ -265,7 +324,7 @@ func (a *attnCore) forward(p []float32) {
 				// o (D) = Σ_j P[j]·v[j]
 				o := ob[:d]
 				clear(o)
-				for j, pj := range s[:tk] {
+				for j, pj := range s[:a.keysOf(b)] {
 					tensor.Axpy(pj, vb[j*a.v.ld:j*a.v.ld+d], o)
 				}
 				continue
@@ -287,15 +346,25 @@ func (a *attnCore) forward(p []float32) {
 // slowly (B·H calls of a few thousand multiply-adds, k read across rows).
 func (a *attnCore) oneQuery() bool { return a.tq == 1 && !a.causal }
 
+// keysOf is how many leading keys batch b's query sees in a one-query a.
+func (a *attnCore) keysOf(b int) int {
+	if a.nkeys != nil {
+		return a.nkeys[b]
+	}
+	return a.tk
+}
+
 // probsOne sets s[:Tk] to head h's probabilities of batch b for a
-// one-query a: P[j] = softmax_j(q·k[j]/√D).
+// one-query a: P[j] = softmax_j(q·k[j]/√D) over the keys it sees, 0 past
+// them.
 func (a *attnCore) probsOne(b, h int, s []float32) {
-	d, sc := a.d, a.scale()
+	d, sc, n := a.d, a.scale(), a.keysOf(b)
 	q, kb := a.q.at(b, h)[:d], a.k.at(b, h/(a.h/a.hkv))
-	for j := range a.tk {
+	for j := range n {
 		s[j] = sc * tensor.Dot(q, kb[j*a.k.ld:j*a.k.ld+d])
 	}
-	tensor.SoftmaxRow(s[:a.tk])
+	tensor.SoftmaxRow(s[:n])
+	clear(s[n:a.tk])
 }
 
 // backwardOne is backward's work for head h of batch b of a one-query a:
@@ -303,7 +372,7 @@ func (a *attnCore) probsOne(b, h int, s []float32) {
 // dv[j] += P[j]·do, dq += Σ_j dS[j]·k[j]/√D, dk[j] += dS[j]·q/√D (beta 0:
 // stored instead of added). ds is Tk floats of scratch.
 func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operand, betaQ, betaKV float32) {
-	d, tk, sc := a.d, a.tk, a.scale()
+	d, tk, sc, n := a.d, a.tk, a.scale(), a.keysOf(b) // keys n… get no gradient: stored as 0 at beta 0
 	kh := h / (a.h / a.hkv)
 	kb, vb, qb := a.k.at(b, kh), a.v.at(b, kh), a.q.at(b, h)[:d]
 	dor := do.at(b, h)[:d]
@@ -315,22 +384,24 @@ func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operan
 			if betaKV == 0 {
 				clear(r)
 			}
-			tensor.Axpy(ph[j], dor, r)
+			if j < n {
+				tensor.Axpy(ph[j], dor, r)
+			}
 		}
 	}
 	if dq.data == nil && dk.data == nil {
 		return
 	}
-	for j := range tk {
+	for j := range n {
 		ds[j] = tensor.Dot(dor, row(a.v, vb, j))
 	}
-	tensor.SoftmaxGradRows(ds, ph, 1, tk, tk)
+	tensor.SoftmaxGradRows(ds, ph, 1, n, tk)
 	if dq.data != nil {
 		dqr := dq.at(b, h)[:d]
 		if betaQ == 0 {
 			clear(dqr)
 		}
-		for j := range tk {
+		for j := range n {
 			tensor.Axpy(sc*ds[j], row(a.k, kb, j), dqr)
 		}
 	}
@@ -341,7 +412,9 @@ func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operan
 			if betaKV == 0 {
 				clear(r)
 			}
-			tensor.Axpy(sc*ds[j], qb, r)
+			if j < n {
+				tensor.Axpy(sc*ds[j], qb, r)
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/tensor"
 )
 
 // naiveRoPE follows Hugging Face's apply_rotary_pos_emb: with
@@ -49,4 +50,34 @@ func TestRoPE(t *testing.T) {
 	tp = ag.NewTape()
 	RoPE(tp, randVar(rng, true, 1, 2, 3, 4), 10000, 0)
 	wantShapeErr(t, "rank", tp)
+}
+
+// RoPEAt rotates row b by pos[b]: the floats of RoPE at that position,
+// and its gradient passes a finite-difference check.
+func TestRoPEAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 7))
+	const b, h, d = 3, 2, 8
+	pos := []int{0, 5, 130}
+	x := randVar(rng, true, 1, b, h, 1, d)
+	tp := ag.NewTape()
+	y := RoPEAt(tp, x, 10000, pos)
+	if tp.Err() != nil {
+		t.Fatal(tp.Err())
+	}
+	for bi, p := range pos {
+		row := x.Value.Data[bi*h*d : (bi+1)*h*d]
+		want := RoPE(tp, ag.NewVar(&tensor.Tensor{Shape: []int{1, h, 1, d}, Data: row}, false), 10000, p)
+		for i, w := range want.Value.Data {
+			if got := y.Value.Data[bi*h*d+i]; got != w {
+				t.Fatalf("row %d: element %d = %g, RoPE at position %d gives %g", bi, i, got, p, w)
+			}
+		}
+	}
+	gradCheck(t, "rope at", func(tp *ag.Tape, in []*ag.Var) *ag.Var { return RoPEAt(tp, in[0], 100, pos) }, x)
+	for _, bad := range [][]int{{0, 1}, {0, -1, 2}} {
+		tp := ag.NewTape()
+		if RoPEAt(tp, x, 10000, bad); tp.Err() == nil {
+			t.Fatalf("positions %v accepted", bad)
+		}
+	}
 }

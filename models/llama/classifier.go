@@ -66,7 +66,7 @@ func (c *Classifier) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 	}
 	B, T := s[0], s[1]
 	ids := make([]int, B*T)
-	last := make([]int, B) // row b's last token, as a row of the (B·T, D) hidden states
+	last := make([]int, B) // row b's last token's position
 	pad := max(c.LM.Cfg.EOS, 0)
 	for b := 0; b < B; b++ {
 		n := T
@@ -87,10 +87,18 @@ func (c *Classifier) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 		if n == 0 {
 			return tp.Fail(fmt.Errorf("llama: classifier row %d is empty", b))
 		}
-		last[b] = b*T + n - 1
+		last[b] = n - 1
 	}
-	h := c.LM.Hidden(tp, ids, B, T)                          // (B, T, D)
-	h = tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), last) // (B, D): each row's last token
+	var h *ag.Var
+	if lastOnly {
+		h = c.LM.HiddenLast(tp, ids, B, T, last) // (B, D): each row's last token
+	} else {
+		for b := range last {
+			last[b] += b * T // as a row of the (B·T, D) hidden states
+		}
+		h = c.LM.Hidden(tp, ids, B, T)                          // (B, T, D)
+		h = tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), last) // (B, D)
+	}
 	return c.Score.Forward(tp, h)
 }
 

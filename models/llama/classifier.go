@@ -96,7 +96,7 @@ func (c *Classifier) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 		for b := range last {
 			last[b] += b * T // as a row of the (B·T, D) hidden states
 		}
-		h = c.LM.Hidden(tp, ids, B, T)                          // (B, T, D)
+		h = c.LM.Hidden(tp, ids, B, T)                           // (B, T, D)
 		h = tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), last) // (B, D)
 	}
 	return c.Score.Forward(tp, h)

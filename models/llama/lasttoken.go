@@ -64,16 +64,16 @@ func (l *Layer) forwardLast(tp *ag.Tape, x *ag.Var, c Config, pos []int) *ag.Var
 	}
 	h := nn.RMSNorm(tp, x, l.AttnNorm, eps)
 	mark := tp.Mark()
-	ko, vo := l.K.Forward(tp, h), l.V.Forward(tp, h)    // (B, T, Hkv·hd)
-	hq := tp.Embedding(tp.Reshape(h, B*T, D), rows) // (B, D): h at pos[b]
+	ko, vo := l.K.Forward(tp, h), l.V.Forward(tp, h) // (B, T, Hkv·hd)
+	hq := tp.Embedding(tp.Reshape(h, B*T, D), rows)  // (B, D): h at pos[b]
 	if recompute {
 		nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark)
 	}
 	qo := l.Q.Forward(tp, hq) // (B, H·hd)
 	kh := tp.Permute(tp.Reshape(ko, B, T, c.KVHeads, hd), 0, 2, 1, 3)
 	q := nn.RoPEAt(tp, tp.Reshape(qo, B, c.Heads, 1, hd), theta, pos) // (B, H, 1, hd)
-	k := nn.RoPE(tp, kh, theta, 0)                                     // (B, Hkv, T, hd)
-	v := tp.Permute(tp.Reshape(vo, B, T, c.KVHeads, hd), 0, 2, 1, 3)   // (B, Hkv, T, hd)
+	k := nn.RoPE(tp, kh, theta, 0)                                    // (B, Hkv, T, hd)
+	v := tp.Permute(tp.Reshape(vo, B, T, c.KVHeads, hd), 0, 2, 1, 3)  // (B, Hkv, T, hd)
 	discard(ko, vo, kh)
 	a := nn.QueryAttention(tp, q, k, v, keys) // (B, H, 1, hd)
 	o := l.O.Forward(tp, tp.Reshape(a, B, c.Heads*hd))

@@ -163,6 +163,13 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		p = tp.AllocRaw(bsz, h, tq, tk).Data
 	}
 	a.forward(p)
+	a.record(tp, y, q, k, v, p)
+	return y
+}
+
+// record records the backward pass of y = attention(q, k, v) computed by
+// a from separate q, k and v (p: the kept probabilities, or nil).
+func (a attnCore) record(tp *ag.Tape, y, q, k, v *ag.Var, p []float32) {
 	tp.Record(y, func() {
 		// the values read now (a producer may have recomputed them)
 		a.q.data, a.k.data, a.v.data = q.Value.Data, k.Value.Data, v.Value.Data
@@ -181,7 +188,6 @@ func ScaledDotProductAttention(tp *ag.Tape, q, k, v *ag.Var, causal bool) *ag.Va
 		do.data = y.Grad.Data
 		a.backward(p, do, dq, dk, dv)
 	})
-	return y
 }
 
 // QueryAttention is attention of one query per batch row against that
@@ -222,23 +228,7 @@ func QueryAttention(tp *ag.Tape, q, k, v *ag.Var, keys []int) *ag.Var {
 		p = tp.AllocRaw(bsz, h, 1, tk).Data // (B, H, 1, T) probabilities for the backward pass
 	}
 	a.forward(p)
-	tp.Record(y, func() {
-		a.q.data, a.k.data, a.v.data = q.Value.Data, k.Value.Data, v.Value.Data
-		dq, dk, dv := a.q, a.k, a.v
-		dq.data, dk.data, dv.data = nil, nil, nil
-		if g := tp.GradOf(q); g != nil {
-			dq.data = g.Data
-		}
-		if g := tp.GradOf(k); g != nil {
-			dk.data = g.Data
-		}
-		if g := tp.GradOf(v); g != nil {
-			dv.data = g.Data
-		}
-		do := a.o
-		do.data = y.Grad.Data
-		a.backward(p, do, dq, dk, dv)
-	})
+	a.record(tp, y, q, k, v, p)
 	return y
 }
 

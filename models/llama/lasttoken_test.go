@@ -1,12 +1,12 @@
 package llama
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/floatcmp"
 	"github.com/glora/glora/method/glora/gloratest"
 	"github.com/glora/glora/tensor"
 )
@@ -67,46 +67,21 @@ func TestLastTokenLayerKeepsLogitsAndGradients(t *testing.T) {
 			for _, rec := range []bool{false, true} {
 				wl, wg := run(false, rec, seed, withGLoRA)
 				gl, gg := run(true, rec, seed, withGLoRA)
-				if !near(gl, wl, peakOf(wl)) {
+				if !floatcmp.Within(gl, wl, 1e-5, floatcmp.Peak(wl)) {
 					t.Fatalf("seed %d, GLoRA %v, recompute %v: logits %v, want %v", seed, withGLoRA, rec, gl, wl)
 				}
 				if len(wg) == 0 || len(gg) != len(wg) {
 					t.Fatalf("seed %d, GLoRA %v: %d and %d gradients", seed, withGLoRA, len(gg), len(wg))
 				}
-				var scale float64
-				for _, g := range wg {
-					scale = max(scale, peakOf(g))
-				}
+				scale := floatcmp.Peak(wg...)
 				for i := range wg {
-					if !near(gg[i], wg[i], scale) {
+					if !floatcmp.Within(gg[i], wg[i], 1e-5, scale) {
 						t.Fatalf("seed %d, GLoRA %v, recompute %v, tensor %d: gradient %v, want %v", seed, withGLoRA, rec, i, gg[i], wg[i])
 					}
 				}
 			}
 		}
 	}
-}
-
-// near reports whether got is want to within 1e-5·scale, element by element.
-func near(got, want []float32, scale float64) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range want {
-		if math.Abs(float64(got[i])-float64(want[i])) > 1e-5*scale {
-			return false
-		}
-	}
-	return true
-}
-
-// peakOf is the largest magnitude in x.
-func peakOf(x []float32) float64 {
-	var p float64
-	for _, v := range x {
-		p = max(p, math.Abs(float64(v)))
-	}
-	return p
 }
 
 // BenchmarkClassifierLastLayer times a classifier's training step

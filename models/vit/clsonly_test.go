@@ -1,12 +1,12 @@
 package vit
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
+	"github.com/glora/glora/internal/floatcmp"
 	"github.com/glora/glora/method/glora/gloratest"
 	"github.com/glora/glora/tensor"
 )
@@ -56,47 +56,21 @@ func TestFirstTokenBlockKeepsOutputAndGradients(t *testing.T) {
 			for _, rec := range []bool{false, true} {
 				wl, wg := step(false, rec, seed, adapt)
 				gl, gg := step(true, rec, seed, adapt)
-				if !close(gl, wl, peak(wl)) {
+				if !floatcmp.Within(gl, wl, 1e-5, floatcmp.Peak(wl)) {
 					t.Fatalf("seed %d, adapted %v, recompute %v: logits %v, want %v", seed, adapt, rec, gl, wl)
 				}
 				if len(wg) == 0 || len(gg) != len(wg) {
 					t.Fatalf("seed %d, adapted %v: %d and %d gradients", seed, adapt, len(gg), len(wg))
 				}
-				var scale float64 // a gradient whose terms cancel to about 0 is compared at the largest one's scale
-				for _, g := range wg {
-					scale = max(scale, peak(g))
-				}
+				scale := floatcmp.Peak(wg...) // a gradient whose terms cancel to about 0 is compared at the largest one's scale
 				for i := range wg {
-					if !close(gg[i], wg[i], scale) {
+					if !floatcmp.Within(gg[i], wg[i], 1e-5, scale) {
 						t.Fatalf("seed %d, adapted %v, recompute %v, parameter %d: gradients differ: %v, want %v", seed, adapt, rec, i, gg[i], wg[i])
 					}
 				}
 			}
 		}
 	}
-}
-
-// close reports whether got is want to within 1e-5·scale, element by
-// element.
-func close(got, want []float32, scale float64) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range want {
-		if math.Abs(float64(got[i])-float64(want[i])) > 1e-5*scale {
-			return false
-		}
-	}
-	return true
-}
-
-// peak is the largest magnitude in x.
-func peak(x []float32) float64 {
-	var p float64
-	for _, v := range x {
-		p = max(p, math.Abs(float64(v)))
-	}
-	return p
 }
 
 // BenchmarkLastBlock times a training step (forward and backward, every

@@ -1,0 +1,34 @@
+// Package floatcmp compares float32 results that may differ by rounding:
+// two computations of the same quantity whose products sum in another
+// order (a model's tests compare a path that skips work with the one that
+// does it all).
+package floatcmp
+
+import "math"
+
+// Within reports whether got and want have the same length and every
+// element of got is within tol·scale of want's.
+func Within(got, want []float32, tol, scale float64) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range want {
+		if !(math.Abs(float64(got[i])-float64(want[i])) <= tol*scale) {
+			return false
+		}
+	}
+	return true
+}
+
+// Peak is the largest magnitude in any of xs: a scale for Within, so that
+// a tensor whose terms cancel to about 0 is compared at the scale of the
+// largest value beside it rather than at its own.
+func Peak(xs ...[]float32) float64 {
+	var p float64
+	for _, x := range xs {
+		for _, v := range x {
+			p = max(p, math.Abs(float64(v)))
+		}
+	}
+	return p
+}

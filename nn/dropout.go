@@ -104,9 +104,8 @@ func DropPath(tp *ag.Tape, x *ag.Var, p float32, rng *rand.Rand) *ag.Var {
 				clear(yr)
 				continue
 			}
-			for i, v := range xr {
-				yr[i] = v * mask[b]
-			}
+			copy(yr, xr)
+			tensor.Scale(mask[b], yr) // the floats of v·mask[b]: one rounding either way
 		}
 	})
 	tp.Record(y, func() {

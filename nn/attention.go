@@ -330,10 +330,12 @@ func (a *attnCore) forward(p []float32) {
 }
 
 // oneQuery reports whether a is one unmasked query row per head
-// (AttentionFirst): its products, a row against Tk rows of D, are then
+// (AttentionFirst, QueryAttention): its products, a row against Tk rows of D, are then
 // vector loops (probsOne, backwardOne) instead of matrix products of one
 // row, which the blocked driver does not take and the portable loop runs
 // slowly (B·H calls of a few thousand multiply-adds, k read across rows).
+// They run in float32 at either precision, as Precision.Sgemm runs a
+// product of fewer than 16 rows.
 func (a *attnCore) oneQuery() bool { return a.tq == 1 && !a.causal }
 
 // keysOf is how many leading keys batch b's query sees in a one-query a.

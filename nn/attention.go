@@ -54,18 +54,24 @@ func Attention(tp *ag.Tape, qkv *ag.Var, heads int, causal bool) *ag.Var {
 		if g == nil {
 			return
 		}
-		// qkv's value read now, not at the forward pass: a layer may have
-		// recomputed it (Tape.Recompute) into another buffer
-		qd := qkv.Value.Data
-		a.q.data, a.k.data, a.v.data = qd, qd, qd
-		dq, dk, dv := a.q, a.k, a.v
-		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
-		do := a.o
-		do.data = y.Grad.Data
-		a.fresh = fresh
-		a.backward(p, do, dq, dk, dv)
+		a.backwardQKV(p, qkv, y, g, fresh)
 	})
 	return y
+}
+
+// backwardQKV is the backward pass of y = attention(qkv) computed by a
+// from a fused qkv: its gradient into g (fresh: g holds garbage). qkv's
+// value is read now, not at the forward pass: a layer may have recomputed
+// it (Tape.Recompute) into another buffer.
+func (a attnCore) backwardQKV(p []float32, qkv, y *ag.Var, g *tensor.Tensor, fresh bool) {
+	qd := qkv.Value.Data
+	a.q.data, a.k.data, a.v.data = qd, qd, qd
+	dq, dk, dv := a.q, a.k, a.v
+	dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
+	do := a.o
+	do.data = y.Grad.Data
+	a.fresh = fresh
+	a.backward(p, do, dq, dk, dv)
 }
 
 // AttentionFirst is Attention's output at the first token alone: token 0's
@@ -114,14 +120,7 @@ func AttentionFirst(tp *ag.Tape, qkv *ag.Var, heads int) *ag.Var {
 				clearRows(g.Data[b*t*c3+c3:], t-1, c, c3)
 			}
 		}
-		qd := qkv.Value.Data // read now: a layer may have recomputed it
-		a.q.data, a.k.data, a.v.data = qd, qd, qd
-		dq, dk, dv := a.q, a.k, a.v
-		dq.data, dk.data, dv.data = g.Data, g.Data, g.Data
-		do := a.o
-		do.data = y.Grad.Data
-		a.fresh = fresh
-		a.backward(p, do, dq, dk, dv)
+		a.backwardQKV(p, qkv, y, g, fresh)
 	})
 	return y
 }

@@ -368,17 +368,22 @@ func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operan
 	kb, vb, qb := a.k.at(b, kh), a.v.at(b, kh), a.q.at(b, h)[:d]
 	dor := do.at(b, h)[:d]
 	row := func(o operand, base []float32, j int) []float32 { return base[j*o.ld : j*o.ld+d] }
-	if dv.data != nil {
-		dvb := dv.at(b, kh)
+	// outer adds coef(j)·src to row j of o's key/value head for the keys
+	// the query sees (dv, dk); at beta 0 it stores them, the rest as 0
+	outer := func(o operand, coef func(j int) float32, src []float32) {
+		base := o.at(b, kh)
 		for j := range tk {
-			r := row(dv, dvb, j)
+			r := row(o, base, j)
 			if betaKV == 0 {
 				clear(r)
 			}
 			if j < n {
-				tensor.Axpy(ph[j], dor, r)
+				tensor.Axpy(coef(j), src, r)
 			}
 		}
+	}
+	if dv.data != nil {
+		outer(dv, func(j int) float32 { return ph[j] }, dor)
 	}
 	if dq.data == nil && dk.data == nil {
 		return
@@ -397,16 +402,7 @@ func (a *attnCore) backwardOne(b, h int, ph, ds []float32, do, dq, dk, dv operan
 		}
 	}
 	if dk.data != nil {
-		dkb := dk.at(b, kh)
-		for j := range tk {
-			r := row(dk, dkb, j)
-			if betaKV == 0 {
-				clear(r)
-			}
-			if j < n {
-				tensor.Axpy(sc*ds[j], qb, r)
-			}
-		}
+		outer(dk, func(j int) float32 { return sc * ds[j] }, qb)
 	}
 }
 

@@ -90,7 +90,8 @@ func rope(tp *ag.Tape, x *ag.Var, cs []float32, csRow func(r int) int) *ag.Var {
 	xd, yd := x.Value.Data, y.Value.Data
 	parallel.For(rows, grainRows(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			c := cs[csRow(r)*d : csRow(r)*d+d]
+			k := csRow(r) * d
+			c := cs[k : k+d]
 			xr, yr := xd[r*d:(r+1)*d], yd[r*d:(r+1)*d]
 			for i := 0; i < half; i++ {
 				co, si := c[i], c[half+i]
@@ -108,7 +109,8 @@ func rope(tp *ag.Tape, x *ag.Var, cs []float32, csRow func(r int) int) *ag.Var {
 		dy := y.Grad.Data
 		parallel.For(rows, grainRows(d), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
-				c := cs[csRow(r)*d : csRow(r)*d+d]
+				k := csRow(r) * d
+				c := cs[k : k+d]
 				dr, dx := dy[r*d:(r+1)*d], g.Data[r*d:(r+1)*d]
 				for i := 0; i < half; i++ {
 					co, si := c[i], c[half+i]

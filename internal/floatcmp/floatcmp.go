@@ -32,3 +32,18 @@ func Peak(xs ...[]float32) float64 {
 	}
 	return p
 }
+
+// Apart is the index of the first tensor of got that is not Within tol of
+// its counterpart in want at the scale of want's largest value
+// (Peak(want...)), so that a gradient whose terms cancel to about 0 is
+// compared at the scale of the largest one; −1 when every one is. A
+// different number of tensors is apart at the first missing index.
+func Apart(got, want [][]float32, tol float64) int {
+	scale := Peak(want...)
+	for i := range max(len(got), len(want)) {
+		if i >= len(got) || i >= len(want) || !Within(got[i], want[i], tol, scale) {
+			return i
+		}
+	}
+	return -1
+}

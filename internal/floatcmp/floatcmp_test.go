@@ -26,3 +26,25 @@ func TestWithin(t *testing.T) {
 		t.Errorf("Peak = %g, want 3", p)
 	}
 }
+
+// Apart compares a list of tensors at the scale of the largest value in
+// any of them: a small tensor off by a little of the large one's scale is
+// not apart, a tensor off by more is, and so is a missing one.
+func TestApart(t *testing.T) {
+	want := [][]float32{{100, -50}, {1e-4, 0}}
+	for _, c := range []struct {
+		got  [][]float32
+		want int
+	}{
+		{[][]float32{{100, -50}, {1e-4, 0}}, -1},
+		{[][]float32{{100, -50}, {5e-4, 0}}, -1}, // 4e-4 apart, within 1e-5·100
+		{[][]float32{{100, -50}, {0.01, 0}}, 1},
+		{[][]float32{{100.1, -50}, {1e-4, 0}}, 0},
+		{[][]float32{{100, -50}}, 1},
+		{[][]float32{{100, -50}, {1e-4, 0}, {1}}, 2},
+	} {
+		if got := Apart(c.got, want, 1e-5); got != c.want {
+			t.Errorf("Apart(%v) = %d, want %d", c.got, got, c.want)
+		}
+	}
+}

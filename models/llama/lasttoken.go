@@ -18,12 +18,8 @@ var lastOnly = true
 // projection, MLP and residual adds run on B rows instead of B·T
 // (forwardLast).
 func (m *Model) HiddenLast(tp *ag.Tape, ids []int, B, T int, pos []int) *ag.Var {
-	c := m.Cfg
-	if B <= 0 || T <= 0 || len(ids) != B*T || len(pos) != B {
-		return tp.Fail(fmt.Errorf("llama: %d ids and %d positions do not make a (%d, %d) batch", len(ids), len(pos), B, T))
-	}
-	if T > c.MaxSeq {
-		return tp.Fail(fmt.Errorf("llama: sequence of %d tokens is longer than max_position_embeddings %d", T, c.MaxSeq))
+	if len(pos) != B {
+		return tp.Fail(fmt.Errorf("llama: %d positions for a batch of %d rows", len(pos), B))
 	}
 	for b, p := range pos {
 		if p < 0 || p >= T {
@@ -33,13 +29,7 @@ func (m *Model) HiddenLast(tp *ag.Tape, ids []int, B, T int, pos []int) *ag.Var 
 	if len(m.Layers) == 0 {
 		return tp.Fail(fmt.Errorf("llama: a model without layers"))
 	}
-	x := tp.Embedding(m.Embed, ids, B, T) // (B, T, D)
-	last := len(m.Layers) - 1
-	for _, l := range m.Layers[:last] {
-		x = l.forward(tp, x, c, nil, 0)
-	}
-	x = m.Layers[last].forwardLast(tp, x, c, pos) // (B, D)
-	return nn.RMSNorm(tp, x, m.Norm, float32(c.NormEps))
+	return m.hidden(tp, ids, B, T, pos)
 }
 
 // forwardLast is forward's output at one position per row:

@@ -130,6 +130,12 @@ func (m *Model) Forward(tp *ag.Tape, ids []int, B, T int) *ag.Var {
 
 // Hidden is the final-norm hidden state: ids (B, T) → (B, T, D).
 func (m *Model) Hidden(tp *ag.Tape, ids []int, B, T int) *ag.Var {
+	return m.hidden(tp, ids, B, T, nil)
+}
+
+// hidden is Hidden, or with pos (one position per row, checked by
+// HiddenLast) HiddenLast: the last layer at those positions alone.
+func (m *Model) hidden(tp *ag.Tape, ids []int, B, T int, pos []int) *ag.Var {
 	c := m.Cfg
 	if B <= 0 || T <= 0 || len(ids) != B*T {
 		return tp.Fail(fmt.Errorf("llama: %d ids do not make a (%d, %d) batch", len(ids), B, T))
@@ -137,9 +143,16 @@ func (m *Model) Hidden(tp *ag.Tape, ids []int, B, T int) *ag.Var {
 	if T > c.MaxSeq {
 		return tp.Fail(fmt.Errorf("llama: sequence of %d tokens is longer than max_position_embeddings %d", T, c.MaxSeq))
 	}
+	layers := m.Layers
+	if pos != nil {
+		layers = layers[:len(layers)-1] // the last runs below, at pos
+	}
 	x := tp.Embedding(m.Embed, ids, B, T) // (B, T, D)
-	for _, l := range m.Layers {
+	for _, l := range layers {
 		x = l.forward(tp, x, c, nil, 0)
+	}
+	if pos != nil {
+		x = m.Layers[len(layers)].forwardLast(tp, x, c, pos) // (B, D)
 	}
 	return nn.RMSNorm(tp, x, m.Norm, float32(c.NormEps))
 }

@@ -7,13 +7,7 @@ import (
 )
 
 // inUse is the memory of the buffers the tape has handed out and not got back.
-func (tp *Tape) inUse() int64 {
-	var n int64
-	for _, b := range tp.used {
-		n += int64(len(b)) * 4
-	}
-	return n
-}
+func (tp *Tape) inUse() int64 { return tp.pool.inUse() }
 
 // A recomputed activation gives the same gradients bit for bit, is not
 // held between the forward and the backward pass, and comes back only

@@ -14,7 +14,12 @@
 // Memory: values and gradients that operations allocate come from the tape's
 // buffer pool. Reset returns them all to the pool, so a training loop that
 // calls Reset each step reuses one step's worth of memory; a Var produced on
-// the tape must not be used after Reset (copy what must be kept).
+// the tape must not be used after Reset (copy what must be kept). A request
+// takes the smallest free buffer of its size to a quarter more, and a pool
+// grown past 1.5 times the recent steps' peak gives its stalest free
+// buffers back to the collector, so steps whose shapes change (documents
+// padded to each batch's longest) share buffers instead of keeping a set
+// for every shape (pool.go).
 package autograd
 
 import (
@@ -70,12 +75,11 @@ type Tape struct {
 	backward []func()
 	owner    []*Var // owner[i]: the Var whose Record added backward[i] (nil: Recompute's)
 	err      error
-	pool     map[int][][]float32    // free buffers by length
-	used     map[*float32][]float32 // buffers handed out since the last Reset, by first element
+	pool     pool // the buffers of values and gradients (pool.go)
 }
 
 // NewTape returns an empty tape that records gradients.
-func NewTape() *Tape { return &Tape{pool: map[int][][]float32{}, used: map[*float32][]float32{}} }
+func NewTape() *Tape { return &Tape{pool: newPool()} }
 
 // Err returns the first error an operation recorded.
 func (tp *Tape) Err() error { return tp.err }
@@ -119,18 +123,7 @@ func (tp *Tape) Alloc(shape ...int) *tensor.Tensor {
 // AllocRaw returns a tensor from the tape's pool whose contents are garbage;
 // the caller must overwrite every element.
 func (tp *Tape) AllocRaw(shape ...int) *tensor.Tensor {
-	n := tensor.Numel(shape)
-	var buf []float32
-	if free := tp.pool[n]; len(free) > 0 {
-		buf = free[len(free)-1]
-		tp.pool[n] = free[:len(free)-1]
-	} else {
-		buf = make([]float32, n)
-	}
-	if n > 0 {
-		tp.used[&buf[0]] = buf
-	}
-	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: buf}
+	return &tensor.Tensor{Shape: append([]int(nil), shape...), Data: tp.pool.get(tensor.Numel(shape))}
 }
 
 // NewOutput allocates an op's output Var (zeroed) that requires a gradient
@@ -361,34 +354,12 @@ func (tp *Tape) Reset() {
 	clear(tp.owner)
 	tp.owner = tp.owner[:0]
 	tp.err = nil
-	for k, b := range tp.used {
-		tp.pool[len(b)] = append(tp.pool[len(b)], b)
-		delete(tp.used, k)
-	}
+	tp.pool.reset()
 }
 
 // release returns one buffer handed out by this tape to the pool before
 // Reset (a buffer not from the pool is ignored).
-func (tp *Tape) release(buf []float32) {
-	if len(buf) == 0 {
-		return
-	}
-	if b, ok := tp.used[&buf[0]]; ok && len(b) == len(buf) {
-		delete(tp.used, &buf[0])
-		tp.pool[len(b)] = append(tp.pool[len(b)], b)
-	}
-}
+func (tp *Tape) release(buf []float32) { tp.pool.release(buf) }
 
 // PoolBytes is the memory the tape's buffers hold (in use and free).
-func (tp *Tape) PoolBytes() int64 {
-	var n int64
-	for _, b := range tp.used {
-		n += int64(len(b)) * 4
-	}
-	for _, fl := range tp.pool {
-		for _, b := range fl {
-			n += int64(len(b)) * 4
-		}
-	}
-	return n
-}
+func (tp *Tape) PoolBytes() int64 { return tp.pool.bytes() }

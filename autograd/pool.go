@@ -9,8 +9,9 @@ import "slices"
 // with n ≤ c ≤ n + n/4 (best fit), or a new one of exactly n when there is
 // none; a buffer is never split and comes back whole. At each Reset, when
 // the pool holds more than 1.5 times the most any of the last recentSteps
-// steps held at once, it drops free buffers, those unused longest first,
-// until it does not (the collector takes them back).
+// steps held at once, it drops free buffers that went unused for the last
+// idleSteps steps, those unused longest first, until it does not (the
+// collector takes them back).
 //
 // With the same shapes every step (a ViT at a fixed batch) best fit finds
 // the exact sizes the step before left and the pool holds one step's peak;
@@ -18,10 +19,13 @@ import "slices"
 // what the recent steps needed, each size at its most. With shapes that
 // change from step to step (a batch of documents padded to its longest,
 // an epoch's short last batch) a step takes the buffers of earlier steps
-// a little larger than it needs, and the pool stays within 1.5 times the
-// largest recent step: a pool that kept every size it had seen grew a
-// classifier run on short documents from 0.37 GB at 40 steps to 1.24 GB at
-// 400 (0.33 GB now).
+// a little larger than it needs, and what the last steps left unused goes
+// once the pool is past the bound: a pool that kept every size it had seen
+// grew a classifier run on short documents from 0.37 GB at 40 steps to
+// 1.24 GB at 400 (0.33 GB now). A forward pass without gradients holds few
+// buffers at once but many sizes in turn, far past 1.5 times its peak; as
+// every step uses them all, none is dropped.
+//
 // The bound of a quarter keeps a request from taking the buffer of another
 // of the step's shapes (a ViT's differ by a third or more), which a later
 // request would then allocate again: with twice the size as the bound,
@@ -37,8 +41,15 @@ type pool struct {
 	peaks [recentSteps]int    // the peaks of the last steps, step mod recentSteps
 }
 
-// recentSteps is how many steps' peaks bound what the pool keeps.
-const recentSteps = 8
+// recentSteps is how many steps' peaks bound what the pool keeps, and
+// idleSteps how many steps a free buffer must have gone unused before it
+// can be dropped: a buffer every step uses is never dropped, however far
+// the pool is over the bound (a forward pass without gradients holds few
+// buffers at once but of many sizes in turn).
+const (
+	recentSteps = 8
+	idleSteps   = 2
+)
 
 // handed is a buffer handed out: all of it, and the length asked for.
 type handed struct {
@@ -109,9 +120,10 @@ func (p *pool) release(buf []float32) {
 	}
 }
 
-// reset takes back every buffer handed out, starts the next step, and
-// drops free buffers, those unused longest first, while the pool holds
-// more than 1.5 times the largest peak of the last recentSteps steps.
+// reset takes back every buffer handed out, starts the next step, and,
+// while the pool holds more than 1.5 times the largest peak of the last
+// recentSteps steps, drops free buffers that no request has taken for
+// idleSteps steps, those unused longest first (and of those the largest).
 func (p *pool) reset() {
 	for k, h := range p.used {
 		p.put(h.buf)
@@ -124,34 +136,37 @@ func (p *pool) reset() {
 	if p.total <= budget {
 		return
 	}
-	var all []freeBuf
+	var stale []freeBuf
 	for _, fl := range p.free {
-		all = append(all, fl...)
+		for _, f := range fl {
+			if p.step-f.last > idleSteps {
+				stale = append(stale, f)
+			}
+		}
 	}
-	// the most recently used first; of those, the smaller first
-	slices.SortFunc(all, func(a, b freeBuf) int {
+	slices.SortFunc(stale, func(a, b freeBuf) int {
 		if a.last != b.last {
-			return b.last - a.last
+			return a.last - b.last
 		}
-		return len(a.buf) - len(b.buf)
+		return len(b.buf) - len(a.buf)
 	})
-	clear(p.free)
-	p.sizes, p.total = p.sizes[:0], 0
-	for _, f := range all {
-		if p.total+len(f.buf) > budget {
-			continue
+	drop := map[*float32]bool{}
+	for _, f := range stale {
+		if p.total <= budget {
+			break
 		}
-		p.total += len(f.buf)
-		p.free[len(f.buf)] = append(p.free[len(f.buf)], f)
+		drop[&f.buf[0]] = true
+		p.total -= len(f.buf)
 	}
-	for c := range p.free {
-		p.sizes = append(p.sizes, c)
-	}
-	slices.Sort(p.sizes)
-	// each list oldest first, so that get, which takes the last, takes the most recent
-	for _, fl := range p.free {
-		slices.Reverse(fl)
-	}
+	p.sizes = slices.DeleteFunc(p.sizes, func(c int) bool {
+		fl := slices.DeleteFunc(p.free[c], func(f freeBuf) bool { return drop[&f.buf[0]] })
+		if len(fl) == 0 {
+			delete(p.free, c)
+			return true
+		}
+		p.free[c] = fl
+		return false
+	})
 }
 
 // inUse is the memory of the buffers handed out and not taken back.

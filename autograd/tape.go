@@ -16,10 +16,10 @@
 // calls Reset each step reuses one step's worth of memory; a Var produced on
 // the tape must not be used after Reset (copy what must be kept). A request
 // takes the smallest free buffer of its size to a quarter more, and a pool
-// grown past 1.5 times the recent steps' peak gives its stalest free
-// buffers back to the collector, so steps whose shapes change (documents
-// padded to each batch's longest) share buffers instead of keeping a set
-// for every shape (pool.go).
+// grown past 1.5 times the recent steps' peak gives free buffers that went
+// unused for two steps back to the collector, so steps whose shapes change
+// (documents padded to each batch's longest) share buffers instead of
+// keeping a set for every shape (pool.go).
 package autograd
 
 import (

@@ -47,14 +47,15 @@ type folderItem struct {
 }
 
 // LoadFolder loads dir/CLASS/*.{png,jpg,jpeg}: one sub-folder per class,
-// files of other extensions and hidden files ignored. Each image is decoded,
+// files of other extensions and hidden files ignored (Log counts the
+// former, by extension). Each image is decoded,
 // converted and resized to the target as it is read (ReadImage), so memory
 // holds the dataset at the target size plus a few decoded images. A class
 // folder without images is left out with a warning (to Log); fewer than two
 // classes with images is an error. A file that does not decode is an error
 // naming it.
 func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
-	items, classes, nested, err := folderItems(dir, opt)
+	items, classes, nested, ignored, err := folderItems(dir, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -89,19 +90,23 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		if s := cv.String(); s != "" {
 			read += ": " + s
 		}
+		if s := ignoredString(ignored); s != "" {
+			read += "; " + s
+		}
 		fmt.Fprintf(opt.Log, "folder %s: %s\n", dir, read)
 	}
 	return d, nil
 }
 
 // folderItems lists the folder's images with their labels (class folders
-// in name order, or opt.Classes), the classes, and how many images lie in
-// sub-folders of the class folders; it refuses a folder that is not a
+// in name order, or opt.Classes), the classes, how many images lie in
+// sub-folders of the class folders, and the files in the class folders
+// that are not images, by extension; it refuses a folder that is not a
 // classification data set (no class folders, images loose, one class).
-func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []string, nested int, err error) {
+func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []string, nested int, ignored map[string]int, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: image folder: %w", ErrData, err)
+		return nil, nil, 0, nil, fmt.Errorf("%w: image folder: %w", ErrData, err)
 	}
 	var found []string
 	loose := 0 // images directly in dir, outside any class folder
@@ -117,10 +122,11 @@ func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []s
 	slices.Sort(found)
 	files := map[string][]string{}
 	var empty []string
+	ignored = map[string]int{}
 	for _, c := range found {
-		list, n, err := imagesUnder(filepath.Join(dir, c))
+		list, n, err := imagesUnder(filepath.Join(dir, c), ignored)
 		if err != nil {
-			return nil, nil, 0, fmt.Errorf("%w: image folder: %w", ErrData, err)
+			return nil, nil, 0, nil, fmt.Errorf("%w: image folder: %w", ErrData, err)
 		}
 		files[c], nested = list, nested+n
 		if len(files[c]) == 0 {
@@ -154,7 +160,7 @@ func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []s
 			if len(files[c]) == 0 {
 				continue
 			}
-			return nil, nil, 0, dataErr("image folder %s: class folder %q is not one of the classes %v", dir, c, classes)
+			return nil, nil, 0, nil, dataErr("image folder %s: class folder %q is not one of the classes %v", dir, c, classes)
 		}
 		for _, f := range files[c] {
 			items = append(items, folderItem{f, label})
@@ -162,15 +168,36 @@ func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []s
 	}
 	switch {
 	case len(found) == 0 && loose > 0:
-		return nil, nil, 0, dataErr("image folder %s: %d images but no class sub-folders (put the images of each class in a sub-folder named after it)", dir, loose)
+		return nil, nil, 0, nil, dataErr("image folder %s: %d images but no class sub-folders (put the images of each class in a sub-folder named after it)", dir, loose)
 	case len(found) == 0:
-		return nil, nil, 0, dataErr("image folder %s: no class sub-folders", dir)
+		return nil, nil, 0, nil, dataErr("image folder %s: no class sub-folders", dir)
 	case len(items) == 0:
-		return nil, nil, 0, dataErr("image folder %s: no .png/.jpg/.jpeg images in its class sub-folders", dir)
+		return nil, nil, 0, nil, dataErr("image folder %s: no .png/.jpg/.jpeg images in its class sub-folders", dir)
 	case opt.Classes == nil && len(classes) == 1:
-		return nil, nil, 0, dataErr("image folder %s: only one class folder (%q) holds images; a classifier needs at least two classes", dir, classes[0])
+		return nil, nil, 0, nil, dataErr("image folder %s: only one class folder (%q) holds images; a classifier needs at least two classes", dir, classes[0])
 	}
-	return items, classes, nested, nil
+	return items, classes, nested, ignored, nil
+}
+
+// ignoredString says which files of the class folders were not read, by
+// extension ("" when none): "ignored 3 files that are not .png, .jpg or
+// .jpeg (.gif 2, .txt 1)".
+func ignoredString(ignored map[string]int) string {
+	n := 0
+	var exts []string
+	for e, k := range ignored {
+		n += k
+		exts = append(exts, e)
+	}
+	if n == 0 {
+		return ""
+	}
+	slices.Sort(exts)
+	parts := make([]string, len(exts))
+	for i, e := range exts {
+		parts[i] = fmt.Sprintf("%s %d", e, ignored[e])
+	}
+	return fmt.Sprintf("ignored %d %s that %s not .png, .jpg or .jpeg (%s)", n, plural(n, "file", "files"), plural(n, "is", "are"), strings.Join(parts, ", "))
 }
 
 // folderShape is the channels and size the images are read at: opt's,
@@ -216,8 +243,9 @@ func folderShape(dir string, items []folderItem, opt FolderOptions) (c, h, w int
 // ImageFolder does: in its sub-folders too, following links to folders (a
 // folder reached twice, through a link cycle, is read once), hidden files
 // and folders left out, in sorted path order. nested counts those below
-// the class folder itself.
-func imagesUnder(root string) (files []string, nested int, err error) {
+// the class folder itself; the other files (not hidden, not images) are
+// counted in ignored by extension.
+func imagesUnder(root string, ignored map[string]int) (files []string, nested int, err error) {
 	seen := map[string]bool{}
 	var walk func(dir string, depth int) error
 	walk = func(dir string, depth int) error {
@@ -246,6 +274,12 @@ func imagesUnder(root string) (files []string, nested int, err error) {
 				if depth > 0 {
 					nested++
 				}
+			default:
+				ext := strings.ToLower(filepath.Ext(f.Name()))
+				if ext == "" {
+					ext = "no extension"
+				}
+				ignored[ext]++
 			}
 		}
 		return nil

@@ -209,3 +209,29 @@ func TestLoadFolderNestedAndLinked(t *testing.T) {
 		t.Errorf("log: %s", log.String())
 	}
 }
+
+// Files of the class folders that are not images are left out, and the
+// log says how many, by extension (hidden files are not counted).
+func TestLoadFolderCountsIgnoredFiles(t *testing.T) {
+	root := t.TempDir()
+	saveImage(t, filepath.Join(root, "a", "1.png"), grayImage(4, 4, 10))
+	saveImage(t, filepath.Join(root, "b", "1.PNG"), grayImage(4, 4, 200))
+	for _, f := range []string{"a/notes.txt", "a/deeper/x.gif", "b/README", "b/.DS_Store"} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("not an image"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log bytes.Buffer
+	d, err := LoadFolder(root, FolderOptions{Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "2 images in 2 classes; ignored 3 files that are not .png, .jpg or .jpeg (.gif 1, .txt 1, no extension 1)"
+	if d.Len() != 2 || !strings.Contains(log.String(), want) {
+		t.Fatalf("%d images; log %q, want it to say %q", d.Len(), log.String(), want)
+	}
+}

@@ -90,7 +90,7 @@ func LoadFolder(dir string, opt FolderOptions) (*Dataset, error) {
 		if s := cv.String(); s != "" {
 			read += ": " + s
 		}
-		if s := ignoredString(ignored); s != "" {
+		if s := IgnoredFiles(ignored); s != "" {
 			read += "; " + s
 		}
 		fmt.Fprintf(opt.Log, "folder %s: %s\n", dir, read)
@@ -179,10 +179,10 @@ func folderItems(dir string, opt FolderOptions) (items []folderItem, classes []s
 	return items, classes, nested, ignored, nil
 }
 
-// ignoredString says which files of the class folders were not read, by
-// extension ("" when none): "ignored 3 files that are not .png, .jpg or
-// .jpeg (.gif 2, .txt 1)".
-func ignoredString(ignored map[string]int) string {
+// IgnoredFiles says which files were left out as not images, given their
+// count by extension (IgnoredExt's keys); "" when none: "ignored 3 files
+// that are not .png, .jpg or .jpeg (.gif 2, .txt 1)".
+func IgnoredFiles(ignored map[string]int) string {
 	n := 0
 	var exts []string
 	for e, k := range ignored {
@@ -275,16 +275,21 @@ func imagesUnder(root string, ignored map[string]int) (files []string, nested in
 					nested++
 				}
 			default:
-				ext := strings.ToLower(filepath.Ext(f.Name()))
-				if ext == "" {
-					ext = "no extension"
-				}
-				ignored[ext]++
+				ignored[IgnoredExt(f.Name())]++
 			}
 		}
 		return nil
 	}
 	return files, nested, walk(root, 0)
+}
+
+// IgnoredExt is the key IgnoredFiles counts a file that is not an image
+// under: its extension in lower case, or "no extension".
+func IgnoredExt(name string) string {
+	if ext := strings.ToLower(filepath.Ext(name)); ext != "" {
+		return ext
+	}
+	return "no extension"
 }
 
 func plural(n int, one, many string) string {

@@ -52,7 +52,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if s.Batch < 1 {
 		return fmt.Errorf("--batch must be ≥ 1, got %d", s.Batch)
 	}
-	files, err := imageFiles(fs.Args())
+	files, err := imageFiles(fs.Args(), stderr)
 	if err != nil {
 		return err
 	}
@@ -117,8 +117,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 }
 
 // imageFiles expands the arguments: a file stands for itself, a folder for
-// the image files under it (sorted, recursively, hidden ones skipped).
-func imageFiles(args []string) ([]string, error) {
+// the image files under it (sorted, recursively, hidden ones skipped; the
+// others it leaves out are counted to log).
+func imageFiles(args []string, log io.Writer) ([]string, error) {
 	var files []string
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -129,21 +130,26 @@ func imageFiles(args []string) ([]string, error) {
 			files = append(files, a)
 			continue
 		}
-		n := len(files)
+		n, ignored := len(files), map[string]int{}
 		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
+			switch {
+			case err != nil:
 				return err
-			}
-			if d.IsDir() && p != a && strings.HasPrefix(d.Name(), ".") {
+			case d.IsDir() && p != a && strings.HasPrefix(d.Name(), "."):
 				return filepath.SkipDir
-			}
-			if !d.IsDir() && data.IsImageFile(d.Name()) {
+			case d.IsDir() || strings.HasPrefix(d.Name(), "."):
+			case data.IsImageFile(d.Name()):
 				files = append(files, p)
+			default:
+				ignored[data.IgnoredExt(d.Name())]++
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
+		}
+		if s := data.IgnoredFiles(ignored); s != "" {
+			fmt.Fprintf(log, "predict: folder %s: %s\n", a, s)
 		}
 		if len(files) == n {
 			return nil, fmt.Errorf("folder %s holds no .png/.jpg/.jpeg images", a)

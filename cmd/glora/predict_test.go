@@ -66,7 +66,12 @@ type predictLine struct {
 
 func TestPredictFolderJSON(t *testing.T) {
 	dir := t.TempDir()
-	writeFolder(t, filepath.Join(dir, "data")) // 32 grey 8×8 PNGs
+	writeFolder(t, filepath.Join(dir, "data"))             // 32 grey 8×8 PNGs
+	for _, f := range []string{"notes.txt", ".DS_Store"} { // a file that is not an image, and a hidden one
+		if err := os.WriteFile(filepath.Join(dir, "data", f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	model := filepath.Join(dir, "model")
 	saveTinyModel(t, model, "vit-micro-rgb", []string{"dark", "bright"})
 	code, stdout, stderr := runCLI("predict", "--model", model, "--top", "5", "--json", filepath.Join(dir, "data"))
@@ -97,6 +102,9 @@ func TestPredictFolderJSON(t *testing.T) {
 		if math.Abs(sum-1) > 1e-9 {
 			t.Fatalf("line %q: probabilities sum to %v", l, sum)
 		}
+	}
+	if want := "ignored 1 file that is not .png, .jpg or .jpeg (.txt 1)"; !strings.Contains(stderr, want) {
+		t.Fatalf("stderr does not say %q:\n%s", want, stderr)
 	}
 	// The grey images were repeated to RGB and resized, as the loader does.
 	if !strings.Contains(stderr, "32 grey images repeated to RGB") || !strings.Contains(stderr, "resized from 8×8 to 16×16 (bicubic; squashed") {

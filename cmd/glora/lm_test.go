@@ -330,8 +330,12 @@ func TestClassifyLM(t *testing.T) {
 	corpus := "text:" + writeCorpus(t)
 	base := filepath.Join(t.TempDir(), "base")
 	if code, _, errs := runCLI("pretrain-lm", "--data", corpus, "--out", base, "--vocab", "300", "--dim", "32", "--layers", "1",
-		"--heads", "2", "--kv-heads", "1", "--seq-len", "32", "--steps", "10", "--batch", "4"); code != 0 {
+		"--heads", "2", "--seq-len", "32", "--steps", "10", "--batch", "4"); code != 0 {
 		t.Fatalf("pretrain-lm: %s", errs)
+	}
+	// --heads 2 without --kv-heads: the default 4 does not divide it, so one key/value head per head
+	if cfg, err := os.ReadFile(filepath.Join(base, "best", "config.json")); err != nil || !strings.Contains(string(cfg), `"num_key_value_heads": 2`) {
+		t.Fatalf("config.json %s (%v): want 2 key/value heads", cfg, err)
 	}
 	out := filepath.Join(t.TempDir(), "cls")
 	code, stdout, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),

@@ -22,7 +22,7 @@ type pretrainLMSettings struct {
 	Dim       int    `flag:"dim" json:"dim" help:"fresh model: width (hidden_size)"`
 	Layers    int    `flag:"layers" json:"layers" help:"fresh model: decoder layers"`
 	Heads     int    `flag:"heads" json:"heads" help:"fresh model: query heads (dim must be a multiple)"`
-	KVHeads   int    `flag:"kv-heads" json:"kv_heads" help:"fresh model: key/value heads (grouped-query attention; must divide --heads)"`
+	KVHeads   int    `flag:"kv-heads" json:"kv_heads" help:"fresh model: key/value heads (grouped-query attention; must divide --heads; when left out, 4 if it divides --heads, else --heads)"`
 	Hidden    int    `flag:"hidden" json:"hidden" help:"fresh model: SwiGLU width (0: 8/3 of dim, rounded up to a multiple of 32)"`
 	lmTrainFlags
 }
@@ -41,8 +41,12 @@ func runPretrainLM(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if !explicitFlags(fs)["warmup"] {
+	explicit := explicitFlags(fs)
+	if !explicit["warmup"] {
 		s.Warmup = min(s.Warmup, s.Steps/10)
+	}
+	if !explicit["kv-heads"] && (s.Heads < 1 || s.KVHeads > s.Heads || s.Heads%s.KVHeads != 0) {
+		s.KVHeads = max(s.Heads, 1) // the default does not divide --heads: one key/value head per head
 	}
 	r := &lmRun{cmd: "pretrain-lm", stdout: stdout, stderr: stderr}
 	if err := settleLM(r, &s, &s.lmTrainFlags, fs, keys); err != nil {

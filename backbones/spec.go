@@ -103,7 +103,8 @@ func CheckSpec(spec string) error {
 }
 
 // CheckFolder explains folders that are not checkpoints: a training
-// run's checkpoint/ (state.json, no config.json), a run's own folder, or a
+// run's checkpoint/ (state.json, no config.json), a run's own folder (its
+// model in best/ or merged/; a supernet run), an adapter folder, or a
 // folder without config.json.
 func CheckFolder(dir string) error {
 	has := func(name string) bool {
@@ -116,13 +117,47 @@ func CheckFolder(dir string) error {
 	run := filepath.Dir(filepath.Clean(dir))
 	switch {
 	case has("state.json"):
-		return fmt.Errorf("model %s is a training checkpoint (model and optimiser state, for resuming): use %s as a model, "+
-			"or continue the run with glora pretrain --resume --out %s", dir, filepath.Join(run, "best"), run)
+		return fmt.Errorf("model %s is a training checkpoint (model and optimiser state, for resuming): %s", dir, checkpointHint(run))
 	case has(filepath.Join("best", vit.ConfigFile)):
 		return fmt.Errorf("model %s is a training run's folder: its model is %s", dir, filepath.Join(dir, "best"))
+	case has(filepath.Join("merged", vit.ConfigFile)):
+		return fmt.Errorf("model %s is a fine-tuning run's folder: its merged model is %s", dir, filepath.Join(dir, "merged"))
+	case has("supernet.settings.json"):
+		return fmt.Errorf("model %s is a supernet run, not a model: search it (glora search --run %s), then retrain the structure it finds (glora finetune --structure %s)",
+			dir, dir, filepath.Join(dir, "structure.json"))
+	case has("adapter_config.json"):
+		return fmt.Errorf("model %s is an adapter, not a model: use its run's merged model, or merge it (glora merge --adapter %s --out DIR)", dir, dir)
 	}
 	if _, err := os.ReadDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("model %s: %w", dir, err)
 	}
 	return fmt.Errorf("model %s is not a checkpoint folder: it has no %s (want %s + %s)", dir, vit.ConfigFile, vit.ConfigFile, vit.WeightsFile)
+}
+
+// checkpointHint says what to use instead of the checkpoint/ folder of the
+// training run in run: the run's model (merged/ for a fine-tuning run,
+// best/ for pretraining) and the command that resumes it, told by its
+// settings file (COMMAND.settings.json).
+func checkpointHint(run string) string {
+	has := func(name string) bool {
+		_, err := os.Stat(filepath.Join(run, name))
+		return err == nil
+	}
+	cmd := "pretrain"
+	for _, c := range []string{"finetune", "supernet", "pretrain"} {
+		if has(c + ".settings.json") {
+			cmd = c
+			break
+		}
+	}
+	resume := fmt.Sprintf("continue the run with glora %s --resume --out %s", cmd, run)
+	for _, m := range []string{"merged", "best"} {
+		if has(filepath.Join(m, vit.ConfigFile)) {
+			return fmt.Sprintf("use %s as a model, or %s", filepath.Join(run, m), resume)
+		}
+	}
+	if cmd == "supernet" {
+		return fmt.Sprintf("a supernet is searched, not used as a model (glora search --run %s), or %s", run, resume)
+	}
+	return resume
 }

@@ -36,8 +36,9 @@ func TestShippedIsOneNameEverywhere(t *testing.T) {
 	}
 }
 
-// A run's checkpoint/ folder, a run's folder, a folder without config.json
-// and a missing folder each get an error naming the folder and what to use.
+// A run's checkpoint/ folder (pretraining or fine-tuning), a run's folder,
+// an adapter, a folder without config.json and a missing folder each get
+// an error naming the folder and what to use.
 func TestModelFolderErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeClasses(t, filepath.Join(dir, "data"), classNames(2), 4, true)
@@ -46,6 +47,11 @@ func TestModelFolderErrors(t *testing.T) {
 	if code, o, e := runCLI("pretrain", "--model", "vit-micro", "--data", data, "--scheme", "full", "--epochs", "1",
 		"--batch", "4", "--out", run); code != 0 {
 		t.Fatalf("pretrain: %s%s", o, e)
+	}
+	ft := filepath.Join(dir, "ft")
+	if code, o, e := runCLI("finetune", "--base", filepath.Join(run, "best"), "--data", data, "--scheme", "holdout", "--method", "lora",
+		"--epochs", "1", "--batch", "4", "--out", ft); code != 0 {
+		t.Fatalf("finetune: %s%s", o, e)
 	}
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o755)
@@ -57,6 +63,10 @@ func TestModelFolderErrors(t *testing.T) {
 		{[]string{"eval", "--model", filepath.Join(run, "checkpoint"), "--data", data},
 			"is a training checkpoint (model and optimiser state, for resuming): use " + filepath.Join(run, "best") + " as a model, or continue the run with glora pretrain --resume --out " + run},
 		{[]string{"eval", "--model", run, "--data", data}, "is a training run's folder: its model is " + filepath.Join(run, "best")},
+		{[]string{"eval", "--model", filepath.Join(ft, "checkpoint"), "--data", data},
+			"use " + filepath.Join(ft, "merged") + " as a model, or continue the run with glora finetune --resume --out " + ft},
+		{[]string{"eval", "--model", ft, "--data", data}, "is a fine-tuning run's folder: its merged model is " + filepath.Join(ft, "merged")},
+		{[]string{"eval", "--model", filepath.Join(ft, "adapter"), "--data", data}, "is an adapter, not a model"},
 		{[]string{"eval", "--model", empty, "--data", data}, empty + " is not a checkpoint folder: it has no config.json"},
 		{[]string{"average", "--out", filepath.Join(dir, "avg"), filepath.Join(run, "best"), missing}, missing + ": no such checkpoint folder"},
 		{[]string{"average", "--out", filepath.Join(dir, "avg"), filepath.Join(run, "best"), empty}, empty + " is not a checkpoint folder"},

@@ -284,7 +284,7 @@ func TestPipelineErrorsBeforeWork(t *testing.T) {
 		{[]string{"supernet", "--base", "vit-micro", "--data", "folder:" + filepath.Join(dir, "nothing"), "--out", out}, filepath.Join(dir, "nothing")},
 		{[]string{"finetune", "--method", "lora", "--base", "vit-micro", "--data", "nosuchset", "--out", out}, `unknown dataset spec "nosuchset"`},
 		{[]string{"supernet", "--base", "vit-micro", "--data", "folder:" + mismatch, "--out", out}, `class folder "c03" is not one of the classes [c00 c01 c02]`},
-		{append([]string{"supernet", "--out", notEmpty}, base...), "is not empty and holds no glora supernet run"},
+		{append([]string{"supernet", "--out", notEmpty}, base...), "is not empty and holds no run of glora supernet"},
 		{append([]string{"run", "--out", otherStructure}, base...), "--out " + otherStructure + " is a file, not a folder"},
 		{append([]string{"supernet", "--out", sn}, base...), "holds a run of glora supernet (supernet.settings.json): continue it with --resume, start it again with --overwrite"},
 		{[]string{"supernet", "--resume", "--out", sn, "--lr", "0.5"}, "--lr 0.5, but the run was saved with 0.005"},

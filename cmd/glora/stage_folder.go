@@ -52,10 +52,10 @@ func claimOut(flag, dir, cmd string, resume, overwrite bool) ([]byte, error) {
 	}
 	ents, err := os.ReadDir(dir)
 	if err == nil && len(ents) > 0 && !overwrite {
-		return nil, fmt.Errorf("%s %s is not empty and holds no glora %s run: choose a new or empty folder", flag, dir, cmd)
+		return nil, fmt.Errorf("%s %s is not empty and holds no run of glora %s: choose a new or empty folder", flag, dir, cmd)
 	}
 	if err == nil && len(ents) > 0 && overwrite {
-		return nil, fmt.Errorf("%s %s is not empty and holds no glora %s run: --overwrite replaces only a run of this command; choose a new or empty folder", flag, dir, cmd)
+		return nil, fmt.Errorf("%s %s is not empty and holds no run of glora %s: --overwrite replaces only a run of this command; choose a new or empty folder", flag, dir, cmd)
 	}
 	return nil, nil
 }

@@ -283,6 +283,15 @@ func imagesUnder(root string, ignored map[string]int) (files []string, nested in
 	return files, nested, walk(root, 0)
 }
 
+// ImagesUnder lists the image files under dir as LoadFolder reads a class
+// folder's: in its sub-folders too, links to folders followed (a folder
+// reached twice read once), hidden files and folders left out, in sorted
+// path order; the other files are counted in ignored by IgnoredExt.
+func ImagesUnder(dir string, ignored map[string]int) ([]string, error) {
+	files, _, err := imagesUnder(dir, ignored)
+	return files, err
+}
+
 // IgnoredExt is the key IgnoredFiles counts a file that is not an image
 // under: its extension in lower case, or "no extension".
 func IgnoredExt(name string) string {

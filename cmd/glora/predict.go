@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,8 +115,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 }
 
 // imageFiles expands the arguments: a file stands for itself, a folder for
-// the image files under it (sorted, recursively, hidden ones skipped; the
-// others it leaves out are counted to log).
+// the image files under it as folder: data reads a class folder
+// (data.ImagesUnder: recursively, sorted, hidden ones skipped, links to
+// folders followed; the other files it leaves out are counted to log).
 func imageFiles(args []string, log io.Writer) ([]string, error) {
 	var files []string
 	for _, a := range args {
@@ -130,30 +129,18 @@ func imageFiles(args []string, log io.Writer) ([]string, error) {
 			files = append(files, a)
 			continue
 		}
-		n, ignored := len(files), map[string]int{}
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			switch {
-			case err != nil:
-				return err
-			case d.IsDir() && p != a && strings.HasPrefix(d.Name(), "."):
-				return filepath.SkipDir
-			case d.IsDir() || strings.HasPrefix(d.Name(), "."):
-			case data.IsImageFile(d.Name()):
-				files = append(files, p)
-			default:
-				ignored[data.IgnoredExt(d.Name())]++
-			}
-			return nil
-		})
+		ignored := map[string]int{}
+		list, err := data.ImagesUnder(a, ignored)
 		if err != nil {
 			return nil, err
 		}
 		if s := data.IgnoredFiles(ignored); s != "" {
 			fmt.Fprintf(log, "predict: folder %s: %s\n", a, s)
 		}
-		if len(files) == n {
+		if len(list) == 0 {
 			return nil, fmt.Errorf("folder %s holds no .png/.jpg/.jpeg images", a)
 		}
+		files = append(files, list...)
 	}
 	return files, nil
 }

@@ -107,10 +107,7 @@ func CheckSpec(spec string) error {
 // model in best/ or merged/; a supernet run), an adapter folder, or a
 // folder without config.json.
 func CheckFolder(dir string) error {
-	has := func(name string) bool {
-		_, err := os.Stat(filepath.Join(dir, name))
-		return err == nil
-	}
+	has := func(name string) bool { return inFolder(dir, name) }
 	if has(vit.ConfigFile) {
 		return nil
 	}
@@ -139,12 +136,9 @@ func CheckFolder(dir string) error {
 // best/ for pretraining) and the command that resumes it, told by its
 // settings file (COMMAND.settings.json).
 func checkpointHint(run string) string {
-	has := func(name string) bool {
-		_, err := os.Stat(filepath.Join(run, name))
-		return err == nil
-	}
+	has := func(name string) bool { return inFolder(run, name) }
 	cmd := "pretrain"
-	for _, c := range []string{"finetune", "supernet", "pretrain"} {
+	for _, c := range []string{"finetune", "supernet"} {
 		if has(c + ".settings.json") {
 			cmd = c
 			break
@@ -160,4 +154,10 @@ func checkpointHint(run string) string {
 		return fmt.Sprintf("a supernet is searched, not used as a model (glora search --run %s), or %s", run, resume)
 	}
 	return resume
+}
+
+// inFolder reports whether dir holds name (a file or folder).
+func inFolder(dir, name string) bool {
+	_, err := os.Stat(filepath.Join(dir, name))
+	return err == nil
 }

@@ -45,7 +45,7 @@ func runPretrainLM(args []string, stdout, stderr io.Writer) error {
 	if !explicit["warmup"] {
 		s.Warmup = min(s.Warmup, s.Steps/10)
 	}
-	if !explicit["kv-heads"] && (s.Heads < 1 || s.KVHeads > s.Heads || s.Heads%s.KVHeads != 0) {
+	if !explicit["kv-heads"] && (s.KVHeads > s.Heads || s.Heads%s.KVHeads != 0) {
 		s.KVHeads = max(s.Heads, 1) // the default does not divide --heads: one key/value head per head
 	}
 	r := &lmRun{cmd: "pretrain-lm", stdout: stdout, stderr: stderr}

@@ -4,7 +4,10 @@
 // does it all).
 package floatcmp
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Within reports whether got and want have the same length and every
 // element of got is within tol·scale of want's.
@@ -46,4 +49,22 @@ func Apart(got, want [][]float32, tol float64) int {
 		}
 	}
 	return -1
+}
+
+// Paths says how a run that skips work differs from the run that does it
+// all, "" when it does not: its output (got) against want's within tol of
+// want's largest value, then its gradient tensors as Apart compares them.
+// A want without gradients differs too, so that a comparison of none
+// cannot pass.
+func Paths(got, want []float32, gotGrads, wantGrads [][]float32, tol float64) string {
+	if !Within(got, want, tol, Peak(want)) {
+		return fmt.Sprintf("output %v, want %v", got, want)
+	}
+	if len(wantGrads) == 0 || len(gotGrads) != len(wantGrads) {
+		return fmt.Sprintf("%d and %d gradient tensors", len(gotGrads), len(wantGrads))
+	}
+	if i := Apart(gotGrads, wantGrads, tol); i >= 0 {
+		return fmt.Sprintf("gradient tensor %d: %v, want %v", i, gotGrads[i], wantGrads[i])
+	}
+	return ""
 }

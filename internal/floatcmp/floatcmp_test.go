@@ -2,6 +2,7 @@ package floatcmp
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,28 @@ func TestApart(t *testing.T) {
 		if got := Apart(c.got, want, 1e-5); got != c.want {
 			t.Errorf("Apart(%v) = %d, want %d", c.got, got, c.want)
 		}
+	}
+}
+
+// Paths finds a different output, a missing or extra gradient tensor, no
+// gradients at all, and a gradient apart; it passes what agrees.
+func TestPaths(t *testing.T) {
+	out, grads := []float32{2, -1}, [][]float32{{100, -50}, {1e-4, 0}}
+	for _, c := range []struct {
+		out   []float32
+		grads [][]float32
+		want  string
+	}{
+		{[]float32{2, -1}, [][]float32{{100, -50}, {5e-4, 0}}, ""},
+		{[]float32{2.1, -1}, grads, "output"},
+		{out, grads[:1], "1 and 2 gradient tensors"},
+		{out, [][]float32{{100, -50}, {0.01, 0}}, "gradient tensor 1"},
+	} {
+		if got := Paths(c.out, out, c.grads, grads, 1e-5); c.want == "" && got != "" || !strings.HasPrefix(got, c.want) {
+			t.Errorf("Paths(%v, %v) = %q, want %q", c.out, c.grads, got, c.want)
+		}
+	}
+	if got := Paths(out, out, nil, nil, 1e-5); got != "0 and 0 gradient tensors" {
+		t.Errorf("Paths without gradients = %q", got)
 	}
 }

@@ -6,56 +6,93 @@ import (
 	"testing"
 )
 
-// get takes the smallest free buffer of capacity n to n + n/4, hands out
-// exactly n floats of it, and takes back only what it handed out.
+// get takes the smallest free piece of n to n + n/4 floats whole, else
+// cuts n floats from the smallest larger one, else allocates; it hands out
+// exactly n floats and takes back only what it handed out. Slabs that no
+// step has used for idleSteps steps go once the pool is over 1.5 times the
+// recent peaks, the longest unused and largest first.
 func TestPoolBestFit(t *testing.T) {
 	p := newPool()
 	var first [][]float32
-	for _, c := range []int{100, 300, 64} { // new buffers, 464 floats at the peak
+	for _, c := range []int{100, 300, 64} { // new slabs, 464 floats at the peak
 		first = append(first, p.get(c))
 	}
 	for _, b := range first {
 		p.release(b)
 	}
-	capOf := func(b []float32) int { return len(p.used[&b[0]].buf) }
-	b := p.get(60) // 64 and 100 are larger; 64 fits
+	capOf := func(b []float32) int { return p.used[&b[0]].n }
+	b := p.get(60) // 64 and 100 are larger; 64 fits whole
 	if len(b) != 60 || cap(b) != 60 || capOf(b) != 64 {
-		t.Fatalf("get(60): len %d cap %d from a buffer of %d, want 60, 60, 64", len(b), cap(b), capOf(b))
+		t.Fatalf("get(60): len %d cap %d from a piece of %d, want 60, 60, 64", len(b), cap(b), capOf(b))
 	}
-	if b := p.get(200); capOf(b) != 200 { // 300 > 200 + 200/4: a new buffer
-		t.Fatalf("get(200) took a buffer of %d, want a new one of 200", capOf(b))
+	if b = p.get(80); capOf(b) != 100 || &b[0] != &first[0][0] {
+		t.Fatalf("get(80) took a piece of %d, want the slab of 100", capOf(b))
 	}
-	if b := p.get(79); capOf(b) != 79 { // 100 > 79 + 79/4
-		t.Fatalf("get(79) took a buffer of %d, want a new one of 79", capOf(b))
-	}
-	if b = p.get(80); capOf(b) != 100 {
-		t.Fatalf("get(80) took a buffer of %d, want 100", capOf(b))
-	}
-	if len(p.sizes) != 1 || p.sizes[0] != 300 {
-		t.Fatalf("free capacities %v, want [300]", p.sizes)
+	c := p.get(200) // 300 > 200 + 200/4: cut from it
+	if capOf(c) != 200 || &c[0] != &first[1][0] || !slices.Equal(p.sizes, []int{100}) || p.bytes() != 464*4 {
+		t.Fatalf("get(200): a piece of %d, free lengths %v, %d bytes; want 200 cut from the slab of 300, [100], %d",
+			capOf(c), p.sizes, p.bytes(), 464*4)
 	}
 	before := p.bytes()
-	p.release(b[:30]) // a shorter slice of the same buffer: not what get handed out
+	p.release(b[:30]) // a shorter slice of the same piece: not what get handed out
 	p.release(make([]float32, 80))
-	if len(p.sizes) != 1 || p.bytes() != before {
-		t.Fatalf("release took back a slice it did not hand out: free %v, bytes %d → %d", p.sizes, before, p.bytes())
+	if len(p.sizes) != 1 || p.bytes() != before || p.inUse() != (64+100+200)*4 {
+		t.Fatalf("release took back a slice it did not hand out: free %v, bytes %d → %d, in use %d", p.sizes, before, p.bytes(), p.inUse())
+	}
+	p.reset() // every slab whole and free again
+	if p.inUse() != 0 || p.bytes() != 464*4 || !slices.Equal(p.sizes, []int{64, 100, 300}) {
+		t.Fatalf("after reset: %d bytes in use, %d held, free lengths %v; want 0, %d, [64 100 300]", p.inUse(), p.bytes(), p.sizes, 464*4)
+	}
+	p.release(p.get(400)) // a new slab: 864 floats, over 1.5 × the peak of 464
+	p.reset()
+	if p.bytes() != 864*4 {
+		t.Fatalf("after a step over the bound: %d bytes held, want %d (nothing idle yet)", p.bytes(), 864*4)
+	}
+	p.reset() // the first three slabs idle for idleSteps steps: the largest goes
+	if p.bytes() != 564*4 || !slices.Equal(p.sizes, []int{64, 100, 400}) || len(p.slabs) != 3 {
+		t.Fatalf("after %d idle steps: %d bytes held, free lengths %v, %d slabs; want %d, [64 100 400], 3",
+			idleSteps, p.bytes(), p.sizes, len(p.slabs), 564*4)
+	}
+}
+
+// Pieces cut from one slab lie side by side and merge with their free
+// neighbours when they come back, so the slab serves a request of its
+// whole size again once all of it is free.
+func TestPoolCutsAndMerges(t *testing.T) {
+	p := newPool()
+	whole := p.get(1000)
+	p.release(whole)
+	a := p.get(300) // [0, 300)
+	b := p.get(500) // [300, 800): 700 left is over 500 + 500/4
+	c := p.get(200) // [800, 1000): fits whole
+	if &a[0] != &whole[0] || &b[0] != &whole[300] || &c[0] != &whole[800] || p.bytes() != 1000*4 || len(p.sizes) != 0 {
+		t.Fatalf("pieces not cut side by side from the one slab: %d bytes held, free lengths %v", p.bytes(), p.sizes)
 	}
 	p.release(b)
-	if len(p.sizes) != 2 || p.sizes[0] != 100 || p.bytes() != before {
-		t.Fatalf("after release: free %v, bytes %d → %d; want [100 300] and the same bytes", p.sizes, before, p.bytes())
+	if !slices.Equal(p.sizes, []int{500}) {
+		t.Fatalf("free lengths %v, want [500]", p.sizes)
 	}
-	if got := p.bytes(); got != (64+79+100+200+300)*4 {
-		t.Fatalf("the pool holds %d bytes, want %d", got, (64+79+100+200+300)*4)
+	p.release(a) // merges with b's
+	if !slices.Equal(p.sizes, []int{800}) {
+		t.Fatalf("free lengths %v, want [800]", p.sizes)
 	}
-	p.reset() // 743 floats held, over 1.5 × the peak of 464 (696), but all used in the step: kept
-	if p.inUse() != 0 || p.bytes() != 743*4 {
-		t.Fatalf("after reset: %d bytes in use, %d held; want 0, %d", p.inUse(), p.bytes(), 743*4)
+	if d := p.get(700); &d[0] != &whole[0] { // 800 fits 700 whole
+		t.Fatal("get(700) did not take the merged piece")
+	} else {
+		p.release(d)
 	}
-	for range idleSteps { // steps that take nothing: then the buffers are idle, and the largest goes
-		p.reset()
+	p.release(c) // merges with the rest
+	if !slices.Equal(p.sizes, []int{1000}) || p.inUse() != 0 {
+		t.Fatalf("free lengths %v, %d bytes in use; want [1000], 0", p.sizes, p.inUse())
 	}
-	if p.bytes() != 443*4 || !slices.Equal(p.sizes, []int{64, 79, 100, 200}) {
-		t.Fatalf("after %d idle steps: %d bytes held, free capacities %v; want %d, [64 79 100 200]", idleSteps, p.bytes(), p.sizes, 443*4)
+	if d := p.get(1000); &d[0] != &whole[0] || p.bytes() != 1000*4 {
+		t.Fatal("the slab, whole again, was not handed out whole")
+	} else {
+		p.release(d)
+	}
+	// a piece over cutMax times a request's length is left whole
+	if d := p.get(1000/cutMax - 1); &d[0] == &whole[0] || p.bytes() != (1000+1000/cutMax-1)*4 {
+		t.Fatalf("get(%d) was cut from a free piece of 1000", 1000/cutMax-1)
 	}
 }
 

@@ -277,12 +277,32 @@ func (tp *Tape) Record(out *Var, backward func()) {
 			// Every consumer of out ran its backward before this one: out's
 			// gradient is spent. Hand its buffer back so later gradients of
 			// this pass reuse it (PyTorch likewise keeps no non-leaf grads).
-			if out.tape == tp {
+			if out.tape == tp && out.Grad != nil { // nil: handed on (TakeGrad)
 				tp.release(out.Grad.Data)
 				out.Grad = nil
 			}
 		}
 	})
+}
+
+// TakeGrad hands y's gradient buffer on to x as x's gradient, for an
+// elementwise backward pass that overwrites dy with dx in place (each
+// element of dy read before its dx is written), one buffer fewer than
+// GradBuf's: GELU's backward pass, whose output and input gradients are
+// the MLP's widest buffers, so writes dx. It does so only when x is an op
+// output of this tape that has no gradient yet and as many elements as y,
+// and y's gradient is a buffer of this tape; it returns x's new gradient
+// (its contents dy's), or nil where it did not. Call it only in y's own
+// backward closure (Record), the last reader of y's gradient: y.Grad is nil
+// after it.
+func (tp *Tape) TakeGrad(y, x *Var) *tensor.Tensor {
+	if tp.NoGrad || !x.RequiresGrad || x.Grad != nil || x.tape != tp || x.view || x.Value == nil ||
+		y.Grad == nil || y.tape != tp || len(y.Grad.Data) != x.Value.Numel() {
+		return nil
+	}
+	x.Grad = &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: y.Grad.Data}
+	y.Grad = nil
+	return x.Grad
 }
 
 // GradOf returns v's gradient buffer, allocating a zeroed one if needed.

@@ -102,3 +102,42 @@ func TestReleaseReturnsScratch(t *testing.T) {
 		t.Fatal("a released buffer was not reused")
 	}
 }
+
+// TakeGrad hands y's gradient buffer to x (no new buffer, y's gradient
+// gone, Record's release skipped for y and done once for x) only where x is
+// an op output of the tape without a gradient and of y's size; elsewhere
+// it changes nothing.
+func TestTakeGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 5))
+	leaf := randVar(rng, true, 64)
+	tp := NewTape()
+	x := tp.Scale(leaf, 2) // an op output
+	y := tp.Scale(x, 3)
+	var took, refusedLeaf, refusedShort, refusedHeld bool
+	tp.Record(y, func() {
+		refusedLeaf = tp.TakeGrad(y, leaf) == nil
+		short := tp.Scale(tp.Slice(x, 0, 0, 8), 1) // another size
+		refusedShort = tp.TakeGrad(y, short) == nil
+		dy := &y.Grad.Data[0]
+		g := tp.TakeGrad(y, x)
+		took = g != nil && &g.Data[0] == dy && y.Grad == nil && x.Grad == g
+		refusedHeld = tp.TakeGrad(y, x) == nil // y has no gradient now, x has one
+		for i := range g.Data {
+			g.Data[i] *= 3
+		}
+	})
+	if err := tp.Backward(tp.SumAll(y)); err != nil {
+		t.Fatal(err)
+	}
+	if !took || !refusedLeaf || !refusedShort || !refusedHeld {
+		t.Fatalf("took %v; refused a leaf %v, another size %v, a second time %v", took, refusedLeaf, refusedShort, refusedHeld)
+	}
+	for i, g := range leaf.Grad.Data {
+		if g != 6 {
+			t.Fatalf("dleaf[%d] = %v, want 6", i, g)
+		}
+	}
+	if x.Grad != nil || y.Grad != nil {
+		t.Fatal("an intermediate kept its gradient")
+	}
+}

@@ -33,11 +33,16 @@ func recordGELU(tp *ag.Tape, x, y *ag.Var, tanhApprox bool) {
 	}
 	n := x.Value.Numel()
 	tp.Record(y, func() {
+		xd := x.Value.Data // read now: x's producer may have recomputed it (Tape.Recompute)
+		if g := tp.TakeGrad(y, x); g != nil {
+			// dx over dy, in place: the fresh path's floats
+			parallel.For(n, elemGrain, func(lo, hi int) { backwardInPlace(bwd, g.Data[lo:hi], xd[lo:hi]) })
+			return
+		}
 		g, fresh := tp.GradBuf(x)
 		if g == nil {
 			return
 		}
-		xd := x.Value.Data // read now: x's producer may have recomputed it (Tape.Recompute)
 		dy := y.Grad.Data
 		parallel.For(n, elemGrain, func(lo, hi int) {
 			if fresh {
@@ -46,6 +51,20 @@ func recordGELU(tp *ag.Tape, x, y *ag.Var, tanhApprox bool) {
 			bwd(g.Data[lo:hi], xd[lo:hi], dy[lo:hi])
 		})
 	})
+}
+
+// backwardInPlace runs an elementwise backward kernel bwd (dx += dy·f'(x))
+// with dx = dy = g: g = 0 + g·f'(x), the floats of a cleared dx, a few
+// thousand elements at a time through a copy of dy in cache.
+func backwardInPlace(bwd func(dx, x, dy []float32), g, x []float32) {
+	var dy [2048]float32
+	for lo := 0; lo < len(g); lo += len(dy) {
+		hi := min(lo+len(dy), len(g))
+		d := dy[:hi-lo]
+		copy(d, g[lo:hi])
+		clear(g[lo:hi])
+		bwd(g[lo:hi], x[lo:hi], d)
+	}
 }
 
 // LinearGELU is u = l.Forward(tp, x) and g = GELU(tp, u, tanhApprox), a

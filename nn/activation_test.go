@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,43 @@ func TestActivationsGrad(t *testing.T) {
 		[]*ag.Var{xl}, 1e-2, 1e-2, 1e-2, 16)
 	if err != nil {
 		t.Fatalf("silu large: %v (max diff %.3g)", err, worst)
+	}
+}
+
+// GELU of an op output writes its input's gradient over its own in place
+// (Tape.TakeGrad), the floats of the path that takes a fresh buffer (GELU
+// of a leaf), exact and tanh, over several parallel parts and a partial
+// last chunk; where the input already holds a gradient (a second consumer)
+// it adds to it, as before.
+func TestGELUInPlaceBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 4))
+	n := 2*elemGrain + 2049
+	for _, tanhApprox := range []bool{false, true} {
+		leaf := randVar(rng, true, 2, n)
+		w := randVar(rng, false, 1, n)
+		grad := func(f func(tp *ag.Tape) *ag.Var) []float32 {
+			leaf.Grad = nil
+			tp := ag.NewTape()
+			if err := tp.Backward(tp.SumAll(tp.Mul(f(tp), w))); err != nil {
+				t.Fatal(err)
+			}
+			return leaf.Grad.Data
+		}
+		want := grad(func(tp *ag.Tape) *ag.Var { return GELU(tp, leaf, tanhApprox) })
+		got := grad(func(tp *ag.Tape) *ag.Var { return GELU(tp, tp.Scale(leaf, 1), tanhApprox) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("tanh %v: in place: gradients differ", tanhApprox)
+		}
+		// x also read by Mul, whose backward runs first: GELU adds into x's gradient
+		both := grad(func(tp *ag.Tape) *ag.Var {
+			x := tp.Scale(leaf, 1)
+			return tp.Add(GELU(tp, x, tanhApprox), tp.Mul(x, w))
+		})
+		for i := range both {
+			if d := float64(both[i] - want[i] - w.Value.Data[i]*w.Value.Data[i]); math.Abs(d) > 1e-5*(1+math.Abs(float64(both[i]))) {
+				t.Fatalf("tanh %v: with a second consumer: element %d: %g, want %g", tanhApprox, i, both[i], want[i]+w.Value.Data[i]*w.Value.Data[i])
+			}
+		}
 	}
 }
 

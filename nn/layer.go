@@ -57,6 +57,31 @@ func (l *Linear) ForwardThen(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, 
 // Out is the number of output features.
 func (l *Linear) Out() int { return l.W.Value.Shape[0] }
 
+// ReadsInput implements InputReader: the backward pass reads x only for
+// the weight's gradient, dW = dyᵀ·x.
+func (l *Linear) ReadsInput() bool { return l.W.RequiresGrad }
+
+// InputReader is a layer that can say whether the backward pass of its
+// latest forward pass reads the value of its input x (a frozen Linear
+// passes the gradient back as dy·W, which does not; a GLoRA layer's reads
+// depend on its structure).
+type InputReader interface {
+	// ReadsInput reports whether the backward pass of the layer's latest
+	// forward pass reads x's value.
+	ReadsInput() bool
+}
+
+// ReadsInput is l.ReadsInput() where l is an InputReader, and true for
+// other layers. A caller that knows nothing else reads x in the backward
+// pass can discard x (Tape.Discard) when it is false, or skip rebuilding
+// it (Tape.Recompute).
+func ReadsInput(l Layer) bool {
+	if r, ok := l.(InputReader); ok {
+		return r.ReadsInput()
+	}
+	return true
+}
+
 // OutputRecomputer is a layer that can rebuild its output in the backward
 // pass from what its own backward pass keeps anyway, at elementwise cost,
 // so that the output need not be held between the passes (a GLoRA layer

@@ -63,6 +63,50 @@ func TestPatchEmbedForward(t *testing.T) {
 	checkClose(t, "patchembed no bias", y.Value.Data, naiveConvTokens(img.Value.Data, w.Value.Data, nil, b, cin, h, wd, dim, p), 1e-5, 1e-4)
 }
 
+// PatchEmbedEach hands over, chunk by chunk, the rows PatchEmbed makes, to
+// the bit, with and without a bias (200 images of 6 patches: chunks of 171
+// and 29 images); it refuses an operand that needs a gradient on a tape
+// that records, and accepts one on a tape that does not.
+func TestPatchEmbedEach(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 6))
+	const b, cin, h, wd, dim, p = 200, 3, 8, 12, 5, 4
+	img := randVar(rng, false, 1, b, cin, h, wd)
+	w := randVar(rng, false, 1, dim, cin, p, p)
+	for _, bias := range []*ag.Var{randVar(rng, false, 1, dim), nil} {
+		tp := ag.NewTape()
+		want := PatchEmbed(tp, img, w, bias, p).Value.Data
+		got := make([]float32, len(want))
+		next, calls := 0, 0
+		err := PatchEmbedEach(tp, img, w, bias, p, func(b0, b1 int, y []float32) {
+			if b0 != next || b1 <= b0 || len(y) != (b1-b0)*6*dim {
+				t.Fatalf("chunk [%d, %d) of %d floats after image %d", b0, b1, len(y), next)
+			}
+			copy(got[b0*6*dim:], y)
+			next, calls = b1, calls+1
+		})
+		if err != nil || next != b || calls < 2 {
+			t.Fatalf("err %v, %d images in %d chunks", err, next, calls)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("bias %v: element %d: %g, want %g", bias != nil, i, got[i], want[i])
+			}
+		}
+	}
+	wg := randVar(rng, true, 1, dim, cin, p, p)
+	if err := PatchEmbedEach(ag.NewTape(), img, wg, nil, p, func(int, int, []float32) {}); err == nil {
+		t.Fatal("a weight that needs a gradient was accepted on a recording tape")
+	}
+	tp := ag.NewTape()
+	tp.NoGrad = true
+	if err := PatchEmbedEach(tp, img, wg, nil, p, func(int, int, []float32) {}); err != nil {
+		t.Fatalf("without gradients: %v", err)
+	}
+	if err := PatchEmbedEach(ag.NewTape(), img, w, nil, 5, func(int, int, []float32) {}); err == nil {
+		t.Fatal("a patch size that does not divide the image was accepted")
+	}
+}
+
 func TestPatchEmbedGrad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 6))
 	img := randVar(rng, true, 1, 2, 2, 4, 6)

@@ -302,6 +302,24 @@ func (s *fusedState) scaleShift(y, y0, sx []float32, i0, i1, j0, j1 int) {
 	}
 }
 
+// ReadsInput implements nn.InputReader for the layer's current choice: the
+// backward pass reads x for dW' = dyᵀ·x when A is lora and A or B needs a
+// gradient, and for dBu[:r] = (dy·Bd[:, :r])ᵀ·x when B is lora, A is not and
+// Bu needs one. The other paths keep what they need of x from the forward
+// pass (t = x·Bu[:r]ᵀ, Σᵢ x[n,i]) or do not read it (A vector/constant reads
+// y0; C, D, E read Σₙ dy); the base alone is a frozen Linear.
+func (l *Layer) ReadsInput() bool {
+	lc, v := l.choice, l.vars
+	if l.merged || lc.IsBase() {
+		return false
+	}
+	rg := func(i int) bool { return v[i].RequiresGrad }
+	if lc[A].Kind == LoRA {
+		return rg(iAd) || rg(iAu) || lc[B].Kind != None && rg(iBd) || lc[B].Kind == LoRA && rg(iBu)
+	}
+	return lc[B].Kind == LoRA && rg(iBu)
+}
+
 // RecomputeOutput implements nn.OutputRecomputer: with A vector or
 // constant the layer keeps y0 = x·W0ᵀ for A's gradient, and its output y
 // is y0 scaled and shifted (plus t·Bd[:, :r]ᵀ for a lora B, t kept for

@@ -411,3 +411,56 @@ func TestRecomputeOutputKeepsGradients(t *testing.T) {
 		}
 	}
 }
+
+// ReadsInput says exactly when the backward pass reads x's value: with x
+// overwritten by NaN after the forward pass, every gradient is the same to
+// the bit where it says no, and some gradient changes where it says yes;
+// for every path choice and the base, with every stored tensor trainable
+// and with A, Bu or all of them frozen.
+func TestReadsInputTellsWhatBackwardReads(t *testing.T) {
+	const out, in, R, r = 6, 5, 4, 2
+	freezes := map[string][]int{"none": nil, "A": {iAd, iAu}, "Bu": {iBu}, "all": {iAd, iAu, iBd, iBu, iCd, iCu, iD, iE}}
+	for i, lc := range append(pathChoices(R, r), LayerChoice{}) {
+		for name, frozen := range freezes {
+			l := testLayer(t, out, in, R, true, uint64(i+1))
+			if err := l.SetChoice(lc); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range frozen {
+				l.vars[j].RequiresGrad = false
+			}
+			rng := rand.New(rand.NewPCG(uint64(i), 8))
+			x := ag.NewVar(randTensor(rng, 1, 3, in), true)
+			keep := slices.Clone(x.Value.Data)
+			proj := randTensor(rng, 1, 3, out)
+			lv := l.Vars()
+			vs := append([]*ag.Var{x}, lv[:]...)
+			var reads bool
+			run := func(poison bool) []*tensor.Tensor {
+				copy(x.Value.Data, keep)
+				_, grads := runWithGrads(t, func(tp *ag.Tape) *ag.Var {
+					y := l.Forward(tp, x)
+					reads = l.ReadsInput()
+					if poison {
+						for k := range x.Value.Data {
+							x.Value.Data[k] = float32(math.NaN())
+						}
+					}
+					return y
+				}, proj, vs)
+				return grads
+			}
+			want, got := run(false), run(true)
+			same := true
+			for j := range want {
+				if (want[j] == nil) != (got[j] == nil) || want[j] != nil && !slices.Equal(want[j].Data, got[j].Data) {
+					same = false
+				}
+			}
+			if same == reads {
+				t.Fatalf("%v, frozen %s: ReadsInput %v, but the gradients with x overwritten after the forward pass are the same: %v",
+					lc, name, reads, same)
+			}
+		}
+	}
+}

@@ -122,9 +122,8 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 	if s := img.Value.Shape; len(s) != 4 || s[1] != c.InChans || s[2] != c.ImageSize || s[3] != c.ImageSize {
 		return tp.Fail(tensor.Errorf("vit", fmt.Sprintf("want images (B,%d,%d,%d)", c.InChans, c.ImageSize, c.ImageSize), s))
 	}
-	x := nn.PatchEmbed(tp, img, m.PatchW, m.PatchB, c.PatchSize) // (B, N, D)
-	x = embedTokens(tp, x, m.Cls, m.Pos)                         // (B, T, D)
-	var cls *ag.Var                                              // (B, D): LayerNorm is per token, so norm(x)[:,0] = norm(x[:,0])
+	x := m.tokens(tp, img) // (B, T, D)
+	var cls *ag.Var        // (B, D): LayerNorm is per token, so norm(x)[:,0] = norm(x[:,0])
 	for i, blk := range m.Blocks {
 		if clsOnly && i == len(m.Blocks)-1 {
 			cls = blk.forward(tp, x, c, rng, true)
@@ -142,6 +141,10 @@ func (m *Model) Features(tp *ag.Tape, img *ag.Var, rng *rand.Rand) *ag.Var {
 // (Block.forward), the only token the head reads; off only in tests, to
 // compare.
 var clsOnly = true
+
+// eachTokens has a frozen patch embedding write its tokens straight into
+// the token tensor (Model.tokens); off only in tests, to compare.
+var eachTokens = true
 
 // recompute turns on the recomputation of the blocks' LayerNorm and GELU
 // outputs in the backward pass and the discarding of the residual
@@ -174,7 +177,7 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	mark := tp.Mark()
 	q := blk.QKV.Forward(tp, h) // (B, T, 3D)
 	if recompute {
-		nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark)
+		blk.rebuild(tp, blk.QKV, h, func() { nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark) })
 	}
 	h = next(h, q)
 	res := x // the residual stream the attention branch adds to
@@ -188,7 +191,11 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 		// q rebuilt before attention's backward, where the layer can do so cheaply
 		nn.RecomputeOutput(tp, blk.QKV, q)
 	}
+	a := h // attention's output: its backward reads only its gradient
 	h = next(h, blk.Proj.Forward(tp, h))
+	if recompute && !nn.ReadsInput(blk.Proj) {
+		tp.Discard(a)
+	}
 	d := blk.dropPathOf(tp, h, rng)
 	x1 := tp.Add(res, d)
 	if recompute { // no backward reads the branch's output: Add and DropPath pass gradients through
@@ -202,13 +209,14 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	mark = tp.Mark()
 	u, g := nn.LinearGELU(tp, blk.FC1, h, c.TanhGELU) // (B, T, hidden): g = GELU(u), made as FC1's product finishes each block of u
 	if recompute {
-		nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark)
+		blk.rebuild(tp, blk.FC1, h, func() { nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark) })
 	}
 	tp.Free(h, u)
 	mark = tp.Mark()
 	h = blk.FC2.Forward(tp, g) // (B, T, D)
 	if recompute {
-		nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
+		// GELU's backward reads u, not g
+		blk.rebuild(tp, blk.FC2, g, func() { nn.GELURecompute(tp, g, u, mark, c.TanhGELU) })
 		// after g's: g's refill reads u, so u's runs first
 		nn.RecomputeOutput(tp, blk.FC1, u)
 	}
@@ -222,11 +230,60 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	return out
 }
 
+// rebuild has x, the input of layer l made by an op whose backward pass
+// does not read it (LayerNorm, GELU), rebuilt before l's backward pass
+// where that reads it (recompute: a Tape.Recompute call), and discarded
+// for good where it does not (a frozen or GLoRA layer whose structure does
+// not read its input).
+func (blk *Block) rebuild(tp *ag.Tape, l nn.Layer, x *ag.Var, recompute func()) {
+	if nn.ReadsInput(l) {
+		recompute()
+	} else {
+		tp.Discard(x)
+	}
+}
+
 func (blk *Block) dropPathOf(tp *ag.Tape, h *ag.Var, rng *rand.Rand) *ag.Var {
 	if rng == nil || blk.dropPath == 0 {
 		return h
 	}
 	return nn.DropPath(tp, h, blk.dropPath, rng)
+}
+
+// tokens is the patch embedding, the cls token and the position
+// embedding: img (B, Cin, H, W) → (B, T, D), embedTokens(PatchEmbed(img)).
+// Where the patch embedding is frozen (a forward pass without gradients,
+// or a backbone tuned through adapters) nothing reads its input or output
+// in a backward pass, so nn.PatchEmbedEach writes each few images' tokens
+// straight into the output (the same floats): neither the (B, N, K)
+// patches nor the (B, N, D) embedding is held.
+func (m *Model) tokens(tp *ag.Tape, img *ag.Var) *ag.Var {
+	c := m.Cfg
+	frozen := tp.NoGrad || !img.RequiresGrad && !m.PatchW.RequiresGrad && (m.PatchB == nil || !m.PatchB.RequiresGrad)
+	if !frozen || !eachTokens {
+		x := nn.PatchEmbed(tp, img, m.PatchW, m.PatchB, c.PatchSize) // (B, N, D)
+		return embedTokens(tp, x, m.Cls, m.Pos)
+	}
+	B, D := img.Value.Shape[0], m.PatchW.Value.Shape[0]
+	N := (c.ImageSize / c.PatchSize) * (c.ImageSize / c.PatchSize)
+	if err := checkTokens(N, D, m.Cls, m.Pos); err != nil {
+		return tp.Fail(err)
+	}
+	T := N + 1
+	out := tp.NewOutputRaw([]int{B, T, D}, m.Cls, m.Pos)
+	o, cls, pos := out.Value.Data, m.Cls.Value.Data, m.Pos.Value.Data
+	err := nn.PatchEmbedEach(tp, img, m.PatchW, m.PatchB, c.PatchSize, func(b0, b1 int, y []float32) {
+		for b := b0; b < b1; b++ {
+			ob := o[b*T*D : (b+1)*T*D]
+			tensor.Add(ob[:D], cls, pos[:D])
+			tensor.Add(ob[D:], y[(b-b0)*N*D:(b-b0+1)*N*D], pos[D:])
+		}
+	})
+	if err != nil {
+		return tp.Fail(err)
+	}
+	recordTokens(tp, out, nil, m.Cls, m.Pos)
+	return out
 }
 
 // embedTokens prepends the cls token to the patch tokens and adds the
@@ -238,10 +295,12 @@ func embedTokens(tp *ag.Tape, x, cls, pos *ag.Var) *ag.Var {
 		return tp.Dead()
 	}
 	xs := x.Value.Shape
-	if len(xs) != 3 || !tensor.SameShape(cls.Value.Shape, []int{1, 1, xs[2]}) ||
-		!tensor.SameShape(pos.Value.Shape, []int{1, xs[1] + 1, xs[2]}) {
+	if len(xs) != 3 {
 		return tp.Fail(tensor.Errorf("vit.embedTokens", "want x (B,N,D), cls (1,1,D), pos (1,N+1,D)",
 			xs, cls.Value.Shape, pos.Value.Shape))
+	}
+	if err := checkTokens(xs[1], xs[2], cls, pos); err != nil {
+		return tp.Fail(err)
 	}
 	B, N, D := xs[0], xs[1], xs[2]
 	T := N + 1
@@ -252,9 +311,34 @@ func embedTokens(tp *ag.Tape, x, cls, pos *ag.Var) *ag.Var {
 		tensor.Add(ob[:D], cls.Value.Data, p[:D])
 		tensor.Add(ob[D:], x.Value.Data[b*N*D:(b+1)*N*D], p[D:])
 	}
+	recordTokens(tp, out, x, cls, pos)
+	return out
+}
+
+// checkTokens checks the cls token (1, 1, D) and the position embedding
+// (1, N+1, D) against N patch tokens of width D.
+func checkTokens(N, D int, cls, pos *ag.Var) error {
+	if !tensor.SameShape(cls.Value.Shape, []int{1, 1, D}) || !tensor.SameShape(pos.Value.Shape, []int{1, N + 1, D}) {
+		return tensor.Errorf("vit.embedTokens", "want x (B,N,D), cls (1,1,D), pos (1,N+1,D)",
+			[]int{-1, N, D}, cls.Value.Shape, pos.Value.Shape)
+	}
+	return nil
+}
+
+// recordTokens records embedTokens' backward pass: out (B, N+1, D) passes
+// its gradient to the patch tokens x (B, N, D; nil: frozen), the cls token
+// (its row 0, summed over the batch) and the position embedding (summed
+// over the batch). It reads no values.
+func recordTokens(tp *ag.Tape, out, x, cls, pos *ag.Var) {
 	tp.Record(out, func() {
+		B, T, D := out.Value.Shape[0], out.Value.Shape[1], out.Value.Shape[2]
+		N := T - 1
 		g := out.Grad.Data
-		gx, gc, gp := tp.GradOf(x), tp.GradOf(cls), tp.GradOf(pos)
+		var gx *tensor.Tensor
+		if x != nil {
+			gx = tp.GradOf(x)
+		}
+		gc, gp := tp.GradOf(cls), tp.GradOf(pos)
 		for b := 0; b < B; b++ {
 			gb := g[b*T*D : (b+1)*T*D]
 			if gx != nil {
@@ -268,7 +352,6 @@ func embedTokens(tp *ag.Tape, x, cls, pos *ag.Var) *ag.Var {
 			}
 		}
 	})
-	return out
 }
 
 // SetDropPath sets the stochastic-depth rate: block i of depth L drops its

@@ -84,12 +84,30 @@ type ViTOptions struct {
 // backward, AdamW) or inference forward passes on random images and labels.
 // Drop-path is off, as on the PyTorch side of bench/compare.sh.
 func ViT(o ViTOptions) (Result, error) {
+	step, err := vitStep(o)
+	if err != nil {
+		return Result{}, err
+	}
+	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
+	if err != nil {
+		return Result{}, err
+	}
+	flops := ViTFlops(o.Config, o.Batch)
+	if o.Train {
+		flops *= 3
+	}
+	return stepResult(o.Name, o.Precision, o.Batch, o.Steps, s, flops), nil
+}
+
+// vitStep builds ViT's model and returns its step i: a training step of
+// every parameter, or a forward pass without gradients.
+func vitStep(o ViTOptions) (func(i int) error, error) {
 	rng := rand.New(rand.NewPCG(42, 42))
 	c := o.Config
 	c.DropPath = 0
 	m, err := vit.New(c, rng)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
 	copy(img.Value.Data, randSlice(rng, img.Value.Numel()))
@@ -101,7 +119,7 @@ func ViT(o ViTOptions) (Result, error) {
 	tr.Precision = o.Precision
 	tp := ag.NewTape()
 	tp.NoGrad, tp.Precision = true, o.Precision
-	step := func(i int) error {
+	return func(i int) error {
 		if o.Train {
 			_, err := tr.Step(i, img, labels)
 			return err
@@ -109,16 +127,7 @@ func ViT(o ViTOptions) (Result, error) {
 		tp.Reset()
 		m.Forward(tp, img, nil)
 		return tp.Err()
-	}
-	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
-	if err != nil {
-		return Result{}, err
-	}
-	flops := ViTFlops(c, o.Batch)
-	if o.Train {
-		flops *= 3
-	}
-	return stepResult(o.Name, o.Precision, o.Batch, o.Steps, s, flops), nil
+	}, nil
 }
 
 // timeSteps runs step(0 … warmup-1) untimed, then step(warmup …

@@ -37,15 +37,29 @@ type GLoRAOptions struct {
 // fine-tuning's FLOPs (3× the forward pass, as vit-train), so it reads as
 // an effective rate comparable with vit-train's.
 func GLoRATrain(o GLoRAOptions) (Result, error) {
+	step, name, err := gloraTrainStep(o)
+	if err != nil {
+		return Result{}, err
+	}
+	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
+	if err != nil {
+		return Result{}, err
+	}
+	return stepResult(name, o.Precision, o.Batch, o.Steps, s, 3*ViTFlops(o.Config, o.Batch)), nil
+}
+
+// gloraTrainStep builds GLoRATrain's model and returns its step i and the
+// benchmark's name.
+func gloraTrainStep(o GLoRAOptions) (func(i int) error, string, error) {
 	rng := rand.New(rand.NewPCG(42, 42))
 	c := o.Config
 	c.DropPath = 0 // the same work every step (as vit-train)
 	m, err := vit.New(c, rng)
 	if err != nil {
-		return Result{}, err
+		return nil, "", err
 	}
 	if m.Head == nil {
-		return Result{}, fmt.Errorf("glora-train needs a model with a classification head")
+		return nil, "", fmt.Errorf("glora-train needs a model with a classification head")
 	}
 	// Backbone frozen; the head and every support tensor trainable.
 	setup, name := finetune.Setup{Method: finetune.Supernet, Ranks: []int{o.Rank}, Seed: o.Seed}, "glora-train"
@@ -54,7 +68,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 	}
 	model, err := finetune.Attach(m, setup)
 	if err != nil {
-		return Result{}, err
+		return nil, "", err
 	}
 	sn := model.Net
 	img := ag.NewVar(tensor.New(o.Batch, c.InChans, c.ImageSize, c.ImageSize), false)
@@ -79,11 +93,7 @@ func GLoRATrain(o GLoRAOptions) (Result, error) {
 		_, err := tr.Step(i, img, labels)
 		return err
 	}
-	s, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
-	if err != nil {
-		return Result{}, err
-	}
-	return stepResult(name, o.Precision, o.Batch, o.Steps, s, 3*ViTFlops(c, o.Batch)), nil
+	return step, name, nil
 }
 
 // Structure is step's structure for the benchmark: for every target

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -87,5 +88,28 @@ func TestBenchLMShapes(t *testing.T) {
 		if code, _, stderr := runCLI(append([]string{"bench"}, c.args...)...); code == 0 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: code %d, %q", c.args, code, stderr)
 		}
+	}
+}
+
+// peft-train times the three steps in one process: --steps × --rounds
+// steps of each, rates that are positive and ratios that are their
+// quotients, and a table line.
+func TestBenchPEFTTrain(t *testing.T) {
+	code, stdout, stderr := runCLI("bench", "peft-train", "--model", "vit-micro", "--batch", "2", "--steps", "2", "--rounds", "3", "--json")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, stderr)
+	}
+	obj := jsonLines(t, "bench peft-train", stdout)
+	if len(obj) != 1 || obj[0]["bench"] != "peft-train" || obj[0]["steps"] != 6.0 {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	r := obj[0]
+	full, lora, sup := r["full_img_per_s"].(float64), r["lora_img_per_s"].(float64), r["glora_img_per_s"].(float64)
+	if full <= 0 || lora <= 0 || sup <= 0 || math.Abs(r["lora_vs_full"].(float64)-lora/full) > 1e-9 || math.Abs(r["glora_vs_full"].(float64)-sup/full) > 1e-9 {
+		t.Fatalf("rates and ratios do not agree: %v", r)
+	}
+	code, stdout, _ = runCLI("bench", "peft-train", "--model", "vit-micro", "--batch", "2", "--steps", "1", "--rounds", "1")
+	if code != 0 || !strings.Contains(stdout, "× full") {
+		t.Fatalf("code %d, table: %s", code, stdout)
 	}
 }

@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
+)
+
+// PEFTOptions configures `glora bench peft-train`.
+type PEFTOptions struct {
+	Config        vit.Config
+	Batch         int
+	Steps, Warmup int // timed steps of each method in a round; untimed ones before the first round
+	Rounds        int
+	Rank          int
+	Seed          uint64
+	Precision     tensor.Precision
+}
+
+// PEFTResult is the full step, the LoRA step and the GLoRA supernet step
+// timed in one process, and how much faster each PEFT step is.
+type PEFTResult struct {
+	Bench     string  `json:"bench"`
+	Model     string  `json:"model"`
+	Kernel    string  `json:"kernel"`
+	Precision string  `json:"precision"`
+	Threads   int     `json:"threads"`
+	Batch     int     `json:"batch"`
+	Steps     int     `json:"steps"` // timed steps of each method, over all rounds
+	Full      float64 `json:"full_img_per_s"`
+	LoRA      float64 `json:"lora_img_per_s"`
+	GLoRA     float64 `json:"glora_img_per_s"`
+	LoRAvs    float64 `json:"lora_vs_full"`
+	GLoRAvs   float64 `json:"glora_vs_full"`
+	Spread    float64 `json:"spread"` // the largest (max − min)/median of a method's step times
+	// PeakRSSBytes is the process's, all three models' buffers together:
+	// each method's own peak is its single benchmark's (vit-train,
+	// lora-train, glora-train).
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+func (r PEFTResult) String() string {
+	return fmt.Sprintf("peft-train       %s, batch %d, %d steps each (median step): full %.1f img/s, LoRA %.1f (%.2f× full), GLoRA supernet %.1f (%.2f× full); "+
+		"step times spread ≤ %.0f%%  threads=%d %s kernel=%s",
+		r.Model, r.Batch, r.Steps, r.Full, r.LoRA, r.LoRAvs, r.GLoRA, r.GLoRAvs, 100*r.Spread, r.Threads, r.Precision, r.Kernel)
+}
+
+// PEFTTrain times vit-train's full step, lora-train's LoRA step and
+// glora-train's supernet step (the same models, images and structures) in
+// one process: each round runs Steps steps of each method in turn,
+// starting with another method each round, and every step is timed on its
+// own. A method's rate is its median step, so a shared machine's load,
+// which comes and goes over seconds, falls on the three alike and a
+// disturbed step does not count; the ratios are the PEFT steps' speed-ups
+// over full fine-tuning.
+func PEFTTrain(o PEFTOptions) (PEFTResult, error) {
+	full, err := vitStep(ViTOptions{Name: "vit-train", Config: o.Config, Batch: o.Batch, Train: true, Precision: o.Precision})
+	if err != nil {
+		return PEFTResult{}, err
+	}
+	g := GLoRAOptions{Config: o.Config, Batch: o.Batch, Rank: o.Rank, Seed: o.Seed, Precision: o.Precision}
+	g.LoRA = true
+	lora, _, err := gloraTrainStep(g)
+	if err != nil {
+		return PEFTResult{}, err
+	}
+	g.LoRA = false
+	sup, _, err := gloraTrainStep(g)
+	if err != nil {
+		return PEFTResult{}, err
+	}
+	steps := []func(int) error{full, lora, sup}
+	for _, step := range steps {
+		for i := 0; i < o.Warmup; i++ {
+			if err := step(i); err != nil {
+				return PEFTResult{}, err
+			}
+		}
+	}
+	times := make([][]float64, len(steps))
+	for r := 0; r < o.Rounds; r++ {
+		for k := range steps {
+			j := (r + k) % len(steps)
+			for s := 0; s < o.Steps; s++ {
+				t0 := time.Now()
+				if err := steps[j](o.Warmup + r*o.Steps + s); err != nil {
+					return PEFTResult{}, err
+				}
+				times[j] = append(times[j], time.Since(t0).Seconds())
+			}
+		}
+	}
+	rate := make([]float64, len(steps))
+	spread := 0.0
+	for j, t := range times {
+		slices.Sort(t)
+		med := t[len(t)/2]
+		if len(t)%2 == 0 {
+			med = (t[len(t)/2-1] + t[len(t)/2]) / 2
+		}
+		rate[j] = float64(o.Batch) / med
+		spread = max(spread, (t[len(t)-1]-t[0])/med)
+	}
+	return PEFTResult{Bench: "peft-train", Model: fmt.Sprintf("ViT %dx%d/%d dim %d depth %d", o.Config.ImageSize, o.Config.ImageSize, o.Config.PatchSize, o.Config.Dim, o.Config.Depth),
+		Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
+		Batch: o.Batch, Steps: o.Steps * o.Rounds, Full: rate[0], LoRA: rate[1], GLoRA: rate[2],
+		LoRAvs: rate[1] / rate[0], GLoRAvs: rate[2] / rate[0], Spread: spread, PeakRSSBytes: PeakRSS()}, nil
+}

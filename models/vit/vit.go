@@ -232,12 +232,12 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 
 // rebuild has x, the input of layer l made by an op whose backward pass
 // does not read it (LayerNorm, GELU), rebuilt before l's backward pass
-// where that reads it (recompute: a Tape.Recompute call), and discarded
-// for good where it does not (a frozen or GLoRA layer whose structure does
-// not read its input).
-func (blk *Block) rebuild(tp *ag.Tape, l nn.Layer, x *ag.Var, recompute func()) {
+// where that reads it (refill: a Tape.Recompute call), and discarded for
+// good where it does not (a frozen or GLoRA layer whose structure does not
+// read its input).
+func (blk *Block) rebuild(tp *ag.Tape, l nn.Layer, x *ag.Var, refill func()) {
 	if nn.ReadsInput(l) {
-		recompute()
+		refill()
 	} else {
 		tp.Discard(x)
 	}

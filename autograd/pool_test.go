@@ -170,3 +170,89 @@ func TestPoolBoundedUnderChangingShapes(t *testing.T) {
 		t.Fatalf("%d steps of 10 rows after them: the pool holds %d bytes, want at most %d", recentSteps+1, got, small)
 	}
 }
+
+// Under random requests, returns and resets the pool never hands out
+// overlapping floats: every piece handed out keeps the values written to
+// it while others come and go. Its slabs are tiled exactly by their
+// pieces, the free index lists exactly the free pieces, the floats held
+// are those of the pieces handed out, and no two free neighbours are left
+// unmerged.
+func TestPoolRandomUseKeepsPiecesApart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	p := newPool()
+	type out struct {
+		buf []float32
+		tag float32
+	}
+	var live []out
+	check := func(step int) {
+		for _, o := range live {
+			for _, v := range o.buf {
+				if v != o.tag {
+					t.Fatalf("op %d: a piece handed out was overwritten (%v, want %v)", step, v, o.tag)
+				}
+			}
+		}
+		held, total, free := 0, 0, 0
+		for _, s := range p.slabs {
+			total += len(s.buf)
+			off := 0
+			var prev *piece
+			for pc := s.first; pc != nil; pc = pc.next {
+				if pc.s != s || pc.off != off || pc.prev != prev || pc.n <= 0 {
+					t.Fatalf("op %d: a slab of %d is not tiled by its pieces at offset %d", step, len(s.buf), off)
+				}
+				if pc.free {
+					free++
+					if prev != nil && prev.free {
+						t.Fatalf("op %d: two free neighbours left apart", step)
+					}
+					if !slices.Contains(p.free[pc.n], pc) {
+						t.Fatalf("op %d: a free piece of %d is missing from the index", step, pc.n)
+					}
+				} else {
+					held += pc.n
+				}
+				off += pc.n
+				prev = pc
+			}
+			if off != len(s.buf) {
+				t.Fatalf("op %d: pieces cover %d of a slab of %d", step, off, len(s.buf))
+			}
+		}
+		listed := 0
+		for c, fl := range p.free {
+			listed += len(fl)
+			if _, ok := slices.BinarySearch(p.sizes, c); !ok || len(fl) == 0 {
+				t.Fatalf("op %d: free lengths %v do not match the index", step, p.sizes)
+			}
+		}
+		if held != p.held || total != p.total || listed != free || len(p.sizes) != len(p.free) || !slices.IsSorted(p.sizes) {
+			t.Fatalf("op %d: held %d (pool says %d), total %d (%d), free pieces %d (listed %d)", step, held, p.held, total, p.total, free, listed)
+		}
+	}
+	tag := float32(0)
+	for step := range 20000 {
+		switch r := rng.IntN(100); {
+		case r < 55 || len(live) == 0:
+			n := 1 + rng.IntN(1<<rng.IntN(12))
+			tag++
+			b := p.get(n)
+			for i := range b {
+				b[i] = tag
+			}
+			live = append(live, out{b, tag})
+		case r < 97:
+			i := rng.IntN(len(live))
+			p.release(live[i].buf)
+			live = slices.Delete(live, i, i+1)
+		default:
+			p.reset()
+			live = live[:0]
+		}
+		if step%50 == 0 {
+			check(step)
+		}
+	}
+	check(20000)
+}

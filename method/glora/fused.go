@@ -294,9 +294,15 @@ func (s *fusedState) scaleShift(y, y0, sx []float32, i0, i1, j0, j1 int) {
 		}
 		tensor.Add(yr, yr, bs[j0:j1])
 		if sx != nil {
-			sxr, bv := sx[r], s.bv[j0:j1]
-			for o := range yr {
-				yr[o] += float32(bv[o] * sxr) // Scale's product, then Add's sum
+			// y += b·sx[r]: each product rounded, then the sum (a scalar
+			// loop's floats), a few hundred columns at a time in cache
+			var t [256]float32
+			for lo := 0; lo < len(yr); lo += len(t) {
+				hi := min(lo+len(t), len(yr))
+				p := t[:hi-lo]
+				copy(p, s.bv[j0+lo:j0+hi])
+				tensor.Scale(sx[r], p)
+				tensor.Add(yr[lo:hi], yr[lo:hi], p)
 			}
 		}
 	}

@@ -171,7 +171,9 @@ var recompute = true
 // read them (nn.RMSNormRecompute), and the projections' raw outputs, the
 // heads before RoPE, attention's output and the residual branches' outputs
 // are released once used (tp.Discard: views, Permute, RoPE and Add pass
-// gradients through without reading values); SwiGLU is one op, and the
+// gradients through without reading values), and so are the inputs of o
+// and down, and the RMSNorm outputs instead of being rebuilt, where the
+// layers that read them do not (nn.ReadsInput); SwiGLU is one op, and the
 // gate and up outputs are rebuilt for its backward pass where their layers
 // can (nn.RecomputeOutput). The same floats either way.
 func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos int) *ag.Var {
@@ -192,7 +194,7 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 	mark := tp.Mark()
 	qo, ko, vo := l.Q.Forward(tp, h), l.K.Forward(tp, h), l.V.Forward(tp, h)
 	if recompute {
-		nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark)
+		rebuild(tp, h, func() { nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark) }, l.Q, l.K, l.V)
 	}
 	qh, kh := heads(qo, c.Heads), heads(ko, c.KVHeads)
 	q := nn.RoPE(tp, qh, theta, pos) // (B, H, T, hd)
@@ -208,13 +210,16 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 	ah := tp.Permute(a, 0, 2, 1, 3)
 	discard(a)
 	o := l.O.Forward(tp, tp.Reshape(ah, B, T, c.Heads*hd)) // (B, T, D)
+	if !nn.ReadsInput(l.O) {
+		discard(ah)
+	}
 	x = tp.Add(x, o)
 	discard(o)
 	h = nn.RMSNorm(tp, x, l.MLPNorm, eps)
 	mark = tp.Mark()
 	gate, up := l.Gate.Forward(tp, h), l.Up.Forward(tp, h) // (B, T, hidden)
 	if recompute {
-		nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark)
+		rebuild(tp, h, func() { nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark) }, l.Gate, l.Up)
 	}
 	g := nn.SwiGLU(tp, gate, up)
 	if recompute {
@@ -224,9 +229,27 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 		nn.RecomputeOutput(tp, l.Up, up)
 	}
 	d := l.Down.Forward(tp, g)
+	if !nn.ReadsInput(l.Down) { // SwiGLU's backward reads gate and up, not g
+		discard(g)
+	}
 	out := tp.Add(x, d)
 	discard(d)
 	return out
+}
+
+// rebuild has h, the input of the layers ls made by an op whose backward
+// pass does not read it (RMSNorm), rebuilt before their backward passes
+// where any of them reads it (refill: a Tape.Recompute call), and
+// discarded for good where none does (frozen layers, or GLoRA layers whose
+// structures do not read their input).
+func rebuild(tp *ag.Tape, h *ag.Var, refill func(), ls ...nn.Layer) {
+	for _, l := range ls {
+		if nn.ReadsInput(l) {
+			refill()
+			return
+		}
+	}
+	tp.Discard(h)
 }
 
 // headLayer is the output layer the forward pass calls: Head, or the

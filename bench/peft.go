@@ -44,9 +44,13 @@ type PEFTResult struct {
 }
 
 func (r PEFTResult) String() string {
-	return fmt.Sprintf("peft-train       %s, batch %d, %d steps each (median step): full %.1f img/s, LoRA %.1f (%.2f× full), GLoRA supernet %.1f (%.2f× full); "+
+	steps := fmt.Sprintf("%d steps", r.Steps)
+	if r.Steps == 1 {
+		steps = "1 step"
+	}
+	return fmt.Sprintf("peft-train       %s, batch %d, %s each (median step): full %.1f img/s, LoRA %.1f (%.2f× full), GLoRA supernet %.1f (%.2f× full); "+
 		"step times spread ≤ %.0f%%  threads=%d %s kernel=%s",
-		r.Model, r.Batch, r.Steps, r.Full, r.LoRA, r.LoRAvs, r.GLoRA, r.GLoRAvs, 100*r.Spread, r.Threads, r.Precision, r.Kernel)
+		r.Model, r.Batch, steps, r.Full, r.LoRA, r.LoRAvs, r.GLoRA, r.GLoRAvs, 100*r.Spread, r.Threads, r.Precision, r.Kernel)
 }
 
 // PEFTTrain times vit-train's full step, lora-train's LoRA step and

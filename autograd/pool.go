@@ -178,22 +178,23 @@ func (p *pool) put(pc *piece) {
 	pc.free = true
 	if pr := pc.prev; pr != nil && pr.free {
 		p.dropFree(pr)
-		pr.n += pc.n
-		pr.next = pc.next
-		if pc.next != nil {
-			pc.next.prev = pr
-		}
+		pr.absorb(pc)
 		pc = pr
 	}
 	if nx := pc.next; nx != nil && nx.free {
 		p.dropFree(nx)
-		pc.n += nx.n
-		pc.next = nx.next
-		if nx.next != nil {
-			nx.next.prev = pc
-		}
+		pc.absorb(nx)
 	}
 	p.addFree(pc)
+}
+
+// absorb extends pc over next, the piece after it, which leaves the slab.
+func (pc *piece) absorb(next *piece) {
+	pc.n += next.n
+	pc.next = next.next
+	if next.next != nil {
+		next.next.prev = pc
+	}
 }
 
 // release takes back one piece handed out since the last Reset: buf must

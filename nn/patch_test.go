@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	ag "github.com/glora/glora/autograd"
@@ -93,11 +94,24 @@ func TestPatchEmbedEach(t *testing.T) {
 			}
 		}
 	}
+	// more patches an image than a chunk's rows: one image at a time
+	bigImg, bigW := randVar(rng, false, 1, 3, 1, 33, 33), randVar(rng, false, 1, 2, 1, 1, 1)
+	tp := ag.NewTape()
+	want := PatchEmbed(tp, bigImg, bigW, nil, 1).Value.Data
+	var got []float32
+	if err := PatchEmbedEach(tp, bigImg, bigW, nil, 1, func(b0, b1 int, y []float32) {
+		if b1 != b0+1 {
+			t.Fatalf("1089 patches an image: a chunk of images [%d, %d)", b0, b1)
+		}
+		got = append(got, y...)
+	}); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("1089 patches an image: err %v, the tokens differ", err)
+	}
 	wg := randVar(rng, true, 1, dim, cin, p, p)
 	if err := PatchEmbedEach(ag.NewTape(), img, wg, nil, p, func(int, int, []float32) {}); err == nil {
 		t.Fatal("a weight that needs a gradient was accepted on a recording tape")
 	}
-	tp := ag.NewTape()
+	tp = ag.NewTape()
 	tp.NoGrad = true
 	if err := PatchEmbedEach(tp, img, wg, nil, p, func(int, int, []float32) {}); err != nil {
 		t.Fatalf("without gradients: %v", err)

@@ -94,7 +94,8 @@ func newPool() pool {
 
 // get hands out n floats (contents undefined): a whole free piece of n to
 // n + n/4 floats, the smallest there is; else the first n floats of the
-// smallest larger free piece, whose rest stays free; else a new slab of n.
+// smallest larger free piece of at most cutMax·n, whose rest stays free;
+// else a new slab of n.
 // The slice it returns has capacity n, so nothing appends past it.
 func (p *pool) get(n int) []float32 {
 	if n == 0 {
@@ -130,12 +131,7 @@ func (p *pool) get(n int) []float32 {
 func (p *pool) take(c int) *piece {
 	fl := p.free[c]
 	pc := fl[len(fl)-1]
-	fl[len(fl)-1] = nil
-	if fl = fl[:len(fl)-1]; len(fl) > 0 {
-		p.free[c] = fl
-	} else {
-		p.forget(c)
-	}
+	p.dropFree(pc)
 	return pc
 }
 
@@ -150,7 +146,7 @@ func (p *pool) addFree(pc *piece) {
 }
 
 // dropFree takes a piece out of the free index (searched from the end:
-// a neighbour that merges was mostly freed last).
+// take's is the last, and a neighbour that merges was mostly freed last).
 func (p *pool) dropFree(pc *piece) {
 	c := pc.n
 	fl := p.free[c]

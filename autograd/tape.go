@@ -15,11 +15,12 @@
 // buffer pool. Reset returns them all to the pool, so a training loop that
 // calls Reset each step reuses one step's worth of memory; a Var produced on
 // the tape must not be used after Reset (copy what must be kept). A request
-// takes the smallest free buffer of its size to a quarter more, and a pool
-// grown past 1.5 times the recent steps' peak gives free buffers that went
-// unused for two steps back to the collector, so steps whose shapes change
-// (documents padded to each batch's longest) share buffers instead of
-// keeping a set for every shape (pool.go).
+// takes a free piece of its size to a quarter more, or cuts its size from a
+// longer free piece, and returned pieces merge again; a pool grown past 1.5
+// times the recent steps' peak gives buffers that went unused for two steps
+// back to the collector. So steps whose mix of shapes changes (a supernet's
+// structures, documents padded to each batch's longest) share buffers
+// instead of keeping a set for every shape (pool.go).
 package autograd
 
 import (

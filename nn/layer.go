@@ -72,13 +72,27 @@ type InputReader interface {
 }
 
 // ReadsInput is l.ReadsInput() where l is an InputReader, and true for
-// other layers. A caller that knows nothing else reads x in the backward
-// pass can discard x (Tape.Discard) when it is false, or skip rebuilding
-// it (Tape.Recompute).
+// other layers.
 func ReadsInput(l Layer) bool {
 	if r, ok := l.(InputReader); ok {
 		return r.ReadsInput()
 	}
+	return true
+}
+
+// DiscardInput discards x (Tape.Discard), the input of the layers ls, when
+// none of their backward passes reads it (ReadsInput), and reports whether
+// it did. The caller vouches that no other backward pass reads x: an
+// input only its layers read, or one made by an op whose backward pass
+// does not read its output (LayerNorm, GELU), which the caller otherwise
+// rebuilds for the layers (Tape.Recompute).
+func DiscardInput(tp *ag.Tape, x *ag.Var, ls ...Layer) bool {
+	for _, l := range ls {
+		if ReadsInput(l) {
+			return false
+		}
+	}
+	tp.Discard(x)
 	return true
 }
 

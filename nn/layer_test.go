@@ -54,3 +54,25 @@ func TestLinearReadsInput(t *testing.T) {
 type silentLayer struct{}
 
 func (silentLayer) Forward(tp *ag.Tape, x *ag.Var) *ag.Var { return x }
+
+// DiscardInput discards the input only when none of its layers reads it:
+// a frozen Linear's goes (its value has no data), a trainable one's or a
+// pair with a reader stays.
+func TestDiscardInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	frozen := &Linear{W: randVar(rng, false, 1, 4, 3)}
+	trained := &Linear{W: randVar(rng, true, 1, 4, 3)}
+	for _, c := range []struct {
+		ls   []Layer
+		gone bool
+	}{{[]Layer{frozen}, true}, {[]Layer{trained}, false}, {[]Layer{frozen, trained}, false}, {[]Layer{frozen, silentLayer{}}, false}} {
+		tp := ag.NewTape()
+		x := tp.Scale(randVar(rng, true, 1, 2, 3), 2)
+		for _, l := range c.ls {
+			l.Forward(tp, x)
+		}
+		if got := DiscardInput(tp, x, c.ls...); got != c.gone || (x.Value.Data == nil) != c.gone {
+			t.Fatalf("%d layers: discarded %v (data %v), want %v", len(c.ls), got, x.Value.Data != nil, c.gone)
+		}
+	}
+}

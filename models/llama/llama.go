@@ -194,7 +194,9 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 	mark := tp.Mark()
 	qo, ko, vo := l.Q.Forward(tp, h), l.K.Forward(tp, h), l.V.Forward(tp, h)
 	if recompute {
-		rebuild(tp, h, func() { nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark) }, l.Q, l.K, l.V)
+		if !nn.DiscardInput(tp, h, l.Q, l.K, l.V) {
+			nn.RMSNormRecompute(tp, h, x, l.AttnNorm, eps, mark)
+		}
 	}
 	qh, kh := heads(qo, c.Heads), heads(ko, c.KVHeads)
 	q := nn.RoPE(tp, qh, theta, pos) // (B, H, T, hd)
@@ -210,8 +212,8 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 	ah := tp.Permute(a, 0, 2, 1, 3)
 	discard(a)
 	o := l.O.Forward(tp, tp.Reshape(ah, B, T, c.Heads*hd)) // (B, T, D)
-	if !nn.ReadsInput(l.O) {
-		discard(ah)
+	if recompute {
+		nn.DiscardInput(tp, ah, l.O)
 	}
 	x = tp.Add(x, o)
 	discard(o)
@@ -219,7 +221,9 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 	mark = tp.Mark()
 	gate, up := l.Gate.Forward(tp, h), l.Up.Forward(tp, h) // (B, T, hidden)
 	if recompute {
-		rebuild(tp, h, func() { nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark) }, l.Gate, l.Up)
+		if !nn.DiscardInput(tp, h, l.Gate, l.Up) {
+			nn.RMSNormRecompute(tp, h, x, l.MLPNorm, eps, mark)
+		}
 	}
 	g := nn.SwiGLU(tp, gate, up)
 	if recompute {
@@ -229,27 +233,12 @@ func (l *Layer) forward(tp *ag.Tape, x *ag.Var, c Config, kv *layerCache, pos in
 		nn.RecomputeOutput(tp, l.Up, up)
 	}
 	d := l.Down.Forward(tp, g)
-	if !nn.ReadsInput(l.Down) { // SwiGLU's backward reads gate and up, not g
-		discard(g)
+	if recompute { // SwiGLU's backward reads gate and up, not g
+		nn.DiscardInput(tp, g, l.Down)
 	}
 	out := tp.Add(x, d)
 	discard(d)
 	return out
-}
-
-// rebuild has h, the input of the layers ls made by an op whose backward
-// pass does not read it (RMSNorm), rebuilt before their backward passes
-// where any of them reads it (refill: a Tape.Recompute call), and
-// discarded for good where none does (frozen layers, or GLoRA layers whose
-// structures do not read their input).
-func rebuild(tp *ag.Tape, h *ag.Var, refill func(), ls ...nn.Layer) {
-	for _, l := range ls {
-		if nn.ReadsInput(l) {
-			refill()
-			return
-		}
-	}
-	tp.Discard(h)
 }
 
 // headLayer is the output layer the forward pass calls: Head, or the

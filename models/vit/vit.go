@@ -177,7 +177,9 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	mark := tp.Mark()
 	q := blk.QKV.Forward(tp, h) // (B, T, 3D)
 	if recompute {
-		blk.rebuild(tp, blk.QKV, h, func() { nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark) })
+		if !nn.DiscardInput(tp, h, blk.QKV) {
+			nn.LayerNormRecompute(tp, h, x, blk.Norm1W, blk.Norm1B, c.LNEps, mark)
+		}
 	}
 	h = next(h, q)
 	res := x // the residual stream the attention branch adds to
@@ -193,8 +195,8 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	}
 	a := h // attention's output: its backward reads only its gradient
 	h = next(h, blk.Proj.Forward(tp, h))
-	if recompute && !nn.ReadsInput(blk.Proj) {
-		tp.Discard(a)
+	if recompute {
+		nn.DiscardInput(tp, a, blk.Proj)
 	}
 	d := blk.dropPathOf(tp, h, rng)
 	x1 := tp.Add(res, d)
@@ -209,14 +211,17 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	mark = tp.Mark()
 	u, g := nn.LinearGELU(tp, blk.FC1, h, c.TanhGELU) // (B, T, hidden): g = GELU(u), made as FC1's product finishes each block of u
 	if recompute {
-		blk.rebuild(tp, blk.FC1, h, func() { nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark) })
+		if !nn.DiscardInput(tp, h, blk.FC1) {
+			nn.LayerNormRecompute(tp, h, x1, blk.Norm2W, blk.Norm2B, c.LNEps, mark)
+		}
 	}
 	tp.Free(h, u)
 	mark = tp.Mark()
 	h = blk.FC2.Forward(tp, g) // (B, T, D)
 	if recompute {
-		// GELU's backward reads u, not g
-		blk.rebuild(tp, blk.FC2, g, func() { nn.GELURecompute(tp, g, u, mark, c.TanhGELU) })
+		if !nn.DiscardInput(tp, g, blk.FC2) { // GELU's backward reads u, not g
+			nn.GELURecompute(tp, g, u, mark, c.TanhGELU)
+		}
 		// after g's: g's refill reads u, so u's runs first
 		nn.RecomputeOutput(tp, blk.FC1, u)
 	}
@@ -228,19 +233,6 @@ func (blk *Block) forward(tp *ag.Tape, x *ag.Var, c Config, rng *rand.Rand, firs
 	}
 	tp.Free(h, x1)
 	return out
-}
-
-// rebuild has x, the input of layer l made by an op whose backward pass
-// does not read it (LayerNorm, GELU), rebuilt before l's backward pass
-// where that reads it (refill: a Tape.Recompute call), and discarded for
-// good where it does not (a frozen or GLoRA layer whose structure does not
-// read its input).
-func (blk *Block) rebuild(tp *ag.Tape, l nn.Layer, x *ag.Var, refill func()) {
-	if nn.ReadsInput(l) {
-		refill()
-	} else {
-		tp.Discard(x)
-	}
 }
 
 func (blk *Block) dropPathOf(tp *ag.Tape, h *ag.Var, rng *rand.Rand) *ag.Var {

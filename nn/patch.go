@@ -22,16 +22,11 @@ func PatchEmbed(tp *ag.Tape, img, w, b *ag.Var, patch int) *ag.Var {
 	if !tp.OK(img, w) {
 		return tp.Dead()
 	}
-	is, ws := img.Value.Shape, w.Value.Shape
-	if len(is) != 4 || len(ws) != 4 || patch < 1 || ws[1] != is[1] || ws[2] != patch || ws[3] != patch ||
-		is[2]%patch != 0 || is[3]%patch != 0 {
-		return tp.Fail(tensor.Errorf("patchembed",
-			fmt.Sprintf("want img (B, Cin, H, W) with H, W divisible by %d and weight (D, Cin, %d, %d)", patch, patch, patch), is, ws))
+	if err := checkPatchEmbed(img, w, b, patch); err != nil {
+		return tp.Fail(err)
 	}
+	ws := w.Value.Shape
 	dim := ws[0]
-	if b != nil && (b.Value.Rank() != 1 || b.Value.Shape[0] != dim) {
-		return tp.Fail(tensor.Errorf("patchembed", fmt.Sprintf("bias must be (%d)", dim), ws, b.Value.Shape))
-	}
 	x := Patchify(tp, img, patch)               // (B, N, K)
 	wf := tp.Reshape(w, dim, ws[1]*patch*patch) // (D, K), a view of w
 	return tp.Linear(x, wf, b)                  // (B, N, D)
@@ -60,18 +55,12 @@ func PatchEmbedEach(tp *ag.Tape, img, w, b *ag.Var, patch int, fn func(b0, b1 in
 			return fmt.Errorf("nn: PatchEmbedEach: the image, weight and bias must need no gradient")
 		}
 	}
-	is, ws := img.Value.Shape, w.Value.Shape
-	if len(is) != 4 || len(ws) != 4 || patch < 1 || ws[1] != is[1] || ws[2] != patch || ws[3] != patch ||
-		is[2]%patch != 0 || is[3]%patch != 0 {
-		return tensor.Errorf("patchembed",
-			fmt.Sprintf("want img (B, Cin, H, W) with H, W divisible by %d and weight (D, Cin, %d, %d)", patch, patch, patch), is, ws)
+	if err := checkPatchEmbed(img, w, b, patch); err != nil {
+		return err
 	}
-	dim := ws[0]
+	is, dim := img.Value.Shape, w.Value.Shape[0]
 	var bias []float32
 	if b != nil {
-		if b.Value.Rank() != 1 || b.Value.Shape[0] != dim {
-			return tensor.Errorf("patchembed", fmt.Sprintf("bias must be (%d)", dim), ws, b.Value.Shape)
-		}
 		bias = b.Value.Data
 	}
 	all := patchLayout{b: is[0], c: is[1], h: is[2], w: is[3], p: patch}
@@ -90,6 +79,21 @@ func PatchEmbedEach(tp *ag.Tape, img, w, b *ag.Var, patch int, fn func(b0, b1 in
 		// y (rows, D) = cols (rows, K) · wᵀ + b
 		tp.Precision.SgemmBias(false, true, rows, dim, k, 1, cols.Data, k, w.Value.Data, k, bias, y.Data, dim)
 		fn(b0, b1, y.Data[:rows*dim])
+	}
+	return nil
+}
+
+// checkPatchEmbed checks PatchEmbed's operands: img (B, Cin, H, W) with H
+// and W multiples of patch, w (D, Cin, patch, patch), b (D) or nil.
+func checkPatchEmbed(img, w, b *ag.Var, patch int) error {
+	is, ws := img.Value.Shape, w.Value.Shape
+	if len(is) != 4 || len(ws) != 4 || patch < 1 || ws[1] != is[1] || ws[2] != patch || ws[3] != patch ||
+		is[2]%patch != 0 || is[3]%patch != 0 {
+		return tensor.Errorf("patchembed",
+			fmt.Sprintf("want img (B, Cin, H, W) with H, W divisible by %d and weight (D, Cin, %d, %d)", patch, patch, patch), is, ws)
+	}
+	if b != nil && (b.Value.Rank() != 1 || b.Value.Shape[0] != ws[0]) {
+		return tensor.Errorf("patchembed", fmt.Sprintf("bias must be (%d)", ws[0]), ws, b.Value.Shape)
 	}
 	return nil
 }

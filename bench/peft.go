@@ -37,6 +37,17 @@ type PEFTResult struct {
 	LoRAvs    float64 `json:"lora_vs_full"`
 	GLoRAvs   float64 `json:"glora_vs_full"`
 	Spread    float64 `json:"spread"` // the largest (max − min)/median of a method's step times
+	// GFLOP per step, each method's mean over its timed steps, of its
+	// matrix products (tensor.GEMMFlops): the arithmetic that the
+	// speed-ups could at most reach if all else cost the same.
+	FullGFLOP  float64 `json:"full_gflop_per_step"`
+	LoRAGFLOP  float64 `json:"lora_gflop_per_step"`
+	GLoRAGFLOP float64 `json:"glora_gflop_per_step"`
+	// LoRABound and GLoRABound are FullGFLOP over LoRAGFLOP and GLoRAGFLOP:
+	// the speed-ups if each step ran its products at the same rate and
+	// nothing else.
+	LoRABound  float64 `json:"lora_flop_bound"`
+	GLoRABound float64 `json:"glora_flop_bound"`
 	// PeakRSSBytes is the process's, all three models' buffers together:
 	// each method's own peak is its single benchmark's (vit-train,
 	// lora-train, glora-train).
@@ -48,9 +59,10 @@ func (r PEFTResult) String() string {
 	if r.Steps == 1 {
 		steps = "1 step"
 	}
-	return fmt.Sprintf("peft-train       %s, batch %d, %s each (median step): full %.1f img/s, LoRA %.1f (%.2f× full), GLoRA supernet %.1f (%.2f× full); "+
-		"step times spread ≤ %.0f%%  threads=%d %s kernel=%s",
-		r.Model, r.Batch, steps, r.Full, r.LoRA, r.LoRAvs, r.GLoRA, r.GLoRAvs, 100*r.Spread, r.Threads, r.Precision, r.Kernel)
+	return fmt.Sprintf("peft-train       %s, batch %d, %s each (median step): full %.1f img/s, LoRA %.1f (%.2f× full; products' arithmetic %.2f×), "+
+		"GLoRA supernet %.1f (%.2f× full; arithmetic %.2f×); GFLOP a step %.3g, %.3g, %.3g; step times spread ≤ %.0f%%  threads=%d %s kernel=%s",
+		r.Model, r.Batch, steps, r.Full, r.LoRA, r.LoRAvs, r.LoRABound, r.GLoRA, r.GLoRAvs, r.GLoRABound,
+		r.FullGFLOP, r.LoRAGFLOP, r.GLoRAGFLOP, 100*r.Spread, r.Threads, r.Precision, r.Kernel)
 }
 
 // PEFTTrain times vit-train's full step, lora-train's LoRA step and
@@ -60,7 +72,10 @@ func (r PEFTResult) String() string {
 // own. A method's rate is its median step, so a shared machine's load,
 // which comes and goes over seconds, falls on the three alike and a
 // disturbed step does not count; the ratios are the PEFT steps' speed-ups
-// over full fine-tuning.
+// over full fine-tuning. The timed steps' matrix products are counted
+// (tensor.TraceGEMM, a lock and a clock reading a call, alike for the
+// three) for each method's GFLOP a step and the speed-ups their
+// arithmetic allows.
 func PEFTTrain(o PEFTOptions) (PEFTResult, error) {
 	full, err := vitStep(ViTOptions{Name: "vit-train", Config: o.Config, Batch: o.Batch, Train: true, Precision: o.Precision})
 	if err != nil {
@@ -86,9 +101,18 @@ func PEFTTrain(o PEFTOptions) (PEFTResult, error) {
 		}
 	}
 	times := make([][]float64, len(steps))
+	flops := make([]float64, len(steps))
+	if !tensor.TracingGEMM() { // a trace already on (GLORA_GEMM_SHAPES) keeps its record
+		tensor.TraceGEMM(true)
+		defer func() { // and leaves none
+			tensor.TraceGEMM(true)
+			tensor.TraceGEMM(false)
+		}()
+	}
 	for r := 0; r < o.Rounds; r++ {
 		for k := range steps {
 			j := (r + k) % len(steps)
+			f0 := tensor.GEMMFlops()
 			for s := 0; s < o.Steps; s++ {
 				t0 := time.Now()
 				if err := steps[j](o.Warmup + r*o.Steps + s); err != nil {
@@ -96,7 +120,12 @@ func PEFTTrain(o PEFTOptions) (PEFTResult, error) {
 				}
 				times[j] = append(times[j], time.Since(t0).Seconds())
 			}
+			flops[j] += tensor.GEMMFlops() - f0
 		}
+	}
+	gflop := make([]float64, len(steps))
+	for j, f := range flops {
+		gflop[j] = f / float64(o.Steps*o.Rounds) / 1e9
 	}
 	rate := make([]float64, len(steps))
 	spread := 0.0
@@ -112,5 +141,7 @@ func PEFTTrain(o PEFTOptions) (PEFTResult, error) {
 	return PEFTResult{Bench: "peft-train", Model: fmt.Sprintf("ViT %dx%d/%d dim %d depth %d", o.Config.ImageSize, o.Config.ImageSize, o.Config.PatchSize, o.Config.Dim, o.Config.Depth),
 		Kernel: Kernel(o.Precision), Precision: o.Precision.String(), Threads: runtime.GOMAXPROCS(0),
 		Batch: o.Batch, Steps: o.Steps * o.Rounds, Full: rate[0], LoRA: rate[1], GLoRA: rate[2],
-		LoRAvs: rate[1] / rate[0], GLoRAvs: rate[2] / rate[0], Spread: spread, PeakRSSBytes: PeakRSS()}, nil
+		LoRAvs: rate[1] / rate[0], GLoRAvs: rate[2] / rate[0], Spread: spread,
+		FullGFLOP: gflop[0], LoRAGFLOP: gflop[1], GLoRAGFLOP: gflop[2], LoRABound: gflop[0] / gflop[1], GLoRABound: gflop[0] / gflop[2],
+		PeakRSSBytes: PeakRSS()}, nil
 }

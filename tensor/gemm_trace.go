@@ -23,12 +23,17 @@ type GEMMShape struct {
 	Seconds float64
 }
 
-// GFLOPS is the shape's rate: 2·M·N·K·Batch flops a call over its Seconds.
+// Flops is the shape's arithmetic over all its calls: 2·M·N·K·Batch a call.
+func (s GEMMShape) Flops() float64 {
+	return 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(s.Batch) * float64(s.Calls)
+}
+
+// GFLOPS is the shape's rate: its Flops over its Seconds.
 func (s GEMMShape) GFLOPS() float64 {
 	if s.Seconds == 0 {
 		return 0
 	}
-	return 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(s.Batch) * float64(s.Calls) / s.Seconds / 1e9
+	return s.Flops() / s.Seconds / 1e9
 }
 
 type gemmKey struct {
@@ -41,6 +46,7 @@ var (
 	gemmTracing atomic.Bool
 	gemmTraceMu sync.Mutex
 	gemmTraced  map[gemmKey]*GEMMShape
+	gemmFlops   float64 // of every call in gemmTraced
 )
 
 // TraceGEMM starts (on) or stops timing every matrix product
@@ -53,9 +59,22 @@ func TraceGEMM(on bool) {
 	gemmTraceMu.Lock()
 	defer gemmTraceMu.Unlock()
 	if on {
-		gemmTraced = map[gemmKey]*GEMMShape{}
+		gemmTraced, gemmFlops = map[gemmKey]*GEMMShape{}, 0
 	}
 	gemmTracing.Store(on)
+}
+
+// TracingGEMM reports whether TraceGEMM is on.
+func TracingGEMM() bool { return gemmTracing.Load() }
+
+// GEMMFlops is the arithmetic of every product TraceGEMM recorded since it
+// was last started (the sum of GEMMShapes' Flops), readable while tracing
+// goes on: the difference of two readings is what the calls between them
+// multiplied.
+func GEMMFlops() float64 {
+	gemmTraceMu.Lock()
+	defer gemmTraceMu.Unlock()
+	return gemmFlops
 }
 
 // GEMMShapes is what TraceGEMM recorded, the longest first.
@@ -86,4 +105,5 @@ func traceGEMM(k gemmKey, t0 time.Time) {
 	}
 	s.Calls++
 	s.Seconds += d
+	gemmFlops += 2 * float64(k.m) * float64(k.n) * float64(k.k) * float64(k.batch)
 }

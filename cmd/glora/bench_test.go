@@ -108,8 +108,14 @@ func TestBenchPEFTTrain(t *testing.T) {
 	if full <= 0 || lora <= 0 || sup <= 0 || math.Abs(r["lora_vs_full"].(float64)-lora/full) > 1e-9 || math.Abs(r["glora_vs_full"].(float64)-sup/full) > 1e-9 {
 		t.Fatalf("rates and ratios do not agree: %v", r)
 	}
+	// the products' arithmetic: the LoRA step skips the frozen weights'
+	// gradients, so it multiplies less than the full step
+	gf, gl, gg := r["full_gflop_per_step"].(float64), r["lora_gflop_per_step"].(float64), r["glora_gflop_per_step"].(float64)
+	if gl <= 0 || gg <= 0 || gl >= gf || math.Abs(r["lora_flop_bound"].(float64)-gf/gl) > 1e-9 || math.Abs(r["glora_flop_bound"].(float64)-gf/gg) > 1e-9 {
+		t.Fatalf("GFLOP a step and bounds do not agree: %v", r)
+	}
 	code, stdout, _ = runCLI("bench", "peft-train", "--model", "vit-micro", "--batch", "2", "--steps", "1", "--rounds", "1")
-	if code != 0 || !strings.Contains(stdout, "× full") {
+	if code != 0 || !strings.Contains(stdout, "× full; products' arithmetic") {
 		t.Fatalf("code %d, table: %s", code, stdout)
 	}
 }

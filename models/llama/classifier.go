@@ -89,17 +89,30 @@ func (c *Classifier) Forward(tp *ag.Tape, x *ag.Var, _ *rand.Rand) *ag.Var {
 		}
 		last[b] = n - 1
 	}
-	var h *ag.Var
-	if lastOnly {
-		h = c.LM.HiddenLast(tp, ids, B, T, last) // (B, D): each row's last token
-	} else {
-		for b := range last {
-			last[b] += b * T // as a row of the (B·T, D) hidden states
+	if byLength {
+		lens := make([]int, B)
+		for b, l := range last {
+			lens[b] = l + 1
 		}
-		h = c.LM.Hidden(tp, ids, B, T)                           // (B, T, D)
-		h = tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), last) // (B, D)
+		if groups := lengthGroups(lens); groups != nil {
+			return c.Score.Forward(tp, c.hiddenGroups(tp, ids, T, last, groups))
+		}
 	}
-	return c.Score.Forward(tp, h)
+	return c.Score.Forward(tp, c.hidden(tp, ids, B, T, last))
+}
+
+// hidden is the final hidden states (B, D) at position last[b] of each
+// row b of ids (B, T).
+func (c *Classifier) hidden(tp *ag.Tape, ids []int, B, T int, last []int) *ag.Var {
+	if lastOnly {
+		return c.LM.HiddenLast(tp, ids, B, T, last) // (B, D): each row's last token
+	}
+	rows := make([]int, B)
+	for b, l := range last {
+		rows[b] = b*T + l // as a row of the (B·T, D) hidden states
+	}
+	h := c.LM.Hidden(tp, ids, B, T)                             // (B, T, D)
+	return tp.Embedding(tp.Reshape(h, B*T, c.LM.Cfg.Dim), rows) // (B, D)
 }
 
 // scoreName is the classification head's tensor in a Hugging Face

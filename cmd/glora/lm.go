@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/models/llama"
@@ -64,9 +65,20 @@ func inspectLM(path string, asJSON bool, stdout io.Writer) error {
 		return err
 	}
 	c := m.Cfg
+	// a classifier folder (finetune-lm --task classify's merged/): its head
+	var labels []string
+	if ck.Score != nil {
+		if _, labels, err = llama.AsClassifier(m, ck, path); err != nil {
+			return err
+		}
+	}
 	if asJSON {
-		fmt.Fprintln(stdout, jsonLine(map[string]any{"model": path, "format": ck.Format, "dtype": ck.DType,
-			"config": c, "parameters": c.Params(), "linears": len(m.Linears())}))
+		out := map[string]any{"model": path, "format": ck.Format, "dtype": ck.DType,
+			"config": c, "parameters": c.Params(), "linears": len(m.Linears())}
+		if labels != nil {
+			out["classes"], out["labels"] = len(labels), labels
+		}
+		fmt.Fprintln(stdout, jsonLine(out))
 		return nil
 	}
 	tied := "untied output layer"
@@ -86,6 +98,10 @@ func inspectLM(path string, asJSON bool, stdout io.Writer) error {
 		c.VocabSize, c.Dim, c.Layers, c.Heads, c.KVHeads, c.Head(), c.Hidden, c.MaxSeq, c.RopeTheta, c.NormEps, tied, c.BOS, c.EOS)
 	fmt.Fprintf(stdout, "%d parameters; %d Linear layers GLoRA can wrap (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj per layer; lm_head is the head)\n",
 		c.Params(), len(m.Linears())-1)
+	if labels != nil {
+		fmt.Fprintf(stdout, "a sequence classifier (LlamaForSequenceClassification): score.weight (%d, %d) on the last token's hidden state, %d classes: %s\n",
+			len(labels), c.Dim, len(labels), strings.Join(labels, ", "))
+	}
 	return nil
 }
 

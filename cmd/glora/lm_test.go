@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -357,6 +358,22 @@ func TestClassifyLM(t *testing.T) {
 	}
 	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)
+	}
+	// inspect names the head and the classes, in words and in JSON
+	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"))
+	if want := "2 classes: " + strings.Join(s.Classes, ", "); code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "score.weight (2, 32)") {
+		t.Fatalf("inspect of the classifier: %d %s %s (want %q)", code, stdout, errs, want)
+	}
+	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"), "--json")
+	var ij struct {
+		Classes int
+		Labels  []string
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &ij) != nil || ij.Classes != 2 || !slices.Equal(ij.Labels, s.Classes) {
+		t.Fatalf("inspect --json of the classifier: %d %s %s", code, stdout, errs)
+	}
+	if code, stdout, _ := runCLI("inspect", filepath.Join(base, "best")); code != 0 || strings.Contains(stdout, "classifier") {
+		t.Fatalf("inspect of the language model: %d %s", code, stdout)
 	}
 	// searched GLoRA on the classification task
 	sr := filepath.Join(t.TempDir(), "sr")

@@ -56,6 +56,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if len(prompt) == 0 {
 		return fmt.Errorf("--tokenizer %s has no BOS token to start from; give a --prompt", tokPath)
 	}
+	positions := m.Cfg.MaxSeq // what Generate allows, the prompt's included
+	if s.MaxTokens > 0 {
+		positions = min(s.MaxTokens, positions)
+	}
+	if len(prompt) >= positions {
+		return fmt.Errorf("--prompt is %d tokens (BOS included), which leaves no position to generate in: --max-tokens counts positions, the prompt's included (%d here; the model has %d)",
+			len(prompt), positions, m.Cfg.MaxSeq)
+	}
 	stream := tok.NewStream()
 	var ids []int
 	out := stdout
@@ -101,8 +109,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintf(stderr, "%d tokens in %.2fs (prompt of %d: %.0f ms to the first; then %.1f tokens/s)\n",
-		len(ids), secs, len(prompt), 1000*first.Seconds(), rate)
+	switch len(ids) {
+	case 0:
+		fmt.Fprintf(stderr, "no token generated in %.2fs (prompt of %d)\n", secs, len(prompt))
+	case 1:
+		fmt.Fprintf(stderr, "1 token in %.2fs (prompt of %d: %.0f ms to it)\n", secs, len(prompt), 1000*first.Seconds())
+	default:
+		fmt.Fprintf(stderr, "%d tokens in %.2fs (prompt of %d: %.0f ms to the first; then %.1f tokens/s)\n",
+			len(ids), secs, len(prompt), 1000*first.Seconds(), rate)
+	}
 	return nil
 }
 

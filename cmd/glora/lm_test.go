@@ -285,6 +285,8 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"generate", "--model", junk}, "junk.bin"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--top-p", "2"}, "--top-p"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--temperature", "-1"}, "--temperature"},
+		// --max-tokens counts the prompt's positions too: none left to generate in
+		{[]string{"generate", "--prompt", "The", "--max-tokens", "2"}, "--prompt is 2 tokens (BOS included), which leaves no position"},
 		{[]string{"pretrain-lm", "--data", "fortune"}, "--out is required"},
 		{[]string{"pretrain-lm", "--out", filepath.Join(dir, "o"), "--data", "nope"}, "nope"},
 		{[]string{"pretrain-lm", "--out", filepath.Join(dir, "o"), "--kv-heads", "3", "--heads", "2"}, "kv-heads"},

@@ -121,7 +121,7 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 	if err != nil {
 		return ClassifySummary{}, nil, nil, err
 	}
-	c, err := newHead(m, classes, fo.Seed)
+	c, err := newHead(m, classes, fo.Seed, fo.Head)
 	if err != nil {
 		return ClassifySummary{}, nil, nil, err
 	}
@@ -133,9 +133,19 @@ func Classify(m *llama.Model, classes int, trainSet, val Labelled, fo FinetuneOp
 	return s, c, t, nil
 }
 
-// newHead is the classifier's fresh head, seeded by the run's seed.
-func newHead(m *llama.Model, classes int, seed uint64) (*llama.Classifier, error) {
-	return llama.NewClassifier(m, classes, rand.New(rand.NewPCG(seed, 0x73636f7265)))
+// newHead is the classifier's head: a fresh one seeded by the run's seed,
+// or a copy of head (classes, D) when it is not nil.
+func newHead(m *llama.Model, classes int, seed uint64, head *tensor.Tensor) (*llama.Classifier, error) {
+	c, err := llama.NewClassifier(m, classes, rand.New(rand.NewPCG(seed, 0x73636f7265)))
+	if err != nil || head == nil {
+		return c, err
+	}
+	w := c.Score.W.Value
+	if !slices.Equal(head.Shape, w.Shape) {
+		return nil, fmt.Errorf("lmtrain: the head to start from is %s, want (%d classes, width %d)", tensor.ShapeString(head.Shape), classes, m.Cfg.Dim)
+	}
+	copy(w.Data, head.Data)
+	return c, nil
 }
 
 // checkClassify refuses options and sets that make no classification run.

@@ -2,6 +2,7 @@ package lmtrain
 
 import (
 	"fmt"
+	"github.com/glora/glora/tensor"
 	"path/filepath"
 	"slices"
 
@@ -40,6 +41,10 @@ type FinetuneOptions struct {
 	AddBias bool
 	// Base names the base model in the adapter (base_model_name_or_path).
 	Base string
+	// Head is, for classification (Classify, SearchClassify), the head to
+	// start from: (classes, D), row i class i's (a classifier folder's
+	// score.weight in the data's class order); nil: a fresh head.
+	Head *tensor.Tensor
 }
 
 // Tuned is a decoder being adapted: the model and, for every method but

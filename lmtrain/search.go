@@ -452,7 +452,7 @@ func SearchClassify(m *llama.Model, classes int, trainSet, val Labelled, so Sear
 		return ClassifySearchResult{}, nil, nil, err
 	}
 	net := s.Net
-	c, err := newHead(m, classes, o.Seed)
+	c, err := newHead(m, classes, o.Seed, so.Head)
 	if err != nil {
 		return ClassifySearchResult{}, nil, nil, err
 	}

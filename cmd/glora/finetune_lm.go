@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/glora/glora/tensor"
 	"io"
 	"os"
 	"path/filepath"
@@ -256,6 +257,14 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 	h := r.human(s.JSON)
 	fmt.Fprintf(h, "%s: %d training, %d validation documents, classes %s (first %d tokens each); base %s; method %s\n",
 		s.Data, r.trainC.Len(), r.valC.Len(), strings.Join(corpus.Classes, ", "), s.SeqLen, s.Model, s.Method)
+	if ck.Score != nil { // --model is a classifier: its head, if its classes are the data's
+		head, note, err := startHead(m, ck, s.Model, corpus.Classes)
+		if err != nil {
+			return err
+		}
+		fo.Head, so.Head = head, head
+		fmt.Fprintln(h, note)
+	}
 	if err := startOut(s.Out, r.cmd, s.Overwrite, false, s); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -292,6 +301,33 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}
 	return nil
+}
+
+// startHead is the head a classification run starts from when --model
+// (path) is a classifier folder: its score.weight, rows put in the order
+// of the data's classes, when it has the same classes by name; nil (a
+// fresh head) when not. note says which, for the log.
+func startHead(m *llama.Model, ck llama.Checkpoint, path string, classes []string) (*tensor.Tensor, string, error) {
+	c, labels, err := llama.AsClassifier(m, ck, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("--model: %w", err)
+	}
+	row := make(map[string]int, len(labels))
+	for i, l := range labels {
+		row[l] = i
+	}
+	w := c.Score.W.Value
+	d := w.Shape[1]
+	head := tensor.New(len(classes), d)
+	for i, name := range classes {
+		j, ok := row[name]
+		if !ok || len(labels) != len(classes) {
+			return nil, fmt.Sprintf("--model %s is a classifier of %s, not of the data's classes: its head is left out and a fresh one trained",
+				path, strings.Join(labels, ", ")), nil
+		}
+		copy(head.Data[i*d:(i+1)*d], w.Data[j*d:(j+1)*d])
+	}
+	return head, fmt.Sprintf("--model %s is a classifier of these classes: training starts from its head", path), nil
 }
 
 // searchedLM is finetune-lm --method searched: GLoRA's chain on the decoder

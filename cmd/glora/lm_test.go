@@ -343,6 +343,7 @@ func TestClassifyLM(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "cls")
 	code, stdout, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),
 		"--data", "text:"+dir+",labels=folders", "--out", out, "--method", "lora", "--steps", "40", "--batch", "8", "--lr", "1e-2", "--json")
+	clsOut := stdout
 	var s struct {
 		BestValAcc float64 `json:"best_val_accuracy"`
 		TestAcc    float64 `json:"test_accuracy"`
@@ -360,6 +361,30 @@ func TestClassifyLM(t *testing.T) {
 	}
 	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)
+	}
+	// the classifier as --model: training starts from its head (at a
+	// learning rate too small to move it, the first validation loss is the
+	// classifier's at its best step again, where a fresh head's is not)
+	type history struct {
+		BestStep int `json:"best_step"`
+		History  []struct {
+			Step    int
+			ValLoss float64 `json:"val_loss"`
+		}
+	}
+	var first, again history
+	json.Unmarshal([]byte(clsOut), &first)
+	want := math.NaN()
+	for _, h := range first.History {
+		if h.Step == first.BestStep {
+			want = h.ValLoss
+		}
+	}
+	code, stdout, errs = runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(out, "merged"),
+		"--data", "text:"+dir+",labels=folders", "--out", filepath.Join(t.TempDir(), "again"), "--method", "lora", "--steps", "1", "--lr", "1e-12", "--json")
+	if code != 0 || json.Unmarshal([]byte(stdout), &again) != nil || len(again.History) != 1 || math.Abs(again.History[0].ValLoss-want) > 1e-4*max(1, want) ||
+		!strings.Contains(errs, "training starts from its head") {
+		t.Fatalf("finetune-lm from the classifier: %d %s %s (its validation loss at its best step %v)", code, stdout, errs, want)
 	}
 	// inspect names the head and the classes, in words and in JSON
 	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"))

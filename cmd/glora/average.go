@@ -1,7 +1,10 @@
 package main
 
 import (
+	"slices"
+
 	"fmt"
+	"github.com/glora/glora/tensor"
 	"io"
 
 	"github.com/glora/glora/data"
@@ -47,8 +50,12 @@ func runAverage(args []string, stdout, stderr io.Writer) error {
 		ck.Training = mergeRecords(ck.Training, mck.Training)
 		for _, p := range avg.Store.Params() {
 			q, ok := m.Store.Get(p.Name)
-			if !ok || len(q.Value.Data) != len(p.Value.Data) {
-				return fmt.Errorf("%s: tensor %q differs from %s's: the checkpoints must share one architecture", dir, p.Name, fs.Arg(0))
+			if !ok {
+				return fmt.Errorf("%s has no tensor %q, which %s has: the checkpoints must share one architecture", dir, p.Name, fs.Arg(0))
+			}
+			if !slices.Equal(q.Value.Shape, p.Value.Shape) {
+				return fmt.Errorf("%s: tensor %q is %s, %s in %s: the checkpoints must share one architecture (and head)",
+					dir, p.Name, tensor.ShapeString(q.Value.Shape), tensor.ShapeString(p.Value.Shape), fs.Arg(0))
 			}
 			for i, v := range q.Value.Data {
 				p.Value.Data[i] += v

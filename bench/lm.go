@@ -79,14 +79,30 @@ func lmModel(o LMOptions) (*llama.Model, error) {
 // or with o.Method a LoRA or a GLoRA supernet step on the frozen decoder.
 // Tokens per second are Batch·SeqLen per step.
 func LMTrain(o LMOptions) (LMResult, error) {
-	m, err := lmModel(o)
+	name, step, err := lmStep(o)
 	if err != nil {
 		return LMResult{}, err
+	}
+	secs, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, step)
+	if err != nil {
+		return LMResult{}, err
+	}
+	return LMResult{Bench: name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(),
+		Threads: runtime.GOMAXPROCS(0), Params: o.Config.Params(), Batch: o.Batch, SeqLen: o.SeqLen, Steps: o.Steps,
+		Seconds: secs, TokPerS: float64(o.Batch*o.SeqLen*o.Steps) / secs, PeakRSSBytes: PeakRSS()}, nil
+}
+
+// lmStep builds LMTrain's model for o.Method and returns the benchmark's
+// name and its training step i (random windows of a random stream).
+func lmStep(o LMOptions) (string, func(i int) error, error) {
+	m, err := lmModel(o)
+	if err != nil {
+		return "", nil, err
 	}
 	lm := llama.CausalLM{Model: m}
 	name, hook, err := lmMethod(&lm, o)
 	if err != nil {
-		return LMResult{}, err
+		return "", nil, err
 	}
 	opt := lmtrain.NewAdamW(lm.Params(), 1e-4, 0.1)
 	tr := train.NewTrainer(lm, opt)
@@ -98,7 +114,7 @@ func LMTrain(o LMOptions) (LMResult, error) {
 	}
 	x := tensor.New(o.Batch, o.SeqLen)
 	xv := ag.NewVar(x, false)
-	secs, err := timeSteps(o.Warmup, o.Steps, o.TraceGEMM, func(i int) error {
+	return name, func(i int) error {
 		starts := make([]int, o.Batch)
 		for b := range starts {
 			starts[b] = rng.IntN(len(stream) - o.SeqLen - 1)
@@ -110,13 +126,7 @@ func LMTrain(o LMOptions) (LMResult, error) {
 		copy(x.Data, xs)
 		_, err = tr.Step(i, xv, labels)
 		return err
-	})
-	if err != nil {
-		return LMResult{}, err
-	}
-	return LMResult{Bench: name, Kernel: Kernel(o.Precision), Precision: o.Precision.String(),
-		Threads: runtime.GOMAXPROCS(0), Params: o.Config.Params(), Batch: o.Batch, SeqLen: o.SeqLen, Steps: o.Steps,
-		Seconds: secs, TokPerS: float64(o.Batch*o.SeqLen*o.Steps) / secs, PeakRSSBytes: PeakRSS()}, nil
+	}, nil
 }
 
 // lmMethod prepares lm for o.Method and returns the benchmark's name and

@@ -19,15 +19,15 @@ import (
 type benchSettings struct {
 	JSON       bool   `flag:"json" json:"json" help:"print one JSON object per line instead of a table"`
 	Batch      int    `flag:"batch" json:"batch" help:"images per step (vit benchmarks; the backbone ones default to 128); lm-*-train: sequences per step (default 8)"`
-	Steps      int    `flag:"steps" json:"steps" help:"timed steps (vit and lm-*-train benchmarks; peft-train: of each method in each round)"`
+	Steps      int    `flag:"steps" json:"steps" help:"timed steps (vit and lm-*-train benchmarks; peft-train and lm-peft-train: of each method in each round)"`
 	Warmup     int    `flag:"warmup" json:"warmup" help:"untimed warm-up steps (vit and lm-*-train benchmarks)"`
 	N          int    `flag:"n" json:"n" help:"matrix size n for sgemm (n×n×n)"`
 	Iters      int    `flag:"iters" json:"iters" help:"sgemm repetitions (best is reported)"`
 	Model      string `flag:"model" json:"model" help:"ViT preset for the vit benchmarks; the lm ones: stories15m (llama2.c's shape, the default) or shipped-lm (the shipped LM's shape), random weights"`
-	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train and lm-glora-train (the supernet's), lora-train, lm-lora-train and peft-train"`
+	Rank       int    `flag:"rank" json:"rank" help:"rank for glora-train and lm-glora-train (the supernet's), lora-train, lm-lora-train, peft-train and lm-peft-train"`
 	Val        int    `flag:"val" json:"val" help:"search: validation images each candidate is scored on"`
 	Candidates int    `flag:"candidates" json:"candidates" help:"search: candidates timed (each scored three ways)"`
-	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model; peft-train: rounds, each timing --steps steps of full fine-tuning, LoRA and the GLoRA supernet in turn"`
+	Rounds     int    `flag:"rounds" json:"rounds" help:"merged-forward: rounds, each timing --steps forward passes of the base and of the merged model; peft-train and lm-peft-train: rounds, each timing --steps steps of full fine-tuning, LoRA and the GLoRA supernet in turn"`
 	SeqLen     int    `flag:"seq-len" json:"seq_len" help:"lm-*-train: tokens per sequence, at most the model's positions (stories15m: dim 288, 6 layers, vocabulary 32000, 256 positions; shipped-lm: dim 192, 4 layers, vocabulary 2048, 128)"`
 	Prompt     int    `flag:"prompt" json:"prompt" help:"lm-generate: prompt tokens, run in one forward pass"`
 	Tokens     int    `flag:"tokens" json:"tokens" help:"lm-generate: tokens decoded one at a time after the prompt (batch 1, key/value cache)"`
@@ -39,7 +39,7 @@ var benchDefaults = benchSettings{Batch: 32, Steps: 3, Warmup: 1, N: 1024, Iters
 
 // benchNames are the benchmarks `glora bench NAME` runs ("all": sgemm and
 // the four vit ones).
-var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "peft-train", "backbone-train", "backbone-forward", "search", "merged-forward", "lm-train", "lm-lora-train", "lm-glora-train", "lm-generate", "all"}
+var benchNames = []string{"sgemm", "vit-train", "vit-forward", "glora-train", "lora-train", "peft-train", "backbone-train", "backbone-forward", "search", "merged-forward", "lm-train", "lm-lora-train", "lm-glora-train", "lm-peft-train", "lm-generate", "all"}
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer" {
@@ -151,6 +151,13 @@ func (b *benchRun) run(which string) error {
 		r, err := bench.MergedForward(b.gloraModel, b.batch(128), b.s.Steps, b.s.Rounds, 1, b.prec)
 		if err != nil {
 			return fmt.Errorf("merged-forward: %w", err)
+		}
+		b.emit(r)
+	case "lm-peft-train":
+		r, err := bench.LMPEFTTrain(bench.LMOptions{Config: b.lm, Batch: b.batch(8), SeqLen: b.s.SeqLen, Steps: b.s.Steps,
+			Warmup: b.s.Warmup, Seed: 1, Precision: b.prec, Rank: b.s.Rank}, b.s.Rounds)
+		if err != nil {
+			return fmt.Errorf("lm-peft-train: %w", err)
 		}
 		b.emit(r)
 	case "lm-train", "lm-lora-train", "lm-glora-train", "lm-generate":

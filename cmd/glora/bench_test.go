@@ -104,7 +104,10 @@ func TestBenchPEFTTrain(t *testing.T) {
 		t.Fatalf("stdout: %s", stdout)
 	}
 	r := obj[0]
-	full, lora, sup := r["full_img_per_s"].(float64), r["lora_img_per_s"].(float64), r["glora_img_per_s"].(float64)
+	full, lora, sup := r["full_per_s"].(float64), r["lora_per_s"].(float64), r["glora_per_s"].(float64)
+	if r["unit"] != "img/s" {
+		t.Fatalf("unit %v", r["unit"])
+	}
 	if full <= 0 || lora <= 0 || sup <= 0 || math.Abs(r["lora_vs_full"].(float64)-lora/full) > 1e-9 || math.Abs(r["glora_vs_full"].(float64)-sup/full) > 1e-9 {
 		t.Fatalf("rates and ratios do not agree: %v", r)
 	}
@@ -117,5 +120,20 @@ func TestBenchPEFTTrain(t *testing.T) {
 	code, stdout, _ = runCLI("bench", "peft-train", "--model", "vit-micro", "--batch", "2", "--steps", "1", "--rounds", "1")
 	if code != 0 || !strings.Contains(stdout, "× full; products' arithmetic") {
 		t.Fatalf("code %d, table: %s", code, stdout)
+	}
+	// the decoder's: tokens a second, the same arithmetic
+	code, stdout, stderr = runCLI("bench", "lm-peft-train", "--model", "shipped-lm", "--batch", "2", "--seq-len", "16", "--steps", "1", "--rounds", "2", "--json")
+	if code != 0 {
+		t.Fatalf("lm-peft-train: code %d: %s", code, stderr)
+	}
+	obj = jsonLines(t, "bench lm-peft-train", stdout)
+	if len(obj) != 1 || obj[0]["bench"] != "lm-peft-train" || obj[0]["unit"] != "tok/s" || obj[0]["steps"] != 2.0 || obj[0]["seq_len"] != 16.0 {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	r = obj[0]
+	full, lora = r["full_per_s"].(float64), r["lora_per_s"].(float64)
+	gf, gl = r["full_gflop_per_step"].(float64), r["lora_gflop_per_step"].(float64)
+	if full <= 0 || lora <= 0 || gl <= 0 || gl >= gf || math.Abs(r["lora_vs_full"].(float64)-lora/full) > 1e-9 || math.Abs(r["lora_flop_bound"].(float64)-gf/gl) > 1e-9 {
+		t.Fatalf("lm-peft-train: rates, GFLOP and ratios do not agree: %v", r)
 	}
 }

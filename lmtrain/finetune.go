@@ -2,7 +2,6 @@ package lmtrain
 
 import (
 	"fmt"
-	"github.com/glora/glora/tensor"
 	"path/filepath"
 	"slices"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/glora/glora/method/glora"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/safetensors"
+	"github.com/glora/glora/tensor"
 )
 
 // Methods are the ways Finetune adapts a decoder. Llama's projections have

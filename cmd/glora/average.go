@@ -1,14 +1,13 @@
 package main
 
 import (
-	"slices"
-
 	"fmt"
-	"github.com/glora/glora/tensor"
 	"io"
+	"slices"
 
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
+	"github.com/glora/glora/tensor"
 )
 
 // averageSettings are average's flags (declarative: see decl.go).

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/glora/glora/tensor"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/glora/glora/method/search"
 	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
 )
@@ -316,14 +316,18 @@ func startHead(m *llama.Model, ck llama.Checkpoint, path string, classes []strin
 	for i, l := range labels {
 		row[l] = i
 	}
+	other := fmt.Sprintf("--model %s is a classifier of %s, not of the data's classes: its head is left out and a fresh one trained",
+		path, strings.Join(labels, ", "))
+	if len(labels) != len(classes) {
+		return nil, other, nil
+	}
 	w := c.Score.W.Value
 	d := w.Shape[1]
 	head := tensor.New(len(classes), d)
 	for i, name := range classes {
 		j, ok := row[name]
-		if !ok || len(labels) != len(classes) {
-			return nil, fmt.Sprintf("--model %s is a classifier of %s, not of the data's classes: its head is left out and a fresh one trained",
-				path, strings.Join(labels, ", ")), nil
+		if !ok {
+			return nil, other, nil
 		}
 		copy(head.Data[i*d:(i+1)*d], w.Data[j*d:(j+1)*d])
 	}

@@ -5,10 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	ag "github.com/glora/glora/autograd"
 	"github.com/glora/glora/internal/floatcmp"
-	"github.com/glora/glora/method/glora/gloratest"
-	"github.com/glora/glora/tensor"
 )
 
 // groupsCost is what lengthGroups minimises: Σ_g rows_g·T_g + groupTokens
@@ -103,55 +100,10 @@ func TestLengthGroupsKeepLogitsAndGradients(t *testing.T) {
 	if lengthGroups(lens) == nil {
 		t.Fatal("the batch is not split: the test compares nothing")
 	}
-	run := func(groups, last bool, seed uint64, withGLoRA bool) (logits []float32, grads [][]float32) {
+	run := func(groups, last bool, seed uint64, withGLoRA bool) ([]float32, [][]float32) {
 		defer func(o1, o2 bool) { byLength, lastOnly = o1, o2 }(byLength, lastOnly)
 		byLength, lastOnly = groups, last
-		cfg := Tiny()
-		cfg.KVHeads = cfg.Heads / 2
-		m, err := New(cfg, rand.New(rand.NewPCG(seed, 1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := NewClassifier(m, 3, rand.New(rand.NewPCG(seed, 2)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rng := rand.New(rand.NewPCG(seed, 9))
-		params := c.Params()
-		if withGLoRA {
-			sn, err := gloratest.Random(m, seed, rng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			params = sn.Trainable()
-		}
-		B, T := len(lens), slices.Max(lens)
-		x := tensor.New(B, T)
-		for b, n := range lens {
-			for i := 0; i < T; i++ {
-				x.Data[b*T+i] = PadID
-				if i < n {
-					x.Data[b*T+i] = float32(rng.IntN(cfg.VocabSize))
-				}
-			}
-		}
-		tp := ag.NewTape()
-		y := c.Forward(tp, ag.NewVar(x, false), nil)
-		// rows weighted unequally: a row put back in the wrong place
-		// changes the loss's gradient
-		w := tensor.New(y.Value.Shape...)
-		for i := range w.Data {
-			w.Data[i] = float32(i%7) - 3
-		}
-		if err := tp.Backward(tp.SumAll(tp.Mul(tp.Mul(y, y), tp.Wrap(w)))); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range params {
-			if p.Grad != nil {
-				grads = append(grads, slices.Clone(p.Grad.Data))
-			}
-		}
-		return slices.Clone(y.Value.Data), grads
+		return classifierPaths(t, seed, withGLoRA, lens)
 	}
 	for seed := uint64(1); seed <= 2; seed++ {
 		for _, withGLoRA := range []bool{false, true} {
@@ -166,57 +118,26 @@ func TestLengthGroupsKeepLogitsAndGradients(t *testing.T) {
 	}
 }
 
-// BenchmarkClassifierByLength times a classifier's training step (forward
-// and backward, every parameter trainable) on the shipped LM's shape,
-// batch 16 of short documents of spread lengths (1 + an exponential of
-// mean 40 tokens, at most 128: 3.7 padded tokens for each real one in the
-// padded batch), padded to the longest (padded) and in length groups
-// (groups, the default).
+// BenchmarkClassifierByLength times a classifier's training step
+// (benchClassifier's shape), batch 16 of short documents of spread lengths
+// (1 + an exponential of mean 40 tokens, at most 128: 3.7 padded tokens
+// for each real one in the padded batch), padded to the longest (padded)
+// and in length groups (groups, the default).
 func BenchmarkClassifierByLength(b *testing.B) {
-	cfg := Config{VocabSize: 2048, Dim: 192, Hidden: 512, Layers: 4, Heads: 6, KVHeads: 2, MaxSeq: 128,
-		NormEps: 1e-5, RopeTheta: 10000, BOS: 1, EOS: 2, TiedEmbed: true}
-	m, err := New(cfg, rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := NewClassifier(m, 2, rand.New(rand.NewPCG(3, 4)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	const B = 16
 	rng := rand.New(rand.NewPCG(5, 6))
-	lens := make([]int, B)
-	for i := range lens {
-		lens[i] = min(cfg.MaxSeq, 1+int(rng.ExpFloat64()*40))
-	}
-	T := slices.Max(lens)
-	x := tensor.New(B, T)
+	lens := make([]int, 16)
 	real := 0
-	for r, n := range lens {
-		real += n
-		for i := 0; i < T; i++ {
-			x.Data[r*T+i] = PadID
-			if i < n {
-				x.Data[r*T+i] = float32(rng.IntN(cfg.VocabSize))
-			}
-		}
+	for i := range lens {
+		lens[i] = min(128, 1+int(rng.ExpFloat64()*40))
+		real += lens[i]
 	}
-	b.Logf("lengths %v: %.2f padded tokens a real one", lens, float64(B*T)/float64(real))
+	c, x := benchClassifier(b, lens)
+	b.Logf("lengths %v: %.2f padded tokens a real one", lens, float64(x.Numel())/float64(real))
 	for _, grouped := range []bool{false, true} {
 		b.Run(map[bool]string{false: "padded", true: "groups"}[grouped], func(b *testing.B) {
 			defer func(old bool) { byLength = old }(byLength)
 			byLength = grouped
-			tp := ag.NewTape()
-			for i := 0; i < b.N; i++ {
-				tp.Reset()
-				y := c.Forward(tp, ag.NewVar(x, false), nil)
-				if err := tp.Backward(tp.SumAll(tp.Mul(y, y))); err != nil {
-					b.Fatal(err)
-				}
-				for _, p := range c.Params() {
-					p.ZeroGrad()
-				}
-			}
+			benchClassifierSteps(b, c, x)
 		})
 	}
 }

@@ -127,7 +127,6 @@ func LMPEFTTrain(o LMOptions, rounds int) (PEFTResult, error) {
 	return r, nil
 }
 
-
 // alternate times the full, LoRA and supernet steps (in that order in
 // steps) in one process: warmup untimed steps of each, then rounds
 // rounds, each running per steps of each method in turn, starting with

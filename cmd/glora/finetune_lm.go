@@ -170,6 +170,9 @@ func (s *finetuneLMSettings) check(explicit map[string]bool) error {
 		return fmt.Errorf("--test is for --task lm runs of the whole method (--task classify always reads the test split once)")
 	}
 	if s.Stage != "all" && (s.Method != "searched" || s.Task != "lm") {
+		if s.Task == "classify" {
+			return fmt.Errorf("--stage %s is for --task lm: a classification chain (--method searched --task classify; glora run --task classify) runs in one piece, its supernet kept in memory", s.Stage)
+		}
 		return fmt.Errorf("--stage %s is for --method searched --task lm", s.Stage)
 	}
 	for _, f := range []string{"ranks", "supernet-steps", "population", "generations", "finalists", "search-tokens", "min-params", "retrain", "named-finalists", "rank-check", "rank-steps"} {

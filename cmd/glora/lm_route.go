@@ -86,7 +86,9 @@ func routeLM(cmd string, args []string, stdout, stderr io.Writer) (handled bool,
 		if cmd == "supernet" {
 			lm = append([]string{"--stage", "supernet"}, lm...)
 			how += " --stage supernet"
-		} else { // run, as the image chain: the test split read once at the end
+		} else if task, _ := flagValue(args, "task"); task != "classify" {
+			// run, as the image chain: the test split read once at the end
+			// (a classification run always reads it)
 			lm = append([]string{"--test"}, lm...)
 			how += " --test"
 		}

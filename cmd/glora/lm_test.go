@@ -301,6 +301,7 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"supernet", "--base", "shipped-lm", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "supernet takes no --method"},
 		{[]string{"finetune-lm", "--data", "spam", "--stage", "supernet", "--out", filepath.Join(dir, "s")}, "--stage supernet is for --method searched"},
 		{[]string{"finetune-lm", "--data", "spam", "--task", "classify", "--test", "--out", filepath.Join(dir, "s")}, "--test is for --task lm"},
+		{[]string{"supernet", "--data", "spam", "--task", "classify", "--out", filepath.Join(dir, "s")}, "a classification chain (--method searched --task classify; glora run --task classify) runs in one piece"},
 		{[]string{"finetune-lm", "--data", "spam", "--method", "searched", "--stage", "both", "--out", filepath.Join(dir, "s")}, "--stage"},
 		{[]string{"finetune-lm", "--stage", "search", "--out", dir}, "no language-model supernet run"},
 		{[]string{"run", "--data", "spam", "--method", "lora", "--out", filepath.Join(dir, "s")}, "takes no --method"},
@@ -402,10 +403,11 @@ func TestClassifyLM(t *testing.T) {
 	if code, stdout, _ := runCLI("inspect", filepath.Join(base, "best")); code != 0 || strings.Contains(stdout, "classifier") {
 		t.Fatalf("inspect of the language model: %d %s", code, stdout)
 	}
-	// searched GLoRA on the classification task
+	// searched GLoRA on the classification task, as glora run starts it
+	// (finetune-lm --method searched; no --test, which classify refuses)
 	sr := filepath.Join(t.TempDir(), "sr")
-	code, stdout, errs = runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),
-		"--data", "text:"+dir+",labels=folders", "--out", sr, "--method", "searched", "--ranks", "1,2", "--steps", "30", "--batch", "8",
+	code, stdout, errs = runCLI("run", "--task", "classify", "--base", filepath.Join(base, "best"),
+		"--data", "text:"+dir+",labels=folders", "--out", sr, "--ranks", "1,2", "--steps", "30", "--batch", "8",
 		"--lr", "1e-2", "--population", "4", "--generations", "1", "--json")
 	var ss struct {
 		TestAcc float64 `json:"test_accuracy"`
@@ -413,7 +415,7 @@ func TestClassifyLM(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &ss) != nil || ss.Search.Candidates < 4 || ss.Search.Params > ss.Search.Budget ||
 		!exists(filepath.Join(sr, "structure.json")) || !exists(filepath.Join(sr, "merged", "model.safetensors")) {
-		t.Fatalf("finetune-lm --task classify --method searched: %d %s %s", code, stdout, errs)
+		t.Fatalf("run --task classify (finetune-lm --task classify --method searched): %d %s %s", code, stdout, errs)
 	}
 	if code, _, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"), "--data", corpus,
 		"--out", filepath.Join(t.TempDir(), "x")); code == 0 || !strings.Contains(errs, "no labels") {

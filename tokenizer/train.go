@@ -122,7 +122,9 @@ func TrainBPE(corpus []string, vocabSize int, opt *TrainOptions) (*Tokenizer, er
 	}
 	merged, err := tr.run(nMerged, int64(o.MinFrequency))
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer: TrainBPE: %w", err)
+		// the pieces made before the run stopped fit: a vocabulary that
+		// much smaller trains on this corpus
+		return nil, fmt.Errorf("tokenizer: TrainBPE: %w (a vocabulary of at most %d fits it)", err, vocabSize-(nMerged-len(tr.created)))
 	}
 
 	t := &Tokenizer{src: "", family: sentencePiece, space: "▁", bos: 1, eos: 2, unk: 0, stripBOS: true}

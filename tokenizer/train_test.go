@@ -66,8 +66,12 @@ func TestTrainTieRule(t *testing.T) {
 	if tok.Score(259) != 0 || tok.Score(262) != -3 || tok.Score(265) != -6 || tok.Score(3) != 0 {
 		t.Fatalf("scores %v", tok.scores[259:])
 	}
-	if _, err := TrainBPE([]string{"aaa bbb"}, 267, &TrainOptions{MinFrequency: 2}); !errors.Is(err, ErrCorpusTooSmall) {
+	// one piece too many: the error names the size that fits, and it does
+	if _, err := TrainBPE([]string{"aaa bbb"}, 267, &TrainOptions{MinFrequency: 2}); !errors.Is(err, ErrCorpusTooSmall) || !strings.Contains(err.Error(), "a vocabulary of at most 264 fits it") {
 		t.Fatalf("too small: %v", err)
+	}
+	if _, err := TrainBPE([]string{"aaa bbb"}, 264, &TrainOptions{MinFrequency: 2}); err != nil {
+		t.Fatalf("the size the error names: %v", err)
 	}
 	if _, err := TrainBPE([]string{"abcdef"}, 262, nil); !errors.Is(err, ErrCorpusTooSmall) {
 		t.Fatalf("alphabet over the vocabulary: %v", err)

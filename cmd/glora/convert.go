@@ -119,12 +119,41 @@ func convertLM(s convertSettings, dt safetensors.DType, stdout io.Writer) error 
 	default:
 		return fmt.Errorf("--format %q: want hf or llama2c", s.Format)
 	}
+	tokOut, note := convertTokenizer(s.Model, s.Out, format, m.Cfg.VocabSize)
 	if s.JSON {
-		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": s.Out, "format": format, "dtype": dt, "model": s.Model}))
+		fmt.Fprintln(stdout, jsonLine(map[string]any{"out": s.Out, "format": format, "dtype": dt, "model": s.Model, "tokenizer": tokOut}))
 		return nil
 	}
-	fmt.Fprintf(stdout, "wrote %s (%s, %s) from %s\n", s.Out, format, dt, s.Model)
+	fmt.Fprintf(stdout, "wrote %s (%s, %s) from %s\n%s\n", s.Out, format, dt, s.Model, note)
 	return nil
+}
+
+// convertTokenizer carries the tokenizer beside model (as generate finds
+// it) over to the converted model: tokenizer.json and
+// tokenizer_config.json into an hf folder; tokenizer.bin beside a llama2c
+// file, where llama2.c's run looks for it, unless one is there already.
+// It returns the file written ("" if none) and a line saying what
+// happened; a model without a tokenizer, or one llama2.c's format cannot
+// hold, is said, not an error: the weights are converted either way.
+func convertTokenizer(model, out, format string, vocab int) (string, string) {
+	tok, from, err := loadTokenizer("", model, vocab)
+	if err != nil {
+		return "", fmt.Sprintf("no tokenizer carried over (%v): give the converted model's users --tokenizer", err)
+	}
+	if format == "hf" {
+		if err := writeTokenizer(tok, out); err != nil {
+			return "", fmt.Sprintf("the tokenizer (%s) was not written: %v", from, err)
+		}
+		return filepath.Join(out, "tokenizer.json"), fmt.Sprintf("tokenizer: %s (from %s)", filepath.Join(out, "tokenizer.json"), from)
+	}
+	dest := filepath.Join(filepath.Dir(out), "tokenizer.bin")
+	if _, err := os.Stat(dest); err == nil {
+		return "", fmt.Sprintf("%s exists and was left as it was; the model's tokenizer is %s", dest, from)
+	}
+	if err := tok.WriteLlama2c(dest); err != nil {
+		return "", fmt.Sprintf("the tokenizer (%s) was not written as llama2.c's: %v", from, err)
+	}
+	return dest, fmt.Sprintf("tokenizer: %s (from %s; llama2.c's run reads it with -z)", dest, from)
 }
 
 // parseDType reads a --dtype flag: f32, f16 or bf16 (also float32,

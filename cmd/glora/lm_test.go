@@ -93,9 +93,21 @@ func TestLanguageModelCommands(t *testing.T) {
 	if p1 := ppl(bin, "--tokenizer", filepath.Join(best, "tokenizer.json")); p1 != p0 {
 		t.Fatalf("perplexity %v from the llama2.c file, %v from the folder", p1, p0)
 	}
+	// convert carried the tokenizer over: tokenizer.bin beside the file,
+	// which eval-lm finds there, and tokenizer.json in a folder
+	if p1 := ppl(bin); p1 != p0 {
+		t.Fatalf("perplexity %v from the llama2.c file and the tokenizer.bin convert wrote, %v from the folder", p1, p0)
+	}
 	back := filepath.Join(t.TempDir(), "back")
-	if code, _, errs := runCLI("convert", "--model", bin, "--out", back); code != 0 {
-		t.Fatalf("convert back: %s", errs)
+	if code, stdout, errs := runCLI("convert", "--model", bin, "--out", back); code != 0 || !strings.Contains(stdout, "tokenizer: "+filepath.Join(back, "tokenizer.json")) {
+		t.Fatalf("convert back: %s %s", stdout, errs)
+	}
+	if p2 := ppl(back); p2 != p0 {
+		t.Fatalf("perplexity %v from the folder converted back, %v from the first", p2, p0)
+	}
+	// a tokenizer.bin already beside the output is left as it was
+	if code, stdout, errs := runCLI("convert", "--model", best, "--out", bin, "--format", "llama2c"); code != 0 || !strings.Contains(stdout, "exists and was left as it was") {
+		t.Fatalf("convert over a tokenizer.bin: %d %s %s", code, stdout, errs)
 	}
 	// adapt the model with LoRA and with SSF (which tunes biases): a merged
 	// folder (with the tokenizer) and a PEFT adapter
@@ -189,7 +201,12 @@ func TestLanguageModelCommands(t *testing.T) {
 	if code, _, errs := runCLI("finetune-lm", "--model", best, "--data", corpus, "--out", filepath.Join(t.TempDir(), "x"), "--method", "dora"); code == 0 || !strings.Contains(errs, "dora") {
 		t.Fatalf("finetune-lm --method dora: %d %s", code, errs)
 	}
-	if code, _, errs := runCLI("generate", "--model", bin, "--prompt", "x"); code == 0 || !strings.Contains(errs, "--tokenizer") {
+	// the llama2.c file alone in a folder (convert put a tokenizer.bin beside bin)
+	lone := filepath.Join(t.TempDir(), "lone.bin")
+	if data, err := os.ReadFile(bin); err != nil || os.WriteFile(lone, data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI("generate", "--model", lone, "--prompt", "x"); code == 0 || !strings.Contains(errs, "--tokenizer") {
 		t.Fatalf("generate without a tokenizer beside the file: %d %s", code, errs)
 	}
 }

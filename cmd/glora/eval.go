@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/plot"
@@ -107,7 +106,7 @@ type evalJob struct {
 // the model's training images or classes the head does not have, and
 // draws the split.
 func loadEval(s *evalSettings, seedGiven bool, log io.Writer) (*evalJob, error) {
-	m, ck, from, fresh, err := backbones.Resolve(s.Model, s.SplitSeed, 0)
+	m, ck, from, fresh, err := resolveModel(s.Model, s.SplitSeed, 0)
 	if err != nil {
 		return nil, fmt.Errorf("--model: %w", err)
 	}

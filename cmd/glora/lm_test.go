@@ -302,6 +302,9 @@ func TestLanguageModelBadInput(t *testing.T) {
 		{[]string{"generate", "--model", junk}, "junk.bin"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--top-p", "2"}, "--top-p"},
 		{[]string{"generate", "--model", "../../testdata/ref/llama/trained", "--temperature", "-1"}, "--temperature"},
+		// an image command given a language model names the commands that take one
+		{[]string{"eval", "--model", "shipped-lm", "--data", "mnist"}, "shipped-lm is a language model (LLaMA-style), and this command takes an image model"},
+		{[]string{"average", "--out", filepath.Join(dir, "avg"), "../../testdata/ref/llama/trained", "../../testdata/ref/llama/trained"}, "trained is a language model (LLaMA-style)"},
 		// --max-tokens counts the prompt's positions too: none left to generate in
 		{[]string{"generate", "--prompt", "The", "--max-tokens", "2"}, "--prompt is 2 tokens (BOS included), which leaves no position"},
 		{[]string{"pretrain-lm", "--data", "fortune"}, "--out is required"},

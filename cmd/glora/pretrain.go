@@ -162,7 +162,7 @@ func (j *pretrainJob) prepare(explicit map[string]bool) error {
 		return err
 	}
 	j.classes = trainAll.NumClasses()
-	m, ck, from, fresh, err := backbones.Resolve(o.Model, o.Seed, j.classes)
+	m, ck, from, fresh, err := resolveModel(o.Model, o.Seed, j.classes)
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}

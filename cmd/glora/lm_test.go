@@ -305,6 +305,9 @@ func TestLanguageModelBadInput(t *testing.T) {
 		// an image command given a language model names the commands that take one
 		{[]string{"eval", "--model", "shipped-lm", "--data", "mnist"}, "shipped-lm is a language model (LLaMA-style), and this command takes an image model"},
 		{[]string{"average", "--out", filepath.Join(dir, "avg"), "../../testdata/ref/llama/trained", "../../testdata/ref/llama/trained"}, "trained is a language model (LLaMA-style)"},
+		// and the other way round
+		{[]string{"generate", "--model", "shipped"}, "--model shipped is an image model (a ViT), and this command takes a language model"},
+		{[]string{"eval-lm", "--model", "vit-micro", "--data", "fortune"}, "--model vit-micro is an image model"},
 		// --max-tokens counts the prompt's positions too: none left to generate in
 		{[]string{"generate", "--prompt", "The", "--max-tokens", "2"}, "--prompt is 2 tokens (BOS included), which leaves no position"},
 		{[]string{"pretrain-lm", "--data", "fortune"}, "--out is required"},

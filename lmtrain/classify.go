@@ -67,12 +67,30 @@ func batchOf(d Labelled, idx []int) (*tensor.Tensor, []int) {
 // Accuracy is c's top-1 accuracy and mean loss on d, batch sequences at a
 // time.
 func Accuracy(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (acc, loss float64, err error) {
+	mt, err := Score(c, d, batch, prec)
+	return mt.Accuracy, mt.Loss, err
+}
+
+// Score is c's top-1 accuracy, mean loss and confusion matrix
+// (Confusion[t][p]: sequences of class t predicted as p) on d, batch
+// sequences at a time.
+func Score(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (train.Metrics, error) {
 	if len(d.IDs) == 0 {
-		return 0, 0, fmt.Errorf("lmtrain: no sequences to score")
+		return train.Metrics{}, fmt.Errorf("lmtrain: no sequences to score")
+	}
+	classes := c.Score.W.Value.Shape[0]
+	for i, l := range d.Labels {
+		if l < 0 || l >= classes {
+			return train.Metrics{}, fmt.Errorf("lmtrain: sequence %d's label %d is outside the classifier's %d classes", i, l, classes)
+		}
+	}
+	mt := train.Metrics{N: len(d.IDs), Confusion: make([][]int, classes)}
+	for t := range mt.Confusion {
+		mt.Confusion[t] = make([]int, classes)
 	}
 	tp := ag.NewTape()
 	tp.NoGrad, tp.Precision = true, prec
-	correct, sum := 0, 0.0
+	sum := 0.0
 	for lo := 0; lo < len(d.IDs); lo += batch {
 		idx := make([]int, 0, batch)
 		for i := lo; i < min(lo+batch, len(d.IDs)); i++ {
@@ -83,12 +101,19 @@ func Accuracy(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision)
 		logits := c.Forward(tp, tp.Wrap(x), nil)
 		l := nn.CrossEntropy(tp, logits, labels, 0)
 		if err := tp.Err(); err != nil {
-			return 0, 0, fmt.Errorf("lmtrain: %w", err)
+			return train.Metrics{}, fmt.Errorf("lmtrain: %w", err)
 		}
-		correct += train.CountCorrect(logits.Value, labels)
+		for r, t := range labels {
+			p := nn.Argmax(logits.Value.Data[r*classes : (r+1)*classes])
+			mt.Confusion[t][p]++
+			if p == t {
+				mt.Correct++
+			}
+		}
 		sum += float64(l.Value.Data[0]) * float64(len(labels))
 	}
-	return float64(correct) / float64(len(d.IDs)), sum / float64(len(d.IDs)), nil
+	mt.Accuracy, mt.Loss = float64(mt.Correct)/float64(mt.N), sum/float64(mt.N)
+	return mt, nil
 }
 
 // ClassifyRecord is one validation point of a classification run.

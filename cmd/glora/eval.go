@@ -74,7 +74,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		ev.from, s.Data, splitDesc, mt.N, mt.Accuracy, mt.Correct, mt.N, mt.Loss, secs, float64(mt.N)/secs)
 	names := outputNames(ev.labels, ev.ds.Classes, len(mt.Confusion[0])) // rows are the first len(mt.Confusion) outputs
 	perClass := perClassRows(mt, names)
-	printPerClass(human, perClass)
+	printPerClass(human, perClass, "images")
 	if s.Plot != "" {
 		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(ev.from), s.Data, s.Split, mt.Accuracy)
 		if err := plot.WriteConfusionPNG(s.Plot, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
@@ -178,7 +178,7 @@ type classAccuracy struct {
 	Class    string   `json:"class"`
 	N        int      `json:"n"`
 	Correct  int      `json:"correct"`
-	Accuracy *float64 `json:"accuracy"` // null for a class without images
+	Accuracy *float64 `json:"accuracy"` // null for a class without images (documents)
 }
 
 // outputNames names a model's n outputs: the model's labels when it has
@@ -218,10 +218,11 @@ func perClassRows(mt train.Metrics, names []string) []classAccuracy {
 	return rows
 }
 
-// printPerClass writes the per-class table.
-func printPerClass(w io.Writer, rows []classAccuracy) {
+// printPerClass writes the per-class table, counting items (images,
+// documents).
+func printPerClass(w io.Writer, rows []classAccuracy, items string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "class\timages\tcorrect\taccuracy")
+	fmt.Fprintf(tw, "class\t%s\tcorrect\taccuracy\n", items)
 	for _, r := range rows {
 		a := "-"
 		if r.Accuracy != nil {

@@ -139,17 +139,20 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 		return err
 	}
 	t0 := time.Now()
-	acc, loss, err := lmtrain.Accuracy(c, set, s.Batch, prec)
+	mt, err := lmtrain.Score(c, set, s.Batch, prec)
 	if err != nil {
 		return err
 	}
+	perClass := perClassRows(mt, labels)
 	res := map[string]any{"model": s.Model, "data": s.Data, "split": s.Split, "documents": docs.Len(), "classes": labels,
-		"accuracy": acc, "loss": loss, "seq_len": seq, "seconds": time.Since(t0).Seconds()}
+		"accuracy": mt.Accuracy, "loss": mt.Loss, "seq_len": seq, "seconds": time.Since(t0).Seconds(),
+		"per_class": perClass, "confusion": mt.Confusion}
 	if s.JSON {
 		fmt.Fprintln(stdout, jsonLine(res))
 		return nil
 	}
 	fmt.Fprintf(stdout, "%s %s split: %d documents (first %d tokens each), classes %s: accuracy %.4f, loss %.4f\n",
-		s.Data, s.Split, docs.Len(), seq, strings.Join(labels, ", "), acc, loss)
+		s.Data, s.Split, docs.Len(), seq, strings.Join(labels, ", "), mt.Accuracy, mt.Loss)
+	printPerClass(stdout, perClass, "documents")
 	return nil
 }

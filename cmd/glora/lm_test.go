@@ -379,9 +379,33 @@ func TestClassifyLM(t *testing.T) {
 	}
 	// the classifier folder: eval-lm reads the test split's accuracy again
 	code, stdout, errs = runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders", "--json")
-	var e struct{ Accuracy float64 }
+	var e struct {
+		Accuracy  float64
+		Documents int
+		PerClass  []struct{ N, Correct int } `json:"per_class"`
+		Confusion [][]int
+	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &e) != nil || e.Accuracy != s.TestAcc {
 		t.Fatalf("eval-lm on the classifier: %d %s %s (finetune-lm's test accuracy %v)", code, stdout, errs, s.TestAcc)
+	}
+	// per class: the documents and the correct ones add up, and agree with
+	// the confusion matrix's rows and diagonal
+	n, correct := 0, 0
+	for i, c := range e.PerClass {
+		rowSum := 0
+		for _, v := range e.Confusion[i] {
+			rowSum += v
+		}
+		if rowSum != c.N || e.Confusion[i][i] != c.Correct {
+			t.Fatalf("class %d: %+v against the confusion row %v", i, c, e.Confusion[i])
+		}
+		n, correct = n+c.N, correct+c.Correct
+	}
+	if len(e.PerClass) != 2 || n != e.Documents || float64(correct)/float64(n) != e.Accuracy {
+		t.Fatalf("eval-lm per class: %s", stdout)
+	}
+	if code, stdout, _ := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders"); code != 0 || !strings.Contains(stdout, "documents  correct  accuracy") {
+		t.Fatalf("eval-lm's per-class table: %s", stdout)
 	}
 	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)

@@ -83,6 +83,9 @@ func CheckSpec(spec string) error {
 	if spec == "" || spec == Shipped {
 		return nil
 	}
+	if spec == ShippedLM {
+		return fmt.Errorf("model %s is the shipped language model, and this takes an image model (a ViT): --model %s is the shipped image backbone", spec, Shipped)
+	}
 	if st, err := os.Stat(spec); err == nil {
 		if !st.IsDir() {
 			return fmt.Errorf("model %s is a file; want a checkpoint folder (config.json + model.safetensors)", spec)

@@ -34,6 +34,10 @@ func TestShippedIsOneNameEverywhere(t *testing.T) {
 			t.Errorf("%q: exit %d, %s", args, code, e)
 		}
 	}
+	// the shipped language model where an image model is wanted
+	if code, _, e := runCLI("pretrain", "--model", "shipped-lm", "--data", "mnist", "--out", filepath.Join(dir, "y")); code != 1 || !strings.Contains(e, "shipped-lm is the shipped language model") {
+		t.Errorf("pretrain --model shipped-lm: exit %d, %s", code, e)
+	}
 }
 
 // A run's checkpoint/ folder (pretraining or fine-tuning), a run's folder,

@@ -37,16 +37,7 @@ func classifierPaths(t *testing.T, seed uint64, withGLoRA bool, lens []int) (log
 		}
 		params = sn.Trainable()
 	}
-	B, T := len(lens), slices.Max(lens)
-	x := tensor.New(B, T)
-	for b, n := range lens {
-		for i := 0; i < T; i++ {
-			x.Data[b*T+i] = PadID
-			if i < n {
-				x.Data[b*T+i] = float32(rng.IntN(cfg.VocabSize))
-			}
-		}
-	}
+	x := paddedBatch(rng, lens, cfg.VocabSize)
 	tp := ag.NewTape()
 	y := c.Forward(tp, ag.NewVar(x, false), nil)
 	w := tensor.New(y.Value.Shape...)
@@ -104,18 +95,23 @@ func benchClassifier(b *testing.B, lens []int) (*Classifier, *tensor.Tensor) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(5, 6))
+	return c, paddedBatch(rand.New(rand.NewPCG(5, 6)), lens, cfg.VocabSize)
+}
+
+// paddedBatch is a classifier batch of rows of lens random tokens (ids
+// below vocab), padded to the longest with PadID.
+func paddedBatch(rng *rand.Rand, lens []int, vocab int) *tensor.Tensor {
 	B, T := len(lens), slices.Max(lens)
 	x := tensor.New(B, T)
-	for r, n := range lens {
+	for b, n := range lens {
 		for i := 0; i < T; i++ {
-			x.Data[r*T+i] = PadID
+			x.Data[b*T+i] = PadID
 			if i < n {
-				x.Data[r*T+i] = float32(rng.IntN(cfg.VocabSize))
+				x.Data[b*T+i] = float32(rng.IntN(vocab))
 			}
 		}
 	}
-	return c, x
+	return x
 }
 
 // benchClassifierSteps times b.N training steps of c on x: forward,

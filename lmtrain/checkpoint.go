@@ -181,3 +181,18 @@ func writeCurves(path string, h []Record) error {
 		plot.Panel{Title: "validation perplexity", XLabel: "step", Series: []plot.Series{
 			{Name: "validation", X: x, Y: ppl}}, Markers: len(h) < 12})
 }
+
+// WriteClassifyCurves writes a classification run's curves as a PNG at
+// path: training and validation loss, and validation accuracy, by step.
+func WriteClassifyCurves(path string, h []ClassifyRecord) error {
+	var x, tl, vl, acc []float64
+	for _, r := range h {
+		x = append(x, float64(r.Step))
+		tl, vl, acc = append(tl, r.TrainLoss), append(vl, r.ValLoss), append(acc, r.ValAcc)
+	}
+	return plot.WritePNG(path,
+		plot.Panel{Title: "cross-entropy loss", XLabel: "step", Series: []plot.Series{
+			{Name: "train", X: x, Y: tl}, {Name: "validation", X: x, Y: vl}}, Markers: len(h) < 12},
+		plot.Panel{Title: "validation accuracy", XLabel: "step", Series: []plot.Series{
+			{Name: "validation", X: x, Y: acc}}, Markers: len(h) < 12})
+}

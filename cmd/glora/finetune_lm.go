@@ -298,8 +298,11 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
 		return err
 	}
-	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included); the classifier in %s (LlamaForSequenceClassification; glora eval-lm --model %s --data %s scores it)\n",
-		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable, merged, merged, s.Data)
+	if err := lmtrain.WriteClassifyCurves(filepath.Join(s.Out, "curves.png"), sum.History); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included); the classifier in %s (LlamaForSequenceClassification; glora eval-lm --model %s --data %s scores it); curves in %s\n",
+		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable, merged, merged, s.Data, filepath.Join(s.Out, "curves.png"))
 	if s.JSON {
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}

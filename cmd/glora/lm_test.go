@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -368,6 +369,9 @@ func TestClassifyLM(t *testing.T) {
 	code, stdout, errs := runCLI("finetune-lm", "--task", "classify", "--model", filepath.Join(base, "best"),
 		"--data", "text:"+dir+",labels=folders", "--out", out, "--method", "lora", "--steps", "40", "--batch", "8", "--lr", "1e-2", "--json")
 	clsOut := stdout
+	if png, err := os.ReadFile(filepath.Join(out, "curves.png")); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("the classification run's curves.png: %v", err)
+	}
 	var s struct {
 		BestValAcc float64 `json:"best_val_accuracy"`
 		TestAcc    float64 `json:"test_accuracy"`

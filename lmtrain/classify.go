@@ -270,7 +270,9 @@ type ClassifyRun struct {
 	Classifier *llama.Classifier
 	Tuned      *Tuned
 	TestAcc    float64 // on the test set, read once, after every choice
-	Trainable  int     // the method's parameters and the head's
+	// Test is that reading whole: accuracy, loss, confusion matrix.
+	Test      train.Metrics
+	Trainable int // the method's parameters and the head's
 }
 
 // RunClassify is a classification task end to end: fo's method (Classify)
@@ -293,11 +295,11 @@ func RunClassify(m *llama.Model, ck llama.Checkpoint, labels []string, train, va
 		}
 		r.Summary, r.Classifier, r.Tuned = s, c, t
 	}
-	acc, _, err := Accuracy(r.Classifier, test, fo.Batch, fo.Precision)
+	mt, err := Score(r.Classifier, test, fo.Batch, fo.Precision)
 	if err != nil {
 		return ClassifyRun{}, err
 	}
-	r.TestAcc = acc
+	r.TestAcc, r.Test = mt.Accuracy, mt
 	r.Trainable = r.Tuned.Trainable() + r.Classifier.Score.W.Value.Numel()
 	if err := r.Tuned.SaveClassifier(dir, r.Classifier, ck, labels); err != nil {
 		return ClassifyRun{}, err

@@ -232,7 +232,11 @@ type classifySummary struct {
 	NVal      int      `json:"n_val"`
 	NTest     int      `json:"n_test"`
 	TestAcc   float64  `json:"test_accuracy"`
-	Seconds   float64  `json:"seconds"`
+	// TestPerClass and TestConfusion are the test reading by class
+	// (TestConfusion[t][p]: documents of class t predicted as p).
+	TestPerClass  []classAccuracy `json:"test_per_class"`
+	TestConfusion [][]int         `json:"test_confusion"`
+	Seconds       float64         `json:"seconds"`
 	// Search is method searched's record (the supernet's and the
 	// retraining's histories, the structure found).
 	Search *lmtrain.ClassifySearchResult `json:"search,omitempty"`
@@ -294,7 +298,8 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 	}
 	sum, acc := run.Summary, run.TestAcc
 	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: run.Trainable,
-		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: run.Search}
+		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: run.Search,
+		TestPerClass: perClassRows(run.Test, corpus.Classes), TestConfusion: run.Test.Confusion}
 	if err := writeJSONAtomic(filepath.Join(s.Out, "summary.json"), out); err != nil {
 		return err
 	}
@@ -303,6 +308,8 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 	}
 	fmt.Fprintf(h, "done in %s: best validation accuracy %.4f at step %d; test accuracy %.4f (%d documents, read once); %d trainable parameters (head included); the classifier in %s (LlamaForSequenceClassification; glora eval-lm --model %s --data %s scores it); curves in %s\n",
 		time.Since(r.t0).Round(time.Second), sum.BestValAcc, sum.BestStep, acc, testC.Len(), out.Trainable, merged, merged, s.Data, filepath.Join(s.Out, "curves.png"))
+	fmt.Fprintln(h, "test split by class:")
+	printPerClass(h, out.TestPerClass, "documents")
 	if s.JSON {
 		fmt.Fprintln(r.stdout, jsonLine(out))
 	}

@@ -373,13 +373,22 @@ func TestClassifyLM(t *testing.T) {
 		t.Fatalf("the classification run's curves.png: %v", err)
 	}
 	var s struct {
-		BestValAcc float64 `json:"best_val_accuracy"`
-		TestAcc    float64 `json:"test_accuracy"`
-		Classes    []string
-		NTest      int `json:"n_test"`
+		BestValAcc   float64 `json:"best_val_accuracy"`
+		TestAcc      float64 `json:"test_accuracy"`
+		Classes      []string
+		NTest        int `json:"n_test"`
+		TestPerClass []struct {
+			Class string
+			N     int
+		} `json:"test_per_class"`
+		TestConfusion [][]int `json:"test_confusion"`
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &s) != nil || s.BestValAcc < 0.9 || s.NTest == 0 || len(s.Classes) != 2 {
 		t.Fatalf("finetune-lm --task classify: %d %s %s", code, stdout, errs)
+	}
+	// the test reading by class: every test document counted once, under its class's name
+	if len(s.TestPerClass) != 2 || len(s.TestConfusion) != 2 || s.TestPerClass[0].Class != s.Classes[0] || s.TestPerClass[0].N+s.TestPerClass[1].N != s.NTest {
+		t.Fatalf("finetune-lm --task classify: the test split by class: %s", stdout)
 	}
 	// the classifier folder: eval-lm reads the test split's accuracy again
 	code, stdout, errs = runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders", "--json")

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/models/llama"
+	"github.com/glora/glora/plot"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
@@ -26,18 +28,19 @@ type evalLMSettings struct {
 	MaxTokens int    `flag:"max-tokens" json:"max_tokens" help:"score only the first this many tokens (0: all)"`
 	Precision string `flag:"precision" json:"-" help:"{precision}"`
 	JSON      bool   `flag:"json" json:"-" help:"print the result as one JSON line"`
+	Plot      string `flag:"plot" json:"plot" help:"a classifier's confusion matrix as a PNG to this file"`
 }
 
 // runEvalLM reports a language model's perplexity on a text corpus.
 func runEvalLM(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval-lm", "eval-lm [--model shipped-lm|DIR|FILE] [--data SPEC] [--split test|val|train|all] [--tokenizer FILE] [--seq-len T] [--json]", stderr)
+	fs := newFlags("eval-lm", "eval-lm [--model shipped-lm|DIR|FILE] [--data SPEC] [--split test|val|train|all] [--tokenizer FILE] [--seq-len T] [--plot FILE.png] [--json]", stderr)
 	s := evalLMSettings{Model: backbones.ShippedLM, Data: "fortune", Split: "test", Batch: 8, Precision: "f32"}
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if err := firstErr(checkInt("seq-len", s.SeqLen, 0, 1<<16), checkInt("batch", s.Batch, 1, maxBatch),
-		checkInt("max-tokens", s.MaxTokens, 0, 1<<30)); err != nil {
+		checkInt("max-tokens", s.MaxTokens, 0, 1<<30), checkPlotPath(s.Plot)); err != nil {
 		return err
 	}
 	prec, err := applyPrecision(s.Precision, stderr)
@@ -75,6 +78,9 @@ func runEvalLM(args []string, stdout, stderr io.Writer) error {
 	}
 	if ck.Score != nil {
 		return evalClassifier(s, m, ck, tok, docs, prec, stdout)
+	}
+	if s.Plot != "" {
+		return fmt.Errorf("--plot draws a classifier's confusion matrix; --model %s is a language model, scored by perplexity", s.Model)
 	}
 	stream, err := lmtrain.Stream(tok, docs.Texts())
 	if err != nil {
@@ -144,6 +150,12 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 		return err
 	}
 	perClass := perClassRows(mt, labels)
+	if s.Plot != "" {
+		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(s.Model), s.Data, s.Split, mt.Accuracy)
+		if err := plot.WriteConfusionPNG(s.Plot, plot.Confusion{Title: title, Labels: labels, Counts: mt.Confusion}); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+	}
 	res := map[string]any{"model": s.Model, "data": s.Data, "split": s.Split, "documents": docs.Len(), "classes": labels,
 		"accuracy": mt.Accuracy, "loss": mt.Loss, "seq_len": seq, "seconds": time.Since(t0).Seconds(),
 		"per_class": perClass, "confusion": mt.Confusion}
@@ -154,5 +166,9 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 	fmt.Fprintf(stdout, "%s %s split: %d documents (first %d tokens each), classes %s: accuracy %.4f, loss %.4f\n",
 		s.Data, s.Split, docs.Len(), seq, strings.Join(labels, ", "), mt.Accuracy, mt.Loss)
 	printPerClass(stdout, perClass, "documents")
+	if s.Plot != "" {
+		fmt.Fprintf(stdout, "confusion matrix: %s\n", s.Plot)
+		noteGlyphs(stdout, labels)
+	}
 	return nil
 }

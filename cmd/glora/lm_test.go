@@ -306,6 +306,7 @@ func TestLanguageModelBadInput(t *testing.T) {
 		// an image command given a language model names the commands that take one
 		{[]string{"eval", "--model", "shipped-lm", "--data", "mnist"}, "shipped-lm is a language model (LLaMA-style), and this command takes an image model"},
 		{[]string{"average", "--out", filepath.Join(dir, "avg"), "../../testdata/ref/llama/trained", "../../testdata/ref/llama/trained"}, "trained is a language model (LLaMA-style)"},
+		{[]string{"eval-lm", "--plot", filepath.Join(dir, "c.png")}, "--plot draws a classifier's confusion matrix; --model shipped-lm is a language model"},
 		// and the other way round
 		{[]string{"generate", "--model", "shipped"}, "--model shipped is an image model (a ViT), and this command takes a language model"},
 		{[]string{"eval-lm", "--model", "vit-micro", "--data", "fortune"}, "--model vit-micro is an image model"},
@@ -417,8 +418,12 @@ func TestClassifyLM(t *testing.T) {
 	if len(e.PerClass) != 2 || n != e.Documents || float64(correct)/float64(n) != e.Accuracy {
 		t.Fatalf("eval-lm per class: %s", stdout)
 	}
-	if code, stdout, _ := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders"); code != 0 || !strings.Contains(stdout, "documents  correct  accuracy") {
+	conf := filepath.Join(t.TempDir(), "confusion.png")
+	if code, stdout, _ := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", "text:"+dir+",labels=folders", "--plot", conf); code != 0 || !strings.Contains(stdout, "documents  correct  accuracy") {
 		t.Fatalf("eval-lm's per-class table: %s", stdout)
+	}
+	if png, err := os.ReadFile(conf); err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("eval-lm --plot: %v", err)
 	}
 	if code, _, errs := runCLI("eval-lm", "--model", filepath.Join(out, "merged"), "--data", corpus); code == 0 || !strings.Contains(errs, "no labels") {
 		t.Fatalf("eval-lm of a classifier on unlabelled text: %d %s", code, errs)

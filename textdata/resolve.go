@@ -36,6 +36,13 @@ const specSyntax = "text:PATH[,docs=file|paragraphs|lines][,labels=folders], for
 // path or databases exist is for Resolve to say).
 func ParseSpec(spec string) (Spec, error) {
 	kind, arg, hasArg := strings.Cut(spec, ":")
+	if k, opts, ok := strings.Cut(spec, ","); !hasArg && ok && (k == "man" || k == "fortune") &&
+		!slices.ContainsFunc(strings.Split(opts, ","), func(f string) bool { return !strings.Contains(f, "=") }) {
+		// man,labels=sections and fortune,labels=files: options for all
+		// sections or databases, as the syntax's brackets read (sections
+		// and names follow a colon)
+		kind, arg, hasArg = k, opts, true
+	}
 	switch {
 	case spec == "spam":
 		return Spec{Kind: "spam"}, nil

@@ -25,6 +25,9 @@ func TestParseSpec(t *testing.T) {
 		{"man:labels=sections", "man:labels=sections"},
 		{"man:3,labels=none", "man:3"},
 		{"man:9,8,7,6,5,4,3,2,1", "man"},
+		// the options of all sections or databases, without a colon
+		{"man,labels=sections", "man:labels=sections"},
+		{"fortune,labels=files", "fortune:labels=files"},
 	} {
 		s, err := ParseSpec(c.in)
 		if err != nil {
@@ -42,7 +45,8 @@ func TestParseSpec(t *testing.T) {
 	}
 	for _, bad := range []string{"", "spam:x", "fortune:", "fortune:a,,b", "fortune:../x", "fortune:x.dat", "fortune:labels=dirs",
 		"text:", "text:,docs=file", "text:x,docs=words", "text:x,labels=files", "text:x,docs=file,docs=lines", "wiki", "fortunes",
-		"man:", "man:0", "man:10", "man:1,,8", "man:x", "man:1a", "man:labels=files", "man:docs=file", "mans", "man:ls"} {
+		"man:", "man:0", "man:10", "man:1,,8", "man:x", "man:1a", "man:labels=files", "man:docs=file", "mans", "man:ls",
+		"man,", "man,1", "man,labels=files", "fortune,labels=sections", "spam,labels=x", "text,labels=folders"} {
 		if _, err := ParseSpec(bad); !errors.Is(err, ErrData) {
 			t.Errorf("%q: %v, want ErrData", bad, err)
 		}

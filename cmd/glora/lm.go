@@ -53,7 +53,7 @@ func loadLM(path string) (*llama.Model, llama.Checkpoint, error) {
 	}
 	m, ck, err := llama.Load(path)
 	if err != nil {
-		if _, _, _, _, verr := backbones.Resolve(path, 0, 0); verr == nil { // an image model
+		if _, verr := backbones.InputConfig(path); verr == nil { // an image model (its config read, no weights)
 			return nil, llama.Checkpoint{}, fmt.Errorf("--model %s is an image model (a ViT), and this command takes a language model: eval, predict, finetune and run take image models", path)
 		}
 		return nil, llama.Checkpoint{}, fmt.Errorf("--model %s: %w", path, err)

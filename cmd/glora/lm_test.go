@@ -295,6 +295,9 @@ func TestLanguageModelBadInput(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.bin")
 	os.WriteFile(junk, []byte("not a model"), 0o644)
+	brokenLM := filepath.Join(dir, "broken-lm")
+	os.Mkdir(brokenLM, 0o755)
+	os.WriteFile(filepath.Join(brokenLM, "config.json"), []byte(`{"model_type": "llama"}`), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -310,6 +313,8 @@ func TestLanguageModelBadInput(t *testing.T) {
 		// and the other way round
 		{[]string{"generate", "--model", "shipped"}, "--model shipped is an image model (a ViT), and this command takes a language model"},
 		{[]string{"eval-lm", "--model", "vit-micro", "--data", "fortune"}, "--model vit-micro is an image model"},
+		// a broken Llama folder is not called an image model
+		{[]string{"generate", "--model", brokenLM}, `no "vocab_size"`},
 		// --max-tokens counts the prompt's positions too: none left to generate in
 		{[]string{"generate", "--prompt", "The", "--max-tokens", "2"}, "--prompt is 2 tokens (BOS included), which leaves no position"},
 		{[]string{"pretrain-lm", "--data", "fortune"}, "--out is required"},

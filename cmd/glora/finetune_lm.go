@@ -45,7 +45,7 @@ type finetuneLMSettings struct {
 	Stage     string `flag:"stage" json:"-" help:"method searched, --task lm: all (the chain), supernet (train the supernet in --out and stop: what glora supernet runs on a language model) or search (search the supernet trained in --out, with that run's settings, and write its structure.json: what glora search runs)"`
 	MinParams int    `flag:"min-params" json:"min_params" help:"method searched: fewest support parameters a structure may read (0: no bound; the budget is LoRA's at the largest rank)"`
 	SearchTok int    `flag:"search-tokens" json:"search_tokens" help:"method searched: validation tokens each candidate is scored on (by perplexity with the supernet's weights)"`
-	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders, man,labels=sections) with a fresh head on each document's last token (the first --seq-len tokens), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, and summary.json"`
+	Task      string `flag:"task" json:"task" help:"lm: adapt next-token prediction to the corpus (perplexity); classify: learn the labels of a labelled corpus (spam, text:…,labels=folders, man,labels=sections) with a fresh head on each document's last token (the first --seq-len tokens; a --model classifier of the same classes lends its head), scored by validation accuracy, then test accuracy read once; classify writes OUT/merged, a Hugging Face LlamaForSequenceClassification folder, summary.json (the test split by class too) and curves.png"`
 	lmTrainFlags
 }
 

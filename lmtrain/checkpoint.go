@@ -170,29 +170,38 @@ func optionDiff(saved, now Options) string {
 // writeCurves plots the run's losses and validation perplexity by step
 // (OutDir/curves.png).
 func writeCurves(path string, h []Record) error {
-	var x, tl, vl, ppl []float64
+	var c curves
 	for _, r := range h {
-		x = append(x, float64(r.Step))
-		tl, vl, ppl = append(tl, r.TrainLoss), append(vl, r.ValLoss), append(ppl, r.ValPPL)
+		c.add(r.Step, r.TrainLoss, r.ValLoss, r.ValPPL)
 	}
-	return plot.WritePNG(path,
-		plot.Panel{Title: "next-token loss (nats)", XLabel: "step", Series: []plot.Series{
-			{Name: "train", X: x, Y: tl}, {Name: "validation", X: x, Y: vl}}, Markers: len(h) < 12},
-		plot.Panel{Title: "validation perplexity", XLabel: "step", Series: []plot.Series{
-			{Name: "validation", X: x, Y: ppl}}, Markers: len(h) < 12})
+	return c.write(path, "next-token loss (nats)", "validation perplexity")
 }
 
 // WriteClassifyCurves writes a classification run's curves as a PNG at
 // path: training and validation loss, and validation accuracy, by step.
 func WriteClassifyCurves(path string, h []ClassifyRecord) error {
-	var x, tl, vl, acc []float64
+	var c curves
 	for _, r := range h {
-		x = append(x, float64(r.Step))
-		tl, vl, acc = append(tl, r.TrainLoss), append(vl, r.ValLoss), append(acc, r.ValAcc)
+		c.add(r.Step, r.TrainLoss, r.ValLoss, r.ValAcc)
 	}
+	return c.write(path, "cross-entropy loss", "validation accuracy")
+}
+
+// curves are a run's validation points: step, training and validation
+// loss, and one validation score.
+type curves struct{ x, train, val, score []float64 }
+
+func (c *curves) add(step int, train, val, score float64) {
+	c.x, c.train = append(c.x, float64(step)), append(c.train, train)
+	c.val, c.score = append(c.val, val), append(c.score, score)
+}
+
+// write draws the losses and the score, two panels side by side.
+func (c *curves) write(path, lossTitle, scoreTitle string) error {
+	markers := len(c.x) < 12
 	return plot.WritePNG(path,
-		plot.Panel{Title: "cross-entropy loss", XLabel: "step", Series: []plot.Series{
-			{Name: "train", X: x, Y: tl}, {Name: "validation", X: x, Y: vl}}, Markers: len(h) < 12},
-		plot.Panel{Title: "validation accuracy", XLabel: "step", Series: []plot.Series{
-			{Name: "validation", X: x, Y: acc}}, Markers: len(h) < 12})
+		plot.Panel{Title: lossTitle, XLabel: "step", Series: []plot.Series{
+			{Name: "train", X: c.x, Y: c.train}, {Name: "validation", X: c.x, Y: c.val}}, Markers: markers},
+		plot.Panel{Title: scoreTitle, XLabel: "step", Series: []plot.Series{
+			{Name: "validation", X: c.x, Y: c.score}}, Markers: markers})
 }

@@ -3,6 +3,7 @@ package lmtrain
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -69,6 +70,44 @@ func batchOf(d Labelled, idx []int) (*tensor.Tensor, []int) {
 func Accuracy(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (acc, loss float64, err error) {
 	mt, err := Score(c, d, batch, prec)
 	return mt.Accuracy, mt.Loss, err
+}
+
+// Probabilities is c's class probabilities (softmax of the logits, in
+// float64) for each sequence of d (its labels are not read), batch
+// sequences at a time.
+func Probabilities(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) ([][]float64, error) {
+	classes := c.Score.W.Value.Shape[0]
+	tp := ag.NewTape()
+	tp.NoGrad, tp.Precision = true, prec
+	var out [][]float64
+	for lo := 0; lo < len(d.IDs); lo += batch {
+		idx := make([]int, 0, batch)
+		for i := lo; i < min(lo+batch, len(d.IDs)); i++ {
+			idx = append(idx, i)
+		}
+		x, _ := batchOf(Labelled{IDs: d.IDs, Labels: make([]int, len(d.IDs))}, idx)
+		tp.Reset()
+		logits := c.Forward(tp, tp.Wrap(x), nil)
+		if err := tp.Err(); err != nil {
+			return nil, fmt.Errorf("lmtrain: %w", err)
+		}
+		for r := range idx {
+			row := logits.Value.Data[r*classes : (r+1)*classes]
+			p, m, sum := make([]float64, classes), math.Inf(-1), 0.0
+			for _, v := range row {
+				m = max(m, float64(v))
+			}
+			for j, v := range row {
+				p[j] = math.Exp(float64(v) - m)
+				sum += p[j]
+			}
+			for j := range p {
+				p[j] /= sum
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // Score is c's top-1 accuracy, mean loss and confusion matrix

@@ -1,6 +1,7 @@
 package lmtrain
 
 import (
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,35 @@ func TestClassify(t *testing.T) {
 	}
 	if tuned.Net == nil || tuned.Trainable() == 0 {
 		t.Fatal("no adapter trained")
+	}
+	// Score's confusion matrix and Probabilities' arg-maxes are the same
+	// predictions, in batches of another size; each row of probabilities
+	// sums to 1
+	mt, err := Score(c, val, 7, 0)
+	if err != nil || mt.Accuracy != acc || mt.N != len(val.IDs) {
+		t.Fatalf("Score: %+v (%v), Accuracy %v", mt, err, acc)
+	}
+	probs, err := Probabilities(c, val, 13, 0)
+	if err != nil || len(probs) != len(val.IDs) {
+		t.Fatalf("Probabilities: %d rows (%v)", len(probs), err)
+	}
+	confusion := [2][2]int{}
+	for i, p := range probs {
+		if math.Abs(p[0]+p[1]-1) > 1e-9 {
+			t.Fatalf("row %d sums to %v", i, p[0]+p[1])
+		}
+		pred := 0
+		if p[1] > p[0] {
+			pred = 1
+		}
+		confusion[val.Labels[i]][pred]++
+	}
+	for tr := range 2 {
+		for pr := range 2 {
+			if confusion[tr][pr] != mt.Confusion[tr][pr] {
+				t.Fatalf("Probabilities' confusion %v, Score's %v", confusion, mt.Confusion)
+			}
+		}
 	}
 	// saved as a plain LlamaForSequenceClassification: the same accuracy
 	dir := filepath.Join(t.TempDir(), "cls")

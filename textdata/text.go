@@ -147,6 +147,17 @@ func textDocs(texts []string, source string, label int) []Doc {
 	return docs
 }
 
+// TextFiles lists the .txt files under dir as text:DIR reads them
+// (recursively, sorted, hidden files and folders skipped), as paths
+// joined to dir.
+func TextFiles(dir string) ([]string, error) {
+	rel, err := textFiles(dir)
+	for i, r := range rel {
+		rel[i] = filepath.Join(dir, filepath.FromSlash(r))
+	}
+	return rel, err
+}
+
 // textFiles lists the .txt files under dir as slash-separated paths
 // relative to dir, in sorted order.
 func textFiles(dir string) ([]string, error) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
 )
 
@@ -456,6 +457,25 @@ func TestClassifyLM(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &again) != nil || len(again.History) != 1 || math.Abs(again.History[0].ValLoss-want) > 1e-4*max(1, want) ||
 		!strings.Contains(errs, "training starts from its head") {
 		t.Fatalf("finetune-lm from the classifier: %d %s %s (its validation loss at its best step %v)", code, stdout, errs, want)
+	}
+	// predict labels text files with the classifier: one line per .txt
+	// file of the folder, most of them its folder's class
+	code, stdout, errs = runCLI("predict", "--model", filepath.Join(out, "merged"), "--top", "1", "--json", dir)
+	lines := jsonLines(t, "predict", stdout)
+	files, _ := textdata.TextFiles(dir)
+	right := 0
+	for _, l := range lines {
+		file, top := l["file"].(string), l["top"].([]any)
+		label := top[0].(map[string]any)["label"].(string)
+		if filepath.Base(filepath.Dir(file)) == label {
+			right++
+		}
+	}
+	if code != 0 || len(lines) != len(files) || len(files) == 0 || right < len(files)*3/4 {
+		t.Fatalf("predict with the classifier: %d, %d lines for %d files, %d right: %s", code, len(lines), len(files), right, errs)
+	}
+	if code, _, errs := runCLI("predict", "--model", filepath.Join(base, "best"), files[0]); code == 0 || !strings.Contains(errs, "without a classification head") {
+		t.Fatalf("predict with a language model: %d %s", code, errs)
 	}
 	// inspect names the head and the classes, in words and in JSON
 	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"))

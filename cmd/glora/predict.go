@@ -10,8 +10,11 @@ import (
 	"strings"
 
 	"github.com/glora/glora/data"
+	"github.com/glora/glora/lmtrain"
+	"github.com/glora/glora/models/llama"
 	"github.com/glora/glora/models/vit"
 	"github.com/glora/glora/tensor"
+	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/train"
 )
 
@@ -29,13 +32,14 @@ type predictSettings struct {
 	Top    int    `flag:"top" json:"top" help:"classes to print per image, most probable first"`
 	Batch  int    `flag:"batch" json:"batch" help:"images per forward pass"`
 	JSON   bool   `flag:"json" json:"json" help:"one JSON object per image on stdout: {\"file\":…, \"top\":[{\"label\":…, \"index\":…, \"prob\":…}, …]}"`
+	SeqLen int    `flag:"seq-len" json:"seq_len" help:"a text classifier (--model a finetune-lm --task classify merged/ folder): the tokens it reads of each .txt file, the first this many (0: 128, finetune-lm's)"`
 }
 
 // runPredict labels images: each is read and converted to the model's input
 // exactly as the folder loader does (data.ReadImage at train.InputOptions), and
 // the k most probable classes are printed with their probabilities.
 func runPredict(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...", stderr)
+	fs := newFlags("predict", "predict [--model DIR] [--top K] [--json] IMAGE|FOLDER...  |  predict --model CLASSIFIER_DIR [--seq-len T] TEXT.txt|FOLDER...", stderr)
 	s := predictSettings{Resize: "model", Top: 3, Batch: 64}
 	bindFlags(fs, &s)
 	if err := parseFlags(fs, args, 1<<20); err != nil {
@@ -49,6 +53,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	if s.Batch < 1 {
 		return fmt.Errorf("--batch must be ≥ 1, got %d", s.Batch)
+	}
+	if s.SeqLen < 0 {
+		return fmt.Errorf("--seq-len must be ≥ 0, got %d", s.SeqLen)
+	}
+	if st, err := os.Stat(s.Model); err == nil && st.IsDir() && isLlama(s.Model) {
+		return predictText(s, fs.Args(), stdout, stderr)
 	}
 	files, err := imageFiles(fs.Args(), stderr)
 	if err != nil {
@@ -194,4 +204,76 @@ func printPrediction(w io.Writer, file string, top []prediction, asJSON bool) er
 	}
 	_, err := fmt.Fprintf(w, "%s: %s\n", file, strings.Join(parts, ", "))
 	return err
+}
+
+// predictText labels text files with a classifier folder (finetune-lm
+// --task classify's merged/): each file's first --seq-len tokens after
+// BOS, read as the classifier was trained, and its k most probable
+// classes.
+func predictText(s predictSettings, args []string, stdout, stderr io.Writer) error {
+	m, ck, err := loadLM(s.Model)
+	if err != nil {
+		return err
+	}
+	if ck.Score == nil {
+		return fmt.Errorf("--model %s is a language model without a classification head: generate continues text; predict labels it with a finetune-lm --task classify folder", s.Model)
+	}
+	c, labels, err := llama.AsClassifier(m, ck, s.Model)
+	if err != nil {
+		return err
+	}
+	tok, _, err := loadTokenizer("", s.Model, m.Cfg.VocabSize)
+	if err != nil {
+		return err
+	}
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return err // *PathError names a
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		list, err := textdata.TextFiles(a)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("folder %s holds no .txt files", a)
+		}
+		files = append(files, list...)
+	}
+	texts := make([]string, len(files))
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			return fmt.Errorf("%s is empty: nothing to classify", f)
+		}
+		texts[i] = string(b)
+	}
+	seq := s.SeqLen
+	if seq == 0 {
+		seq = 128
+	}
+	set, err := lmtrain.EncodeLabelled(tok, texts, make([]int, len(texts)), min(seq, m.Cfg.MaxSeq))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "model %s: a classifier of %s; %d text files, the first %d tokens of each\n", s.Model, strings.Join(labels, ", "), len(files), min(seq, m.Cfg.MaxSeq))
+	probs, err := lmtrain.Probabilities(c, set, s.Batch, tensor.F32)
+	if err != nil {
+		return err
+	}
+	k := min(s.Top, len(labels))
+	for i, f := range files {
+		if err := printPrediction(stdout, f, topK(probs[i], k, labels), s.JSON); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -474,8 +474,18 @@ func TestClassifyLM(t *testing.T) {
 	if code != 0 || len(lines) != len(files) || len(files) == 0 || right < len(files)*3/4 {
 		t.Fatalf("predict with the classifier: %d, %d lines for %d files, %d right: %s", code, len(lines), len(files), right, errs)
 	}
-	if code, _, errs := runCLI("predict", "--model", filepath.Join(base, "best"), files[0]); code == 0 || !strings.Contains(errs, "without a classification head") {
-		t.Fatalf("predict with a language model: %d %s", code, errs)
+	for _, model := range []string{filepath.Join(base, "best"), "shipped-lm"} {
+		if code, _, errs := runCLI("predict", "--model", model, files[0]); code == 0 || !strings.Contains(errs, "without a classification head") {
+			t.Fatalf("predict with the language model %s: %d %s", model, code, errs)
+		}
+	}
+	png := filepath.Join(t.TempDir(), "a.png")
+	os.WriteFile(png, []byte("\x89PNG"), 0o644)
+	if code, _, errs := runCLI("predict", "--model", filepath.Join(out, "merged"), png); code == 0 || !strings.Contains(errs, "a.png is an image; --model") {
+		t.Fatalf("predict of an image with a text classifier: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI("predict", "--model", filepath.Join(out, "merged"), files[0]); code != 0 || !strings.Contains(errs, "1 text file, its first 32 tokens") {
+		t.Fatalf("predict of one file: %d %s", code, errs)
 	}
 	// inspect names the head and the classes, in words and in JSON
 	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"))

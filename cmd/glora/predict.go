@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/models/llama"
@@ -57,7 +58,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if s.SeqLen < 0 {
 		return fmt.Errorf("--seq-len must be ≥ 0, got %d", s.SeqLen)
 	}
-	if st, err := os.Stat(s.Model); err == nil && st.IsDir() && isLlama(s.Model) {
+	if st, err := os.Stat(s.Model); s.Model == backbones.ShippedLM || err == nil && st.IsDir() && isLlama(s.Model) {
 		return predictText(s, fs.Args(), stdout, stderr)
 	}
 	files, err := imageFiles(fs.Args(), stderr)
@@ -233,6 +234,9 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 			return err // *PathError names a
 		}
 		if !st.IsDir() {
+			if data.IsImageFile(a) {
+				return fmt.Errorf("%s is an image; --model %s classifies text", a, s.Model)
+			}
 			files = append(files, a)
 			continue
 		}
@@ -264,7 +268,11 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model %s: a classifier of %s; %d text files, the first %d tokens of each\n", s.Model, strings.Join(labels, ", "), len(files), min(seq, m.Cfg.MaxSeq))
+	what := fmt.Sprintf("%d text files, the first %d tokens of each", len(files), min(seq, m.Cfg.MaxSeq))
+	if len(files) == 1 {
+		what = fmt.Sprintf("1 text file, its first %d tokens", min(seq, m.Cfg.MaxSeq))
+	}
+	fmt.Fprintf(stderr, "model %s: a classifier of %s; %s\n", s.Model, strings.Join(labels, ", "), what)
 	probs, err := lmtrain.Probabilities(c, set, s.Batch, tensor.F32)
 	if err != nil {
 		return err

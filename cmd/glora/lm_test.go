@@ -487,6 +487,13 @@ func TestClassifyLM(t *testing.T) {
 	if code, _, errs := runCLI("predict", "--model", filepath.Join(out, "merged"), files[0]); code != 0 || !strings.Contains(errs, "1 text file, its first 32 tokens") {
 		t.Fatalf("predict of one file: %d %s", code, errs)
 	}
+	// an empty file is said and skipped; the others are labelled, and the command fails at the end
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(empty, []byte(" \n"), 0o644)
+	code, stdout, errs = runCLI("predict", "--model", filepath.Join(out, "merged"), files[0], empty, files[1])
+	if code == 0 || strings.Count(stdout, "\n") != 2 || !strings.Contains(errs, "empty.txt is empty") || !strings.Contains(errs, "1 of 3 text files could not be read or were empty") {
+		t.Fatalf("predict with an empty file: %d %q %s", code, stdout, errs)
+	}
 	// inspect names the head and the classes, in words and in JSON
 	code, stdout, errs = runCLI("inspect", filepath.Join(out, "merged"))
 	if want := "2 classes: " + strings.Join(s.Classes, ", "); code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "score.weight (2, 32)") {

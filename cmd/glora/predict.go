@@ -249,16 +249,24 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 		}
 		files = append(files, list...)
 	}
-	texts := make([]string, len(files))
-	for i, f := range files {
+	// files that cannot be read, or hold no text, are said and skipped;
+	// the command fails at the end, as for images
+	var texts, failed, read []string
+	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "glora predict: %v\n", err)
+		case strings.TrimSpace(string(b)) == "":
+			fmt.Fprintf(stderr, "glora predict: %s is empty: nothing to classify\n", f)
+		default:
+			texts, read = append(texts, string(b)), append(read, f)
+			continue
 		}
-		if strings.TrimSpace(string(b)) == "" {
-			return fmt.Errorf("%s is empty: nothing to classify", f)
-		}
-		texts[i] = string(b)
+		failed = append(failed, f)
+	}
+	if len(texts) == 0 {
+		return fmt.Errorf("%d of %d text files could not be read or were empty (first: %s)", len(failed), len(files), failed[0])
 	}
 	seq := s.SeqLen
 	if seq == 0 {
@@ -268,8 +276,8 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%d text files, the first %d tokens of each", len(files), min(seq, m.Cfg.MaxSeq))
-	if len(files) == 1 {
+	what := fmt.Sprintf("%d text files, the first %d tokens of each", len(read), min(seq, m.Cfg.MaxSeq))
+	if len(read) == 1 {
 		what = fmt.Sprintf("1 text file, its first %d tokens", min(seq, m.Cfg.MaxSeq))
 	}
 	fmt.Fprintf(stderr, "model %s: a classifier of %s; %s\n", s.Model, strings.Join(labels, ", "), what)
@@ -278,10 +286,13 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	k := min(s.Top, len(labels))
-	for i, f := range files {
+	for i, f := range read {
 		if err := printPrediction(stdout, f, topK(probs[i], k, labels), s.JSON); err != nil {
 			return err
 		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d text files could not be read or were empty (first: %s)", len(failed), len(files), failed[0])
 	}
 	return nil
 }

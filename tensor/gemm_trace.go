@@ -46,7 +46,6 @@ var (
 	gemmTracing atomic.Bool
 	gemmTraceMu sync.Mutex
 	gemmTraced  map[gemmKey]*GEMMShape
-	gemmFlops   float64 // of every call in gemmTraced
 )
 
 // TraceGEMM starts (on) or stops timing every matrix product
@@ -59,7 +58,7 @@ func TraceGEMM(on bool) {
 	gemmTraceMu.Lock()
 	defer gemmTraceMu.Unlock()
 	if on {
-		gemmTraced, gemmFlops = map[gemmKey]*GEMMShape{}, 0
+		gemmTraced = map[gemmKey]*GEMMShape{}
 	}
 	gemmTracing.Store(on)
 }
@@ -74,7 +73,11 @@ func TracingGEMM() bool { return gemmTracing.Load() }
 func GEMMFlops() float64 {
 	gemmTraceMu.Lock()
 	defer gemmTraceMu.Unlock()
-	return gemmFlops
+	f := 0.0
+	for _, s := range gemmTraced {
+		f += s.Flops()
+	}
+	return f
 }
 
 // GEMMShapes is what TraceGEMM recorded, the longest first.
@@ -105,5 +108,4 @@ func traceGEMM(k gemmKey, t0 time.Time) {
 	}
 	s.Calls++
 	s.Seconds += d
-	gemmFlops += 2 * float64(k.m) * float64(k.n) * float64(k.k) * float64(k.batch)
 }

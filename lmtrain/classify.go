@@ -3,7 +3,6 @@ package lmtrain
 import (
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -44,7 +43,7 @@ func EncodeLabelled(enc Encoder, docs []string, labels []int, seqLen int) (Label
 }
 
 // batchOf packs sequences idx of d into a (B, T) Classifier batch, T the
-// longest, PadID after each.
+// longest, PadID after each, and their labels (zeros where d has none).
 func batchOf(d Labelled, idx []int) (*tensor.Tensor, []int) {
 	T := 0
 	for _, i := range idx {
@@ -60,7 +59,9 @@ func batchOf(d Labelled, idx []int) (*tensor.Tensor, []int) {
 		for t, id := range d.IDs[i] {
 			row[t] = float32(id)
 		}
-		labels[r] = d.Labels[i]
+		if d.Labels != nil {
+			labels[r] = d.Labels[i]
+		}
 	}
 	return x, labels
 }
@@ -72,42 +73,18 @@ func Accuracy(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision)
 	return mt.Accuracy, mt.Loss, err
 }
 
-// Probabilities is c's class probabilities (softmax of the logits, in
-// float64) for each sequence of d (its labels are not read), batch
+// Probabilities is c's class probabilities (train.Softmax64 of the
+// logits) for each sequence of d (its labels are not read), batch
 // sequences at a time.
 func Probabilities(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) ([][]float64, error) {
 	classes := c.Score.W.Value.Shape[0]
-	tp := ag.NewTape()
-	tp.NoGrad, tp.Precision = true, prec
-	var out [][]float64
-	for lo := 0; lo < len(d.IDs); lo += batch {
-		idx := make([]int, 0, batch)
-		for i := lo; i < min(lo+batch, len(d.IDs)); i++ {
-			idx = append(idx, i)
+	out := make([][]float64, 0, len(d.IDs))
+	err := forBatches(c, d, batch, prec, func(_ *ag.Tape, logits *ag.Var, labels []int) {
+		for r := range labels {
+			out = append(out, train.Softmax64(logits.Value.Data[r*classes:(r+1)*classes]))
 		}
-		x, _ := batchOf(Labelled{IDs: d.IDs, Labels: make([]int, len(d.IDs))}, idx)
-		tp.Reset()
-		logits := c.Forward(tp, tp.Wrap(x), nil)
-		if err := tp.Err(); err != nil {
-			return nil, fmt.Errorf("lmtrain: %w", err)
-		}
-		for r := range idx {
-			row := logits.Value.Data[r*classes : (r+1)*classes]
-			p, m, sum := make([]float64, classes), math.Inf(-1), 0.0
-			for _, v := range row {
-				m = max(m, float64(v))
-			}
-			for j, v := range row {
-				p[j] = math.Exp(float64(v) - m)
-				sum += p[j]
-			}
-			for j := range p {
-				p[j] /= sum
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 // Score is c's top-1 accuracy, mean loss and confusion matrix
@@ -123,13 +100,26 @@ func Score(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (t
 			return train.Metrics{}, fmt.Errorf("lmtrain: sequence %d's label %d is outside the classifier's %d classes", i, l, classes)
 		}
 	}
-	mt := train.Metrics{N: len(d.IDs), Confusion: make([][]int, classes)}
-	for t := range mt.Confusion {
-		mt.Confusion[t] = make([]int, classes)
+	tally := train.Tally{Classes: classes}
+	err := forBatches(c, d, batch, prec, func(tp *ag.Tape, logits *ag.Var, labels []int) {
+		l := nn.CrossEntropy(tp, logits, labels, 0)
+		if tp.Err() == nil {
+			tally.Add(logits.Value, labels, l.Value.Data[0])
+		}
+	})
+	if err != nil {
+		return train.Metrics{}, err
 	}
+	return tally.Metrics(), nil
+}
+
+// forBatches runs c without gradients on d's sequences, batch at a time
+// in order, and hands fn each batch's logits (rows, classes) and labels
+// (d's, or zeros where d has none) on the tape it used; an error on the
+// tape after fn stops it.
+func forBatches(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision, fn func(tp *ag.Tape, logits *ag.Var, labels []int)) error {
 	tp := ag.NewTape()
 	tp.NoGrad, tp.Precision = true, prec
-	sum := 0.0
 	for lo := 0; lo < len(d.IDs); lo += batch {
 		idx := make([]int, 0, batch)
 		for i := lo; i < min(lo+batch, len(d.IDs)); i++ {
@@ -138,21 +128,15 @@ func Score(c *llama.Classifier, d Labelled, batch int, prec tensor.Precision) (t
 		x, labels := batchOf(d, idx)
 		tp.Reset()
 		logits := c.Forward(tp, tp.Wrap(x), nil)
-		l := nn.CrossEntropy(tp, logits, labels, 0)
 		if err := tp.Err(); err != nil {
-			return train.Metrics{}, fmt.Errorf("lmtrain: %w", err)
+			return fmt.Errorf("lmtrain: %w", err)
 		}
-		for r, t := range labels {
-			p := nn.Argmax(logits.Value.Data[r*classes : (r+1)*classes])
-			mt.Confusion[t][p]++
-			if p == t {
-				mt.Correct++
-			}
+		fn(tp, logits, labels)
+		if err := tp.Err(); err != nil {
+			return fmt.Errorf("lmtrain: %w", err)
 		}
-		sum += float64(l.Value.Data[0]) * float64(len(labels))
 	}
-	mt.Accuracy, mt.Loss = float64(mt.Correct)/float64(mt.N), sum/float64(mt.N)
-	return mt, nil
+	return nil
 }
 
 // ClassifyRecord is one validation point of a classification run.
@@ -308,8 +292,8 @@ type ClassifyRun struct {
 	Search     *ClassifySearchResult // method searched's record, else nil
 	Classifier *llama.Classifier
 	Tuned      *Tuned
-	TestAcc    float64 // on the test set, read once, after every choice
-	// Test is that reading whole: accuracy, loss, confusion matrix.
+	// Test is the test set's reading, once, after every choice: accuracy,
+	// loss, confusion matrix.
 	Test      train.Metrics
 	Trainable int // the method's parameters and the head's
 }
@@ -338,7 +322,7 @@ func RunClassify(m *llama.Model, ck llama.Checkpoint, labels []string, train, va
 	if err != nil {
 		return ClassifyRun{}, err
 	}
-	r.TestAcc, r.Test = mt.Accuracy, mt
+	r.Test = mt
 	r.Trainable = r.Tuned.Trainable() + r.Classifier.Score.W.Value.Numel()
 	if err := r.Tuned.SaveClassifier(dir, r.Classifier, ck, labels); err != nil {
 		return ClassifyRun{}, err

@@ -94,9 +94,7 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int, pr
 	}
 	tp := ag.NewTape()
 	tp.NoGrad, tp.Precision = true, prec
-	var mt Metrics
-	var lossSum float64
-	var pred []int
+	tally := Tally{Classes: ds.NumClasses()}
 	for b, err := range loader.Epoch(0, 0) {
 		if err != nil {
 			return Metrics{}, err
@@ -117,26 +115,51 @@ func EvaluateModel(m Model, ds *data.Dataset, pre data.Preprocess, batch int, pr
 		if err := tp.Err(); err != nil {
 			return Metrics{}, fmt.Errorf("evaluate: %w", err)
 		}
-		lossSum += float64(loss.Value.Data[0]) * float64(len(b.Labels))
-		if mt.Confusion == nil {
-			cols := logits.Value.Shape[1]
-			mt.Confusion = make([][]int, ds.NumClasses())
-			for i := range mt.Confusion {
-				mt.Confusion[i] = make([]int, cols)
-			}
-		}
-		pred = argmaxRows(logits.Value, pred[:0])
-		for i, y := range b.Labels {
-			mt.Confusion[y][pred[i]]++
-			if pred[i] == y {
-				mt.Correct++
-			}
-		}
-		mt.N += len(b.Labels)
+		tally.Add(logits.Value, b.Labels, loss.Value.Data[0])
 	}
+	return tally.Metrics(), nil
+}
+
+// Tally accumulates Metrics batch by batch: Add each batch's logits, labels
+// and mean loss, then read Metrics.
+type Tally struct {
+	// Classes is the confusion matrix's rows (the labels' classes); its
+	// columns are the logits'.
+	Classes int
+	mt      Metrics
+	lossSum float64
+	pred    []int
+}
+
+// Add counts a batch: logits (N, C), labels (N, each below Classes) and
+// their mean cross-entropy loss.
+func (t *Tally) Add(logits *tensor.Tensor, labels []int, loss float32) {
+	mt := &t.mt
+	t.lossSum += float64(loss) * float64(len(labels))
+	if mt.Confusion == nil {
+		cols := logits.Shape[len(logits.Shape)-1]
+		mt.Confusion = make([][]int, t.Classes)
+		for i := range mt.Confusion {
+			mt.Confusion[i] = make([]int, cols)
+		}
+	}
+	t.pred = argmaxRows(logits, t.pred[:0])
+	for i, y := range labels {
+		mt.Confusion[y][t.pred[i]]++
+		if t.pred[i] == y {
+			mt.Correct++
+		}
+	}
+	mt.N += len(labels)
+}
+
+// Metrics is what was added: top-1 accuracy, mean loss, counts and the
+// confusion matrix.
+func (t *Tally) Metrics() Metrics {
+	mt := t.mt
 	mt.Accuracy = float64(mt.Correct) / float64(mt.N)
-	mt.Loss = lossSum / float64(mt.N)
-	return mt, nil
+	mt.Loss = t.lossSum / float64(mt.N)
+	return mt
 }
 
 // CountCorrect counts rows of logits (N, C) whose arg-max is the label
@@ -182,14 +205,15 @@ func Probabilities(m *vit.Model, ds *data.Dataset, batch int, prec tensor.Precis
 		}
 		c := logits.Value.Shape[1]
 		for i := range b.Labels {
-			out = append(out, softmax64(logits.Value.Data[i*c:(i+1)*c]))
+			out = append(out, Softmax64(logits.Value.Data[i*c:(i+1)*c]))
 		}
 	}
 	return out, nil
 }
 
-// softmax64 is softmax in float64, shifted by the maximum.
-func softmax64(z []float32) []float64 {
+// Softmax64 is the softmax of logits z in float64, shifted by the maximum:
+// the probabilities Probabilities (and a text classifier's) report.
+func Softmax64(z []float32) []float64 {
 	mx := math.Inf(-1)
 	for _, v := range z {
 		mx = max(mx, float64(v))

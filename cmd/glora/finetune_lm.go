@@ -296,7 +296,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 	if err := writeTokenizer(tok, merged); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	sum, acc := run.Summary, run.TestAcc
+	sum, acc := run.Summary, run.Test.Accuracy
 	out := classifySummary{ClassifySummary: sum, Method: s.Method, Classes: corpus.Classes, Trainable: run.Trainable,
 		NTrain: r.trainC.Len(), NVal: r.valC.Len(), NTest: testC.Len(), TestAcc: acc, Seconds: time.Since(r.t0).Seconds(), Search: run.Search,
 		TestPerClass: perClassRows(run.Test, corpus.Classes), TestConfusion: run.Test.Confusion}

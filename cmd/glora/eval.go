@@ -76,12 +76,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	perClass := perClassRows(mt, names)
 	printPerClass(human, perClass, "images")
 	if s.Plot != "" {
-		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(ev.from), s.Data, s.Split, mt.Accuracy)
-		if err := plot.WriteConfusionPNG(s.Plot, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
-			return fmt.Errorf("--plot: %w", err)
+		if err := plotConfusion(s.Plot, ev.from, s.Data, s.Split, mt, names); err != nil {
+			return err
 		}
-		fmt.Fprintf(human, "confusion matrix: %s\n", s.Plot)
-		noteGlyphs(human, names)
+		notePlot(human, s.Plot, names)
 	}
 	if s.JSON {
 		fmt.Fprintln(stdout, jsonLine(map[string]any{"accuracy": mt.Accuracy, "n": mt.N, "correct": mt.Correct, "loss": mt.Loss,
@@ -231,6 +229,23 @@ func printPerClass(w io.Writer, rows []classAccuracy, items string) {
 		fmt.Fprintf(tw, "%d %s\t%d\t%d\t%s\n", r.Index, r.Class, r.N, r.Correct, a)
 	}
 	tw.Flush()
+}
+
+// plotConfusion writes --plot: mt's confusion matrix of model on data's
+// split, its classes named by names.
+func plotConfusion(path, model, data, split string, mt train.Metrics, names []string) error {
+	title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(model), data, split, mt.Accuracy)
+	if err := plot.WriteConfusionPNG(path, plot.Confusion{Title: title, Labels: names, Counts: mt.Confusion}); err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	return nil
+}
+
+// notePlot says where plotConfusion wrote and which characters of the
+// names it could not draw.
+func notePlot(w io.Writer, path string, names []string) {
+	fmt.Fprintf(w, "confusion matrix: %s\n", path)
+	noteGlyphs(w, names)
 }
 
 // checkPlotPath refuses, before any work, a --plot file whose folder does

@@ -3,14 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/models/llama"
-	"github.com/glora/glora/plot"
 	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/textdata"
 	"github.com/glora/glora/tokenizer"
@@ -135,11 +133,7 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 		}
 		ids[i] = k
 	}
-	seq := s.SeqLen
-	if seq == 0 {
-		seq = 128
-	}
-	seq = min(seq, c.LM.Cfg.MaxSeq)
+	seq := classifierWindow(s.SeqLen, c.LM.Cfg.MaxSeq)
 	set, err := lmtrain.EncodeLabelled(tok, docs.Texts(), ids, seq)
 	if err != nil {
 		return err
@@ -151,9 +145,8 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 	}
 	perClass := perClassRows(mt, labels)
 	if s.Plot != "" {
-		title := fmt.Sprintf("%s on %s (%s): accuracy %.4f", filepath.Base(s.Model), s.Data, s.Split, mt.Accuracy)
-		if err := plot.WriteConfusionPNG(s.Plot, plot.Confusion{Title: title, Labels: labels, Counts: mt.Confusion}); err != nil {
-			return fmt.Errorf("--plot: %w", err)
+		if err := plotConfusion(s.Plot, s.Model, s.Data, s.Split, mt, labels); err != nil {
+			return err
 		}
 	}
 	res := map[string]any{"model": s.Model, "data": s.Data, "split": s.Split, "documents": docs.Len(), "classes": labels,
@@ -167,8 +160,17 @@ func evalClassifier(s evalLMSettings, m *llama.Model, ck llama.Checkpoint, tok *
 		s.Data, s.Split, docs.Len(), seq, strings.Join(labels, ", "), mt.Accuracy, mt.Loss)
 	printPerClass(stdout, perClass, "documents")
 	if s.Plot != "" {
-		fmt.Fprintf(stdout, "confusion matrix: %s\n", s.Plot)
-		noteGlyphs(stdout, labels)
+		notePlot(stdout, s.Plot, labels)
 	}
 	return nil
+}
+
+// classifierWindow is the tokens a classifier reads of each document:
+// --seq-len, or finetune-lm's default 128 for 0, at most the model's
+// positions.
+func classifierWindow(seqLen, maxSeq int) int {
+	if seqLen == 0 {
+		seqLen = 128
+	}
+	return min(seqLen, maxSeq)
 }

@@ -265,20 +265,20 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 		}
 		failed = append(failed, f)
 	}
-	if len(texts) == 0 {
+	unread := func() error {
 		return fmt.Errorf("%d of %d text files could not be read or were empty (first: %s)", len(failed), len(files), failed[0])
 	}
-	seq := s.SeqLen
-	if seq == 0 {
-		seq = 128
+	if len(texts) == 0 {
+		return unread()
 	}
-	set, err := lmtrain.EncodeLabelled(tok, texts, make([]int, len(texts)), min(seq, m.Cfg.MaxSeq))
+	seq := classifierWindow(s.SeqLen, m.Cfg.MaxSeq)
+	set, err := lmtrain.EncodeLabelled(tok, texts, make([]int, len(texts)), seq)
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%d text files, the first %d tokens of each", len(read), min(seq, m.Cfg.MaxSeq))
+	what := fmt.Sprintf("%d text files, the first %d tokens of each", len(read), seq)
 	if len(read) == 1 {
-		what = fmt.Sprintf("1 text file, its first %d tokens", min(seq, m.Cfg.MaxSeq))
+		what = fmt.Sprintf("1 text file, its first %d tokens", seq)
 	}
 	fmt.Fprintf(stderr, "model %s: a classifier of %s; %s\n", s.Model, strings.Join(labels, ", "), what)
 	probs, err := lmtrain.Probabilities(c, set, s.Batch, tensor.F32)
@@ -292,7 +292,7 @@ func predictText(s predictSettings, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d text files could not be read or were empty (first: %s)", len(failed), len(files), failed[0])
+		return unread()
 	}
 	return nil
 }

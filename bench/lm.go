@@ -79,7 +79,7 @@ func lmModel(o LMOptions) (*llama.Model, error) {
 // or with o.Method a LoRA or a GLoRA supernet step on the frozen decoder.
 // Tokens per second are Batch·SeqLen per step.
 func LMTrain(o LMOptions) (LMResult, error) {
-	name, step, err := lmStep(o)
+	step, name, err := lmStep(o)
 	if err != nil {
 		return LMResult{}, err
 	}
@@ -92,17 +92,18 @@ func LMTrain(o LMOptions) (LMResult, error) {
 		Seconds: secs, TokPerS: float64(o.Batch*o.SeqLen*o.Steps) / secs, PeakRSSBytes: PeakRSS()}, nil
 }
 
-// lmStep builds LMTrain's model for o.Method and returns the benchmark's
-// name and its training step i (random windows of a random stream).
-func lmStep(o LMOptions) (string, func(i int) error, error) {
+// lmStep builds LMTrain's model for o.Method and returns its training
+// step i (random windows of a random stream) and the benchmark's name, as
+// gloraTrainStep does.
+func lmStep(o LMOptions) (func(i int) error, string, error) {
 	m, err := lmModel(o)
 	if err != nil {
-		return "", nil, err
+		return nil, "", err
 	}
 	lm := llama.CausalLM{Model: m}
 	name, hook, err := lmMethod(&lm, o)
 	if err != nil {
-		return "", nil, err
+		return nil, "", err
 	}
 	opt := lmtrain.NewAdamW(lm.Params(), 1e-4, 0.1)
 	tr := train.NewTrainer(lm, opt)
@@ -114,7 +115,7 @@ func lmStep(o LMOptions) (string, func(i int) error, error) {
 	}
 	x := tensor.New(o.Batch, o.SeqLen)
 	xv := ag.NewVar(x, false)
-	return name, func(i int) error {
+	return func(i int) error {
 		starts := make([]int, o.Batch)
 		for b := range starts {
 			starts[b] = rng.IntN(len(stream) - o.SeqLen - 1)
@@ -126,7 +127,7 @@ func lmStep(o LMOptions) (string, func(i int) error, error) {
 		copy(x.Data, xs)
 		_, err = tr.Step(i, xv, labels)
 		return err
-	}, nil
+	}, name, nil
 }
 
 // lmMethod prepares lm for o.Method and returns the benchmark's name and

@@ -110,7 +110,7 @@ func LMPEFTTrain(o LMOptions, rounds int) (PEFTResult, error) {
 	var steps [3]func(int) error
 	for j, method := range []string{"full", "lora", "glora"} {
 		o.Method = method
-		_, step, err := lmStep(o)
+		step, _, err := lmStep(o)
 		if err != nil {
 			return PEFTResult{}, err
 		}

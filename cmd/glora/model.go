@@ -25,10 +25,19 @@ func loadModel(spec string, seed uint64) (*vit.Model, vit.Checkpoint, string, er
 // (shipped-lm, a Llama folder) with the commands that take one.
 func resolveModel(spec string, seed uint64, classes int) (*vit.Model, vit.Checkpoint, string, bool, error) {
 	m, ck, from, fresh, err := backbones.Resolve(spec, seed, classes)
-	if err != nil {
-		if st, serr := os.Stat(spec); spec == backbones.ShippedLM || serr == nil && st.IsDir() && isLlama(spec) {
-			err = fmt.Errorf("%s is a language model (LLaMA-style), and this command takes an image model (a ViT): eval-lm, generate, finetune-lm and convert take language models", spec)
-		}
+	if err != nil && isLMFolder(spec) {
+		err = fmt.Errorf("%s is a language model (LLaMA-style), and this command takes an image model (a ViT): eval-lm, generate, finetune-lm and convert take language models", spec)
 	}
 	return m, ck, from, fresh, err
+}
+
+// isLMFolder reports whether spec names a language model an image model
+// could be mistaken for: shipped-lm, or a Llama folder (not a llama2.c
+// file, which isLlama also takes).
+func isLMFolder(spec string) bool {
+	if spec == backbones.ShippedLM {
+		return true
+	}
+	st, err := os.Stat(spec)
+	return err == nil && st.IsDir() && isLlama(spec)
 }

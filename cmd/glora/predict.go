@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/lmtrain"
 	"github.com/glora/glora/models/llama"
@@ -58,7 +57,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if s.SeqLen < 0 {
 		return fmt.Errorf("--seq-len must be ≥ 0, got %d", s.SeqLen)
 	}
-	if st, err := os.Stat(s.Model); s.Model == backbones.ShippedLM || err == nil && st.IsDir() && isLlama(s.Model) {
+	if isLMFolder(s.Model) {
 		return predictText(s, fs.Args(), stdout, stderr)
 	}
 	files, err := imageFiles(fs.Args(), stderr)

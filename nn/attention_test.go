@@ -310,8 +310,10 @@ func BenchmarkAttention(b *testing.B) {
 		name          string
 		bsz, tt, c, h int
 		first         bool // AttentionFirst: the cls token's row alone
-	}{{"vit-tiny", 32, 197, 192, 3, false}, {"shipped", 128, 50, 128, 4, false},
-		{"first/vit-tiny", 32, 197, 192, 3, true}, {"first/shipped", 128, 50, 128, 4, true}} {
+		prec          tensor.Precision
+	}{{"vit-tiny", 32, 197, 192, 3, false, tensor.F32}, {"shipped", 128, 50, 128, 4, false, tensor.F32},
+		{"first/vit-tiny", 32, 197, 192, 3, true, tensor.F32}, {"first/shipped", 128, 50, 128, 4, true, tensor.F32},
+		{"vit-tiny/bf16", 32, 197, 192, 3, false, tensor.BF16}, {"shipped/bf16", 128, 50, 128, 4, false, tensor.BF16}} {
 		b.Run(c.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			qkv := randVar(rng, true, 1, c.bsz, c.tt, 3*c.c)
@@ -323,6 +325,7 @@ func BenchmarkAttention(b *testing.B) {
 				r[i] = float32(rng.NormFloat64())
 			}
 			tp := ag.NewTape()
+			tp.Precision = c.prec
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -39,6 +39,23 @@ func bf16PackPairs(dst *uint16, r0, r1 *float32, n int, perm *uint16)
 //go:noescape
 func bf16ConvertRow(dst *uint16, src *float32, n int)
 
+// bf16PackRows16 converts 16 float32 rows (row i at src + i·ss bytes, rows
+// ≥ rows as zeros) to bf16 pairs and transposes them, 32 floats a row at a
+// time: dword i of dst + q·ds bytes = (bf16(row i [2q]), bf16(row i [2q+1])).
+// Each of chunks chunks covers 32 floats (16 pair steps); the last reads
+// the floats its 16-bit masks lo, hi select (zeros elsewhere) and stores
+// only its first last pair steps.
+//
+//go:noescape
+func bf16PackRows16(dst *uint16, ds uintptr, src *float32, ss uintptr, rows, chunks, lo, hi, last int)
+
+// bf16InterleavePairs is bf16PackPairs for kp pair steps at once: rows 2q
+// and 2q+1 of src (row stride ld bytes), 16·blocks floats each, go to
+// dst[(q·16·blocks + j)·2 + e] = bf16(row 2q+e [j]); perm is bf16PairPerm.
+//
+//go:noescape
+func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kp, blocks int, perm *uint16)
+
 // bf16PairPerm is VPERMW's index vector that interleaves the low 16 words
 // (row 0) with the high 16 (row 1).
 var bf16PairPerm = func() (p [32]uint16) {
@@ -161,8 +178,14 @@ var zeroRow [64]float32
 // interleaveRows packs pair steps q < kp of a stored matrix whose rows are
 // k (row p at x[off + p·ld], width floats from there, width a multiple of
 // 16): dst[(q·width + j)·2 + e] = bf16(row 2q+e [j]), rows ≥ kb as zeros.
+// The steps whose two rows exist run in one call; the rest (an odd last
+// row, padding) one step at a time against zeroRow.
 func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width int) {
-	for q := 0; q < kp; q++ {
+	full := min(kp, kb/2)
+	if full > 0 {
+		bf16InterleavePairs(&dst[0], &x[off], uintptr(ld)*4, full, width/16, &bf16PairPerm[0])
+	}
+	for q := full; q < kp; q++ {
 		r0, r1 := &zeroRow[0], &zeroRow[0]
 		if p := 2 * q; p < kb {
 			r0 = &x[off+p*ld]
@@ -174,43 +197,58 @@ func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width int) {
 	}
 }
 
+// packRowsPairs packs rows [0, rows) of a stored matrix (row i at
+// x[off + i·ld], floats [0, kb) of it) as 16 columns of the pair layout:
+// dword i of pair step q at dst[2·(q·stride + i)], for q < kp (rows ≥ rows
+// and floats ≥ kb as zeros). It reports false, packing nothing, when kp
+// pair steps reach past the 32-float chunks that cover kb.
+func packRowsPairs(dst []uint16, stride int, x []float32, off, ld, rows, kb, kp int) bool {
+	chunks := (kb + 31) / 32
+	if chunks == 0 || kp > 16*chunks {
+		return false
+	}
+	r := kb - 32*(chunks-1) // floats in the last chunk, 1 … 32
+	lo, hi := 1<<min(r, 16)-1, 1<<max(r-16, 0)-1
+	src := &zeroRow[0]
+	if rows > 0 {
+		src = &x[off]
+	}
+	bf16PackRows16(&dst[0], uintptr(stride)*4, src, uintptr(ld)*4, rows, chunks, lo, hi, kp-16*(chunks-1))
+	return true
+}
+
 // transpose32 is transpose16x16 on 32-bit bf16 pairs: dst[p][i] = src[i][p]
 // for i < 16, p < 16·blocks; strides in bytes.
 func transpose32(dst *uint16, ds uintptr, src *uint16, ss uintptr, blocks int) {
 	transpose16x16((*float32)(unsafe.Pointer(dst)), ds, (*float32)(unsafe.Pointer(src)), ss, blocks)
 }
 
-// rowsToPairs turns 16·groups rows of bf16 (row r at src[r·kbp:], kbp a
-// multiple of 32) into the pair layout dst [kbp/2][16·groups] dwords.
-func rowsToPairs(dst []uint16, src []uint16, kbp, groups int) {
-	width := 16 * groups
-	for g := 0; g < groups; g++ {
-		transpose32(&dst[2*16*g], uintptr(width)*4, &src[16*g*kbp], uintptr(kbp)*2, kbp/32)
-	}
-}
-
-// packBPairsFast packs whole 32-column B panels (k padded to a multiple
-// of 32) with VCVTNE2PS2BF16: untransposed B interleaves row pairs
-// (VPERMW), transposed B converts its rows and transposes the pairs; it
-// reports false when it did not.
+// packBPairsFast packs a B panel with AVX512-BF16: untransposed B (whole
+// 32-column panels) interleaves row pairs (VPERMW); transposed B converts
+// its columns' rows and transposes the pairs in registers, 16 columns at a
+// time (columns past cols as zeros). It reports false when it did not.
 func packBPairsFast(transB bool, b []float32, ldb, pc, kb, kbp, j0, cols, nr int, dst []uint16) bool {
-	if !hasAVX512BF16 || cols != nr || nr%16 != 0 {
+	if !hasAVX512BF16 || nr%16 != 0 {
 		return false
 	}
 	if !transB {
+		if cols != nr {
+			return false
+		}
 		interleaveRows(dst, b, pc*ldb+j0, ldb, kb, kbp/2, nr)
 		return true
 	}
-	if kbp%32 != 0 {
-		return false
+	if (kbp/2+15)/16 > (kb+31)/32 {
+		return false // padding past kb's chunks
 	}
-	tmp, h := getU16(nr * kbp)
-	defer putU16(h)
-	for j := 0; j < nr; j++ {
-		bf16Row(tmp[j*kbp:j*kbp+kb], b[(j0+j)*ldb+pc:(j0+j)*ldb+pc+kb])
-		clear(tmp[j*kbp+kb : (j+1)*kbp])
+	for g := 0; g < nr/16; g++ {
+		rows := min(16, max(cols-16*g, 0))
+		off := 0
+		if rows > 0 {
+			off = (j0+16*g)*ldb + pc
+		}
+		packRowsPairs(dst[2*16*g:], nr, b, off, ldb, rows, kb, kbp/2)
 	}
-	rowsToPairs(dst, tmp, kbp, nr/16)
 	return true
 }
 
@@ -230,31 +268,8 @@ func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp 
 		interleaveRows(dst, a, pc*lda+i0, lda, kb, kbp/2, 16)
 		return true
 	}
-	// Rows converted into a scratch of k32 (kbp rounded up to 32) columns,
-	// transposed in pairs; when k32 > kbp (attention's P·V, k = 197) the
-	// transpose goes to a second scratch and its first kbp/2 pair rows are
-	// the panel.
-	k32 := (kbp + 31) / 32 * 32
-	tmp, h := getU16(16 * k32)
-	defer putU16(h)
-	for i := 0; i < 16; i++ {
-		row := tmp[i*k32 : (i+1)*k32]
-		if i >= rows {
-			clear(row)
-			continue
-		}
-		bf16Row(row[:kb], a[(i0+i)*lda+pc:(i0+i)*lda+pc+kb])
-		clear(row[kb:])
-	}
-	if k32 == kbp {
-		rowsToPairs(dst, tmp, kbp, 1)
-		return true
-	}
-	pairs, ph := getU16(16 * k32)
-	defer putU16(ph)
-	rowsToPairs(pairs, tmp, k32, 1)
-	copy(dst[:16*kbp], pairs)
-	return true
+	// Plain A: the panel's rows converted and transposed in registers.
+	return packRowsPairs(dst, mrPad, a, (i0*lda)+pc, lda, rows, kb, kbp/2)
 }
 
 // packARowsFast packs a transposed-A panel in the row layout (mr = 32):

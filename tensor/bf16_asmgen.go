@@ -413,6 +413,150 @@ TEXT ·bf16ConvertRow(SB), NOSPLIT, $0-24
 	p("RET")
 }
 
+// transposeZ transposes the 16×16 dwords held in Z0..Z15 (row i in Zi)
+// in place: afterwards Zp holds column p. Z16..Z31 are scratch. The
+// stages are transpose16x16's (gemm_asmgen.go) on registers.
+func transposeZ() {
+	// Stage 1: unpack pairs of rows -> Z16..Z31.
+	for i := 0; i < 8; i++ {
+		a, b := 2*i, 2*i+1
+		p("VUNPCKLPS Z%d, Z%d, Z%d", b, a, 16+2*i)
+		p("VUNPCKHPS Z%d, Z%d, Z%d", b, a, 17+2*i)
+	}
+	// Stage 2: shufps 0x44/0xEE within 128-bit lanes -> Z0..Z15.
+	for q := 0; q < 4; q++ {
+		t, r := 16+4*q, 4*q
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, r)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, r+1)
+		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, r+2)
+		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, r+3)
+	}
+	// Stage 3: 128-bit lane shuffles between r[j] and r[j+4] -> Z16..Z31.
+	for h := 0; h < 2; h++ {
+		for j := 0; j < 4; j++ {
+			a, b := 8*h+j, 8*h+j+4
+			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", b, a, 16+8*h+j)
+			p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", b, a, 20+8*h+j)
+		}
+	}
+	// Stage 4: combine the halves -> the columns, in order.
+	for j := 0; j < 8; j++ {
+		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+j, 16+j, j)
+		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", 24+j, 16+j, 8+j)
+	}
+}
+
+// packRows16 emits bf16PackRows16: 16 float32 rows (row i at src + i·ss
+// bytes; rows ≥ rows read as zeros) turned into bf16 pairs and transposed,
+// 32 floats (16 pairs) of each row at a time: pair step q of row i goes to
+// dword i of dst + q·ds bytes. All chunks but the last read 32 floats a row
+// and store 16 pair steps; the last reads the floats its masks lo, hi
+// (16 bits each) select, zeros elsewhere, and stores its first last steps.
+func packRows16() {
+	sb.WriteString(`
+// func bf16PackRows16(dst *uint16, ds uintptr, src *float32, ss uintptr, rows, chunks, lo, hi, last int)
+TEXT ·bf16PackRows16(SB), NOSPLIT, $0-72
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ ds+8(FP), R11")
+	p("MOVQ src+16(FP), SI")
+	p("MOVQ ss+24(FP), BX")
+	p("MOVQ rows+32(FP), R12")
+	p("MOVQ chunks+40(FP), CX")
+	p("TESTQ CX, CX")
+	p("JEQ pr_done")
+	label("pr_chunk")
+	p("MOVQ $-1, AX")
+	p("KMOVW AX, K1")
+	p("KMOVW AX, K2")
+	p("MOVQ $16, R13")
+	p("CMPQ CX, $1")
+	p("JNE pr_load")
+	p("MOVQ lo+48(FP), AX")
+	p("KMOVW AX, K1")
+	p("MOVQ hi+56(FP), AX")
+	p("KMOVW AX, K2")
+	p("MOVQ last+64(FP), R13")
+	label("pr_load")
+	p("MOVQ SI, AX")
+	for i := 0; i < 16; i++ {
+		p("CMPQ R12, $%d", i)
+		p("JLE pr_zero%d", i)
+		p("VMOVUPS.Z (AX), K1, Z16")
+		p("VMOVUPS.Z 64(AX), K2, Z17")
+		vcvtne2ps2bf16(i, 17, 16) // dword j of Zi: row i's pair j
+		if i < 15 {
+			p("ADDQ BX, AX")
+		}
+	}
+	p("JMP pr_transpose")
+	for i := 0; i < 16; i++ { // rows past the panel's: zeros
+		label(fmt.Sprintf("pr_zero%d", i))
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	label("pr_transpose")
+	transposeZ()
+	p("MOVQ DI, DX")
+	for q := 0; q < 16; q++ {
+		p("CMPQ R13, $%d", q)
+		p("JLE pr_stored")
+		p("VMOVDQU32 Z%d, (DX)", q)
+		p("ADDQ R11, DX")
+	}
+	label("pr_stored")
+	p("MOVQ DX, DI")
+	p("ADDQ $128, SI")
+	p("DECQ CX")
+	p("JNE pr_chunk")
+	label("pr_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// interleavePairs emits bf16InterleavePairs: for pair steps q < kp, rows
+// 2q and 2q+1 of src (row stride ld bytes), 16·blocks floats each,
+// interleaved as bf16 pairs into dst (dst[(q·16·blocks + j)·2 + e] =
+// bf16(row 2q+e [j])); perm is bf16PairPerm. It is bf16PackPairs called
+// for each pair step, in one call.
+func interleavePairs() {
+	sb.WriteString(`
+// func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kp, blocks int, perm *uint16)
+TEXT ·bf16InterleavePairs(SB), NOSPLIT, $0-48
+`)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ ld+16(FP), BX")
+	p("MOVQ kp+24(FP), CX")
+	p("MOVQ blocks+32(FP), R12")
+	p("MOVQ perm+40(FP), AX")
+	p("VMOVDQU16 (AX), Z9")
+	p("TESTQ CX, CX")
+	p("JEQ ip_done")
+	p("TESTQ R12, R12")
+	p("JEQ ip_done")
+	label("ip_step")
+	p("MOVQ SI, R8")
+	p("LEAQ (SI)(BX*1), R9")
+	p("MOVQ R12, R10")
+	label("ip_block")
+	p("VMOVUPS (R8), Z1")
+	p("VMOVUPS (R9), Z2")
+	vcvtne2ps2bf16(0, 2, 1) // words 0-15 = row 2q, 16-31 = row 2q+1
+	p("VPERMW Z0, Z9, Z0")  // interleave: word 2j = row 2q [j], 2j+1 = row 2q+1 [j]
+	p("VMOVDQU16 Z0, (DI)")
+	p("ADDQ $64, R8")
+	p("ADDQ $64, R9")
+	p("ADDQ $64, DI")
+	p("DECQ R10")
+	p("JNE ip_block")
+	p("LEAQ (SI)(BX*2), SI")
+	p("DECQ CX")
+	p("JNE ip_step")
+	label("ip_done")
+	p("VZEROUPPER")
+	p("RET")
+}
+
 // check assembles every hand-encoded instruction with GNU as and compares.
 func check() error {
 	dir, err := os.MkdirTemp("", "bf16asm")
@@ -467,6 +611,8 @@ func main() {
 	kernelAMX()
 	packPairs()
 	cvtRow()
+	packRows16()
+	interleavePairs()
 	if err := os.WriteFile("bf16_amd64.s", []byte(sb.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -105,13 +105,15 @@ func TestUseBF16Kernel(t *testing.T) {
 // (the contract the kernels rely on), for both transposes, partial and
 // whole panels, k padded or not: on an AVX512-BF16 CPU whole panels with
 // k padded to 32 take the vectorised packing (conversion, VPERMW
-// interleave, 16×16 transposes), the rest the scalar code.
+// interleave, 16×16 transposes), the rest the scalar code. A wrong mask,
+// row count or store count in the vector packing fails it.
 func TestBF16PackingLayouts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	const nr, mrPad, mr = 32, 16, 32
 	for _, tr := range []bool{false, true} {
-		for _, sh := range []struct{ kb, kbp, nb, nrows int }{{21, 32, 27, 11}, {21, 22, 32, 14}, {32, 32, 32, 16}, {50, 64, 32, 32}, {64, 64, 32, 14}} {
-			rows, ld := 70, 75
+		for _, sh := range []struct{ kb, kbp, nb, nrows int }{{21, 32, 27, 11}, {21, 22, 32, 14}, {32, 32, 32, 16}, {50, 64, 32, 32}, {64, 64, 32, 14},
+			{197, 198, 5, 1}, {197, 198, 32, 14}, {64, 64, 17, 7}, {63, 64, 16, 16}, {47, 48, 1, 3}, {31, 32, 32, 2}} {
+			rows, ld := 230, 240
 			x := randSlice(rng, rows*ld)
 			// op(X)(i, p) = at(i, p); X is stored transposed when tr.
 			at := func(i, p int) float32 { return opAt(x, ld, tr, i, p) }

@@ -47,62 +47,76 @@ kdp_loop:
 	VMOVUPS 64(DI), Z1
 	PREFETCHT0 1024(DI)
 	PREFETCHT0 1088(DI)
-	// vdpbf16ps zmm4, zmm0, dword ptr [rsi]{1to16}
-	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x26
-	// vdpbf16ps zmm5, zmm1, dword ptr [rsi]{1to16}
-	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x2e
-	// vdpbf16ps zmm6, zmm0, dword ptr [rsi+4]{1to16}
-	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x01
-	// vdpbf16ps zmm7, zmm1, dword ptr [rsi+4]{1to16}
-	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x01
-	// vdpbf16ps zmm8, zmm0, dword ptr [rsi+8]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x02
-	// vdpbf16ps zmm9, zmm1, dword ptr [rsi+8]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x02
-	// vdpbf16ps zmm10, zmm0, dword ptr [rsi+12]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x03
-	// vdpbf16ps zmm11, zmm1, dword ptr [rsi+12]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x03
-	// vdpbf16ps zmm12, zmm0, dword ptr [rsi+16]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x04
-	// vdpbf16ps zmm13, zmm1, dword ptr [rsi+16]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x04
-	// vdpbf16ps zmm14, zmm0, dword ptr [rsi+20]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x05
-	// vdpbf16ps zmm15, zmm1, dword ptr [rsi+20]{1to16}
-	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x05
-	// vdpbf16ps zmm16, zmm0, dword ptr [rsi+24]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x06
-	// vdpbf16ps zmm17, zmm1, dword ptr [rsi+24]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x06
-	// vdpbf16ps zmm18, zmm0, dword ptr [rsi+28]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x07
-	// vdpbf16ps zmm19, zmm1, dword ptr [rsi+28]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x07
-	// vdpbf16ps zmm20, zmm0, dword ptr [rsi+32]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x08
-	// vdpbf16ps zmm21, zmm1, dword ptr [rsi+32]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x08
-	// vdpbf16ps zmm22, zmm0, dword ptr [rsi+36]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x09
-	// vdpbf16ps zmm23, zmm1, dword ptr [rsi+36]{1to16}
-	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x09
-	// vdpbf16ps zmm24, zmm0, dword ptr [rsi+40]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x46; BYTE $0x0a
-	// vdpbf16ps zmm25, zmm1, dword ptr [rsi+40]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x4e; BYTE $0x0a
-	// vdpbf16ps zmm26, zmm0, dword ptr [rsi+44]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x56; BYTE $0x0b
-	// vdpbf16ps zmm27, zmm1, dword ptr [rsi+44]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x5e; BYTE $0x0b
-	// vdpbf16ps zmm28, zmm0, dword ptr [rsi+48]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x66; BYTE $0x0c
-	// vdpbf16ps zmm29, zmm1, dword ptr [rsi+48]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x6e; BYTE $0x0c
-	// vdpbf16ps zmm30, zmm0, dword ptr [rsi+52]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x58; BYTE $0x52; BYTE $0x76; BYTE $0x0d
-	// vdpbf16ps zmm31, zmm1, dword ptr [rsi+52]{1to16}
-	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x58; BYTE $0x52; BYTE $0x7e; BYTE $0x0d
+	VPBROADCASTD (SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm5, zmm1, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 4(SI), Z3
+	// vdpbf16ps zmm6, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm7, zmm1, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 8(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm9, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 12(SI), Z3
+	// vdpbf16ps zmm10, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm11, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 16(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm13, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 20(SI), Z3
+	// vdpbf16ps zmm14, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm15, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 24(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm17, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 28(SI), Z3
+	// vdpbf16ps zmm18, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm19, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 32(SI), Z2
+	// vdpbf16ps zmm20, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm21, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 36(SI), Z3
+	// vdpbf16ps zmm22, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm23, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 40(SI), Z2
+	// vdpbf16ps zmm24, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm25, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 44(SI), Z3
+	// vdpbf16ps zmm26, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm27, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 48(SI), Z2
+	// vdpbf16ps zmm28, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm29, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 52(SI), Z3
+	// vdpbf16ps zmm30, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm31, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
 	ADDQ $128, DI
 	ADDQ $64, SI
 	DECQ CX

@@ -151,6 +151,11 @@ func vdpbf16psBcst(acc, x int, m mem) {
 	raw(fmt.Sprintf("vdpbf16ps zmm%d, zmm%d, dword ptr %s{1to16}", acc, x, m.intel()), evexMem(0x52, ppF3, acc, x, m, true))
 }
 
+// VDPBF16PS zmm(acc) += pairs of zmm(x) · pairs of zmm(y).
+func vdpbf16psReg(acc, x, y int) {
+	raw(fmt.Sprintf("vdpbf16ps zmm%d, zmm%d, zmm%d", acc, x, y), evexReg(0x52, ppF3, acc, x, y))
+}
+
 // VCVTNE2PS2BF16 zmm(dst) = [bf16(zmm(lo)) | bf16(zmm(hi))]: words 0-15 from lo, 16-31 from hi.
 func vcvtne2ps2bf16(dst, hi, lo int) {
 	raw(fmt.Sprintf("vcvtne2ps2bf16 zmm%d, zmm%d, zmm%d", dst, hi, lo), evexReg(0x72, ppF2, dst, hi, lo))
@@ -198,9 +203,14 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
 	p("PREFETCHT0 1024(DI)")
 	p("PREFETCHT0 1088(DI)")
 	for i := 0; i < mr; i++ {
-		m := mem{base: gpr["SI"], index: -1, disp: 4 * i}
-		vdpbf16psBcst(4+2*i, 0, m)
-		vdpbf16psBcst(5+2*i, 1, m)
+		t := 2 + i%2
+		if i == 0 {
+			p("VPBROADCASTD (SI), Z%d", t)
+		} else {
+			p("VPBROADCASTD %d(SI), Z%d", 4*i, t)
+		}
+		vdpbf16psReg(4+2*i, 0, t)
+		vdpbf16psReg(5+2*i, 1, t)
 	}
 	p("ADDQ $128, DI")
 	p("ADDQ $64, SI")

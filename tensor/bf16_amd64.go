@@ -27,13 +27,6 @@ func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, al
 //go:noescape
 func amxRowPanel(kc32 int, a *uint16, lda uintptr, b *uint16, bs uintptr, npan int, c *float32, ldc uintptr, zero int, cfg *byte)
 
-// bf16PackPairs interleaves two f32 rows as bf16 pairs:
-// dst[2j] = bf16(r0[j]), dst[2j+1] = bf16(r1[j]) for j < n (n a multiple
-// of 16); perm is bf16PairPerm.
-//
-//go:noescape
-func bf16PackPairs(dst *uint16, r0, r1 *float32, n int, perm *uint16)
-
 // bf16ConvertRow sets dst[i] = bf16(src[i]) for i < n (n a multiple of 32).
 //
 //go:noescape
@@ -49,12 +42,14 @@ func bf16ConvertRow(dst *uint16, src *float32, n int)
 //go:noescape
 func bf16PackRows16(dst *uint16, ds uintptr, src *float32, ss uintptr, rows, chunks, lo, hi, last int)
 
-// bf16InterleavePairs is bf16PackPairs for kp pair steps at once: rows 2q
-// and 2q+1 of src (row stride ld bytes), 16·blocks floats each, go to
+// bf16InterleavePairs interleaves row pairs as bf16: for pair steps q <
+// kp, rows 2q and 2q+1 of src (row stride ld bytes; rows ≥ kb as zeros),
+// 16·blocks floats each (blocks 1 or 2; block 0's lanes selected by the
+// 16-bit mask0, block 1's by mask1, zeros elsewhere), go to
 // dst[(q·16·blocks + j)·2 + e] = bf16(row 2q+e [j]); perm is bf16PairPerm.
 //
 //go:noescape
-func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kp, blocks int, perm *uint16)
+func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kb, kp, blocks, mask0, mask1 int, perm *uint16)
 
 // bf16PairPerm is VPERMW's index vector that interleaves the low 16 words
 // (row 0) with the high 16 (row 1).
@@ -172,29 +167,15 @@ func init() {
 	}
 }
 
-// zeroRow stands in for the rows of k past kb when packing pairs.
-var zeroRow [64]float32
+// zeroRow is the address packRowsPairs passes when it reads no row.
+var zeroRow [16]float32
 
 // interleaveRows packs pair steps q < kp of a stored matrix whose rows are
-// k (row p at x[off + p·ld], width floats from there, width a multiple of
-// 16): dst[(q·width + j)·2 + e] = bf16(row 2q+e [j]), rows ≥ kb as zeros.
-// The steps whose two rows exist run in one call; the rest (an odd last
-// row, padding) one step at a time against zeroRow.
-func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width int) {
-	full := min(kp, kb/2)
-	if full > 0 {
-		bf16InterleavePairs(&dst[0], &x[off], uintptr(ld)*4, full, width/16, &bf16PairPerm[0])
-	}
-	for q := full; q < kp; q++ {
-		r0, r1 := &zeroRow[0], &zeroRow[0]
-		if p := 2 * q; p < kb {
-			r0 = &x[off+p*ld]
-		}
-		if p := 2*q + 1; p < kb {
-			r1 = &x[off+p*ld]
-		}
-		bf16PackPairs(&dst[q*2*width], r0, r1, width, &bf16PairPerm[0])
-	}
+// k (row p at x[off + p·ld]; width 16 or 32 floats from there, of which
+// the first cols are read): dst[(q·width + j)·2 + e] = bf16(row 2q+e [j])
+// for j < cols, zeros for j ≥ cols and for rows ≥ kb.
+func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width, cols int) {
+	bf16InterleavePairs(&dst[0], &x[off], uintptr(ld)*4, kb, kp, width/16, 1<<min(cols, 16)-1, 1<<min(max(cols-16, 0), 16)-1, &bf16PairPerm[0])
 }
 
 // packRowsPairs packs rows [0, rows) of a stored matrix (row i at
@@ -232,10 +213,10 @@ func packBPairsFast(transB bool, b []float32, ldb, pc, kb, kbp, j0, cols, nr int
 		return false
 	}
 	if !transB {
-		if cols != nr {
+		if nr > 32 {
 			return false
 		}
-		interleaveRows(dst, b, pc*ldb+j0, ldb, kb, kbp/2, nr)
+		interleaveRows(dst, b, pc*ldb+j0, ldb, kb, kbp/2, nr, cols)
 		return true
 	}
 	if (kbp/2+15)/16 > (kb+31)/32 {
@@ -261,11 +242,7 @@ func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp 
 		return false
 	}
 	if transA {
-		// Each pair step reads 16 floats from i0: they must exist.
-		if (pc+kb-1)*lda+i0+16 > len(a) {
-			return false
-		}
-		interleaveRows(dst, a, pc*lda+i0, lda, kb, kbp/2, 16)
+		interleaveRows(dst, a, pc*lda+i0, lda, kb, kbp/2, 16, rows)
 		return true
 	}
 	// Plain A: the panel's rows converted and transposed in registers.
@@ -276,21 +253,18 @@ func packAPairsFast(transA bool, a []float32, lda, i0, rows, mrPad, pc, kb, kbp 
 // row pairs interleaved into [kbp/2][32] dwords, then transposed 16×16
 // dwords at a time into [32][kbp]; it reports false when it did not.
 func packARowsFast(transA bool, a []float32, lda, i0, rows, mr, pc, kb, kbp int, dst []uint16) bool {
-	if !hasAVX512BF16 || !transA || mr != 32 || kbp%32 != 0 || (pc+kb-1)*lda+i0+32 > len(a) {
+	if !hasAVX512BF16 || !transA || mr != 32 || kbp%32 != 0 {
 		return false
 	}
 	kp := kbp / 2
 	tmp, h := getU16(kp * 64)
 	defer putU16(h)
-	interleaveRows(tmp, a, pc*lda+i0, lda, kb, kp, 32)
+	interleaveRows(tmp, a, pc*lda+i0, lda, kb, kp, 32, rows)
 	for qb := 0; qb < kp/16; qb++ {
 		// src: pair steps 16·qb.., 32 dwords each; dst: A rows, dwords 16·qb..
 		transpose32(&dst[2*16*qb], uintptr(kbp)*2, &tmp[qb*16*64], 128, 2)
 	}
-	for i := rows; i < mr; i++ { // rows past the panel: read from a, must be zero
-		clear(dst[i*kbp : (i+1)*kbp])
-	}
-	return true
+	return true // rows past the panel's: zeros, as interleaveRows read no lane of them
 }
 
 // bf16RowFast converts the longest multiple of 32 of src with

@@ -759,32 +759,6 @@ amx_done:
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
 	RET
 
-// func bf16PackPairs(dst *uint16, r0, r1 *float32, n int, perm *uint16)
-TEXT ·bf16PackPairs(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ r0+8(FP), SI
-	MOVQ r1+16(FP), BX
-	MOVQ n+24(FP), CX
-	MOVQ perm+32(FP), AX
-	VMOVDQU16 (AX), Z9
-	SHRQ $4, CX
-	JEQ pp_done
-pp_loop:
-	VMOVUPS (SI), Z1
-	VMOVUPS (BX), Z2
-	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
-	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
-	VPERMW Z0, Z9, Z0
-	VMOVDQU16 Z0, (DI)
-	ADDQ $64, SI
-	ADDQ $64, BX
-	ADDQ $64, DI
-	DECQ CX
-	JNE pp_loop
-pp_done:
-	VZEROUPPER
-	RET
-
 // func bf16ConvertRow(dst *uint16, src *float32, n int)
 TEXT ·bf16ConvertRow(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -1113,36 +1087,58 @@ pr_done:
 	VZEROUPPER
 	RET
 
-// func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kp, blocks int, perm *uint16)
-TEXT ·bf16InterleavePairs(SB), NOSPLIT, $0-48
+// func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kb, kp, blocks, mask0, mask1 int, perm *uint16)
+TEXT ·bf16InterleavePairs(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), BX
-	MOVQ kp+24(FP), CX
-	MOVQ blocks+32(FP), R12
-	MOVQ perm+40(FP), AX
+	MOVQ kb+24(FP), R13
+	MOVQ kp+32(FP), CX
+	MOVQ blocks+40(FP), R12
+	MOVQ mask0+48(FP), AX
+	KMOVW AX, K1
+	MOVQ mask1+56(FP), AX
+	KMOVW AX, K2
+	MOVQ perm+64(FP), AX
 	VMOVDQU16 (AX), Z9
+	XORQ R14, R14
 	TESTQ CX, CX
 	JEQ ip_done
-	TESTQ R12, R12
-	JEQ ip_done
 ip_step:
-	MOVQ SI, R8
-	LEAQ (SI)(BX*1), R9
-	MOVQ R12, R10
-ip_block:
-	VMOVUPS (R8), Z1
-	VMOVUPS (R9), Z2
+	CMPQ R14, R13
+	JGE ip_zero0
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS.Z 64(SI), K2, Z3
+	JMP ip_row1
+ip_zero0:
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+ip_row1:
+	LEAQ 1(R14), AX
+	CMPQ AX, R13
+	JGE ip_zero1
+	VMOVUPS.Z (SI)(BX*1), K1, Z2
+	VMOVUPS.Z 64(SI)(BX*1), K2, Z4
+	JMP ip_pack
+ip_zero1:
+	VPXORD Z2, Z2, Z2
+	VPXORD Z4, Z4, Z4
+ip_pack:
 	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
 	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
 	VPERMW Z0, Z9, Z0
 	VMOVDQU16 Z0, (DI)
-	ADDQ $64, R8
-	ADDQ $64, R9
+	CMPQ R12, $2
+	JNE ip_one
+	// vcvtne2ps2bf16 zmm5, zmm4, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x5f; BYTE $0x48; BYTE $0x72; BYTE $0xeb
+	VPERMW Z5, Z9, Z5
+	VMOVDQU16 Z5, 64(DI)
 	ADDQ $64, DI
-	DECQ R10
-	JNE ip_block
+ip_one:
+	ADDQ $64, DI
 	LEAQ (SI)(BX*2), SI
+	ADDQ $2, R14
 	DECQ CX
 	JNE ip_step
 ip_done:

@@ -17,7 +17,7 @@
 # vocabulary 32000; training batch 8 × 256 tokens; decoding batch 1, a
 # 16-token prompt then 200 tokens with a key/value cache), tokens per second.
 # Each benchmark runs in its own process, so peak RSS is per benchmark.
-# vit-train and vit-forward also run in bf16: glora --precision bf16 against
+# vit-train, vit-forward and lm-train also run in bf16: glora --precision bf16 against
 # PyTorch's torch.autocast("cpu", dtype=torch.bfloat16), both thread
 # settings, the faster kept (--no-bf16 skips them).
 set -euo pipefail
@@ -42,7 +42,7 @@ coretype=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 go build -o /tmp/glora-bench ./cmd/glora
 out=$(mktemp)
 runs=(sgemm:f32 vit-train:f32 vit-forward:f32 glora-train:f32 lm-train:f32 lm-generate:f32)
-[ "$BF16" = 1 ] && runs+=(vit-train:bf16 vit-forward:bf16)
+[ "$BF16" = 1 ] && runs+=(vit-train:bf16 vit-forward:bf16 lm-train:bf16)
 for run in "${runs[@]}"; do
   b=${run%%:*} p=${run##*:}
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$b,"* ]]; then continue; fi
@@ -73,9 +73,10 @@ for b, r in rows.items():
 if "glora-train" in rows and "vit-train" in rows:
     g, f = rows["glora-train"]["go"], rows["vit-train"]["go"]
     print(f"glora: GLoRA supernet step / full fine-tuning step: {g['img_per_s']/f['img_per_s']:.2f}x")
-for b in ("vit-train", "vit-forward"):
+for b in ("vit-train", "vit-forward", "lm-train"):
     if b + " bf16" in rows and b in rows:
-        print(f"{b}: bf16 / f32 speed: glora {rows[b + ' bf16']['go']['img_per_s'] / rows[b]['go']['img_per_s']:.2f}x "
-              f"({rows[b + ' bf16']['go']['kernel']}), PyTorch {rows[b + ' bf16']['torch']['img_per_s'] / rows[b]['torch']['img_per_s']:.2f}x")
+        k = "tok_per_s" if b == "lm-train" else "img_per_s"
+        print(f"{b}: bf16 / f32 speed: glora {rows[b + ' bf16']['go'][k] / rows[b]['go'][k]:.2f}x "
+              f"({rows[b + ' bf16']['go']['kernel']}), PyTorch {rows[b + ' bf16']['torch'][k] / rows[b]['torch'][k]:.2f}x")
 PY
 rm -f "$out"

@@ -13,6 +13,7 @@ import (
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/data"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 )
 
 // Open names the setting it could not use, in a *SpecError.
@@ -89,29 +90,35 @@ func TestNoTestSplit(t *testing.T) {
 }
 
 // Run: the chain, the kept model published and tested once, the report
-// and the confusion plot beside it.
+// and the confusion plot beside it; the report names a precision other
+// than f32.
 func TestRun(t *testing.T) {
 	task, err := pipeline.Open(pipeline.Spec{Data: "synth:count:train=100,test=20", Scheme: "holdout:0.2"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := 0
-	task.OnTest = func() { reads++ }
-	dir := t.TempDir()
-	r, err := pipeline.Run(context.Background(), task, pipeline.MustNamed(pipeline.Quick), pipeline.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if reads != 1 || r.NTest != 20 || r.NTrain != 80 || r.NVal != 20 || r.Method != pipeline.RunMethod || r.SupportParams > r.Budget {
-		t.Fatalf("%d test reads, %+v", reads, r)
-	}
-	rep, err := os.ReadFile(filepath.Join(dir, pipeline.ReportFile))
-	if err != nil || !strings.Contains(string(rep), fmt.Sprintf("| %.4f | %.4f |", r.ValAccuracy, r.TestAccuracy)) {
-		t.Fatalf("report: %v\n%s", err, rep)
-	}
-	for _, f := range []string{pipeline.ConfusionFile, "search.png", filepath.Join("merged", "config.json")} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Error(err)
+	for _, prec := range []tensor.Precision{tensor.F32, tensor.BF16} {
+		reads := 0
+		task.OnTest = func() { reads++ }
+		dir := t.TempDir()
+		r, err := pipeline.Run(context.Background(), task, pipeline.MustNamed(pipeline.Quick), pipeline.Options{Dir: dir, Precision: prec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reads != 1 || r.NTest != 20 || r.NTrain != 80 || r.NVal != 20 || r.Method != pipeline.RunMethod || r.SupportParams > r.Budget || r.Precision != prec.String() {
+			t.Fatalf("%v: %d test reads, %+v", prec, reads, r)
+		}
+		rep, err := os.ReadFile(filepath.Join(dir, pipeline.ReportFile))
+		if err != nil || !strings.Contains(string(rep), fmt.Sprintf("| %.4f | %.4f |", r.ValAccuracy, r.TestAccuracy)) {
+			t.Fatalf("report: %v\n%s", err, rep)
+		}
+		if said := strings.Contains(string(rep), "--precision bf16"); said != (prec == tensor.BF16) {
+			t.Errorf("%v: the report names bf16: %v\n%s", prec, said, rep)
+		}
+		for _, f := range []string{pipeline.ConfusionFile, "search.png", filepath.Join("merged", "config.json")} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }

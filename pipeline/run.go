@@ -13,6 +13,7 @@ import (
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/internal/atomicfile"
 	"github.com/glora/glora/plot"
+	"github.com/glora/glora/tensor"
 )
 
 // Files Run writes at the top of its folder, besides Publish's and the
@@ -114,6 +115,9 @@ func runReport(r *RunResult, t *Task, rc Recipe, seed uint64, ch *SearchedOutcom
 	fmt.Fprintf(&b, "# glora run\n\n")
 	fmt.Fprintf(&b, "Base %s, data %s (--scheme %s --split-seed %d): %d train / %d validation images, %d classes (%s); test split: %d images, read once, at the end.\n\n",
 		t.From, t.Data, t.Scheme, t.SplitSeed, r.NTrain, r.NVal, len(t.Classes), data.ClassList(t.Classes), r.NTest)
+	if r.Precision != tensor.F32.String() {
+		fmt.Fprintf(&b, "Every matrix product (training, search, test) in %s: bfloat16 operands, float32 sums (`--precision %s`).\n\n", r.Precision, r.Precision)
+	}
 	fmt.Fprintf(&b, "## Result\n\n| method | trainable params (support + head) | val accuracy | test accuracy |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %s: %s | %d (%d + %d) | %.4f | %.4f |\n\n", r.Method, r.Finalist, r.TrainableParams, r.SupportParams, r.HeadParams, r.ValAccuracy, r.TestAccuracy)
 	fmt.Fprintf(&b, "The validation images chose the structure (one of %s) and its epoch, so the validation accuracy reads high; the test accuracy is the one to compare with other runs.\n\n",

@@ -97,6 +97,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		s.Structure = absPath(s.Structure)
 	}
 	if saved != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+			return err
+		}
 		maps.Copy(keys, hyperKeys)
 		if explicit["scheme"] && s.Scheme == autoScheme {
 			delete(explicit, "scheme")
@@ -268,7 +271,7 @@ func finetuneStage(ctx context.Context, s finetuneSettings, refill func(n int) f
 		return nil, err
 	}
 	fitBatch(&s.Hyper, p.Task.Train.Len(), log)
-	if err := startOut(out, "finetune", overwrite, resume, s); err != nil {
+	if err := startOut(out, "finetune", overwrite, resume, s, prec); err != nil {
 		return nil, err
 	}
 	init := ""

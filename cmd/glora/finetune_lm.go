@@ -272,7 +272,7 @@ func classifyLM(r *lmRun, s finetuneLMSettings, fo lmtrain.FinetuneOptions, so l
 		fo.Head, so.Head = head, head
 		fmt.Fprintln(h, note)
 	}
-	if err := startOut(s.Out, r.cmd, s.Overwrite, false, s); err != nil {
+	if err := startOut(s.Out, r.cmd, s.Overwrite, false, s, r.prec); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	o, stop := r.options(s.lmTrainFlags, s.Data, tok)

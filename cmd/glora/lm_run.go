@@ -117,7 +117,11 @@ func settleLM[T any](r *lmRun, s *T, f *lmTrainFlags, fs *flag.FlagSet, keys map
 	}
 	if saved != nil {
 		given, g := *s, *f
-		if *s, err = mergeSaved(saved, given, explicitFlags(fs), keys, f.Out); err != nil {
+		explicit := explicitFlags(fs)
+		if r.prec, err = resumePrecision(saved, r.prec, explicit["precision"], f.Out, r.stderr); err != nil {
+			return err
+		}
+		if *s, err = mergeSaved(saved, given, explicit, keys, f.Out); err != nil {
 			return err
 		}
 		f.StopAfter, f.Out, f.Resume, f.JSON, f.Precision = g.StopAfter, g.Out, true, g.JSON, g.Precision
@@ -172,7 +176,7 @@ func (r *lmRun) describe(spec string) string {
 // start prepares the run folder (settings saved) and keeps the tokenizer
 // in it.
 func (r *lmRun) start(settings any, f lmTrainFlags, tok *tokenizer.Tokenizer) error {
-	if err := startOut(f.Out, r.cmd, f.Overwrite, f.Resume, settings); err != nil {
+	if err := startOut(f.Out, r.cmd, f.Overwrite, f.Resume, settings, r.prec); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	if !f.Resume {

@@ -12,7 +12,7 @@ import (
 
 // precisionHelp is the --precision flag's text (pretrain, eval, bench,
 // supernet, search, finetune, run).
-const precisionHelp = "arithmetic of the matrix products (Linear, attention, patch embedding, forward and backward): f32, or bf16 (bfloat16 operands, float32 accumulation, as PyTorch's CPU autocast; weights, optimiser state, LayerNorm, softmax, the loss, merges and products of fewer than 16 rows or columns stay float32; native AMX or AVX512-BF16 kernels where the CPU has them). It applies to this invocation: a resumed run takes it again"
+const precisionHelp = "arithmetic of the matrix products (Linear, attention, patch embedding, forward and backward): f32, or bf16 (bfloat16 operands, float32 accumulation, as PyTorch's CPU autocast; weights, optimiser state, LayerNorm, softmax, the loss, merges and products of fewer than 16 rows or columns stay float32; native AMX or AVX512-BF16 kernels where the CPU has them). A run folder keeps it: --resume of run, supernet, finetune and the language-model training commands continues at the run's precision (another given again is refused); pretrain and search take it from each invocation"
 
 // precisionFlag registers --precision (default f32).
 func precisionFlag(fs *flag.FlagSet) *string { return fs.String("precision", "f32", precisionHelp) }
@@ -43,6 +43,16 @@ func applyPrecision(v string, log io.Writer) (tensor.Precision, error) {
 		}
 	}
 	return p, nil
+}
+
+// precisionArg is the flag a command that takes its precision from each
+// invocation (pretrain, search) must be given again to continue at p:
+// " --precision bf16", or "" for f32.
+func precisionArg(p tensor.Precision) string {
+	if p == tensor.F32 {
+		return ""
+	}
+	return " --precision " + p.String()
 }
 
 // parseWithPrecision parses args (at most nargs positional arguments) and

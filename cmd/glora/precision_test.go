@@ -80,3 +80,47 @@ func TestPipelinePrecisionFlag(t *testing.T) {
 		t.Fatalf("finetune made %s although its flags were refused", out)
 	}
 }
+
+// A run keeps its precision: --resume continues a bf16 run in bf16 without
+// the flag (the result is the uninterrupted run's, byte for byte), refuses
+// a different --precision given again, and a settings file written before
+// the precision was kept resumes at the flag's.
+func TestResumeKeepsPrecision(t *testing.T) {
+	dir := t.TempDir()
+	data := pipelineData(t, filepath.Join(dir, "data"))
+	args := func(out string, more ...string) []string {
+		return append([]string{"finetune", "--method", "lora", "--base", "vit-micro", "--data", data, "--scheme", "holdout:0.25",
+			"--epochs", "2", "--batch", "8", "--out", out, "--json"}, more...)
+	}
+	whole, cut := filepath.Join(dir, "whole"), filepath.Join(dir, "cut")
+	mustRun(t, args(whole, "--precision", "bf16")...)
+	mustRun(t, args(cut, "--precision", "bf16", "--stop-after", "1")...)
+	code, _, e := runCLI("finetune", "--resume", "--out", cut, "--precision", "f32")
+	if code == 0 || !strings.Contains(e, "--precision f32, but the run was started with bf16") {
+		t.Fatalf("resume with another --precision: exit %d, %s", code, e)
+	}
+	o, e := mustRun(t, "finetune", "--resume", "--out", cut, "--json")
+	if lines := jsonLines(t, "finetune --resume", o); lines[0]["precision"] != "bf16" || !strings.Contains(e, "precision bf16") {
+		t.Fatalf("resume without --precision: %s\n%s", o, e)
+	}
+	a, errA := os.ReadFile(filepath.Join(whole, "merged", "model.safetensors"))
+	b, errB := os.ReadFile(filepath.Join(cut, "merged", "model.safetensors"))
+	if errA != nil || errB != nil || string(a) != string(b) {
+		t.Fatalf("the resumed bf16 run's merged model differs from the uninterrupted one's (%v, %v)", errA, errB)
+	}
+	// An older settings file, without the key: the flag's precision.
+	old := filepath.Join(dir, "old")
+	mustRun(t, args(old, "--stop-after", "1")...)
+	sf := filepath.Join(old, "finetune.settings.json")
+	js, err := os.ReadFile(sf)
+	if err != nil || !strings.Contains(string(js), `"precision": "f32",`) {
+		t.Fatalf("%s: %v\n%s", sf, err, js)
+	}
+	if err := os.WriteFile(sf, []byte(strings.Replace(string(js), `"precision": "f32",`, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = mustRun(t, "finetune", "--resume", "--out", old, "--precision", "bf16", "--json")
+	if lines := jsonLines(t, "finetune --resume (old settings)", o); lines[0]["precision"] != "bf16" {
+		t.Fatalf("resume of an old run with --precision bf16: %s", o)
+	}
+}

@@ -245,8 +245,8 @@ func (j *pretrainJob) train() (*pretrainSummary, error) {
 	t0 := time.Now()
 	sum, err := train.Run(ctx, j.m, j.trainSet, j.val, o)
 	if errors.Is(err, train.ErrInterrupted) {
-		return nil, &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s",
-			filepath.Join(j.out, "checkpoint"), j.out)}
+		return nil, &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; the checkpoint in %s is saved: continue with glora pretrain --resume --out %s%s",
+			filepath.Join(j.out, "checkpoint"), j.out, precisionArg(o.Precision))}
 	}
 	if err != nil {
 		dir.cleanup()
@@ -266,8 +266,8 @@ func (j *pretrainJob) train() (*pretrainSummary, error) {
 			took, sum.Best.Accuracy, sum.BestEpoch, sum.BestDir, j.out, j.out)
 	}
 	if s.Stopped {
-		fmt.Fprintf(j.human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora pretrain --resume --out %s\n",
-			o.StopAfter, o.Epochs, j.out)
+		fmt.Fprintf(j.human, "stopped after epoch %d of %d, as --stop-after asked; continue with glora pretrain --resume --out %s%s\n",
+			o.StopAfter, o.Epochs, j.out, precisionArg(o.Precision))
 	}
 	return &s, nil
 }

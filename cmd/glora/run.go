@@ -87,6 +87,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+			return err
+		}
 		if s, err = resumeRunSettings(saved, s, explicit, keys, &rf, *out); err != nil {
 			return err
 		}
@@ -159,7 +162,7 @@ func runStages(ctx context.Context, s runSettings, out string, resume, overwrite
 	if err := checkSameData(p, &s.baseSpec, resume); err != nil {
 		return nil, err
 	}
-	if err := startOut(out, "run", overwrite, resume, s); err != nil {
+	if err := startOut(out, "run", overwrite, resume, s, prec); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(human, "run: %s; recipe %s\n", p.Describe(), s.Recipe.Name)

@@ -113,8 +113,8 @@ func runSearch(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	res, err := searchStage(ctx, *run, c, explicit, keys, *resume, *overwrite, prec, human, stderr)
 	if errors.Is(err, search.ErrInterrupted) || errors.Is(err, context.Canceled) {
-		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s",
-			filepath.Join(*run, finetune.SearchLogFile), *run)}
+		return &exitError{code: interruptCode(ctx), err: fmt.Errorf("interrupted; every candidate scored so far is in %s: continue with glora search --resume --run %s%s",
+			filepath.Join(*run, finetune.SearchLogFile), *run, precisionArg(prec))}
 	}
 	if err != nil {
 		return err

@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -104,8 +106,10 @@ func show(v any) string {
 }
 
 // startOut prepares the output folder of a run that passed claimOut: a
-// fresh one (overwrite: the previous run removed) with the settings saved.
-func startOut(dir, cmd string, overwrite, resume bool, settings any) error {
+// fresh one (overwrite: the previous run removed) with the settings saved,
+// and beside them the precision of the run's matrix products, which
+// --resume continues at (resumePrecision).
+func startOut(dir, cmd string, overwrite, resume bool, settings any, prec tensor.Precision) error {
 	if overwrite && !resume {
 		if err := os.RemoveAll(dir); err != nil {
 			return err
@@ -114,7 +118,62 @@ func startOut(dir, cmd string, overwrite, resume bool, settings any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeJSONAtomic(settingsFile(dir, cmd), settings)
+	js, err := withPrecision(settings, prec)
+	if err != nil {
+		return err
+	}
+	return writeJSONAtomic(settingsFile(dir, cmd), js)
+}
+
+// precisionKey is the settings files' key for the run's precision.
+const precisionKey = "precision"
+
+// withPrecision is settings' JSON object with the precision's key first.
+func withPrecision(settings any, prec tensor.Precision) (json.RawMessage, error) {
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("settings of type %T are not a JSON object", settings)
+	}
+	head := fmt.Sprintf("{%q:%q", precisionKey, prec.String())
+	if string(b) == "{}" {
+		return json.RawMessage(head + "}"), nil
+	}
+	return json.RawMessage(head + "," + string(b[1:])), nil
+}
+
+// resumePrecision is the precision a resumed run continues at (saved: its
+// settings file): the one it was started with, unless --precision, given
+// again (explicit), differs, which is refused. A run saved before the
+// precision was recorded takes this invocation's (given). When the saved
+// precision replaces the flag's default, log hears how it runs here.
+func resumePrecision(saved []byte, given tensor.Precision, explicit bool, out string, log io.Writer) (tensor.Precision, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(saved, &m); err != nil {
+		return given, fmt.Errorf("--resume: %s: %w", out, err)
+	}
+	raw, ok := m[precisionKey]
+	if !ok {
+		return given, nil
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return given, fmt.Errorf("--resume: %s: %s: %w", out, precisionKey, err)
+	}
+	p, err := tensor.ParsePrecision(v)
+	if err != nil {
+		return given, fmt.Errorf("--resume: %s: %s: %w", out, precisionKey, err)
+	}
+	switch {
+	case p == given:
+		return p, nil
+	case explicit:
+		return given, fmt.Errorf("--resume: cannot continue the run in %s: --precision %s, but the run was started with %s; leave the flag out to continue in %s, or start a new run in another folder",
+			out, given, p, p)
+	}
+	return applyPrecision(p.String(), log)
 }
 
 // hasCheckpoint reports whether a stage in dir saved a checkpoint.

@@ -98,6 +98,9 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+			return err
+		}
 		maps.Copy(keys, hyperKeys)
 		delete(keys, "epochs") // may grow, as pretrain's
 		g := s
@@ -161,7 +164,7 @@ func supernetStage(ctx context.Context, s supernetSettings, refill func(n int) f
 		return nil, err
 	}
 	fitBatch(&s.Hyper, p.Task.Train.Len(), log)
-	if err := startOut(out, "supernet", overwrite, resume, s); err != nil {
+	if err := startOut(out, "supernet", overwrite, resume, s, prec); err != nil {
 		return nil, err
 	}
 	anchors := ""

@@ -8,7 +8,7 @@ import (
 	"unsafe"
 )
 
-//go:generate go run bf16_asmgen.go -check
+//go:generate go run bf16_asmgen.go asmgen_transpose.go -check
 
 // sbgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
 // AVX512-BF16 (VDPBF16PS): Â is packed [kp][16] bf16 pairs, B̂ [kp][32];

@@ -3,9 +3,9 @@
 // bf16_asmgen writes bf16_amd64.s: the bfloat16 GEMM kernels (AVX512-BF16
 // and AMX) and the f32 → bf16 packing helpers.
 //
-//	go run bf16_asmgen.go          # write bf16_amd64.s
-//	go run bf16_asmgen.go -check   # also compare every hand-encoded
-//	                               # instruction with GNU as (binutils ≥ 2.38)
+//	go run bf16_asmgen.go asmgen_transpose.go          # write bf16_amd64.s
+//	go run bf16_asmgen.go asmgen_transpose.go -check   # also compare every hand-encoded
+//	                                                   # instruction with GNU as (binutils ≥ 2.38)
 //
 // The Go assembler knows neither AVX512-BF16 nor AMX, so those instructions
 // are emitted as BYTE sequences, each preceded by a comment with the
@@ -389,39 +389,6 @@ TEXT ·bf16ConvertRow(SB), NOSPLIT, $0-24
 	label("cr_done")
 	p("VZEROUPPER")
 	p("RET")
-}
-
-// transposeZ transposes the 16×16 dwords held in Z0..Z15 (row i in Zi)
-// in place: afterwards Zp holds column p. Z16..Z31 are scratch. The
-// stages are transpose16x16's (gemm_asmgen.go) on registers.
-func transposeZ() {
-	// Stage 1: unpack pairs of rows -> Z16..Z31.
-	for i := 0; i < 8; i++ {
-		a, b := 2*i, 2*i+1
-		p("VUNPCKLPS Z%d, Z%d, Z%d", b, a, 16+2*i)
-		p("VUNPCKHPS Z%d, Z%d, Z%d", b, a, 17+2*i)
-	}
-	// Stage 2: shufps 0x44/0xEE within 128-bit lanes -> Z0..Z15.
-	for q := 0; q < 4; q++ {
-		t, r := 16+4*q, 4*q
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, r)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, r+1)
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, r+2)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, r+3)
-	}
-	// Stage 3: 128-bit lane shuffles between r[j] and r[j+4] -> Z16..Z31.
-	for h := 0; h < 2; h++ {
-		for j := 0; j < 4; j++ {
-			a, b := 8*h+j, 8*h+j+4
-			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", b, a, 16+8*h+j)
-			p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", b, a, 20+8*h+j)
-		}
-	}
-	// Stage 4: combine the halves -> the columns, in order.
-	for j := 0; j < 8; j++ {
-		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+j, 16+j, j)
-		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", 24+j, 16+j, 8+j)
-	}
 }
 
 // packRows16 emits bf16PackRows16: 16 float32 rows (row i at src + i·ss

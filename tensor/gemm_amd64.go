@@ -4,7 +4,7 @@ package tensor
 
 import "unsafe"
 
-//go:generate go run gemm_asmgen.go
+//go:generate go run gemm_asmgen.go asmgen_transpose.go
 
 // sgemmKernel14x32 computes the rows×32 tile C = alpha·Â·B̂ + beta·C with
 // AVX-512: Â(i,p) is at a + i·rs + p·cs bytes (i < 14), B̂ is packed [k][32],

@@ -4,7 +4,7 @@
 // narrow products) and AVX2 SGEMM micro-kernels and the 16×16 (AVX-512)
 // and 8×8 (AVX2) transposes used to pack transposed operands.
 //
-//	go run gemm_asmgen.go
+//	go run gemm_asmgen.go asmgen_transpose.go
 package main
 
 import (
@@ -485,34 +485,7 @@ TEXT ·transpose16x16(SB), NOSPLIT, $0-40
 	for i := 0; i < 16; i++ {
 		p("VMOVUPS %s, Z%d", rowAddr(i), i)
 	}
-	// Stage 1: unpack pairs of rows -> Z16..Z31.
-	for i := 0; i < 8; i++ {
-		a, b := 2*i, 2*i+1
-		p("VUNPCKLPS Z%d, Z%d, Z%d", b, a, 16+2*i)
-		p("VUNPCKHPS Z%d, Z%d, Z%d", b, a, 17+2*i)
-	}
-	// Stage 2: shufps 0x44/0xEE on (t[4q+0], t[4q+2]) and (t[4q+1], t[4q+3]) -> Z0..Z15.
-	for q := 0; q < 4; q++ {
-		t := 16 + 4*q
-		r := 4 * q
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+2, t, r)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+2, t, r+1)
-		p("VSHUFPS $0x44, Z%d, Z%d, Z%d", t+3, t+1, r+2)
-		p("VSHUFPS $0xEE, Z%d, Z%d, Z%d", t+3, t+1, r+3)
-	}
-	// Stage 3: 128-bit lane shuffles between r[j] and r[j+4] -> Z16..Z31.
-	for h := 0; h < 2; h++ {
-		for j := 0; j < 4; j++ {
-			a, b := 8*h+j, 8*h+j+4
-			p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", b, a, 16+8*h+j)
-			p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", b, a, 20+8*h+j)
-		}
-	}
-	// Stage 4: combine halves t[j] with t[j+8] -> rows of the transpose.
-	for j := 0; j < 8; j++ {
-		p("VSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 24+j, 16+j, j)
-		p("VSHUFF32X4 $0xDD, Z%d, Z%d, Z%d", 24+j, 16+j, 8+j)
-	}
+	transposeZ()
 	p("MOVQ DI, AX")
 	for i := 0; i < 16; i++ {
 		p("VMOVUPS Z%d, (AX)", i)

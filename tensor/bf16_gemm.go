@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -94,8 +95,18 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 // a kernel with biasTiles), first sets each row of C to the bias: the
 // first k block's kernels store alpha·Â·B̂ + bias without reading C. A
 // non-nil then is called for each work item's block of C once the last k
-// block has been stored into it (SgemmThen).
+// block has been stored into it (SgemmThen). The call's state comes from a
+// pool (bf16Gemm), so that a small product allocates nothing.
 func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
+	g, _ := bf16GemmPool.Get().(*bf16Gemm)
+	if g == nil {
+		g = new(bf16Gemm)
+	}
+	*g = bf16Gemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, then: then}
+	defer func() {
+		*g = bf16Gemm{} // no references to the operands kept in the pool
+		bf16GemmPool.Put(g)
+	}()
 	mr, nr := kern.mr, kern.nr
 	kc := kBlock(k, kern.kcMax)
 	kcp := kern.padK(kc)
@@ -106,78 +117,122 @@ func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k 
 	}
 	bbuf, bh := getU16(nc * kcp)
 	defer putU16(bh)
-	rowPanels := (m + mr - 1) / mr
-	aLen := kcp * kern.mrPad * 2
+	g.bbuf = bbuf
+	g.rowPanels = (m + mr - 1) / mr
+	g.aLen = kcp * kern.mrPad * 2
 	if kern.layout == rowLayout {
-		aLen = mr * kcp
+		g.aLen = mr * kcp
 	}
-
 	for pc := 0; pc < k; pc += kc {
-		kb := min(kc, k-pc)
-		kbp := kern.padK(kb)
-		bet, beta0 := beta, beta == 0
+		g.pc, g.kb = pc, min(kc, k-pc)
+		g.kbp = kern.padK(g.kb)
+		g.beta, g.beta0 = beta, beta == 0
 		if pc > 0 {
-			bet, beta0 = 1, false
+			g.beta, g.beta0 = 1, false
 		}
-		withBias := pc == 0 && bias != nil
+		g.bias = nil
+		if pc == 0 {
+			g.bias = bias
+		}
 		for jc := 0; jc < n; jc += nc {
-			nb := min(nc, n-jc)
-			npan := (nb + nr - 1) / nr
-			packB := func(lo, hi int) {
-				for jp := lo; jp < hi; jp++ {
-					packBPairs(transB, b, ldb, pc, kb, kbp, jc+jp*nr, min(nr, nb-jp*nr), nr, bbuf[jp*kbp*nr:(jp+1)*kbp*nr])
-				}
-			}
-			if workers > 1 && npan > 1 && kb*nb >= 1<<14 {
-				parallel.For(npan, 1, packB)
+			g.jc, g.nb = jc, min(nc, n-jc)
+			g.npan = (g.nb + nr - 1) / nr
+			if workers > 1 && g.npan > 1 && g.kb*g.nb >= 1<<14 {
+				parallel.For(g.npan, 1, g.packB)
 			} else {
-				packB(0, npan)
+				g.packB(0, g.npan)
 			}
-			groups := panelGroups(workers, rowPanels, npan)
-			items := rowPanels * groups
-			var next atomic.Int64
-			work := func(_, _ int) {
-				abuf, ah := getU16(aLen)
-				defer putU16(ah)
-				lastRP := -1
-				for {
-					t := int(next.Add(1) - 1)
-					if t >= items {
-						return
-					}
-					rp, g := t/groups, t%groups
-					i0 := rp * mr
-					rows := min(mr, m-i0)
-					if rp != lastRP {
-						if kern.layout == rowLayout {
-							packARows(transA, a, lda, i0, rows, mr, pc, kb, kbp, abuf[:mr*kbp])
-						} else {
-							packAPairs(transA, a, lda, i0, rows, kern.mrPad, pc, kb, kbp, abuf[:kbp*kern.mrPad])
-						}
-						lastRP = rp
-					}
-					jlo, jhi := g*npan/groups, (g+1)*npan/groups
-					if jlo == jhi {
-						continue
-					}
-					lastCols := min(nr, nb-(jhi-1)*nr)
-					if withBias {
-						kern.biasTiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
-							alpha, rows, lastCols, unsafe.Pointer(&bias[jc+jlo*nr]))
-					} else {
-						kern.tiles(kbp, abuf, bbuf[jlo*kbp*nr:jhi*kbp*nr], jhi-jlo, unsafe.Pointer(&c[i0*ldc+jc+jlo*nr]), uintptr(ldc)*4,
-							alpha, bet, rows, lastCols, beta0)
-					}
-					if then != nil && pc+kb == k {
-						then(i0, i0+rows, jc+jlo*nr, jc+min(jhi*nr, nb)) // final, still in cache
-					}
-				}
-			}
-			if workers > 1 && items > 1 {
-				parallel.For(min(workers, items), 1, work)
+			g.groups = panelGroups(workers, g.rowPanels, g.npan)
+			g.items = g.rowPanels * g.groups
+			g.next.Store(0)
+			g.serial = workers == 1 || g.items == 1
+			if !g.serial {
+				parallel.For(min(workers, g.items), 1, g.work)
 			} else {
-				work(0, 1)
+				g.work(0, 1)
 			}
+		}
+	}
+}
+
+// bf16GemmPool recycles sbgemmBlockedBias's call state.
+var bf16GemmPool sync.Pool
+
+// bf16Gemm is one sbgemmBlockedBias call: its operands, and the k and n
+// block being multiplied, shared by the workers.
+type bf16Gemm struct {
+	kern           *bf16Kernel
+	transA, transB bool
+	m, k           int
+	alpha          float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	then           func(i0, i1, j0, j1 int) // SgemmThen's, or nil
+
+	bbuf      []uint16 // the packed B block
+	aLen      int      // a packed A panel's length
+	rowPanels int
+
+	pc, kb, kbp   int // the k block, and kb padded to the kernel's multiple
+	beta          float32
+	beta0         bool
+	bias          []float32    // the first k block's: stored with it by biasTiles
+	jc, nb, npan  int          // the n block and its B panels
+	groups, items int          // B panel groups; row panel × group work items
+	serial        bool         // one goroutine takes every item in order, without claiming them
+	next          atomic.Int64 // the next work item
+}
+
+// packB converts and packs B panels lo..hi-1 of the current k and n block.
+func (g *bf16Gemm) packB(lo, hi int) {
+	nr, kb, kbp := g.kern.nr, g.kb, g.kbp
+	for jp := lo; jp < hi; jp++ {
+		packBPairs(g.transB, g.b, g.ldb, g.pc, kb, kbp, g.jc+jp*nr, min(nr, g.nb-jp*nr), nr, g.bbuf[jp*kbp*nr:(jp+1)*kbp*nr])
+	}
+}
+
+// work multiplies work items (a row panel, converted and packed once,
+// against a group of B panels) until none is left: claimed with an atomic
+// add, or, in a call run by one goroutine (serial), taken in order.
+func (g *bf16Gemm) work(_, _ int) {
+	kern, kb, kbp := g.kern, g.kb, g.kbp
+	mr, nr := kern.mr, kern.nr
+	abuf, ah := getU16(g.aLen)
+	defer putU16(ah)
+	lastRP := -1
+	for s := 0; ; s++ {
+		t := s
+		if !g.serial {
+			t = int(g.next.Add(1) - 1)
+		}
+		if t >= g.items {
+			return
+		}
+		rp, gr := t/g.groups, t%g.groups
+		i0 := rp * mr
+		rows := min(mr, g.m-i0)
+		if rp != lastRP {
+			if kern.layout == rowLayout {
+				packARows(g.transA, g.a, g.lda, i0, rows, mr, g.pc, kb, kbp, abuf[:mr*kbp])
+			} else {
+				packAPairs(g.transA, g.a, g.lda, i0, rows, kern.mrPad, g.pc, kb, kbp, abuf[:kbp*kern.mrPad])
+			}
+			lastRP = rp
+		}
+		jlo, jhi := gr*g.npan/g.groups, (gr+1)*g.npan/g.groups
+		if jlo == jhi {
+			continue
+		}
+		lastCols := min(nr, g.nb-(jhi-1)*nr)
+		cp := unsafe.Pointer(&g.c[i0*g.ldc+g.jc+jlo*nr])
+		bp := g.bbuf[jlo*kbp*nr : jhi*kbp*nr]
+		if g.bias != nil {
+			kern.biasTiles(kbp, abuf, bp, jhi-jlo, cp, uintptr(g.ldc)*4, g.alpha, rows, lastCols, unsafe.Pointer(&g.bias[g.jc+jlo*nr]))
+		} else {
+			kern.tiles(kbp, abuf, bp, jhi-jlo, cp, uintptr(g.ldc)*4, g.alpha, g.beta, rows, lastCols, g.beta0)
+		}
+		if g.then != nil && g.pc+kb == g.k {
+			g.then(i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb)) // final, still in cache
 		}
 	}
 }

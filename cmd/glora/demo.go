@@ -15,6 +15,7 @@ import (
 
 	"github.com/glora/glora/backbones"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 	"github.com/glora/glora/train"
 )
 
@@ -41,6 +42,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	o, err := f.options(d, explicitFlags(fs))
 	if err != nil {
+		return err
+	}
+	if o.Precision, err = applyPrecision(f.Precision, stderr); err != nil {
 		return err
 	}
 	t0, cpu0 := time.Now(), cpuSeconds()
@@ -79,6 +83,7 @@ type demoFlags struct {
 	Data      string `flag:"data" help:"dataset (any --data SPEC; its training split gives train and val by --scheme)"`
 	Scheme    string `flag:"scheme" help:"how train and val are carved from the training split"`
 	Methods   string `flag:"methods" help:"methods to run, comma-separated"`
+	Precision string `flag:"precision" help:"{precision}"`
 
 	EpochsLinear   int     `flag:"epochs-linear" recipe:"runs.linear.epochs" help:"epochs of the linear run"`
 	LRLinear       float64 `flag:"lr-linear" recipe:"runs.linear.lr" help:"peak learning rate of the linear run"`
@@ -106,7 +111,7 @@ func fullDemoHelp() string {
 }
 
 func registerDemoFlags(fs *flag.FlagSet, d demoOptions) *demoFlags {
-	f := &demoFlags{Steps: 300, Seed: d.Seed, Recipe: pipeline.Default, Data: "mnist", Scheme: d.Scheme, Methods: strings.Join(demoMethods, ",")}
+	f := &demoFlags{Steps: 300, Seed: d.Seed, Recipe: pipeline.Default, Data: "mnist", Scheme: d.Scheme, Methods: strings.Join(demoMethods, ","), Precision: "f32"}
 	recipeDefaults(f, d.Recipe)
 	bindFlags(fs, f)
 	return f
@@ -153,6 +158,9 @@ func printDemoResult(w io.Writer, o demoOptions, spec string, rows []demoRow, se
 	}
 	fmt.Fprintf(w, "Total %.1f min wall, %.1f CPU-min, on %d cores (a shared machine's wall time can be far above CPU time / cores).\n",
 		secs/60, cpu/60, runtime.GOMAXPROCS(0))
+	if o.Precision != tensor.F32 {
+		fmt.Fprintf(w, "Every matrix product in %s (--precision %s): bfloat16 operands, float32 sums.\n", o.Precision, o.Precision)
+	}
 	for _, r := range rows {
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s.\n", r.Method, r.Note)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 )
 
 // The demo's methods, in the table's order.
@@ -50,6 +51,8 @@ type demoOptions struct {
 	// learning rate (by method, plus the supernet and the retraining of
 	// the searched structures), and the search's settings.
 	pipeline.Recipe
+
+	Precision tensor.Precision // of every matrix product (training, search, test)
 
 	NoTest bool   // stop before the test split (for choosing settings on validation)
 	OutDir string // where runs are kept ("" = a temporary folder, removed)
@@ -116,7 +119,7 @@ func runMNISTDemo(ctx context.Context, o demoOptions, t *pipeline.Task, log io.W
 	}
 	fmt.Fprintf(log, "demo: %s adapted to %s: %d train, %d validation images (--scheme %s); runs in %s\n",
 		t.From, t.Data, t.Train.Len(), t.Val.Len(), t.Scheme, out)
-	res, err := pipeline.Compare(ctx, t, o.Recipe, o.Methods, pipeline.Options{Dir: out, Seed: o.Seed, Log: log}, !o.NoTest)
+	res, err := pipeline.Compare(ctx, t, o.Recipe, o.Methods, pipeline.Options{Dir: out, Seed: o.Seed, Log: log, Precision: o.Precision}, !o.NoTest)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/glora/glora/data/datatest"
 	"github.com/glora/glora/finetune"
 	"github.com/glora/glora/pipeline"
+	"github.com/glora/glora/tensor"
 )
 
 // toyDigits: n 28×28 grey images, a bright square in one of four
@@ -29,7 +30,8 @@ func toyDigits(t *testing.T, n int, seed uint64) *data.Dataset {
 
 // The demo runs every method on train and val only, reads the test split
 // only as its last step (each kept model scored once), and reports what
-// each method trains; with NoTest it never reads it.
+// each method trains; with NoTest it never reads it. The second run, in
+// bf16, trains other weights than the first.
 func TestMNISTDemoReadsTestAtTheEnd(t *testing.T) {
 	trainSet, test := toyDigits(t, 48, 1), toyDigits(t, 20, 2)
 	o := defaultDemo()
@@ -37,9 +39,13 @@ func TestMNISTDemoReadsTestAtTheEnd(t *testing.T) {
 	o.setRuns(func(string) int { return 1 })
 	o.Search.Population, o.Search.TopK, o.Search.Generations, o.Search.Mutations, o.Search.Crossovers = 4, 2, 2, 2, 2
 	o.Search.Finalists = 2
+	var loraF32 []byte // the first run's LoRA weights
 	for _, noTest := range []bool{false, true} {
 		o.NoTest = noTest
 		o.OutDir = t.TempDir()
+		if noTest {
+			o.Precision = tensor.BF16
+		}
 		var log bytes.Buffer
 		task, err := pipeline.NewTask(backbones.Default, "shipped", trainSet, test, "toy", o.Scheme, o.SplitSeed, o.Seed)
 		if err != nil {
@@ -94,6 +100,15 @@ func TestMNISTDemoReadsTestAtTheEnd(t *testing.T) {
 			t.Errorf("searched GLoRA's model %s is not a finalist's", rows[3].model)
 		} else if _, err := os.Stat(filepath.Join(dir, finetune.AdapterDir)); err != nil {
 			t.Error(err)
+		}
+		lw, err := os.ReadFile(filepath.Join(o.OutDir, "lora", "merged", "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !noTest {
+			loraF32 = lw
+		} else if bytes.Equal(lw, loraF32) {
+			t.Error("LoRA's weights are the same in bf16 and f32: the demo's precision did not reach training")
 		}
 		var table bytes.Buffer
 		printDemoTable(&table, rows, !noTest)

@@ -1095,52 +1095,146 @@ TEXT ·bf16InterleavePairs(SB), NOSPLIT, $0-72
 	MOVQ kb+24(FP), R13
 	MOVQ kp+32(FP), CX
 	MOVQ blocks+40(FP), R12
-	MOVQ mask0+48(FP), AX
-	KMOVW AX, K1
-	MOVQ mask1+56(FP), AX
-	KMOVW AX, K2
 	MOVQ perm+64(FP), AX
 	VMOVDQU16 (AX), Z9
 	XORQ R14, R14
 	TESTQ CX, CX
 	JEQ ip_done
-ip_step:
+	MOVQ mask0+48(FP), AX
+	KMOVW AX, K1
+	MOVQ mask1+56(FP), DX
+	KMOVW DX, K2
+	CMPQ R12, $1
+	JNE ip_two
+	CMPQ AX, $0xffff
+	JEQ ip_full1
+	JMP ip_masked1
+ip_two:
+	CMPQ AX, $0xffff
+	JNE ip_masked2
+	CMPQ DX, $0xffff
+	JEQ ip_full2
+	JMP ip_masked2
+ip_full1:
 	CMPQ R14, R13
-	JGE ip_zero0
-	VMOVUPS.Z (SI), K1, Z1
-	VMOVUPS.Z 64(SI), K2, Z3
-	JMP ip_row1
-ip_zero0:
+	JGE ip_full1_zero0
+	VMOVUPS (SI), Z1
+	JMP ip_full1_row1
+ip_full1_zero0:
 	VPXORD Z1, Z1, Z1
-	VPXORD Z3, Z3, Z3
-ip_row1:
+ip_full1_row1:
 	LEAQ 1(R14), AX
 	CMPQ AX, R13
-	JGE ip_zero1
-	VMOVUPS.Z (SI)(BX*1), K1, Z2
-	VMOVUPS.Z 64(SI)(BX*1), K2, Z4
-	JMP ip_pack
-ip_zero1:
+	JGE ip_full1_zero1
+	VMOVUPS (SI)(BX*1), Z2
+	JMP ip_full1_row2
+ip_full1_zero1:
 	VPXORD Z2, Z2, Z2
-	VPXORD Z4, Z4, Z4
-ip_pack:
+ip_full1_row2:
 	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
 	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
 	VPERMW Z0, Z9, Z0
 	VMOVDQU16 Z0, (DI)
-	CMPQ R12, $2
-	JNE ip_one
-	// vcvtne2ps2bf16 zmm5, zmm4, zmm3
-	BYTE $0x62; BYTE $0xf2; BYTE $0x5f; BYTE $0x48; BYTE $0x72; BYTE $0xeb
-	VPERMW Z5, Z9, Z5
-	VMOVDQU16 Z5, 64(DI)
-	ADDQ $64, DI
-ip_one:
 	ADDQ $64, DI
 	LEAQ (SI)(BX*2), SI
 	ADDQ $2, R14
 	DECQ CX
-	JNE ip_step
+	JNE ip_full1
+	JMP ip_done
+ip_full2:
+	CMPQ R14, R13
+	JGE ip_full2_zero0
+	VMOVUPS (SI), Z1
+	VMOVUPS 64(SI), Z3
+	JMP ip_full2_row1
+ip_full2_zero0:
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+ip_full2_row1:
+	LEAQ 1(R14), AX
+	CMPQ AX, R13
+	JGE ip_full2_zero1
+	VMOVUPS (SI)(BX*1), Z2
+	VMOVUPS 64(SI)(BX*1), Z4
+	JMP ip_full2_row2
+ip_full2_zero1:
+	VPXORD Z2, Z2, Z2
+	VPXORD Z4, Z4, Z4
+ip_full2_row2:
+	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
+	VPERMW Z0, Z9, Z0
+	VMOVDQU16 Z0, (DI)
+	// vcvtne2ps2bf16 zmm5, zmm4, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x5f; BYTE $0x48; BYTE $0x72; BYTE $0xeb
+	VPERMW Z5, Z9, Z5
+	VMOVDQU16 Z5, 64(DI)
+	ADDQ $128, DI
+	LEAQ (SI)(BX*2), SI
+	ADDQ $2, R14
+	DECQ CX
+	JNE ip_full2
+	JMP ip_done
+ip_masked1:
+	CMPQ R14, R13
+	JGE ip_masked1_zero0
+	VMOVUPS.Z (SI), K1, Z1
+	JMP ip_masked1_row1
+ip_masked1_zero0:
+	VPXORD Z1, Z1, Z1
+ip_masked1_row1:
+	LEAQ 1(R14), AX
+	CMPQ AX, R13
+	JGE ip_masked1_zero1
+	VMOVUPS.Z (SI)(BX*1), K1, Z2
+	JMP ip_masked1_row2
+ip_masked1_zero1:
+	VPXORD Z2, Z2, Z2
+ip_masked1_row2:
+	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
+	VPERMW Z0, Z9, Z0
+	VMOVDQU16 Z0, (DI)
+	ADDQ $64, DI
+	LEAQ (SI)(BX*2), SI
+	ADDQ $2, R14
+	DECQ CX
+	JNE ip_masked1
+	JMP ip_done
+ip_masked2:
+	CMPQ R14, R13
+	JGE ip_masked2_zero0
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS.Z 64(SI), K2, Z3
+	JMP ip_masked2_row1
+ip_masked2_zero0:
+	VPXORD Z1, Z1, Z1
+	VPXORD Z3, Z3, Z3
+ip_masked2_row1:
+	LEAQ 1(R14), AX
+	CMPQ AX, R13
+	JGE ip_masked2_zero1
+	VMOVUPS.Z (SI)(BX*1), K1, Z2
+	VMOVUPS.Z 64(SI)(BX*1), K2, Z4
+	JMP ip_masked2_row2
+ip_masked2_zero1:
+	VPXORD Z2, Z2, Z2
+	VPXORD Z4, Z4, Z4
+ip_masked2_row2:
+	// vcvtne2ps2bf16 zmm0, zmm2, zmm1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x6f; BYTE $0x48; BYTE $0x72; BYTE $0xc1
+	VPERMW Z0, Z9, Z0
+	VMOVDQU16 Z0, (DI)
+	// vcvtne2ps2bf16 zmm5, zmm4, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x5f; BYTE $0x48; BYTE $0x72; BYTE $0xeb
+	VPERMW Z5, Z9, Z5
+	VMOVDQU16 Z5, 64(DI)
+	ADDQ $128, DI
+	LEAQ (SI)(BX*2), SI
+	ADDQ $2, R14
+	DECQ CX
+	JNE ip_masked2
+	JMP ip_done
 ip_done:
 	VZEROUPPER
 	RET

@@ -463,7 +463,8 @@ TEXT ·bf16PackRows16(SB), NOSPLIT, $0-72
 // floats each (blocks 1 or 2; the lanes of block 0 that mask0 selects, of
 // block 1 those of mask1, zeros elsewhere), interleaved as bf16 pairs into
 // dst (dst[(q·16·blocks + j)·2 + e] = bf16(row 2q+e [j])); perm is
-// bf16PairPerm.
+// bf16PairPerm. With every lane selected (masks 0xffff) it reads with
+// plain loads: Zen cores run masked loads from memory several times slower.
 func interleavePairs() {
 	sb.WriteString(`
 // func bf16InterleavePairs(dst *uint16, src *float32, ld uintptr, kb, kp, blocks, mask0, mask1 int, perm *uint16)
@@ -475,55 +476,87 @@ TEXT ·bf16InterleavePairs(SB), NOSPLIT, $0-72
 	p("MOVQ kb+24(FP), R13")
 	p("MOVQ kp+32(FP), CX")
 	p("MOVQ blocks+40(FP), R12")
-	p("MOVQ mask0+48(FP), AX")
-	p("KMOVW AX, K1")
-	p("MOVQ mask1+56(FP), AX")
-	p("KMOVW AX, K2")
 	p("MOVQ perm+64(FP), AX")
 	p("VMOVDQU16 (AX), Z9")
 	p("XORQ R14, R14") // 2q
 	p("TESTQ CX, CX")
 	p("JEQ ip_done")
-	label("ip_step")
-	// row 2q into Z1 (block 0) and Z3 (block 1), zeros past kb
-	p("CMPQ R14, R13")
-	p("JGE ip_zero0")
-	p("VMOVUPS.Z (SI), K1, Z1")
-	p("VMOVUPS.Z 64(SI), K2, Z3")
-	p("JMP ip_row1")
-	label("ip_zero0")
-	p("VPXORD Z1, Z1, Z1")
-	p("VPXORD Z3, Z3, Z3")
-	label("ip_row1")
-	// row 2q+1 into Z2 and Z4
-	p("LEAQ 1(R14), AX")
-	p("CMPQ AX, R13")
-	p("JGE ip_zero1")
-	p("VMOVUPS.Z (SI)(BX*1), K1, Z2")
-	p("VMOVUPS.Z 64(SI)(BX*1), K2, Z4")
-	p("JMP ip_pack")
-	label("ip_zero1")
-	p("VPXORD Z2, Z2, Z2")
-	p("VPXORD Z4, Z4, Z4")
-	label("ip_pack")
-	vcvtne2ps2bf16(0, 2, 1) // words 0-15 = row 2q, 16-31 = row 2q+1
-	p("VPERMW Z0, Z9, Z0")  // interleave: word 2j = row 2q [j], 2j+1 = row 2q+1 [j]
-	p("VMOVDQU16 Z0, (DI)")
-	p("CMPQ R12, $2")
-	p("JNE ip_one")
-	vcvtne2ps2bf16(5, 4, 3)
-	p("VPERMW Z5, Z9, Z5")
-	p("VMOVDQU16 Z5, 64(DI)")
-	p("ADDQ $64, DI")
-	label("ip_one")
-	p("ADDQ $64, DI")
-	p("LEAQ (SI)(BX*2), SI")
-	p("ADDQ $2, R14")
-	p("DECQ CX")
-	p("JNE ip_step")
+	p("MOVQ mask0+48(FP), AX")
+	p("KMOVW AX, K1")
+	p("MOVQ mask1+56(FP), DX")
+	p("KMOVW DX, K2")
+	// every lane of the blocks read: plain loads
+	p("CMPQ R12, $1")
+	p("JNE ip_two")
+	p("CMPQ AX, $0xffff")
+	p("JEQ ip_full1")
+	p("JMP ip_masked1")
+	label("ip_two")
+	p("CMPQ AX, $0xffff")
+	p("JNE ip_masked2")
+	p("CMPQ DX, $0xffff")
+	p("JEQ ip_full2")
+	p("JMP ip_masked2")
+	interleaveLoop("ip_full1", false, 1)
+	interleaveLoop("ip_full2", false, 2)
+	interleaveLoop("ip_masked1", true, 1)
+	interleaveLoop("ip_masked2", true, 2)
 	label("ip_done")
 	p("VZEROUPPER")
 	p("RET")
+}
+
+// interleaveLoop emits one of bf16InterleavePairs's loops, at label l:
+// masked loads (K1, K2) of two blocks, or plain loads of blocks blocks.
+func interleaveLoop(l string, masked bool, blocks int) {
+	load := func(disp string, row, z int) {
+		addr := "(SI)"
+		if row == 1 {
+			addr = "(SI)(BX*1)"
+		}
+		k := map[string]int{"": 1, "64": 2}[disp]
+		if masked {
+			p("VMOVUPS.Z %s%s, K%d, Z%d", disp, addr, k, z)
+		} else {
+			p("VMOVUPS %s%s, Z%d", disp, addr, z)
+		}
+	}
+	label(l)
+	for row := 0; row < 2; row++ {
+		// row 2q+row into Z1+row (block 0) and Z3+row (block 1), zeros past kb
+		if row == 0 {
+			p("CMPQ R14, R13")
+		} else {
+			p("LEAQ 1(R14), AX")
+			p("CMPQ AX, R13")
+		}
+		p("JGE %s_zero%d", l, row)
+		load("", row, 1+row)
+		if blocks == 2 {
+			load("64", row, 3+row)
+		}
+		p("JMP %s_row%d", l, row+1)
+		label(fmt.Sprintf("%s_zero%d", l, row))
+		p("VPXORD Z%d, Z%d, Z%d", 1+row, 1+row, 1+row)
+		if blocks == 2 {
+			p("VPXORD Z%d, Z%d, Z%d", 3+row, 3+row, 3+row)
+		}
+		label(fmt.Sprintf("%s_row%d", l, row+1))
+	}
+	vcvtne2ps2bf16(0, 2, 1) // words 0-15 = row 2q, 16-31 = row 2q+1
+	p("VPERMW Z0, Z9, Z0")  // interleave: word 2j = row 2q [j], 2j+1 = row 2q+1 [j]
+	p("VMOVDQU16 Z0, (DI)")
+	if blocks == 2 {
+		vcvtne2ps2bf16(5, 4, 3)
+		p("VPERMW Z5, Z9, Z5")
+		p("VMOVDQU16 Z5, 64(DI)")
+	}
+	p("ADDQ $%d, DI", 64*blocks)
+	p("LEAQ (SI)(BX*2), SI")
+	p("ADDQ $2, R14")
+	p("DECQ CX")
+	p("JNE %s", l)
+	p("JMP ip_done")
 }
 
 // check assembles every hand-encoded instruction with GNU as and compares.

@@ -791,18 +791,19 @@ TEXT ·bf16PackRows16(SB), NOSPLIT, $0-72
 	TESTQ CX, CX
 	JEQ pr_done
 pr_chunk:
-	MOVQ $-1, AX
-	KMOVW AX, K1
-	KMOVW AX, K2
 	MOVQ $16, R13
 	CMPQ CX, $1
-	JNE pr_load
-	MOVQ lo+48(FP), AX
-	KMOVW AX, K1
-	MOVQ hi+56(FP), AX
-	KMOVW AX, K2
+	JNE pr_full
 	MOVQ last+64(FP), R13
-pr_load:
+	MOVQ lo+48(FP), AX
+	MOVQ hi+56(FP), DX
+	CMPQ AX, $0xffff
+	JNE pr_masked
+	CMPQ DX, $0xffff
+	JEQ pr_full
+pr_masked:
+	KMOVW AX, K1
+	KMOVW DX, K2
 	MOVQ SI, AX
 	CMPQ R12, $0
 	JLE pr_zero0
@@ -913,6 +914,120 @@ pr_load:
 	JLE pr_zero15
 	VMOVUPS.Z (AX), K1, Z16
 	VMOVUPS.Z 64(AX), K2, Z17
+	// vcvtne2ps2bf16 zmm15, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8
+	JMP pr_transpose
+pr_full:
+	MOVQ SI, AX
+	CMPQ R12, $0
+	JLE pr_zero0
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm0, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0
+	ADDQ BX, AX
+	CMPQ R12, $1
+	JLE pr_zero1
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm1, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8
+	ADDQ BX, AX
+	CMPQ R12, $2
+	JLE pr_zero2
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm2, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0
+	ADDQ BX, AX
+	CMPQ R12, $3
+	JLE pr_zero3
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm3, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8
+	ADDQ BX, AX
+	CMPQ R12, $4
+	JLE pr_zero4
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm4, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0
+	ADDQ BX, AX
+	CMPQ R12, $5
+	JLE pr_zero5
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm5, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8
+	ADDQ BX, AX
+	CMPQ R12, $6
+	JLE pr_zero6
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm6, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0
+	ADDQ BX, AX
+	CMPQ R12, $7
+	JLE pr_zero7
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm7, zmm17, zmm16
+	BYTE $0x62; BYTE $0xb2; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8
+	ADDQ BX, AX
+	CMPQ R12, $8
+	JLE pr_zero8
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm8, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc0
+	ADDQ BX, AX
+	CMPQ R12, $9
+	JLE pr_zero9
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm9, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xc8
+	ADDQ BX, AX
+	CMPQ R12, $10
+	JLE pr_zero10
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm10, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd0
+	ADDQ BX, AX
+	CMPQ R12, $11
+	JLE pr_zero11
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm11, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xd8
+	ADDQ BX, AX
+	CMPQ R12, $12
+	JLE pr_zero12
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm12, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe0
+	ADDQ BX, AX
+	CMPQ R12, $13
+	JLE pr_zero13
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm13, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xe8
+	ADDQ BX, AX
+	CMPQ R12, $14
+	JLE pr_zero14
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	// vcvtne2ps2bf16 zmm14, zmm17, zmm16
+	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf0
+	ADDQ BX, AX
+	CMPQ R12, $15
+	JLE pr_zero15
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
 	// vcvtne2ps2bf16 zmm15, zmm17, zmm16
 	BYTE $0x62; BYTE $0x32; BYTE $0x77; BYTE $0x40; BYTE $0x72; BYTE $0xf8
 	JMP pr_transpose

@@ -411,27 +411,44 @@ TEXT ·bf16PackRows16(SB), NOSPLIT, $0-72
 	p("TESTQ CX, CX")
 	p("JEQ pr_done")
 	label("pr_chunk")
-	p("MOVQ $-1, AX")
-	p("KMOVW AX, K1")
-	p("KMOVW AX, K2")
 	p("MOVQ $16, R13")
 	p("CMPQ CX, $1")
-	p("JNE pr_load")
-	p("MOVQ lo+48(FP), AX")
-	p("KMOVW AX, K1")
-	p("MOVQ hi+56(FP), AX")
-	p("KMOVW AX, K2")
+	p("JNE pr_full")
+	// the last chunk: its floats (masks lo, hi) and its pair steps
 	p("MOVQ last+64(FP), R13")
-	label("pr_load")
-	p("MOVQ SI, AX")
-	for i := 0; i < 16; i++ {
-		p("CMPQ R12, $%d", i)
-		p("JLE pr_zero%d", i)
-		p("VMOVUPS.Z (AX), K1, Z16")
-		p("VMOVUPS.Z 64(AX), K2, Z17")
-		vcvtne2ps2bf16(i, 17, 16) // dword j of Zi: row i's pair j
-		if i < 15 {
-			p("ADDQ BX, AX")
+	p("MOVQ lo+48(FP), AX")
+	p("MOVQ hi+56(FP), DX")
+	p("CMPQ AX, $0xffff")
+	p("JNE pr_masked")
+	p("CMPQ DX, $0xffff")
+	p("JEQ pr_full")
+	label("pr_masked")
+	p("KMOVW AX, K1")
+	p("KMOVW DX, K2")
+	// Masked loads only where the chunk has fewer floats: Zen cores run
+	// them from memory several times slower than plain ones.
+	for _, masked := range []bool{true, false} {
+		if !masked {
+			label("pr_full")
+		}
+		p("MOVQ SI, AX")
+		for i := 0; i < 16; i++ {
+			p("CMPQ R12, $%d", i)
+			p("JLE pr_zero%d", i)
+			if masked {
+				p("VMOVUPS.Z (AX), K1, Z16")
+				p("VMOVUPS.Z 64(AX), K2, Z17")
+			} else {
+				p("VMOVUPS (AX), Z16")
+				p("VMOVUPS 64(AX), Z17")
+			}
+			vcvtne2ps2bf16(i, 17, 16) // dword j of Zi: row i's pair j
+			if i < 15 {
+				p("ADDQ BX, AX")
+			}
+		}
+		if masked {
+			p("JMP pr_transpose")
 		}
 	}
 	p("JMP pr_transpose")

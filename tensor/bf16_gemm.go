@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/glora/glora/internal/parallel"
@@ -142,15 +141,8 @@ func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k 
 			} else {
 				g.packB(0, g.npan)
 			}
-			g.groups = panelGroups(workers, g.rowPanels, g.npan)
-			g.items = g.rowPanels * g.groups
-			g.next.Store(0)
-			g.serial = workers == 1 || g.items == 1
-			if !g.serial {
-				parallel.For(min(workers, g.items), 1, g.work)
-			} else {
-				g.work(0, 1)
-			}
+			g.start(workers, g.rowPanels, g.npan)
+			g.run(workers, g.work)
 		}
 	}
 }
@@ -173,14 +165,12 @@ type bf16Gemm struct {
 	aLen      int      // a packed A panel's length
 	rowPanels int
 
-	pc, kb, kbp   int // the k block, and kb padded to the kernel's multiple
-	beta          float32
-	beta0         bool
-	bias          []float32    // the first k block's: stored with it by biasTiles
-	jc, nb, npan  int          // the n block and its B panels
-	groups, items int          // B panel groups; row panel × group work items
-	serial        bool         // one goroutine takes every item in order, without claiming them
-	next          atomic.Int64 // the next work item
+	pc, kb, kbp  int // the k block, and kb padded to the kernel's multiple
+	beta         float32
+	beta0        bool
+	bias         []float32 // the first k block's: stored with it by biasTiles
+	jc, nb, npan int       // the n block and its B panels
+	itemQueue
 }
 
 // packB converts and packs B panels lo..hi-1 of the current k and n block.
@@ -192,8 +182,7 @@ func (g *bf16Gemm) packB(lo, hi int) {
 }
 
 // work multiplies work items (a row panel, converted and packed once,
-// against a group of B panels) until none is left: claimed with an atomic
-// add, or, in a call run by one goroutine (serial), taken in order.
+// against a group of B panels, from itemQueue) until none is left.
 func (g *bf16Gemm) work(_, _ int) {
 	kern, kb, kbp := g.kern, g.kb, g.kbp
 	mr, nr := kern.mr, kern.nr
@@ -201,14 +190,10 @@ func (g *bf16Gemm) work(_, _ int) {
 	defer putU16(ah)
 	lastRP := -1
 	for s := 0; ; s++ {
-		t := s
-		if !g.serial {
-			t = int(g.next.Add(1) - 1)
-		}
-		if t >= g.items {
+		rp, gr, ok := g.take(s)
+		if !ok {
 			return
 		}
-		rp, gr := t/g.groups, t%g.groups
 		i0 := rp * mr
 		rows := min(mr, g.m-i0)
 		if rp != lastRP {

@@ -418,20 +418,54 @@ func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k 
 			default:
 				g.packB(0, g.npan)
 			}
-			g.groups = panelGroups(workers, g.rowPanels, g.npan)
+			g.start(workers, g.rowPanels, g.npan)
 			// Pack A micro-panels when they are reused over enough B panels
 			// (transposed A: packing is a cheap copy; plain A: a transpose).
 			g.packA = transA && g.npan/g.groups >= 4 || !transA && kern.tb == 16 && packPlainA(lda, g.npan/g.groups)
-			g.items = g.rowPanels * g.groups
-			g.next.Store(0)
-			g.serial = workers == 1 || g.items == 1
-			if !g.serial {
-				parallel.For(min(workers, g.items), 1, g.work)
-			} else {
-				g.work(0, 1)
-			}
+			g.run(workers, g.work)
 		}
 	}
+}
+
+// itemQueue hands out a blocked product's work items, a row panel against
+// a group of B panels each: claimed with an atomic add by several workers,
+// or taken in order, without one, by a single goroutine (serial), because
+// on x86 a locked add waits for the tile stores before it to drain (on
+// attention's per-head products, 50×50×32 with five items, the claims cost
+// 9% of the attention's time: BenchmarkAttention/shipped, 2 cores of a
+// Zen 5).
+type itemQueue struct {
+	groups, items int          // B panel groups; row panel × group work items
+	serial        bool         // one goroutine takes every item in order
+	next          atomic.Int64 // the next item to claim
+}
+
+// start sets up the items of rowPanels row panels against npan B panels
+// for workers workers.
+func (q *itemQueue) start(workers, rowPanels, npan int) {
+	q.groups = panelGroups(workers, rowPanels, npan)
+	q.items = rowPanels * q.groups
+	q.next.Store(0)
+	q.serial = workers == 1 || q.items == 1
+}
+
+// run runs work on the workers, or on this goroutine when serial.
+func (q *itemQueue) run(workers int, work func(lo, hi int)) {
+	if q.serial {
+		work(0, 1)
+		return
+	}
+	parallel.For(min(workers, q.items), 1, work)
+}
+
+// take is the item of a worker's s-th turn: its row panel and its group
+// of B panels, ok false when none is left.
+func (q *itemQueue) take(s int) (rp, gr int, ok bool) {
+	t := s
+	if !q.serial {
+		t = int(q.next.Add(1) - 1)
+	}
+	return t / q.groups, t % q.groups, t < q.items
 }
 
 // gemmPool recycles sgemmBlocked's call state.
@@ -453,16 +487,14 @@ type blockedGemm struct {
 	bbuf, apk []float32 // packed B block; all of transposed A's micro-panels (or nil)
 	rowPanels int
 
-	pc, kb        int // the k block
-	beta          float32
-	beta0         bool
-	bias          []float32 // the first k block's: stored with it by biasTile
-	jc, nb, npan  int       // the n block and its B panels
-	groups, items int       // B panel groups; row panel × group work items
-	packA         bool
-	bInPlace      bool         // the kernel reads B's whole panels in place (stridedB); only an edge panel is packed
-	serial        bool         // one goroutine takes every item in order, without claiming them (work)
-	next          atomic.Int64 // the next work item
+	pc, kb       int // the k block
+	beta         float32
+	beta0        bool
+	bias         []float32 // the first k block's: stored with it by biasTile
+	jc, nb, npan int       // the n block and its B panels
+	packA        bool
+	bInPlace     bool // the kernel reads B's whole panels in place (stridedB); only an edge panel is packed
+	itemQueue
 }
 
 // packB packs B panels lo..hi-1 of the current k and n block.
@@ -473,12 +505,8 @@ func (g *blockedGemm) packB(lo, hi int) {
 	}
 }
 
-// work multiplies work items (a row panel against a group of B panels)
-// until none is left. Workers claim items with an atomic add; a call run
-// by one goroutine (serial) takes them in order without one, because a
-// locked add waits for the tile stores before it to drain: on attention's
-// per-head products (50×50×32, five items) the claims cost 9% of the
-// attention's time (BenchmarkAttention/shipped, 2 cores of a Zen 5).
+// work multiplies work items (a row panel against a group of B panels,
+// from itemQueue) until none is left.
 func (g *blockedGemm) work(_, _ int) {
 	kern, kb := g.kern, g.kb
 	mr, nr := kern.mr, kern.nr
@@ -486,14 +514,10 @@ func (g *blockedGemm) work(_, _ int) {
 	abuf, ah := getBuf(kb * kern.mrPad)
 	defer putBuf(ah)
 	for s := 0; ; s++ {
-		t := s
-		if !g.serial {
-			t = int(g.next.Add(1) - 1)
-		}
-		if t >= g.items {
+		rp, gr, ok := g.take(s)
+		if !ok {
 			return
 		}
-		rp, gr := t/g.groups, t%g.groups
 		i0 := rp * mr
 		rows := min(mr, g.m-i0)
 		var ap unsafe.Pointer

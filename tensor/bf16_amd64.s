@@ -40,14 +40,15 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
 	VPXORD Z29, Z29, Z29
 	VPXORD Z30, Z30, Z30
 	VPXORD Z31, Z31, Z31
-	TESTQ CX, CX
-	JEQ kdp_store
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JEQ kdp_tail
 kdp_loop:
-	VMOVUPS (DI), Z0
+	VMOVUPS 0(DI), Z0
 	VMOVUPS 64(DI), Z1
 	PREFETCHT0 1024(DI)
 	PREFETCHT0 1088(DI)
-	VPBROADCASTD (SI), Z2
+	VPBROADCASTD 0(SI), Z2
 	// vdpbf16ps zmm4, zmm0, zmm2
 	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
 	// vdpbf16ps zmm5, zmm1, zmm2
@@ -117,10 +118,161 @@ kdp_loop:
 	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
 	// vdpbf16ps zmm31, zmm1, zmm3
 	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
-	ADDQ $128, DI
-	ADDQ $64, SI
-	DECQ CX
+	VMOVUPS 128(DI), Z0
+	VMOVUPS 192(DI), Z1
+	PREFETCHT0 1152(DI)
+	PREFETCHT0 1216(DI)
+	VPBROADCASTD 64(SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm5, zmm1, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 68(SI), Z3
+	// vdpbf16ps zmm6, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm7, zmm1, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 72(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm9, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 76(SI), Z3
+	// vdpbf16ps zmm10, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm11, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 80(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm13, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 84(SI), Z3
+	// vdpbf16ps zmm14, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm15, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 88(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm17, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 92(SI), Z3
+	// vdpbf16ps zmm18, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm19, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 96(SI), Z2
+	// vdpbf16ps zmm20, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm21, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 100(SI), Z3
+	// vdpbf16ps zmm22, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm23, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 104(SI), Z2
+	// vdpbf16ps zmm24, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm25, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 108(SI), Z3
+	// vdpbf16ps zmm26, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm27, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 112(SI), Z2
+	// vdpbf16ps zmm28, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm29, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 116(SI), Z3
+	// vdpbf16ps zmm30, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm31, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	ADDQ $256, DI
+	ADDQ $128, SI
+	DECQ DX
 	JNE kdp_loop
+kdp_tail:
+	TESTQ $1, CX
+	JEQ kdp_store
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	PREFETCHT0 1024(DI)
+	PREFETCHT0 1088(DI)
+	VPBROADCASTD 0(SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm5, zmm1, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 4(SI), Z3
+	// vdpbf16ps zmm6, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm7, zmm1, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 8(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm9, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 12(SI), Z3
+	// vdpbf16ps zmm10, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm11, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 16(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm13, zmm1, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 20(SI), Z3
+	// vdpbf16ps zmm14, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm15, zmm1, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 24(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm17, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 28(SI), Z3
+	// vdpbf16ps zmm18, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm19, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 32(SI), Z2
+	// vdpbf16ps zmm20, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm21, zmm1, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 36(SI), Z3
+	// vdpbf16ps zmm22, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm23, zmm1, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 40(SI), Z2
+	// vdpbf16ps zmm24, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	// vdpbf16ps zmm25, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xca
+	VPBROADCASTD 44(SI), Z3
+	// vdpbf16ps zmm26, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd3
+	// vdpbf16ps zmm27, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 48(SI), Z2
+	// vdpbf16ps zmm28, zmm0, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	// vdpbf16ps zmm29, zmm1, zmm2
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xea
+	VPBROADCASTD 52(SI), Z3
+	// vdpbf16ps zmm30, zmm0, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf3
+	// vdpbf16ps zmm31, zmm1, zmm3
+	BYTE $0x62; BYTE $0x62; BYTE $0x76; BYTE $0x48; BYTE $0x52; BYTE $0xfb
 kdp_store:
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R11

@@ -195,27 +195,35 @@ TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
 	for r := 4; r < 32; r++ {
 		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	p("TESTQ CX, CX")
-	p("JEQ kdp_store")
-	label("kdp_loop")
-	p("VMOVUPS (DI), Z0")
-	p("VMOVUPS 64(DI), Z1")
-	p("PREFETCHT0 1024(DI)")
-	p("PREFETCHT0 1088(DI)")
-	for i := 0; i < mr; i++ {
-		t := 2 + i%2
-		if i == 0 {
-			p("VPBROADCASTD (SI), Z%d", t)
-		} else {
-			p("VPBROADCASTD %d(SI), Z%d", 4*i, t)
+	// step emits one pair step: B's two vectors at DI+128·u, each A pair
+	// (SI+64·u+4·i) broadcast once and multiplied into both accumulators.
+	step := func(u int) {
+		p("VMOVUPS %d(DI), Z0", 128*u)
+		p("VMOVUPS %d(DI), Z1", 128*u+64)
+		p("PREFETCHT0 %d(DI)", 1024+128*u)
+		p("PREFETCHT0 %d(DI)", 1088+128*u)
+		for i := 0; i < mr; i++ {
+			t := 2 + i%2
+			p("VPBROADCASTD %d(SI), Z%d", 64*u+4*i, t)
+			vdpbf16psReg(4+2*i, 0, t)
+			vdpbf16psReg(5+2*i, 1, t)
 		}
-		vdpbf16psReg(4+2*i, 0, t)
-		vdpbf16psReg(5+2*i, 1, t)
 	}
-	p("ADDQ $128, DI")
-	p("ADDQ $64, SI")
-	p("DECQ CX")
+	// two pair steps a turn, then the odd one
+	p("MOVQ CX, DX")
+	p("SHRQ $1, DX")
+	p("JEQ kdp_tail")
+	label("kdp_loop")
+	step(0)
+	step(1)
+	p("ADDQ $256, DI")
+	p("ADDQ $128, SI")
+	p("DECQ DX")
 	p("JNE kdp_loop")
+	label("kdp_tail")
+	p("TESTQ $1, CX")
+	p("JEQ kdp_store")
+	step(0)
 	label("kdp_store")
 	p("MOVQ c+24(FP), DI")
 	p("MOVQ ldc+32(FP), R11")

@@ -167,9 +167,6 @@ func init() {
 	}
 }
 
-// zeroRow is the address packRowsPairs passes when it reads no row.
-var zeroRow [16]float32
-
 // interleaveRows packs pair steps q < kp of a stored matrix whose rows are
 // k (row p at x[off + p·ld]; width 16 or 32 floats from there, of which
 // the first cols are read): dst[(q·width + j)·2 + e] = bf16(row 2q+e [j])
@@ -179,10 +176,11 @@ func interleaveRows(dst []uint16, x []float32, off, ld, kb, kp, width, cols int)
 }
 
 // packRowsPairs packs rows [0, rows) of a stored matrix (row i at
-// x[off + i·ld], floats [0, kb) of it) as 16 columns of the pair layout:
-// dword i of pair step q at dst[2·(q·stride + i)], for q < kp (rows ≥ rows
-// and floats ≥ kb as zeros). It reports false, packing nothing, when kp
-// pair steps reach past the 32-float chunks that cover kb.
+// x[off + i·ld], floats [0, kb) of it; with no rows, x[off] need only
+// exist) as 16 columns of the pair layout: dword i of pair step q at
+// dst[2·(q·stride + i)], for q < kp (rows ≥ rows and floats ≥ kb as
+// zeros). It reports false, packing nothing, when kp pair steps reach past
+// the 32-float chunks that cover kb.
 func packRowsPairs(dst []uint16, stride int, x []float32, off, ld, rows, kb, kp int) bool {
 	chunks := (kb + 31) / 32
 	if chunks == 0 || kp > 16*chunks {
@@ -190,11 +188,7 @@ func packRowsPairs(dst []uint16, stride int, x []float32, off, ld, rows, kb, kp 
 	}
 	r := kb - 32*(chunks-1) // floats in the last chunk, 1 … 32
 	lo, hi := 1<<min(r, 16)-1, 1<<max(r-16, 0)-1
-	src := &zeroRow[0]
-	if rows > 0 {
-		src = &x[off]
-	}
-	bf16PackRows16(&dst[0], uintptr(stride)*4, src, uintptr(ld)*4, rows, chunks, lo, hi, kp-16*(chunks-1))
+	bf16PackRows16(&dst[0], uintptr(stride)*4, &x[off], uintptr(ld)*4, rows, chunks, lo, hi, kp-16*(chunks-1))
 	return true
 }
 
@@ -219,16 +213,17 @@ func packBPairsFast(transB bool, b []float32, ldb, pc, kb, kbp, j0, cols, nr int
 		interleaveRows(dst, b, pc*ldb+j0, ldb, kb, kbp/2, nr, cols)
 		return true
 	}
-	if (kbp/2+15)/16 > (kb+31)/32 {
-		return false // padding past kb's chunks
-	}
 	for g := 0; g < nr/16; g++ {
 		rows := min(16, max(cols-16*g, 0))
-		off := 0
+		off := 0 // a group past the panel's columns reads nothing
 		if rows > 0 {
 			off = (j0+16*g)*ldb + pc
 		}
-		packRowsPairs(dst[2*16*g:], nr, b, off, ldb, rows, kb, kbp/2)
+		// every group has the same k: the first refusal (padding past
+		// kb's chunks) comes before anything is packed
+		if !packRowsPairs(dst[2*16*g:], nr, b, off, ldb, rows, kb, kbp/2) {
+			return false
+		}
 	}
 	return true
 }

@@ -118,7 +118,7 @@ func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k 
 	defer putU16(bh)
 	g.bbuf = bbuf
 	g.rowPanels = (m + mr - 1) / mr
-	g.aLen = kcp * kern.mrPad * 2
+	g.aLen = kcp * kern.mrPad // [kcp/2][mrPad] pairs
 	if kern.layout == rowLayout {
 		g.aLen = mr * kcp
 	}

@@ -97,7 +97,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		s.Structure = absPath(s.Structure)
 	}
 	if saved != nil {
-		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, "finetune", stderr); err != nil {
 			return err
 		}
 		maps.Copy(keys, hyperKeys)

@@ -118,7 +118,7 @@ func settleLM[T any](r *lmRun, s *T, f *lmTrainFlags, fs *flag.FlagSet, keys map
 	if saved != nil {
 		given, g := *s, *f
 		explicit := explicitFlags(fs)
-		if r.prec, err = resumePrecision(saved, r.prec, explicit["precision"], f.Out, r.stderr); err != nil {
+		if r.prec, err = resumePrecision(saved, r.prec, explicit["precision"], f.Out, r.cmd, r.stderr); err != nil {
 			return err
 		}
 		if *s, err = mergeSaved(saved, given, explicit, keys, f.Out); err != nil {

@@ -123,4 +123,15 @@ func TestResumeKeepsPrecision(t *testing.T) {
 	if lines := jsonLines(t, "finetune --resume (old settings)", o); lines[0]["precision"] != "bf16" {
 		t.Fatalf("resume of an old run with --precision bf16: %s", o)
 	}
+	// A damaged key is refused, naming the file.
+	bad := filepath.Join(dir, "bad")
+	mustRun(t, args(bad, "--stop-after", "1")...)
+	sf = filepath.Join(bad, "finetune.settings.json")
+	js, _ = os.ReadFile(sf)
+	if err := os.WriteFile(sf, []byte(strings.Replace(string(js), `"precision": "f32"`, `"precision": "fp8"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := runCLI("finetune", "--resume", "--out", bad); code == 0 || !strings.Contains(e, sf+`: precision: unknown precision "fp8"`) {
+		t.Fatalf("resume with a damaged precision: exit %d, %s", code, e)
+	}
 }

@@ -87,7 +87,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, "run", stderr); err != nil {
 			return err
 		}
 		if s, err = resumeRunSettings(saved, s, explicit, keys, &rf, *out); err != nil {

@@ -144,15 +144,16 @@ func withPrecision(settings any, prec tensor.Precision) (json.RawMessage, error)
 	return json.RawMessage(head + "," + string(b[1:])), nil
 }
 
-// resumePrecision is the precision a resumed run continues at (saved: its
-// settings file): the one it was started with, unless --precision, given
+// resumePrecision is the precision a resumed run of cmd in out continues
+// at (saved: its settings file's JSON): the one it was started with, unless --precision, given
 // again (explicit), differs, which is refused. A run saved before the
 // precision was recorded takes this invocation's (given). When the saved
 // precision replaces the flag's default, log hears how it runs here.
-func resumePrecision(saved []byte, given tensor.Precision, explicit bool, out string, log io.Writer) (tensor.Precision, error) {
+func resumePrecision(saved []byte, given tensor.Precision, explicit bool, out, cmd string, log io.Writer) (tensor.Precision, error) {
+	file := settingsFile(out, cmd)
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(saved, &m); err != nil {
-		return given, fmt.Errorf("--resume: %s: %w", out, err)
+		return given, fmt.Errorf("--resume: %s: %w", file, err)
 	}
 	raw, ok := m[precisionKey]
 	if !ok {
@@ -160,11 +161,11 @@ func resumePrecision(saved []byte, given tensor.Precision, explicit bool, out st
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return given, fmt.Errorf("--resume: %s: %s: %w", out, precisionKey, err)
+		return given, fmt.Errorf("--resume: %s: %s: %w", file, precisionKey, err)
 	}
 	p, err := tensor.ParsePrecision(v)
 	if err != nil {
-		return given, fmt.Errorf("--resume: %s: %s: %w", out, precisionKey, err)
+		return given, fmt.Errorf("--resume: %s: %s: %w", file, precisionKey, err)
 	}
 	switch {
 	case p == given:

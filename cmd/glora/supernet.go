@@ -98,7 +98,7 @@ func runSupernet(args []string, stdout, stderr io.Writer) error {
 	}
 	s.canonical()
 	if saved != nil {
-		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, stderr); err != nil {
+		if prec, err = resumePrecision(saved, prec, explicit["precision"], *out, "supernet", stderr); err != nil {
 			return err
 		}
 		maps.Copy(keys, hyperKeys)

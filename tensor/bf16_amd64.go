@@ -18,6 +18,29 @@ import (
 //go:noescape
 func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 
+// sbgemmKernel14x16 is sbgemmKernel14x32 on the first 16 columns of B̂'s
+// pair rows, for an edge panel of at most 16 columns (mask < 1<<16): the
+// same floats on them, half the multiply-adds.
+//
+//go:noescape
+func sbgemmKernel14x16(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+
+// dpTile is the signature of the AVX512-BF16 kernels.
+type dpTile func(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+
+// dpHalf is the kernel of an edge panel of at most 16 columns (a variable
+// for tests).
+var dpHalf dpTile = sbgemmKernel14x16
+
+// dpKernel is the AVX512-BF16 kernel for a panel of cols columns: its
+// half for at most 16 (halfEdge).
+func dpKernel(cols int) dpTile {
+	if cols <= 16 && halfEdge {
+		return dpHalf
+	}
+	return sbgemmKernel14x32
+}
+
 // amxRowPanel computes, with AMX tiles, for each of npan B panels the 32×32
 // block C = Â·B̂ (zero != 0) or C += Â·B̂: Â is [32][32·kc32] bf16 with row
 // stride lda bytes, each B panel [16·kc32][32] bf16 pairs, panels bs bytes
@@ -84,7 +107,7 @@ var kernelDPBF16 = &bf16Kernel{
 			if jp == npan-1 {
 				cols = lastCols
 			}
-			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
+			dpKernel(cols)(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), z, nil)
 		}
 	},
 	biasTiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha float32, rows, lastCols int, bias unsafe.Pointer) {
@@ -93,7 +116,7 @@ var kernelDPBF16 = &bf16Kernel{
 			if jp == npan-1 {
 				cols = lastCols
 			}
-			sbgemmKernel14x32(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, (*float32)(unsafe.Add(bias, jp*32*4)))
+			dpKernel(cols)(kbp/2, &a[0], &b[jp*kbp*32], (*float32)(unsafe.Add(c, jp*32*4)), ldc, alpha, 0, rows, int(uint32(1)<<cols-1), 1, (*float32)(unsafe.Add(bias, jp*32*4)))
 		}
 	},
 }

@@ -824,6 +824,537 @@ kdp_done:
 	VZEROUPPER
 	RET
 
+// func sbgemmKernel14x16(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0;
+// then, with bias != nil, C = alpha·Â·B̂ + bias[cols] on every row):
+// Â packed [kp][16] bf16 pairs, B̂ packed [kp][32] bf16 pairs (its first 16 columns).
+TEXT ·sbgemmKernel14x16(SB), NOSPLIT, $0-80
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JEQ kdh_tail
+kdh_loop:
+	VMOVUPS 0(DI), Z0
+	PREFETCHT0 1024(DI)
+	VPBROADCASTD 0(SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 4(SI), Z3
+	// vdpbf16ps zmm5, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 8(SI), Z2
+	// vdpbf16ps zmm6, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 12(SI), Z3
+	// vdpbf16ps zmm7, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 16(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 20(SI), Z3
+	// vdpbf16ps zmm9, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+	VPBROADCASTD 24(SI), Z2
+	// vdpbf16ps zmm10, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd2
+	VPBROADCASTD 28(SI), Z3
+	// vdpbf16ps zmm11, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 32(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 36(SI), Z3
+	// vdpbf16ps zmm13, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 40(SI), Z2
+	// vdpbf16ps zmm14, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 44(SI), Z3
+	// vdpbf16ps zmm15, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 48(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 52(SI), Z3
+	// vdpbf16ps zmm17, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+	VMOVUPS 128(DI), Z0
+	PREFETCHT0 1152(DI)
+	VPBROADCASTD 64(SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 68(SI), Z3
+	// vdpbf16ps zmm5, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 72(SI), Z2
+	// vdpbf16ps zmm6, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 76(SI), Z3
+	// vdpbf16ps zmm7, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 80(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 84(SI), Z3
+	// vdpbf16ps zmm9, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+	VPBROADCASTD 88(SI), Z2
+	// vdpbf16ps zmm10, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd2
+	VPBROADCASTD 92(SI), Z3
+	// vdpbf16ps zmm11, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 96(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 100(SI), Z3
+	// vdpbf16ps zmm13, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 104(SI), Z2
+	// vdpbf16ps zmm14, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 108(SI), Z3
+	// vdpbf16ps zmm15, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 112(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 116(SI), Z3
+	// vdpbf16ps zmm17, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+	ADDQ $256, DI
+	ADDQ $128, SI
+	DECQ DX
+	JNE kdh_loop
+kdh_tail:
+	TESTQ $1, CX
+	JEQ kdh_store
+	VMOVUPS 0(DI), Z0
+	PREFETCHT0 1024(DI)
+	VPBROADCASTD 0(SI), Z2
+	// vdpbf16ps zmm4, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 4(SI), Z3
+	// vdpbf16ps zmm5, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 8(SI), Z2
+	// vdpbf16ps zmm6, zmm0, zmm2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 12(SI), Z3
+	// vdpbf16ps zmm7, zmm0, zmm3
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 16(SI), Z2
+	// vdpbf16ps zmm8, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 20(SI), Z3
+	// vdpbf16ps zmm9, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+	VPBROADCASTD 24(SI), Z2
+	// vdpbf16ps zmm10, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xd2
+	VPBROADCASTD 28(SI), Z3
+	// vdpbf16ps zmm11, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xdb
+	VPBROADCASTD 32(SI), Z2
+	// vdpbf16ps zmm12, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xe2
+	VPBROADCASTD 36(SI), Z3
+	// vdpbf16ps zmm13, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xeb
+	VPBROADCASTD 40(SI), Z2
+	// vdpbf16ps zmm14, zmm0, zmm2
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xf2
+	VPBROADCASTD 44(SI), Z3
+	// vdpbf16ps zmm15, zmm0, zmm3
+	BYTE $0x62; BYTE $0x72; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xfb
+	VPBROADCASTD 48(SI), Z2
+	// vdpbf16ps zmm16, zmm0, zmm2
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xc2
+	VPBROADCASTD 52(SI), Z3
+	// vdpbf16ps zmm17, zmm0, zmm3
+	BYTE $0x62; BYTE $0xe2; BYTE $0x7e; BYTE $0x48; BYTE $0x52; BYTE $0xcb
+kdh_store:
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R11
+	MOVQ rows+48(FP), CX
+	MOVQ mask+56(FP), AX
+	KMOVW AX, K1
+	VBROADCASTSS alpha+40(FP), Z2
+	VBROADCASTSS beta+44(FP), Z3
+	MOVQ beta0+64(FP), AX
+	TESTQ AX, AX
+	JNE kdh_store0
+	MOVQ mask+56(FP), AX
+	CMPQ AX, $0xffff
+	JEQ kdh_storeF
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z4, Z4
+	VFMADD231PS Z3, Z0, Z4
+	VMOVUPS Z4, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z5, Z5
+	VFMADD231PS Z3, Z0, Z5
+	VMOVUPS Z5, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z6, Z6
+	VFMADD231PS Z3, Z0, Z6
+	VMOVUPS Z6, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z7, Z7
+	VFMADD231PS Z3, Z0, Z7
+	VMOVUPS Z7, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z8, Z8
+	VFMADD231PS Z3, Z0, Z8
+	VMOVUPS Z8, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z9, Z9
+	VFMADD231PS Z3, Z0, Z9
+	VMOVUPS Z9, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z10, Z10
+	VFMADD231PS Z3, Z0, Z10
+	VMOVUPS Z10, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z11, Z11
+	VFMADD231PS Z3, Z0, Z11
+	VMOVUPS Z11, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z12, Z12
+	VFMADD231PS Z3, Z0, Z12
+	VMOVUPS Z12, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z13, Z13
+	VFMADD231PS Z3, Z0, Z13
+	VMOVUPS Z13, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z14, Z14
+	VFMADD231PS Z3, Z0, Z14
+	VMOVUPS Z14, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z15, Z15
+	VFMADD231PS Z3, Z0, Z15
+	VMOVUPS Z15, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z16, Z16
+	VFMADD231PS Z3, Z0, Z16
+	VMOVUPS Z16, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS.Z (DI), K1, Z0
+	VMULPS Z2, Z17, Z17
+	VFMADD231PS Z3, Z0, Z17
+	VMOVUPS Z17, K1, (DI)
+	JMP kdh_done
+kdh_storeF:
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z4, Z4
+	VFMADD231PS Z3, Z0, Z4
+	VMOVUPS Z4, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z5, Z5
+	VFMADD231PS Z3, Z0, Z5
+	VMOVUPS Z5, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z6, Z6
+	VFMADD231PS Z3, Z0, Z6
+	VMOVUPS Z6, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z7, Z7
+	VFMADD231PS Z3, Z0, Z7
+	VMOVUPS Z7, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z8, Z8
+	VFMADD231PS Z3, Z0, Z8
+	VMOVUPS Z8, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z9, Z9
+	VFMADD231PS Z3, Z0, Z9
+	VMOVUPS Z9, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z10, Z10
+	VFMADD231PS Z3, Z0, Z10
+	VMOVUPS Z10, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z11, Z11
+	VFMADD231PS Z3, Z0, Z11
+	VMOVUPS Z11, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z12, Z12
+	VFMADD231PS Z3, Z0, Z12
+	VMOVUPS Z12, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z13, Z13
+	VFMADD231PS Z3, Z0, Z13
+	VMOVUPS Z13, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z14, Z14
+	VFMADD231PS Z3, Z0, Z14
+	VMOVUPS Z14, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z15, Z15
+	VFMADD231PS Z3, Z0, Z15
+	VMOVUPS Z15, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z16, Z16
+	VFMADD231PS Z3, Z0, Z16
+	VMOVUPS Z16, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMOVUPS (DI), Z0
+	VMULPS Z2, Z17, Z17
+	VFMADD231PS Z3, Z0, Z17
+	VMOVUPS Z17, K1, (DI)
+	JMP kdh_done
+kdh_store0:
+	MOVQ bias+72(FP), AX
+	TESTQ AX, AX
+	JEQ kdh_plain
+	VMOVUPS.Z (AX), K1, Z0
+	VMULPS Z2, Z4, Z4
+	VADDPS Z0, Z4, Z4
+	VMOVUPS Z4, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z5, Z5
+	VADDPS Z0, Z5, Z5
+	VMOVUPS Z5, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z6, Z6
+	VADDPS Z0, Z6, Z6
+	VMOVUPS Z6, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z7, Z7
+	VADDPS Z0, Z7, Z7
+	VMOVUPS Z7, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z8, Z8
+	VADDPS Z0, Z8, Z8
+	VMOVUPS Z8, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z9, Z9
+	VADDPS Z0, Z9, Z9
+	VMOVUPS Z9, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z10, Z10
+	VADDPS Z0, Z10, Z10
+	VMOVUPS Z10, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z11, Z11
+	VADDPS Z0, Z11, Z11
+	VMOVUPS Z11, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z12, Z12
+	VADDPS Z0, Z12, Z12
+	VMOVUPS Z12, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z13, Z13
+	VADDPS Z0, Z13, Z13
+	VMOVUPS Z13, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z14, Z14
+	VADDPS Z0, Z14, Z14
+	VMOVUPS Z14, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z15, Z15
+	VADDPS Z0, Z15, Z15
+	VMOVUPS Z15, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z16, Z16
+	VADDPS Z0, Z16, Z16
+	VMOVUPS Z16, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z17, Z17
+	VADDPS Z0, Z17, Z17
+	VMOVUPS Z17, K1, (DI)
+	JMP kdh_done
+kdh_plain:
+	VMULPS Z2, Z4, Z4
+	VMOVUPS Z4, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z5, Z5
+	VMOVUPS Z5, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z6, Z6
+	VMOVUPS Z6, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z7, Z7
+	VMOVUPS Z7, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z8, Z8
+	VMOVUPS Z8, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z9, Z9
+	VMOVUPS Z9, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z10, Z10
+	VMOVUPS Z10, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z11, Z11
+	VMOVUPS Z11, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z12, Z12
+	VMOVUPS Z12, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z13, Z13
+	VMOVUPS Z13, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z14, Z14
+	VMOVUPS Z14, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z15, Z15
+	VMOVUPS Z15, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z16, Z16
+	VMOVUPS Z16, K1, (DI)
+	DECQ CX
+	JEQ kdh_done
+	ADDQ R11, DI
+	VMULPS Z2, Z17, Z17
+	VMOVUPS Z17, K1, (DI)
+kdh_done:
+	VZEROUPPER
+	RET
+
 // func amxRowPanel(kc32 int, a *uint16, lda uintptr, b *uint16, bs uintptr, npan int, c *float32, ldc uintptr, zero int, cfg *byte)
 TEXT ·amxRowPanel(SB), NOSPLIT, $0-80
 	MOVQ cfg+72(FP), AX

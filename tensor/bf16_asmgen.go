@@ -179,123 +179,156 @@ func tdpbf16ps(c, a, b int) {
 // kernelDP emits sbgemmKernel14x32: the AVX512-BF16 micro-kernel. A is
 // packed [kp][16] dwords (one bf16 pair of row i at k = 2q, 2q+1 per
 // dword), B packed [kp][32] dwords (the pair of column j); per pair step,
-// 28 VDPBF16PS accumulate C's 14×32 tile in Z4-Z31 (f32).
-func kernelDP() {
+// 28 VDPBF16PS accumulate C's 14×32 tile in Z4-Z31 (f32). With vecs = 1
+// it emits sbgemmKernel14x16, the same kernel on the first 16 columns of
+// each B pair row (an edge panel of at most 16 columns: 14 VDPBF16PS a
+// step instead of 28), whose floats are the 14×32 kernel's on them.
+func kernelDP(vecs int) {
 	const mr = 14
+	name, L := "sbgemmKernel14x32", "kdp"
+	if vecs == 1 {
+		name, L = "sbgemmKernel14x16", "kdh"
+	}
+	acc := func(i, v int) int { return 4 + vecs*i + v }
 	sb.WriteString(`
-// func sbgemmKernel14x32(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
+// func ` + name + `(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32)
 // C[0:rows, cols(mask)] = alpha·Â·B̂ + beta·C (C not read when beta0 != 0;
 // then, with bias != nil, C = alpha·Â·B̂ + bias[cols] on every row):
-// Â packed [kp][16] bf16 pairs, B̂ packed [kp][32] bf16 pairs.
-TEXT ·sbgemmKernel14x32(SB), NOSPLIT, $0-80
+// Â packed [kp][16] bf16 pairs, B̂ packed [kp][32] bf16 pairs` + map[bool]string{true: " (its first 16 columns)", false: ""}[vecs == 1] + `.
+TEXT ·` + name + `(SB), NOSPLIT, $0-80
 `)
 	p("MOVQ kp+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
-	for r := 4; r < 32; r++ {
+	for r := 4; r < 4+mr*vecs; r++ {
 		p("VPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
-	// step emits one pair step: B's two vectors at DI+128·u, each A pair
-	// (SI+64·u+4·i) broadcast once and multiplied into both accumulators.
+	// step emits one pair step: B's vectors at DI+128·u, each A pair
+	// (SI+64·u+4·i) broadcast once and multiplied into the row's
+	// accumulators.
 	step := func(u int) {
-		p("VMOVUPS %d(DI), Z0", 128*u)
-		p("VMOVUPS %d(DI), Z1", 128*u+64)
-		p("PREFETCHT0 %d(DI)", 1024+128*u)
-		p("PREFETCHT0 %d(DI)", 1088+128*u)
+		for v := 0; v < vecs; v++ {
+			p("VMOVUPS %d(DI), Z%d", 128*u+64*v, v)
+		}
+		for v := 0; v < vecs; v++ {
+			p("PREFETCHT0 %d(DI)", 1024+128*u+64*v)
+		}
 		for i := 0; i < mr; i++ {
 			t := 2 + i%2
 			p("VPBROADCASTD %d(SI), Z%d", 64*u+4*i, t)
-			vdpbf16psReg(4+2*i, 0, t)
-			vdpbf16psReg(5+2*i, 1, t)
+			for v := 0; v < vecs; v++ {
+				vdpbf16psReg(acc(i, v), v, t)
+			}
 		}
 	}
 	// two pair steps a turn, then the odd one
 	p("MOVQ CX, DX")
 	p("SHRQ $1, DX")
-	p("JEQ kdp_tail")
-	label("kdp_loop")
+	p("JEQ %s_tail", L)
+	label(L + "_loop")
 	step(0)
 	step(1)
 	p("ADDQ $256, DI")
 	p("ADDQ $128, SI")
 	p("DECQ DX")
-	p("JNE kdp_loop")
-	label("kdp_tail")
+	p("JNE %s_loop", L)
+	label(L + "_tail")
 	p("TESTQ $1, CX")
-	p("JEQ kdp_store")
+	p("JEQ %s_store", L)
 	step(0)
-	label("kdp_store")
+	label(L + "_store")
 	p("MOVQ c+24(FP), DI")
 	p("MOVQ ldc+32(FP), R11")
 	p("MOVQ rows+48(FP), CX")
 	p("MOVQ mask+56(FP), AX")
 	p("KMOVW AX, K1")
-	p("SHRQ $16, AX")
-	p("KMOVW AX, K2")
+	if vecs == 2 {
+		p("SHRQ $16, AX")
+		p("KMOVW AX, K2")
+	}
 	p("VBROADCASTSS alpha+40(FP), Z2")
 	p("VBROADCASTSS beta+44(FP), Z3")
 	p("MOVQ beta0+64(FP), AX")
 	p("TESTQ AX, AX")
-	p("JNE kdp_store0")
+	p("JNE %s_store0", L)
 	p("MOVQ mask+56(FP), AX")
-	p("CMPL AX, $-1")
-	p("JEQ kdp_storeF")
-	storeTileRows(mr, true, false, "kdp_done")
-	p("JMP kdp_done")
-	label("kdp_storeF")
-	storeTileRows(mr, true, true, "kdp_done")
-	p("JMP kdp_done")
-	label("kdp_store0")
+	if vecs == 2 {
+		p("CMPL AX, $-1")
+	} else {
+		p("CMPQ AX, $0xffff")
+	}
+	p("JEQ %s_storeF", L)
+	done := L + "_done"
+	storeTileRows(mr, vecs, true, false, done)
+	p("JMP %s", done)
+	label(L + "_storeF")
+	storeTileRows(mr, vecs, true, true, done)
+	p("JMP %s", done)
+	label(L + "_store0")
 	p("MOVQ bias+72(FP), AX")
 	p("TESTQ AX, AX")
-	p("JEQ kdp_plain")
-	p("VMOVUPS.Z (AX), K1, Z0")
-	p("VMOVUPS.Z 64(AX), K2, Z1")
-	storeTileRows(mr, false, true, "kdp_done")
-	p("JMP kdp_done")
-	label("kdp_plain")
-	storeTileRows(mr, false, false, "kdp_done")
-	label("kdp_done")
+	p("JEQ %s_plain", L)
+	for v := 0; v < vecs; v++ {
+		p("VMOVUPS.Z %s(AX), K%d, Z%d", off(64*v), 1+v, v)
+	}
+	storeTileRows(mr, vecs, false, true, done)
+	p("JMP %s", done)
+	label(L + "_plain")
+	storeTileRows(mr, vecs, false, false, done)
+	label(done)
 	p("VZEROUPPER")
 	p("RET")
 }
 
-// storeTileRows emits the store of the accumulators Z4.. (two zmm per
+// storeTileRows emits the store of the accumulators Z4.. (vecs zmm per
 // row): for each of CX ≥ 1 rows at DI (row stride R11), C = alpha·acc
 // (Z2 = alpha) or, with beta, alpha·acc + beta·C (Z3 = beta), columns
 // masked by K1/K2; it jumps to done after the last row. With beta, full
-// reads C with plain loads (a tile of all 32 columns): Zen cores run masked
+// reads C with plain loads (a tile of all its columns): Zen cores run masked
 // loads from memory several times slower. Without beta, full adds the bias
 // row in Z0/Z1: C = alpha·acc + bias, the floats of the FMA with beta 1
 // onto a C filled with the bias (both round once).
-func storeTileRows(mr int, beta, full bool, done string) {
+func storeTileRows(mr, vecs int, beta, full bool, done string) {
 	for i := 0; i < mr; i++ {
-		switch {
-		case beta && full:
-			p("VMOVUPS (DI), Z0")
-			p("VMOVUPS 64(DI), Z1")
-		case beta:
-			p("VMOVUPS.Z (DI), K1, Z0")
-			p("VMOVUPS.Z 64(DI), K2, Z1")
+		a := 4 + vecs*i
+		for v := 0; v < vecs; v++ {
+			switch {
+			case beta && full:
+				p("VMOVUPS %s(DI), Z%d", off(64*v), v)
+			case beta:
+				p("VMOVUPS.Z %s(DI), K%d, Z%d", off(64*v), 1+v, v)
+			}
 		}
-		p("VMULPS Z2, Z%d, Z%d", 4+2*i, 4+2*i)
-		p("VMULPS Z2, Z%d, Z%d", 5+2*i, 5+2*i)
+		for v := 0; v < vecs; v++ {
+			p("VMULPS Z2, Z%d, Z%d", a+v, a+v)
+		}
 		if !beta && full {
-			p("VADDPS Z0, Z%d, Z%d", 4+2*i, 4+2*i)
-			p("VADDPS Z1, Z%d, Z%d", 5+2*i, 5+2*i)
+			for v := 0; v < vecs; v++ {
+				p("VADDPS Z%d, Z%d, Z%d", v, a+v, a+v)
+			}
 		}
 		if beta {
-			p("VFMADD231PS Z3, Z0, Z%d", 4+2*i)
-			p("VFMADD231PS Z3, Z1, Z%d", 5+2*i)
+			for v := 0; v < vecs; v++ {
+				p("VFMADD231PS Z3, Z%d, Z%d", v, a+v)
+			}
 		}
-		p("VMOVUPS Z%d, K1, (DI)", 4+2*i)
-		p("VMOVUPS Z%d, K2, 64(DI)", 5+2*i)
+		for v := 0; v < vecs; v++ {
+			p("VMOVUPS Z%d, K%d, %s(DI)", a+v, 1+v, off(64*v))
+		}
 		if i < mr-1 {
 			p("DECQ CX")
 			p("JEQ %s", done)
 			p("ADDQ R11, DI")
 		}
 	}
+}
+
+// off is a byte offset as the assembler text writes it: none for 0.
+func off(d int) string {
+	if d == 0 {
+		return ""
+	}
+	return fmt.Sprint(d)
 }
 
 // kernelAMX emits amxRowPanel: for each of npan B panels, the 32×32 f32
@@ -634,7 +667,8 @@ func main() {
 	doCheck := flag.Bool("check", false, "compare the hand-encoded instructions with GNU as")
 	flag.Parse()
 	sb.WriteString("// Code generated by bf16_asmgen.go; DO NOT EDIT.\n\n//go:build amd64 && !purego\n\n#include \"textflag.h\"\n")
-	kernelDP()
+	kernelDP(2)
+	kernelDP(1)
 	kernelAMX()
 	cvtRow()
 	packRows16()

@@ -97,11 +97,16 @@ func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int,
 // block has been stored into it (SgemmThen). The call's state comes from a
 // pool (bf16Gemm), so that a small product allocates nothing.
 func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
+	sbgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc}, then)
+}
+
+// sbgemmBlockedSplit is sbgemmBlockedBias storing C where dst says (SgemmSplit).
+func sbgemmBlockedSplit(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) {
 	g, _ := bf16GemmPool.Get().(*bf16Gemm)
 	if g == nil {
 		g = new(bf16Gemm)
 	}
-	*g = bf16Gemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, then: then}
+	*g = bf16Gemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, colSplit: dst, then: then}
 	defer func() {
 		*g = bf16Gemm{} // no references to the operands kept in the pool
 		bf16GemmPool.Put(g)
@@ -157,8 +162,9 @@ type bf16Gemm struct {
 	transA, transB bool
 	m, k           int
 	alpha          float32
-	a, b, c        []float32
-	lda, ldb, ldc  int
+	a, b           []float32
+	lda, ldb       int
+	colSplit                                // where C's columns go
 	then           func(i0, i1, j0, j1 int) // SgemmThen's, or nil
 
 	bbuf      []uint16 // the packed B block
@@ -208,18 +214,38 @@ func (g *bf16Gemm) work(_, _ int) {
 		if jlo == jhi {
 			continue
 		}
-		lastCols := min(nr, g.nb-(jhi-1)*nr)
-		cp := unsafe.Pointer(&g.c[i0*g.ldc+g.jc+jlo*nr])
-		bp := g.bbuf[jlo*kbp*nr : jhi*kbp*nr]
-		if g.bias != nil {
-			kern.biasTiles(kbp, abuf, bp, jhi-jlo, cp, uintptr(g.ldc)*4, g.alpha, rows, lastCols, unsafe.Pointer(&g.bias[g.jc+jlo*nr]))
-		} else {
-			kern.tiles(kbp, abuf, bp, jhi-jlo, cp, uintptr(g.ldc)*4, g.alpha, g.beta, rows, lastCols, g.beta0)
+		// one run of panels into C and, past the split, one into C2
+		for j := jlo; j < jhi; {
+			e := jhi
+			if s := g.splitPanel(); s > j && s < e {
+				e = s
+			}
+			cols := nr
+			if e == jhi {
+				cols = min(nr, g.nb-(jhi-1)*nr)
+			}
+			cp, ldc := g.at(i0, g.jc+j*nr)
+			bp := g.bbuf[j*kbp*nr : e*kbp*nr]
+			if g.bias != nil {
+				kern.biasTiles(kbp, abuf, bp, e-j, cp, ldc, g.alpha, rows, cols, unsafe.Pointer(&g.bias[g.jc+j*nr]))
+			} else {
+				kern.tiles(kbp, abuf, bp, e-j, cp, ldc, g.alpha, g.beta, rows, cols, g.beta0)
+			}
+			j = e
 		}
 		if g.then != nil && g.pc+kb == g.k {
-			g.then(i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb)) // final, still in cache
+			g.handOver(g.then, i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb)) // final, still in cache
 		}
 	}
+}
+
+// splitPanel is the first B panel of the current n block whose columns go
+// to C2, or −1.
+func (g *bf16Gemm) splitPanel() int {
+	if g.c2 == nil || g.split < g.jc {
+		return -1
+	}
+	return (g.split - g.jc) / g.kern.nr
 }
 
 // packBPairs packs columns [j0, j0+cols) and rows [pc, pc+kb) of op(B)

@@ -35,6 +35,13 @@ func sgemmKernel28x16(k int, a *float32, rs, cs uintptr, b *float32, c *float32,
 //go:noescape
 func sgemmKernel14x32s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32, ldb uintptr)
 
+// sgemmKernel14x16s is sgemmKernel14x32s for the first 16 columns of B̂'s
+// rows (row p at b + p·ldb bytes): an edge panel of at most 16 columns.
+// Its floats are sgemmKernel14x32's.
+//
+//go:noescape
+func sgemmKernel14x16s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32, ldb uintptr)
+
 // sgemmKernel6x16 computes the 6×16 tile C = alpha·Â·B̂ + beta·C with
 // AVX2+FMA; addressing as in sgemmKernel14x32, B̂ packed [k][16]. With
 // beta0 != 0 and bias != nil, C = alpha·Â·B̂ + bias[j] in column j. With
@@ -203,6 +210,9 @@ var kernelAVX512 = func() *microKernel {
 	k := zmmKernel("avx512-14x32", 14, 32, 16, kernel14x32)
 	k.stridedB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
 		sgemmKernel14x32s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, int(uint32(1)<<cols-1), flag(beta0), f32p(bias), ldb)
+	}
+	k.halfB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+		sgemmKernel14x16s(kn, f32p(a), rs, cs, f32p(b), f32p(c), ldc, alpha, beta, rows, 1<<cols-1, flag(beta0), f32p(bias), ldb)
 	}
 	return k
 }()

@@ -362,3 +362,88 @@ func TestPackPanels(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmHalfEdge: an edge panel of at most 16 columns runs on the
+// half of the AVX-512 kernel (sgemmKernel14x16s, one zmm register a row)
+// or of the AVX512-BF16 one (sbgemmKernel14x16) and stores the floats of
+// the whole kernel bit for bit: every edge width from 1 to 16 and 17 (the
+// whole kernel), attention's 197 keys, several k and n blocks, B in place
+// with its edge panel packed, edge row panels, beta 0, 1 and 0.3, a bias,
+// both operands plain and transposed.
+func TestSgemmHalfEdge(t *testing.T) {
+	defer func(v bool) { halfEdge = v }(halfEdge)
+	var tiles atomic.Int64 // tiles that ran on a half kernel
+	var precs []Precision
+	if nativeGemm && defaultKernel == kernelAVX512 && kernelAVX512.halfB != nil {
+		precs = append(precs, F32)
+		defer func(f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
+			kernelAVX512.halfB = f
+		}(kernelAVX512.halfB)
+		half := kernelAVX512.halfB
+		kernelAVX512.halfB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+			tiles.Add(1)
+			half(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
+		}
+	}
+	if nativeBF16 == kernelDPBF16 {
+		precs = append(precs, BF16)
+		defer func(f dpTile) { dpHalf = f }(dpHalf)
+		half := dpHalf
+		dpHalf = func(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32) {
+			tiles.Add(1)
+			half(kp, a, b, c, ldc, alpha, beta, rows, mask, beta0, bias)
+		}
+	}
+	if precs == nil {
+		t.Skip("no kernel with a half-width edge on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(41, 42))
+	type shape struct{ m, n, k int }
+	shapes := []shape{{197, 197, 64}, {100, 64 + 8, 900}, {45, 2048 + 8, 40}, {8, 200, 900}, {20, 200, 64}}
+	for e := 1; e <= 17; e++ {
+		shapes = append(shapes, shape{60, 64 + e, 70})
+	}
+	for _, p := range precs {
+		for _, sh := range shapes {
+			for _, tr := range [][2]bool{{false, true}, {false, false}, {true, false}, {true, true}} {
+				for _, mode := range []string{"beta0", "beta1", "beta0.3", "bias"} {
+					m, n, k := sh.m, sh.n, sh.k
+					ar, ac, br, bc := gemmOperandDims(tr[0], tr[1], m, n, k)
+					a, b := randSlice(rng, ar*ac), randSlice(rng, br*bc)
+					c0, bias := randSlice(rng, m*n), randSlice(rng, n)
+					run := func(on bool) []float32 {
+						halfEdge = on
+						c := append([]float32(nil), c0...)
+						switch mode {
+						case "bias":
+							p.SgemmBias(tr[0], tr[1], m, n, k, 0.7, a, ac, b, bc, bias, c, n)
+						case "beta0":
+							p.Sgemm(tr[0], tr[1], m, n, k, 0.7, a, ac, b, bc, 0, c, n)
+						case "beta1":
+							p.Sgemm(tr[0], tr[1], m, n, k, 0.7, a, ac, b, bc, 1, c, n)
+						default:
+							p.Sgemm(tr[0], tr[1], m, n, k, 0.7, a, ac, b, bc, 0.3, c, n)
+						}
+						return c
+					}
+					want := run(false)
+					tiles.Store(0)
+					got := run(true)
+					edge := n%32 > 0 && n%32 <= 16
+					expect := edge && nativeGemm && forShape(defaultKernel, m, n) == kernelAVX512 && kernelAVX512.halfB != nil // float32 (also a thin product at BF16)
+					if p == BF16 && !thinProduct(m, n) {
+						expect = edge
+					}
+					if (tiles.Load() > 0) != expect {
+						t.Fatalf("%v %+v trans=%v %s: %d tiles on the half kernel", p, sh, tr, mode, tiles.Load())
+					}
+					for e := range want {
+						if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
+							t.Fatalf("%v %+v trans=%v %s: C[%d] = %g on the half kernel, %g on the whole", p, sh, tr, mode, e, got[e], want[e])
+						}
+					}
+				}
+			}
+		}
+	}
+}

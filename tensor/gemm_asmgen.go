@@ -66,6 +66,15 @@ func kernel512(pf bool) {
 // instructions on the same values otherwise, so the same floats.
 func kernel512s() { kernelZMM("sgemmKernel14x32s", "k512s", 14, 2, true, true, "") }
 
+// kernel512h emits sgemmKernel14x16s, the left half of sgemmKernel14x32s
+// (one zmm register a row): for a B panel of at most 16 valid columns,
+// packed 32 wide (row stride 128 bytes) or in place, where the 14×32
+// kernel would compute 32 columns for at most 16 (attention's 197 keys end
+// in a panel of 5; a rank-8 adapter's columns ride in one of 8,
+// SgemmSplit). The same chain of fused multiply-adds for every element and
+// the same store, so the floats of sgemmKernel14x32.
+func kernel512h() { kernelZMM("sgemmKernel14x16s", "k512h", 14, 1, true, true, "") }
+
 // kernel512n emits sgemmKernel28x16, the narrow AVX-512 kernel (mr = 28,
 // nr = 16: one zmm register per row) for products of at most 16 columns,
 // such as a rank-8 LoRA product, where the 14×32 kernel would compute 32
@@ -700,6 +709,7 @@ func main() {
 	kernel512(true)
 	kernel512n()
 	kernel512s()
+	kernel512h()
 	kernelAVX2()
 	kernelAVX2N()
 	kernelAVX2S()

@@ -42,6 +42,10 @@ type microKernel struct {
 	// place, row p at b + p·ldb bytes, all nr of its floats read: the
 	// same floats as tile on B̂ packed (sgemmBlocked, see bInPlace).
 	stridedB func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer)
+	// halfB, if set, is stridedB for a panel of at most nr/2 columns: it
+	// computes only those (the same floats), on an edge panel packed nr
+	// wide (ldb = 4·nr) or in place.
+	halfB func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer)
 }
 
 // forShape is the kernel of kern's family for an m×n product: its narrow
@@ -349,11 +353,16 @@ func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int,
 // work item's block of C once the last k block has been stored into it
 // (SgemmThen).
 func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
+	sgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc}, then)
+}
+
+// sgemmBlockedSplit is sgemmBlockedBias storing C where dst says (SgemmSplit).
+func sgemmBlockedSplit(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) {
 	g, _ := gemmPool.Get().(*blockedGemm)
 	if g == nil {
 		g = new(blockedGemm)
 	}
-	*g = blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, then: then}
+	*g = blockedGemm{kern: kern, transA: transA, transB: transB, m: m, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, colSplit: dst, then: then}
 	defer func() {
 		*g = blockedGemm{} // no references to the operands kept in the pool
 		gemmPool.Put(g)
@@ -480,8 +489,9 @@ type blockedGemm struct {
 	transA, transB bool
 	m, k           int
 	alpha          float32
-	a, b, c        []float32
-	lda, ldb, ldc  int
+	a, b           []float32
+	lda, ldb       int
+	colSplit                                // where C's columns go
 	then           func(i0, i1, j0, j1 int) // SgemmThen's, or nil
 
 	bbuf, apk []float32 // packed B block; all of transposed A's micro-panels (or nil)
@@ -537,24 +547,26 @@ func (g *blockedGemm) work(_, _ int) {
 		for jp := jlo; jp < jhi; jp++ {
 			j0 := jp * nr
 			cols := min(nr, g.nb-j0)
-			cp := unsafe.Pointer(&g.c[i0*g.ldc+g.jc+j0])
+			cp, ldc := g.at(i0, g.jc+j0)
 			var bias unsafe.Pointer
 			if g.bias != nil {
 				bias = unsafe.Pointer(&g.bias[g.jc+j0])
 			}
 			switch {
+			case cols <= nr/2 && kern.halfB != nil && halfEdge:
+				kern.halfB(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), uintptr(nr)*4, cp, ldc, g.alpha, g.beta, rows, cols, g.beta0, bias)
 			case g.bInPlace && cols == nr:
-				kern.stridedB(kb, ap, rs, cs, unsafe.Pointer(&g.b[g.pc*g.ldb+g.jc+j0]), uintptr(g.ldb)*4, cp, uintptr(g.ldc)*4,
+				kern.stridedB(kb, ap, rs, cs, unsafe.Pointer(&g.b[g.pc*g.ldb+g.jc+j0]), uintptr(g.ldb)*4, cp, ldc,
 					g.alpha, g.beta, rows, cols, g.beta0, bias)
 			case bias != nil:
-				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, uintptr(g.ldc)*4, g.alpha, rows, cols, bias)
+				kern.biasTile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, ldc, g.alpha, rows, cols, bias)
 			default:
-				kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, uintptr(g.ldc)*4, g.alpha, g.beta, rows, cols, g.beta0)
+				kern.tile(kb, ap, rs, cs, unsafe.Pointer(&g.bbuf[jp*kb*nr]), cp, ldc, g.alpha, g.beta, rows, cols, g.beta0)
 			}
 		}
 		if g.then != nil && g.pc+kb == g.k {
 			// the item's block is final and still in cache
-			g.then(i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb))
+			g.handOver(g.then, i0, i0+rows, g.jc+jlo*nr, g.jc+min(jhi*nr, g.nb))
 		}
 	}
 }
@@ -576,6 +588,10 @@ func (g *blockedGemm) edgeInPlace(i0 int) bool {
 	}
 	return (i0+mr-1)*g.lda+g.pc+g.kb <= len(g.a)
 }
+
+// halfEdge lets an edge panel of at most nr/2 columns run on the kernel's
+// halfB (off: tests).
+var halfEdge = true
 
 // edgeAInPlace turns on edgeInPlace (off: tests of the packed edge panels).
 var edgeAInPlace = true

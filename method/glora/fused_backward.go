@@ -135,11 +135,12 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 		if db != nil {
 			addRowGrad(tp.GradOf(v[iBd]).Data, R, lc[B].Kind, db)
 		}
-		if lc[B].Kind == LoRA {
-			s.loraBGrads(tp, dy)
-		}
+		var dt *tensor.Tensor // B lora: dy·Bd[:, :r], when dx's product made it
 		if gx, fresh := tp.GradBuf(s.x); gx != nil {
-			s.inputGrad(tp, dy, gx.Data, fresh)
+			dt = s.inputGrad(tp, dy, gx.Data, fresh)
+		}
+		if lc[B].Kind == LoRA {
+			s.loraBGrads(tp, dy, dt)
 		}
 		tp.Release(s.t)
 		tp.Release(s.y0)
@@ -151,14 +152,15 @@ func (s *fusedState) backward(tp *ag.Tape, dy []float32) {
 
 // loraBGrads are B = lora_r's gradients when A is not lora (no out×in
 // gradient): dBd[:, :r] += dyᵀ·t with t = x·Bu[:r]ᵀ, and
-// dBu[:r] += dtᵀ·x with dt = dy·Bd[:, :r] (N, r).
+// dBu[:r] += dtᵀ·x with dt = dy·Bd[:, :r] (N, r), given (from dx's
+// product, loraAlong) or made here. dt is handed back to the pool.
 //
 // dyᵀ·t is taken as its transpose tᵀ·dy (r, out), a few rows against dy's
 // columns: the GEMM then packs the thin t, not the whole of dy transposed
 // (3× faster at ViT sizes). Each element is the same sum in the same
 // order, so on a gradient buffer that starts the step at zero (as a
 // training step's does) the result is bit for bit the one dyᵀ·t gave.
-func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32) {
+func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32, dt *tensor.Tensor) {
 	v, n, in, out, R := s.l.vars, s.n, s.in, s.out, s.R
 	r := s.lc[B].Rank
 	if gb := tp.GradOf(v[iBd]); gb != nil {
@@ -169,19 +171,23 @@ func (s *fusedState) loraBGrads(tp *ag.Tape, dy []float32) {
 		tp.Release(tmp)
 	}
 	if gu := tp.GradOf(v[iBu]); gu != nil {
-		dt := scratch(tp, n, r)
-		s.prec.Sgemm(false, false, n, r, out, 1, dy, out, v[iBd].Value.Data, R, 0, dt.Data, r)
+		if dt == nil {
+			dt = scratch(tp, n, r)
+			s.prec.Sgemm(false, false, n, r, out, 1, dy, out, v[iBd].Value.Data, R, 0, dt.Data, r)
+		}
 		s.prec.Sgemm(true, false, r, in, n, 1, dt.Data, r, s.x.Value.Data, in, 1, gu.Data, in)
-		tp.Release(dt)
 	}
+	tp.Release(dt)
 }
 
 // inputGrad is dx = dy·W when A is not lora, with one GEMM: W is the weight
 // the forward GEMM read (W0 + B, or W0) or, for A vector/constant,
-// diag(1+a)·W0 + B built here.
-func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
+// diag(1+a)·W0 + B built here. Where the forward pass kept B lora's Bd
+// beside W (loraAlong) and Bu needs a gradient, the same product also
+// makes dt = dy·Bd[:, :r] (N, r), which it returns (else nil).
+func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) (dt *tensor.Tensor) {
 	n, in, out := s.n, s.in, s.out
-	w := s.w0
+	w, ld := s.w0, in
 	switch {
 	case s.sA != nil:
 		ws := scratch(tp, out, in)
@@ -197,11 +203,21 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) {
 		s.addB(w)
 		defer tp.Release(ws)
 	case s.wp != nil:
-		w = s.wp.Data
+		w, ld = s.wp.Data, s.ldw
 		defer tp.Release(s.wp)
 	}
+	if r := ld - in; r > 0 && s.l.vars[iBu].RequiresGrad {
+		dt = scratch(tp, n, r)
+		if !fresh {
+			clear(dt.Data) // beta 1 adds into dt as into dx
+		}
+		// [dx | dt] (N, in + r) = dy · [W' | Bd[:, :r]]
+		s.prec.SgemmSplit(false, false, n, in+r, out, 1, dy, out, w, ld, betaFor(fresh), nil, gx, in, in, dt.Data, r, nil)
+		return dt
+	}
 	// dx (N, in) = dy · W
-	s.prec.Sgemm(false, false, n, in, out, 1, dy, out, w, in, betaFor(fresh), gx, in)
+	s.prec.Sgemm(false, false, n, in, out, 1, dy, out, w, ld, betaFor(fresh), gx, in)
+	return nil
 }
 
 // weightPathGrads maps G = ∂L/∂(path s) (out, in) onto support s's stored

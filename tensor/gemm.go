@@ -20,7 +20,8 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // Sgemm is the package's Sgemm at precision p: at BF16, op(A) and op(B)
 // are rounded to bfloat16 (on the native kernel where the CPU has one).
 // A thin product, of fewer than 16 rows or columns (m = 1: decoding a
-// token; m or n = 8: a rank-8 adapter's t = x·Buᵀ, dt = dy·Bd, dBu = dtᵀ·x),
+// token; m or n = 8: a rank-8 adapter's dBu = dtᵀ·x, or its t = x·Buᵀ
+// where it does not ride along with the layer's product, SgemmSplit),
 // runs in float32 at either precision: each element of its large operand
 // meets fewer than 16 of the other's, so its time is the reading of that
 // operand, and rounding it to bfloat16 first would cost more than the

@@ -69,6 +69,13 @@ func sgemmKernel6x16s(k int, a *float32, rs, cs uintptr, b *float32, c *float32,
 //go:noescape
 func sgemmKernel8x8s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)
 
+// sgemmKernel6x8s is sgemmKernel6x16s on the first 8 columns of B̂'s rows
+// (row p at b + p·ldb bytes; mask: 8 lanes): an edge panel of at most 8
+// columns. Its floats are sgemmKernel6x16's.
+//
+//go:noescape
+func sgemmKernel6x8s(k int, a *float32, rs, cs uintptr, b *float32, c *float32, ldc uintptr, alpha, beta float32, beta0 int, bias *float32, rows int, mask *int32, ldb uintptr)
+
 // transpose16x16 writes dst[p][i] = src[i][p] for i < 16 and p < 16·blocks
 // (AVX-512); ds and ss are the row strides of dst and src in bytes.
 //
@@ -267,6 +274,7 @@ var kernelAVX2 = func() *microKernel {
 		copy6(f32p(dst), ds, f32p(src), ss, n)
 	}
 	kern.stridedB = ymmStridedB(6, 16, sgemmKernel6x16s)
+	kern.halfB = ymmStridedB(6, 16, sgemmKernel6x8s)
 	return kern
 }()
 

@@ -363,30 +363,39 @@ func TestPackPanels(t *testing.T) {
 	}
 }
 
-// TestSgemmHalfEdge: an edge panel of at most 16 columns runs on the
-// half of the AVX-512 kernel (sgemmKernel14x16s, one zmm register a row)
-// or of the AVX512-BF16 one (sbgemmKernel14x16) and stores the floats of
-// the whole kernel bit for bit: every edge width from 1 to 16 and 17 (the
-// whole kernel), attention's 197 keys, several k and n blocks, B in place
-// with its edge panel packed, edge row panels, beta 0, 1 and 0.3, a bias,
-// both operands plain and transposed.
+// TestSgemmHalfEdge: an edge panel of at most half a panel's columns
+// runs on the half of its kernel — AVX-512's (sgemmKernel14x16s, one zmm
+// register a row), AVX2's (sgemmKernel6x8s, one ymm register), or the
+// AVX512-BF16 one (sbgemmKernel14x16) — and stores the floats of the
+// whole kernel bit for bit: every edge width from 1 to 17 (past a half
+// panel: the whole kernel), attention's 197 keys, several k and n blocks,
+// B in place with its edge panel packed, edge row panels, beta 0, 1 and
+// 0.3, a bias, both operands plain and transposed. Each float32 kernel
+// with a half this CPU runs is tested (AVX2's too on an AVX-512 CPU).
 func TestSgemmHalfEdge(t *testing.T) {
-	defer func(v bool) { halfEdge = v }(halfEdge)
+	defer func(v bool, d *microKernel) { halfEdge, defaultKernel = v, d }(halfEdge, defaultKernel)
 	var tiles atomic.Int64 // tiles that ran on a half kernel
-	var precs []Precision
-	if nativeGemm && defaultKernel == kernelAVX512 && kernelAVX512.halfB != nil {
-		precs = append(precs, F32)
-		defer func(f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
-			kernelAVX512.halfB = f
-		}(kernelAVX512.halfB)
-		half := kernelAVX512.halfB
-		kernelAVX512.halfB = func(k int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
+	type run struct {
+		p    Precision
+		kern *microKernel // float32's wide kernel
+	}
+	var runs []run
+	for _, k := range availableKernels {
+		if k.narrow == nil || k.halfB == nil || !nativeGemm { // not a wide kernel with a half
+			continue
+		}
+		runs = append(runs, run{F32, k})
+		defer func(k *microKernel, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
+			k.halfB = f
+		}(k, k.halfB)
+		half := k.halfB
+		k.halfB = func(kn int, a unsafe.Pointer, rs, cs uintptr, b unsafe.Pointer, ldb uintptr, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, cols int, beta0 bool, bias unsafe.Pointer) {
 			tiles.Add(1)
-			half(k, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
+			half(kn, a, rs, cs, b, ldb, c, ldc, alpha, beta, rows, cols, beta0, bias)
 		}
 	}
 	if nativeBF16 == kernelDPBF16 {
-		precs = append(precs, BF16)
+		runs = append(runs, run{BF16, defaultKernel})
 		defer func(f dpTile) { dpHalf = f }(dpHalf)
 		half := dpHalf
 		dpHalf = func(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32) {
@@ -394,7 +403,7 @@ func TestSgemmHalfEdge(t *testing.T) {
 			half(kp, a, b, c, ldc, alpha, beta, rows, mask, beta0, bias)
 		}
 	}
-	if precs == nil {
+	if runs == nil {
 		t.Skip("no kernel with a half-width edge on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(41, 42))
@@ -403,7 +412,9 @@ func TestSgemmHalfEdge(t *testing.T) {
 	for e := 1; e <= 17; e++ {
 		shapes = append(shapes, shape{60, 64 + e, 70})
 	}
-	for _, p := range precs {
+	for _, ru := range runs {
+		p := ru.p
+		defaultKernel = ru.kern
 		for _, sh := range shapes {
 			for _, tr := range [][2]bool{{false, true}, {false, false}, {true, false}, {true, true}} {
 				for _, mode := range []string{"beta0", "beta1", "beta0.3", "bias"} {
@@ -411,7 +422,7 @@ func TestSgemmHalfEdge(t *testing.T) {
 					ar, ac, br, bc := gemmOperandDims(tr[0], tr[1], m, n, k)
 					a, b := randSlice(rng, ar*ac), randSlice(rng, br*bc)
 					c0, bias := randSlice(rng, m*n), randSlice(rng, n)
-					run := func(on bool) []float32 {
+					do := func(on bool) []float32 {
 						halfEdge = on
 						c := append([]float32(nil), c0...)
 						switch mode {
@@ -426,20 +437,21 @@ func TestSgemmHalfEdge(t *testing.T) {
 						}
 						return c
 					}
-					want := run(false)
+					want := do(false)
 					tiles.Store(0)
-					got := run(true)
-					edge := n%32 > 0 && n%32 <= 16
-					expect := edge && nativeGemm && forShape(defaultKernel, m, n) == kernelAVX512 && kernelAVX512.halfB != nil // float32 (also a thin product at BF16)
+					got := do(true)
+					// the product's kernel, and whether its last panel is at most half full
+					kern := forShape(defaultKernel, m, n)
+					expect := kern == ru.kern && n%kern.nr > 0 && n%kern.nr <= kern.nr/2
 					if p == BF16 && !thinProduct(m, n) {
-						expect = edge
+						expect = n%32 > 0 && n%32 <= 16
 					}
 					if (tiles.Load() > 0) != expect {
-						t.Fatalf("%v %+v trans=%v %s: %d tiles on the half kernel", p, sh, tr, mode, tiles.Load())
+						t.Fatalf("%v %s %+v trans=%v %s: %d tiles on the half kernel", p, ru.kern.name, sh, tr, mode, tiles.Load())
 					}
 					for e := range want {
 						if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
-							t.Fatalf("%v %+v trans=%v %s: C[%d] = %g on the half kernel, %g on the whole", p, sh, tr, mode, e, got[e], want[e])
+							t.Fatalf("%v %s %+v trans=%v %s: C[%d] = %g on the half kernel, %g on the whole", p, ru.kern.name, sh, tr, mode, e, got[e], want[e])
 						}
 					}
 				}

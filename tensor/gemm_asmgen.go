@@ -291,6 +291,19 @@ func kernelAVX2S() {
 `, true, 16)
 }
 
+// kernelAVX2H emits sgemmKernel6x8s, the left half of sgemmKernel6x16s
+// (one ymm register a row): for a B panel of at most 8 valid columns,
+// packed 16 wide (row stride 64 bytes) or in place, where the 6×16 kernel
+// would compute 16 columns for at most 8 (attention's 197 keys end in a
+// panel of 5; a rank-8 adapter's columns ride in one of 8, SgemmSplit).
+// The same floats as sgemmKernel6x16.
+func kernelAVX2H() {
+	kernelYMMS("sgemmKernel6x8s", "k6x8s", 6, 1, `
+// sgemmKernel6x16 for a 6×8 tile, B's row p at b + p·ldb bytes (mask: 8
+// lanes).
+`, true, 0)
+}
+
 // kernelYMM emits an AVX2 kernel of mr rows of nv ymm registers (at most
 // 12 accumulators, Y4…Y15: row i, vector h in Y(4+nv·i+h)). B's vectors
 // are loaded into Y0 (and Y1); A's elements are broadcast into the rest
@@ -713,6 +726,7 @@ func main() {
 	kernelAVX2()
 	kernelAVX2N()
 	kernelAVX2S()
+	kernelAVX2H()
 	transpose16()
 	transpose8()
 	packMasked()

@@ -31,7 +31,10 @@ import (
 // N·out·in of the layer) instead of running thin GEMMs over (N, out) and
 // (N, in); with A vector/constant the forward pass keeps y0 apart and adds
 // B with two thin GEMMs. The gradients of a lora B are always thin GEMMs
-// (never the (out, in) gradient) unless A is lora too.
+// (never the (out, in) gradient) unless A is lora too; with A none, a
+// training pass takes t and dt = dy·Bd[:, :r] from the layer's own forward
+// and dx products, as r more columns of each (loraAlong), so that only
+// dyᵀ·t and dtᵀ·x remain thin.
 //
 // A vector reads column 0 of Xd (Xd[o, 0]), a constant Xd[0, 0] (D, E: X[0]);
 // lora_r slices the first r columns of Xd and rows of Xu through the GEMM's

@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -455,6 +456,51 @@ func TestSgemmHalfEdge(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmHalfEdge times products whose last panel is at most half
+// full on one core, with their edge panel on the kernel's half (half=true)
+// and on the whole kernel: attention's q·kᵀ of ViT-Tiny (197 keys: an edge
+// of 5) and of the shipped backbone (50: 18, the whole kernel on AVX-512),
+// and a layer's product with a rank-8 adapter's columns alongside
+// (SgemmSplit's shape: 192 + 8), in float32 on each wide kernel and in
+// bf16 on AVX512-BF16.
+func BenchmarkSgemmHalfEdge(b *testing.B) {
+	defer func(v bool, d *microKernel) { halfEdge, defaultKernel = v, d }(halfEdge, defaultKernel)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type run struct {
+		p    Precision
+		kern *microKernel
+	}
+	var runs []run
+	for _, k := range availableKernels {
+		if k.narrow != nil && k.halfB != nil && nativeGemm {
+			runs = append(runs, run{F32, k})
+		}
+	}
+	if nativeBF16 == kernelDPBF16 {
+		runs = append(runs, run{BF16, defaultKernel})
+	}
+	for _, ru := range runs {
+		defaultKernel = ru.kern
+		name := ru.kern.name
+		if ru.p == BF16 {
+			name = nativeBF16.name
+		}
+		for _, sh := range [][3]int{{197, 197, 64}, {50, 50, 32}, {1576, 200, 192}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			a, w, c := randSlice(rng, m*k), randSlice(rng, n*k), make([]float32, m*n)
+			for _, on := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%dx%dx%d/half=%v", name, m, n, k, on), func(b *testing.B) {
+					halfEdge = on
+					for i := 0; i < b.N; i++ {
+						ru.p.Sgemm(false, true, m, n, k, 1, a, k, w, k, 0, c, n)
+					}
+					b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			}
 		}
 	}

@@ -443,7 +443,7 @@ func TestSgemmHalfEdge(t *testing.T) {
 					got := do(true)
 					// the product's kernel, and whether its last panel is at most half full
 					kern := forShape(defaultKernel, m, n)
-					expect := kern == ru.kern && n%kern.nr > 0 && n%kern.nr <= kern.nr/2
+					expect := nativeGemm && kern == ru.kern && n%kern.nr > 0 && n%kern.nr <= kern.nr/2 // (OpenBLAS's build: none)
 					if p == BF16 && !thinProduct(m, n) {
 						expect = n%32 > 0 && n%32 <= 16
 					}

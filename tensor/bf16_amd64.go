@@ -123,33 +123,49 @@ var kernelDPBF16 = &bf16Kernel{
 
 var kernelAMX = &bf16Kernel{
 	name: "amx-32x32", mr: 32, nr: 32, kAlign: 32, kcMax: 768, layout: rowLayout,
-	tiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
-		const panel = 32 * 32
-		lda := uintptr(kbp) * 2
-		bs := uintptr(kbp*32) * 2
-		direct := npan
-		if lastCols < 32 {
-			direct--
+	tiles: amxTiles,
+	// With a bias: the tile's rows of C set to it, then C += alpha·Â·B̂,
+	// the floats of a C filled with the bias before and beta 1 (the bias is
+	// the first term of each sum, in the accumulator tiles), without a pass
+	// of its own over C (SgemmBias) and so that SgemmSplit runs as one
+	// product with one.
+	biasTiles: func(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha float32, rows, lastCols int, bias unsafe.Pointer) {
+		cols := (npan-1)*32 + lastCols
+		brow := unsafe.Slice((*float32)(bias), cols)
+		for i := 0; i < rows; i++ {
+			copy(unsafe.Slice((*float32)(unsafe.Add(c, uintptr(i)*ldc)), cols), brow)
 		}
-		if rows < 32 || alpha != 1 || !(beta0 || beta == 1) {
-			direct = 0
-		}
-		if direct > 0 {
-			// Whole 32×32 blocks with C = Â·B̂ or C += Â·B̂: the tiles load
-			// and store C in place.
-			z := flag(beta0)
-			amxRowPanel(kbp/32, &a[0], lda, &b[0], bs, direct, (*float32)(c), ldc, z, &amxTileConfig[0])
-		}
-		var tmp [panel]float32
-		for jp := direct; jp < npan; jp++ {
-			cols := 32
-			if jp == npan-1 {
-				cols = lastCols
-			}
-			amxRowPanel(kbp/32, &a[0], lda, &b[jp*kbp*32], bs, 1, &tmp[0], 128, 1, &amxTileConfig[0])
-			storeTile(tmp[:], 32, unsafe.Add(c, jp*32*4), ldc, alpha, beta, rows, cols, beta0)
-		}
+		amxTiles(kbp, a, b, npan, c, ldc, alpha, 1, rows, lastCols, false)
 	},
+}
+
+// amxTiles is kernelAMX's tiles.
+func amxTiles(kbp int, a, b []uint16, npan int, c unsafe.Pointer, ldc uintptr, alpha, beta float32, rows, lastCols int, beta0 bool) {
+	const panel = 32 * 32
+	lda := uintptr(kbp) * 2
+	bs := uintptr(kbp*32) * 2
+	direct := npan
+	if lastCols < 32 {
+		direct--
+	}
+	if rows < 32 || alpha != 1 || !(beta0 || beta == 1) {
+		direct = 0
+	}
+	if direct > 0 {
+		// Whole 32×32 blocks with C = Â·B̂ or C += Â·B̂: the tiles load
+		// and store C in place.
+		z := flag(beta0)
+		amxRowPanel(kbp/32, &a[0], lda, &b[0], bs, direct, (*float32)(c), ldc, z, &amxTileConfig[0])
+	}
+	var tmp [panel]float32
+	for jp := direct; jp < npan; jp++ {
+		cols := 32
+		if jp == npan-1 {
+			cols = lastCols
+		}
+		amxRowPanel(kbp/32, &a[0], lda, &b[jp*kbp*32], bs, 1, &tmp[0], 128, 1, &amxTileConfig[0])
+		storeTile(tmp[:], 32, unsafe.Add(c, jp*32*4), ldc, alpha, beta, rows, cols, beta0)
+	}
 }
 
 // Linux's arch_prctl request for a dynamically enabled state component.

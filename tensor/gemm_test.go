@@ -460,15 +460,17 @@ func checkSgemmBias(t *testing.T, rng *rand.Rand) {
 				}
 				ldc := n + 2
 				for _, p := range []Precision{F32, BF16} {
-					want := fill(m * ldc)
-					got := slices.Clone(want)
-					for i := 0; i < m; i++ {
-						copy(want[i*ldc:i*ldc+n], bias)
-					}
-					p.Sgemm(tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, want, ldc)
-					p.SgemmBias(tA, tB, m, n, k, 0.75, a, lda, b, ldb, bias, got, ldc)
-					if !slices.Equal(got, want) {
-						t.Fatalf("%v %dx%dx%d tA=%v tB=%v: SgemmBias differs from fill + Sgemm", p, m, n, k, tA, tB)
+					for _, alpha := range []float32{0.75, 1} { // 1: AMX accumulates onto C in its tiles
+						want := fill(m * ldc)
+						got := slices.Clone(want)
+						for i := 0; i < m; i++ {
+							copy(want[i*ldc:i*ldc+n], bias)
+						}
+						p.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, 1, want, ldc)
+						p.SgemmBias(tA, tB, m, n, k, alpha, a, lda, b, ldb, bias, got, ldc)
+						if !slices.Equal(got, want) {
+							t.Fatalf("%v %dx%dx%d tA=%v tB=%v alpha=%v: SgemmBias differs from fill + Sgemm", p, m, n, k, tA, tB, alpha)
+						}
 					}
 				}
 				for _, kern := range kernels {

@@ -430,8 +430,8 @@ func rowSums(x []float32, n, width int) []float32 {
 // the forward product, dt = dy·Bd[:, :r] (for dBu) as r more columns of
 // dx = dy·W' (SgemmSplit). Thin products of their own would read the
 // (N, in) x or the (N, out) dy from memory once more for a few multiply-adds
-// per element: a rank-8 LoRA step spent about a third of what it saved on
-// the frozen weight's gradient on them.
+// per element: in a bf16 rank-8 LoRA step on ViT-Tiny the four thin
+// products gave back 60% of what the frozen weights' gradients saved.
 func (s *fusedState) loraAlong(rec bool) bool {
 	v := s.l.vars
 	return rec && s.lc[A].Kind == None && s.lc[B].Kind == LoRA && (v[iBd].RequiresGrad || v[iBu].RequiresGrad && s.x.RequiresGrad)

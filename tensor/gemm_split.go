@@ -61,7 +61,10 @@ func (p Precision) splitBlocked(transA, transB bool, m, n, k int, alpha float32,
 	if bias != nil {
 		beta = 1
 	}
-	start := time.Now()
+	var start time.Time
+	if gemmTracing.Load() {
+		start = time.Now()
+	}
 	done := false
 	if p == BF16 && !thinProduct(m, n) {
 		kern := nativeBF16For(m, n, k)

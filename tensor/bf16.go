@@ -195,20 +195,21 @@ func nativeBF16For(m, n, k int) *bf16Kernel {
 // kernel there, for what plain Sgemm cannot do: with a bias (beta 1; a
 // kernel that stores it, biasTiles), SgemmBias; with then, SgemmThen's
 // hand-over of finished blocks. It reports false, having done nothing,
-// otherwise.
-func sgemmBF16Blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
+// otherwise. C is stored where dst says (a split one only where its
+// split starts a B panel: SgemmSplit).
+func sgemmBF16Blocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) bool {
 	if m <= 0 || n <= 0 || k <= 0 || alpha == 0 {
 		return false
 	}
 	kern := nativeBF16For(m, n, k)
-	if kern == nil || bias != nil && kern.biasTiles == nil {
+	if kern == nil || bias != nil && kern.biasTiles == nil || !dst.fits(kern.nr) {
 		return false
 	}
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	dst.check(transA, transB, m, n, k, a, lda, b, ldb)
 	if bias != nil {
 		bias = bias[:n]
 	}
-	sbgemmBlockedBias(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+	sbgemmBlockedSplit(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, dst, then)
 	return true
 }
 

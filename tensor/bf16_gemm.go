@@ -87,20 +87,16 @@ func putU16(h *[]uint16) { u16Pool.put(h) }
 // panels shared by the workers; each worker converts and packs one A panel
 // at a time and runs it over its group of B panels.
 func sbgemmBlocked(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sbgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, nil)
+	sbgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, colSplit{c: c, ldc: ldc}, nil)
 }
 
-// sbgemmBlockedBias is sbgemmBlocked that, with a bias (length n, beta 1,
-// a kernel with biasTiles), first sets each row of C to the bias: the
-// first k block's kernels store alpha·Â·B̂ + bias without reading C. A
-// non-nil then is called for each work item's block of C once the last k
-// block has been stored into it (SgemmThen). The call's state comes from a
-// pool (bf16Gemm), so that a small product allocates nothing.
-func sbgemmBlockedBias(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
-	sbgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc}, then)
-}
-
-// sbgemmBlockedSplit is sbgemmBlockedBias storing C where dst says (SgemmSplit).
+// sbgemmBlockedSplit is sbgemmBlocked storing C where dst says (one
+// matrix, or two: SgemmSplit) that, with a bias (length n, beta 1, a
+// kernel with biasTiles), first sets each row of C to the bias: the first
+// k block's kernels store alpha·Â·B̂ + bias without reading C. A non-nil
+// then is called for each work item's block of C once the last k block has
+// been stored into it (SgemmThen). The call's state comes from a pool
+// (bf16Gemm), so that a small product allocates nothing.
 func sbgemmBlockedSplit(kern *bf16Kernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) {
 	g, _ := bf16GemmPool.Get().(*bf16Gemm)
 	if g == nil {
@@ -152,10 +148,10 @@ func sbgemmBlockedSplit(kern *bf16Kernel, par bool, transA, transB bool, m, n, k
 	}
 }
 
-// bf16GemmPool recycles sbgemmBlockedBias's call state.
+// bf16GemmPool recycles sbgemmBlockedSplit's call state.
 var bf16GemmPool sync.Pool
 
-// bf16Gemm is one sbgemmBlockedBias call: its operands, and the k and n
+// bf16Gemm is one sbgemmBlockedSplit call: its operands, and the k and n
 // block being multiplied, shared by the workers.
 type bf16Gemm struct {
 	kern           *bf16Kernel

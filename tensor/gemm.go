@@ -69,7 +69,7 @@ func (p Precision) sgemmBiasUntraced(transA, transB bool, m, n, k int, alpha flo
 	}
 	switch {
 	case p == BF16 && !thinProduct(m, n):
-		if sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, c, ldc, nil) {
+		if sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, colSplit{c: c, ldc: ldc}, nil) {
 			return
 		}
 	case sgemmBiasImpl(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc):
@@ -121,7 +121,7 @@ func (p Precision) SgemmThen(transA, transB bool, m, n, k int, alpha float32, a 
 	if gemmTracing.Load() {
 		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, false}, time.Now())
 	}
-	if then == nil || !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, then) {
+	if then == nil || !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, colSplit{c: c, ldc: ldc}, then) {
 		p.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		thenRows(m, n, then)
 	}
@@ -144,7 +144,7 @@ func (p Precision) SgemmBiasThen(transA, transB bool, m, n, k int, alpha float32
 	if gemmTracing.Load() {
 		defer traceGEMM(gemmKey{transA, transB, m, n, k, 1, true}, time.Now())
 	}
-	if !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, c, ldc, then) {
+	if !p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, colSplit{c: c, ldc: ldc}, then) {
 		p.sgemmBiasUntraced(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc)
 		thenRows(m, n, then)
 	}
@@ -154,12 +154,13 @@ func (p Precision) SgemmBiasThen(transA, transB bool, m, n, k int, alpha float32
 // on the blocked driver and kernel that Sgemm or SgemmBias would give the
 // product to, so with the same floats, and reports whether it did; it
 // does nothing otherwise (the OpenBLAS build's float32 products, small,
-// one-row and split-k products).
-func (p Precision) blockedThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
+// one-row and split-k products). C is stored where dst says (SgemmSplit's
+// split, where its split starts a B panel).
+func (p Precision) blockedThen(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) bool {
 	if p == BF16 && !thinProduct(m, n) {
-		return sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+		return sgemmBF16Blocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, dst, then)
 	}
-	return nativeGemm && sgemmNativeBlocked(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+	return nativeGemm && sgemmNativeBlocked(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, dst, then)
 }
 
 // thenRows calls then on ranges of whole rows of an m×n C, on the worker

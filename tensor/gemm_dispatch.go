@@ -13,7 +13,7 @@ func sgemmImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // sgemmBiasImpl runs SgemmBias where the native micro-kernel stores the
 // bias (sgemmNativeBlocked), and reports whether it did.
 func sgemmBiasImpl(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) bool {
-	return sgemmNativeBlocked(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, c, ldc, nil)
+	return sgemmNativeBlocked(defaultKernel, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, bias, colSplit{c: c, ldc: ldc}, nil)
 }
 
 func sgemmBatchedImpl(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {

@@ -260,16 +260,18 @@ func nativeRoute(kern *microKernel, par bool, m, n, k int) gemmRoute {
 // biasTile), SgemmBias, the first k block's micro-kernels adding the bias
 // as they store C; with then, SgemmThen's hand-over of finished blocks.
 // It reports false, having done nothing, for any other product or kernel.
-func sgemmNativeBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, c []float32, ldc int, then func(i0, i1, j0, j1 int)) bool {
+// C is stored where dst says (a split one only where its split starts a
+// B panel: SgemmSplit).
+func sgemmNativeBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) bool {
 	kern = forShape(kern, m, n)
-	if kern == nil || bias != nil && kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || nativeRoute(kern, par, m, n, k) != routeBlocked {
+	if kern == nil || bias != nil && kern.biasTile == nil || m <= 0 || n <= 0 || k <= 0 || alpha == 0 || !dst.fits(kern.nr) || nativeRoute(kern, par, m, n, k) != routeBlocked {
 		return false
 	}
-	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	dst.check(transA, transB, m, n, k, a, lda, b, ldb)
 	if bias != nil {
 		bias = bias[:n]
 	}
-	sgemmBlockedBias(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, c, ldc, then)
+	sgemmBlockedSplit(kern, par && m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, dst, then)
 	return true
 }
 
@@ -342,21 +344,16 @@ func panelGroups(workers, rowPanels, npan int) int {
 // either read in place through (row, k) byte strides or packed, and kept in
 // L1 while the B panels stream from L2.
 func sgemmBlocked(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmBlockedBias(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, c, ldc, nil)
+	sgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, nil, colSplit{c: c, ldc: ldc}, nil)
 }
 
-// sgemmBlockedBias is sgemmBlocked that, with a bias (length n, beta 1,
-// a kernel with biasTile), first sets each row of C to the bias: the first
-// k block's micro-kernels store alpha·Â·B̂ + bias without reading C, so C
-// is neither filled nor read in a pass of its own. The floats are those of
-// filling C and calling sgemmBlocked. A non-nil then is called for each
-// work item's block of C once the last k block has been stored into it
-// (SgemmThen).
-func sgemmBlockedBias(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias, c []float32, ldc int, then func(i0, i1, j0, j1 int)) {
-	sgemmBlockedSplit(kern, par, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc}, then)
-}
-
-// sgemmBlockedSplit is sgemmBlockedBias storing C where dst says (SgemmSplit).
+// sgemmBlockedSplit is sgemmBlocked storing C where dst says (one matrix,
+// or two: SgemmSplit) that, with a bias (length n, beta 1, a kernel with
+// biasTile), first sets each row of C to the bias: the first k block's
+// micro-kernels store alpha·Â·B̂ + bias without reading C, so C is neither
+// filled nor read in a pass of its own. The floats are those of filling C
+// and calling sgemmBlocked. A non-nil then is called for each work item's
+// block of C once the last k block has been stored into it (SgemmThen).
 func sgemmBlockedSplit(kern *microKernel, par bool, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) {
 	g, _ := gemmPool.Get().(*blockedGemm)
 	if g == nil {

@@ -29,7 +29,17 @@ func (p Precision) SgemmSplit(transA, transB bool, m, n, k int, alpha float32, a
 	if bias != nil && m > 0 && len(bias) < n {
 		panic("tensor: SgemmSplit: bias shorter than n")
 	}
-	if p.splitBlocked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc, c2: c2, ldc2: ldc2, split: at}, then) {
+	var start time.Time
+	if gemmTracing.Load() {
+		start = time.Now()
+	}
+	if bias != nil {
+		beta = 1
+	}
+	if p.blockedThen(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, bias, colSplit{c: c, ldc: ldc, c2: c2, ldc2: ldc2, split: at}, then) {
+		if gemmTracing.Load() {
+			traceGEMM(gemmKey{transA, transB, m, n, k, 1, bias != nil}, start)
+		}
 		return
 	}
 	// the two products: c's columns of op(B) first, then c2's
@@ -37,64 +47,13 @@ func (p Precision) SgemmSplit(transA, transB bool, m, n, k int, alpha float32, a
 	if transB {
 		b2 = b[at*ldb:]
 	}
-	var bias2 []float32
 	if bias != nil {
 		p.SgemmBiasThen(transA, transB, m, at, k, alpha, a, lda, b, ldb, bias, c, ldc, then)
-		bias2 = bias[at:n]
-	} else {
-		p.SgemmThen(transA, transB, m, at, k, alpha, a, lda, b, ldb, beta, c, ldc, then)
+		p.SgemmBias(transA, transB, m, n-at, k, alpha, a, lda, b2, ldb, bias[at:n], c2, ldc2)
+		return
 	}
-	if bias2 != nil {
-		p.SgemmBias(transA, transB, m, n-at, k, alpha, a, lda, b2, ldb, bias2, c2, ldc2)
-	} else {
-		p.Sgemm(transA, transB, m, n-at, k, alpha, a, lda, b2, ldb, beta, c2, ldc2)
-	}
-}
-
-// splitBlocked runs SgemmSplit as one product on the blocked driver and
-// kernel that Sgemm would give the whole m×n product to, and reports
-// whether it did: only where the split column starts a B panel.
-func (p Precision) splitBlocked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, bias []float32, dst colSplit, then func(i0, i1, j0, j1 int)) bool {
-	if m <= 0 || k <= 0 || alpha == 0 {
-		return false
-	}
-	if bias != nil {
-		beta = 1
-	}
-	var start time.Time
-	if gemmTracing.Load() {
-		start = time.Now()
-	}
-	done := false
-	if p == BF16 && !thinProduct(m, n) {
-		kern := nativeBF16For(m, n, k)
-		if kern == nil || bias != nil && kern.biasTiles == nil || dst.split%kern.nr != 0 {
-			return false
-		}
-		dst.check(transA, transB, m, n, k, a, lda, b, ldb)
-		sbgemmBlockedSplit(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, trimBias(bias, n), dst, then)
-		done = true
-	} else if nativeGemm {
-		kern := forShape(defaultKernel, m, n)
-		if kern == nil || bias != nil && kern.biasTile == nil || dst.split%kern.nr != 0 || nativeRoute(kern, true, m, n, k) != routeBlocked {
-			return false
-		}
-		dst.check(transA, transB, m, n, k, a, lda, b, ldb)
-		sgemmBlockedSplit(kern, m*n*k >= gemmParWork, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, trimBias(bias, n), dst, then)
-		done = true
-	}
-	if done && gemmTracing.Load() {
-		traceGEMM(gemmKey{transA, transB, m, n, k, 1, bias != nil}, start)
-	}
-	return done
-}
-
-// trimBias is bias[:n], or nil.
-func trimBias(bias []float32, n int) []float32 {
-	if bias == nil {
-		return nil
-	}
-	return bias[:n]
+	p.SgemmThen(transA, transB, m, at, k, alpha, a, lda, b, ldb, beta, c, ldc, then)
+	p.Sgemm(transA, transB, m, n-at, k, alpha, a, lda, b2, ldb, beta, c2, ldc2)
 }
 
 // colSplit is where a blocked product stores C: column j < split at
@@ -125,9 +84,17 @@ func (s *colSplit) handOver(then func(i0, i1, j0, j1 int), i0, i1, j0, j1 int) {
 	}
 }
 
+// fits reports whether a blocked product on a kernel of nr-wide B panels
+// can store C so: unsplit, or split where a panel starts.
+func (s *colSplit) fits(nr int) bool { return s.c2 == nil || s.split%nr == 0 }
+
 // check panics, as Sgemm does, when an operand is too short for an m×n
-// product split at s.split.
+// product stored so.
 func (s *colSplit) check(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int) {
+	if s.c2 == nil {
+		checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, s.c, s.ldc)
+		return
+	}
 	checkGemmArgs(transA, transB, m, s.split, k, a, lda, b, ldb, s.c, s.ldc)
 	if s.ldc2 < n-s.split || len(s.c2) < (m-1)*s.ldc2+n-s.split {
 		panic("tensor: SgemmSplit: C2 too short or ldc2 < n − at")

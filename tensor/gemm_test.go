@@ -481,7 +481,7 @@ func checkSgemmBias(t *testing.T, rng *rand.Rand) {
 							copy(want[i*ldc:i*ldc+n], bias)
 						}
 						sgemmNative(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, want, ldc)
-						if !sgemmNativeBlocked(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, bias, got, ldc, nil) {
+						if !sgemmNativeBlocked(kern, par, tA, tB, m, n, k, 0.75, a, lda, b, ldb, 1, bias, colSplit{c: got, ldc: ldc}, nil) {
 							continue
 						}
 						blocked[kern]++

@@ -210,7 +210,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 				w[i] = w0[i] + w0[i]*w[i]
 			}
 		})
-		s.addB(w)
+		s.addB(w, in)
 		// y (N, out) = x (N, in) · W'ᵀ + b'
 		linear(w)
 		s.keepWeight(tp, wp, rec)
@@ -226,7 +226,7 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 			wp = scratch(tp, out, in)
 			w = wp.Data
 			copy(w, w0)
-			s.addB(w)
+			s.addB(w, in)
 		}
 		// y = x·(W0 + B)ᵀ + b'
 		linear(w)
@@ -364,18 +364,18 @@ func (l *Layer) RecomputeOutput(tp *ag.Tape, y *ag.Var) bool {
 	return true
 }
 
-// addB adds support B to an (out, in) matrix w: lora_r: Bd[:, :r]·Bu[:r]
-// (a GEMM of out·in·r multiply-adds, far below the N·out·in of the layer);
-// vector/constant: b[o] to every element of row o.
-func (s *fusedState) addB(w []float32) {
+// addB adds support B to an (out, in) matrix w of row stride ld: lora_r:
+// Bd[:, :r]·Bu[:r] (a GEMM of out·in·r multiply-adds, far below the
+// N·out·in of the layer); vector/constant: b[o] to every element of row o.
+func (s *fusedState) addB(w []float32, ld int) {
 	v, in, out := s.l.vars, s.in, s.out
 	switch c := s.lc[B]; c.Kind {
 	case LoRA:
-		s.prec.Sgemm(false, false, out, in, c.Rank, 1, v[iBd].Value.Data, s.R, v[iBu].Value.Data, in, 1, w, in)
+		s.prec.Sgemm(false, false, out, in, c.Rank, 1, v[iBd].Value.Data, s.R, v[iBu].Value.Data, in, 1, w, ld)
 	case Vector, Constant:
 		forRows(out, in, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
-				row, b := w[o*in:(o+1)*in], s.bv[o]
+				row, b := w[o*ld:o*ld+in], s.bv[o]
 				for i := range row {
 					row[i] += b
 				}
@@ -465,8 +465,7 @@ func (s *fusedState) forwardLoRAAlong(tp *ag.Tape, xd, bias, yd []float32, block
 		copy(row, bu[k*in:(k+1)*in])
 		clear(row[in:])
 	}
-	// W' = W0 + Bd[:, :r]·Bu[:r], in place
-	s.prec.Sgemm(false, false, out, in, r, 1, bd, R, bu, in, 1, w, ld)
+	s.addB(w, ld) // W' = W0 + Bd[:, :r]·Bu[:r], in place
 	s.ldw = ld
 	if bias != nil {
 		bias = append(bias[:out:out], make([]float32, r)...) // t has none

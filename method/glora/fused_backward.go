@@ -200,7 +200,7 @@ func (s *fusedState) inputGrad(tp *ag.Tape, dy, gx []float32, fresh bool) (dt *t
 				}
 			}
 		})
-		s.addB(w)
+		s.addB(w, in)
 		defer tp.Release(ws)
 	case s.wp != nil:
 		w, ld = s.wp.Data, s.ldw

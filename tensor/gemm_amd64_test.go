@@ -376,16 +376,12 @@ func TestPackPanels(t *testing.T) {
 func TestSgemmHalfEdge(t *testing.T) {
 	defer func(v bool, d *microKernel) { halfEdge, defaultKernel = v, d }(halfEdge, defaultKernel)
 	var tiles atomic.Int64 // tiles that ran on a half kernel
-	type run struct {
-		p    Precision
-		kern *microKernel // float32's wide kernel
-	}
-	var runs []run
-	for _, k := range availableKernels {
-		if k.narrow == nil || k.halfB == nil || !nativeGemm { // not a wide kernel with a half
+	runs := halfEdgeRuns()
+	for _, ru := range runs {
+		if ru.p != F32 {
 			continue
 		}
-		runs = append(runs, run{F32, k})
+		k := ru.kern
 		defer func(k *microKernel, f func(int, unsafe.Pointer, uintptr, uintptr, unsafe.Pointer, uintptr, unsafe.Pointer, uintptr, float32, float32, int, int, bool, unsafe.Pointer)) {
 			k.halfB = f
 		}(k, k.halfB)
@@ -396,7 +392,6 @@ func TestSgemmHalfEdge(t *testing.T) {
 		}
 	}
 	if nativeBF16 == kernelDPBF16 {
-		runs = append(runs, run{BF16, defaultKernel})
 		defer func(f dpTile) { dpHalf = f }(dpHalf)
 		half := dpHalf
 		dpHalf = func(kp int, a *uint16, b *uint16, c *float32, ldc uintptr, alpha, beta float32, rows int, mask int, beta0 int, bias *float32) {
@@ -471,20 +466,7 @@ func TestSgemmHalfEdge(t *testing.T) {
 func BenchmarkSgemmHalfEdge(b *testing.B) {
 	defer func(v bool, d *microKernel) { halfEdge, defaultKernel = v, d }(halfEdge, defaultKernel)
 	rng := rand.New(rand.NewPCG(1, 2))
-	type run struct {
-		p    Precision
-		kern *microKernel
-	}
-	var runs []run
-	for _, k := range availableKernels {
-		if k.narrow != nil && k.halfB != nil && nativeGemm {
-			runs = append(runs, run{F32, k})
-		}
-	}
-	if nativeBF16 == kernelDPBF16 {
-		runs = append(runs, run{BF16, defaultKernel})
-	}
-	for _, ru := range runs {
+	for _, ru := range halfEdgeRuns() {
 		defaultKernel = ru.kern
 		name := ru.kern.name
 		if ru.p == BF16 {
@@ -504,4 +486,26 @@ func BenchmarkSgemmHalfEdge(b *testing.B) {
 			}
 		}
 	}
+}
+
+// halfEdgeRun is a precision and the float32 wide kernel products run on.
+type halfEdgeRun struct {
+	p    Precision
+	kern *microKernel
+}
+
+// halfEdgeRuns lists each wide float32 kernel with a half-width edge
+// kernel that this CPU runs (AVX2's too on an AVX-512 CPU), then bf16 on
+// the default kernel where AVX512-BF16's kernel, which has one, runs.
+func halfEdgeRuns() []halfEdgeRun {
+	var runs []halfEdgeRun
+	for _, k := range wideKernels() {
+		if k.halfB != nil && nativeGemm {
+			runs = append(runs, halfEdgeRun{F32, k})
+		}
+	}
+	if nativeBF16 == kernelDPBF16 {
+		runs = append(runs, halfEdgeRun{BF16, defaultKernel})
+	}
+	return runs
 }

@@ -32,8 +32,8 @@ func TestSgemmSplit(t *testing.T) {
 		kern *microKernel
 	}
 	runs := []run{{F32, defaultKernel}}
-	for _, k := range availableKernels {
-		if k != defaultKernel && k.narrow != nil { // another wide kernel (AVX2's on an AVX-512 CPU)
+	for _, k := range wideKernels() {
+		if k != defaultKernel { // another wide kernel (AVX2's on an AVX-512 CPU)
 			runs = append(runs, run{F32, k})
 		}
 	}
@@ -149,4 +149,16 @@ func kernelName(k *microKernel) string {
 		return "portable"
 	}
 	return k.name
+}
+
+// wideKernels lists the wide float32 kernels this CPU runs (those with a
+// narrow kernel for products of few columns: AVX-512's, AVX2's).
+func wideKernels() []*microKernel {
+	var ks []*microKernel
+	for _, k := range availableKernels {
+		if k.narrow != nil {
+			ks = append(ks, k)
+		}
+	}
+	return ks
 }

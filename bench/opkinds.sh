@@ -25,7 +25,7 @@ function kind(f) {
 	if (f ~ /gelu|GELU/) return "GELU"
 	if (f ~ /method\/glora\./) return "GLoRA layer outside its GEMMs (W'"'"' build, reductions)"
 	if (f ~ /optim\.|tensor\.adamw|tensor\.AdamW/) return "optimiser (AdamW)"
-	if (f ~ /tensor\.(add|mul|sub|scale|axpy|Axpy|Add|Mul|Scale|sum|Sum|exp|Exp|max|Max|silu|SiLU|dot|Dot)|autograd\.|nn\.|loss|Loss|crossEntropy/) return "elementwise, bias, residual, loss"
+	if (f ~ /tensor\.(add|mul|sub|scale|axpy|Axpy|Add|Mul|Scale|sum|Sum|exp|Exp|max|Max|silu|SiLU|dot|Dot|colSums4|ColSums4)|autograd\.|nn\.|loss|Loss|crossEntropy/) return "elementwise, bias, residual, loss"
 	if (f ~ /^runtime\.(mem|malloc|gc|scan|mark|heap|sweep|greyobject|findObject|wbBuf|bulkBarrier|typedmemmove)/) return "memory (allocation, clearing, copies, GC)"
 	return "other"
 }

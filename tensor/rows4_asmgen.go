@@ -1,8 +1,9 @@
 //go:build ignore
 
-// rows4_asmgen writes rows4_amd64.s: the four-row column-sum kernels of
-// rows4.go, once for AVX-512 (zmm, 16 floats a step) and once for AVX2
-// (ymm, 8), from one template.
+// rows4_asmgen writes rows4_amd64.s: the column-reduction kernels of
+// rows4.go (ColSums4) and the scale-and-shift kernels of ScaleShift, once
+// for AVX-512 (zmm, 16 floats a vector) and once for AVX2 (ymm, 8), from
+// one template.
 //
 //	go run rows4_asmgen.go
 package main
@@ -24,104 +25,188 @@ const header = `//go:build amd64 && !purego
 
 #include "textflag.h"
 
-// Four-row column sums (see rows4.go for the math): acc[j] += (t₀ + t₁) +
-// (t₂ + t₃), each term a row, a product of two rows or a row times a
-// scalar, with no fused multiply-add so that every CPU rounds alike. n is a
-// positive multiple of the vector width (the Go wrapper does the tail); ld
-// is the row stride in floats. Rows 0 and 1 are read at SI and SI+ld, rows
-// 2 and 3 at DX = SI+2·ld and DX+ld (R8 and R9 likewise for b).
+// Column reductions four rows at a time and a row's scale and shift (see
+// rows4.go for the math), with no fused multiply-add, so that every CPU
+// rounds alike.
 
 `
 
-// gen writes the three kernels for one ISA: register prefix r ("Z" or
-// "Y"), step bytes and lanes.
-func gen(isa, r string, step, lanes int) {
+// strip is the vectors a colSums4 kernel holds of each accumulator.
+const strip = 2
+
+// colSums4 writes the kernel for the accumulators in mask (1: g, 2: da,
+// 4: db) on one ISA: a strip of 2 vectors of columns, every group of four
+// rows, each accumulator in registers from the first group to the last.
+//
+// Registers: accumulators g in 0…1, da in 2…3, db in 4…5; s₀…s₃ broadcast
+// in 8…11; temporaries 12…14. dy's rows 0 and 1 are read at SI and
+// SI+ld, rows 2 and 3 at DX = SI+2·ld and DX+ld (R8 and R9 likewise for y).
+func colSums4(isa, r string, vbytes int, mask int) {
 	reg := func(i int) string { return fmt.Sprintf("%s%d", r, i) }
-	next := func(ptrs ...string) {
-		for _, q := range ptrs {
-			p("ADDQ $%d, %s", step, q)
-		}
-		p("SUBQ $%d, CX", lanes)
-	}
-	end := func(loop string) {
-		p("JNZ  %s", loop)
-		p("VZEROUPPER")
-		p("RET")
-		sb.WriteString("\n")
-	}
-	accumulate := func() { // Z0 += Z1 (pair 0 + pair 1), then acc += Z0
-		p("VADDPS %s, %s, %s", reg(2), reg(0), reg(0))
-		p("VADDPS (DI), %s, %s", reg(0), reg(0))
-		p("VMOVUPS %s, (DI)", reg(0))
-	}
-
-	fmt.Fprintf(&sb, "// func sumRows4%s(acc, m *float32, ld, n int)\n", isa)
-	fmt.Fprintf(&sb, "TEXT ·sumRows4%s(SB), NOSPLIT, $0-32\n", isa)
-	p("MOVQ acc+0(FP), DI")
-	p("MOVQ m+8(FP), SI")
-	p("MOVQ ld+16(FP), BX")
-	p("MOVQ n+24(FP), CX")
-	p("SHLQ $2, BX")
-	p("LEAQ (SI)(BX*2), DX")
-	label("sum" + isa + "Loop")
-	p("VMOVUPS (SI), %s", reg(0))
-	p("VADDPS (SI)(BX*1), %s, %s", reg(0), reg(0))
-	p("VMOVUPS (DX), %s", reg(2))
-	p("VADDPS (DX)(BX*1), %s, %s", reg(2), reg(2))
-	accumulate()
-	next("SI", "DX", "DI")
-	end("sum" + isa + "Loop")
-
-	fmt.Fprintf(&sb, "// func mulRows4%s(acc, a, b *float32, ld, n int)\n", isa)
-	fmt.Fprintf(&sb, "TEXT ·mulRows4%s(SB), NOSPLIT, $0-40\n", isa)
-	p("MOVQ acc+0(FP), DI")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ b+16(FP), R8")
-	p("MOVQ ld+24(FP), BX")
-	p("MOVQ n+32(FP), CX")
+	name := fmt.Sprintf("colSums4x%d%s", mask, isa)
+	fmt.Fprintf(&sb, "// func %s(gs, da, db, dy, y, sx *float32, groups, ld int)\n", name)
+	fmt.Fprintf(&sb, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
+	p("MOVQ gs+0(FP), R10")
+	p("MOVQ da+8(FP), R11")
+	p("MOVQ db+16(FP), R12")
+	p("MOVQ dy+24(FP), SI")
+	p("MOVQ y+32(FP), R8")
+	p("MOVQ sx+40(FP), AX")
+	p("MOVQ groups+48(FP), CX")
+	p("MOVQ ld+56(FP), BX")
 	p("SHLQ $2, BX")
 	p("LEAQ (SI)(BX*2), DX")
 	p("LEAQ (R8)(BX*2), R9")
-	label("mul" + isa + "Loop")
-	for i, rows := range [][2]string{{"(SI)", "(R8)"}, {"(SI)(BX*1)", "(R8)(BX*1)"}, {"(DX)", "(R9)"}, {"(DX)(BX*1)", "(R9)(BX*1)"}} {
-		p("VMOVUPS %s, %s", rows[0], reg(i))
-		p("VMULPS %s, %s, %s", rows[1], reg(i), reg(i))
-		if i%2 == 1 {
-			p("VADDPS %s, %s, %s", reg(i), reg(i-1), reg(i-1))
+	type acc struct {
+		bit  int
+		ptr  string
+		base int
+	}
+	accs := []acc{{1, "R10", 0}, {2, "R11", 2}, {4, "R12", 4}}
+	for _, a := range accs {
+		if mask&a.bit != 0 {
+			for v := range strip {
+				p("VMOVUPS %d(%s), %s", v*vbytes, a.ptr, reg(a.base+v))
+			}
 		}
 	}
-	accumulate()
-	next("SI", "DX", "R8", "R9", "DI")
-	end("mul" + isa + "Loop")
+	loop := name + "Loop"
+	label(loop)
+	if mask&4 != 0 {
+		for i := range 4 {
+			p("VBROADCASTSS %d(AX), %s", 4*i, reg(8+i))
+		}
+	}
+	row := func(base string, i, off int) string {
+		switch i {
+		case 0:
+			return fmt.Sprintf("%d(%s)", off, base)
+		case 1:
+			return fmt.Sprintf("%d(%s)(BX*1)", off, base)
+		case 2:
+			if base == "SI" {
+				return fmt.Sprintf("%d(DX)", off)
+			}
+			return fmt.Sprintf("%d(R9)", off)
+		}
+		if base == "SI" {
+			return fmt.Sprintf("%d(DX)(BX*1)", off)
+		}
+		return fmt.Sprintf("%d(R9)(BX*1)", off)
+	}
+	t, u, w := reg(12), reg(13), reg(14)
+	for v := range strip {
+		off := v * vbytes
+		if mask&1 != 0 { // g += (d₀ + d₁) + (d₂ + d₃)
+			p("VMOVUPS %s, %s", row("SI", 0, off), t)
+			p("VADDPS %s, %s, %s", row("SI", 1, off), t, t)
+			p("VMOVUPS %s, %s", row("SI", 2, off), u)
+			p("VADDPS %s, %s, %s", row("SI", 3, off), u, u)
+			p("VADDPS %s, %s, %s", u, t, t)
+			p("VADDPS %s, %s, %s", t, reg(v), reg(v))
+		}
+		if mask&2 != 0 { // da += (d₀·y₀ + d₁·y₁) + (d₂·y₂ + d₃·y₃)
+			p("VMOVUPS %s, %s", row("SI", 0, off), t)
+			p("VMULPS %s, %s, %s", row("R8", 0, off), t, t)
+			p("VMOVUPS %s, %s", row("SI", 1, off), u)
+			p("VMULPS %s, %s, %s", row("R8", 1, off), u, u)
+			p("VADDPS %s, %s, %s", u, t, t)
+			p("VMOVUPS %s, %s", row("SI", 2, off), u)
+			p("VMULPS %s, %s, %s", row("R8", 2, off), u, u)
+			p("VMOVUPS %s, %s", row("SI", 3, off), w)
+			p("VMULPS %s, %s, %s", row("R8", 3, off), w, w)
+			p("VADDPS %s, %s, %s", w, u, u)
+			p("VADDPS %s, %s, %s", u, t, t)
+			p("VADDPS %s, %s, %s", t, reg(2+v), reg(2+v))
+		}
+		if mask&4 != 0 { // db += (s₀·d₀ + s₁·d₁) + (s₂·d₂ + s₃·d₃)
+			p("VMULPS %s, %s, %s", row("SI", 0, off), reg(8), t)
+			p("VMULPS %s, %s, %s", row("SI", 1, off), reg(9), u)
+			p("VADDPS %s, %s, %s", u, t, t)
+			p("VMULPS %s, %s, %s", row("SI", 2, off), reg(10), u)
+			p("VMULPS %s, %s, %s", row("SI", 3, off), reg(11), w)
+			p("VADDPS %s, %s, %s", w, u, u)
+			p("VADDPS %s, %s, %s", u, t, t)
+			p("VADDPS %s, %s, %s", t, reg(4+v), reg(4+v))
+		}
+	}
+	p("LEAQ (SI)(BX*4), SI")
+	p("LEAQ (DX)(BX*4), DX")
+	if mask&2 != 0 {
+		p("LEAQ (R8)(BX*4), R8")
+		p("LEAQ (R9)(BX*4), R9")
+	}
+	if mask&4 != 0 {
+		p("ADDQ $16, AX")
+	}
+	p("DECQ CX")
+	p("JNZ  %s", loop)
+	for _, a := range accs {
+		if mask&a.bit != 0 {
+			for v := range strip {
+				p("VMOVUPS %s, %d(%s)", reg(a.base+v), v*vbytes, a.ptr)
+			}
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	sb.WriteString("\n")
+}
 
-	fmt.Fprintf(&sb, "// func scaleRows4%s(acc, m *float32, ld, n int, s *[4]float32)\n", isa)
-	fmt.Fprintf(&sb, "TEXT ·scaleRows4%s(SB), NOSPLIT, $0-40\n", isa)
-	p("MOVQ acc+0(FP), DI")
-	p("MOVQ m+8(FP), SI")
-	p("MOVQ ld+16(FP), BX")
-	p("MOVQ n+24(FP), CX")
-	p("MOVQ s+32(FP), AX")
-	p("SHLQ $2, BX")
-	p("LEAQ (SI)(BX*2), DX")
-	for i := range 4 {
-		p("VBROADCASTSS %d(AX), %s", 4*i, reg(8+i))
+// scaleShift writes dst = a·s + b (and, with v, + v·x) on one ISA, one
+// vector a step.
+func scaleShift(isa, r string, vbytes, lanes int, withV bool) {
+	reg := func(i int) string { return fmt.Sprintf("%s%d", r, i) }
+	name, sig, frame := "scaleShift"+isa, "dst, a, s, b *float32, n int", "$0-40"
+	if withV {
+		name, sig, frame = "scaleShiftV"+isa, "dst, a, s, b, v *float32, x float32, n int", "$0-56"
 	}
-	label("scale" + isa + "Loop")
-	for i, row := range []string{"(SI)", "(SI)(BX*1)", "(DX)", "(DX)(BX*1)"} {
-		p("VMULPS %s, %s, %s", row, reg(8+i), reg(i))
-		if i%2 == 1 {
-			p("VADDPS %s, %s, %s", reg(i), reg(i-1), reg(i-1))
-		}
+	fmt.Fprintf(&sb, "// func %s(%s)\n", name, sig)
+	fmt.Fprintf(&sb, "TEXT ·%s(SB), NOSPLIT, %s\n", name, frame)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ a+8(FP), SI")
+	p("MOVQ s+16(FP), DX")
+	p("MOVQ b+24(FP), R8")
+	if withV {
+		p("MOVQ v+32(FP), R9")
+		p("VBROADCASTSS x+40(FP), %s", reg(7))
+		p("MOVQ n+48(FP), CX")
+	} else {
+		p("MOVQ n+32(FP), CX")
 	}
-	accumulate()
-	next("SI", "DX", "DI")
-	end("scale" + isa + "Loop")
+	loop := name + "Loop"
+	label(loop)
+	p("VMOVUPS (SI), %s", reg(0))
+	p("VMULPS (DX), %s, %s", reg(0), reg(0))
+	p("VADDPS (R8), %s, %s", reg(0), reg(0))
+	if withV {
+		p("VMULPS (R9), %s, %s", reg(7), reg(1))
+		p("VADDPS %s, %s, %s", reg(1), reg(0), reg(0))
+		p("ADDQ $%d, R9", vbytes)
+	}
+	p("VMOVUPS %s, (DI)", reg(0))
+	for _, q := range []string{"SI", "DX", "R8", "DI"} {
+		p("ADDQ $%d, %s", vbytes, q)
+	}
+	p("SUBQ $%d, CX", lanes)
+	p("JNZ  %s", loop)
+	p("VZEROUPPER")
+	p("RET")
+	sb.WriteString("\n")
 }
 
 func main() {
 	sb.WriteString(header)
-	gen("AVX512", "Z", 64, 16)
-	gen("AVX2", "Y", 32, 8)
+	for _, isa := range []struct {
+		name, r       string
+		vbytes, lanes int
+	}{{"AVX512", "Z", 64, 16}, {"AVX2", "Y", 32, 8}} {
+		for mask := 1; mask <= 7; mask++ {
+			colSums4(isa.name, isa.r, isa.vbytes, mask)
+		}
+		scaleShift(isa.name, isa.r, isa.vbytes, isa.lanes, false)
+		scaleShift(isa.name, isa.r, isa.vbytes, isa.lanes, true)
+	}
 	if err := os.WriteFile("rows4_amd64.s", []byte(sb.String()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -2,5 +2,7 @@
 
 package tensor
 
-// rows4Asm: no assembly in the portable build; the generic loops do all.
-func rows4Asm(kind int, acc, a, b []float32, ld int, s *[4]float32) int { return 0 }
+// No assembly in the portable build: the generic loops do all.
+func colSums4Asm(mask int, g, da, db, dy, y, sx []float32, groups, ld, w int) int { return 0 }
+
+func scaleShiftAsm(dst, a, s, b, v []float32, x float32) int { return 0 }

@@ -290,29 +290,23 @@ func (l *Layer) fused(tp *ag.Tape, x *ag.Var, then func(y []float32, i0, i1, j0,
 
 // scaleShift sets y[r,o] = y0[r,o]·(1+a[o]) + b'[o] (+ b[o]·sx[r] for B
 // vector/constant, sx[r] = Σᵢ x[r,i]) for rows i0 ≤ r < i1 and columns
-// j0 ≤ o < j1: vector kernels, each product and sum rounded on its own, no
-// fused multiply-add (the floats of the scalar loop this replaced).
+// j0 ≤ o < j1, in one pass a row (tensor.ScaleShift): each product and sum
+// rounded on its own, no fused multiply-add.
 func (s *fusedState) scaleShift(y, y0, sx []float32, i0, i1, j0, j1 int) {
-	out, sa, bs := s.out, s.sA[j0:j1], s.bs
-	for r := i0; r < i1; r++ {
-		yr, y0r := y[r*out+j0:r*out+j1], y0[r*out+j0:r*out+j1]
-		tensor.Mul(yr, y0r, sa)
-		if bs == nil {
-			continue
-		}
-		tensor.Add(yr, yr, bs[j0:j1])
+	out, sa := s.out, s.sA[j0:j1]
+	var bs, bv []float32
+	if s.bs != nil {
+		bs = s.bs[j0:j1]
 		if sx != nil {
-			// y += b·sx[r]: each product rounded, then the sum (a scalar
-			// loop's floats), a few hundred columns at a time in cache
-			var t [256]float32
-			for lo := 0; lo < len(yr); lo += len(t) {
-				hi := min(lo+len(t), len(yr))
-				p := t[:hi-lo]
-				copy(p, s.bv[j0+lo:j0+hi])
-				tensor.Scale(sx[r], p)
-				tensor.Add(yr[lo:hi], yr[lo:hi], p)
-			}
+			bv = s.bv[j0:j1]
 		}
+	}
+	for r := i0; r < i1; r++ {
+		var x float32
+		if bv != nil {
+			x = sx[r]
+		}
+		tensor.ScaleShift(y[r*out+j0:r*out+j1], y0[r*out+j0:r*out+j1], sa, bs, bv, x)
 	}
 }
 

@@ -10,11 +10,11 @@ import (
 
 // colReduce makes, in one pass over dy (n, out), the column sums
 // g[o] = Σₙ dy[n,o] (if wantG), da[o] = Σₙ dy[n,o]·y0[n,o] (if y0 != nil)
-// and db[o] = Σₙ dy[n,o]·sx[n] (if sx != nil), in parallel over blocks of
+// and db[o] = Σₙ dy[n,o]·sx[n] (if sx != nil), in parallel over strips of
 // columns. Rows are taken four at a time, summed in pairs and the pairs
-// added ((r0 + r1) + (r2 + r3), tensor.SumRows4 and its kin on a block's
-// slice of the rows); every column's sum has that fixed order, whatever
-// the blocks or the CPU.
+// added ((r0 + r1) + (r2 + r3), tensor.ColSums4), the rows left over one
+// at a time; every column's sum has that fixed order, whatever the strips
+// or the CPU.
 func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, db []float32) {
 	if wantG {
 		g = make([]float32, out)
@@ -28,42 +28,31 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 	if g == nil && da == nil && db == nil {
 		return
 	}
-	parallel.For(out, colBlock, func(lo, hi int) {
-		w := hi - lo
-		var gs, das, dbs []float32
-		if g != nil {
-			gs = g[lo:hi]
-		}
-		if da != nil {
-			das = da[lo:hi]
-		}
-		if db != nil {
-			dbs = db[lo:hi]
-		}
-		row := func(m []float32, r int) []float32 { return m[r*out+lo : r*out+lo+w] }
-		var s4 [4]float32
-		r := 0
-		for ; r+4 <= n; r += 4 {
-			if gs != nil {
-				tensor.SumRows4(gs, dy[r*out+lo:], out)
+	strips := (out + colStrip - 1) / colStrip
+	parallel.For(strips, 1, func(lo, hi int) {
+		lo, hi = lo*colStrip, min(hi*colStrip, out)
+		cols := func(a []float32) []float32 {
+			if a == nil {
+				return nil
 			}
-			if das != nil {
-				tensor.MulRows4(das, dy[r*out+lo:], y0[r*out+lo:], out)
-			}
-			if dbs != nil {
-				copy(s4[:], sx[r:r+4])
-				tensor.ScaleRows4(dbs, dy[r*out+lo:], out, &s4)
-			}
+			return a[lo:hi]
 		}
-		for ; r < n; r++ {
-			d := row(dy, r)
+		gs, das, dbs := cols(g), cols(da), cols(db)
+		groups := n / 4
+		var y0s []float32
+		if y0 != nil {
+			y0s = y0[lo:]
+		}
+		tensor.ColSums4(gs, das, dbs, dy[lo:], y0s, sx, groups, out)
+		for r := 4 * groups; r < n; r++ {
+			d := dy[r*out+lo : r*out+hi]
 			if gs != nil {
 				tensor.Axpy(1, d, gs)
 			}
 			if das != nil {
-				yr := row(y0, r)
+				yr := y0[r*out+lo : r*out+hi]
 				for j := range das {
-					das[j] += d[j] * yr[j]
+					das[j] += float32(d[j] * yr[j]) // float32(): no fused multiply-add
 				}
 			}
 			if dbs != nil {
@@ -74,10 +63,10 @@ func colReduce(dy []float32, n, out int, wantG bool, y0, sx []float32) (g, da, d
 	return
 }
 
-// colBlock is the columns a worker of colReduce takes at a time: wide
-// enough for the vector kernels, narrow enough to spread a layer's outputs
-// over the cores.
-const colBlock = 128
+// colStrip is the columns colReduce hands a worker at a time: a whole
+// number of ColSums4's strips (16 or 32 columns), few enough to spread a
+// layer's outputs evenly over the cores.
+const colStrip = 32
 
 // betaFor is the GEMM beta that writes a fresh gradient buffer (0) or adds
 // to one that already holds a gradient (1).

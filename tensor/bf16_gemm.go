@@ -191,8 +191,9 @@ func (g *bf16Gemm) work(_, _ int) {
 	abuf, ah := getU16(g.aLen)
 	defer putU16(ah)
 	lastRP := -1
-	for s := 0; ; s++ {
-		rp, gr, ok := g.take(s)
+	var c claim
+	for {
+		rp, gr, ok := g.take(&c)
 		if !ok {
 			return
 		}

@@ -434,23 +434,34 @@ func sgemmBlockedSplit(kern *microKernel, par bool, transA, transB bool, m, n, k
 }
 
 // itemQueue hands out a blocked product's work items, a row panel against
-// a group of B panels each: claimed with an atomic add by several workers,
-// or taken in order, without one, by a single goroutine (serial), because
-// on x86 a locked add waits for the tile stores before it to drain (on
-// attention's per-head products, 50×50×32 with five items, the claims cost
-// 9% of the attention's time: BenchmarkAttention/shipped, 2 cores of a
-// Zen 5).
+// a group of B panels each: claimed a run at a time with an atomic add by
+// several workers, or taken in order, without one, by a single goroutine
+// (serial). A locked add on x86 waits for the stores before it to drain,
+// the item's tile stores of C among them: on attention's per-head products
+// (50×50×32, five items) the claims cost 9% of the attention's time
+// (BenchmarkAttention/shipped), and on ViT-Tiny's layer products, one
+// claim per item, 1.8% of a bf16 GLoRA supernet step (2 cores of a Zen 5).
+// So a worker claims a run of items, guided: a quarter of what it last saw
+// left, shared among the workers, and one at a time near the end, so that
+// no worker is left with much more than an item's work when the others
+// finish. A run also keeps a row panel's groups on one worker, which
+// packs that panel once.
 type itemQueue struct {
 	groups, items int          // B panel groups; row panel × group work items
+	workers       int          // the goroutines that claim items
 	serial        bool         // one goroutine takes every item in order
 	next          atomic.Int64 // the next item to claim
 }
+
+// claim is one worker's run of claimed items: t up to end.
+type claim struct{ t, end int }
 
 // start sets up the items of rowPanels row panels against npan B panels
 // for workers workers.
 func (q *itemQueue) start(workers, rowPanels, npan int) {
 	q.groups = panelGroups(workers, rowPanels, npan)
 	q.items = rowPanels * q.groups
+	q.workers = workers
 	q.next.Store(0)
 	q.serial = workers == 1 || q.items == 1
 }
@@ -464,14 +475,27 @@ func (q *itemQueue) run(workers int, work func(lo, hi int)) {
 	parallel.For(min(workers, q.items), 1, work)
 }
 
-// take is the item of a worker's s-th turn: its row panel and its group
-// of B panels, ok false when none is left.
-func (q *itemQueue) take(s int) (rp, gr int, ok bool) {
-	t := s
-	if !q.serial {
-		t = int(q.next.Add(1) - 1)
+// take is a worker's next item, from its run c or a new run it claims:
+// its row panel and its group of B panels, ok false when none is left.
+func (q *itemQueue) take(c *claim) (rp, gr int, ok bool) {
+	if c.t >= c.end {
+		if q.serial {
+			if c.end == q.items {
+				return 0, 0, false
+			}
+			c.t, c.end = 0, q.items
+		} else {
+			n := max(1, (q.items-c.end)/(4*q.workers))
+			e := int(q.next.Add(int64(n)))
+			c.t, c.end = e-n, min(e, q.items)
+		}
+		if c.t >= c.end {
+			return 0, 0, false
+		}
 	}
-	return t / q.groups, t % q.groups, t < q.items
+	t := c.t
+	c.t++
+	return t / q.groups, t % q.groups, true
 }
 
 // gemmPool recycles sgemmBlocked's call state.
@@ -520,8 +544,9 @@ func (g *blockedGemm) work(_, _ int) {
 	a, lda, pc := g.a, g.lda, g.pc
 	abuf, ah := getBuf(kb * kern.mrPad)
 	defer putBuf(ah)
-	for s := 0; ; s++ {
-		rp, gr, ok := g.take(s)
+	var c claim
+	for {
+		rp, gr, ok := g.take(&c)
 		if !ok {
 			return
 		}

@@ -185,7 +185,8 @@ func (g *bf16Gemm) packB(lo, hi int) {
 
 // work multiplies work items (a row panel, converted and packed once,
 // against a group of B panels, from itemQueue) until none is left.
-func (g *bf16Gemm) work(_, _ int) {
+func (g *bf16Gemm) work(w, _ int) {
+	g.join(w)
 	kern, kb, kbp := g.kern, g.kb, g.kbp
 	mr, nr := kern.mr, kern.nr
 	abuf, ah := getU16(g.aLen)

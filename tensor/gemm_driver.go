@@ -444,13 +444,17 @@ func sgemmBlockedSplit(kern *microKernel, par bool, transA, transB bool, m, n, k
 // So a worker claims a run of items, guided: a quarter of what it last saw
 // left, shared among the workers, and one at a time near the end, so that
 // no worker is left with much more than an item's work when the others
-// finish. A run also keeps a row panel's groups on one worker, which
-// packs that panel once.
+// finish. Until a second worker has joined (a product inside a parallel
+// loop, attention's per head, usually runs alone: the pool's workers are
+// busy with the other heads) the first claims half of what is left at a
+// time. A run also keeps a row panel's groups on one worker, which packs
+// that panel once.
 type itemQueue struct {
 	groups, items int          // B panel groups; row panel × group work items
 	workers       int          // the goroutines that claim items
 	serial        bool         // one goroutine takes every item in order
 	next          atomic.Int64 // the next item to claim
+	joined        atomic.Bool  // a worker other than the first has started
 }
 
 // claim is one worker's run of claimed items: t up to end.
@@ -463,7 +467,15 @@ func (q *itemQueue) start(workers, rowPanels, npan int) {
 	q.items = rowPanels * q.groups
 	q.workers = workers
 	q.next.Store(0)
+	q.joined.Store(false)
 	q.serial = workers == 1 || q.items == 1
+}
+
+// join marks that worker w of work(w, w+1) has started.
+func (q *itemQueue) join(w int) {
+	if w > 0 && !q.joined.Load() {
+		q.joined.Store(true)
+	}
 }
 
 // run runs work on the workers, or on this goroutine when serial.
@@ -485,7 +497,11 @@ func (q *itemQueue) take(c *claim) (rp, gr int, ok bool) {
 			}
 			c.t, c.end = 0, q.items
 		} else {
-			n := max(1, (q.items-c.end)/(4*q.workers))
+			share := 4 * q.workers
+			if !q.joined.Load() {
+				share = 2
+			}
+			n := max(1, (q.items-c.end)/share)
 			e := int(q.next.Add(int64(n)))
 			c.t, c.end = e-n, min(e, q.items)
 		}
@@ -538,7 +554,8 @@ func (g *blockedGemm) packB(lo, hi int) {
 
 // work multiplies work items (a row panel against a group of B panels,
 // from itemQueue) until none is left.
-func (g *blockedGemm) work(_, _ int) {
+func (g *blockedGemm) work(w, _ int) {
+	g.join(w)
 	kern, kb := g.kern, g.kb
 	mr, nr := kern.mr, kern.nr
 	a, lda, pc := g.a, g.lda, g.pc

@@ -90,6 +90,12 @@ func colSums4Asm(mask int, g, da, db, dy, y, sx []float32, groups, ld, w int) in
 		}
 		return &a[j]
 	}
+	if da == nil {
+		y = nil // not read
+	}
+	if db == nil {
+		sx = nil
+	}
 	j := 0
 	for ; j+width <= w; j += width {
 		k(at(g, j), at(da, j), at(db, j), &dy[j], at(y, j), at(sx, 0), groups, ld)
